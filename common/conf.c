@@ -1,0 +1,1721 @@
+/*
+ * conf.c: the configuration loader.
+ *
+ * inih splits "key = value" lines, but it is fed by our own reader.  The
+ * reader counts lines, so every message can name file:line; reads whole
+ * lines, so nothing is ever truncated silently; rejects continuation
+ * lines and syntax errors itself, so that every one of them is reported;
+ * and tracks the section headers, so that keys always land in the object
+ * of the section they were written in.  Lines it rejects reach inih as
+ * empty lines, which keeps inih's line count in step with ours.
+ *
+ * Every error is reported and parsing goes on, so one run shows them all.
+ * References between sections are resolved in a second pass once the
+ * whole file is read.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "common/conf.h"
+
+#ifndef PORTICO_DEFAULT_PID_FILE
+#define PORTICO_DEFAULT_PID_FILE	"/run/portico.pid"
+#endif
+
+#define RAW_LINE_MAX	4096		/* longest line read, comments included */
+#define MAX_KEYS	32		/* keys per section kind, at most */
+#define DURATION_MAX_MS	INT32_MAX	/* about 24.8 days; fits an int */
+#define WORKERS_MAX	512
+#define WHY_MAX		512		/* room for a reason, host name included */
+
+enum sec_kind {
+	SEC_NONE = 0,		/* before the first section header */
+	SEC_IGNORE,		/* in a section that was rejected */
+	SEC_GLOBAL,
+	SEC_LISTENER,
+	SEC_UPSTREAM,
+	SEC_ROUTE
+};
+
+/* For each key of a section, the line it was first set on (0: unset). */
+struct meta {
+	int			 seen[MAX_KEYS];
+};
+
+/* A listen address already taken, to catch the same address twice. */
+struct taken_addr {
+	struct conf_addr	 addr;
+	int			 line;
+};
+
+struct loader {
+	struct conf		*conf;
+	const char		*file;		/* conf->files[0] */
+	FILE			*fp;
+	int			 lineno;
+	char			 buf[RAW_LINE_MAX];
+	int			 read_errno;
+
+	char			*errors;
+	size_t			 errlen;
+	size_t			 errcap;
+	int			 nerrors;
+	int			 oom;
+
+	/*
+	 * The section being read.  obj points into one of the conf arrays
+	 * (which only grow when a new section starts, so the pointer stays
+	 * good for the whole section) or, for a duplicate section, to a
+	 * scratch object that is checked and then thrown away.
+	 */
+	enum sec_kind		 kind;
+	void			*obj;
+	struct meta		*meta;
+	int			 scratch;
+	char			 label[RAW_LINE_MAX + 8];
+
+	struct meta		 gmeta;
+	int			 global_line;
+	struct meta		*lmeta;
+	struct meta		*umeta;
+	struct meta		*rmeta;
+
+	struct conf_global	 sg;
+	struct conf_listener	 sl;
+	struct conf_upstream	 su;
+	struct conf_route	 sr;
+	struct meta		 smeta;
+
+	struct taken_addr	*taken;
+	size_t			 ntaken;
+};
+
+enum key_type {
+	K_INT,			/* int in min..max */
+	K_DURATION,		/* int64_t milliseconds, at least min */
+	K_SIZE,			/* size_t bytes in min..max */
+	K_SIZE64,		/* int64_t bytes in min..max */
+	K_STRING,		/* malloc'd char * */
+	K_FUNC,			/* fn parses and stores */
+	K_UNSUPPORTED		/* reserved for later: msg says so */
+};
+
+struct key {
+	const char		*name;
+	enum key_type		 type;
+	size_t			 off;
+	int64_t			 min;
+	int64_t			 max;
+	int			 repeat;
+	void			(*fn)(struct loader *, void *, const char *);
+	const char		*msg;
+};
+
+static void	 conf_err(struct loader *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static char	*xstrdup(struct loader *, const char *);
+static void	*grow(struct loader *, void *, size_t, size_t);
+static int	 valid_name(const char *);
+static int	 parse_number(const char *, int64_t, int64_t, int64_t *);
+static void	 fmt_size(int64_t, char *, size_t);
+static int	 parse_port(const char *, in_port_t *);
+static int	 addr_parse(const char *, int, struct conf_addr *, char *,
+		    size_t);
+static int	 addr_equal(const struct conf_addr *, const struct conf_addr *);
+static int	 addr_finish(struct conf_addr *, in_port_t, char *, size_t);
+static void	 global_defaults(struct conf_global *);
+static void	 listener_defaults(struct conf_listener *);
+static void	 upstream_defaults(struct conf_upstream *);
+static int	 route_defaults(struct loader *, struct conf_route *);
+static void	 global_clear(struct conf_global *);
+static void	 listener_clear(struct conf_listener *);
+static void	 upstream_clear(struct conf_upstream *);
+static void	 route_clear(struct conf_route *);
+static void	 key_workers(struct loader *, void *, const char *);
+static void	 key_log_level(struct loader *, void *, const char *);
+static void	 key_access_log(struct loader *, void *, const char *);
+static void	 key_listen(struct loader *, void *, const char *);
+static void	 key_server(struct loader *, void *, const char *);
+static void	 key_balance(struct loader *, void *, const char *);
+static void	 key_host(struct loader *, void *, const char *);
+static void	 key_path(struct loader *, void *, const char *);
+static void	 key_cache(struct loader *, void *, const char *);
+static const struct key *section_keys(enum sec_kind, size_t *);
+static int	 key_line(struct loader *, enum sec_kind, const struct meta *,
+		    const char *);
+static void	 set_value(struct loader *, const struct key *, const char *);
+static void	 section_end(struct loader *);
+static void	 section_begin(struct loader *, char *);
+static char	*conf_reader(char *, int, void *);
+static int	 conf_handler(void *, const char *, const char *,
+		    const char *);
+static void	 conf_finish(struct loader *);
+static char	*oom_message(const char *);
+
+static const char *const level_names[] = {
+	"debug", "info", "notice", "warn", "error"
+};
+
+#define G(f)	offsetof(struct conf_global, f)
+#define L(f)	offsetof(struct conf_listener, f)
+#define U(f)	offsetof(struct conf_upstream, f)
+#define R(f)	offsetof(struct conf_route, f)
+
+static const struct key global_keys[] = {
+	{ "workers", K_FUNC, 0, 0, 0, 0, key_workers, NULL },
+	{ "user", K_STRING, G(user), 0, 0, 0, NULL, NULL },
+	{ "group", K_STRING, G(group), 0, 0, 0, NULL, NULL },
+	{ "pid_file", K_STRING, G(pid_file), 0, 0, 0, NULL, NULL },
+	{ "error_log", K_STRING, G(error_log), 0, 0, 0, NULL, NULL },
+	{ "log_level", K_FUNC, 0, 0, 0, 0, key_log_level, NULL },
+	{ "access_log", K_FUNC, 0, 0, 0, 0, key_access_log, NULL },
+	{ "worker_connections", K_INT, G(worker_connections), 1, 1000000, 0,
+	    NULL, NULL },
+	{ "shutdown_timeout", K_DURATION, G(shutdown_timeout_ms), 1, 0, 0,
+	    NULL, NULL },
+	{ "client_header_timeout", K_DURATION, G(client_header_timeout_ms),
+	    1, 0, 0, NULL, NULL },
+	{ "client_body_timeout", K_DURATION, G(client_body_timeout_ms),
+	    1, 0, 0, NULL, NULL },
+	{ "keepalive_timeout", K_DURATION, G(keepalive_timeout_ms), 0, 0, 0,
+	    NULL, NULL },
+	{ "send_timeout", K_DURATION, G(send_timeout_ms), 1, 0, 0,
+	    NULL, NULL },
+	{ "max_request_line", K_SIZE, G(max_request_line), 256, 1 << 20, 0,
+	    NULL, NULL },
+	{ "max_header_size", K_SIZE, G(max_header_size), 1 << 10, 1 << 20, 0,
+	    NULL, NULL },
+	{ "max_headers", K_INT, G(max_headers), 1, 1000, 0, NULL, NULL },
+	{ "max_body_size", K_SIZE64, G(max_body_size), 0, INT64_MAX, 0,
+	    NULL, NULL },
+	{ "buffer_size", K_SIZE, G(buffer_size), 4 << 10, 16 << 20, 0,
+	    NULL, NULL },
+};
+
+static const struct key listener_keys[] = {
+	{ "listen", K_FUNC, 0, 0, 0, 1, key_listen, NULL },
+	{ "backlog", K_INT, L(backlog), 1, 65535, 0, NULL, NULL },
+	{ "tls_certificate", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
+	    "TLS is not supported yet" },
+	{ "tls_key", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
+	    "TLS is not supported yet" },
+};
+
+static const struct key upstream_keys[] = {
+	{ "server", K_FUNC, 0, 0, 0, 1, key_server, NULL },
+	{ "balance", K_FUNC, 0, 0, 0, 0, key_balance, NULL },
+	{ "keepalive", K_INT, U(keepalive), 0, 10000, 0, NULL, NULL },
+	{ "keepalive_timeout", K_DURATION, U(keepalive_timeout_ms), 0, 0, 0,
+	    NULL, NULL },
+	{ "connect_timeout", K_DURATION, U(connect_timeout_ms), 1, 0, 0,
+	    NULL, NULL },
+	{ "read_timeout", K_DURATION, U(read_timeout_ms), 1, 0, 0,
+	    NULL, NULL },
+	{ "send_timeout", K_DURATION, U(send_timeout_ms), 1, 0, 0,
+	    NULL, NULL },
+	{ "health_check", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
+	    "health checks are not supported yet" },
+	{ "health_interval", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
+	    "health checks are not supported yet" },
+	{ "health_rise", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
+	    "health checks are not supported yet" },
+	{ "health_fall", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
+	    "health checks are not supported yet" },
+	{ "health_timeout", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
+	    "health checks are not supported yet" },
+};
+
+static const struct key route_keys[] = {
+	{ "listener", K_STRING, R(listener_name), 0, 0, 0, NULL, NULL },
+	{ "host", K_FUNC, 0, 0, 0, 0, key_host, NULL },
+	{ "path", K_FUNC, 0, 0, 0, 0, key_path, NULL },
+	{ "upstream", K_STRING, R(upstream_name), 0, 0, 0, NULL, NULL },
+	{ "cache", K_FUNC, 0, 0, 0, 0, key_cache, NULL },
+};
+
+#define NKEYS(a)	(sizeof(a) / sizeof((a)[0]))
+
+_Static_assert(NKEYS(global_keys) <= MAX_KEYS &&
+    NKEYS(listener_keys) <= MAX_KEYS && NKEYS(upstream_keys) <= MAX_KEYS &&
+    NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");
+
+/*
+ * Append "file:line: message\n" to the error text; line 0 leaves the line
+ * out.  Running out of memory here is remembered and reported at the end.
+ */
+static void
+conf_err(struct loader *ld, int line, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 prefix[64];
+	int	 plen, mlen;
+	size_t	 need, ncap;
+	char	*n;
+
+	ld->nerrors++;
+	if (line > 0)
+		plen = snprintf(prefix, sizeof(prefix), ":%d: ", line);
+	else
+		plen = snprintf(prefix, sizeof(prefix), ": ");
+	va_start(ap, fmt);
+	mlen = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (plen < 0 || mlen < 0) {
+		ld->oom = 1;
+		return;
+	}
+	need = ld->errlen + strlen(ld->file) + (size_t)plen + (size_t)mlen + 2;
+	if (need > ld->errcap) {
+		ncap = ld->errcap ? ld->errcap : 256;
+		while (ncap < need)
+			ncap *= 2;
+		if ((n = realloc(ld->errors, ncap)) == NULL) {
+			ld->oom = 1;
+			return;
+		}
+		ld->errors = n;
+		ld->errcap = ncap;
+	}
+	ld->errlen += (size_t)snprintf(ld->errors + ld->errlen,
+	    ld->errcap - ld->errlen, "%s%s", ld->file, prefix);
+	va_start(ap, fmt);
+	ld->errlen += (size_t)vsnprintf(ld->errors + ld->errlen,
+	    ld->errcap - ld->errlen, fmt, ap);
+	va_end(ap);
+	ld->errors[ld->errlen++] = '\n';
+	ld->errors[ld->errlen] = '\0';
+}
+
+static char *
+xstrdup(struct loader *ld, const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		ld->oom = 1;
+	return p;
+}
+
+/*
+ * Make room for one more element in an array of n.  Returns the new array,
+ * or NULL (the old one is left alone) when memory runs out.
+ */
+static void *
+grow(struct loader *ld, void *p, size_t n, size_t size)
+{
+	void	*np;
+
+	if ((np = reallocarray(p, n + 1, size)) == NULL)
+		ld->oom = 1;
+	return np;
+}
+
+/* Section names: one or more of [A-Za-z0-9_.-]. */
+static int
+valid_name(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' &&
+		    *s != '-')
+			return 0;
+	return 1;
+}
+
+/*
+ * A plain decimal number in min..max: digits only, no sign, no blanks.
+ */
+static int
+parse_number(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	long long	 v;
+	char		*end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Write a byte count the way a user would: "16k" rather than "16384". */
+static void
+fmt_size(int64_t v, char *buf, size_t len)
+{
+	if (v != 0 && v % (1 << 30) == 0)
+		snprintf(buf, len, "%lldg", (long long)(v >> 30));
+	else if (v != 0 && v % (1 << 20) == 0)
+		snprintf(buf, len, "%lldm", (long long)(v >> 20));
+	else if (v != 0 && v % (1 << 10) == 0)
+		snprintf(buf, len, "%lldk", (long long)(v >> 10));
+	else
+		snprintf(buf, len, "%lld", (long long)v);
+}
+
+int
+conf_parse_duration(const char *s, int64_t *ms)
+{
+	int64_t		 v = 0, mult;
+	const char	*p = s;
+
+	if (s == NULL || !isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (INT64_MAX - (*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	if (*p == '\0' || strcmp(p, "s") == 0)
+		mult = 1000;
+	else if (strcmp(p, "ms") == 0)
+		mult = 1;
+	else if (strcmp(p, "m") == 0)
+		mult = 60 * 1000;
+	else if (strcmp(p, "h") == 0)
+		mult = 60 * 60 * 1000;
+	else
+		return -1;
+	if (v > DURATION_MAX_MS / mult)
+		return -1;
+	*ms = v * mult;
+	return 0;
+}
+
+int
+conf_parse_size(const char *s, int64_t *bytes)
+{
+	int64_t		 v = 0;
+	int		 shift;
+	const char	*p = s;
+
+	if (s == NULL || !isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (INT64_MAX - (*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	switch (*p) {
+	case '\0':
+		shift = 0;
+		break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	default:
+		return -1;
+	}
+	if (shift != 0 && p[1] != '\0')
+		return -1;
+	if (v > (INT64_MAX >> shift))
+		return -1;
+	*bytes = v << shift;
+	return 0;
+}
+
+static int
+parse_port(const char *s, in_port_t *port)
+{
+	int64_t	 v;
+
+	if (parse_number(s, 1, 65535, &v) == -1)
+		return -1;
+	*port = (in_port_t)v;
+	return 0;
+}
+
+/*
+ * Set the port and build the normalised text: "1.2.3.4:80", "[::1]:80".
+ */
+static int
+addr_finish(struct conf_addr *a, in_port_t port, char *why, size_t whylen)
+{
+	char	 host[NI_MAXHOST];
+	int	 n;
+
+	if (a->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+	if (getnameinfo((struct sockaddr *)&a->ss, a->len, host, sizeof(host),
+	    NULL, 0, NI_NUMERICHOST) != 0) {
+		snprintf(why, whylen, "cannot format address");
+		return -1;
+	}
+	if (a->ss.ss_family == AF_INET)
+		n = snprintf(a->text, sizeof(a->text), "%s:%u", host,
+		    (unsigned)port);
+	else
+		n = snprintf(a->text, sizeof(a->text), "[%s]:%u", host,
+		    (unsigned)port);
+	if (n < 0 || (size_t)n >= sizeof(a->text)) {
+		snprintf(why, whylen, "address too long");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The work behind conf_parse_addr(), with a reason for the caller's
+ * message in why on failure.
+ */
+static int
+addr_parse(const char *s, int passive, struct conf_addr *a, char *why,
+    size_t whylen)
+{
+	struct addrinfo		 hints, *res;
+	struct sockaddr_in	*sin;
+	char			 host[256];
+	const char		*colon, *end, *port_s, *p;
+	size_t			 hlen;
+	in_port_t		 port;
+	int			 rc, numeric;
+
+	memset(a, 0, sizeof(*a));
+	sin = (struct sockaddr_in *)&a->ss;
+
+	/* A bare port: every IPv4 address. */
+	if (passive && isdigit((unsigned char)*s) && strchr(s, ':') == NULL &&
+	    strchr(s, '.') == NULL) {
+		if (parse_port(s, &port) == -1) {
+			snprintf(why, whylen, "port must be 1..65535");
+			return -1;
+		}
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		a->len = sizeof(*sin);
+		return addr_finish(a, port, why, whylen);
+	}
+
+	if (*s == '[') {
+		if ((end = strchr(s, ']')) == NULL) {
+			snprintf(why, whylen, "missing ']'");
+			return -1;
+		}
+		if (end[1] != ':') {
+			snprintf(why, whylen, "missing port after ']'");
+			return -1;
+		}
+		port_s = end + 2;
+		hlen = (size_t)(end - (s + 1));
+		if (hlen == 0 || hlen >= sizeof(host)) {
+			snprintf(why, whylen, "bad IPv6 address");
+			return -1;
+		}
+		memcpy(host, s + 1, hlen);
+		host[hlen] = '\0';
+		if (parse_port(port_s, &port) == -1) {
+			snprintf(why, whylen, "port must be 1..65535");
+			return -1;
+		}
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_INET6;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICHOST;
+		if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+			snprintf(why, whylen, "bad IPv6 address '%s'", host);
+			return -1;
+		}
+		if (res->ai_addrlen > sizeof(a->ss)) {
+			freeaddrinfo(res);
+			snprintf(why, whylen, "bad IPv6 address '%s'", host);
+			return -1;
+		}
+		memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
+		a->len = res->ai_addrlen;
+		freeaddrinfo(res);
+		return addr_finish(a, port, why, whylen);
+	}
+
+	if ((colon = strrchr(s, ':')) == NULL) {
+		snprintf(why, whylen, "missing ':PORT'");
+		return -1;
+	}
+	if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
+		snprintf(why, whylen, "write IPv6 addresses in brackets, "
+		    "as in [::1]:80");
+		return -1;
+	}
+	hlen = (size_t)(colon - s);
+	if (hlen == 0) {
+		snprintf(why, whylen, "missing host before ':'");
+		return -1;
+	}
+	if (hlen >= sizeof(host)) {
+		snprintf(why, whylen, "host name too long");
+		return -1;
+	}
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (parse_port(colon + 1, &port) == -1) {
+		snprintf(why, whylen, "port must be 1..65535");
+		return -1;
+	}
+
+	if (passive && strcmp(host, "*") == 0) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		a->len = sizeof(*sin);
+		return addr_finish(a, port, why, whylen);
+	}
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		a->len = sizeof(*sin);
+		return addr_finish(a, port, why, whylen);
+	}
+
+	/* Anything else must be a host name. */
+	numeric = 1;
+	for (p = host; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-') {
+			snprintf(why, whylen, "bad host '%s'", host);
+			return -1;
+		}
+		if (!isdigit((unsigned char)*p) && *p != '.')
+			numeric = 0;
+	}
+	if (numeric) {
+		snprintf(why, whylen, "bad IPv4 address '%s'", host);
+		return -1;
+	}
+	if (passive) {
+		snprintf(why, whylen, "use an IP address, '*' or a bare port, "
+		    "not a host name");
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+		snprintf(why, whylen, "cannot resolve '%s': %s", host,
+		    gai_strerror(rc));
+		return -1;
+	}
+	if ((res->ai_family != AF_INET && res->ai_family != AF_INET6) ||
+	    res->ai_addrlen > sizeof(a->ss)) {
+		freeaddrinfo(res);
+		snprintf(why, whylen, "cannot resolve '%s': no IP address",
+		    host);
+		return -1;
+	}
+	memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
+	a->len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return addr_finish(a, port, why, whylen);
+}
+
+int
+conf_parse_addr(const char *s, int passive, struct conf_addr *a)
+{
+	char	 why[WHY_MAX];
+
+	if (s == NULL || a == NULL)
+		return -1;
+	return addr_parse(s, passive, a, why, sizeof(why));
+}
+
+static int
+addr_equal(const struct conf_addr *a, const struct conf_addr *b)
+{
+	const struct sockaddr_in	*a4, *b4;
+	const struct sockaddr_in6	*a6, *b6;
+
+	if (a->ss.ss_family != b->ss.ss_family)
+		return 0;
+	if (a->ss.ss_family == AF_INET) {
+		a4 = (const struct sockaddr_in *)&a->ss;
+		b4 = (const struct sockaddr_in *)&b->ss;
+		return a4->sin_port == b4->sin_port &&
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	}
+	a6 = (const struct sockaddr_in6 *)&a->ss;
+	b6 = (const struct sockaddr_in6 *)&b->ss;
+	return a6->sin6_port == b6->sin6_port &&
+	    a6->sin6_scope_id == b6->sin6_scope_id &&
+	    memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr)) == 0;
+}
+
+const char *
+conf_log_level_name(enum log_level level)
+{
+	if ((unsigned)level >= NKEYS(level_names))
+		return "unknown";
+	return level_names[level];
+}
+
+static void
+global_defaults(struct conf_global *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->workers = 0;			/* auto, resolved at the end */
+	g->log_level = LOG_LVL_INFO;
+	g->worker_connections = 10000;
+	g->shutdown_timeout_ms = 30 * 1000;
+	g->client_header_timeout_ms = 30 * 1000;
+	g->client_body_timeout_ms = 60 * 1000;
+	g->keepalive_timeout_ms = 75 * 1000;
+	g->send_timeout_ms = 60 * 1000;
+	g->max_request_line = 8 << 10;
+	g->max_header_size = 16 << 10;
+	g->max_headers = 100;
+	g->max_body_size = 0;
+	g->buffer_size = 32 << 10;
+}
+
+static void
+listener_defaults(struct conf_listener *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->backlog = 511;
+}
+
+static void
+upstream_defaults(struct conf_upstream *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->balance = BALANCE_ROUND_ROBIN;
+	u->keepalive = 32;
+	u->keepalive_timeout_ms = 60 * 1000;
+	u->connect_timeout_ms = 5 * 1000;
+	u->read_timeout_ms = 60 * 1000;
+	u->send_timeout_ms = 60 * 1000;
+}
+
+static int
+route_defaults(struct loader *ld, struct conf_route *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->host_kind = HOST_ANY;
+	r->host = xstrdup(ld, "*");
+	r->path = xstrdup(ld, "/");
+	r->path_len = 1;
+	return r->host != NULL && r->path != NULL ? 0 : -1;
+}
+
+static void
+global_clear(struct conf_global *g)
+{
+	free(g->user);
+	free(g->group);
+	free(g->pid_file);
+	free(g->error_log);
+	free(g->access_log);
+	memset(g, 0, sizeof(*g));
+}
+
+static void
+listener_clear(struct conf_listener *l)
+{
+	free(l->name);
+	free(l->addrs);
+	free(l->fds);
+	memset(l, 0, sizeof(*l));
+}
+
+static void
+upstream_clear(struct conf_upstream *u)
+{
+	free(u->name);
+	free(u->servers);
+	memset(u, 0, sizeof(*u));
+}
+
+static void
+route_clear(struct conf_route *r)
+{
+	free(r->name);
+	free(r->listener_name);
+	free(r->host);
+	free(r->path);
+	free(r->upstream_name);
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+key_workers(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_global	*g = obj;
+	int64_t			 n;
+
+	if (strcmp(v, "auto") == 0) {
+		g->workers = 0;
+		return;
+	}
+	if (parse_number(v, 1, WORKERS_MAX, &n) == -1) {
+		conf_err(ld, ld->lineno, "bad workers '%s': expected auto or "
+		    "a number 1..%d", v, WORKERS_MAX);
+		return;
+	}
+	g->workers = (int)n;
+}
+
+static void
+key_log_level(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_global	*g = obj;
+	size_t			 i;
+
+	for (i = 0; i < NKEYS(level_names); i++) {
+		if (strcmp(v, level_names[i]) == 0) {
+			g->log_level = (enum log_level)i;
+			return;
+		}
+	}
+	conf_err(ld, ld->lineno, "bad log_level '%s': expected debug, info, "
+	    "notice, warn or error", v);
+}
+
+static void
+key_access_log(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_global	*g = obj;
+
+	free(g->access_log);
+	g->access_log = NULL;
+	if (strcmp(v, "off") != 0)
+		g->access_log = xstrdup(ld, v);
+}
+
+static void
+key_listen(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_listener	*l = obj;
+	struct conf_addr	 a, *na;
+	struct taken_addr	*nt;
+	char			 why[WHY_MAX];
+	size_t			 i;
+
+	if (addr_parse(v, 1, &a, why, sizeof(why)) == -1) {
+		conf_err(ld, ld->lineno, "bad listen address '%s': %s", v, why);
+		return;
+	}
+	if (!ld->scratch) {
+		for (i = 0; i < ld->ntaken; i++) {
+			if (addr_equal(&ld->taken[i].addr, &a)) {
+				conf_err(ld, ld->lineno, "duplicate listen "
+				    "address %s (first at %s:%d)", a.text,
+				    ld->file, ld->taken[i].line);
+				return;
+			}
+		}
+		if ((nt = grow(ld, ld->taken, ld->ntaken, sizeof(*nt))) == NULL)
+			return;
+		ld->taken = nt;
+		ld->taken[ld->ntaken].addr = a;
+		ld->taken[ld->ntaken].line = ld->lineno;
+		ld->ntaken++;
+	}
+	if ((na = grow(ld, l->addrs, l->naddrs, sizeof(*na))) == NULL)
+		return;
+	l->addrs = na;
+	l->addrs[l->naddrs++] = a;
+}
+
+static void
+key_server(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_upstream	*u = obj;
+	struct conf_server	 s, *ns;
+	char			*copy, *tok, *save, *addr;
+	char			 why[WHY_MAX];
+	int64_t			 n;
+	int			 bad = 0, have_weight = 0;
+
+	if ((copy = xstrdup(ld, v)) == NULL)
+		return;
+	memset(&s, 0, sizeof(s));
+	s.weight = 1;
+	s.file = ld->file;
+	s.line = ld->lineno;
+
+	addr = strtok_r(copy, " \t", &save);
+	if (addr == NULL) {
+		conf_err(ld, ld->lineno, "empty value for 'server'");
+		free(copy);
+		return;
+	}
+	if (addr_parse(addr, 0, &s.addr, why, sizeof(why)) == -1) {
+		conf_err(ld, ld->lineno, "bad server address '%s': %s", addr,
+		    why);
+		bad = 1;
+	}
+	while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
+		if (strncmp(tok, "weight=", 7) == 0) {
+			if (have_weight) {
+				conf_err(ld, ld->lineno, "server option "
+				    "'weight' given twice");
+				bad = 1;
+			} else if (parse_number(tok + 7, 1, 1000, &n) == -1) {
+				conf_err(ld, ld->lineno, "bad server option "
+				    "'%s': weight must be 1..1000", tok);
+				bad = 1;
+			} else
+				s.weight = (int)n;
+			have_weight = 1;
+		} else if (strcmp(tok, "backup") == 0 ||
+		    strncmp(tok, "max_conns=", 10) == 0) {
+			conf_err(ld, ld->lineno, "server option '%s' is not "
+			    "supported yet", tok);
+			bad = 1;
+		} else {
+			conf_err(ld, ld->lineno, "unknown server option '%s' "
+			    "(expected weight=N)", tok);
+			bad = 1;
+		}
+	}
+	free(copy);
+	if (bad)
+		return;
+	if ((ns = grow(ld, u->servers, u->nservers, sizeof(*ns))) == NULL)
+		return;
+	u->servers = ns;
+	u->servers[u->nservers++] = s;
+}
+
+static void
+key_balance(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_upstream	*u = obj;
+	static const char *const later[] = {
+		"least_conn", "ip_hash", "hash", "random"
+	};
+	size_t			 i;
+
+	if (strcmp(v, "round_robin") == 0) {
+		u->balance = BALANCE_ROUND_ROBIN;
+		return;
+	}
+	for (i = 0; i < NKEYS(later); i++) {
+		if (strcmp(v, later[i]) == 0) {
+			conf_err(ld, ld->lineno, "balance '%s' is not "
+			    "supported yet (round_robin only)", v);
+			return;
+		}
+	}
+	conf_err(ld, ld->lineno, "unknown balance '%s' (round_robin only)", v);
+}
+
+/*
+ * Host patterns: "*", "*.example.com" or an exact name, of [a-z0-9.-]
+ * after lowercasing, with no empty labels and no port.
+ */
+static void
+key_host(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+	enum host_kind		 kind;
+	const char		*name, *p;
+	char			*h, *q;
+	size_t			 len;
+
+	if (strcmp(v, "*") == 0) {
+		if ((h = xstrdup(ld, "*")) == NULL)
+			return;
+		free(r->host);
+		r->host = h;
+		r->host_kind = HOST_ANY;
+		return;
+	}
+	if (strchr(v, ':') != NULL) {
+		conf_err(ld, ld->lineno, "bad host '%s': a host must not "
+		    "include a port", v);
+		return;
+	}
+	if (strncmp(v, "*.", 2) == 0) {
+		kind = HOST_WILDCARD;
+		name = v + 2;
+	} else {
+		kind = HOST_EXACT;
+		name = v;
+	}
+	len = strlen(name);
+	if (len == 0 || len > 253 || name[0] == '.' || name[len - 1] == '.' ||
+	    strstr(name, "..") != NULL) {
+		conf_err(ld, ld->lineno, "bad host '%s': expected *, "
+		    "*.example.com or a host name", v);
+		return;
+	}
+	for (p = name; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-') {
+			conf_err(ld, ld->lineno, "bad host '%s': only "
+			    "letters, digits, '.' and '-' are allowed", v);
+			return;
+		}
+	}
+	/* A wildcard keeps its leading dot: "*.example.com" -> ".example.com". */
+	if ((h = xstrdup(ld, kind == HOST_WILDCARD ? v + 1 : v)) == NULL)
+		return;
+	for (q = h; *q != '\0'; q++)
+		*q = (char)tolower((unsigned char)*q);
+	free(r->host);
+	r->host = h;
+	r->host_kind = kind;
+}
+
+static void
+key_path(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+	const unsigned char	*p;
+	char			*np;
+
+	if (*v != '/') {
+		conf_err(ld, ld->lineno, "bad path '%s': must start with '/'",
+		    v);
+		return;
+	}
+	for (p = (const unsigned char *)v; *p != '\0'; p++) {
+		if (*p < 0x21 || *p > 0x7e) {
+			conf_err(ld, ld->lineno, "bad path '%s': only "
+			    "printable ASCII without blanks is allowed", v);
+			return;
+		}
+	}
+	if ((np = xstrdup(ld, v)) == NULL)
+		return;
+	free(r->path);
+	r->path = np;
+	r->path_len = strlen(np);
+}
+
+static void
+key_cache(struct loader *ld, void *obj, const char *v)
+{
+	if (strcmp(v, "off") == 0)
+		return;
+	if (strcmp(v, "on") == 0)
+		conf_err(ld, ld->lineno, "caching is not supported yet");
+	else
+		conf_err(ld, ld->lineno, "bad cache '%s': expected on or off",
+		    v);
+}
+
+static const struct key *
+section_keys(enum sec_kind kind, size_t *n)
+{
+	switch (kind) {
+	case SEC_GLOBAL:
+		*n = NKEYS(global_keys);
+		return global_keys;
+	case SEC_LISTENER:
+		*n = NKEYS(listener_keys);
+		return listener_keys;
+	case SEC_UPSTREAM:
+		*n = NKEYS(upstream_keys);
+		return upstream_keys;
+	case SEC_ROUTE:
+		*n = NKEYS(route_keys);
+		return route_keys;
+	default:
+		*n = 0;
+		return NULL;
+	}
+}
+
+/* The line a key was first set on in a section, or 0. */
+static int
+key_line(struct loader *ld, enum sec_kind kind, const struct meta *m,
+    const char *name)
+{
+	const struct key	*keys;
+	size_t			 i, n;
+
+	keys = section_keys(kind, &n);
+	for (i = 0; i < n; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return m->seen[i];
+	return 0;
+}
+
+static void
+set_value(struct loader *ld, const struct key *k, const char *v)
+{
+	char	*field = (char *)ld->obj + k->off;
+	char	 lo[32], hi[32];
+	char	*s;
+	int64_t	 n;
+
+	switch (k->type) {
+	case K_INT:
+		if (parse_number(v, k->min, k->max, &n) == -1) {
+			conf_err(ld, ld->lineno, "bad %s '%s': expected a "
+			    "number %lld..%lld", k->name, v,
+			    (long long)k->min, (long long)k->max);
+			return;
+		}
+		*(int *)(void *)field = (int)n;
+		break;
+	case K_DURATION:
+		if (conf_parse_duration(v, &n) == -1) {
+			conf_err(ld, ld->lineno, "bad %s '%s': expected a "
+			    "duration such as 500ms, 30s, 5m or 1h", k->name, v);
+			return;
+		}
+		if (n < k->min) {
+			conf_err(ld, ld->lineno, "bad %s '%s': must be more "
+			    "than 0", k->name, v);
+			return;
+		}
+		*(int64_t *)(void *)field = n;
+		break;
+	case K_SIZE:
+	case K_SIZE64:
+		if (conf_parse_size(v, &n) == -1) {
+			conf_err(ld, ld->lineno, "bad %s '%s': expected a "
+			    "size such as 512, 16k, 8m or 1g", k->name, v);
+			return;
+		}
+		if (n < k->min || n > k->max) {
+			fmt_size(k->min, lo, sizeof(lo));
+			fmt_size(k->max, hi, sizeof(hi));
+			conf_err(ld, ld->lineno, "bad %s '%s': must be "
+			    "%s..%s", k->name, v, lo, hi);
+			return;
+		}
+		if (k->type == K_SIZE)
+			*(size_t *)(void *)field = (size_t)n;
+		else
+			*(int64_t *)(void *)field = n;
+		break;
+	case K_STRING:
+		if ((s = xstrdup(ld, v)) == NULL)
+			return;
+		free(*(char **)(void *)field);
+		*(char **)(void *)field = s;
+		break;
+	case K_FUNC:
+		k->fn(ld, ld->obj, v);
+		break;
+	case K_UNSUPPORTED:
+		conf_err(ld, ld->lineno, "%s: %s", k->name, k->msg);
+		break;
+	}
+}
+
+/* Throw away the scratch object of a duplicate section. */
+static void
+section_end(struct loader *ld)
+{
+	if (ld->scratch) {
+		switch (ld->kind) {
+		case SEC_GLOBAL:
+			global_clear(&ld->sg);
+			break;
+		case SEC_LISTENER:
+			listener_clear(&ld->sl);
+			break;
+		case SEC_UPSTREAM:
+			upstream_clear(&ld->su);
+			break;
+		case SEC_ROUTE:
+			route_clear(&ld->sr);
+			break;
+		default:
+			break;
+		}
+	}
+	ld->scratch = 0;
+	ld->kind = SEC_IGNORE;
+	ld->obj = NULL;
+	ld->meta = NULL;
+}
+
+/*
+ * Start a section from the text between the brackets: "global",
+ * "listener NAME", "upstream NAME" or "route NAME".
+ */
+static void
+section_begin(struct loader *ld, char *hdr)
+{
+	struct conf		*conf = ld->conf;
+	struct conf_listener	*nl;
+	struct conf_upstream	*nu;
+	struct conf_route	*nr;
+	struct meta		*nm;
+	enum sec_kind		 kind;
+	const char		*what, *file = NULL;
+	char			*name, *sp, *dup;
+	int			 first = 0;
+	size_t			 i;
+
+	section_end(ld);
+	if ((sp = strchr(hdr, ' ')) != NULL) {
+		*sp = '\0';
+		name = sp + 1;
+	} else
+		name = NULL;
+
+	if (strcmp(hdr, "global") == 0) {
+		if (name != NULL) {
+			conf_err(ld, ld->lineno, "[global] takes no name");
+			return;
+		}
+		snprintf(ld->label, sizeof(ld->label), "[global]");
+		ld->kind = SEC_GLOBAL;
+		if (ld->global_line != 0) {
+			conf_err(ld, ld->lineno, "duplicate [global] section "
+			    "(first at %s:%d)", ld->file, ld->global_line);
+			global_defaults(&ld->sg);
+			memset(&ld->smeta, 0, sizeof(ld->smeta));
+			ld->obj = &ld->sg;
+			ld->meta = &ld->smeta;
+			ld->scratch = 1;
+			return;
+		}
+		ld->global_line = ld->lineno;
+		ld->obj = &conf->g;
+		ld->meta = &ld->gmeta;
+		return;
+	}
+	if (strcmp(hdr, "cache") == 0) {
+		conf_err(ld, ld->lineno, "the [cache] section is not "
+		    "supported yet");
+		return;
+	}
+	if (strcmp(hdr, "listener") == 0)
+		kind = SEC_LISTENER;
+	else if (strcmp(hdr, "upstream") == 0)
+		kind = SEC_UPSTREAM;
+	else if (strcmp(hdr, "route") == 0)
+		kind = SEC_ROUTE;
+	else {
+		if (sp != NULL)
+			*sp = ' ';
+		conf_err(ld, ld->lineno, "unknown section [%s]", hdr);
+		return;
+	}
+	what = hdr;
+	if (name == NULL) {
+		conf_err(ld, ld->lineno, "[%s] needs a name, as in [%s NAME]",
+		    what, what);
+		return;
+	}
+	if (!valid_name(name)) {
+		conf_err(ld, ld->lineno, "bad %s name '%s': use one name of "
+		    "letters, digits, '_', '.' and '-'", what, name);
+		return;
+	}
+	snprintf(ld->label, sizeof(ld->label), "[%s %s]", what, name);
+
+	/* Is the name taken? */
+	switch (kind) {
+	case SEC_LISTENER:
+		for (i = 0; i < conf->nlisteners; i++)
+			if (strcmp(conf->listeners[i].name, name) == 0) {
+				file = conf->listeners[i].file;
+				first = conf->listeners[i].line;
+			}
+		break;
+	case SEC_UPSTREAM:
+		for (i = 0; i < conf->nupstreams; i++)
+			if (strcmp(conf->upstreams[i].name, name) == 0) {
+				file = conf->upstreams[i].file;
+				first = conf->upstreams[i].line;
+			}
+		break;
+	default:
+		for (i = 0; i < conf->nroutes; i++)
+			if (strcmp(conf->routes[i].name, name) == 0) {
+				file = conf->routes[i].file;
+				first = conf->routes[i].line;
+			}
+		break;
+	}
+	if (first != 0)
+		conf_err(ld, ld->lineno, "duplicate %s '%s' (first at %s:%d)",
+		    what, name, file, first);
+
+	if ((dup = xstrdup(ld, name)) == NULL)
+		return;
+	memset(&ld->smeta, 0, sizeof(ld->smeta));
+	ld->meta = &ld->smeta;
+	ld->scratch = first != 0;
+
+	switch (kind) {
+	case SEC_LISTENER:
+		if (ld->scratch)
+			ld->obj = &ld->sl;
+		else {
+			if ((nl = grow(ld, conf->listeners, conf->nlisteners,
+			    sizeof(*nl))) == NULL)
+				goto fail;
+			conf->listeners = nl;
+			if ((nm = grow(ld, ld->lmeta, conf->nlisteners,
+			    sizeof(*nm))) == NULL)
+				goto fail;
+			ld->lmeta = nm;
+			ld->obj = &conf->listeners[conf->nlisteners];
+			ld->meta = &ld->lmeta[conf->nlisteners];
+			conf->nlisteners++;
+		}
+		listener_defaults(ld->obj);
+		nl = ld->obj;
+		nl->name = dup;
+		nl->file = ld->file;
+		nl->line = ld->lineno;
+		break;
+	case SEC_UPSTREAM:
+		if (ld->scratch)
+			ld->obj = &ld->su;
+		else {
+			if ((nu = grow(ld, conf->upstreams, conf->nupstreams,
+			    sizeof(*nu))) == NULL)
+				goto fail;
+			conf->upstreams = nu;
+			if ((nm = grow(ld, ld->umeta, conf->nupstreams,
+			    sizeof(*nm))) == NULL)
+				goto fail;
+			ld->umeta = nm;
+			ld->obj = &conf->upstreams[conf->nupstreams];
+			ld->meta = &ld->umeta[conf->nupstreams];
+			conf->nupstreams++;
+		}
+		upstream_defaults(ld->obj);
+		nu = ld->obj;
+		nu->name = dup;
+		nu->file = ld->file;
+		nu->line = ld->lineno;
+		break;
+	default:
+		if (ld->scratch)
+			ld->obj = &ld->sr;
+		else {
+			if ((nr = grow(ld, conf->routes, conf->nroutes,
+			    sizeof(*nr))) == NULL)
+				goto fail;
+			conf->routes = nr;
+			if ((nm = grow(ld, ld->rmeta, conf->nroutes,
+			    sizeof(*nm))) == NULL)
+				goto fail;
+			ld->rmeta = nm;
+			ld->obj = &conf->routes[conf->nroutes];
+			ld->meta = &ld->rmeta[conf->nroutes];
+			conf->nroutes++;
+		}
+		nr = ld->obj;
+		(void)route_defaults(ld, nr);
+		nr->name = dup;
+		nr->file = ld->file;
+		nr->line = ld->lineno;
+		break;
+	}
+	memset(ld->meta, 0, sizeof(*ld->meta));
+	ld->kind = kind;
+	return;
+fail:
+	free(dup);
+	ld->obj = NULL;
+	ld->meta = NULL;
+	ld->scratch = 0;
+}
+
+/*
+ * The ini_reader: hand inih one line at a time, after checking it.  See
+ * the comment at the top of the file.
+ */
+static char *
+conf_reader(char *str, int num, void *stream)
+{
+	struct loader	*ld = stream;
+	char		*line = ld->buf, *p, *end, *q;
+	size_t		 len = 0, got = 0;
+	int		 c, nul = 0, overflow = 0, cut = 0;
+
+	if (num < 1)
+		return NULL;
+	while ((c = getc(ld->fp)) != EOF) {
+		got++;
+		if (c == '\n')
+			break;
+		if (c == '\0')
+			nul = 1;
+		if (len < sizeof(ld->buf) - 1)
+			line[len++] = (char)c;
+		else
+			overflow = 1;
+	}
+	if (c == EOF && ferror(ld->fp)) {
+		ld->read_errno = errno ? errno : EIO;
+		return NULL;
+	}
+	if (got == 0)
+		return NULL;
+	ld->lineno++;
+	line[len] = '\0';
+	str[0] = '\0';
+
+	if (nul) {
+		conf_err(ld, ld->lineno, "line contains a NUL byte");
+		return str;
+	}
+	if (len > 0 && line[len - 1] == '\r' && !overflow)
+		line[--len] = '\0';
+	if (ld->lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+		line += 3;
+
+	for (p = line; isspace((unsigned char)*p); p++)
+		;
+	/* Blank lines and comments. */
+	if (*p == '\0' || *p == ';' || *p == '#')
+		return str;
+	if (p != line) {
+		conf_err(ld, ld->lineno, "continuation lines are not "
+		    "supported (remove the leading blanks)");
+		return str;
+	}
+
+	/* Drop an inline comment: ';' after a blank, as inih does. */
+	for (q = p + 1; *q != '\0'; q++) {
+		if (*q == ';' && isspace((unsigned char)q[-1])) {
+			*q = '\0';
+			cut = 1;
+			break;
+		}
+	}
+	end = p + strlen(p);
+	while (end > p && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	if ((overflow && !cut) || end - p > num - 1) {
+		conf_err(ld, ld->lineno, "line too long (at most %d "
+		    "characters before any comment)", num - 1);
+		return str;
+	}
+
+	if (*p == '[') {
+		if ((q = strchr(p, ']')) == NULL) {
+			conf_err(ld, ld->lineno, "syntax error: missing ']'");
+			return str;
+		}
+		if (q[1] != '\0') {
+			conf_err(ld, ld->lineno, "syntax error: text after "
+			    "']'");
+			return str;
+		}
+		memcpy(str, p, (size_t)(end - p) + 1);
+		*q = '\0';
+		section_begin(ld, p + 1);
+		return str;
+	}
+	if (strpbrk(p, "=:") == NULL) {
+		conf_err(ld, ld->lineno, "syntax error: expected "
+		    "'key = value' or '[section]'");
+		return str;
+	}
+	memcpy(str, p, (size_t)(end - p) + 1);
+	return str;
+}
+
+static int
+conf_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct loader		*ld = user;
+	const struct key	*keys;
+	size_t			 i, n;
+
+	(void)section;		/* The reader keeps the real one. */
+	if (name == NULL || value == NULL)
+		return 1;
+	if (ld->kind == SEC_NONE) {
+		conf_err(ld, ld->lineno, "key '%s' outside of any section "
+		    "(add [global] or another section above it)", name);
+		return 1;
+	}
+	if (ld->kind == SEC_IGNORE || ld->obj == NULL)
+		return 1;
+	if (*name == '\0') {
+		conf_err(ld, ld->lineno, "missing key name before '='");
+		return 1;
+	}
+	keys = section_keys(ld->kind, &n);
+	for (i = 0; i < n; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			break;
+	if (i == n) {
+		conf_err(ld, ld->lineno, "unknown key '%s' in %s", name,
+		    ld->label);
+		return 1;
+	}
+	if (keys[i].type != K_UNSUPPORTED) {
+		if (ld->meta->seen[i] != 0 && !keys[i].repeat) {
+			conf_err(ld, ld->lineno, "duplicate key '%s' in %s "
+			    "(first at %s:%d)", name, ld->label, ld->file,
+			    ld->meta->seen[i]);
+			return 1;
+		}
+		if (ld->meta->seen[i] == 0)
+			ld->meta->seen[i] = ld->lineno;
+		if (*value == '\0') {
+			conf_err(ld, ld->lineno, "empty value for '%s'", name);
+			return 1;
+		}
+	}
+	set_value(ld, &keys[i], value);
+	return 1;
+}
+
+/*
+ * The second pass: required keys, references, and checks that need the
+ * whole file.
+ */
+static void
+conf_finish(struct loader *ld)
+{
+	struct conf		*conf = ld->conf;
+	struct conf_global	*g = &conf->g;
+	struct conf_listener	*l;
+	struct conf_upstream	*u;
+	struct conf_route	*r, *r2;
+	size_t			 i, j;
+	long			 ncpu;
+	int			 line;
+
+	section_end(ld);
+
+	if (g->workers == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		if (ncpu < 1)
+			ncpu = 1;
+		if (ncpu > WORKERS_MAX)
+			ncpu = WORKERS_MAX;
+		g->workers = (int)ncpu;
+	}
+	if (g->group != NULL && g->user == NULL)
+		conf_err(ld, key_line(ld, SEC_GLOBAL, &ld->gmeta, "group"),
+		    "group needs user to be set too");
+	if (g->buffer_size < g->max_header_size + 1024) {
+		line = key_line(ld, SEC_GLOBAL, &ld->gmeta, "buffer_size");
+		if (line == 0)
+			line = key_line(ld, SEC_GLOBAL, &ld->gmeta,
+			    "max_header_size");
+		conf_err(ld, line, "buffer_size must be at least "
+		    "max_header_size + 1k");
+	}
+
+	for (i = 0; i < conf->nlisteners; i++) {
+		l = &conf->listeners[i];
+		if (l->naddrs == 0 &&
+		    key_line(ld, SEC_LISTENER, &ld->lmeta[i], "listen") == 0)
+			conf_err(ld, l->line, "listener '%s' has no listen "
+			    "address", l->name);
+		if (l->naddrs > 0) {
+			if ((l->fds = reallocarray(NULL, l->naddrs,
+			    sizeof(*l->fds))) == NULL) {
+				ld->oom = 1;
+				continue;
+			}
+			for (j = 0; j < l->naddrs; j++)
+				l->fds[j] = -1;
+		}
+	}
+	for (i = 0; i < conf->nupstreams; i++) {
+		u = &conf->upstreams[i];
+		if (u->nservers == 0 &&
+		    key_line(ld, SEC_UPSTREAM, &ld->umeta[i], "server") == 0)
+			conf_err(ld, u->line, "upstream '%s' has no server",
+			    u->name);
+	}
+	for (i = 0; i < conf->nroutes; i++) {
+		r = &conf->routes[i];
+		if (r->listener_name != NULL) {
+			for (j = 0; j < conf->nlisteners; j++)
+				if (strcmp(conf->listeners[j].name,
+				    r->listener_name) == 0)
+					r->listener = &conf->listeners[j];
+			if (r->listener == NULL)
+				conf_err(ld, key_line(ld, SEC_ROUTE,
+				    &ld->rmeta[i], "listener"), "route '%s': "
+				    "no listener named '%s'", r->name,
+				    r->listener_name);
+		}
+		if (r->upstream_name == NULL) {
+			if (key_line(ld, SEC_ROUTE, &ld->rmeta[i],
+			    "upstream") == 0)
+				conf_err(ld, r->line, "route '%s' has no "
+				    "upstream", r->name);
+		} else {
+			for (j = 0; j < conf->nupstreams; j++)
+				if (strcmp(conf->upstreams[j].name,
+				    r->upstream_name) == 0)
+					r->upstream = &conf->upstreams[j];
+			if (r->upstream == NULL)
+				conf_err(ld, key_line(ld, SEC_ROUTE,
+				    &ld->rmeta[i], "upstream"), "route '%s': "
+				    "no upstream named '%s'", r->name,
+				    r->upstream_name);
+		}
+		if (r->host == NULL || r->path == NULL)
+			continue;
+		for (j = 0; j < i; j++) {
+			r2 = &conf->routes[j];
+			if (r2->host == NULL || r2->path == NULL)
+				continue;
+			if ((r->listener_name == NULL) !=
+			    (r2->listener_name == NULL))
+				continue;
+			if (r->listener_name != NULL &&
+			    strcmp(r->listener_name, r2->listener_name) != 0)
+				continue;
+			if (r->host_kind != r2->host_kind ||
+			    strcmp(r->host, r2->host) != 0 ||
+			    strcmp(r->path, r2->path) != 0)
+				continue;
+			conf_err(ld, r->line, "duplicate route: '%s' has the "
+			    "same listener, host and path as '%s' (%s:%d)",
+			    r->name, r2->name, r2->file, r2->line);
+			break;
+		}
+	}
+	if (conf->nlisteners == 0)
+		conf_err(ld, 0, "no [listener] section");
+	if (conf->nroutes == 0)
+		conf_err(ld, 0, "no [route] section");
+}
+
+/* The error text when memory ran out: may itself be NULL. */
+static char *
+oom_message(const char *path)
+{
+	size_t	 len = strlen(path) + sizeof(": out of memory\n");
+	char	*s;
+
+	if ((s = malloc(len)) != NULL)
+		snprintf(s, len, "%s: out of memory\n", path);
+	return s;
+}
+
+struct conf *
+conf_load(const char *path, char **errors)
+{
+	struct loader	*ld;
+	struct conf	*conf;
+	char		*ret_err = NULL;
+	int		 rc, failed;
+
+	if (errors != NULL)
+		*errors = NULL;
+	if (path == NULL)
+		return NULL;
+	if ((ld = calloc(1, sizeof(*ld))) == NULL ||
+	    (conf = calloc(1, sizeof(*conf))) == NULL) {
+		free(ld);
+		goto oom;
+	}
+	ld->conf = conf;
+	global_defaults(&conf->g);
+	if ((conf->path = strdup(path)) == NULL ||
+	    (conf->files = calloc(1, sizeof(*conf->files))) == NULL ||
+	    (conf->files[0] = strdup(path)) == NULL ||
+	    (conf->g.pid_file = strdup(PORTICO_DEFAULT_PID_FILE)) == NULL ||
+	    (conf->g.error_log = strdup("stderr")) == NULL) {
+		if (conf->files != NULL && conf->files[0] != NULL)
+			conf->nfiles = 1;
+		conf_free(conf);
+		free(ld);
+		goto oom;
+	}
+	conf->nfiles = 1;
+	ld->file = conf->files[0];
+	ld->kind = SEC_NONE;
+
+	if ((ld->fp = fopen(path, "re")) == NULL) {
+		conf_err(ld, 0, "cannot open: %s", strerror(errno));
+	} else {
+		rc = ini_parse_stream(conf_reader, ld, conf_handler, ld);
+		if (ld->read_errno != 0)
+			conf_err(ld, 0, "read error: %s",
+			    strerror(ld->read_errno));
+		else if (rc > 0 && ld->nerrors == 0)
+			conf_err(ld, rc, "syntax error");
+		else if (rc < 0)
+			conf_err(ld, 0, "cannot parse (error %d)", rc);
+		fclose(ld->fp);
+		if (ld->read_errno == 0)
+			conf_finish(ld);
+	}
+
+	/* Drop whatever a duplicate section left behind. */
+	section_end(ld);
+	failed = ld->nerrors > 0 || ld->oom;
+	if (ld->oom) {
+		free(ld->errors);
+		ld->errors = NULL;
+		ret_err = oom_message(path);
+	} else
+		ret_err = ld->errors;
+	free(ld->taken);
+	free(ld->lmeta);
+	free(ld->umeta);
+	free(ld->rmeta);
+	free(ld);
+	if (failed) {
+		conf_free(conf);
+		if (errors != NULL)
+			*errors = ret_err;
+		else
+			free(ret_err);
+		return NULL;
+	}
+	free(ret_err);
+	return conf;
+oom:
+	if (errors != NULL)
+		*errors = oom_message(path);
+	return NULL;
+}
+
+void
+conf_free(struct conf *conf)
+{
+	size_t	 i;
+
+	if (conf == NULL)
+		return;
+	for (i = 0; i < conf->nlisteners; i++)
+		listener_clear(&conf->listeners[i]);
+	free(conf->listeners);
+	for (i = 0; i < conf->nupstreams; i++)
+		upstream_clear(&conf->upstreams[i]);
+	free(conf->upstreams);
+	for (i = 0; i < conf->nroutes; i++)
+		route_clear(&conf->routes[i]);
+	free(conf->routes);
+	global_clear(&conf->g);
+	for (i = 0; i < conf->nfiles; i++)
+		free(conf->files[i]);
+	free(conf->files);
+	free(conf->path);
+	free(conf);
+}

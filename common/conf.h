@@ -1,0 +1,139 @@
+/*
+ * conf.h: the configuration model.
+ *
+ * conf_load() parses one INI file with inih into a fully validated
+ * struct conf: every value converted, every reference resolved.  Each
+ * object keeps the file and line it came from so that later checks can
+ * still name them.  Nothing here touches sockets or processes; the master
+ * fills in the runtime fields (listener fds) after a successful load.
+ */
+#ifndef PORTICO_CONF_H
+#define PORTICO_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum log_level {
+	LOG_LVL_DEBUG = 0,
+	LOG_LVL_INFO,
+	LOG_LVL_NOTICE,
+	LOG_LVL_WARN,
+	LOG_LVL_ERROR
+};
+
+enum balance_kind {
+	BALANCE_ROUND_ROBIN = 0
+};
+
+struct conf_addr {
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	char			 text[64];	/* as written, normalised */
+};
+
+struct conf_server {
+	struct conf_addr	 addr;
+	int			 weight;	/* 1..1000, default 1 */
+	const char		*file;
+	int			 line;
+};
+
+struct conf_upstream {
+	char			*name;
+	const char		*file;
+	int			 line;
+	struct conf_server	*servers;
+	size_t			 nservers;
+	enum balance_kind	 balance;
+	int			 keepalive;		/* idle conns per server per worker, default 32 */
+	int64_t			 keepalive_timeout_ms;	/* idle pooled conn lifetime, default 60s */
+	int64_t			 connect_timeout_ms;	/* default 5s */
+	int64_t			 read_timeout_ms;	/* default 60s */
+	int64_t			 send_timeout_ms;	/* default 60s */
+};
+
+struct conf_listener {
+	char			*name;
+	const char		*file;
+	int			 line;
+	struct conf_addr	*addrs;
+	size_t			 naddrs;
+	int			 backlog;	/* default 511 */
+	int			*fds;		/* runtime: one per addr, -1 until bound */
+};
+
+enum host_kind {
+	HOST_ANY = 0,		/* "*" */
+	HOST_WILDCARD,		/* "*.example.com": any name ending in ".example.com" */
+	HOST_EXACT		/* "www.example.com" */
+};
+
+struct conf_route {
+	char			*name;
+	const char		*file;
+	int			 line;
+	char			*listener_name;	/* NULL: every listener */
+	struct conf_listener	*listener;	/* resolved, NULL: every listener */
+	char			*host;		/* lowercased; for wildcard: ".example.com" */
+	enum host_kind		 host_kind;
+	char			*path;		/* prefix, starts with '/', default "/" */
+	size_t			 path_len;
+	char			*upstream_name;
+	struct conf_upstream	*upstream;	/* resolved */
+};
+
+struct conf_global {
+	int			 workers;		/* resolved: "auto" -> CPUs */
+	char			*user;			/* NULL: keep the master's */
+	char			*group;
+	char			*pid_file;
+	char			*error_log;		/* path, "stderr" or "syslog" */
+	enum log_level		 log_level;
+	char			*access_log;		/* path, or NULL for off */
+	int			 worker_connections;	/* default 10000 */
+	int64_t			 shutdown_timeout_ms;	/* default 30s */
+	int64_t			 client_header_timeout_ms; /* default 30s */
+	int64_t			 client_body_timeout_ms;   /* default 60s */
+	int64_t			 keepalive_timeout_ms;	/* default 75s; 0: no keep-alive */
+	int64_t			 send_timeout_ms;	/* default 60s */
+	size_t			 max_request_line;	/* default 8k -> 414 */
+	size_t			 max_header_size;	/* default 16k -> 431 */
+	int			 max_headers;		/* default 100 -> 431 */
+	int64_t			 max_body_size;		/* default 0 = unlimited -> 413 */
+	size_t			 buffer_size;		/* default 32k, >= max_header_size + 1k */
+};
+
+struct conf {
+	char			*path;
+	struct conf_global	 g;
+	struct conf_listener	*listeners;
+	size_t			 nlisteners;
+	struct conf_upstream	*upstreams;
+	size_t			 nupstreams;
+	struct conf_route	*routes;
+	size_t			 nroutes;
+	char			**files;	/* file names that file fields point to */
+	size_t			 nfiles;
+};
+
+/*
+ * Parse and validate the file at path.  On success return a new conf and
+ * leave *errors NULL.  On failure return NULL and set *errors to a
+ * malloc'd string of one or more lines "file:line: message\n" (every
+ * error found, not just the first); the caller frees it.
+ */
+struct conf	*conf_load(const char *path, char **errors);
+void		 conf_free(struct conf *conf);
+
+/*
+ * Value parsers, exported for the tests.  Each returns 0 on success and
+ * -1 on a bad value.
+ */
+int	 conf_parse_duration(const char *s, int64_t *ms);	/* 500ms 5s 2m 1h; bare = s */
+int	 conf_parse_size(const char *s, int64_t *bytes);	/* 16k 1m 1g; bare = bytes */
+int	 conf_parse_addr(const char *s, int passive, struct conf_addr *a);
+
+const char	*conf_log_level_name(enum log_level level);
+
+#endif /* PORTICO_CONF_H */

@@ -1,0 +1,90 @@
+/*
+ * main.c: the command line.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/conf.h"
+#include "master/master.h"
+
+#ifndef PORTICO_DEFAULT_CONF
+#define PORTICO_DEFAULT_CONF	SYSCONFDIR "/portico/portico.ini"
+#endif
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: portico [-FhtV] [-c file] [-s stop|quit|reload|reopen]\n"
+	    "  -c file    configuration file (default %s)\n"
+	    "  -F         stay in the foreground (for systemd and tests)\n"
+	    "  -t         test the configuration and exit\n"
+	    "  -s signal  send signal to the running master: stop, quit, reload, reopen\n"
+	    "  -V         print the version and exit\n"
+	    "  -h         print this help and exit\n",
+	    PORTICO_DEFAULT_CONF);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*path = PORTICO_DEFAULT_CONF, *signame = NULL;
+	int		 ch, test = 0, foreground = 0, rc;
+	struct conf	*conf;
+	char		*errors = NULL;
+
+	while ((ch = getopt(argc, argv, "c:Fhs:tV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'F':
+			foreground = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 's':
+			signame = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'V':
+			printf("portico %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	conf = conf_load(path, &errors);
+	if (conf == NULL) {
+		fputs(errors != NULL ? errors : "portico: cannot load configuration\n",
+		    stderr);
+		free(errors);
+		if (test)
+			fprintf(stderr, "portico: configuration %s test failed\n", path);
+		return 1;
+	}
+	if (test) {
+		printf("portico: configuration ok (%s)\n", path);
+		conf_free(conf);
+		return 0;
+	}
+	if (signame != NULL) {
+		rc = master_signal(conf, signame);
+		conf_free(conf);
+		return rc;
+	}
+	return master_run(conf, path, foreground);
+}

@@ -1,0 +1,655 @@
+/*
+ * master.c: the master process.
+ *
+ * All signals the master handles are blocked and taken synchronously with
+ * sigtimedwait(), so nothing runs in signal context and no flag can be
+ * missed between a check and a sleep.  The master never touches client
+ * traffic.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/net.h"
+#include "common/shm.h"
+#include "master/master.h"
+#include "worker/worker.h"
+
+#define MAX_CHILDREN	SHM_SLOTS
+
+struct child {
+	pid_t		 pid;		/* 0: free entry */
+	int		 slot;		/* shm stats slot */
+	int		 generation;	/* config generation it runs */
+	int		 index;		/* position 0..workers-1 in its generation */
+	int		 retiring;	/* told to quit */
+	struct timespec	 started;
+};
+
+/* A worker position waiting to be started again after a crash. */
+struct respawn {
+	int		 pending;
+	uint64_t	 due_ms;
+	uint64_t	 backoff_ms;
+	uint64_t	 last_start_ms;
+};
+
+static struct conf		*conf;
+static const char		*conf_path;
+static struct shm_header	*shm;
+static struct child		 children[MAX_CHILDREN];
+static struct respawn		*respawns;
+static int			 nrespawns;
+static int			 generation;
+static int			 slot_used[SHM_SLOTS];
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Bind every address of conf.  An address that old already has open is
+ * taken over (so a reload never closes a listening socket that stays in
+ * the config); the rest are bound fresh.  On error the fresh ones are
+ * closed and old keeps all of its own.
+ */
+int
+master_bind(struct conf *c, struct conf *old, char *errbuf, size_t errlen)
+{
+	size_t	 i, j, oi, oj;
+	int	 fd;
+
+	for (i = 0; i < c->nlisteners; i++) {
+		for (j = 0; j < c->listeners[i].naddrs; j++) {
+			fd = -1;
+			for (oi = 0; old != NULL && oi < old->nlisteners && fd == -1; oi++)
+				for (oj = 0; oj < old->listeners[oi].naddrs; oj++)
+					if (old->listeners[oi].fds[oj] != -1 &&
+					    net_addr_equal(&old->listeners[oi].addrs[oj],
+					    &c->listeners[i].addrs[j])) {
+						fd = old->listeners[oi].fds[oj];
+						break;
+					}
+			if (fd == -1) {
+				fd = net_listen(&c->listeners[i].addrs[j],
+				    c->listeners[i].backlog, errbuf, errlen);
+				if (fd == -1)
+					goto fail;
+			}
+			c->listeners[i].fds[j] = fd;
+		}
+	}
+	return 0;
+fail:
+	/* Close what was opened here; leave what belongs to old. */
+	for (i = 0; i < c->nlisteners; i++)
+		for (j = 0; j < c->listeners[i].naddrs; j++) {
+			fd = c->listeners[i].fds[j];
+			if (fd == -1)
+				continue;
+			for (oi = 0; old != NULL && oi < old->nlisteners; oi++)
+				for (oj = 0; oj < old->listeners[oi].naddrs; oj++)
+					if (old->listeners[oi].fds[oj] == fd)
+						fd = -1;
+			if (fd != -1)
+				close(fd);
+			c->listeners[i].fds[j] = -1;
+		}
+	return -1;
+}
+
+/* Close the listening sockets of old that new does not use. */
+static void
+close_unused(struct conf *old, struct conf *new)
+{
+	size_t	 i, j, ni, nj;
+	int	 used;
+
+	for (i = 0; i < old->nlisteners; i++)
+		for (j = 0; j < old->listeners[i].naddrs; j++) {
+			if (old->listeners[i].fds[j] == -1)
+				continue;
+			used = 0;
+			for (ni = 0; new != NULL && ni < new->nlisteners; ni++)
+				for (nj = 0; nj < new->listeners[ni].naddrs; nj++)
+					if (new->listeners[ni].fds[nj] ==
+					    old->listeners[i].fds[j])
+						used = 1;
+			if (!used)
+				close(old->listeners[i].fds[j]);
+			old->listeners[i].fds[j] = -1;
+		}
+}
+
+static int
+slot_get(void)
+{
+	int	 i;
+
+	for (i = 0; i < SHM_SLOTS; i++)
+		if (!slot_used[i]) {
+			slot_used[i] = 1;
+			memset(&shm->slot[i], 0, sizeof(shm->slot[i]));
+			return i;
+		}
+	return -1;
+}
+
+static int
+spawn_worker(int index)
+{
+	struct child	*ch = NULL;
+	pid_t		 pid;
+	int		 i, slot;
+
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (children[i].pid == 0) {
+			ch = &children[i];
+			break;
+		}
+	if (ch == NULL || (slot = slot_get()) == -1) {
+		log_errorx("too many worker processes");
+		return -1;
+	}
+	pid = fork();
+	if (pid == -1) {
+		log_error("fork");
+		slot_used[slot] = 0;
+		return -1;
+	}
+	if (pid == 0)
+		worker_main(conf, shm, slot);
+	ch->pid = pid;
+	ch->slot = slot;
+	ch->generation = generation;
+	ch->index = index;
+	ch->retiring = 0;
+	clock_gettime(CLOCK_MONOTONIC, &ch->started);
+	if (index < nrespawns)
+		respawns[index].last_start_ms = now_ms();
+	log_info("started worker %d (pid %d)", slot, (int)pid);
+	return 0;
+}
+
+static int
+start_workers(void)
+{
+	int	 i, ok = 0;
+	struct respawn	*r;
+
+	r = calloc(conf->g.workers, sizeof(*r));
+	if (r == NULL) {
+		log_errorx("out of memory");
+		return -1;
+	}
+	free(respawns);
+	respawns = r;
+	nrespawns = conf->g.workers;
+	for (i = 0; i < conf->g.workers; i++) {
+		respawns[i].backoff_ms = 100;
+		if (spawn_worker(i) == 0)
+			ok++;
+	}
+	return ok > 0 ? 0 : -1;
+}
+
+static void
+signal_workers(int sig, int only_old)
+{
+	int	 i;
+
+	for (i = 0; i < MAX_CHILDREN; i++) {
+		if (children[i].pid == 0)
+			continue;
+		if (only_old && children[i].generation == generation)
+			continue;
+		if (sig == SIGQUIT)
+			children[i].retiring = 1;
+		kill(children[i].pid, sig);
+	}
+}
+
+static int
+live_children(void)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (children[i].pid != 0)
+			n++;
+	return n;
+}
+
+/* Reap exited workers; log how each one ended; schedule replacements. */
+static void
+reap(int stopping)
+{
+	pid_t		 pid;
+	int		 status, i;
+	struct child	*ch;
+	struct respawn	*rs;
+	uint64_t	 now = now_ms();
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		ch = NULL;
+		for (i = 0; i < MAX_CHILDREN; i++)
+			if (children[i].pid == pid) {
+				ch = &children[i];
+				break;
+			}
+		if (ch == NULL)
+			continue;
+		shm_stats_add(&shm->retired, &shm->slot[ch->slot]);
+		memset(&shm->slot[ch->slot], 0, sizeof(shm->slot[ch->slot]));
+		slot_used[ch->slot] = 0;
+		ch->pid = 0;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+		    (ch->retiring || stopping)) {
+			log_info("worker %d (pid %d) exited", ch->slot, (int)pid);
+			continue;
+		}
+		if (WIFSIGNALED(status))
+			log_warnx("worker %d (pid %d) killed by signal %d%s",
+			    ch->slot, (int)pid, WTERMSIG(status),
+			    WCOREDUMP(status) ? " (core dumped)" : "");
+		else
+			log_warnx("worker %d (pid %d) exited with status %d",
+			    ch->slot, (int)pid, WEXITSTATUS(status));
+		if (stopping || ch->retiring || ch->generation != generation)
+			continue;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL) {
+			log_errorx("worker %d hit a fatal error: not restarting it",
+			    ch->slot);
+			continue;
+		}
+		if (ch->index >= nrespawns)
+			continue;
+		rs = &respawns[ch->index];
+		/* A worker that dies young is restarted ever more slowly. */
+		if (now - rs->last_start_ms < 5000) {
+			rs->due_ms = now + rs->backoff_ms;
+			rs->backoff_ms = rs->backoff_ms * 2 > 30000 ? 30000 :
+			    rs->backoff_ms * 2;
+		} else {
+			rs->due_ms = now;
+			rs->backoff_ms = 100;
+		}
+		rs->pending = 1;
+		if (rs->due_ms > now)
+			log_notice("starting a new worker in %llu ms",
+			    (unsigned long long)(rs->due_ms - now));
+		else
+			log_notice("starting a new worker");
+	}
+}
+
+static void
+run_respawns(void)
+{
+	int		 i;
+	uint64_t	 now = now_ms();
+
+	for (i = 0; i < nrespawns; i++)
+		if (respawns[i].pending && respawns[i].due_ms <= now) {
+			respawns[i].pending = 0;
+			if (spawn_worker(i) == -1) {
+				respawns[i].pending = 1;
+				respawns[i].due_ms = now + 1000;
+			}
+		}
+}
+
+static long
+next_respawn_wait(void)
+{
+	int		 i;
+	uint64_t	 now = now_ms(), best = UINT64_MAX;
+
+	for (i = 0; i < nrespawns; i++)
+		if (respawns[i].pending && respawns[i].due_ms < best)
+			best = respawns[i].due_ms;
+	if (best == UINT64_MAX)
+		return 1000;
+	return best <= now ? 0 : (long)(best - now);
+}
+
+/* Hand log files to the worker user, so that workers can reopen them. */
+static void
+chown_logs(struct conf *c)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	gid_t		 gid;
+
+	if (c->g.user == NULL || geteuid() != 0)
+		return;
+	if ((pw = getpwnam(c->g.user)) == NULL)
+		return;
+	gid = pw->pw_gid;
+	if (c->g.group != NULL && (gr = getgrnam(c->g.group)) != NULL)
+		gid = gr->gr_gid;
+	if (c->g.access_log != NULL) {
+		int fd = open(c->g.access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (fd != -1) {
+			if (fchown(fd, pw->pw_uid, gid) == -1)
+				log_warn("chown %s", c->g.access_log);
+			close(fd);
+		}
+	}
+	if (log_fd() != -1 && fchown(log_fd(), pw->pw_uid, gid) == -1)
+		log_warn("chown error log");
+}
+
+static int
+write_pid_file(const char *path)
+{
+	FILE	*f;
+
+	if ((f = fopen(path, "w")) == NULL) {
+		log_error("cannot write pid file %s", path);
+		return -1;
+	}
+	fprintf(f, "%d\n", (int)getpid());
+	if (fclose(f) != 0) {
+		log_error("cannot write pid file %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+remove_pid_file(const char *path)
+{
+	FILE	*f;
+	int	 pid = 0;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	if (pid == (int)getpid())
+		unlink(path);
+}
+
+/* HUP: load and check the new configuration; switch only if all is well. */
+static void
+reload(void)
+{
+	struct conf	*nc;
+	char		*errors = NULL, *line, *save = NULL, errbuf[256];
+	struct conf	*old = conf;
+
+	log_notice("reloading configuration from %s", conf_path);
+	nc = conf_load(conf_path, &errors);
+	if (nc == NULL) {
+		for (line = strtok_r(errors, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_errorx("%s", line);
+		log_errorx("reload failed: keeping the running configuration");
+		free(errors);
+		return;
+	}
+	if (master_bind(nc, old, errbuf, sizeof(errbuf)) == -1) {
+		log_errorx("%s", errbuf);
+		log_errorx("reload failed: keeping the running configuration");
+		conf_free(nc);
+		return;
+	}
+	if (strcmp(nc->g.error_log, old->g.error_log) != 0) {
+		if (log_open(nc->g.error_log, nc->g.log_level, errbuf,
+		    sizeof(errbuf)) == -1)
+			log_errorx("%s (keeping the old error log)", errbuf);
+	}
+	log_set_level(nc->g.log_level);
+	conf = nc;
+	chown_logs(conf);
+	generation++;
+	if (start_workers() == -1)
+		log_errorx("reload: no new worker could be started");
+	signal_workers(SIGQUIT, 1);
+	close_unused(old, nc);
+	conf_free(old);
+	log_notice("configuration reloaded: %d workers", conf->g.workers);
+}
+
+static void
+raise_fd_limit(void)
+{
+	struct rlimit	 rl;
+	rlim_t		 want = (rlim_t)conf->g.worker_connections * 2 + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (rl.rlim_max < want) {
+		if (geteuid() == 0)
+			rl.rlim_max = want;
+		else
+			rl.rlim_cur = rl.rlim_max;
+	}
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("cannot raise the open file limit to %llu",
+		    (unsigned long long)want);
+}
+
+static void
+daemonize(void)
+{
+	pid_t	 pid;
+	int	 fd;
+
+	pid = fork();
+	if (pid == -1)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (setsid() == -1)
+		fatal("setsid");
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		if (log_fd() != -1 || strcmp(conf->g.error_log, "stderr") != 0)
+			dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	if (chdir("/") == -1)
+		log_warn("chdir /");
+}
+
+int
+master_run(struct conf *c, const char *path, int foreground)
+{
+	sigset_t	 set;
+	siginfo_t	 si;
+	struct timespec	 ts;
+	char		 errbuf[512];
+	int		 sig, stopping = 0, graceful = 0, rc = 0;
+	uint64_t	 stop_deadline = 0;
+	long		 wait_ms;
+	struct shm_stats tot;
+
+	conf = c;
+	conf_path = path;
+	log_set_role("master");
+	if (log_open(conf->g.error_log, conf->g.log_level, errbuf, sizeof(errbuf)) == -1) {
+		fprintf(stderr, "portico: %s\n", errbuf);
+		return 1;
+	}
+	raise_fd_limit();
+	if (master_bind(conf, NULL, errbuf, sizeof(errbuf)) == -1) {
+		log_errorx("%s", errbuf);
+		if (log_fd() != -1)
+			fprintf(stderr, "portico: %s\n", errbuf);
+		return 1;
+	}
+	if ((shm = shm_create()) == NULL) {
+		log_error("cannot create shared memory");
+		return 1;
+	}
+	chown_logs(conf);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!foreground)
+		daemonize();
+	if (write_pid_file(conf->g.pid_file) == -1)
+		return 1;
+	log_notice("portico %s started: %d workers", PACKAGE_VERSION, conf->g.workers);
+	if (start_workers() == -1) {
+		log_errorx("no worker could be started");
+		remove_pid_file(conf->g.pid_file);
+		return 1;
+	}
+
+	for (;;) {
+		run_respawns();
+		if (stopping) {
+			if (live_children() == 0)
+				break;
+			if (now_ms() >= stop_deadline) {
+				log_warnx("workers did not stop in time: killing them");
+				signal_workers(SIGKILL, 0);
+				stop_deadline = now_ms() + 5000;
+			}
+			wait_ms = (long)(stop_deadline - now_ms());
+			if (wait_ms > 200)
+				wait_ms = 200;
+		} else
+			wait_ms = next_respawn_wait();
+		if (wait_ms < 0)
+			wait_ms = 0;
+		ts.tv_sec = wait_ms / 1000;
+		ts.tv_nsec = (wait_ms % 1000) * 1000000;
+		sig = sigtimedwait(&set, &si, &ts);
+		if (sig == -1)
+			continue;
+		switch (sig) {
+		case SIGCHLD:
+			reap(stopping);
+			if (!stopping && live_children() == 0 && nrespawns > 0) {
+				int i, pending = 0;
+				for (i = 0; i < nrespawns; i++)
+					pending |= respawns[i].pending;
+				if (!pending) {
+					log_errorx("no workers left: exiting");
+					rc = 1;
+					goto out;
+				}
+			}
+			break;
+		case SIGHUP:
+			if (!stopping)
+				reload();
+			break;
+		case SIGUSR1:
+			log_notice("reopening log files");
+			log_reopen();
+			chown_logs(conf);
+			signal_workers(SIGUSR1, 0);
+			break;
+		case SIGQUIT:
+			if (stopping)
+				break;
+			log_notice("graceful shutdown");
+			stopping = graceful = 1;
+			close_unused(conf, NULL);
+			signal_workers(SIGQUIT, 0);
+			stop_deadline = now_ms() + conf->g.shutdown_timeout_ms + 5000;
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_notice("shutting down");
+			stopping = 1;
+			graceful = 0;
+			close_unused(conf, NULL);
+			signal_workers(SIGTERM, 0);
+			stop_deadline = now_ms() + 5000;
+			break;
+		default:
+			log_info("ignoring signal %d", sig);
+			break;
+		}
+	}
+out:
+	shm_stats_total(shm, &tot);
+	log_notice("%s: %llu connections, %llu requests, %llu upstream errors",
+	    graceful ? "stopped gracefully" : "stopped",
+	    (unsigned long long)tot.connections,
+	    (unsigned long long)tot.requests,
+	    (unsigned long long)tot.upstream_errors);
+	remove_pid_file(conf->g.pid_file);
+	close_unused(conf, NULL);
+	shm_destroy(shm);
+	free(respawns);
+	conf_free(conf);
+	log_close();
+	return rc;
+}
+
+int
+master_signal(struct conf *c, const char *name)
+{
+	static const struct { const char *name; int sig; } sigs[] = {
+		{ "stop", SIGTERM }, { "quit", SIGQUIT },
+		{ "reload", SIGHUP }, { "reopen", SIGUSR1 },
+	};
+	FILE	*f;
+	int	 pid = 0, sig = 0;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (strcmp(sigs[i].name, name) == 0)
+			sig = sigs[i].sig;
+	if (sig == 0) {
+		fprintf(stderr, "portico: unknown signal '%s' (stop, quit, reload, reopen)\n",
+		    name);
+		return 2;
+	}
+	if ((f = fopen(c->g.pid_file, "r")) == NULL) {
+		fprintf(stderr, "portico: cannot open pid file %s: %s\n",
+		    c->g.pid_file, strerror(errno));
+		return 1;
+	}
+	if (fscanf(f, "%d", &pid) != 1 || pid <= 1) {
+		fclose(f);
+		fprintf(stderr, "portico: invalid pid file %s\n", c->g.pid_file);
+		return 1;
+	}
+	fclose(f);
+	if (kill(pid, sig) == -1) {
+		fprintf(stderr, "portico: cannot signal process %d: %s\n", pid,
+		    strerror(errno));
+		return 1;
+	}
+	return 0;
+}

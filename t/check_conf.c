@@ -1,0 +1,1088 @@
+/*
+ * check_conf.c: unit tests for the configuration loader.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/conf.h"
+
+/* The smallest complete config, for tests that only add to it. */
+#define TAIL \
+	"[listener web]\n" \
+	"listen = 127.0.0.1:8080\n" \
+	"[upstream app]\n" \
+	"server = 127.0.0.1:9000\n" \
+	"[route main]\n" \
+	"upstream = app\n"
+
+static char	 conf_path[64];
+
+/* Write text to a new temporary file; its name goes to conf_path. */
+static void
+write_conf(const char *text, size_t len)
+{
+	int	 fd;
+
+	snprintf(conf_path, sizeof(conf_path), "/tmp/check_conf.XXXXXX");
+	fd = mkstemp(conf_path);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+}
+
+/* Load text; the caller frees both the conf and *errors. */
+static struct conf *
+load_len(const char *text, size_t len, char **errors)
+{
+	struct conf	*conf;
+
+	write_conf(text, len);
+	conf = conf_load(conf_path, errors);
+	unlink(conf_path);
+	if (conf != NULL)
+		ck_assert_ptr_null(*errors);
+	else
+		ck_assert_ptr_nonnull(*errors);
+	return conf;
+}
+
+static struct conf *
+load(const char *text, char **errors)
+{
+	return load_len(text, strlen(text), errors);
+}
+
+static struct conf *
+load_ok(const char *text)
+{
+	struct conf	*conf;
+	char		*errors = NULL;
+
+	conf = load(text, &errors);
+	ck_assert_msg(conf != NULL, "unexpected errors:\n%s", errors);
+	return conf;
+}
+
+/*
+ * Does errors hold a line starting "file:line: " (or "file: " for line 0)
+ * that contains word?
+ */
+static int
+has_error(const char *errors, int line, const char *word)
+{
+	char		 prefix[128], msg[1024];
+	const char	*p, *nl;
+	size_t		 plen, mlen;
+
+	if (line > 0)
+		snprintf(prefix, sizeof(prefix), "%s:%d: ", conf_path, line);
+	else
+		snprintf(prefix, sizeof(prefix), "%s: ", conf_path);
+	plen = strlen(prefix);
+	for (p = errors; p != NULL && *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			return 0;
+		if (strncmp(p, prefix, plen) != 0)
+			continue;
+		mlen = (size_t)(nl - p) - plen;
+		if (mlen >= sizeof(msg))
+			mlen = sizeof(msg) - 1;
+		memcpy(msg, p + plen, mlen);
+		msg[mlen] = '\0';
+		if (strstr(msg, word) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+count_lines(const char *s)
+{
+	int	 n = 0;
+
+	for (; *s != '\0'; s++)
+		if (*s == '\n')
+			n++;
+	return n;
+}
+
+/* Expect text to fail with (at least) the given error. */
+static void
+expect_error(const char *text, int line, const char *word)
+{
+	struct conf	*conf;
+	char		*errors = NULL;
+
+	conf = load(text, &errors);
+	ck_assert_msg(conf == NULL, "config was accepted:\n%s", text);
+	ck_assert_msg(has_error(errors, line, word),
+	    "no error at line %d with '%s' in:\n%s", line, word, errors);
+	free(errors);
+}
+
+/* Expect text to fail with exactly one error. */
+static void
+expect_only_error(const char *text, int line, const char *word)
+{
+	struct conf	*conf;
+	char		*errors = NULL;
+
+	conf = load(text, &errors);
+	ck_assert_msg(conf == NULL, "config was accepted:\n%s", text);
+	ck_assert_msg(has_error(errors, line, word),
+	    "no error at line %d with '%s' in:\n%s", line, word, errors);
+	ck_assert_msg(count_lines(errors) == 1, "more than one error:\n%s",
+	    errors);
+	free(errors);
+}
+
+/* Expect one [global] line, placed at line 2 before TAIL, to fail. */
+static void
+expect_global_error(const char *keyline, const char *word)
+{
+	char	 text[1024];
+
+	snprintf(text, sizeof(text), "[global]\n%s\n" TAIL, keyline);
+	expect_only_error(text, 2, word);
+}
+
+static void
+expect_upstream_error(const char *keyline, const char *word)
+{
+	char	 text[1024];
+
+	snprintf(text, sizeof(text), TAIL "[upstream other]\n"
+	    "server = 10.0.0.1:80\n%s\n", keyline);
+	expect_only_error(text, 9, word);
+}
+
+static void
+expect_route_error(const char *keyline, const char *word)
+{
+	char	 text[1024];
+
+	snprintf(text, sizeof(text), TAIL "[route other]\n"
+	    "upstream = app\nlistener = web\n%s\n", keyline);
+	expect_only_error(text, 10, word);
+}
+
+START_TEST(test_full)
+{
+	struct conf		*c;
+	struct conf_listener	*l;
+	struct conf_upstream	*u;
+	struct conf_route	*r;
+	const char		*text =
+	    "; portico test config\n"
+	    "[global]\n"
+	    "workers = 4\n"
+	    "user = portico\n"
+	    "group = nogroup\n"
+	    "pid_file = /tmp/p.pid\n"
+	    "error_log = syslog\n"
+	    "log_level = warn\n"
+	    "access_log = /var/log/portico/access.log\n"
+	    "worker_connections = 2048\n"
+	    "shutdown_timeout = 10s\n"
+	    "client_header_timeout = 1500ms\n"
+	    "client_body_timeout = 2m\n"
+	    "keepalive_timeout = 0\n"
+	    "send_timeout = 1h\n"
+	    "max_request_line = 4k\n"
+	    "max_header_size = 32K\n"
+	    "max_headers = 50\n"
+	    "max_body_size = 10m\n"
+	    "buffer_size = 64k\n"
+	    "\n"
+	    "[listener web]\n"
+	    "listen = 0.0.0.0:8080\n"
+	    "listen = [::1]:8080 ; IPv6 too\n"
+	    "backlog = 1024\n"
+	    "[listener admin]\n"
+	    "listen = 9090\n"
+	    "\n"
+	    "[upstream app]\n"
+	    "server = 10.0.0.11:8080\n"
+	    "server = 10.0.0.12:8080 weight=2\n"
+	    "server = [2001:db8::1]:80   weight=1000\n"
+	    "balance = round_robin\n"
+	    "keepalive = 0\n"
+	    "keepalive_timeout = 0\n"
+	    "connect_timeout = 3s\n"
+	    "read_timeout = 30\n"
+	    "send_timeout = 45s\n"
+	    "[upstream static]\n"
+	    "server = 10.0.0.20:80\n"
+	    "\n"
+	    "[route main]\n"
+	    "listener = web\n"
+	    "host = *\n"
+	    "path = /\n"
+	    "upstream = app\n"
+	    "cache = off\n"
+	    "[route img]\n"
+	    "host = *.Example.COM\n"
+	    "path = /img/\n"
+	    "upstream = static\n"
+	    "[route www]\n"
+	    "listener = admin\n"
+	    "host = WWW.example.com\n"
+	    "upstream = app\n";
+
+	c = load_ok(text);
+	ck_assert_str_eq(c->path, conf_path);
+	ck_assert_uint_eq(c->nfiles, 1);
+	ck_assert_str_eq(c->files[0], conf_path);
+
+	ck_assert_int_eq(c->g.workers, 4);
+	ck_assert_str_eq(c->g.user, "portico");
+	ck_assert_str_eq(c->g.group, "nogroup");
+	ck_assert_str_eq(c->g.pid_file, "/tmp/p.pid");
+	ck_assert_str_eq(c->g.error_log, "syslog");
+	ck_assert_int_eq(c->g.log_level, LOG_LVL_WARN);
+	ck_assert_str_eq(c->g.access_log, "/var/log/portico/access.log");
+	ck_assert_int_eq(c->g.worker_connections, 2048);
+	ck_assert_int_eq(c->g.shutdown_timeout_ms, 10000);
+	ck_assert_int_eq(c->g.client_header_timeout_ms, 1500);
+	ck_assert_int_eq(c->g.client_body_timeout_ms, 120000);
+	ck_assert_int_eq(c->g.keepalive_timeout_ms, 0);
+	ck_assert_int_eq(c->g.send_timeout_ms, 3600000);
+	ck_assert_uint_eq(c->g.max_request_line, 4096);
+	ck_assert_uint_eq(c->g.max_header_size, 32768);
+	ck_assert_int_eq(c->g.max_headers, 50);
+	ck_assert_int_eq(c->g.max_body_size, 10 << 20);
+	ck_assert_uint_eq(c->g.buffer_size, 65536);
+
+	ck_assert_uint_eq(c->nlisteners, 2);
+	l = &c->listeners[0];
+	ck_assert_str_eq(l->name, "web");
+	ck_assert_str_eq(l->file, conf_path);
+	ck_assert_int_eq(l->line, 22);
+	ck_assert_uint_eq(l->naddrs, 2);
+	ck_assert_str_eq(l->addrs[0].text, "0.0.0.0:8080");
+	ck_assert_int_eq(l->addrs[0].ss.ss_family, AF_INET);
+	ck_assert_str_eq(l->addrs[1].text, "[::1]:8080");
+	ck_assert_int_eq(l->addrs[1].ss.ss_family, AF_INET6);
+	ck_assert_int_eq(l->addrs[1].len, sizeof(struct sockaddr_in6));
+	ck_assert_int_eq(l->backlog, 1024);
+	ck_assert_ptr_nonnull(l->fds);
+	ck_assert_int_eq(l->fds[0], -1);
+	ck_assert_int_eq(l->fds[1], -1);
+	l = &c->listeners[1];
+	ck_assert_str_eq(l->name, "admin");
+	ck_assert_str_eq(l->addrs[0].text, "0.0.0.0:9090");
+	ck_assert_int_eq(l->backlog, 511);
+
+	ck_assert_uint_eq(c->nupstreams, 2);
+	u = &c->upstreams[0];
+	ck_assert_str_eq(u->name, "app");
+	ck_assert_int_eq(u->line, 29);
+	ck_assert_uint_eq(u->nservers, 3);
+	ck_assert_str_eq(u->servers[0].addr.text, "10.0.0.11:8080");
+	ck_assert_int_eq(u->servers[0].weight, 1);
+	ck_assert_int_eq(u->servers[0].line, 30);
+	ck_assert_str_eq(u->servers[0].file, conf_path);
+	ck_assert_str_eq(u->servers[1].addr.text, "10.0.0.12:8080");
+	ck_assert_int_eq(u->servers[1].weight, 2);
+	ck_assert_str_eq(u->servers[2].addr.text, "[2001:db8::1]:80");
+	ck_assert_int_eq(u->servers[2].weight, 1000);
+	ck_assert_int_eq(u->balance, BALANCE_ROUND_ROBIN);
+	ck_assert_int_eq(u->keepalive, 0);
+	ck_assert_int_eq(u->keepalive_timeout_ms, 0);
+	ck_assert_int_eq(u->connect_timeout_ms, 3000);
+	ck_assert_int_eq(u->read_timeout_ms, 30000);
+	ck_assert_int_eq(u->send_timeout_ms, 45000);
+
+	ck_assert_uint_eq(c->nroutes, 3);
+	r = &c->routes[0];
+	ck_assert_str_eq(r->name, "main");
+	ck_assert_int_eq(r->line, 42);
+	ck_assert_str_eq(r->listener_name, "web");
+	ck_assert_ptr_eq(r->listener, &c->listeners[0]);
+	ck_assert_int_eq(r->host_kind, HOST_ANY);
+	ck_assert_str_eq(r->path, "/");
+	ck_assert_uint_eq(r->path_len, 1);
+	ck_assert_ptr_eq(r->upstream, &c->upstreams[0]);
+	r = &c->routes[1];
+	ck_assert_ptr_null(r->listener_name);
+	ck_assert_ptr_null(r->listener);
+	ck_assert_int_eq(r->host_kind, HOST_WILDCARD);
+	ck_assert_str_eq(r->host, ".example.com");
+	ck_assert_str_eq(r->path, "/img/");
+	ck_assert_uint_eq(r->path_len, 5);
+	ck_assert_str_eq(r->upstream_name, "static");
+	ck_assert_ptr_eq(r->upstream, &c->upstreams[1]);
+	r = &c->routes[2];
+	ck_assert_ptr_eq(r->listener, &c->listeners[1]);
+	ck_assert_int_eq(r->host_kind, HOST_EXACT);
+	ck_assert_str_eq(r->host, "www.example.com");
+	ck_assert_str_eq(r->path, "/");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	struct conf	*c;
+	long		 ncpu;
+
+	c = load_ok(TAIL);
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	if (ncpu > 512)
+		ncpu = 512;
+	ck_assert_int_eq(c->g.workers, ncpu);
+	ck_assert_ptr_null(c->g.user);
+	ck_assert_ptr_null(c->g.group);
+	ck_assert_str_eq(c->g.pid_file, "/run/portico.pid");
+	ck_assert_str_eq(c->g.error_log, "stderr");
+	ck_assert_int_eq(c->g.log_level, LOG_LVL_INFO);
+	ck_assert_ptr_null(c->g.access_log);
+	ck_assert_int_eq(c->g.worker_connections, 10000);
+	ck_assert_int_eq(c->g.shutdown_timeout_ms, 30000);
+	ck_assert_int_eq(c->g.client_header_timeout_ms, 30000);
+	ck_assert_int_eq(c->g.client_body_timeout_ms, 60000);
+	ck_assert_int_eq(c->g.keepalive_timeout_ms, 75000);
+	ck_assert_int_eq(c->g.send_timeout_ms, 60000);
+	ck_assert_uint_eq(c->g.max_request_line, 8192);
+	ck_assert_uint_eq(c->g.max_header_size, 16384);
+	ck_assert_int_eq(c->g.max_headers, 100);
+	ck_assert_int_eq(c->g.max_body_size, 0);
+	ck_assert_uint_eq(c->g.buffer_size, 32768);
+
+	ck_assert_int_eq(c->listeners[0].backlog, 511);
+	ck_assert_int_eq(c->upstreams[0].balance, BALANCE_ROUND_ROBIN);
+	ck_assert_int_eq(c->upstreams[0].keepalive, 32);
+	ck_assert_int_eq(c->upstreams[0].keepalive_timeout_ms, 60000);
+	ck_assert_int_eq(c->upstreams[0].connect_timeout_ms, 5000);
+	ck_assert_int_eq(c->upstreams[0].read_timeout_ms, 60000);
+	ck_assert_int_eq(c->upstreams[0].send_timeout_ms, 60000);
+	ck_assert_int_eq(c->upstreams[0].servers[0].weight, 1);
+	ck_assert_ptr_null(c->routes[0].listener);
+	ck_assert_str_eq(c->routes[0].host, "*");
+	ck_assert_int_eq(c->routes[0].host_kind, HOST_ANY);
+	ck_assert_str_eq(c->routes[0].path, "/");
+	ck_assert_uint_eq(c->routes[0].path_len, 1);
+	conf_free(c);
+
+	/* An empty [global] changes nothing; workers = auto neither. */
+	c = load_ok("[global]\nworkers = auto\naccess_log = off\n" TAIL);
+	ck_assert_int_eq(c->g.workers, ncpu);
+	ck_assert_ptr_null(c->g.access_log);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_duration)
+{
+	int64_t	 ms;
+
+	ck_assert_int_eq(conf_parse_duration("500ms", &ms), 0);
+	ck_assert_int_eq(ms, 500);
+	ck_assert_int_eq(conf_parse_duration("5s", &ms), 0);
+	ck_assert_int_eq(ms, 5000);
+	ck_assert_int_eq(conf_parse_duration("5", &ms), 0);
+	ck_assert_int_eq(ms, 5000);
+	ck_assert_int_eq(conf_parse_duration("2m", &ms), 0);
+	ck_assert_int_eq(ms, 120000);
+	ck_assert_int_eq(conf_parse_duration("1h", &ms), 0);
+	ck_assert_int_eq(ms, 3600000);
+	ck_assert_int_eq(conf_parse_duration("0", &ms), 0);
+	ck_assert_int_eq(ms, 0);
+	ck_assert_int_eq(conf_parse_duration("0ms", &ms), 0);
+	ck_assert_int_eq(ms, 0);
+	ck_assert_int_eq(conf_parse_duration("596h", &ms), 0);
+	ck_assert_int_eq(ms, 596LL * 3600000);
+
+	ms = 42;
+	ck_assert_int_eq(conf_parse_duration("", &ms), -1);
+	ck_assert_int_eq(conf_parse_duration("s", &ms), -1);
+	ck_assert_int_eq(conf_parse_duration("-1s", &ms), -1);
+	ck_assert_int_eq(conf_parse_duration("+1s", &ms), -1);
+	ck_assert_int_eq(conf_parse_duration(" 1s", &ms), -1);
+	ck_assert_int_eq(conf_parse_duration("1 s", &ms), -1);
+	ck_assert_int_eq(conf_parse_duration("1.5s", &ms), -1);
+	ck_assert_int_eq(conf_parse_duration("1d", &ms), -1);
+	ck_assert_int_eq(conf_parse_duration("1sec", &ms), -1);
+	ck_assert_int_eq(conf_parse_duration("1S", &ms), -1);
+	ck_assert_int_eq(conf_parse_duration("1hs", &ms), -1);
+	ck_assert_int_eq(conf_parse_duration("100000h", &ms), -1);
+	ck_assert_int_eq(conf_parse_duration("9223372036854775807", &ms), -1);
+	ck_assert_int_eq(conf_parse_duration("99999999999999999999999ms",
+	    &ms), -1);
+	ck_assert_int_eq(ms, 42);
+}
+END_TEST
+
+START_TEST(test_size)
+{
+	int64_t	 b;
+
+	ck_assert_int_eq(conf_parse_size("512", &b), 0);
+	ck_assert_int_eq(b, 512);
+	ck_assert_int_eq(conf_parse_size("0", &b), 0);
+	ck_assert_int_eq(b, 0);
+	ck_assert_int_eq(conf_parse_size("16k", &b), 0);
+	ck_assert_int_eq(b, 16384);
+	ck_assert_int_eq(conf_parse_size("16K", &b), 0);
+	ck_assert_int_eq(b, 16384);
+	ck_assert_int_eq(conf_parse_size("8m", &b), 0);
+	ck_assert_int_eq(b, 8 << 20);
+	ck_assert_int_eq(conf_parse_size("2G", &b), 0);
+	ck_assert_int_eq(b, 2LL << 30);
+	ck_assert_int_eq(conf_parse_size("8589934591g", &b), 0);
+	ck_assert_int_eq(b, 8589934591LL << 30);
+
+	b = 42;
+	ck_assert_int_eq(conf_parse_size("", &b), -1);
+	ck_assert_int_eq(conf_parse_size("k", &b), -1);
+	ck_assert_int_eq(conf_parse_size("-1", &b), -1);
+	ck_assert_int_eq(conf_parse_size("1kb", &b), -1);
+	ck_assert_int_eq(conf_parse_size("1t", &b), -1);
+	ck_assert_int_eq(conf_parse_size("1 k", &b), -1);
+	ck_assert_int_eq(conf_parse_size("1.5m", &b), -1);
+	ck_assert_int_eq(conf_parse_size("8589934592g", &b), -1);
+	ck_assert_int_eq(conf_parse_size("9223372036854775808", &b), -1);
+	ck_assert_int_eq(b, 42);
+}
+END_TEST
+
+START_TEST(test_addr)
+{
+	struct conf_addr	 a;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&a.ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&a.ss;
+
+	ck_assert_int_eq(conf_parse_addr("1.2.3.4:80", 0, &a), 0);
+	ck_assert_str_eq(a.text, "1.2.3.4:80");
+	ck_assert_int_eq(sin->sin_family, AF_INET);
+	ck_assert_int_eq(ntohs(sin->sin_port), 80);
+	ck_assert_int_eq(ntohl(sin->sin_addr.s_addr), 0x01020304);
+	ck_assert_int_eq(a.len, sizeof(struct sockaddr_in));
+
+	ck_assert_int_eq(conf_parse_addr("[::1]:8080", 0, &a), 0);
+	ck_assert_str_eq(a.text, "[::1]:8080");
+	ck_assert_int_eq(sin6->sin6_family, AF_INET6);
+	ck_assert_int_eq(ntohs(sin6->sin6_port), 8080);
+	ck_assert(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+	ck_assert_int_eq(a.len, sizeof(struct sockaddr_in6));
+
+	/* Normalised text. */
+	ck_assert_int_eq(conf_parse_addr("[2001:DB8:0:0::1]:443", 1, &a), 0);
+	ck_assert_str_eq(a.text, "[2001:db8::1]:443");
+	ck_assert_int_eq(conf_parse_addr("[::]:80", 1, &a), 0);
+	ck_assert_str_eq(a.text, "[::]:80");
+
+	/* Passive only: "*:PORT" and a bare port. */
+	ck_assert_int_eq(conf_parse_addr("*:80", 1, &a), 0);
+	ck_assert_str_eq(a.text, "0.0.0.0:80");
+	ck_assert_int_eq(sin->sin_addr.s_addr, htonl(INADDR_ANY));
+	ck_assert_int_eq(conf_parse_addr("8080", 1, &a), 0);
+	ck_assert_str_eq(a.text, "0.0.0.0:8080");
+	ck_assert_int_eq(ntohs(sin->sin_port), 8080);
+	ck_assert_int_eq(conf_parse_addr("*:80", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("8080", 0, &a), -1);
+
+	/* Host names: resolved when active, refused when passive. */
+	ck_assert_int_eq(conf_parse_addr("localhost:81", 0, &a), 0);
+	ck_assert(strcmp(a.text, "127.0.0.1:81") == 0 ||
+	    strcmp(a.text, "[::1]:81") == 0);
+	ck_assert_int_eq(conf_parse_addr("localhost:81", 1, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("no-such-host.invalid:80", 0, &a),
+	    -1);
+
+	/* Ports. */
+	ck_assert_int_eq(conf_parse_addr("1.2.3.4:65535", 0, &a), 0);
+	ck_assert_int_eq(conf_parse_addr("1.2.3.4:1", 0, &a), 0);
+	ck_assert_int_eq(conf_parse_addr("1.2.3.4:0", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("1.2.3.4:0", 1, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("0", 1, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("65536", 1, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("1.2.3.4:65536", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("1.2.3.4:-1", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("1.2.3.4:+80", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("1.2.3.4:http", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("1.2.3.4:", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("1.2.3.4", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("1.2.3.4", 1, &a), -1);
+
+	/* Malformed addresses. */
+	ck_assert_int_eq(conf_parse_addr("", 1, &a), -1);
+	ck_assert_int_eq(conf_parse_addr(":80", 1, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("1.2.3:80", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("256.1.1.1:80", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("::1:80", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("[::1]80", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("[::1:80", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("[]:80", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("[1.2.3.4]:80", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("[::g]:80", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("a b:80", 0, &a), -1);
+	ck_assert_int_eq(conf_parse_addr("host_name:80", 0, &a), -1);
+}
+END_TEST
+
+START_TEST(test_log_level_name)
+{
+	ck_assert_str_eq(conf_log_level_name(LOG_LVL_DEBUG), "debug");
+	ck_assert_str_eq(conf_log_level_name(LOG_LVL_INFO), "info");
+	ck_assert_str_eq(conf_log_level_name(LOG_LVL_NOTICE), "notice");
+	ck_assert_str_eq(conf_log_level_name(LOG_LVL_WARN), "warn");
+	ck_assert_str_eq(conf_log_level_name(LOG_LVL_ERROR), "error");
+	ck_assert_str_eq(conf_log_level_name((enum log_level)99), "unknown");
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	struct conf	*c;
+	char		*errors = NULL;
+
+	snprintf(conf_path, sizeof(conf_path), "/tmp/check_conf.missing");
+	unlink(conf_path);
+	c = conf_load(conf_path, &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(errors);
+	ck_assert_str_eq(errors, "/tmp/check_conf.missing: cannot open: "
+	    "No such file or directory\n");
+	free(errors);
+
+	/* A directory cannot be read. */
+	snprintf(conf_path, sizeof(conf_path), "/tmp");
+	c = conf_load(conf_path, &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(has_error(errors, 0, "read error"), "%s", errors);
+	free(errors);
+
+	/* NULL errors is allowed. */
+	ck_assert_ptr_null(conf_load("/tmp/check_conf.missing", NULL));
+	conf_free(NULL);
+}
+END_TEST
+
+START_TEST(test_syntax)
+{
+	/* A line without '='. */
+	expect_only_error("[global]\nworkers 4\n" TAIL, 2, "syntax error");
+	/* Section headers. */
+	expect_only_error("[global\n" TAIL, 1, "syntax error");
+	expect_only_error("[global] x\n" TAIL, 1, "syntax error");
+	/* A missing key name. */
+	expect_only_error("[global]\n= 4\n" TAIL, 2, "key name");
+	/* Keys before any section. */
+	expect_only_error("workers = 4\n" TAIL, 1, "outside of any section");
+	/* Continuation lines, including an indented key. */
+	expect_only_error("[upstream x]\nserver = 10.0.0.1:80\n"
+	    "  10.0.0.2:80\n" TAIL, 3, "continuation lines are not supported");
+	expect_only_error("[global]\n\tworkers = 4\n" TAIL, 2,
+	    "continuation");
+}
+END_TEST
+
+START_TEST(test_nul)
+{
+	static const char	 text[] = "[global]\nuser = a\0b\n" TAIL;
+	struct conf		*c;
+	char			*errors = NULL;
+
+	c = load_len(text, sizeof(text) - 1, &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(has_error(errors, 2, "NUL byte"), "%s", errors);
+	ck_assert_int_eq(count_lines(errors), 1);
+	free(errors);
+}
+END_TEST
+
+START_TEST(test_syntax_ok)
+{
+	struct conf	*c;
+	const char	*text;
+
+	/* Comments, blank and indented, inline ';', BOM, CRLF, no final \n. */
+	text = "\xef\xbb\xbf; comment\r\n"
+	    "# another\r\n"
+	    "   ; indented comment\r\n"
+	    "\t\r\n"
+	    "[global] ; the globals\r\n"
+	    "user = www ; the user\r\n"
+	    "pid_file = /tmp/a;b.pid\r\n"
+	    "[listener web]\r\n"
+	    "listen = 127.0.0.1:8080\r\n"
+	    "[upstream app]\r\n"
+	    "server = 127.0.0.1:9000\r\n"
+	    "[route main]\r\n"
+	    "path = /a#b\r\n"
+	    "upstream = app";
+	c = load_ok(text);
+	ck_assert_str_eq(c->g.user, "www");
+	ck_assert_str_eq(c->g.pid_file, "/tmp/a;b.pid");
+	ck_assert_str_eq(c->routes[0].path, "/a#b");
+	ck_assert_int_eq(c->listeners[0].line, 8);
+	ck_assert_int_eq(c->upstreams[0].servers[0].line, 11);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_long_line)
+{
+	struct conf	*c;
+	char		*text, *errors = NULL;
+	size_t		 len;
+
+	text = malloc(32768);
+	ck_assert_ptr_nonnull(text);
+
+	/* A 300 character value: too long for inih, must not be truncated. */
+	len = (size_t)snprintf(text, 32768, "[global]\npid_file = /%0300d\n"
+	    TAIL, 0);
+	c = load_len(text, len, &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(has_error(errors, 2, "line too long"), "%s", errors);
+	ck_assert_int_eq(count_lines(errors), 1);
+	free(errors);
+
+	/* Longer than the read buffer. */
+	len = (size_t)snprintf(text, 32768, "[global]\npid_file = /%08000d\n"
+	    "user = x\n" TAIL, 0);
+	c = load_len(text, len, &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(has_error(errors, 2, "line too long"), "%s", errors);
+	ck_assert_int_eq(count_lines(errors), 1);
+	free(errors);
+
+	/* A long comment is fine, whole-line or inline. */
+	len = (size_t)snprintf(text, 32768, "[global]\n;%08000d\n"
+	    "user = x ;%08000d\n" TAIL, 0, 0);
+	c = load_len(text, len, &errors);
+	ck_assert_msg(c != NULL, "%s", errors);
+	ck_assert_str_eq(c->g.user, "x");
+	conf_free(c);
+
+	/* 199 characters is the limit. */
+	len = (size_t)snprintf(text, 32768, "[global]\npid_file = /%0187d\n"
+	    TAIL, 0);
+	c = load_len(text, len, &errors);
+	ck_assert_msg(c != NULL, "%s", errors);
+	ck_assert_uint_eq(strlen(c->g.pid_file), 188);
+	conf_free(c);
+	len = (size_t)snprintf(text, 32768, "[global]\npid_file = /%0188d\n"
+	    TAIL, 0);
+	c = load_len(text, len, &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(has_error(errors, 2, "line too long"), "%s", errors);
+	free(errors);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_sections)
+{
+	expect_only_error("[frontend x]\nfoo = bar\n" TAIL, 1,
+	    "unknown section [frontend x]");
+	expect_only_error("[cache]\nsize = 256m\n" TAIL, 1,
+	    "the [cache] section is not supported yet");
+	expect_only_error("[listener]\nlisten = 80\n" TAIL, 1, "needs a name");
+	expect_only_error(TAIL "[upstream]\n", 7, "needs a name");
+	expect_only_error(TAIL "[route]\n", 7, "needs a name");
+	expect_only_error(TAIL "[route a b]\n", 7, "bad route name");
+	expect_only_error(TAIL "[route a/b]\n", 7, "bad route name");
+	expect_only_error(TAIL "[route  a]\n", 7, "bad route name");
+	expect_only_error("[global x]\n" TAIL, 1, "takes no name");
+	expect_only_error("[Global]\n" TAIL, 1, "unknown section");
+	expect_only_error("[]\n" TAIL, 1, "unknown section");
+	expect_only_error("[global]\n[global]\n" TAIL, 2,
+	    "duplicate [global] section");
+}
+END_TEST
+
+START_TEST(test_duplicate_names)
+{
+	struct conf	*c;
+	char		*errors = NULL, want[128];
+
+	c = load(TAIL "[upstream app]\nserver = 10.0.0.1:80\n", &errors);
+	ck_assert_ptr_null(c);
+	snprintf(want, sizeof(want), "duplicate upstream 'app' (first at "
+	    "%s:3)", conf_path);
+	ck_assert_msg(has_error(errors, 7, want), "%s", errors);
+	ck_assert_int_eq(count_lines(errors), 1);
+	free(errors);
+
+	c = load(TAIL "[listener web]\nlisten = 127.0.0.1:8081\n", &errors);
+	ck_assert_ptr_null(c);
+	snprintf(want, sizeof(want), "duplicate listener 'web' (first at "
+	    "%s:1)", conf_path);
+	ck_assert_msg(has_error(errors, 7, want), "%s", errors);
+	free(errors);
+
+	c = load(TAIL "[route main]\nupstream = app\npath = /x\n", &errors);
+	ck_assert_ptr_null(c);
+	snprintf(want, sizeof(want), "duplicate route 'main' (first at "
+	    "%s:5)", conf_path);
+	ck_assert_msg(has_error(errors, 7, want), "%s", errors);
+	free(errors);
+
+	/* The keys of a duplicate section are still checked. */
+	c = load(TAIL "[upstream app]\nserver = 10.0.0.1:0\n", &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(has_error(errors, 7, "duplicate upstream"), "%s",
+	    errors);
+	ck_assert_msg(has_error(errors, 8, "port"), "%s", errors);
+	free(errors);
+
+	/* The same name in different kinds is fine. */
+	conf_free(load_ok("[listener app]\nlisten = 80\n"
+	    "[upstream app]\nserver = 10.0.0.1:80\n"
+	    "[route app]\nlistener = app\nupstream = app\n"));
+}
+END_TEST
+
+START_TEST(test_keys)
+{
+	struct conf	*c;
+	char		*errors = NULL, want[128];
+
+	expect_only_error("[upstream x]\nserver = 10.0.0.1:80\nfoo = 1\n"
+	    TAIL, 3, "unknown key 'foo' in [upstream x]");
+	expect_only_error("[global]\nlisten = 80\n" TAIL, 2,
+	    "unknown key 'listen' in [global]");
+	expect_only_error(TAIL "workers = 2\n", 7,
+	    "unknown key 'workers' in [route main]");
+
+	c = load("[global]\nuser = a\n\nuser = b\n" TAIL, &errors);
+	ck_assert_ptr_null(c);
+	snprintf(want, sizeof(want), "duplicate key 'user' in [global] "
+	    "(first at %s:2)", conf_path);
+	ck_assert_msg(has_error(errors, 4, want), "%s", errors);
+	ck_assert_int_eq(count_lines(errors), 1);
+	free(errors);
+	expect_only_error(TAIL "upstream = app\n", 7, "duplicate key");
+	expect_only_error("[listener x]\nlisten = 81\nbacklog = 1\n"
+	    "backlog = 2\n" TAIL, 4, "duplicate key 'backlog'");
+
+	/* Empty values. */
+	expect_only_error("[global]\nuser =\n" TAIL, 2, "empty value");
+	expect_only_error("[global]\nuser = ; nobody\n" TAIL, 2,
+	    "empty value for 'user'");
+	expect_only_error(TAIL "path =\n", 7, "empty value");
+
+	/* Repeatable keys. */
+	c = load_ok("[listener x]\nlisten = 81\nlisten = 82\nlisten = 83\n"
+	    TAIL);
+	ck_assert_uint_eq(c->listeners[0].naddrs, 3);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_unsupported)
+{
+	expect_only_error("[listener x]\nlisten = 81\n"
+	    "tls_certificate = /etc/site.pem\n" TAIL, 3,
+	    "TLS is not supported yet");
+	expect_only_error("[listener x]\nlisten = 81\n"
+	    "tls_key = /etc/site.key\n" TAIL, 3, "TLS is not supported yet");
+	expect_upstream_error("health_check = GET /healthz",
+	    "health checks are not supported yet");
+	expect_upstream_error("health_interval = 2s", "health checks");
+	expect_upstream_error("health_rise = 2", "health checks");
+	expect_upstream_error("health_fall = 3", "health checks");
+	expect_upstream_error("health_timeout = 1s", "health checks");
+	expect_upstream_error("balance = least_conn",
+	    "balance 'least_conn' is not supported yet (round_robin only)");
+	expect_upstream_error("balance = ip_hash", "not supported yet");
+	expect_upstream_error("balance = hash", "not supported yet");
+	expect_upstream_error("balance = random", "not supported yet");
+	expect_upstream_error("balance = fastest", "unknown balance");
+	expect_upstream_error("server = 10.0.0.2:80 backup",
+	    "'backup' is not supported yet");
+	expect_upstream_error("server = 10.0.0.2:80 max_conns=10",
+	    "'max_conns=10' is not supported yet");
+	expect_route_error("cache = on", "caching is not supported yet");
+	expect_route_error("cache = maybe", "on or off");
+	conf_free(load_ok(TAIL "cache = off\n"));
+}
+END_TEST
+
+START_TEST(test_global_values)
+{
+	struct conf	*c;
+
+	expect_global_error("workers = 0", "workers");
+	expect_global_error("workers = 513", "workers");
+	expect_global_error("workers = four", "workers");
+	expect_global_error("workers = -1", "workers");
+	c = load_ok("[global]\nworkers = 512\n" TAIL);
+	ck_assert_int_eq(c->g.workers, 512);
+	conf_free(c);
+	expect_global_error("log_level = verbose", "log_level");
+	expect_global_error("log_level = INFO", "log_level");
+	expect_global_error("worker_connections = 0", "worker_connections");
+	expect_global_error("worker_connections = 1000001", "1..1000000");
+	expect_global_error("worker_connections = 10k", "worker_connections");
+	expect_global_error("shutdown_timeout = 0", "more than 0");
+	expect_global_error("client_header_timeout = 0s", "more than 0");
+	expect_global_error("client_body_timeout = 0ms", "more than 0");
+	expect_global_error("send_timeout = 0", "more than 0");
+	expect_global_error("keepalive_timeout = -1", "duration");
+	expect_global_error("shutdown_timeout = 5 s", "duration");
+	expect_global_error("max_request_line = 255", "256..1m");
+	expect_global_error("max_request_line = 2m", "256..1m");
+	expect_global_error("max_header_size = 1023", "1k..1m");
+	expect_global_error("max_headers = 0", "1..1000");
+	expect_global_error("max_headers = 1001", "1..1000");
+	expect_global_error("max_body_size = 1x", "size");
+	expect_global_error("buffer_size = 17m", "4k..16m");
+	expect_global_error("buffer_size = 4k",
+	    "buffer_size must be at least max_header_size + 1k");
+	/* The message names buffer_size, or else max_header_size. */
+	expect_only_error("[global]\nmax_header_size = 1m\n" TAIL, 2,
+	    "buffer_size must be at least");
+	expect_only_error("[global]\nmax_header_size = 32k\n"
+	    "buffer_size = 32k\n" TAIL, 3, "buffer_size must be at least");
+	c = load_ok("[global]\nmax_header_size = 31k\nbuffer_size = 32k\n"
+	    "max_request_line = 1m\nmax_body_size = 1g\n" TAIL);
+	ck_assert_int_eq(c->g.max_body_size, 1 << 30);
+	conf_free(c);
+	expect_global_error("group = wheel", "group needs user");
+}
+END_TEST
+
+START_TEST(test_listeners)
+{
+	struct conf	*c;
+	char		*errors = NULL, want[128];
+
+	expect_only_error("[listener x]\nbacklog = 5\n" TAIL, 1,
+	    "listener 'x' has no listen address");
+	expect_only_error("[listener x]\nlisten = 81\nbacklog = 0\n" TAIL, 3,
+	    "backlog");
+	expect_only_error("[listener x]\nlisten = 81\nbacklog = 65536\n" TAIL,
+	    3, "1..65535");
+	expect_only_error("[listener x]\nlisten = localhost:81\n" TAIL, 2,
+	    "bad listen address 'localhost:81'");
+	expect_only_error("[listener x]\nlisten = 1.2.3.4:0\n" TAIL, 2,
+	    "1..65535");
+	expect_only_error("[listener x]\nlisten = ::1:80\n" TAIL, 2,
+	    "brackets");
+
+	/* The same address twice, across listeners, names both lines. */
+	c = load("[listener x]\nlisten = *:8080\n" TAIL
+	    "[listener y]\nlisten = 0.0.0.0:8080\n", &errors);
+	ck_assert_ptr_null(c);
+	snprintf(want, sizeof(want), "duplicate listen address 0.0.0.0:8080 "
+	    "(first at %s:2)", conf_path);
+	ck_assert_msg(has_error(errors, 10, want), "%s", errors);
+	ck_assert_int_eq(count_lines(errors), 1);
+	free(errors);
+	expect_only_error("[listener x]\nlisten = [::1]:81\n"
+	    "listen = [0::1]:81\n" TAIL, 3, "duplicate listen address");
+
+	/* Same port, other address or family: fine. */
+	c = load_ok("[listener x]\nlisten = [::]:8080\nlisten = 8081\n" TAIL);
+	ck_assert_uint_eq(c->listeners[0].naddrs, 2);
+	conf_free(c);
+
+	/* No listener at all: an error about the file. */
+	expect_error("[upstream app]\nserver = 10.0.0.1:80\n"
+	    "[route main]\nupstream = app\n", 0, "no [listener] section");
+}
+END_TEST
+
+START_TEST(test_upstreams)
+{
+	struct conf	*c;
+
+	expect_only_error(TAIL "[upstream x]\nkeepalive = 4\n", 7,
+	    "upstream 'x' has no server");
+	expect_upstream_error("server = 10.0.0.2:80 weight=0", "1..1000");
+	expect_upstream_error("server = 10.0.0.2:80 weight=1001", "1..1000");
+	expect_upstream_error("server = 10.0.0.2:80 weight=x", "weight");
+	expect_upstream_error("server = 10.0.0.2:80 weight=2 weight=3",
+	    "twice");
+	expect_upstream_error("server = 10.0.0.2:80 down",
+	    "unknown server option 'down'");
+	expect_upstream_error("server = 10.0.0.2", "bad server address");
+	expect_upstream_error("server = *:80", "bad server address");
+	expect_upstream_error("server = no-such-host.invalid:80",
+	    "cannot resolve");
+	expect_upstream_error("keepalive = 10001", "0..10000");
+	expect_upstream_error("connect_timeout = 0", "more than 0");
+	expect_upstream_error("read_timeout = 0", "more than 0");
+	expect_upstream_error("send_timeout = 0", "more than 0");
+	expect_upstream_error("keepalive_timeout = x", "duration");
+
+	c = load_ok(TAIL "[upstream x]\nserver = localhost:80\t weight=7\n");
+	ck_assert_int_eq(c->upstreams[1].servers[0].weight, 7);
+	ck_assert_int_eq(c->upstreams[1].servers[0].line, 8);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_routes)
+{
+	struct conf	*c;
+	char		*errors = NULL, want[160];
+
+	/* Dangling references, reported at the key's line. */
+	expect_only_error(TAIL "[route r]\nlistener = nope\nupstream = app\n"
+	    "path = /r\n", 8, "route 'r': no listener named 'nope'");
+	expect_only_error(TAIL "[route r]\npath = /r\nupstream = nope\n", 9,
+	    "route 'r': no upstream named 'nope'");
+	/* A missing upstream is reported at the section line. */
+	expect_only_error(TAIL "[route r]\npath = /r\n", 7,
+	    "route 'r' has no upstream");
+	/* References to later sections are fine. */
+	c = load_ok("[route first]\nlistener = late\nupstream = later\n"
+	    "[listener late]\nlisten = 80\n"
+	    "[upstream later]\nserver = 10.0.0.1:80\n");
+	ck_assert_ptr_eq(c->routes[0].listener, &c->listeners[0]);
+	ck_assert_ptr_eq(c->routes[0].upstream, &c->upstreams[0]);
+	conf_free(c);
+
+	/* Hosts and paths. */
+	expect_route_error("host = example.com:80", "port");
+	expect_route_error("host = exa mple.com", "bad host");
+	expect_route_error("host = exa_mple.com", "bad host");
+	expect_route_error("host = *example.com", "bad host");
+	expect_route_error("host = www.*.com", "bad host");
+	expect_route_error("host = *.", "bad host");
+	expect_route_error("host = a..b", "bad host");
+	expect_route_error("host = .example.com", "bad host");
+	expect_route_error("host = ", "empty value");
+	expect_route_error("path = img", "must start with '/'");
+	expect_route_error("path = /a b", "bad path");
+	expect_route_error("path = /caf\xc3\xa9", "bad path");
+
+	/* The same listener, host and path twice. */
+	c = load(TAIL "[route again]\nupstream = app\n", &errors);
+	ck_assert_ptr_null(c);
+	snprintf(want, sizeof(want), "duplicate route: 'again' has the same "
+	    "listener, host and path as 'main' (%s:5)", conf_path);
+	ck_assert_msg(has_error(errors, 7, want), "%s", errors);
+	ck_assert_int_eq(count_lines(errors), 1);
+	free(errors);
+	expect_only_error("[listener b]\nlisten = 81\n" TAIL
+	    "listener = web\nhost = A.example\n"
+	    "[route b]\nlistener = web\nhost = a.EXAMPLE\nupstream = app\n",
+	    11, "duplicate route");
+	/* Another listener, host or path makes them different. */
+	conf_free(load_ok("[listener b]\nlisten = 81\n" TAIL
+	    "[route b]\nlistener = b\nupstream = app\n"
+	    "[route c]\nhost = *.a\nupstream = app\n"
+	    "[route d]\nhost = a\nupstream = app\n"
+	    "[route e]\nhost = x.a\nupstream = app\n"
+	    "[route f]\npath = /f\nupstream = app\n"));
+
+	/* No route at all. */
+	expect_only_error("[listener web]\nlisten = 80\n"
+	    "[upstream app]\nserver = 10.0.0.1:80\n", 0, "no [route] section");
+}
+END_TEST
+
+START_TEST(test_many_errors)
+{
+	struct conf	*c;
+	char		*errors = NULL;
+	const char	*text =
+	    "workers = 1\n"			/* 1: outside of any section */
+	    "[global]\n"
+	    "workers = many\n"			/* 3 */
+	    "bogus = 1\n"			/* 4 */
+	    "no equals sign\n"			/* 5 */
+	    "[listener web]\n"			/* 6: no listen */
+	    "tls_key = k\n"			/* 7 */
+	    "[upstream app]\n"
+	    "server = 10.0.0.1:80 weight=0\n"	/* 9 */
+	    "balance = random\n"		/* 10 */
+	    "[route main]\n"
+	    "listener = nope\n"			/* 12 */
+	    "upstream = nada\n"			/* 13 */
+	    "cache = on\n"			/* 14 */
+	    "[cache]\n"				/* 15 */
+	    "size = 1m\n"
+	    "[route main]\n"			/* 17 */
+	    "  indented = 1\n";			/* 18 */
+
+	c = load(text, &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(has_error(errors, 1, "outside"), "%s", errors);
+	ck_assert_msg(has_error(errors, 3, "workers"), "%s", errors);
+	ck_assert_msg(has_error(errors, 4, "unknown key 'bogus'"), "%s",
+	    errors);
+	ck_assert_msg(has_error(errors, 5, "syntax error"), "%s", errors);
+	ck_assert_msg(has_error(errors, 6, "no listen address"), "%s", errors);
+	ck_assert_msg(has_error(errors, 7, "TLS"), "%s", errors);
+	ck_assert_msg(has_error(errors, 9, "weight"), "%s", errors);
+	ck_assert_msg(has_error(errors, 10, "random"), "%s", errors);
+	ck_assert_msg(has_error(errors, 12, "no listener named 'nope'"),
+	    "%s", errors);
+	ck_assert_msg(has_error(errors, 13, "no upstream named 'nada'"),
+	    "%s", errors);
+	ck_assert_msg(has_error(errors, 14, "caching"), "%s", errors);
+	ck_assert_msg(has_error(errors, 15, "[cache]"), "%s", errors);
+	ck_assert_msg(has_error(errors, 17, "duplicate route"), "%s", errors);
+	ck_assert_msg(has_error(errors, 18, "continuation"), "%s", errors);
+	ck_assert_int_eq(count_lines(errors), 14);
+	ck_assert_int_eq(errors[strlen(errors) - 1], '\n');
+	free(errors);
+}
+END_TEST
+
+static Suite *
+conf_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("conf");
+	tc = tcase_create("conf");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_duration);
+	tcase_add_test(tc, test_size);
+	tcase_add_test(tc, test_addr);
+	tcase_add_test(tc, test_log_level_name);
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_syntax);
+	tcase_add_test(tc, test_nul);
+	tcase_add_test(tc, test_syntax_ok);
+	tcase_add_test(tc, test_long_line);
+	tcase_add_test(tc, test_sections);
+	tcase_add_test(tc, test_duplicate_names);
+	tcase_add_test(tc, test_keys);
+	tcase_add_test(tc, test_unsupported);
+	tcase_add_test(tc, test_global_values);
+	tcase_add_test(tc, test_listeners);
+	tcase_add_test(tc, test_upstreams);
+	tcase_add_test(tc, test_routes);
+	tcase_add_test(tc, test_many_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(conf_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,2004 @@
+/*
+ * proxy.c: the proxy state machine.
+ *
+ * A client connection is in one of three states:
+ *
+ *   CS_HEAD   reading (or waiting for) a request head
+ *   CS_PROXY  a request is being forwarded: the request direction streams
+ *             the head and body to the upstream connection, the response
+ *             direction streams the upstream's answer back
+ *   CS_LOCAL  writing portico's own answer (an error page)
+ *   CS_LINGER the answer is out and the connection is to close: read and
+ *             drop what the client still sends for a moment, so that the
+ *             close does not turn into a reset that destroys the answer
+ *
+ * client_run() drives a connection as far as it can go with the readiness
+ * it has, then sets the one timer the connection waits on.  Sockets are
+ * registered once, edge-triggered; readiness is remembered in rd_ready /
+ * wr_ready and cleared when a read or write comes back short or EAGAIN.
+ *
+ * Memory: an idle keep-alive connection holds only its struct client.
+ * Buffers (fixed size, conf buffer_size) and the per-request state are
+ * taken from free lists when a request starts and given back when it
+ * ends, so a 10 GB body moves through the same three buffers.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/net.h"
+#include "worker/balance.h"
+#include "worker/event.h"
+#include "worker/http.h"
+#include "worker/proxy.h"
+#include "worker/worker.h"
+
+#define STAT_INC(f)	__atomic_store_n(&worker.stats->f, \
+			    __atomic_load_n(&worker.stats->f, __ATOMIC_RELAXED) + 1, \
+			    __ATOMIC_RELAXED)
+#define FAIL_BACKOFF_MS	10000	/* a failed server is skipped this long */
+#define FREE_KEEP	512	/* free buffers kept for reuse */
+#define MAX_CONN_TOKENS	16
+#define LINGER_MS	2000	/* longest lingering close */
+
+enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER };
+
+enum wait_on {
+	W_NONE,
+	W_HEAD,		/* client request head (fixed deadline) */
+	W_IDLE,		/* keep-alive idle */
+	W_CONNECT,	/* upstream connect (fixed deadline) */
+	W_UP_WRITE,
+	W_UP_READ,
+	W_CL_READ,	/* request body from client */
+	W_CL_WRITE,
+	W_LINGER	/* discarding input before a close (fixed deadline) */
+};
+
+enum step { STEP_AGAIN, STEP_DONE, STEP_CLOSED };
+
+struct server_rt;
+struct client;
+
+struct upconn {
+	struct ev_io		 io;
+	struct ev_timer		 timer;		/* idle lifetime in the pool */
+	struct server_rt	*srv;
+	struct client		*owner;		/* NULL while idle in the pool */
+	struct upconn		*next, *prev;	/* pool list */
+	unsigned		 rd_ready:1, wr_ready:1, connected:1, reused:1;
+};
+
+struct server_rt {
+	struct conf_server	*conf;
+	struct upstream_rt	*up;
+	struct upconn		*idle;		/* most recently used first */
+	int			 nidle;
+};
+
+struct upstream_rt {
+	struct conf_upstream	*conf;
+	struct server_rt	*servers;
+	struct balance_server	*bal;
+	size_t			 n;
+};
+
+/* What a request needs while it is under way; released when it ends. */
+struct req {
+	struct upstream_rt	*upstream;
+	struct upconn		*up;
+	int			 server;	/* index in upstream, -1 none */
+	int			 attempts;
+	struct balance_tried	 tried;
+	enum http_method	 method;
+	int			 version;
+	unsigned		 keep_alive:1;	/* client connection stays open */
+	unsigned		 chunked:1;	/* request body chunked */
+	unsigned		 head_sent:1;	/* request head fully written */
+	unsigned		 req_done:1;	/* request body fully forwarded */
+	unsigned		 replayable:1;	/* whole request still in buffers */
+	unsigned		 resp_started:1; /* a response byte was read */
+	unsigned		 resp_head:1;	/* final response head parsed */
+	unsigned		 resp_done:1;	/* response fully read */
+	unsigned		 resp_chunked:1;
+	unsigned		 dechunk:1;	/* chunked upstream, 1.0 client */
+	unsigned		 resp_eof:1;	/* body ends at upstream close */
+	unsigned		 up_reuse:1;	/* upstream may be pooled after */
+	unsigned		 local_close:1;	/* close after the local answer */
+	unsigned		 need_more:1;	/* ub holds only a partial unit */
+	unsigned		 logged:1;
+	int64_t			 cl;		/* request Content-Length, -1 */
+	int64_t			 body_left;	/* CL body bytes left to forward */
+	int64_t			 body_seen;	/* chunked data bytes seen */
+	uint32_t		 body_start;	/* body offset in in-buffer */
+	uint32_t		 req_fwd;	/* validated bytes ready at in_pos */
+	struct http_chunked	 req_ck;
+	char			*hb;		/* head to send (either way) */
+	uint32_t		 hb_pos, hb_end;
+	char			*ub;		/* bytes from the upstream */
+	uint32_t		 ub_pos, ub_end;
+	uint32_t		 send_pos, send_end; /* body window in ub */
+	int64_t			 resp_left;	/* CL response bytes left */
+	struct http_chunked	 resp_ck;
+	int			 status;
+	uint64_t		 body_bytes;	/* response body bytes to client */
+	uint64_t		 t_start, t_up_start, t_up_end;
+	time_t			 wall_start;
+	char			 line[600];	/* request line, for the log */
+	char			 referer[160];
+	char			 agent[200];
+};
+
+struct client {
+	struct ev_io		 io;
+	struct ev_timer		 timer;
+	struct proxy_listener	*ls;
+	struct client		*next, *prev;
+	char			*in;
+	uint32_t		 in_pos, in_end;
+	enum cstate		 state;
+	enum wait_on		 wait;
+	uint64_t		 fixed_deadline;
+	struct req		*r;
+	unsigned		 rd_ready:1, wr_ready:1, served:1;
+	char			 ip[46];
+};
+
+static struct conf		*conf;
+static struct upstream_rt	*upstreams;
+static size_t			 nupstreams;
+static size_t			 bufsize;
+static struct http_limits	 req_limits, resp_limits;
+static struct http_header	*hdrs;
+static struct client		*clients;	/* every open client */
+static size_t			 nclients, nbusy;
+static void			*free_bufs, *free_reqs;
+static int			 nfree_bufs, nfree_reqs;
+static struct client		*free_clients;
+static struct upconn		*free_upconns;
+
+static void	 client_cb(struct ev_io *, uint32_t);
+static void	 client_timer_cb(struct ev_timer *);
+static void	 client_run(struct client *);
+static void	 client_close(struct client *);
+static enum step step_head(struct client *);
+static enum step step_request(struct client *);
+static enum step step_response(struct client *);
+static enum step step_local(struct client *);
+static enum step request_finish(struct client *);
+static enum step local_answer(struct client *, int, int);
+static enum step upstream_start(struct client *);
+static enum step upstream_failed(struct client *, const char *, int, int);
+static void	 upconn_cb(struct ev_io *, uint32_t);
+static void	 upconn_timer_cb(struct ev_timer *);
+static void	 upconn_close(struct upconn *);
+static void	 upconn_release(struct client *);
+static void	 access_log(struct client *);
+
+/* Buffers and request blocks: free lists, so the request path does not malloc. */
+static char *
+buf_get(void)
+{
+	void	*b;
+
+	if (free_bufs != NULL) {
+		b = free_bufs;
+		free_bufs = *(void **)b;
+		nfree_bufs--;
+		return b;
+	}
+	return malloc(bufsize);
+}
+
+static void
+buf_put(char *b)
+{
+	if (b == NULL)
+		return;
+	if (nfree_bufs >= FREE_KEEP) {
+		free(b);
+		return;
+	}
+	*(void **)b = free_bufs;
+	free_bufs = b;
+	nfree_bufs++;
+}
+
+static struct req *
+req_get(void)
+{
+	struct req	*r;
+
+	if (free_reqs != NULL) {
+		r = free_reqs;
+		free_reqs = *(void **)r;
+		nfree_reqs--;
+	} else if ((r = malloc(sizeof(*r))) == NULL)
+		return NULL;
+	memset(r, 0, offsetof(struct req, line));
+	r->line[0] = r->referer[0] = r->agent[0] = '\0';
+	r->server = -1;
+	r->cl = -1;
+	return r;
+}
+
+static void
+req_put(struct req *r)
+{
+	buf_put(r->hb);
+	buf_put(r->ub);
+	if (nfree_reqs >= FREE_KEEP) {
+		free(r);
+		return;
+	}
+	*(void **)r = free_reqs;
+	free_reqs = r;
+	nfree_reqs++;
+}
+
+int
+proxy_init(struct conf *c)
+{
+	size_t			 i, j;
+	struct upstream_rt	*u;
+
+	conf = c;
+	bufsize = c->g.buffer_size;
+	req_limits.max_request_line = c->g.max_request_line;
+	req_limits.max_head = c->g.max_header_size;
+	req_limits.max_headers = c->g.max_headers;
+	resp_limits.max_request_line = bufsize;
+	resp_limits.max_head = bufsize - 1024;
+	resp_limits.max_headers = c->g.max_headers > 200 ? c->g.max_headers : 200;
+	hdrs = calloc(resp_limits.max_headers, sizeof(*hdrs));
+	upstreams = calloc(c->nupstreams, sizeof(*upstreams));
+	if (hdrs == NULL || upstreams == NULL)
+		return -1;
+	nupstreams = c->nupstreams;
+	for (i = 0; i < nupstreams; i++) {
+		u = &upstreams[i];
+		u->conf = &c->upstreams[i];
+		u->n = u->conf->nservers;
+		if (u->n > BALANCE_MAX_SERVERS) {
+			log_errorx("upstream %s: more than %d servers",
+			    u->conf->name, BALANCE_MAX_SERVERS);
+			return -1;
+		}
+		u->servers = calloc(u->n, sizeof(*u->servers));
+		u->bal = calloc(u->n, sizeof(*u->bal));
+		if (u->servers == NULL || u->bal == NULL)
+			return -1;
+		for (j = 0; j < u->n; j++) {
+			u->servers[j].conf = &u->conf->servers[j];
+			u->servers[j].up = u;
+			u->bal[j].weight = u->conf->servers[j].weight;
+		}
+	}
+	return 0;
+}
+
+static struct upstream_rt *
+upstream_of(const struct conf_upstream *cu)
+{
+	return &upstreams[cu - conf->upstreams];
+}
+
+/*
+ * Route a request: listener, then the most specific matching host
+ * pattern, then the longest path prefix under that host.  Returns the
+ * route, or NULL with *status 421 (no host matches) or 404 (no path).
+ */
+static struct conf_route *
+route_find(struct proxy_listener *ls, const struct http_request *rq, int *status)
+{
+	char			 host[256];
+	size_t			 hl = 0, i, best_rank = 0, rank, best_len = 0;
+	struct conf_route	*rt, *best = NULL, *hostmatch = NULL;
+	const char		*h = rq->host;
+
+	/* Lowercase the host, drop the port and a trailing dot. */
+	if (h != NULL) {
+		if (rq->host_len > 0 && h[0] == '[') {
+			for (; hl < rq->host_len && hl < sizeof(host) - 1; hl++) {
+				host[hl] = h[hl];
+				if (h[hl] == ']') {
+					hl++;
+					break;
+				}
+			}
+		} else {
+			for (; hl < rq->host_len && hl < sizeof(host) - 1 &&
+			    h[hl] != ':'; hl++)
+				host[hl] = (h[hl] >= 'A' && h[hl] <= 'Z') ?
+				    h[hl] + 32 : h[hl];
+		}
+		if (hl > 0 && host[hl - 1] == '.')
+			hl--;
+	}
+	host[hl] = '\0';
+
+	/* Pass 1: the best host rank among matching routes. */
+	for (i = 0; i < conf->nroutes; i++) {
+		rt = &conf->routes[i];
+		if (rt->listener != NULL && rt->listener != ls->conf)
+			continue;
+		switch (rt->host_kind) {
+		case HOST_ANY:
+			rank = 1;
+			break;
+		case HOST_WILDCARD:
+			{
+				size_t sl = strlen(rt->host);
+				if (hl <= sl || memcmp(host + hl - sl, rt->host, sl) != 0)
+					continue;
+				rank = 2 + sl;
+			}
+			break;
+		case HOST_EXACT:
+		default:
+			if (strcmp(rt->host, host) != 0)
+				continue;
+			rank = 100000;
+			break;
+		}
+		if (rank > best_rank) {
+			best_rank = rank;
+			hostmatch = rt;
+		}
+	}
+	if (hostmatch == NULL) {
+		*status = 421;
+		return NULL;
+	}
+	/* Pass 2: the longest path prefix among routes of that host. */
+	for (i = 0; i < conf->nroutes; i++) {
+		rt = &conf->routes[i];
+		if (rt->listener != NULL && rt->listener != ls->conf)
+			continue;
+		if (rt->host_kind != hostmatch->host_kind ||
+		    strcmp(rt->host, hostmatch->host) != 0)
+			continue;
+		if (rt->path_len > rq->path_len ||
+		    memcmp(rt->path, rq->path, rt->path_len) != 0)
+			continue;
+		if (best == NULL || rt->path_len > best_len) {
+			best = rt;
+			best_len = rt->path_len;
+		}
+	}
+	if (best == NULL)
+		*status = 404;
+	return best;
+}
+
+/* Append to a head being built; 0, or -1 when it does not fit. */
+struct hbuild {
+	char	*p;
+	size_t	 len, cap;
+};
+
+static int
+hb_add(struct hbuild *b, const char *s, size_t n)
+{
+	if (b->len + n > b->cap)
+		return -1;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+static int
+hb_str(struct hbuild *b, const char *s)
+{
+	return hb_add(b, s, strlen(s));
+}
+
+static int
+hb_header(struct hbuild *b, const struct http_header *h)
+{
+	if (b->len + h->name_len + h->value_len + 4 > b->cap)
+		return -1;
+	memcpy(b->p + b->len, h->name, h->name_len);
+	b->len += h->name_len;
+	b->p[b->len++] = ':';
+	b->p[b->len++] = ' ';
+	memcpy(b->p + b->len, h->value, h->value_len);
+	b->len += h->value_len;
+	b->p[b->len++] = '\r';
+	b->p[b->len++] = '\n';
+	return 0;
+}
+
+static int
+hb_fmt(struct hbuild *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+hb_fmt(struct hbuild *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->cap - b->len)
+		return -1;
+	b->len += n;
+	return 0;
+}
+
+struct conn_tokens {
+	const char	*name[MAX_CONN_TOKENS];
+	size_t		 len[MAX_CONN_TOKENS];
+	int		 n;
+};
+
+/* Collect the field names listed in Connection headers. */
+static void
+conn_tokens_collect(const struct http_header *h, size_t nh, struct conn_tokens *ct)
+{
+	size_t		 i;
+	const char	*p, *end, *s;
+
+	ct->n = 0;
+	for (i = 0; i < nh; i++) {
+		if (!http_name_eq(&h[i], "connection"))
+			continue;
+		p = h[i].value;
+		end = p + h[i].value_len;
+		while (p < end && ct->n < MAX_CONN_TOKENS) {
+			while (p < end && (*p == ',' || *p == ' ' || *p == '\t'))
+				p++;
+			s = p;
+			while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+				p++;
+			if (p > s) {
+				ct->name[ct->n] = s;
+				ct->len[ct->n++] = p - s;
+			}
+		}
+	}
+}
+
+static int
+conn_tokens_has(const struct conn_tokens *ct, const struct http_header *h)
+{
+	int	 i;
+
+	for (i = 0; i < ct->n; i++)
+		if (ct->len[i] == h->name_len &&
+		    strncasecmp(ct->name[i], h->name, h->name_len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Hop-by-hop and framing fields that are never forwarded as they are. */
+static int
+is_hop_header(const struct http_header *h)
+{
+	switch (h->name_len) {
+	case 2:
+		return http_name_eq(h, "te");
+	case 7:
+		return http_name_eq(h, "trailer") || http_name_eq(h, "upgrade");
+	case 10:
+		return http_name_eq(h, "connection") || http_name_eq(h, "keep-alive");
+	case 14:
+		return http_name_eq(h, "content-length");
+	case 17:
+		return http_name_eq(h, "transfer-encoding");
+	default:
+		break;
+	}
+	if (h->name_len > 6 && strncasecmp(h->name, "proxy-", 6) == 0)
+		return 1;
+	return 0;
+}
+
+static void
+copy_field(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t	 i, o = 0;
+
+	for (i = 0; i < n && o + 5 < cap; i++) {
+		unsigned char ch = s[i];
+		if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f)
+			o += snprintf(dst + o, cap - o, "\\x%02X", ch);
+		else
+			dst[o++] = ch;
+	}
+	dst[o] = '\0';
+}
+
+/*
+ * Build the upstream request head in r->hb.  Returns 0, or -1 when it
+ * does not fit the buffer (the client gets 431).
+ */
+static int
+build_request_head(struct client *c, const struct http_request *rq)
+{
+	struct req		*r = c->r;
+	struct hbuild		 b = { r->hb, 0, bufsize };
+	struct conn_tokens	 ct;
+	const struct http_header *h;
+	const char		*xff = NULL, *via = NULL;
+	size_t			 i, xff_len = 0, via_len = 0;
+	int			 rc = 0;
+
+	conn_tokens_collect(rq->headers, rq->nheaders, &ct);
+	rc |= hb_add(&b, rq->method_str, rq->method_len);
+	rc |= hb_add(&b, " ", 1);
+	if (rq->absolute_form) {
+		rc |= hb_add(&b, rq->path, rq->path_len);
+		if (rq->query != NULL) {
+			rc |= hb_add(&b, "?", 1);
+			rc |= hb_add(&b, rq->query, rq->query_len);
+		}
+	} else
+		rc |= hb_add(&b, rq->target, rq->target_len);
+	rc |= hb_str(&b, " HTTP/1.1\r\n");
+	if (rq->absolute_form) {
+		rc |= hb_str(&b, "Host: ");
+		rc |= hb_add(&b, rq->host, rq->host_len);
+		rc |= hb_str(&b, "\r\n");
+	}
+	for (i = 0; i < rq->nheaders; i++) {
+		h = &rq->headers[i];
+		if (is_hop_header(h) || conn_tokens_has(&ct, h))
+			continue;
+		if (h->name_len == 4 && http_name_eq(h, "host")) {
+			if (rq->absolute_form)
+				continue;
+		} else if (h->name_len == 6 && http_name_eq(h, "expect"))
+			continue;
+		else if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
+			/* Several fields are one list; keep the span of the last. */
+			if (xff != NULL) {
+				rc |= hb_str(&b, "X-Forwarded-For: ");
+				rc |= hb_add(&b, xff, xff_len);
+				rc |= hb_str(&b, "\r\n");
+			}
+			xff = h->value;
+			xff_len = h->value_len;
+			continue;
+		} else if ((h->name_len == 17 && (http_name_eq(h, "x-forwarded-proto") ||
+		    http_name_eq(h, "x-forwarded-host"))) ||
+		    (h->name_len == 16 && http_name_eq(h, "x-forwarded-host")))
+			continue;
+		else if (h->name_len == 3 && http_name_eq(h, "via")) {
+			if (via != NULL) {
+				rc |= hb_str(&b, "Via: ");
+				rc |= hb_add(&b, via, via_len);
+				rc |= hb_str(&b, "\r\n");
+			}
+			via = h->value;
+			via_len = h->value_len;
+			continue;
+		} else if (h->name_len == 7 && http_name_eq(h, "referer"))
+			copy_field(r->referer, sizeof(r->referer), h->value, h->value_len);
+		else if (h->name_len == 10 && http_name_eq(h, "user-agent"))
+			copy_field(r->agent, sizeof(r->agent), h->value, h->value_len);
+		rc |= hb_header(&b, h);
+	}
+	rc |= hb_str(&b, "X-Forwarded-For: ");
+	if (xff != NULL) {
+		rc |= hb_add(&b, xff, xff_len);
+		rc |= hb_str(&b, ", ");
+	}
+	rc |= hb_str(&b, c->ip);
+	rc |= hb_str(&b, "\r\nX-Forwarded-Proto: http\r\n");
+	if (rq->host != NULL) {
+		rc |= hb_str(&b, "X-Forwarded-Host: ");
+		rc |= hb_add(&b, rq->host, rq->host_len);
+		rc |= hb_str(&b, "\r\n");
+	}
+	rc |= hb_str(&b, "Via: ");
+	if (via != NULL) {
+		rc |= hb_add(&b, via, via_len);
+		rc |= hb_str(&b, ", ");
+	}
+	rc |= hb_str(&b, rq->version == 10 ? "1.0 portico\r\n" : "1.1 portico\r\n");
+	if (rq->chunked)
+		rc |= hb_str(&b, "Transfer-Encoding: chunked\r\n");
+	else if (rq->content_length >= 0)
+		rc |= hb_fmt(&b, "Content-Length: %lld\r\n",
+		    (long long)rq->content_length);
+	if (r->upstream->conf->keepalive == 0)
+		rc |= hb_str(&b, "Connection: close\r\n");
+	rc |= hb_str(&b, "\r\n");
+	if (rc != 0)
+		return -1;
+	r->hb_pos = 0;
+	r->hb_end = b.len;
+	return 0;
+}
+
+/*
+ * Build the client's response head in r->hb from the upstream's.
+ * final: 0 for a forwarded 1xx.  Returns 0 or -1 (too large: 502).
+ */
+static int
+build_response_head(struct client *c, const struct http_response *rs, int final)
+{
+	struct req		*r = c->r;
+	struct hbuild		 b = { r->hb, 0, bufsize };
+	struct conn_tokens	 ct;
+	const struct http_header *h;
+	const char		*via = NULL;
+	size_t			 i, via_len = 0;
+	int			 rc = 0, nobody;
+
+	conn_tokens_collect(rs->headers, rs->nheaders, &ct);
+	nobody = !http_response_has_body(r->method, rs->status);
+	rc |= hb_fmt(&b, "HTTP/1.1 %d ", rs->status);
+	rc |= hb_add(&b, rs->reason, rs->reason_len);
+	rc |= hb_str(&b, "\r\n");
+	for (i = 0; i < rs->nheaders; i++) {
+		h = &rs->headers[i];
+		if (h->name_len == 14 && http_name_eq(h, "content-length") &&
+		    nobody && rs->status != 204 && final) {
+			/* HEAD and 304 keep the length of what GET would send. */
+			rc |= hb_header(&b, h);
+			continue;
+		}
+		if (is_hop_header(h) || conn_tokens_has(&ct, h))
+			continue;
+		if (h->name_len == 3 && http_name_eq(h, "via")) {
+			if (via != NULL) {
+				rc |= hb_str(&b, "Via: ");
+				rc |= hb_add(&b, via, via_len);
+				rc |= hb_str(&b, "\r\n");
+			}
+			via = h->value;
+			via_len = h->value_len;
+			continue;
+		}
+		rc |= hb_header(&b, h);
+	}
+	rc |= hb_str(&b, "Via: ");
+	if (via != NULL) {
+		rc |= hb_add(&b, via, via_len);
+		rc |= hb_str(&b, ", ");
+	}
+	rc |= hb_str(&b, rs->version == 10 ? "1.0 portico\r\n" : "1.1 portico\r\n");
+	if (final) {
+		if (nobody)
+			;
+		else if (r->resp_chunked && !r->dechunk)
+			rc |= hb_str(&b, "Transfer-Encoding: chunked\r\n");
+		else if (rs->content_length >= 0)
+			rc |= hb_fmt(&b, "Content-Length: %lld\r\n",
+			    (long long)rs->content_length);
+		if (!r->keep_alive)
+			rc |= hb_str(&b, "Connection: close\r\n");
+		else if (r->version == 10)
+			rc |= hb_str(&b, "Connection: keep-alive\r\n");
+	}
+	rc |= hb_str(&b, "\r\n");
+	if (rc != 0)
+		return -1;
+	r->hb_pos = 0;
+	r->hb_end = b.len;
+	return 0;
+}
+
+/* Cached Date value, refreshed once a second. */
+static const char *
+http_date(void)
+{
+	static char	 date[40];
+	static time_t	 last;
+	struct tm	 tm;
+
+	if (ev_wall != last) {
+		last = ev_wall;
+		gmtime_r(&last, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	}
+	return date;
+}
+
+/*
+ * Answer with portico's own page.  It names the status only: never an
+ * upstream address or anything the client sent.  close: close the
+ * connection afterwards.
+ */
+static enum step
+local_answer(struct client *c, int status, int close_after)
+{
+	struct req	*r = c->r;
+	char		 body[256];
+	int		 blen, n;
+	const char	*reason = http_status_reason(status);
+
+	if (r == NULL) {
+		if ((r = c->r = req_get()) == NULL) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		r->t_start = ev_now;
+		r->wall_start = ev_wall;
+		r->method = HTTP_M_GET;
+		r->version = 11;
+		nbusy++;
+	}
+	if (r->hb == NULL && (r->hb = buf_get()) == NULL) {
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	if (r->resp_head) {
+		/* The client already has part of a response: cut it short. */
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	if (close_after || worker.quitting)
+		r->keep_alive = 0;
+	r->local_close = !r->keep_alive;
+	r->status = status;
+	blen = snprintf(body, sizeof(body),
+	    "<html>\r\n<head><title>%d %s</title></head>\r\n"
+	    "<body>\r\n<h1>%d %s</h1>\r\n<hr><p>portico</p>\r\n</body>\r\n</html>\r\n",
+	    status, reason, status, reason);
+	n = snprintf(r->hb, bufsize,
+	    "HTTP/1.1 %d %s\r\nServer: portico\r\nDate: %s\r\n"
+	    "Content-Type: text/html\r\nContent-Length: %d\r\n%s%s\r\n%s",
+	    status, reason, http_date(), blen,
+	    r->local_close ? "Connection: close\r\n" :
+	    (r->version == 10 ? "Connection: keep-alive\r\n" : ""),
+	    status == 503 ? "Retry-After: 5\r\n" : "",
+	    r->method == HTTP_M_HEAD ? "" : body);
+	r->hb_pos = 0;
+	r->hb_end = n;
+	r->body_bytes = r->method == HTTP_M_HEAD ? 0 : (uint64_t)blen;
+	r->resp_head = 1;
+	if (r->up != NULL) {
+		upconn_close(r->up);
+		r->up = NULL;
+	}
+	c->state = CS_LOCAL;
+	return STEP_DONE;
+}
+
+/* Write the local answer; then keep-alive or close. */
+static enum step
+step_local(struct client *c)
+{
+	struct req	*r = c->r;
+	ssize_t		 n;
+
+	while (r->hb_pos < r->hb_end) {
+		if (!c->wr_ready) {
+			c->wait = W_CL_WRITE;
+			return STEP_AGAIN;
+		}
+		n = write(c->io.fd, r->hb + r->hb_pos, r->hb_end - r->hb_pos);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				c->wr_ready = 0;
+				continue;
+			}
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		if ((uint32_t)n < r->hb_end - r->hb_pos)
+			c->wr_ready = 0;
+		r->hb_pos += n;
+	}
+	if (r->local_close) {
+		/* Let the page reach the client before the close. */
+		shutdown(c->io.fd, SHUT_WR);
+		access_log(c);
+		req_put(r);
+		c->r = NULL;
+		nbusy--;
+		buf_put(c->in);
+		c->in = NULL;
+		c->in_pos = c->in_end = 0;
+		c->state = CS_LINGER;
+		c->fixed_deadline = ev_now + LINGER_MS;
+		return STEP_DONE;
+	}
+	return request_finish(c);
+}
+
+/* Drop input until the client closes or the lingering time is over. */
+static enum step
+step_linger(struct client *c)
+{
+	static char	 sink[16384];
+	ssize_t		 n;
+
+	for (;;) {
+		if (!c->rd_ready) {
+			c->wait = W_LINGER;
+			return STEP_AGAIN;
+		}
+		n = read(c->io.fd, sink, sizeof(sink));
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			c->rd_ready = 0;
+			continue;
+		}
+		if (n <= 0) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+	}
+}
+
+/*
+ * Read and parse a request head; on success route it and start the
+ * upstream side.
+ */
+static enum step
+step_head(struct client *c)
+{
+	struct http_request	 rq;
+	struct conf_route	*rt;
+	struct req		*r;
+	ssize_t			 n;
+	int			 rc, status;
+
+	for (;;) {
+		if (c->in_pos < c->in_end) {
+			memset(&rq, 0, sizeof(rq));
+			rc = http_parse_request(c->in + c->in_pos,
+			    c->in_end - c->in_pos, &req_limits, &rq, hdrs);
+			if (rc == HTTP_PARSE_OK)
+				break;
+			if (rc > 0) {
+				log_info("client %s: bad request: %s (%d)",
+				    c->ip, rq.error ? rq.error : "?", rc);
+				if (c->r == NULL && (c->r = req_get()) != NULL) {
+					c->r->t_start = ev_now;
+					c->r->wall_start = ev_wall;
+					c->r->method = HTTP_M_GET;
+					c->r->version = 11;
+					nbusy++;
+				}
+				return local_answer(c, rc, 1);
+			}
+			/* Not complete: make room at the front if needed. */
+			if (c->in_pos > 0) {
+				memmove(c->in, c->in + c->in_pos, c->in_end - c->in_pos);
+				c->in_end -= c->in_pos;
+				c->in_pos = 0;
+			}
+			if (c->in_end >= bufsize)
+				return local_answer(c, 431, 1);
+		}
+		if (!c->rd_ready) {
+			if (c->in_end == c->in_pos && c->in != NULL) {
+				/* Idle: hold no buffer. */
+				buf_put(c->in);
+				c->in = NULL;
+				c->in_pos = c->in_end = 0;
+			}
+			c->wait = c->in_end > 0 ? W_HEAD : (c->served ? W_IDLE : W_HEAD);
+			if (c->wait == W_HEAD && c->fixed_deadline == 0)
+				c->fixed_deadline = ev_now + conf->g.client_header_timeout_ms;
+			return STEP_AGAIN;
+		}
+		if (c->in == NULL) {
+			if ((c->in = buf_get()) == NULL) {
+				client_close(c);
+				return STEP_CLOSED;
+			}
+			c->in_pos = c->in_end = 0;
+		}
+		n = read(c->io.fd, c->in + c->in_end, bufsize - c->in_end);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				c->rd_ready = 0;
+				continue;
+			}
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		if (n == 0) {
+			/* Closed between requests, or in the middle of a head. */
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		if ((size_t)n < bufsize - c->in_end)
+			c->rd_ready = 0;
+		if (c->in_end == 0 && c->fixed_deadline == 0)
+			c->fixed_deadline = ev_now + conf->g.client_header_timeout_ms;
+		c->in_end += n;
+	}
+
+	/* A whole head is in. */
+	c->fixed_deadline = 0;
+	if (c->r == NULL) {
+		if ((c->r = req_get()) == NULL) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		nbusy++;
+	}
+	r = c->r;
+	r->t_start = ev_now;
+	r->wall_start = ev_wall;
+	r->method = rq.method;
+	r->version = rq.version;
+	r->keep_alive = rq.keep_alive && !worker.quitting &&
+	    conf->g.keepalive_timeout_ms > 0;
+	snprintf(r->line, sizeof(r->line), "%.*s %.*s HTTP/1.%d",
+	    (int)rq.method_len, rq.method_str,
+	    (int)(rq.target_len > 500 ? 500 : rq.target_len), rq.target,
+	    rq.version == 10 ? 0 : 1);
+	STAT_INC(requests);
+
+	r->chunked = rq.chunked;
+	r->cl = rq.content_length;
+	r->body_left = rq.chunked ? 0 : (rq.content_length > 0 ? rq.content_length : 0);
+	c->in_pos += rq.head_len;
+	r->body_start = c->in_pos;
+	r->replayable = 1;
+	if (rq.chunked)
+		http_chunked_init(&r->req_ck);
+	else
+		r->req_done = r->body_left == 0;
+
+	rt = route_find(c->ls, &rq, &status);
+	if (rt == NULL)
+		return local_answer(c, status, !r->req_done);
+	if (conf->g.max_body_size > 0 && rq.content_length > conf->g.max_body_size)
+		return local_answer(c, 413, 1);
+	r->upstream = upstream_of(rt->upstream);
+	if ((r->hb = buf_get()) == NULL) {
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	if (build_request_head(c, &rq) == -1)
+		return local_answer(c, 431, 1);
+	if (rq.expect_continue && !r->req_done && c->in_pos == c->in_end) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		/* Nothing else is queued to this client now: it fits. */
+		if (write(c->io.fd, cont, sizeof(cont) - 1) != sizeof(cont) - 1) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+	}
+	balance_tried_clear(&r->tried);
+	c->state = CS_PROXY;
+	return upstream_start(c);
+}
+
+/* Take a pooled connection to server s, or open a new one. */
+static struct upconn *
+upconn_get(struct server_rt *s)
+{
+	struct upconn	*u;
+	int		 fd;
+
+	if ((u = s->idle) != NULL) {
+		s->idle = u->next;
+		if (s->idle != NULL)
+			s->idle->prev = NULL;
+		s->nidle--;
+		ev_timer_cancel(&u->timer);
+		u->next = u->prev = NULL;
+		u->reused = 1;
+		u->rd_ready = 0;
+		u->wr_ready = 1;
+		return u;
+	}
+	if ((fd = net_connect(&s->conf->addr)) == -1)
+		return NULL;
+	if ((u = free_upconns) != NULL)
+		free_upconns = u->next;
+	else if ((u = malloc(sizeof(*u))) == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(u, 0, sizeof(*u));
+	u->io.fd = fd;
+	u->io.cb = upconn_cb;
+	ev_timer_init(&u->timer, upconn_timer_cb);
+	u->srv = s;
+	/* Optimistic: on loopback the connect is usually done already. */
+	u->wr_ready = 1;
+	if (ev_add(&u->io) == -1) {
+		close(fd);
+		u->next = free_upconns;
+		free_upconns = u;
+		return NULL;
+	}
+	return u;
+}
+
+static void
+upconn_close(struct upconn *u)
+{
+	if (u->owner == NULL && u->srv != NULL) {
+		/* In the pool: unlink. */
+		if (u->prev != NULL)
+			u->prev->next = u->next;
+		else if (u->srv->idle == u)
+			u->srv->idle = u->next;
+		if (u->next != NULL)
+			u->next->prev = u->prev;
+		u->srv->nidle--;
+	}
+	ev_timer_cancel(&u->timer);
+	close(u->io.fd);
+	u->io.fd = -1;
+	u->owner = NULL;
+	u->srv = NULL;
+	u->next = free_upconns;
+	free_upconns = u;
+}
+
+/* Give the request's upstream connection back to the pool, or close it. */
+static void
+upconn_release(struct client *c)
+{
+	struct req	*r = c->r;
+	struct upconn	*u = r->up;
+	struct server_rt *s;
+
+	if (u == NULL)
+		return;
+	r->up = NULL;
+	s = u->srv;
+	if (!r->up_reuse || !r->req_done || !r->resp_done ||
+	    r->ub_pos < r->ub_end || s->nidle >= s->up->conf->keepalive ||
+	    worker.quitting) {
+		u->owner = NULL;
+		u->srv = NULL;
+		upconn_close(u);
+		return;
+	}
+	u->owner = NULL;
+	u->prev = NULL;
+	u->next = s->idle;
+	if (s->idle != NULL)
+		s->idle->prev = u;
+	s->idle = u;
+	s->nidle++;
+	ev_timer_set(&u->timer, ev_now + s->up->conf->keepalive_timeout_ms);
+}
+
+static void
+upconn_cb(struct ev_io *io, uint32_t events)
+{
+	struct upconn	*u = (struct upconn *)io;
+
+	if (u->owner == NULL) {
+		/* Idle in the pool: the server closed it or sent junk. */
+		upconn_close(u);
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		u->rd_ready = 1;
+	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		u->wr_ready = 1;
+	client_run(u->owner);
+}
+
+static void
+upconn_timer_cb(struct ev_timer *t)
+{
+	struct upconn	*u = (struct upconn *)((char *)t - offsetof(struct upconn, timer));
+
+	if (u->owner == NULL)
+		upconn_close(u);
+}
+
+/* Pick a server and start sending the request to it. */
+static enum step
+upstream_start(struct client *c)
+{
+	struct req		*r = c->r;
+	struct upstream_rt	*ups = r->upstream;
+	struct upconn		*u;
+	int			 i;
+
+	for (;;) {
+		i = balance_pick(ups->bal, ups->n, ev_now, &r->tried);
+		if (i == -1) {
+			STAT_INC(upstream_errors);
+			return local_answer(c, 502, !r->req_done);
+		}
+		balance_tried_set(&r->tried, i);
+		r->server = i;
+		r->attempts++;
+		if ((u = upconn_get(&ups->servers[i])) != NULL)
+			break;
+		log_warn("upstream %s server %s: connect",
+		    ups->conf->name, ups->servers[i].conf->addr.text);
+		balance_fail(&ups->bal[i], ev_now, FAIL_BACKOFF_MS);
+		STAT_INC(upstream_errors);
+	}
+	u->owner = c;
+	r->up = u;
+	r->t_up_start = ev_now;
+	if (!u->reused)
+		c->fixed_deadline = ev_now + ups->conf->connect_timeout_ms;
+	return STEP_DONE;
+}
+
+/*
+ * The upstream failed before any response byte: try another server when
+ * that is safe, else answer status.  nothing_sent: the connection never
+ * came up, so the request cannot have reached the server.
+ */
+static enum step
+upstream_failed(struct client *c, const char *why, int nothing_sent, int status)
+{
+	struct req		*r = c->r;
+	struct upstream_rt	*ups = r->upstream;
+	struct upconn		*u = r->up;
+	int			 reused = u != NULL && u->reused;
+	int			 safe;
+
+	log_warnx("upstream %s server %s: %s%s", ups->conf->name,
+	    ups->servers[r->server].conf->addr.text, why,
+	    reused ? " (pooled connection)" : "");
+	if (u != NULL) {
+		u->owner = NULL;
+		u->srv = NULL;
+		upconn_close(u);
+		r->up = NULL;
+	}
+	c->fixed_deadline = 0;
+	if (!reused) {
+		balance_fail(&ups->bal[r->server], ev_now, FAIL_BACKOFF_MS);
+		STAT_INC(upstream_errors);
+	}
+	/*
+	 * A failed connect sent nothing: always safe to try elsewhere.  A
+	 * pooled connection that the server had closed: safe to send again
+	 * on a fresh connection when the method is idempotent.
+	 */
+	safe = nothing_sent || (reused && r->method != HTTP_M_POST &&
+	    r->method != HTTP_M_PATCH && r->method != HTTP_M_OTHER &&
+	    r->method != HTTP_M_CONNECT);
+	if (safe && r->replayable && !r->resp_started) {
+		if (reused)
+			/* Retry the same server with a new connection. */
+			r->tried.bits[r->server / 64] &= ~((uint64_t)1 << (r->server % 64));
+		r->hb_pos = 0;
+		c->in_pos = r->body_start;
+		r->req_fwd = 0;
+		r->head_sent = 0;
+		r->body_left = r->chunked ? 0 : (r->cl > 0 ? r->cl : 0);
+		r->req_done = !r->chunked && r->body_left == 0;
+		r->body_seen = 0;
+		if (r->chunked)
+			http_chunked_init(&r->req_ck);
+		r->ub_pos = r->ub_end = 0;
+		r->need_more = 0;
+		return upstream_start(c);
+	}
+	return local_answer(c, status, !r->req_done);
+}
+
+/*
+ * Request direction: the head, then body bytes, from the client buffer to
+ * the upstream.  Returns STEP_DONE when all is sent (or cannot be), AGAIN
+ * when waiting, CLOSED when the client is gone.
+ */
+static enum step
+step_request(struct client *c)
+{
+	struct req	*r = c->r;
+	struct upconn	*u = r->up;
+	struct iovec	 iov[2];
+	int		 niov;
+	size_t		 avail, fwd, off, dlen;
+	ssize_t		 n, used;
+
+	for (;;) {
+		if (r->req_done && r->head_sent)
+			return STEP_DONE;
+		/* How many body bytes at in_pos may go out now. */
+		avail = c->in_end - c->in_pos;
+		if (r->chunked) {
+			while (r->req_fwd < avail && !r->req_ck.done) {
+				used = http_chunked_parse(&r->req_ck,
+				    c->in + c->in_pos + r->req_fwd,
+				    avail - r->req_fwd, &off, &dlen);
+				if (used < 0) {
+					log_info("client %s: bad chunked body", c->ip);
+					return local_answer(c, 400, 1);
+				}
+				r->req_fwd += used;
+				r->body_seen += dlen;
+				if (conf->g.max_body_size > 0 &&
+				    r->body_seen > conf->g.max_body_size)
+					return local_answer(c, 413, 1);
+				if (used == 0)
+					break;
+			}
+			fwd = r->req_fwd;
+		} else
+			fwd = avail < (uint64_t)r->body_left ? avail : (size_t)r->body_left;
+
+		niov = 0;
+		if (!r->head_sent) {
+			iov[niov].iov_base = r->hb + r->hb_pos;
+			iov[niov++].iov_len = r->hb_end - r->hb_pos;
+		}
+		if (fwd > 0) {
+			iov[niov].iov_base = c->in + c->in_pos;
+			iov[niov++].iov_len = fwd;
+		}
+		if (niov == 0) {
+			/* Everything buffered went out. */
+			if (r->chunked ? r->req_ck.done : r->body_left == 0) {
+				r->req_done = 1;
+				return STEP_DONE;
+			}
+			if (c->in_pos == c->in_end) {
+				c->in_pos = c->in_end = 0;
+				r->req_fwd = 0;
+				r->replayable = 0;
+			} else if (c->in_end == bufsize) {
+				if (c->in_pos == 0)
+					return local_answer(c, 400, 1);
+				memmove(c->in, c->in + c->in_pos, c->in_end - c->in_pos);
+				c->in_end -= c->in_pos;
+				c->in_pos = 0;
+				r->replayable = 0;
+			}
+			if (!c->rd_ready) {
+				c->wait = W_CL_READ;
+				return STEP_AGAIN;
+			}
+			n = read(c->io.fd, c->in + c->in_end, bufsize - c->in_end);
+			if (n == -1) {
+				if (errno == EAGAIN || errno == EINTR) {
+					c->rd_ready = 0;
+					continue;
+				}
+				client_close(c);
+				return STEP_CLOSED;
+			}
+			if (n == 0) {
+				log_info("client %s: closed during the request body", c->ip);
+				client_close(c);
+				return STEP_CLOSED;
+			}
+			if ((size_t)n < bufsize - c->in_end)
+				c->rd_ready = 0;
+			c->in_end += n;
+			continue;
+		}
+		if (!u->wr_ready) {
+			c->wait = u->connected ? W_UP_WRITE : W_CONNECT;
+			return STEP_AGAIN;
+		}
+		n = writev(u->io.fd, iov, niov);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				u->wr_ready = 0;
+				continue;
+			}
+			if (r->resp_head) {
+				/* The server answered and stopped reading: fine. */
+				r->req_done = 1;
+				r->up_reuse = 0;
+				r->keep_alive = 0;
+				return STEP_DONE;
+			}
+			if (!u->connected)
+				return upstream_failed(c, strerror(errno), 1, 502);
+			return upstream_failed(c, "send failed", 0, 502);
+		}
+		if (!u->connected) {
+			u->connected = 1;
+			c->fixed_deadline = 0;
+		}
+		if (!r->head_sent) {
+			size_t hl = r->hb_end - r->hb_pos;
+			if ((size_t)n < hl) {
+				r->hb_pos += n;
+				u->wr_ready = 0;
+				continue;
+			}
+			n -= hl;
+			r->hb_pos = r->hb_end;
+			r->head_sent = 1;
+		}
+		if (n > 0) {
+			if ((size_t)n < fwd)
+				u->wr_ready = 0;
+			c->in_pos += n;
+			if (r->chunked)
+				r->req_fwd -= n;
+			else
+				r->body_left -= n;
+		}
+	}
+}
+
+/* Make the next window of response body bytes in ub ready to send. */
+static int
+resp_window(struct client *c)
+{
+	struct req	*r = c->r;
+	size_t		 avail = r->ub_end - r->ub_pos, off, dlen;
+	ssize_t		 used;
+	uint32_t	 before = r->ub_pos;
+
+	r->send_pos = r->send_end = r->ub_pos;
+	if (avail == 0)
+		return 0;
+	if (r->resp_chunked) {
+		if (r->dechunk) {
+			used = http_chunked_parse(&r->resp_ck, r->ub + r->ub_pos,
+			    avail, &off, &dlen);
+			if (used < 0)
+				return -1;
+			r->send_pos = r->ub_pos + off;
+			r->send_end = r->send_pos + dlen;
+			r->ub_pos += used;
+		} else {
+			size_t	 total = 0;
+
+			while (total < avail && !r->resp_ck.done) {
+				used = http_chunked_parse(&r->resp_ck,
+				    r->ub + r->ub_pos + total, avail - total,
+				    &off, &dlen);
+				if (used < 0)
+					return -1;
+				if (used == 0)
+					break;
+				total += used;
+			}
+			r->send_end = r->ub_pos + total;
+			r->ub_pos += total;
+		}
+		if (r->resp_ck.done) {
+			r->resp_done = 1;
+			if (r->ub_pos < r->ub_end) {
+				r->up_reuse = 0;	/* junk after the body */
+				r->ub_pos = r->ub_end;
+			}
+		}
+		return r->ub_pos != before || r->send_end > r->send_pos;
+	}
+	if (r->resp_eof) {
+		r->send_end = r->ub_end;
+		r->ub_pos = r->ub_end;
+		return 1;
+	}
+	if ((uint64_t)avail > (uint64_t)r->resp_left)
+		avail = (size_t)r->resp_left;
+	r->send_end = r->ub_pos + avail;
+	r->ub_pos += avail;
+	r->resp_left -= avail;
+	if (r->resp_left == 0) {
+		r->resp_done = 1;
+		if (r->ub_pos < r->ub_end) {
+			r->up_reuse = 0;
+			r->ub_pos = r->ub_end;
+		}
+	}
+	return 1;
+}
+
+/* A final response head was parsed: decide the framing and build the head. */
+static enum step
+response_head(struct client *c, const struct http_response *rs)
+{
+	struct req	*r = c->r;
+
+	r->resp_head = 1;
+	r->status = rs->status;
+	r->up_reuse = rs->keep_alive;
+	if (!http_response_has_body(r->method, rs->status)) {
+		r->resp_done = 1;
+	} else if (rs->chunked) {
+		r->resp_chunked = 1;
+		http_chunked_init(&r->resp_ck);
+		if (r->version == 10) {
+			r->dechunk = 1;
+			r->keep_alive = 0;
+		}
+	} else if (rs->content_length >= 0) {
+		r->resp_left = rs->content_length;
+		r->resp_done = rs->content_length == 0;
+	} else {
+		r->resp_eof = 1;
+		r->up_reuse = 0;
+		r->keep_alive = 0;
+	}
+	if (!r->req_done)
+		/* The server answered before the body was all sent. */
+		r->keep_alive = 0;
+	if (build_response_head(c, rs, 1) == -1) {
+		log_errorx("upstream %s server %s: invalid response: head too large",
+		    r->upstream->conf->name,
+		    r->upstream->servers[r->server].conf->addr.text);
+		r->resp_head = 0;
+		return local_answer(c, 502, 1);
+	}
+	r->ub_pos += rs->head_len;
+	r->send_pos = r->send_end = r->ub_pos;
+	return STEP_DONE;
+}
+
+/*
+ * Response direction: read the upstream's head, answer 502 for a bad one,
+ * then stream head and body to the client.
+ */
+static enum step
+step_response(struct client *c)
+{
+	struct req		*r = c->r;
+	struct upconn		*u = r->up;
+	struct http_response	 rs;
+	struct iovec		 iov[2];
+	int			 niov, rc;
+	ssize_t			 n;
+	size_t			 hl;
+	enum step		 st;
+
+	for (;;) {
+		/* Send whatever is ready for the client. */
+		if (r->hb_pos < r->hb_end || r->send_pos < r->send_end) {
+			if (!c->wr_ready) {
+				c->wait = W_CL_WRITE;
+				return STEP_AGAIN;
+			}
+			niov = 0;
+			if (r->hb_pos < r->hb_end) {
+				iov[niov].iov_base = r->hb + r->hb_pos;
+				iov[niov++].iov_len = r->hb_end - r->hb_pos;
+			}
+			if (r->send_pos < r->send_end) {
+				iov[niov].iov_base = r->ub + r->send_pos;
+				iov[niov++].iov_len = r->send_end - r->send_pos;
+			}
+			n = writev(c->io.fd, iov, niov);
+			if (n == -1) {
+				if (errno == EAGAIN || errno == EINTR) {
+					c->wr_ready = 0;
+					continue;
+				}
+				client_close(c);
+				return STEP_CLOSED;
+			}
+			hl = r->hb_end - r->hb_pos;
+			if ((size_t)n < hl + (r->send_end - r->send_pos))
+				c->wr_ready = 0;
+			if ((size_t)n <= hl) {
+				r->hb_pos += n;
+				continue;
+			}
+			r->hb_pos = r->hb_end;
+			r->send_pos += n - hl;
+			r->body_bytes += n - hl;
+			continue;
+		}
+		if (r->resp_done) {
+			r->t_up_end = ev_now;
+			return STEP_DONE;
+		}
+		if (!r->head_sent)
+			return STEP_AGAIN;	/* nothing to read before the request is out */
+
+		/* Bytes read and not yet parsed. */
+		if (r->ub != NULL && r->ub_pos < r->ub_end && !r->need_more) {
+			if (r->resp_head) {
+				rc = resp_window(c);
+				if (rc == -1) {
+					log_errorx("upstream %s server %s: invalid response: "
+					    "bad chunked body", r->upstream->conf->name,
+					    r->upstream->servers[r->server].conf->addr.text);
+					STAT_INC(upstream_errors);
+					client_close(c);
+					return STEP_CLOSED;
+				}
+				if (rc == 0)
+					r->need_more = 1;
+				continue;
+			}
+			memset(&rs, 0, sizeof(rs));
+			rc = http_parse_response(r->ub + r->ub_pos, r->ub_end - r->ub_pos,
+			    &resp_limits, &rs, hdrs);
+			if (rc == HTTP_PARSE_AGAIN) {
+				if (r->ub_end - r->ub_pos < bufsize) {
+					r->need_more = 1;
+					continue;
+				}
+				rc = 502;
+				rs.error = "head too large";
+			}
+			if (rc > 0 || rs.status == 101) {
+				log_errorx("upstream %s server %s: invalid response: %s",
+				    r->upstream->conf->name,
+				    r->upstream->servers[r->server].conf->addr.text,
+				    rc > 0 ? (rs.error ? rs.error : "malformed") :
+				    "101 to a request without Upgrade");
+				STAT_INC(upstream_errors);
+				return local_answer(c, 502, 1);
+			}
+			if (rs.status >= 200) {
+				st = response_head(c, &rs);
+				if (st != STEP_DONE)
+					return st;
+				continue;
+			}
+			/* Interim: forward to HTTP/1.1 clients, except our own 100. */
+			if (rs.status != 100 && r->version == 11 &&
+			    build_response_head(c, &rs, 0) == -1)
+				return local_answer(c, 502, 1);
+			r->ub_pos += rs.head_len;
+			continue;
+		}
+
+		/* Read more from the upstream. */
+		if (r->ub == NULL) {
+			if ((r->ub = buf_get()) == NULL) {
+				client_close(c);
+				return STEP_CLOSED;
+			}
+			r->ub_pos = r->ub_end = 0;
+		}
+		if (r->ub_pos == r->ub_end)
+			r->ub_pos = r->ub_end = 0;
+		else if (r->ub_end == bufsize && r->ub_pos > 0) {
+			memmove(r->ub, r->ub + r->ub_pos, r->ub_end - r->ub_pos);
+			r->ub_end -= r->ub_pos;
+			r->ub_pos = 0;
+		}
+		if (!u->rd_ready) {
+			c->wait = W_UP_READ;
+			return STEP_AGAIN;
+		}
+		n = read(u->io.fd, r->ub + r->ub_end, bufsize - r->ub_end);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				u->rd_ready = 0;
+				continue;
+			}
+			if (!r->resp_started)
+				return upstream_failed(c, "connection reset", 0, 502);
+			n = 0;
+		}
+		if (n == 0) {
+			if (!r->resp_started)
+				return upstream_failed(c,
+				    "closed the connection before answering", 0, 502);
+			if (r->resp_head && r->resp_eof) {
+				r->resp_done = 1;
+				continue;
+			}
+			log_errorx("upstream %s server %s: %s",
+			    r->upstream->conf->name,
+			    r->upstream->servers[r->server].conf->addr.text,
+			    r->resp_head ? "closed the connection in the middle of the body" :
+			    "invalid response: closed inside the head");
+			STAT_INC(upstream_errors);
+			if (!r->resp_head)
+				return local_answer(c, 502, 1);
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		if ((size_t)n < bufsize - r->ub_end)
+			u->rd_ready = 0;
+		r->ub_end += n;
+		r->resp_started = 1;
+		r->need_more = 0;
+	}
+}
+
+/* Write one access log line for the request that just ended. */
+static void
+access_log(struct client *c)
+{
+	static char	 tbuf[40];
+	static time_t	 tlast;
+	struct req	*r = c->r;
+	struct tm	 tm;
+	char		 line[1400];
+	int		 n;
+	const char	*ups = "-";
+	double		 ut = 0, tt;
+
+	if (r == NULL || r->logged)
+		return;
+	r->logged = 1;
+	if (r->status > 0 && r->status < 600)
+		STAT_INC(status[r->status / 100]);
+	if (!worker_access_log_enabled())
+		return;
+	if (r->wall_start != tlast) {
+		tlast = r->wall_start;
+		gmtime_r(&tlast, &tm);
+		strftime(tbuf, sizeof(tbuf), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+	}
+	if (r->server >= 0 && r->upstream != NULL) {
+		ups = r->upstream->servers[r->server].conf->addr.text;
+		ut = (double)((r->t_up_end ? r->t_up_end : ev_now) - r->t_up_start) / 1000.0;
+	}
+	tt = (double)(ev_now - r->t_start) / 1000.0;
+	n = snprintf(line, sizeof(line),
+	    "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" upstream=%s "
+	    "upstream_time=%.3f request_time=%.3f\n",
+	    c->ip, tbuf, r->line[0] ? r->line : "-", r->status,
+	    (unsigned long long)r->body_bytes,
+	    r->referer[0] ? r->referer : "-", r->agent[0] ? r->agent : "-",
+	    ups, ut, tt);
+	if (n > 0) {
+		if ((size_t)n >= sizeof(line)) {
+			n = sizeof(line) - 1;
+			line[n - 1] = '\n';
+		}
+		worker_access_log(line, n);
+	}
+}
+
+/*
+ * The exchange is over on both sides: log it, pool the upstream
+ * connection, and go back to reading heads (or close).
+ */
+static enum step
+request_finish(struct client *c)
+{
+	struct req	*r = c->r;
+	int		 keep = r->keep_alive && !worker.quitting;
+
+	access_log(c);
+	upconn_release(c);
+	req_put(r);
+	c->r = NULL;
+	nbusy--;
+	c->served = 1;
+	c->state = CS_HEAD;
+	c->fixed_deadline = 0;
+	if (!keep) {
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	return STEP_DONE;
+}
+
+/* Drive a client connection as far as it can go. */
+static void
+client_run(struct client *c)
+{
+	enum step	 st;
+	enum wait_on	 wreq;
+	struct req	*r;
+	uint64_t	 deadline;
+	int		 attempts;
+
+	for (;;) {
+		c->wait = W_NONE;
+		switch (c->state) {
+		case CS_HEAD:
+			st = step_head(c);
+			break;
+		case CS_LOCAL:
+			st = step_local(c);
+			break;
+		case CS_LINGER:
+			st = step_linger(c);
+			break;
+		case CS_PROXY:
+		default:
+			r = c->r;
+			attempts = r->attempts;
+			st = step_request(c);
+			if (st == STEP_CLOSED)
+				return;
+			if (c->state != CS_PROXY || r->attempts != attempts)
+				continue;	/* answered locally, or retried */
+			wreq = c->wait;
+			st = step_response(c);
+			if (st == STEP_CLOSED)
+				return;
+			if (c->state != CS_PROXY || r->attempts != attempts)
+				continue;
+			if (st == STEP_DONE) {
+				if (!r->req_done) {
+					/* Answered early: drop the rest of the body. */
+					r->req_done = 1;
+					r->up_reuse = 0;
+					r->keep_alive = 0;
+				}
+				st = request_finish(c);
+				break;
+			}
+			/* Both directions wait: which one bounds the time? */
+			if (!r->resp_started && wreq != W_NONE)
+				c->wait = wreq;
+			else if (c->wait == W_NONE)
+				c->wait = W_UP_READ;
+			st = STEP_AGAIN;
+			break;
+		}
+		if (st == STEP_CLOSED)
+			return;
+		if (st == STEP_AGAIN)
+			break;
+	}
+
+	/* Waiting: arm the one timer for what we wait on. */
+	switch (c->wait) {
+	case W_HEAD:
+	case W_LINGER:
+		deadline = c->fixed_deadline;
+		break;
+	case W_IDLE:
+		deadline = ev_now + conf->g.keepalive_timeout_ms;
+		break;
+	case W_CONNECT:
+		deadline = c->fixed_deadline ? c->fixed_deadline :
+		    ev_now + c->r->upstream->conf->connect_timeout_ms;
+		break;
+	case W_UP_WRITE:
+		deadline = ev_now + c->r->upstream->conf->send_timeout_ms;
+		break;
+	case W_UP_READ:
+		deadline = ev_now + c->r->upstream->conf->read_timeout_ms;
+		break;
+	case W_CL_READ:
+		deadline = ev_now + conf->g.client_body_timeout_ms;
+		break;
+	case W_CL_WRITE:
+	default:
+		deadline = ev_now + conf->g.send_timeout_ms;
+		break;
+	}
+	ev_timer_set(&c->timer, deadline);
+}
+
+static void
+client_timer_cb(struct ev_timer *t)
+{
+	struct client	*c = (struct client *)((char *)t - offsetof(struct client, timer));
+	struct req	*r = c->r;
+	enum step	 st = STEP_DONE;
+
+	switch (c->wait) {
+	case W_IDLE:
+	case W_LINGER:
+		client_close(c);
+		return;
+	case W_HEAD:
+		if (c->in_end > c->in_pos) {
+			log_info("client %s: request head timed out", c->ip);
+			st = local_answer(c, 408, 1);
+		} else {
+			client_close(c);
+			return;
+		}
+		break;
+	case W_CONNECT:
+		st = upstream_failed(c, "connect timed out", 1, 504);
+		break;
+	case W_UP_WRITE:
+	case W_UP_READ:
+		if (r->resp_head) {
+			log_errorx("upstream %s server %s: timed out in the middle of the body",
+			    r->upstream->conf->name,
+			    r->upstream->servers[r->server].conf->addr.text);
+			client_close(c);
+			return;
+		}
+		log_errorx("upstream %s server %s: timed out waiting for the response",
+		    r->upstream->conf->name,
+		    r->upstream->servers[r->server].conf->addr.text);
+		STAT_INC(upstream_errors);
+		st = local_answer(c, 504, 1);
+		break;
+	case W_CL_READ:
+		log_info("client %s: request body timed out", c->ip);
+		st = local_answer(c, 408, 1);
+		break;
+	case W_CL_WRITE:
+	default:
+		log_info("client %s: send timed out", c->ip);
+		client_close(c);
+		return;
+	}
+	if (st != STEP_CLOSED)
+		client_run(c);
+}
+
+static void
+client_cb(struct ev_io *io, uint32_t events)
+{
+	struct client	*c = (struct client *)io;
+
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		c->rd_ready = 1;
+	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		c->wr_ready = 1;
+	client_run(c);
+}
+
+static void
+client_close(struct client *c)
+{
+	struct req	*r = c->r;
+
+	if (r != NULL) {
+		if (!r->logged && r->line[0] != '\0') {
+			/* Gone before the answer was complete. */
+			if (r->status == 0 || !r->resp_done)
+				r->status = r->resp_head ? r->status : 499;
+			access_log(c);
+		}
+		if (r->up != NULL) {
+			r->up->owner = NULL;
+			r->up->srv = NULL;
+			upconn_close(r->up);
+			r->up = NULL;
+		}
+		req_put(r);
+		c->r = NULL;
+		nbusy--;
+	}
+	buf_put(c->in);
+	c->in = NULL;
+	ev_timer_cancel(&c->timer);
+	close(c->io.fd);
+	c->io.fd = -1;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	nclients--;
+	c->next = free_clients;
+	free_clients = c;
+}
+
+void
+proxy_accept(struct ev_io *io, uint32_t events)
+{
+	struct proxy_listener	*ls = (struct proxy_listener *)io;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	struct client		*c;
+	int			 fd, on = 1, i;
+
+	for (i = 0; i < 64; i++) {
+		sl = sizeof(ss);
+		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+				return;
+			if (errno == EMFILE || errno == ENFILE)
+				log_warn("accept (raise worker_connections or the fd limit)");
+			else
+				log_warn("accept");
+			return;
+		}
+		if (nclients >= (size_t)conf->g.worker_connections || worker.quitting) {
+			close(fd);
+			continue;
+		}
+		if ((c = free_clients) != NULL)
+			free_clients = c->next;
+		else if ((c = malloc(sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		memset(c, 0, offsetof(struct client, ip));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		c->io.fd = fd;
+		c->io.cb = client_cb;
+		c->ls = ls;
+		c->state = CS_HEAD;
+		ev_timer_init(&c->timer, client_timer_cb);
+		net_ntop((struct sockaddr *)&ss, c->ip, sizeof(c->ip));
+		if (ev_add(&c->io) == -1) {
+			log_warn("epoll_ctl");
+			close(fd);
+			c->next = free_clients;
+			free_clients = c;
+			continue;
+		}
+		c->next = clients;
+		if (clients != NULL)
+			clients->prev = c;
+		clients = c;
+		nclients++;
+		STAT_INC(connections);
+		/* The request usually arrives with the connection: try now. */
+		c->rd_ready = 1;
+		c->wr_ready = 1;
+		client_run(c);
+	}
+}
+
+size_t
+proxy_quit(void)
+{
+	struct client	*c, *next;
+	size_t		 i;
+	struct server_rt *s;
+
+	worker.quitting = 1;
+	for (c = clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == CS_HEAD && c->r == NULL && c->in_end == c->in_pos) {
+			/* Idle: a request may be on its way; take it if it is. */
+			c->rd_ready = 1;
+			client_run(c);
+		}
+	}
+	for (c = clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == CS_HEAD && c->r == NULL && c->in_end == c->in_pos)
+			client_close(c);
+		else if (c->r != NULL)
+			c->r->keep_alive = 0;
+	}
+	for (i = 0; i < nupstreams; i++)
+		for (s = upstreams[i].servers; s < upstreams[i].servers + upstreams[i].n; s++)
+			while (s->idle != NULL)
+				upconn_close(s->idle);
+	return nclients;
+}
+
+size_t
+proxy_active(void)
+{
+	return nclients;
+}
+
+void
+proxy_fini(void)
+{
+	size_t		 i;
+	struct server_rt *s;
+	struct upconn	*u;
+	struct client	*c;
+	void		*p;
+
+	while (clients != NULL)
+		client_close(clients);
+	for (i = 0; i < nupstreams; i++) {
+		for (s = upstreams[i].servers; s < upstreams[i].servers + upstreams[i].n; s++)
+			while (s->idle != NULL)
+				upconn_close(s->idle);
+		free(upstreams[i].servers);
+		free(upstreams[i].bal);
+	}
+	free(upstreams);
+	upstreams = NULL;
+	nupstreams = 0;
+	free(hdrs);
+	hdrs = NULL;
+	while ((u = free_upconns) != NULL) {
+		free_upconns = u->next;
+		free(u);
+	}
+	while ((c = free_clients) != NULL) {
+		free_clients = c->next;
+		free(c);
+	}
+	while ((p = free_bufs) != NULL) {
+		free_bufs = *(void **)p;
+		free(p);
+	}
+	while ((p = free_reqs) != NULL) {
+		free_reqs = *(void **)p;
+		free(p);
+	}
+	nfree_bufs = nfree_reqs = 0;
+}

@@ -1,0 +1,267 @@
+/*
+ * worker.c: a worker process.  It inherits the listening sockets and the
+ * configuration from the master, drops privileges, and runs its event
+ * loop until told to stop.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "worker/event.h"
+#include "worker/proxy.h"
+#include "worker/worker.h"
+
+#define ALOG_BUF	65536
+#define ALOG_FLUSH	49152
+
+struct worker_ctx	 worker;
+
+static struct proxy_listener	*listeners;
+static size_t			 nlisteners;
+static struct ev_io		 sig_io;
+static int			 alog_fd = -1;
+static char			 alog_buf[ALOG_BUF];
+static size_t			 alog_len;
+static int			 stop_now;
+static uint64_t			 quit_deadline;
+
+static void	 alog_flush(void);
+
+static int
+alog_open(void)
+{
+	int	 fd;
+
+	if (worker.conf->g.access_log == NULL)
+		return 0;
+	fd = open(worker.conf->g.access_log,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		log_warn("cannot open access log %s", worker.conf->g.access_log);
+		return -1;
+	}
+	if (alog_fd != -1)
+		close(alog_fd);
+	alog_fd = fd;
+	return 0;
+}
+
+static void
+alog_flush(void)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < alog_len && alog_fd != -1) {
+		n = write(alog_fd, alog_buf + off, alog_len - off);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("access log write");
+			break;
+		}
+		off += n;
+	}
+	alog_len = 0;
+}
+
+int
+worker_access_log_enabled(void)
+{
+	return alog_fd != -1;
+}
+
+/* Buffered; flushed at the end of every loop turn and when nearly full. */
+void
+worker_access_log(const char *line, size_t len)
+{
+	if (alog_fd == -1)
+		return;
+	if (alog_len + len > sizeof(alog_buf))
+		alog_flush();
+	if (len > sizeof(alog_buf))
+		len = sizeof(alog_buf);
+	memcpy(alog_buf + alog_len, line, len);
+	alog_len += len;
+	if (alog_len >= ALOG_FLUSH)
+		alog_flush();
+}
+
+/*
+ * Give up root: the listeners are bound already.  A failure here is
+ * fatal for every worker alike, so the master must not respawn.
+ */
+static void
+drop_privileges(void)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	gid_t		 gid;
+
+	if (worker.conf->g.user == NULL || geteuid() != 0)
+		return;
+	if ((pw = getpwnam(worker.conf->g.user)) == NULL) {
+		log_errorx("unknown user %s", worker.conf->g.user);
+		exit(WORKER_EXIT_FATAL);
+	}
+	gid = pw->pw_gid;
+	if (worker.conf->g.group != NULL) {
+		if ((gr = getgrnam(worker.conf->g.group)) == NULL) {
+			log_errorx("unknown group %s", worker.conf->g.group);
+			exit(WORKER_EXIT_FATAL);
+		}
+		gid = gr->gr_gid;
+	}
+	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		log_error("cannot drop privileges to %s", worker.conf->g.user);
+		exit(WORKER_EXIT_FATAL);
+	}
+}
+
+static void
+close_listeners(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < nlisteners; i++) {
+		if (listeners[i].io.fd != -1) {
+			ev_del(&listeners[i].io);
+			close(listeners[i].io.fd);
+			listeners[i].io.fd = -1;
+		}
+	}
+}
+
+static void
+begin_quit(void)
+{
+	if (worker.quitting)
+		return;
+	log_info("graceful stop: %zu connections open", proxy_active());
+	close_listeners();
+	quit_deadline = ev_now + worker.conf->g.shutdown_timeout_ms;
+	proxy_quit();
+}
+
+static void
+signal_cb(struct ev_io *io, uint32_t events)
+{
+	struct signalfd_siginfo	 si;
+
+	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			stop_now = 1;
+			break;
+		case SIGQUIT:
+			begin_quit();
+			break;
+		case SIGUSR1:
+			alog_flush();
+			log_reopen();
+			alog_open();
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+void
+worker_main(struct conf *conf, struct shm_header *shm, int slot)
+{
+	sigset_t	 set;
+	size_t		 i, j, k;
+	char		 role[32];
+
+	memset(&worker, 0, sizeof(worker));
+	worker.conf = conf;
+	worker.slot = slot;
+	worker.stats = &shm->slot[slot];
+	snprintf(role, sizeof(role), "worker %d", slot);
+	log_set_role(role);
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		exit(0);	/* the master is gone already */
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	alog_open();
+	drop_privileges();
+
+	if (ev_init() == -1)
+		fatal("epoll_create");
+	if (proxy_init(conf) == -1)
+		fatalx("out of memory");
+	sig_io.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	sig_io.cb = signal_cb;
+	if (sig_io.fd == -1 || ev_add(&sig_io) == -1)
+		fatal("signalfd");
+
+	for (i = 0; i < conf->nlisteners; i++)
+		nlisteners += conf->listeners[i].naddrs;
+	listeners = calloc(nlisteners, sizeof(*listeners));
+	if (listeners == NULL)
+		fatalx("out of memory");
+	for (i = 0, k = 0; i < conf->nlisteners; i++) {
+		for (j = 0; j < conf->listeners[i].naddrs; j++, k++) {
+			listeners[k].io.fd = conf->listeners[i].fds[j];
+			listeners[k].io.cb = proxy_accept;
+			listeners[k].conf = &conf->listeners[i];
+			if (ev_add_listener(&listeners[k].io) == -1)
+				fatal("epoll_ctl listener");
+		}
+	}
+	log_debug("started");
+
+	while (!stop_now) {
+		int	 wait = -1;
+
+		if (worker.quitting) {
+			if (proxy_active() == 0)
+				break;
+			if (ev_now >= quit_deadline) {
+				log_notice("shutdown_timeout reached: closing %zu connections",
+				    proxy_active());
+				break;
+			}
+			wait = (int)(quit_deadline - ev_now);
+		}
+		ev_run_once(wait);
+		if (alog_len > 0)
+			alog_flush();
+	}
+	alog_flush();
+	close_listeners();
+	proxy_fini();
+	ev_fini();
+	close(sig_io.fd);
+	free(listeners);
+	if (alog_fd != -1)
+		close(alog_fd);
+	log_debug("exiting");
+	conf_free(conf);
+	exit(0);
+}
