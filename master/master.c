@@ -440,15 +440,18 @@ raise_fd_limit(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = want;
-	if (rl.rlim_max < want) {
-		if (geteuid() == 0)
-			rl.rlim_max = want;
-		else
-			rl.rlim_cur = rl.rlim_max;
+	if (rl.rlim_max < want)
+		rl.rlim_max = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		return;
+	/* Not allowed past the hard limit: go as far as it lets us. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		log_warn("cannot raise the open file limit to %llu",
-		    (unsigned long long)want);
+	log_notice("open file limit is %llu, below the %llu that "
+	    "worker_connections = %d asks for", (unsigned long long)rl.rlim_cur,
+	    (unsigned long long)want, conf->g.worker_connections);
 }
 
 static void

@@ -53,6 +53,7 @@
 #define FREE_KEEP	512	/* free buffers kept for reuse */
 #define MAX_CONN_TOKENS	16
 #define LINGER_MS	2000	/* longest lingering close */
+#define QUIT_IDLE_GRACE_MS 1000	/* idle connections live on this long at quit */
 
 enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER };
 
@@ -553,6 +554,11 @@ build_request_head(struct client *c, const struct http_request *rq)
 	if (rq->absolute_form) {
 		rc |= hb_str(&b, "Host: ");
 		rc |= hb_add(&b, rq->host, rq->host_len);
+		rc |= hb_str(&b, "\r\n");
+	} else if (rq->host == NULL) {
+		/* HTTP/1.0 without Host: HTTP/1.1 upstream needs one. */
+		rc |= hb_str(&b, "Host: ");
+		rc |= hb_str(&b, r->upstream->conf->name);
 		rc |= hb_str(&b, "\r\n");
 	}
 	for (i = 0; i < rq->nheaders; i++) {
@@ -1925,28 +1931,28 @@ proxy_accept(struct ev_io *io, uint32_t events)
 	}
 }
 
+/*
+ * Graceful stop.  A connection between requests may have a request on
+ * its way: closing it at once would fail that request.  So idle
+ * keep-alive connections get a short grace period (their next answer
+ * says Connection: close), new connections keep their header timeout,
+ * and busy ones finish their exchange and then close.
+ */
 size_t
 proxy_quit(void)
 {
-	struct client	*c, *next;
+	struct client	*c;
 	size_t		 i;
 	struct server_rt *s;
+	uint64_t	 grace = ev_now + QUIT_IDLE_GRACE_MS;
 
 	worker.quitting = 1;
-	for (c = clients; c != NULL; c = next) {
-		next = c->next;
-		if (c->state == CS_HEAD && c->r == NULL && c->in_end == c->in_pos) {
-			/* Idle: a request may be on its way; take it if it is. */
-			c->rd_ready = 1;
-			client_run(c);
-		}
-	}
-	for (c = clients; c != NULL; c = next) {
-		next = c->next;
-		if (c->state == CS_HEAD && c->r == NULL && c->in_end == c->in_pos)
-			client_close(c);
-		else if (c->r != NULL)
+	for (c = clients; c != NULL; c = c->next) {
+		if (c->r != NULL)
 			c->r->keep_alive = 0;
+		else if (c->state == CS_HEAD && c->wait == W_IDLE &&
+		    c->timer.deadline > grace)
+			ev_timer_set(&c->timer, grace);
 	}
 	for (i = 0; i < nupstreams; i++)
 		for (s = upstreams[i].servers; s < upstreams[i].servers + upstreams[i].n; s++)
