@@ -898,6 +898,11 @@ key_server(struct loader *ld, void *obj, const char *v)
 	free(copy);
 	if (bad)
 		return;
+	if (u->nservers >= CONF_MAX_SERVERS) {
+		conf_err(ld, ld->lineno, "upstream '%s' has more than %d servers",
+		    u->name, CONF_MAX_SERVERS);
+		return;
+	}
 	if ((ns = grow(ld, u->servers, u->nservers, sizeof(*ns))) == NULL)
 		return;
 	u->servers = ns;

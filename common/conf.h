@@ -22,6 +22,8 @@ enum log_level {
 	LOG_LVL_ERROR
 };
 
+#define CONF_MAX_SERVERS	256	/* servers per upstream */
+
 enum balance_kind {
 	BALANCE_ROUND_ROBIN = 0
 };

@@ -35,7 +35,7 @@ main(int argc, char *argv[])
 	const char	*path = PORTICO_DEFAULT_CONF, *signame = NULL;
 	int		 ch, test = 0, foreground = 0, rc;
 	struct conf	*conf;
-	char		*errors = NULL;
+	char		*errors = NULL, *abspath = NULL;
 
 	while ((ch = getopt(argc, argv, "c:Fhs:tV")) != -1) {
 		switch (ch) {
@@ -67,11 +67,15 @@ main(int argc, char *argv[])
 		return 2;
 	}
 
+	/* The master leaves its working directory: remember where the file is. */
+	if (!test && signame == NULL && (abspath = realpath(path, NULL)) != NULL)
+		path = abspath;
 	conf = conf_load(path, &errors);
 	if (conf == NULL) {
 		fputs(errors != NULL ? errors : "portico: cannot load configuration\n",
 		    stderr);
 		free(errors);
+		free(abspath);
 		if (test)
 			fprintf(stderr, "portico: configuration %s test failed\n", path);
 		return 1;
@@ -86,5 +90,7 @@ main(int argc, char *argv[])
 		conf_free(conf);
 		return rc;
 	}
-	return master_run(conf, path, foreground);
+	rc = master_run(conf, path, foreground);
+	free(abspath);
+	return rc;
 }

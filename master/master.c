@@ -24,9 +24,9 @@
 
 #include "common/log.h"
 #include "common/net.h"
+#include "common/proc.h"
 #include "common/shm.h"
 #include "master/master.h"
-#include "worker/worker.h"
 
 #define MAX_CHILDREN	SHM_SLOTS
 

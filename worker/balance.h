@@ -18,7 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BALANCE_MAX_SERVERS	256
+#include "common/conf.h"
+
+#define BALANCE_MAX_SERVERS	CONF_MAX_SERVERS
 
 struct balance_server {
 	int		 weight;

@@ -114,6 +114,7 @@ struct head {
 
 static unsigned char	 lower(unsigned char);
 static int		 lc_eq(const char *, const char *, size_t);
+static size_t		 scan_fvchar(const unsigned char *, size_t, size_t);
 static int		 herr(struct head *, int, const char *);
 static int		 head_stop(struct head *, size_t);
 static void		 head_init(struct head *, const char *, size_t,
@@ -154,6 +155,38 @@ lc_eq(const char *a, const char *l, size_t n)
 		if (lower((unsigned char)a[i]) != (unsigned char)l[i])
 			return 0;
 	return 1;
+}
+
+/*
+ * The first byte at or after p, below end, that is not a field value
+ * byte; end if there is none.  Values are the bulk of a head, so this
+ * loop is unrolled.
+ */
+static inline size_t
+scan_fvchar(const unsigned char *b, size_t p, size_t end)
+{
+	while (end - p >= 8) {
+		if (!fvchar_tab[b[p]])
+			return p;
+		if (!fvchar_tab[b[p + 1]])
+			return p + 1;
+		if (!fvchar_tab[b[p + 2]])
+			return p + 2;
+		if (!fvchar_tab[b[p + 3]])
+			return p + 3;
+		if (!fvchar_tab[b[p + 4]])
+			return p + 4;
+		if (!fvchar_tab[b[p + 5]])
+			return p + 5;
+		if (!fvchar_tab[b[p + 6]])
+			return p + 6;
+		if (!fvchar_tab[b[p + 7]])
+			return p + 7;
+		p += 8;
+	}
+	while (p < end && fvchar_tab[b[p]])
+		p++;
+	return p;
 }
 
 static int
@@ -408,8 +441,7 @@ parse_fields(struct head *h, size_t p)
 		ne = p++;
 
 		/* The value scan takes in the leading OWS; it is cut after. */
-		while (p < end && fvchar_tab[b[p]])
-			p++;
+		p = scan_fvchar(b, p, end);
 		if (p == end)
 			return head_stop(h, p);
 		if (b[p] != '\r') {

@@ -103,7 +103,8 @@ int	http_parse_request(const char *buf, size_t len, const struct http_limits *li
 
 /*
  * Parse a response head from buf[0..len).  Any error answers 502.
- * req_method tells whether the response can have a body (HEAD).
+ * Whether a body follows depends on the request method: see
+ * http_response_has_body().
  */
 int	http_parse_response(const char *buf, size_t len, const struct http_limits *lim,
 	    struct http_response *resp, struct http_header *hdrs);

@@ -103,6 +103,7 @@ struct req {
 	struct upconn		*up;
 	int			 server;	/* index in upstream, -1 none */
 	int			 attempts;
+	int			 fail_status;	/* answer if no server is left */
 	struct balance_tried	 tried;
 	enum http_method	 method;
 	int			 version;
@@ -1118,7 +1119,8 @@ upstream_start(struct client *c)
 		i = balance_pick(ups->bal, ups->n, ev_now, &r->tried);
 		if (i == -1) {
 			STAT_INC(upstream_errors);
-			return local_answer(c, 502, !r->req_done);
+			return local_answer(c, r->fail_status ? r->fail_status : 502,
+			    !r->req_done);
 		}
 		balance_tried_set(&r->tried, i);
 		r->server = i;
@@ -1189,6 +1191,7 @@ upstream_failed(struct client *c, const char *why, int nothing_sent, int status)
 			http_chunked_init(&r->req_ck);
 		r->ub_pos = r->ub_end = 0;
 		r->need_more = 0;
+		r->fail_status = status;
 		return upstream_start(c);
 	}
 	return local_answer(c, status, !r->req_done);

@@ -1,0 +1,23 @@
+/*
+ * proc.h: the interface between the master and the worker processes it
+ * forks.  The master knows a worker only through this header: what to
+ * call in the child, and what its exit status means.
+ */
+#ifndef PORTICO_PROC_H
+#define PORTICO_PROC_H
+
+#include "common/conf.h"
+#include "common/shm.h"
+
+/* Exit status of a worker whose error a restart cannot fix: not respawned. */
+#define WORKER_EXIT_FATAL	2
+
+/*
+ * The worker's entry point, called in the child right after fork():
+ * conf is the configuration it serves, slot its counters in shm.  It
+ * never returns.
+ */
+void	worker_main(struct conf *conf, struct shm_header *shm, int slot)
+	    __attribute__((noreturn));
+
+#endif /* PORTICO_PROC_H */
