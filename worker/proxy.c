@@ -81,6 +81,7 @@ struct upconn {
 	struct client		*owner;		/* NULL while idle in the pool */
 	struct upconn		*next, *prev;	/* pool list */
 	unsigned		 rd_ready:1, wr_ready:1, connected:1, reused:1;
+	unsigned		 rdhup:1;	/* the peer's FIN is in: read to the end */
 };
 
 struct server_rt {
@@ -155,7 +156,7 @@ struct client {
 	enum wait_on		 wait;
 	uint64_t		 fixed_deadline;
 	struct req		*r;
-	unsigned		 rd_ready:1, wr_ready:1, served:1;
+	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1;
 	char			 ip[46];
 };
 
@@ -919,7 +920,7 @@ step_head(struct client *c)
 			client_close(c);
 			return STEP_CLOSED;
 		}
-		if ((size_t)n < bufsize - c->in_end)
+		if ((size_t)n < bufsize - c->in_end && !c->rdhup)
 			c->rd_ready = 0;
 		if (c->in_end == 0 && c->fixed_deadline == 0)
 			c->fixed_deadline = ev_now + conf->g.client_header_timeout_ms;
@@ -1092,6 +1093,8 @@ upconn_cb(struct ev_io *io, uint32_t events)
 	}
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
 		u->rd_ready = 1;
+	if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		u->rdhup = 1;
 	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 		u->wr_ready = 1;
 	client_run(u->owner);
@@ -1283,7 +1286,7 @@ step_request(struct client *c)
 				client_close(c);
 				return STEP_CLOSED;
 			}
-			if ((size_t)n < bufsize - c->in_end)
+			if ((size_t)n < bufsize - c->in_end && !c->rdhup)
 				c->rd_ready = 0;
 			c->in_end += n;
 			continue;
@@ -1601,7 +1604,7 @@ step_response(struct client *c)
 			client_close(c);
 			return STEP_CLOSED;
 		}
-		if ((size_t)n < bufsize - r->ub_end)
+		if ((size_t)n < bufsize - r->ub_end && !u->rdhup)
 			u->rd_ready = 0;
 		r->ub_end += n;
 		r->resp_started = 1;
@@ -1831,6 +1834,8 @@ client_cb(struct ev_io *io, uint32_t events)
 
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
 		c->rd_ready = 1;
+	if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		c->rdhup = 1;
 	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 		c->wr_ready = 1;
 	client_run(c);
