@@ -116,7 +116,8 @@ START_TEST(req_methods)
 		{ "PATCH", HTTP_M_PATCH }, { "TRACE", HTTP_M_TRACE },
 		{ "PURGE", HTTP_M_OTHER }, { "get", HTTP_M_OTHER },
 		{ "GETS", HTTP_M_OTHER }, { "M-SEARCH", HTTP_M_OTHER },
-		{ "!#$%&'*+-.^_`|~", HTTP_M_OTHER },
+		{ "!#$%&'*+-.^_`|~", HTTP_M_OTHER }, { "DELETX", HTTP_M_OTHER },
+		{ "OPTIONX", HTTP_M_OTHER }, { "CONNECX", HTTP_M_OTHER },
 	};
 	char	 buf[256];
 	size_t	 i;
@@ -425,6 +426,8 @@ START_TEST(req_transfer_encoding)
 	REQ_ERR("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n", 400);
 	REQ_ERR("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n\r\n", 400);
+	REQ_ERR("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked;x=1\r\n\r\n",
+	    400);
 	REQ_ERR("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chun ked\r\n\r\n",
 	    400);
 	REQ_ERR("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \"chunked\"\r\n\r\n",
@@ -470,6 +473,20 @@ START_TEST(req_expect)
 }
 END_TEST
 
+START_TEST(req_lookalike_fields)
+{
+	/* Names of the same length as the ones that mean something. */
+	REQ_OK("POST / HTTP/1.1\r\nHost: h\r\nHosx: a@b\r\n"
+	    "Expecx: 1\r\nUpgradx: 1\r\nConnectiox: close\r\n"
+	    "Content-Lengtx: x\r\nTransfer-Encodinx: gzip\r\n\r\n");
+	ck_assert_int_eq(req.keep_alive, 1);
+	ck_assert_int_eq(req.upgrade, 0);
+	ck_assert_int_eq(req.content_length, -1);
+	ck_assert_int_eq(req.chunked, 0);
+	ck_assert_uint_eq(req.nheaders, 7);
+}
+END_TEST
+
 START_TEST(req_upgrade)
 {
 	REQ_OK("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
@@ -499,6 +516,11 @@ START_TEST(req_limit_request_line)
 	REQ_ERR("GET /aaa HTTP/1.11", 414);
 	/* Leading empty lines do not count. */
 	REQ_OK("\r\n\r\nGET /aaa HTTP/1.1\r\nHost: h\r\n\r\n");
+	/* A line that ends right at the limit is not too long. */
+	lim.max_request_line = 5;
+	REQ_ERR("GET /\r\nHost: h\r\n\r\n", 400);
+	ck_assert_str_eq(req.error, "malformed request line");
+	lim.max_request_line = 17;
 	/* A bad byte before the limit is a 400. */
 	REQ_ERR("GET /a\x01" "aaaaaaaaaaaaaaaaaaaaaa", 400);
 
@@ -538,6 +560,11 @@ START_TEST(req_limit_head_size)
 	REQ_ERR("\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"
 	    "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"
 	    "\r\n\r\n\r\n\r\n", 431);
+	/* A request line within its limit but past max_head. */
+	lim.max_head = 10;
+	REQ_ERR("GET /aaaaaaaaaaaa HTTP/1.1\r\nHost: h\r\n\r\n", 431);
+	REQ_ERR("GET /aaaaaa", 431);
+	ck_assert_int_eq(preq("GET /aaaaa"), HTTP_PARSE_AGAIN);
 	/* The 414 rule comes first. */
 	lim.max_request_line = 20;
 	lim.max_head = 20;
@@ -641,11 +668,21 @@ START_TEST(helpers)
 	ck_assert(!http_list_has("clo se", 6, "close"));
 
 	ck_assert_str_eq(http_method_name(HTTP_M_GET), "GET");
+	ck_assert_str_eq(http_method_name(HTTP_M_HEAD), "HEAD");
+	ck_assert_str_eq(http_method_name(HTTP_M_POST), "POST");
+	ck_assert_str_eq(http_method_name(HTTP_M_PUT), "PUT");
+	ck_assert_str_eq(http_method_name(HTTP_M_DELETE), "DELETE");
+	ck_assert_str_eq(http_method_name(HTTP_M_PATCH), "PATCH");
+	ck_assert_str_eq(http_method_name(HTTP_M_TRACE), "TRACE");
 	ck_assert_str_eq(http_method_name(HTTP_M_CONNECT), "CONNECT");
 	ck_assert_str_eq(http_method_name(HTTP_M_OPTIONS), "OPTIONS");
 	ck_assert_str_eq(http_method_name(HTTP_M_OTHER), "OTHER");
 
+	ck_assert_str_eq(http_status_reason(100), "Continue");
 	ck_assert_str_eq(http_status_reason(200), "OK");
+	ck_assert_str_eq(http_status_reason(304), "Not Modified");
+	ck_assert_str_eq(http_status_reason(400), "Bad Request");
+	ck_assert_str_eq(http_status_reason(417), "Expectation Failed");
 	ck_assert_str_eq(http_status_reason(404), "Not Found");
 	ck_assert_str_eq(http_status_reason(414), "URI Too Long");
 	ck_assert_str_eq(http_status_reason(431),
@@ -833,6 +870,16 @@ dechunk(const char *s, size_t len, size_t step, char *out, size_t *outlen,
 	return (ssize_t)off;
 }
 
+/* Piece sizes to try: 1 to 32, then doubling, and the whole input last. */
+static size_t
+next_step(size_t step, size_t len)
+{
+	if (step == len)
+		return len + 1;
+	step = step < 32 ? step + 1 : step * 2;
+	return step < len ? step : len;
+}
+
 static void
 chunk_ok(const char *s, const char *want, size_t body_len)
 {
@@ -841,7 +888,7 @@ chunk_ok(const char *s, const char *want, size_t body_len)
 	ssize_t	 n;
 	int	 done;
 
-	for (step = 1; step <= len; step++) {
+	for (step = 1; step <= len; step = next_step(step, len)) {
 		n = dechunk(s, len, step, out, &outlen, &done);
 		ck_assert_msg(n == (ssize_t)body_len, "%s step %zu: %zd", s,
 		    step, n);
@@ -858,7 +905,7 @@ chunk_bad(const char *s)
 	size_t	 outlen, len = strlen(s), step;
 	int	 done;
 
-	for (step = 1; step <= len; step++)
+	for (step = 1; step <= len; step = next_step(step, len))
 		ck_assert_msg(dechunk(s, len, step, out, &outlen, &done) == -1,
 		    "%s step %zu", s, step);
 }
@@ -937,7 +984,13 @@ START_TEST(chunked_extensions)
 	CHUNK_OK("5;a=\"\";b=c;d\r\nhello\r\n0\r\n\r\n", "hello");
 	CHUNK_OK("5;\ta\t=\t\"x\"\t;b\r\nhello\r\n0\r\n\r\n", "hello");
 	CHUNK_OK("5;a=\"\xe9\"\r\nhello\r\n0\r\n\r\n", "hello");
+	CHUNK_OK("5;name=value;foo-bar=\"\\\\x\"\r\nhello\r\n"
+	    "0;last=yes\r\n\r\n", "hello");
 	chunk_bad("5;\r\nhello\r\n0\r\n\r\n");
+	chunk_bad("5;ab@\r\nhello\r\n0\r\n\r\n");
+	chunk_bad("5;ab=cd@\r\nhello\r\n0\r\n\r\n");
+	chunk_bad("5;a=\"\\\x01\"\r\nhello\r\n0\r\n\r\n");
+	chunk_bad("5;a=\"\\\r\nhello\r\n0\r\n\r\n");
 	chunk_bad("5;a=\r\nhello\r\n0\r\n\r\n");
 	chunk_bad("5;a \r\nhello\r\n0\r\n\r\n");
 	chunk_bad("5 \r\nhello\r\n0\r\n\r\n");
@@ -1029,6 +1082,7 @@ http_suite(void)
 	tcase_add_test(tc, req_connection);
 	tcase_add_test(tc, req_expect);
 	tcase_add_test(tc, req_upgrade);
+	tcase_add_test(tc, req_lookalike_fields);
 	tcase_add_test(tc, req_limit_request_line);
 	tcase_add_test(tc, req_limit_head_size);
 	tcase_add_test(tc, req_limit_header_count);

@@ -114,7 +114,8 @@ struct head {
 
 static unsigned char	 lower(unsigned char);
 static int		 lc_eq(const char *, const char *, size_t);
-static size_t		 scan_fvchar(const unsigned char *, size_t, size_t);
+static size_t		 scan_class(const uint8_t *, const unsigned char *,
+			    size_t, size_t);
 static int		 herr(struct head *, int, const char *);
 static int		 head_stop(struct head *, size_t);
 static void		 head_init(struct head *, const char *, size_t,
@@ -158,33 +159,33 @@ lc_eq(const char *a, const char *l, size_t n)
 }
 
 /*
- * The first byte at or after p, below end, that is not a field value
- * byte; end if there is none.  Values are the bulk of a head, so this
- * loop is unrolled.
+ * The first byte at or after p, below end, that is not in the class tab;
+ * end if there is none.  Field values and targets are the bulk of a
+ * head, so this loop is unrolled.
  */
-static inline size_t
-scan_fvchar(const unsigned char *b, size_t p, size_t end)
+static inline __attribute__((always_inline)) size_t
+scan_class(const uint8_t *tab, const unsigned char *b, size_t p, size_t end)
 {
 	while (end - p >= 8) {
-		if (!fvchar_tab[b[p]])
+		if (!tab[b[p]])
 			return p;
-		if (!fvchar_tab[b[p + 1]])
+		if (!tab[b[p + 1]])
 			return p + 1;
-		if (!fvchar_tab[b[p + 2]])
+		if (!tab[b[p + 2]])
 			return p + 2;
-		if (!fvchar_tab[b[p + 3]])
+		if (!tab[b[p + 3]])
 			return p + 3;
-		if (!fvchar_tab[b[p + 4]])
+		if (!tab[b[p + 4]])
 			return p + 4;
-		if (!fvchar_tab[b[p + 5]])
+		if (!tab[b[p + 5]])
 			return p + 5;
-		if (!fvchar_tab[b[p + 6]])
+		if (!tab[b[p + 6]])
 			return p + 6;
-		if (!fvchar_tab[b[p + 7]])
+		if (!tab[b[p + 7]])
 			return p + 7;
 		p += 8;
 	}
-	while (p < end && fvchar_tab[b[p]])
+	while (p < end && tab[b[p]])
 		p++;
 	return p;
 }
@@ -441,7 +442,7 @@ parse_fields(struct head *h, size_t p)
 		ne = p++;
 
 		/* The value scan takes in the leading OWS; it is cut after. */
-		p = scan_fvchar(b, p, end);
+		p = scan_class(fvchar_tab, b, p, end);
 		if (p == end)
 			return head_stop(h, p);
 		if (b[p] != '\r') {
@@ -681,8 +682,7 @@ parse_request_line(struct head *h, struct http_request *req,
 	p++;
 
 	ts = p;
-	while (p < l && target_tab[b[p]])
-		p++;
+	p = scan_class(target_tab, b, p, l);
 	if (p == l)
 		return rl_stop(h, p, rl_e);
 	if (b[p] != ' ' || p == ts)
@@ -898,8 +898,7 @@ http_parse_response(const char *buf, size_t len, const struct http_limits *lim,
 		goto out;
 	}
 	rs = p;
-	while (p < h.end && fvchar_tab[b[p]])
-		p++;
+	p = scan_class(fvchar_tab, b, p, h.end);
 	if (p >= h.end) {
 		rv = head_stop(&h, p);
 		goto out;

@@ -266,7 +266,10 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char		*buf = (const char *)data;
+	static struct http_header hdrs[100];
 	struct http_limits	 lim = { 8192, 16384, 100 };
+	struct http_request	 req;
+	struct http_response	 resp;
 	size_t			 cuts[8], ncuts = 0, i;
 
 	/* Prefixes: the last few, and some spread over the input. */
@@ -286,5 +289,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	chunked(buf, size, data, size < 16 ? size : 16);
+
+	/* A body after a head that announces chunked coding. */
+	lim.max_request_line = 8192;
+	lim.max_head = 16384;
+	lim.max_headers = 100;
+	if (http_parse_request(buf, size, &lim, &req, hdrs) == HTTP_PARSE_OK &&
+	    req.chunked)
+		chunked(buf + req.head_len, size - req.head_len, data,
+		    size < 16 ? size : 16);
+	else if (http_parse_response(buf, size, &lim, &resp, hdrs) ==
+	    HTTP_PARSE_OK && resp.chunked)
+		chunked(buf + resp.head_len, size - resp.head_len, data,
+		    size < 16 ? size : 16);
 	return 0;
 }
