@@ -1463,6 +1463,21 @@ step_response(struct client *c)
 	enum step		 st;
 
 	for (;;) {
+		/* Frame the body bytes that came with the head: one writev for both. */
+		if (r->resp_head && r->send_pos == r->send_end &&
+		    r->ub_pos < r->ub_end && !r->need_more) {
+			rc = resp_window(c);
+			if (rc == -1) {
+				log_errorx("upstream %s server %s: invalid response: "
+				    "bad chunked body", r->upstream->conf->name,
+				    r->upstream->servers[r->server].conf->addr.text);
+				STAT_INC(upstream_errors);
+				client_close(c);
+				return STEP_CLOSED;
+			}
+			if (rc == 0)
+				r->need_more = 1;
+		}
 		/* Send whatever is ready for the client. */
 		if (r->hb_pos < r->hb_end || r->send_pos < r->send_end) {
 			if (!c->wr_ready) {
@@ -1506,22 +1521,9 @@ step_response(struct client *c)
 		if (!r->head_sent)
 			return STEP_AGAIN;	/* nothing to read before the request is out */
 
-		/* Bytes read and not yet parsed. */
-		if (r->ub != NULL && r->ub_pos < r->ub_end && !r->need_more) {
-			if (r->resp_head) {
-				rc = resp_window(c);
-				if (rc == -1) {
-					log_errorx("upstream %s server %s: invalid response: "
-					    "bad chunked body", r->upstream->conf->name,
-					    r->upstream->servers[r->server].conf->addr.text);
-					STAT_INC(upstream_errors);
-					client_close(c);
-					return STEP_CLOSED;
-				}
-				if (rc == 0)
-					r->need_more = 1;
-				continue;
-			}
+		/* A head read and not yet parsed. */
+		if (r->ub != NULL && r->ub_pos < r->ub_end && !r->need_more &&
+		    !r->resp_head) {
 			memset(&rs, 0, sizeof(rs));
 			rc = http_parse_response(r->ub + r->ub_pos, r->ub_end - r->ub_pos,
 			    &resp_limits, &rs, hdrs);
