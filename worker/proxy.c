@@ -156,7 +156,7 @@ struct client {
 	enum wait_on		 wait;
 	uint64_t		 fixed_deadline;
 	struct req		*r;
-	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1;
+	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
 	char			 ip[46];
 };
 
@@ -1682,6 +1682,17 @@ request_finish(struct client *c)
 		client_close(c);
 		return STEP_CLOSED;
 	}
+	if (!c->nodelay) {
+		/*
+		 * A connection that carries a second exchange must not have its
+		 * small writes held back by Nagle; one that closes after its
+		 * first never needs the syscall.
+		 */
+		int on = 1;
+
+		(void)setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		c->nodelay = 1;
+	}
 	return STEP_DONE;
 }
 
@@ -1888,9 +1899,14 @@ proxy_accept(struct ev_io *io, uint32_t events)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl;
 	struct client		*c;
-	int			 fd, on = 1, i;
+	int			 fd, i;
 
-	for (i = 0; i < 64; i++) {
+	/*
+	 * One accept per wakeup, as nginx does by default: the listener is
+	 * level-triggered, so epoll reports it again while connections wait,
+	 * and no accept4() is spent just to learn the queue is empty.
+	 */
+	for (i = 0; i < 1; i++) {
 		sl = sizeof(ss);
 		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1914,7 +1930,6 @@ proxy_accept(struct ev_io *io, uint32_t events)
 			continue;
 		}
 		memset(c, 0, offsetof(struct client, ip));
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 		c->io.fd = fd;
 		c->io.cb = client_cb;
 		c->ls = ls;
