@@ -422,11 +422,16 @@ reload(void)
 	log_set_level(nc->g.log_level);
 	conf = nc;
 	chown_logs(conf);
+	/*
+	 * Close the sockets the new config dropped before forking, so that
+	 * no new worker inherits them; the old workers hold their own copies
+	 * until they finish.
+	 */
+	close_unused(old, nc);
 	generation++;
 	if (start_workers() == -1)
 		log_errorx("reload: no new worker could be started");
 	signal_workers(SIGQUIT, 1);
-	close_unused(old, nc);
 	conf_free(old);
 	log_notice("configuration reloaded: %d workers", conf->g.workers);
 }
