@@ -123,6 +123,7 @@ struct req {
 	unsigned		 local_close:1;	/* close after the local answer */
 	unsigned		 need_more:1;	/* ub holds only a partial unit */
 	unsigned		 logged:1;
+	unsigned		 client_ka:1;	/* the client asked for keep-alive */
 	int64_t			 cl;		/* request Content-Length, -1 */
 	int64_t			 body_left;	/* CL body bytes left to forward */
 	int64_t			 body_seen;	/* chunked data bytes seen */
@@ -943,6 +944,7 @@ step_head(struct client *c)
 	r->version = rq.version;
 	r->keep_alive = rq.keep_alive && !worker.quitting &&
 	    conf->g.keepalive_timeout_ms > 0;
+	r->client_ka = rq.keep_alive;
 	snprintf(r->line, sizeof(r->line), "%.*s %.*s HTTP/1.%d",
 	    (int)rq.method_len, rq.method_str,
 	    (int)(rq.target_len > 500 ? 500 : rq.target_len), rq.target,
@@ -1462,6 +1464,9 @@ step_response(struct client *c)
 	size_t			 hl;
 	enum step		 st;
 
+	/* Until the request head is out, hb holds it: nothing is the client's. */
+	if (!r->head_sent)
+		return STEP_AGAIN;
 	for (;;) {
 		/* Frame the body bytes that came with the head: one writev for both. */
 		if (r->resp_head && r->send_pos == r->send_end &&
@@ -1518,8 +1523,6 @@ step_response(struct client *c)
 			r->t_up_end = ev_now;
 			return STEP_DONE;
 		}
-		if (!r->head_sent)
-			return STEP_AGAIN;	/* nothing to read before the request is out */
 
 		/* A head read and not yet parsed. */
 		if (r->ub != NULL && r->ub_pos < r->ub_end && !r->need_more &&
@@ -1844,6 +1847,22 @@ static void
 client_cb(struct ev_io *io, uint32_t events)
 {
 	struct client	*c = (struct client *)io;
+	struct req	*r = c->r;
+
+	/*
+	 * The client hung up while its answer is being fetched.  A reset, or
+	 * a FIN from a client that asked for keep-alive, means it is gone:
+	 * stop (logged as 499).  A client that said Connection: close may
+	 * just have shut down its sending side, and still gets its answer.
+	 */
+	if (c->state == CS_PROXY && r != NULL && r->req_done && !r->resp_head &&
+	    ((events & (EPOLLERR | EPOLLHUP)) ||
+	    ((events & EPOLLRDHUP) && r->client_ka))) {
+		log_info("client %s closed the connection before the answer", c->ip);
+		r->status = 499;
+		client_close(c);
+		return;
+	}
 
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
 		c->rd_ready = 1;
