@@ -1977,10 +1977,10 @@ proxy_accept(struct ev_io *io, uint32_t events)
 
 /*
  * Graceful stop.  A connection between requests may have a request on
- * its way: closing it at once would fail that request.  So idle
- * keep-alive connections get a short grace period (their next answer
- * says Connection: close), new connections keep their header timeout,
- * and busy ones finish their exchange and then close.
+ * its way: closing it at once would fail that request.  So connections
+ * with no request bytes yet (idle keep-alive ones, and new ones) get a
+ * short grace period (an answer in it says Connection: close), and busy
+ * ones finish their exchange and then close.
  */
 size_t
 proxy_quit(void)
@@ -1994,7 +1994,7 @@ proxy_quit(void)
 	for (c = clients; c != NULL; c = c->next) {
 		if (c->r != NULL)
 			c->r->keep_alive = 0;
-		else if (c->state == CS_HEAD && c->wait == W_IDLE &&
+		else if (c->state == CS_HEAD && c->in_end == c->in_pos &&
 		    c->timer.deadline > grace)
 			ev_timer_set(&c->timer, grace);
 	}
