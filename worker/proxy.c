@@ -1089,7 +1089,21 @@ upconn_cb(struct ev_io *io, uint32_t events)
 	struct upconn	*u = (struct upconn *)io;
 
 	if (u->owner == NULL) {
-		/* Idle in the pool: the server closed it or sent junk. */
+		char	 b;
+		ssize_t	 n;
+
+		/*
+		 * Idle in the pool.  Edge events can be stale (data that was
+		 * read already, send space freed by an ACK), so look before
+		 * closing: EOF or junk from the server ends the connection.
+		 */
+		if ((events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) == 0) {
+			if ((events & EPOLLIN) == 0)
+				return;
+			n = recv(u->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				return;
+		}
 		upconn_close(u);
 		return;
 	}
