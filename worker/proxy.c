@@ -123,6 +123,7 @@ struct req {
 	unsigned		 local_close:1;	/* close after the local answer */
 	unsigned		 need_more:1;	/* ub holds only a partial unit */
 	unsigned		 logged:1;
+	unsigned		 parsed:1;	/* a request head was parsed */
 	unsigned		 client_ka:1;	/* the client asked for keep-alive */
 	int64_t			 cl;		/* request Content-Length, -1 */
 	int64_t			 body_left;	/* CL body bytes left to forward */
@@ -173,6 +174,7 @@ static void			*free_bufs, *free_reqs;
 static int			 nfree_bufs, nfree_reqs;
 static struct client		*free_clients;
 static struct upconn		*free_upconns;
+static int			 alog;		/* access log on: keep its fields */
 
 static void	 client_cb(struct ev_io *, uint32_t);
 static void	 client_timer_cb(struct ev_timer *);
@@ -260,6 +262,7 @@ proxy_init(struct conf *c)
 	struct upstream_rt	*u;
 
 	conf = c;
+	alog = worker_access_log_enabled();
 	bufsize = c->g.buffer_size;
 	req_limits.max_request_line = c->g.max_request_line;
 	req_limits.max_head = c->g.max_header_size;
@@ -596,9 +599,9 @@ build_request_head(struct client *c, const struct http_request *rq)
 			via = h->value;
 			via_len = h->value_len;
 			continue;
-		} else if (h->name_len == 7 && http_name_eq(h, "referer"))
+		} else if (alog && h->name_len == 7 && http_name_eq(h, "referer"))
 			copy_field(r->referer, sizeof(r->referer), h->value, h->value_len);
-		else if (h->name_len == 10 && http_name_eq(h, "user-agent"))
+		else if (alog && h->name_len == 10 && http_name_eq(h, "user-agent"))
 			copy_field(r->agent, sizeof(r->agent), h->value, h->value_len);
 		rc |= hb_header(&b, h);
 	}
@@ -945,10 +948,12 @@ step_head(struct client *c)
 	r->keep_alive = rq.keep_alive && !worker.quitting &&
 	    conf->g.keepalive_timeout_ms > 0;
 	r->client_ka = rq.keep_alive;
-	snprintf(r->line, sizeof(r->line), "%.*s %.*s HTTP/1.%d",
-	    (int)rq.method_len, rq.method_str,
-	    (int)(rq.target_len > 500 ? 500 : rq.target_len), rq.target,
-	    rq.version == 10 ? 0 : 1);
+	r->parsed = 1;
+	if (alog)
+		snprintf(r->line, sizeof(r->line), "%.*s %.*s HTTP/1.%d",
+		    (int)rq.method_len, rq.method_str,
+		    (int)(rq.target_len > 500 ? 500 : rq.target_len), rq.target,
+		    rq.version == 10 ? 0 : 1);
 	STAT_INC(requests);
 
 	r->chunked = rq.chunked;
@@ -1893,7 +1898,7 @@ client_close(struct client *c)
 	struct req	*r = c->r;
 
 	if (r != NULL) {
-		if (!r->logged && r->line[0] != '\0') {
+		if (!r->logged && r->parsed) {
 			/* Gone before the answer was complete. */
 			if (r->status == 0 || !r->resp_done)
 				r->status = r->resp_head ? r->status : 499;
