@@ -156,6 +156,7 @@ static void	 key_access_log(struct loader *, void *, const char *);
 static void	 key_listen(struct loader *, void *, const char *);
 static void	 key_server(struct loader *, void *, const char *);
 static void	 key_balance(struct loader *, void *, const char *);
+static void	 key_hash_key(struct loader *, void *, const char *);
 static void	 key_host(struct loader *, void *, const char *);
 static void	 key_path(struct loader *, void *, const char *);
 static void	 key_cache(struct loader *, void *, const char *);
@@ -223,6 +224,8 @@ static const struct key listener_keys[] = {
 static const struct key upstream_keys[] = {
 	{ "server", K_FUNC, 0, 0, 0, 1, key_server, NULL },
 	{ "balance", K_FUNC, 0, 0, 0, 0, key_balance, NULL },
+	{ "hash_key", K_FUNC, 0, 0, 0, 0, key_hash_key, NULL },
+	{ "slow_start", K_DURATION, U(slow_start_ms), 0, 0, 0, NULL, NULL },
 	{ "keepalive", K_INT, U(keepalive), 0, 10000, 0, NULL, NULL },
 	{ "keepalive_timeout", K_DURATION, U(keepalive_timeout_ms), 0, 0, 0,
 	    NULL, NULL },
@@ -748,6 +751,7 @@ static void
 upstream_clear(struct conf_upstream *u)
 {
 	free(u->name);
+	free(u->hash_key_name);
 	free(u->servers);
 	memset(u, 0, sizeof(*u));
 }
@@ -857,6 +861,7 @@ key_server(struct loader *ld, void *obj, const char *v)
 		return;
 	memset(&s, 0, sizeof(s));
 	s.weight = 1;
+	s.shm_idx = -1;
 	s.file = ld->file;
 	s.line = ld->lineno;
 
@@ -884,14 +889,27 @@ key_server(struct loader *ld, void *obj, const char *v)
 			} else
 				s.weight = (int)n;
 			have_weight = 1;
-		} else if (strcmp(tok, "backup") == 0 ||
-		    strncmp(tok, "max_conns=", 10) == 0) {
-			conf_err(ld, ld->lineno, "server option '%s' is not "
-			    "supported yet", tok);
-			bad = 1;
+		} else if (strcmp(tok, "backup") == 0) {
+			if (s.backup) {
+				conf_err(ld, ld->lineno, "server option "
+				    "'backup' given twice");
+				bad = 1;
+			}
+			s.backup = 1;
+		} else if (strncmp(tok, "max_conns=", 10) == 0) {
+			if (s.max_conns) {
+				conf_err(ld, ld->lineno, "server option "
+				    "'max_conns' given twice");
+				bad = 1;
+			} else if (parse_number(tok + 10, 1, 1000000, &n) == -1) {
+				conf_err(ld, ld->lineno, "bad server option "
+				    "'%s': max_conns must be 1..1000000", tok);
+				bad = 1;
+			} else
+				s.max_conns = (int)n;
 		} else {
 			conf_err(ld, ld->lineno, "unknown server option '%s' "
-			    "(expected weight=N)", tok);
+			    "(expected weight=N, backup or max_conns=N)", tok);
 			bad = 1;
 		}
 	}
@@ -913,23 +931,57 @@ static void
 key_balance(struct loader *ld, void *obj, const char *v)
 {
 	struct conf_upstream	*u = obj;
-	static const char *const later[] = {
-		"least_conn", "ip_hash", "hash", "random"
+	static const struct {
+		const char		*name;
+		enum balance_kind	 kind;
+	} kinds[] = {
+		{ "round_robin", BALANCE_ROUND_ROBIN },
+		{ "least_conn", BALANCE_LEAST_CONN },
+		{ "ip_hash", BALANCE_IP_HASH },
+		{ "hash", BALANCE_HASH },
+		{ "random", BALANCE_RANDOM },
 	};
 	size_t			 i;
 
-	if (strcmp(v, "round_robin") == 0) {
-		u->balance = BALANCE_ROUND_ROBIN;
-		return;
-	}
-	for (i = 0; i < NKEYS(later); i++) {
-		if (strcmp(v, later[i]) == 0) {
-			conf_err(ld, ld->lineno, "balance '%s' is not "
-			    "supported yet (round_robin only)", v);
+	for (i = 0; i < NKEYS(kinds); i++) {
+		if (strcmp(v, kinds[i].name) == 0) {
+			u->balance = kinds[i].kind;
 			return;
 		}
 	}
-	conf_err(ld, ld->lineno, "unknown balance '%s' (round_robin only)", v);
+	conf_err(ld, ld->lineno, "unknown balance '%s' (round_robin, "
+	    "least_conn, ip_hash, hash or random)", v);
+}
+
+/* hash_key = uri | header:NAME | cookie:NAME */
+static void
+key_hash_key(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_upstream	*u = obj;
+	const char		*name = NULL;
+
+	if (strcmp(v, "uri") == 0)
+		u->hash_key = HASH_KEY_URI;
+	else if (strncmp(v, "header:", 7) == 0) {
+		u->hash_key = HASH_KEY_HEADER;
+		name = v + 7;
+	} else if (strncmp(v, "cookie:", 7) == 0) {
+		u->hash_key = HASH_KEY_COOKIE;
+		name = v + 7;
+	} else {
+		conf_err(ld, ld->lineno, "bad hash_key '%s' (uri, header:NAME "
+		    "or cookie:NAME)", v);
+		return;
+	}
+	if (name != NULL) {
+		if (*name == '\0' || !valid_name(name)) {
+			conf_err(ld, ld->lineno, "bad hash_key '%s': the name "
+			    "must be a header or cookie name", v);
+			return;
+		}
+		free(u->hash_key_name);
+		u->hash_key_name = xstrdup(ld, name);
+	}
 }
 
 /*
@@ -1551,6 +1603,11 @@ conf_finish(struct loader *ld)
 		    key_line(ld, SEC_UPSTREAM, &ld->umeta[i], "server") == 0)
 			conf_err(ld, u->line, "upstream '%s' has no server",
 			    u->name);
+		if (key_line(ld, SEC_UPSTREAM, &ld->umeta[i], "hash_key") != 0 &&
+		    u->balance != BALANCE_HASH)
+			conf_err(ld, key_line(ld, SEC_UPSTREAM, &ld->umeta[i],
+			    "hash_key"), "upstream '%s': hash_key needs "
+			    "balance = hash", u->name);
 	}
 	for (i = 0; i < conf->nroutes; i++) {
 		r = &conf->routes[i];

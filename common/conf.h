@@ -25,7 +25,17 @@ enum log_level {
 #define CONF_MAX_SERVERS	256	/* servers per upstream */
 
 enum balance_kind {
-	BALANCE_ROUND_ROBIN = 0
+	BALANCE_ROUND_ROBIN = 0,	/* smooth weighted */
+	BALANCE_LEAST_CONN,		/* fewest active connections / weight, all workers */
+	BALANCE_IP_HASH,		/* consistent hash of the client address */
+	BALANCE_HASH,			/* consistent hash of hash_key */
+	BALANCE_RANDOM			/* two random choices, less loaded wins */
+};
+
+enum hash_key_kind {
+	HASH_KEY_URI = 0,		/* the request target */
+	HASH_KEY_HEADER,		/* header:NAME */
+	HASH_KEY_COOKIE			/* cookie:NAME */
 };
 
 struct conf_addr {
@@ -37,6 +47,9 @@ struct conf_addr {
 struct conf_server {
 	struct conf_addr	 addr;
 	int			 weight;	/* 1..1000, default 1 */
+	int			 backup;	/* used only when no primary is available */
+	int			 max_conns;	/* 0: no limit; else across all workers */
+	int			 shm_idx;	/* runtime: its entry in shm, -1 none */
 	const char		*file;
 	int			 line;
 };
@@ -48,6 +61,9 @@ struct conf_upstream {
 	struct conf_server	*servers;
 	size_t			 nservers;
 	enum balance_kind	 balance;
+	enum hash_key_kind	 hash_key;	/* for balance = hash */
+	char			*hash_key_name;	/* header or cookie name */
+	int64_t			 slow_start_ms;	/* weight ramp after a recovery; 0 off */
 	int			 keepalive;		/* idle conns per server per worker, default 32 */
 	int64_t			 keepalive_timeout_ms;	/* idle pooled conn lifetime, default 60s */
 	int64_t			 connect_timeout_ms;	/* default 5s */

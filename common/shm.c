@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -58,4 +59,77 @@ shm_stats_total(const struct shm_header *shm, struct shm_stats *out)
 	shm_stats_add(out, &shm->retired);
 	for (i = 0; i < SHM_SLOTS; i++)
 		shm_stats_add(out, &shm->slot[i]);
+}
+
+static void
+server_key(const struct conf *conf, size_t u, size_t i, char *key)
+{
+	snprintf(key, SHM_KEY_LEN, "%s %s", conf->upstreams[u].name,
+	    conf->upstreams[u].servers[i].addr.text);
+}
+
+int
+shm_servers_assign(struct shm_header *shm, struct conf *conf, char *errbuf,
+    size_t errlen)
+{
+	char			 key[SHM_KEY_LEN];
+	size_t			 u, i;
+	int			 j;
+	struct conf_server	*s;
+
+	/* Pass 1: servers that had an entry keep it (and its counters). */
+	for (j = 0; j < SHM_SERVERS; j++)
+		shm->srv[j].used = 0;
+	for (u = 0; u < conf->nupstreams; u++)
+		for (i = 0; i < conf->upstreams[u].nservers; i++) {
+			s = &conf->upstreams[u].servers[i];
+			server_key(conf, u, i, key);
+			s->shm_idx = -1;
+			for (j = 0; j < SHM_SERVERS; j++)
+				if (strcmp(shm->srv[j].key, key) == 0) {
+					s->shm_idx = j;
+					shm->srv[j].used = 1;
+					break;
+				}
+		}
+	/* Pass 2: new servers take a free entry, or one nothing uses now. */
+	for (u = 0; u < conf->nupstreams; u++)
+		for (i = 0; i < conf->upstreams[u].nservers; i++) {
+			s = &conf->upstreams[u].servers[i];
+			if (s->shm_idx != -1)
+				continue;
+			server_key(conf, u, i, key);
+			for (j = 0; j < SHM_SERVERS; j++)
+				if (shm->srv[j].key[0] == '\0')
+					break;
+			for (j = j < SHM_SERVERS ? j : 0; j < SHM_SERVERS; j++)
+				if (!shm->srv[j].used &&
+				    __atomic_load_n(&shm->srv[j].active,
+				    __ATOMIC_RELAXED) == 0)
+					break;
+			if (j == SHM_SERVERS) {
+				snprintf(errbuf, errlen, "more than %d upstream "
+				    "servers in shared memory", SHM_SERVERS);
+				return -1;
+			}
+			memset(&shm->srv[j], 0, sizeof(shm->srv[j]));
+			snprintf(shm->srv[j].key, SHM_KEY_LEN, "%s", key);
+			shm->srv[j].used = 1;
+			s->shm_idx = j;
+		}
+	return 0;
+}
+
+void
+shm_slot_release(struct shm_header *shm, int slot)
+{
+	int	 j;
+
+	for (j = 0; j < SHM_SERVERS; j++) {
+		if (shm->held[slot][j] == 0)
+			continue;
+		__atomic_fetch_sub(&shm->srv[j].active, shm->held[slot][j],
+		    __ATOMIC_RELAXED);
+		shm->held[slot][j] = 0;
+	}
 }

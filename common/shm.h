@@ -10,20 +10,34 @@
  *   +---------------------------+
  *   | struct shm_stats slot[N]  |  one per live worker, one cache line each
  *   +---------------------------+
+ *   | struct shm_server srv[M]  |  per backend server, keyed "upstream addr",
+ *   +---------------------------+  kept across reloads
+ *   | uint16_t held[N][M]       |  connections each worker holds per server
+ *   +---------------------------+
  *
  * Each worker writes only its own slot (relaxed atomic stores), so there
  * is no contention on the request path; the master sums the slots.  When a
  * worker exits the master folds its slot into `retired` and frees the
  * slot for the next worker.
+ *
+ * srv[i].active counts the upstream connections in use on server i by all
+ * workers (atomic adds); least_conn, random and max_conns read it.  Each
+ * worker also records its own share in held[slot][i], so that when a
+ * worker dies holding connections the master can take its share back.
  */
 #ifndef PORTICO_SHM_H
 #define PORTICO_SHM_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "common/conf.h"
 
 #define SHM_MAGIC	0x504f5254u	/* "PORT" */
 #define SHM_VERSION	1
 #define SHM_SLOTS	1024
+#define SHM_SERVERS	1024	/* distinct upstream servers over the daemon's life */
+#define SHM_KEY_LEN	128
 
 struct shm_stats {
 	uint64_t	 connections;	/* client connections accepted */
@@ -33,12 +47,21 @@ struct shm_stats {
 	uint64_t	 pad[7];
 } __attribute__((aligned(64)));
 
+struct shm_server {
+	char		 key[SHM_KEY_LEN];	/* "upstream addr"; "" = free */
+	uint32_t	 active;		/* connections in use, all workers */
+	uint32_t	 used;			/* referenced by the current config */
+	uint64_t	 requests;
+} __attribute__((aligned(64)));
+
 struct shm_header {
 	uint32_t	 magic;
 	uint32_t	 version;
 	uint64_t	 size;
 	struct shm_stats retired;
 	struct shm_stats slot[SHM_SLOTS];
+	struct shm_server srv[SHM_SERVERS];
+	uint16_t	 held[SHM_SLOTS][SHM_SERVERS];
 };
 
 /* Map the region (anonymous, shared).  NULL on error with errno set. */
@@ -48,5 +71,14 @@ void			 shm_destroy(struct shm_header *shm);
 void			 shm_stats_add(struct shm_stats *dst, const struct shm_stats *src);
 /* Sum retired + every slot (master, for the log). */
 void			 shm_stats_total(const struct shm_header *shm, struct shm_stats *out);
+/*
+ * Give every server of conf its srv[] entry (master, before forking):
+ * the entry it had under the same key if any, else a free one.  -1 when
+ * the table is full (errbuf filled).
+ */
+int			 shm_servers_assign(struct shm_header *shm, struct conf *conf,
+			    char *errbuf, size_t errlen);
+/* A worker in slot died: take back the connections it held (master). */
+void			 shm_slot_release(struct shm_header *shm, int slot);
 
 #endif /* PORTICO_SHM_H */

@@ -257,6 +257,7 @@ reap(int stopping)
 			}
 		if (ch == NULL)
 			continue;
+		shm_slot_release(shm, ch->slot);
 		shm_stats_add(&shm->retired, &shm->slot[ch->slot]);
 		memset(&shm->slot[ch->slot], 0, sizeof(shm->slot[ch->slot]));
 		slot_used[ch->slot] = 0;
@@ -408,7 +409,15 @@ reload(void)
 		free(errors);
 		return;
 	}
+	if (shm_servers_assign(shm, nc, errbuf, sizeof(errbuf)) == -1) {
+		log_errorx("%s", errbuf);
+		log_errorx("reload failed: keeping the running configuration");
+		shm_servers_assign(shm, old, errbuf, sizeof(errbuf));
+		conf_free(nc);
+		return;
+	}
 	if (master_bind(nc, old, errbuf, sizeof(errbuf)) == -1) {
+		shm_servers_assign(shm, old, errbuf, sizeof(errbuf));
 		log_errorx("%s", errbuf);
 		log_errorx("reload failed: keeping the running configuration");
 		conf_free(nc);
@@ -512,6 +521,10 @@ master_run(struct conf *c, const char *path, int foreground)
 	}
 	if ((shm = shm_create()) == NULL) {
 		log_error("cannot create shared memory");
+		return 1;
+	}
+	if (shm_servers_assign(shm, conf, errbuf, sizeof(errbuf)) == -1) {
+		log_errorx("%s", errbuf);
 		return 1;
 	}
 	chown_logs(conf);

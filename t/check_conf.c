@@ -800,19 +800,52 @@ START_TEST(test_unsupported)
 	expect_upstream_error("health_rise = 2", "health checks");
 	expect_upstream_error("health_fall = 3", "health checks");
 	expect_upstream_error("health_timeout = 1s", "health checks");
-	expect_upstream_error("balance = least_conn",
-	    "balance 'least_conn' is not supported yet (round_robin only)");
-	expect_upstream_error("balance = ip_hash", "not supported yet");
-	expect_upstream_error("balance = hash", "not supported yet");
-	expect_upstream_error("balance = random", "not supported yet");
 	expect_upstream_error("balance = fastest", "unknown balance");
-	expect_upstream_error("server = 10.0.0.2:80 backup",
-	    "'backup' is not supported yet");
-	expect_upstream_error("server = 10.0.0.2:80 max_conns=10",
-	    "'max_conns=10' is not supported yet");
 	expect_route_error("cache = on", "caching is not supported yet");
 	expect_route_error("cache = maybe", "on or off");
 	conf_free(load_ok(TAIL "cache = off\n"));
+}
+END_TEST
+
+START_TEST(test_balancing_keys)
+{
+	struct conf	*c;
+
+	c = load_ok("[listener x]\nlisten = 81\n[upstream app]\n"
+	    "server = 10.0.0.1:80 weight=3 max_conns=7\n"
+	    "server = 10.0.0.2:80 backup\n"
+	    "balance = hash\nhash_key = cookie:session\nslow_start = 30s\n"
+	    "[route r]\nupstream = app\n");
+	ck_assert_int_eq(c->upstreams[0].balance, BALANCE_HASH);
+	ck_assert_int_eq(c->upstreams[0].hash_key, HASH_KEY_COOKIE);
+	ck_assert_str_eq(c->upstreams[0].hash_key_name, "session");
+	ck_assert_int_eq(c->upstreams[0].slow_start_ms, 30000);
+	ck_assert_int_eq(c->upstreams[0].servers[0].weight, 3);
+	ck_assert_int_eq(c->upstreams[0].servers[0].max_conns, 7);
+	ck_assert_int_eq(c->upstreams[0].servers[0].backup, 0);
+	ck_assert_int_eq(c->upstreams[0].servers[1].backup, 1);
+	ck_assert_int_eq(c->upstreams[0].servers[1].max_conns, 0);
+	conf_free(c);
+	c = load_ok("[listener x]\nlisten = 81\n[upstream app]\n"
+	    "server = 10.0.0.1:80\nbalance = least_conn\n"
+	    "[upstream b]\nserver = 10.0.0.1:80\nbalance = ip_hash\n"
+	    "[upstream c]\nserver = 10.0.0.1:80\nbalance = random\n"
+	    "[upstream d]\nserver = 10.0.0.1:80\nbalance = hash\n"
+	    "[route r]\nupstream = app\n");
+	ck_assert_int_eq(c->upstreams[0].balance, BALANCE_LEAST_CONN);
+	ck_assert_int_eq(c->upstreams[1].balance, BALANCE_IP_HASH);
+	ck_assert_int_eq(c->upstreams[2].balance, BALANCE_RANDOM);
+	ck_assert_int_eq(c->upstreams[3].balance, BALANCE_HASH);
+	ck_assert_int_eq(c->upstreams[3].hash_key, HASH_KEY_URI);
+	conf_free(c);
+	expect_only_error(TAIL "[upstream other]\nserver = 10.0.0.1:80\n"
+	    "balance = hash\nhash_key = header:\n", 10, "bad hash_key");
+	expect_only_error(TAIL "[upstream other]\nserver = 10.0.0.1:80\n"
+	    "balance = hash\nhash_key = body\n", 10, "bad hash_key");
+	expect_upstream_error("hash_key = uri", "needs balance = hash");
+	expect_upstream_error("server = 10.0.0.2:80 max_conns=0", "max_conns");
+	expect_upstream_error("server = 10.0.0.2:80 backup backup", "twice");
+	expect_upstream_error("server = 10.0.0.2:80 slow", "unknown server option");
 }
 END_TEST
 
@@ -1006,7 +1039,7 @@ START_TEST(test_many_errors)
 	    "tls_key = k\n"			/* 7 */
 	    "[upstream app]\n"
 	    "server = 10.0.0.1:80 weight=0\n"	/* 9 */
-	    "balance = random\n"		/* 10 */
+	    "balance = fastest\n"		/* 10 */
 	    "[route main]\n"
 	    "listener = nope\n"			/* 12 */
 	    "upstream = nada\n"			/* 13 */
@@ -1026,7 +1059,7 @@ START_TEST(test_many_errors)
 	ck_assert_msg(has_error(errors, 6, "no listen address"), "%s", errors);
 	ck_assert_msg(has_error(errors, 7, "TLS"), "%s", errors);
 	ck_assert_msg(has_error(errors, 9, "weight"), "%s", errors);
-	ck_assert_msg(has_error(errors, 10, "random"), "%s", errors);
+	ck_assert_msg(has_error(errors, 10, "fastest"), "%s", errors);
 	ck_assert_msg(has_error(errors, 12, "no listener named 'nope'"),
 	    "%s", errors);
 	ck_assert_msg(has_error(errors, 13, "no upstream named 'nada'"),
@@ -1065,6 +1098,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_duplicate_names);
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_unsupported);
+	tcase_add_test(tc, test_balancing_keys);
 	tcase_add_test(tc, test_global_values);
 	tcase_add_test(tc, test_listeners);
 	tcase_add_test(tc, test_upstreams);

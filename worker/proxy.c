@@ -94,7 +94,8 @@ struct server_rt {
 struct upstream_rt {
 	struct conf_upstream	*conf;
 	struct server_rt	*servers;
-	struct balance_server	*bal;
+	struct balance_server	*bs;
+	struct balance		 bal;
 	size_t			 n;
 };
 
@@ -105,6 +106,9 @@ struct req {
 	int			 server;	/* index in upstream, -1 none */
 	int			 attempts;
 	int			 fail_status;	/* answer if no server is left */
+	int			 keyed;		/* hash methods: the request has a key */
+	uint32_t		 hash;		/* ... and this is its hash */
+	struct server_rt	*counted;	/* server whose active count we hold */
 	struct balance_tried	 tried;
 	enum http_method	 method;
 	int			 version;
@@ -193,6 +197,7 @@ static void	 upconn_timer_cb(struct ev_timer *);
 static void	 upconn_close(struct upconn *);
 static void	 upconn_release(struct client *);
 static void	 access_log(struct client *);
+static void	 active_add(struct req *, struct server_rt *, int);
 
 /* Buffers and request blocks: free lists, so the request path does not malloc. */
 static char *
@@ -244,6 +249,7 @@ req_get(void)
 static void
 req_put(struct req *r)
 {
+	active_add(r, NULL, -1);
 	buf_put(r->hb);
 	buf_put(r->ub);
 	if (nfree_reqs >= FREE_KEEP) {
@@ -285,14 +291,24 @@ proxy_init(struct conf *c)
 			return -1;
 		}
 		u->servers = calloc(u->n, sizeof(*u->servers));
-		u->bal = calloc(u->n, sizeof(*u->bal));
-		if (u->servers == NULL || u->bal == NULL)
+		u->bs = calloc(u->n, sizeof(*u->bs));
+		if (u->servers == NULL || u->bs == NULL)
 			return -1;
 		for (j = 0; j < u->n; j++) {
-			u->servers[j].conf = &u->conf->servers[j];
+			struct conf_server *cs = &u->conf->servers[j];
+
+			u->servers[j].conf = cs;
 			u->servers[j].up = u;
-			u->bal[j].weight = u->conf->servers[j].weight;
+			u->bs[j].weight = cs->weight;
+			u->bs[j].backup = cs->backup;
+			u->bs[j].max_conns = cs->max_conns;
+			if (cs->shm_idx >= 0)
+				u->bs[j].active = &worker.shm->srv[cs->shm_idx].active;
 		}
+		if (balance_init(&u->bal, u->conf->balance, u->bs, u->n,
+		    (uint64_t)u->conf->slow_start_ms,
+		    ((uint64_t)getpid() << 32) ^ ev_now ^ (i + 1)) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -850,6 +866,76 @@ step_linger(struct client *c)
 	}
 }
 
+/* Find cookie name in the Cookie fields; *v, *vl its value. */
+static int
+find_cookie(const struct http_request *rq, const char *name, const char **v,
+    size_t *vl)
+{
+	size_t		 i, nl = strlen(name);
+	const char	*p, *end, *e;
+
+	for (i = 0; i < rq->nheaders; i++) {
+		if (!http_name_eq(&rq->headers[i], "cookie"))
+			continue;
+		p = rq->headers[i].value;
+		end = p + rq->headers[i].value_len;
+		while (p < end) {
+			while (p < end && (*p == ' ' || *p == ';'))
+				p++;
+			e = memchr(p, ';', end - p);
+			if (e == NULL)
+				e = end;
+			if ((size_t)(e - p) > nl && p[nl] == '=' &&
+			    memcmp(p, name, nl) == 0) {
+				*v = p + nl + 1;
+				*vl = e - *v;
+				return 1;
+			}
+			p = e;
+		}
+	}
+	return 0;
+}
+
+/* The balancing key of a request, for ip_hash and hash upstreams. */
+static void
+request_key(struct client *c, const struct http_request *rq)
+{
+	struct req			*r = c->r;
+	const struct conf_upstream	*cu = r->upstream->conf;
+	const char			*v = NULL;
+	size_t				 vl = 0, i;
+
+	r->keyed = 0;
+	if (cu->balance == BALANCE_IP_HASH) {
+		v = c->ip;
+		vl = strlen(c->ip);
+	} else if (cu->balance == BALANCE_HASH) {
+		switch (cu->hash_key) {
+		case HASH_KEY_HEADER:
+			for (i = 0; i < rq->nheaders; i++)
+				if (http_name_eq(&rq->headers[i], cu->hash_key_name)) {
+					v = rq->headers[i].value;
+					vl = rq->headers[i].value_len;
+					break;
+				}
+			break;
+		case HASH_KEY_COOKIE:
+			find_cookie(rq, cu->hash_key_name, &v, &vl);
+			break;
+		case HASH_KEY_URI:
+		default:
+			v = rq->target;
+			vl = rq->target_len;
+			break;
+		}
+	}
+	if (v == NULL || vl == 0)
+		return;		/* no key: round robin */
+	r->keyed = 1;
+	r->hash = balance_hash(v, vl);
+}
+
 /*
  * Read and parse a request head; on success route it and start the
  * upstream side.
@@ -987,6 +1073,7 @@ step_head(struct client *c)
 			return STEP_CLOSED;
 		}
 	}
+	request_key(c, &rq);
 	balance_tried_clear(&r->tried);
 	c->state = CS_PROXY;
 	return upstream_start(c);
@@ -1130,6 +1217,37 @@ upconn_timer_cb(struct ev_timer *t)
 		upconn_close(u);
 }
 
+/*
+ * Count (delta 1) or uncount (-1) the request's connection in its
+ * server's active total, shared by all workers, and in this worker's own
+ * row, which the master takes back if the worker dies.
+ */
+static void
+active_add(struct req *r, struct server_rt *s, int delta)
+{
+	int	 idx;
+
+	if (delta < 0) {
+		if ((s = r->counted) == NULL)
+			return;
+		r->counted = NULL;
+	} else {
+		if (r->counted != NULL)
+			active_add(r, NULL, -1);
+		r->counted = s;
+	}
+	if ((idx = s->conf->shm_idx) < 0)
+		return;
+	__atomic_add_fetch(&worker.shm->srv[idx].active, (uint32_t)delta,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&worker.shm->held[worker.slot][idx],
+	    (uint16_t)(worker.shm->held[worker.slot][idx] + delta),
+	    __ATOMIC_RELAXED);
+	if (delta > 0)
+		__atomic_add_fetch(&worker.shm->srv[idx].requests, 1,
+		    __ATOMIC_RELAXED);
+}
+
 /* Pick a server and start sending the request to it. */
 static enum step
 upstream_start(struct client *c)
@@ -1137,12 +1255,17 @@ upstream_start(struct client *c)
 	struct req		*r = c->r;
 	struct upstream_rt	*ups = r->upstream;
 	struct upconn		*u;
-	int			 i;
+	int			 i, full;
 
 	for (;;) {
-		i = balance_pick(ups->bal, ups->n, ev_now, &r->tried);
+		i = balance_pick(&ups->bal, ev_now, &r->tried, r->keyed, r->hash, &full);
 		if (i == -1) {
 			STAT_INC(upstream_errors);
+			if (full) {
+				log_warnx("upstream %s: every server is at max_conns",
+				    ups->conf->name);
+				return local_answer(c, 503, !r->req_done);
+			}
 			return local_answer(c, r->fail_status ? r->fail_status : 502,
 			    !r->req_done);
 		}
@@ -1153,11 +1276,12 @@ upstream_start(struct client *c)
 			break;
 		log_warn("upstream %s server %s: connect",
 		    ups->conf->name, ups->servers[i].conf->addr.text);
-		balance_fail(&ups->bal[i], ev_now, FAIL_BACKOFF_MS);
+		balance_fail(&ups->bal, i, ev_now, FAIL_BACKOFF_MS);
 		STAT_INC(upstream_errors);
 	}
 	u->owner = c;
 	r->up = u;
+	active_add(r, &ups->servers[i], 1);
 	r->t_up_start = ev_now;
 	if (!u->reused)
 		c->fixed_deadline = ev_now + ups->conf->connect_timeout_ms;
@@ -1189,7 +1313,7 @@ upstream_failed(struct client *c, const char *why, int nothing_sent, int status)
 	}
 	c->fixed_deadline = 0;
 	if (!reused) {
-		balance_fail(&ups->bal[r->server], ev_now, FAIL_BACKOFF_MS);
+		balance_fail(&ups->bal, r->server, ev_now, FAIL_BACKOFF_MS);
 		STAT_INC(upstream_errors);
 	}
 	/*
@@ -1203,7 +1327,7 @@ upstream_failed(struct client *c, const char *why, int nothing_sent, int status)
 	if (safe && r->replayable && !r->resp_started) {
 		if (reused)
 			/* Retry the same server with a new connection. */
-			r->tried.bits[r->server / 64] &= ~((uint64_t)1 << (r->server % 64));
+			balance_tried_unset(&r->tried, r->server);
 		r->hb_pos = 0;
 		c->in_pos = r->body_start;
 		r->req_fwd = 0;
@@ -2046,7 +2170,8 @@ proxy_fini(void)
 			while (s->idle != NULL)
 				upconn_close(s->idle);
 		free(upstreams[i].servers);
-		free(upstreams[i].bal);
+		free(upstreams[i].bs);
+		balance_free(&upstreams[i].bal);
 	}
 	free(upstreams);
 	upstreams = NULL;

@@ -190,6 +190,7 @@ worker_main(struct conf *conf, struct shm_header *shm, int slot)
 	memset(&worker, 0, sizeof(worker));
 	worker.conf = conf;
 	worker.slot = slot;
+	worker.shm = shm;
 	worker.stats = &shm->slot[slot];
 	snprintf(role, sizeof(role), "worker %d", slot);
 	log_set_role(role);

@@ -13,6 +13,7 @@
 
 struct worker_ctx {
 	struct conf		*conf;
+	struct shm_header	*shm;
 	struct shm_stats	*stats;		/* this worker's slot */
 	int			 slot;
 	int			 quitting;	/* graceful shutdown under way */
