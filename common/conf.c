@@ -157,9 +157,14 @@ static void	 key_listen(struct loader *, void *, const char *);
 static void	 key_server(struct loader *, void *, const char *);
 static void	 key_balance(struct loader *, void *, const char *);
 static void	 key_hash_key(struct loader *, void *, const char *);
+static void	 key_health_check(struct loader *, void *, const char *);
+static void	 key_retry_on(struct loader *, void *, const char *);
+static void	 key_health_status(struct loader *, void *, const char *);
 static void	 key_host(struct loader *, void *, const char *);
 static void	 key_path(struct loader *, void *, const char *);
 static void	 key_cache(struct loader *, void *, const char *);
+static void	 key_handler(struct loader *, void *, const char *);
+static void	 key_allow(struct loader *, void *, const char *);
 static const struct key *section_keys(enum sec_kind, size_t *);
 static int	 key_line(struct loader *, enum sec_kind, const struct meta *,
 		    const char *);
@@ -235,16 +240,21 @@ static const struct key upstream_keys[] = {
 	    NULL, NULL },
 	{ "send_timeout", K_DURATION, U(send_timeout_ms), 1, 0, 0,
 	    NULL, NULL },
-	{ "health_check", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
-	    "health checks are not supported yet" },
-	{ "health_interval", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
-	    "health checks are not supported yet" },
-	{ "health_rise", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
-	    "health checks are not supported yet" },
-	{ "health_fall", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
-	    "health checks are not supported yet" },
-	{ "health_timeout", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
-	    "health checks are not supported yet" },
+	{ "health_check", K_FUNC, 0, 0, 0, 0, key_health_check, NULL },
+	{ "health_interval", K_DURATION, U(health_interval_ms), 100, 0, 0,
+	    NULL, NULL },
+	{ "health_timeout", K_DURATION, U(health_timeout_ms), 10, 0, 0,
+	    NULL, NULL },
+	{ "health_rise", K_INT, U(health_rise), 1, 100, 0, NULL, NULL },
+	{ "health_fall", K_INT, U(health_fall), 1, 100, 0, NULL, NULL },
+	{ "health_status", K_FUNC, 0, 0, 0, 0, key_health_status, NULL },
+	{ "health_body", K_STRING, U(health_body), 0, 0, 0, NULL, NULL },
+	{ "health_host", K_STRING, U(health_host), 0, 0, 0, NULL, NULL },
+	{ "retries", K_INT, U(retries), 0, 100, 0, NULL, NULL },
+	{ "retry_on", K_FUNC, 0, 0, 0, 0, key_retry_on, NULL },
+	{ "retry_timeout", K_DURATION, U(retry_timeout_ms), 0, 0, 0, NULL, NULL },
+	{ "max_fails", K_INT, U(max_fails), 0, 1000, 0, NULL, NULL },
+	{ "fail_timeout", K_DURATION, U(fail_timeout_ms), 1, 0, 0, NULL, NULL },
 };
 
 static const struct key route_keys[] = {
@@ -253,6 +263,8 @@ static const struct key route_keys[] = {
 	{ "path", K_FUNC, 0, 0, 0, 0, key_path, NULL },
 	{ "upstream", K_STRING, R(upstream_name), 0, 0, 0, NULL, NULL },
 	{ "cache", K_FUNC, 0, 0, 0, 0, key_cache, NULL },
+	{ "handler", K_FUNC, 0, 0, 0, 0, key_handler, NULL },
+	{ "allow", K_FUNC, 0, 0, 0, 1, key_allow, NULL },
 };
 
 #define NKEYS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -714,6 +726,16 @@ upstream_defaults(struct conf_upstream *u)
 	u->connect_timeout_ms = 5 * 1000;
 	u->read_timeout_ms = 60 * 1000;
 	u->send_timeout_ms = 60 * 1000;
+	u->health_status_min = 200;
+	u->health_status_max = 399;
+	u->health_interval_ms = 2000;
+	u->health_timeout_ms = 1000;
+	u->health_rise = 2;
+	u->health_fall = 3;
+	u->max_fails = 1;
+	u->fail_timeout_ms = 10 * 1000;
+	u->retries = -1;
+	u->retry_on = RETRY_ERROR | RETRY_TIMEOUT;
 }
 
 static int
@@ -752,6 +774,10 @@ upstream_clear(struct conf_upstream *u)
 {
 	free(u->name);
 	free(u->hash_key_name);
+	free(u->health_method);
+	free(u->health_path);
+	free(u->health_host);
+	free(u->health_body);
 	free(u->servers);
 	memset(u, 0, sizeof(*u));
 }
@@ -764,6 +790,7 @@ route_clear(struct conf_route *r)
 	free(r->host);
 	free(r->path);
 	free(r->upstream_name);
+	free(r->allow);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -980,8 +1007,221 @@ key_hash_key(struct loader *ld, void *obj, const char *v)
 			return;
 		}
 		free(u->hash_key_name);
+	free(u->health_method);
+	free(u->health_path);
+	free(u->health_host);
+	free(u->health_body);
 		u->hash_key_name = xstrdup(ld, name);
 	}
+}
+
+/* retry_on = off | list of error timeout 500 502 503 504 */
+static void
+key_retry_on(struct loader *ld, void *obj, const char *v)
+{
+	static const struct {
+		const char	*name;
+		unsigned	 bit;
+	} names[] = {
+		{ "error", RETRY_ERROR }, { "timeout", RETRY_TIMEOUT },
+		{ "500", RETRY_500 }, { "502", RETRY_502 },
+		{ "503", RETRY_503 }, { "504", RETRY_504 },
+	};
+	struct conf_upstream	*u = obj;
+	char			*copy, *tok, *save;
+	unsigned		 mask = 0;
+	size_t			 i;
+
+	if (strcmp(v, "off") == 0) {
+		u->retry_on = 0;
+		return;
+	}
+	if ((copy = xstrdup(ld, v)) == NULL)
+		return;
+	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,", &save)) {
+		for (i = 0; i < NKEYS(names); i++)
+			if (strcmp(tok, names[i].name) == 0)
+				break;
+		if (i == NKEYS(names)) {
+			conf_err(ld, ld->lineno, "bad retry_on '%s' (off, or any of "
+			    "error timeout 500 502 503 504)", tok);
+			free(copy);
+			return;
+		}
+		mask |= names[i].bit;
+	}
+	free(copy);
+	u->retry_on = mask;
+}
+
+/* health_check = tcp | GET /path | HEAD /path */
+static void
+key_health_check(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_upstream	*u = obj;
+	const char		*sp, *p;
+
+	if (strcmp(v, "tcp") == 0) {
+		u->health = HEALTH_TCP;
+		return;
+	}
+	sp = strchr(v, ' ');
+	if (sp == NULL || (((size_t)(sp - v) != 3 || strncmp(v, "GET", 3) != 0) &&
+	    ((size_t)(sp - v) != 4 || strncmp(v, "HEAD", 4) != 0))) {
+		conf_err(ld, ld->lineno, "bad health_check '%s' (tcp, GET /path "
+		    "or HEAD /path)", v);
+		return;
+	}
+	while (*sp == ' ')
+		sp++;
+	if (*sp != '/') {
+		conf_err(ld, ld->lineno, "bad health_check '%s': the path must "
+		    "start with /", v);
+		return;
+	}
+	for (p = sp; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+			conf_err(ld, ld->lineno, "bad health_check '%s': invalid "
+			    "character in the path", v);
+			return;
+		}
+	free(u->health_method);
+	free(u->health_path);
+	u->health_method = xstrdup(ld, v[0] == 'G' ? "GET" : "HEAD");
+	u->health_path = xstrdup(ld, sp);
+	u->health = HEALTH_HTTP;
+}
+
+/* health_status = 200 | 200-399 */
+static void
+key_health_status(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_upstream	*u = obj;
+	char			 a[8], b[8];
+	int64_t			 lo, hi;
+	const char		*dash = strchr(v, '-');
+
+	if (dash == NULL) {
+		if (parse_number(v, 100, 599, &lo) == -1)
+			goto bad;
+		u->health_status_min = u->health_status_max = (int)lo;
+		return;
+	}
+	if ((size_t)(dash - v) >= sizeof(a) || strlen(dash + 1) >= sizeof(b))
+		goto bad;
+	memcpy(a, v, dash - v);
+	a[dash - v] = '\0';
+	snprintf(b, sizeof(b), "%s", dash + 1);
+	if (parse_number(a, 100, 599, &lo) == -1 ||
+	    parse_number(b, 100, 599, &hi) == -1 || lo > hi)
+		goto bad;
+	u->health_status_min = (int)lo;
+	u->health_status_max = (int)hi;
+	return;
+bad:
+	conf_err(ld, ld->lineno, "bad health_status '%s' (a status 100..599 "
+	    "or a range like 200-399)", v);
+}
+
+/* handler = proxy | status */
+static void
+key_handler(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+
+	if (strcmp(v, "proxy") == 0)
+		r->handler = HANDLER_PROXY;
+	else if (strcmp(v, "status") == 0)
+		r->handler = HANDLER_STATUS;
+	else
+		conf_err(ld, ld->lineno, "bad handler '%s' (proxy or status)", v);
+}
+
+/* One "ADDR[/PREFIX]" into c.  0, or -1. */
+static int
+cidr_parse(const char *s, struct conf_cidr *c)
+{
+	char		 buf[64];
+	const char	*slash = strchr(s, '/');
+	int64_t		 n;
+	size_t		 len = slash ? (size_t)(slash - s) : strlen(s);
+	int		 max;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	memset(c, 0, sizeof(*c));
+	if (inet_pton(AF_INET, buf, c->addr) == 1) {
+		c->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
+		c->family = AF_INET6;
+		max = 128;
+	} else
+		return -1;
+	c->prefix = max;
+	if (slash != NULL) {
+		if (parse_number(slash + 1, 0, max, &n) == -1)
+			return -1;
+		c->prefix = (int)n;
+	}
+	return 0;
+}
+
+/* allow = CIDR [CIDR ...]; repeatable. */
+static void
+key_allow(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+	struct conf_cidr	 c, *nc;
+	char			*copy, *tok, *save;
+
+	if ((copy = xstrdup(ld, v)) == NULL)
+		return;
+	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,", &save)) {
+		if (cidr_parse(tok, &c) == -1) {
+			conf_err(ld, ld->lineno, "bad allow address '%s' "
+			    "(expected an address or address/prefix)", tok);
+			continue;
+		}
+		if ((nc = grow(ld, r->allow, r->nallow, sizeof(*nc))) == NULL)
+			break;
+		r->allow = nc;
+		r->allow[r->nallow++] = c;
+	}
+	free(copy);
+}
+
+int
+conf_cidr_match(const struct conf_cidr *c, size_t n, const struct sockaddr *sa)
+{
+	const unsigned char	*a;
+	size_t			 i;
+	int			 fam = sa->sa_family, bits, full, rest;
+
+	if (fam == AF_INET)
+		a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+	else if (fam == AF_INET6)
+		a = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+	else
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (c[i].family != fam)
+			continue;
+		bits = c[i].prefix;
+		full = bits / 8;
+		rest = bits % 8;
+		if (memcmp(a, c[i].addr, full) != 0)
+			continue;
+		if (rest != 0 && ((a[full] ^ c[i].addr[full]) &
+		    (0xff << (8 - rest)) & 0xff) != 0)
+			continue;
+		return 1;
+	}
+	return 0;
 }
 
 /*
@@ -1622,7 +1862,17 @@ conf_finish(struct loader *ld)
 				    "no listener named '%s'", r->name,
 				    r->listener_name);
 		}
-		if (r->upstream_name == NULL) {
+		if (r->handler == HANDLER_STATUS) {
+			if (r->upstream_name != NULL)
+				conf_err(ld, key_line(ld, SEC_ROUTE, &ld->rmeta[i],
+				    "upstream"), "route '%s': a status route has "
+				    "no upstream", r->name);
+			if (r->nallow == 0 && key_line(ld, SEC_ROUTE,
+			    &ld->rmeta[i], "allow") == 0) {
+				/* Status is for the operator: loopback only by default. */
+				key_allow(ld, r, "127.0.0.0/8 ::1");
+			}
+		} else if (r->upstream_name == NULL) {
 			if (key_line(ld, SEC_ROUTE, &ld->rmeta[i],
 			    "upstream") == 0)
 				conf_err(ld, r->line, "route '%s' has no "

@@ -54,6 +54,19 @@ struct conf_server {
 	int			 line;
 };
 
+#define RETRY_ERROR	0x01	/* connect refused, reset or close before an answer */
+#define RETRY_TIMEOUT	0x02	/* connect or read timeout before an answer */
+#define RETRY_500	0x04
+#define RETRY_502	0x08
+#define RETRY_503	0x10
+#define RETRY_504	0x20
+
+enum health_kind {
+	HEALTH_NONE = 0,		/* passive checks only */
+	HEALTH_TCP,			/* connect succeeds */
+	HEALTH_HTTP			/* request answered with an expected status */
+};
+
 struct conf_upstream {
 	char			*name;
 	const char		*file;
@@ -69,6 +82,25 @@ struct conf_upstream {
 	int64_t			 connect_timeout_ms;	/* default 5s */
 	int64_t			 read_timeout_ms;	/* default 60s */
 	int64_t			 send_timeout_ms;	/* default 60s */
+	/* Active health checks (the master's checker process runs them). */
+	enum health_kind	 health;
+	char			*health_method;		/* "GET" or "HEAD" */
+	char			*health_path;		/* "/healthz" */
+	char			*health_host;		/* Host header; NULL: the server address */
+	char			*health_body;		/* substring the body must hold; NULL: any */
+	int			 health_status_min;	/* default 200 */
+	int			 health_status_max;	/* default 399 */
+	int64_t			 health_interval_ms;	/* default 2s */
+	int64_t			 health_timeout_ms;	/* default 1s */
+	int			 health_rise;		/* default 2 */
+	int			 health_fall;		/* default 3 */
+	/* Retries: which failures move a request to another server. */
+	int			 retries;		/* extra attempts; -1: each server once */
+	unsigned		 retry_on;		/* RETRY_ bits, default error timeout */
+	int64_t			 retry_timeout_ms;	/* no new attempt after; 0: no limit */
+	/* Passive checks (failures seen by workers, all workers together). */
+	int			 max_fails;		/* default 1; 0: off */
+	int64_t			 fail_timeout_ms;	/* default 10s */
 };
 
 struct conf_listener {
@@ -87,6 +119,18 @@ enum host_kind {
 	HOST_EXACT		/* "www.example.com" */
 };
 
+enum route_handler {
+	HANDLER_PROXY = 0,	/* forward to the upstream */
+	HANDLER_STATUS		/* portico's status: JSON, or Prometheus at .../metrics */
+};
+
+/* An address block for allow lists: family, network bytes, prefix length. */
+struct conf_cidr {
+	int			 family;	/* AF_INET or AF_INET6 */
+	unsigned char		 addr[16];
+	int			 prefix;
+};
+
 struct conf_route {
 	char			*name;
 	const char		*file;
@@ -98,7 +142,10 @@ struct conf_route {
 	char			*path;		/* prefix, starts with '/', default "/" */
 	size_t			 path_len;
 	char			*upstream_name;
-	struct conf_upstream	*upstream;	/* resolved */
+	struct conf_upstream	*upstream;	/* resolved; NULL for status */
+	enum route_handler	 handler;
+	struct conf_cidr	*allow;		/* clients allowed; none: everyone */
+	size_t			 nallow;	/* (status: loopback only by default) */
 };
 
 struct conf_global {
@@ -153,5 +200,8 @@ int	 conf_parse_size(const char *s, int64_t *bytes);	/* 16k 1m 1g; bare = bytes 
 int	 conf_parse_addr(const char *s, int passive, struct conf_addr *a);
 
 const char	*conf_log_level_name(enum log_level level);
+/* Whether the address (AF_INET/AF_INET6 sockaddr) is in one of the blocks. */
+int		 conf_cidr_match(const struct conf_cidr *c, size_t n,
+		    const struct sockaddr *sa);
 
 #endif /* PORTICO_CONF_H */

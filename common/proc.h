@@ -6,6 +6,8 @@
 #ifndef PORTICO_PROC_H
 #define PORTICO_PROC_H
 
+#include <sys/types.h>
+
 #include "common/conf.h"
 #include "common/shm.h"
 
@@ -14,10 +16,10 @@
 
 /*
  * The worker's entry point, called in the child right after fork():
- * conf is the configuration it serves, slot its counters in shm.  It
- * never returns.
+ * conf is the configuration it serves, slot its counters in shm,
+ * master_pid the parent it must not outlive.  It never returns.
  */
-void	worker_main(struct conf *conf, struct shm_header *shm, int slot)
-	    __attribute__((noreturn));
+void	worker_main(struct conf *conf, struct shm_header *shm, int slot,
+	    pid_t master_pid) __attribute__((noreturn));
 
 #endif /* PORTICO_PROC_H */

@@ -47,11 +47,30 @@ struct shm_stats {
 	uint64_t	 pad[7];
 } __attribute__((aligned(64)));
 
+/*
+ * Health state: written only by the checker process (the master's side),
+ * read by workers with relaxed atomic loads.  Workers report passive
+ * failures by adding to fails; the checker turns them into state.
+ */
+enum shm_health {
+	SHM_UP = 0,
+	SHM_DOWN = 1,		/* failed its active probes: never used */
+	SHM_FAILED = 2		/* passive failures (max_fails): used only when
+				   no server of the upstream is up */
+};
+
 struct shm_server {
 	char		 key[SHM_KEY_LEN];	/* "upstream addr"; "" = free */
 	uint32_t	 active;		/* connections in use, all workers */
 	uint32_t	 used;			/* referenced by the current config */
-	uint64_t	 requests;
+	uint64_t	 requests;		/* requests sent (workers add) */
+	uint64_t	 fails;			/* passive failures (workers add) */
+	uint64_t	 retries;		/* requests moved on from it (workers add) */
+	uint32_t	 state;			/* enum shm_health (checker writes) */
+	uint32_t	 probe_ok;		/* last active probe passed (checker) */
+	uint64_t	 changed_ms;		/* CLOCK_MONOTONIC ms of the last change */
+	uint64_t	 probes;		/* active probes run (checker) */
+	char		 last_probe[64];	/* "200 OK", "connect refused", ... */
 } __attribute__((aligned(64)));
 
 struct shm_header {

@@ -26,6 +26,7 @@
 #include "common/net.h"
 #include "common/proc.h"
 #include "common/shm.h"
+#include "master/health.h"
 #include "master/master.h"
 
 #define MAX_CHILDREN	SHM_SLOTS
@@ -55,6 +56,15 @@ static struct respawn		*respawns;
 static int			 nrespawns;
 static int			 generation;
 static int			 slot_used[SHM_SLOTS];
+/*
+ * The checker (health.c): not a worker, it has no stats slot.  After a
+ * reload the one of the old config is told to stop and is waited for
+ * among the old checkers, while the new one starts.
+ */
+#define MAX_OLD_CHECKERS	16
+static pid_t			 checker;
+static pid_t			 old_checkers[MAX_OLD_CHECKERS];
+static struct respawn		 checker_rs;
 
 static uint64_t
 now_ms(void)
@@ -157,7 +167,7 @@ static int
 spawn_worker(int index)
 {
 	struct child	*ch = NULL;
-	pid_t		 pid;
+	pid_t		 pid, master_pid;
 	int		 i, slot;
 
 	for (i = 0; i < MAX_CHILDREN; i++)
@@ -169,6 +179,7 @@ spawn_worker(int index)
 		log_errorx("too many worker processes");
 		return -1;
 	}
+	master_pid = getpid();
 	pid = fork();
 	if (pid == -1) {
 		log_error("fork");
@@ -176,7 +187,7 @@ spawn_worker(int index)
 		return -1;
 	}
 	if (pid == 0)
-		worker_main(conf, shm, slot);
+		worker_main(conf, shm, slot, master_pid);
 	ch->pid = pid;
 	ch->slot = slot;
 	ch->generation = generation;
@@ -209,6 +220,113 @@ start_workers(void)
 			ok++;
 	}
 	return ok > 0 ? 0 : -1;
+}
+
+/* Start the checker if conf has anything for it to do. */
+static void
+start_checker(void)
+{
+	pid_t	 pid;
+
+	checker_rs.pending = 0;
+	if (!health_needed(conf, shm))
+		return;
+	checker_rs.last_start_ms = now_ms();
+	if ((pid = health_start(conf, shm)) == -1) {
+		checker_rs.pending = 1;
+		checker_rs.due_ms = now_ms() + 1000;
+		return;
+	}
+	checker = pid;
+}
+
+/* Tell every checker to stop with sig; reap() sees them go. */
+static void
+stop_checker(int sig)
+{
+	int	 i;
+
+	checker_rs.pending = 0;
+	if (checker != 0) {
+		for (i = 0; i < MAX_OLD_CHECKERS; i++)
+			if (old_checkers[i] == 0) {
+				old_checkers[i] = checker;
+				break;
+			}
+		if (i == MAX_OLD_CHECKERS)
+			kill(checker, SIGKILL);	/* no room to wait for it */
+		checker = 0;
+	}
+	for (i = 0; i < MAX_OLD_CHECKERS; i++)
+		if (old_checkers[i] != 0)
+			kill(old_checkers[i], sig);
+}
+
+static int
+live_checkers(void)
+{
+	int	 i, n = checker != 0;
+
+	for (i = 0; i < MAX_OLD_CHECKERS; i++)
+		n += old_checkers[i] != 0;
+	return n;
+}
+
+/* On the way out: stop the checkers and wait for them, 2 s at most. */
+static void
+end_checkers(void)
+{
+	pid_t	 pid;
+	int	 i, status, tries;
+
+	stop_checker(SIGTERM);
+	for (tries = 0; live_checkers() > 0; tries++) {
+		if (tries == 20)
+			stop_checker(SIGKILL);
+		for (i = 0; i < MAX_OLD_CHECKERS; i++) {
+			if (old_checkers[i] == 0)
+				continue;
+			pid = waitpid(old_checkers[i], &status,
+			    tries > 20 ? 0 : WNOHANG);
+			if (pid == old_checkers[i] || (pid == -1 && errno == ECHILD))
+				old_checkers[i] = 0;
+		}
+		if (live_checkers() > 0)
+			usleep(100000);
+	}
+}
+
+/* The checker died on its own: log how, and start another one later. */
+static void
+checker_died(pid_t pid, int status, uint64_t now)
+{
+	if (WIFSIGNALED(status))
+		log_warnx("checker (pid %d) killed by signal %d%s", (int)pid,
+		    WTERMSIG(status), WCOREDUMP(status) ? " (core dumped)" : "");
+	else
+		log_warnx("checker (pid %d) exited with status %d", (int)pid,
+		    WEXITSTATUS(status));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == HEALTH_EXIT_FATAL) {
+		log_errorx("the checker hit a fatal error: not restarting it");
+		return;
+	}
+	if (checker_rs.backoff_ms == 0)
+		checker_rs.backoff_ms = 100;
+	/* A checker that dies young is restarted ever more slowly. */
+	if (now - checker_rs.last_start_ms < 5000) {
+		checker_rs.due_ms = now + checker_rs.backoff_ms;
+		checker_rs.backoff_ms = checker_rs.backoff_ms * 2 > 30000 ?
+		    30000 : checker_rs.backoff_ms * 2;
+	} else {
+		checker_rs.due_ms = now;
+		checker_rs.backoff_ms = 100;
+	}
+	checker_rs.pending = 1;
+	if (checker_rs.due_ms > now)
+		log_notice("starting a new checker in %llu ms",
+		    (unsigned long long)(checker_rs.due_ms - now));
+	else
+		log_notice("starting a new checker");
 }
 
 static void
@@ -255,8 +373,25 @@ reap(int stopping)
 				ch = &children[i];
 				break;
 			}
-		if (ch == NULL)
+		if (ch == NULL) {
+			for (i = 0; i < MAX_OLD_CHECKERS; i++)
+				if (old_checkers[i] == pid) {
+					old_checkers[i] = 0;
+					log_info("checker (pid %d) exited", (int)pid);
+				}
+			if (pid == checker) {
+				checker = 0;
+				if (stopping && WIFEXITED(status) &&
+				    WEXITSTATUS(status) == 0)
+					log_info("checker (pid %d) exited", (int)pid);
+				else if (!stopping)
+					checker_died(pid, status, now);
+				else
+					log_warnx("checker (pid %d) ended with "
+					    "status 0x%x", (int)pid, status);
+			}
 			continue;
+		}
 		shm_slot_release(shm, ch->slot);
 		shm_stats_add(&shm->retired, &shm->slot[ch->slot]);
 		memset(&shm->slot[ch->slot], 0, sizeof(shm->slot[ch->slot]));
@@ -316,6 +451,8 @@ run_respawns(void)
 				respawns[i].due_ms = now + 1000;
 			}
 		}
+	if (checker_rs.pending && checker_rs.due_ms <= now && checker == 0)
+		start_checker();
 }
 
 static long
@@ -327,6 +464,8 @@ next_respawn_wait(void)
 	for (i = 0; i < nrespawns; i++)
 		if (respawns[i].pending && respawns[i].due_ms < best)
 			best = respawns[i].due_ms;
+	if (checker_rs.pending && checker_rs.due_ms < best)
+		best = checker_rs.due_ms;
 	if (best == UINT64_MAX)
 		return 1000;
 	return best <= now ? 0 : (long)(best - now);
@@ -438,9 +577,19 @@ reload(void)
 	 */
 	close_unused(old, nc);
 	generation++;
-	if (start_workers() == -1)
-		log_errorx("reload: no new worker could be started");
-	signal_workers(SIGQUIT, 1);
+	if (start_workers() == -1) {
+		/*
+		 * Not one new worker: keep the old ones serving rather than
+		 * retiring them into an empty house.  They run the old config.
+		 */
+		log_errorx("reload: no new worker could be started; the old "
+		    "workers keep running");
+		generation--;
+	} else
+		signal_workers(SIGQUIT, 1);
+	/* The checker probes what the new config names. */
+	stop_checker(SIGTERM);
+	start_checker();
 	conf_free(old);
 	log_notice("configuration reloaded: %d workers", conf->g.workers);
 }
@@ -551,15 +700,18 @@ master_run(struct conf *c, const char *path, int foreground)
 		remove_pid_file(conf->g.pid_file);
 		return 1;
 	}
+	start_checker();
 
 	for (;;) {
-		run_respawns();
+		if (!stopping)
+			run_respawns();
 		if (stopping) {
-			if (live_children() == 0)
+			if (live_children() == 0 && live_checkers() == 0)
 				break;
 			if (now_ms() >= stop_deadline) {
 				log_warnx("workers did not stop in time: killing them");
 				signal_workers(SIGKILL, 0);
+				stop_checker(SIGKILL);
 				stop_deadline = now_ms() + 5000;
 			}
 			wait_ms = (long)(stop_deadline - now_ms());
@@ -597,6 +749,8 @@ master_run(struct conf *c, const char *path, int foreground)
 			log_reopen();
 			chown_logs(conf);
 			signal_workers(SIGUSR1, 0);
+			if (checker != 0)
+				kill(checker, SIGUSR1);
 			break;
 		case SIGQUIT:
 			if (stopping)
@@ -605,6 +759,7 @@ master_run(struct conf *c, const char *path, int foreground)
 			stopping = graceful = 1;
 			close_unused(conf, NULL);
 			signal_workers(SIGQUIT, 0);
+			stop_checker(SIGTERM);
 			stop_deadline = now_ms() + conf->g.shutdown_timeout_ms + 5000;
 			break;
 		case SIGTERM:
@@ -614,6 +769,7 @@ master_run(struct conf *c, const char *path, int foreground)
 			graceful = 0;
 			close_unused(conf, NULL);
 			signal_workers(SIGTERM, 0);
+			stop_checker(SIGTERM);
 			stop_deadline = now_ms() + 5000;
 			break;
 		default:
@@ -622,6 +778,7 @@ master_run(struct conf *c, const char *path, int foreground)
 		}
 	}
 out:
+	end_checkers();
 	shm_stats_total(shm, &tot);
 	log_notice("%s: %llu connections, %llu requests, %llu upstream errors",
 	    graceful ? "stopped gracefully" : "stopped",

@@ -159,9 +159,58 @@ START_TEST(test_max_conns)
 		ck_assert_int_eq(pick(0), 1);
 	act[1] = 1;
 	ck_assert_int_eq(balance_pick(&b, 0, NULL, 0, 0, &full), -1);
-	ck_assert_int_eq(full, 1);
+	ck_assert_int_eq(full, BALANCE_ALL_FULL);
 	act[0] = 1;
 	ck_assert_int_eq(pick(0), 0);
+	balance_free(&b);
+}
+END_TEST
+
+START_TEST(test_shared_health_down)
+{
+	static const int	 w[] = { 1, 1, 1 };
+	uint32_t		 st[3] = { 0, 1, 0 };
+	uint64_t		 ch[3] = { 0, 0, 0 };
+	int			 i, why;
+
+	setup(BALANCE_ROUND_ROBIN, 3, w);
+	for (i = 0; i < 3; i++) {
+		srv[i].state = &st[i];
+		srv[i].changed = &ch[i];
+	}
+	for (i = 0; i < 20; i++)
+		ck_assert_int_ne(pick(0), 1);
+	/* Passive failure marks: avoided, but still a last resort. */
+	st[0] = 2;
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(pick(0), 2);
+	st[2] = 2;
+	ck_assert_int_ne(pick(0), 1);
+	/* All down by probes: no fallback, and the reason is said. */
+	st[0] = st[2] = 1;
+	ck_assert_int_eq(balance_pick(&b, 0, NULL, 0, 0, &why), -1);
+	ck_assert_int_eq(why, BALANCE_ALL_DOWN);
+	balance_free(&b);
+}
+END_TEST
+
+START_TEST(test_slow_start_shared)
+{
+	uint32_t	 st[2] = { 0, 0 };
+	uint64_t	 ch[2] = { 0, 10000 };	/* server 1 came back at t = 10 s */
+	int		 i, count[2] = { 0, 0 };
+
+	memset(srv, 0, sizeof(srv));
+	srv[0].weight = srv[1].weight = 10;
+	for (i = 0; i < 2; i++) {
+		srv[i].state = &st[i];
+		srv[i].changed = &ch[i];
+	}
+	ck_assert_int_eq(balance_init(&b, BALANCE_ROUND_ROBIN, srv, 2, 10000, 1), 0);
+	/* 5 s into a 10 s slow start: weight 5 of 10. */
+	for (i = 0; i < 1500; i++)
+		count[pick(15000)]++;
+	ck_assert_int_eq(count[1], 500);
 	balance_free(&b);
 }
 END_TEST
@@ -304,6 +353,8 @@ balance_suite(void)
 	tcase_add_test(tc, test_backup_only_when_primaries_out);
 	tcase_add_test(tc, test_max_conns);
 	tcase_add_test(tc, test_least_conn);
+	tcase_add_test(tc, test_shared_health_down);
+	tcase_add_test(tc, test_slow_start_shared);
 	tcase_add_test(tc, test_random_two_choices);
 	tcase_add_test(tc, test_hash_consistent_on_removal);
 	tcase_add_test(tc, test_hash_same_key_same_server);

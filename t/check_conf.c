@@ -794,12 +794,12 @@ START_TEST(test_unsupported)
 	    "TLS is not supported yet");
 	expect_only_error("[listener x]\nlisten = 81\n"
 	    "tls_key = /etc/site.key\n" TAIL, 3, "TLS is not supported yet");
-	expect_upstream_error("health_check = GET /healthz",
-	    "health checks are not supported yet");
-	expect_upstream_error("health_interval = 2s", "health checks");
-	expect_upstream_error("health_rise = 2", "health checks");
-	expect_upstream_error("health_fall = 3", "health checks");
-	expect_upstream_error("health_timeout = 1s", "health checks");
+	expect_upstream_error("health_check = POST /x", "bad health_check");
+	expect_upstream_error("health_check = GET healthz", "must start with /");
+	expect_upstream_error("health_status = 200-100", "bad health_status");
+	expect_upstream_error("health_status = 99", "bad health_status");
+	expect_upstream_error("health_rise = 0", "health_rise");
+	expect_upstream_error("health_interval = 10ms", "health_interval");
 	expect_upstream_error("balance = fastest", "unknown balance");
 	expect_route_error("cache = on", "caching is not supported yet");
 	expect_route_error("cache = maybe", "on or off");
@@ -843,9 +843,92 @@ START_TEST(test_balancing_keys)
 	expect_only_error(TAIL "[upstream other]\nserver = 10.0.0.1:80\n"
 	    "balance = hash\nhash_key = body\n", 10, "bad hash_key");
 	expect_upstream_error("hash_key = uri", "needs balance = hash");
+	c = load_ok("[listener x]\nlisten = 81\n[upstream app]\n"
+	    "server = 10.0.0.1:80\nhealth_check = HEAD /ping\n"
+	    "health_interval = 500ms\nhealth_timeout = 200ms\nhealth_rise = 3\n"
+	    "health_fall = 4\nhealth_status = 204\nhealth_body = ok\n"
+	    "health_host = app.internal\nmax_fails = 5\nfail_timeout = 30s\n"
+	    "[upstream b]\nserver = 10.0.0.1:80\nhealth_check = tcp\n"
+	    "[route r]\nupstream = app\n");
+	ck_assert_int_eq(c->upstreams[0].health, HEALTH_HTTP);
+	ck_assert_str_eq(c->upstreams[0].health_method, "HEAD");
+	ck_assert_str_eq(c->upstreams[0].health_path, "/ping");
+	ck_assert_int_eq(c->upstreams[0].health_interval_ms, 500);
+	ck_assert_int_eq(c->upstreams[0].health_timeout_ms, 200);
+	ck_assert_int_eq(c->upstreams[0].health_rise, 3);
+	ck_assert_int_eq(c->upstreams[0].health_fall, 4);
+	ck_assert_int_eq(c->upstreams[0].health_status_min, 204);
+	ck_assert_int_eq(c->upstreams[0].health_status_max, 204);
+	ck_assert_str_eq(c->upstreams[0].health_body, "ok");
+	ck_assert_str_eq(c->upstreams[0].health_host, "app.internal");
+	ck_assert_int_eq(c->upstreams[0].max_fails, 5);
+	ck_assert_int_eq(c->upstreams[0].fail_timeout_ms, 30000);
+	ck_assert_int_eq(c->upstreams[1].health, HEALTH_TCP);
+	ck_assert_int_eq(c->upstreams[1].health_status_min, 200);
+	ck_assert_int_eq(c->upstreams[1].health_status_max, 399);
+	ck_assert_int_eq(c->upstreams[1].max_fails, 1);
+	conf_free(c);
+	c = load_ok("[listener x]\nlisten = 81\n[upstream app]\n"
+	    "server = 10.0.0.1:80\nretry_on = error 502 504\nretries = 2\n"
+	    "retry_timeout = 5s\n[upstream b]\nserver = 10.0.0.1:80\n"
+	    "retry_on = off\n[upstream d]\nserver = 10.0.0.1:80\n"
+	    "[route r]\nupstream = app\n");
+	ck_assert_uint_eq(c->upstreams[0].retry_on, RETRY_ERROR | RETRY_502 | RETRY_504);
+	ck_assert_int_eq(c->upstreams[0].retries, 2);
+	ck_assert_int_eq(c->upstreams[0].retry_timeout_ms, 5000);
+	ck_assert_uint_eq(c->upstreams[1].retry_on, 0);
+	ck_assert_uint_eq(c->upstreams[2].retry_on, RETRY_ERROR | RETRY_TIMEOUT);
+	ck_assert_int_eq(c->upstreams[2].retries, -1);
+	conf_free(c);
+	expect_upstream_error("retry_on = error 404", "bad retry_on");
+	expect_upstream_error("retries = 101", "retries");
 	expect_upstream_error("server = 10.0.0.2:80 max_conns=0", "max_conns");
 	expect_upstream_error("server = 10.0.0.2:80 backup backup", "twice");
 	expect_upstream_error("server = 10.0.0.2:80 slow", "unknown server option");
+}
+END_TEST
+
+START_TEST(test_status_route)
+{
+	struct conf		*c;
+	struct sockaddr_in	 a4;
+	struct sockaddr_in6	 a6;
+
+	c = load_ok("[listener x]\nlisten = 81\n[upstream app]\n"
+	    "server = 10.0.0.1:80\n[route r]\nupstream = app\n"
+	    "[route s]\npath = /status\nhandler = status\n"
+	    "[route t]\npath = /admin\nupstream = app\n"
+	    "allow = 10.0.0.0/8 192.0.2.7\nallow = 2001:db8::/32\n");
+	ck_assert_int_eq(c->routes[1].handler, HANDLER_STATUS);
+	ck_assert_ptr_null(c->routes[1].upstream);
+	/* A status route without allow is loopback only. */
+	ck_assert_uint_eq(c->routes[1].nallow, 2);
+	memset(&a4, 0, sizeof(a4));
+	a4.sin_family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.1", &a4.sin_addr);
+	ck_assert(conf_cidr_match(c->routes[1].allow, c->routes[1].nallow,
+	    (struct sockaddr *)&a4));
+	inet_pton(AF_INET, "10.1.2.3", &a4.sin_addr);
+	ck_assert(!conf_cidr_match(c->routes[1].allow, c->routes[1].nallow,
+	    (struct sockaddr *)&a4));
+	ck_assert_uint_eq(c->routes[2].nallow, 3);
+	ck_assert(conf_cidr_match(c->routes[2].allow, 3, (struct sockaddr *)&a4));
+	inet_pton(AF_INET, "192.0.2.7", &a4.sin_addr);
+	ck_assert(conf_cidr_match(c->routes[2].allow, 3, (struct sockaddr *)&a4));
+	inet_pton(AF_INET, "192.0.2.8", &a4.sin_addr);
+	ck_assert(!conf_cidr_match(c->routes[2].allow, 3, (struct sockaddr *)&a4));
+	memset(&a6, 0, sizeof(a6));
+	a6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8:1::5", &a6.sin6_addr);
+	ck_assert(conf_cidr_match(c->routes[2].allow, 3, (struct sockaddr *)&a6));
+	inet_pton(AF_INET6, "2001:db9::5", &a6.sin6_addr);
+	ck_assert(!conf_cidr_match(c->routes[2].allow, 3, (struct sockaddr *)&a6));
+	conf_free(c);
+	expect_route_error("handler = stats", "bad handler");
+	expect_route_error("allow = 10.0.0.0/33", "bad allow");
+	expect_route_error("allow = example.com", "bad allow");
+	expect_only_error(TAIL "[route s]\npath = /s\nhandler = status\n"
+	    "upstream = app\n", 10, "status route has no upstream");
 }
 END_TEST
 
@@ -1099,6 +1182,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_unsupported);
 	tcase_add_test(tc, test_balancing_keys);
+	tcase_add_test(tc, test_status_route);
 	tcase_add_test(tc, test_global_values);
 	tcase_add_test(tc, test_listeners);
 	tcase_add_test(tc, test_upstreams);

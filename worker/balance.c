@@ -138,16 +138,26 @@ eff_weight(const struct balance *b, const struct balance_server *s, uint64_t now
 {
 	uint64_t	 w;
 
-	if (b->slow_start_ms == 0 || s->up_since == 0 || now >= s->up_since +
-	    b->slow_start_ms)
+	uint64_t	 since = s->up_since, shared;
+
+	if (b->slow_start_ms == 0)
 		return s->weight;
-	if (now <= s->up_since)
+	/* Back from the shared health state counts too. */
+	if (s->changed != NULL && s->state != NULL &&
+	    __atomic_load_n(s->state, __ATOMIC_RELAXED) == 0) {
+		shared = __atomic_load_n(s->changed, __ATOMIC_RELAXED);
+		if (shared > since)
+			since = shared;
+	}
+	if (since == 0 || now >= since + b->slow_start_ms)
+		return s->weight;
+	if (now <= since)
 		return 1;
-	w = (uint64_t)s->weight * (now - s->up_since) / b->slow_start_ms;
+	w = (uint64_t)s->weight * (now - since) / b->slow_start_ms;
 	return w < 1 ? 1 : (int)w;
 }
 
-enum elig { E_OK, E_TRIED, E_DOWN, E_FULL };
+enum elig { E_OK, E_TRIED, E_DOWN, E_FULL, E_HDOWN };
 
 static enum elig
 eligible(const struct balance *b, size_t i, uint64_t now,
@@ -157,6 +167,16 @@ eligible(const struct balance *b, size_t i, uint64_t now,
 
 	if (tried != NULL && balance_tried_has(tried, i))
 		return E_TRIED;
+	if (s->state != NULL) {
+		switch (__atomic_load_n(s->state, __ATOMIC_RELAXED)) {
+		case 0:
+			break;
+		case 1:
+			return E_HDOWN;		/* probes failed: never */
+		default:
+			return E_DOWN;		/* passive: last resort */
+		}
+	}
 	if (s->down_until > now)
 		return E_DOWN;
 	if (s->max_conns > 0 && active_of(s) >= (uint32_t)s->max_conns)
@@ -264,15 +284,15 @@ pick_among(struct balance *b, const unsigned char *ok, uint64_t now, uint32_t ha
 
 int
 balance_pick(struct balance *b, uint64_t now, const struct balance_tried *tried,
-    int keyed, uint32_t hash, int *full)
+    int keyed, uint32_t hash, int *why)
 {
 	unsigned char	 ok[BALANCE_MAX_SERVERS];
 	size_t		 i;
-	int		 pass, any, nfull = 0, fallback = -1, pick;
+	int		 pass, any, nfull = 0, ndown = 0, fallback = -1, pick;
 	uint64_t	 oldest = UINT64_MAX;
 	enum elig	 e;
 
-	*full = 0;
+	*why = BALANCE_NONE_LEFT;
 	for (pass = 0; pass < 2; pass++) {	/* primaries, then backups */
 		any = 0;
 		for (i = 0; i < b->n; i++) {
@@ -284,7 +304,10 @@ balance_pick(struct balance *b, uint64_t now, const struct balance_tried *tried,
 				ok[i] = any = 1;
 			else if (e == E_FULL)
 				nfull++;
+			else if (e == E_HDOWN)
+				ndown++;
 			else if (e == E_DOWN && b->s[i].down_until < oldest) {
+				/* Shared passive marks count as failed long ago. */
 				oldest = b->s[i].down_until;
 				fallback = (int)i;
 			}
@@ -296,7 +319,10 @@ balance_pick(struct balance *b, uint64_t now, const struct balance_tried *tried,
 	if (fallback != -1 && (b->s[fallback].max_conns == 0 ||
 	    active_of(&b->s[fallback]) < (uint32_t)b->s[fallback].max_conns))
 		return fallback;
-	*full = nfull > 0;
+	if (nfull > 0)
+		*why = BALANCE_ALL_FULL;
+	else if (ndown > 0)
+		*why = BALANCE_ALL_DOWN;
 	return -1;
 }
 

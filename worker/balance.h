@@ -22,8 +22,10 @@
  *
  * When no server is eligible only because of back-off, the one whose
  * back-off ends first is tried anyway, so a pool that was briefly down is
- * found again at once.  When every untried server is at max_conns, the
- * answer is -1 with *full set (the caller says 503).
+ * found again at once.  Servers whose active probes fail (shared state
+ * down) are never picked; servers marked failed by passive checks are
+ * treated like backed-off ones.  When every untried server is at max_conns or down, the
+ * answer is -1 and *why says which (the caller says 503).
  */
 #ifndef PORTICO_BALANCE_H
 #define PORTICO_BALANCE_H
@@ -44,7 +46,14 @@ struct balance_server {
 	uint64_t	 down_until;	/* ms, 0: up */
 	uint64_t	 up_since;	/* ms when it came back, for slow start */
 	const uint32_t	*active;	/* connections in use, all workers */
+	const uint32_t	*state;		/* shared health (enum shm_health); NULL: up */
+	const uint64_t	*changed;	/* when the shared state last changed (ms) */
 };
+
+/* Why balance_pick() found no server. */
+#define BALANCE_NONE_LEFT	0	/* every server was tried */
+#define BALANCE_ALL_FULL	1	/* the rest are at max_conns */
+#define BALANCE_ALL_DOWN	2	/* the rest are down (health checks) */
 
 struct balance_point {
 	uint32_t	 hash;
@@ -80,11 +89,12 @@ int	balance_init(struct balance *b, enum balance_kind kind,
 void	balance_free(struct balance *b);
 /*
  * Pick a server index.  For the hash methods, keyed says the request has
- * a key and hash is its hash; a request without one goes round robin.  -1 when none is left; *full says whether max_conns was
+ * a key and hash is its hash; a request without one goes round robin.
+ * On -1, *why is one of the BALANCE_ reasons above.  -1 when none is left; *full says whether max_conns was
  * the reason.
  */
 int	balance_pick(struct balance *b, uint64_t now, const struct balance_tried *tried,
-	    int keyed, uint32_t hash, int *full);
+	    int keyed, uint32_t hash, int *why);
 /* Record a failure: server i is left out until now + ms. */
 void	balance_fail(struct balance *b, size_t i, uint64_t now, uint64_t ms);
 /* 32-bit hash of a key (FNV-1a, then mixed), for the hash methods. */

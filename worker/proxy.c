@@ -24,6 +24,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,6 +41,7 @@
 
 #include "common/log.h"
 #include "common/net.h"
+#include "common/shm.h"
 #include "worker/balance.h"
 #include "worker/event.h"
 #include "worker/http.h"
@@ -49,7 +51,6 @@
 #define STAT_INC(f)	__atomic_store_n(&worker.stats->f, \
 			    __atomic_load_n(&worker.stats->f, __ATOMIC_RELAXED) + 1, \
 			    __ATOMIC_RELAXED)
-#define FAIL_BACKOFF_MS	10000	/* a failed server is skipped this long */
 #define FREE_KEEP	512	/* free buffers kept for reuse */
 #define MAX_CONN_TOKENS	16
 #define LINGER_MS	2000	/* longest lingering close */
@@ -129,6 +130,10 @@ struct req {
 	unsigned		 logged:1;
 	unsigned		 parsed:1;	/* a request head was parsed */
 	unsigned		 client_ka:1;	/* the client asked for keep-alive */
+	unsigned		 body_unread:1;	/* part of the request body was not read */
+	unsigned		 interim:1;	/* a 1xx went to the client */
+	char			*xbody;		/* a local answer's body (status page) */
+	size_t			 xbody_len, xbody_pos;
 	int64_t			 cl;		/* request Content-Length, -1 */
 	int64_t			 body_left;	/* CL body bytes left to forward */
 	int64_t			 body_seen;	/* chunked data bytes seen */
@@ -178,12 +183,16 @@ static void			*free_bufs, *free_reqs;
 static int			 nfree_bufs, nfree_reqs;
 static struct client		*free_clients;
 static struct upconn		*free_upconns;
+static struct client		*dead_clients;	/* closed this loop turn */
+static struct upconn		*dead_upconns;
+static uint64_t			 quit_grace;	/* idle connections end by then */
 static int			 alog;		/* access log on: keep its fields */
 
 static void	 client_cb(struct ev_io *, uint32_t);
 static void	 client_timer_cb(struct ev_timer *);
 static void	 client_run(struct client *);
 static void	 client_close(struct client *);
+static void	 client_abort(struct client *);
 static enum step step_head(struct client *);
 static enum step step_request(struct client *);
 static enum step step_response(struct client *);
@@ -191,13 +200,14 @@ static enum step step_local(struct client *);
 static enum step request_finish(struct client *);
 static enum step local_answer(struct client *, int, int);
 static enum step upstream_start(struct client *);
-static enum step upstream_failed(struct client *, const char *, int, int);
+static enum step upstream_failed(struct client *, const char *, unsigned, int, int);
 static void	 upconn_cb(struct ev_io *, uint32_t);
 static void	 upconn_timer_cb(struct ev_timer *);
 static void	 upconn_close(struct upconn *);
 static void	 upconn_release(struct client *);
 static void	 access_log(struct client *);
 static void	 active_add(struct req *, struct server_rt *, int);
+static void	 server_failed(struct server_rt *, int);
 
 /* Buffers and request blocks: free lists, so the request path does not malloc. */
 static char *
@@ -250,6 +260,8 @@ static void
 req_put(struct req *r)
 {
 	active_add(r, NULL, -1);
+	free(r->xbody);
+	r->xbody = NULL;
 	buf_put(r->hb);
 	buf_put(r->ub);
 	if (nfree_reqs >= FREE_KEEP) {
@@ -302,8 +314,13 @@ proxy_init(struct conf *c)
 			u->bs[j].weight = cs->weight;
 			u->bs[j].backup = cs->backup;
 			u->bs[j].max_conns = cs->max_conns;
-			if (cs->shm_idx >= 0)
-				u->bs[j].active = &worker.shm->srv[cs->shm_idx].active;
+			if (cs->shm_idx >= 0) {
+				struct shm_server *ss = &worker.shm->srv[cs->shm_idx];
+
+				u->bs[j].active = &ss->active;
+				u->bs[j].state = &ss->state;
+				u->bs[j].changed = &ss->changed_ms;
+			}
 		}
 		if (balance_init(&u->bal, u->conf->balance, u->bs, u->n,
 		    (uint64_t)u->conf->slow_start_ms,
@@ -585,7 +602,8 @@ build_request_head(struct client *c, const struct http_request *rq)
 	}
 	for (i = 0; i < rq->nheaders; i++) {
 		h = &rq->headers[i];
-		if (is_hop_header(h) || conn_tokens_has(&ct, h))
+		if (is_hop_header(h) || (conn_tokens_has(&ct, h) &&
+		    !(h->name_len == 4 && http_name_eq(h, "host"))))
 			continue;
 		if (h->name_len == 4 && http_name_eq(h, "host")) {
 			if (rq->absolute_form)
@@ -807,12 +825,26 @@ step_local(struct client *c)
 	struct req	*r = c->r;
 	ssize_t		 n;
 
-	while (r->hb_pos < r->hb_end) {
+	struct iovec	 iov[2];
+	int		 niov;
+	size_t		 hl;
+
+	while (r->hb_pos < r->hb_end || r->xbody_pos < r->xbody_len) {
 		if (!c->wr_ready) {
 			c->wait = W_CL_WRITE;
 			return STEP_AGAIN;
 		}
-		n = write(c->io.fd, r->hb + r->hb_pos, r->hb_end - r->hb_pos);
+		niov = 0;
+		hl = r->hb_end - r->hb_pos;
+		if (hl > 0) {
+			iov[niov].iov_base = r->hb + r->hb_pos;
+			iov[niov++].iov_len = hl;
+		}
+		if (r->xbody_pos < r->xbody_len) {
+			iov[niov].iov_base = r->xbody + r->xbody_pos;
+			iov[niov++].iov_len = r->xbody_len - r->xbody_pos;
+		}
+		n = writev(c->io.fd, iov, niov);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
 				c->wr_ready = 0;
@@ -821,9 +853,14 @@ step_local(struct client *c)
 			client_close(c);
 			return STEP_CLOSED;
 		}
-		if ((uint32_t)n < r->hb_end - r->hb_pos)
+		if ((size_t)n < hl + (r->xbody_len - r->xbody_pos))
 			c->wr_ready = 0;
-		r->hb_pos += n;
+		if ((size_t)n <= hl) {
+			r->hb_pos += n;
+			continue;
+		}
+		r->hb_pos = r->hb_end;
+		r->xbody_pos += n - hl;
 	}
 	if (r->local_close) {
 		/* Let the page reach the client before the close. */
@@ -864,6 +901,255 @@ step_linger(struct client *c)
 			return STEP_CLOSED;
 		}
 	}
+}
+
+/* A growing text buffer for the status page. */
+struct sbuf {
+	char	*p;
+	size_t	 len, cap;
+	int	 oom;
+};
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+	char	*np;
+
+	for (;;) {
+		if (b->oom)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0,
+		    fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = 1;
+			return;
+		}
+		if (b->p != NULL && (size_t)n < b->cap - b->len) {
+			b->len += n;
+			return;
+		}
+		np = realloc(b->p, b->cap + n + 4096);
+		if (np == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap += n + 4096;
+	}
+}
+
+static const char *
+state_name(uint32_t st)
+{
+	return st == SHM_DOWN ? "down" : (st == SHM_FAILED ? "failed" : "up");
+}
+
+/* Copy a shared probe text, for JSON and label use: printable, no quotes. */
+static void
+probe_text(const struct shm_server *ss, char *out, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i + 1 < len && i < sizeof(ss->last_probe) && ss->last_probe[i]; i++)
+		out[i] = (ss->last_probe[i] >= 0x20 && ss->last_probe[i] < 0x7f &&
+		    ss->last_probe[i] != '"' && ss->last_probe[i] != '\\') ?
+		    ss->last_probe[i] : '?';
+	out[i] = '\0';
+}
+
+/* Prometheus families, each as one group of samples over all servers. */
+static void
+status_metrics(struct sbuf *b, struct shm_header *shm)
+{
+	static const struct {
+		const char	*name, *type;
+	} fam[] = {
+		{ "portico_server_up", "gauge" },
+		{ "portico_server_active_connections", "gauge" },
+		{ "portico_server_requests_total", "counter" },
+		{ "portico_server_failures_total", "counter" },
+		{ "portico_server_retries_total", "counter" },
+	};
+	const struct conf_upstream	*cu;
+	const struct conf_server	*cs;
+	const struct shm_server		*ss;
+	size_t				 f, u, i;
+	unsigned long long		 v;
+
+	for (f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		sb_printf(b, "# TYPE %s %s\n", fam[f].name, fam[f].type);
+		for (u = 0; u < conf->nupstreams; u++) {
+			cu = &conf->upstreams[u];
+			for (i = 0; i < cu->nservers; i++) {
+				cs = &cu->servers[i];
+				if (cs->shm_idx < 0)
+					continue;
+				ss = &shm->srv[cs->shm_idx];
+				switch (f) {
+				case 0:
+					v = __atomic_load_n(&ss->state, __ATOMIC_RELAXED) == SHM_UP;
+					break;
+				case 1:
+					v = __atomic_load_n(&ss->active, __ATOMIC_RELAXED);
+					break;
+				case 2:
+					v = __atomic_load_n(&ss->requests, __ATOMIC_RELAXED);
+					break;
+				case 3:
+					v = __atomic_load_n(&ss->fails, __ATOMIC_RELAXED);
+					break;
+				default:
+					v = __atomic_load_n(&ss->retries, __ATOMIC_RELAXED);
+					break;
+				}
+				sb_printf(b, "%s{upstream=\"%s\",server=\"%s\"} %llu\n",
+				    fam[f].name, cu->name, cs->addr.text, v);
+			}
+		}
+	}
+}
+
+/*
+ * The status page: every upstream and server with its shared state and
+ * counters, summed over all workers from shared memory.  JSON, or the
+ * Prometheus text format when the path ends in /metrics.
+ */
+static enum step
+status_answer(struct client *c, const struct http_request *rq)
+{
+	struct req		*r = c->r;
+	struct shm_header	*shm = worker.shm;
+	struct sbuf		 b = { NULL, 0, 0, 0 };
+	struct shm_stats	 tot;
+	const struct conf_upstream *cu;
+	const struct conf_server *cs;
+	const struct shm_server	*ss;
+	char			 probe[64];
+	size_t			 u, i;
+	int			 prom, k, n;
+
+	prom = rq->path_len >= 8 &&
+	    memcmp(rq->path + rq->path_len - 8, "/metrics", 8) == 0;
+	shm_stats_total(shm, &tot);
+	if (prom) {
+		sb_printf(&b, "# TYPE portico_connections_total counter\n"
+		    "portico_connections_total %llu\n"
+		    "# TYPE portico_requests_total counter\n"
+		    "portico_requests_total %llu\n"
+		    "# TYPE portico_responses_total counter\n",
+		    (unsigned long long)tot.connections,
+		    (unsigned long long)tot.requests);
+		for (k = 1; k <= 5; k++)
+			sb_printf(&b, "portico_responses_total{class=\"%dxx\"} %llu\n",
+			    k, (unsigned long long)tot.status[k]);
+		sb_printf(&b, "# TYPE portico_upstream_errors_total counter\n"
+		    "portico_upstream_errors_total %llu\n",
+		    (unsigned long long)tot.upstream_errors);
+		status_metrics(&b, shm);
+	} else
+		sb_printf(&b, "{\"connections\":%llu,\"requests\":%llu,"
+		    "\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
+		    "\"4xx\":%llu,\"5xx\":%llu},\"upstream_errors\":%llu,"
+		    "\"upstreams\":[",
+		    (unsigned long long)tot.connections,
+		    (unsigned long long)tot.requests,
+		    (unsigned long long)tot.status[1], (unsigned long long)tot.status[2],
+		    (unsigned long long)tot.status[3], (unsigned long long)tot.status[4],
+		    (unsigned long long)tot.status[5],
+		    (unsigned long long)tot.upstream_errors);
+	for (u = 0; u < conf->nupstreams; u++) {
+		cu = &conf->upstreams[u];
+		if (!prom)
+			sb_printf(&b, "%s{\"name\":\"%s\",\"servers\":[",
+			    u ? "," : "", cu->name);
+		for (i = 0; i < cu->nservers; i++) {
+			cs = &cu->servers[i];
+			if (cs->shm_idx < 0)
+				continue;
+			ss = &shm->srv[cs->shm_idx];
+			probe_text(ss, probe, sizeof(probe));
+			n = (int)__atomic_load_n(&ss->state, __ATOMIC_RELAXED);
+			if (prom)
+				continue;
+			sb_printf(&b, "%s{\"address\":\"%s\",\"weight\":%d,"
+			    "\"backup\":%s,\"max_conns\":%d,\"state\":\"%s\","
+			    "\"since_ms\":%llu,\"last_probe\":\"%s\",\"probes\":%llu,"
+			    "\"active\":%u,\"requests\":%llu,\"failures\":%llu,"
+			    "\"retries\":%llu}",
+			    i ? "," : "", cs->addr.text, cs->weight,
+			    cs->backup ? "true" : "false", cs->max_conns, state_name((uint32_t)n),
+			    (unsigned long long)(ev_now - (ss->changed_ms && ss->changed_ms <= ev_now ?
+			    ss->changed_ms : ev_now)),
+			    probe, (unsigned long long)ss->probes,
+			    __atomic_load_n(&ss->active, __ATOMIC_RELAXED),
+			    (unsigned long long)__atomic_load_n(&ss->requests, __ATOMIC_RELAXED),
+			    (unsigned long long)__atomic_load_n(&ss->fails, __ATOMIC_RELAXED),
+			    (unsigned long long)__atomic_load_n(&ss->retries, __ATOMIC_RELAXED));
+		}
+		if (!prom)
+			sb_printf(&b, "]}");
+	}
+	if (!prom)
+		sb_printf(&b, "]}\n");
+	if (b.oom) {
+		free(b.p);
+		return local_answer(c, 500, 1);
+	}
+	if (r->hb == NULL && (r->hb = buf_get()) == NULL) {
+		free(b.p);
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	r->status = 200;
+	r->local_close = !r->keep_alive;
+	r->hb_pos = 0;
+	r->hb_end = snprintf(r->hb, bufsize,
+	    "HTTP/1.1 200 OK\r\nServer: portico\r\nDate: %s\r\n"
+	    "Content-Type: %s\r\nCache-Control: no-store\r\n"
+	    "Content-Length: %zu\r\n%s\r\n", http_date(),
+	    prom ? "text/plain; version=0.0.4" : "application/json",
+	    b.len, r->local_close ? "Connection: close\r\n" : "");
+	if (r->method == HTTP_M_HEAD) {
+		free(b.p);
+		b.p = NULL;
+		b.len = 0;
+	}
+	r->xbody = b.p;
+	r->xbody_len = b.len;
+	r->xbody_pos = 0;
+	r->body_bytes = b.len;
+	r->resp_head = 1;
+	c->state = CS_LOCAL;
+	return STEP_DONE;
+}
+
+/* Whether the client's address is in the route's allow list. */
+static int
+client_allowed(const struct client *c, const struct conf_route *rt)
+{
+	struct sockaddr_in	 s4;
+	struct sockaddr_in6	 s6;
+
+	if (rt->nallow == 0)
+		return 1;
+	memset(&s4, 0, sizeof(s4));
+	memset(&s6, 0, sizeof(s6));
+	if (inet_pton(AF_INET, c->ip, &s4.sin_addr) == 1) {
+		s4.sin_family = AF_INET;
+		return conf_cidr_match(rt->allow, rt->nallow, (struct sockaddr *)&s4);
+	}
+	if (inet_pton(AF_INET6, c->ip, &s6.sin6_addr) == 1) {
+		s6.sin6_family = AF_INET6;
+		return conf_cidr_match(rt->allow, rt->nallow, (struct sockaddr *)&s6);
+	}
+	return 0;
 }
 
 /* Find cookie name in the Cookie fields; *v, *vl its value. */
@@ -1053,9 +1339,24 @@ step_head(struct client *c)
 	else
 		r->req_done = r->body_left == 0;
 
+	if (rq.host_len > 255) {
+		log_info("client %s: bad request: Host longer than 255 bytes", c->ip);
+		return local_answer(c, 400, 1);
+	}
 	rt = route_find(c->ls, &rq, &status);
 	if (rt == NULL)
 		return local_answer(c, status, !r->req_done);
+	if (!client_allowed(c, rt)) {
+		log_info("client %s: not allowed on route %s", c->ip, rt->name);
+		return local_answer(c, 403, !r->req_done);
+	}
+	if (rt->handler == HANDLER_STATUS) {
+		if (rq.method != HTTP_M_GET && rq.method != HTTP_M_HEAD)
+			return local_answer(c, 405, !r->req_done);
+		if (!r->req_done)
+			r->keep_alive = 0;
+		return status_answer(c, &rq);
+	}
 	if (conf->g.max_body_size > 0 && rq.content_length > conf->g.max_body_size)
 		return local_answer(c, 413, 1);
 	r->upstream = upstream_of(rt->upstream);
@@ -1095,6 +1396,7 @@ upconn_get(struct server_rt *s)
 		u->next = u->prev = NULL;
 		u->reused = 1;
 		u->rd_ready = 0;
+		u->rdhup = 0;
 		u->wr_ready = 1;
 		return u;
 	}
@@ -1141,8 +1443,9 @@ upconn_close(struct upconn *u)
 	u->io.fd = -1;
 	u->owner = NULL;
 	u->srv = NULL;
-	u->next = free_upconns;
-	free_upconns = u;
+	/* Reused only after this loop turn: a stale event may still name it. */
+	u->next = dead_upconns;
+	dead_upconns = u;
 }
 
 /* Give the request's upstream connection back to the pool, or close it. */
@@ -1157,7 +1460,17 @@ upconn_release(struct client *c)
 		return;
 	r->up = NULL;
 	s = u->srv;
-	if (!r->up_reuse || !r->req_done || !r->resp_done ||
+	if (u->rd_ready && !u->rdhup) {
+		/* Bytes or a FIN may be waiting: a pooled one must hold neither. */
+		char	 b;
+		ssize_t	 n = recv(u->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			u->rd_ready = 0;
+		else
+			u->rdhup = 1;
+	}
+	if (!r->up_reuse || !r->req_done || !r->resp_done || u->rdhup ||
 	    r->ub_pos < r->ub_end || s->nidle >= s->up->conf->keepalive ||
 	    worker.quitting) {
 		u->owner = NULL;
@@ -1248,6 +1561,27 @@ active_add(struct req *r, struct server_rt *s, int delta)
 		    __ATOMIC_RELAXED);
 }
 
+/*
+ * A server failed a request (connect refused or timed out, reset or
+ * timeout before an answer).  The failure goes to the shared count the
+ * checker process turns into health state (max_fails within
+ * fail_timeout).  With max_fails = 1 one failure is enough, so this
+ * worker also leaves the server out at once, not waiting for the checker.
+ */
+static void
+server_failed(struct server_rt *s, int i)
+{
+	const struct conf_upstream	*cu = s->up->conf;
+
+	if (cu->max_fails == 0)
+		return;
+	if (s->conf->shm_idx >= 0)
+		__atomic_add_fetch(&worker.shm->srv[s->conf->shm_idx].fails, 1,
+		    __ATOMIC_RELAXED);
+	if (cu->max_fails == 1)
+		balance_fail(&s->up->bal, i, ev_now, (uint64_t)cu->fail_timeout_ms);
+}
+
 /* Pick a server and start sending the request to it. */
 static enum step
 upstream_start(struct client *c)
@@ -1255,15 +1589,19 @@ upstream_start(struct client *c)
 	struct req		*r = c->r;
 	struct upstream_rt	*ups = r->upstream;
 	struct upconn		*u;
-	int			 i, full;
+	int			 i, why;
 
 	for (;;) {
-		i = balance_pick(&ups->bal, ev_now, &r->tried, r->keyed, r->hash, &full);
+		i = balance_pick(&ups->bal, ev_now, &r->tried, r->keyed, r->hash, &why);
 		if (i == -1) {
 			STAT_INC(upstream_errors);
-			if (full) {
+			if (why == BALANCE_ALL_FULL) {
 				log_warnx("upstream %s: every server is at max_conns",
 				    ups->conf->name);
+				return local_answer(c, 503, !r->req_done);
+			}
+			if (why == BALANCE_ALL_DOWN) {
+				log_warnx("upstream %s: no server is up", ups->conf->name);
 				return local_answer(c, 503, !r->req_done);
 			}
 			return local_answer(c, r->fail_status ? r->fail_status : 502,
@@ -1276,7 +1614,7 @@ upstream_start(struct client *c)
 			break;
 		log_warn("upstream %s server %s: connect",
 		    ups->conf->name, ups->servers[i].conf->addr.text);
-		balance_fail(&ups->bal, i, ev_now, FAIL_BACKOFF_MS);
+		server_failed(&ups->servers[i], i);
 		STAT_INC(upstream_errors);
 	}
 	u->owner = c;
@@ -1288,19 +1626,96 @@ upstream_start(struct client *c)
 	return STEP_DONE;
 }
 
+static unsigned
+retry_status_bit(int status)
+{
+	switch (status) {
+	case 500:
+		return RETRY_500;
+	case 502:
+		return RETRY_502;
+	case 503:
+		return RETRY_503;
+	case 504:
+		return RETRY_504;
+	default:
+		return 0;
+	}
+}
+
+static int
+idempotent(enum http_method m)
+{
+	return m != HTTP_M_POST && m != HTTP_M_PATCH && m != HTTP_M_OTHER &&
+	    m != HTTP_M_CONNECT;
+}
+
+/*
+ * Whether the upstream's retry policy lets this request try another
+ * server after a failure of this kind (a RETRY_ bit): the kind is listed
+ * in retry_on, attempts and time are left, and the request can be sent
+ * again: still whole in the buffers, and idempotent unless nothing of it
+ * reached the server.
+ */
+static int
+retry_allowed(const struct req *r, unsigned kind, int nothing_sent)
+{
+	const struct conf_upstream	*cu = r->upstream->conf;
+
+	if ((cu->retry_on & kind) == 0 || !r->replayable)
+		return 0;
+	if (!nothing_sent && !idempotent(r->method))
+		return 0;
+	if (cu->retries >= 0 && r->attempts > cu->retries)
+		return 0;
+	if (cu->retry_timeout_ms > 0 &&
+	    ev_now - r->t_start >= (uint64_t)cu->retry_timeout_ms)
+		return 0;
+	return 1;
+}
+
+/* Rewind the request to send it again, and pick the next server. */
+static enum step
+request_retry(struct client *c, int same_server, int status)
+{
+	struct req		*r = c->r;
+	struct upstream_rt	*ups = r->upstream;
+
+	if (ups->servers[r->server].conf->shm_idx >= 0)
+		__atomic_add_fetch(&worker.shm->srv[ups->servers[r->server].conf->shm_idx].retries,
+		    1, __ATOMIC_RELAXED);
+	if (same_server)
+		balance_tried_unset(&r->tried, r->server);
+	r->hb_pos = 0;
+	c->in_pos = r->body_start;
+	r->req_fwd = 0;
+	r->head_sent = 0;
+	r->body_left = r->chunked ? 0 : (r->cl > 0 ? r->cl : 0);
+	r->req_done = !r->chunked && r->body_left == 0;
+	r->body_seen = 0;
+	if (r->chunked)
+		http_chunked_init(&r->req_ck);
+	r->ub_pos = r->ub_end = 0;
+	r->need_more = 0;
+	r->resp_started = 0;
+	r->fail_status = status;
+	return upstream_start(c);
+}
+
 /*
  * The upstream failed before any response byte: try another server when
- * that is safe, else answer status.  nothing_sent: the connection never
- * came up, so the request cannot have reached the server.
+ * the retry policy and the request allow it, else answer status.  kind is
+ * RETRY_ERROR or RETRY_TIMEOUT; nothing_sent: the connection never came
+ * up, so the request cannot have reached the server.
  */
 static enum step
-upstream_failed(struct client *c, const char *why, int nothing_sent, int status)
+upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_sent,
+    int status)
 {
 	struct req		*r = c->r;
 	struct upstream_rt	*ups = r->upstream;
 	struct upconn		*u = r->up;
 	int			 reused = u != NULL && u->reused;
-	int			 safe;
 
 	log_warnx("upstream %s server %s: %s%s", ups->conf->name,
 	    ups->servers[r->server].conf->addr.text, why,
@@ -1313,35 +1728,20 @@ upstream_failed(struct client *c, const char *why, int nothing_sent, int status)
 	}
 	c->fixed_deadline = 0;
 	if (!reused) {
-		balance_fail(&ups->bal, r->server, ev_now, FAIL_BACKOFF_MS);
+		server_failed(&ups->servers[r->server], r->server);
 		STAT_INC(upstream_errors);
 	}
+	if (r->resp_started || r->interim)
+		return local_answer(c, status, !r->req_done);
 	/*
-	 * A failed connect sent nothing: always safe to try elsewhere.  A
-	 * pooled connection that the server had closed: safe to send again
-	 * on a fresh connection when the method is idempotent.
+	 * A pooled connection that the server had closed is not the
+	 * server's failure: an idempotent request goes again on a fresh
+	 * connection to the same server, whatever retry_on says.
 	 */
-	safe = nothing_sent || (reused && r->method != HTTP_M_POST &&
-	    r->method != HTTP_M_PATCH && r->method != HTTP_M_OTHER &&
-	    r->method != HTTP_M_CONNECT);
-	if (safe && r->replayable && !r->resp_started) {
-		if (reused)
-			/* Retry the same server with a new connection. */
-			balance_tried_unset(&r->tried, r->server);
-		r->hb_pos = 0;
-		c->in_pos = r->body_start;
-		r->req_fwd = 0;
-		r->head_sent = 0;
-		r->body_left = r->chunked ? 0 : (r->cl > 0 ? r->cl : 0);
-		r->req_done = !r->chunked && r->body_left == 0;
-		r->body_seen = 0;
-		if (r->chunked)
-			http_chunked_init(&r->req_ck);
-		r->ub_pos = r->ub_end = 0;
-		r->need_more = 0;
-		r->fail_status = status;
-		return upstream_start(c);
-	}
+	if (reused && kind == RETRY_ERROR && r->replayable && idempotent(r->method))
+		return request_retry(c, 1, status);
+	if (retry_allowed(r, kind, nothing_sent))
+		return request_retry(c, 0, status);
 	return local_answer(c, status, !r->req_done);
 }
 
@@ -1449,13 +1849,14 @@ step_request(struct client *c)
 			if (r->resp_head) {
 				/* The server answered and stopped reading: fine. */
 				r->req_done = 1;
+				r->body_unread = 1;
 				r->up_reuse = 0;
 				r->keep_alive = 0;
 				return STEP_DONE;
 			}
 			if (!u->connected)
-				return upstream_failed(c, strerror(errno), 1, 502);
-			return upstream_failed(c, "send failed", 0, 502);
+				return upstream_failed(c, strerror(errno), RETRY_ERROR, 1, 502);
+			return upstream_failed(c, "send failed", RETRY_ERROR, 0, 502);
 		}
 		if (!u->connected) {
 			u->connected = 1;
@@ -1690,6 +2091,20 @@ step_response(struct client *c)
 				STAT_INC(upstream_errors);
 				return local_answer(c, 502, 1);
 			}
+			if (rs.status >= 500 && rs.status <= 504 && !r->interim &&
+			    retry_status_bit(rs.status) != 0 &&
+			    retry_allowed(r, retry_status_bit(rs.status), 0)) {
+				/* Move on; this answer (and its connection) is dropped. */
+				log_warnx("upstream %s server %s: answered %d, retrying",
+				    r->upstream->conf->name,
+				    r->upstream->servers[r->server].conf->addr.text,
+				    rs.status);
+				u->owner = NULL;
+				u->srv = NULL;
+				upconn_close(u);
+				r->up = NULL;
+				return request_retry(c, 0, rs.status);
+			}
 			if (rs.status >= 200) {
 				st = response_head(c, &rs);
 				if (st != STEP_DONE)
@@ -1697,9 +2112,11 @@ step_response(struct client *c)
 				continue;
 			}
 			/* Interim: forward to HTTP/1.1 clients, except our own 100. */
-			if (rs.status != 100 && r->version == 11 &&
-			    build_response_head(c, &rs, 0) == -1)
-				return local_answer(c, 502, 1);
+			if (rs.status != 100 && r->version == 11) {
+				if (build_response_head(c, &rs, 0) == -1)
+					return local_answer(c, 502, 1);
+				r->interim = 1;
+			}
 			r->ub_pos += rs.head_len;
 			continue;
 		}
@@ -1730,13 +2147,21 @@ step_response(struct client *c)
 				continue;
 			}
 			if (!r->resp_started)
-				return upstream_failed(c, "connection reset", 0, 502);
-			n = 0;
+				return upstream_failed(c, "connection reset", RETRY_ERROR, 0, 502);
+			log_errorx("upstream %s server %s: connection reset in the "
+			    "middle of the response", r->upstream->conf->name,
+			    r->upstream->servers[r->server].conf->addr.text);
+			STAT_INC(upstream_errors);
+			if (r->resp_eof)
+				client_abort(c);
+			else
+				client_close(c);
+			return STEP_CLOSED;
 		}
 		if (n == 0) {
 			if (!r->resp_started)
 				return upstream_failed(c,
-				    "closed the connection before answering", 0, 502);
+				    "closed the connection before answering", RETRY_ERROR, 0, 502);
 			if (r->resp_head && r->resp_eof) {
 				r->resp_done = 1;
 				continue;
@@ -1749,7 +2174,11 @@ step_response(struct client *c)
 			STAT_INC(upstream_errors);
 			if (!r->resp_head)
 				return local_answer(c, 502, 1);
-			client_close(c);
+			/* A framed body shows it is short; only a close-delimited one needs the reset. */
+			if (r->resp_eof)
+				client_abort(c);
+			else
+				client_close(c);
 			return STEP_CLOSED;
 		}
 		if ((size_t)n < bufsize - r->ub_end && !u->rdhup)
@@ -1815,6 +2244,7 @@ request_finish(struct client *c)
 {
 	struct req	*r = c->r;
 	int		 keep = r->keep_alive && !worker.quitting;
+	int		 body_unread = r->body_unread;
 
 	access_log(c);
 	upconn_release(c);
@@ -1825,6 +2255,20 @@ request_finish(struct client *c)
 	c->state = CS_HEAD;
 	c->fixed_deadline = 0;
 	if (!keep) {
+		if (body_unread || c->in_pos < c->in_end) {
+			/*
+			 * The client may still be sending (the answer came
+			 * before the whole body): closing now would reset the
+			 * connection and lose the end of the answer.
+			 */
+			shutdown(c->io.fd, SHUT_WR);
+			buf_put(c->in);
+			c->in = NULL;
+			c->in_pos = c->in_end = 0;
+			c->state = CS_LINGER;
+			c->fixed_deadline = ev_now + LINGER_MS;
+			return STEP_DONE;
+		}
 		client_close(c);
 		return STEP_CLOSED;
 	}
@@ -1883,6 +2327,7 @@ client_run(struct client *c)
 				if (!r->req_done) {
 					/* Answered early: drop the rest of the body. */
 					r->req_done = 1;
+					r->body_unread = 1;
 					r->up_reuse = 0;
 					r->keep_alive = 0;
 				}
@@ -1908,9 +2353,14 @@ client_run(struct client *c)
 	case W_HEAD:
 	case W_LINGER:
 		deadline = c->fixed_deadline;
+		if (worker.quitting && c->wait == W_HEAD &&
+		    c->in_end == c->in_pos && deadline > quit_grace)
+			deadline = quit_grace;
 		break;
 	case W_IDLE:
 		deadline = ev_now + conf->g.keepalive_timeout_ms;
+		if (worker.quitting && deadline > quit_grace)
+			deadline = quit_grace;
 		break;
 	case W_CONNECT:
 		deadline = c->fixed_deadline ? c->fixed_deadline :
@@ -1955,7 +2405,7 @@ client_timer_cb(struct ev_timer *t)
 		}
 		break;
 	case W_CONNECT:
-		st = upstream_failed(c, "connect timed out", 1, 504);
+		st = upstream_failed(c, "connect timed out", RETRY_TIMEOUT, 1, 504);
 		break;
 	case W_UP_WRITE:
 	case W_UP_READ:
@@ -1966,10 +2416,17 @@ client_timer_cb(struct ev_timer *t)
 			client_close(c);
 			return;
 		}
+		if (!r->resp_started && !r->interim && c->wait == W_UP_READ &&
+		    retry_allowed(r, RETRY_TIMEOUT, 0)) {
+			st = upstream_failed(c, "timed out waiting for the response",
+			    RETRY_TIMEOUT, 0, 504);
+			break;
+		}
 		log_errorx("upstream %s server %s: timed out waiting for the response",
 		    r->upstream->conf->name,
 		    r->upstream->servers[r->server].conf->addr.text);
 		STAT_INC(upstream_errors);
+		server_failed(&r->upstream->servers[r->server], r->server);
 		st = local_answer(c, 504, 1);
 		break;
 	case W_CL_READ:
@@ -2050,8 +2507,43 @@ client_close(struct client *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	nclients--;
-	c->next = free_clients;
-	free_clients = c;
+	c->next = dead_clients;
+	dead_clients = c;
+}
+
+/*
+ * End of a loop turn: objects closed during it may be reused now (no
+ * event of this turn can name them any more).
+ */
+/*
+ * Close with a reset: the client must not take a cut-short body for a
+ * whole one (a close-delimited body would otherwise look complete).
+ */
+static void
+client_abort(struct client *c)
+{
+	struct linger	 l = { 1, 0 };
+
+	(void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	client_close(c);
+}
+
+void
+proxy_recycle(void)
+{
+	struct client	*c;
+	struct upconn	*u;
+
+	while ((c = dead_clients) != NULL) {
+		dead_clients = c->next;
+		c->next = free_clients;
+		free_clients = c;
+	}
+	while ((u = dead_upconns) != NULL) {
+		dead_upconns = u->next;
+		u->next = free_upconns;
+		free_upconns = u;
+	}
 }
 
 void
@@ -2134,6 +2626,7 @@ proxy_quit(void)
 	uint64_t	 grace = ev_now + QUIT_IDLE_GRACE_MS;
 
 	worker.quitting = 1;
+	quit_grace = grace;
 	for (c = clients; c != NULL; c = c->next) {
 		if (c->r != NULL)
 			c->r->keep_alive = 0;
@@ -2178,6 +2671,7 @@ proxy_fini(void)
 	nupstreams = 0;
 	free(hdrs);
 	hdrs = NULL;
+	proxy_recycle();
 	while ((u = free_upconns) != NULL) {
 		free_upconns = u->next;
 		free(u);

@@ -24,6 +24,8 @@ void	proxy_accept(struct ev_io *io, uint32_t events);
  */
 size_t	proxy_quit(void);
 size_t	proxy_active(void);
+/* End of a loop turn: let objects closed in it be reused. */
+void	proxy_recycle(void);
 /* Close everything and free all memory (fast stop, or after quit). */
 void	proxy_fini(void);
 

@@ -181,7 +181,7 @@ signal_cb(struct ev_io *io, uint32_t events)
 }
 
 void
-worker_main(struct conf *conf, struct shm_header *shm, int slot)
+worker_main(struct conf *conf, struct shm_header *shm, int slot, pid_t master_pid)
 {
 	sigset_t	 set;
 	size_t		 i, j, k;
@@ -194,9 +194,6 @@ worker_main(struct conf *conf, struct shm_header *shm, int slot)
 	worker.stats = &shm->slot[slot];
 	snprintf(role, sizeof(role), "worker %d", slot);
 	log_set_role(role);
-	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
-		exit(0);	/* the master is gone already */
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -211,6 +208,13 @@ worker_main(struct conf *conf, struct shm_header *shm, int slot)
 
 	alog_open();
 	drop_privileges();
+	/*
+	 * After the uid change, which clears it: die with the master.  If it
+	 * is gone already (our parent is no longer it), stop now.
+	 */
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master_pid)
+		exit(0);
 
 	if (ev_init() == -1)
 		fatal("epoll_create");
@@ -251,6 +255,7 @@ worker_main(struct conf *conf, struct shm_header *shm, int slot)
 			wait = (int)(quit_deadline - ev_now);
 		}
 		ev_run_once(wait);
+		proxy_recycle();
 		if (alog_len > 0)
 			alog_flush();
 	}

@@ -1110,6 +1110,14 @@ def raw_exchange(port, data, timeout=5.0, addr="127.0.0.1"):
 # The daemon
 # --------------------------------------------------------------------------
 
+def proc_comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def proc_children(pid):
     """PIDs whose parent is pid (from /proc/*/stat)."""
     out = []
@@ -1281,9 +1289,19 @@ class Portico:
         return self.proc is not None and self.proc.poll() is None
 
     def workers(self):
+        """The worker processes: children of the master but the checker."""
         if not self.running():
             return []
-        return proc_children(self.master_pid)
+        return [p for p in proc_children(self.master_pid) if proc_comm(p) != "portico-checker"]
+
+    def checker(self):
+        """The health checker's pid, or None."""
+        if not self.running():
+            return None
+        for p in proc_children(self.master_pid):
+            if proc_comm(p) == "portico-checker":
+                return p
+        return None
 
     def signal(self, sig):
         if isinstance(sig, str):

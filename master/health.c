@@ -1,0 +1,745 @@
+/*
+ * health.c: the checker process.
+ *
+ * One non-blocking epoll loop, no threads.  Every server of an upstream
+ * with an active check is probed every health_interval (the first probe
+ * at a random offset within the interval, then the interval +- 10%, so
+ * that probes do not all go out at the same instant).  A probe connects,
+ * for HTTP sends one request with "Connection: close" and reads at most
+ * PROBE_BUF bytes of the answer, all within health_timeout.  A server that
+ * is up goes down after health_fall failed probes in a row; one that is
+ * down comes up after health_rise passed probes in a row.
+ *
+ * Every PASSIVE_TICK_MS the checker also reads the failure counters that
+ * workers add to in shared memory.  max_fails failures within fail_timeout
+ * take the server down; without an active check it comes back up when
+ * fail_timeout is over, with one the probes bring it back.  An upstream
+ * with a single server has no passive checks.
+ *
+ * State lives in shared memory and nowhere else, so a checker that starts
+ * after a reload or a crash goes on with the state the last one left.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/net.h"
+#include "master/health.h"
+
+#define PROBE_BUF	16384	/* bytes of a probe's answer read at most */
+#define PASSIVE_TICK_MS	100	/* how often the failure counters are read */
+#define MAX_EVENTS	64
+
+enum phase {
+	PH_IDLE = 0,		/* no probe in flight */
+	PH_CONNECT,		/* connect in progress */
+	PH_SEND,		/* sending the request */
+	PH_RECV			/* reading the answer */
+};
+
+struct hsrv {
+	struct conf_upstream	*up;
+	struct conf_server	*cs;
+	struct shm_server	*sh;
+	/* Active probes. */
+	enum phase		 phase;
+	int			 fd;
+	uint64_t		 next_ms;	/* when the next probe starts */
+	uint64_t		 deadline_ms;	/* when the one in flight times out */
+	char			*req;		/* the HTTP request, NULL for tcp */
+	size_t			 reqlen;
+	size_t			 sent;
+	char			*buf;		/* the answer so far */
+	size_t			 len;
+	int			 oks;		/* probes passed in a row */
+	int			 errs;		/* probes failed in a row */
+	/* Passive checks. */
+	uint64_t		 seen;		/* shm fails already taken in */
+	uint64_t		*times;		/* ring: the last max_fails failure times */
+	int			 ntimes;
+	int			 head;
+	int			 passive_down;	/* down because of passive checks */
+	uint64_t		 passive_until;	/* then up again, without a probe */
+};
+
+static struct hsrv	*hs;
+static size_t		 nhs;
+static int		 epfd = -1;
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+health_needed(const struct conf *conf, const struct shm_header *shm)
+{
+	size_t			 u, i;
+	const struct conf_upstream *up;
+	int			 idx;
+
+	for (u = 0; u < conf->nupstreams; u++) {
+		up = &conf->upstreams[u];
+		if (up->health != HEALTH_NONE ||
+		    (up->max_fails > 0 && up->nservers > 1))
+			return 1;
+		for (i = 0; i < up->nservers; i++) {
+			idx = up->servers[i].shm_idx;
+			if (idx >= 0 && __atomic_load_n(&shm->srv[idx].state,
+			    __ATOMIC_RELAXED) != SHM_UP)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* A duration as the config would write it: "10s", "2m", "1500ms". */
+static void
+fmt_duration(int64_t ms, char *buf, size_t len)
+{
+	if (ms % 60000 == 0 && ms >= 60000)
+		snprintf(buf, len, "%lldm", (long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(buf, len, "%llds", (long long)(ms / 1000));
+	else
+		snprintf(buf, len, "%lldms", (long long)ms);
+}
+
+/* Publish a new state and log it, with why, as one notice line. */
+static void
+set_state(struct hsrv *h, enum shm_health state, uint64_t now,
+    const char *fmt, ...)
+{
+	char	 why[160];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	__atomic_store_n(&h->sh->changed_ms, now, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->sh->state, (uint32_t)state, __ATOMIC_RELEASE);
+	log_notice("upstream %s server %s: %s (%s)", h->up->name,
+	    h->cs->addr.text, state == SHM_UP ? "up" :
+	    (state == SHM_DOWN ? "down" : "failed"), why);
+}
+
+/* The next probe: the interval, +- 10%. */
+static uint64_t
+jittered(int64_t interval)
+{
+	uint64_t	 span = (uint64_t)interval / 5;
+
+	return (uint64_t)interval - span / 2 + (uint64_t)random() % (span + 1);
+}
+
+static void
+probe_close(struct hsrv *h)
+{
+	if (h->fd != -1) {
+		(void)epoll_ctl(epfd, EPOLL_CTL_DEL, h->fd, NULL);
+		close(h->fd);
+		h->fd = -1;
+	}
+	free(h->buf);
+	h->buf = NULL;
+	h->len = 0;
+	h->sent = 0;
+	h->phase = PH_IDLE;
+}
+
+/* A probe is over: count it, publish it and change state if it is time. */
+static void
+probe_done(struct hsrv *h, int ok, uint64_t now, const char *fmt, ...)
+{
+	char		 text[sizeof(h->sh->last_probe)];
+	va_list		 ap;
+	uint32_t	 state;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	probe_close(h);
+	memcpy(h->sh->last_probe, text, sizeof(text));
+	__atomic_store_n(&h->sh->probe_ok, ok ? 1u : 0u, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&h->sh->probes, 1, __ATOMIC_RELAXED);
+	state = __atomic_load_n(&h->sh->state, __ATOMIC_RELAXED);
+	log_debug("upstream %s server %s: probe %s: %s", h->up->name,
+	    h->cs->addr.text, ok ? "passed" : "failed", text);
+	if (ok) {
+		h->errs = 0;
+		if (h->oks < h->up->health_rise)
+			h->oks++;
+		if (state != SHM_UP && h->oks >= h->up->health_rise) {
+			h->passive_down = 0;
+			set_state(h, SHM_UP, now, "%d probe%s passed", h->oks,
+			    h->oks == 1 ? "" : "s");
+		}
+	} else {
+		h->oks = 0;
+		if (h->errs < h->up->health_fall)
+			h->errs++;
+		if (state != SHM_DOWN && h->errs >= h->up->health_fall)
+			set_state(h, SHM_DOWN, now, "%d probe%s failed: %s",
+			    h->errs, h->errs == 1 ? "" : "s", text);
+	}
+}
+
+static const char *
+connect_error(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return "connect refused";
+	case ETIMEDOUT:
+		return "connect timed out";
+	case EHOSTUNREACH:
+		return "host unreachable";
+	case ENETUNREACH:
+		return "network unreachable";
+	case ECONNRESET:
+		return "connection reset";
+	default:
+		return strerror(err);
+	}
+}
+
+static void
+probe_start(struct hsrv *h, uint64_t now)
+{
+	struct epoll_event	 ev;
+
+	h->next_ms = now + jittered(h->up->health_interval_ms);
+	h->fd = net_connect(&h->cs->addr);
+	if (h->fd == -1) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* Our trouble, not the server's: try again later. */
+			log_warn("upstream %s server %s: cannot probe",
+			    h->up->name, h->cs->addr.text);
+			return;
+		}
+		probe_done(h, 0, now, "%s", connect_error(errno));
+		return;
+	}
+	if (h->req != NULL && (h->buf = malloc(PROBE_BUF)) == NULL) {
+		log_warnx("upstream %s server %s: cannot probe: out of memory",
+		    h->up->name, h->cs->addr.text);
+		probe_close(h);
+		return;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLOUT;
+	ev.data.u64 = (uint64_t)(h - hs) + 1;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, h->fd, &ev) == -1) {
+		log_warn("upstream %s server %s: epoll_ctl", h->up->name,
+		    h->cs->addr.text);
+		probe_close(h);
+		return;
+	}
+	h->phase = PH_CONNECT;
+	h->deadline_ms = now + (uint64_t)h->up->health_timeout_ms;
+}
+
+/* The value of Content-Length in the head [p, end), or -1. */
+static long long
+content_length(const char *p, const char *end)
+{
+	static const char	 name[] = "\ncontent-length:";
+	const char		*q;
+	char			*ep;
+	long long		 v;
+
+	for (q = p; q + sizeof(name) - 1 < end; q++) {
+		if (*q != '\n' || strncasecmp(q, name, sizeof(name) - 1) != 0)
+			continue;
+		q += sizeof(name) - 1;
+		while (q < end && (*q == ' ' || *q == '\t'))
+			q++;
+		errno = 0;
+		v = strtoll(q, &ep, 10);
+		if (ep == q || errno != 0 || v < 0)
+			return -1;
+		return v;
+	}
+	return -1;
+}
+
+/*
+ * Judge what the answer holds so far; eof: nothing more will come.
+ * Returns 1 when the probe is decided (and done), 0 to read on.
+ */
+static int
+probe_judge(struct hsrv *h, int eof, uint64_t now)
+{
+	const struct conf_upstream *up = h->up;
+	char		*b = h->buf, *eol, *hend, *body;
+	char		 status_text[48];
+	size_t		 n, blen;
+	long long	 cl;
+	int		 status;
+
+	if (h->len == PROBE_BUF)
+		eof = 1;	/* all we will look at */
+	eol = memchr(b, '\n', h->len);
+	if (eol == NULL) {
+		if (!eof)
+			return 0;
+		probe_done(h, 0, now, h->len == 0 ? "closed without an answer" :
+		    "invalid answer");
+		return 1;
+	}
+	if (eol - b < 12 || strncmp(b, "HTTP/1.", 7) != 0 ||
+	    b[7] < '0' || b[7] > '9' || b[8] != ' ' ||
+	    b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' ||
+	    b[11] < '0' || b[11] > '9' || (b[12] != ' ' && b[12] != '\r' &&
+	    b[12] != '\n')) {
+		probe_done(h, 0, now, "invalid answer");
+		return 1;
+	}
+	status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	if (status < up->health_status_min || status > up->health_status_max) {
+		probe_done(h, 0, now, "status %d", status);
+		return 1;
+	}
+	/* "200 OK": the status line after the version. */
+	n = (size_t)(eol - (b + 9));
+	if (n > 0 && b[9 + n - 1] == '\r')
+		n--;
+	if (n >= sizeof(status_text))
+		n = sizeof(status_text) - 1;
+	memcpy(status_text, b + 9, n);
+	status_text[n] = '\0';
+	if (up->health_body == NULL || strcmp(up->health_method, "HEAD") == 0) {
+		probe_done(h, 1, now, "%s", status_text);
+		return 1;
+	}
+	hend = memmem(b, h->len, "\r\n\r\n", 4);
+	if (hend == NULL) {
+		if (!eof)
+			return 0;
+		probe_done(h, 0, now, "invalid answer");
+		return 1;
+	}
+	body = hend + 4;
+	blen = h->len - (size_t)(body - b);
+	cl = content_length(b, hend + 2);
+	if (cl >= 0 && (unsigned long long)cl < blen)
+		blen = (size_t)cl;
+	if (!eof && (cl < 0 || (unsigned long long)cl > blen))
+		return 0;
+	if (memmem(body, blen, up->health_body, strlen(up->health_body)) != NULL)
+		probe_done(h, 1, now, "%s", status_text);
+	else
+		probe_done(h, 0, now, "%s, body mismatch", status_text);
+	return 1;
+}
+
+static void
+probe_send(struct hsrv *h, uint64_t now)
+{
+	struct epoll_event	 ev;
+	ssize_t			 n;
+
+	while (h->sent < h->reqlen) {
+		n = send(h->fd, h->req + h->sent, h->reqlen - h->sent,
+		    MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == EINTR)
+				continue;
+			probe_done(h, 0, now, "%s", connect_error(errno));
+			return;
+		}
+		h->sent += (size_t)n;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = (uint64_t)(h - hs) + 1;
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, h->fd, &ev) == -1) {
+		log_warn("upstream %s server %s: epoll_ctl", h->up->name,
+		    h->cs->addr.text);
+		probe_close(h);
+		return;
+	}
+	h->phase = PH_RECV;
+}
+
+static void
+probe_recv(struct hsrv *h, uint64_t now)
+{
+	ssize_t	 n;
+
+	for (;;) {
+		n = read(h->fd, h->buf + h->len, PROBE_BUF - h->len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				(void)probe_judge(h, 0, now);
+				return;
+			}
+			if (h->len > 0 && probe_judge(h, 1, now))
+				return;
+			probe_done(h, 0, now, "%s", connect_error(errno));
+			return;
+		}
+		h->len += (size_t)n;
+		if (n == 0 || h->len == PROBE_BUF) {
+			(void)probe_judge(h, 1, now);
+			return;
+		}
+	}
+}
+
+static void
+probe_event(struct hsrv *h, uint32_t events, uint64_t now)
+{
+	int		 err = 0;
+	socklen_t	 len = sizeof(err);
+
+	switch (h->phase) {
+	case PH_CONNECT:
+		if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err == 0 && (events & (EPOLLERR | EPOLLHUP)) != 0)
+			err = ECONNREFUSED;
+		if (err != 0) {
+			probe_done(h, 0, now, "%s", connect_error(err));
+			return;
+		}
+		if (h->req == NULL) {
+			probe_done(h, 1, now, "connected");
+			return;
+		}
+		h->phase = PH_SEND;
+		probe_send(h, now);
+		break;
+	case PH_SEND:
+		probe_send(h, now);
+		break;
+	case PH_RECV:
+		probe_recv(h, now);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Take in the failures workers counted; decide passive state changes. */
+static void
+passive_tick(uint64_t now)
+{
+	struct hsrv	*h;
+	uint64_t	 cur, d, oldest;
+	size_t		 i;
+	char		 dur[32];
+
+	for (i = 0; i < nhs; i++) {
+		h = &hs[i];
+		if (h->times == NULL)
+			continue;
+		cur = __atomic_load_n(&h->sh->fails, __ATOMIC_RELAXED);
+		d = cur - h->seen;
+		h->seen = cur;
+		if (__atomic_load_n(&h->sh->state, __ATOMIC_RELAXED) != SHM_UP) {
+			if (h->passive_down && h->up->health == HEALTH_NONE &&
+			    now >= h->passive_until) {
+				h->passive_down = 0;
+				set_state(h, SHM_UP, now, "fail_timeout over");
+			}
+			continue;
+		}
+		if (d > (uint64_t)h->up->max_fails)
+			d = (uint64_t)h->up->max_fails;
+		for (; d > 0; d--) {
+			h->times[h->head] = now;
+			h->head = (h->head + 1) % h->up->max_fails;
+			if (h->ntimes < h->up->max_fails)
+				h->ntimes++;
+		}
+		if (h->ntimes < h->up->max_fails)
+			continue;
+		/* When the ring is full, head is the oldest entry. */
+		oldest = h->times[h->head];
+		if (now - oldest >= (uint64_t)h->up->fail_timeout_ms)
+			continue;
+		fmt_duration(h->up->fail_timeout_ms, dur, sizeof(dur));
+		h->ntimes = 0;
+		h->head = 0;
+		h->passive_down = 1;
+		h->passive_until = now + (uint64_t)h->up->fail_timeout_ms;
+		h->oks = 0;
+		/*
+		 * Passive marks are soft (SHM_FAILED): workers avoid the
+		 * server but still use it when nothing else is up.
+		 */
+		set_state(h, SHM_FAILED, now, "%d failure%s within %s: passive",
+		    h->up->max_fails, h->up->max_fails == 1 ? "" : "s", dur);
+	}
+}
+
+/* Give up root, like the workers: the checker needs no privilege. */
+static void
+drop_privileges(const struct conf *conf)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	gid_t		 gid;
+
+	if (conf->g.user == NULL || geteuid() != 0)
+		return;
+	if ((pw = getpwnam(conf->g.user)) == NULL) {
+		log_errorx("unknown user %s", conf->g.user);
+		exit(HEALTH_EXIT_FATAL);
+	}
+	gid = pw->pw_gid;
+	if (conf->g.group != NULL) {
+		if ((gr = getgrnam(conf->g.group)) == NULL) {
+			log_errorx("unknown group %s", conf->g.group);
+			exit(HEALTH_EXIT_FATAL);
+		}
+		gid = gr->gr_gid;
+	}
+	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		log_error("cannot drop privileges to %s", conf->g.user);
+		exit(HEALTH_EXIT_FATAL);
+	}
+}
+
+static void
+servers_free(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < nhs; i++) {
+		probe_close(&hs[i]);
+		free(hs[i].req);
+		free(hs[i].times);
+	}
+	free(hs);
+	hs = NULL;
+	nhs = 0;
+}
+
+/* One entry per server that has a check; -1 when out of memory. */
+static int
+servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
+{
+	struct conf_upstream	*up;
+	struct hsrv		*h;
+	const char		*host;
+	size_t			 u, i, n = 0, len;
+
+	for (u = 0; u < conf->nupstreams; u++)
+		n += conf->upstreams[u].nservers;
+	if (n > 0 && (hs = calloc(n, sizeof(*hs))) == NULL)
+		return -1;
+	for (u = 0; u < conf->nupstreams; u++) {
+		up = &conf->upstreams[u];
+		for (i = 0; i < up->nservers; i++) {
+			if (up->servers[i].shm_idx < 0)
+				continue;
+			h = &hs[nhs++];
+			h->fd = -1;
+			h->up = up;
+			h->cs = &up->servers[i];
+			h->sh = &shm->srv[up->servers[i].shm_idx];
+			h->seen = __atomic_load_n(&h->sh->fails, __ATOMIC_RELAXED);
+			if (up->health == HEALTH_HTTP) {
+				host = up->health_host != NULL ? up->health_host :
+				    h->cs->addr.text;
+				len = strlen(up->health_method) +
+				    strlen(up->health_path) + strlen(host) + 100;
+				if ((h->req = malloc(len)) == NULL)
+					return -1;
+				h->reqlen = (size_t)snprintf(h->req, len,
+				    "%s %s HTTP/1.1\r\nHost: %s\r\n"
+				    "User-Agent: portico-health\r\n"
+				    "Connection: close\r\n\r\n",
+				    up->health_method, up->health_path, host);
+			}
+			if (up->health != HEALTH_NONE)
+				h->next_ms = now + (uint64_t)random() %
+				    (uint64_t)up->health_interval_ms;
+			/*
+			 * As in nginx, the only server of an upstream is never
+			 * taken out by passive checks: there is nowhere else to
+			 * send its requests, and a 503 for fail_timeout would
+			 * only stretch one error into many.
+			 */
+			if (up->max_fails > 0 && up->nservers > 1 &&
+			    (h->times = calloc((size_t)up->max_fails,
+			    sizeof(*h->times))) == NULL)
+				return -1;
+			if (__atomic_load_n(&h->sh->state, __ATOMIC_RELAXED) ==
+			    SHM_UP)
+				continue;
+			/* Down before this checker started: who brings it back? */
+			if (up->health != HEALTH_NONE)
+				continue;
+			if (h->times != NULL) {
+				h->passive_down = 1;
+				h->passive_until = __atomic_load_n(&h->sh->changed_ms,
+				    __ATOMIC_RELAXED) + (uint64_t)up->fail_timeout_ms;
+			} else
+				set_state(h, SHM_UP, now, "health checks off");
+		}
+	}
+	return 0;
+}
+
+static void __attribute__((noreturn))
+checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
+{
+	struct epoll_event	 evs[MAX_EVENTS], ev;
+	struct signalfd_siginfo	 si;
+	sigset_t		 set;
+	uint64_t		 now, next_tick, due;
+	size_t			 i, j;
+	int			 sfd, n, k, wait, stop = 0;
+	struct hsrv		*h;
+
+	log_set_role("checker");
+	/* Told apart from the workers in ps(1) and /proc/PID/comm. */
+	(void)prctl(PR_SET_NAME, "portico-checker");
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master)
+		exit(0);	/* the master is gone already */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* The checker accepts nothing: let go of the listening sockets. */
+	for (i = 0; i < conf->nlisteners; i++)
+		for (j = 0; j < conf->listeners[i].naddrs; j++)
+			if (conf->listeners[i].fds[j] != -1) {
+				close(conf->listeners[i].fds[j]);
+				conf->listeners[i].fds[j] = -1;
+			}
+	drop_privileges(conf);
+	srandom((unsigned int)(getpid() ^ now_ms()));
+
+	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	if ((sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = 0;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev) == -1)
+		fatal("epoll_ctl signalfd");
+	now = now_ms();
+	if (servers_init(conf, shm, now) == -1) {
+		servers_free();
+		fatalx("out of memory");
+	}
+	log_info("started: %zu servers to watch", nhs);
+	next_tick = now + PASSIVE_TICK_MS;
+
+	while (!stop) {
+		now = now_ms();
+		due = next_tick;
+		for (i = 0; i < nhs; i++) {
+			h = &hs[i];
+			if (h->phase != PH_IDLE && h->deadline_ms < due)
+				due = h->deadline_ms;
+			else if (h->phase == PH_IDLE &&
+			    h->up->health != HEALTH_NONE && h->next_ms < due)
+				due = h->next_ms;
+		}
+		wait = due > now ? (int)(due - now) : 0;
+		n = epoll_wait(epfd, evs, MAX_EVENTS, wait);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("epoll_wait");
+		}
+		now = now_ms();
+		for (k = 0; k < n; k++) {
+			if (evs[k].data.u64 != 0) {
+				h = &hs[evs[k].data.u64 - 1];
+				if (h->fd != -1)
+					probe_event(h, evs[k].events, now);
+				continue;
+			}
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				switch (si.ssi_signo) {
+				case SIGTERM:
+				case SIGINT:
+				case SIGQUIT:
+					stop = 1;
+					break;
+				case SIGUSR1:
+					log_reopen();
+					break;
+				default:
+					break;
+				}
+			}
+		}
+		for (i = 0; i < nhs; i++) {
+			h = &hs[i];
+			if (h->phase != PH_IDLE && now >= h->deadline_ms)
+				probe_done(h, 0, now, "timeout");
+			else if (h->phase == PH_IDLE &&
+			    h->up->health != HEALTH_NONE && now >= h->next_ms)
+				probe_start(h, now);
+		}
+		if (now >= next_tick) {
+			passive_tick(now);
+			next_tick = now + PASSIVE_TICK_MS;
+		}
+	}
+	log_debug("exiting");
+	servers_free();
+	close(sfd);
+	close(epfd);
+	conf_free(conf);
+	exit(0);
+}
+
+pid_t
+health_start(struct conf *conf, struct shm_header *shm)
+{
+	pid_t	 pid, master = getpid();
+
+	pid = fork();
+	if (pid == -1) {
+		log_error("fork");
+		return -1;
+	}
+	if (pid == 0)
+		checker_main(conf, shm, master);
+	log_info("started checker (pid %d)", (int)pid);
+	return pid;
+}
