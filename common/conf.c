@@ -159,6 +159,7 @@ static void	 key_balance(struct loader *, void *, const char *);
 static void	 key_hash_key(struct loader *, void *, const char *);
 static void	 key_health_check(struct loader *, void *, const char *);
 static void	 key_retry_on(struct loader *, void *, const char *);
+static void	 key_fail_on_5xx(struct loader *, void *, const char *);
 static void	 key_health_status(struct loader *, void *, const char *);
 static void	 key_host(struct loader *, void *, const char *);
 static void	 key_path(struct loader *, void *, const char *);
@@ -254,6 +255,7 @@ static const struct key upstream_keys[] = {
 	{ "retry_on", K_FUNC, 0, 0, 0, 0, key_retry_on, NULL },
 	{ "retry_timeout", K_DURATION, U(retry_timeout_ms), 0, 0, 0, NULL, NULL },
 	{ "max_fails", K_INT, U(max_fails), 0, 1000, 0, NULL, NULL },
+	{ "fail_on_5xx", K_FUNC, 0, 0, 0, 0, key_fail_on_5xx, NULL },
 	{ "fail_timeout", K_DURATION, U(fail_timeout_ms), 1, 0, 0, NULL, NULL },
 };
 
@@ -1013,6 +1015,20 @@ key_hash_key(struct loader *ld, void *obj, const char *v)
 	free(u->health_body);
 		u->hash_key_name = xstrdup(ld, name);
 	}
+}
+
+/* fail_on_5xx = on | off */
+static void
+key_fail_on_5xx(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_upstream	*u = obj;
+
+	if (strcmp(v, "on") == 0)
+		u->fail_on_5xx = 1;
+	else if (strcmp(v, "off") == 0)
+		u->fail_on_5xx = 0;
+	else
+		conf_err(ld, ld->lineno, "bad fail_on_5xx '%s' (on or off)", v);
 }
 
 /* retry_on = off | list of error timeout 500 502 503 504 */

@@ -100,6 +100,7 @@ struct conf_upstream {
 	int64_t			 retry_timeout_ms;	/* no new attempt after; 0: no limit */
 	/* Passive checks (failures seen by workers, all workers together). */
 	int			 max_fails;		/* default 1; 0: off */
+	int			 fail_on_5xx;		/* 5xx answers count as failures */
 	int64_t			 fail_timeout_ms;	/* default 10s */
 };
 

@@ -881,6 +881,11 @@ START_TEST(test_balancing_keys)
 	ck_assert_int_eq(c->upstreams[2].retries, -1);
 	conf_free(c);
 	expect_upstream_error("retry_on = error 404", "bad retry_on");
+	expect_upstream_error("fail_on_5xx = yes", "bad fail_on_5xx");
+	c = load_ok(TAIL "[upstream z]\nserver = 10.0.0.1:80\nfail_on_5xx = on\n");
+	ck_assert_int_eq(c->upstreams[0].fail_on_5xx, 0);
+	ck_assert_int_eq(c->upstreams[1].fail_on_5xx, 1);
+	conf_free(c);
 	expect_upstream_error("retries = 101", "retries");
 	expect_upstream_error("server = 10.0.0.2:80 max_conns=0", "max_conns");
 	expect_upstream_error("server = 10.0.0.2:80 backup backup", "twice");

@@ -1960,6 +1960,8 @@ response_head(struct client *c, const struct http_response *rs)
 	r->resp_head = 1;
 	r->status = rs->status;
 	r->up_reuse = rs->keep_alive;
+	if (rs->status >= 500 && r->upstream->conf->fail_on_5xx)
+		server_failed(&r->upstream->servers[r->server], r->server);
 	if (!http_response_has_body(r->method, rs->status)) {
 		r->resp_done = 1;
 	} else if (rs->chunked) {
@@ -2152,6 +2154,7 @@ step_response(struct client *c)
 			    "middle of the response", r->upstream->conf->name,
 			    r->upstream->servers[r->server].conf->addr.text);
 			STAT_INC(upstream_errors);
+			server_failed(&r->upstream->servers[r->server], r->server);
 			if (r->resp_eof)
 				client_abort(c);
 			else
@@ -2172,6 +2175,7 @@ step_response(struct client *c)
 			    r->resp_head ? "closed the connection in the middle of the body" :
 			    "invalid response: closed inside the head");
 			STAT_INC(upstream_errors);
+			server_failed(&r->upstream->servers[r->server], r->server);
 			if (!r->resp_head)
 				return local_answer(c, 502, 1);
 			/* A framed body shows it is short; only a close-delimited one needs the reset. */
@@ -2413,6 +2417,7 @@ client_timer_cb(struct ev_timer *t)
 			log_errorx("upstream %s server %s: timed out in the middle of the body",
 			    r->upstream->conf->name,
 			    r->upstream->servers[r->server].conf->addr.text);
+			server_failed(&r->upstream->servers[r->server], r->server);
 			client_close(c);
 			return;
 		}

@@ -18,9 +18,16 @@ def test():
     v6 = ipv6_available()
     if v6:
         listeners["web"].append("[::1]:%d" % __import__("portico_test").free_port("::1"))
+    b2 = Backend("b2")
+    dead = "127.0.0.1:%d" % refused_port()
     p = Portico(upstreams={
         "app": ["127.0.0.1:%d" % down, b.addr + " weight=2 max_conns=50"],
+        "hc": {"servers": [dead, b.addr], "health_check": "tcp",
+               "health_interval": "200ms", "health_fall": "1"},
+        "f5": {"servers": [b.addr, b2.addr], "fail_on_5xx": "on", "max_fails": "2"},
     }, listeners=listeners, routes=[
+        dict(name="hc", path="/hc/", upstream="hc"),
+        dict(name="f5", path="/f5/", upstream="f5"),
         dict(name="main", path="/", upstream="app"),
         dict(name="status", path="/_portico/", handler="status"),
         dict(name="lan", path="/lan/", upstream="app", allow="10.0.0.0/8"),
@@ -71,6 +78,27 @@ def test():
                 name = l.split("{")[0].split()[0]
                 ok = ok and name == cur
         tap.ok(ok, "metrics: samples grouped under their family")
+
+    with subtest_guard("health state in the status"):
+        import time
+        time.sleep(1.0)
+        doc = json.loads(p.get("/_portico/status").body)
+        hc = {sv["address"]: sv for u in doc["upstreams"] if u["name"] == "hc"
+              for sv in u["servers"]}
+        d = hc.get(dead, {})
+        tap.is_(d.get("state"), "down", "status: a server failing its tcp probe shows down")
+        tap.ok(d.get("probes", 0) >= 1 and d.get("last_probe"), "... with its last probe result",
+               str(d))
+        text = p.get("/_portico/metrics").body.decode()
+        tap.like(text, r'portico_server_up\{upstream="hc",server="%s"\} 0' % dead.replace(".", r"\."),
+                 "metrics: portico_server_up 0 for it")
+        tap.is_(p.get("/hc/echo/x").status, 200, "its upstream still serves from the live server")
+
+    with subtest_guard("fail_on_5xx"):
+        for i in range(6):
+            p.get("/f5/status/500")
+        tap.ok(p.wait_log(r"upstream f5 server .*: failed \(2 failures within", 3),
+               "fail_on_5xx = on: 5xx answers mark a server failed (passive)")
 
     with subtest_guard("access control"):
         r = p.get("/_portico/status", method="POST", body=b"x")
