@@ -36,6 +36,7 @@
 #include <ini.h>
 
 #include "common/conf.h"
+#include "common/net.h"
 
 #ifndef PORTICO_DEFAULT_PID_FILE
 #define PORTICO_DEFAULT_PID_FILE	"/run/portico.pid"
@@ -140,7 +141,6 @@ static void	 fmt_size(int64_t, char *, size_t);
 static int	 parse_port(const char *, in_port_t *);
 static int	 addr_parse(const char *, int, struct conf_addr *, char *,
 		    size_t);
-static int	 addr_equal(const struct conf_addr *, const struct conf_addr *);
 static int	 addr_finish(struct conf_addr *, in_port_t, char *, size_t);
 static void	 global_defaults(struct conf_global *);
 static void	 listener_defaults(struct conf_listener *);
@@ -663,26 +663,6 @@ conf_parse_addr(const char *s, int passive, struct conf_addr *a)
 	return addr_parse(s, passive, a, why, sizeof(why));
 }
 
-static int
-addr_equal(const struct conf_addr *a, const struct conf_addr *b)
-{
-	const struct sockaddr_in	*a4, *b4;
-	const struct sockaddr_in6	*a6, *b6;
-
-	if (a->ss.ss_family != b->ss.ss_family)
-		return 0;
-	if (a->ss.ss_family == AF_INET) {
-		a4 = (const struct sockaddr_in *)&a->ss;
-		b4 = (const struct sockaddr_in *)&b->ss;
-		return a4->sin_port == b4->sin_port &&
-		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
-	}
-	a6 = (const struct sockaddr_in6 *)&a->ss;
-	b6 = (const struct sockaddr_in6 *)&b->ss;
-	return a6->sin6_port == b6->sin6_port &&
-	    a6->sin6_scope_id == b6->sin6_scope_id &&
-	    memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr)) == 0;
-}
 
 const char *
 conf_log_level_name(enum log_level level)
@@ -856,7 +836,7 @@ key_listen(struct loader *ld, void *obj, const char *v)
 	}
 	if (!ld->scratch) {
 		for (i = 0; i < ld->ntaken; i++) {
-			if (addr_equal(&ld->taken[i].addr, &a)) {
+			if (net_addr_equal(&ld->taken[i].addr, &a)) {
 				conf_err(ld, ld->lineno, "duplicate listen "
 				    "address %s (first at %s:%d)", a.text,
 				    ld->file, ld->taken[i].line);

@@ -7,6 +7,8 @@
 #define PORTICO_PROC_H
 
 #include <sys/types.h>
+#include <signal.h>
+#include <stdint.h>
 
 #include "common/conf.h"
 #include "common/shm.h"
@@ -21,5 +23,10 @@
  */
 void	worker_main(struct conf *conf, struct shm_header *shm, int slot,
 	    pid_t master_pid) __attribute__((noreturn));
+
+/* Milliseconds on the monotonic clock (the same in every process). */
+uint64_t	proc_now_ms(void);
+/* Block the signals a child takes through a signalfd; set gets them. */
+void		proc_block_signals(sigset_t *set);
 
 #endif /* PORTICO_PROC_H */

@@ -42,6 +42,7 @@
 
 #include "common/log.h"
 #include "common/net.h"
+#include "common/proc.h"
 #include "master/health.h"
 
 #define PROBE_BUF	16384	/* bytes of a probe's answer read at most */
@@ -84,14 +85,6 @@ static struct hsrv	*hs;
 static size_t		 nhs;
 static int		 epfd = -1;
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 health_needed(const struct conf *conf, const struct shm_header *shm)
@@ -630,15 +623,7 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 	if (getppid() != master)
 		exit(0);	/* the master is gone already */
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGWINCH);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	proc_block_signals(&set);
 	/* The checker accepts nothing: let go of the listening sockets. */
 	for (i = 0; i < conf->nlisteners; i++)
 		for (j = 0; j < conf->listeners[i].naddrs; j++)
@@ -647,7 +632,7 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 				conf->listeners[i].fds[j] = -1;
 			}
 	drop_privileges(conf);
-	srandom((unsigned int)(getpid() ^ now_ms()));
+	srandom((unsigned int)(getpid() ^ proc_now_ms()));
 
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("epoll_create1");
@@ -658,7 +643,7 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 	ev.data.u64 = 0;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev) == -1)
 		fatal("epoll_ctl signalfd");
-	now = now_ms();
+	now = proc_now_ms();
 	if (servers_init(conf, shm, now) == -1) {
 		servers_free();
 		fatalx("out of memory");
@@ -667,7 +652,7 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 	next_tick = now + PASSIVE_TICK_MS;
 
 	while (!stop) {
-		now = now_ms();
+		now = proc_now_ms();
 		due = next_tick;
 		for (i = 0; i < nhs; i++) {
 			h = &hs[i];
@@ -684,7 +669,7 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 				continue;
 			fatal("epoll_wait");
 		}
-		now = now_ms();
+		now = proc_now_ms();
 		for (k = 0; k < n; k++) {
 			if (evs[k].data.u64 != 0) {
 				h = &hs[evs[k].data.u64 - 1];

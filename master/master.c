@@ -66,14 +66,6 @@ static pid_t			 checker;
 static pid_t			 old_checkers[MAX_OLD_CHECKERS];
 static struct respawn		 checker_rs;
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Bind every address of conf.  An address that old already has open is
@@ -195,7 +187,7 @@ spawn_worker(int index)
 	ch->retiring = 0;
 	clock_gettime(CLOCK_MONOTONIC, &ch->started);
 	if (index < nrespawns)
-		respawns[index].last_start_ms = now_ms();
+		respawns[index].last_start_ms = proc_now_ms();
 	log_info("started worker %d (pid %d)", slot, (int)pid);
 	return 0;
 }
@@ -231,10 +223,10 @@ start_checker(void)
 	checker_rs.pending = 0;
 	if (!health_needed(conf, shm))
 		return;
-	checker_rs.last_start_ms = now_ms();
+	checker_rs.last_start_ms = proc_now_ms();
 	if ((pid = health_start(conf, shm)) == -1) {
 		checker_rs.pending = 1;
-		checker_rs.due_ms = now_ms() + 1000;
+		checker_rs.due_ms = proc_now_ms() + 1000;
 		return;
 	}
 	checker = pid;
@@ -364,7 +356,7 @@ reap(int stopping)
 	int		 status, i;
 	struct child	*ch;
 	struct respawn	*rs;
-	uint64_t	 now = now_ms();
+	uint64_t	 now = proc_now_ms();
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		ch = NULL;
@@ -441,7 +433,7 @@ static void
 run_respawns(void)
 {
 	int		 i;
-	uint64_t	 now = now_ms();
+	uint64_t	 now = proc_now_ms();
 
 	for (i = 0; i < nrespawns; i++)
 		if (respawns[i].pending && respawns[i].due_ms <= now) {
@@ -459,7 +451,7 @@ static long
 next_respawn_wait(void)
 {
 	int		 i;
-	uint64_t	 now = now_ms(), best = UINT64_MAX;
+	uint64_t	 now = proc_now_ms(), best = UINT64_MAX;
 
 	for (i = 0; i < nrespawns; i++)
 		if (respawns[i].pending && respawns[i].due_ms < best)
@@ -708,13 +700,13 @@ master_run(struct conf *c, const char *path, int foreground)
 		if (stopping) {
 			if (live_children() == 0 && live_checkers() == 0)
 				break;
-			if (now_ms() >= stop_deadline) {
+			if (proc_now_ms() >= stop_deadline) {
 				log_warnx("workers did not stop in time: killing them");
 				signal_workers(SIGKILL, 0);
 				stop_checker(SIGKILL);
-				stop_deadline = now_ms() + 5000;
+				stop_deadline = proc_now_ms() + 5000;
 			}
-			wait_ms = (long)(stop_deadline - now_ms());
+			wait_ms = (long)(stop_deadline - proc_now_ms());
 			if (wait_ms > 200)
 				wait_ms = 200;
 		} else
@@ -760,7 +752,7 @@ master_run(struct conf *c, const char *path, int foreground)
 			close_unused(conf, NULL);
 			signal_workers(SIGQUIT, 0);
 			stop_checker(SIGTERM);
-			stop_deadline = now_ms() + conf->g.shutdown_timeout_ms + 5000;
+			stop_deadline = proc_now_ms() + conf->g.shutdown_timeout_ms + 5000;
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -770,7 +762,7 @@ master_run(struct conf *c, const char *path, int foreground)
 			close_unused(conf, NULL);
 			signal_workers(SIGTERM, 0);
 			stop_checker(SIGTERM);
-			stop_deadline = now_ms() + 5000;
+			stop_deadline = proc_now_ms() + 5000;
 			break;
 		default:
 			log_info("ignoring signal %d", sig);

@@ -818,6 +818,40 @@ local_answer(struct client *c, int status, int close_after)
 	return STEP_DONE;
 }
 
+/*
+ * Write two pieces (either may be empty) to the client in one writev.
+ * Returns the bytes written (0 and wr_ready cleared when it would block),
+ * or -1 when the client is gone (it is closed then).
+ */
+static ssize_t
+client_write2(struct client *c, const char *a, size_t al, const char *b, size_t bl)
+{
+	struct iovec	 iov[2];
+	int		 niov = 0;
+	ssize_t		 n;
+
+	if (al > 0) {
+		iov[niov].iov_base = (void *)a;
+		iov[niov++].iov_len = al;
+	}
+	if (bl > 0) {
+		iov[niov].iov_base = (void *)b;
+		iov[niov++].iov_len = bl;
+	}
+	n = writev(c->io.fd, iov, niov);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR) {
+			c->wr_ready = 0;
+			return 0;
+		}
+		client_close(c);
+		return -1;
+	}
+	if ((size_t)n < al + bl)
+		c->wr_ready = 0;
+	return n;
+}
+
 /* Write the local answer; then keep-alive or close. */
 static enum step
 step_local(struct client *c)
@@ -825,8 +859,6 @@ step_local(struct client *c)
 	struct req	*r = c->r;
 	ssize_t		 n;
 
-	struct iovec	 iov[2];
-	int		 niov;
 	size_t		 hl;
 
 	while (r->hb_pos < r->hb_end || r->xbody_pos < r->xbody_len) {
@@ -834,27 +866,11 @@ step_local(struct client *c)
 			c->wait = W_CL_WRITE;
 			return STEP_AGAIN;
 		}
-		niov = 0;
 		hl = r->hb_end - r->hb_pos;
-		if (hl > 0) {
-			iov[niov].iov_base = r->hb + r->hb_pos;
-			iov[niov++].iov_len = hl;
-		}
-		if (r->xbody_pos < r->xbody_len) {
-			iov[niov].iov_base = r->xbody + r->xbody_pos;
-			iov[niov++].iov_len = r->xbody_len - r->xbody_pos;
-		}
-		n = writev(c->io.fd, iov, niov);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				c->wr_ready = 0;
-				continue;
-			}
-			client_close(c);
+		n = client_write2(c, r->hb + r->hb_pos, hl, r->xbody + r->xbody_pos,
+		    r->xbody_len - r->xbody_pos);
+		if (n == -1)
 			return STEP_CLOSED;
-		}
-		if ((size_t)n < hl + (r->xbody_len - r->xbody_pos))
-			c->wr_ready = 0;
 		if ((size_t)n <= hl) {
 			r->hb_pos += n;
 			continue;
@@ -2004,8 +2020,7 @@ step_response(struct client *c)
 	struct req		*r = c->r;
 	struct upconn		*u = r->up;
 	struct http_response	 rs;
-	struct iovec		 iov[2];
-	int			 niov, rc;
+	int			 rc;
 	ssize_t			 n;
 	size_t			 hl;
 	enum step		 st;
@@ -2035,27 +2050,11 @@ step_response(struct client *c)
 				c->wait = W_CL_WRITE;
 				return STEP_AGAIN;
 			}
-			niov = 0;
-			if (r->hb_pos < r->hb_end) {
-				iov[niov].iov_base = r->hb + r->hb_pos;
-				iov[niov++].iov_len = r->hb_end - r->hb_pos;
-			}
-			if (r->send_pos < r->send_end) {
-				iov[niov].iov_base = r->ub + r->send_pos;
-				iov[niov++].iov_len = r->send_end - r->send_pos;
-			}
-			n = writev(c->io.fd, iov, niov);
-			if (n == -1) {
-				if (errno == EAGAIN || errno == EINTR) {
-					c->wr_ready = 0;
-					continue;
-				}
-				client_close(c);
-				return STEP_CLOSED;
-			}
 			hl = r->hb_end - r->hb_pos;
-			if ((size_t)n < hl + (r->send_end - r->send_pos))
-				c->wr_ready = 0;
+			n = client_write2(c, r->hb + r->hb_pos, hl, r->ub + r->send_pos,
+			    r->send_end - r->send_pos);
+			if (n == -1)
+				return STEP_CLOSED;
 			if ((size_t)n <= hl) {
 				r->hb_pos += n;
 				continue;

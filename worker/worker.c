@@ -196,15 +196,7 @@ worker_main(struct conf *conf, struct shm_header *shm, int slot, pid_t master_pi
 	log_set_role(role);
 
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGWINCH);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	proc_block_signals(&set);
 
 	alog_open();
 	drop_privileges();
