@@ -925,6 +925,13 @@ key_server(struct loader *ld, void *obj, const char *v)
 	free(copy);
 	if (bad)
 		return;
+	for (size_t k = 0; k < u->nservers; k++)
+		if (net_addr_equal(&u->servers[k].addr, &s.addr)) {
+			conf_err(ld, ld->lineno, "server %s is already in upstream "
+			    "'%s' (line %d); use weight=N", s.addr.text, u->name,
+			    u->servers[k].line);
+			return;
+		}
 	if (u->nservers >= CONF_MAX_SERVERS) {
 		conf_err(ld, ld->lineno, "upstream '%s' has more than %d servers",
 		    u->name, CONF_MAX_SERVERS);
@@ -989,10 +996,6 @@ key_hash_key(struct loader *ld, void *obj, const char *v)
 			return;
 		}
 		free(u->hash_key_name);
-	free(u->health_method);
-	free(u->health_path);
-	free(u->health_host);
-	free(u->health_body);
 		u->hash_key_name = xstrdup(ld, name);
 	}
 }
@@ -1173,6 +1176,7 @@ key_allow(struct loader *ld, void *obj, const char *v)
 	struct conf_route	*r = obj;
 	struct conf_cidr	 c, *nc;
 	char			*copy, *tok, *save;
+	int			 added = 0, bad = 0;
 
 	if ((copy = xstrdup(ld, v)) == NULL)
 		return;
@@ -1181,14 +1185,18 @@ key_allow(struct loader *ld, void *obj, const char *v)
 		if (cidr_parse(tok, &c) == -1) {
 			conf_err(ld, ld->lineno, "bad allow address '%s' "
 			    "(expected an address or address/prefix)", tok);
+			bad = 1;
 			continue;
 		}
 		if ((nc = grow(ld, r->allow, r->nallow, sizeof(*nc))) == NULL)
 			break;
 		r->allow = nc;
 		r->allow[r->nallow++] = c;
+		added++;
 	}
 	free(copy);
+	if (added == 0 && !bad)
+		conf_err(ld, ld->lineno, "allow lists no address");
 }
 
 int
@@ -1518,6 +1526,11 @@ section_begin(struct loader *ld, char *hdr)
 	if (!valid_name(name)) {
 		conf_err(ld, ld->lineno, "bad %s name '%s': use one name of "
 		    "letters, digits, '_', '.' and '-'", what, name);
+		return;
+	}
+	if (strlen(name) > CONF_MAX_NAME) {
+		conf_err(ld, ld->lineno, "%s name '%.20s...' is longer than %d "
+		    "characters", what, name, CONF_MAX_NAME);
 		return;
 	}
 	snprintf(ld->label, sizeof(ld->label), "[%s %s]", what, name);

@@ -23,6 +23,7 @@ enum log_level {
 };
 
 #define CONF_MAX_SERVERS	256	/* servers per upstream */
+#define CONF_MAX_NAME		64	/* section names */
 
 enum balance_kind {
 	BALANCE_ROUND_ROBIN = 0,	/* smooth weighted */

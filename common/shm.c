@@ -128,8 +128,14 @@ shm_slot_release(struct shm_header *shm, int slot)
 	for (j = 0; j < SHM_SERVERS; j++) {
 		if (shm->held[slot][j] == 0)
 			continue;
-		__atomic_fetch_sub(&shm->srv[j].active, shm->held[slot][j],
-		    __ATOMIC_RELAXED);
+		uint32_t cur = __atomic_load_n(&shm->srv[j].active, __ATOMIC_RELAXED);
+		uint32_t sub;
+
+		/* Never below zero, whatever the row says. */
+		do {
+			sub = shm->held[slot][j] < cur ? shm->held[slot][j] : cur;
+		} while (!__atomic_compare_exchange_n(&shm->srv[j].active, &cur,
+		    cur - sub, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 		shm->held[slot][j] = 0;
 	}
 }

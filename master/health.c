@@ -619,9 +619,6 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 	log_set_role("checker");
 	/* Told apart from the workers in ps(1) and /proc/PID/comm. */
 	(void)prctl(PR_SET_NAME, "portico-checker");
-	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != master)
-		exit(0);	/* the master is gone already */
 	signal(SIGPIPE, SIG_IGN);
 	proc_block_signals(&set);
 	/* The checker accepts nothing: let go of the listening sockets. */
@@ -632,6 +629,10 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 				conf->listeners[i].fds[j] = -1;
 			}
 	drop_privileges(conf);
+	/* After the uid change, which clears it: die with the master. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master)
+		exit(0);	/* the master is gone already */
 	srandom((unsigned int)(getpid() ^ proc_now_ms()));
 
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)

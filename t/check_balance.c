@@ -291,6 +291,42 @@ START_TEST(test_hash_consistent_on_removal)
 }
 END_TEST
 
+START_TEST(test_hash_ring_by_name)
+{
+	static const char *const names3[] = { "10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80" };
+	struct balance_server	 s3[3], s2[2];
+	struct balance		 b3, b2;
+	int			 i, full, moved_other = 0, a, c;
+	char			 key[32];
+	uint32_t		 h;
+
+	/* Removing the middle server from the config (a reload): only its keys move. */
+	memset(s3, 0, sizeof(s3));
+	memset(s2, 0, sizeof(s2));
+	for (i = 0; i < 3; i++) {
+		s3[i].weight = 1;
+		s3[i].name = names3[i];
+	}
+	s2[0] = s3[0];
+	s2[1] = s3[2];
+	ck_assert_int_eq(balance_init(&b3, BALANCE_HASH, s3, 3, 0, 1), 0);
+	ck_assert_int_eq(balance_init(&b2, BALANCE_HASH, s2, 2, 0, 1), 0);
+	for (i = 0; i < 3000; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		h = balance_hash(key, strlen(key));
+		a = balance_pick(&b3, 0, NULL, 1, h, &full);
+		c = balance_pick(&b2, 0, NULL, 1, h, &full);
+		if (a == 0 && c != 0)
+			moved_other++;
+		if (a == 2 && c != 1)
+			moved_other++;
+	}
+	ck_assert_int_eq(moved_other, 0);
+	balance_free(&b3);
+	balance_free(&b2);
+}
+END_TEST
+
 START_TEST(test_hash_same_key_same_server)
 {
 	static const int	 w[] = { 1, 2, 1 };
@@ -358,6 +394,7 @@ balance_suite(void)
 	tcase_add_test(tc, test_random_two_choices);
 	tcase_add_test(tc, test_hash_consistent_on_removal);
 	tcase_add_test(tc, test_hash_same_key_same_server);
+	tcase_add_test(tc, test_hash_ring_by_name);
 	tcase_add_test(tc, test_slow_start);
 	tcase_add_test(tc, test_tried_bitmap_high_index);
 	suite_add_tcase(s, tc);

@@ -930,6 +930,8 @@ START_TEST(test_status_route)
 	ck_assert(!conf_cidr_match(c->routes[2].allow, 3, (struct sockaddr *)&a6));
 	conf_free(c);
 	expect_route_error("handler = stats", "bad handler");
+	expect_route_error("allow = ,", "allow lists no address");
+	expect_upstream_error("server = 10.0.0.1:80 weight=2", "already in upstream");
 	expect_route_error("allow = 10.0.0.0/33", "bad allow");
 	expect_route_error("allow = example.com", "bad allow");
 	expect_only_error(TAIL "[route s]\npath = /s\nhandler = status\n"

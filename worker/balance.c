@@ -70,8 +70,9 @@ balance_init(struct balance *b, enum balance_kind kind, struct balance_server *s
     size_t n, uint64_t slow_start_ms, uint64_t seed)
 {
 	size_t	 i, k, np = 0;
-	char	 key[64];
+	char	 key[96];
 	int	 len;
+	double	 scale;
 
 	memset(b, 0, sizeof(*b));
 	b->kind = kind;
@@ -86,17 +87,30 @@ balance_init(struct balance *b, enum balance_kind kind, struct balance_server *s
 			np += (size_t)s[i].weight * BALANCE_RING_POINTS;
 	if (np == 0)
 		return 0;
+	/* Big pools with big weights: fewer points each, same proportions. */
+	scale = np > BALANCE_RING_MAX ? (double)BALANCE_RING_MAX / (double)np : 1.0;
 	if ((b->ring = calloc(np, sizeof(*b->ring))) == NULL)
 		return -1;
 	/*
-	 * A server's points depend on its index and weight only, so the
-	 * same config gives the same ring in every worker.
+	 * A server's points depend on its name (address) and weight only,
+	 * so every worker builds the same ring, and a reload that adds or
+	 * removes a server moves only that server's keys.
 	 */
 	for (i = 0; i < n; i++) {
+		size_t	 pts;
+
 		if (s[i].backup)
 			continue;
-		for (k = 0; k < (size_t)s[i].weight * BALANCE_RING_POINTS; k++) {
-			len = snprintf(key, sizeof(key), "%zu-%zu", i, k);
+		pts = (size_t)((double)s[i].weight * BALANCE_RING_POINTS * scale);
+		if (pts == 0)
+			pts = 1;
+		for (k = 0; k < pts; k++) {
+			if (s[i].name != NULL)
+				len = snprintf(key, sizeof(key), "%s-%zu", s[i].name, k);
+			else
+				len = snprintf(key, sizeof(key), "%zu-%zu", i, k);
+			if (len < 0 || (size_t)len >= sizeof(key))
+				len = (int)strlen(key);
 			b->ring[b->nring].hash = balance_hash(key, (size_t)len);
 			b->ring[b->nring].server = (uint32_t)i;
 			b->nring++;
@@ -324,6 +338,20 @@ balance_pick(struct balance *b, uint64_t now, const struct balance_tried *tried,
 	else if (ndown > 0)
 		*why = BALANCE_ALL_DOWN;
 	return -1;
+}
+
+int
+balance_left(const struct balance *b, uint64_t now, const struct balance_tried *tried)
+{
+	size_t		 i;
+	enum elig	 e;
+
+	for (i = 0; i < b->n; i++) {
+		e = eligible(b, i, now, tried);
+		if (e == E_OK || e == E_DOWN)
+			return 1;
+	}
+	return 0;
 }
 
 void

@@ -37,6 +37,7 @@
 
 #define BALANCE_MAX_SERVERS	CONF_MAX_SERVERS
 #define BALANCE_RING_POINTS	160	/* ring points per unit of weight */
+#define BALANCE_RING_MAX	65536	/* points on one ring at most */
 
 struct balance_server {
 	int		 weight;
@@ -48,6 +49,7 @@ struct balance_server {
 	const uint32_t	*active;	/* connections in use, all workers */
 	const uint32_t	*state;		/* shared health (enum shm_health); NULL: up */
 	const uint64_t	*changed;	/* when the shared state last changed (ms) */
+	const char	*name;		/* ring identity (the address); NULL: index */
 };
 
 /* Why balance_pick() found no server. */
@@ -95,6 +97,8 @@ void	balance_free(struct balance *b);
  */
 int	balance_pick(struct balance *b, uint64_t now, const struct balance_tried *tried,
 	    int keyed, uint32_t hash, int *why);
+/* Whether balance_pick() would find a server (without picking one). */
+int	balance_left(const struct balance *b, uint64_t now, const struct balance_tried *tried);
 /* Record a failure: server i is left out until now + ms. */
 void	balance_fail(struct balance *b, size_t i, uint64_t now, uint64_t ms);
 /* 32-bit hash of a key (FNV-1a, then mixed), for the hash methods. */

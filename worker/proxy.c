@@ -107,6 +107,7 @@ struct req {
 	int			 server;	/* index in upstream, -1 none */
 	int			 attempts;
 	int			 fail_status;	/* answer if no server is left */
+	int			 retried;	/* retries on other servers so far */
 	int			 keyed;		/* hash methods: the request has a key */
 	uint32_t		 hash;		/* ... and this is its hash */
 	struct server_rt	*counted;	/* server whose active count we hold */
@@ -314,6 +315,7 @@ proxy_init(struct conf *c)
 			u->bs[j].weight = cs->weight;
 			u->bs[j].backup = cs->backup;
 			u->bs[j].max_conns = cs->max_conns;
+			u->bs[j].name = cs->addr.text;
 			if (cs->shm_idx >= 0) {
 				struct shm_server *ss = &worker.shm->srv[cs->shm_idx];
 
@@ -1567,11 +1569,22 @@ active_add(struct req *r, struct server_rt *s, int delta)
 	}
 	if ((idx = s->conf->shm_idx) < 0)
 		return;
-	__atomic_add_fetch(&worker.shm->srv[idx].active, (uint32_t)delta,
-	    __ATOMIC_RELAXED);
-	__atomic_store_n(&worker.shm->held[worker.slot][idx],
-	    (uint16_t)(worker.shm->held[worker.slot][idx] + delta),
-	    __ATOMIC_RELAXED);
+	/*
+	 * The worker's own row moves first when taking, last when giving
+	 * back: if it dies in between, the master takes back at most what
+	 * really was added.
+	 */
+	if (delta > 0) {
+		__atomic_store_n(&worker.shm->held[worker.slot][idx],
+		    (uint16_t)(worker.shm->held[worker.slot][idx] + 1),
+		    __ATOMIC_RELEASE);
+		__atomic_add_fetch(&worker.shm->srv[idx].active, 1, __ATOMIC_RELAXED);
+	} else {
+		__atomic_sub_fetch(&worker.shm->srv[idx].active, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&worker.shm->held[worker.slot][idx],
+		    (uint16_t)(worker.shm->held[worker.slot][idx] - 1),
+		    __ATOMIC_RELEASE);
+	}
 	if (delta > 0)
 		__atomic_add_fetch(&worker.shm->srv[idx].requests, 1,
 		    __ATOMIC_RELAXED);
@@ -1682,7 +1695,7 @@ retry_allowed(const struct req *r, unsigned kind, int nothing_sent)
 		return 0;
 	if (!nothing_sent && !idempotent(r->method))
 		return 0;
-	if (cu->retries >= 0 && r->attempts > cu->retries)
+	if (cu->retries >= 0 && r->retried >= cu->retries)
 		return 0;
 	if (cu->retry_timeout_ms > 0 &&
 	    ev_now - r->t_start >= (uint64_t)cu->retry_timeout_ms)
@@ -1756,8 +1769,10 @@ upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_se
 	 */
 	if (reused && kind == RETRY_ERROR && r->replayable && idempotent(r->method))
 		return request_retry(c, 1, status);
-	if (retry_allowed(r, kind, nothing_sent))
+	if (retry_allowed(r, kind, nothing_sent)) {
+		r->retried++;
 		return request_retry(c, 0, status);
+	}
 	return local_answer(c, status, !r->req_done);
 }
 
@@ -2094,7 +2109,17 @@ step_response(struct client *c)
 			}
 			if (rs.status >= 500 && rs.status <= 504 && !r->interim &&
 			    retry_status_bit(rs.status) != 0 &&
-			    retry_allowed(r, retry_status_bit(rs.status), 0)) {
+			    retry_allowed(r, retry_status_bit(rs.status), 0) &&
+			    balance_left(&r->upstream->bal, ev_now, &r->tried)) {
+				/*
+				 * Another server may answer better.  With no
+				 * server left the answer goes to the client
+				 * as it is (response_head counts it then).
+				 */
+				if (r->upstream->conf->fail_on_5xx)
+					server_failed(&r->upstream->servers[r->server],
+					    r->server);
+				r->retried++;
 				/* Move on; this answer (and its connection) is dropped. */
 				log_warnx("upstream %s server %s: answered %d, retrying",
 				    r->upstream->conf->name,
@@ -2154,6 +2179,8 @@ step_response(struct client *c)
 			    r->upstream->servers[r->server].conf->addr.text);
 			STAT_INC(upstream_errors);
 			server_failed(&r->upstream->servers[r->server], r->server);
+			if (!r->resp_head)
+				return local_answer(c, 502, 1);
 			if (r->resp_eof)
 				client_abort(c);
 			else
