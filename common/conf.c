@@ -252,6 +252,8 @@ static const struct key upstream_keys[] = {
 	{ "health_body", K_STRING, U(health_body), 0, 0, 0, NULL, NULL },
 	{ "health_host", K_STRING, U(health_host), 0, 0, 0, NULL, NULL },
 	{ "retries", K_INT, U(retries), 0, 100, 0, NULL, NULL },
+	{ "queue", K_INT, U(queue), 0, 100000, 0, NULL, NULL },
+	{ "queue_timeout", K_DURATION, U(queue_timeout_ms), 1, 0, 0, NULL, NULL },
 	{ "retry_on", K_FUNC, 0, 0, 0, 0, key_retry_on, NULL },
 	{ "retry_timeout", K_DURATION, U(retry_timeout_ms), 0, 0, 0, NULL, NULL },
 	{ "max_fails", K_INT, U(max_fails), 0, 1000, 0, NULL, NULL },
@@ -718,6 +720,7 @@ upstream_defaults(struct conf_upstream *u)
 	u->fail_timeout_ms = 10 * 1000;
 	u->retries = -1;
 	u->retry_on = RETRY_ERROR | RETRY_TIMEOUT;
+	u->queue_timeout_ms = 5000;
 }
 
 static int

@@ -95,6 +95,8 @@ struct conf_upstream {
 	int64_t			 health_timeout_ms;	/* default 1s */
 	int			 health_rise;		/* default 2 */
 	int			 health_fall;		/* default 3 */
+	int			 queue;			/* requests that may wait per worker when all are at max_conns */
+	int64_t			 queue_timeout_ms;	/* default 5s */
 	/* Retries: which failures move a request to another server. */
 	int			 retries;		/* extra attempts; -1: each server once */
 	unsigned		 retry_on;		/* RETRY_ bits, default error timeout */

@@ -887,6 +887,15 @@ START_TEST(test_balancing_keys)
 	ck_assert_int_eq(c->upstreams[1].fail_on_5xx, 1);
 	conf_free(c);
 	expect_upstream_error("retries = 101", "retries");
+	expect_upstream_error("queue = -1", "queue");
+	expect_upstream_error("queue_timeout = 0", "queue_timeout");
+	c = load_ok(TAIL "[upstream q]\nserver = 10.0.0.1:80 max_conns=3\n"
+	    "queue = 10\nqueue_timeout = 2s\n");
+	ck_assert_int_eq(c->upstreams[0].queue, 0);
+	ck_assert_int_eq(c->upstreams[0].queue_timeout_ms, 5000);
+	ck_assert_int_eq(c->upstreams[1].queue, 10);
+	ck_assert_int_eq(c->upstreams[1].queue_timeout_ms, 2000);
+	conf_free(c);
 	expect_upstream_error("server = 10.0.0.2:80 max_conns=0", "max_conns");
 	expect_upstream_error("server = 10.0.0.2:80 backup backup", "twice");
 	expect_upstream_error("server = 10.0.0.2:80 slow", "unknown server option");

@@ -54,6 +54,7 @@
 #define FREE_KEEP	512	/* free buffers kept for reuse */
 #define MAX_CONN_TOKENS	16
 #define LINGER_MS	2000	/* longest lingering close */
+#define QUEUE_POLL_MS	20	/* a queued request looks again this often */
 #define QUIT_IDLE_GRACE_MS 1000	/* idle connections live on this long at quit */
 
 enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER };
@@ -67,7 +68,8 @@ enum wait_on {
 	W_UP_READ,
 	W_CL_READ,	/* request body from client */
 	W_CL_WRITE,
-	W_LINGER	/* discarding input before a close (fixed deadline) */
+	W_LINGER,	/* discarding input before a close (fixed deadline) */
+	W_QUEUE		/* waiting for a server below max_conns */
 };
 
 enum step { STEP_AGAIN, STEP_DONE, STEP_CLOSED };
@@ -97,6 +99,7 @@ struct upstream_rt {
 	struct server_rt	*servers;
 	struct balance_server	*bs;
 	struct balance		 bal;
+	int			 nqueued;	/* requests waiting for max_conns */
 	size_t			 n;
 };
 
@@ -108,6 +111,8 @@ struct req {
 	int			 attempts;
 	int			 fail_status;	/* answer if no server is left */
 	int			 retried;	/* retries on other servers so far */
+	int			 queued;	/* waiting in the upstream's queue */
+	uint64_t		 queue_deadline;
 	int			 keyed;		/* hash methods: the request has a key */
 	uint32_t		 hash;		/* ... and this is its hash */
 	struct server_rt	*counted;	/* server whose active count we hold */
@@ -209,6 +214,7 @@ static void	 upconn_release(struct client *);
 static void	 access_log(struct client *);
 static void	 active_add(struct req *, struct server_rt *, int);
 static void	 server_failed(struct server_rt *, int);
+static void	 queue_leave(struct req *);
 
 /* Buffers and request blocks: free lists, so the request path does not malloc. */
 static char *
@@ -261,6 +267,7 @@ static void
 req_put(struct req *r)
 {
 	active_add(r, NULL, -1);
+	queue_leave(r);
 	free(r->xbody);
 	r->xbody = NULL;
 	buf_put(r->hb);
@@ -1611,6 +1618,39 @@ server_failed(struct server_rt *s, int i)
 		balance_fail(&s->up->bal, i, ev_now, (uint64_t)cu->fail_timeout_ms);
 }
 
+/*
+ * max_conns queue: when every server is full, a request may wait (per
+ * worker at most the upstream's queue, each at most queue_timeout),
+ * looking again every QUEUE_POLL_MS, for a connection to free up in any
+ * worker.  Returns 1 while it waits.
+ */
+static int
+queue_wait(struct client *c)
+{
+	struct req		*r = c->r;
+	struct upstream_rt	*ups = r->upstream;
+
+	if (!r->queued) {
+		if (ups->conf->queue == 0 || ups->nqueued >= ups->conf->queue)
+			return 0;
+		r->queued = 1;
+		ups->nqueued++;
+		r->queue_deadline = ev_now + (uint64_t)ups->conf->queue_timeout_ms;
+	} else if (ev_now >= r->queue_deadline)
+		return 0;
+	c->wait = W_QUEUE;
+	return 1;
+}
+
+static void
+queue_leave(struct req *r)
+{
+	if (r->queued) {
+		r->queued = 0;
+		r->upstream->nqueued--;
+	}
+}
+
 /* Pick a server and start sending the request to it. */
 static enum step
 upstream_start(struct client *c)
@@ -1623,10 +1663,14 @@ upstream_start(struct client *c)
 	for (;;) {
 		i = balance_pick(&ups->bal, ev_now, &r->tried, r->keyed, r->hash, &why);
 		if (i == -1) {
+			if (why == BALANCE_ALL_FULL && queue_wait(c))
+				return STEP_AGAIN;
 			STAT_INC(upstream_errors);
 			if (why == BALANCE_ALL_FULL) {
-				log_warnx("upstream %s: every server is at max_conns",
-				    ups->conf->name);
+				log_warnx("upstream %s: every server is at max_conns%s",
+				    ups->conf->name, r->queued ? " (queue timeout)" :
+				    (ups->conf->queue > 0 ? " (queue full)" : ""));
+				queue_leave(r);
 				return local_answer(c, 503, !r->req_done);
 			}
 			if (why == BALANCE_ALL_DOWN) {
@@ -1646,6 +1690,7 @@ upstream_start(struct client *c)
 		server_failed(&ups->servers[i], i);
 		STAT_INC(upstream_errors);
 	}
+	queue_leave(r);
 	u->owner = c;
 	r->up = u;
 	active_add(r, &ups->servers[i], 1);
@@ -2341,6 +2386,12 @@ client_run(struct client *c)
 		case CS_PROXY:
 		default:
 			r = c->r;
+			if (r->up == NULL) {
+				/* Queued for max_conns: the timer looks again. */
+				c->wait = W_QUEUE;
+				st = STEP_AGAIN;
+				break;
+			}
 			attempts = r->attempts;
 			st = step_request(c);
 			if (st == STEP_CLOSED)
@@ -2405,6 +2456,11 @@ client_run(struct client *c)
 	case W_CL_READ:
 		deadline = ev_now + conf->g.client_body_timeout_ms;
 		break;
+	case W_QUEUE:
+		deadline = ev_now + QUEUE_POLL_MS;
+		if (deadline > c->r->queue_deadline)
+			deadline = c->r->queue_deadline;
+		break;
 	case W_CL_WRITE:
 	default:
 		deadline = ev_now + conf->g.send_timeout_ms;
@@ -2436,6 +2492,9 @@ client_timer_cb(struct ev_timer *t)
 		break;
 	case W_CONNECT:
 		st = upstream_failed(c, "connect timed out", RETRY_TIMEOUT, 1, 504);
+		break;
+	case W_QUEUE:
+		st = upstream_start(c);
 		break;
 	case W_UP_WRITE:
 	case W_UP_READ:

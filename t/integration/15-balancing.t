@@ -28,6 +28,8 @@ def test():
         "rnd": {"servers": [ba.addr, bb.addr, bc.addr], "balance": "random"},
         "bk": {"servers": ["127.0.0.1:%d" % refused_port(), bc.addr + " backup"]},
         "mc": {"servers": [ba.addr + " max_conns=1"]},
+        "mq": {"servers": [bb.addr + " max_conns=1"], "queue": "4", "queue_timeout": "3s"},
+        "mqt": {"servers": [bc.addr + " max_conns=1"], "queue": "4", "queue_timeout": "300ms"},
     }, routes=[
         dict(name="lc", path="/lc/", upstream="lc"),
         dict(name="uri", path="/uri/", upstream="uri"),
@@ -37,6 +39,8 @@ def test():
         dict(name="rnd", path="/rnd/", upstream="rnd"),
         dict(name="bk", path="/bk/", upstream="bk"),
         dict(name="mc", path="/mc/", upstream="mc"),
+        dict(name="mq", path="/mq/", upstream="mq"),
+        dict(name="mqt", path="/mqt/", upstream="mqt"),
     ], workers=2)
     p.start()
 
@@ -111,6 +115,37 @@ def test():
         tap.is_(held["r"].status, 200, "the request holding the connection: 200")
         tap.is_(p.get("/mc/echo/y").status, 200, "after it ended: 200 again")
         tap.ok(p.wait_log(r"every server is at max_conns", 3), "max_conns: logged")
+
+    with subtest_guard("max_conns queue"):
+        # workers = 2 but the queue is per worker: use one client connection
+        # per request and accept either worker; the held request blocks both.
+        held = {}
+
+        def hold3():
+            held["r"] = p.get("/mq/slow/1")
+        t = threading.Thread(target=hold3)
+        t.start()
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        r = p.get("/mq/echo/q")
+        dt = time.monotonic() - t0
+        t.join()
+        tap.is_(r.status, 200, "queue: a request that finds the server full waits and is served")
+        tap.ok(0.4 < dt < 2.5, "... once the connection is free (%.2fs)" % dt)
+
+        def hold4():
+            held["s"] = p.get("/mqt/slow/2")
+        t = threading.Thread(target=hold4)
+        t.start()
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        r = p.get("/mqt/echo/q")
+        dt = time.monotonic() - t0
+        tap.is_(r.status, 503, "queue_timeout over: 503")
+        tap.ok(0.2 < dt < 1.5, "... after about queue_timeout (%.2fs)" % dt)
+        t.join()
+        tap.ok(p.wait_log(r"every server is at max_conns \(queue timeout\)", 3),
+               "queue timeout logged")
 
     p.stop()
 
