@@ -210,6 +210,7 @@ static enum step upstream_failed(struct client *, const char *, unsigned, int, i
 static void	 upconn_cb(struct ev_io *, uint32_t);
 static void	 upconn_timer_cb(struct ev_timer *);
 static void	 upconn_close(struct upconn *);
+static void	 req_drop_up(struct req *);
 static void	 upconn_release(struct client *);
 static void	 access_log(struct client *);
 static void	 active_add(struct req *, struct server_rt *, int);
@@ -819,10 +820,7 @@ local_answer(struct client *c, int status, int close_after)
 	r->hb_end = n;
 	r->body_bytes = r->method == HTTP_M_HEAD ? 0 : (uint64_t)blen;
 	r->resp_head = 1;
-	if (r->up != NULL) {
-		upconn_close(r->up);
-		r->up = NULL;
-	}
+	req_drop_up(r);
 	c->state = CS_LOCAL;
 	return STEP_DONE;
 }
@@ -1473,6 +1471,16 @@ upconn_close(struct upconn *u)
 	dead_upconns = u;
 }
 
+/* Close the request's upstream connection (it is owned, so not in a pool). */
+static void
+req_drop_up(struct req *r)
+{
+	if (r->up != NULL) {
+		upconn_close(r->up);
+		r->up = NULL;
+	}
+}
+
 /* Give the request's upstream connection back to the pool, or close it. */
 static void
 upconn_release(struct client *c)
@@ -1498,8 +1506,6 @@ upconn_release(struct client *c)
 	if (!r->up_reuse || !r->req_done || !r->resp_done || u->rdhup ||
 	    r->ub_pos < r->ub_end || s->nidle >= s->up->conf->keepalive ||
 	    worker.quitting) {
-		u->owner = NULL;
-		u->srv = NULL;
 		upconn_close(u);
 		return;
 	}
@@ -1794,12 +1800,7 @@ upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_se
 	log_warnx("upstream %s server %s: %s%s", ups->conf->name,
 	    ups->servers[r->server].conf->addr.text, why,
 	    reused ? " (pooled connection)" : "");
-	if (u != NULL) {
-		u->owner = NULL;
-		u->srv = NULL;
-		upconn_close(u);
-		r->up = NULL;
-	}
+	req_drop_up(r);
 	c->fixed_deadline = 0;
 	if (!reused) {
 		server_failed(&ups->servers[r->server], r->server);
@@ -2071,6 +2072,30 @@ response_head(struct client *c, const struct http_response *rs)
 }
 
 /*
+ * The upstream failed after some of its response was read: log it, count
+ * it against the server, and end the exchange.  Before the whole head the
+ * client gets 502; after it, the connection is cut (with a reset for a
+ * close-delimited body, which a plain close would make look complete).
+ */
+static enum step
+upstream_broke(struct client *c, const char *why)
+{
+	struct req	*r = c->r;
+
+	log_errorx("upstream %s server %s: %s", r->upstream->conf->name,
+	    r->upstream->servers[r->server].conf->addr.text, why);
+	STAT_INC(upstream_errors);
+	server_failed(&r->upstream->servers[r->server], r->server);
+	if (!r->resp_head)
+		return local_answer(c, 502, 1);
+	if (r->resp_eof)
+		client_abort(c);
+	else
+		client_close(c);
+	return STEP_CLOSED;
+}
+
+/*
  * Response direction: read the upstream's head, answer 502 for a bad one,
  * then stream head and body to the client.
  */
@@ -2170,10 +2195,7 @@ step_response(struct client *c)
 				    r->upstream->conf->name,
 				    r->upstream->servers[r->server].conf->addr.text,
 				    rs.status);
-				u->owner = NULL;
-				u->srv = NULL;
-				upconn_close(u);
-				r->up = NULL;
+				req_drop_up(r);
 				return request_retry(c, 0, rs.status);
 			}
 			if (rs.status >= 200) {
@@ -2219,18 +2241,8 @@ step_response(struct client *c)
 			}
 			if (!r->resp_started)
 				return upstream_failed(c, "connection reset", RETRY_ERROR, 0, 502);
-			log_errorx("upstream %s server %s: connection reset in the "
-			    "middle of the response", r->upstream->conf->name,
-			    r->upstream->servers[r->server].conf->addr.text);
-			STAT_INC(upstream_errors);
-			server_failed(&r->upstream->servers[r->server], r->server);
-			if (!r->resp_head)
-				return local_answer(c, 502, 1);
-			if (r->resp_eof)
-				client_abort(c);
-			else
-				client_close(c);
-			return STEP_CLOSED;
+			return upstream_broke(c, "connection reset in the middle of "
+			    "the response");
 		}
 		if (n == 0) {
 			if (!r->resp_started)
@@ -2240,21 +2252,9 @@ step_response(struct client *c)
 				r->resp_done = 1;
 				continue;
 			}
-			log_errorx("upstream %s server %s: %s",
-			    r->upstream->conf->name,
-			    r->upstream->servers[r->server].conf->addr.text,
-			    r->resp_head ? "closed the connection in the middle of the body" :
+			return upstream_broke(c, r->resp_head ?
+			    "closed the connection in the middle of the body" :
 			    "invalid response: closed inside the head");
-			STAT_INC(upstream_errors);
-			server_failed(&r->upstream->servers[r->server], r->server);
-			if (!r->resp_head)
-				return local_answer(c, 502, 1);
-			/* A framed body shows it is short; only a close-delimited one needs the reset. */
-			if (r->resp_eof)
-				client_abort(c);
-			else
-				client_close(c);
-			return STEP_CLOSED;
 		}
 		if ((size_t)n < bufsize - r->ub_end && !u->rdhup)
 			u->rd_ready = 0;
@@ -2575,12 +2575,7 @@ client_close(struct client *c)
 				r->status = r->resp_head ? r->status : 499;
 			access_log(c);
 		}
-		if (r->up != NULL) {
-			r->up->owner = NULL;
-			r->up->srv = NULL;
-			upconn_close(r->up);
-			r->up = NULL;
-		}
+		req_drop_up(r);
 		req_put(r);
 		c->r = NULL;
 		nbusy--;
