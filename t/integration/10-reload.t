@@ -12,7 +12,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (tap, main, Backend, Portico, Client, build_request, subtest_guard,
+from portico_test import (connect_refused, tap, main, Backend, Portico, Client, build_request, subtest_guard,
                           wait_until, PeerClosed, connection_tokens, free_port, pattern_sha256)
 
 
@@ -238,7 +238,7 @@ def test():
         tap.ok(r and r.status == 200, "the new address serves")
         p.listeners = {"web": ["127.0.0.1:%d" % p.port]}
         tap.ok(p.reload(), "reload removing it")
-        closed = wait_until(lambda: _refused(port2), 5)
+        closed = wait_until(lambda: connect_refused(port2), 5)
         d = None
         if not closed:
             r = _try_get(port2)
@@ -256,17 +256,6 @@ def _try_get(port):
             return c.request("GET", "/echo")
     except OSError:
         return None
-
-
-def _refused(port):
-    try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=1)
-        s.close()
-        return False
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return False
 
 
 main(test, timeout=90)

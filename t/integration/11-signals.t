@@ -11,19 +11,8 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (tap, main, Backend, Portico, Client, build_request, subtest_guard,
+from portico_test import (connect_refused, tap, main, Backend, Portico, Client, build_request, subtest_guard,
                           wait_until, PeerClosed, connection_tokens, pid_alive)
-
-
-def refused(port):
-    try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=1)
-        s.close()
-        return False
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return False
 
 
 def background_request(port, target, timeout=15):
@@ -88,7 +77,7 @@ def test():
         p.signal("QUIT")
         tap.ok(idle.is_closed(3), "QUIT: idle keep-alive connection closed")
         idle.close()
-        tap.ok(wait_until(lambda: refused(p.port), 2), "QUIT: listener closed (connect refused)")
+        tap.ok(wait_until(lambda: connect_refused(p.port), 2), "QUIT: listener closed (connect refused)")
         th.join(10)
         r = out.get("resp")
         tap.ok(r is not None and r.status == 200 and r.body == b"slow done\n",

@@ -1118,9 +1118,8 @@ def proc_comm(pid):
         return ""
 
 
-def proc_children(pid):
-    """PIDs whose parent is pid (from /proc/*/stat)."""
-    out = []
+def proc_stats():
+    """(pid, state, ppid, pgrp) of every process, from /proc/*/stat."""
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -1130,10 +1129,25 @@ def proc_children(pid):
         except OSError:
             continue
         rest = st[st.rfind(")") + 2:].split()
-        # rest[0] = state, rest[1] = ppid
-        if len(rest) > 1 and int(rest[1]) == pid and rest[0] != "Z":
-            out.append(int(d))
-    return sorted(out)
+        if len(rest) > 2:
+            yield int(d), rest[0], int(rest[1]), int(rest[2])
+
+
+def proc_children(pid):
+    """Live PIDs whose parent is pid."""
+    return sorted(p for p, state, ppid, _ in proc_stats() if ppid == pid and state != "Z")
+
+
+def connect_refused(port, host="127.0.0.1"):
+    """Whether a connect to host:port is refused (nothing listens)."""
+    try:
+        s = socket.create_connection((host, port), timeout=1)
+        s.close()
+        return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
 
 
 def proc_rss_kb(pid):
@@ -1374,19 +1388,8 @@ class Portico:
         return self.exit_code
 
     def _group_members(self):
-        out = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            rest = st[st.rfind(")") + 2:].split()
-            if len(rest) > 2 and int(rest[2]) == self.master_pid and rest[0] != "Z":
-                out.append(int(d))
-        return out
+        return [p for p, state, _, pgrp in proc_stats()
+                if pgrp == self.master_pid and state != "Z"]
 
     def log_problems(self):
         """Lines of the error log / stderr that must fail a test."""
