@@ -5,7 +5,6 @@
 # Listeners added and removed by a reload.
 import hashlib
 import os
-import socket
 import sys
 import threading
 import time

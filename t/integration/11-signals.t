@@ -4,7 +4,6 @@
 # replaced, USR2/WINCH ignored.
 import os
 import signal
-import socket
 import sys
 import threading
 import time
