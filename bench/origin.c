@@ -11,13 +11,18 @@
  *
  *   GET /1k   -> 200, 1024 byte body
  *   GET /64k  -> 200, 65536 byte body
+ *   GET /count -> 200, body = how many /1k and /64k requests were answered
+ *                 so far (decimal; bench/run uses it to check cache hits)
  *   anything else -> 404
  *
  * HTTP/1.1 keep-alive by default, honours "Connection: close", HTTP/1.0
  * closes unless "Connection: keep-alive".  Pipelined requests are handled.
  * Request bodies are not supported (the benchmark only sends GET).
  *
- * usage: origin PORT        (listens on 127.0.0.1:PORT, single thread, epoll)
+ * usage: origin PORT [CACHE_CONTROL]
+ *        listens on 127.0.0.1:PORT, single thread, epoll.  With
+ *        CACHE_CONTROL (e.g. "max-age=3600"), the 200 responses of /1k and
+ *        /64k carry "Cache-Control: CACHE_CONTROL" (cache-hit scenarios).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -43,6 +48,8 @@ struct resp {
 };
 
 static struct resp responses[3][NVARIANT]; /* [1k, 64k, 404][variant] */
+static const char *cache_control;          /* NULL: no Cache-Control field */
+static unsigned long long served;           /* /1k + /64k responses */
 
 struct conn {
     int fd;
@@ -50,6 +57,8 @@ struct conn {
     const struct resp *out;
     size_t outoff;
     int close_after;
+    struct resp dyn;   /* /count answer */
+    char dynbuf[160];
     char in[INBUF];
 };
 
@@ -59,14 +68,20 @@ static int ep;
 
 static void build(struct resp *r, int status, size_t bodylen, int variant)
 {
-    char hdr[256];
+    char hdr[512];
     const char *conn = variant == KA11  ? ""
                        : variant == KA10 ? "Connection: keep-alive\r\n"
                                          : "Connection: close\r\n";
+    int cc = status == 200 && cache_control;
     int h = snprintf(hdr, sizeof hdr,
                      "HTTP/1.1 %s\r\nServer: bench-origin\r\n"
-                     "Content-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n",
-                     status == 200 ? "200 OK" : "404 Not Found", bodylen, conn);
+                     "Content-Type: text/plain\r\nContent-Length: %zu\r\n%s%s%s%s\r\n",
+                     status == 200 ? "200 OK" : "404 Not Found", bodylen,
+                     cc ? "Cache-Control: " : "", cc ? cache_control : "", cc ? "\r\n" : "", conn);
+    if (h < 0 || (size_t)h >= sizeof hdr) {
+        fprintf(stderr, "response head too long\n");
+        exit(1);
+    }
     r->len = (size_t)h + bodylen;
     r->buf = malloc(r->len);
     if (!r->buf) {
@@ -124,13 +139,30 @@ static long parse(struct conn *c)
         which = 0;
     else if (plen == 4 && memcmp(path, "/64k", 4) == 0)
         which = 1;
+    else if (plen == 6 && memcmp(path, "/count", 6) == 0)
+        which = 3;
     int http10 = (sp2 + 9 <= end && memcmp(sp2 + 1, "HTTP/1.0", 8) == 0);
     int variant;
     if (http10)
         variant = memcasemem(c->in, reqlen, "\nconnection: keep-alive") ? KA10 : CLOSE;
     else
         variant = memcasemem(c->in, reqlen, "\nconnection: close") ? CLOSE : KA11;
-    c->out = &responses[which][variant];
+    if (which == 3) {
+        char num[32];
+        int bl = snprintf(num, sizeof num, "%llu\n", served);
+        int h = snprintf(c->dynbuf, sizeof c->dynbuf,
+                         "HTTP/1.1 200 OK\r\nServer: bench-origin\r\nContent-Type: text/plain\r\n"
+                         "Cache-Control: no-store\r\nContent-Length: %d\r\n%s\r\n%s",
+                         bl, variant == KA11 ? "" : variant == KA10 ? "Connection: keep-alive\r\n" : "Connection: close\r\n",
+                         num);
+        c->dyn.buf = c->dynbuf;
+        c->dyn.len = (size_t)h;
+        c->out = &c->dyn;
+    } else {
+        if (which < 2)
+            served++;
+        c->out = &responses[which][variant];
+    }
     c->outoff = 0;
     c->close_after = variant == CLOSE;
     return (long)reqlen;
@@ -206,10 +238,12 @@ static void do_read(struct conn *c)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PORT\n", argv[0]);
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: %s PORT [CACHE_CONTROL]\n", argv[0]);
         return 2;
     }
+    if (argc == 3)
+        cache_control = argv[2];
     signal(SIGPIPE, SIG_IGN);
     size_t sizes[3] = {1024, 65536, 10};
     for (int w = 0; w < 3; w++)

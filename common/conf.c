@@ -54,7 +54,8 @@ enum sec_kind {
 	SEC_GLOBAL,
 	SEC_LISTENER,
 	SEC_UPSTREAM,
-	SEC_ROUTE
+	SEC_ROUTE,
+	SEC_CACHE
 };
 
 /* For each key of a section, the line it was first set on (0: unset). */
@@ -96,6 +97,8 @@ struct loader {
 
 	struct meta		 gmeta;
 	int			 global_line;
+	struct meta		 cmeta;		/* [cache] */
+	struct conf_cache	 scache;	/* a duplicate [cache] */
 	struct meta		*lmeta;
 	struct meta		*umeta;
 	struct meta		*rmeta;
@@ -166,6 +169,12 @@ static void	 key_path(struct loader *, void *, const char *);
 static void	 key_cache(struct loader *, void *, const char *);
 static void	 key_handler(struct loader *, void *, const char *);
 static void	 key_allow(struct loader *, void *, const char *);
+static void	 key_purge_allow(struct loader *, void *, const char *);
+static void	 key_onoff(struct loader *, const char *, const char *, int *);
+static void	 key_cache_set_cookie(struct loader *, void *, const char *);
+static void	 key_cache_request_no_cache(struct loader *, void *, const char *);
+static void	 cache_defaults(struct conf_cache *);
+static void	 cache_clear(struct conf_cache *);
 static const struct key *section_keys(enum sec_kind, size_t *);
 static int	 key_line(struct loader *, enum sec_kind, const struct meta *,
 		    const char *);
@@ -186,6 +195,7 @@ static const char *const level_names[] = {
 #define L(f)	offsetof(struct conf_listener, f)
 #define U(f)	offsetof(struct conf_upstream, f)
 #define R(f)	offsetof(struct conf_route, f)
+#define C(f)	offsetof(struct conf_cache, f)
 
 static const struct key global_keys[] = {
 	{ "workers", K_FUNC, 0, 0, 0, 0, key_workers, NULL },
@@ -269,13 +279,31 @@ static const struct key route_keys[] = {
 	{ "cache", K_FUNC, 0, 0, 0, 0, key_cache, NULL },
 	{ "handler", K_FUNC, 0, 0, 0, 0, key_handler, NULL },
 	{ "allow", K_FUNC, 0, 0, 0, 1, key_allow, NULL },
+	{ "cache_set_cookie", K_FUNC, 0, 0, 0, 0, key_cache_set_cookie, NULL },
+	{ "cache_request_no_cache", K_FUNC, 0, 0, 0, 0,
+	    key_cache_request_no_cache, NULL },
+	{ "cache_default_ttl", K_DURATION, R(cache_default_ttl_ms), 0, 0, 0,
+	    NULL, NULL },
+	{ "cache_stale_if_error", K_DURATION, R(cache_stale_if_error_ms), 0, 0, 0,
+	    NULL, NULL },
+};
+
+static const struct key cache_keys[] = {
+	{ "size", K_SIZE, C(size), 1 << 20, (size_t)1 << 40, 0, NULL, NULL },
+	{ "max_object_size", K_SIZE64, C(max_object_size), 1, (int64_t)1 << 36, 0,
+	    NULL, NULL },
+	{ "lock_timeout", K_DURATION, C(lock_timeout_ms), 0, 0, 0, NULL, NULL },
+	{ "heuristic_max", K_DURATION, C(heuristic_max_ms), 0, 0, 0, NULL, NULL },
+	{ "heuristic_percent", K_INT, C(heuristic_percent), 0, 100, 0, NULL, NULL },
+	{ "purge_allow", K_FUNC, 0, 0, 0, 1, key_purge_allow, NULL },
 };
 
 #define NKEYS(a)	(sizeof(a) / sizeof((a)[0]))
 
 _Static_assert(NKEYS(global_keys) <= MAX_KEYS &&
     NKEYS(listener_keys) <= MAX_KEYS && NKEYS(upstream_keys) <= MAX_KEYS &&
-    NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");
+    NKEYS(route_keys) <= MAX_KEYS && NKEYS(cache_keys) <= MAX_KEYS,
+    "raise MAX_KEYS");
 
 /*
  * Append "file:line: message\n" to the error text; line 0 leaves the line
@@ -746,6 +774,24 @@ global_clear(struct conf_global *g)
 }
 
 static void
+cache_defaults(struct conf_cache *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->size = (size_t)256 << 20;
+	c->max_object_size = 8 << 20;
+	c->lock_timeout_ms = 5 * 1000;
+	c->heuristic_max_ms = 24 * 3600 * 1000;
+	c->heuristic_percent = 10;
+}
+
+static void
+cache_clear(struct conf_cache *c)
+{
+	free(c->purge_allow);
+	memset(c, 0, sizeof(*c));
+}
+
+static void
 listener_clear(struct conf_listener *l)
 {
 	free(l->name);
@@ -1172,11 +1218,31 @@ cidr_parse(const char *s, struct conf_cidr *c)
 	return 0;
 }
 
+static void	 cidr_list_add(struct loader *, const char *, const char *,
+		    struct conf_cidr **, size_t *);
+
 /* allow = CIDR [CIDR ...]; repeatable. */
 static void
 key_allow(struct loader *ld, void *obj, const char *v)
 {
 	struct conf_route	*r = obj;
+
+	cidr_list_add(ld, "allow", v, &r->allow, &r->nallow);
+}
+
+/* [cache] purge_allow = CIDR [CIDR ...]; repeatable. */
+static void
+key_purge_allow(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_cache	*c = obj;
+
+	cidr_list_add(ld, "purge_allow", v, &c->purge_allow, &c->npurge_allow);
+}
+
+static void
+cidr_list_add(struct loader *ld, const char *what, const char *v,
+    struct conf_cidr **list, size_t *n)
+{
 	struct conf_cidr	 c, *nc;
 	char			*copy, *tok, *save;
 	int			 added = 0, bad = 0;
@@ -1186,20 +1252,20 @@ key_allow(struct loader *ld, void *obj, const char *v)
 	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \t,", &save)) {
 		if (cidr_parse(tok, &c) == -1) {
-			conf_err(ld, ld->lineno, "bad allow address '%s' "
-			    "(expected an address or address/prefix)", tok);
+			conf_err(ld, ld->lineno, "bad %s address '%s' "
+			    "(expected an address or address/prefix)", what, tok);
 			bad = 1;
 			continue;
 		}
-		if ((nc = grow(ld, r->allow, r->nallow, sizeof(*nc))) == NULL)
+		if ((nc = grow(ld, *list, *n, sizeof(*nc))) == NULL)
 			break;
-		r->allow = nc;
-		r->allow[r->nallow++] = c;
+		*list = nc;
+		(*list)[(*n)++] = c;
 		added++;
 	}
 	free(copy);
 	if (added == 0 && !bad)
-		conf_err(ld, ld->lineno, "allow lists no address");
+		conf_err(ld, ld->lineno, "%s lists no address", what);
 }
 
 int
@@ -1315,15 +1381,43 @@ key_path(struct loader *ld, void *obj, const char *v)
 }
 
 static void
+key_onoff(struct loader *ld, const char *name, const char *v, int *out)
+{
+	if (strcmp(v, "on") == 0)
+		*out = 1;
+	else if (strcmp(v, "off") == 0)
+		*out = 0;
+	else
+		conf_err(ld, ld->lineno, "bad %s '%s': expected on or off",
+		    name, v);
+}
+
+static void
 key_cache(struct loader *ld, void *obj, const char *v)
 {
-	if (strcmp(v, "off") == 0)
-		return;
-	if (strcmp(v, "on") == 0)
-		conf_err(ld, ld->lineno, "caching is not supported yet");
+	key_onoff(ld, "cache", v, &((struct conf_route *)obj)->cache);
+}
+
+static void
+key_cache_set_cookie(struct loader *ld, void *obj, const char *v)
+{
+	key_onoff(ld, "cache_set_cookie", v,
+	    &((struct conf_route *)obj)->cache_set_cookie);
+}
+
+/* cache_request_no_cache = honor | ignore */
+static void
+key_cache_request_no_cache(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+
+	if (strcmp(v, "honor") == 0)
+		r->cache_ignore_no_cache = 0;
+	else if (strcmp(v, "ignore") == 0)
+		r->cache_ignore_no_cache = 1;
 	else
-		conf_err(ld, ld->lineno, "bad cache '%s': expected on or off",
-		    v);
+		conf_err(ld, ld->lineno, "bad cache_request_no_cache '%s': "
+		    "expected honor or ignore", v);
 }
 
 static const struct key *
@@ -1342,6 +1436,9 @@ section_keys(enum sec_kind kind, size_t *n)
 	case SEC_ROUTE:
 		*n = NKEYS(route_keys);
 		return route_keys;
+	case SEC_CACHE:
+		*n = NKEYS(cache_keys);
+		return cache_keys;
 	default:
 		*n = 0;
 		return NULL;
@@ -1446,6 +1543,9 @@ section_end(struct loader *ld)
 		case SEC_ROUTE:
 			route_clear(&ld->sr);
 			break;
+		case SEC_CACHE:
+			cache_clear(&ld->scache);
+			break;
 		default:
 			break;
 		}
@@ -1504,8 +1604,25 @@ section_begin(struct loader *ld, char *hdr)
 		return;
 	}
 	if (strcmp(hdr, "cache") == 0) {
-		conf_err(ld, ld->lineno, "the [cache] section is not "
-		    "supported yet");
+		if (name != NULL) {
+			conf_err(ld, ld->lineno, "[cache] takes no name");
+			return;
+		}
+		snprintf(ld->label, sizeof(ld->label), "[cache]");
+		ld->kind = SEC_CACHE;
+		if (conf->cache.line != 0) {
+			conf_err(ld, ld->lineno, "duplicate [cache] section "
+			    "(first at %s:%d)", ld->file, conf->cache.line);
+			cache_defaults(&ld->scache);
+			memset(&ld->smeta, 0, sizeof(ld->smeta));
+			ld->obj = &ld->scache;
+			ld->meta = &ld->smeta;
+			ld->scratch = 1;
+			return;
+		}
+		conf->cache.line = ld->lineno;
+		ld->obj = &conf->cache;
+		ld->meta = &ld->cmeta;
 		return;
 	}
 	if (strcmp(hdr, "listener") == 0)
@@ -1833,6 +1950,12 @@ conf_finish(struct loader *ld)
 		    "max_header_size + 1k");
 	}
 
+	if (conf->cache.npurge_allow == 0 &&
+	    key_line(ld, SEC_CACHE, &ld->cmeta, "purge_allow") == 0)
+		/* PURGE is for the operator: loopback only by default. */
+		cidr_list_add(ld, "purge_allow", "127.0.0.0/8 ::1",
+		    &conf->cache.purge_allow, &conf->cache.npurge_allow);
+
 	for (i = 0; i < conf->nlisteners; i++) {
 		l = &conf->listeners[i];
 		if (l->naddrs == 0 &&
@@ -1873,6 +1996,13 @@ conf_finish(struct loader *ld)
 				    &ld->rmeta[i], "listener"), "route '%s': "
 				    "no listener named '%s'", r->name,
 				    r->listener_name);
+		}
+		if (r->cache) {
+			if (r->handler == HANDLER_STATUS)
+				conf_err(ld, key_line(ld, SEC_ROUTE, &ld->rmeta[i],
+				    "cache"), "route '%s': a status route cannot "
+				    "be cached", r->name);
+			conf->cache_used = 1;
 		}
 		if (r->handler == HANDLER_STATUS) {
 			if (r->upstream_name != NULL)
@@ -1959,6 +2089,7 @@ conf_load(const char *path, char **errors)
 	}
 	ld->conf = conf;
 	global_defaults(&conf->g);
+	cache_defaults(&conf->cache);
 	if ((conf->path = strdup(path)) == NULL ||
 	    (conf->files = calloc(1, sizeof(*conf->files))) == NULL ||
 	    (conf->files[0] = strdup(path)) == NULL ||
@@ -2037,6 +2168,7 @@ conf_free(struct conf *conf)
 		route_clear(&conf->routes[i]);
 	free(conf->routes);
 	global_clear(&conf->g);
+	cache_clear(&conf->cache);
 	for (i = 0; i < conf->nfiles; i++)
 		free(conf->files[i]);
 	free(conf->files);

@@ -150,6 +150,24 @@ struct conf_route {
 	enum route_handler	 handler;
 	struct conf_cidr	*allow;		/* clients allowed; none: everyone */
 	size_t			 nallow;	/* (status: loopback only by default) */
+	/* Response cache (needs the [cache] region; see struct conf_cache). */
+	int			 cache;			/* cache = on */
+	int			 cache_set_cookie;	/* store responses with Set-Cookie */
+	int			 cache_ignore_no_cache;	/* request no-cache/max-age=0 ignored */
+	int64_t			 cache_default_ttl_ms;	/* lifetime when the response gives none; 0 */
+	int64_t			 cache_stale_if_error_ms; /* stale-if-error when the response gives none; 0 */
+};
+
+/* The [cache] section: one shared-memory region for every caching route. */
+struct conf_cache {
+	int			 line;			/* of the section header; 0: none */
+	size_t			 size;			/* region bytes, default 256m */
+	int64_t			 max_object_size;	/* default 8m */
+	int64_t			 lock_timeout_ms;	/* collapsed misses wait this long, 5s */
+	int64_t			 heuristic_max_ms;	/* cap on heuristic lifetimes, 24h */
+	int			 heuristic_percent;	/* of Date - Last-Modified, 10 */
+	struct conf_cidr	*purge_allow;		/* who may PURGE/BAN; loopback */
+	size_t			 npurge_allow;
 };
 
 struct conf_global {
@@ -176,6 +194,8 @@ struct conf_global {
 struct conf {
 	char			*path;
 	struct conf_global	 g;
+	struct conf_cache	 cache;
+	int			 cache_used;	/* some route has cache = on */
 	struct conf_listener	*listeners;
 	size_t			 nlisteners;
 	struct conf_upstream	*upstreams;

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "common/cache.h"
 #include "common/conf.h"
 #include "common/shm.h"
 
@@ -19,10 +20,11 @@
 /*
  * The worker's entry point, called in the child right after fork():
  * conf is the configuration it serves, slot its counters in shm,
+ * cache the response cache region (NULL when no route caches),
  * master_pid the parent it must not outlive.  It never returns.
  */
-void	worker_main(struct conf *conf, struct shm_header *shm, int slot,
-	    pid_t master_pid) __attribute__((noreturn));
+void	worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
+	    int slot, pid_t master_pid) __attribute__((noreturn));
 
 /* Milliseconds on the monotonic clock (the same in every process). */
 uint64_t	proc_now_ms(void);

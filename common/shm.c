@@ -48,6 +48,10 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 	for (i = 0; i < 6; i++)
 		dst->status[i] += load64(&src->status[i]);
 	dst->upstream_errors += load64(&src->upstream_errors);
+	dst->cache_hits += load64(&src->cache_hits);
+	dst->cache_misses += load64(&src->cache_misses);
+	dst->cache_stale += load64(&src->cache_stale);
+	dst->cache_stored += load64(&src->cache_stored);
 }
 
 void

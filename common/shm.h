@@ -44,7 +44,11 @@ struct shm_stats {
 	uint64_t	 requests;	/* requests answered */
 	uint64_t	 status[6];	/* answers by class: [1]=1xx .. [5]=5xx */
 	uint64_t	 upstream_errors; /* connect failures, resets, invalid responses */
-	uint64_t	 pad[7];
+	uint64_t	 cache_hits;	/* answered from the cache */
+	uint64_t	 cache_misses;	/* forwarded from a caching route */
+	uint64_t	 cache_stale;	/* stale answers for a failed origin */
+	uint64_t	 cache_stored;	/* objects stored */
+	uint64_t	 pad[3];
 } __attribute__((aligned(64)));
 
 /*

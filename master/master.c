@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cache.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/proc.h"
@@ -37,6 +38,7 @@ struct child {
 	int		 generation;	/* config generation it runs */
 	int		 index;		/* position 0..workers-1 in its generation */
 	int		 retiring;	/* told to quit */
+	struct cache	*cache;		/* the cache region it was given */
 	struct timespec	 started;
 };
 
@@ -51,6 +53,7 @@ struct respawn {
 static struct conf		*conf;
 static const char		*conf_path;
 static struct shm_header	*shm;
+static struct cache		*cache;		/* NULL: no route caches */
 static struct child		 children[MAX_CHILDREN];
 static struct respawn		*respawns;
 static int			 nrespawns;
@@ -141,6 +144,63 @@ close_unused(struct conf *old, struct conf *new)
 		}
 }
 
+/*
+ * A worker is gone: drop what it was storing, and unmap a cache region
+ * that a reload replaced once its last worker has left.
+ */
+static void
+cache_reaped(struct child *gone)
+{
+	struct cache	*c = gone->cache;
+	int		 i;
+
+	gone->cache = NULL;
+	if (c == NULL)
+		return;
+	cache_slot_release(c, gone->slot);
+	if (c == cache)
+		return;
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (children[i].pid != 0 && children[i].cache == c)
+			return;
+	cache_destroy(c);
+}
+
+/*
+ * The cache region for conf c: the running one when its size still fits,
+ * so that it stays warm across reloads; a new one when caching starts or
+ * the size changed.  Workers of the old config keep the old region until
+ * they exit.  -1 when a region is needed and cannot be made.
+ */
+static int
+cache_setup(const struct conf *c)
+{
+	struct cache	*nc;
+	int		 i, inuse = 0;
+
+	if (!c->cache_used) {
+		nc = NULL;
+	} else if (cache != NULL && cache_size(cache) == c->cache.size) {
+		return 0;
+	} else if ((nc = cache_create(c->cache.size)) == NULL) {
+		log_error("cannot create the cache region of %zu bytes",
+		    c->cache.size);
+		return -1;
+	}
+	if (cache != NULL) {
+		for (i = 0; i < MAX_CHILDREN; i++)
+			if (children[i].pid != 0 && children[i].cache == cache)
+				inuse = 1;
+		if (nc != NULL)
+			log_notice("cache size changed: starting with an empty "
+			    "cache");
+		if (!inuse)
+			cache_destroy(cache);
+	}
+	cache = nc;
+	return 0;
+}
+
 static int
 slot_get(void)
 {
@@ -179,8 +239,9 @@ spawn_worker(int index)
 		return -1;
 	}
 	if (pid == 0)
-		worker_main(conf, shm, slot, master_pid);
+		worker_main(conf, shm, cache, slot, master_pid);
 	ch->pid = pid;
+	ch->cache = cache;
 	ch->slot = slot;
 	ch->generation = generation;
 	ch->index = index;
@@ -385,6 +446,7 @@ reap(int stopping)
 			continue;
 		}
 		shm_slot_release(shm, ch->slot);
+		cache_reaped(ch);
 		shm_stats_add(&shm->retired, &shm->slot[ch->slot]);
 		memset(&shm->slot[ch->slot], 0, sizeof(shm->slot[ch->slot]));
 		slot_used[ch->slot] = 0;
@@ -554,6 +616,13 @@ reload(void)
 		conf_free(nc);
 		return;
 	}
+	if (cache_setup(nc) == -1) {
+		shm_servers_assign(shm, old, errbuf, sizeof(errbuf));
+		close_unused(nc, old);
+		log_errorx("reload failed: keeping the running configuration");
+		conf_free(nc);
+		return;
+	}
 	if (strcmp(nc->g.error_log, old->g.error_log) != 0) {
 		if (log_open(nc->g.error_log, nc->g.log_level, errbuf,
 		    sizeof(errbuf)) == -1)
@@ -668,6 +737,8 @@ master_run(struct conf *c, const char *path, int foreground)
 		log_errorx("%s", errbuf);
 		return 1;
 	}
+	if (cache_setup(conf) == -1)
+		return 1;
 	chown_logs(conf);
 
 	sigemptyset(&set);
@@ -780,6 +851,8 @@ out:
 	remove_pid_file(conf->g.pid_file);
 	close_unused(conf, NULL);
 	shm_destroy(shm);
+	if (cache != NULL)
+		cache_destroy(cache);
 	free(respawns);
 	conf_free(conf);
 	log_close();

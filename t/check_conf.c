@@ -692,8 +692,10 @@ START_TEST(test_sections)
 {
 	expect_only_error("[frontend x]\nfoo = bar\n" TAIL, 1,
 	    "unknown section [frontend x]");
-	expect_only_error("[cache]\nsize = 256m\n" TAIL, 1,
-	    "the [cache] section is not supported yet");
+	expect_only_error("[cache x]\nsize = 256m\n" TAIL, 1,
+	    "[cache] takes no name");
+	expect_only_error("[cache]\nsize = 2m\n[cache]\nsize = 3m\n" TAIL, 3,
+	    "duplicate [cache] section");
 	expect_only_error("[listener]\nlisten = 80\n" TAIL, 1, "needs a name");
 	expect_only_error(TAIL "[upstream]\n", 7, "needs a name");
 	expect_only_error(TAIL "[route]\n", 7, "needs a name");
@@ -801,9 +803,53 @@ START_TEST(test_unsupported)
 	expect_upstream_error("health_rise = 0", "health_rise");
 	expect_upstream_error("health_interval = 10ms", "health_interval");
 	expect_upstream_error("balance = fastest", "unknown balance");
-	expect_route_error("cache = on", "caching is not supported yet");
 	expect_route_error("cache = maybe", "on or off");
 	conf_free(load_ok(TAIL "cache = off\n"));
+}
+END_TEST
+
+START_TEST(test_cache_keys)
+{
+	struct conf	*c;
+
+	/* cache = on without a [cache] section: the defaults. */
+	c = load_ok(TAIL "cache = on\n");
+	ck_assert_int_eq(c->cache_used, 1);
+	ck_assert_int_eq(c->routes[0].cache, 1);
+	ck_assert_uint_eq(c->cache.size, (size_t)256 << 20);
+	ck_assert_int_eq(c->cache.max_object_size, 8 << 20);
+	ck_assert_int_eq(c->cache.lock_timeout_ms, 5000);
+	ck_assert_uint_eq(c->cache.npurge_allow, 2);	/* loopback */
+	conf_free(c);
+	c = load_ok("[cache]\nsize = 64m\nmax_object_size = 1m\n"
+	    "lock_timeout = 500ms\nheuristic_percent = 20\n"
+	    "heuristic_max = 1h\npurge_allow = 10.0.0.0/8\n" TAIL
+	    "cache = on\ncache_set_cookie = on\n"
+	    "cache_request_no_cache = ignore\ncache_default_ttl = 2m\n"
+	    "cache_stale_if_error = 1h\n");
+	ck_assert_uint_eq(c->cache.size, (size_t)64 << 20);
+	ck_assert_int_eq(c->cache.max_object_size, 1 << 20);
+	ck_assert_int_eq(c->cache.lock_timeout_ms, 500);
+	ck_assert_int_eq(c->cache.heuristic_percent, 20);
+	ck_assert_int_eq(c->cache.heuristic_max_ms, 3600 * 1000);
+	ck_assert_uint_eq(c->cache.npurge_allow, 1);
+	ck_assert_int_eq(c->routes[0].cache_set_cookie, 1);
+	ck_assert_int_eq(c->routes[0].cache_ignore_no_cache, 1);
+	ck_assert_int_eq(c->routes[0].cache_default_ttl_ms, 120 * 1000);
+	ck_assert_int_eq(c->routes[0].cache_stale_if_error_ms, 3600 * 1000);
+	conf_free(c);
+	/* A [cache] section alone does not turn caching on. */
+	c = load_ok("[cache]\nsize = 2m\n" TAIL);
+	ck_assert_int_eq(c->cache_used, 0);
+	conf_free(c);
+	expect_only_error("[cache]\nsize = 100k\n" TAIL, 2, "bad size");
+	expect_only_error("[cache]\nheuristic_percent = 101\n" TAIL, 2,
+	    "heuristic_percent");
+	expect_only_error("[cache]\npurge_allow = nowhere\n" TAIL, 2,
+	    "bad purge_allow address");
+	expect_only_error("[cache]\ncolour = blue\n" TAIL, 2, "unknown key");
+	expect_route_error("cache_request_no_cache = maybe", "honor or ignore");
+	expect_route_error("cache_set_cookie = yes", "on or off");
 }
 END_TEST
 
@@ -1142,9 +1188,9 @@ START_TEST(test_many_errors)
 	    "[route main]\n"
 	    "listener = nope\n"			/* 12 */
 	    "upstream = nada\n"			/* 13 */
-	    "cache = on\n"			/* 14 */
+	    "cache = maybe\n"			/* 14 */
 	    "[cache]\n"				/* 15 */
-	    "size = 1m\n"
+	    "size = 1k\n"			/* 16 */
 	    "[route main]\n"			/* 17 */
 	    "  indented = 1\n";			/* 18 */
 
@@ -1163,8 +1209,8 @@ START_TEST(test_many_errors)
 	    "%s", errors);
 	ck_assert_msg(has_error(errors, 13, "no upstream named 'nada'"),
 	    "%s", errors);
-	ck_assert_msg(has_error(errors, 14, "caching"), "%s", errors);
-	ck_assert_msg(has_error(errors, 15, "[cache]"), "%s", errors);
+	ck_assert_msg(has_error(errors, 14, "on or off"), "%s", errors);
+	ck_assert_msg(has_error(errors, 16, "bad size"), "%s", errors);
 	ck_assert_msg(has_error(errors, 17, "duplicate route"), "%s", errors);
 	ck_assert_msg(has_error(errors, 18, "continuation"), "%s", errors);
 	ck_assert_int_eq(count_lines(errors), 14);
@@ -1197,6 +1243,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_duplicate_names);
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_unsupported);
+	tcase_add_test(tc, test_cache_keys);
 	tcase_add_test(tc, test_balancing_keys);
 	tcase_add_test(tc, test_status_route);
 	tcase_add_test(tc, test_global_values);

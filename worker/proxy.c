@@ -11,6 +11,9 @@
  *   CS_LINGER the answer is out and the connection is to close: read and
  *             drop what the client still sends for a moment, so that the
  *             close does not turn into a reset that destroys the answer
+ *   CS_CACHE  writing an answer from the shared-memory cache
+ *   CS_CWAIT  waiting for another request (in any worker) that fetches
+ *             the same key, to be answered from what it stores
  *
  * client_run() drives a connection as far as it can go with the readiness
  * it has, then sets the one timer the connection waits on.  Sockets are
@@ -39,10 +42,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cache.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/shm.h"
 #include "worker/balance.h"
+#include "worker/cachepol.h"
 #include "worker/event.h"
 #include "worker/http.h"
 #include "worker/proxy.h"
@@ -56,8 +61,12 @@
 #define LINGER_MS	2000	/* longest lingering close */
 #define QUEUE_POLL_MS	20	/* a queued request looks again this often */
 #define QUIT_IDLE_GRACE_MS 1000	/* idle connections live on this long at quit */
+#define CACHE_POLL_MS	5	/* a collapsed miss looks for the object this often */
+#define CACHE_IOV	16	/* body pieces per writev of a hit */
+#define CACHE_WRITE_MAX	(256 << 10)	/* bytes per writev of a hit */
+#define CSTAT(f)	STAT_INC(f)
 
-enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER };
+enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT };
 
 enum wait_on {
 	W_NONE,
@@ -69,7 +78,9 @@ enum wait_on {
 	W_CL_READ,	/* request body from client */
 	W_CL_WRITE,
 	W_LINGER,	/* discarding input before a close (fixed deadline) */
-	W_QUEUE		/* waiting for a server below max_conns */
+	W_QUEUE,	/* waiting for a server below max_conns */
+	W_CACHE,	/* a collapsed miss waits for another's fetch */
+	W_START		/* a cache refresh starts on the next turn */
 };
 
 enum step { STEP_AGAIN, STEP_DONE, STEP_CLOSED };
@@ -157,6 +168,26 @@ struct req {
 	uint64_t		 body_bytes;	/* response body bytes to client */
 	uint64_t		 t_start, t_up_start, t_up_end;
 	time_t			 wall_start;
+	/* Cache (routes with cache = on). */
+	const struct conf_route	*route;
+	uint32_t		 head_off, head_len; /* request head in c->in */
+	unsigned		 cache_on:1;	/* the route caches */
+	unsigned		 c_reval:1;	/* asking the origin about cref */
+	unsigned		 c_stale:1;	/* cref is a stale object (stale-if-error) */
+	unsigned		 c_store:1;	/* the response body goes into cw */
+	unsigned		 c_invalidate:1; /* unsafe method: purge on success */
+	unsigned		 c_hit:1;	/* answered from the cache */
+	unsigned		 c_nobody:1;	/* hit without a body (HEAD, 304) */
+	char			*ck;		/* cache key (then scratch), a buffer */
+	uint32_t		 klen;
+	uint32_t		 vlen;		/* vary blob of cref, after the key in ck */
+	struct cache_writer	 cw;
+	struct cache_ref	 cref;
+	struct cache_meta	 cmeta;
+	uint64_t		 coff, cend;	/* hit: object bytes to send */
+	uint64_t		 cwait_until;	/* collapsed: give up waiting then */
+	int64_t			 creq_time;	/* wall time the request went out */
+	char			 cstatus[160];	/* Cache-Status value, "" none */
 	char			 line[600];	/* request line, for the log */
 	char			 referer[160];
 	char			 agent[200];
@@ -174,6 +205,7 @@ struct client {
 	uint64_t		 fixed_deadline;
 	struct req		*r;
 	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
+	unsigned		 bg:1;		/* no socket: a cache refresh behind a hit */
 	char			 ip[46];
 };
 
@@ -183,6 +215,8 @@ static size_t			 nupstreams;
 static size_t			 bufsize;
 static struct http_limits	 req_limits, resp_limits;
 static struct http_header	*hdrs;
+static struct http_header	*hdrs2;	/* a request head parsed again */
+static char			*cscratch; /* cache: two buffers for heads */
 static struct client		*clients;	/* every open client */
 static size_t			 nclients, nbusy;
 static void			*free_bufs, *free_reqs;
@@ -216,6 +250,10 @@ static void	 access_log(struct client *);
 static void	 active_add(struct req *, struct server_rt *, int);
 static void	 server_failed(struct server_rt *, int);
 static void	 queue_leave(struct req *);
+static int	 cache_stale_ok(struct client *);
+static enum step cache_serve_stale(struct client *, int);
+static enum step request_forward(struct client *, const struct http_request *);
+static void	 cache_refresh_behind(struct client *, const struct http_request *);
 
 /* Buffers and request blocks: free lists, so the request path does not malloc. */
 static char *
@@ -259,6 +297,7 @@ req_get(void)
 		return NULL;
 	memset(r, 0, offsetof(struct req, line));
 	r->line[0] = r->referer[0] = r->agent[0] = '\0';
+	cache_writer_init(&r->cw);
 	r->server = -1;
 	r->cl = -1;
 	return r;
@@ -271,6 +310,9 @@ req_put(struct req *r)
 	queue_leave(r);
 	free(r->xbody);
 	r->xbody = NULL;
+	if (cache_writing(&r->cw))
+		cache_abort(worker.cache, &r->cw);
+	buf_put(r->ck);
 	buf_put(r->hb);
 	buf_put(r->ub);
 	if (nfree_reqs >= FREE_KEEP) {
@@ -298,8 +340,11 @@ proxy_init(struct conf *c)
 	resp_limits.max_head = bufsize - 1024;
 	resp_limits.max_headers = c->g.max_headers > 200 ? c->g.max_headers : 200;
 	hdrs = calloc(resp_limits.max_headers, sizeof(*hdrs));
+	hdrs2 = calloc(req_limits.max_headers, sizeof(*hdrs2));
 	upstreams = calloc(c->nupstreams, sizeof(*upstreams));
-	if (hdrs == NULL || upstreams == NULL)
+	if (hdrs == NULL || hdrs2 == NULL || upstreams == NULL)
+		return -1;
+	if (worker.cache != NULL && (cscratch = malloc(2 * bufsize)) == NULL)
 		return -1;
 	nupstreams = c->nupstreams;
 	for (i = 0; i < nupstreams; i++) {
@@ -620,6 +665,14 @@ build_request_head(struct client *c, const struct http_request *rq)
 				continue;
 		} else if (h->name_len == 6 && http_name_eq(h, "expect"))
 			continue;
+		else if (cache_writing(&r->cw) && ((h->name_len == 5 &&
+		    http_name_eq(h, "range")) ||
+		    (h->name_len == 8 && http_name_eq(h, "if-range"))))
+			continue;	/* fetch the whole object to store it */
+		else if (r->c_reval && ((h->name_len == 13 &&
+		    http_name_eq(h, "if-none-match")) || (h->name_len == 17 &&
+		    http_name_eq(h, "if-modified-since"))))
+			continue;	/* ours go instead */
 		else if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
 			/* Several fields are one list; keep the span of the last. */
 			if (xff != NULL) {
@@ -674,6 +727,20 @@ build_request_head(struct client *c, const struct http_request *rq)
 		    (long long)rq->content_length);
 	if (r->upstream->conf->keepalive == 0)
 		rc |= hb_str(&b, "Connection: close\r\n");
+	if (r->c_reval) {
+		/* Revalidate the stored response with its validators. */
+		char	 d[40];
+
+		if (r->cmeta.etag_len > 0) {
+			rc |= hb_str(&b, "If-None-Match: ");
+			rc |= hb_add(&b, r->cmeta.etag, r->cmeta.etag_len);
+			rc |= hb_str(&b, "\r\n");
+		}
+		if (r->cmeta.last_modified >= 0) {
+			cachepol_fmt_date(r->cmeta.last_modified, d);
+			rc |= hb_fmt(&b, "If-Modified-Since: %s\r\n", d);
+		}
+	}
 	rc |= hb_str(&b, "\r\n");
 	if (rc != 0)
 		return -1;
@@ -742,6 +809,8 @@ build_response_head(struct client *c, const struct http_response *rs, int final)
 			rc |= hb_str(&b, "Connection: close\r\n");
 		else if (r->version == 10)
 			rc |= hb_str(&b, "Connection: keep-alive\r\n");
+		if (r->cstatus[0] != '\0')
+			rc |= hb_fmt(&b, "Cache-Status: %s\r\n", r->cstatus);
 	}
 	rc |= hb_str(&b, "\r\n");
 	if (rc != 0)
@@ -800,6 +869,9 @@ local_answer(struct client *c, int status, int close_after)
 		client_close(c);
 		return STEP_CLOSED;
 	}
+	if (r->c_stale && (status == 500 || (status >= 502 && status <= 504)) &&
+	    cache_stale_ok(c) && cache_serve_stale(c, status) == STEP_DONE)
+		return STEP_DONE;	/* stale-if-error */
 	if (close_after || worker.quitting)
 		r->keep_alive = 0;
 	r->local_close = !r->keep_alive;
@@ -810,11 +882,13 @@ local_answer(struct client *c, int status, int close_after)
 	    status, reason, status, reason);
 	n = snprintf(r->hb, bufsize,
 	    "HTTP/1.1 %d %s\r\nServer: portico\r\nDate: %s\r\n"
-	    "Content-Type: text/html\r\nContent-Length: %d\r\n%s%s\r\n%s",
+	    "Content-Type: text/html\r\nContent-Length: %d\r\n%s%s%s%s%s\r\n%s",
 	    status, reason, http_date(), blen,
 	    r->local_close ? "Connection: close\r\n" :
 	    (r->version == 10 ? "Connection: keep-alive\r\n" : ""),
 	    status == 503 ? "Retry-After: 5\r\n" : "",
+	    r->cstatus[0] != '\0' ? "Cache-Status: " : "", r->cstatus,
+	    r->cstatus[0] != '\0' ? "\r\n" : "",
 	    r->method == HTTP_M_HEAD ? "" : body);
 	r->hb_pos = 0;
 	r->hb_end = n;
@@ -837,6 +911,8 @@ client_write2(struct client *c, const char *a, size_t al, const char *b, size_t 
 	int		 niov = 0;
 	ssize_t		 n;
 
+	if (c->bg)
+		return al + bl;		/* a refresh: nobody to tell */
 	if (al > 0) {
 		iov[niov].iov_base = (void *)a;
 		iov[niov++].iov_len = al;
@@ -868,6 +944,12 @@ step_local(struct client *c)
 
 	size_t		 hl;
 
+	if (c->bg) {
+		/* A refresh that failed: nobody waits for the answer. */
+		r->resp_done = 1;
+		client_close(c);
+		return STEP_CLOSED;
+	}
 	while (r->hb_pos < r->hb_end || r->xbody_pos < r->xbody_len) {
 		if (!c->wr_ready) {
 			c->wait = W_CL_WRITE;
@@ -1051,6 +1133,7 @@ status_answer(struct client *c, const struct http_request *rq)
 	struct shm_header	*shm = worker.shm;
 	struct sbuf		 b = { NULL, 0, 0, 0 };
 	struct shm_stats	 tot;
+	struct cache_stats	 cs_;
 	const struct conf_upstream *cu;
 	const struct conf_server *cs;
 	const struct shm_server	*ss;
@@ -1075,18 +1158,60 @@ status_answer(struct client *c, const struct http_request *rq)
 		sb_printf(&b, "# TYPE portico_upstream_errors_total counter\n"
 		    "portico_upstream_errors_total %llu\n",
 		    (unsigned long long)tot.upstream_errors);
+		if (worker.cache != NULL) {
+			cache_get_stats(worker.cache, &cs_);
+			sb_printf(&b, "# TYPE portico_cache_requests_total counter\n"
+			    "portico_cache_requests_total{result=\"hit\"} %llu\n"
+			    "portico_cache_requests_total{result=\"miss\"} %llu\n"
+			    "portico_cache_requests_total{result=\"stale\"} %llu\n"
+			    "# TYPE portico_cache_stored_total counter\n"
+			    "portico_cache_stored_total %llu\n"
+			    "# TYPE portico_cache_evictions_total counter\n"
+			    "portico_cache_evictions_total %llu\n"
+			    "# TYPE portico_cache_objects gauge\n"
+			    "portico_cache_objects %llu\n"
+			    "# TYPE portico_cache_used_bytes gauge\n"
+			    "portico_cache_used_bytes %llu\n"
+			    "# TYPE portico_cache_size_bytes gauge\n"
+			    "portico_cache_size_bytes %llu\n",
+			    (unsigned long long)tot.cache_hits,
+			    (unsigned long long)tot.cache_misses,
+			    (unsigned long long)tot.cache_stale,
+			    (unsigned long long)tot.cache_stored,
+			    (unsigned long long)cs_.evictions,
+			    (unsigned long long)cs_.objects,
+			    (unsigned long long)cs_.used,
+			    (unsigned long long)cs_.size);
+		}
 		status_metrics(&b, shm);
-	} else
+	} else {
 		sb_printf(&b, "{\"connections\":%llu,\"requests\":%llu,"
 		    "\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
-		    "\"4xx\":%llu,\"5xx\":%llu},\"upstream_errors\":%llu,"
-		    "\"upstreams\":[",
+		    "\"4xx\":%llu,\"5xx\":%llu},\"upstream_errors\":%llu,",
 		    (unsigned long long)tot.connections,
 		    (unsigned long long)tot.requests,
 		    (unsigned long long)tot.status[1], (unsigned long long)tot.status[2],
 		    (unsigned long long)tot.status[3], (unsigned long long)tot.status[4],
 		    (unsigned long long)tot.status[5],
 		    (unsigned long long)tot.upstream_errors);
+		if (worker.cache != NULL) {
+			cache_get_stats(worker.cache, &cs_);
+			sb_printf(&b, "\"cache\":{\"hits\":%llu,\"misses\":%llu,"
+			    "\"stale\":%llu,\"stored\":%llu,\"evictions\":%llu,"
+			    "\"objects\":%llu,\"writing\":%llu,\"used\":%llu,"
+			    "\"size\":%llu},",
+			    (unsigned long long)tot.cache_hits,
+			    (unsigned long long)tot.cache_misses,
+			    (unsigned long long)tot.cache_stale,
+			    (unsigned long long)tot.cache_stored,
+			    (unsigned long long)cs_.evictions,
+			    (unsigned long long)cs_.objects,
+			    (unsigned long long)cs_.writing,
+			    (unsigned long long)cs_.used,
+			    (unsigned long long)cs_.size);
+		}
+		sb_printf(&b, "\"upstreams\":[");
+	}
 	for (u = 0; u < conf->nupstreams; u++) {
 		cu = &conf->upstreams[u];
 		if (!prom)
@@ -1153,26 +1278,31 @@ status_answer(struct client *c, const struct http_request *rq)
 	return STEP_DONE;
 }
 
-/* Whether the client's address is in the route's allow list. */
+/* Whether an address (text, as in c->ip) is in a list of blocks. */
 static int
-client_allowed(const struct client *c, const struct conf_route *rt)
+ip_allowed(const char *ip, const struct conf_cidr *list, size_t n)
 {
 	struct sockaddr_in	 s4;
 	struct sockaddr_in6	 s6;
 
-	if (rt->nallow == 0)
-		return 1;
 	memset(&s4, 0, sizeof(s4));
 	memset(&s6, 0, sizeof(s6));
-	if (inet_pton(AF_INET, c->ip, &s4.sin_addr) == 1) {
+	if (inet_pton(AF_INET, ip, &s4.sin_addr) == 1) {
 		s4.sin_family = AF_INET;
-		return conf_cidr_match(rt->allow, rt->nallow, (struct sockaddr *)&s4);
+		return conf_cidr_match(list, n, (struct sockaddr *)&s4);
 	}
-	if (inet_pton(AF_INET6, c->ip, &s6.sin6_addr) == 1) {
+	if (inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1) {
 		s6.sin6_family = AF_INET6;
-		return conf_cidr_match(rt->allow, rt->nallow, (struct sockaddr *)&s6);
+		return conf_cidr_match(list, n, (struct sockaddr *)&s6);
 	}
 	return 0;
+}
+
+/* Whether the client's address is in the route's allow list. */
+static int
+client_allowed(const struct client *c, const struct conf_route *rt)
+{
+	return rt->nallow == 0 || ip_allowed(c->ip, rt->allow, rt->nallow);
 }
 
 /* Find cookie name in the Cookie fields; *v, *vl its value. */
@@ -1243,6 +1373,710 @@ request_key(struct client *c, const struct http_request *rq)
 		return;		/* no key: round robin */
 	r->keyed = 1;
 	r->hash = balance_hash(v, vl);
+}
+
+/*
+ * The response cache.  The RFC 9111 rules live in cachepol.c and the
+ * shared-memory store in common/cache.c; this part wires them into the
+ * exchange:
+ *
+ *   step_head -> cache_request: PURGE/BAN, lookup; a fresh object is
+ *	answered at once (cache_hit, CS_CACHE); a key another request is
+ *	fetching waits for it (CS_CWAIT); else the request goes upstream,
+ *	holding a writer for the key (so that concurrent misses collapse
+ *	onto it) and, for a stale object, its validators.
+ *   response_head -> cache_response: a 304 freshens the stored object and
+ *	the client is answered from it; an error with a usable stale object
+ *	answers stale (stale-if-error); a storable answer starts storing.
+ *   resp_window -> cache_body: body bytes go into the object as they
+ *	stream to the client; step_response commits it at the end.
+ */
+
+/* What the vary callback of a lookup sees and keeps. */
+struct vary_arg {
+	const struct http_request	*rq;
+	char				*out;	/* the matching blob is copied here */
+	size_t				 cap, len;
+};
+
+
+static void
+cache_opts(const struct conf_route *rt, struct cachepol_opts *o)
+{
+	o->store_set_cookie = rt->cache_set_cookie;
+	o->ignore_client_no_cache = rt->cache_ignore_no_cache;
+	o->heuristic_max = conf->cache.heuristic_max_ms / 1000;
+	o->heuristic_percent = conf->cache.heuristic_percent;
+	o->default_ttl = rt->cache_default_ttl_ms / 1000;
+}
+
+/*
+ * The request head is still in c->in (a request on a caching route that
+ * is looked up or stored has no body, so nothing overwrites it): parse it
+ * again when the cache needs its fields after step_head.
+ */
+static int
+req_reparse(struct client *c, struct http_request *rq)
+{
+	struct req	*r = c->r;
+
+	memset(rq, 0, sizeof(*rq));
+	if (c->in == NULL || r->head_len == 0 ||
+	    (size_t)r->head_off + r->head_len > c->in_end)
+		return -1;
+	return http_parse_request(c->in + r->head_off, r->head_len, &req_limits,
+	    rq, hdrs2) == HTTP_PARSE_OK ? 0 : -1;
+}
+
+static int
+vary_cb(const char *blob, size_t len, void *arg)
+{
+	struct vary_arg	*va = arg;
+
+	if (!cachepol_vary_match(blob, len, va->rq))
+		return 0;
+	if (len <= va->cap) {
+		memcpy(va->out, blob, len);
+		va->len = len;
+	}
+	return 1;
+}
+
+/* Look the request's key up; *ok and the vary blob of what was found. */
+static enum cache_lookup_rc
+cache_find(struct client *c, const struct http_request *rq)
+{
+	struct req		*r = c->r;
+	struct vary_arg		 va = { rq, r->ck + r->klen, CACHE_VARY_MAX, 0 };
+	enum cache_lookup_rc	 rc;
+
+	rc = cache_lookup(worker.cache, r->ck, r->klen, vary_cb, &va, ev_wall,
+	    (conf->cache.lock_timeout_ms + 999) / 1000, &r->cref, &r->cmeta);
+	r->vlen = rc == CACHE_FOUND ? va.len : 0;
+	return rc;
+}
+
+/*
+ * Answer from the found object (r->cref): the client's own conditions
+ * and a single range are honoured.  rq may be NULL (then neither is).
+ * Returns STEP_DONE with c->state CS_CACHE, or STEP_AGAIN when the
+ * object changed under us (the caller goes upstream instead).
+ */
+static enum step
+cache_hit(struct client *c, const struct http_request *rq)
+{
+	struct req	*r = c->r;
+	struct hbuild	 b;
+	uint32_t	 hl = r->cref.head_len;
+	uint64_t	 blen = r->cref.body_len, first = 0, last = 0;
+	const char	*sl, *nl;
+	char		*eol;
+	int		 rc = 0, range = 0, status = r->cmeta.status, nobody;
+	size_t		 oldsl, newsl;
+	char		 line[64];
+
+	if (hl < 16 || hl > bufsize - 1024)
+		return STEP_AGAIN;
+	if (r->hb == NULL && (r->hb = buf_get()) == NULL)
+		return STEP_AGAIN;
+	if (cache_copy(worker.cache, &r->cref, 0, r->hb, hl) == -1 ||
+	    memcmp(r->hb + hl - 4, "\r\n\r\n", 4) != 0)
+		return STEP_AGAIN;
+	nobody = r->method == HTTP_M_HEAD;
+	if (rq != NULL && status == 200 && cachepol_not_modified(rq, &r->cmeta)) {
+		status = 304;
+		nobody = 1;
+	} else if (rq != NULL && status == 200 && r->method == HTTP_M_GET)
+		range = cachepol_range(rq, &r->cmeta, blen, &first, &last);
+	if (range == -1) {
+		status = 416;
+		nobody = 1;
+	}
+	if (status != r->cmeta.status) {
+		/* A different status line in front of the stored fields. */
+		eol = memchr(r->hb, '\n', hl);
+		if (eol == NULL)
+			return STEP_AGAIN;
+		oldsl = eol + 1 - r->hb;
+		newsl = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
+		    status == 206 ? "Partial Content" : http_status_reason(status));
+		memmove(r->hb + newsl, r->hb + oldsl, hl - oldsl);
+		memcpy(r->hb, line, newsl);
+		hl = hl - oldsl + newsl;
+	}
+	if (range == 1) {
+		eol = memchr(r->hb, '\n', hl);
+		sl = "HTTP/1.1 206 Partial Content\r\n";
+		nl = eol == NULL ? NULL : eol + 1;
+		if (nl == NULL)
+			return STEP_AGAIN;
+		oldsl = nl - r->hb;
+		newsl = strlen(sl);
+		memmove(r->hb + newsl, r->hb + oldsl, hl - oldsl);
+		memcpy(r->hb, sl, newsl);
+		hl = hl - oldsl + newsl;
+		status = 206;
+	}
+	b.p = r->hb;
+	b.len = hl - 2;		/* before the final empty line */
+	b.cap = bufsize;
+	rc |= hb_fmt(&b, "Age: %lld\r\nVia: 1.1 portico\r\n",
+	    (long long)cachepol_age(&r->cmeta, ev_wall));
+	if (r->cstatus[0] == '\0')
+		snprintf(r->cstatus, sizeof(r->cstatus), "portico; hit; ttl=%lld",
+		    (long long)cachepol_ttl(&r->cmeta, ev_wall));
+	rc |= hb_fmt(&b, "Cache-Status: %s\r\n", r->cstatus);
+	if (status == 416)
+		rc |= hb_fmt(&b, "Content-Range: bytes */%llu\r\nContent-Length: 0\r\n",
+		    (unsigned long long)blen);
+	else if (range == 1)
+		rc |= hb_fmt(&b, "Content-Range: bytes %llu-%llu/%llu\r\n"
+		    "Content-Length: %llu\r\n", (unsigned long long)first,
+		    (unsigned long long)last, (unsigned long long)blen,
+		    (unsigned long long)(last - first + 1));
+	else if (status != 304 || blen > 0)
+		rc |= hb_fmt(&b, "Content-Length: %llu\r\n", (unsigned long long)blen);
+	if (worker.quitting)
+		r->keep_alive = 0;
+	if (!r->keep_alive)
+		rc |= hb_str(&b, "Connection: close\r\n");
+	else if (r->version == 10)
+		rc |= hb_str(&b, "Connection: keep-alive\r\n");
+	rc |= hb_str(&b, "\r\n");
+	if (rc != 0)
+		return STEP_AGAIN;
+	r->hb_pos = 0;
+	r->hb_end = b.len;
+	if (nobody)
+		r->coff = r->cend = 0;
+	else if (range == 1) {
+		r->coff = r->cref.head_len + first;
+		r->cend = r->cref.head_len + last + 1;
+	} else {
+		r->coff = r->cref.head_len;
+		r->cend = r->cref.head_len + blen;
+	}
+	r->status = status;
+	r->resp_head = 1;
+	r->c_hit = 1;
+	req_drop_up(r);
+	if (cache_writing(&r->cw))
+		cache_abort(worker.cache, &r->cw);
+	r->c_store = 0;
+	c->state = CS_CACHE;
+	return STEP_DONE;
+}
+
+/* Write a hit: the built head, then the object's bytes straight from shared memory. */
+static enum step
+step_cache(struct client *c)
+{
+	struct req	*r = c->r;
+	struct iovec	 iov[1 + CACHE_IOV];
+	int		 niov, k;
+	ssize_t		 n;
+	size_t		 hl, total, want;
+
+	if (c->bg)
+		return request_finish(c);	/* a refresh: it is stored */
+	while (r->hb_pos < r->hb_end || r->coff < r->cend) {
+		if (!c->wr_ready) {
+			c->wait = W_CL_WRITE;
+			return STEP_AGAIN;
+		}
+		niov = 0;
+		total = hl = r->hb_end - r->hb_pos;
+		if (hl > 0) {
+			iov[0].iov_base = r->hb + r->hb_pos;
+			iov[0].iov_len = hl;
+			niov = 1;
+		}
+		if (r->coff < r->cend) {
+			want = r->cend - r->coff;
+			if (want > CACHE_WRITE_MAX)
+				want = CACHE_WRITE_MAX;
+			k = cache_iov(worker.cache, &r->cref, r->coff, want,
+			    iov + niov, CACHE_IOV);
+			if (k <= 0)
+				goto changed;
+			for (; k > 0; k--)
+				total += iov[niov++].iov_len;
+		}
+		n = writev(c->io.fd, iov, niov);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				c->wr_ready = 0;
+				continue;
+			}
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		/* Were the bytes the kernel copied still the object's? */
+		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref))
+			goto changed;
+		if ((size_t)n < total)
+			c->wr_ready = 0;
+		if ((size_t)n <= hl) {
+			r->hb_pos += n;
+			continue;
+		}
+		r->hb_pos = r->hb_end;
+		r->coff += n - hl;
+		r->body_bytes += n - hl;
+	}
+	return request_finish(c);
+changed:
+	/* Evicted or replaced while being sent: never finish it wrongly. */
+	log_warnx("client %s: cached object changed while being sent: "
+	    "connection cut", c->ip);
+	client_abort(c);
+	return STEP_CLOSED;
+}
+
+/* Whether the stale object may answer for a failed origin (stale-if-error). */
+static int
+cache_stale_ok(struct client *c)
+{
+	struct req		*r = c->r;
+	struct http_request	 rq;
+	struct cachepol_req	 cr;
+	int64_t			 ms = r->route->cache_stale_if_error_ms;
+
+	if (!r->c_stale || !cache_ref_valid(worker.cache, &r->cref) ||
+	    req_reparse(c, &rq) == -1)
+		return 0;
+	cachepol_request(&rq, &cr);
+	if (cachepol_stale_if_error(&r->cmeta, &cr, ev_wall))
+		return 1;
+	/* The operator's default, for responses that did not say. */
+	return ms > 0 && r->cmeta.sie < 0 &&
+	    !(r->cmeta.flags & (CACHE_F_MUST_REVAL | CACHE_F_NO_CACHE)) &&
+	    -cachepol_ttl(&r->cmeta, ev_wall) <= ms / 1000;
+}
+
+/* The origin failed with status: answer with the stale object instead. */
+static enum step
+cache_serve_stale(struct client *c, int status)
+{
+	struct req		*r = c->r;
+	struct http_request	 rq;
+
+	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=stale; "
+	    "fwd-status=%d; ttl=%lld; detail=stale-if-error", status,
+	    (long long)cachepol_ttl(&r->cmeta, ev_wall));
+	r->c_stale = 0;
+	r->up_reuse = 0;
+	CSTAT(cache_stale);
+	return cache_hit(c, req_reparse(c, &rq) == 0 ? &rq : NULL);
+}
+
+/* PURGE (one key, all its variants) and BAN (every key under a prefix). */
+static enum step
+cache_purge_request(struct client *c, const struct http_request *rq, int ban)
+{
+	struct req		*r = c->r;
+	int			 n;
+
+	if (!ip_allowed(c->ip, conf->cache.purge_allow, conf->cache.npurge_allow)) {
+		log_info("client %s: %s not allowed", c->ip, ban ? "BAN" : "PURGE");
+		return local_answer(c, 403, !r->req_done);
+	}
+	(void)rq;
+	if (ban)
+		n = cache_purge_prefix(worker.cache, r->ck, r->klen);
+	else
+		n = cache_purge(worker.cache, r->ck, r->klen);
+	log_notice("cache: %s %.*s by %s: %d object%s removed", ban ? "BAN" : "PURGE",
+	    (int)r->klen, r->ck, c->ip, n, n == 1 ? "" : "s");
+	return local_answer(c, n > 0 || ban ? 200 : 404, !r->req_done);
+}
+
+/*
+ * A request on a caching route, before any upstream work.  Returns 1 when
+ * it is answered or waits (*st set), 0 when it goes upstream.
+ */
+static int
+cache_request(struct client *c, const struct http_request *rq, enum step *st)
+{
+	struct req		*r = c->r;
+	struct cachepol_req	 cr;
+	struct cachepol_opts	 o;
+	enum cache_lookup_rc	 lrc;
+	const char		*fwd = "miss";
+	int			 n, collapsed = r->cwait_until != 0;
+
+	if (r->ck == NULL && (r->ck = buf_get()) == NULL) {
+		client_close(c);
+		*st = STEP_CLOSED;
+		return 1;
+	}
+	r->c_stale = r->c_reval = 0;
+	r->cstatus[0] = '\0';
+	n = cachepol_key(rq, r->upstream->conf->name, r->ck, CACHE_KEY_MAX);
+	if (n < 0) {
+		snprintf(r->cstatus, sizeof(r->cstatus),
+		    "portico; fwd=bypass; detail=key-too-long");
+		return 0;
+	}
+	r->klen = n;
+	if (rq->method == HTTP_M_OTHER && ((rq->method_len == 5 &&
+	    memcmp(rq->method_str, "PURGE", 5) == 0) || (rq->method_len == 3 &&
+	    memcmp(rq->method_str, "BAN", 3) == 0))) {
+		*st = cache_purge_request(c, rq, rq->method_len == 3);
+		return 1;
+	}
+	cachepol_request(rq, &cr);
+	if (!cr.cacheable) {
+		r->c_invalidate = cachepol_invalidates(rq->method, 200);
+		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=method");
+		return 0;
+	}
+	cache_opts(r->route, &o);
+	lrc = cache_find(c, rq);
+	if (lrc == CACHE_BUSY && c->bg) {
+		client_close(c);	/* someone refreshes it already */
+		*st = STEP_CLOSED;
+		return 1;
+	}
+	if (lrc == CACHE_FOUND && c->bg) {
+		/* A refresh behind a stale hit: ask the origin, store the answer. */
+		fwd = "stale";
+		if (r->cmeta.etag_len > 0 || r->cmeta.last_modified >= 0)
+			r->c_reval = 1;
+	} else if (lrc == CACHE_FOUND) {
+		switch (cachepol_use(&r->cmeta, &cr, &o, ev_wall)) {
+		case CACHEPOL_FRESH:
+			if (collapsed)
+				snprintf(r->cstatus, sizeof(r->cstatus),
+				    "portico; fwd=miss; collapsed; ttl=%lld",
+				    (long long)cachepol_ttl(&r->cmeta, ev_wall));
+			*st = cache_hit(c, rq);
+			if (*st == STEP_AGAIN)
+				break;	/* it changed: fetch it */
+			CSTAT(cache_hits);
+			return 1;
+		case CACHEPOL_STALE_SWR:
+			snprintf(r->cstatus, sizeof(r->cstatus), "portico; hit; "
+			    "ttl=%lld; detail=stale-while-revalidate",
+			    (long long)cachepol_ttl(&r->cmeta, ev_wall));
+			cache_refresh_behind(c, rq);
+			*st = cache_hit(c, rq);
+			if (*st == STEP_AGAIN)
+				break;
+			CSTAT(cache_hits);
+			return 1;
+		case CACHEPOL_BYPASS:
+			snprintf(r->cstatus, sizeof(r->cstatus),
+			    "portico; fwd=bypass; detail=authorization");
+			CSTAT(cache_misses);
+			return 0;
+		case CACHEPOL_REVALIDATE:
+		default:
+			r->c_stale = 1;
+			fwd = cr.no_cache && !o.ignore_client_no_cache ? "request" : "stale";
+			if (rq->method == HTTP_M_GET &&
+			    (r->cmeta.etag_len > 0 || r->cmeta.last_modified >= 0))
+				r->c_reval = 1;
+			break;
+		}
+	} else if (lrc == CACHE_BUSY && !cr.no_store) {
+		/* Someone fetches it: wait for that answer, up to lock_timeout. */
+		if (r->cwait_until == 0)
+			r->cwait_until = ev_now + conf->cache.lock_timeout_ms;
+		if (ev_now < r->cwait_until) {
+			c->state = CS_CWAIT;
+			*st = STEP_DONE;
+			return 1;
+		}
+		fwd = "miss";
+	}
+	if (cr.cc.only_if_cached && !r->c_stale) {
+		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=miss; "
+		    "detail=only-if-cached");
+		*st = local_answer(c, 504, !r->req_done);
+		return 1;
+	}
+	CSTAT(cache_misses);
+	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=%s%s", fwd,
+	    collapsed ? "; collapsed" : "");
+	r->creq_time = ev_wall;
+	/* A GET fetches for the cache: others asking meanwhile wait for it. */
+	if (rq->method == HTTP_M_GET && !cr.no_store && !cache_writing(&r->cw) &&
+	    cache_begin(worker.cache, r->ck, r->klen, worker.slot, ev_wall,
+	    (uint64_t)conf->cache.max_object_size, &r->cw) == -1 && c->bg) {
+		/* Someone else refreshes it already. */
+		client_close(c);
+		*st = STEP_CLOSED;
+		return 1;
+	}
+	return 0;
+}
+
+/* An unsafe request succeeded: drop what is stored for its URI (RFC 9111 4.4). */
+static void
+cache_invalidate(struct client *c, const struct http_response *rs)
+{
+	struct req		*r = c->r;
+	struct http_request	 frq;
+	const struct http_header *h;
+	const char		*slash;
+	char			 key[CACHE_KEY_MAX];
+	size_t			 i;
+	int			 n;
+
+	cache_purge(worker.cache, r->ck, r->klen);
+	/* Location and Content-Location, on the same host only. */
+	if ((slash = memchr(r->ck, '/', r->klen)) == NULL)
+		return;
+	memset(&frq, 0, sizeof(frq));
+	frq.host = r->ck;
+	frq.host_len = slash - r->ck;
+	frq.target = slash;
+	frq.target_len = r->klen - frq.host_len;
+	frq.path = slash;
+	frq.path_len = frq.target_len;
+	if ((frq.query = memchr(slash, '?', frq.target_len)) != NULL) {
+		frq.path_len = frq.query - slash;
+		frq.query++;
+		frq.query_len = frq.target_len - frq.path_len - 1;
+	}
+	frq.version = 11;
+	for (i = 0; i < rs->nheaders; i++) {
+		h = &rs->headers[i];
+		if (!(h->name_len == 8 && http_name_eq(h, "location")) &&
+		    !(h->name_len == 16 && http_name_eq(h, "content-location")))
+			continue;
+		n = cachepol_key_of_uri(h->value, h->value_len, &frq, NULL, key,
+		    sizeof(key));
+		if (n > 0)
+			cache_purge(worker.cache, key, n);
+	}
+}
+
+/*
+ * The origin said 304 to our revalidation: store the object again with
+ * the freshened head (the body is copied inside shared memory) and answer
+ * the client from it.
+ */
+static enum step
+cache_refreshed(struct client *c, const struct http_response *rs)
+{
+	struct req		*r = c->r;
+	struct http_request	 rq;
+	struct http_response	 mrs;
+	struct cachepol_req	 cr;
+	struct cachepol_opts	 o;
+	struct cache_meta	 m;
+	struct iovec		 iov[CACHE_IOV];
+	const char		*why;
+	char			*merged = cscratch + bufsize;
+	uint64_t		 off, end;
+	int			 n, k, i, ok = 0;
+
+	/* The 304 ends this exchange with the origin. */
+	r->ub_pos += rs->head_len;
+	r->resp_done = 1;
+	r->up_reuse = rs->keep_alive;
+	r->t_up_end = ev_now;
+	upconn_release(c);
+	if (req_reparse(c, &rq) == -1 || r->cref.head_len > bufsize ||
+	    cache_copy(worker.cache, &r->cref, 0, cscratch, r->cref.head_len) == -1)
+		goto fail;
+	n = cachepol_merge_304(cscratch, r->cref.head_len, rs, merged, bufsize);
+	memset(&mrs, 0, sizeof(mrs));
+	if (n < 0 || http_parse_response(merged, n, &resp_limits, &mrs,
+	    hdrs) != HTTP_PARSE_OK)
+		goto fail;
+	cachepol_request(&rq, &cr);
+	cache_opts(r->route, &o);
+	if (cachepol_storable(&cr, &mrs, &o, r->creq_time, ev_wall, &m, &why) &&
+	    cache_writing(&r->cw) &&
+	    cache_append_head(worker.cache, &r->cw, r->ck + r->klen, r->vlen,
+	    merged, n, &m) == 0) {
+		off = r->cref.head_len;
+		end = off + r->cref.body_len;
+		ok = 1;
+		while (ok && off < end) {
+			k = cache_iov(worker.cache, &r->cref, off, CACHE_WRITE_MAX,
+			    iov, CACHE_IOV);
+			if (k <= 0) {
+				ok = 0;
+				break;
+			}
+			for (i = 0; i < k && ok; i++) {
+				if (cache_append(worker.cache, &r->cw, iov[i].iov_base,
+				    iov[i].iov_len) == -1)
+					ok = 0;
+				off += iov[i].iov_len;
+			}
+			if (!cache_ref_valid(worker.cache, &r->cref))
+				ok = 0;
+		}
+		if (ok && cache_commit(worker.cache, &r->cw) == 0) {
+			CSTAT(cache_stored);
+			if (cache_find(c, &rq) != CACHE_FOUND)
+				goto fail;
+		} else {
+			cache_abort(worker.cache, &r->cw);
+			ok = 0;
+		}
+	}
+	if (!ok && cache_writing(&r->cw))
+		cache_abort(worker.cache, &r->cw);
+	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=stale; "
+	    "fwd-status=304;%s ttl=%lld", ok ? " stored;" : "",
+	    (long long)cachepol_ttl(ok ? &r->cmeta : &m, ev_wall));
+	if (cache_hit(c, &rq) == STEP_DONE)
+		return STEP_DONE;
+fail:
+	log_warnx("cache: object for %.*s changed during its revalidation",
+	    (int)r->klen, r->ck);
+	r->resp_head = 0;
+	return local_answer(c, 502, 1);
+}
+
+/*
+ * A final response head from the origin on a caching route.  Returns 1
+ * when the client is answered from the cache instead (*st set).
+ */
+static int
+cache_response(struct client *c, const struct http_response *rs, enum step *st)
+{
+	struct req		*r = c->r;
+	struct http_request	 rq;
+	struct cachepol_req	 cr;
+	struct cachepol_opts	 o;
+	struct cache_meta	 m;
+	const char		*why = NULL;
+	size_t			 len;
+	int			 vlen, hlen;
+
+	if (r->c_invalidate) {
+		if (cachepol_invalidates(r->method, rs->status))
+			cache_invalidate(c, rs);
+		return 0;
+	}
+	if (r->c_reval && rs->status == 304) {
+		*st = cache_refreshed(c, rs);
+		return 1;
+	}
+	if (r->c_stale && rs->status >= 500 && rs->status <= 504 &&
+	    cache_stale_ok(c)) {
+		*st = cache_serve_stale(c, rs->status);
+		if (*st == STEP_DONE)
+			return 1;
+	}
+	if (!cache_writing(&r->cw))
+		return 0;
+	len = strlen(r->cstatus);
+	if (req_reparse(c, &rq) == -1)
+		why = "request";
+	else {
+		cachepol_request(&rq, &cr);
+		cache_opts(r->route, &o);
+		if (!cachepol_storable(&cr, rs, &o, r->creq_time, ev_wall, &m, &why))
+			;
+		else if (rs->content_length > conf->cache.max_object_size)
+			why = "too-large";
+		else if ((vlen = cachepol_vary_blob(rs, &rq, r->ck + r->klen,
+		    CACHE_VARY_MAX)) < 0)
+			why = "vary";
+		else if ((hlen = cachepol_stored_head(rs, r->route->cache_set_cookie,
+		    cscratch, bufsize)) < 0)
+			why = "head-too-large";
+		else if (cache_append_head(worker.cache, &r->cw, r->ck + r->klen,
+		    vlen, cscratch, hlen, &m) == -1)
+			why = "no-room";
+		else {
+			r->c_store = 1;
+			snprintf(r->cstatus + len, sizeof(r->cstatus) - len,
+			    "; stored; ttl=%lld", (long long)cachepol_ttl(&m, ev_wall));
+			return 0;
+		}
+	}
+	cache_abort(worker.cache, &r->cw);
+	r->c_store = 0;
+	snprintf(r->cstatus + len, sizeof(r->cstatus) - len, "; detail=%s", why);
+	return 0;
+}
+
+/* Response body bytes on their way to the client: into the object too. */
+static void
+cache_body(struct req *r, const char *p, size_t n)
+{
+	if (!r->c_store || n == 0)
+		return;
+	if (cache_append(worker.cache, &r->cw, p, n) == -1)
+		r->c_store = 0;		/* too large, or no room: it streams on */
+}
+
+/* The whole body is in: make the object visible. */
+static void
+cache_done(struct req *r)
+{
+	if (!r->c_store)
+		return;
+	r->c_store = 0;
+	if (cache_commit(worker.cache, &r->cw) == 0)
+		CSTAT(cache_stored);
+}
+
+/*
+ * stale-while-revalidate: the client got the stale object; a request
+ * without a client socket now asks the origin and stores the answer.  It
+ * starts on the next loop turn (this one is in the middle of parsing).
+ */
+static void
+cache_refresh_behind(struct client *c, const struct http_request *rq)
+{
+	struct req	*r = c->r;
+	struct client	*bg;
+
+	(void)rq;
+	if (c->bg || nclients >= (size_t)conf->g.worker_connections ||
+	    worker.quitting || r->head_len > bufsize)
+		return;
+	if ((bg = free_clients) != NULL)
+		free_clients = bg->next;
+	else if ((bg = malloc(sizeof(*bg))) == NULL)
+		return;
+	memset(bg, 0, sizeof(*bg));
+	if ((bg->in = buf_get()) == NULL) {
+		bg->next = free_clients;
+		free_clients = bg;
+		return;
+	}
+	memcpy(bg->in, c->in + r->head_off, r->head_len);
+	bg->in_end = r->head_len;
+	bg->io.fd = -1;
+	bg->io.cb = client_cb;
+	bg->ls = c->ls;
+	bg->bg = 1;
+	bg->state = CS_HEAD;
+	bg->wr_ready = 1;
+	bg->wait = W_START;
+	memcpy(bg->ip, c->ip, sizeof(bg->ip));
+	ev_timer_init(&bg->timer, client_timer_cb);
+	bg->next = clients;
+	if (clients != NULL)
+		clients->prev = bg;
+	clients = bg;
+	nclients++;
+	ev_timer_set(&bg->timer, ev_now);
+}
+
+/* A collapsed miss looks again: answered from the cache, or fetched itself. */
+static enum step
+cache_wait_again(struct client *c)
+{
+	struct http_request	 rq;
+	enum step		 st;
+
+	if (req_reparse(c, &rq) == -1)
+		return local_answer(c, 500, 1);
+	if (cache_request(c, &rq, &st))
+		return st;
+	return request_forward(c, &rq);
 }
 
 /*
@@ -1387,9 +2221,28 @@ step_head(struct client *c)
 		client_close(c);
 		return STEP_CLOSED;
 	}
-	if (build_request_head(c, &rq) == -1)
+	r->route = rt;
+	r->head_off = r->body_start - rq.head_len;
+	r->head_len = rq.head_len;
+	if (rt->cache && worker.cache != NULL) {
+		enum step	 st;
+
+		r->cache_on = 1;
+		if (cache_request(c, &rq, &st))
+			return st;
+	}
+	return request_forward(c, &rq);
+}
+
+/* Send the request on to the route's upstream. */
+static enum step
+request_forward(struct client *c, const struct http_request *rq)
+{
+	struct req	*r = c->r;
+
+	if (build_request_head(c, rq) == -1)
 		return local_answer(c, 431, 1);
-	if (rq.expect_continue && !r->req_done && c->in_pos == c->in_end) {
+	if (rq->expect_continue && !r->req_done && c->in_pos == c->in_end) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		/* Nothing else is queued to this client now: it fits. */
 		if (write(c->io.fd, cont, sizeof(cont) - 1) != sizeof(cont) - 1) {
@@ -1397,7 +2250,7 @@ step_head(struct client *c)
 			return STEP_CLOSED;
 		}
 	}
-	request_key(c, &rq);
+	request_key(c, rq);
 	balance_tried_clear(&r->tried);
 	c->state = CS_PROXY;
 	return upstream_start(c);
@@ -1983,6 +2836,7 @@ resp_window(struct client *c)
 			r->send_pos = r->ub_pos + off;
 			r->send_end = r->send_pos + dlen;
 			r->ub_pos += used;
+			cache_body(r, r->ub + r->send_pos, dlen);
 		} else {
 			size_t	 total = 0;
 
@@ -1994,6 +2848,7 @@ resp_window(struct client *c)
 					return -1;
 				if (used == 0)
 					break;
+				cache_body(r, r->ub + r->ub_pos + total + off, dlen);
 				total += used;
 			}
 			r->send_end = r->ub_pos + total;
@@ -2009,12 +2864,14 @@ resp_window(struct client *c)
 		return r->ub_pos != before || r->send_end > r->send_pos;
 	}
 	if (r->resp_eof) {
+		cache_body(r, r->ub + r->ub_pos, avail);
 		r->send_end = r->ub_end;
 		r->ub_pos = r->ub_end;
 		return 1;
 	}
 	if ((uint64_t)avail > (uint64_t)r->resp_left)
 		avail = (size_t)r->resp_left;
+	cache_body(r, r->ub + r->ub_pos, avail);
 	r->send_end = r->ub_pos + avail;
 	r->ub_pos += avail;
 	r->resp_left -= avail;
@@ -2033,7 +2890,10 @@ static enum step
 response_head(struct client *c, const struct http_response *rs)
 {
 	struct req	*r = c->r;
+	enum step	 st;
 
+	if (r->cache_on && cache_response(c, rs, &st))
+		return st;
 	r->resp_head = 1;
 	r->status = rs->status;
 	r->up_reuse = rs->keep_alive;
@@ -2151,6 +3011,7 @@ step_response(struct client *c)
 		}
 		if (r->resp_done) {
 			r->t_up_end = ev_now;
+			cache_done(r);
 			return STEP_DONE;
 		}
 
@@ -2200,8 +3061,8 @@ step_response(struct client *c)
 			}
 			if (rs.status >= 200) {
 				st = response_head(c, &rs);
-				if (st != STEP_DONE)
-					return st;
+				if (st != STEP_DONE || c->state != CS_PROXY)
+					return st;	/* or answered otherwise */
 				continue;
 			}
 			/* Interim: forward to HTTP/1.1 clients, except our own 100. */
@@ -2318,8 +3179,8 @@ static enum step
 request_finish(struct client *c)
 {
 	struct req	*r = c->r;
-	int		 keep = r->keep_alive && !worker.quitting;
-	int		 body_unread = r->body_unread;
+	int		 keep = r->keep_alive && !worker.quitting && !c->bg;
+	int		 body_unread = r->body_unread && !c->bg;
 
 	access_log(c);
 	upconn_release(c);
@@ -2382,6 +3243,13 @@ client_run(struct client *c)
 			break;
 		case CS_LINGER:
 			st = step_linger(c);
+			break;
+		case CS_CACHE:
+			st = step_cache(c);
+			break;
+		case CS_CWAIT:
+			c->wait = W_CACHE;
+			st = STEP_AGAIN;
 			break;
 		case CS_PROXY:
 		default:
@@ -2461,6 +3329,11 @@ client_run(struct client *c)
 		if (deadline > c->r->queue_deadline)
 			deadline = c->r->queue_deadline;
 		break;
+	case W_CACHE:
+		deadline = ev_now + CACHE_POLL_MS;
+		if (deadline > c->r->cwait_until)
+			deadline = c->r->cwait_until;
+		break;
 	case W_CL_WRITE:
 	default:
 		deadline = ev_now + conf->g.send_timeout_ms;
@@ -2495,6 +3368,12 @@ client_timer_cb(struct ev_timer *t)
 		break;
 	case W_QUEUE:
 		st = upstream_start(c);
+		break;
+	case W_CACHE:
+		st = cache_wait_again(c);
+		break;
+	case W_START:
+		st = STEP_DONE;		/* a refresh begins */
 		break;
 	case W_UP_WRITE:
 	case W_UP_READ:
@@ -2756,6 +3635,10 @@ proxy_fini(void)
 	nupstreams = 0;
 	free(hdrs);
 	hdrs = NULL;
+	free(hdrs2);
+	hdrs2 = NULL;
+	free(cscratch);
+	cscratch = NULL;
 	proxy_recycle();
 	while ((u = free_upconns) != NULL) {
 		free_upconns = u->next;

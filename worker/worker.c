@@ -181,7 +181,8 @@ signal_cb(struct ev_io *io, uint32_t events)
 }
 
 void
-worker_main(struct conf *conf, struct shm_header *shm, int slot, pid_t master_pid)
+worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
+    int slot, pid_t master_pid)
 {
 	sigset_t	 set;
 	size_t		 i, j, k;
@@ -191,6 +192,7 @@ worker_main(struct conf *conf, struct shm_header *shm, int slot, pid_t master_pi
 	worker.conf = conf;
 	worker.slot = slot;
 	worker.shm = shm;
+	worker.cache = cache;
 	worker.stats = &shm->slot[slot];
 	snprintf(role, sizeof(role), "worker %d", slot);
 	log_set_role(role);

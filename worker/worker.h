@@ -15,6 +15,7 @@ struct worker_ctx {
 	struct conf		*conf;
 	struct shm_header	*shm;
 	struct shm_stats	*stats;		/* this worker's slot */
+	struct cache		*cache;		/* response cache, NULL: none */
 	int			 slot;
 	int			 quitting;	/* graceful shutdown under way */
 };

@@ -502,6 +502,7 @@ class Backend:
         self.requests = []
         self.connections = 0
         self.lock = threading.Lock()
+        self.scripts = {}       # target or path -> Script (see script())
         self.stopping = False
         self.socks = set()
         self.threads = []
@@ -549,6 +550,153 @@ class Backend:
     def last(self):
         with self.lock:
             return self.requests[-1] if self.requests else None
+
+    def hits(self, target, method=None):
+        """How many recorded requests had exactly this target (path?query),
+        optionally only with this method."""
+        with self.lock:
+            return sum(1 for r in self.requests if r["target"] == target
+                       and (method is None or r["method"] == method))
+
+    def hits_path(self, path, method=None):
+        """How many recorded requests had this path (query ignored)."""
+        with self.lock:
+            return sum(1 for r in self.requests if r["target"].split("?", 1)[0] == path
+                       and (method is None or r["method"] == method))
+
+    def requests_for(self, target):
+        """The recorded requests with exactly this target, oldest first."""
+        with self.lock:
+            return [r for r in self.requests if r["target"] == target]
+
+    # -- scripted answers
+    def script(self, target, status=200, headers=(), body=b"", delay=0.0, chunked=False,
+               etag=None, last_modified=None, headers_304=None, pace=None, reason=None):
+        """Answer requests for target with a scripted response, ahead of the
+        built-in endpoints.  target with a '?' matches that exact target,
+        without one it matches the path with any query (an exact target
+        script wins).  Calling it again replaces the script (counters stay).
+
+          status, headers, body  the answer; each may also be a callable
+                                 f(n, rec) with n = 1-based number of requests
+                                 this script has seen and rec the request record
+                                 (e.g. body=lambda n, rec: b"version %d" % n)
+          delay                  seconds to wait before the head is sent
+          chunked                send the body chunked (varied chunk sizes)
+                                 instead of with Content-Length
+          pace                   (piece, seconds): send the body in pieces of
+                                 this many bytes with a pause after each
+          etag, last_modified    added as ETag / Last-Modified (unless headers
+                                 has them); a request whose If-None-Match
+                                 matches the ETag (or '*'), or without
+                                 If-None-Match whose If-Modified-Since is not
+                                 older than last_modified, gets 304 with
+                                 headers_304 (default: the ETag/Last-Modified
+                                 and any Cache-Control / Expires of headers)
+        HEAD gets the head only.  Per script: .seen (requests), .full (non-304
+        answers), .not_modified (304 answers).  Returns the Script.
+        """
+        sc = Script(status, headers, body, delay, chunked, etag, last_modified,
+                    headers_304, pace, reason)
+        with self.lock:
+            old = self.scripts.get(target)
+            if old is not None:
+                sc.seen, sc.full, sc.not_modified = old.seen, old.full, old.not_modified
+            self.scripts[target] = sc
+        return sc
+
+    def unscript(self, target):
+        with self.lock:
+            self.scripts.pop(target, None)
+
+    def _find_script(self, target):
+        with self.lock:
+            sc = self.scripts.get(target)
+            if sc is None and "?" not in target:
+                return None
+            if sc is None:
+                sc = self.scripts.get(target.split("?", 1)[0])
+            if sc is not None:
+                sc.seen += 1
+                return sc, sc.seen
+            return None
+
+    def _script_respond(self, s, rec, sc, n, method, keep):
+        def val(v):
+            return v(n, rec) if callable(v) else v
+        status = val(sc.status)
+        headers = list(val(sc.headers) or ())
+        body = val(sc.body) or b""
+        if isinstance(body, str):
+            body = body.encode("latin-1")
+        names = {k.lower() for k, _ in headers}
+        if sc.etag is not None and "etag" not in names:
+            headers.append(("ETag", sc.etag))
+        if sc.last_modified is not None and "last-modified" not in names:
+            headers.append(("Last-Modified", sc.last_modified))
+        if sc.delay:
+            time.sleep(sc.delay)
+        if self._script_not_modified(sc, rec["headers"]):
+            with self.lock:
+                sc.not_modified += 1
+            h304 = sc.headers_304
+            if h304 is None:
+                h304 = [kv for kv in headers if kv[0].lower() in
+                        ("etag", "last-modified", "cache-control", "expires", "vary")]
+            else:
+                h304 = list(val(h304))
+            self._send_head(s, 304, "Not Modified", h304, keep)
+            return keep
+        with self.lock:
+            sc.full += 1
+        reason = sc.reason or REASONS.get(status, "Whatever")
+        no_body = status in (204, 304) or status < 200
+        if no_body:
+            self._send_head(s, status, reason, headers, keep)
+            return keep
+        if sc.chunked:
+            self._send_head(s, status, reason, headers + [("Transfer-Encoding", "chunked")], keep)
+            if method == "HEAD":
+                return keep
+            sizes = [1, 7, 100, 1000, 4096, 16384, 65504]
+            off, i = 0, 0
+            while off < len(body):
+                k = min(sizes[i % len(sizes)], len(body) - off)
+                s.sendall(b"%x\r\n" % k + body[off:off + k] + b"\r\n")
+                off += k
+                i += 1
+                if sc.pace:
+                    time.sleep(sc.pace[1])
+            s.sendall(b"0\r\n\r\n")
+            return keep
+        if "content-length" not in names:
+            headers.append(("Content-Length", str(len(body))))
+        self._send_head(s, status, reason, headers, keep)
+        if method == "HEAD" or not body:
+            return keep
+        if sc.pace:
+            piece, pause = sc.pace
+            for off in range(0, len(body), piece):
+                s.sendall(body[off:off + piece])
+                time.sleep(pause)
+        else:
+            s.sendall(body)
+        return keep
+
+    @staticmethod
+    def _script_not_modified(sc, headers):
+        inm = hget(headers, "if-none-match")
+        if inm is not None:
+            if sc.etag is None:
+                return False
+            tags = [t.strip() for t in inm.split(",")]
+            strip = lambda t: t[2:] if t.startswith("W/") else t
+            return "*" in tags or strip(sc.etag) in [strip(t) for t in tags]
+        ims = hget(headers, "if-modified-since")
+        if ims is not None and sc.last_modified is not None:
+            a, b = parse_http_date(ims), parse_http_date(sc.last_modified)
+            return a is not None and b is not None and b <= a
+        return False
 
     def cleanup(self):
         self.stop()
@@ -682,6 +830,10 @@ class Backend:
                 seg = seg[i:]
                 break
         head_only = method == "HEAD"
+        if self.scripts and not path.startswith("/__"):
+            found = self._find_script(rec["target"])
+            if found is not None:
+                return self._script_respond(s, rec, found[0], found[1], method, keep)
         if path.startswith("/__records"):
             with self.lock:
                 recs = [dict(x, body=None, raw_head=x["raw_head"].decode("latin-1"))
@@ -783,6 +935,68 @@ class Backend:
                 method=method)
         body = ("backend %s %s\n" % (self.name, path)).encode()
         return self._simple(s, 200, body, keep, method=method)
+
+
+class Script:
+    """A scripted answer of a Backend (see Backend.script)."""
+
+    def __init__(self, status, headers, body, delay, chunked, etag, last_modified,
+                 headers_304, pace, reason):
+        self.status, self.headers, self.body = status, headers, body
+        self.delay, self.chunked, self.pace, self.reason = delay, chunked, pace, reason
+        self.etag, self.last_modified, self.headers_304 = etag, last_modified, headers_304
+        self.seen = 0           # requests answered by this script
+        self.full = 0           # ... with a full (non-304) answer
+        self.not_modified = 0   # ... with 304
+
+
+def http_date(t=None):
+    """An IMF-fixdate for t (default: now)."""
+    import email.utils
+    return email.utils.formatdate(time.time() if t is None else t, usegmt=True)
+
+
+def parse_http_date(s):
+    """Seconds since the epoch of an HTTP date, or None."""
+    import email.utils
+    try:
+        d = email.utils.parsedate_to_datetime(s)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if d is None:
+        return None
+    return d.timestamp()
+
+
+def cache_section(**opts):
+    """A [cache] section for Portico(extra=...): cache_section(size="8m",
+    max_object_size="64k", purge_allow="10.0.0.0/8")."""
+    return "[cache]\n" + "".join("%s = %s\n" % kv for kv in opts.items())
+
+
+def cache_status(resp):
+    """Parse a response's Cache-Status (RFC 9211) -> dict of the first
+    member's parameters (e.g. {"cache": "portico", "hit": True, "ttl": 58}
+    or {"fwd": "miss", "stored": True, "ttl": 60}; numbers as int), or {}
+    without the field.  d["raw"] is the field value."""
+    v = resp.header("Cache-Status") if resp is not None else None
+    if v is None:
+        return {}
+    member = v.split(",")[0]
+    parts = [x.strip() for x in member.split(";")]
+    d = {"cache": parts[0], "raw": v}
+    for x in parts[1:]:
+        if not x:
+            continue
+        if "=" in x:
+            k, val = x.split("=", 1)
+            val = val.strip().strip('"')
+            if re.match(r"^-?\d+$", val):
+                val = int(val)
+            d[k.strip().lower()] = val
+        else:
+            d[x.lower()] = True
+    return d
 
 
 ENDPOINTS = {"echo", "sink", "size", "chunked", "close", "slow", "status", "bad", "hangup",

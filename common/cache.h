@@ -1,0 +1,222 @@
+/*
+ * cache.h: the shared-memory response store.
+ *
+ * The master maps one region of [cache] size bytes (anonymous, shared)
+ * before the first fork; every worker inherits it at the same address,
+ * and it outlives reloads.  It holds an index and the stored objects.
+ * This module knows nothing about HTTP: an object is
+ *
+ *	key | vary blob | stored head | body
+ *
+ * plus a fixed-size struct cache_meta that the HTTP side fills in (see
+ * worker/cachepol.h).  Who decides what may be stored and served is the
+ * worker's HTTP code; this file only stores, finds, streams and evicts.
+ *
+ * Concurrency:
+ *   - Readers take no lock.  Each entry has a sequence number (seqlock):
+ *     odd while an entry changes, bumped whenever it is freed or replaced.
+ *     A reader notes the sequence in a struct cache_ref at lookup and
+ *     checks it again after using the bytes (cache_ref_valid); bytes read
+ *     under a sequence that has since changed must be thrown away (before
+ *     they reach a client, or by cutting the connection).
+ *   - Writers (begin, append, commit, abort, purge, eviction) take one
+ *     robust process-shared mutex for short index/allocation work only;
+ *     body bytes are copied outside it.  A worker killed while holding
+ *     the mutex leaves it EOWNERDEAD: the next taker wipes the index (the
+ *     cache empties, nothing corrupt is ever served) and goes on.
+ *   - A worker killed while writing an object leaves an entry in the
+ *     WRITING state; the master calls cache_slot_release() when it reaps
+ *     the worker, and writing entries older than the lock timeout are
+ *     treated as abandoned anyway.
+ *   - Eviction is CLOCK (second chance) over the entries, using the
+ *     last-used stamp that hits refresh with a relaxed store: no lock on
+ *     the hit path.  A new object survives one turn of the hand, one
+ *     that was hit since the hand last passed survives two.
+ *
+ * Storage: the region is cut into 4 KiB blocks; an object is a chain of
+ * them (key, vary blob, head and body back to back), and one object may
+ * take at most half of the region.  The layout is drawn in cache.c.
+ */
+#ifndef PORTICO_CACHE_H
+#define PORTICO_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define CACHE_KEY_MAX	2048	/* longest key; longer requests are not cached */
+#define CACHE_VARY_MAX	1024	/* longest vary blob */
+
+/*
+ * What the HTTP side knows about a stored response, kept next to it so a
+ * hit needs no parsing.  Times are wall-clock seconds (time_t); -1 means
+ * absent.  The store copies it in and out verbatim.
+ */
+struct cache_meta {
+	int64_t		 request_time;	/* when the request that got it was sent */
+	int64_t		 response_time;	/* when its head arrived */
+	int64_t		 date;		/* Date field (response_time if none) */
+	int64_t		 age;		/* Age field, 0 if none */
+	int64_t		 lifetime;	/* freshness lifetime, seconds */
+	int64_t		 last_modified;	/* Last-Modified, -1 */
+	int64_t		 swr;		/* stale-while-revalidate, -1 */
+	int64_t		 sie;		/* stale-if-error, -1 */
+	uint32_t	 flags;		/* CACHE_F_* below */
+	uint16_t	 status;	/* response status code */
+	uint16_t	 etag_len;	/* 0: no ETag */
+	char		 etag[128];	/* ETag field value as sent, e.g. W/"x" */
+};
+
+#define CACHE_F_NO_CACHE	0x0001	/* revalidate before every use */
+#define CACHE_F_MUST_REVAL	0x0002	/* must-revalidate / proxy-revalidate / s-maxage */
+#define CACHE_F_AUTH_OK		0x0004	/* may answer requests with Authorization */
+#define CACHE_F_HEURISTIC	0x0008	/* lifetime is heuristic */
+#define CACHE_F_CHUNKED_SRC	0x0010	/* (informational) body came chunked */
+
+struct cache;			/* the mapped region (opaque) */
+
+/* A found object: valid for as long as the entry's sequence holds. */
+struct cache_ref {
+	uint32_t	 idx;		/* entry index */
+	uint32_t	 seq;		/* entry sequence seen at lookup */
+	uint32_t	 head_len;	/* stored head bytes */
+	uint64_t	 body_len;	/* body bytes */
+	uint32_t	 first;		/* (private) first block */
+	uint32_t	 skip;		/* (private) key + vary bytes before the head */
+};
+
+/* An object being written by this worker. */
+struct cache_writer {
+	uint32_t	 idx;		/* entry index; UINT32_MAX: none */
+	uint32_t	 seq;
+	uint32_t	 block;		/* block being filled */
+	uint32_t	 fill;		/* bytes used in it */
+	uint32_t	 head_len;	/* set by cache_append_head */
+	uint64_t	 body_len;	/* body bytes appended so far */
+	uint64_t	 max_body;	/* abort when the body would exceed this */
+};
+
+enum cache_lookup_rc {
+	CACHE_MISS = 0,		/* nothing usable, nobody fetching it */
+	CACHE_FOUND,		/* a complete object (fresh or not: the caller decides) */
+	CACHE_BUSY		/* no complete object, another writer is fetching the key */
+};
+
+struct cache_stats {
+	uint64_t	 size;		/* region bytes */
+	uint64_t	 used;		/* bytes in blocks holding objects */
+	uint64_t	 objects;	/* complete objects */
+	uint64_t	 writing;	/* objects being written */
+	uint64_t	 evictions;	/* objects evicted for room, since creation */
+};
+
+/*
+ * Master: map a region of size bytes (at least 1 MiB) and lay it out.
+ * NULL on error (errno set).
+ */
+struct cache	*cache_create(size_t size);
+void		 cache_destroy(struct cache *c);
+size_t		 cache_size(const struct cache *c);
+/* Master: the worker in slot died; drop the objects it was writing. */
+void		 cache_slot_release(struct cache *c, int slot);
+void		 cache_get_stats(struct cache *c, struct cache_stats *st);
+
+/* 64-bit hash of a key (the index hash; also for logs). */
+uint64_t	 cache_hash(const char *key, size_t len);
+
+/*
+ * Find the newest complete object for key whose vary blob the callback
+ * accepts (match(blob, len, arg) returns 1; an object stored with an
+ * empty blob matches without a call).  The callback gets a private copy,
+ * never shared memory.  On CACHE_FOUND fill *ref and *meta, and mark the
+ * entry used (for eviction).  CACHE_BUSY when no object matches but an
+ * entry for the key is being written by a live writer (collapsing: wait
+ * and look again); busy_timeout_s: writing entries older than this count
+ * as abandoned.  A FOUND result takes precedence over BUSY.
+ */
+enum cache_lookup_rc cache_lookup(struct cache *c, const char *key, size_t klen,
+		    int (*match)(const char *blob, size_t len, void *arg), void *arg,
+		    int64_t now, int64_t busy_timeout_s,
+		    struct cache_ref *ref, struct cache_meta *meta);
+
+/* Whether the object behind ref is still the one looked up. */
+int		 cache_ref_valid(struct cache *c, const struct cache_ref *ref);
+
+/*
+ * Point up to niov iovecs at the object's head+body bytes starting at
+ * offset off (0 = first head byte; head_len = first body byte), at most
+ * max bytes in all.  Returns the number of iovecs filled (0 at the end),
+ * or -1 if the object has changed.  The bytes are shared memory: check
+ * cache_ref_valid() after using them.
+ */
+int		 cache_iov(struct cache *c, const struct cache_ref *ref,
+		    uint64_t off, size_t max, struct iovec *iov, int niov);
+/* Copy len bytes from offset off into dst; -1 if the object changed. */
+int		 cache_copy(struct cache *c, const struct cache_ref *ref,
+		    uint64_t off, void *dst, size_t len);
+
+/*
+ * Start writing an object for key (creates a WRITING entry at once, so
+ * that concurrent lookups of the key return CACHE_BUSY).  slot: the
+ * worker's slot, for cache_slot_release.  max_body: larger bodies abort.
+ * Returns 0, or -1 (no room for the key, or another live writer already
+ * writes this key: the caller fetches without storing).  Every WRITING
+ * entry counts as live here, whatever its age: dead writers' entries are
+ * dropped by cache_slot_release().
+ */
+int		 cache_begin(struct cache *c, const char *key, size_t klen,
+		    int slot, int64_t now, uint64_t max_body, struct cache_writer *w);
+/*
+ * Once the response head is known: store the vary blob (may be empty),
+ * the head to replay on hits (not empty), and the meta.  Once, before any
+ * body.  -1: no room, or misuse (the writer is aborted).
+ */
+int		 cache_append_head(struct cache *c, struct cache_writer *w,
+		    const char *vary, size_t vlen, const char *head, size_t hlen,
+		    const struct cache_meta *meta);
+/*
+ * Append body bytes (after the head).  -1: no room, over max_body, or the
+ * object was purged meanwhile (the writer is aborted).
+ */
+int		 cache_append(struct cache *c, struct cache_writer *w,
+		    const void *data, size_t len);
+/*
+ * Make the object visible to lookups, replacing the older complete
+ * objects of the same key and vary blob.  -1 if the entry was lost
+ * meanwhile (wiped, purged, or released as abandoned) or has no head;
+ * the writer is then done with, as after cache_abort().
+ */
+int		 cache_commit(struct cache *c, struct cache_writer *w);
+/* Give up the object (waiters then fetch on their own).  Idempotent. */
+void		 cache_abort(struct cache *c, struct cache_writer *w);
+static inline int
+cache_writing(const struct cache_writer *w)
+{
+	return w->idx != UINT32_MAX;
+}
+static inline void
+cache_writer_init(struct cache_writer *w)
+{
+	w->idx = UINT32_MAX;
+}
+
+/* Replace the meta of a stored object (after a 304).  -1 if it changed. */
+int		 cache_update_meta(struct cache *c, const struct cache_ref *ref,
+		    const struct cache_meta *meta);
+/*
+ * Remove every object stored under key (all variants).  Returns how many.
+ * Objects being written under key are abandoned too (their commit fails)
+ * but not counted.
+ */
+int		 cache_purge(struct cache *c, const char *key, size_t klen);
+/* Remove every object whose key starts with prefix.  Returns how many. */
+int		 cache_purge_prefix(struct cache *c, const char *prefix, size_t plen);
+
+/*
+ * Tests only: take the mutex and return holding it, so that a test can
+ * kill the holder.  scramble: also leave an update half done.
+ */
+void		 cache_test_lock(struct cache *c, int scramble);
+
+#endif /* PORTICO_CACHE_H */

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+# Response cache, basics: a cacheable GET is stored on the miss and answered
+# from shared memory afterwards (Cache-Status, Age, stored headers,
+# Content-Length, identical bytes, no backend request), on any worker and on
+# a keep-alive connection; the query string and the Host are part of the key;
+# HEAD is answered from a stored GET; a route without cache = on never
+# caches; the status endpoint counts hits.
+import json
+import os
+import re
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from portico_test import (tap, main, Backend, Portico, subtest_guard, pattern_bytes, http_date,
+                          cache_section, cache_status)
+
+HIT = r"^portico; hit; ttl=\d+$"
+STORED = r"^portico; fwd=miss; stored; ttl=\d+$"
+
+
+def cs(r):
+    return (r.header("Cache-Status") or "") if r is not None else ""
+
+
+def test():
+    b = Backend("b1")
+    p = Portico(upstreams={"app": [b.addr]}, routes=[
+        dict(name="status", path="/_portico/", handler="status"),
+        dict(name="nocache", path="/nc/", upstream="app"),
+        dict(name="cached", path="/", upstream="app", cache="on"),
+    ], workers=2, extra=cache_section(size="16m"))
+    p.start()
+
+    with subtest_guard("miss then hit"):
+        body = pattern_bytes(3000)
+        date = http_date()
+        b.script("/b/one", headers=[("Cache-Control", "max-age=60"), ("Date", date),
+                                    ("ETag", '"one-1"'), ("X-Custom", "kept"),
+                                    ("Content-Type", "application/octet-stream")], body=body)
+        r1 = p.get("/b/one")
+        tap.is_(r1.status, 200, "miss: 200")
+        tap.like(cs(r1), STORED, "miss: Cache-Status fwd=miss; stored; ttl")
+        d1 = cache_status(r1)
+        tap.ok(58 <= d1.get("ttl", -1) <= 60, "miss: stored ttl is about max-age (60)", cs(r1))
+        tap.is_(b.hits("/b/one"), 1, "miss: reached the backend once")
+        tap.ok(r1.body == body, "miss: body passed through")
+        r2 = p.get("/b/one")
+        tap.is_(r2.status, 200, "hit: 200")
+        tap.like(cs(r2), HIT, "hit: Cache-Status hit; ttl")
+        d2 = cache_status(r2)
+        tap.ok(57 <= d2.get("ttl", -1) <= 60, "hit: ttl = remaining freshness", cs(r2))
+        tap.is_(b.hits("/b/one"), 1, "hit: backend not asked again")
+        tap.ok(r2.body == body, "hit: body identical byte for byte",
+               "%d bytes vs %d" % (len(r2.body), len(body)))
+        tap.is_(r2.header("Content-Length"), str(len(body)), "hit: Content-Length of the object")
+        tap.is_(r2.framing, "length", "hit: Content-Length framing")
+        age = r2.header("Age")
+        tap.ok(age is not None and re.match(r"^\d+$", age) and int(age) <= 3,
+               "hit: Age present, small", repr(age))
+        tap.is_(r2.header("Date"), date, "hit: the original Date")
+        tap.is_(r2.header("ETag"), '"one-1"', "hit: stored ETag")
+        tap.is_(r2.header("X-Custom"), "kept", "hit: stored end-to-end field")
+        tap.is_(r2.header("X-Backend"), "b1", "hit: stored backend field")
+        tap.is_(r2.header("Cache-Control"), "max-age=60", "hit: stored Cache-Control")
+        tap.is_(r2.header_all("Content-Length"), [str(len(body))], "hit: one Content-Length")
+        tap.is_(r2.header_all("Transfer-Encoding"), [], "hit: no Transfer-Encoding")
+        # many more, spread over both workers
+        codes = []
+        for i in range(10):
+            r = p.get("/b/one")
+            codes.append((r.status, r.body == body, bool(re.match(HIT, cs(r)))))
+        tap.is_(codes, [(200, True, True)] * 10, "10 more requests (any worker): all hits")
+        tap.is_(b.hits("/b/one"), 1, "... backend still asked once")
+
+    with subtest_guard("keep-alive"):
+        b.script("/b/ka", headers=[("Cache-Control", "max-age=60")], body=b"keep-alive body\n")
+        with p.client() as c:
+            seq = []
+            for t in ("/b/ka", "/b/ka", "/b/one", "/b/ka2", "/b/ka", "/b/one"):
+                if t == "/b/ka2":
+                    b.script("/b/ka2", headers=[("Cache-Control", "max-age=60")], body=b"x" * 5000)
+                r = c.request("GET", t)
+                seq.append((t, r.status, cache_status(r).get("hit", False) is True))
+        tap.is_(seq, [("/b/ka", 200, False), ("/b/ka", 200, True), ("/b/one", 200, True),
+                      ("/b/ka2", 200, False), ("/b/ka", 200, True), ("/b/one", 200, True)],
+                "one keep-alive connection: misses and hits interleaved, each framed right")
+
+    with subtest_guard("query string in the key"):
+        b.script("/b/q", headers=[("Cache-Control", "max-age=60")],
+                 body=lambda n, rec: ("q body for %s\n" % rec["target"]).encode())
+        r = p.get("/b/q?x=1")
+        tap.like(cs(r), STORED, "?x=1: miss, stored")
+        r = p.get("/b/q?x=1")
+        tap.like(cs(r), HIT, "?x=1 again: hit")
+        tap.is_(r.body, b"q body for /b/q?x=1\n", "... its own body")
+        r = p.get("/b/q?x=2")
+        tap.like(cs(r), STORED, "?x=2: another key, miss")
+        tap.is_(r.body, b"q body for /b/q?x=2\n", "... its own body")
+        r = p.get("/b/q")
+        tap.like(cs(r), STORED, "no query: another key, miss")
+        tap.is_((b.hits("/b/q?x=1"), b.hits("/b/q?x=2"), b.hits("/b/q")), (1, 1, 1),
+                "backend: once per distinct target")
+
+    with subtest_guard("Host in the key"):
+        b.script("/b/host", headers=[("Cache-Control", "max-age=60")],
+                 body=lambda n, rec: ("host %s\n" % [v for k, v in rec["headers"]
+                                                     if k.lower() == "host"][0]).encode())
+        r = p.get("/b/host", host="a.example")
+        tap.like(cs(r), STORED, "Host a.example: miss")
+        r = p.get("/b/host", host="b.example")
+        tap.like(cs(r), STORED, "Host b.example: miss too (Host is part of the key)")
+        tap.is_(r.body, b"host b.example\n", "... with its own answer")
+        r = p.get("/b/host", host="a.example")
+        tap.like(cs(r), HIT, "Host a.example again: hit")
+        tap.is_(r.body, b"host a.example\n", "... a.example's body, not b.example's")
+        r = p.get("/b/host", host="A.Example")
+        tap.like(cs(r), HIT, "Host A.Example: hit (host names are case-insensitive)")
+        tap.is_(b.hits("/b/host"), 2, "backend asked once per host")
+
+    with subtest_guard("HEAD from a stored GET"):
+        body = pattern_bytes(4321)
+        b.script("/b/head", headers=[("Cache-Control", "max-age=60"), ("ETag", '"h"')], body=body)
+        r = p.get("/b/head")
+        tap.like(cs(r), STORED, "GET stored")
+        with p.client() as c:
+            r = c.request("HEAD", "/b/head")
+            tap.is_(r.status, 200, "HEAD: 200")
+            tap.like(cs(r), HIT, "HEAD: answered from the cache")
+            tap.is_(r.header("Content-Length"), "4321", "HEAD: Content-Length of the GET")
+            tap.is_(r.header("ETag"), '"h"', "HEAD: stored fields")
+            # no body bytes: the next response on the connection must parse
+            r2 = c.request("GET", "/b/head")
+            tap.ok(r2.status == 200 and r2.body == body,
+                   "HEAD sent no body (next response on the connection is intact)", repr(r2))
+        tap.is_(b.hits_path("/b/head"), 1, "backend saw only the first GET")
+        tap.is_(b.hits_path("/b/head", method="HEAD"), 0, "backend saw no HEAD")
+
+    with subtest_guard("route without cache"):
+        b.script("/nc/x", headers=[("Cache-Control", "max-age=60")], body=b"not cached\n")
+        r1 = p.get("/nc/x")
+        r2 = p.get("/nc/x")
+        tap.ok(r1.status == 200 and r2.status == 200 and r2.body == b"not cached\n",
+               "uncached route: answers")
+        tap.is_(b.hits("/nc/x"), 2, "uncached route: every request reaches the backend")
+        tap.is_((r1.header("Cache-Status"), r2.header("Cache-Status")), (None, None),
+                "uncached route: no Cache-Status")
+        tap.is_(r2.header("Age"), None, "uncached route: no Age added")
+
+    with subtest_guard("status endpoint counters"):
+        r = p.get("/_portico/status")
+        tap.is_(r.status, 200, "status: 200")
+        doc = json.loads(r.body)
+        c0 = doc.get("cache")
+        if not isinstance(c0, dict):
+            tap.ok(True, "# SKIP status JSON has no \"cache\" object (keys: %s)"
+                   % ",".join(sorted(doc)))
+        else:
+            tap.diag("status cache object: %r" % c0)
+            for i in range(5):
+                p.get("/b/one")
+            c1 = json.loads(p.get("/_portico/status").body).get("cache", {})
+            hk = next((k for k in ("hits", "hit") if k in c1), None)
+            tap.ok(hk is not None and c1[hk] >= c0.get(hk, 0) + 5,
+                   "status: cache hits grew by at least 5", "%r -> %r" % (c0, c1))
+            mk = next((k for k in ("misses", "miss") if k in c1), None)
+            tap.ok(mk is not None and c1[mk] >= 5, "status: cache misses counted", repr(c1))
+            sk = next((k for k in ("stored", "stores") if k in c1), None)
+            tap.ok(sk is not None and c1[sk] >= 5, "status: stored objects counted", repr(c1))
+        m = p.get("/_portico/metrics").body.decode()
+        if "cache" in m:
+            tap.like(m, r"(?m)^portico_cache_\w+ \d+", "metrics: portico_cache_* samples")
+
+    p.stop()
+
+
+if __name__ == "__main__":
+    main(test, timeout=60)
