@@ -108,19 +108,21 @@ struct vname {
 static unsigned char	 lower(unsigned char);
 static int		 ci_eq(const char *, size_t, const char *);
 static int		 ci_eq2(const char *, size_t, const char *, size_t);
-static int		 name_is(const struct http_header *, const char *, size_t);
+static int		 name_is(const struct http_header *, const char *,
+			    size_t);
 static int64_t		 sat_add(int64_t, int64_t);
 static int64_t		 sat_sub(int64_t, int64_t);
 static int		 parse_delta(const char *, size_t, int64_t *);
 static size_t		 skip_quoted(const char *, size_t, size_t, int *);
 static void		 cc_keep_min(int64_t *, int64_t);
-static void		 cc_directive(struct cachepol_cc *, const char *, size_t,
-			    int, const char *, size_t, int);
-static void		 cc_field(const char *, size_t, struct cachepol_cc *);
-static int		 next_elem(const char *, size_t, size_t *, const char **,
-			    size_t *);
-static int		 next_qelem(const char *, size_t, size_t *, const char **,
-			    size_t *);
+static void		 cc_directive(struct cachepol_cc *, const char *,
+			    size_t, int, const char *, size_t, int);
+static void		 cc_field(const char *, size_t,
+			    struct cachepol_cc *);
+static int		 next_elem(const char *, size_t, size_t *,
+			    const char **, size_t *);
+static int		 next_qelem(const char *, size_t, size_t *,
+			    const char **, size_t *);
 static int64_t		 days_from_civil(int64_t, int, int);
 static void		 civil_from_days(int64_t, int64_t *, int *, int *);
 static int		 days_in_month(int64_t, int);
@@ -132,7 +134,8 @@ static int64_t		 make_time(int64_t, int, int, int, int, int);
 static void		 put_2d(char *, int);
 static void		 wput(struct wbuf *, const char *, size_t);
 static void		 wput_lower(struct wbuf *, const char *, size_t);
-static size_t		 strip_default_port(const char *, size_t, unsigned);
+static size_t		 strip_default_port(const char *, size_t,
+			    unsigned);
 static size_t		 remove_dot_segments(char *, size_t);
 static int		 wbuf_result(const struct wbuf *);
 static int		 status_understood(int);
@@ -326,8 +329,6 @@ cc_directive(struct cachepol_cc *cc, const char *name, size_t nl, int has_arg,
 				cc_keep_min(&cc->max_stale, INT64_MAX);
 			else if (num_ok)
 				cc_keep_min(&cc->max_stale, v);
-			else if (cc->max_stale < 0)
-				cc->max_stale = -1;
 		} else if (ci_eq(name, nl, "min-fresh")) {
 			if (num_ok)
 				cc_keep_min(&cc->min_fresh, v);
@@ -413,7 +414,8 @@ cc_field(const char *v, size_t n, struct cachepol_cc *cc)
 			}
 		}
 		if (ne > ns)
-			cc_directive(cc, v + ns, ne - ns, has_arg, arg, al, bad);
+			cc_directive(cc, v + ns, ne - ns, has_arg, arg, al,
+			    bad);
 	}
 }
 
@@ -1116,8 +1118,10 @@ cachepol_storable(const struct cachepol_req *cr, const struct http_response *rs,
 	struct cachepol_cc		 cc;
 	struct cache_meta		 nm;
 	const char			*e, *op;
-	size_t				 n = rs->nheaders, i, pos, el, cnt, used;
-	int64_t				 date, exp, lm, life, pct, span, age;
+	size_t				 n = rs->nheaders, i, pos, el;
+	size_t				 cnt, used;
+	int64_t				 date, exp, lm, life, pct, span;
+	int64_t				 age;
 	int				 weak, have_life = 0;
 
 	if (o == NULL)
@@ -1149,7 +1153,8 @@ cachepol_storable(const struct cachepol_req *cr, const struct http_response *rs,
 		*why = "authorization";
 		return 0;
 	}
-	if (!o->store_set_cookie && hfind(h, n, "set-cookie", 10, NULL) != NULL) {
+	if (!o->store_set_cookie &&
+	    hfind(h, n, "set-cookie", 10, NULL) != NULL) {
 		*why = "set-cookie";
 		return 0;
 	}
@@ -1315,8 +1320,8 @@ cachepol_use(const struct cache_meta *m, const struct cachepol_req *cr,
 }
 
 int
-cachepol_stale_if_error(const struct cache_meta *m, const struct cachepol_req *cr,
-    int64_t now)
+cachepol_stale_if_error(const struct cache_meta *m,
+    const struct cachepol_req *cr, int64_t now)
 {
 	int64_t	 ttl, win;
 
@@ -1445,8 +1450,8 @@ vary_names(const struct http_response *rs, struct vname *names, size_t *count)
  * Lengths make it binary-safe and unambiguous whatever the bytes.
  */
 int
-cachepol_vary_blob(const struct http_response *rs, const struct http_request *rq,
-    char *out, size_t cap)
+cachepol_vary_blob(const struct http_response *rs,
+    const struct http_request *rq, char *out, size_t cap)
 {
 	struct vname	 names[VARY_MAX_NAMES];
 	struct wbuf	 w = { out, cap, 0, 0 };
@@ -1657,8 +1662,8 @@ merge_excluded(const struct http_response *r, const struct http_header *h)
 }
 
 int
-cachepol_merge_304(const char *stored, size_t slen, const struct http_response *r304,
-    char *out, size_t cap)
+cachepol_merge_304(const char *stored, size_t slen,
+    const struct http_response *r304, char *out, size_t cap)
 {
 	struct wbuf	 w = { out, cap, 0, 0 };
 	const char	*nl, *line, *colon;
@@ -1854,7 +1859,8 @@ cachepol_range(const struct http_request *rq, const struct cache_meta *m,
 		return 0;
 
 	h = hfind(rq->headers, rq->nheaders, "if-range", 8, &cnt);
-	if (h != NULL && (cnt != 1 || !if_range_true(h->value, h->value_len, m)))
+	if (h != NULL &&
+	    (cnt != 1 || !if_range_true(h->value, h->value_len, m)))
 		return 0;
 
 	if (len == 0)

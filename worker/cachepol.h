@@ -75,7 +75,8 @@ int	 cachepol_key(const struct http_request *rq, const char *fallback_host,
  * without the scheme's default port.  The fragment is dropped, and dot
  * segments are removed from the path (RFC 3986 5.2.4) since request
  * paths never hold any.  Returns the length, or -1 (other host, other
- * scheme, userinfo, bytes outside VCHAR, too long).
+ * scheme, userinfo, bytes outside VCHAR, too long; cap must also hold
+ * the merged path before its dot segments go).
  */
 int	 cachepol_key_of_uri(const char *uri, size_t ulen, const struct http_request *rq,
 	    const char *fallback_host, char *out, size_t cap);

@@ -2989,6 +2989,12 @@ step_response(struct client *c)
 			if (rc == 0)
 				r->need_more = 1;
 		}
+		/*
+		 * A whole stored body is visible before its last bytes reach
+		 * the client, so that the client's next request finds it.
+		 */
+		if (r->resp_done)
+			cache_done(r);
 		/* Send whatever is ready for the client. */
 		if (r->hb_pos < r->hb_end || r->send_pos < r->send_end) {
 			if (!c->wr_ready) {
