@@ -732,6 +732,7 @@ cache_get_stats(struct cache *c, struct cache_stats *st)
 	st->objects = LOAD(&c->objects);
 	st->writing = LOAD(&c->writing);
 	st->evictions = LOAD(&c->evictions);
+	st->wipes = LOAD(&c->wipes);
 }
 
 /*
@@ -865,6 +866,8 @@ stream_seek(struct cache *c, const struct cache_ref *ref, uint64_t off,
 	uint64_t	 pos = ref->skip + off, n;
 	uint32_t	 cur = ref->first;
 
+	if (pos / CACHE_BLOCK >= c->nblocks)
+		return -1;
 	for (n = pos / CACHE_BLOCK; n > 0 && cur < c->nblocks; n--)
 		cur = LOAD(&nx[cur]);
 	if (cur >= c->nblocks)

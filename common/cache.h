@@ -109,6 +109,7 @@ struct cache_stats {
 	uint64_t	 objects;	/* complete objects */
 	uint64_t	 writing;	/* objects being written */
 	uint64_t	 evictions;	/* objects evicted for room, since creation */
+	uint64_t	 wipes;		/* index wiped after a worker died holding the lock */
 };
 
 /*

@@ -1800,8 +1800,13 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=%s%s", fwd,
 	    collapsed ? "; collapsed" : "");
 	r->creq_time = ev_wall;
-	/* A GET fetches for the cache: others asking meanwhile wait for it. */
+	/*
+	 * A GET fetches for the cache: others asking meanwhile wait for it.
+	 * Not one that waited in vain (the answer could not be stored): the
+	 * other waiters would queue behind it one by one.
+	 */
 	if (rq->method == HTTP_M_GET && !cr.no_store && !cache_writing(&r->cw) &&
+	    !collapsed &&
 	    cache_begin(worker.cache, r->ck, r->klen, worker.slot, ev_wall,
 	    (uint64_t)conf->cache.max_object_size, &r->cw) == -1 && c->bg) {
 		/* Someone else refreshes it already. */
