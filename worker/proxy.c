@@ -517,6 +517,23 @@ hb_header(struct hbuild *b, const struct http_header *h)
 	return 0;
 }
 
+/* Append a decimal number: the hit path has no use for printf. */
+static int
+hb_num(struct hbuild *b, int64_t v)
+{
+	char		 d[24];
+	int		 n = sizeof(d);
+	uint64_t	 u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do {
+		d[--n] = '0' + u % 10;
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		d[--n] = '-';
+	return hb_add(b, d + n, sizeof(d) - n);
+}
+
 static int
 hb_fmt(struct hbuild *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -1520,12 +1537,19 @@ cache_hit(struct client *c, const struct http_request *rq)
 	b.p = r->hb;
 	b.len = hl - 2;		/* before the final empty line */
 	b.cap = bufsize;
-	rc |= hb_fmt(&b, "Age: %lld\r\nVia: 1.1 portico\r\n",
-	    (long long)cachepol_age(&r->cmeta, ev_wall));
-	if (r->cstatus[0] == '\0')
-		snprintf(r->cstatus, sizeof(r->cstatus), "portico; hit; ttl=%lld",
-		    (long long)cachepol_ttl(&r->cmeta, ev_wall));
-	rc |= hb_fmt(&b, "Cache-Status: %s\r\n", r->cstatus);
+	rc |= hb_str(&b, "Age: ");
+	rc |= hb_num(&b, cachepol_age(&r->cmeta, ev_wall));
+	rc |= hb_str(&b, "\r\nVia: 1.1 portico\r\nCache-Status: ");
+	if (r->cstatus[0] == '\0') {
+		/* The plain hit: its value is also kept for the log. */
+		struct hbuild	 cs = { r->cstatus, 0, sizeof(r->cstatus) - 1 };
+
+		(void)hb_str(&cs, "portico; hit; ttl=");
+		(void)hb_num(&cs, cachepol_ttl(&r->cmeta, ev_wall));
+		r->cstatus[cs.len] = '\0';
+	}
+	rc |= hb_str(&b, r->cstatus);
+	rc |= hb_str(&b, "\r\n");
 	if (status == 416)
 		rc |= hb_fmt(&b, "Content-Range: bytes */%llu\r\nContent-Length: 0\r\n",
 		    (unsigned long long)blen);
@@ -1534,8 +1558,11 @@ cache_hit(struct client *c, const struct http_request *rq)
 		    "Content-Length: %llu\r\n", (unsigned long long)first,
 		    (unsigned long long)last, (unsigned long long)blen,
 		    (unsigned long long)(last - first + 1));
-	else if (status != 304 || blen > 0)
-		rc |= hb_fmt(&b, "Content-Length: %llu\r\n", (unsigned long long)blen);
+	else if (status != 304 || blen > 0) {
+		rc |= hb_str(&b, "Content-Length: ");
+		rc |= hb_num(&b, (int64_t)blen);
+		rc |= hb_str(&b, "\r\n");
+	}
 	if (worker.quitting)
 		r->keep_alive = 0;
 	if (!r->keep_alive)

@@ -73,6 +73,25 @@ def test():
         tap.is_(codes, [(200, True, True)] * 10, "10 more requests (any worker): all hits")
         tap.is_(b.hits("/b/one"), 1, "... backend still asked once")
 
+    with subtest_guard("stored before the client has the answer"):
+        # once a client has the whole stored response, the object is in the
+        # cache: the very next request (new connection, any worker) is a hit
+        outcomes = {}
+        bad = []
+        for i in range(40):
+            t = "/b/race/%d" % i
+            b.script(t, headers=[("Cache-Control", "max-age=60")], body=pattern_bytes(2000 + i))
+            r1 = p.get(t)
+            r2 = p.get(t)
+            k = re.sub(r"ttl=-?\d+", "ttl=N", cs(r2))
+            outcomes[k] = outcomes.get(k, 0) + 1
+            if not re.match(HIT, cs(r2)) or b.hits(t) != 1:
+                bad.append("%s: first %r, second %r, backend asked %d times"
+                           % (t, cs(r1), cs(r2), b.hits(t)))
+        tap.ok(not bad, "40 x (miss, then at once the same GET): every second one a hit "
+               "with no second backend request", "%d bad; Cache-Status of the second "
+               "requests: %r\n%s" % (len(bad), outcomes, "\n".join(bad[:8])))
+
     with subtest_guard("keep-alive"):
         b.script("/b/ka", headers=[("Cache-Control", "max-age=60")], body=b"keep-alive body\n")
         with p.client() as c:

@@ -575,7 +575,8 @@ class Backend:
         """Answer requests for target with a scripted response, ahead of the
         built-in endpoints.  target with a '?' matches that exact target,
         without one it matches the path with any query (an exact target
-        script wins).  Calling it again replaces the script (counters stay).
+        script wins).  Calling it again replaces the answer (the same Script
+        object is returned, its counters kept).
 
           status, headers, body  the answer; each may also be a callable
                                  f(n, rec) with n = 1-based number of requests
@@ -601,7 +602,10 @@ class Backend:
         with self.lock:
             old = self.scripts.get(target)
             if old is not None:
+                # the same object, so that handles kept by the test stay valid
                 sc.seen, sc.full, sc.not_modified = old.seen, old.full, old.not_modified
+                old.__dict__.update(sc.__dict__)
+                return old
             self.scripts[target] = sc
         return sc
 
