@@ -5,7 +5,6 @@
 # cacheable statuses only, no lifetime -> not stored, cache_default_ttl,
 # Age from upstream in the current age.
 import os
-import re
 import sys
 import time
 

@@ -9,8 +9,7 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (tap, main, Backend, Portico, subtest_guard, cache_section,
-                          cache_status, hall)
+from portico_test import tap, main, Backend, Portico, subtest_guard, cache_section, hall
 
 HIT = r"^portico; hit; ttl=\d+$"
 STORED = r"^portico; fwd=miss; stored; ttl=\d+$"
