@@ -17,6 +17,8 @@
  *   |                                |  object or in the free list
  *   +--------------------------------+ off_owner
  *   | uint32_t owner[nblocks]        |  entry owning the block, or NIL
+ *   +--------------------------------+ off_pins
+ *   | uint32_t pins[SLOTS][PIN_MAX]  |  entries each worker slot has pinned
  *   +--------------------------------+ off_data (page aligned)
  *   | block[nblocks], 4 KiB each     |  key | vary | head | body, streamed
  *   +--------------------------------+ <= size
@@ -48,6 +50,17 @@
  * owner[] is what makes a dead mutex holder survivable: the next taker
  * rebuilds both free lists from owner[] and entry states alone (see
  * cache_wipe), without trusting any list the dead process was editing.
+ *
+ * Pins keep an object whole while a slow client is still being sent it.
+ * A reader that could not send a hit in one write pins its entry (a count
+ * in the entry, and the entry's index in its slot's row of pins[], so
+ * that the master can take the pins of a dead worker back).  Eviction
+ * skips pinned entries; a purge or a newer variant makes a pinned entry
+ * DOOMED instead of freeing it: unlinked and invisible to lookups, but
+ * with its sequence and bytes unchanged for its readers, and freed by the
+ * last unpin.  The remover sets the sequence odd, then reads the count;
+ * a pinner raises the count, then reads the sequence (both sequentially
+ * consistent): one of them always sees the other.
  */
 #include "config.h"
 
@@ -85,7 +98,8 @@ enum entry_state {
 	E_WRITING,		/* linked; its writer fills it */
 	E_COMPLETE,		/* linked; served */
 	E_ABANDONED,		/* unlinked; still its writer's */
-	E_RELEASING		/* only inside cache_slot_release */
+	E_RELEASING,		/* only inside cache_slot_release */
+	E_DOOMED		/* unlinked; complete, kept for its pinned readers */
 };
 
 struct cache_entry {
@@ -106,7 +120,7 @@ struct cache_entry {
 	int32_t		 slot;		/* writer's slot */
 	uint32_t	 wseq;		/* seq at begin: the writer's claim */
 	uint32_t	 mseq;		/* seqlock of meta alone */
-	uint32_t	 pad;
+	uint32_t	 pins;		/* readers streaming it (atomic) */
 	struct cache_meta meta;
 };
 
@@ -121,6 +135,7 @@ struct cache {
 	uint64_t	 off_entry;
 	uint64_t	 off_next;
 	uint64_t	 off_owner;
+	uint64_t	 off_pins;
 	uint64_t	 off_data;
 	pthread_mutex_t	 mtx __attribute__((aligned(64)));
 	/* Under the mutex (the counters are read without it for stats). */
@@ -151,6 +166,9 @@ static uint32_t		*bucket_at(struct cache *, uint64_t);
 static struct cache_entry *ent(struct cache *, uint32_t);
 static uint32_t		*nextv(struct cache *);
 static uint32_t		*ownerv(struct cache *);
+static uint32_t		*pinrow(struct cache *, int);
+static int		 entry_retire(struct cache *, uint32_t, int);
+static void		 unpin_entry(struct cache *, uint32_t, int);
 static char		*block(struct cache *, uint32_t);
 static int		 cache_lock(struct cache *);
 static void		 cache_unlock(struct cache *);
@@ -268,6 +286,12 @@ ownerv(struct cache *c)
 	return (uint32_t *)((char *)c + c->off_owner);
 }
 
+static uint32_t *
+pinrow(struct cache *c, int slot)
+{
+	return (uint32_t *)((char *)c + c->off_pins) + (size_t)slot * CACHE_PIN_MAX;
+}
+
 static char *
 block(struct cache *c, uint32_t b)
 {
@@ -285,7 +309,7 @@ cache_create(size_t size)
 	struct cache		*c;
 	struct cache_entry	*e;
 	pthread_mutexattr_t	 ma;
-	uint64_t		 n, nbk, hdr, per, ob, oe, on, oo, od;
+	uint64_t		 n, nbk, hdr, per, ob, oe, on, oo, op, od, pinb;
 	uint32_t		*bk, *nx, *ow, i;
 	long			 pages, psz;
 	int			 rc;
@@ -306,9 +330,10 @@ cache_create(size_t size)
 	 * buckets (their count is rounded up to a power of two).
 	 */
 	hdr = CACHE_PAGE;
+	pinb = (uint64_t)CACHE_PIN_SLOTS * CACHE_PIN_MAX * sizeof(uint32_t);
 	per = CACHE_BLOCK + sizeof(struct cache_entry) + 2 * sizeof(uint32_t) +
 	    2 * sizeof(uint32_t);
-	n = ((uint64_t)size - hdr - CACHE_PAGE) / per;
+	n = ((uint64_t)size - hdr - CACHE_PAGE - pinb) / per;
 	if (n >= CACHE_MAX_BLOCKS || n < 64) {
 		errno = EINVAL;
 		return NULL;
@@ -320,8 +345,8 @@ cache_create(size_t size)
 		oe = (ob + nbk * sizeof(uint32_t) + 63) & ~(uint64_t)63;
 		on = oe + n * sizeof(struct cache_entry);
 		oo = on + n * sizeof(uint32_t);
-		od = (oo + n * sizeof(uint32_t) + CACHE_PAGE - 1) &
-		    ~(uint64_t)(CACHE_PAGE - 1);
+		op = oo + n * sizeof(uint32_t);
+		od = (op + pinb + CACHE_PAGE - 1) & ~(uint64_t)(CACHE_PAGE - 1);
 		if (od + n * CACHE_BLOCK <= size)
 			break;
 	}
@@ -344,6 +369,7 @@ cache_create(size_t size)
 	c->off_entry = oe;
 	c->off_next = on;
 	c->off_owner = oo;
+	c->off_pins = op;
 	c->off_data = od;
 
 	if ((rc = pthread_mutexattr_init(&ma)) != 0)
@@ -588,6 +614,117 @@ entry_abandon(struct cache *c, uint32_t i)
 }
 
 /*
+ * Take complete entry i out of service (locked).  Unpinned, it is freed.
+ * Pinned by readers still sending it: with evict, it stays; otherwise it
+ * is unlinked and DOOMED, its sequence and bytes left as they were for
+ * those readers, and the last of them frees it.  Returns 1 if removed.
+ */
+static int
+entry_retire(struct cache *c, uint32_t i, int evict)
+{
+	struct cache_entry	*e = ent(c, i);
+	uint32_t		 s = e->seq;
+
+	__atomic_store_n(&e->seq, s | 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&e->pins, __ATOMIC_SEQ_CST) == 0) {
+		entry_free(c, i);
+		return 1;
+	}
+	if (evict) {
+		STORE_REL(&e->seq, s);
+		return 0;
+	}
+	unlink_entry(c, i);
+	STORE(&c->objects, c->objects - 1);
+	__atomic_store_n(&e->state, E_DOOMED, __ATOMIC_SEQ_CST);
+	STORE_REL(&e->seq, s);
+	/* Its last reader may have let go before it could see DOOMED. */
+	if (__atomic_load_n(&e->pins, __ATOMIC_SEQ_CST) == 0)
+		entry_free(c, i);
+	return 1;
+}
+
+/* A DOOMED entry's last pin went (locked): free it unless pinned again. */
+static void
+doomed_free(struct cache *c, uint32_t i)
+{
+	struct cache_entry	*e = ent(c, i);
+	uint32_t		 s = e->seq;
+
+	if (e->state != E_DOOMED)
+		return;
+	__atomic_store_n(&e->seq, s | 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&e->pins, __ATOMIC_SEQ_CST) > 0) {
+		STORE_REL(&e->seq, s);
+		return;
+	}
+	entry_free(c, i);
+}
+
+/* Drop one pin of entry i; locked: the caller holds the mutex. */
+static void
+unpin_entry(struct cache *c, uint32_t i, int locked)
+{
+	struct cache_entry	*e = ent(c, i);
+	uint32_t		 cur = LOAD(&e->pins);
+
+	do {
+		if (cur == 0)
+			return;		/* never below zero */
+	} while (!__atomic_compare_exchange_n(&e->pins, &cur, cur - 1, 0,
+	    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+	if (cur != 1 || __atomic_load_n(&e->state, __ATOMIC_SEQ_CST) != E_DOOMED)
+		return;
+	if (locked)
+		doomed_free(c, i);
+	else if (cache_lock(c) == 0) {
+		doomed_free(c, i);
+		cache_unlock(c);
+	}
+}
+
+int
+cache_pin(struct cache *c, struct cache_ref *ref, int slot)
+{
+	uint32_t	*row;
+	int		 k;
+
+	if (ref->pin != 0 || slot < 0 || slot >= CACHE_PIN_SLOTS ||
+	    ref->idx >= c->nblocks)
+		return -1;
+	row = pinrow(c, slot);
+	for (k = 0; k < CACHE_PIN_MAX && LOAD(&row[k]) != 0; k++)
+		;
+	if (k == CACHE_PIN_MAX)
+		return -1;
+	/*
+	 * Recorded before counted: a worker killed in between costs one pin
+	 * too few (a reader may be cut), never one that stays forever.
+	 */
+	STORE(&row[k], ref->idx + 1);
+	__atomic_add_fetch(&ent(c, ref->idx)->pins, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&ent(c, ref->idx)->seq, __ATOMIC_SEQ_CST) != ref->seq) {
+		unpin_entry(c, ref->idx, 0);
+		STORE(&row[k], 0);
+		return -1;
+	}
+	ref->pin = (uint32_t)k + 1;
+	return 0;
+}
+
+void
+cache_unpin(struct cache *c, struct cache_ref *ref, int slot)
+{
+	if (ref->pin == 0 || slot < 0 || slot >= CACHE_PIN_SLOTS ||
+	    ref->pin > CACHE_PIN_MAX || ref->idx >= c->nblocks)
+		return;
+	/* Uncounted before unrecorded, for the same reason. */
+	unpin_entry(c, ref->idx, 0);
+	STORE(&pinrow(c, slot)[ref->pin - 1], 0);
+	ref->pin = 0;
+}
+
+/*
  * Take k blocks for entry o off the free list (locked), evicting first if
  * needed; *first heads them, linked in order and ended by NIL.  owner[] is
  * set before the list moves: a wipe trusts owner[], not the list.
@@ -657,8 +794,8 @@ cache_evict(struct cache *c, uint32_t need)
 			STORE(&e->used, u - 1);
 			continue;
 		}
-		entry_free(c, i);
-		STORE(&c->evictions, c->evictions + 1);
+		if (entry_retire(c, i, 1))	/* not while a reader streams it */
+			STORE(&c->evictions, c->evictions + 1);
 	}
 }
 
@@ -688,6 +825,15 @@ cache_slot_release(struct cache *c, int slot)
 
 	if (cache_lock(c) == -1)
 		return;
+	if (slot >= 0 && slot < CACHE_PIN_SLOTS) {
+		uint32_t	*row = pinrow(c, slot), k;
+
+		for (k = 0; k < CACHE_PIN_MAX; k++) {
+			if (row[k] != 0 && row[k] <= c->nblocks)
+				unpin_entry(c, row[k] - 1, 1);
+			row[k] = 0;
+		}
+	}
 	for (i = 0; i < c->nblocks; i++) {
 		e = ent(c, i);
 		if (e->slot != slot ||
@@ -829,6 +975,7 @@ cache_lookup(struct cache *c, const char *key, size_t klen,
 			best.body_len = body_len;
 			best.first = first;
 			best.skip = (uint32_t)klen + vl;
+			best.pin = 0;
 			best_born = born;
 		}
 		if (best.idx == NIL)
@@ -1186,7 +1333,7 @@ cache_commit(struct cache *c, struct cache_writer *w)
 		if (j != i && p->state == E_COMPLETE && p->hash == e->hash &&
 		    p->key_len == e->key_len && p->vary_len == e->vary_len &&
 		    memcmp(block(c, p->first), block(c, e->first), len) == 0)
-			entry_free(c, j);	/* p->next survives this */
+			entry_retire(c, j, 0);	/* p->next survives this */
 	}
 	cache_unlock(c);
 	cache_writer_init(w);
@@ -1253,7 +1400,7 @@ cache_purge(struct cache *c, const char *key, size_t klen)
 		    memcmp(block(c, e->first), key, klen) != 0)
 			continue;
 		if (e->state == E_COMPLETE) {
-			entry_free(c, i);
+			entry_retire(c, i, 0);
 			count++;
 		} else if (e->state == E_WRITING)
 			entry_abandon(c, i);
@@ -1278,7 +1425,7 @@ cache_purge_prefix(struct cache *c, const char *prefix, size_t plen)
 		    memcmp(block(c, e->first), prefix, plen) != 0)
 			continue;
 		if (e->state == E_COMPLETE) {
-			entry_free(c, i);
+			entry_retire(c, i, 0);
 			count++;
 		} else
 			entry_abandon(c, i);

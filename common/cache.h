@@ -47,6 +47,8 @@
 
 #define CACHE_KEY_MAX	2048	/* longest key; longer requests are not cached */
 #define CACHE_VARY_MAX	1024	/* longest vary blob */
+#define CACHE_PIN_SLOTS	1024	/* worker slots (shm.h SHM_SLOTS) */
+#define CACHE_PIN_MAX	64	/* objects one worker may pin at once */
 
 /*
  * What the HTTP side knows about a stored response, kept next to it so a
@@ -84,6 +86,7 @@ struct cache_ref {
 	uint64_t	 body_len;	/* body bytes */
 	uint32_t	 first;		/* (private) first block */
 	uint32_t	 skip;		/* (private) key + vary bytes before the head */
+	uint32_t	 pin;		/* (private) 0, or this worker's pin + 1 */
 };
 
 /* An object being written by this worker. */
@@ -119,7 +122,10 @@ struct cache_stats {
 struct cache	*cache_create(size_t size);
 void		 cache_destroy(struct cache *c);
 size_t		 cache_size(const struct cache *c);
-/* Master: the worker in slot died; drop the objects it was writing. */
+/*
+ * Master: the worker in slot died; drop the objects it was writing and
+ * the pins it held.
+ */
 void		 cache_slot_release(struct cache *c, int slot);
 void		 cache_get_stats(struct cache *c, struct cache_stats *st);
 
@@ -140,6 +146,17 @@ enum cache_lookup_rc cache_lookup(struct cache *c, const char *key, size_t klen,
 		    int (*match)(const char *blob, size_t len, void *arg), void *arg,
 		    int64_t now, int64_t busy_timeout_s,
 		    struct cache_ref *ref, struct cache_meta *meta);
+
+/*
+ * Pin the object for as long as it is being sent (a hit that did not go
+ * out in one write): eviction skips it, and a purge or a newer variant
+ * leave its bytes alone until cache_unpin.  slot: the worker's, so that
+ * the master takes the pins of a dead worker back (cache_slot_release).
+ * -1 when the object already changed (the send must be cut) or when the
+ * worker has CACHE_PIN_MAX pins already (it streams unpinned).
+ */
+int		 cache_pin(struct cache *c, struct cache_ref *ref, int slot);
+void		 cache_unpin(struct cache *c, struct cache_ref *ref, int slot);
 
 /* Whether the object behind ref is still the one looked up. */
 int		 cache_ref_valid(struct cache *c, const struct cache_ref *ref);

@@ -511,6 +511,80 @@ START_TEST(test_purge)
 }
 END_TEST
 
+/* Pinned objects: kept through eviction, purge and replacement, until unpinned. */
+START_TEST(test_pins)
+{
+	struct cache		*c = cache_create(2 * MiB);
+	struct cache_ref	 r, r2, rs[CACHE_PIN_MAX + 1];
+	struct cache_meta	 m;
+	struct cache_stats	 st;
+	char			 key[32];
+	int			 i, gone;
+
+	/* Eviction skips a pinned object, however cold. */
+	ck_assert_int_eq(store(c, "/pinned", "", 100000, 7, 4096, 1), 0);
+	ck_assert_int_eq(find(c, "/pinned", "", &r, &m), CACHE_FOUND);
+	ck_assert_int_eq(cache_pin(c, &r, 3), 0);
+	ck_assert_uint_ne(r.pin, 0);
+	ck_assert_int_eq(cache_pin(c, &r, 3), -1);	/* once per ref */
+	for (i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "/fill/%d", i);
+		ck_assert_int_eq(store(c, key, "", 60000, i, 8192, 1), 0);
+	}
+	cache_get_stats(c, &st);
+	ck_assert_uint_gt(st.evictions, 0);
+	ck_assert(cache_ref_valid(c, &r));
+	check_object(c, &r, 100000, 7, 64, 1 << 20);
+
+	/* A purge hides it from lookups but leaves its bytes to the reader. */
+	ck_assert_int_eq(cache_purge(c, "/pinned", 7), 1);
+	ck_assert_int_eq(find(c, "/pinned", "", &r2, &m), CACHE_MISS);
+	ck_assert(cache_ref_valid(c, &r));
+	for (i = 200; i < 400; i++) {
+		snprintf(key, sizeof(key), "/fill/%d", i);
+		ck_assert_int_eq(store(c, key, "", 60000, i, 8192, 1), 0);
+	}
+	check_object(c, &r, 100000, 7, 64, 1 << 20);
+	/* The last unpin frees it. */
+	cache_unpin(c, &r, 3);
+	ck_assert_uint_eq(r.pin, 0);
+	ck_assert(!cache_ref_valid(c, &r));
+	ck_assert_int_eq(cache_purge_prefix(c, "", 0) >= 0, 1);
+	cache_get_stats(c, &st);
+	ck_assert_uint_eq(st.used, 0);
+
+	/* A newer variant replaces a pinned one the same way. */
+	ck_assert_int_eq(store(c, "/v", "", 5000, 1, 4096, 1), 0);
+	ck_assert_int_eq(find(c, "/v", "", &r, &m), CACHE_FOUND);
+	ck_assert_int_eq(cache_pin(c, &r, 4), 0);
+	ck_assert_int_eq(store(c, "/v", "", 5000, 2, 4096, 2), 0);
+	ck_assert_int_eq(find(c, "/v", "", &r2, &m), CACHE_FOUND);
+	check_object(c, &r2, 5000, 2, 64, 1 << 20);
+	check_object(c, &r, 5000, 1, 64, 1 << 20);
+	/* The master takes a dead worker's pins back. */
+	cache_slot_release(c, 4);
+	ck_assert(!cache_ref_valid(c, &r));
+	cache_unpin(c, &r, 4);		/* harmless after the release */
+	ck_assert(cache_ref_valid(c, &r2));
+
+	/* A worker has CACHE_PIN_MAX pins at most; a changed object none. */
+	for (i = 0; i <= CACHE_PIN_MAX; i++) {
+		ck_assert_int_eq(find(c, "/v", "", &rs[i], &m), CACHE_FOUND);
+		ck_assert_int_eq(cache_pin(c, &rs[i], 5), i < CACHE_PIN_MAX ? 0 : -1);
+	}
+	for (i = 0; i < CACHE_PIN_MAX; i++)
+		cache_unpin(c, &rs[i], 5);
+	ck_assert_int_eq(cache_purge(c, "/v", 2), 1);
+	gone = cache_pin(c, &r2, 5);
+	ck_assert_int_eq(gone, -1);
+	cache_get_stats(c, &st);
+	ck_assert_uint_eq(st.objects, cache_purge_prefix(c, "", 0));
+	cache_get_stats(c, &st);
+	ck_assert_uint_eq(st.used, 0);
+	cache_destroy(c);
+}
+END_TEST
+
 START_TEST(test_update_meta)
 {
 	struct cache		*c = cache_create(2 * MiB);
@@ -1243,6 +1317,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_abort);
 	tcase_add_test(tc, test_vary);
 	tcase_add_test(tc, test_purge);
+	tcase_add_test(tc, test_pins);
 	tcase_add_test(tc, test_update_meta);
 	tcase_add_test(tc, test_max_body);
 	tcase_add_test(tc, test_large_objects);

@@ -312,6 +312,8 @@ req_put(struct req *r)
 	r->xbody = NULL;
 	if (cache_writing(&r->cw))
 		cache_abort(worker.cache, &r->cw);
+	if (r->cref.pin != 0)
+		cache_unpin(worker.cache, &r->cref, worker.slot);
 	buf_put(r->ck);
 	buf_put(r->hb);
 	buf_put(r->ub);
@@ -1467,6 +1469,8 @@ cache_find(struct client *c, const struct http_request *rq)
 	struct vary_arg		 va = { rq, r->ck + r->klen, CACHE_VARY_MAX, 0 };
 	enum cache_lookup_rc	 rc;
 
+	if (r->cref.pin != 0)
+		cache_unpin(worker.cache, &r->cref, worker.slot);
 	rc = cache_lookup(worker.cache, r->ck, r->klen, vary_cb, &va, ev_wall,
 	    (conf->cache.lock_timeout_ms + 999) / 1000, &r->cref, &r->cmeta);
 	r->vlen = rc == CACHE_FOUND ? va.len : 0;
@@ -1641,8 +1645,19 @@ step_cache(struct client *c)
 		/* Were the bytes the kernel copied still the object's? */
 		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref))
 			goto changed;
-		if ((size_t)n < total)
+		if ((size_t)n < total) {
 			c->wr_ready = 0;
+			/*
+			 * The rest waits for the client: keep the object from
+			 * eviction meanwhile (unpinned, it streams on at the
+			 * risk of a cut if it goes).
+			 */
+			if (r->cref.pin == 0 && r->coff + (n > (ssize_t)hl ?
+			    (size_t)n - hl : 0) < r->cend &&
+			    cache_pin(worker.cache, &r->cref, worker.slot) == -1 &&
+			    !cache_ref_valid(worker.cache, &r->cref))
+				goto changed;
+		}
 		if ((size_t)n <= hl) {
 			r->hb_pos += n;
 			continue;
