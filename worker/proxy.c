@@ -1587,6 +1587,22 @@ cache_hit(struct client *c, const struct http_request *rq)
 		r->coff = r->cref.head_len;
 		r->cend = r->cref.head_len + blen;
 	}
+	/*
+	 * A body that fits behind the head is copied there (checked against
+	 * the sequence): it goes out from private memory, whatever happens
+	 * to the object meanwhile.  A larger one is pinned while it is sent.
+	 */
+	if (r->cend - r->coff <= bufsize - r->hb_end) {
+		if (r->cend > r->coff && cache_copy(worker.cache, &r->cref, r->coff,
+		    r->hb + r->hb_end, r->cend - r->coff) == -1)
+			return STEP_AGAIN;
+		r->hb_end += r->cend - r->coff;
+		r->body_bytes = r->cend - r->coff;
+		r->coff = r->cend;
+	} else if (r->cref.pin == 0 &&
+	    cache_pin(worker.cache, &r->cref, worker.slot) == -1 &&
+	    !cache_ref_valid(worker.cache, &r->cref))
+		return STEP_AGAIN;
 	r->status = status;
 	r->resp_head = 1;
 	r->c_hit = 1;
@@ -1645,19 +1661,8 @@ step_cache(struct client *c)
 		/* Were the bytes the kernel copied still the object's? */
 		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref))
 			goto changed;
-		if ((size_t)n < total) {
+		if ((size_t)n < total)
 			c->wr_ready = 0;
-			/*
-			 * The rest waits for the client: keep the object from
-			 * eviction meanwhile (unpinned, it streams on at the
-			 * risk of a cut if it goes).
-			 */
-			if (r->cref.pin == 0 && r->coff + (n > (ssize_t)hl ?
-			    (size_t)n - hl : 0) < r->cend &&
-			    cache_pin(worker.cache, &r->cref, worker.slot) == -1 &&
-			    !cache_ref_valid(worker.cache, &r->cref))
-				goto changed;
-		}
 		if ((size_t)n <= hl) {
 			r->hb_pos += n;
 			continue;
