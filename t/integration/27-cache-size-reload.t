@@ -10,7 +10,7 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, subtest_guard, pattern_bytes,
-                          pattern_sha256, cache_section, cache_status)
+                          pattern_sha256, cache_section, cache_status, wait_until)
 
 HIT = r"^portico; hit; ttl=\d+$"
 STORED = r"^portico; fwd=miss; stored; ttl=\d+$"
@@ -108,7 +108,11 @@ def test():
         tap.is_(b.hits("/m/reload"), 1, "... backend not asked again")
         r = p.get("/m/small")
         tap.ok(r.body == small and cache_status(r).get("hit"), "... older objects too", cs(r))
+        before = set(p.workers())
         ok = p.reload(extra=cache_section(size="12m", max_object_size="64k"))
+        # The old workers (old region) may still take a connection until
+        # they have seen their SIGQUIT: wait until they are gone.
+        ok = ok and wait_until(lambda: not (before & set(p.workers())), 10)
         tap.ok(ok, "reload with another [cache] size")
         r = p.get("/m/reload")
         tap.like(cs(r), r"^portico; fwd=miss", "... the cache starts empty", cs(r))
