@@ -18,7 +18,8 @@
  *   +--------------------------------+ off_owner
  *   | uint32_t owner[nblocks]        |  entry owning the block, or NIL
  *   +--------------------------------+ off_pins
- *   | uint32_t pins[SLOTS][PIN_MAX]  |  entries each worker slot has pinned
+ *   | pins[SLOTS][PIN_MAX][3]        |  entry + 1, count, blocks: what each
+ *   |                                |  worker slot has pinned
  *   +--------------------------------+ off_data (page aligned)
  *   | block[nblocks], 4 KiB each     |  key | vary | head | body, streamed
  *   +--------------------------------+ <= size
@@ -84,6 +85,7 @@
 #define CACHE_BATCH	16		/* blocks taken per lock for a body */
 #define CACHE_WALK_MAX	4096		/* lock-free chain walk bound */
 #define CACHE_TRIES	4		/* lookups retried when the object moves */
+#define CACHE_VARIANTS	32		/* stored variants of one key, at most */
 #define NIL		UINT32_MAX
 
 /* CLOCK weights: a new object survives one turn of the hand, a hit two. */
@@ -103,7 +105,8 @@ enum entry_state {
 };
 
 struct cache_entry {
-	uint32_t	 seq;		/* seqlock: odd while changing */
+	uint64_t	 seq;		/* seqlock: odd while changing; 64 bits
+					   never wrap back to a value a ref holds */
 	uint32_t	 state;		/* enum entry_state */
 	uint64_t	 hash;		/* cache_hash of the key */
 	uint32_t	 next;		/* hash chain */
@@ -118,7 +121,7 @@ struct cache_entry {
 	uint64_t	 born;		/* commit order: the newest variant wins */
 	int64_t		 begin;		/* when writing began */
 	int32_t		 slot;		/* writer's slot */
-	uint32_t	 wseq;		/* seq at begin: the writer's claim */
+	uint64_t	 wseq;		/* seq at begin: the writer's claim */
 	uint32_t	 mseq;		/* seqlock of meta alone */
 	uint32_t	 pins;		/* readers streaming it (atomic) */
 	struct cache_meta meta;
@@ -148,6 +151,8 @@ struct cache {
 	uint64_t	 writing;	/* WRITING entries */
 	uint64_t	 evictions;
 	uint64_t	 wipes;		/* index wiped after a holder died */
+	/* Bytes pinned by readers, all workers (atomic, on its own line). */
+	uint64_t	 pinned __attribute__((aligned(64)));
 };
 
 _Static_assert(sizeof(struct cache) <= CACHE_PAGE, "cache header too big");
@@ -169,6 +174,7 @@ static uint32_t		*ownerv(struct cache *);
 static uint32_t		*pinrow(struct cache *, int);
 static int		 entry_retire(struct cache *, uint32_t, int);
 static void		 unpin_entry(struct cache *, uint32_t, int);
+static void		 pinned_sub(struct cache *, uint64_t);
 static char		*block(struct cache *, uint32_t);
 static int		 cache_lock(struct cache *);
 static void		 cache_unlock(struct cache *);
@@ -191,9 +197,9 @@ static int		 writer_grow(struct cache *, struct cache_writer *,
 			    size_t, uint64_t);
 static int		 writer_put(struct cache *, struct cache_writer *,
 			    const char *, size_t, uint64_t);
-static int		 entry_meta(struct cache *, uint32_t, uint32_t,
+static int		 entry_meta(struct cache *, uint32_t, uint64_t,
 			    struct cache_meta *);
-static int		 stream_seek(struct cache *, const struct cache_ref *,
+static int		 stream_seek(struct cache *, struct cache_ref *,
 			    uint64_t, uint32_t *, uint32_t *);
 
 /*
@@ -289,7 +295,7 @@ ownerv(struct cache *c)
 static uint32_t *
 pinrow(struct cache *c, int slot)
 {
-	return (uint32_t *)((char *)c + c->off_pins) + (size_t)slot * CACHE_PIN_MAX;
+	return (uint32_t *)((char *)c + c->off_pins) + (size_t)slot * CACHE_PIN_MAX * 3;
 }
 
 static char *
@@ -330,7 +336,7 @@ cache_create(size_t size)
 	 * buckets (their count is rounded up to a power of two).
 	 */
 	hdr = CACHE_PAGE;
-	pinb = (uint64_t)CACHE_PIN_SLOTS * CACHE_PIN_MAX * sizeof(uint32_t);
+	pinb = (uint64_t)CACHE_PIN_SLOTS * CACHE_PIN_MAX * 3 * sizeof(uint32_t);
 	per = CACHE_BLOCK + sizeof(struct cache_entry) + 2 * sizeof(uint32_t) +
 	    2 * sizeof(uint32_t);
 	n = ((uint64_t)size - hdr - CACHE_PAGE - pinb) / per;
@@ -433,7 +439,8 @@ cache_lock(struct cache *c)
 	if (rc == EOWNERDEAD) {
 		/* Dying in here again just repeats this in the next taker. */
 		cache_wipe(c);
-		rc = pthread_mutex_consistent(&c->mtx);
+		if ((rc = pthread_mutex_consistent(&c->mtx)) != 0)
+			pthread_mutex_unlock(&c->mtx);
 	}
 	if (rc != 0) {
 		errno = rc;
@@ -459,7 +466,8 @@ static void
 cache_wipe(struct cache *c)
 {
 	struct cache_entry	*e;
-	uint32_t		*bk, *nx, *ow, i, s, st, o;
+	uint32_t		*bk, *nx, *ow, i, st, o;
+	uint64_t		 s;
 
 	for (i = 0; i < c->nblocks; i++) {
 		e = ent(c, i);
@@ -623,7 +631,7 @@ static int
 entry_retire(struct cache *c, uint32_t i, int evict)
 {
 	struct cache_entry	*e = ent(c, i);
-	uint32_t		 s = e->seq;
+	uint64_t		 s = e->seq;
 
 	__atomic_store_n(&e->seq, s | 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&e->pins, __ATOMIC_SEQ_CST) == 0) {
@@ -649,7 +657,7 @@ static void
 doomed_free(struct cache *c, uint32_t i)
 {
 	struct cache_entry	*e = ent(c, i);
-	uint32_t		 s = e->seq;
+	uint64_t		 s = e->seq;
 
 	if (e->state != E_DOOMED)
 		return;
@@ -683,45 +691,90 @@ unpin_entry(struct cache *c, uint32_t i, int locked)
 	}
 }
 
+/*
+ * A worker's row of pins holds (entry + 1, count, blocks) triples: many
+ * readers of one object take one triple.  Bytes pinned by all workers
+ * together stay under a quarter of the region, so that slow clients
+ * cannot hold the whole cache; past that, hits stream unpinned.
+ */
 int
 cache_pin(struct cache *c, struct cache_ref *ref, int slot)
 {
-	uint32_t	*row;
-	int		 k;
+	struct cache_entry	*e;
+	uint32_t		*row, *t = NULL, nb;
+	uint64_t		 bytes;
+	int			 k;
 
 	if (ref->pin != 0 || slot < 0 || slot >= CACHE_PIN_SLOTS ||
 	    ref->idx >= c->nblocks)
 		return -1;
-	row = pinrow(c, slot);
-	for (k = 0; k < CACHE_PIN_MAX && LOAD(&row[k]) != 0; k++)
-		;
-	if (k == CACHE_PIN_MAX)
+	e = ent(c, ref->idx);
+	nb = (uint32_t)((ref->skip + ref->head_len + ref->body_len +
+	    CACHE_BLOCK - 1) / CACHE_BLOCK);
+	bytes = (uint64_t)nb * CACHE_BLOCK;
+	if (LOAD(&c->pinned) + bytes > c->size / 4)
 		return -1;
+	row = pinrow(c, slot);
+	for (k = 0; k < CACHE_PIN_MAX; k++)
+		if (row[3 * k] == ref->idx + 1 && row[3 * k + 2] == nb) {
+			t = &row[3 * k];
+			break;
+		}
+	if (t == NULL) {
+		for (k = 0; k < CACHE_PIN_MAX && row[3 * k] != 0; k++)
+			;
+		if (k == CACHE_PIN_MAX)
+			return -1;
+		t = &row[3 * k];
+		STORE(&t[1], 0);
+		STORE(&t[2], nb);
+		STORE(&t[0], ref->idx + 1);
+	}
 	/*
 	 * Recorded before counted: a worker killed in between costs one pin
 	 * too few (a reader may be cut), never one that stays forever.
 	 */
-	STORE(&row[k], ref->idx + 1);
-	__atomic_add_fetch(&ent(c, ref->idx)->pins, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&ent(c, ref->idx)->seq, __ATOMIC_SEQ_CST) != ref->seq) {
-		unpin_entry(c, ref->idx, 0);
-		STORE(&row[k], 0);
+	STORE(&t[1], t[1] + 1);
+	__atomic_add_fetch(&c->pinned, bytes, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&e->pins, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&e->seq, __ATOMIC_SEQ_CST) != ref->seq) {
+		ref->pin = (uint32_t)k + 1;
+		cache_unpin(c, ref, slot);
 		return -1;
 	}
 	ref->pin = (uint32_t)k + 1;
 	return 0;
 }
 
+/* Take bytes off the pinned total, never below zero. */
+static void
+pinned_sub(struct cache *c, uint64_t bytes)
+{
+	uint64_t	 cur = LOAD(&c->pinned);
+
+	while (!__atomic_compare_exchange_n(&c->pinned, &cur,
+	    cur > bytes ? cur - bytes : 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 void
 cache_unpin(struct cache *c, struct cache_ref *ref, int slot)
 {
+	uint32_t	*t;
+
 	if (ref->pin == 0 || slot < 0 || slot >= CACHE_PIN_SLOTS ||
 	    ref->pin > CACHE_PIN_MAX || ref->idx >= c->nblocks)
 		return;
+	t = &pinrow(c, slot)[3 * (ref->pin - 1)];
+	ref->pin = 0;
+	if (LOAD(&t[0]) != ref->idx + 1 || LOAD(&t[1]) == 0)
+		return;		/* taken back by a wipe or the master already */
 	/* Uncounted before unrecorded, for the same reason. */
 	unpin_entry(c, ref->idx, 0);
-	STORE(&pinrow(c, slot)[ref->pin - 1], 0);
-	ref->pin = 0;
+	pinned_sub(c, (uint64_t)t[2] * CACHE_BLOCK);
+	STORE(&t[1], t[1] - 1);
+	if (t[1] == 0)
+		STORE(&t[0], 0);
 }
 
 /*
@@ -826,12 +879,15 @@ cache_slot_release(struct cache *c, int slot)
 	if (cache_lock(c) == -1)
 		return;
 	if (slot >= 0 && slot < CACHE_PIN_SLOTS) {
-		uint32_t	*row = pinrow(c, slot), k;
+		uint32_t	*t = pinrow(c, slot), k, j;
 
-		for (k = 0; k < CACHE_PIN_MAX; k++) {
-			if (row[k] != 0 && row[k] <= c->nblocks)
-				unpin_entry(c, row[k] - 1, 1);
-			row[k] = 0;
+		for (k = 0; k < CACHE_PIN_MAX; k++, t += 3) {
+			if (t[0] != 0 && t[0] <= c->nblocks) {
+				for (j = 0; j < t[1]; j++)
+					unpin_entry(c, t[0] - 1, 1);
+				pinned_sub(c, (uint64_t)t[1] * t[2] * CACHE_BLOCK);
+			}
+			t[0] = t[1] = t[2] = 0;
 		}
 	}
 	for (i = 0; i < c->nblocks; i++) {
@@ -887,7 +943,7 @@ cache_get_stats(struct cache *c, struct cache_stats *st)
  * not let go).
  */
 static int
-entry_meta(struct cache *c, uint32_t i, uint32_t seq, struct cache_meta *meta)
+entry_meta(struct cache *c, uint32_t i, uint64_t seq, struct cache_meta *meta)
 {
 	struct cache_entry	*e = ent(c, i);
 	uint32_t		 m;
@@ -922,8 +978,8 @@ cache_lookup(struct cache *c, const char *key, size_t klen,
 	char			 buf[CACHE_KEY_MAX + CACHE_VARY_MAX];
 	struct cache_entry	*e;
 	struct cache_ref	 best;
-	uint64_t		 h, born, best_born, body_len;
-	uint32_t		*bk, i, nx, s, st, vl, first, head_len, steps;
+	uint64_t		 h, born, best_born, body_len, s;
+	uint32_t		*bk, i, nx, st, vl, first, head_len, steps;
 	int			 tries, busy;
 
 	if (klen > CACHE_KEY_MAX)
@@ -956,9 +1012,13 @@ cache_lookup(struct cache *c, const char *key, size_t klen,
 			born = LOAD(&e->born);
 			if (first >= c->nblocks || vl > CACHE_VARY_MAX)
 				continue;
-			memcpy(buf, block(c, first), klen + vl);
+			/* The key first: other keys cost no vary copy. */
+			memcpy(buf, block(c, first), klen);
+			if (memcmp(buf, key, klen) != 0)
+				continue;
+			memcpy(buf + klen, block(c, first) + klen, vl);
 			FENCE_ACQ();
-			if (LOAD(&e->seq) != s || memcmp(buf, key, klen) != 0)
+			if (LOAD(&e->seq) != s)
 				continue;
 			if (st == E_WRITING) {
 				busy = 1;
@@ -976,6 +1036,8 @@ cache_lookup(struct cache *c, const char *key, size_t klen,
 			best.first = first;
 			best.skip = (uint32_t)klen + vl;
 			best.pin = 0;
+			best.cur_block = first;
+			best.cur_pos = 0;
 			best_born = born;
 		}
 		if (best.idx == NIL)
@@ -995,10 +1057,18 @@ cache_lookup(struct cache *c, const char *key, size_t klen,
 int
 cache_ref_valid(struct cache *c, const struct cache_ref *ref)
 {
+	uint64_t	 s;
+
 	if (ref->idx >= c->nblocks)
 		return 0;
 	FENCE_ACQ();
-	return LOAD(&ent(c, ref->idx)->seq) == ref->seq;
+	s = LOAD(&ent(c, ref->idx)->seq);
+	/*
+	 * A remover that finds the entry pinned sets its sequence odd for a
+	 * moment and back: nothing changes then, so a pinned reader that
+	 * sees the odd value is still reading the same bytes.
+	 */
+	return s == ref->seq || (ref->pin != 0 && s == (ref->seq | 1));
 }
 
 /*
@@ -1006,26 +1076,33 @@ cache_ref_valid(struct cache *c, const struct cache_ref *ref)
  * *in inside it.  -1 if a link is out of range (the object moved).
  */
 static int
-stream_seek(struct cache *c, const struct cache_ref *ref, uint64_t off,
+stream_seek(struct cache *c, struct cache_ref *ref, uint64_t off,
     uint32_t *b, uint32_t *in)
 {
 	uint32_t	*nx = nextv(c);
-	uint64_t	 pos = ref->skip + off, n;
+	uint64_t	 pos = ref->skip + off, n, at = 0;
 	uint32_t	 cur = ref->first;
 
 	if (pos / CACHE_BLOCK >= c->nblocks)
 		return -1;
-	for (n = pos / CACHE_BLOCK; n > 0 && cur < c->nblocks; n--)
+	/* Go on from where the last call was: a long send walks the chain once. */
+	if (ref->cur_block < c->nblocks && ref->cur_pos <= pos) {
+		cur = ref->cur_block;
+		at = ref->cur_pos / CACHE_BLOCK;
+	}
+	for (n = pos / CACHE_BLOCK - at; n > 0 && cur < c->nblocks; n--)
 		cur = LOAD(&nx[cur]);
 	if (cur >= c->nblocks)
 		return -1;
+	ref->cur_block = cur;
+	ref->cur_pos = pos - pos % CACHE_BLOCK;
 	*b = cur;
 	*in = (uint32_t)(pos % CACHE_BLOCK);
 	return 0;
 }
 
 int
-cache_iov(struct cache *c, const struct cache_ref *ref, uint64_t off,
+cache_iov(struct cache *c, struct cache_ref *ref, uint64_t off,
     size_t max, struct iovec *iov, int niov)
 {
 	uint32_t	*nx = nextv(c), b, in;
@@ -1063,7 +1140,7 @@ cache_iov(struct cache *c, const struct cache_ref *ref, uint64_t off,
 }
 
 int
-cache_copy(struct cache *c, const struct cache_ref *ref, uint64_t off,
+cache_copy(struct cache *c, struct cache_ref *ref, uint64_t off,
     void *dst, size_t len)
 {
 	uint32_t	*nx = nextv(c), b, in;
@@ -1104,8 +1181,10 @@ cache_begin(struct cache *c, const char *key, size_t klen, int slot,
 	uint32_t		 i, b, n;
 
 	cache_writer_init(w);
-	if (klen > CACHE_KEY_MAX || slot < 0)
+	if (klen > CACHE_KEY_MAX || slot < 0) {
+		errno = EINVAL;
 		return -1;
+	}
 	h = cache_hash(key, klen);
 	if (cache_lock(c) == -1)
 		return -1;
@@ -1115,13 +1194,13 @@ cache_begin(struct cache *c, const char *key, size_t klen, int slot,
 		if (e->state == E_WRITING && e->hash == h &&
 		    e->key_len == klen &&
 		    memcmp(block(c, e->first), key, klen) == 0)
-			goto fail;
+			goto busy;
 	}
 	if ((i = entry_get(c)) == NIL)
-		goto fail;
+		goto full;
 	if (blocks_alloc(c, i, 1, &b) == -1) {
 		entry_put(c, i);
-		goto fail;
+		goto full;
 	}
 	e = ent(c, i);
 	seq_begin(e);
@@ -1155,8 +1234,13 @@ cache_begin(struct cache *c, const char *key, size_t klen, int slot,
 	w->max_body = max_body;
 	return 0;
 
-fail:
+busy:
 	cache_unlock(c);
+	errno = EBUSY;
+	return -1;
+full:
+	cache_unlock(c);
+	errno = ENOSPC;
 	return -1;
 }
 
@@ -1291,7 +1375,7 @@ int
 cache_commit(struct cache *c, struct cache_writer *w)
 {
 	struct cache_entry	*e, *p;
-	uint32_t		*nx = nextv(c), i, j, n, spare, len;
+	uint32_t		*nx = nextv(c), i, j, n, spare, len, old, nvar;
 
 	if (!cache_writing(w))
 		return -1;
@@ -1327,14 +1411,35 @@ cache_commit(struct cache *c, struct cache_writer *w)
 	STORE(&c->objects, c->objects + 1);
 
 	len = e->key_len + e->vary_len;
-	for (j = *bucket_at(c, e->hash), n = 0; j != NIL; j = p->next, n++) {
-		CACHE_ASSERT(j < c->nblocks && n < c->nblocks);
-		p = ent(c, j);
-		if (j != i && p->state == E_COMPLETE && p->hash == e->hash &&
-		    p->key_len == e->key_len && p->vary_len == e->vary_len &&
-		    memcmp(block(c, p->first), block(c, e->first), len) == 0)
-			entry_retire(c, j, 0);	/* p->next survives this */
-	}
+	do {
+		/*
+		 * Older objects of the same variant go; so do the oldest
+		 * variants beyond CACHE_VARIANTS, so that a Vary on a field
+		 * with countless values cannot grow one chain without end.
+		 */
+		old = NIL;
+		nvar = 0;
+		for (j = *bucket_at(c, e->hash), n = 0; j != NIL; j = p->next, n++) {
+			CACHE_ASSERT(j < c->nblocks && n < c->nblocks);
+			p = ent(c, j);
+			if (j == i || p->state != E_COMPLETE || p->hash != e->hash ||
+			    p->key_len != e->key_len ||
+			    memcmp(block(c, p->first), block(c, e->first),
+			    e->key_len) != 0)
+				continue;
+			if (p->vary_len == e->vary_len &&
+			    memcmp(block(c, p->first), block(c, e->first), len) == 0) {
+				entry_retire(c, j, 0);	/* p->next survives this */
+				continue;
+			}
+			nvar++;
+			if (old == NIL || p->born < ent(c, old)->born)
+				old = j;
+		}
+		if (nvar + 1 <= CACHE_VARIANTS)
+			break;
+		entry_retire(c, old, 0);
+	} while (nvar + 1 > CACHE_VARIANTS + 1);
 	cache_unlock(c);
 	cache_writer_init(w);
 	return 0;

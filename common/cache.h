@@ -48,7 +48,7 @@
 #define CACHE_KEY_MAX	2048	/* longest key; longer requests are not cached */
 #define CACHE_VARY_MAX	1024	/* longest vary blob */
 #define CACHE_PIN_SLOTS	1024	/* worker slots (shm.h SHM_SLOTS) */
-#define CACHE_PIN_MAX	64	/* objects one worker may pin at once */
+#define CACHE_PIN_MAX	32	/* distinct objects one worker may pin at once */
 
 /*
  * What the HTTP side knows about a stored response, kept next to it so a
@@ -81,18 +81,20 @@ struct cache;			/* the mapped region (opaque) */
 /* A found object: valid for as long as the entry's sequence holds. */
 struct cache_ref {
 	uint32_t	 idx;		/* entry index */
-	uint32_t	 seq;		/* entry sequence seen at lookup */
+	uint64_t	 seq;		/* entry sequence seen at lookup */
 	uint32_t	 head_len;	/* stored head bytes */
 	uint64_t	 body_len;	/* body bytes */
 	uint32_t	 first;		/* (private) first block */
 	uint32_t	 skip;		/* (private) key + vary bytes before the head */
 	uint32_t	 pin;		/* (private) 0, or this worker's pin + 1 */
+	uint32_t	 cur_block;	/* (private) where the last read was ... */
+	uint64_t	 cur_pos;	/* (private) ... and its offset */
 };
 
 /* An object being written by this worker. */
 struct cache_writer {
 	uint32_t	 idx;		/* entry index; UINT32_MAX: none */
-	uint32_t	 seq;
+	uint64_t	 seq;
 	uint32_t	 block;		/* block being filled */
 	uint32_t	 fill;		/* bytes used in it */
 	uint32_t	 head_len;	/* set by cache_append_head */
@@ -152,8 +154,9 @@ enum cache_lookup_rc cache_lookup(struct cache *c, const char *key, size_t klen,
  * out in one write): eviction skips it, and a purge or a newer variant
  * leave its bytes alone until cache_unpin.  slot: the worker's, so that
  * the master takes the pins of a dead worker back (cache_slot_release).
- * -1 when the object already changed (the send must be cut) or when the
- * worker has CACHE_PIN_MAX pins already (it streams unpinned).
+ * -1 when the object already changed (the send must be cut), when the
+ * worker pins CACHE_PIN_MAX other objects already, or when a quarter of
+ * the region is pinned (it streams unpinned then).
  */
 int		 cache_pin(struct cache *c, struct cache_ref *ref, int slot);
 void		 cache_unpin(struct cache *c, struct cache_ref *ref, int slot);
@@ -168,18 +171,18 @@ int		 cache_ref_valid(struct cache *c, const struct cache_ref *ref);
  * or -1 if the object has changed.  The bytes are shared memory: check
  * cache_ref_valid() after using them.
  */
-int		 cache_iov(struct cache *c, const struct cache_ref *ref,
+int		 cache_iov(struct cache *c, struct cache_ref *ref,
 		    uint64_t off, size_t max, struct iovec *iov, int niov);
 /* Copy len bytes from offset off into dst; -1 if the object changed. */
-int		 cache_copy(struct cache *c, const struct cache_ref *ref,
+int		 cache_copy(struct cache *c, struct cache_ref *ref,
 		    uint64_t off, void *dst, size_t len);
 
 /*
  * Start writing an object for key (creates a WRITING entry at once, so
  * that concurrent lookups of the key return CACHE_BUSY).  slot: the
  * worker's slot, for cache_slot_release.  max_body: larger bodies abort.
- * Returns 0, or -1 (no room for the key, or another live writer already
- * writes this key: the caller fetches without storing).  Every WRITING
+ * Returns 0, or -1 with errno EBUSY (another live writer already writes
+ * this key) or ENOSPC (no room): the caller fetches without storing.  Every WRITING
  * entry counts as live here, whatever its age: dead writers' entries are
  * dropped by cache_slot_release().
  */

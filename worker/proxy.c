@@ -688,10 +688,10 @@ build_request_head(struct client *c, const struct http_request *rq)
 		    http_name_eq(h, "range")) ||
 		    (h->name_len == 8 && http_name_eq(h, "if-range"))))
 			continue;	/* fetch the whole object to store it */
-		else if (r->c_reval && ((h->name_len == 13 &&
+		else if ((r->c_reval || cache_writing(&r->cw)) && ((h->name_len == 13 &&
 		    http_name_eq(h, "if-none-match")) || (h->name_len == 17 &&
 		    http_name_eq(h, "if-modified-since"))))
-			continue;	/* ours go instead */
+			continue;	/* ours, or none: a whole answer to store */
 		else if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
 			/* Several fields are one list; keep the span of the last. */
 			if (xff != NULL) {
@@ -1473,7 +1473,10 @@ cache_find(struct client *c, const struct http_request *rq)
 		cache_unpin(worker.cache, &r->cref, worker.slot);
 	rc = cache_lookup(worker.cache, r->ck, r->klen, vary_cb, &va, ev_wall,
 	    (conf->cache.lock_timeout_ms + 999) / 1000, &r->cref, &r->cmeta);
-	r->vlen = rc == CACHE_FOUND ? va.len : 0;
+	/* The blob of the object found (older variants may have matched too). */
+	r->vlen = rc == CACHE_FOUND ? r->cref.skip - r->klen : 0;
+	if (r->vlen > va.len)
+		r->vlen = 0;
 	return rc;
 }
 
@@ -1562,7 +1565,7 @@ cache_hit(struct client *c, const struct http_request *rq)
 		    "Content-Length: %llu\r\n", (unsigned long long)first,
 		    (unsigned long long)last, (unsigned long long)blen,
 		    (unsigned long long)(last - first + 1));
-	else if (status != 304 || blen > 0) {
+	else if (status != 204 && (status != 304 || blen > 0)) {
 		rc |= hb_str(&b, "Content-Length: ");
 		rc |= hb_num(&b, (int64_t)blen);
 		rc |= hb_str(&b, "\r\n");
@@ -1607,6 +1610,7 @@ cache_hit(struct client *c, const struct http_request *rq)
 	r->resp_head = 1;
 	r->c_hit = 1;
 	req_drop_up(r);
+	active_add(r, NULL, -1);	/* no server is busy with this any more */
 	if (cache_writing(&r->cw))
 		cache_abort(worker.cache, &r->cw);
 	r->c_store = 0;
@@ -1707,14 +1711,21 @@ cache_serve_stale(struct client *c, int status)
 {
 	struct req		*r = c->r;
 	struct http_request	 rq;
+	char			 saved[sizeof(r->cstatus)];
+	enum step		 st;
 
+	memcpy(saved, r->cstatus, sizeof(saved));
 	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=stale; "
 	    "fwd-status=%d; ttl=%lld; detail=stale-if-error", status,
 	    (long long)cachepol_ttl(&r->cmeta, ev_wall));
 	r->c_stale = 0;
 	r->up_reuse = 0;
-	CSTAT(cache_stale);
-	return cache_hit(c, req_reparse(c, &rq) == 0 ? &rq : NULL);
+	st = cache_hit(c, req_reparse(c, &rq) == 0 ? &rq : NULL);
+	if (st == STEP_DONE)
+		CSTAT(cache_stale);
+	else
+		memcpy(r->cstatus, saved, sizeof(saved));
+	return st;
 }
 
 /* PURGE (one key, all its variants) and BAN (every key under a prefix). */
@@ -1837,16 +1848,14 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 		}
 		fwd = "miss";
 	}
-	if (cr.cc.only_if_cached && !r->c_stale) {
+	if (cr.cc.only_if_cached) {
+		/* Nothing usable without asking the origin (RFC 9111 5.2.1.7). */
 		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=miss; "
 		    "detail=only-if-cached");
+		r->c_stale = 0;
 		*st = local_answer(c, 504, !r->req_done);
 		return 1;
 	}
-	CSTAT(cache_misses);
-	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=%s%s", fwd,
-	    collapsed ? "; collapsed" : "");
-	r->creq_time = ev_wall;
 	/*
 	 * A GET fetches for the cache: others asking meanwhile wait for it.
 	 * Not one that waited in vain (the answer could not be stored): the
@@ -1855,12 +1864,26 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 	if (rq->method == HTTP_M_GET && !cr.no_store && !cache_writing(&r->cw) &&
 	    !collapsed &&
 	    cache_begin(worker.cache, r->ck, r->klen, worker.slot, ev_wall,
-	    (uint64_t)conf->cache.max_object_size, &r->cw) == -1 && c->bg) {
-		/* Someone else refreshes it already. */
-		client_close(c);
-		*st = STEP_CLOSED;
-		return 1;
+	    (uint64_t)conf->cache.max_object_size, &r->cw) == -1) {
+		if (c->bg) {
+			/* Someone else refreshes it already. */
+			client_close(c);
+			*st = STEP_CLOSED;
+			return 1;
+		}
+		if (errno == EBUSY && r->c_stale) {
+			/* Another request revalidates it: wait for its answer. */
+			r->cwait_until = ev_now + conf->cache.lock_timeout_ms;
+			r->c_stale = r->c_reval = 0;
+			c->state = CS_CWAIT;
+			*st = STEP_DONE;
+			return 1;
+		}
 	}
+	CSTAT(cache_misses);
+	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=%s%s", fwd,
+	    collapsed ? "; collapsed" : "");
+	r->creq_time = ev_wall;
 	return 0;
 }
 
@@ -1923,17 +1946,21 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 	const char		*why;
 	char			*merged = cscratch + bufsize;
 	uint64_t		 off, end;
-	int			 n, k, i, ok = 0;
+	int			 n, k, i, ok = 0, rs_status = rs->status;
 
+	m = r->cmeta;
 	/* The 304 ends this exchange with the origin. */
 	r->ub_pos += rs->head_len;
 	r->resp_done = 1;
 	r->up_reuse = rs->keep_alive;
 	r->t_up_end = ev_now;
 	upconn_release(c);
-	if (req_reparse(c, &rq) == -1 || r->cref.head_len > bufsize ||
-	    cache_copy(worker.cache, &r->cref, 0, cscratch, r->cref.head_len) == -1)
+	active_add(r, NULL, -1);
+	if (req_reparse(c, &rq) == -1)
 		goto fail;
+	if (r->cref.head_len > bufsize ||
+	    cache_copy(worker.cache, &r->cref, 0, cscratch, r->cref.head_len) == -1)
+		goto gone;
 	n = cachepol_merge_304(cscratch, r->cref.head_len, rs, merged, bufsize);
 	memset(&mrs, 0, sizeof(mrs));
 	if (n < 0 || http_parse_response(merged, n, &resp_limits, &mrs,
@@ -1967,7 +1994,7 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 		if (ok && cache_commit(worker.cache, &r->cw) == 0) {
 			CSTAT(cache_stored);
 			if (cache_find(c, &rq) != CACHE_FOUND)
-				goto fail;
+				goto gone;
 		} else {
 			cache_abort(worker.cache, &r->cw);
 			ok = 0;
@@ -1976,15 +2003,29 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 	if (!ok && cache_writing(&r->cw))
 		cache_abort(worker.cache, &r->cw);
 	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=stale; "
-	    "fwd-status=304;%s ttl=%lld", ok ? " stored;" : "",
+	    "fwd-status=%d;%s ttl=%lld", rs_status, ok ? " stored;" : "",
 	    (long long)cachepol_ttl(ok ? &r->cmeta : &m, ev_wall));
 	if (cache_hit(c, &rq) == STEP_DONE)
 		return STEP_DONE;
+gone:
+	/*
+	 * The object changed meanwhile: another request that revalidated it
+	 * too has stored it again.  The origin vouched for it: answer with
+	 * what is stored now.
+	 */
+	if (cache_find(c, &rq) == CACHE_FOUND) {
+		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=stale; "
+		    "fwd-status=304; ttl=%lld",
+		    (long long)cachepol_ttl(&r->cmeta, ev_wall));
+		if (cache_hit(c, &rq) == STEP_DONE)
+			return STEP_DONE;
+	}
 fail:
-	log_warnx("cache: object for %.*s changed during its revalidation",
+	log_warnx("cache: object for %.*s went away during its revalidation",
 	    (int)r->klen, r->ck);
 	r->resp_head = 0;
-	return local_answer(c, 502, 1);
+	r->cstatus[0] = '\0';
+	return local_answer(c, 502, 0);
 }
 
 /*
@@ -2084,8 +2125,8 @@ cache_refresh_behind(struct client *c, const struct http_request *rq)
 	struct req	*r = c->r;
 	struct client	*bg;
 
-	(void)rq;
-	if (c->bg || nclients >= (size_t)conf->g.worker_connections ||
+	if (rq->method != HTTP_M_GET || c->bg ||
+	    nclients >= (size_t)conf->g.worker_connections ||
 	    worker.quitting || r->head_len > bufsize)
 		return;
 	if ((bg = free_clients) != NULL)
@@ -3199,6 +3240,8 @@ access_log(struct client *c)
 	if (r == NULL || r->logged)
 		return;
 	r->logged = 1;
+	if (c->bg)
+		return;		/* a cache refresh: no client asked */
 	if (r->status > 0 && r->status < 600)
 		STAT_INC(status[r->status / 100]);
 	if (!worker_access_log_enabled())
@@ -3482,8 +3525,8 @@ client_cb(struct ev_io *io, uint32_t events)
 	 * stop (logged as 499).  A client that said Connection: close may
 	 * just have shut down its sending side, and still gets its answer.
 	 */
-	if (c->state == CS_PROXY && r != NULL && r->req_done && !r->resp_head &&
-	    ((events & (EPOLLERR | EPOLLHUP)) ||
+	if (((c->state == CS_PROXY && r != NULL && r->req_done && !r->resp_head) ||
+	    c->state == CS_CWAIT) && ((events & (EPOLLERR | EPOLLHUP)) ||
 	    ((events & EPOLLRDHUP) && r->client_ka))) {
 		log_info("client %s closed the connection before the answer", c->ip);
 		r->status = 499;
