@@ -12,6 +12,10 @@ SCEN_LABEL = {
     "64k-keepalive": "64k keep-alive",
     "1k-close": "1k conn/request",
     "64k-close": "64k conn/request",
+    "tls-full-ec": "TLS full handshake ECDSA P-256 (1k, conn/request)",
+    "tls-full-rsa": "TLS full handshake RSA 2048 (1k, conn/request)",
+    "tls-resume": "TLS resumed handshake (ticket, 1k, conn/request)",
+    "tls-64k-keepalive": "TLS 64k keep-alive",
 }
 
 

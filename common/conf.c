@@ -37,6 +37,7 @@
 
 #include "common/conf.h"
 #include "common/net.h"
+#include "common/tls.h"
 
 #ifndef PORTICO_DEFAULT_PID_FILE
 #define PORTICO_DEFAULT_PID_FILE	"/run/portico.pid"
@@ -175,6 +176,16 @@ static void	 key_cache_set_cookie(struct loader *, void *, const char *);
 static void	 key_cache_request_no_cache(struct loader *, void *, const char *);
 static void	 cache_defaults(struct conf_cache *);
 static void	 cache_clear(struct conf_cache *);
+static int	 server_host(const char *, char **);
+static void	 key_tls_certificate(struct loader *, void *, const char *);
+static void	 key_tls_key(struct loader *, void *, const char *);
+static void	 key_tls_protocols(struct loader *, void *, const char *);
+static void	 key_tls_client_ca(struct loader *, void *, const char *);
+static void	 key_tls_verify_client(struct loader *, void *, const char *);
+static void	 key_redirect(struct loader *, void *, const char *);
+static void	 key_upstream_tls(struct loader *, void *, const char *);
+static void	 key_tls_verify(struct loader *, void *, const char *);
+static void	 key_hsts(struct loader *, void *, const char *);
 static const struct key *section_keys(enum sec_kind, size_t *);
 static int	 key_line(struct loader *, enum sec_kind, const struct meta *,
 		    const char *);
@@ -226,15 +237,27 @@ static const struct key global_keys[] = {
 	    NULL, NULL },
 	{ "buffer_size", K_SIZE, G(buffer_size), 4 << 10, 16 << 20, 0,
 	    NULL, NULL },
+	/* TLS */
+	{ "tls_ticket_rotation", K_DURATION, G(tls_ticket_rotation_ms),
+	    60 * 1000, 0, 0, NULL, NULL },
 };
 
 static const struct key listener_keys[] = {
 	{ "listen", K_FUNC, 0, 0, 0, 1, key_listen, NULL },
 	{ "backlog", K_INT, L(backlog), 1, 65535, 0, NULL, NULL },
-	{ "tls_certificate", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
-	    "TLS is not supported yet" },
-	{ "tls_key", K_UNSUPPORTED, 0, 0, 0, 0, NULL,
-	    "TLS is not supported yet" },
+	/* TLS */
+	{ "tls_certificate", K_FUNC, 0, 0, 0, 1, key_tls_certificate, NULL },
+	{ "tls_key", K_FUNC, 0, 0, 0, 1, key_tls_key, NULL },
+	{ "tls_protocols", K_FUNC, 0, 0, 0, 0, key_tls_protocols, NULL },
+	{ "tls_ciphers", K_STRING, L(tls_ciphers), 0, 0, 0, NULL, NULL },
+	{ "tls_ciphersuites", K_STRING, L(tls_ciphersuites), 0, 0, 0, NULL,
+	    NULL },
+	{ "tls_client_ca", K_FUNC, 0, 0, 0, 0, key_tls_client_ca, NULL },
+	{ "tls_verify_client", K_FUNC, 0, 0, 0, 0, key_tls_verify_client,
+	    NULL },
+	{ "tls_handshake_timeout", K_DURATION, L(tls_handshake_timeout_ms),
+	    1, 0, 0, NULL, NULL },
+	{ "redirect", K_FUNC, 0, 0, 0, 0, key_redirect, NULL },
 };
 
 static const struct key upstream_keys[] = {
@@ -269,6 +292,11 @@ static const struct key upstream_keys[] = {
 	{ "max_fails", K_INT, U(max_fails), 0, 1000, 0, NULL, NULL },
 	{ "fail_on_5xx", K_FUNC, 0, 0, 0, 0, key_fail_on_5xx, NULL },
 	{ "fail_timeout", K_DURATION, U(fail_timeout_ms), 1, 0, 0, NULL, NULL },
+	/* TLS */
+	{ "tls", K_FUNC, 0, 0, 0, 0, key_upstream_tls, NULL },
+	{ "tls_ca", K_STRING, U(tls_ca), 0, 0, 0, NULL, NULL },
+	{ "tls_server_name", K_STRING, U(tls_server_name), 0, 0, 0, NULL, NULL },
+	{ "tls_verify", K_FUNC, 0, 0, 0, 0, key_tls_verify, NULL },
 };
 
 static const struct key route_keys[] = {
@@ -286,6 +314,8 @@ static const struct key route_keys[] = {
 	    NULL, NULL },
 	{ "cache_stale_if_error", K_DURATION, R(cache_stale_if_error_ms), 0, 0, 0,
 	    NULL, NULL },
+	/* TLS */
+	{ "hsts", K_FUNC, 0, 0, 0, 0, key_hsts, NULL },
 };
 
 static const struct key cache_keys[] = {
@@ -719,6 +749,7 @@ global_defaults(struct conf_global *g)
 	g->max_headers = 100;
 	g->max_body_size = 0;
 	g->buffer_size = 32 << 10;
+	g->tls_ticket_rotation_ms = 60 * 60 * 1000;
 }
 
 static void
@@ -726,6 +757,9 @@ listener_defaults(struct conf_listener *l)
 {
 	memset(l, 0, sizeof(*l));
 	l->backlog = 511;
+	l->tls_protocols = CONF_TLS_V12 | CONF_TLS_V13;
+	l->tls_handshake_timeout_ms = 10 * 1000;
+	l->redirect_port = 443;
 }
 
 static void
@@ -749,6 +783,7 @@ upstream_defaults(struct conf_upstream *u)
 	u->retries = -1;
 	u->retry_on = RETRY_ERROR | RETRY_TIMEOUT;
 	u->queue_timeout_ms = 5000;
+	u->tls_verify = 1;
 }
 
 static int
@@ -794,6 +829,17 @@ cache_clear(struct conf_cache *c)
 static void
 listener_clear(struct conf_listener *l)
 {
+	size_t	 i;
+
+	for (i = 0; i < l->ntls_cert; i++)
+		free(l->tls_cert[i].path);
+	for (i = 0; i < l->ntls_key; i++)
+		free(l->tls_key[i].path);
+	free(l->tls_cert);
+	free(l->tls_key);
+	free(l->tls_ciphers);
+	free(l->tls_ciphersuites);
+	free(l->tls_client_ca.path);
 	free(l->name);
 	free(l->addrs);
 	free(l->fds);
@@ -803,6 +849,12 @@ listener_clear(struct conf_listener *l)
 static void
 upstream_clear(struct conf_upstream *u)
 {
+	size_t	 i;
+
+	for (i = 0; i < u->nservers; i++)
+		free(u->servers[i].host);
+	free(u->tls_ca);
+	free(u->tls_server_name);
 	free(u->name);
 	free(u->hash_key_name);
 	free(u->health_method);
@@ -822,6 +874,7 @@ route_clear(struct conf_route *r)
 	free(r->path);
 	free(r->upstream_name);
 	free(r->allow);
+	free(r->hsts);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -965,12 +1018,21 @@ key_server(struct loader *ld, void *obj, const char *v)
 				bad = 1;
 			} else
 				s.max_conns = (int)n;
+		} else if (strcmp(tok, "tls") == 0) {
+			if (s.tls) {
+				conf_err(ld, ld->lineno, "server option "
+				    "'tls' given twice");
+				bad = 1;
+			}
+			s.tls = 1;
 		} else {
 			conf_err(ld, ld->lineno, "unknown server option '%s' "
-			    "(expected weight=N, backup or max_conns=N)", tok);
+			    "(expected weight=N, backup, max_conns=N or tls)", tok);
 			bad = 1;
 		}
 	}
+	if (!bad && server_host(addr, &s.host) == -1)
+		ld->oom = 1;
 	free(copy);
 	if (bad)
 		return;
@@ -979,17 +1041,50 @@ key_server(struct loader *ld, void *obj, const char *v)
 			conf_err(ld, ld->lineno, "server %s is already in upstream "
 			    "'%s' (line %d); use weight=N", s.addr.text, u->name,
 			    u->servers[k].line);
+			free(s.host);
 			return;
 		}
 	if (u->nservers >= CONF_MAX_SERVERS) {
 		conf_err(ld, ld->lineno, "upstream '%s' has more than %d servers",
 		    u->name, CONF_MAX_SERVERS);
+		free(s.host);
 		return;
 	}
-	if ((ns = grow(ld, u->servers, u->nservers, sizeof(*ns))) == NULL)
+	if ((ns = grow(ld, u->servers, u->nservers, sizeof(*ns))) == NULL) {
+		free(s.host);
 		return;
+	}
 	u->servers = ns;
 	u->servers[u->nservers++] = s;
+}
+
+/*
+ * The host of a server address as written, lowercased, when it is a name
+ * (for TLS: SNI and the name to verify); NULL for an IP address.  -1 when
+ * memory runs out.
+ */
+static int
+server_host(const char *addr, char **host)
+{
+	const char	*colon;
+	char		 buf[256];
+	struct in_addr	 in;
+	size_t		 i, n;
+
+	*host = NULL;
+	if (*addr == '[' || (colon = strrchr(addr, ':')) == NULL)
+		return 0;
+	n = (size_t)(colon - addr);
+	if (n == 0 || n >= sizeof(buf))
+		return 0;
+	for (i = 0; i < n; i++)
+		buf[i] = (char)tolower((unsigned char)addr[i]);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, &in) == 1)
+		return 0;
+	if ((*host = strdup(buf)) == NULL)
+		return -1;
+	return 0;
 }
 
 static void
@@ -1420,6 +1515,221 @@ key_cache_request_no_cache(struct loader *ld, void *obj, const char *v)
 		    "expected honor or ignore", v);
 }
 
+/*
+ * TLS keys.
+ */
+
+/* Append a file name to a list of them (tls_certificate, tls_key). */
+static void
+file_add(struct loader *ld, struct conf_file **list, size_t *n, const char *v)
+{
+	struct conf_file	*nl;
+	char			*p;
+
+	if ((p = xstrdup(ld, v)) == NULL)
+		return;
+	if ((nl = grow(ld, *list, *n, sizeof(*nl))) == NULL) {
+		free(p);
+		return;
+	}
+	*list = nl;
+	nl[*n].path = p;
+	nl[*n].line = ld->lineno;
+	(*n)++;
+}
+
+static void
+key_tls_certificate(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_listener	*l = obj;
+
+	file_add(ld, &l->tls_cert, &l->ntls_cert, v);
+}
+
+static void
+key_tls_key(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_listener	*l = obj;
+
+	file_add(ld, &l->tls_key, &l->ntls_key, v);
+}
+
+/* tls_protocols = TLSv1.2 TLSv1.3 (one or both) */
+static void
+key_tls_protocols(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_listener	*l = obj;
+	char			*copy, *tok, *save;
+	unsigned		 p = 0;
+
+	if ((copy = xstrdup(ld, v)) == NULL)
+		return;
+	for (tok = strtok_r(copy, " \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t", &save)) {
+		if (strcmp(tok, "TLSv1.2") == 0)
+			p |= CONF_TLS_V12;
+		else if (strcmp(tok, "TLSv1.3") == 0)
+			p |= CONF_TLS_V13;
+		else if (strcmp(tok, "TLSv1") == 0 || strcmp(tok, "TLSv1.1") == 0 ||
+		    strncmp(tok, "SSL", 3) == 0) {
+			conf_err(ld, ld->lineno, "tls_protocols: %s is not "
+			    "supported (insecure); use TLSv1.2 and TLSv1.3", tok);
+			p = 0;
+			break;
+		} else {
+			conf_err(ld, ld->lineno, "bad tls_protocols '%s' "
+			    "(TLSv1.2, TLSv1.3 or both)", tok);
+			p = 0;
+			break;
+		}
+	}
+	free(copy);
+	if (p != 0)
+		l->tls_protocols = p;
+}
+
+static void
+key_tls_client_ca(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_listener	*l = obj;
+	char			*p;
+
+	if ((p = xstrdup(ld, v)) == NULL)
+		return;
+	free(l->tls_client_ca.path);
+	l->tls_client_ca.path = p;
+	l->tls_client_ca.line = ld->lineno;
+}
+
+/* tls_verify_client = off | on | optional */
+static void
+key_tls_verify_client(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_listener	*l = obj;
+
+	if (strcmp(v, "off") == 0)
+		l->tls_verify_client = TLS_VERIFY_OFF;
+	else if (strcmp(v, "on") == 0)
+		l->tls_verify_client = TLS_VERIFY_ON;
+	else if (strcmp(v, "optional") == 0)
+		l->tls_verify_client = TLS_VERIFY_OPTIONAL;
+	else
+		conf_err(ld, ld->lineno, "bad tls_verify_client '%s' (off, on "
+		    "or optional)", v);
+}
+
+/* redirect = https | https:PORT */
+static void
+key_redirect(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_listener	*l = obj;
+	in_port_t		 port;
+
+	if (strcmp(v, "https") == 0) {
+		l->redirect_https = 1;
+		l->redirect_port = 443;
+	} else if (strncmp(v, "https:", 6) == 0 && parse_port(v + 6, &port) == 0) {
+		l->redirect_https = 1;
+		l->redirect_port = port;
+	} else
+		conf_err(ld, ld->lineno, "bad redirect '%s' (https or "
+		    "https:PORT)", v);
+}
+
+static int
+parse_onoff(struct loader *ld, const char *key, const char *v, int *out)
+{
+	if (strcmp(v, "on") == 0)
+		*out = 1;
+	else if (strcmp(v, "off") == 0)
+		*out = 0;
+	else {
+		conf_err(ld, ld->lineno, "bad %s '%s' (on or off)", key, v);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+key_upstream_tls(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_upstream	*u = obj;
+
+	(void)parse_onoff(ld, "tls", v, &u->tls);
+}
+
+static void
+key_tls_verify(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_upstream	*u = obj;
+
+	(void)parse_onoff(ld, "tls_verify", v, &u->tls_verify);
+}
+
+/* An HSTS max-age: seconds, or a number with s, m, h or d; up to 10 years. */
+static int
+hsts_age(const char *s, int64_t *secs)
+{
+	int64_t		 mult;
+	const char	*p;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	for (p = s; isdigit((unsigned char)*p); p++)
+		if (p - s > 9)
+			return -1;
+	if (*p == '\0' || strcmp(p, "s") == 0)
+		mult = 1;
+	else if (strcmp(p, "m") == 0)
+		mult = 60;
+	else if (strcmp(p, "h") == 0)
+		mult = 3600;
+	else if (strcmp(p, "d") == 0)
+		mult = 86400;
+	else
+		return -1;
+	*secs = strtoll(s, NULL, 10) * mult;
+	return *secs >= 1 && *secs <= 10LL * 366 * 86400 ? 0 : -1;
+}
+
+/* hsts = off | MAX-AGE [includeSubDomains] [preload] */
+static void
+key_hsts(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+	char			*copy, *tok, *save, buf[128];
+	int64_t			 secs;
+	int			 sub = 0, pre = 0, bad = 0;
+
+	free(r->hsts);
+	r->hsts = NULL;
+	if (strcmp(v, "off") == 0)
+		return;
+	if ((copy = xstrdup(ld, v)) == NULL)
+		return;
+	tok = strtok_r(copy, " \t", &save);
+	if (tok == NULL || hsts_age(tok, &secs) == -1)
+		bad = 1;
+	while (!bad && (tok = strtok_r(NULL, " \t", &save)) != NULL) {
+		if (strcmp(tok, "includeSubDomains") == 0)
+			sub = 1;
+		else if (strcmp(tok, "preload") == 0)
+			pre = 1;
+		else
+			bad = 1;
+	}
+	free(copy);
+	if (bad) {
+		conf_err(ld, ld->lineno, "bad hsts '%s' (off, or a max-age such "
+		    "as 31536000, 180d or 12h, then includeSubDomains and "
+		    "preload if wanted)", v);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "max-age=%lld%s%s", (long long)secs,
+	    sub ? "; includeSubDomains" : "", pre ? "; preload" : "");
+	r->hsts = xstrdup(ld, buf);
+}
+
 static const struct key *
 section_keys(enum sec_kind kind, size_t *n)
 {
@@ -1482,6 +1792,11 @@ set_value(struct loader *ld, const struct key *k, const char *v)
 		if (conf_parse_duration(v, &n) == -1) {
 			conf_err(ld, ld->lineno, "bad %s '%s': expected a "
 			    "duration such as 500ms, 30s, 5m or 1h", k->name, v);
+			return;
+		}
+		if (n < k->min && k->min > 1) {
+			conf_err(ld, ld->lineno, "bad %s '%s': must be at "
+			    "least %lldms", k->name, v, (long long)k->min);
 			return;
 		}
 		if (n < k->min) {
@@ -1912,6 +2227,74 @@ conf_handler(void *user, const char *section, const char *name,
 	return 1;
 }
 
+/* The TLS keys of a listener, once its section is read. */
+static void
+listener_tls_finish(struct loader *ld, struct conf_listener *l,
+    const struct meta *m)
+{
+	static const char *const needs_cert[] = {
+		"tls_protocols", "tls_ciphers", "tls_ciphersuites",
+		"tls_client_ca", "tls_verify_client", "tls_handshake_timeout"
+	};
+	size_t	 k;
+	int	 line;
+
+	if (l->ntls_cert != l->ntls_key) {
+		line = l->ntls_cert > l->ntls_key ?
+		    l->tls_cert[l->ntls_key].line : l->tls_key[l->ntls_cert].line;
+		conf_err(ld, line, "listener '%s': %zu tls_certificate but %zu "
+		    "tls_key (each certificate needs its key, in the same order)",
+		    l->name, l->ntls_cert, l->ntls_key);
+	}
+	if (l->ntls_cert == 0) {
+		for (k = 0; k < NKEYS(needs_cert); k++)
+			if ((line = key_line(ld, SEC_LISTENER, m, needs_cert[k])) != 0)
+				conf_err(ld, line, "listener '%s': %s needs "
+				    "tls_certificate", l->name, needs_cert[k]);
+		return;
+	}
+	if (l->redirect_https)
+		conf_err(ld, key_line(ld, SEC_LISTENER, m, "redirect"),
+		    "listener '%s': redirect = https is for a listener without "
+		    "TLS", l->name);
+	if (l->tls_verify_client != TLS_VERIFY_OFF && l->tls_client_ca.path == NULL)
+		conf_err(ld, key_line(ld, SEC_LISTENER, m, "tls_verify_client"),
+		    "listener '%s': tls_verify_client needs tls_client_ca",
+		    l->name);
+	if (l->tls_verify_client == TLS_VERIFY_OFF && l->tls_client_ca.path != NULL)
+		conf_err(ld, l->tls_client_ca.line, "listener '%s': "
+		    "tls_client_ca needs tls_verify_client = on or optional",
+		    l->name);
+}
+
+/* The TLS keys of an upstream: tls = on makes every server speak TLS. */
+static void
+upstream_tls_finish(struct loader *ld, struct conf_upstream *u,
+    const struct meta *m)
+{
+	static const char *const needs_tls[] = {
+		"tls_ca", "tls_server_name", "tls_verify"
+	};
+	size_t	 k;
+	int	 any = 0, line;
+
+	for (k = 0; k < u->nservers; k++) {
+		if (u->tls)
+			u->servers[k].tls = 1;
+		any |= u->servers[k].tls;
+	}
+	if (any && u->health == HEALTH_HTTP)
+		conf_err(ld, key_line(ld, SEC_UPSTREAM, m, "health_check"),
+		    "upstream '%s': HTTP health checks do not speak TLS yet; "
+		    "use health_check = tcp for TLS servers", u->name);
+	if (any)
+		return;
+	for (k = 0; k < NKEYS(needs_tls); k++)
+		if ((line = key_line(ld, SEC_UPSTREAM, m, needs_tls[k])) != 0)
+			conf_err(ld, line, "upstream '%s': %s needs tls = on or "
+			    "a server with the tls option", u->name, needs_tls[k]);
+}
+
 /*
  * The second pass: required keys, references, and checks that need the
  * whole file.
@@ -1971,6 +2354,7 @@ conf_finish(struct loader *ld)
 			for (j = 0; j < l->naddrs; j++)
 				l->fds[j] = -1;
 		}
+		listener_tls_finish(ld, l, &ld->lmeta[i]);
 	}
 	for (i = 0; i < conf->nupstreams; i++) {
 		u = &conf->upstreams[i];
@@ -1983,6 +2367,7 @@ conf_finish(struct loader *ld)
 			conf_err(ld, key_line(ld, SEC_UPSTREAM, &ld->umeta[i],
 			    "hash_key"), "upstream '%s': hash_key needs "
 			    "balance = hash", u->name);
+		upstream_tls_finish(ld, u, &ld->umeta[i]);
 	}
 	for (i = 0; i < conf->nroutes; i++) {
 		r = &conf->routes[i];
@@ -2158,6 +2543,7 @@ conf_free(struct conf *conf)
 
 	if (conf == NULL)
 		return;
+	tls_conf_free(conf);
 	for (i = 0; i < conf->nlisteners; i++)
 		listener_clear(&conf->listeners[i]);
 	free(conf->listeners);

@@ -39,6 +39,9 @@ enum hash_key_kind {
 	HASH_KEY_COOKIE			/* cookie:NAME */
 };
 
+struct tls_server;			/* common/tls.h */
+struct tls_client;
+
 struct conf_addr {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
@@ -53,6 +56,9 @@ struct conf_server {
 	int			 shm_idx;	/* runtime: its entry in shm, -1 none */
 	const char		*file;
 	int			 line;
+	/* TLS to this server (the "tls" option, or the upstream's tls = on). */
+	int			 tls;
+	char			*host;		/* host name as written; NULL for an IP */
 };
 
 #define RETRY_ERROR	0x01	/* connect refused, reset or close before an answer */
@@ -105,6 +111,27 @@ struct conf_upstream {
 	int			 max_fails;		/* default 1; 0: off */
 	int			 fail_on_5xx;		/* 5xx answers count as failures */
 	int64_t			 fail_timeout_ms;	/* default 10s */
+	/* TLS to the servers (common/tls.c builds the context). */
+	int			 tls;			/* tls = on: every server */
+	char			*tls_ca;		/* CA file; NULL: the system's */
+	char			*tls_server_name;	/* SNI + name to verify */
+	int			 tls_verify;		/* default on */
+	struct tls_client	*tls_ctx;		/* runtime: NULL without TLS */
+};
+
+/* A file named by a key, with the line that named it. */
+struct conf_file {
+	char			*path;
+	int			 line;
+};
+
+#define CONF_TLS_V12	0x01
+#define CONF_TLS_V13	0x02
+
+enum tls_verify_client {
+	TLS_VERIFY_OFF = 0,
+	TLS_VERIFY_ON,			/* a valid client certificate is required */
+	TLS_VERIFY_OPTIONAL		/* none is fine; one given must be valid */
 };
 
 struct conf_listener {
@@ -115,6 +142,20 @@ struct conf_listener {
 	size_t			 naddrs;
 	int			 backlog;	/* default 511 */
 	int			*fds;		/* runtime: one per addr, -1 until bound */
+	/* TLS (common/tls.c loads the files and builds the contexts). */
+	struct conf_file	*tls_cert;	/* tls_certificate, in file order */
+	size_t			 ntls_cert;
+	struct conf_file	*tls_key;	/* tls_key: the Nth goes with the Nth */
+	size_t			 ntls_key;
+	unsigned		 tls_protocols;	/* CONF_TLS_V12 | CONF_TLS_V13 */
+	char			*tls_ciphers;	/* TLS 1.2 list; NULL: the default */
+	char			*tls_ciphersuites; /* TLS 1.3; NULL: the default */
+	struct conf_file	 tls_client_ca;	/* path NULL: none */
+	enum tls_verify_client	 tls_verify_client;
+	int64_t			 tls_handshake_timeout_ms; /* default 10s */
+	int			 redirect_https;	/* redirect = https */
+	int			 redirect_port;		/* https port, default 443 */
+	struct tls_server	*tls;		/* runtime: NULL for plain */
 };
 
 enum host_kind {
@@ -156,6 +197,7 @@ struct conf_route {
 	int			 cache_ignore_no_cache;	/* request no-cache/max-age=0 ignored */
 	int64_t			 cache_default_ttl_ms;	/* lifetime when the response gives none; 0 */
 	int64_t			 cache_stale_if_error_ms; /* stale-if-error when the response gives none; 0 */
+	char			*hsts;		/* Strict-Transport-Security value; NULL: none */
 };
 
 /* The [cache] section: one shared-memory region for every caching route. */
@@ -189,6 +231,7 @@ struct conf_global {
 	int			 max_headers;		/* default 100 -> 431 */
 	int64_t			 max_body_size;		/* default 0 = unlimited -> 413 */
 	size_t			 buffer_size;		/* default 32k, >= max_header_size + 1k */
+	int64_t			 tls_ticket_rotation_ms;	/* default 1h */
 };
 
 struct conf {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/conf.h"
+#include "common/tls.h"
 #include "master/master.h"
 
 #ifndef PORTICO_DEFAULT_CONF
@@ -75,6 +76,17 @@ main(int argc, char *argv[])
 		fputs(errors != NULL ? errors : "portico: cannot load configuration\n",
 		    stderr);
 		free(errors);
+		free(abspath);
+		if (test)
+			fprintf(stderr, "portico: configuration %s test failed\n", path);
+		return 1;
+	}
+	/* Certificates and keys are checked (and loaded) here, -t included. */
+	if (signame == NULL && tls_conf_load(conf, &errors) == -1) {
+		fputs(errors != NULL ? errors : "portico: cannot load TLS files\n",
+		    stderr);
+		free(errors);
+		conf_free(conf);
 		free(abspath);
 		if (test)
 			fprintf(stderr, "portico: configuration %s test failed\n", path);

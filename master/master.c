@@ -27,6 +27,7 @@
 #include "common/net.h"
 #include "common/proc.h"
 #include "common/shm.h"
+#include "common/tls.h"
 #include "master/health.h"
 #include "master/master.h"
 
@@ -594,6 +595,11 @@ reload(void)
 
 	log_notice("reloading configuration from %s", conf_path);
 	nc = conf_load(conf_path, &errors);
+	if (nc != NULL && tls_conf_load(nc, &errors) == -1) {
+		/* A missing or mismatched certificate or key: nothing changes. */
+		conf_free(nc);
+		nc = NULL;
+	}
 	if (nc == NULL) {
 		for (line = strtok_r(errors, "\n", &save); line != NULL;
 		    line = strtok_r(NULL, "\n", &save))
@@ -653,6 +659,21 @@ reload(void)
 	start_checker();
 	conf_free(old);
 	log_notice("configuration reloaded: %d workers", conf->g.workers);
+}
+
+/*
+ * Rotate the TLS session-ticket keys when tls_ticket_rotation has passed;
+ * returns wait_ms, or less when the next rotation comes sooner.
+ */
+static long
+tls_tickets_wait(long wait_ms)
+{
+	uint64_t	 next;
+
+	if (tls_tickets_tick(proc_now_ms(), (uint64_t)conf->g.tls_ticket_rotation_ms,
+	    &next))
+		log_info("rotated the TLS session ticket keys");
+	return (uint64_t)wait_ms > next ? (long)next : wait_ms;
 }
 
 static void
@@ -739,6 +760,10 @@ master_run(struct conf *c, const char *path, int foreground)
 	}
 	if (cache_setup(conf) == -1)
 		return 1;
+	if (tls_shm_create() == -1) {
+		log_error("cannot create the TLS ticket keys");
+		return 1;
+	}
 	chown_logs(conf);
 
 	sigemptyset(&set);
@@ -780,8 +805,10 @@ master_run(struct conf *c, const char *path, int foreground)
 			wait_ms = (long)(stop_deadline - proc_now_ms());
 			if (wait_ms > 200)
 				wait_ms = 200;
-		} else
+		} else {
 			wait_ms = next_respawn_wait();
+			wait_ms = tls_tickets_wait(wait_ms);
+		}
 		if (wait_ms < 0)
 			wait_ms = 0;
 		ts.tv_sec = wait_ms / 1000;
@@ -853,6 +880,7 @@ out:
 	shm_destroy(shm);
 	if (cache != NULL)
 		cache_destroy(cache);
+	tls_shm_destroy();
 	free(respawns);
 	conf_free(conf);
 	log_close();

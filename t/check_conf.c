@@ -791,11 +791,6 @@ END_TEST
 
 START_TEST(test_unsupported)
 {
-	expect_only_error("[listener x]\nlisten = 81\n"
-	    "tls_certificate = /etc/site.pem\n" TAIL, 3,
-	    "TLS is not supported yet");
-	expect_only_error("[listener x]\nlisten = 81\n"
-	    "tls_key = /etc/site.key\n" TAIL, 3, "TLS is not supported yet");
 	expect_upstream_error("health_check = POST /x", "bad health_check");
 	expect_upstream_error("health_check = GET healthz", "must start with /");
 	expect_upstream_error("health_status = 200-100", "bad health_status");
@@ -850,6 +845,98 @@ START_TEST(test_cache_keys)
 	expect_only_error("[cache]\ncolour = blue\n" TAIL, 2, "unknown key");
 	expect_route_error("cache_request_no_cache = maybe", "honor or ignore");
 	expect_route_error("cache_set_cookie = yes", "on or off");
+}
+END_TEST
+
+/* TLS keys: parsing and the checks of conf_load (files load in tls.c). */
+START_TEST(test_tls_keys)
+{
+	struct conf	*c;
+
+	c = load_ok("[global]\ntls_ticket_rotation = 30m\n"
+	    "[listener s]\nlisten = 127.0.0.1:8443\n"
+	    "tls_certificate = /a.pem\ntls_key = /a.key\n"
+	    "tls_certificate = /b.pem\ntls_key = /b.key\n"
+	    "tls_protocols = TLSv1.3\ntls_ciphers = ECDHE+AESGCM\n"
+	    "tls_client_ca = /ca.pem\ntls_verify_client = optional\n"
+	    "tls_handshake_timeout = 3s\n"
+	    "[listener plain]\nlisten = 127.0.0.1:8080\nredirect = https:8443\n"
+	    "[upstream app]\nserver = 127.0.0.1:9000 tls\n"
+	    "server = LocalHost:443 weight=2 tls\n"
+	    "tls_ca = /ca.pem\ntls_server_name = app.internal\n"
+	    "[upstream all]\nserver = 127.0.0.1:9001\ntls = on\ntls_verify = off\n"
+	    "[route main]\nupstream = app\nhsts = 180d includeSubDomains\n");
+	ck_assert_int_eq(c->g.tls_ticket_rotation_ms, 30 * 60 * 1000);
+	ck_assert_uint_eq(c->listeners[0].ntls_cert, 2);
+	ck_assert_uint_eq(c->listeners[0].ntls_key, 2);
+	ck_assert_str_eq(c->listeners[0].tls_cert[1].path, "/b.pem");
+	ck_assert_int_eq(c->listeners[0].tls_key[1].line, 8);
+	ck_assert_uint_eq(c->listeners[0].tls_protocols, CONF_TLS_V13);
+	ck_assert_str_eq(c->listeners[0].tls_ciphers, "ECDHE+AESGCM");
+	ck_assert_int_eq(c->listeners[0].tls_verify_client, TLS_VERIFY_OPTIONAL);
+	ck_assert_int_eq(c->listeners[0].tls_handshake_timeout_ms, 3000);
+	ck_assert_int_eq(c->listeners[1].redirect_https, 1);
+	ck_assert_int_eq(c->listeners[1].redirect_port, 8443);
+	ck_assert_int_eq(c->listeners[1].tls_protocols, CONF_TLS_V12 | CONF_TLS_V13);
+	ck_assert_int_eq(c->upstreams[0].servers[0].tls, 1);
+	ck_assert_ptr_null(c->upstreams[0].servers[0].host);
+	ck_assert_str_eq(c->upstreams[0].servers[1].host, "localhost");
+	ck_assert_int_eq(c->upstreams[0].servers[1].weight, 2);
+	ck_assert_int_eq(c->upstreams[0].tls_verify, 1);
+	ck_assert_str_eq(c->upstreams[0].tls_server_name, "app.internal");
+	ck_assert_int_eq(c->upstreams[1].servers[0].tls, 1);
+	ck_assert_int_eq(c->upstreams[1].tls_verify, 0);
+	ck_assert_str_eq(c->routes[0].hsts,
+	    "max-age=15552000; includeSubDomains");
+	conf_free(c);
+
+	expect_only_error("[listener x]\nlisten = 81\n"
+	    "tls_certificate = /a.pem\n" TAIL, 3,
+	    "1 tls_certificate but 0 tls_key");
+	expect_only_error("[listener x]\nlisten = 81\n"
+	    "tls_certificate = /a.pem\ntls_key = /a.key\ntls_key = /b.key\n"
+	    TAIL, 5, "2 tls_key");
+	expect_only_error("[listener x]\nlisten = 81\n"
+	    "tls_ciphers = HIGH\n" TAIL, 3, "tls_ciphers needs tls_certificate");
+	expect_only_error("[listener x]\nlisten = 81\n"
+	    "tls_certificate = /a.pem\ntls_key = /a.key\n"
+	    "tls_protocols = TLSv1.1 TLSv1.2\n" TAIL, 5, "insecure");
+	expect_only_error("[listener x]\nlisten = 81\n"
+	    "tls_certificate = /a.pem\ntls_key = /a.key\n"
+	    "tls_protocols = TLSv9\n" TAIL, 5, "bad tls_protocols");
+	expect_only_error("[listener x]\nlisten = 81\n"
+	    "tls_certificate = /a.pem\ntls_key = /a.key\n"
+	    "tls_verify_client = on\n" TAIL, 5, "needs tls_client_ca");
+	expect_only_error("[listener x]\nlisten = 81\n"
+	    "tls_certificate = /a.pem\ntls_key = /a.key\n"
+	    "tls_verify_client = maybe\n" TAIL, 5, "bad tls_verify_client");
+	expect_only_error("[listener x]\nlisten = 81\n"
+	    "tls_certificate = /a.pem\ntls_key = /a.key\n"
+	    "tls_client_ca = /ca.pem\n" TAIL, 5, "needs tls_verify_client");
+	expect_only_error("[listener x]\nlisten = 81\n"
+	    "tls_certificate = /a.pem\ntls_key = /a.key\n"
+	    "redirect = https\n" TAIL, 5, "without TLS");
+	expect_only_error("[listener x]\nlisten = 81\nredirect = http\n"
+	    TAIL, 3, "bad redirect");
+	expect_upstream_error("tls_ca = /ca.pem", "tls_ca needs tls = on");
+	expect_upstream_error("tls_verify = off", "tls_verify needs tls = on");
+	expect_upstream_error("tls = yes", "bad tls 'yes'");
+	expect_only_error("[listener x]\nlisten = 81\n[upstream u]\n"
+	    "server = 10.0.0.1:80 tls\ntls_verify = maybe\n" TAIL, 5,
+	    "bad tls_verify");
+	expect_only_error("[listener x]\nlisten = 81\n[upstream u]\n"
+	    "server = 10.0.0.1:80 tls tls\n" TAIL, 4, "'tls' given twice");
+	expect_only_error("[listener x]\nlisten = 81\n[upstream u]\n"
+	    "server = 10.0.0.1:80 tls\nhealth_check = GET /\n" TAIL, 5,
+	    "use health_check = tcp");
+	conf_free(load_ok("[listener x]\nlisten = 81\n[upstream u]\n"
+	    "server = 10.0.0.1:80 tls\nhealth_check = tcp\n" TAIL));
+	expect_route_error("hsts = 1x", "bad hsts");
+	expect_route_error("hsts = 1d sometimes", "bad hsts");
+	expect_route_error("hsts = 100000d", "bad hsts");
+	expect_only_error("[global]\ntls_ticket_rotation = 10s\n" TAIL, 2,
+	    "tls_ticket_rotation");
+	conf_free(load_ok(TAIL "hsts = off\n"));
 }
 END_TEST
 
@@ -1202,7 +1289,7 @@ START_TEST(test_many_errors)
 	    errors);
 	ck_assert_msg(has_error(errors, 5, "syntax error"), "%s", errors);
 	ck_assert_msg(has_error(errors, 6, "no listen address"), "%s", errors);
-	ck_assert_msg(has_error(errors, 7, "TLS"), "%s", errors);
+	ck_assert_msg(has_error(errors, 7, "tls_key"), "%s", errors);
 	ck_assert_msg(has_error(errors, 9, "weight"), "%s", errors);
 	ck_assert_msg(has_error(errors, 10, "fastest"), "%s", errors);
 	ck_assert_msg(has_error(errors, 12, "no listener named 'nope'"),
@@ -1244,6 +1331,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_unsupported);
 	tcase_add_test(tc, test_cache_keys);
+	tcase_add_test(tc, test_tls_keys);
 	tcase_add_test(tc, test_balancing_keys);
 	tcase_add_test(tc, test_status_route);
 	tcase_add_test(tc, test_global_values);

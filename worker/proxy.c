@@ -51,6 +51,7 @@
 #include "worker/event.h"
 #include "worker/http.h"
 #include "worker/proxy.h"
+#include "worker/tls.h"
 #include "worker/worker.h"
 
 #define STAT_INC(f)	__atomic_store_n(&worker.stats->f, \
@@ -80,7 +81,8 @@ enum wait_on {
 	W_LINGER,	/* discarding input before a close (fixed deadline) */
 	W_QUEUE,	/* waiting for a server below max_conns */
 	W_CACHE,	/* a collapsed miss waits for another's fetch */
-	W_START		/* a cache refresh starts on the next turn */
+	W_START,	/* a cache refresh starts on the next turn */
+	W_HANDSHAKE	/* client TLS handshake (fixed deadline) */
 };
 
 enum step { STEP_AGAIN, STEP_DONE, STEP_CLOSED };
@@ -96,6 +98,7 @@ struct upconn {
 	struct upconn		*next, *prev;	/* pool list */
 	unsigned		 rd_ready:1, wr_ready:1, connected:1, reused:1;
 	unsigned		 rdhup:1;	/* the peer's FIN is in: read to the end */
+	struct tls_conn		*tls;		/* NULL: plain TCP */
 };
 
 struct server_rt {
@@ -103,6 +106,7 @@ struct server_rt {
 	struct upstream_rt	*up;
 	struct upconn		*idle;		/* most recently used first */
 	int			 nidle;
+	SSL_SESSION		*tls_session;	/* last TLS session, for resumption */
 };
 
 struct upstream_rt {
@@ -191,6 +195,7 @@ struct req {
 	char			 line[600];	/* request line, for the log */
 	char			 referer[160];
 	char			 agent[200];
+	const char		*hsts;		/* Strict-Transport-Security to add */
 };
 
 struct client {
@@ -207,6 +212,7 @@ struct client {
 	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
 	unsigned		 bg:1;		/* no socket: a cache refresh behind a hit */
 	char			 ip[46];
+	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
 };
 
 static struct conf		*conf;
@@ -254,6 +260,88 @@ static int	 cache_stale_ok(struct client *);
 static enum step cache_serve_stale(struct client *, int);
 static enum step request_forward(struct client *, const struct http_request *);
 static void	 cache_refresh_behind(struct client *, const struct http_request *);
+static enum step step_handshake(struct client *);
+static enum step redirect_answer(struct client *, const struct http_request *);
+
+/*
+ * Socket I/O of both sides goes through these: plain read/writev, or TLS
+ * when the connection has it (one branch on the plain path).
+ */
+static inline ssize_t
+cl_read(struct client *c, void *buf, size_t len)
+{
+	if (c->tls == NULL)
+		return read(c->io.fd, buf, len);
+	return tls_conn_read(c->tls, buf, len);
+}
+
+static inline ssize_t
+cl_writev(struct client *c, const struct iovec *iov, int niov)
+{
+	if (c->tls == NULL)
+		return writev(c->io.fd, iov, niov);
+	return tls_conn_writev(c->tls, iov, niov);
+}
+
+static inline ssize_t
+cl_write(struct client *c, const void *buf, size_t len)
+{
+	struct iovec	 iov = { (void *)buf, len };
+
+	return cl_writev(c, &iov, 1);
+}
+
+/* No more output: close_notify for TLS, then the TCP half-close. */
+static void
+cl_shutdown_wr(struct client *c)
+{
+	if (c->tls != NULL)
+		tls_conn_shutdown(c->tls);
+	shutdown(c->io.fd, SHUT_WR);
+}
+
+static inline ssize_t
+up_read(struct upconn *u, void *buf, size_t len)
+{
+	if (u->tls == NULL)
+		return read(u->io.fd, buf, len);
+	return tls_conn_read(u->tls, buf, len);
+}
+
+static inline ssize_t
+up_writev(struct upconn *u, const struct iovec *iov, int niov)
+{
+	if (u->tls == NULL)
+		return writev(u->io.fd, iov, niov);
+	return tls_conn_writev(u->tls, iov, niov);
+}
+
+/* Why a write to an upstream failed: the TLS reason, or errno's. */
+static const char *
+up_strerror(struct upconn *u, int err)
+{
+	static char	 buf[200];
+
+	if (u->tls != NULL && u->tls->failed) {
+		snprintf(buf, sizeof(buf), "TLS: %s", u->tls->why);
+		return buf;
+	}
+	return strerror(err);
+}
+
+/*
+ * OpenSSL may need the other direction than the one the caller waits on
+ * (a write that must first read, a read that must first write): turn the
+ * readiness that came into the one the waiting side looks at.
+ */
+static inline void
+tls_events(struct tls_conn *t, uint32_t events, int *rd, int *wr)
+{
+	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && t->wr_wants_rd)
+		*wr = 1;
+	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && t->rd_wants_wr)
+		*rd = 1;
+}
 
 /* Buffers and request blocks: free lists, so the request path does not malloc. */
 static char *
@@ -706,6 +794,8 @@ build_request_head(struct client *c, const struct http_request *rq)
 		    http_name_eq(h, "x-forwarded-host"))) ||
 		    (h->name_len == 16 && http_name_eq(h, "x-forwarded-host")))
 			continue;
+		else if (h->name_len == 21 && http_name_eq(h, "x-client-cert-subject"))
+			continue;	/* only portico sets it */
 		else if (h->name_len == 3 && http_name_eq(h, "via")) {
 			if (via != NULL) {
 				rc |= hb_str(&b, "Via: ");
@@ -727,7 +817,13 @@ build_request_head(struct client *c, const struct http_request *rq)
 		rc |= hb_str(&b, ", ");
 	}
 	rc |= hb_str(&b, c->ip);
-	rc |= hb_str(&b, "\r\nX-Forwarded-Proto: http\r\n");
+	rc |= hb_str(&b, c->tls != NULL ? "\r\nX-Forwarded-Proto: https\r\n" :
+	    "\r\nX-Forwarded-Proto: http\r\n");
+	if (c->tls != NULL && c->tls->subject != NULL) {
+		rc |= hb_str(&b, "X-Client-Cert-Subject: ");
+		rc |= hb_str(&b, c->tls->subject);
+		rc |= hb_str(&b, "\r\n");
+	}
 	if (rq->host != NULL) {
 		rc |= hb_str(&b, "X-Forwarded-Host: ");
 		rc |= hb_add(&b, rq->host, rq->host_len);
@@ -808,7 +904,15 @@ build_response_head(struct client *c, const struct http_response *rs, int final)
 			via_len = h->value_len;
 			continue;
 		}
+		if (r->hsts != NULL && h->name_len == 25 &&
+		    http_name_eq(h, "strict-transport-security"))
+			continue;	/* the route's own replaces it */
 		rc |= hb_header(&b, h);
+	}
+	if (final && r->hsts != NULL) {
+		rc |= hb_str(&b, "Strict-Transport-Security: ");
+		rc |= hb_str(&b, r->hsts);
+		rc |= hb_str(&b, "\r\n");
 	}
 	rc |= hb_str(&b, "Via: ");
 	if (via != NULL) {
@@ -940,7 +1044,7 @@ client_write2(struct client *c, const char *a, size_t al, const char *b, size_t 
 		iov[niov].iov_base = (void *)b;
 		iov[niov++].iov_len = bl;
 	}
-	n = writev(c->io.fd, iov, niov);
+	n = cl_writev(c, iov, niov);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR) {
 			c->wr_ready = 0;
@@ -988,7 +1092,7 @@ step_local(struct client *c)
 	}
 	if (r->local_close) {
 		/* Let the page reach the client before the close. */
-		shutdown(c->io.fd, SHUT_WR);
+		cl_shutdown_wr(c);
 		access_log(c);
 		req_put(r);
 		c->r = NULL;
@@ -1140,6 +1244,37 @@ status_metrics(struct sbuf *b, struct shm_header *shm)
 	}
 }
 
+/* TLS handshake counters, all workers: a JSON member or Prometheus lines. */
+static void
+status_tls(struct sbuf *b, int prom)
+{
+	static const char *const name[] = {
+		"handshakes", "resumed", "failed",
+		"upstream_handshakes", "upstream_resumed", "upstream_failed"
+	};
+	unsigned long long	 v[6] = { 0 };
+	int			 i;
+
+	if (tls_shm != NULL) {
+		v[0] = __atomic_load_n(&tls_shm->handshakes, __ATOMIC_RELAXED);
+		v[1] = __atomic_load_n(&tls_shm->resumed, __ATOMIC_RELAXED);
+		v[2] = __atomic_load_n(&tls_shm->failed, __ATOMIC_RELAXED);
+		v[3] = __atomic_load_n(&tls_shm->up_handshakes, __ATOMIC_RELAXED);
+		v[4] = __atomic_load_n(&tls_shm->up_resumed, __ATOMIC_RELAXED);
+		v[5] = __atomic_load_n(&tls_shm->up_failed, __ATOMIC_RELAXED);
+	}
+	if (!prom) {
+		sb_printf(b, ",\"tls\":{");
+		for (i = 0; i < 6; i++)
+			sb_printf(b, "%s\"%s\":%llu", i ? "," : "", name[i], v[i]);
+		sb_printf(b, "}");
+		return;
+	}
+	for (i = 0; i < 6; i++)
+		sb_printf(b, "# TYPE portico_tls_%s_total counter\n"
+		    "portico_tls_%s_total %llu\n", name[i], name[i], v[i]);
+}
+
 /*
  * The status page: every upstream and server with its shared state and
  * counters, summed over all workers from shared memory.  JSON, or the
@@ -1264,7 +1399,10 @@ status_answer(struct client *c, const struct http_request *rq)
 			sb_printf(&b, "]}");
 	}
 	if (!prom)
-		sb_printf(&b, "]}\n");
+		sb_printf(&b, "]");
+	status_tls(&b, prom);
+	if (!prom)
+		sb_printf(&b, "}\n");
 	if (b.oom) {
 		free(b.p);
 		return local_answer(c, 500, 1);
@@ -1557,6 +1695,11 @@ cache_hit(struct client *c, const struct http_request *rq)
 	}
 	rc |= hb_str(&b, r->cstatus);
 	rc |= hb_str(&b, "\r\n");
+	if (r->hsts != NULL) {
+		rc |= hb_str(&b, "Strict-Transport-Security: ");
+		rc |= hb_str(&b, r->hsts);
+		rc |= hb_str(&b, "\r\n");
+	}
 	if (status == 416)
 		rc |= hb_fmt(&b, "Content-Range: bytes */%llu\r\nContent-Length: 0\r\n",
 		    (unsigned long long)blen);
@@ -1653,7 +1796,7 @@ step_cache(struct client *c)
 			for (; k > 0; k--)
 				total += iov[niov++].iov_len;
 		}
-		n = writev(c->io.fd, iov, niov);
+		n = cl_writev(c, iov, niov);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
 				c->wr_ready = 0;
@@ -1662,7 +1805,7 @@ step_cache(struct client *c)
 			client_close(c);
 			return STEP_CLOSED;
 		}
-		/* Were the bytes the kernel copied still the object's? */
+		/* Were the bytes copied (to the kernel, or to TLS records) still the object's? */
 		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref))
 			goto changed;
 		if ((size_t)n < total)
@@ -2173,6 +2316,93 @@ cache_wait_again(struct client *c)
 }
 
 /*
+ * TLS handshake of a new client connection, before its first request
+ * head, within the listener's tls_handshake_timeout.  A failed one is
+ * counted and logged at info: clients fail handshakes all the time.
+ */
+static enum step
+step_handshake(struct client *c)
+{
+	int	 rc;
+
+	if (c->fixed_deadline == 0)
+		c->fixed_deadline = ev_now + c->ls->conf->tls_handshake_timeout_ms;
+	rc = tls_conn_handshake(c->tls);
+	if (rc == 1) {
+		/* The first request may be inside OpenSSL already. */
+		c->fixed_deadline = 0;
+		c->rd_ready = 1;
+		c->wr_ready = 1;
+		return STEP_DONE;
+	}
+	if (rc == -1) {
+		log_info("client %s: TLS handshake failed: %s", c->ip, c->tls->why);
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	c->wait = W_HANDSHAKE;
+	return STEP_AGAIN;
+}
+
+/* redirect = https: send the client to the same host and target on https. */
+static enum step
+redirect_answer(struct client *c, const struct http_request *rq)
+{
+	struct req	*r = c->r;
+	char		 host[260], port[16];
+	const char	*t = rq->target;
+	size_t		 hl = 0, tl = rq->target_len;
+	int		 n;
+	static const char body[] = "<html>\r\n<head><title>301 Moved "
+	    "Permanently</title></head>\r\n<body>\r\n<h1>301 Moved "
+	    "Permanently</h1>\r\n<hr><p>portico</p>\r\n</body>\r\n</html>\r\n";
+
+	if (rq->host == NULL || rq->host_len == 0 || rq->host_len >= sizeof(host))
+		return local_answer(c, 400, !r->req_done);
+	if (rq->host[0] == '[') {
+		for (; hl < rq->host_len && rq->host[hl] != ']'; hl++)
+			host[hl] = rq->host[hl];
+		host[hl++] = ']';
+	} else
+		for (; hl < rq->host_len && rq->host[hl] != ':'; hl++)
+			host[hl] = rq->host[hl];
+	host[hl] = '\0';
+	if (rq->absolute_form) {
+		t = rq->path;
+		tl = rq->path_len + (rq->query != NULL ? rq->query_len + 1 : 0);
+	}
+	port[0] = '\0';
+	if (c->ls->conf->redirect_port != 443)
+		snprintf(port, sizeof(port), ":%d", c->ls->conf->redirect_port);
+	if ((r->hb = buf_get()) == NULL) {
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	if (!r->req_done)
+		r->keep_alive = 0;	/* the body is not read */
+	r->local_close = !r->keep_alive;
+	n = snprintf(r->hb, bufsize, "HTTP/1.1 301 Moved Permanently\r\n"
+	    "Server: portico\r\nDate: %s\r\nLocation: https://%s%s%.*s\r\n"
+	    "Content-Type: text/html\r\nContent-Length: %zu\r\n%s\r\n%s",
+	    http_date(), host, port, (int)tl, t, sizeof(body) - 1,
+	    r->local_close ? "Connection: close\r\n" :
+	    (r->version == 10 ? "Connection: keep-alive\r\n" : ""),
+	    r->method == HTTP_M_HEAD ? "" : body);
+	if (n < 0 || (size_t)n >= bufsize) {
+		buf_put(r->hb);
+		r->hb = NULL;
+		return local_answer(c, 414, 1);
+	}
+	r->status = 301;
+	r->hb_pos = 0;
+	r->hb_end = n;
+	r->body_bytes = r->method == HTTP_M_HEAD ? 0 : sizeof(body) - 1;
+	r->resp_head = 1;
+	c->state = CS_LOCAL;
+	return STEP_DONE;
+}
+
+/*
  * Read and parse a request head; on success route it and start the
  * upstream side.
  */
@@ -2185,6 +2415,8 @@ step_head(struct client *c)
 	ssize_t			 n;
 	int			 rc, status;
 
+	if (c->tls != NULL && !c->tls->done)
+		return step_handshake(c);
 	for (;;) {
 		if (c->in_pos < c->in_end) {
 			memset(&rq, 0, sizeof(rq));
@@ -2232,7 +2464,7 @@ step_head(struct client *c)
 			}
 			c->in_pos = c->in_end = 0;
 		}
-		n = read(c->io.fd, c->in + c->in_end, bufsize - c->in_end);
+		n = cl_read(c, c->in + c->in_end, bufsize - c->in_end);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
 				c->rd_ready = 0;
@@ -2293,6 +2525,8 @@ step_head(struct client *c)
 		log_info("client %s: bad request: Host longer than 255 bytes", c->ip);
 		return local_answer(c, 400, 1);
 	}
+	if (c->ls->conf->redirect_https && c->tls == NULL)
+		return redirect_answer(c, &rq);
 	rt = route_find(c->ls, &rq, &status);
 	if (rt == NULL)
 		return local_answer(c, status, !r->req_done);
@@ -2309,6 +2543,7 @@ step_head(struct client *c)
 	}
 	if (conf->g.max_body_size > 0 && rq.content_length > conf->g.max_body_size)
 		return local_answer(c, 413, 1);
+	r->hsts = c->tls != NULL ? rt->hsts : NULL;
 	r->upstream = upstream_of(rt->upstream);
 	if ((r->hb = buf_get()) == NULL) {
 		client_close(c);
@@ -2338,7 +2573,7 @@ request_forward(struct client *c, const struct http_request *rq)
 	if (rq->expect_continue && !r->req_done && c->in_pos == c->in_end) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		/* Nothing else is queued to this client now: it fits. */
-		if (write(c->io.fd, cont, sizeof(cont) - 1) != sizeof(cont) - 1) {
+		if (cl_write(c, cont, sizeof(cont) - 1) != sizeof(cont) - 1) {
 			client_close(c);
 			return STEP_CLOSED;
 		}
@@ -2391,6 +2626,13 @@ upconn_get(struct server_rt *s)
 		free_upconns = u;
 		return NULL;
 	}
+	if (s->conf->tls && (u->tls = tls_conn_connect(s->up->conf->tls_ctx, fd,
+	    s->conf, &s->tls_session)) == NULL) {
+		/* The handshake itself runs in the first write (up_writev). */
+		upconn_close(u);
+		errno = ENOMEM;
+		return NULL;
+	}
 	return u;
 }
 
@@ -2408,6 +2650,10 @@ upconn_close(struct upconn *u)
 		u->srv->nidle--;
 	}
 	ev_timer_cancel(&u->timer);
+	if (u->tls != NULL) {
+		tls_conn_free(u->tls);
+		u->tls = NULL;
+	}
 	close(u->io.fd);
 	u->io.fd = -1;
 	u->owner = NULL;
@@ -2449,6 +2695,8 @@ upconn_release(struct client *c)
 		else
 			u->rdhup = 1;
 	}
+	if (u->tls != NULL && (tls_conn_pending(u->tls) || u->tls->eof))
+		u->rdhup = 1;	/* TLS bytes left over: not clean to pool */
 	if (!r->up_reuse || !r->req_done || !r->resp_done || u->rdhup ||
 	    r->ub_pos < r->ub_end || s->nidle >= s->up->conf->keepalive ||
 	    worker.quitting) {
@@ -2495,6 +2743,13 @@ upconn_cb(struct ev_io *io, uint32_t events)
 		u->rdhup = 1;
 	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 		u->wr_ready = 1;
+	if (u->tls != NULL) {
+		int rd = u->rd_ready, wr = u->wr_ready;
+
+		tls_events(u->tls, events, &rd, &wr);
+		u->rd_ready = rd;
+		u->wr_ready = wr;
+	}
 	client_run(u->owner);
 }
 
@@ -2840,7 +3095,7 @@ step_request(struct client *c)
 				c->wait = W_CL_READ;
 				return STEP_AGAIN;
 			}
-			n = read(c->io.fd, c->in + c->in_end, bufsize - c->in_end);
+			n = cl_read(c, c->in + c->in_end, bufsize - c->in_end);
 			if (n == -1) {
 				if (errno == EAGAIN || errno == EINTR) {
 					c->rd_ready = 0;
@@ -2863,7 +3118,7 @@ step_request(struct client *c)
 			c->wait = u->connected ? W_UP_WRITE : W_CONNECT;
 			return STEP_AGAIN;
 		}
-		n = writev(u->io.fd, iov, niov);
+		n = up_writev(u, iov, niov);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
 				u->wr_ready = 0;
@@ -2878,7 +3133,8 @@ step_request(struct client *c)
 				return STEP_DONE;
 			}
 			if (!u->connected)
-				return upstream_failed(c, strerror(errno), RETRY_ERROR, 1, 502);
+				return upstream_failed(c, up_strerror(u, errno),
+				    RETRY_ERROR, 1, 502);
 			return upstream_failed(c, "send failed", RETRY_ERROR, 0, 502);
 		}
 		if (!u->connected) {
@@ -3193,7 +3449,7 @@ step_response(struct client *c)
 			c->wait = W_UP_READ;
 			return STEP_AGAIN;
 		}
-		n = read(u->io.fd, r->ub + r->ub_end, bufsize - r->ub_end);
+		n = up_read(u, r->ub + r->ub_end, bufsize - r->ub_end);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
 				u->rd_ready = 0;
@@ -3298,7 +3554,7 @@ request_finish(struct client *c)
 			 * before the whole body): closing now would reset the
 			 * connection and lose the end of the answer.
 			 */
-			shutdown(c->io.fd, SHUT_WR);
+			cl_shutdown_wr(c);
 			buf_put(c->in);
 			c->in = NULL;
 			c->in_pos = c->in_end = 0;
@@ -3402,6 +3658,7 @@ client_run(struct client *c)
 	switch (c->wait) {
 	case W_HEAD:
 	case W_LINGER:
+	case W_HANDSHAKE:
 		deadline = c->fixed_deadline;
 		if (worker.quitting && c->wait == W_HEAD &&
 		    c->in_end == c->in_pos && deadline > quit_grace)
@@ -3453,6 +3710,11 @@ client_timer_cb(struct ev_timer *t)
 	switch (c->wait) {
 	case W_IDLE:
 	case W_LINGER:
+		client_close(c);
+		return;
+	case W_HANDSHAKE:
+		tls_conn_timed_out(c->tls);
+		log_info("client %s: TLS handshake timed out", c->ip);
 		client_close(c);
 		return;
 	case W_HEAD:
@@ -3540,6 +3802,13 @@ client_cb(struct ev_io *io, uint32_t events)
 		c->rdhup = 1;
 	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 		c->wr_ready = 1;
+	if (c->tls != NULL) {
+		int rd = c->rd_ready, wr = c->wr_ready;
+
+		tls_events(c->tls, events, &rd, &wr);
+		c->rd_ready = rd;
+		c->wr_ready = wr;
+	}
 	client_run(c);
 }
 
@@ -3563,6 +3832,10 @@ client_close(struct client *c)
 	buf_put(c->in);
 	c->in = NULL;
 	ev_timer_cancel(&c->timer);
+	if (c->tls != NULL) {
+		tls_conn_free(c->tls);
+		c->tls = NULL;
+	}
 	close(c->io.fd);
 	c->io.fd = -1;
 	if (c->prev != NULL)
@@ -3589,6 +3862,8 @@ client_abort(struct client *c)
 {
 	struct linger	 l = { 1, 0 };
 
+	if (c->tls != NULL)
+		c->tls->failed = 1;	/* no close_notify: it would say "complete" */
 	(void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	client_close(c);
 }
@@ -3649,6 +3924,7 @@ proxy_accept(struct ev_io *io, uint32_t events)
 			continue;
 		}
 		memset(c, 0, offsetof(struct client, ip));
+		c->tls = NULL;
 		c->io.fd = fd;
 		c->io.cb = client_cb;
 		c->ls = ls;
@@ -3668,6 +3944,11 @@ proxy_accept(struct ev_io *io, uint32_t events)
 		clients = c;
 		nclients++;
 		STAT_INC(connections);
+		if (ls->conf->tls != NULL &&
+		    (c->tls = tls_conn_accept(ls->conf->tls, fd)) == NULL) {
+			client_close(c);
+			continue;
+		}
 		/* The request usually arrives with the connection: try now. */
 		c->rd_ready = 1;
 		c->wr_ready = 1;
@@ -3724,9 +4005,12 @@ proxy_fini(void)
 	while (clients != NULL)
 		client_close(clients);
 	for (i = 0; i < nupstreams; i++) {
-		for (s = upstreams[i].servers; s < upstreams[i].servers + upstreams[i].n; s++)
+		for (s = upstreams[i].servers; s < upstreams[i].servers + upstreams[i].n; s++) {
 			while (s->idle != NULL)
 				upconn_close(s->idle);
+			if (s->tls_session != NULL)
+				SSL_SESSION_free(s->tls_session);
+		}
 		free(upstreams[i].servers);
 		free(upstreams[i].bs);
 		balance_free(&upstreams[i].bal);
