@@ -119,8 +119,6 @@ static void		 cc_directive(struct cachepol_cc *, const char *,
 			    size_t, int, const char *, size_t, int);
 static void		 cc_field(const char *, size_t,
 			    struct cachepol_cc *);
-static int		 next_elem(const char *, size_t, size_t *,
-			    const char **, size_t *);
 static int		 next_qelem(const char *, size_t, size_t *,
 			    const char **, size_t *);
 static int64_t		 days_from_civil(int64_t, int, int);
@@ -134,6 +132,7 @@ static int64_t		 make_time(int64_t, int, int, int, int, int);
 static void		 put_2d(char *, int);
 static void		 wput(struct wbuf *, const char *, size_t);
 static void		 wput_lower(struct wbuf *, const char *, size_t);
+static void		 wput_field(struct wbuf *, const struct http_header *);
 static size_t		 strip_default_port(const char *, size_t,
 			    unsigned);
 static size_t		 remove_dot_segments(char *, size_t);
@@ -441,34 +440,7 @@ cachepol_cc(const struct http_header *h, size_t n, struct cachepol_cc *cc)
  * elements dropped, empty elements skipped.  *pos is the iterator, 0 at
  * first.  Returns 1 with the next element, or 0 at the end.
  */
-static int
-next_elem(const char *v, size_t n, size_t *pos, const char **ep, size_t *elen)
-{
-	size_t	 i = *pos, s, e;
-
-	for (;;) {
-		while (i < n && (IS_WS(v[i]) || v[i] == ','))
-			i++;
-		if (i == n) {
-			*pos = i;
-			return 0;
-		}
-		s = i;
-		while (i < n && v[i] != ',')
-			i++;
-		e = i;
-		while (e > s && IS_WS(v[e - 1]))
-			e--;
-		if (e > s)
-			break;
-	}
-	*pos = i;
-	*ep = v + s;
-	*elen = e - s;
-	return 1;
-}
-
-/* next_elem(), but commas inside quoted-strings do not split. */
+/* http_list_next(), but commas inside quoted-strings do not split. */
 static int
 next_qelem(const char *v, size_t n, size_t *pos, const char **ep, size_t *elen)
 {
@@ -733,6 +705,16 @@ wput(struct wbuf *w, const char *p, size_t n)
 	}
 	memcpy(w->out + w->len, p, n);
 	w->len += n;
+}
+
+/* "Name: value" CRLF. */
+static void
+wput_field(struct wbuf *w, const struct http_header *h)
+{
+	wput(w, h->name, h->name_len);
+	wput(w, ": ", 2);
+	wput(w, h->value, h->value_len);
+	wput(w, "\r\n", 2);
 }
 
 static void
@@ -1162,7 +1144,7 @@ cachepol_storable(const struct cachepol_req *cr, const struct http_response *rs,
 		if (!name_is(&h[i], "vary", 4))
 			continue;
 		pos = 0;
-		while (next_elem(h[i].value, h[i].value_len, &pos, &e, &el))
+		while (http_list_next(h[i].value, h[i].value_len, &pos, &e, &el))
 			if (el == 1 && e[0] == '*') {
 				*why = "vary-star";
 				return 0;
@@ -1407,7 +1389,7 @@ vary_names(const struct http_response *rs, struct vname *names, size_t *count)
 		if (!name_is(h, "vary", 4))
 			continue;
 		pos = 0;
-		while (next_elem(h->value, h->value_len, &pos, &e, &el)) {
+		while (http_list_next(h->value, h->value_len, &pos, &e, &el)) {
 			if (el == 1 && e[0] == '*')
 				return -1;
 			if (el > 255)
@@ -1557,7 +1539,7 @@ in_connection(const struct http_header *h, size_t n, const char *name, size_t l)
 		if (!name_is(&h[i], "connection", 10))
 			continue;
 		pos = 0;
-		while (next_elem(h[i].value, h[i].value_len, &pos, &e, &el))
+		while (http_list_next(h[i].value, h[i].value_len, &pos, &e, &el))
 			if (ci_eq2(e, el, name, l))
 				return 1;
 	}
@@ -1634,10 +1616,7 @@ cachepol_stored_head(const struct http_response *rs, int keep_set_cookie,
 			continue;
 		if (!field_bytes_ok(&rs->headers[i]))
 			return -1;
-		wput(&w, rs->headers[i].name, rs->headers[i].name_len);
-		wput(&w, ": ", 2);
-		wput(&w, rs->headers[i].value, rs->headers[i].value_len);
-		wput(&w, "\r\n", 2);
+		wput_field(&w, &rs->headers[i]);
 	}
 	wput(&w, "\r\n", 2);
 	return wbuf_result(&w);
@@ -1706,10 +1685,7 @@ cachepol_merge_304(const char *stored, size_t slen,
 			continue;
 		if (!field_bytes_ok(&r304->headers[i]))
 			return -1;
-		wput(&w, r304->headers[i].name, r304->headers[i].name_len);
-		wput(&w, ": ", 2);
-		wput(&w, r304->headers[i].value, r304->headers[i].value_len);
-		wput(&w, "\r\n", 2);
+		wput_field(&w, &r304->headers[i]);
 	}
 	wput(&w, "\r\n", 2);
 	return wbuf_result(&w);
@@ -1833,7 +1809,7 @@ cachepol_range(const struct http_request *rq, const struct cache_meta *m,
 		return 0;
 
 	pos = 6;
-	while (next_elem(v, n, &pos, &e, &el)) {
+	while (http_list_next(v, n, &pos, &e, &el)) {
 		if (++ne > 1)
 			return 0;
 		i = 0;

@@ -121,8 +121,6 @@ static int		 head_stop(struct head *, size_t);
 static void		 head_init(struct head *, const char *, size_t,
 			    const struct http_limits *, struct http_header *,
 			    int, int);
-static int		 next_elem(const char *, size_t, size_t *,
-			    const char **, size_t *);
 static int		 parse_content_length(const char *, size_t, int64_t *);
 static void		 note_te(struct head *, const char *, size_t);
 static void		 note_field(struct head *, const struct http_header *);
@@ -230,8 +228,8 @@ head_init(struct head *h, const char *buf, size_t len,
  * *pos is the iterator, 0 at first.  Returns 1 with the next element in
  * *ep and *elen, or 0 at the end.
  */
-static int
-next_elem(const char *v, size_t n, size_t *pos, const char **ep, size_t *elen)
+int
+http_list_next(const char *v, size_t n, size_t *pos, const char **ep, size_t *elen)
 {
 	size_t	 i = *pos, s, e;
 
@@ -309,7 +307,7 @@ note_te(struct head *h, const char *v, size_t n)
 	size_t		 pos = 0, elen, t, r;
 
 	h->nte++;
-	while (next_elem(v, n, &pos, &e, &elen)) {
+	while (http_list_next(v, n, &pos, &e, &elen)) {
 		for (t = 0; t < elen && tchar_tab[(unsigned char)e[t]]; t++)
 			continue;
 		if (t == 0) {
@@ -1187,7 +1185,7 @@ http_list_has(const char *value, size_t len, const char *token)
 	const char	*e;
 	size_t		 pos = 0, elen, tl = strlen(token), i;
 
-	while (next_elem(value, len, &pos, &e, &elen)) {
+	while (http_list_next(value, len, &pos, &e, &elen)) {
 		if (elen != tl)
 			continue;
 		for (i = 0; i < tl; i++)

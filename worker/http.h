@@ -139,6 +139,13 @@ ssize_t	http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 
 /* Case-insensitive comparisons for header names and list tokens. */
 int	http_name_eq(const struct http_header *h, const char *name);
+/*
+ * The next element of a comma-separated field value v[0..n) from *pos:
+ * empty elements and the blanks around elements are skipped.  Returns 1
+ * with the element in *ep, *elen, or 0 at the end.
+ */
+int	http_list_next(const char *v, size_t n, size_t *pos, const char **ep,
+	    size_t *elen);
 /* Whether a comma-separated field value lists token (case-insensitive). */
 int	http_list_has(const char *value, size_t len, const char *token);
 

@@ -9,15 +9,13 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import tap, main, Backend, Portico, subtest_guard, cache_section, hall
+from portico_test import (tap, main, Backend, Portico, subtest_guard, cache_section, hall,
+                          cs, CS_HIT, CS_STORED)
 
-HIT = r"^portico; hit; ttl=\d+$"
-STORED = r"^portico; fwd=miss; stored; ttl=\d+$"
+HIT = CS_HIT
+STORED = CS_STORED
 AUTH = [("Authorization", "Bearer s3cr3t")]
 
-
-def cs(r):
-    return (r.header("Cache-Status") or "") if r is not None else ""
 
 
 def test():

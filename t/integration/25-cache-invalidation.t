@@ -9,14 +9,12 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (tap, main, Backend, Portico, subtest_guard, cache_section, cache_status)
+from portico_test import (tap, main, Backend, Portico, subtest_guard, cache_section, cache_status,
+                          cs, CS_HIT, CS_STORED)
 
-HIT = r"^portico; hit; ttl=\d+$"
-STORED = r"^portico; fwd=miss; stored; ttl=\d+$"
+HIT = CS_HIT
+STORED = CS_STORED
 
-
-def cs(r):
-    return (r.header("Cache-Status") or "") if r is not None else ""
 
 
 def test():

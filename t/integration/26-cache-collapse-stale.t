@@ -12,14 +12,12 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, Client, subtest_guard, pattern_bytes,
-                          cache_section, cache_status, wait_until, refused_port)
+                          cache_section, cache_status, wait_until, refused_port,
+                          cs, CS_HIT, CS_STORED)
 
-HIT = r"^portico; hit; ttl=\d+$"
-STORED = r"^portico; fwd=miss; stored; ttl=\d+$"
+HIT = CS_HIT
+STORED = CS_STORED
 
-
-def cs(r):
-    return (r.header("Cache-Status") or "") if r is not None else ""
 
 
 def parallel(port, target, n, timeout=15, headers=None):

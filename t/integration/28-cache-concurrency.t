@@ -18,13 +18,11 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, Client, subtest_guard, pattern_bytes,
-                          cache_section, cache_status, wait_until)
+                          cache_section, cache_status, wait_until,
+                          cs, CS_HIT)
 
-HIT = r"^portico; hit; ttl=\d+$"
+HIT = CS_HIT
 
-
-def cs(r):
-    return (r.header("Cache-Status") or "") if r is not None else ""
 
 
 def key_body(i, size):

@@ -978,6 +978,16 @@ def cache_section(**opts):
     return "[cache]\n" + "".join("%s = %s\n" % kv for kv in opts.items())
 
 
+# Cache-Status values the cache tests expect, and the raw field of a response.
+CS_HIT = r"^portico; hit; ttl=\d+$"
+CS_STORED = r"^portico; fwd=miss; stored; ttl=\d+$"
+
+
+def cs(r):
+    """The raw Cache-Status of a response ("" without one, or without a response)."""
+    return (r.header("Cache-Status") or "") if r is not None else ""
+
+
 def cache_status(resp):
     """Parse a response's Cache-Status (RFC 9211) -> dict of the first
     member's parameters (e.g. {"cache": "portico", "hit": True, "ttl": 58}
