@@ -239,6 +239,7 @@ static void	 client_timer_cb(struct ev_timer *);
 static void	 client_run(struct client *);
 static void	 client_close(struct client *);
 static void	 client_abort(struct client *);
+static void	 client_cut(struct client *);
 static enum step step_head(struct client *);
 static enum step step_request(struct client *);
 static enum step step_response(struct client *);
@@ -270,9 +271,19 @@ static enum step redirect_answer(struct client *, const struct http_request *);
 static inline ssize_t
 cl_read(struct client *c, void *buf, size_t len)
 {
+	ssize_t	 n;
+
 	if (c->tls == NULL)
 		return read(c->io.fd, buf, len);
-	return tls_conn_read(c->tls, buf, len);
+	n = tls_conn_read(c->tls, buf, len);
+	/*
+	 * The peer's close_notify (or an error) came with these bytes: it is
+	 * inside OpenSSL now, and epoll will not tell again.  As after a FIN,
+	 * the next read must not wait.
+	 */
+	if (n > 0 && (c->tls->eof || c->tls->failed))
+		c->rdhup = 1;
+	return n;
 }
 
 static inline ssize_t
@@ -303,9 +314,14 @@ cl_shutdown_wr(struct client *c)
 static inline ssize_t
 up_read(struct upconn *u, void *buf, size_t len)
 {
+	ssize_t	 n;
+
 	if (u->tls == NULL)
 		return read(u->io.fd, buf, len);
-	return tls_conn_read(u->tls, buf, len);
+	n = tls_conn_read(u->tls, buf, len);
+	if (n > 0 && (u->tls->eof || u->tls->failed))
+		u->rdhup = 1;		/* as in cl_read */
+	return n;
 }
 
 static inline ssize_t
@@ -990,6 +1006,15 @@ local_answer(struct client *c, int status, int close_after)
 	if (r->resp_head) {
 		/* The client already has part of a response: cut it short. */
 		client_close(c);
+		return STEP_CLOSED;
+	}
+	if (c->tls != NULL && SSL_want_write(c->tls->ssl)) {
+		/*
+		 * A record of what was being written (a 1xx) waits inside
+		 * OpenSSL and goes out first, whatever comes next: another
+		 * answer after it would reach the client torn.
+		 */
+		client_abort(c);
 		return STEP_CLOSED;
 	}
 	if (r->c_stale && (status == 500 || (status >= 502 && status <= 504)) &&
@@ -2214,6 +2239,10 @@ cache_response(struct client *c, const struct http_response *rs, enum step *st)
 			;
 		else if (rs->content_length > conf->cache.max_object_size)
 			why = "too-large";
+		else if (http_response_has_body(r->method, rs->status) &&
+		    rs->content_length < 0 && !rs->chunked)
+			/* Its end is a close: a cut one would look whole. */
+			why = "close-delimited";
 		else if ((vlen = cachepol_vary_blob(rs, &rq, r->ck + r->klen,
 		    CACHE_VARY_MAX)) < 0)
 			why = "vary";
@@ -2351,7 +2380,8 @@ redirect_answer(struct client *c, const struct http_request *rq)
 	struct req	*r = c->r;
 	char		 host[260], port[16];
 	const char	*t = rq->target;
-	size_t		 hl = 0, tl = rq->target_len;
+	size_t		 hl = 0, tl = rq->target_len, ql = 0;
+	const char	*q = NULL;
 	int		 n;
 	static const char body[] = "<html>\r\n<head><title>301 Moved "
 	    "Permanently</title></head>\r\n<body>\r\n<h1>301 Moved "
@@ -2368,8 +2398,11 @@ redirect_answer(struct client *c, const struct http_request *rq)
 			host[hl] = rq->host[hl];
 	host[hl] = '\0';
 	if (rq->absolute_form) {
+		/* The path, then ?query: "http://h?q" has a path of "/" apart. */
 		t = rq->path;
-		tl = rq->path_len + (rq->query != NULL ? rq->query_len + 1 : 0);
+		tl = rq->path_len;
+		q = rq->query;
+		ql = rq->query != NULL ? rq->query_len : 0;
 	}
 	port[0] = '\0';
 	if (c->ls->conf->redirect_port != 443)
@@ -2382,9 +2415,10 @@ redirect_answer(struct client *c, const struct http_request *rq)
 		r->keep_alive = 0;	/* the body is not read */
 	r->local_close = !r->keep_alive;
 	n = snprintf(r->hb, bufsize, "HTTP/1.1 301 Moved Permanently\r\n"
-	    "Server: portico\r\nDate: %s\r\nLocation: https://%s%s%.*s\r\n"
+	    "Server: portico\r\nDate: %s\r\nLocation: https://%s%s%.*s%s%.*s\r\n"
 	    "Content-Type: text/html\r\nContent-Length: %zu\r\n%s\r\n%s",
-	    http_date(), host, port, (int)tl, t, sizeof(body) - 1,
+	    http_date(), host, port, (int)tl, t, q != NULL ? "?" : "", (int)ql,
+	    q != NULL ? q : "", sizeof(body) - 1,
 	    r->local_close ? "Connection: close\r\n" :
 	    (r->version == 10 ? "Connection: keep-alive\r\n" : ""),
 	    r->method == HTTP_M_HEAD ? "" : body);
@@ -2629,6 +2663,7 @@ upconn_get(struct server_rt *s)
 	if (s->conf->tls && (u->tls = tls_conn_connect(s->up->conf->tls_ctx, fd,
 	    s->conf, &s->tls_session)) == NULL) {
 		/* The handshake itself runs in the first write (up_writev). */
+		u->srv = NULL;		/* never pooled: nothing to unlink */
 		upconn_close(u);
 		errno = ENOMEM;
 		return NULL;
@@ -3297,10 +3332,7 @@ upstream_broke(struct client *c, const char *why)
 	server_failed(&r->upstream->servers[r->server], r->server);
 	if (!r->resp_head)
 		return local_answer(c, 502, 1);
-	if (r->resp_eof)
-		client_abort(c);
-	else
-		client_close(c);
+	client_cut(c);
 	return STEP_CLOSED;
 }
 
@@ -3745,7 +3777,7 @@ client_timer_cb(struct ev_timer *t)
 			    r->upstream->conf->name,
 			    r->upstream->servers[r->server].conf->addr.text);
 			server_failed(&r->upstream->servers[r->server], r->server);
-			client_close(c);
+			client_cut(c);
 			return;
 		}
 		if (!r->resp_started && !r->interim && c->wait == W_UP_READ &&
@@ -3860,12 +3892,28 @@ client_close(struct client *c)
 static void
 client_abort(struct client *c)
 {
+	if (c->tls != NULL)
+		c->tls->failed = 1;	/* no close_notify: that would say "complete" */
 	struct linger	 l = { 1, 0 };
 
 	if (c->tls != NULL)
 		c->tls->failed = 1;	/* no close_notify: it would say "complete" */
 	(void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	client_close(c);
+}
+
+/*
+ * A response ends before its end: a body whose end is the close itself
+ * (close-delimited, or de-chunked for HTTP/1.0) must end in a reset, or
+ * the client would take it for whole; others carry their own length.
+ */
+static void
+client_cut(struct client *c)
+{
+	if (c->r != NULL && (c->r->resp_eof || c->r->dechunk))
+		client_abort(c);
+	else
+		client_close(c);
 }
 
 void
