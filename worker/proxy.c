@@ -742,6 +742,30 @@ copy_field(char *dst, size_t cap, const char *s, size_t n)
 }
 
 /*
+ * Whether a field name is name (lowercase, with '-') when '_' counts as
+ * '-': backends of the CGI kind fold both to the same variable.
+ */
+static int
+name_eq_any_dash(const struct http_header *h, const char *name)
+{
+	size_t	 i;
+	char	 ch;
+
+	for (i = 0; i < h->name_len; i++) {
+		if (name[i] == '\0')
+			return 0;
+		ch = h->name[i];
+		if (ch >= 'A' && ch <= 'Z')
+			ch += 'a' - 'A';
+		else if (ch == '_')
+			ch = '-';
+		if (ch != name[i])
+			return 0;
+	}
+	return name[i] == '\0';
+}
+
+/*
  * Build the upstream request head in r->hb.  Returns 0, or -1 when it
  * does not fit the buffer (the client gets 431).
  */
@@ -810,8 +834,8 @@ build_request_head(struct client *c, const struct http_request *rq)
 		    http_name_eq(h, "x-forwarded-host"))) ||
 		    (h->name_len == 16 && http_name_eq(h, "x-forwarded-host")))
 			continue;
-		else if (h->name_len == 21 && http_name_eq(h, "x-client-cert-subject"))
-			continue;	/* only portico sets it */
+		else if (h->name_len == 21 && name_eq_any_dash(h, "x-client-cert-subject"))
+			continue;	/* only portico sets it (in any spelling CGI folds) */
 		else if (h->name_len == 3 && http_name_eq(h, "via")) {
 			if (via != NULL) {
 				rc |= hb_str(&b, "Via: ");

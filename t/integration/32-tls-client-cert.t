@@ -64,6 +64,14 @@ def test():
         tap.is_((st, h), (200, [subject]), "optional, valid certificate: subject passed")
         st, err = attempt(opt_port, client_ctx(ca=certs.ca, cert=mallory))
         tap.ok(st is None, "optional, certificate of another CA: refused", repr(err))
+        # A forged subject never reaches the backend, in either spelling.
+        with TLSClient(opt_port, client_ctx(ca=certs.ca), sni="a.test") as c:
+            r = c.request("GET", "/echo/forged", headers=[
+                ("X-Client-Cert-Subject", "CN=admin"), ("X_Client_Cert_Subject", "CN=admin")])
+            hs = r.json()["headers"]
+            tap.is_((hall(hs, "x-client-cert-subject"), hall(hs, "x_client_cert_subject")),
+                    ([], []), "a client's own X-Client-Cert-Subject / X_Client_Cert_Subject "
+                    "is removed")
 
     with subtest_guard("resumed session keeps the subject"):
         ctx = client_ctx(ca=certs.ca, cert=alice)
