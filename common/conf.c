@@ -171,7 +171,7 @@ static void	 key_cache(struct loader *, void *, const char *);
 static void	 key_handler(struct loader *, void *, const char *);
 static void	 key_allow(struct loader *, void *, const char *);
 static void	 key_purge_allow(struct loader *, void *, const char *);
-static void	 key_onoff(struct loader *, const char *, const char *, int *);
+static int	 parse_onoff(struct loader *, const char *, const char *, int *);
 static void	 key_cache_set_cookie(struct loader *, void *, const char *);
 static void	 key_cache_request_no_cache(struct loader *, void *, const char *);
 static void	 cache_defaults(struct conf_cache *);
@@ -1144,18 +1144,26 @@ key_hash_key(struct loader *ld, void *obj, const char *v)
 	}
 }
 
+static int
+parse_onoff(struct loader *ld, const char *key, const char *v, int *out)
+{
+	if (strcmp(v, "on") == 0)
+		*out = 1;
+	else if (strcmp(v, "off") == 0)
+		*out = 0;
+	else {
+		conf_err(ld, ld->lineno, "bad %s '%s' (on or off)", key, v);
+		return -1;
+	}
+	return 0;
+}
+
 /* fail_on_5xx = on | off */
 static void
 key_fail_on_5xx(struct loader *ld, void *obj, const char *v)
 {
-	struct conf_upstream	*u = obj;
-
-	if (strcmp(v, "on") == 0)
-		u->fail_on_5xx = 1;
-	else if (strcmp(v, "off") == 0)
-		u->fail_on_5xx = 0;
-	else
-		conf_err(ld, ld->lineno, "bad fail_on_5xx '%s' (on or off)", v);
+	(void)parse_onoff(ld, "fail_on_5xx", v,
+	    &((struct conf_upstream *)obj)->fail_on_5xx);
 }
 
 /* retry_on = off | list of error timeout 500 502 503 504 */
@@ -1476,27 +1484,15 @@ key_path(struct loader *ld, void *obj, const char *v)
 }
 
 static void
-key_onoff(struct loader *ld, const char *name, const char *v, int *out)
-{
-	if (strcmp(v, "on") == 0)
-		*out = 1;
-	else if (strcmp(v, "off") == 0)
-		*out = 0;
-	else
-		conf_err(ld, ld->lineno, "bad %s '%s': expected on or off",
-		    name, v);
-}
-
-static void
 key_cache(struct loader *ld, void *obj, const char *v)
 {
-	key_onoff(ld, "cache", v, &((struct conf_route *)obj)->cache);
+	(void)parse_onoff(ld, "cache", v, &((struct conf_route *)obj)->cache);
 }
 
 static void
 key_cache_set_cookie(struct loader *ld, void *obj, const char *v)
 {
-	key_onoff(ld, "cache_set_cookie", v,
+	(void)parse_onoff(ld, "cache_set_cookie", v,
 	    &((struct conf_route *)obj)->cache_set_cookie);
 }
 
@@ -1634,20 +1630,6 @@ key_redirect(struct loader *ld, void *obj, const char *v)
 	} else
 		conf_err(ld, ld->lineno, "bad redirect '%s' (https or "
 		    "https:PORT)", v);
-}
-
-static int
-parse_onoff(struct loader *ld, const char *key, const char *v, int *out)
-{
-	if (strcmp(v, "on") == 0)
-		*out = 1;
-	else if (strcmp(v, "off") == 0)
-		*out = 0;
-	else {
-		conf_err(ld, ld->lineno, "bad %s '%s' (on or off)", key, v);
-		return -1;
-	}
-	return 0;
 }
 
 static void

@@ -65,7 +65,6 @@
 #define CACHE_POLL_MS	5	/* a collapsed miss looks for the object this often */
 #define CACHE_IOV	16	/* body pieces per writev of a hit */
 #define CACHE_WRITE_MAX	(256 << 10)	/* bytes per writev of a hit */
-#define CSTAT(f)	STAT_INC(f)
 
 enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT };
 
@@ -1680,7 +1679,6 @@ cache_hit(struct client *c, const struct http_request *rq)
 	struct hbuild	 b;
 	uint32_t	 hl = r->cref.head_len;
 	uint64_t	 blen = r->cref.body_len, first = 0, last = 0;
-	const char	*sl, *nl;
 	char		*eol;
 	int		 rc = 0, range = 0, status = r->cmeta.status, nobody;
 	size_t		 oldsl, newsl;
@@ -1702,7 +1700,8 @@ cache_hit(struct client *c, const struct http_request *rq)
 	if (range == -1) {
 		status = 416;
 		nobody = 1;
-	}
+	} else if (range == 1)
+		status = 206;
 	if (status != r->cmeta.status) {
 		/* A different status line in front of the stored fields. */
 		eol = memchr(r->hb, '\n', hl);
@@ -1710,23 +1709,10 @@ cache_hit(struct client *c, const struct http_request *rq)
 			return STEP_AGAIN;
 		oldsl = eol + 1 - r->hb;
 		newsl = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
-		    status == 206 ? "Partial Content" : http_status_reason(status));
+		    http_status_reason(status));
 		memmove(r->hb + newsl, r->hb + oldsl, hl - oldsl);
 		memcpy(r->hb, line, newsl);
 		hl = hl - oldsl + newsl;
-	}
-	if (range == 1) {
-		eol = memchr(r->hb, '\n', hl);
-		sl = "HTTP/1.1 206 Partial Content\r\n";
-		nl = eol == NULL ? NULL : eol + 1;
-		if (nl == NULL)
-			return STEP_AGAIN;
-		oldsl = nl - r->hb;
-		newsl = strlen(sl);
-		memmove(r->hb + newsl, r->hb + oldsl, hl - oldsl);
-		memcpy(r->hb, sl, newsl);
-		hl = hl - oldsl + newsl;
-		status = 206;
 	}
 	b.p = r->hb;
 	b.len = hl - 2;		/* before the final empty line */
@@ -1914,7 +1900,7 @@ cache_serve_stale(struct client *c, int status)
 	r->up_reuse = 0;
 	st = cache_hit(c, req_reparse(c, &rq) == 0 ? &rq : NULL);
 	if (st == STEP_DONE)
-		CSTAT(cache_stale);
+		STAT_INC(cache_stale);
 	else
 		memcpy(r->cstatus, saved, sizeof(saved));
 	return st;
@@ -1922,7 +1908,7 @@ cache_serve_stale(struct client *c, int status)
 
 /* PURGE (one key, all its variants) and BAN (every key under a prefix). */
 static enum step
-cache_purge_request(struct client *c, const struct http_request *rq, int ban)
+cache_purge_request(struct client *c, int ban)
 {
 	struct req		*r = c->r;
 	int			 n;
@@ -1931,7 +1917,6 @@ cache_purge_request(struct client *c, const struct http_request *rq, int ban)
 		log_info("client %s: %s not allowed", c->ip, ban ? "BAN" : "PURGE");
 		return local_answer(c, 403, !r->req_done);
 	}
-	(void)rq;
 	if (ban)
 		n = cache_purge_prefix(worker.cache, r->ck, r->klen);
 	else
@@ -1972,7 +1957,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 	if (rq->method == HTTP_M_OTHER && ((rq->method_len == 5 &&
 	    memcmp(rq->method_str, "PURGE", 5) == 0) || (rq->method_len == 3 &&
 	    memcmp(rq->method_str, "BAN", 3) == 0))) {
-		*st = cache_purge_request(c, rq, rq->method_len == 3);
+		*st = cache_purge_request(c, rq->method_len == 3);
 		return 1;
 	}
 	cachepol_request(rq, &cr);
@@ -2003,7 +1988,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 			*st = cache_hit(c, rq);
 			if (*st == STEP_AGAIN)
 				break;	/* it changed: fetch it */
-			CSTAT(cache_hits);
+			STAT_INC(cache_hits);
 			return 1;
 		case CACHEPOL_STALE_SWR:
 			snprintf(r->cstatus, sizeof(r->cstatus), "portico; hit; "
@@ -2013,12 +1998,12 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 			*st = cache_hit(c, rq);
 			if (*st == STEP_AGAIN)
 				break;
-			CSTAT(cache_hits);
+			STAT_INC(cache_hits);
 			return 1;
 		case CACHEPOL_BYPASS:
 			snprintf(r->cstatus, sizeof(r->cstatus),
 			    "portico; fwd=bypass; detail=authorization");
-			CSTAT(cache_misses);
+			STAT_INC(cache_misses);
 			return 0;
 		case CACHEPOL_REVALIDATE:
 		default:
@@ -2072,7 +2057,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 			return 1;
 		}
 	}
-	CSTAT(cache_misses);
+	STAT_INC(cache_misses);
 	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=%s%s", fwd,
 	    collapsed ? "; collapsed" : "");
 	r->creq_time = ev_wall;
@@ -2184,7 +2169,7 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 				ok = 0;
 		}
 		if (ok && cache_commit(worker.cache, &r->cw) == 0) {
-			CSTAT(cache_stored);
+			STAT_INC(cache_stored);
 			if (cache_find(c, &rq) != CACHE_FOUND)
 				goto gone;
 		} else {
@@ -2307,7 +2292,7 @@ cache_done(struct req *r)
 		return;
 	r->c_store = 0;
 	if (cache_commit(worker.cache, &r->cw) == 0)
-		CSTAT(cache_stored);
+		STAT_INC(cache_stored);
 }
 
 /*
@@ -3422,8 +3407,7 @@ step_response(struct client *c)
 		}
 		if (r->resp_done) {
 			r->t_up_end = ev_now;
-			cache_done(r);
-			return STEP_DONE;
+			return STEP_DONE;	/* (stored above, before the last send) */
 		}
 
 		/* A head read and not yet parsed. */

@@ -45,24 +45,8 @@ class TLSBackend:
 
     def serve(self, s):
         try:
-            inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-            obj = self.ctx.wrap_bio(inc, out, server_side=True)
             s.settimeout(10)
-            while True:
-                try:
-                    obj.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    d = out.read()
-                    if d:
-                        s.sendall(d)
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    inc.write(data)
-            d = out.read()
-            if d:
-                s.sendall(d)
+            obj, inc, out = bio_handshake(s, self.ctx, server_side=True)
             buf = b""
             while b"\r\n\r\n" not in buf:
                 try:
@@ -90,9 +74,11 @@ class TLSBackend:
         self.sock.close()
 
 
-def tls_handshake_bio(raw, ctx, name):
+def bio_handshake(raw, ctx, **wrap):
+    """A TLS handshake over memory BIOs on socket raw, so that the test
+    decides what goes out in which send: (SSLObject, incoming, outgoing)."""
     inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname=name)
+    obj = ctx.wrap_bio(inc, out, **wrap)
     while True:
         try:
             obj.do_handshake()
@@ -101,7 +87,10 @@ def tls_handshake_bio(raw, ctx, name):
             d = out.read()
             if d:
                 raw.sendall(d)
-            inc.write(raw.recv(65536))
+            d = raw.recv(65536)
+            if not d:
+                raise ConnectionResetError("closed during the handshake")
+            inc.write(d)
     d = out.read()
     if d:
         raw.sendall(d)
@@ -140,7 +129,7 @@ def test():
 
     with subtest_guard("close_notify with the request"):
         raw = socket.create_connection(("127.0.0.1", tport))
-        obj, inc, out = tls_handshake_bio(raw, ctx, "a.test")
+        obj, inc, out = bio_handshake(raw, ctx, server_hostname="a.test")
         obj.write(b"GET /size/10 HTTP/1.1\r\nHost: a.test\r\n\r\n")
         try:
             obj.unwrap()
