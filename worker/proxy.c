@@ -2048,8 +2048,11 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 			*st = STEP_CLOSED;
 			return 1;
 		}
-		if (errno == EBUSY && r->c_stale) {
-			/* Another request revalidates it: wait for its answer. */
+		if (errno == EBUSY) {
+			/*
+			 * Another request fetches or revalidates it (it began
+			 * after our lookup): wait for its answer.
+			 */
 			r->cwait_until = ev_now + conf->cache.lock_timeout_ms;
 			r->c_stale = r->c_reval = 0;
 			c->state = CS_CWAIT;
