@@ -98,7 +98,8 @@ def test():
         old = set(p.workers())
         ok = p.reload(routes=routes + [dict(name="extra", path="/extra/", upstream="app")])
         tap.ok(ok, "HUP reload (a route added): new workers", repr(p.workers()))
-        tap.ok(not (set(p.workers()) & old), "... all workers replaced")
+        tap.ok(wait_until(lambda: not (set(p.workers()) & old), 10),
+               "... all workers replaced")
         for i in range(4):
             r = p.get("/m/reload")
             tap.ok(r.body == body and cache_status(r).get("hit"),
