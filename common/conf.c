@@ -121,6 +121,7 @@ enum key_type {
 	K_SIZE64,		/* int64_t bytes in min..max */
 	K_STRING,		/* malloc'd char * */
 	K_FUNC,			/* fn parses and stores */
+	K_ONOFF,		/* int: on 1, off 0 */
 	K_UNSUPPORTED		/* reserved for later: msg says so */
 };
 
@@ -237,6 +238,18 @@ static const struct key global_keys[] = {
 	    NULL, NULL },
 	{ "buffer_size", K_SIZE, G(buffer_size), 4 << 10, 16 << 20, 0,
 	    NULL, NULL },
+	/* Request-target normalization and forwarded fields. */
+	{ "merge_slashes", K_ONOFF, G(merge_slashes), 0, 0, 0, NULL, NULL },
+	{ "allow_encoded_slash", K_ONOFF, G(allow_encoded_slash), 0, 0, 0,
+	    NULL, NULL },
+	{ "allow_encoded_nul", K_ONOFF, G(allow_encoded_nul), 0, 0, 0,
+	    NULL, NULL },
+	{ "allow_backslash", K_ONOFF, G(allow_backslash), 0, 0, 0, NULL, NULL },
+	{ "allow_dotdot_above_root", K_ONOFF, G(allow_dotdot_above_root),
+	    0, 0, 0, NULL, NULL },
+	{ "normalize_path", K_ONOFF, G(normalize_path), 0, 0, 0, NULL, NULL },
+	{ "pass_client_identity_headers", K_ONOFF,
+	    G(pass_client_identity_headers), 0, 0, 0, NULL, NULL },
 	/* TLS */
 	{ "tls_ticket_rotation", K_DURATION, G(tls_ticket_rotation_ms),
 	    60 * 1000, 0, 0, NULL, NULL },
@@ -314,6 +327,9 @@ static const struct key route_keys[] = {
 	    NULL, NULL },
 	{ "cache_stale_if_error", K_DURATION, R(cache_stale_if_error_ms), 0, 0, 0,
 	    NULL, NULL },
+	{ "normalize_path", K_ONOFF, R(normalize_path), 0, 0, 0, NULL, NULL },
+	{ "pass_client_identity_headers", K_ONOFF,
+	    R(pass_client_identity_headers), 0, 0, 0, NULL, NULL },
 	/* TLS */
 	{ "hsts", K_FUNC, 0, 0, 0, 0, key_hsts, NULL },
 };
@@ -750,6 +766,8 @@ global_defaults(struct conf_global *g)
 	g->max_body_size = 0;
 	g->buffer_size = 32 << 10;
 	g->tls_ticket_rotation_ms = 60 * 60 * 1000;
+	g->merge_slashes = 1;
+	g->normalize_path = 1;
 }
 
 static void
@@ -794,6 +812,8 @@ route_defaults(struct loader *ld, struct conf_route *r)
 	r->host = xstrdup(ld, "*");
 	r->path = xstrdup(ld, "/");
 	r->path_len = 1;
+	r->normalize_path = -1;			/* [global]'s */
+	r->pass_client_identity_headers = -1;
 	return r->host != NULL && r->path != NULL ? 0 : -1;
 }
 
@@ -1770,6 +1790,9 @@ set_value(struct loader *ld, const struct key *k, const char *v)
 		}
 		*(int *)(void *)field = (int)n;
 		break;
+	case K_ONOFF:
+		(void)parse_onoff(ld, k->name, v, (int *)(void *)field);
+		break;
 	case K_DURATION:
 		if (conf_parse_duration(v, &n) == -1) {
 			conf_err(ld, ld->lineno, "bad %s '%s': expected a "
@@ -2353,6 +2376,11 @@ conf_finish(struct loader *ld)
 	}
 	for (i = 0; i < conf->nroutes; i++) {
 		r = &conf->routes[i];
+		if (r->normalize_path == -1)
+			r->normalize_path = g->normalize_path;
+		if (r->pass_client_identity_headers == -1)
+			r->pass_client_identity_headers =
+			    g->pass_client_identity_headers;
 		if (r->listener_name != NULL) {
 			for (j = 0; j < conf->nlisteners; j++)
 				if (strcmp(conf->listeners[j].name,

@@ -198,6 +198,8 @@ struct conf_route {
 	int64_t			 cache_default_ttl_ms;	/* lifetime when the response gives none; 0 */
 	int64_t			 cache_stale_if_error_ms; /* stale-if-error when the response gives none; 0 */
 	char			*hsts;		/* Strict-Transport-Security value; NULL: none */
+	int			 normalize_path;	/* forward the normalized path */
+	int			 pass_client_identity_headers;	/* keep Forwarded etc. */
 };
 
 /* The [cache] section: one shared-memory region for every caching route. */
@@ -232,6 +234,14 @@ struct conf_global {
 	int64_t			 max_body_size;		/* default 0 = unlimited -> 413 */
 	size_t			 buffer_size;		/* default 32k, >= max_header_size + 1k */
 	int64_t			 tls_ticket_rotation_ms;	/* default 1h */
+	/* Request-target normalization (worker/uri.h); see portico.ini(5). */
+	int			 merge_slashes;		/* default on */
+	int			 allow_encoded_slash;	/* keep %2F; default off: 400 */
+	int			 allow_encoded_nul;	/* keep %00; default off: 400 */
+	int			 allow_backslash;	/* keep '\'; default off: 400 */
+	int			 allow_dotdot_above_root; /* drop it; default off: 400 */
+	int			 normalize_path;	/* default for routes, on */
+	int			 pass_client_identity_headers;	/* default for routes, off */
 };
 
 struct conf {

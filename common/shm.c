@@ -52,6 +52,7 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 	dst->cache_misses += load64(&src->cache_misses);
 	dst->cache_stale += load64(&src->cache_stale);
 	dst->cache_stored += load64(&src->cache_stored);
+	dst->connections_refused += load64(&src->connections_refused);
 }
 
 void

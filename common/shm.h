@@ -48,7 +48,8 @@ struct shm_stats {
 	uint64_t	 cache_misses;	/* forwarded from a caching route */
 	uint64_t	 cache_stale;	/* stale answers for a failed origin */
 	uint64_t	 cache_stored;	/* objects stored */
-	uint64_t	 pad[3];
+	uint64_t	 connections_refused; /* over worker_connections */
+	uint64_t	 pad[2];
 } __attribute__((aligned(64)));
 
 /*

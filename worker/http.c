@@ -126,7 +126,6 @@ static void		 note_te(struct head *, const char *, size_t);
 static void		 note_field(struct head *, const struct http_header *);
 static int		 parse_fields(struct head *, size_t);
 static int		 valid_authority(const unsigned char *, size_t);
-static int		 has_dot_segment(const char *, size_t);
 static enum http_method	 method_lookup(const char *, size_t);
 static int		 rl_stop(struct head *, size_t, size_t);
 static int		 parse_target(struct head *, struct http_request *);
@@ -473,8 +472,11 @@ parse_fields(struct head *h, size_t p)
 
 /*
  * authority = host [ ":" port ] without userinfo, host being a reg-name
- * (unreserved, pct-encoded, sub-delims) or an IP literal in brackets.
- * The port, when there is a colon, must be 1 to 5 digits up to 65535.
+ * or an IP literal in brackets.  The reg-name is unreserved and
+ * sub-delims bytes in labels separated by single dots: no empty label, but
+ * one final dot (the same name, as in DNS); no percent-encoding, which no
+ * DNS name needs and which would let two spellings name one host.  The
+ * port, when there is a colon, must be 1 to 5 digits up to 65535.
  */
 static int
 valid_authority(const unsigned char *s, size_t n)
@@ -492,14 +494,11 @@ valid_authority(const unsigned char *s, size_t n)
 			return 0;
 		i++;
 	} else {
-		while (i < n) {
-			if (regname_tab[s[i]])
-				i++;
-			else if (s[i] == '%' && n - i > 2 &&
-			    hex_tab[s[i + 1]] && hex_tab[s[i + 2]])
-				i += 3;
-			else
-				break;
+		while (i < n && regname_tab[s[i]]) {
+			/* A dot starts the host or follows another: empty label. */
+			if (s[i] == '.' && (i == 0 || s[i - 1] == '.'))
+				return 0;
+			i++;
 		}
 		if (i == 0)
 			return 0;
@@ -511,27 +510,6 @@ valid_authority(const unsigned char *s, size_t n)
 	for (ds = i; i < n && IS_DIGIT(s[i]) && i - ds < 5; i++)
 		port = port * 10 + (s[i] - '0');
 	return i == n && i > ds && port <= 65535;
-}
-
-/*
- * Whether a path has a "." or ".." segment: "/./", "/../", or a final
- * "/." or "/..".
- */
-static int
-has_dot_segment(const char *p, size_t n)
-{
-	const char	*d, *e = p + n;
-
-	for (d = memchr(p, '.', n); d != NULL;
-	    d = memchr(d + 1, '.', (size_t)(e - d - 1))) {
-		if (d == p || d[-1] != '/')
-			continue;
-		if (d + 1 == e || d[1] == '/')
-			return 1;
-		if (d[1] == '.' && (d + 2 == e || d[2] == '/'))
-			return 1;
-	}
-	return 0;
 }
 
 static enum http_method
@@ -641,8 +619,6 @@ parse_target(struct head *h, struct http_request *req)
 	}
 	req->path = t;
 	req->path_len = tl;
-	if (has_dot_segment(t, tl))
-		return herr(h, 400, "dot-segment in path");
 	return HTTP_PARSE_OK;
 }
 

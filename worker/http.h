@@ -95,8 +95,8 @@ struct http_response {
  * bytes, version, field-name tokens, field-value bytes, obs-fold, bare CR
  * or LF, exactly one Host in HTTP/1.1, Content-Length syntax and
  * conflicts, Transfer-Encoding (chunked only; else 501) and its
- * combination with Content-Length, Expect values (417), dot-segments in
- * the path (400).
+ * combination with Content-Length, Expect values (417), the Host syntax
+ * (400).  The path is left as sent: worker/uri.h normalizes it.
  */
 int	http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
 	    struct http_request *req, struct http_header *hdrs);

@@ -52,6 +52,7 @@
 #include "worker/http.h"
 #include "worker/proxy.h"
 #include "worker/tls.h"
+#include "worker/uri.h"
 #include "worker/worker.h"
 
 #define STAT_INC(f)	__atomic_store_n(&worker.stats->f, \
@@ -65,6 +66,7 @@
 #define CACHE_POLL_MS	5	/* a collapsed miss looks for the object this often */
 #define CACHE_IOV	16	/* body pieces per writev of a hit */
 #define CACHE_WRITE_MAX	(256 << 10)	/* bytes per writev of a hit */
+#define ACCEPT_PAUSE_MS	500	/* no accept this long when out of fds */
 
 enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT };
 
@@ -191,6 +193,8 @@ struct req {
 	uint64_t		 cwait_until;	/* collapsed: give up waiting then */
 	int64_t			 creq_time;	/* wall time the request went out */
 	char			 cstatus[160];	/* Cache-Status value, "" none */
+	char			*np;		/* normalized path (a buffer) */
+	uint32_t		 np_len;	/* 0: the path as sent is normal */
 	char			 line[600];	/* request line, for the log */
 	char			 referer[160];
 	char			 agent[200];
@@ -225,6 +229,7 @@ static char			*cscratch; /* cache: two buffers for heads */
 static struct client		*clients;	/* every open client */
 static size_t			 nclients, nbusy;
 static void			*free_bufs, *free_reqs;
+static unsigned			 uri_flags;	/* worker/uri.h, from [global] */
 static int			 nfree_bufs, nfree_reqs;
 static struct client		*free_clients;
 static struct upconn		*free_upconns;
@@ -253,6 +258,7 @@ static void	 upconn_close(struct upconn *);
 static void	 req_drop_up(struct req *);
 static void	 upconn_release(struct client *);
 static void	 access_log(struct client *);
+static void	 log_request_line(char *, size_t, const struct http_request *);
 static void	 active_add(struct req *, struct server_rt *, int);
 static void	 server_failed(struct server_rt *, int);
 static void	 queue_leave(struct req *);
@@ -418,6 +424,7 @@ req_put(struct req *r)
 	if (r->cref.pin != 0)
 		cache_unpin(worker.cache, &r->cref, worker.slot);
 	buf_put(r->ck);
+	buf_put(r->np);
 	buf_put(r->hb);
 	buf_put(r->ub);
 	if (nfree_reqs >= FREE_KEEP) {
@@ -437,6 +444,11 @@ proxy_init(struct conf *c)
 
 	conf = c;
 	alog = worker_access_log_enabled();
+	uri_flags = (c->g.merge_slashes ? URI_MERGE_SLASHES : 0) |
+	    (c->g.allow_encoded_slash ? URI_ENCODED_SLASH : 0) |
+	    (c->g.allow_encoded_nul ? URI_ENCODED_NUL : 0) |
+	    (c->g.allow_backslash ? URI_BACKSLASH : 0) |
+	    (c->g.allow_dotdot_above_root ? URI_DOT_ABOVE_ROOT : 0);
 	bufsize = c->g.buffer_size;
 	req_limits.max_request_line = c->g.max_request_line;
 	req_limits.max_head = c->g.max_header_size;
@@ -494,6 +506,59 @@ static struct upstream_rt *
 upstream_of(const struct conf_upstream *cu)
 {
 	return &upstreams[cu - conf->upstreams];
+}
+
+/*
+ * Whether a path may need normalizing: it has an escape, a backslash, an
+ * empty segment or a segment starting with a dot.  Most paths have none.
+ */
+static int
+path_maybe_abnormal(const char *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '%' || p[i] == '\\')
+			return 1;
+		if (p[i] == '/' && i + 1 < n && (p[i + 1] == '/' ||
+		    p[i + 1] == '.'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Normalize the request path (worker/uri.h, flags from [global]) into
+ * r->np and point rq->path at it: routes and allow lists see only the
+ * normalized path, and build_request_head forwards it unless the route
+ * says normalize_path = off.  Returns 0, -1 when out of memory, or 400
+ * (logged) for a path that has no safe normal form.
+ */
+static int
+path_normalize(struct client *c, struct http_request *rq)
+{
+	struct req	*r = c->r;
+	const char	*why = NULL;
+	size_t		 n;
+
+	r->np_len = 0;
+	if (rq->path[0] != '/' || !path_maybe_abnormal(rq->path, rq->path_len))
+		return 0;		/* asterisk-form, or normal already */
+	if (r->np == NULL && (r->np = buf_get()) == NULL)
+		return -1;
+	if (rq->path_len > bufsize ||
+	    uri_normalize_path(rq->path, rq->path_len, uri_flags, r->np, &n,
+	    &why) == -1) {
+		log_info("client %s: bad request: %s (400)", c->ip,
+		    why != NULL ? why : "path too long");
+		buf_put(r->np);
+		r->np = NULL;
+		return 400;
+	}
+	r->np_len = (uint32_t)n;
+	rq->path = r->np;
+	rq->path_len = n;
+	return 0;
 }
 
 /*
@@ -725,6 +790,11 @@ is_hop_header(const struct http_header *h)
 	return 0;
 }
 
+/*
+ * Copy s[0..n) for a quoted access log field: '"', '\\', control bytes
+ * and bytes over 0x7e become \\xHH, as nginx writes them.  Stops at the
+ * last whole character that fits cap (with its NUL).
+ */
 static void
 copy_field(char *dst, size_t cap, const char *s, size_t n)
 {
@@ -765,6 +835,105 @@ name_eq_any_dash(const struct http_header *h, const char *name)
 }
 
 /*
+ * The path of the request-target as the client sent it, without the
+ * query: for routes with normalize_path = off.
+ */
+static int
+hb_add_raw_path(struct hbuild *b, const struct http_request *rq)
+{
+	const char	*t = rq->target, *te = t + rq->target_len, *p, *q;
+
+	p = t;
+	if (rq->absolute_form) {
+		/* Past "scheme://" and the authority. */
+		p = memchr(t, ':', rq->target_len);
+		for (p = p != NULL ? p + 3 : te; p < te && *p != '/' && *p != '?';
+		    p++)
+			;
+	}
+	for (q = p; q < te && *q != '?'; q++)
+		;
+	if (q == p)
+		return hb_add(b, "/", 1);
+	return hb_add(b, p, (size_t)(q - p));
+}
+
+/*
+ * Client fields that say who the client is or what it asked for before a
+ * proxy rewrote it: backends trust them, so a client must not set them.
+ * Names are lowercase with '-' and match in any case, with '-' or '_'
+ * (CGI-style servers fold both into one variable).
+ *   CF_OURS:     portico sets or vouches for it (X-Forwarded-*, the client
+ *		  certificate): the client's is never forwarded;
+ *   CF_APPEND:   portico appends to the client's list (X-Forwarded-For):
+ *		  forwarded in the plain spelling only;
+ *   CF_IDENTITY: dropped unless the route has
+ *		  pass_client_identity_headers = on.
+ * This is the one list of the client identity fields:
+ * client_field_dropped() applies it to every client field that
+ * build_request_head() might forward.
+ */
+#define CF_OURS		1
+#define CF_APPEND	2
+#define CF_IDENTITY	3
+
+static const struct {
+	const char	*name;
+	size_t		 len;
+	int		 kind;
+} client_fields[] = {
+#define CF(n, k)	{ n, sizeof(n) - 1, k }
+	CF("x-forwarded-for", CF_APPEND),
+	CF("x-forwarded-proto", CF_OURS),
+	CF("x-forwarded-host", CF_OURS),
+	CF("x-client-cert-subject", CF_OURS),
+	CF("forwarded", CF_IDENTITY),
+	CF("x-real-ip", CF_IDENTITY),
+	CF("true-client-ip", CF_IDENTITY),
+	CF("x-client-ip", CF_IDENTITY),
+	CF("x-cluster-client-ip", CF_IDENTITY),
+	CF("x-forwarded-port", CF_IDENTITY),
+	CF("x-forwarded-ssl", CF_IDENTITY),
+	CF("x-forwarded-scheme", CF_IDENTITY),
+	CF("x-forwarded-protocol", CF_IDENTITY),
+	CF("x-forwarded-server", CF_IDENTITY),
+	CF("x-forwarded-prefix", CF_IDENTITY),
+	CF("x-url-scheme", CF_IDENTITY),
+	CF("front-end-https", CF_IDENTITY),
+	CF("x-original-url", CF_IDENTITY),
+	CF("x-rewrite-url", CF_IDENTITY),
+	CF("x-original-host", CF_IDENTITY),
+	CF("x-host", CF_IDENTITY),
+#undef CF
+};
+
+/*
+ * Whether client field h must not reach the upstream of route rt by the
+ * rules of client_fields[].  X-Forwarded-For in its plain spelling is not
+ * dropped: build_request_head appends the client address to it.
+ */
+static int
+client_field_dropped(const struct http_header *h, const struct conf_route *rt)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(client_fields) / sizeof(client_fields[0]); i++) {
+		if (h->name_len != client_fields[i].len ||
+		    !name_eq_any_dash(h, client_fields[i].name))
+			continue;
+		switch (client_fields[i].kind) {
+		case CF_APPEND:
+			return !http_name_eq(h, client_fields[i].name);
+		case CF_IDENTITY:
+			return rt == NULL || !rt->pass_client_identity_headers;
+		default:
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
  * Build the upstream request head in r->hb.  Returns 0, or -1 when it
  * does not fit the buffer (the client gets 431).
  */
@@ -782,8 +951,11 @@ build_request_head(struct client *c, const struct http_request *rq)
 	conn_tokens_collect(rq->headers, rq->nheaders, &ct);
 	rc |= hb_add(&b, rq->method_str, rq->method_len);
 	rc |= hb_add(&b, " ", 1);
-	if (rq->absolute_form) {
-		rc |= hb_add(&b, rq->path, rq->path_len);
+	if (rq->absolute_form || r->np_len > 0) {
+		if (r->np_len > 0 && !r->route->normalize_path)
+			rc |= hb_add_raw_path(&b, rq);
+		else
+			rc |= hb_add(&b, rq->path, rq->path_len);
 		if (rq->query != NULL) {
 			rc |= hb_add(&b, "?", 1);
 			rc |= hb_add(&b, rq->query, rq->query_len);
@@ -804,7 +976,8 @@ build_request_head(struct client *c, const struct http_request *rq)
 	for (i = 0; i < rq->nheaders; i++) {
 		h = &rq->headers[i];
 		if (is_hop_header(h) || (conn_tokens_has(&ct, h) &&
-		    !(h->name_len == 4 && http_name_eq(h, "host"))))
+		    !(h->name_len == 4 && http_name_eq(h, "host"))) ||
+		    client_field_dropped(h, r->route))
 			continue;
 		if (h->name_len == 4 && http_name_eq(h, "host")) {
 			if (rq->absolute_form)
@@ -829,13 +1002,7 @@ build_request_head(struct client *c, const struct http_request *rq)
 			xff = h->value;
 			xff_len = h->value_len;
 			continue;
-		} else if ((h->name_len == 17 && (http_name_eq(h, "x-forwarded-proto") ||
-		    http_name_eq(h, "x-forwarded-host"))) ||
-		    (h->name_len == 16 && http_name_eq(h, "x-forwarded-host")))
-			continue;
-		else if (h->name_len == 21 && name_eq_any_dash(h, "x-client-cert-subject"))
-			continue;	/* only portico sets it (in any spelling CGI folds) */
-		else if (h->name_len == 3 && http_name_eq(h, "via")) {
+		} else if (h->name_len == 3 && http_name_eq(h, "via")) {
 			if (via != NULL) {
 				rc |= hb_str(&b, "Via: ");
 				rc |= hb_add(&b, via, via_len);
@@ -1349,10 +1516,13 @@ status_answer(struct client *c, const struct http_request *rq)
 	if (prom) {
 		sb_printf(&b, "# TYPE portico_connections_total counter\n"
 		    "portico_connections_total %llu\n"
+		    "# TYPE portico_connections_refused_total counter\n"
+		    "portico_connections_refused_total %llu\n"
 		    "# TYPE portico_requests_total counter\n"
 		    "portico_requests_total %llu\n"
 		    "# TYPE portico_responses_total counter\n",
 		    (unsigned long long)tot.connections,
+		    (unsigned long long)tot.connections_refused,
 		    (unsigned long long)tot.requests);
 		for (k = 1; k <= 5; k++)
 			sb_printf(&b, "portico_responses_total{class=\"%dxx\"} %llu\n",
@@ -1387,10 +1557,12 @@ status_answer(struct client *c, const struct http_request *rq)
 		}
 		status_metrics(&b, shm);
 	} else {
-		sb_printf(&b, "{\"connections\":%llu,\"requests\":%llu,"
+		sb_printf(&b, "{\"connections\":%llu,"
+		    "\"connections_refused\":%llu,\"requests\":%llu,"
 		    "\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
 		    "\"4xx\":%llu,\"5xx\":%llu},\"upstream_errors\":%llu,",
 		    (unsigned long long)tot.connections,
+		    (unsigned long long)tot.connections_refused,
 		    (unsigned long long)tot.requests,
 		    (unsigned long long)tot.status[1], (unsigned long long)tot.status[2],
 		    (unsigned long long)tot.status[3], (unsigned long long)tot.status[4],
@@ -1629,8 +1801,14 @@ req_reparse(struct client *c, struct http_request *rq)
 	if (c->in == NULL || r->head_len == 0 ||
 	    (size_t)r->head_off + r->head_len > c->in_end)
 		return -1;
-	return http_parse_request(c->in + r->head_off, r->head_len, &req_limits,
-	    rq, hdrs2) == HTTP_PARSE_OK ? 0 : -1;
+	if (http_parse_request(c->in + r->head_off, r->head_len, &req_limits,
+	    rq, hdrs2) != HTTP_PARSE_OK)
+		return -1;
+	if (r->np_len > 0) {
+		rq->path = r->np;
+		rq->path_len = r->np_len;
+	}
+	return 0;
 }
 
 static int
@@ -2550,10 +2728,7 @@ step_head(struct client *c)
 	r->client_ka = rq.keep_alive;
 	r->parsed = 1;
 	if (alog)
-		snprintf(r->line, sizeof(r->line), "%.*s %.*s HTTP/1.%d",
-		    (int)rq.method_len, rq.method_str,
-		    (int)(rq.target_len > 500 ? 500 : rq.target_len), rq.target,
-		    rq.version == 10 ? 0 : 1);
+		log_request_line(r->line, sizeof(r->line), &rq);
 	STAT_INC(requests);
 
 	r->chunked = rq.chunked;
@@ -2570,6 +2745,13 @@ step_head(struct client *c)
 	if (rq.host_len > 255) {
 		log_info("client %s: bad request: Host longer than 255 bytes", c->ip);
 		return local_answer(c, 400, 1);
+	}
+	if ((rc = path_normalize(c, &rq)) != 0) {
+		if (rc == -1) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		return local_answer(c, rc, !r->req_done);
 	}
 	if (c->ls->conf->redirect_https && c->tls == NULL)
 		return redirect_answer(c, &rq);
@@ -3523,6 +3705,27 @@ step_response(struct client *c)
 	}
 }
 
+/*
+ * The request line for the access log, "METHOD target HTTP/1.x", its
+ * target escaped as the other quoted fields are.
+ */
+static void
+log_request_line(char *line, size_t cap, const struct http_request *rq)
+{
+	int	 n;
+	size_t	 o;
+
+	n = snprintf(line, cap, "%.*s ", (int)(rq->method_len > 32 ? 32 :
+	    rq->method_len), rq->method_str);
+	if (n < 0 || (size_t)n >= cap)
+		return;
+	o = (size_t)n;
+	/* Leave room for " HTTP/1.x". */
+	copy_field(line + o, cap - o - 9, rq->target, rq->target_len);
+	o += strlen(line + o);
+	snprintf(line + o, cap - o, " HTTP/1.%d", rq->version == 10 ? 0 : 1);
+}
+
 /* Write one access log line for the request that just ended. */
 static void
 access_log(struct client *c)
@@ -3880,6 +4083,8 @@ client_close(struct client *c)
 		c->tls = NULL;
 	}
 	close(c->io.fd);
+	if (c->io.fd != -1)
+		worker_accept_resume();	/* an fd is free again */
 	c->io.fd = -1;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -3945,6 +4150,62 @@ proxy_recycle(void)
 	}
 }
 
+/*
+ * A log line that an attacker can repeat at will is written at most once
+ * a second.  Returns 1 when it may be written now, with *skipped the
+ * number of times it was held back since the last one.
+ */
+struct ratelimit {
+	time_t		 last;
+	unsigned long	 skipped;
+};
+
+static int
+ratelimit_ok(struct ratelimit *rl, unsigned long *skipped)
+{
+	if (rl->last == ev_wall) {
+		rl->skipped++;
+		return 0;
+	}
+	rl->last = ev_wall;
+	*skipped = rl->skipped;
+	rl->skipped = 0;
+	return 1;
+}
+
+/*
+ * A connection over worker_connections: counted, logged (at most once a
+ * second), and closed at once.  A plain HTTP client gets a 503 first: its
+ * request, if in already, is read and dropped so that the close sends a
+ * FIN, not a reset that could destroy the answer on its way.  A TLS client
+ * only sees the close: an answer would cost a handshake.
+ */
+static void
+accept_refuse(struct proxy_listener *ls, int fd,
+    const struct sockaddr_storage *ss)
+{
+	static const char	 resp[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 20\r\n"
+	    "Connection: close\r\n\r\nService Unavailable\n";
+	static struct ratelimit	 rl;
+	char			 buf[4096], ip[INET6_ADDRSTRLEN];
+	unsigned long		 skipped;
+	int			 i;
+
+	STAT_INC(connections_refused);
+	if (ratelimit_ok(&rl, &skipped)) {
+		net_ntop((const struct sockaddr *)ss, ip, sizeof(ip));
+		log_warnx("client %s: connection refused: worker_connections "
+		    "(%d) reached; %lu more refused since the last message", ip,
+		    conf->g.worker_connections, skipped);
+	}
+	for (i = 0; i < 4 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+		;
+	if (ls->conf->tls == NULL)
+		(void)send(fd, resp, sizeof(resp) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
 void
 proxy_accept(struct ev_io *io, uint32_t events)
 {
@@ -3952,7 +4213,9 @@ proxy_accept(struct ev_io *io, uint32_t events)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl;
 	struct client		*c;
-	int			 fd, i;
+	static struct ratelimit	 rl_fds;
+	unsigned long		 skipped;
+	int			 fd, i, err;
 
 	/*
 	 * One accept per wakeup, as nginx does by default: the listener is
@@ -3966,14 +4229,27 @@ proxy_accept(struct ev_io *io, uint32_t events)
 		if (fd == -1) {
 			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
 				return;
-			if (errno == EMFILE || errno == ENFILE)
-				log_warn("accept (raise worker_connections or the fd limit)");
-			else
+			err = errno;
+			if (err == EMFILE || err == ENFILE) {
+				/* Retried after a pause: no spinning. */
+				worker_accept_pause(ACCEPT_PAUSE_MS);
+				if (!ratelimit_ok(&rl_fds, &skipped))
+					return;
+				errno = err;
+				log_warn("accept: out of file descriptors (raise "
+				    "the fd limit or lower worker_connections), "
+				    "pausing accept for %d ms; %lu more since the "
+				    "last message", ACCEPT_PAUSE_MS, skipped);
+			} else
 				log_warn("accept");
 			return;
 		}
-		if (nclients >= (size_t)conf->g.worker_connections || worker.quitting) {
+		if (worker.quitting) {
 			close(fd);
+			continue;
+		}
+		if (nclients >= (size_t)conf->g.worker_connections) {
+			accept_refuse(ls, fd, &ss);
 			continue;
 		}
 		if ((c = free_clients) != NULL)

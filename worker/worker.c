@@ -35,6 +35,8 @@ static char			 alog_buf[ALOG_BUF];
 static size_t			 alog_len;
 static int			 stop_now;
 static uint64_t			 quit_deadline;
+static struct ev_timer		 accept_timer;	/* ends an accept pause */
+static int			 accept_paused;
 
 static void	 alog_flush(void);
 
@@ -130,11 +132,58 @@ drop_privileges(void)
 	}
 }
 
+/*
+ * Out of file descriptors: a level-triggered listener would wake us again
+ * at once for the connection we cannot take, spinning a core.  So take
+ * the listeners out of epoll for a while, as nginx does for 500 ms; the
+ * kernel queues new connections in the backlog meanwhile.
+ */
+void
+worker_accept_pause(uint64_t ms)
+{
+	size_t	 i;
+
+	if (accept_paused || worker.quitting)
+		return;
+	for (i = 0; i < nlisteners; i++)
+		ev_del(&listeners[i].io);
+	accept_paused = 1;
+	ev_timer_set(&accept_timer, ev_now + ms);
+}
+
+void
+worker_accept_resume(void)
+{
+	size_t	 i;
+
+	if (!accept_paused)
+		return;
+	accept_paused = 0;
+	ev_timer_cancel(&accept_timer);
+	if (worker.quitting)
+		return;		/* the listeners are closed */
+	for (i = 0; i < nlisteners; i++)
+		if (listeners[i].io.fd != -1 &&
+		    ev_add_listener(&listeners[i].io) == -1)
+			log_warn("epoll_ctl listener");
+}
+
+static void
+accept_timer_cb(struct ev_timer *t)
+{
+	(void)t;
+	worker_accept_resume();
+}
+
 static void
 close_listeners(void)
 {
 	size_t	 i;
 
+	if (accept_paused) {
+		accept_paused = 0;
+		ev_timer_cancel(&accept_timer);
+	}
 	for (i = 0; i < nlisteners; i++) {
 		if (listeners[i].io.fd != -1) {
 			ev_del(&listeners[i].io);
@@ -224,6 +273,7 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 	listeners = calloc(nlisteners, sizeof(*listeners));
 	if (listeners == NULL)
 		fatalx("out of memory");
+	ev_timer_init(&accept_timer, accept_timer_cb);
 	for (i = 0, k = 0; i < conf->nlisteners; i++) {
 		for (j = 0; j < conf->listeners[i].naddrs; j++, k++) {
 			listeners[k].io.fd = conf->listeners[i].fds[j];

@@ -22,6 +22,14 @@ struct worker_ctx {
 
 extern struct worker_ctx	 worker;
 
+/*
+ * Stop accepting on every listener for ms milliseconds (out of file
+ * descriptors), or until worker_accept_resume(), which a closing
+ * connection calls.  Both do nothing when there is nothing to do.
+ */
+void	worker_accept_pause(uint64_t ms);
+void	worker_accept_resume(void);
+
 /* Append one line (with its newline) to the access log buffer. */
 void	worker_access_log(const char *line, size_t len);
 int	worker_access_log_enabled(void);
