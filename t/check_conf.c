@@ -848,6 +848,45 @@ START_TEST(test_cache_keys)
 }
 END_TEST
 
+/* Path normalization and forwarded-field keys: defaults, inheritance. */
+START_TEST(test_request_keys)
+{
+	struct conf	*c;
+
+	c = load_ok(TAIL);
+	ck_assert_int_eq(c->g.merge_slashes, 1);
+	ck_assert_int_eq(c->g.allow_encoded_slash, 0);
+	ck_assert_int_eq(c->g.allow_encoded_nul, 0);
+	ck_assert_int_eq(c->g.allow_backslash, 0);
+	ck_assert_int_eq(c->g.allow_dotdot_above_root, 0);
+	ck_assert_int_eq(c->routes[0].normalize_path, 1);
+	ck_assert_int_eq(c->routes[0].pass_client_identity_headers, 0);
+	conf_free(c);
+	/* [global] sets the routes' default, wherever it is in the file. */
+	c = load_ok(TAIL "[route other]\npath = /o/\nupstream = app\n"
+	    "normalize_path = on\npass_client_identity_headers = off\n"
+	    "[global]\nmerge_slashes = off\nallow_encoded_slash = on\n"
+	    "allow_encoded_nul = on\nallow_backslash = on\n"
+	    "allow_dotdot_above_root = on\nnormalize_path = off\n"
+	    "pass_client_identity_headers = on\n");
+	ck_assert_int_eq(c->g.merge_slashes, 0);
+	ck_assert_int_eq(c->g.allow_encoded_slash, 1);
+	ck_assert_int_eq(c->g.allow_encoded_nul, 1);
+	ck_assert_int_eq(c->g.allow_backslash, 1);
+	ck_assert_int_eq(c->g.allow_dotdot_above_root, 1);
+	ck_assert_int_eq(c->routes[0].normalize_path, 0);
+	ck_assert_int_eq(c->routes[0].pass_client_identity_headers, 1);
+	ck_assert_int_eq(c->routes[1].normalize_path, 1);
+	ck_assert_int_eq(c->routes[1].pass_client_identity_headers, 0);
+	conf_free(c);
+	expect_only_error("[global]\nmerge_slashes = yes\n" TAIL, 2,
+	    "bad merge_slashes 'yes' (on or off)");
+	expect_route_error("normalize_path = 1", "on or off");
+	expect_route_error("pass_client_identity_headers = true", "on or off");
+	expect_route_error("merge_slashes = off", "unknown key");
+}
+END_TEST
+
 /* TLS keys: parsing and the checks of conf_load (files load in tls.c). */
 START_TEST(test_tls_keys)
 {
@@ -1331,6 +1370,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_unsupported);
 	tcase_add_test(tc, test_cache_keys);
+	tcase_add_test(tc, test_request_keys);
 	tcase_add_test(tc, test_tls_keys);
 	tcase_add_test(tc, test_balancing_keys);
 	tcase_add_test(tc, test_status_route);
