@@ -183,6 +183,8 @@ struct req {
 	unsigned		 c_nobody:1;	/* hit without a body (HEAD, 304) */
 	char			*ck;		/* cache key (then scratch), a buffer */
 	uint32_t		 klen;
+	uint32_t		 kurl;		/* where the URL (after "://") starts in ck */
+	uint32_t		 k2off, k2len;	/* the key in the other scheme, in ck */
 	uint32_t		 vlen;		/* vary blob of cref, after the key in ck */
 	struct cache_writer	 cw;
 	struct cache_ref	 cref;
@@ -222,6 +224,9 @@ static struct http_limits	 req_limits, resp_limits;
 static struct http_header	*hdrs;
 static struct http_header	*hdrs2;	/* a request head parsed again */
 static char			*cscratch; /* cache: two buffers for heads */
+static char			*fwdbuf;   /* cache: the forwarded head, built again */
+static struct http_header	*hdrs3;	   /* ... and parsed */
+static struct http_limits	 fwd_limits;
 static struct client		*clients;	/* every open client */
 static size_t			 nclients, nbusy;
 static void			*free_bufs, *free_reqs;
@@ -450,6 +455,13 @@ proxy_init(struct conf *c)
 	if (hdrs == NULL || hdrs2 == NULL || upstreams == NULL)
 		return -1;
 	if (worker.cache != NULL && (cscratch = malloc(2 * bufsize)) == NULL)
+		return -1;
+	/* The forwarded head holds the client's fields and a few of ours. */
+	fwd_limits.max_request_line = bufsize;
+	fwd_limits.max_head = bufsize;
+	fwd_limits.max_headers = req_limits.max_headers + 16;
+	if (worker.cache != NULL && ((fwdbuf = malloc(bufsize)) == NULL ||
+	    (hdrs3 = calloc(fwd_limits.max_headers, sizeof(*hdrs3))) == NULL))
 		return -1;
 	nupstreams = c->nupstreams;
 	for (i = 0; i < nupstreams; i++) {
@@ -856,7 +868,7 @@ build_request_head(struct client *c, const struct http_request *rq)
 		rc |= hb_str(&b, ", ");
 	}
 	rc |= hb_str(&b, c->ip);
-	rc |= hb_str(&b, c->tls != NULL ? "\r\nX-Forwarded-Proto: https\r\n" :
+	rc |= hb_str(&b, c->ls->conf->tls != NULL ? "\r\nX-Forwarded-Proto: https\r\n" :
 	    "\r\nX-Forwarded-Proto: http\r\n");
 	if (c->tls != NULL && c->tls->subject != NULL) {
 		rc |= hb_str(&b, "X-Client-Cert-Subject: ");
@@ -1633,6 +1645,42 @@ req_reparse(struct client *c, struct http_request *rq)
 	    rq, hdrs2) == HTTP_PARSE_OK ? 0 : -1;
 }
 
+/*
+ * The request as portico forwards it to the backend: build_request_head()
+ * into a scratch buffer, parsed back into *frq (valid until the next
+ * call).  The cache key and Vary are computed on this view, so that they
+ * follow what the backend sees: the target as forwarded, the fields
+ * portico sets (X-Forwarded-*, Via), those it removes (its own, hop-by-hop,
+ * Connection-listed).  It is the head of a plain miss: neither the
+ * validators of a revalidation nor the fields a store drops (Range,
+ * conditionals) change the view.  -1 when it cannot be built.
+ */
+static int
+fwd_view(struct client *c, const struct http_request *rq, struct http_request *frq)
+{
+	struct req		*r = c->r;
+	struct cache_writer	 cw = r->cw;
+	char			*hb = r->hb;
+	uint32_t		 pos = r->hb_pos, end = r->hb_end;
+	unsigned		 reval = r->c_reval;
+	int			 rc;
+
+	r->hb = fwdbuf;
+	r->c_reval = 0;
+	cache_writer_init(&r->cw);
+	rc = build_request_head(c, rq);
+	memset(frq, 0, sizeof(*frq));
+	if (rc == 0 && http_parse_request(fwdbuf, r->hb_end, &fwd_limits, frq,
+	    hdrs3) != HTTP_PARSE_OK)
+		rc = -1;
+	r->hb = hb;
+	r->hb_pos = pos;
+	r->hb_end = end;
+	r->c_reval = reval;
+	r->cw = cw;
+	return rc;
+}
+
 static int
 vary_cb(const char *blob, size_t len, void *arg)
 {
@@ -1906,6 +1954,43 @@ cache_serve_stale(struct client *c, int status)
 	return st;
 }
 
+/*
+ * The keys of a request, from the request as forwarded (fwd_view, into
+ * *frq): "ROUTE UPSTREAM SCHEME://HOST/TARGET" (cachepol_key_scoped), so
+ * that listeners, routes and upstreams never share objects, nor http
+ * and https.  The same URL in the other scheme goes after the vary blob
+ * area of r->ck: PURGE, BAN and invalidation drop both.  -1 when the
+ * keys do not fit (the request is not cached).
+ */
+static int
+cache_keys(struct client *c, const struct http_request *rq, struct http_request *frq)
+{
+	struct req	*r = c->r;
+	char		 scope[2 * CONF_MAX_NAME + 2];
+	size_t		 cap = (bufsize - CACHE_VARY_MAX) / 2;
+	int		 https = c->ls->conf->tls != NULL, n, n2;
+	char		*u;
+
+	if (cap > CACHE_KEY_MAX)
+		cap = CACHE_KEY_MAX;
+	if (fwd_view(c, rq, frq) == -1)
+		return -1;
+	snprintf(scope, sizeof(scope), "%s %s", r->route->name,
+	    r->upstream->conf->name);
+	n = cachepol_key_scoped(frq, r->upstream->conf->name, scope, https, r->ck,
+	    cap);
+	r->k2off = cap + CACHE_VARY_MAX;
+	n2 = cachepol_key_scoped(frq, r->upstream->conf->name, scope, !https,
+	    r->ck + r->k2off, cap);
+	/* Names hold no ':': the first one ends the scheme. */
+	if (n < 0 || n2 < 0 || (u = memchr(r->ck, ':', n)) == NULL)
+		return -1;
+	r->klen = n;
+	r->k2len = n2;
+	r->kurl = u + 3 - r->ck;
+	return 0;
+}
+
 /* PURGE (one key, all its variants) and BAN (every key under a prefix). */
 static enum step
 cache_purge_request(struct client *c, int ban)
@@ -1917,10 +2002,13 @@ cache_purge_request(struct client *c, int ban)
 		log_info("client %s: %s not allowed", c->ip, ban ? "BAN" : "PURGE");
 		return local_answer(c, 403, !r->req_done);
 	}
+	/* Both schemes: the resource changed, whoever asks for it. */
 	if (ban)
-		n = cache_purge_prefix(worker.cache, r->ck, r->klen);
+		n = cache_purge_prefix(worker.cache, r->ck, r->klen) +
+		    cache_purge_prefix(worker.cache, r->ck + r->k2off, r->k2len);
 	else
-		n = cache_purge(worker.cache, r->ck, r->klen);
+		n = cache_purge(worker.cache, r->ck, r->klen) +
+		    cache_purge(worker.cache, r->ck + r->k2off, r->k2len);
 	log_notice("cache: %s %.*s by %s: %d object%s removed", ban ? "BAN" : "PURGE",
 	    (int)r->klen, r->ck, c->ip, n, n == 1 ? "" : "s");
 	return local_answer(c, n > 0 || ban ? 200 : 404, !r->req_done);
@@ -1934,11 +2022,12 @@ static int
 cache_request(struct client *c, const struct http_request *rq, enum step *st)
 {
 	struct req		*r = c->r;
+	struct http_request	 frq;
 	struct cachepol_req	 cr;
 	struct cachepol_opts	 o;
 	enum cache_lookup_rc	 lrc;
 	const char		*fwd = "miss";
-	int			 n, collapsed = r->cwait_until != 0;
+	int			 collapsed = r->cwait_until != 0;
 
 	if (r->ck == NULL && (r->ck = buf_get()) == NULL) {
 		client_close(c);
@@ -1947,13 +2036,11 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 	}
 	r->c_stale = r->c_reval = 0;
 	r->cstatus[0] = '\0';
-	n = cachepol_key(rq, r->upstream->conf->name, r->ck, CACHE_KEY_MAX);
-	if (n < 0) {
+	if (cache_keys(c, rq, &frq) == -1) {
 		snprintf(r->cstatus, sizeof(r->cstatus),
 		    "portico; fwd=bypass; detail=key-too-long");
 		return 0;
 	}
-	r->klen = n;
 	if (rq->method == HTTP_M_OTHER && ((rq->method_len == 5 &&
 	    memcmp(rq->method_str, "PURGE", 5) == 0) || (rq->method_len == 3 &&
 	    memcmp(rq->method_str, "BAN", 3) == 0))) {
@@ -1962,12 +2049,16 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 	}
 	cachepol_request(rq, &cr);
 	if (!cr.cacheable) {
-		r->c_invalidate = cachepol_invalidates(rq->method, 200);
+		r->c_invalidate = cachepol_invalidates(rq->method, 200) &&
+		    (conf->cache.invalidate_unsafe == CACHE_UNSAFE_ON ||
+		    (conf->cache.invalidate_unsafe == CACHE_UNSAFE_PURGE_ALLOW &&
+		    ip_allowed(c->ip, conf->cache.purge_allow,
+		    conf->cache.npurge_allow)));
 		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=method");
 		return 0;
 	}
 	cache_opts(r->route, &o);
-	lrc = cache_find(c, rq);
+	lrc = cache_find(c, &frq);
 	if (lrc == CACHE_BUSY && c->bg) {
 		client_close(c);	/* someone refreshes it already */
 		*st = STEP_CLOSED;
@@ -2067,27 +2158,56 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 	return 0;
 }
 
-/* An unsafe request succeeded: drop what is stored for its URI (RFC 9111 4.4). */
+/* Purge the URL part url[0..n) ("host/path") under both schemes' prefixes. */
+static void
+cache_purge_url(struct req *r, const char *url, size_t n)
+{
+	char		 key[CACHE_KEY_MAX + 2 * CONF_MAX_NAME + 16];
+	const char	*p2;
+	size_t		 pl;
+
+	pl = r->kurl;
+	if (pl + n <= sizeof(key)) {
+		memcpy(key, r->ck, pl);
+		memcpy(key + pl, url, n);
+		cache_purge(worker.cache, key, pl + n);
+	}
+	if ((p2 = memchr(r->ck + r->k2off, ':', r->k2len)) == NULL)
+		return;
+	pl = p2 + 3 - (r->ck + r->k2off);
+	if (pl + n <= sizeof(key)) {
+		memcpy(key, r->ck + r->k2off, pl);
+		memcpy(key + pl, url, n);
+		cache_purge(worker.cache, key, pl + n);
+	}
+}
+
+/*
+ * An unsafe request succeeded: drop what is stored for its URI (RFC 9111
+ * 4.4), in both schemes, and for the URIs of its Location and
+ * Content-Location when they name the same host.
+ */
 static void
 cache_invalidate(struct client *c, const struct http_response *rs)
 {
 	struct req		*r = c->r;
 	struct http_request	 frq;
 	const struct http_header *h;
-	const char		*slash;
+	const char		*url = r->ck + r->kurl, *slash;
+	size_t			 ulen = r->klen - r->kurl, i;
 	char			 key[CACHE_KEY_MAX];
-	size_t			 i;
 	int			 n;
 
 	cache_purge(worker.cache, r->ck, r->klen);
+	cache_purge(worker.cache, r->ck + r->k2off, r->k2len);
 	/* Location and Content-Location, on the same host only. */
-	if ((slash = memchr(r->ck, '/', r->klen)) == NULL)
+	if ((slash = memchr(url, '/', ulen)) == NULL)
 		return;
 	memset(&frq, 0, sizeof(frq));
-	frq.host = r->ck;
-	frq.host_len = slash - r->ck;
+	frq.host = url;
+	frq.host_len = slash - url;
 	frq.target = slash;
-	frq.target_len = r->klen - frq.host_len;
+	frq.target_len = ulen - frq.host_len;
 	frq.path = slash;
 	frq.path_len = frq.target_len;
 	if ((frq.query = memchr(slash, '?', frq.target_len)) != NULL) {
@@ -2104,7 +2224,7 @@ cache_invalidate(struct client *c, const struct http_response *rs)
 		n = cachepol_key_of_uri(h->value, h->value_len, &frq, NULL, key,
 		    sizeof(key));
 		if (n > 0)
-			cache_purge(worker.cache, key, n);
+			cache_purge_url(r, key, n);
 	}
 }
 
@@ -2117,7 +2237,7 @@ static enum step
 cache_refreshed(struct client *c, const struct http_response *rs)
 {
 	struct req		*r = c->r;
-	struct http_request	 rq;
+	struct http_request	 rq, frq;
 	struct http_response	 mrs;
 	struct cachepol_req	 cr;
 	struct cachepol_opts	 o;
@@ -2136,7 +2256,7 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 	r->t_up_end = ev_now;
 	upconn_release(c);
 	active_add(r, NULL, -1);
-	if (req_reparse(c, &rq) == -1)
+	if (req_reparse(c, &rq) == -1 || fwd_view(c, &rq, &frq) == -1)
 		goto fail;
 	if (r->cref.head_len > bufsize ||
 	    cache_copy(worker.cache, &r->cref, 0, cscratch, r->cref.head_len) == -1)
@@ -2173,7 +2293,7 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 		}
 		if (ok && cache_commit(worker.cache, &r->cw) == 0) {
 			STAT_INC(cache_stored);
-			if (cache_find(c, &rq) != CACHE_FOUND)
+			if (cache_find(c, &frq) != CACHE_FOUND)
 				goto gone;
 		} else {
 			cache_abort(worker.cache, &r->cw);
@@ -2193,7 +2313,7 @@ gone:
 	 * too has stored it again.  The origin vouched for it: answer with
 	 * what is stored now.
 	 */
-	if (cache_find(c, &rq) == CACHE_FOUND) {
+	if (cache_find(c, &frq) == CACHE_FOUND) {
 		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=stale; "
 		    "fwd-status=304; ttl=%lld",
 		    (long long)cachepol_ttl(&r->cmeta, ev_wall));
@@ -2216,7 +2336,7 @@ static int
 cache_response(struct client *c, const struct http_response *rs, enum step *st)
 {
 	struct req		*r = c->r;
-	struct http_request	 rq;
+	struct http_request	 rq, frq;
 	struct cachepol_req	 cr;
 	struct cachepol_opts	 o;
 	struct cache_meta	 m;
@@ -2242,7 +2362,7 @@ cache_response(struct client *c, const struct http_response *rs, enum step *st)
 	if (!cache_writing(&r->cw))
 		return 0;
 	len = strlen(r->cstatus);
-	if (req_reparse(c, &rq) == -1)
+	if (req_reparse(c, &rq) == -1 || fwd_view(c, &rq, &frq) == -1)
 		why = "request";
 	else {
 		cachepol_request(&rq, &cr);
@@ -2255,7 +2375,7 @@ cache_response(struct client *c, const struct http_response *rs, enum step *st)
 		    rs->content_length < 0 && !rs->chunked)
 			/* Its end is a close: a cut one would look whole. */
 			why = "close-delimited";
-		else if ((vlen = cachepol_vary_blob(rs, &rq, r->ck + r->klen,
+		else if ((vlen = cachepol_vary_blob(rs, &frq, r->ck + r->klen,
 		    CACHE_VARY_MAX)) < 0)
 			why = "vary";
 		else if ((hlen = cachepol_stored_head(rs, r->route->cache_set_cookie,
@@ -4083,6 +4203,10 @@ proxy_fini(void)
 	hdrs2 = NULL;
 	free(cscratch);
 	cscratch = NULL;
+	free(fwdbuf);
+	fwdbuf = NULL;
+	free(hdrs3);
+	hdrs3 = NULL;
 	proxy_recycle();
 	while ((u = free_upconns) != NULL) {
 		free_upconns = u->next;
