@@ -1371,8 +1371,62 @@ cache_append(struct cache *c, struct cache_writer *w, const void *data,
  * the entry turns COMPLETE under its seqlock, and older complete objects
  * with the same key and vary blob are freed.
  */
+/*
+ * The writer's own object as it grows: its bytes are the writer's, and
+ * stay where they are until it commits or aborts.  A purge meanwhile
+ * changes the sequence (the reads then fail).
+ */
+int
+cache_writer_ref(struct cache *c, const struct cache_writer *w,
+    struct cache_ref *ref)
+{
+	struct cache_entry	*e;
+
+	if (!cache_writing(w) || w->head_len == 0 || w->idx >= c->nblocks)
+		return -1;
+	e = ent(c, w->idx);
+	memset(ref, 0, sizeof(*ref));
+	ref->idx = w->idx;
+	ref->seq = w->seq;
+	ref->head_len = w->head_len;
+	ref->body_len = w->body_len;
+	ref->first = LOAD(&e->first);
+	ref->skip = LOAD(&e->key_len) + LOAD(&e->vary_len);
+	ref->cur_block = NIL;
+	FENCE_ACQ();
+	return LOAD(&e->seq) == w->seq ? 0 : -1;
+}
+
+int
+cache_append_keep(struct cache *c, struct cache_writer *w, const void *data,
+    size_t len)
+{
+	if (!cache_writing(w))
+		return -1;
+	if (len == 0)
+		return 0;
+	if (w->head_len == 0 || LOAD(&ent(c, w->idx)->seq) != w->seq) {
+		cache_abort(c, w);
+		return -1;
+	}
+	/* What did not fit is not counted: the object stays as it was. */
+	if (len > w->max_body - w->body_len ||
+	    writer_put(c, w, data, len, w->max_body - w->body_len) == -1) {
+		errno = ENOSPC;
+		return -1;
+	}
+	w->body_len += len;
+	return 0;
+}
+
 int
 cache_commit(struct cache *c, struct cache_writer *w)
+{
+	return cache_commit_ref(c, w, NULL);
+}
+
+int
+cache_commit_ref(struct cache *c, struct cache_writer *w, struct cache_ref *ref)
 {
 	struct cache_entry	*e, *p;
 	uint32_t		*nx = nextv(c), i, j, n, spare, len, old, nvar;
@@ -1440,6 +1494,16 @@ cache_commit(struct cache *c, struct cache_writer *w)
 			break;
 		entry_retire(c, old, 0);
 	} while (nvar + 1 > CACHE_VARIANTS + 1);
+	if (ref != NULL) {
+		memset(ref, 0, sizeof(*ref));
+		ref->idx = i;
+		ref->seq = e->seq;
+		ref->head_len = e->head_len;
+		ref->body_len = e->body_len;
+		ref->first = e->first;
+		ref->skip = e->key_len + e->vary_len;
+		ref->cur_block = NIL;
+	}
 	cache_unlock(c);
 	cache_writer_init(w);
 	return 0;

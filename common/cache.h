@@ -209,6 +209,29 @@ int		 cache_append(struct cache *c, struct cache_writer *w,
  * the writer is then done with, as after cache_abort().
  */
 int		 cache_commit(struct cache *c, struct cache_writer *w);
+/*
+ * cache_commit, and on success *ref names the complete object (as a
+ * lookup would have found it), so that its writer goes on sending it.
+ */
+int		 cache_commit_ref(struct cache *c, struct cache_writer *w,
+		    struct cache_ref *ref);
+/*
+ * A reference to the object being written, as far as it is written
+ * (body_len: the body bytes appended so far), for the writer itself to
+ * read back with cache_iov while it goes on appending: refresh body_len
+ * from w->body_len before each read.  -1 before the head, or when the
+ * object was purged or wiped meanwhile.
+ */
+int		 cache_writer_ref(struct cache *c, const struct cache_writer *w,
+		    struct cache_ref *ref);
+/*
+ * cache_append, except that running out of room (no blocks, or over
+ * max_body) leaves the writer as it was (-1, errno ENOSPC): the bytes
+ * already appended can still be read back before the caller aborts.
+ * A purge meanwhile aborts it as cache_append does (-1, errno other).
+ */
+int		 cache_append_keep(struct cache *c, struct cache_writer *w,
+		    const void *data, size_t len);
 /* Give up the object (waiters then fetch on their own).  Idempotent. */
 void		 cache_abort(struct cache *c, struct cache_writer *w);
 static inline int

@@ -181,6 +181,8 @@ struct req {
 	unsigned		 c_invalidate:1; /* unsafe method: purge on success */
 	unsigned		 c_hit:1;	/* answered from the cache */
 	unsigned		 c_nobody:1;	/* hit without a body (HEAD, 304) */
+	unsigned		 c_ahead:1;	/* storing at the backend's pace: the
+						   client is sent the object (cref) */
 	char			*ck;		/* cache key (then scratch), a buffer */
 	uint32_t		 klen;
 	uint32_t		 kurl;		/* where the URL (after "://") starts in ck */
@@ -265,6 +267,7 @@ static int	 cache_stale_ok(struct client *);
 static enum step cache_serve_stale(struct client *, int);
 static enum step request_forward(struct client *, const struct http_request *);
 static void	 cache_refresh_behind(struct client *, const struct http_request *);
+static void	 cache_ahead_begin(struct client *, const struct http_response *);
 static enum step step_handshake(struct client *);
 static enum step redirect_answer(struct client *, const struct http_request *);
 
@@ -2386,6 +2389,7 @@ cache_response(struct client *c, const struct http_response *rs, enum step *st)
 			why = "no-room";
 		else {
 			r->c_store = 1;
+			cache_ahead_begin(c, rs);
 			snprintf(r->cstatus + len, sizeof(r->cstatus) - len,
 			    "; stored; ttl=%lld", (long long)cachepol_ttl(&m, ev_wall));
 			return 0;
@@ -2403,8 +2407,168 @@ cache_body(struct req *r, const char *p, size_t n)
 {
 	if (!r->c_store || n == 0)
 		return;
+	if (r->c_ahead) {
+		if (cache_append_keep(worker.cache, &r->cw, p, n) == 0)
+			r->cref.body_len = r->cw.body_len;
+		else
+			r->c_store = 0;	/* the client drains the object, then streams */
+		return;
+	}
 	if (cache_append(worker.cache, &r->cw, p, n) == -1)
 		r->c_store = 0;		/* too large, or no room: it streams on */
+}
+
+/*
+ * Storing ahead of the client.  An answer with a Content-Length that is
+ * being stored is read at the backend's pace, whatever the client's: each
+ * piece goes into the object, and the client is sent the object as it
+ * grows (r->cref, the writer's own view of it; r->coff, the next object
+ * byte for the client).  A slow first client then holds neither the
+ * backend connection nor the others waiting for the object, and one that
+ * goes away does not stop the store (the request goes on without a
+ * socket).  Memory stays bounded: one upstream buffer, the object in
+ * shared memory (max_object_size).  When the object cannot grow (no room
+ * left), the client is sent what is stored, the object is given up, and
+ * the rest streams through at the client's pace as without the cache.
+ */
+static void
+cache_ahead_begin(struct client *c, const struct http_response *rs)
+{
+	struct req	*r = c->r;
+
+	if (rs->chunked || rs->content_length <= 0 ||
+	    !http_response_has_body(r->method, rs->status))
+		return;
+	if (r->cref.pin != 0)
+		cache_unpin(worker.cache, &r->cref, worker.slot);
+	if (cache_writer_ref(worker.cache, &r->cw, &r->cref) == -1)
+		return;
+	r->c_ahead = 1;
+	r->coff = r->cref.head_len;
+}
+
+/* The client went away while the object is stored: go on without it. */
+static void
+cache_ahead_detach(struct client *c)
+{
+	log_info("client %s closed the connection; storing the answer goes on",
+	    c->ip);
+	if (c->tls != NULL) {
+		c->tls->failed = 1;
+		tls_conn_free(c->tls);
+		c->tls = NULL;
+	}
+	close(c->io.fd);
+	c->io.fd = -1;
+	c->bg = 1;
+	c->in_pos = c->in_end;
+	c->r->keep_alive = 0;
+}
+
+/*
+ * Send the client what it can take: the rest of its head, then object
+ * bytes up to what is stored.  STEP_AGAIN, or STEP_CLOSED when the object
+ * went away under the client (cut).  When the object could not grow and
+ * the client has it all, the object is given up and c_ahead ends.
+ */
+static enum step
+cache_ahead_write(struct client *c)
+{
+	struct req	*r = c->r;
+	struct iovec	 iov[1 + CACHE_IOV];
+	uint64_t	 have = r->cref.head_len + r->cref.body_len, want;
+	size_t		 hl, total;
+	ssize_t		 n;
+	int		 niov, k;
+
+	while (!c->bg && c->wr_ready &&
+	    (r->hb_pos < r->hb_end || r->coff < have)) {
+		niov = 0;
+		total = hl = r->hb_end - r->hb_pos;
+		if (hl > 0) {
+			iov[0].iov_base = r->hb + r->hb_pos;
+			iov[0].iov_len = hl;
+			niov = 1;
+		}
+		if (r->coff < have) {
+			want = have - r->coff;
+			if (want > CACHE_WRITE_MAX)
+				want = CACHE_WRITE_MAX;
+			k = cache_iov(worker.cache, &r->cref, r->coff, want,
+			    iov + niov, CACHE_IOV);
+			if (k <= 0)
+				goto lost;
+			for (; k > 0; k--)
+				total += iov[niov++].iov_len;
+		}
+		n = cl_writev(c, iov, niov);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				c->wr_ready = 0;
+				break;
+			}
+			if (!r->c_store) {
+				client_close(c);	/* nothing is stored for it */
+				return STEP_CLOSED;
+			}
+			cache_ahead_detach(c);
+			break;
+		}
+		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref))
+			goto lost;
+		if ((size_t)n < total)
+			c->wr_ready = 0;
+		if ((size_t)n <= hl) {
+			r->hb_pos += n;
+			continue;
+		}
+		r->hb_pos = r->hb_end;
+		r->coff += n - hl;
+		r->body_bytes += n - hl;
+	}
+	if (!r->c_store && (c->bg || (r->hb_pos == r->hb_end && r->coff >= have))) {
+		if (c->bg) {
+			client_close(c);	/* nobody left to send the rest to */
+			return STEP_CLOSED;
+		}
+		/* It has all that was stored: the rest streams through. */
+		cache_abort(worker.cache, &r->cw);
+		r->c_ahead = 0;
+	}
+	return STEP_AGAIN;
+lost:
+	log_warnx("client %s: object being stored was removed while being "
+	    "sent: connection cut", c->ip);
+	client_abort(c);
+	return STEP_CLOSED;
+}
+
+/*
+ * The whole body is stored: publish it and send the client the rest from
+ * the complete object (CS_CACHE), with the backend connection released.
+ */
+static enum step
+cache_ahead_done(struct client *c)
+{
+	struct req	*r = c->r;
+
+	r->c_store = 0;
+	r->c_ahead = 0;
+	if (cache_commit_ref(worker.cache, &r->cw, &r->cref) == -1 ||
+	    (cache_pin(worker.cache, &r->cref, worker.slot) == -1 &&
+	    !cache_ref_valid(worker.cache, &r->cref))) {
+		log_warnx("client %s: object being stored was removed before "
+		    "it was sent: connection cut", c->ip);
+		client_abort(c);
+		return STEP_CLOSED;
+	}
+	STAT_INC(cache_stored);
+	r->cend = r->cref.head_len + r->cref.body_len;
+	r->t_up_end = ev_now;
+	upconn_release(c);
+	active_add(r, NULL, -1);
+	c->state = CS_CACHE;
+	return STEP_DONE;
 }
 
 /* The whole body is in: make the object visible. */
@@ -3501,6 +3665,21 @@ step_response(struct client *c)
 			}
 			if (rc == 0)
 				r->need_more = 1;
+			if (r->c_ahead && r->c_store)
+				r->send_pos = r->send_end;	/* in the object */
+		}
+		if (r->c_ahead) {
+			if (r->resp_done && r->c_store)
+				return cache_ahead_done(c);
+			if (cache_ahead_write(c) == STEP_CLOSED)
+				return STEP_CLOSED;
+			if (r->c_ahead && !r->c_store) {
+				/* The object stopped growing: the client drains it first. */
+				c->wait = W_CL_WRITE;
+				return STEP_AGAIN;
+			}
+			if (!r->c_ahead)
+				continue;
 		}
 		/*
 		 * A whole stored body is visible before its last bytes reach
@@ -3509,7 +3688,7 @@ step_response(struct client *c)
 		if (r->resp_done)
 			cache_done(r);
 		/* Send whatever is ready for the client. */
-		if (r->hb_pos < r->hb_end || r->send_pos < r->send_end) {
+		if (!r->c_ahead && (r->hb_pos < r->hb_end || r->send_pos < r->send_end)) {
 			if (!c->wr_ready) {
 				c->wait = W_CL_WRITE;
 				return STEP_AGAIN;
