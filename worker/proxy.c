@@ -81,7 +81,8 @@ enum wait_on {
 	W_QUEUE,	/* waiting for a server below max_conns */
 	W_CACHE,	/* a collapsed miss waits for another's fetch */
 	W_START,	/* a cache refresh starts on the next turn */
-	W_HANDSHAKE	/* client TLS handshake (fixed deadline) */
+	W_HANDSHAKE,	/* client TLS handshake (fixed deadline) */
+	W_CGROW		/* a hit on an object being stored waits for more of it */
 };
 
 enum step { STEP_AGAIN, STEP_DONE, STEP_CLOSED };
@@ -183,6 +184,8 @@ struct req {
 	unsigned		 c_nobody:1;	/* hit without a body (HEAD, 304) */
 	unsigned		 c_ahead:1;	/* storing at the backend's pace: the
 						   client is sent the object (cref) */
+	unsigned		 c_grow:1;	/* hit on an object still being stored */
+	uint64_t		 cexpect;	/* ... its announced body length */
 	char			*ck;		/* cache key (then scratch), a buffer */
 	uint32_t		 klen;
 	uint32_t		 kurl;		/* where the URL (after "://") starts in ck */
@@ -268,6 +271,7 @@ static enum step cache_serve_stale(struct client *, int);
 static enum step request_forward(struct client *, const struct http_request *);
 static void	 cache_refresh_behind(struct client *, const struct http_request *);
 static void	 cache_ahead_begin(struct client *, const struct http_response *);
+static enum step cache_hit(struct client *, const struct http_request *);
 static enum step step_handshake(struct client *);
 static enum step redirect_answer(struct client *, const struct http_request *);
 
@@ -425,6 +429,7 @@ req_put(struct req *r)
 		cache_abort(worker.cache, &r->cw);
 	if (r->cref.pin != 0)
 		cache_unpin(worker.cache, &r->cref, worker.slot);
+	cache_unfollow(worker.cache, &r->cref);
 	buf_put(r->ck);
 	buf_put(r->hb);
 	buf_put(r->ub);
@@ -1708,6 +1713,7 @@ cache_find(struct client *c, const struct http_request *rq)
 
 	if (r->cref.pin != 0)
 		cache_unpin(worker.cache, &r->cref, worker.slot);
+	cache_unfollow(worker.cache, &r->cref);
 	rc = cache_lookup(worker.cache, r->ck, r->klen, vary_cb, &va, ev_wall,
 	    (conf->cache.lock_timeout_ms + 999) / 1000, &r->cref, &r->cmeta);
 	/* The blob of the object found (older variants may have matched too). */
@@ -1715,6 +1721,80 @@ cache_find(struct client *c, const struct http_request *rq)
 	if (r->vlen > va.len)
 		r->vlen = 0;
 	return rc;
+}
+
+/*
+ * Hits on an object still being stored (another request, maybe in another
+ * worker, fills it at its backend's pace, cache_ahead_*): the client is
+ * sent what is stored and follows the object as it grows (step_cache,
+ * W_CGROW), until it is committed (then pinned, as any hit) or given up
+ * (the connection is cut: its Content-Length was announced).
+ */
+
+/* How long a growing object may stay still before its readers give up. */
+static int64_t
+cache_grow_patience(const struct req *r)
+{
+	return r->upstream->conf->read_timeout_ms + 1000;
+}
+
+/* Progress of the growing object: -1 when it is gone. */
+static int
+cache_grow_check(struct req *r)
+{
+	switch (cache_ref_grow(worker.cache, &r->cref)) {
+	case 0:
+		return 0;
+	case 1:
+		/*
+		 * Whole now: pinned while it is sent, as any hit (as a
+		 * follower it could not be evicted meanwhile; without room
+		 * for a pin it stays one).
+		 */
+		r->c_grow = 0;
+		if (cache_pin(worker.cache, &r->cref, worker.slot) == 0)
+			cache_unfollow(worker.cache, &r->cref);
+		else if (!cache_ref_valid(worker.cache, &r->cref))
+			return -1;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/*
+ * A key another request is storing: answer from its object as it grows
+ * when that one announced its length and is fresh for this request.
+ * Returns 1 when answered (*st set).
+ */
+static int
+cache_grow_hit(struct client *c, const struct http_request *rq,
+    const struct http_request *frq, const struct cachepol_req *cr,
+    const struct cachepol_opts *o, enum step *st)
+{
+	struct req	*r = c->r;
+	struct vary_arg	 va = { frq, r->ck + r->klen, CACHE_VARY_MAX, 0 };
+
+	if (r->cref.pin != 0)
+		cache_unpin(worker.cache, &r->cref, worker.slot);
+	cache_unfollow(worker.cache, &r->cref);
+	if (cache_lookup_growing(worker.cache, r->ck, r->klen, vary_cb, &va,
+	    &r->cref, &r->cmeta, &r->cexpect) == -1 ||
+	    cachepol_use(&r->cmeta, cr, o, ev_wall) != CACHEPOL_FRESH)
+		return 0;
+	r->vlen = va.len;
+	r->c_grow = 1;
+	snprintf(r->cstatus, sizeof(r->cstatus),
+	    "portico; fwd=miss; collapsed; ttl=%lld",
+	    (long long)cachepol_ttl(&r->cmeta, ev_wall));
+	*st = cache_hit(c, rq);
+	if (*st == STEP_AGAIN) {
+		r->c_grow = 0;
+		r->cstatus[0] = '\0';
+		return 0;
+	}
+	STAT_INC(cache_hits);
+	return 1;
 }
 
 /*
@@ -1729,7 +1809,8 @@ cache_hit(struct client *c, const struct http_request *rq)
 	struct req	*r = c->r;
 	struct hbuild	 b;
 	uint32_t	 hl = r->cref.head_len;
-	uint64_t	 blen = r->cref.body_len, first = 0, last = 0;
+	uint64_t	 blen = r->c_grow ? r->cexpect : r->cref.body_len;
+	uint64_t	 first = 0, last = 0;
 	char		*eol;
 	int		 rc = 0, range = 0, status = r->cmeta.status, nobody;
 	size_t		 oldsl, newsl;
@@ -1824,7 +1905,10 @@ cache_hit(struct client *c, const struct http_request *rq)
 	 * the sequence): it goes out from private memory, whatever happens
 	 * to the object meanwhile.  A larger one is pinned while it is sent.
 	 */
-	if (r->cend - r->coff <= bufsize - r->hb_end) {
+	if (r->c_grow) {
+		/* step_cache follows it as it grows, and pins it once whole. */
+		r->cwait_until = ev_now + cache_grow_patience(r);
+	} else if (r->cend - r->coff <= bufsize - r->hb_end) {
 		if (r->cend > r->coff && cache_copy(worker.cache, &r->cref, r->coff,
 		    r->hb + r->hb_end, r->cend - r->coff) == -1)
 			return STEP_AGAIN;
@@ -1856,10 +1940,23 @@ step_cache(struct client *c)
 	int		 niov, k;
 	ssize_t		 n;
 	size_t		 hl, total, want;
+	uint64_t	 avail;
 
 	if (c->bg)
 		return request_finish(c);	/* a refresh: it is stored */
 	while (r->hb_pos < r->hb_end || r->coff < r->cend) {
+		avail = r->cref.head_len + r->cref.body_len;
+		if (r->c_grow && r->coff >= avail && r->hb_pos == r->hb_end) {
+			/* All that is stored yet went out: is there more? */
+			if (cache_grow_check(r) == -1)
+				goto changed;
+			if (r->coff >= r->cref.head_len + r->cref.body_len) {
+				c->wait = W_CGROW;
+				return STEP_AGAIN;
+			}
+			r->cwait_until = ev_now + cache_grow_patience(r);
+			continue;
+		}
 		if (!c->wr_ready) {
 			c->wait = W_CL_WRITE;
 			return STEP_AGAIN;
@@ -1871,12 +1968,15 @@ step_cache(struct client *c)
 			iov[0].iov_len = hl;
 			niov = 1;
 		}
-		if (r->coff < r->cend) {
-			want = r->cend - r->coff;
+		if (r->coff < r->cend && r->coff < avail) {
+			want = (r->cend < avail ? r->cend : avail) - r->coff;
 			if (want > CACHE_WRITE_MAX)
 				want = CACHE_WRITE_MAX;
 			k = cache_iov(worker.cache, &r->cref, r->coff, want,
 			    iov + niov, CACHE_IOV);
+			if (k <= 0 && r->c_grow && cache_grow_check(r) != -1 &&
+			    !r->c_grow)
+				continue;	/* committed meanwhile */
 			if (k <= 0)
 				goto changed;
 			for (; k > 0; k--)
@@ -1892,7 +1992,8 @@ step_cache(struct client *c)
 			return STEP_CLOSED;
 		}
 		/* Were the bytes copied (to the kernel, or to TLS records) still the object's? */
-		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref))
+		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref) &&
+		    (!r->c_grow || cache_grow_check(r) == -1))
 			goto changed;
 		if ((size_t)n < total)
 			c->wr_ready = 0;
@@ -2109,7 +2210,10 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 			break;
 		}
 	} else if (lrc == CACHE_BUSY && !cr.no_store) {
-		/* Someone fetches it: wait for that answer, up to lock_timeout. */
+		/* Someone stores it: follow it as it grows, if it can be. */
+		if (cache_grow_hit(c, rq, &frq, &cr, &o, st))
+			return 1;
+		/* Else wait for that answer, up to lock_timeout. */
 		if (r->cwait_until == 0)
 			r->cwait_until = ev_now + conf->cache.lock_timeout_ms;
 		if (ev_now < r->cwait_until) {
@@ -2441,10 +2545,14 @@ cache_ahead_begin(struct client *c, const struct http_response *rs)
 		return;
 	if (r->cref.pin != 0)
 		cache_unpin(worker.cache, &r->cref, worker.slot);
+	cache_unfollow(worker.cache, &r->cref);
 	if (cache_writer_ref(worker.cache, &r->cw, &r->cref) == -1)
 		return;
 	r->c_ahead = 1;
 	r->coff = r->cref.head_len;
+	/* Others asking for it meanwhile follow it as it grows. */
+	(void)cache_writer_expect(worker.cache, &r->cw,
+	    (uint64_t)rs->content_length);
 }
 
 /* The client went away while the object is stored: go on without it. */
@@ -4030,6 +4138,7 @@ client_run(struct client *c)
 			deadline = c->r->queue_deadline;
 		break;
 	case W_CACHE:
+	case W_CGROW:
 		deadline = ev_now + CACHE_POLL_MS;
 		if (deadline > c->r->cwait_until)
 			deadline = c->r->cwait_until;
@@ -4076,6 +4185,15 @@ client_timer_cb(struct ev_timer *t)
 		break;
 	case W_CACHE:
 		st = cache_wait_again(c);
+		break;
+	case W_CGROW:
+		if (ev_now >= r->cwait_until) {
+			log_warnx("client %s: the object being stored stopped "
+			    "growing: connection cut", c->ip);
+			client_abort(c);
+			return;
+		}
+		st = STEP_DONE;		/* look for more of it */
 		break;
 	case W_START:
 		st = STEP_DONE;		/* a refresh begins */

@@ -124,6 +124,43 @@ def test():
         tap.ok(cache_status(r).get("hit") is True, "the object is stored: a hit", cs(r))
         tap.is_(hashlib.sha256(r.body).hexdigest(), want, "... with the whole body")
 
+    with subtest_guard("others are sent the object as it grows"):
+        # the backend sends 6 MB over about 2.4 s
+        b.script("/grow", headers=cc, body=big, pace=(256 << 10, 0.1))
+        slow = SlowReader(p.port, "/grow", hold=4)
+        slow.start()
+        slow.started.wait(10)
+        time.sleep(0.3)
+        marks = {}
+
+        def second():
+            from portico_test import Client
+            with Client(p.port, timeout=30) as c:
+                c.send(b"GET /grow HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                t0 = time.monotonic()
+                head = c.r.read_until(b"\r\n\r\n")
+                marks["head"] = time.monotonic() - t0
+                h = hashlib.sha256()
+                n = int([l.split(b":", 1)[1] for l in head.split(b"\r\n")
+                         if l.lower().startswith(b"content-length:")][0])
+                c.r.read_stream(n, h.update)
+                marks["done"] = time.monotonic() - t0
+                marks["head_text"] = head.decode("latin-1")
+                marks["sha"] = h.hexdigest()
+        t = threading.Thread(target=second, daemon=True)
+        t.start()
+        t.join(40)
+        tap.is_(marks.get("sha"), want, "a second client got the whole object, correct")
+        tap.like(marks.get("head_text", ""), r"Cache-Status: portico; fwd=miss; collapsed",
+                 "... answered from the object being stored")
+        # its head came while the backend was still sending: the body
+        # trickled in at the backend's pace after it
+        tap.ok("head" in marks and marks["head"] < 1.5 and marks["done"] - marks["head"] > 0.8,
+               "... its head came well before the end of the fetch (head %.2f s, "
+               "done %.2f s)" % (marks.get("head", -1), marks.get("done", -1)))
+        tap.is_(b.hits("/grow"), 1, "the backend was asked once")
+        slow.join(30)
+
     with subtest_guard("the first client leaves in the middle: the store goes on"):
         # the backend sends 6 MB over about 2.4 s; the client leaves after 0.5 s
         b.script("/paced", headers=cc, body=big, pace=(256 << 10, 0.1))
