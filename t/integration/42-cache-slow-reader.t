@@ -8,6 +8,7 @@
 # ends up stored.  The slow client itself gets correct bytes.  An object
 # that stops fitting in the region halfway is still sent whole and correct
 # to its first client (it drains what was stored, then the rest streams).
+# Over TLS too.
 import hashlib
 import os
 import socket
@@ -17,8 +18,9 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (tap, main, Backend, Portico, subtest_guard, cache_section,
+from portico_test import (tap, main, Backend, Portico, free_port, subtest_guard, cache_section,
                           cache_status, cs, pattern_bytes, pattern_sha256)
+from portico_tls import Certs, TLSClient, TLSPortico, client_ctx, have_openssl
 
 BIG = 6 << 20
 
@@ -214,6 +216,55 @@ def test():
                 "another reader: whole and correct")
     p.stop()
 
+    if not have_openssl():
+        tap.ok(False, "the openssl command is installed (apt-get install openssl)")
+        return
+    with subtest_guard("over TLS: a slow first client and another one"):
+        certs = Certs()
+        pem, key = certs.issue("site", dns=["localhost"])
+        port = free_port()
+        p = TLSPortico(upstreams={"app": [b.addr]}, listeners={"tls": ["127.0.0.1:%d" % port]},
+                       listener_opts={"tls": [("tls_certificate", pem), ("tls_key", key)]},
+                       routes=[dict(name="cached", path="/", upstream="app", cache="on")],
+                       workers=2, extra=cache_section(size="64m", max_object_size="16m"),
+                       name="portico-tls")
+        p.start()
+        b.script("/tls", headers=cc, body=big, pace=(256 << 10, 0.05))
+        ctx = client_ctx(ca=certs.ca)
+        res = {}
+
+        def slow_tls():
+            raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            raw.settimeout(30)
+            raw.connect(("127.0.0.1", port))
+            s = ctx.wrap_socket(raw, server_hostname="localhost")
+            s.sendall(b"GET /tls HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            data = bytearray()
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                data += d
+                i = data.find(b"\r\n\r\n")
+                if i >= 0 and len(data) - i - 4 >= BIG:
+                    break
+                time.sleep(0.002)
+            s.close()
+            i = data.find(b"\r\n\r\n")
+            res["slow"] = hashlib.sha256(bytes(data[i + 4:])).hexdigest()
+        t = threading.Thread(target=slow_tls, daemon=True)
+        t.start()
+        time.sleep(0.5)
+        with TLSClient(port, ctx, sni="localhost") as c:
+            r = c.request("GET", "/tls")
+        tap.is_(hashlib.sha256(r.body).hexdigest(), want, "a second TLS client: whole and correct")
+        tap.like(cs(r), r"^portico; fwd=miss; collapsed", "... from the object being stored", cs(r))
+        t.join(120)
+        tap.is_(res.get("slow"), want, "the slow TLS client: whole and correct")
+        tap.is_(b.hits("/tls"), 1, "one backend fetch")
+        p.stop()
+
 
 if __name__ == "__main__":
-    main(test, timeout=150)
+    main(test, timeout=240)
