@@ -4,8 +4,9 @@
 # that asked first: a client reading a 6 MB cacheable answer through a
 # 4 KiB receive window does not hold back the others asking for it (they
 # get it in far less time than the slow client takes, from one backend
-# fetch), and when it goes away in the middle the store goes on: the object
-# ends up stored.  The slow client itself gets correct bytes.  An object
+# fetch, sent the object as it grows: a second client gets its head long
+# before the fetch ends), and when it goes away in the middle the store
+# goes on: the object ends up stored.  The slow client itself gets correct bytes.  An object
 # that stops fitting in the region halfway is still sent whole and correct
 # to its first client (it drains what was stored, then the rest streams).
 # Over TLS too.
