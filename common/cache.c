@@ -77,7 +77,7 @@
 #include "common/cache.h"
 
 #define CACHE_MAGIC	0x43414348u	/* "CACH" */
-#define CACHE_VERSION	1
+#define CACHE_VERSION	2
 #define CACHE_MIN_SIZE	((size_t)1 << 20)
 #define CACHE_PAGE	4096
 #define CACHE_BLOCK	4096		/* bytes per data block */
@@ -117,7 +117,10 @@ struct cache_entry {
 	uint32_t	 vary_len;
 	uint32_t	 head_len;
 	uint32_t	 used;		/* CLOCK weight: hits raise, the hand lowers */
-	uint64_t	 body_len;
+	uint64_t	 body_len;	/* (while WRITING: appended so far) */
+	uint64_t	 expect;	/* WRITING: announced body length, 0: none */
+	uint32_t	 followers;	/* readers following it as it grows (atomic):
+					   not evicted while there are any */
 	uint64_t	 born;		/* commit order: the newest variant wins */
 	int64_t		 begin;		/* when writing began */
 	int32_t		 slot;		/* writer's slot */
@@ -201,6 +204,7 @@ static int		 entry_meta(struct cache *, uint32_t, uint64_t,
 			    struct cache_meta *);
 static int		 stream_seek(struct cache *, struct cache_ref *,
 			    uint64_t, uint32_t *, uint32_t *);
+static void		 follow_drop(struct cache_entry *);
 
 /*
  * Hashing: a wyhash-style mix of 64-bit words (128-bit multiply, fold).
@@ -841,7 +845,8 @@ cache_evict(struct cache *c, uint32_t need)
 		i = c->hand;
 		c->hand = i + 1 < c->nblocks ? i + 1 : 0;
 		e = ent(c, i);
-		if (e->state != E_COMPLETE)
+		if (e->state != E_COMPLETE ||
+		    __atomic_load_n(&e->followers, __ATOMIC_SEQ_CST) > 0)
 			continue;
 		if ((u = LOAD(&e->used)) > 0) {
 			STORE(&e->used, u - 1);
@@ -1036,6 +1041,7 @@ cache_lookup(struct cache *c, const char *key, size_t klen,
 			best.first = first;
 			best.skip = (uint32_t)klen + vl;
 			best.pin = 0;
+			best.follow = 0;
 			best.cur_block = first;
 			best.cur_pos = 0;
 			best_born = born;
@@ -1210,6 +1216,8 @@ cache_begin(struct cache *c, const char *key, size_t klen, int slot,
 	STORE(&e->vary_len, 0);
 	STORE(&e->head_len, 0);
 	STORE(&e->body_len, 0);
+	STORE(&e->expect, 0);
+	STORE(&e->followers, 0);
 	STORE(&e->born, 0);
 	STORE(&e->begin, now);
 	STORE(&e->used, CLOCK_NEW);
@@ -1363,6 +1371,8 @@ cache_append(struct cache *c, struct cache_writer *w, const void *data,
 		return -1;
 	}
 	w->body_len += len;
+	/* For readers that follow it (cache_lookup_growing): bytes first. */
+	STORE_REL(&ent(c, w->idx)->body_len, w->body_len);
 	return 0;
 }
 
@@ -1371,8 +1381,205 @@ cache_append(struct cache *c, struct cache_writer *w, const void *data,
  * the entry turns COMPLETE under its seqlock, and older complete objects
  * with the same key and vary blob are freed.
  */
+/*
+ * The writer's own object as it grows: its bytes are the writer's, and
+ * stay where they are until it commits or aborts.  A purge meanwhile
+ * changes the sequence (the reads then fail).
+ */
+int
+cache_writer_ref(struct cache *c, const struct cache_writer *w,
+    struct cache_ref *ref)
+{
+	struct cache_entry	*e;
+
+	if (!cache_writing(w) || w->head_len == 0 || w->idx >= c->nblocks)
+		return -1;
+	e = ent(c, w->idx);
+	memset(ref, 0, sizeof(*ref));
+	ref->idx = w->idx;
+	ref->seq = w->seq;
+	ref->head_len = w->head_len;
+	ref->body_len = w->body_len;
+	ref->first = LOAD(&e->first);
+	ref->skip = LOAD(&e->key_len) + LOAD(&e->vary_len);
+	ref->cur_block = NIL;
+	FENCE_ACQ();
+	return LOAD(&e->seq) == w->seq ? 0 : -1;
+}
+
+int
+cache_append_keep(struct cache *c, struct cache_writer *w, const void *data,
+    size_t len)
+{
+	if (!cache_writing(w))
+		return -1;
+	if (len == 0)
+		return 0;
+	if (w->head_len == 0 || LOAD(&ent(c, w->idx)->seq) != w->seq) {
+		cache_abort(c, w);
+		return -1;
+	}
+	/* What did not fit is not counted: the object stays as it was. */
+	if (len > w->max_body - w->body_len ||
+	    writer_put(c, w, data, len, w->max_body - w->body_len) == -1) {
+		/* It will not be whole: readers following it stop now. */
+		STORE(&ent(c, w->idx)->expect, 0);
+		errno = ENOSPC;
+		return -1;
+	}
+	w->body_len += len;
+	STORE_REL(&ent(c, w->idx)->body_len, w->body_len);
+	return 0;
+}
+
+int
+cache_writer_expect(struct cache *c, struct cache_writer *w, uint64_t body_len)
+{
+	struct cache_entry	*e;
+
+	if (!cache_writing(w) || w->head_len == 0 || body_len == 0 ||
+	    body_len > w->max_body)
+		return -1;
+	e = ent(c, w->idx);
+	if (LOAD(&e->seq) != w->seq)
+		return -1;
+	/* The vary blob, head and meta are written: readers may come. */
+	STORE(&e->expect, body_len);
+	STORE_REL(&e->head_len, w->head_len);
+	return 0;
+}
+
+/*
+ * Lock-free, like cache_lookup, over the WRITING entries of the key that
+ * announced their length.
+ */
+int
+cache_lookup_growing(struct cache *c, const char *key, size_t klen,
+    int (*match)(const char *blob, size_t len, void *arg), void *arg,
+    struct cache_ref *ref, struct cache_meta *meta, uint64_t *expect)
+{
+	char			 buf[CACHE_KEY_MAX + CACHE_VARY_MAX];
+	struct cache_entry	*e;
+	uint64_t		 h, s, body_len, ex;
+	uint32_t		*bk, i, nx, vl, first, head_len, steps;
+
+	if (klen > CACHE_KEY_MAX)
+		return -1;
+	h = cache_hash(key, klen);
+	bk = bucket_at(c, h);
+	for (i = LOAD_ACQ(bk), steps = 0; i < c->nblocks &&
+	    steps < CACHE_WALK_MAX; i = nx, steps++) {
+		e = ent(c, i);
+		s = LOAD_ACQ(&e->seq);
+		nx = LOAD_ACQ(&e->next);
+		if ((s & 1) || LOAD(&e->hash) != h || LOAD(&e->key_len) != klen ||
+		    LOAD(&e->state) != E_WRITING)
+			continue;
+		head_len = LOAD_ACQ(&e->head_len);
+		ex = LOAD(&e->expect);
+		body_len = LOAD_ACQ(&e->body_len);
+		vl = LOAD(&e->vary_len);
+		first = LOAD(&e->first);
+		if (head_len == 0 || ex == 0 || body_len > ex ||
+		    first >= c->nblocks || vl > CACHE_VARY_MAX)
+			continue;
+		memcpy(buf, block(c, first), klen);
+		if (memcmp(buf, key, klen) != 0)
+			continue;
+		memcpy(buf + klen, block(c, first) + klen, vl);
+		if (meta != NULL)
+			memcpy(meta, &e->meta, sizeof(*meta));
+		FENCE_ACQ();
+		if (LOAD(&e->seq) != s)
+			continue;
+		if (vl > 0 && (match == NULL || match(buf + klen, vl, arg) != 1))
+			continue;
+		/* Counted before checked: its commit cannot slip in between. */
+		__atomic_add_fetch(&e->followers, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&e->seq, __ATOMIC_SEQ_CST) != s) {
+			follow_drop(e);
+			continue;
+		}
+		memset(ref, 0, sizeof(*ref));
+		ref->follow = 1;
+		ref->idx = i;
+		ref->seq = s;
+		ref->head_len = head_len;
+		ref->body_len = body_len;
+		ref->first = first;
+		ref->skip = (uint32_t)klen + vl;
+		ref->cur_block = NIL;
+		*expect = ex;
+		return 0;
+	}
+	return -1;
+}
+
+/* One follower less, never below zero. */
+static void
+follow_drop(struct cache_entry *e)
+{
+	uint32_t	 cur = LOAD(&e->followers);
+
+	do {
+		if (cur == 0)
+			return;
+	} while (!__atomic_compare_exchange_n(&e->followers, &cur, cur - 1, 0,
+	    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+}
+
+void
+cache_unfollow(struct cache *c, struct cache_ref *ref)
+{
+	if (!ref->follow)
+		return;
+	ref->follow = 0;
+	if (ref->idx < c->nblocks)
+		follow_drop(ent(c, ref->idx));
+}
+
+int
+cache_ref_grow(struct cache *c, struct cache_ref *ref)
+{
+	struct cache_entry	*e;
+	uint64_t		 s, n;
+	uint32_t		 st;
+
+	if (ref->idx >= c->nblocks)
+		return -1;
+	e = ent(c, ref->idx);
+	s = LOAD_ACQ(&e->seq);
+	st = LOAD(&e->state);
+	n = LOAD_ACQ(&e->body_len);
+	FENCE_ACQ();
+	if (LOAD(&e->seq) != s || n < ref->body_len)
+		return -1;
+	if (s == ref->seq && st == E_WRITING) {
+		if (LOAD(&e->expect) == 0)
+			return -1;	/* its writer gave up */
+		ref->body_len = n;
+		return 0;
+	}
+	/*
+	 * The commit is the one transition between the two (each moves the
+	 * sequence by 2) and leaves every byte where it was.
+	 */
+	if (s == ref->seq + 2 && st == E_COMPLETE) {
+		ref->seq = s;
+		ref->body_len = n;
+		return 1;
+	}
+	return -1;
+}
+
 int
 cache_commit(struct cache *c, struct cache_writer *w)
+{
+	return cache_commit_ref(c, w, NULL);
+}
+
+int
+cache_commit_ref(struct cache *c, struct cache_writer *w, struct cache_ref *ref)
 {
 	struct cache_entry	*e, *p;
 	uint32_t		*nx = nextv(c), i, j, n, spare, len, old, nvar;
@@ -1440,6 +1647,16 @@ cache_commit(struct cache *c, struct cache_writer *w)
 			break;
 		entry_retire(c, old, 0);
 	} while (nvar + 1 > CACHE_VARIANTS + 1);
+	if (ref != NULL) {
+		memset(ref, 0, sizeof(*ref));
+		ref->idx = i;
+		ref->seq = e->seq;
+		ref->head_len = e->head_len;
+		ref->body_len = e->body_len;
+		ref->first = e->first;
+		ref->skip = e->key_len + e->vary_len;
+		ref->cur_block = NIL;
+	}
 	cache_unlock(c);
 	cache_writer_init(w);
 	return 0;

@@ -89,6 +89,7 @@ struct cache_ref {
 	uint32_t	 pin;		/* (private) 0, or this worker's pin + 1 */
 	uint32_t	 cur_block;	/* (private) where the last read was ... */
 	uint64_t	 cur_pos;	/* (private) ... and its offset */
+	uint32_t	 follow;	/* (private) 1: counted as a follower */
 };
 
 /* An object being written by this worker. */
@@ -209,6 +210,61 @@ int		 cache_append(struct cache *c, struct cache_writer *w,
  * the writer is then done with, as after cache_abort().
  */
 int		 cache_commit(struct cache *c, struct cache_writer *w);
+/*
+ * cache_commit, and on success *ref names the complete object (as a
+ * lookup would have found it), so that its writer goes on sending it.
+ */
+int		 cache_commit_ref(struct cache *c, struct cache_writer *w,
+		    struct cache_ref *ref);
+/*
+ * A reference to the object being written, as far as it is written
+ * (body_len: the body bytes appended so far), for the writer itself to
+ * read back with cache_iov while it goes on appending: refresh body_len
+ * from w->body_len before each read.  -1 before the head, or when the
+ * object was purged or wiped meanwhile.
+ */
+int		 cache_writer_ref(struct cache *c, const struct cache_writer *w,
+		    struct cache_ref *ref);
+/*
+ * cache_append, except that running out of room (no blocks, or over
+ * max_body) leaves the writer as it was (-1, errno ENOSPC): the bytes
+ * already appended can still be read back before the caller aborts.
+ * A purge meanwhile aborts it as cache_append does (-1, errno other).
+ */
+int		 cache_append_keep(struct cache *c, struct cache_writer *w,
+		    const void *data, size_t len);
+/*
+ * Announce the final body length (after cache_append_head): from then on
+ * the object may be read as it grows by other readers, in any worker
+ * (cache_lookup_growing).  -1 if not writing, no head, or 0 or over
+ * max_body.
+ */
+int		 cache_writer_expect(struct cache *c, struct cache_writer *w,
+		    uint64_t body_len);
+/*
+ * Find an object of key being written whose length was announced and
+ * whose vary blob match() accepts (as cache_lookup).  0 with *ref (its
+ * body_len: what is appended so far), *meta and *expect (the announced
+ * body length), or -1.  The reader follows it with cache_ref_grow.
+ */
+int		 cache_lookup_growing(struct cache *c, const char *key, size_t klen,
+		    int (*match)(const char *blob, size_t len, void *arg), void *arg,
+		    struct cache_ref *ref, struct cache_meta *meta, uint64_t *expect);
+/*
+ * A growing object's progress: 0 (still written; ref->body_len updated),
+ * 1 (it was committed: ref now names the complete object, with its final
+ * body_len, and may be pinned), or -1 (aborted, purged or gone: what was
+ * read under ref since its last check must be thrown away).  A reader
+ * whose cache_ref_valid() fails calls this to tell a commit from a loss.
+ */
+int		 cache_ref_grow(struct cache *c, struct cache_ref *ref);
+/*
+ * A reference from cache_lookup_growing counts as a follower of its
+ * object, which is not evicted while it has any (commit and pin leave no
+ * gap for eviction): let go once pinned, or when done with it.
+ * Idempotent.
+ */
+void		 cache_unfollow(struct cache *c, struct cache_ref *ref);
 /* Give up the object (waiters then fetch on their own).  Idempotent. */
 void		 cache_abort(struct cache *c, struct cache_writer *w);
 static inline int

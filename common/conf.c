@@ -172,6 +172,7 @@ static void	 key_cache(struct loader *, void *, const char *);
 static void	 key_handler(struct loader *, void *, const char *);
 static void	 key_allow(struct loader *, void *, const char *);
 static void	 key_purge_allow(struct loader *, void *, const char *);
+static void	 key_invalidate_unsafe(struct loader *, void *, const char *);
 static int	 parse_onoff(struct loader *, const char *, const char *, int *);
 static void	 key_cache_set_cookie(struct loader *, void *, const char *);
 static void	 key_cache_request_no_cache(struct loader *, void *, const char *);
@@ -342,6 +343,7 @@ static const struct key cache_keys[] = {
 	{ "heuristic_max", K_DURATION, C(heuristic_max_ms), 0, 0, 0, NULL, NULL },
 	{ "heuristic_percent", K_INT, C(heuristic_percent), 0, 100, 0, NULL, NULL },
 	{ "purge_allow", K_FUNC, 0, 0, 0, 1, key_purge_allow, NULL },
+	{ "invalidate_unsafe", K_FUNC, 0, 0, 0, 0, key_invalidate_unsafe, NULL },
 };
 
 #define NKEYS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -1360,6 +1362,23 @@ key_purge_allow(struct loader *ld, void *obj, const char *v)
 	struct conf_cache	*c = obj;
 
 	cidr_list_add(ld, "purge_allow", v, &c->purge_allow, &c->npurge_allow);
+}
+
+/* [cache] invalidate_unsafe = on | purge_allow | off */
+static void
+key_invalidate_unsafe(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_cache	*c = obj;
+
+	if (strcmp(v, "on") == 0)
+		c->invalidate_unsafe = CACHE_UNSAFE_ON;
+	else if (strcmp(v, "purge_allow") == 0)
+		c->invalidate_unsafe = CACHE_UNSAFE_PURGE_ALLOW;
+	else if (strcmp(v, "off") == 0)
+		c->invalidate_unsafe = CACHE_UNSAFE_OFF;
+	else
+		conf_err(ld, ld->lineno, "bad invalidate_unsafe '%s': "
+		    "expected on, purge_allow or off", v);
 }
 
 static void

@@ -202,6 +202,13 @@ struct conf_route {
 	int			 pass_client_identity_headers;	/* keep Forwarded etc. */
 };
 
+/* [cache] invalidate_unsafe: which unsafe requests invalidate (RFC 9111 4.4). */
+enum cache_unsafe {
+	CACHE_UNSAFE_ON = 0,		/* every successful one (the default) */
+	CACHE_UNSAFE_PURGE_ALLOW,	/* only from purge_allow addresses */
+	CACHE_UNSAFE_OFF		/* none: only PURGE/BAN remove objects */
+};
+
 /* The [cache] section: one shared-memory region for every caching route. */
 struct conf_cache {
 	int			 line;			/* of the section header; 0: none */
@@ -212,6 +219,7 @@ struct conf_cache {
 	int			 heuristic_percent;	/* of Date - Last-Modified, 10 */
 	struct conf_cidr	*purge_allow;		/* who may PURGE/BAN; loopback */
 	size_t			 npurge_allow;
+	enum cache_unsafe	 invalidate_unsafe;	/* who invalidates by an unsafe method */
 };
 
 struct conf_global {

@@ -691,6 +691,185 @@ START_TEST(test_max_body)
 }
 END_TEST
 
+/*
+ * The writer reads its object back as it grows (cache_writer_ref), its
+ * commit gives a reference to the complete object (cache_commit_ref), and
+ * cache_append_keep leaves the writer whole when the object cannot grow.
+ */
+START_TEST(test_writer_reads_back)
+{
+	struct cache		*c = cache_create(1 * MiB);
+	struct cache_writer	 w;
+	struct cache_ref	 wr, r;
+	struct cache_meta	 m;
+	struct iovec		 iov[8];
+	static unsigned char	 body[700000], back[700000];
+	uint64_t		 off, got;
+	size_t			 piece = 10000;
+	int			 n, i;
+
+	fill(body, sizeof(body), 7);
+	mkmeta(&m, 1);
+	ck_assert_int_eq(cache_begin(c, "/g", 2, 0, NOW, 1 << 20, &w), 0);
+	/* No head yet: nothing to read back. */
+	ck_assert_int_eq(cache_writer_ref(c, &w, &wr), -1);
+	ck_assert_int_eq(cache_append_head(c, &w, "v", 1, HEAD, strlen(HEAD),
+	    &m), 0);
+	ck_assert_int_eq(cache_writer_ref(c, &w, &wr), 0);
+	ck_assert_uint_eq(wr.head_len, strlen(HEAD));
+	ck_assert_uint_eq(wr.body_len, 0);
+	/* Append and read back in turns: every byte as written. */
+	got = 0;
+	for (off = 0; off < 150000; off += piece) {
+		ck_assert_int_eq(cache_append_keep(c, &w, body + off, piece), 0);
+		wr.body_len = w.body_len;
+		while ((n = cache_iov(c, &wr, wr.head_len + got, 5000, iov, 8)) > 0)
+			for (i = 0; i < n; i++) {
+				memcpy(back + got, iov[i].iov_base, iov[i].iov_len);
+				got += iov[i].iov_len;
+			}
+		ck_assert_int_eq(n, 0);
+		ck_assert_uint_eq(got, off + piece);
+	}
+	ck_assert(memcmp(back, body, got) == 0);
+	/* Still invisible to lookups: busy. */
+	ck_assert_int_eq(cache_lookup(c, "/g", 2, match_any, NULL, NOW, 5, &r,
+	    NULL), CACHE_BUSY);
+	/* More than half the region does not fit: the writer stays. */
+	ck_assert_int_eq(cache_append_keep(c, &w, body + got,
+	    sizeof(body) - got), -1);
+	ck_assert(cache_writing(&w));
+	ck_assert_uint_eq(w.body_len, got);
+	ck_assert_int_eq(cache_iov(c, &wr, wr.head_len, 100, iov, 8), 1);
+	/* Committing what is there gives a reference to the complete object. */
+	ck_assert_int_eq(cache_commit_ref(c, &w, &r), 0);
+	ck_assert(!cache_writing(&w));
+	ck_assert_uint_eq(r.body_len, got);
+	ck_assert(cache_ref_valid(c, &r));
+	ck_assert(!cache_ref_valid(c, &wr));	/* the writer's view is over */
+	ck_assert_int_eq(cache_copy(c, &r, r.head_len, back, got), 0);
+	ck_assert(memcmp(back, body, got) == 0);
+	ck_assert_int_eq(cache_lookup(c, "/g", 2, match_any, NULL, NOW, 5, &wr,
+	    NULL), CACHE_FOUND);
+	ck_assert_uint_eq(wr.idx, r.idx);
+	ck_assert_uint_eq(wr.seq, r.seq);
+
+	/* A purge while writing: the writer's view fails, keep aborts. */
+	ck_assert_int_eq(cache_begin(c, "/p", 2, 0, NOW, 1 << 20, &w), 0);
+	ck_assert_int_eq(cache_append_head(c, &w, "", 0, HEAD, strlen(HEAD),
+	    &m), 0);
+	ck_assert_int_eq(cache_append_keep(c, &w, body, 5000), 0);
+	ck_assert_int_eq(cache_writer_ref(c, &w, &wr), 0);
+	cache_purge(c, "/p", 2);
+	ck_assert_int_eq(cache_iov(c, &wr, 0, 100, iov, 8), -1);
+	ck_assert_int_eq(cache_append_keep(c, &w, body, 5000), -1);
+	ck_assert(!cache_writing(&w));
+	cache_destroy(c);
+}
+END_TEST
+
+/*
+ * Readers follow an object being written once its length is announced
+ * (cache_lookup_growing, cache_ref_grow), see its commit as such, and
+ * keep it from eviction while they follow it.
+ */
+START_TEST(test_growing)
+{
+	struct cache		*c = cache_create(2 * MiB);
+	struct cache_writer	 w;
+	struct cache_ref	 r, r2;
+	struct cache_meta	 m, got;
+	static unsigned char	 body[40000], back[40000];
+	uint64_t		 expect;
+
+	fill(body, sizeof(body), 3);
+	mkmeta(&m, 9);
+	ck_assert_int_eq(cache_begin(c, "/w", 2, 0, NOW, 1 << 20, &w), 0);
+	/* Nothing to follow before the head and the length. */
+	ck_assert_int_eq(cache_lookup_growing(c, "/w", 2, match_any, NULL, &r,
+	    &got, &expect), -1);
+	ck_assert_int_eq(cache_writer_expect(c, &w, sizeof(body)), -1);
+	ck_assert_int_eq(cache_append_head(c, &w, "a", 1, HEAD, strlen(HEAD),
+	    &m), 0);
+	ck_assert_int_eq(cache_lookup_growing(c, "/w", 2, match_any, NULL, &r,
+	    &got, &expect), -1);
+	ck_assert_int_eq(cache_writer_expect(c, &w, (1 << 20) + 1), -1);
+	ck_assert_int_eq(cache_writer_expect(c, &w, sizeof(body)), 0);
+	/* The vary blob must match; the meta and the length come along. */
+	ck_assert_int_eq(cache_lookup_growing(c, "/w", 2, match_str, "b", &r,
+	    &got, &expect), -1);
+	ck_assert_int_eq(cache_lookup_growing(c, "/w", 2, match_str, "a", &r,
+	    &got, &expect), 0);
+	ck_assert_uint_eq(expect, sizeof(body));
+	ck_assert_uint_eq(r.body_len, 0);
+	ck_assert_int_eq(got.date, 9);
+	ck_assert_int_eq(cache_copy(c, &r, 0, back, strlen(HEAD)), 0);
+	ck_assert(memcmp(back, HEAD, strlen(HEAD)) == 0);
+	/* It grows. */
+	ck_assert_int_eq(cache_append(c, &w, body, 10000), 0);
+	ck_assert_int_eq(cache_ref_grow(c, &r), 0);
+	ck_assert_uint_eq(r.body_len, 10000);
+	ck_assert_int_eq(cache_append_keep(c, &w, body + 10000, 30000), 0);
+	ck_assert_int_eq(cache_ref_grow(c, &r), 0);
+	ck_assert_uint_eq(r.body_len, 40000);
+	ck_assert_int_eq(cache_copy(c, &r, r.head_len, back, 40000), 0);
+	ck_assert(memcmp(back, body, 40000) == 0);
+	/* Committed: the reference carries over to the complete object. */
+	ck_assert_int_eq(cache_commit(c, &w), 0);
+	ck_assert(!cache_ref_valid(c, &r));
+	ck_assert_int_eq(cache_ref_grow(c, &r), 1);
+	ck_assert(cache_ref_valid(c, &r));
+	ck_assert_uint_eq(r.body_len, 40000);
+	ck_assert_int_eq(cache_copy(c, &r, r.head_len, back, 40000), 0);
+	ck_assert(memcmp(back, body, 40000) == 0);
+	/* A follower keeps it from eviction: fill the region with others. */
+	{
+		char	 k[16];
+		int	 j;
+
+		for (j = 0; j < 100; j++) {
+			snprintf(k, sizeof(k), "/o%d", j);
+			(void)store(c, k, "", 30000, j, 7000, j);
+		}
+	}
+	ck_assert(cache_ref_valid(c, &r));
+	ck_assert_int_eq(cache_copy(c, &r, r.head_len, back, 40000), 0);
+	ck_assert(memcmp(back, body, 40000) == 0);
+	cache_unfollow(c, &r);
+	cache_unfollow(c, &r);		/* idempotent */
+	{
+		char	 k[16];
+		int	 j;
+
+		for (j = 100; j < 200; j++) {
+			snprintf(k, sizeof(k), "/o%d", j);
+			(void)store(c, k, "", 30000, j, 7000, j);
+		}
+	}
+	ck_assert(!cache_ref_valid(c, &r));	/* evicted once let go */
+
+	/* An aborted or ungrowable object: its followers learn it. */
+	ck_assert_int_eq(cache_begin(c, "/x", 2, 0, NOW, 1 << 20, &w), 0);
+	ck_assert_int_eq(cache_append_head(c, &w, "", 0, HEAD, strlen(HEAD),
+	    &m), 0);
+	ck_assert_int_eq(cache_writer_expect(c, &w, 100), 0);
+	ck_assert_int_eq(cache_lookup_growing(c, "/x", 2, NULL, NULL, &r, NULL,
+	    &expect), 0);
+	ck_assert_int_eq(cache_lookup_growing(c, "/x", 2, NULL, NULL, &r2, NULL,
+	    &expect), 0);
+	ck_assert_int_eq(cache_append_keep(c, &w, body, sizeof(body)), 0);
+	ck_assert_int_eq(cache_append_keep(c, &w, body, 1 << 20), -1);
+	ck_assert(cache_writing(&w));
+	ck_assert_int_eq(cache_ref_grow(c, &r), -1);	/* given up */
+	cache_abort(c, &w);
+	ck_assert_int_eq(cache_ref_grow(c, &r2), -1);
+	ck_assert(!cache_ref_valid(c, &r2));
+	cache_unfollow(c, &r);
+	cache_unfollow(c, &r2);
+	cache_destroy(c);
+}
+END_TEST
+
 START_TEST(test_large_objects)
 {
 	static const size_t	 sizes[] = { 1, 4000, 4095, 4096, 4097, 12293,
@@ -1354,6 +1533,8 @@ cache_suite(void)
 	tcase_add_test(tc, test_create_sizes);
 	tcase_add_test(tc, test_hash);
 	tcase_add_test(tc, test_store_find);
+	tcase_add_test(tc, test_writer_reads_back);
+	tcase_add_test(tc, test_growing);
 	tcase_add_test(tc, test_key_limits);
 	tcase_add_test(tc, test_busy);
 	tcase_add_test(tc, test_abort);

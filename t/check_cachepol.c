@@ -1755,6 +1755,47 @@ key(const char *r, const char *fb, char *out, size_t cap)
 	return cachepol_key(&rq, fb, out, cap);
 }
 
+static int
+skey(const char *r, const char *scope, int https, char *out, size_t cap)
+{
+	req("%s", r);
+	return cachepol_key_scoped(&rq, NULL, scope, https, out, cap);
+}
+
+START_TEST(key_scoped)
+{
+	char	 k[256];
+	int	 n;
+
+	/* Scope, scheme, host without the scheme's own default port. */
+	n = skey("GET /a?b HTTP/1.1\r\nHost: X.example:80\r\n\r\n", "r u", 0,
+	    k, sizeof(k));
+	ck_assert(span_eq(k, n, "r u http://x.example/a?b"));
+	n = skey("GET /a HTTP/1.1\r\nHost: x:80\r\n\r\n", "r u", 1, k, sizeof(k));
+	ck_assert(span_eq(k, n, "r u https://x:80/a"));
+	n = skey("GET /a HTTP/1.1\r\nHost: x:443\r\n\r\n", "r u", 1, k, sizeof(k));
+	ck_assert(span_eq(k, n, "r u https://x/a"));
+	n = skey("GET /a HTTP/1.1\r\nHost: x:443\r\n\r\n", "r u", 0, k, sizeof(k));
+	ck_assert(span_eq(k, n, "r u http://x:443/a"));
+	n = skey("GET /a HTTP/1.1\r\nHost: [::1]:443\r\n\r\n", NULL, 1, k,
+	    sizeof(k));
+	ck_assert(span_eq(k, n, "https://[::1]/a"));
+	n = skey("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "", 0, k, sizeof(k));
+	ck_assert(span_eq(k, n, "http://x/a"));
+	/* Different scopes or schemes never give the same key. */
+	n = skey("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "pub app", 0, k,
+	    sizeof(k));
+	ck_assert(span_eq(k, n, "pub app http://x/a"));
+	/* Room, and no host at all. */
+	ck_assert_int_eq(skey("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "s", 0, k,
+	    12), 12);
+	ck_assert_int_eq(skey("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "s", 0, k,
+	    11), -1);
+	ck_assert_int_eq(skey("GET /a HTTP/1.0\r\n\r\n", "s", 0, k, sizeof(k)),
+	    -1);
+}
+END_TEST
+
 START_TEST(key_build)
 {
 	char	 k[256];
@@ -2121,6 +2162,7 @@ cachepol_suite(void)
 	tc = tcase_create("keys");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, key_build);
+	tcase_add_test(tc, key_scoped);
 	tcase_add_test(tc, key_of_uri);
 	tcase_add_test(tc, invalidates);
 	suite_add_tcase(s, tc);

@@ -815,6 +815,13 @@ START_TEST(test_cache_keys)
 	ck_assert_int_eq(c->cache.max_object_size, 8 << 20);
 	ck_assert_int_eq(c->cache.lock_timeout_ms, 5000);
 	ck_assert_uint_eq(c->cache.npurge_allow, 2);	/* loopback */
+	ck_assert_int_eq(c->cache.invalidate_unsafe, CACHE_UNSAFE_ON);
+	conf_free(c);
+	c = load_ok("[cache]\ninvalidate_unsafe = purge_allow\n" TAIL "cache = on\n");
+	ck_assert_int_eq(c->cache.invalidate_unsafe, CACHE_UNSAFE_PURGE_ALLOW);
+	conf_free(c);
+	c = load_ok("[cache]\ninvalidate_unsafe = off\n" TAIL "cache = on\n");
+	ck_assert_int_eq(c->cache.invalidate_unsafe, CACHE_UNSAFE_OFF);
 	conf_free(c);
 	c = load_ok("[cache]\nsize = 64m\nmax_object_size = 1m\n"
 	    "lock_timeout = 500ms\nheuristic_percent = 20\n"
@@ -843,6 +850,8 @@ START_TEST(test_cache_keys)
 	expect_only_error("[cache]\npurge_allow = nowhere\n" TAIL, 2,
 	    "bad purge_allow address");
 	expect_only_error("[cache]\ncolour = blue\n" TAIL, 2, "unknown key");
+	expect_only_error("[cache]\ninvalidate_unsafe = yes\n" TAIL, 2,
+	    "expected on, purge_allow or off");
 	expect_route_error("cache_request_no_cache = maybe", "honor or ignore");
 	expect_route_error("cache_set_cookie = yes", "on or off");
 }

@@ -812,33 +812,64 @@ remove_dot_segments(char *p, size_t n)
 	return o;
 }
 
+/* Host (without the default port defport) and target of rq, into w. */
+static void
+key_url(struct wbuf *w, const struct http_request *rq, const char *fallback_host,
+    unsigned defport)
+{
+	const char	*host = rq->host;
+	size_t		 hl = rq->host_len;
+
+	if (host == NULL || hl == 0) {
+		if (fallback_host == NULL) {
+			w->bad = 1;
+			return;
+		}
+		host = fallback_host;
+		hl = strlen(fallback_host);
+	}
+	hl = strip_default_port(host, hl, defport);
+	if (hl == 0 || rq->path == NULL || rq->path_len == 0) {
+		w->bad = 1;
+		return;
+	}
+	wput_lower(w, host, hl);
+	/*
+	 * In origin-form this is the target as sent; in absolute-form the
+	 * path and query after the authority, with "/" for an empty path.
+	 */
+	wput(w, rq->path, rq->path_len);
+	if (rq->query != NULL) {
+		wput(w, "?", 1);
+		wput(w, rq->query, rq->query_len);
+	}
+}
+
 int
 cachepol_key(const struct http_request *rq, const char *fallback_host,
     char *out, size_t cap)
 {
 	struct wbuf	 w = { out, cap, 0, 0 };
-	const char	*host = rq->host;
-	size_t		 hl = rq->host_len;
 
-	if (host == NULL || hl == 0) {
-		if (fallback_host == NULL)
-			return -1;
-		host = fallback_host;
-		hl = strlen(fallback_host);
+	key_url(&w, rq, fallback_host, 80);
+	return wbuf_result(&w);
+}
+
+int
+cachepol_key_scoped(const struct http_request *rq, const char *fallback_host,
+    const char *scope, int https, char *out, size_t cap)
+{
+	struct wbuf	 w = { out, cap, 0, 0 };
+
+	if (scope != NULL && *scope != '\0') {
+		wput(&w, scope, strlen(scope));
+		wput(&w, " ", 1);
 	}
-	hl = strip_default_port(host, hl, 80);
-	if (hl == 0 || rq->path == NULL || rq->path_len == 0)
-		return -1;
-	wput_lower(&w, host, hl);
-	/*
-	 * In origin-form this is the target as sent; in absolute-form the
-	 * path and query after the authority, with "/" for an empty path.
-	 */
-	wput(&w, rq->path, rq->path_len);
-	if (rq->query != NULL) {
-		wput(&w, "?", 1);
-		wput(&w, rq->query, rq->query_len);
-	}
+	if (https)
+		wput(&w, "https://", 8);
+	else
+		wput(&w, "http://", 7);
+	key_url(&w, rq, fallback_host, https ? 443 : 80);
 	return wbuf_result(&w);
 }
 

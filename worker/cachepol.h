@@ -67,6 +67,16 @@ size_t	 cachepol_fmt_date(int64_t t, char *out);
 int	 cachepol_key(const struct http_request *rq, const char *fallback_host,
 	    char *out, size_t cap);
 /*
+ * The key under which proxy.c stores: "SCOPE SCHEME://HOST/PATH?QUERY",
+ * where SCOPE (the route and upstream names, no spaces) is left out with
+ * its space when NULL or empty, SCHEME is http or https, and HOST is
+ * lowercased without the scheme's own default port only (80 for http,
+ * 443 for https: "x:80" over https stays "x:80").  rq is the request as
+ * forwarded upstream.  Returns the length, or -1 when it does not fit.
+ */
+int	 cachepol_key_scoped(const struct http_request *rq, const char *fallback_host,
+	    const char *scope, int https, char *out, size_t cap);
+/*
  * The key of a URI reference from a Location or Content-Location field,
  * for invalidation: only when it names the same host as the request (or
  * is relative); a relative path is resolved against the request path.

@@ -83,7 +83,8 @@ enum wait_on {
 	W_QUEUE,	/* waiting for a server below max_conns */
 	W_CACHE,	/* a collapsed miss waits for another's fetch */
 	W_START,	/* a cache refresh starts on the next turn */
-	W_HANDSHAKE	/* client TLS handshake (fixed deadline) */
+	W_HANDSHAKE,	/* client TLS handshake (fixed deadline) */
+	W_CGROW		/* a hit on an object being stored waits for more of it */
 };
 
 enum step { STEP_AGAIN, STEP_DONE, STEP_CLOSED };
@@ -183,8 +184,14 @@ struct req {
 	unsigned		 c_invalidate:1; /* unsafe method: purge on success */
 	unsigned		 c_hit:1;	/* answered from the cache */
 	unsigned		 c_nobody:1;	/* hit without a body (HEAD, 304) */
+	unsigned		 c_ahead:1;	/* storing at the backend's pace: the
+						   client is sent the object (cref) */
+	unsigned		 c_grow:1;	/* hit on an object still being stored */
+	uint64_t		 cexpect;	/* ... its announced body length */
 	char			*ck;		/* cache key (then scratch), a buffer */
 	uint32_t		 klen;
+	uint32_t		 kurl;		/* where the URL (after "://") starts in ck */
+	uint32_t		 k2off, k2len;	/* the key in the other scheme, in ck */
 	uint32_t		 vlen;		/* vary blob of cref, after the key in ck */
 	struct cache_writer	 cw;
 	struct cache_ref	 cref;
@@ -226,6 +233,9 @@ static struct http_limits	 req_limits, resp_limits;
 static struct http_header	*hdrs;
 static struct http_header	*hdrs2;	/* a request head parsed again */
 static char			*cscratch; /* cache: two buffers for heads */
+static char			*fwdbuf;   /* cache: the forwarded head, built again */
+static struct http_header	*hdrs3;	   /* ... and parsed */
+static struct http_limits	 fwd_limits;
 static struct client		*clients;	/* every open client */
 static size_t			 nclients, nbusy;
 static void			*free_bufs, *free_reqs;
@@ -266,6 +276,8 @@ static int	 cache_stale_ok(struct client *);
 static enum step cache_serve_stale(struct client *, int);
 static enum step request_forward(struct client *, const struct http_request *);
 static void	 cache_refresh_behind(struct client *, const struct http_request *);
+static void	 cache_ahead_begin(struct client *, const struct http_response *);
+static enum step cache_hit(struct client *, const struct http_request *);
 static enum step step_handshake(struct client *);
 static enum step redirect_answer(struct client *, const struct http_request *);
 
@@ -423,6 +435,7 @@ req_put(struct req *r)
 		cache_abort(worker.cache, &r->cw);
 	if (r->cref.pin != 0)
 		cache_unpin(worker.cache, &r->cref, worker.slot);
+	cache_unfollow(worker.cache, &r->cref);
 	buf_put(r->ck);
 	buf_put(r->np);
 	buf_put(r->hb);
@@ -462,6 +475,13 @@ proxy_init(struct conf *c)
 	if (hdrs == NULL || hdrs2 == NULL || upstreams == NULL)
 		return -1;
 	if (worker.cache != NULL && (cscratch = malloc(2 * bufsize)) == NULL)
+		return -1;
+	/* The forwarded head holds the client's fields and a few of ours. */
+	fwd_limits.max_request_line = bufsize;
+	fwd_limits.max_head = bufsize;
+	fwd_limits.max_headers = req_limits.max_headers + 16;
+	if (worker.cache != NULL && ((fwdbuf = malloc(bufsize)) == NULL ||
+	    (hdrs3 = calloc(fwd_limits.max_headers, sizeof(*hdrs3))) == NULL))
 		return -1;
 	nupstreams = c->nupstreams;
 	for (i = 0; i < nupstreams; i++) {
@@ -1023,7 +1043,7 @@ build_request_head(struct client *c, const struct http_request *rq)
 		rc |= hb_str(&b, ", ");
 	}
 	rc |= hb_str(&b, c->ip);
-	rc |= hb_str(&b, c->tls != NULL ? "\r\nX-Forwarded-Proto: https\r\n" :
+	rc |= hb_str(&b, c->ls->conf->tls != NULL ? "\r\nX-Forwarded-Proto: https\r\n" :
 	    "\r\nX-Forwarded-Proto: http\r\n");
 	if (c->tls != NULL && c->tls->subject != NULL) {
 		rc |= hb_str(&b, "X-Client-Cert-Subject: ");
@@ -1811,6 +1831,42 @@ req_reparse(struct client *c, struct http_request *rq)
 	return 0;
 }
 
+/*
+ * The request as portico forwards it to the backend: build_request_head()
+ * into a scratch buffer, parsed back into *frq (valid until the next
+ * call).  The cache key and Vary are computed on this view, so that they
+ * follow what the backend sees: the target as forwarded, the fields
+ * portico sets (X-Forwarded-*, Via), those it removes (its own, hop-by-hop,
+ * Connection-listed).  It is the head of a plain miss: neither the
+ * validators of a revalidation nor the fields a store drops (Range,
+ * conditionals) change the view.  -1 when it cannot be built.
+ */
+static int
+fwd_view(struct client *c, const struct http_request *rq, struct http_request *frq)
+{
+	struct req		*r = c->r;
+	struct cache_writer	 cw = r->cw;
+	char			*hb = r->hb;
+	uint32_t		 pos = r->hb_pos, end = r->hb_end;
+	unsigned		 reval = r->c_reval;
+	int			 rc;
+
+	r->hb = fwdbuf;
+	r->c_reval = 0;
+	cache_writer_init(&r->cw);
+	rc = build_request_head(c, rq);
+	memset(frq, 0, sizeof(*frq));
+	if (rc == 0 && http_parse_request(fwdbuf, r->hb_end, &fwd_limits, frq,
+	    hdrs3) != HTTP_PARSE_OK)
+		rc = -1;
+	r->hb = hb;
+	r->hb_pos = pos;
+	r->hb_end = end;
+	r->c_reval = reval;
+	r->cw = cw;
+	return rc;
+}
+
 static int
 vary_cb(const char *blob, size_t len, void *arg)
 {
@@ -1835,6 +1891,7 @@ cache_find(struct client *c, const struct http_request *rq)
 
 	if (r->cref.pin != 0)
 		cache_unpin(worker.cache, &r->cref, worker.slot);
+	cache_unfollow(worker.cache, &r->cref);
 	rc = cache_lookup(worker.cache, r->ck, r->klen, vary_cb, &va, ev_wall,
 	    (conf->cache.lock_timeout_ms + 999) / 1000, &r->cref, &r->cmeta);
 	/* The blob of the object found (older variants may have matched too). */
@@ -1842,6 +1899,80 @@ cache_find(struct client *c, const struct http_request *rq)
 	if (r->vlen > va.len)
 		r->vlen = 0;
 	return rc;
+}
+
+/*
+ * Hits on an object still being stored (another request, maybe in another
+ * worker, fills it at its backend's pace, cache_ahead_*): the client is
+ * sent what is stored and follows the object as it grows (step_cache,
+ * W_CGROW), until it is committed (then pinned, as any hit) or given up
+ * (the connection is cut: its Content-Length was announced).
+ */
+
+/* How long a growing object may stay still before its readers give up. */
+static int64_t
+cache_grow_patience(const struct req *r)
+{
+	return r->upstream->conf->read_timeout_ms + 1000;
+}
+
+/* Progress of the growing object: -1 when it is gone. */
+static int
+cache_grow_check(struct req *r)
+{
+	switch (cache_ref_grow(worker.cache, &r->cref)) {
+	case 0:
+		return 0;
+	case 1:
+		/*
+		 * Whole now: pinned while it is sent, as any hit (as a
+		 * follower it could not be evicted meanwhile; without room
+		 * for a pin it stays one).
+		 */
+		r->c_grow = 0;
+		if (cache_pin(worker.cache, &r->cref, worker.slot) == 0)
+			cache_unfollow(worker.cache, &r->cref);
+		else if (!cache_ref_valid(worker.cache, &r->cref))
+			return -1;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/*
+ * A key another request is storing: answer from its object as it grows
+ * when that one announced its length and is fresh for this request.
+ * Returns 1 when answered (*st set).
+ */
+static int
+cache_grow_hit(struct client *c, const struct http_request *rq,
+    const struct http_request *frq, const struct cachepol_req *cr,
+    const struct cachepol_opts *o, enum step *st)
+{
+	struct req	*r = c->r;
+	struct vary_arg	 va = { frq, r->ck + r->klen, CACHE_VARY_MAX, 0 };
+
+	if (r->cref.pin != 0)
+		cache_unpin(worker.cache, &r->cref, worker.slot);
+	cache_unfollow(worker.cache, &r->cref);
+	if (cache_lookup_growing(worker.cache, r->ck, r->klen, vary_cb, &va,
+	    &r->cref, &r->cmeta, &r->cexpect) == -1 ||
+	    cachepol_use(&r->cmeta, cr, o, ev_wall) != CACHEPOL_FRESH)
+		return 0;
+	r->vlen = va.len;
+	r->c_grow = 1;
+	snprintf(r->cstatus, sizeof(r->cstatus),
+	    "portico; fwd=miss; collapsed; ttl=%lld",
+	    (long long)cachepol_ttl(&r->cmeta, ev_wall));
+	*st = cache_hit(c, rq);
+	if (*st == STEP_AGAIN) {
+		r->c_grow = 0;
+		r->cstatus[0] = '\0';
+		return 0;
+	}
+	STAT_INC(cache_hits);
+	return 1;
 }
 
 /*
@@ -1856,7 +1987,8 @@ cache_hit(struct client *c, const struct http_request *rq)
 	struct req	*r = c->r;
 	struct hbuild	 b;
 	uint32_t	 hl = r->cref.head_len;
-	uint64_t	 blen = r->cref.body_len, first = 0, last = 0;
+	uint64_t	 blen = r->c_grow ? r->cexpect : r->cref.body_len;
+	uint64_t	 first = 0, last = 0;
 	char		*eol;
 	int		 rc = 0, range = 0, status = r->cmeta.status, nobody;
 	size_t		 oldsl, newsl;
@@ -1951,7 +2083,10 @@ cache_hit(struct client *c, const struct http_request *rq)
 	 * the sequence): it goes out from private memory, whatever happens
 	 * to the object meanwhile.  A larger one is pinned while it is sent.
 	 */
-	if (r->cend - r->coff <= bufsize - r->hb_end) {
+	if (r->c_grow) {
+		/* step_cache follows it as it grows, and pins it once whole. */
+		r->cwait_until = ev_now + cache_grow_patience(r);
+	} else if (r->cend - r->coff <= bufsize - r->hb_end) {
 		if (r->cend > r->coff && cache_copy(worker.cache, &r->cref, r->coff,
 		    r->hb + r->hb_end, r->cend - r->coff) == -1)
 			return STEP_AGAIN;
@@ -1983,10 +2118,23 @@ step_cache(struct client *c)
 	int		 niov, k;
 	ssize_t		 n;
 	size_t		 hl, total, want;
+	uint64_t	 avail;
 
 	if (c->bg)
 		return request_finish(c);	/* a refresh: it is stored */
 	while (r->hb_pos < r->hb_end || r->coff < r->cend) {
+		avail = r->cref.head_len + r->cref.body_len;
+		if (r->c_grow && r->coff >= avail && r->hb_pos == r->hb_end) {
+			/* All that is stored yet went out: is there more? */
+			if (cache_grow_check(r) == -1)
+				goto changed;
+			if (r->coff >= r->cref.head_len + r->cref.body_len) {
+				c->wait = W_CGROW;
+				return STEP_AGAIN;
+			}
+			r->cwait_until = ev_now + cache_grow_patience(r);
+			continue;
+		}
 		if (!c->wr_ready) {
 			c->wait = W_CL_WRITE;
 			return STEP_AGAIN;
@@ -1998,12 +2146,15 @@ step_cache(struct client *c)
 			iov[0].iov_len = hl;
 			niov = 1;
 		}
-		if (r->coff < r->cend) {
-			want = r->cend - r->coff;
+		if (r->coff < r->cend && r->coff < avail) {
+			want = (r->cend < avail ? r->cend : avail) - r->coff;
 			if (want > CACHE_WRITE_MAX)
 				want = CACHE_WRITE_MAX;
 			k = cache_iov(worker.cache, &r->cref, r->coff, want,
 			    iov + niov, CACHE_IOV);
+			if (k <= 0 && r->c_grow && cache_grow_check(r) != -1 &&
+			    !r->c_grow)
+				continue;	/* committed meanwhile */
 			if (k <= 0)
 				goto changed;
 			for (; k > 0; k--)
@@ -2019,7 +2170,8 @@ step_cache(struct client *c)
 			return STEP_CLOSED;
 		}
 		/* Were the bytes copied (to the kernel, or to TLS records) still the object's? */
-		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref))
+		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref) &&
+		    (!r->c_grow || cache_grow_check(r) == -1))
 			goto changed;
 		if ((size_t)n < total)
 			c->wr_ready = 0;
@@ -2084,6 +2236,43 @@ cache_serve_stale(struct client *c, int status)
 	return st;
 }
 
+/*
+ * The keys of a request, from the request as forwarded (fwd_view, into
+ * *frq): "ROUTE UPSTREAM SCHEME://HOST/TARGET" (cachepol_key_scoped), so
+ * that listeners, routes and upstreams never share objects, nor http
+ * and https.  The same URL in the other scheme goes after the vary blob
+ * area of r->ck: PURGE, BAN and invalidation drop both.  -1 when the
+ * keys do not fit (the request is not cached).
+ */
+static int
+cache_keys(struct client *c, const struct http_request *rq, struct http_request *frq)
+{
+	struct req	*r = c->r;
+	char		 scope[2 * CONF_MAX_NAME + 2];
+	size_t		 cap = (bufsize - CACHE_VARY_MAX) / 2;
+	int		 https = c->ls->conf->tls != NULL, n, n2;
+	char		*u;
+
+	if (cap > CACHE_KEY_MAX)
+		cap = CACHE_KEY_MAX;
+	if (fwd_view(c, rq, frq) == -1)
+		return -1;
+	snprintf(scope, sizeof(scope), "%s %s", r->route->name,
+	    r->upstream->conf->name);
+	n = cachepol_key_scoped(frq, r->upstream->conf->name, scope, https, r->ck,
+	    cap);
+	r->k2off = cap + CACHE_VARY_MAX;
+	n2 = cachepol_key_scoped(frq, r->upstream->conf->name, scope, !https,
+	    r->ck + r->k2off, cap);
+	/* Names hold no ':': the first one ends the scheme. */
+	if (n < 0 || n2 < 0 || (u = memchr(r->ck, ':', n)) == NULL)
+		return -1;
+	r->klen = n;
+	r->k2len = n2;
+	r->kurl = u + 3 - r->ck;
+	return 0;
+}
+
 /* PURGE (one key, all its variants) and BAN (every key under a prefix). */
 static enum step
 cache_purge_request(struct client *c, int ban)
@@ -2095,10 +2284,13 @@ cache_purge_request(struct client *c, int ban)
 		log_info("client %s: %s not allowed", c->ip, ban ? "BAN" : "PURGE");
 		return local_answer(c, 403, !r->req_done);
 	}
+	/* Both schemes: the resource changed, whoever asks for it. */
 	if (ban)
-		n = cache_purge_prefix(worker.cache, r->ck, r->klen);
+		n = cache_purge_prefix(worker.cache, r->ck, r->klen) +
+		    cache_purge_prefix(worker.cache, r->ck + r->k2off, r->k2len);
 	else
-		n = cache_purge(worker.cache, r->ck, r->klen);
+		n = cache_purge(worker.cache, r->ck, r->klen) +
+		    cache_purge(worker.cache, r->ck + r->k2off, r->k2len);
 	log_notice("cache: %s %.*s by %s: %d object%s removed", ban ? "BAN" : "PURGE",
 	    (int)r->klen, r->ck, c->ip, n, n == 1 ? "" : "s");
 	return local_answer(c, n > 0 || ban ? 200 : 404, !r->req_done);
@@ -2112,11 +2304,12 @@ static int
 cache_request(struct client *c, const struct http_request *rq, enum step *st)
 {
 	struct req		*r = c->r;
+	struct http_request	 frq;
 	struct cachepol_req	 cr;
 	struct cachepol_opts	 o;
 	enum cache_lookup_rc	 lrc;
 	const char		*fwd = "miss";
-	int			 n, collapsed = r->cwait_until != 0;
+	int			 collapsed = r->cwait_until != 0;
 
 	if (r->ck == NULL && (r->ck = buf_get()) == NULL) {
 		client_close(c);
@@ -2125,13 +2318,11 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 	}
 	r->c_stale = r->c_reval = 0;
 	r->cstatus[0] = '\0';
-	n = cachepol_key(rq, r->upstream->conf->name, r->ck, CACHE_KEY_MAX);
-	if (n < 0) {
+	if (cache_keys(c, rq, &frq) == -1) {
 		snprintf(r->cstatus, sizeof(r->cstatus),
 		    "portico; fwd=bypass; detail=key-too-long");
 		return 0;
 	}
-	r->klen = n;
 	if (rq->method == HTTP_M_OTHER && ((rq->method_len == 5 &&
 	    memcmp(rq->method_str, "PURGE", 5) == 0) || (rq->method_len == 3 &&
 	    memcmp(rq->method_str, "BAN", 3) == 0))) {
@@ -2140,12 +2331,16 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 	}
 	cachepol_request(rq, &cr);
 	if (!cr.cacheable) {
-		r->c_invalidate = cachepol_invalidates(rq->method, 200);
+		r->c_invalidate = cachepol_invalidates(rq->method, 200) &&
+		    (conf->cache.invalidate_unsafe == CACHE_UNSAFE_ON ||
+		    (conf->cache.invalidate_unsafe == CACHE_UNSAFE_PURGE_ALLOW &&
+		    ip_allowed(c->ip, conf->cache.purge_allow,
+		    conf->cache.npurge_allow)));
 		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=method");
 		return 0;
 	}
 	cache_opts(r->route, &o);
-	lrc = cache_find(c, rq);
+	lrc = cache_find(c, &frq);
 	if (lrc == CACHE_BUSY && c->bg) {
 		client_close(c);	/* someone refreshes it already */
 		*st = STEP_CLOSED;
@@ -2193,7 +2388,10 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 			break;
 		}
 	} else if (lrc == CACHE_BUSY && !cr.no_store) {
-		/* Someone fetches it: wait for that answer, up to lock_timeout. */
+		/* Someone stores it: follow it as it grows, if it can be. */
+		if (cache_grow_hit(c, rq, &frq, &cr, &o, st))
+			return 1;
+		/* Else wait for that answer, up to lock_timeout. */
 		if (r->cwait_until == 0)
 			r->cwait_until = ev_now + conf->cache.lock_timeout_ms;
 		if (ev_now < r->cwait_until) {
@@ -2245,27 +2443,56 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 	return 0;
 }
 
-/* An unsafe request succeeded: drop what is stored for its URI (RFC 9111 4.4). */
+/* Purge the URL part url[0..n) ("host/path") under both schemes' prefixes. */
+static void
+cache_purge_url(struct req *r, const char *url, size_t n)
+{
+	char		 key[CACHE_KEY_MAX + 2 * CONF_MAX_NAME + 16];
+	const char	*p2;
+	size_t		 pl;
+
+	pl = r->kurl;
+	if (pl + n <= sizeof(key)) {
+		memcpy(key, r->ck, pl);
+		memcpy(key + pl, url, n);
+		cache_purge(worker.cache, key, pl + n);
+	}
+	if ((p2 = memchr(r->ck + r->k2off, ':', r->k2len)) == NULL)
+		return;
+	pl = p2 + 3 - (r->ck + r->k2off);
+	if (pl + n <= sizeof(key)) {
+		memcpy(key, r->ck + r->k2off, pl);
+		memcpy(key + pl, url, n);
+		cache_purge(worker.cache, key, pl + n);
+	}
+}
+
+/*
+ * An unsafe request succeeded: drop what is stored for its URI (RFC 9111
+ * 4.4), in both schemes, and for the URIs of its Location and
+ * Content-Location when they name the same host.
+ */
 static void
 cache_invalidate(struct client *c, const struct http_response *rs)
 {
 	struct req		*r = c->r;
 	struct http_request	 frq;
 	const struct http_header *h;
-	const char		*slash;
+	const char		*url = r->ck + r->kurl, *slash;
+	size_t			 ulen = r->klen - r->kurl, i;
 	char			 key[CACHE_KEY_MAX];
-	size_t			 i;
 	int			 n;
 
 	cache_purge(worker.cache, r->ck, r->klen);
+	cache_purge(worker.cache, r->ck + r->k2off, r->k2len);
 	/* Location and Content-Location, on the same host only. */
-	if ((slash = memchr(r->ck, '/', r->klen)) == NULL)
+	if ((slash = memchr(url, '/', ulen)) == NULL)
 		return;
 	memset(&frq, 0, sizeof(frq));
-	frq.host = r->ck;
-	frq.host_len = slash - r->ck;
+	frq.host = url;
+	frq.host_len = slash - url;
 	frq.target = slash;
-	frq.target_len = r->klen - frq.host_len;
+	frq.target_len = ulen - frq.host_len;
 	frq.path = slash;
 	frq.path_len = frq.target_len;
 	if ((frq.query = memchr(slash, '?', frq.target_len)) != NULL) {
@@ -2282,7 +2509,7 @@ cache_invalidate(struct client *c, const struct http_response *rs)
 		n = cachepol_key_of_uri(h->value, h->value_len, &frq, NULL, key,
 		    sizeof(key));
 		if (n > 0)
-			cache_purge(worker.cache, key, n);
+			cache_purge_url(r, key, n);
 	}
 }
 
@@ -2295,7 +2522,7 @@ static enum step
 cache_refreshed(struct client *c, const struct http_response *rs)
 {
 	struct req		*r = c->r;
-	struct http_request	 rq;
+	struct http_request	 rq, frq;
 	struct http_response	 mrs;
 	struct cachepol_req	 cr;
 	struct cachepol_opts	 o;
@@ -2314,7 +2541,7 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 	r->t_up_end = ev_now;
 	upconn_release(c);
 	active_add(r, NULL, -1);
-	if (req_reparse(c, &rq) == -1)
+	if (req_reparse(c, &rq) == -1 || fwd_view(c, &rq, &frq) == -1)
 		goto fail;
 	if (r->cref.head_len > bufsize ||
 	    cache_copy(worker.cache, &r->cref, 0, cscratch, r->cref.head_len) == -1)
@@ -2351,7 +2578,7 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 		}
 		if (ok && cache_commit(worker.cache, &r->cw) == 0) {
 			STAT_INC(cache_stored);
-			if (cache_find(c, &rq) != CACHE_FOUND)
+			if (cache_find(c, &frq) != CACHE_FOUND)
 				goto gone;
 		} else {
 			cache_abort(worker.cache, &r->cw);
@@ -2371,7 +2598,7 @@ gone:
 	 * too has stored it again.  The origin vouched for it: answer with
 	 * what is stored now.
 	 */
-	if (cache_find(c, &rq) == CACHE_FOUND) {
+	if (cache_find(c, &frq) == CACHE_FOUND) {
 		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=stale; "
 		    "fwd-status=304; ttl=%lld",
 		    (long long)cachepol_ttl(&r->cmeta, ev_wall));
@@ -2394,7 +2621,7 @@ static int
 cache_response(struct client *c, const struct http_response *rs, enum step *st)
 {
 	struct req		*r = c->r;
-	struct http_request	 rq;
+	struct http_request	 rq, frq;
 	struct cachepol_req	 cr;
 	struct cachepol_opts	 o;
 	struct cache_meta	 m;
@@ -2420,7 +2647,7 @@ cache_response(struct client *c, const struct http_response *rs, enum step *st)
 	if (!cache_writing(&r->cw))
 		return 0;
 	len = strlen(r->cstatus);
-	if (req_reparse(c, &rq) == -1)
+	if (req_reparse(c, &rq) == -1 || fwd_view(c, &rq, &frq) == -1)
 		why = "request";
 	else {
 		cachepol_request(&rq, &cr);
@@ -2433,7 +2660,7 @@ cache_response(struct client *c, const struct http_response *rs, enum step *st)
 		    rs->content_length < 0 && !rs->chunked)
 			/* Its end is a close: a cut one would look whole. */
 			why = "close-delimited";
-		else if ((vlen = cachepol_vary_blob(rs, &rq, r->ck + r->klen,
+		else if ((vlen = cachepol_vary_blob(rs, &frq, r->ck + r->klen,
 		    CACHE_VARY_MAX)) < 0)
 			why = "vary";
 		else if ((hlen = cachepol_stored_head(rs, r->route->cache_set_cookie,
@@ -2444,6 +2671,7 @@ cache_response(struct client *c, const struct http_response *rs, enum step *st)
 			why = "no-room";
 		else {
 			r->c_store = 1;
+			cache_ahead_begin(c, rs);
 			snprintf(r->cstatus + len, sizeof(r->cstatus) - len,
 			    "; stored; ttl=%lld", (long long)cachepol_ttl(&m, ev_wall));
 			return 0;
@@ -2461,8 +2689,172 @@ cache_body(struct req *r, const char *p, size_t n)
 {
 	if (!r->c_store || n == 0)
 		return;
+	if (r->c_ahead) {
+		if (cache_append_keep(worker.cache, &r->cw, p, n) == 0)
+			r->cref.body_len = r->cw.body_len;
+		else
+			r->c_store = 0;	/* the client drains the object, then streams */
+		return;
+	}
 	if (cache_append(worker.cache, &r->cw, p, n) == -1)
 		r->c_store = 0;		/* too large, or no room: it streams on */
+}
+
+/*
+ * Storing ahead of the client.  An answer with a Content-Length that is
+ * being stored is read at the backend's pace, whatever the client's: each
+ * piece goes into the object, and the client is sent the object as it
+ * grows (r->cref, the writer's own view of it; r->coff, the next object
+ * byte for the client).  A slow first client then holds neither the
+ * backend connection nor the others waiting for the object, and one that
+ * goes away does not stop the store (the request goes on without a
+ * socket).  Memory stays bounded: one upstream buffer, the object in
+ * shared memory (max_object_size).  When the object cannot grow (no room
+ * left), the client is sent what is stored, the object is given up, and
+ * the rest streams through at the client's pace as without the cache.
+ */
+static void
+cache_ahead_begin(struct client *c, const struct http_response *rs)
+{
+	struct req	*r = c->r;
+
+	if (rs->chunked || rs->content_length <= 0 ||
+	    !http_response_has_body(r->method, rs->status))
+		return;
+	if (r->cref.pin != 0)
+		cache_unpin(worker.cache, &r->cref, worker.slot);
+	cache_unfollow(worker.cache, &r->cref);
+	if (cache_writer_ref(worker.cache, &r->cw, &r->cref) == -1)
+		return;
+	r->c_ahead = 1;
+	r->coff = r->cref.head_len;
+	/* Others asking for it meanwhile follow it as it grows. */
+	(void)cache_writer_expect(worker.cache, &r->cw,
+	    (uint64_t)rs->content_length);
+}
+
+/* The client went away while the object is stored: go on without it. */
+static void
+cache_ahead_detach(struct client *c)
+{
+	log_info("client %s closed the connection; storing the answer goes on",
+	    c->ip);
+	if (c->tls != NULL) {
+		c->tls->failed = 1;
+		tls_conn_free(c->tls);
+		c->tls = NULL;
+	}
+	close(c->io.fd);
+	c->io.fd = -1;
+	c->bg = 1;
+	c->in_pos = c->in_end;
+	c->r->keep_alive = 0;
+}
+
+/*
+ * Send the client what it can take: the rest of its head, then object
+ * bytes up to what is stored.  STEP_AGAIN, or STEP_CLOSED when the object
+ * went away under the client (cut).  When the object could not grow and
+ * the client has it all, the object is given up and c_ahead ends.
+ */
+static enum step
+cache_ahead_write(struct client *c)
+{
+	struct req	*r = c->r;
+	struct iovec	 iov[1 + CACHE_IOV];
+	uint64_t	 have = r->cref.head_len + r->cref.body_len, want;
+	size_t		 hl, total;
+	ssize_t		 n;
+	int		 niov, k;
+
+	while (!c->bg && c->wr_ready &&
+	    (r->hb_pos < r->hb_end || r->coff < have)) {
+		niov = 0;
+		total = hl = r->hb_end - r->hb_pos;
+		if (hl > 0) {
+			iov[0].iov_base = r->hb + r->hb_pos;
+			iov[0].iov_len = hl;
+			niov = 1;
+		}
+		if (r->coff < have) {
+			want = have - r->coff;
+			if (want > CACHE_WRITE_MAX)
+				want = CACHE_WRITE_MAX;
+			k = cache_iov(worker.cache, &r->cref, r->coff, want,
+			    iov + niov, CACHE_IOV);
+			if (k <= 0)
+				goto lost;
+			for (; k > 0; k--)
+				total += iov[niov++].iov_len;
+		}
+		n = cl_writev(c, iov, niov);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				c->wr_ready = 0;
+				break;
+			}
+			if (!r->c_store) {
+				client_close(c);	/* nothing is stored for it */
+				return STEP_CLOSED;
+			}
+			cache_ahead_detach(c);
+			break;
+		}
+		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref))
+			goto lost;
+		if ((size_t)n < total)
+			c->wr_ready = 0;
+		if ((size_t)n <= hl) {
+			r->hb_pos += n;
+			continue;
+		}
+		r->hb_pos = r->hb_end;
+		r->coff += n - hl;
+		r->body_bytes += n - hl;
+	}
+	if (!r->c_store && (c->bg || (r->hb_pos == r->hb_end && r->coff >= have))) {
+		if (c->bg) {
+			client_close(c);	/* nobody left to send the rest to */
+			return STEP_CLOSED;
+		}
+		/* It has all that was stored: the rest streams through. */
+		cache_abort(worker.cache, &r->cw);
+		r->c_ahead = 0;
+	}
+	return STEP_AGAIN;
+lost:
+	log_warnx("client %s: object being stored was removed while being "
+	    "sent: connection cut", c->ip);
+	client_abort(c);
+	return STEP_CLOSED;
+}
+
+/*
+ * The whole body is stored: publish it and send the client the rest from
+ * the complete object (CS_CACHE), with the backend connection released.
+ */
+static enum step
+cache_ahead_done(struct client *c)
+{
+	struct req	*r = c->r;
+
+	r->c_store = 0;
+	r->c_ahead = 0;
+	if (cache_commit_ref(worker.cache, &r->cw, &r->cref) == -1 ||
+	    (cache_pin(worker.cache, &r->cref, worker.slot) == -1 &&
+	    !cache_ref_valid(worker.cache, &r->cref))) {
+		log_warnx("client %s: object being stored was removed before "
+		    "it was sent: connection cut", c->ip);
+		client_abort(c);
+		return STEP_CLOSED;
+	}
+	STAT_INC(cache_stored);
+	r->cend = r->cref.head_len + r->cref.body_len;
+	r->t_up_end = ev_now;
+	upconn_release(c);
+	active_add(r, NULL, -1);
+	c->state = CS_CACHE;
+	return STEP_DONE;
 }
 
 /* The whole body is in: make the object visible. */
@@ -3563,6 +3955,21 @@ step_response(struct client *c)
 			}
 			if (rc == 0)
 				r->need_more = 1;
+			if (r->c_ahead && r->c_store)
+				r->send_pos = r->send_end;	/* in the object */
+		}
+		if (r->c_ahead) {
+			if (r->resp_done && r->c_store)
+				return cache_ahead_done(c);
+			if (cache_ahead_write(c) == STEP_CLOSED)
+				return STEP_CLOSED;
+			if (r->c_ahead && !r->c_store) {
+				/* The object stopped growing: the client drains it first. */
+				c->wait = W_CL_WRITE;
+				return STEP_AGAIN;
+			}
+			if (!r->c_ahead)
+				continue;
 		}
 		/*
 		 * A whole stored body is visible before its last bytes reach
@@ -3571,7 +3978,7 @@ step_response(struct client *c)
 		if (r->resp_done)
 			cache_done(r);
 		/* Send whatever is ready for the client. */
-		if (r->hb_pos < r->hb_end || r->send_pos < r->send_end) {
+		if (!r->c_ahead && (r->hb_pos < r->hb_end || r->send_pos < r->send_end)) {
 			if (!c->wr_ready) {
 				c->wait = W_CL_WRITE;
 				return STEP_AGAIN;
@@ -3934,6 +4341,7 @@ client_run(struct client *c)
 			deadline = c->r->queue_deadline;
 		break;
 	case W_CACHE:
+	case W_CGROW:
 		deadline = ev_now + CACHE_POLL_MS;
 		if (deadline > c->r->cwait_until)
 			deadline = c->r->cwait_until;
@@ -3980,6 +4388,15 @@ client_timer_cb(struct ev_timer *t)
 		break;
 	case W_CACHE:
 		st = cache_wait_again(c);
+		break;
+	case W_CGROW:
+		if (ev_now >= r->cwait_until) {
+			log_warnx("client %s: the object being stored stopped "
+			    "growing: connection cut", c->ip);
+			client_abort(c);
+			return;
+		}
+		st = STEP_DONE;		/* look for more of it */
 		break;
 	case W_START:
 		st = STEP_DONE;		/* a refresh begins */
@@ -4359,6 +4776,10 @@ proxy_fini(void)
 	hdrs2 = NULL;
 	free(cscratch);
 	cscratch = NULL;
+	free(fwdbuf);
+	fwdbuf = NULL;
+	free(hdrs3);
+	hdrs3 = NULL;
 	proxy_recycle();
 	while ((u = free_upconns) != NULL) {
 		free_upconns = u->next;

@@ -60,6 +60,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(n <= (int)sizeof(key));
 	n = cachepol_key(&rq, "fallback", key, 16);
 	CHECK(n <= 16);
+	n = cachepol_key_scoped(&rq, "fallback", "route up", rlen & 1, key, sizeof(key));
+	CHECK(n <= (int)sizeof(key));
+	n = cachepol_key_scoped(&rq, NULL, NULL, 1, key, 20);
+	CHECK(n <= 20);
 	for (i = 0; i < rq.nheaders; i++) {
 		(void)cachepol_date(rqh[i].value, rqh[i].value_len);
 		n = cachepol_key_of_uri(rqh[i].value, rqh[i].value_len, &rq, "f",
