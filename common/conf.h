@@ -198,6 +198,7 @@ struct conf_route {
 	int64_t			 cache_default_ttl_ms;	/* lifetime when the response gives none; 0 */
 	int64_t			 cache_stale_if_error_ms; /* stale-if-error when the response gives none; 0 */
 	char			*hsts;		/* Strict-Transport-Security value; NULL: none */
+	int			 request_buffering; /* resolved: the global's when not set */
 };
 
 /* The [cache] section: one shared-memory region for every caching route. */
@@ -231,6 +232,11 @@ struct conf_global {
 	int			 max_headers;		/* default 100 -> 431 */
 	int64_t			 max_body_size;		/* default 0 = unlimited -> 413 */
 	size_t			 buffer_size;		/* default 32k, >= max_header_size + 1k */
+	int			 request_buffering;	/* default on: read the body first */
+	size_t			 client_body_buffer_size; /* default 16k, then a temp file */
+	char			*client_body_temp_path;	/* default /var/tmp */
+	int64_t			 client_body_min_rate;	/* bytes/s, default 1k; 0: off */
+	int			 pass_request_trailers;	/* default off */
 	int64_t			 tls_ticket_rotation_ms;	/* default 1h */
 };
 
