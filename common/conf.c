@@ -807,6 +807,7 @@ static int
 route_defaults(struct loader *ld, struct conf_route *r)
 {
 	memset(r, 0, sizeof(*r));
+	r->request_buffering = -1;	/* the global's */
 	r->host_kind = HOST_ANY;
 	r->host = xstrdup(ld, "*");
 	r->path = xstrdup(ld, "/");

@@ -4095,10 +4095,12 @@ client_run(struct client *c)
 	case W_HEAD:
 	case W_LINGER:
 	case W_HANDSHAKE:
+		/*
+		 * At a graceful stop too: a connection waiting for its first
+		 * request keeps its client_header_timeout (and the worker its
+		 * shutdown_timeout), as the client may just be slow to send.
+		 */
 		deadline = c->fixed_deadline;
-		if (worker.quitting && c->wait == W_HEAD &&
-		    c->in_end == c->in_pos && deadline > quit_grace)
-			deadline = quit_grace;
 		break;
 	case W_IDLE:
 		deadline = ev_now + conf->g.keepalive_timeout_ms;
@@ -4422,10 +4424,14 @@ proxy_accept(struct ev_io *io, uint32_t events)
 
 /*
  * Graceful stop.  A connection between requests may have a request on
- * its way: closing it at once would fail that request.  So connections
- * with no request bytes yet (idle keep-alive ones, and new ones) get a
- * short grace period (an answer in it says Connection: close), and busy
- * ones finish their exchange and then close.
+ * its way: closing it at once would fail that request.  So idle
+ * keep-alive connections get a short grace period (an answer in it says
+ * Connection: close), and busy ones finish their exchange and then close.
+ * A connection accepted that has not had its first request yet is
+ * answered (with Connection: close) whenever the request comes, within
+ * client_header_timeout and shutdown_timeout: the client connected to
+ * this worker and has no reason to think it is going away (nginx too
+ * closes only the idle keep-alive connections at once).
  */
 size_t
 proxy_quit(void)
@@ -4440,8 +4446,8 @@ proxy_quit(void)
 	for (c = clients; c != NULL; c = c->next) {
 		if (c->r != NULL)
 			c->r->keep_alive = 0;
-		else if (c->state == CS_HEAD && c->in_end == c->in_pos &&
-		    c->timer.deadline > grace)
+		else if (c->state == CS_HEAD && c->served &&
+		    c->in_end == c->in_pos && c->timer.deadline > grace)
 			ev_timer_set(&c->timer, grace);
 	}
 	for (i = 0; i < nupstreams; i++)
