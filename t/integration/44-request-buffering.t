@@ -204,6 +204,60 @@ def run(b, tmpdir):
 
     p.stop()
 
+    with subtest_guard("a buffered body can be sent again to another server"):
+        # A server that takes 64 KiB of the body, then resets the connection.
+        bl = socket.socket()
+        bl.bind(("127.0.0.1", 0))
+        bl.listen(16)
+        bl.settimeout(0.2)
+        broke = []
+        stop = threading.Event()
+
+        def breaker():
+            while not stop.is_set():
+                try:
+                    c, _ = bl.accept()
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+                got = 0
+                c.settimeout(5)
+                try:
+                    while got < 65536 + 200:
+                        d = c.recv(65536)
+                        if not d:
+                            break
+                        got += len(d)
+                except OSError:
+                    pass
+                broke.append(got)
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+                c.close()
+        bt = threading.Thread(target=breaker, daemon=True)
+        bt.start()
+        b3 = RawBackend(slots=2)
+        p4 = Portico(upstreams={"app": ["127.0.0.1:%d" % bl.getsockname()[1], b3.addr]},
+                     workers=1)
+        p4.start()
+        body = pattern_bytes(1 << 20)
+        res = []
+        for i in range(2):
+            s = connect(p4)
+            s.sendall(build_request("PUT", "/retry%d" % i, body=body))
+            res.append(read_response(s, timeout=20))
+            s.close()
+        stop.set()
+        bt.join(2)
+        bl.close()
+        tap.ok(broke and max(broke) >= 65536,
+               "a server broke in the middle of a 1 MiB PUT body", repr(broke))
+        tap.ok(all(r is not None and r[0] == 200 for r in res) and
+               [q["body"] == body for q in b3.requests()] == [True, True],
+               "... the PUT went again, whole, to the other server",
+               repr([r and r[0] for r in res]))
+        p4.stop()
+
     with subtest_guard("client_body_timeout bounds a trickling body"):
         b2 = RawBackend(slots=2)
         p2 = Portico(upstreams={"app": [b2.addr]}, workers=1,
