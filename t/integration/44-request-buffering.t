@@ -18,7 +18,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Portico, build_request, chunk_encode, pattern_bytes,
-                          parse_head, hget, run_portico, wait_until, subtest_guard)
+                          parse_head, hget, run_portico, wait_until, subtest_guard, proc_rss_kb)
 from raw_backend import RawBackend
 
 
@@ -190,6 +190,25 @@ def run(b, tmpdir):
             q = b.requests()[-1]
             tap.ok(r is not None and r[0] == 200 and q["body"] == body,
                    "%s: body byte-exact" % path)
+
+    with subtest_guard("memory stays bounded, buffered or streamed"):
+        chunk = pattern_bytes(1 << 20)
+        for path in ("/mem", "/stream/mem"):
+            peak = [0]
+            s = connect(p)
+            s.sendall(build_request("POST", path, [("Content-Length", str(64 << 20))]))
+            for i in range(64):
+                s.sendall(chunk)
+                if i % 8 == 0:
+                    for pid in p.workers():
+                        peak[0] = max(peak[0], proc_rss_kb(pid) or 0)
+            r = read_response(s, timeout=30)
+            s.close()
+            q = b.requests()[-1]
+            tap.ok(r is not None and r[0] == 200 and len(q["body"]) == 64 << 20,
+                   "%s: 64 MiB body forwarded whole" % path)
+            tap.ok(0 < peak[0] < 64 * 1024, "... worker RSS stayed under 64 MB",
+                   "peak %d kB" % peak[0])
 
     with subtest_guard("pipelined request after a buffered body"):
         s = connect(p)
