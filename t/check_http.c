@@ -1134,6 +1134,12 @@ http_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("chunked");
+	/*
+	 * Each input is parsed in every piece size from 1 byte up: tens of
+	 * thousands of calls, which take seconds under the sanitizers on a
+	 * busy machine (the default timeout is 4 s).
+	 */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, chunked_basic);
 	tcase_add_test(tc, chunked_one_call);
 	tcase_add_test(tc, chunked_extensions);
