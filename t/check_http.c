@@ -1085,6 +1085,26 @@ START_TEST(chunked_line_limit)
 	memset(big + 4101, 'w', 4100);
 	big[4101 + 4100] = '\0';
 	chunk_bad(big);
+	/* Blanks, extensions and extra leading zeros are counted. */
+	{
+		struct http_chunked	 ck;
+		const char		*in = "003 ;a=b\r\nxyz\r\n0\r\n\r\n";
+		size_t			 off, len, pos = 0;
+		ssize_t			 r;
+
+		http_chunked_init(&ck);
+		while (!ck.done) {
+			r = http_chunked_parse(&ck, in + pos, strlen(in) - pos,
+			    &off, &len);
+			ck_assert_int_gt(r, 0);
+			pos += (size_t)r;
+		}
+		/*
+		 * One extra zero, then " ;a=b" up to its CR (the blank before
+		 * ';' is read in the size state, the CR in the extension's).
+		 */
+		ck_assert_uint_eq(ck.padding, 6);
+	}
 }
 END_TEST
 

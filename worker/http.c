@@ -1011,10 +1011,14 @@ http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 			goto bad;
 		if (s <= CK_SIZE_LF && ++ck->line_len > HTTP_MAX_CHUNK_LINE)
 			goto bad;
+		if (s > CK_SIZE && s < CK_SIZE_LF)
+			ck->padding++;	/* blanks and extensions */
 		switch (s) {
 		case CK_SIZE:
 			if ((x = hex_tab[c]) != 0) {
-				/* Leading zeros are free; 16 digits fill 64 bits. */
+				/* Leading zeros are valid; 16 digits fill 64 bits. */
+				if (x == 1 && ck->remaining == 0 && ck->nsize > 0)
+					ck->padding++;	/* a second leading zero */
 				ck->nsize++;
 				if (ck->remaining >> 60 != 0)
 					goto bad;

@@ -120,7 +120,9 @@ int	http_response_has_body(enum http_method req_method, int status);
  * bytes from buf[0..len) and returns how many it consumed, or -1 on a
  * syntax error (bad hex, size over 64 bits, bad extension, chunk-size
  * line over 4 KiB, missing CRLF, bad trailer field, trailer section over
- * 16 KiB).  ->trailer_len counts the trailer section bytes consumed so
+ * 16 KiB).  ->padding counts the chunk-size line bytes that carry no
+ * size (blanks, extensions, leading zeros after the first), over the
+ * whole body, for a caller that bounds them.  ->trailer_len counts the trailer section bytes consumed so
  * far (the fields and the final CRLF): they are the last ones of each
  * call's consumed range.  When it stops because it
  * reached chunk data, *data_off and *data_len give the data bytes inside
@@ -133,6 +135,8 @@ struct http_chunked {
 	uint64_t	 remaining;	/* data bytes left in the current chunk */
 	size_t		 nsize;		/* hex digits seen in the size */
 	size_t		 line_len;	/* bytes of the chunk-size line so far */
+	uint64_t	 padding;	/* framing bytes beyond the minimum: blanks,
+					   extensions, leading zeros after the first */
 	size_t		 trailer_len;
 	unsigned	 done:1;
 };

@@ -3377,13 +3377,17 @@ body_next(struct client *c, size_t max, const char **p, size_t *n)
 			r->trb_len += tr;
 		}
 		c->in_pos += used;
+		/*
+		 * Chunk extensions, blanks and padding zeros count toward
+		 * max_body_size: they are bytes the client makes portico read.
+		 */
+		if (conf->g.max_body_size > 0 && (uint64_t)r->body_seen + dlen +
+		    r->req_ck.padding > (uint64_t)conf->g.max_body_size) {
+			log_info("client %s: request body over max_body_size", c->ip);
+			return 413;
+		}
 		if (dlen > 0) {
 			r->body_seen += dlen;
-			if (conf->g.max_body_size > 0 &&
-			    r->body_seen > conf->g.max_body_size) {
-				log_info("client %s: request body over max_body_size", c->ip);
-				return 413;
-			}
 			*p = c->in + c->in_pos - used + off;
 			*n = dlen;
 			return 0;

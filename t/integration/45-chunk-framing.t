@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Chunked request framing: a chunk-size line over 4 KiB (a huge extension)
-# is refused with 400 before anything reaches the backend, whatever
-# max_body_size; chunk extensions are never forwarded (chunks are encoded
+# is refused with 400 before anything reaches the backend; extensions count
+# toward max_body_size; chunk extensions are never forwarded (chunks are encoded
 # again); request trailers are dropped by default, and with
 # pass_request_trailers = on only the fields portico does not set or vouch
 # for pass; chunk sizes with many leading zeros are valid (RFC 9112 7.1).
@@ -49,7 +49,7 @@ def hdr(q, name):
 def test():
     b = RawBackend(slots=4)
     p = Portico(upstreams={"app": [b.addr]}, workers=1, routes=ROUTES,
-                global_opts={"max_body_size": "1k"})
+                global_opts={"max_body_size": "8k"})
     p.start()
 
     for prefix, mode in (("/", "buffered"), ("/stream/", "streamed")):
@@ -87,11 +87,21 @@ def test():
                    "%s: 17 and 43 hex digits with leading zeros, a 0000 last chunk: 200, "
                    "body exact" % mode, repr(r and r[0]))
 
-        with subtest_guard("max_body_size still counts data (%s)" % mode):
-            wire = b"400\r\n" + b"a" * 1024 + b"\r\n1\r\nb\r\n0\r\n\r\n"
+        with subtest_guard("max_body_size counts data and extensions (%s)" % mode):
+            wire = b"2000\r\n" + b"a" * 8192 + b"\r\n1\r\nb\r\n0\r\n\r\n"
             r = post(p, prefix + "big", wire)
-            tap.ok(r is not None and r[0] == 413, "%s: 1025 data bytes over max_body_size 1k: 413"
+            tap.ok(r is not None and r[0] == 413, "%s: 8193 data bytes over max_body_size 8k: 413"
                    % mode, repr(r and r[0]))
+            n0, raw0 = b.conn_count(), b.raw_total()
+            wire = b"".join(b"1;e=" + b"x" * 1000 + b"\r\nz\r\n" for _ in range(10)) + \
+                b"0\r\n\r\n"
+            r = post(p, prefix + "manyext", wire)
+            tap.ok(r is not None and r[0] == 413,
+                   "%s: 10 data bytes in chunks with 1000-byte extensions (10k in all) "
+                   "over max_body_size 8k: 413" % mode, repr(r and r[0]))
+            if mode == "buffered":
+                tap.ok(b.conn_count() == n0 and b.raw_total() == raw0,
+                       "... nothing reached the backend")
 
         with subtest_guard("trailers dropped by default (%s)" % mode):
             wire = (b"3\r\nabc\r\n0\r\nX-Client-Cert-Subject: CN=admin\r\n"
