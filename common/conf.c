@@ -19,6 +19,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -188,6 +189,9 @@ static void	 key_redirect(struct loader *, void *, const char *);
 static void	 key_upstream_tls(struct loader *, void *, const char *);
 static void	 key_tls_verify(struct loader *, void *, const char *);
 static void	 key_hsts(struct loader *, void *, const char *);
+static void	 key_g_request_buffering(struct loader *, void *, const char *);
+static void	 key_request_buffering(struct loader *, void *, const char *);
+static void	 key_pass_request_trailers(struct loader *, void *, const char *);
 static const struct key *section_keys(enum sec_kind, size_t *);
 static int	 key_line(struct loader *, enum sec_kind, const struct meta *,
 		    const char *);
@@ -251,6 +255,15 @@ static const struct key global_keys[] = {
 	{ "normalize_path", K_ONOFF, G(normalize_path), 0, 0, 0, NULL, NULL },
 	{ "pass_client_identity_headers", K_ONOFF,
 	    G(pass_client_identity_headers), 0, 0, 0, NULL, NULL },
+	{ "request_buffering", K_FUNC, 0, 0, 0, 0, key_g_request_buffering, NULL },
+	{ "client_body_buffer_size", K_SIZE, G(client_body_buffer_size), 1 << 10,
+	    1 << 30, 0, NULL, NULL },
+	{ "client_body_temp_path", K_STRING, G(client_body_temp_path), 0, 0, 0,
+	    NULL, NULL },
+	{ "client_body_min_rate", K_SIZE64, G(client_body_min_rate), 0, INT64_MAX,
+	    0, NULL, NULL },
+	{ "pass_request_trailers", K_FUNC, 0, 0, 0, 0, key_pass_request_trailers,
+	    NULL },
 	/* TLS */
 	{ "tls_ticket_rotation", K_DURATION, G(tls_ticket_rotation_ms),
 	    60 * 1000, 0, 0, NULL, NULL },
@@ -333,6 +346,7 @@ static const struct key route_keys[] = {
 	    R(pass_client_identity_headers), 0, 0, 0, NULL, NULL },
 	/* TLS */
 	{ "hsts", K_FUNC, 0, 0, 0, 0, key_hsts, NULL },
+	{ "request_buffering", K_FUNC, 0, 0, 0, 0, key_request_buffering, NULL },
 };
 
 static const struct key cache_keys[] = {
@@ -767,6 +781,9 @@ global_defaults(struct conf_global *g)
 	g->max_headers = 100;
 	g->max_body_size = 0;
 	g->buffer_size = 32 << 10;
+	g->request_buffering = 1;
+	g->client_body_buffer_size = 16 << 10;
+	g->client_body_min_rate = 1 << 10;
 	g->tls_ticket_rotation_ms = 60 * 60 * 1000;
 	g->merge_slashes = 1;
 	g->normalize_path = 1;
@@ -810,6 +827,7 @@ static int
 route_defaults(struct loader *ld, struct conf_route *r)
 {
 	memset(r, 0, sizeof(*r));
+	r->request_buffering = -1;	/* the global's */
 	r->host_kind = HOST_ANY;
 	r->host = xstrdup(ld, "*");
 	r->path = xstrdup(ld, "/");
@@ -827,6 +845,7 @@ global_clear(struct conf_global *g)
 	free(g->pid_file);
 	free(g->error_log);
 	free(g->access_log);
+	free(g->client_body_temp_path);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -1526,6 +1545,27 @@ static void
 key_cache(struct loader *ld, void *obj, const char *v)
 {
 	(void)parse_onoff(ld, "cache", v, &((struct conf_route *)obj)->cache);
+}
+
+static void
+key_g_request_buffering(struct loader *ld, void *obj, const char *v)
+{
+	(void)parse_onoff(ld, "request_buffering", v,
+	    &((struct conf_global *)obj)->request_buffering);
+}
+
+static void
+key_request_buffering(struct loader *ld, void *obj, const char *v)
+{
+	(void)parse_onoff(ld, "request_buffering", v,
+	    &((struct conf_route *)obj)->request_buffering);
+}
+
+static void
+key_pass_request_trailers(struct loader *ld, void *obj, const char *v)
+{
+	(void)parse_onoff(ld, "pass_request_trailers", v,
+	    &((struct conf_global *)obj)->pass_request_trailers);
 }
 
 static void
@@ -2356,6 +2396,25 @@ conf_finish(struct loader *ld)
 		conf_err(ld, line, "buffer_size must be at least "
 		    "max_header_size + 1k");
 	}
+	if (g->client_body_temp_path == NULL)
+		g->client_body_temp_path = xstrdup(ld, "/var/tmp");
+	else {
+		struct stat	 st;
+
+		line = key_line(ld, SEC_GLOBAL, &ld->gmeta, "client_body_temp_path");
+		if (g->client_body_temp_path[0] != '/')
+			conf_err(ld, line, "client_body_temp_path '%s' is not an "
+			    "absolute path", g->client_body_temp_path);
+		else if (stat(g->client_body_temp_path, &st) == -1)
+			conf_err(ld, line, "client_body_temp_path '%s': %s",
+			    g->client_body_temp_path, strerror(errno));
+		else if (!S_ISDIR(st.st_mode))
+			conf_err(ld, line, "client_body_temp_path '%s' is not a "
+			    "directory", g->client_body_temp_path);
+	}
+	for (i = 0; i < conf->nroutes; i++)
+		if (conf->routes[i].request_buffering == -1)
+			conf->routes[i].request_buffering = g->request_buffering;
 
 	if (conf->cache.npurge_allow == 0 &&
 	    key_line(ld, SEC_CACHE, &ld->cmeta, "purge_allow") == 0)

@@ -200,6 +200,7 @@ struct conf_route {
 	char			*hsts;		/* Strict-Transport-Security value; NULL: none */
 	int			 normalize_path;	/* forward the normalized path */
 	int			 pass_client_identity_headers;	/* keep Forwarded etc. */
+	int			 request_buffering; /* resolved: the global's when not set */
 };
 
 /* [cache] invalidate_unsafe: which unsafe requests invalidate (RFC 9111 4.4). */
@@ -241,6 +242,11 @@ struct conf_global {
 	int			 max_headers;		/* default 100 -> 431 */
 	int64_t			 max_body_size;		/* default 0 = unlimited -> 413 */
 	size_t			 buffer_size;		/* default 32k, >= max_header_size + 1k */
+	int			 request_buffering;	/* default on: read the body first */
+	size_t			 client_body_buffer_size; /* default 16k, then a temp file */
+	char			*client_body_temp_path;	/* default /var/tmp */
+	int64_t			 client_body_min_rate;	/* bytes/s, default 1k; 0: off */
+	int			 pass_request_trailers;	/* default off */
 	int64_t			 tls_ticket_rotation_ms;	/* default 1h */
 	/* Request-target normalization (worker/uri.h); see portico.ini(5). */
 	int			 merge_slashes;		/* default on */

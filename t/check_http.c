@@ -1059,9 +1059,61 @@ START_TEST(chunked_errors)
 	chunk_bad("0\r\n\r\r");
 	chunk_bad("0\n\r\n");
 	chunk_bad("10000000000000000\r\n");
-	chunk_bad("00000000000000001\r\nx\r\n0\r\n\r\n");
 	chunk_bad("fffffffffffffffff\r\n");
 	CHUNK_OK("0000000000000001\r\nx\r\n0\r\n\r\n", "x");
+	/*
+	 * chunk-size = 1*HEXDIG (RFC 9112 7.1): leading zeros are valid,
+	 * whatever their number; only the value is bounded.
+	 */
+	CHUNK_OK("00000000000000001\r\nx\r\n0\r\n\r\n", "x");
+	CHUNK_OK("000000000000000000000000000000001\r\nx\r\n0000\r\n\r\n", "x");
+	CHUNK_OK("0000\r\n\r\n", "");
+	CHUNK_OK("00000000000000000000\r\n\r\n", "");
+	chunk_bad("0000000000000000000010000000000000000\r\n");
+}
+END_TEST
+
+START_TEST(chunked_line_limit)
+{
+	static char	 big[9000];
+	size_t		 n;
+
+	/* A chunk-size line of exactly 4096 bytes passes, one more does not. */
+	n = (size_t)snprintf(big, sizeof(big), "1;a=");
+	memset(big + n, 'v', 4096 - n - 2);
+	memcpy(big + 4094, "\r\nx\r\n0\r\n\r\n", 11);
+	CHUNK_OK(big, "x");
+	n = (size_t)snprintf(big, sizeof(big), "1;a=");
+	memset(big + n, 'v', 4097 - n - 2);
+	memcpy(big + 4095, "\r\nx\r\n0\r\n\r\n", 11);
+	chunk_bad(big);
+	/* Each line has its own bound; the last-chunk line too. */
+	n = (size_t)snprintf(big, sizeof(big), "1;a=");
+	memset(big + n, 'v', 4096 - n - 2);
+	memcpy(big + 4094, "\r\nx\r\n0;", 7);
+	memset(big + 4101, 'w', 4100);
+	big[4101 + 4100] = '\0';
+	chunk_bad(big);
+	/* Blanks, extensions and extra leading zeros are counted. */
+	{
+		struct http_chunked	 ck;
+		const char		*in = "003 ;a=b\r\nxyz\r\n0\r\n\r\n";
+		size_t			 off, len, pos = 0;
+		ssize_t			 r;
+
+		http_chunked_init(&ck);
+		while (!ck.done) {
+			r = http_chunked_parse(&ck, in + pos, strlen(in) - pos,
+			    &off, &len);
+			ck_assert_int_gt(r, 0);
+			pos += (size_t)r;
+		}
+		/*
+		 * One extra zero, then " ;a=b" up to its CR (the blank before
+		 * ';' is read in the size state, the CR in the extension's).
+		 */
+		ck_assert_uint_eq(ck.padding, 6);
+	}
 }
 END_TEST
 
@@ -1111,9 +1163,16 @@ http_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("chunked");
+	/*
+	 * Each input is parsed in every piece size from 1 byte up: tens of
+	 * thousands of calls, which take seconds under the sanitizers on a
+	 * busy machine (the default timeout is 4 s).
+	 */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, chunked_basic);
 	tcase_add_test(tc, chunked_one_call);
 	tcase_add_test(tc, chunked_extensions);
+	tcase_add_test(tc, chunked_line_limit);
 	tcase_add_test(tc, chunked_trailers);
 	tcase_add_test(tc, chunked_errors);
 	suite_add_tcase(s, tc);

@@ -21,8 +21,11 @@
 /* Largest trailer section accepted in a chunked body. */
 #define HTTP_MAX_TRAILER	16384
 
-/* Most hex digits in a chunk size. */
-#define HTTP_MAX_CHUNK_DIGITS	16
+/*
+ * Longest chunk-size line (size, blanks, extensions, CRLF).  Extensions
+ * are never forwarded; this bounds what a body can carry besides data.
+ */
+#define HTTP_MAX_CHUNK_LINE	4096
 
 /*
  * Character classes.  Each table holds 1 for the bytes in the class and
@@ -958,7 +961,9 @@ http_chunked_init(struct http_chunked *ck)
  * comes first: the body's last byte (the LF of the final empty line) is
  * then the last one consumed and ->done is set.  A return of 0 therefore
  * means len was 0 or the body is done.  After -1 every call returns -1.
- * A chunk size may have at most 16 hex digits, leading zeros included.
+ * A chunk size may have any number of leading zeros, then at most 16
+ * significant hex digits; a chunk-size line (with its extensions) is at
+ * most HTTP_MAX_CHUNK_LINE bytes.
  */
 ssize_t
 http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
@@ -980,10 +985,18 @@ http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 		c = b[i];
 		if (s >= CK_TR_LINE && ++ck->trailer_len > HTTP_MAX_TRAILER)
 			goto bad;
+		if (s <= CK_SIZE_LF && ++ck->line_len > HTTP_MAX_CHUNK_LINE)
+			goto bad;
+		if (s > CK_SIZE && s < CK_SIZE_LF)
+			ck->padding++;	/* blanks and extensions */
 		switch (s) {
 		case CK_SIZE:
 			if ((x = hex_tab[c]) != 0) {
-				if (++ck->nsize > HTTP_MAX_CHUNK_DIGITS)
+				/* Leading zeros are valid; 16 digits fill 64 bits. */
+				if (x == 1 && ck->remaining == 0 && ck->nsize > 0)
+					ck->padding++;	/* a second leading zero */
+				ck->nsize++;
+				if (ck->remaining >> 60 != 0)
 					goto bad;
 				ck->remaining = ck->remaining << 4 | (x - 1);
 				break;
@@ -1099,6 +1112,7 @@ http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 				goto bad;
 			s = CK_SIZE;
 			ck->nsize = 0;
+			ck->line_len = 0;
 			ck->remaining = 0;
 			break;
 		case CK_TR_LINE:

@@ -118,8 +118,13 @@ int	http_response_has_body(enum http_method req_method, int status);
 /*
  * Chunked transfer coding, incremental.  http_chunked_parse() consumes
  * bytes from buf[0..len) and returns how many it consumed, or -1 on a
- * syntax error (bad hex, overlong size, bad extension, missing CRLF, bad
- * trailer field, trailer section over 16 KiB).  When it stops because it
+ * syntax error (bad hex, size over 64 bits, bad extension, chunk-size
+ * line over 4 KiB, missing CRLF, bad trailer field, trailer section over
+ * 16 KiB).  ->padding counts the chunk-size line bytes that carry no
+ * size (blanks, extensions, leading zeros after the first), over the
+ * whole body, for a caller that bounds them.  ->trailer_len counts the trailer section bytes consumed so
+ * far (the fields and the final CRLF): they are the last ones of each
+ * call's consumed range.  When it stops because it
  * reached chunk data, *data_off and *data_len give the data bytes inside
  * the consumed range (at most one data run per call; *data_len 0 if none).
  * ->done is set once the last chunk and trailer section are consumed; the
@@ -129,6 +134,9 @@ struct http_chunked {
 	int		 state;
 	uint64_t	 remaining;	/* data bytes left in the current chunk */
 	size_t		 nsize;		/* hex digits seen in the size */
+	size_t		 line_len;	/* bytes of the chunk-size line so far */
+	uint64_t	 padding;	/* framing bytes beyond the minimum: blanks,
+					   extensions, leading zeros after the first */
 	size_t		 trailer_len;
 	unsigned	 done:1;
 };

@@ -14,6 +14,8 @@
  *   CS_CACHE  writing an answer from the shared-memory cache
  *   CS_CWAIT  waiting for another request (in any worker) that fetches
  *             the same key, to be answered from what it stores
+ *   CS_BODY   reading the whole request body (request_buffering) before
+ *             an upstream server is picked
  *
  * client_run() drives a connection as far as it can go with the readiness
  * it has, then sets the one timer the connection waits on.  Sockets are
@@ -47,6 +49,7 @@
 #include "common/net.h"
 #include "common/shm.h"
 #include "worker/balance.h"
+#include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
 #include "worker/http.h"
@@ -68,7 +71,12 @@
 #define CACHE_WRITE_MAX	(256 << 10)	/* bytes per writev of a hit */
 #define ACCEPT_PAUSE_MS	500	/* no accept this long when out of fds */
 
-enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT };
+enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT, CS_BODY };
+
+/* Largest request trailer section kept (the parser refuses more). */
+#define REQ_TRAILER_MAX	16384
+/* The client has body bytes portico did not read (an answer closes then). */
+#define BODY_UNREAD(r)	(!(r)->req_done && !(r)->body_in)
 
 enum wait_on {
 	W_NONE,
@@ -159,10 +167,26 @@ struct req {
 	size_t			 xbody_len, xbody_pos;
 	int64_t			 cl;		/* request Content-Length, -1 */
 	int64_t			 body_left;	/* CL body bytes left to forward */
-	int64_t			 body_seen;	/* chunked data bytes seen */
+	int64_t			 body_seen;	/* data bytes decoded so far */
 	uint32_t		 body_start;	/* body offset in in-buffer */
-	uint32_t		 req_fwd;	/* validated bytes ready at in_pos */
 	struct http_chunked	 req_ck;
+	/*
+	 * The request body on its way upstream (body_fill): decoded from
+	 * the client's bytes, or read back from the stored body, and encoded
+	 * again into bb (chunks without extensions, or plain with a length).
+	 */
+	unsigned		 buffered:1;	/* read whole into body before forwarding */
+	unsigned		 body_in:1;	/* ... and it is all in */
+	unsigned		 out_chunked:1;	/* it goes upstream chunked */
+	unsigned		 src_done:1;	/* its last bytes are in bb */
+	char			*bb;		/* encoded body bytes to send */
+	uint32_t		 bb_pos, bb_end;
+	char			*trb;		/* trailer section (pass_request_trailers) */
+	uint32_t		 trb_len, trb_pos;
+	struct bodybuf		 body;
+	uint64_t		 body_off;	/* next stored byte to encode */
+	uint64_t		 body_t0;	/* when the body began */
+	uint64_t		 body_rx;	/* body bytes read from the client */
 	char			*hb;		/* head to send (either way) */
 	uint32_t		 hb_pos, hb_end;
 	char			*ub;		/* bytes from the upstream */
@@ -280,6 +304,11 @@ static void	 cache_ahead_begin(struct client *, const struct http_response *);
 static enum step cache_hit(struct client *, const struct http_request *);
 static enum step step_handshake(struct client *);
 static enum step redirect_answer(struct client *, const struct http_request *);
+static enum step body_begin(struct client *, const struct http_request *);
+static enum step step_body(struct client *);
+static enum step request_start(struct client *, const struct http_request *);
+static int	 body_next(struct client *, size_t, const char **, size_t *);
+static void	 trailers_filter(struct req *);
 
 /*
  * Socket I/O of both sides goes through these: plain read/writev, or TLS
@@ -419,6 +448,7 @@ req_get(void)
 	memset(r, 0, offsetof(struct req, line));
 	r->line[0] = r->referer[0] = r->agent[0] = '\0';
 	cache_writer_init(&r->cw);
+	bodybuf_init(&r->body);
 	r->server = -1;
 	r->cl = -1;
 	return r;
@@ -440,6 +470,9 @@ req_put(struct req *r)
 	buf_put(r->np);
 	buf_put(r->hb);
 	buf_put(r->ub);
+	buf_put(r->bb);
+	free(r->trb);
+	bodybuf_free(&r->body);
 	if (nfree_reqs >= FREE_KEEP) {
 		free(r);
 		return;
@@ -1061,7 +1094,11 @@ build_request_head(struct client *c, const struct http_request *rq)
 		rc |= hb_str(&b, ", ");
 	}
 	rc |= hb_str(&b, rq->version == 10 ? "1.0 portico\r\n" : "1.1 portico\r\n");
-	if (rq->chunked)
+	if (r->buffered && !r->out_chunked)
+		/* A buffered body goes with its length, chunked or not. */
+		rc |= hb_fmt(&b, "Content-Length: %llu\r\n",
+		    (unsigned long long)r->body.len);
+	else if (rq->chunked || r->out_chunked)
 		rc |= hb_str(&b, "Transfer-Encoding: chunked\r\n");
 	else if (rq->content_length >= 0)
 		rc |= hb_fmt(&b, "Content-Length: %lld\r\n",
@@ -2282,7 +2319,7 @@ cache_purge_request(struct client *c, int ban)
 
 	if (!ip_allowed(c->ip, conf->cache.purge_allow, conf->cache.npurge_allow)) {
 		log_info("client %s: %s not allowed", c->ip, ban ? "BAN" : "PURGE");
-		return local_answer(c, 403, !r->req_done);
+		return local_answer(c, 403, BODY_UNREAD(r));
 	}
 	/* Both schemes: the resource changed, whoever asks for it. */
 	if (ban)
@@ -2293,7 +2330,7 @@ cache_purge_request(struct client *c, int ban)
 		    cache_purge(worker.cache, r->ck + r->k2off, r->k2len);
 	log_notice("cache: %s %.*s by %s: %d object%s removed", ban ? "BAN" : "PURGE",
 	    (int)r->klen, r->ck, c->ip, n, n == 1 ? "" : "s");
-	return local_answer(c, n > 0 || ban ? 200 : 404, !r->req_done);
+	return local_answer(c, n > 0 || ban ? 200 : 404, BODY_UNREAD(r));
 }
 
 /*
@@ -2406,7 +2443,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=miss; "
 		    "detail=only-if-cached");
 		r->c_stale = 0;
-		*st = local_answer(c, 504, !r->req_done);
+		*st = local_answer(c, 504, BODY_UNREAD(r));
 		return 1;
 	}
 	/*
@@ -2970,7 +3007,7 @@ redirect_answer(struct client *c, const struct http_request *rq)
 	    "Permanently</h1>\r\n<hr><p>portico</p>\r\n</body>\r\n</html>\r\n";
 
 	if (rq->host == NULL || rq->host_len == 0 || rq->host_len >= sizeof(host))
-		return local_answer(c, 400, !r->req_done);
+		return local_answer(c, 400, BODY_UNREAD(r));
 	if (rq->host[0] == '[') {
 		for (; hl < rq->host_len && rq->host[hl] != ']'; hl++)
 			host[hl] = rq->host[hl];
@@ -2993,7 +3030,7 @@ redirect_answer(struct client *c, const struct http_request *rq)
 		client_close(c);
 		return STEP_CLOSED;
 	}
-	if (!r->req_done)
+	if (BODY_UNREAD(r))
 		r->keep_alive = 0;	/* the body is not read */
 	r->local_close = !r->keep_alive;
 	n = snprintf(r->hb, bufsize, "HTTP/1.1 301 Moved Permanently\r\n"
@@ -3124,10 +3161,13 @@ step_head(struct client *c)
 	STAT_INC(requests);
 
 	r->chunked = rq.chunked;
+	r->out_chunked = rq.chunked;
 	r->cl = rq.content_length;
 	r->body_left = rq.chunked ? 0 : (rq.content_length > 0 ? rq.content_length : 0);
 	c->in_pos += rq.head_len;
 	r->body_start = c->in_pos;
+	r->body_t0 = ev_now;
+	r->body_rx = c->in_end - c->in_pos;
 	r->replayable = 1;
 	if (rq.chunked)
 		http_chunked_init(&r->req_ck);
@@ -3149,37 +3189,145 @@ step_head(struct client *c)
 		return redirect_answer(c, &rq);
 	rt = route_find(c->ls, &rq, &status);
 	if (rt == NULL)
-		return local_answer(c, status, !r->req_done);
+		return local_answer(c, status, BODY_UNREAD(r));
 	if (!client_allowed(c, rt)) {
 		log_info("client %s: not allowed on route %s", c->ip, rt->name);
-		return local_answer(c, 403, !r->req_done);
+		return local_answer(c, 403, BODY_UNREAD(r));
 	}
 	if (rt->handler == HANDLER_STATUS) {
 		if (rq.method != HTTP_M_GET && rq.method != HTTP_M_HEAD)
-			return local_answer(c, 405, !r->req_done);
+			return local_answer(c, 405, BODY_UNREAD(r));
 		if (!r->req_done)
 			r->keep_alive = 0;
 		return status_answer(c, &rq);
 	}
 	if (conf->g.max_body_size > 0 && rq.content_length > conf->g.max_body_size)
 		return local_answer(c, 413, 1);
+	r->route = rt;
+	r->head_off = r->body_start - rq.head_len;
+	r->head_len = rq.head_len;
+	if (!r->req_done && rt->request_buffering)
+		return body_begin(c, &rq);
+	return request_start(c, &rq);
+}
+
+/*
+ * request_buffering: read the whole body before an upstream server is
+ * picked, so that a slow client holds no server.  Interim 100 Continue
+ * comes from portico, as the body is wanted whatever the server says.
+ */
+static enum step
+body_begin(struct client *c, const struct http_request *rq)
+{
+	struct req	*r = c->r;
+
+	if (r->body_start >= bufsize)
+		return local_answer(c, 431, 1);	/* no room left after the head */
+	r->buffered = 1;
+	if (rq->expect_continue && c->in_pos == c->in_end) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		/* Nothing else is queued to this client now: it fits. */
+		if (cl_write(c, cont, sizeof(cont) - 1) != sizeof(cont) - 1) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+	}
+	c->state = CS_BODY;
+	return step_body(c);
+}
+
+/*
+ * Read the request body into r->body.  Its bytes pass through c->in
+ * after the head, which stays where it is; what follows the body (a
+ * pipelined request) is moved up to just after the head at the end.
+ */
+static enum step
+step_body(struct client *c)
+{
+	struct req		*r = c->r;
+	struct http_request	 rq;
+	const char		*p;
+	size_t			 n;
+	ssize_t			 got;
+	int			 st;
+
+	for (;;) {
+		for (;;) {
+			if ((st = body_next(c, SIZE_MAX, &p, &n)) != 0)
+				return local_answer(c, st, 1);
+			if (n == 0)
+				break;
+			if (bodybuf_append(&r->body, conf->g.client_body_temp_path,
+			    conf->g.client_body_buffer_size, p, n) == -1) {
+				log_warn("client %s: request body to a temporary file in %s",
+				    c->ip, conf->g.client_body_temp_path);
+				return local_answer(c, 500, 1);
+			}
+		}
+		if (r->chunked ? r->req_ck.done : r->body_left == 0)
+			break;
+		c->in_pos = c->in_end = r->body_start;
+		if (!c->rd_ready) {
+			c->wait = W_CL_READ;
+			return STEP_AGAIN;
+		}
+		got = cl_read(c, c->in + c->in_end, bufsize - c->in_end);
+		if (got == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				c->rd_ready = 0;
+				continue;
+			}
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		if (got == 0) {
+			log_info("client %s: closed during the request body", c->ip);
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		if ((size_t)got < bufsize - c->in_end && !c->rdhup)
+			c->rd_ready = 0;
+		c->in_end += got;
+		r->body_rx += got;
+	}
+
+	/* All in: keep what follows, then go on as with a bodiless request. */
+	if (c->in_pos > r->body_start) {
+		memmove(c->in + r->body_start, c->in + c->in_pos, c->in_end - c->in_pos);
+		c->in_end -= c->in_pos - r->body_start;
+		c->in_pos = r->body_start;
+	}
+	r->body_in = 1;
+	trailers_filter(r);
+	/* Sent with a length, as nginx does; chunked only to carry trailers. */
+	r->out_chunked = r->trb_len > 2;
+	c->state = CS_HEAD;
+	if (req_reparse(c, &rq) == -1)
+		return local_answer(c, 500, 1);
+	return request_start(c, &rq);
+}
+
+/* The request is whole (or streams): cache, then the upstream. */
+static enum step
+request_start(struct client *c, const struct http_request *rq)
+{
+	struct req		*r = c->r;
+	const struct conf_route	*rt = r->route;
+
 	r->hsts = c->tls != NULL ? rt->hsts : NULL;
 	r->upstream = upstream_of(rt->upstream);
 	if ((r->hb = buf_get()) == NULL) {
 		client_close(c);
 		return STEP_CLOSED;
 	}
-	r->route = rt;
-	r->head_off = r->body_start - rq.head_len;
-	r->head_len = rq.head_len;
 	if (rt->cache && worker.cache != NULL) {
 		enum step	 st;
 
 		r->cache_on = 1;
-		if (cache_request(c, &rq, &st))
+		if (cache_request(c, rq, &st))
 			return st;
 	}
-	return request_forward(c, &rq);
+	return request_forward(c, rq);
 }
 
 /* Send the request on to the route's upstream. */
@@ -3190,7 +3338,8 @@ request_forward(struct client *c, const struct http_request *rq)
 
 	if (build_request_head(c, rq) == -1)
 		return local_answer(c, 431, 1);
-	if (rq->expect_continue && !r->req_done && c->in_pos == c->in_end) {
+	if (rq->expect_continue && !r->req_done && !r->buffered &&
+	    c->in_pos == c->in_end) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		/* Nothing else is queued to this client now: it fits. */
 		if (cl_write(c, cont, sizeof(cont) - 1) != sizeof(cont) - 1) {
@@ -3499,14 +3648,14 @@ upstream_start(struct client *c)
 				    ups->conf->name, r->queued ? " (queue timeout)" :
 				    (ups->conf->queue > 0 ? " (queue full)" : ""));
 				queue_leave(r);
-				return local_answer(c, 503, !r->req_done);
+				return local_answer(c, 503, BODY_UNREAD(r));
 			}
 			if (why == BALANCE_ALL_DOWN) {
 				log_warnx("upstream %s: no server is up", ups->conf->name);
-				return local_answer(c, 503, !r->req_done);
+				return local_answer(c, 503, BODY_UNREAD(r));
 			}
 			return local_answer(c, r->fail_status ? r->fail_status : 502,
-			    !r->req_done);
+			    BODY_UNREAD(r));
 		}
 		balance_tried_set(&r->tried, i);
 		r->server = i;
@@ -3589,14 +3738,22 @@ request_retry(struct client *c, int same_server, int status)
 	if (same_server)
 		balance_tried_unset(&r->tried, r->server);
 	r->hb_pos = 0;
-	c->in_pos = r->body_start;
-	r->req_fwd = 0;
 	r->head_sent = 0;
-	r->body_left = r->chunked ? 0 : (r->cl > 0 ? r->cl : 0);
-	r->req_done = !r->chunked && r->body_left == 0;
-	r->body_seen = 0;
-	if (r->chunked)
-		http_chunked_init(&r->req_ck);
+	r->bb_pos = r->bb_end = 0;
+	r->src_done = 0;
+	r->trb_pos = 0;
+	if (r->buffered) {
+		r->body_off = 0;
+		r->req_done = 0;
+	} else {
+		c->in_pos = r->body_start;
+		r->body_left = r->chunked ? 0 : (r->cl > 0 ? r->cl : 0);
+		r->req_done = !r->chunked && r->body_left == 0;
+		r->body_seen = 0;
+		r->trb_len = 0;
+		if (r->chunked)
+			http_chunked_init(&r->req_ck);
+	}
 	r->ub_pos = r->ub_end = 0;
 	r->need_more = 0;
 	r->resp_started = 0;
@@ -3629,7 +3786,7 @@ upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_se
 		STAT_INC(upstream_errors);
 	}
 	if (r->resp_started || r->interim)
-		return local_answer(c, status, !r->req_done);
+		return local_answer(c, status, BODY_UNREAD(r));
 	/*
 	 * A pooled connection that the server had closed is not the
 	 * server's failure: an idempotent request goes again on a fresh
@@ -3641,68 +3798,287 @@ upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_se
 		r->retried++;
 		return request_retry(c, 0, status);
 	}
-	return local_answer(c, status, !r->req_done);
+	return local_answer(c, status, BODY_UNREAD(r));
 }
 
 /*
- * Request direction: the head, then body bytes, from the client buffer to
- * the upstream.  Returns STEP_DONE when all is sent (or cannot be), AGAIN
- * when waiting, CLOSED when the client is gone.
+ * Whether a field name begins with prefix (lowercase, with '-') when '_'
+ * counts as '-'.
+ */
+static int
+name_prefix_any_dash(const struct http_header *h, const char *prefix)
+{
+	struct http_header	 t = *h;
+	size_t			 n = strlen(prefix);
+
+	if (h->name_len < n)
+		return 0;
+	t.name_len = (uint32_t)n;
+	return name_eq_any_dash(&t, prefix);
+}
+
+/*
+ * Whether a request trailer field may go upstream (pass_request_trailers):
+ * never the fields portico sets or vouches for (the X-Forwarded-* family,
+ * Forwarded, X-Real-IP, X-Client-Cert-*, ...), in any case and with '_'
+ * for '-', nor those a trailer must not carry (RFC 9110 6.5.1: framing,
+ * routing, authentication, request modifiers).
+ */
+static int
+trailer_allowed(const struct http_header *h)
+{
+	static const char *const deny[] = {
+		"forwarded", "x-real-ip", "true-client-ip", "x-original-url",
+		"x-rewrite-url", "via", "host", "content-length",
+		"transfer-encoding", "trailer", "te", "connection", "keep-alive",
+		"upgrade", "expect", "authorization", "cookie", "content-type",
+		"content-encoding", "content-range", "range", "cache-control",
+		"max-forwards", "if-match", "if-none-match", "if-modified-since",
+		"if-unmodified-since", "if-range", "pragma", NULL
+	};
+	size_t	 i;
+
+	if (name_prefix_any_dash(h, "x-forwarded-") ||
+	    name_prefix_any_dash(h, "x-client-cert-") ||
+	    name_prefix_any_dash(h, "proxy-"))
+		return 0;
+	for (i = 0; deny[i] != NULL; i++)
+		if (name_eq_any_dash(h, deny[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * Keep the allowed fields of the trailer section in r->trb (validated by
+ * the chunked parser: "name:value CRLF" lines, then CRLF), in place.
+ * Without pass_request_trailers there is nothing (r->trb_len 0).
+ */
+static void
+trailers_filter(struct req *r)
+{
+	struct http_header	 h;
+	char			*t = r->trb, *line, *colon, *end;
+	size_t			 o = 0, len;
+
+	if (t == NULL)
+		return;
+	line = t;
+	end = t + r->trb_len;
+	while (line < end && *line != '\r') {
+		char *lf = memchr(line, '\n', end - line);
+
+		if (lf == NULL)
+			break;		/* cannot be: the parser saw it whole */
+		len = lf + 1 - line;
+		colon = memchr(line, ':', len);
+		h.name = line;
+		h.name_len = colon != NULL ? (uint32_t)(colon - line) : 0;
+		h.value = NULL;
+		h.value_len = 0;
+		if (colon != NULL && trailer_allowed(&h)) {
+			memmove(t + o, line, len);
+			o += len;
+		}
+		line = lf + 1;
+	}
+	memcpy(t + o, "\r\n", 2);
+	r->trb_len = (uint32_t)(o + 2);
+}
+
+/*
+ * Where the request body ends in what the client sends: the chunked
+ * last-chunk and trailers are in, or the Content-Length bytes are.
+ */
+static int
+body_src_end(const struct req *r)
+{
+	return r->chunked ? r->req_ck.done : r->body_left == 0;
+}
+
+/*
+ * Take the next run of request body data from the client's bytes at
+ * c->in + c->in_pos: framing (chunk-size lines with their extensions,
+ * trailers) is consumed and checked, at most max data bytes come back in
+ * *p, *n (consumed too; they stay in c->in until it is compacted).  *n 0:
+ * more bytes are needed, or the body is all in.  Trailer fields are kept
+ * in r->trb with pass_request_trailers, and dropped otherwise.  Returns 0,
+ * or the status to answer with: 400 for bad framing (a chunk-size line
+ * over 4 KiB included), 413 over max_body_size, 500 out of memory.
+ */
+static int
+body_next(struct client *c, size_t max, const char **p, size_t *n)
+{
+	struct req	*r = c->r;
+	size_t		 avail, off, dlen, tr;
+	ssize_t		 used;
+	uint64_t	 before;
+
+	*p = NULL;
+	*n = 0;
+	if (max == 0)
+		return 0;
+	if (!r->chunked) {
+		avail = c->in_end - c->in_pos;
+		if (avail > (uint64_t)r->body_left)
+			avail = (size_t)r->body_left;
+		if (avail > max)
+			avail = max;
+		*p = c->in + c->in_pos;
+		*n = avail;
+		c->in_pos += avail;
+		r->body_left -= avail;
+		r->body_seen += avail;
+		return 0;
+	}
+	while (c->in_pos < c->in_end && !r->req_ck.done) {
+		avail = c->in_end - c->in_pos;
+		if (avail > max)
+			avail = max;
+		before = r->req_ck.trailer_len;
+		used = http_chunked_parse(&r->req_ck, c->in + c->in_pos, avail,
+		    &off, &dlen);
+		if (used < 0) {
+			log_info("client %s: bad chunked body", c->ip);
+			return 400;
+		}
+		tr = r->req_ck.trailer_len - before;
+		if (tr > 0 && conf->g.pass_request_trailers) {
+			if (r->trb == NULL && (r->trb = malloc(REQ_TRAILER_MAX + 2)) == NULL)
+				return 500;
+			if (r->trb_len + tr > REQ_TRAILER_MAX)
+				return 400;	/* the parser refuses it first */
+			memcpy(r->trb + r->trb_len, c->in + c->in_pos + used - tr, tr);
+			r->trb_len += tr;
+		}
+		c->in_pos += used;
+		/*
+		 * Chunk extensions, blanks and padding zeros count toward
+		 * max_body_size: they are bytes the client makes portico read.
+		 */
+		if (conf->g.max_body_size > 0 && (uint64_t)r->body_seen + dlen +
+		    r->req_ck.padding > (uint64_t)conf->g.max_body_size) {
+			log_info("client %s: request body over max_body_size", c->ip);
+			return 413;
+		}
+		if (dlen > 0) {
+			r->body_seen += dlen;
+			*p = c->in + c->in_pos - used + off;
+			*n = dlen;
+			return 0;
+		}
+		if (used == 0)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * Fill r->bb with the next request body bytes in the upstream's framing:
+ * read back from the stored body (buffered), or decoded from the client's
+ * bytes (streaming).  Chunks go out again without their extensions; the
+ * body ends with the filtered trailers (r->trb) or none.  Returns 0, or
+ * the status to answer with.
+ */
+static int
+body_fill(struct client *c)
+{
+	struct req	*r = c->r;
+	const char	*p;
+	size_t		 room, max, n, hl;
+	ssize_t		 got;
+	int		 st;
+	char		 hex[24];
+
+	if (r->bb_pos == r->bb_end)
+		r->bb_pos = r->bb_end = 0;
+	if (!r->src_done && !r->buffered && !r->chunked && r->body_left == 0) {
+		r->src_done = 1;	/* no body, or all of it went out */
+		return 0;
+	}
+	while (!r->src_done) {
+		if (r->bb == NULL && (r->bb = buf_get()) == NULL)
+			return 500;
+		room = bufsize - r->bb_end;
+		if (room < 64)
+			break;		/* room for a chunk's framing and the end */
+		max = r->out_chunked ? room - sizeof(hex) - 2 : room;
+		if (r->buffered) {
+			n = r->body.len - r->body_off < max ?
+			    (size_t)(r->body.len - r->body_off) : max;
+			p = NULL;
+		} else {
+			if ((st = body_next(c, max, &p, &n)) != 0)
+				return st;
+		}
+		if (n == 0) {
+			if (!r->buffered && !body_src_end(r))
+				break;	/* more from the client */
+			if (r->out_chunked) {
+				if (!r->buffered)
+					trailers_filter(r);
+				memcpy(r->bb + r->bb_end, r->trb_len > 0 ?
+				    "0\r\n" : "0\r\n\r\n", r->trb_len > 0 ? 3 : 5);
+				r->bb_end += r->trb_len > 0 ? 3 : 5;
+			}
+			r->src_done = 1;
+			break;
+		}
+		hl = 0;
+		if (r->out_chunked) {
+			hl = (size_t)snprintf(hex, sizeof(hex), "%zx\r\n", n);
+			memcpy(r->bb + r->bb_end, hex, hl);
+		}
+		if (p != NULL)
+			memcpy(r->bb + r->bb_end + hl, p, n);
+		else {
+			got = bodybuf_read(&r->body, r->body_off,
+			    r->bb + r->bb_end + hl, n);
+			if (got != (ssize_t)n) {
+				log_warn("client %s: reading the request body back", c->ip);
+				return 500;
+			}
+			r->body_off += n;
+		}
+		r->bb_end += hl + n;
+		if (r->out_chunked) {
+			memcpy(r->bb + r->bb_end, "\r\n", 2);
+			r->bb_end += 2;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Request direction: the head, then the body (body_fill), then the
+ * trailers, to the upstream.  Returns STEP_DONE when all is sent (or
+ * cannot be), AGAIN when waiting, CLOSED when the client is gone.
  */
 static enum step
 step_request(struct client *c)
 {
 	struct req	*r = c->r;
 	struct upconn	*u = r->up;
-	struct iovec	 iov[2];
-	int		 niov;
-	size_t		 avail, fwd, off, dlen;
-	ssize_t		 n, used;
+	struct iovec	 iov[3];
+	int		 niov, st;
+	size_t		 hl, bl, tl;
+	ssize_t		 n;
 
 	for (;;) {
 		if (r->req_done && r->head_sent)
 			return STEP_DONE;
-		/* How many body bytes at in_pos may go out now. */
-		avail = c->in_end - c->in_pos;
-		if (r->chunked) {
-			while (r->req_fwd < avail && !r->req_ck.done) {
-				used = http_chunked_parse(&r->req_ck,
-				    c->in + c->in_pos + r->req_fwd,
-				    avail - r->req_fwd, &off, &dlen);
-				if (used < 0) {
-					log_info("client %s: bad chunked body", c->ip);
-					return local_answer(c, 400, 1);
-				}
-				r->req_fwd += used;
-				r->body_seen += dlen;
-				if (conf->g.max_body_size > 0 &&
-				    r->body_seen > conf->g.max_body_size)
-					return local_answer(c, 413, 1);
-				if (used == 0)
-					break;
-			}
-			fwd = r->req_fwd;
-		} else
-			fwd = avail < (uint64_t)r->body_left ? avail : (size_t)r->body_left;
-
-		niov = 0;
-		if (!r->head_sent) {
-			iov[niov].iov_base = r->hb + r->hb_pos;
-			iov[niov++].iov_len = r->hb_end - r->hb_pos;
-		}
-		if (fwd > 0) {
-			iov[niov].iov_base = c->in + c->in_pos;
-			iov[niov++].iov_len = fwd;
-		}
-		if (niov == 0) {
-			/* Everything buffered went out. */
-			if (r->chunked ? r->req_ck.done : r->body_left == 0) {
+		if ((st = body_fill(c)) != 0)
+			return local_answer(c, st, 1);
+		hl = r->head_sent ? 0 : r->hb_end - r->hb_pos;
+		bl = r->bb_end - r->bb_pos;
+		tl = r->src_done ? r->trb_len - r->trb_pos : 0;
+		if (hl + bl + tl == 0) {
+			if (r->src_done) {
 				r->req_done = 1;
 				return STEP_DONE;
 			}
+			/* Everything decoded went out: more from the client. */
 			if (c->in_pos == c->in_end) {
 				c->in_pos = c->in_end = 0;
-				r->req_fwd = 0;
 				r->replayable = 0;
 			} else if (c->in_end == bufsize) {
 				if (c->in_pos == 0)
@@ -3733,11 +4109,25 @@ step_request(struct client *c)
 			if ((size_t)n < bufsize - c->in_end && !c->rdhup)
 				c->rd_ready = 0;
 			c->in_end += n;
+			r->body_rx += n;
 			continue;
 		}
 		if (!u->wr_ready) {
 			c->wait = u->connected ? W_UP_WRITE : W_CONNECT;
 			return STEP_AGAIN;
+		}
+		niov = 0;
+		if (hl > 0) {
+			iov[niov].iov_base = r->hb + r->hb_pos;
+			iov[niov++].iov_len = hl;
+		}
+		if (bl > 0) {
+			iov[niov].iov_base = r->bb + r->bb_pos;
+			iov[niov++].iov_len = bl;
+		}
+		if (tl > 0) {
+			iov[niov].iov_base = r->trb + r->trb_pos;
+			iov[niov++].iov_len = tl;
 		}
 		n = up_writev(u, iov, niov);
 		if (n == -1) {
@@ -3748,9 +4138,11 @@ step_request(struct client *c)
 			if (r->resp_head) {
 				/* The server answered and stopped reading: fine. */
 				r->req_done = 1;
-				r->body_unread = 1;
+				if (!r->body_in)
+					r->body_unread = 1;
 				r->up_reuse = 0;
-				r->keep_alive = 0;
+				if (!r->body_in)
+					r->keep_alive = 0;
 				return STEP_DONE;
 			}
 			if (!u->connected)
@@ -3762,26 +4154,26 @@ step_request(struct client *c)
 			u->connected = 1;
 			c->fixed_deadline = 0;
 		}
-		if (!r->head_sent) {
-			size_t hl = r->hb_end - r->hb_pos;
+		if ((size_t)n < hl + bl + tl)
+			u->wr_ready = 0;
+		if (hl > 0) {
 			if ((size_t)n < hl) {
 				r->hb_pos += n;
-				u->wr_ready = 0;
 				continue;
 			}
 			n -= hl;
 			r->hb_pos = r->hb_end;
 			r->head_sent = 1;
 		}
-		if (n > 0) {
-			if ((size_t)n < fwd)
-				u->wr_ready = 0;
-			c->in_pos += n;
-			if (r->chunked)
-				r->req_fwd -= n;
-			else
-				r->body_left -= n;
+		if (bl > 0) {
+			if ((size_t)n < bl) {
+				r->bb_pos += n;
+				continue;
+			}
+			n -= bl;
+			r->bb_pos = r->bb_end;
 		}
+		r->trb_pos += n;
 	}
 }
 
@@ -3886,8 +4278,8 @@ response_head(struct client *c, const struct http_response *rs)
 		r->up_reuse = 0;
 		r->keep_alive = 0;
 	}
-	if (!r->req_done)
-		/* The server answered before the body was all sent. */
+	if (BODY_UNREAD(r))
+		/* The server answered before the body was all read. */
 		r->keep_alive = 0;
 	if (build_response_head(c, rs, 1) == -1) {
 		log_errorx("upstream %s server %s: invalid response: head too large",
@@ -4261,6 +4653,9 @@ client_run(struct client *c)
 			c->wait = W_CACHE;
 			st = STEP_AGAIN;
 			break;
+		case CS_BODY:
+			st = step_body(c);
+			break;
 		case CS_PROXY:
 		default:
 			r = c->r;
@@ -4286,9 +4681,11 @@ client_run(struct client *c)
 				if (!r->req_done) {
 					/* Answered early: drop the rest of the body. */
 					r->req_done = 1;
-					r->body_unread = 1;
 					r->up_reuse = 0;
-					r->keep_alive = 0;
+					if (!r->body_in) {
+						r->body_unread = 1;
+						r->keep_alive = 0;
+					}
 				}
 				st = request_finish(c);
 				break;
@@ -4312,10 +4709,12 @@ client_run(struct client *c)
 	case W_HEAD:
 	case W_LINGER:
 	case W_HANDSHAKE:
+		/*
+		 * At a graceful stop too: a connection waiting for its first
+		 * request keeps its client_header_timeout (and the worker its
+		 * shutdown_timeout), as the client may just be slow to send.
+		 */
 		deadline = c->fixed_deadline;
-		if (worker.quitting && c->wait == W_HEAD &&
-		    c->in_end == c->in_pos && deadline > quit_grace)
-			deadline = quit_grace;
 		break;
 	case W_IDLE:
 		deadline = ev_now + conf->g.keepalive_timeout_ms;
@@ -4333,7 +4732,18 @@ client_run(struct client *c)
 		deadline = ev_now + c->r->upstream->conf->read_timeout_ms;
 		break;
 	case W_CL_READ:
+		/*
+		 * Between reads at most client_body_timeout; and over the
+		 * whole body at least client_body_min_rate bytes a second
+		 * after the first client_body_timeout.
+		 */
 		deadline = ev_now + conf->g.client_body_timeout_ms;
+		if (conf->g.client_body_min_rate > 0 && c->r != NULL) {
+			uint64_t d = c->r->body_t0 + conf->g.client_body_timeout_ms +
+			    c->r->body_rx * 1000 / (uint64_t)conf->g.client_body_min_rate;
+			if (d < deadline)
+				deadline = d;
+		}
 		break;
 	case W_QUEUE:
 		deadline = ev_now + QUEUE_POLL_MS;
@@ -4450,7 +4860,8 @@ client_cb(struct ev_io *io, uint32_t events)
 	 * stop (logged as 499).  A client that said Connection: close may
 	 * just have shut down its sending side, and still gets its answer.
 	 */
-	if (((c->state == CS_PROXY && r != NULL && r->req_done && !r->resp_head) ||
+	if (((c->state == CS_PROXY && r != NULL && (r->req_done || r->body_in) &&
+	    !r->resp_head) ||
 	    c->state == CS_CWAIT) && ((events & (EPOLLERR | EPOLLHUP)) ||
 	    ((events & EPOLLRDHUP) && r->client_ka))) {
 		log_info("client %s closed the connection before the answer", c->ip);
@@ -4710,10 +5121,14 @@ proxy_accept(struct ev_io *io, uint32_t events)
 
 /*
  * Graceful stop.  A connection between requests may have a request on
- * its way: closing it at once would fail that request.  So connections
- * with no request bytes yet (idle keep-alive ones, and new ones) get a
- * short grace period (an answer in it says Connection: close), and busy
- * ones finish their exchange and then close.
+ * its way: closing it at once would fail that request.  So idle
+ * keep-alive connections get a short grace period (an answer in it says
+ * Connection: close), and busy ones finish their exchange and then close.
+ * A connection accepted that has not had its first request yet is
+ * answered (with Connection: close) whenever the request comes, within
+ * client_header_timeout and shutdown_timeout: the client connected to
+ * this worker and has no reason to think it is going away (nginx too
+ * closes only the idle keep-alive connections at once).
  */
 size_t
 proxy_quit(void)
@@ -4728,8 +5143,8 @@ proxy_quit(void)
 	for (c = clients; c != NULL; c = c->next) {
 		if (c->r != NULL)
 			c->r->keep_alive = 0;
-		else if (c->state == CS_HEAD && c->in_end == c->in_pos &&
-		    c->timer.deadline > grace)
+		else if (c->state == CS_HEAD && c->served &&
+		    c->in_end == c->in_pos && c->timer.deadline > grace)
 			ev_timer_set(&c->timer, grace);
 	}
 	for (i = 0; i < nupstreams; i++)
