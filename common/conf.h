@@ -232,6 +232,17 @@ struct conf_global {
 	int64_t			 max_body_size;		/* default 0 = unlimited -> 413 */
 	size_t			 buffer_size;		/* default 32k, >= max_header_size + 1k */
 	int64_t			 tls_ticket_rotation_ms;	/* default 1h */
+	/* Lines of the keys that name users and files; 0: not set. */
+	int			 user_line;
+	int			 group_line;
+	int			 pid_file_line;
+	int			 error_log_line;
+	int			 access_log_line;
+	/* Resolved by conf_check(): whom the workers run as. */
+	int			 user_default;		/* user was not set */
+	int			 drop;			/* change to uid/gid */
+	uid_t			 uid;
+	gid_t			 gid;
 };
 
 struct conf {
@@ -257,6 +268,22 @@ struct conf {
  */
 struct conf	*conf_load(const char *path, char **errors);
 void		 conf_free(struct conf *conf);
+/*
+ * Check what conf_load() cannot see in the text: that the user and the
+ * group exist (when started as root without a user, the built-in default
+ * user is set here), that the directories of the pid file and the logs
+ * exist and that the log files can be opened (they are created when
+ * missing; a symbolic link or anything but a regular file is refused).
+ * Returns 0, or -1 with *errors set like conf_load() does.
+ */
+int		 conf_check(struct conf *conf, char **errors);
+/*
+ * Open a log file for appending as portico does: created 0644 when
+ * missing, never through a symbolic link, and only a regular file.
+ * Returns the descriptor, or -1 with errno set (ELOOP for a link,
+ * EINVAL for something else than a regular file).
+ */
+int		 conf_open_log(const char *path);
 
 /*
  * Value parsers, exported for the tests.  Each returns 0 on success and
