@@ -1225,7 +1225,7 @@ is_master(pid_t pid, char *what, size_t whatlen)
 	FILE	*f;
 	int	 fd, ppid = 0, is;
 
-	snprintf(what, whatlen, "unknown");
+	snprintf(what, whatlen, "it cannot be identified");
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
 		return 1;	/* no /proc here: nothing to check against */
 	self[n] = '\0';
@@ -1243,7 +1243,7 @@ is_master(pid_t pid, char *what, size_t whatlen)
 	}
 	buf[n] = '\0';
 	prog_name(buf, its, sizeof(its));
-	snprintf(what, whatlen, "%s", its);
+	snprintf(what, whatlen, "it runs %s", its);
 	if (strcmp(its, mine) != 0)
 		return 0;
 	/* A worker of it is no master. */
@@ -1259,7 +1259,7 @@ is_master(pid_t pid, char *what, size_t whatlen)
 		buf[n] = '\0';
 		prog_name(buf, its, sizeof(its));
 		if (strcmp(its, mine) == 0) {
-			snprintf(what, whatlen, "a %s worker", mine);
+			snprintf(what, whatlen, "it is a worker of %d", ppid);
 			return 0;
 		}
 	}
@@ -1304,7 +1304,7 @@ master_signal(struct conf *c, const char *name)
 	}
 	if (!is_master(pid, what, sizeof(what))) {
 		fprintf(stderr, "portico: process %d named in %s is not a portico "
-		    "master (it runs %s): not signalling it\n", pid,
+		    "master (%s): not signalling it\n", pid,
 		    c->g.pid_file, what);
 		return 1;
 	}
