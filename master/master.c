@@ -933,12 +933,12 @@ raise_fd_limit(void)
  * or has failed (it writes its errors as "E message" lines and exits).
  */
 static void __attribute__((noreturn))
-daemon_parent(int fd, int quiet)
+daemon_parent(pid_t pid, int fd, int quiet)
 {
 	char	 buf[4096], *line, *nl;
 	size_t	 len = 0;
 	ssize_t	 n;
-	int	 said = 0;
+	int	 said = 0, status;
 
 	for (;;) {
 		n = read(fd, buf + len, sizeof(buf) - 1 - len);
@@ -970,6 +970,9 @@ daemon_parent(int fd, int quiet)
 	if (!said)
 		fprintf(stderr, "portico: the daemon exited while starting; "
 		    "see the error log\n");
+	/* Return once it is gone, not while it is still cleaning up. */
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
 	_exit(1);
 }
 
@@ -986,7 +989,7 @@ daemonize(void)
 		fatal("fork");
 	if (pid > 0) {
 		close(p[1]);
-		daemon_parent(p[0], strcmp(conf->g.error_log, "stderr") == 0);
+		daemon_parent(pid, p[0], strcmp(conf->g.error_log, "stderr") == 0);
 	}
 	close(p[0]);
 	startup_fd = p[1];
