@@ -963,6 +963,7 @@ key_listen(struct loader *ld, void *obj, const char *v)
 	if ((na = grow(ld, l->addrs, l->naddrs, sizeof(*na))) == NULL)
 		return;
 	l->addrs = na;
+	a.line = ld->lineno;
 	l->addrs[l->naddrs++] = a;
 }
 

@@ -46,6 +46,7 @@ struct conf_addr {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	char			 text[64];	/* as written, normalised */
+	int			 line;		/* of a listen key; 0 otherwise */
 };
 
 struct conf_server {

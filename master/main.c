@@ -44,11 +44,11 @@ check_listen(struct conf *c, char **errors)
 				continue;
 			rc = -1;
 			m = snprintf(NULL, 0, "%s:%d: %s\n", c->path,
-			    c->listeners[i].line, errbuf);
+			    c->listeners[i].addrs[j].line, errbuf);
 			if (m < 0 || (n = realloc(*errors, len + m + 1)) == NULL)
 				continue;
 			snprintf(n + len, m + 1, "%s:%d: %s\n", c->path,
-			    c->listeners[i].line, errbuf);
+			    c->listeners[i].addrs[j].line, errbuf);
 			len += m;
 			*errors = n;
 		}
