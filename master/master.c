@@ -290,6 +290,9 @@ start_workers(void)
 	r = calloc(conf->g.workers, sizeof(*r));
 	if (r == NULL) {
 		log_errorx("out of memory");
+		/* The caller still holds the previous table. */
+		respawns = NULL;
+		nrespawns = 0;
 		return -1;
 	}
 	respawns = r;
