@@ -161,7 +161,8 @@ def test():
         time.sleep(1.5)
         n, bad = h.end()
         tap.ok(p.running(), "the master is still running")
-        tap.is_(sorted(p.workers()), old, "the old workers are the ones left")
+        tap.ok(wait_until(lambda: sorted(p.workers()) == old, 10),
+               "the old workers are the ones left", "%r -> %r" % (old, p.workers()))
         tap.ok(n > 0 and not bad, "all %d requests before, during and after the failed reload "
                "answered 200" % n, repr(bad[:5]))
         started = len(re.findall(r"started worker", p.error_log()))
