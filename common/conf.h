@@ -280,11 +280,13 @@ void		 conf_free(struct conf *conf);
 int		 conf_check(struct conf *conf, char **errors);
 /*
  * Open a log file for appending as portico does: created 0644 when
- * missing, never through a symbolic link, and only a regular file.
- * Returns the descriptor, or -1 with errno set (ELOOP for a link,
- * EINVAL for something else than a regular file).
+ * missing, never through a symbolic link (but under /dev), and only a
+ * regular file, a character device or a pipe.  Returns the descriptor,
+ * or -1 with errno set (ELOOP for a link, EINVAL for anything else).
  */
 int		 conf_open_log(const char *path);
+/* Why conf_open_log() failed, from its errno. */
+const char	*conf_log_strerror(int err);
 
 /*
  * Value parsers, exported for the tests.  Each returns 0 on success and

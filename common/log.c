@@ -57,8 +57,7 @@ log_open(const char *t, enum log_level level, char *errbuf, size_t errlen)
 	}
 	if ((nfd = conf_open_log(t)) == -1) {
 		snprintf(errbuf, errlen, "cannot open error log %s: %s", t,
-		    errno == ELOOP ? "it is a symbolic link" : errno == EINVAL ?
-		    "not a regular file" : strerror(errno));
+		    conf_log_strerror(errno));
 		return -1;
 	}
 	if ((npath = strdup(t)) == NULL) {
@@ -75,8 +74,9 @@ log_open(const char *t, enum log_level level, char *errbuf, size_t errlen)
 
 /*
  * Reopen a file target by name, so that a file moved away by logrotate
- * is let go.  A symbolic link or anything but a regular file in its
- * place is refused.  Returns 0, or -1 (the old descriptor is kept).
+ * is let go.  A symbolic link or something else than conf_open_log()
+ * accepts in its place is refused.  Returns 0, or -1 (the old
+ * descriptor is kept).
  */
 int
 log_reopen(void)
@@ -87,8 +87,7 @@ log_reopen(void)
 		return 0;
 	if ((nfd = conf_open_log(path)) == -1) {
 		log_errorx("cannot reopen error log %s: %s (keeping the old "
-		    "file)", path, errno == ELOOP ? "it is a symbolic link" :
-		    errno == EINVAL ? "not a regular file" : strerror(errno));
+		    "file)", path, conf_log_strerror(errno));
 		return -1;
 	}
 	dup2(nfd, fd);

@@ -704,11 +704,14 @@ chown_logs(struct conf *c)
 	if (c->g.access_log != NULL) {
 		if ((fd = conf_open_log(c->g.access_log)) == -1)
 			log_errorx("access log %s: %s: not handing it to %s",
-			    c->g.access_log, errno == ELOOP ? "it is a symbolic "
-			    "link" : errno == EINVAL ? "not a regular file" :
-			    strerror(errno), c->g.user);
+			    c->g.access_log, conf_log_strerror(errno),
+			    c->g.user);
 		else {
-			if (fstat(fd, &st) == -1 || st.st_nlink != 1)
+			if (fstat(fd, &st) == -1)
+				log_warn("fstat %s", c->g.access_log);
+			else if (!S_ISREG(st.st_mode))
+				;	/* a device or a pipe: not ours to give */
+			else if (st.st_nlink != 1)
 				log_errorx("access log %s has more than one name: "
 				    "not handing it to %s", c->g.access_log,
 				    c->g.user);
@@ -718,7 +721,11 @@ chown_logs(struct conf *c)
 		}
 	}
 	if ((fd = log_fd()) != -1) {
-		if (fstat(fd, &st) == -1 || st.st_nlink != 1)
+		if (fstat(fd, &st) == -1)
+			log_warn("fstat error log");
+		else if (!S_ISREG(st.st_mode))
+			;	/* a device or a pipe: not ours to give */
+		else if (st.st_nlink != 1)
 			log_errorx("the error log has more than one name: not "
 			    "handing it to %s", c->g.user);
 		else if (fchown(fd, c->g.uid, c->g.gid) == -1)

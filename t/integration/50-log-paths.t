@@ -113,6 +113,19 @@ def test():
                 f.write("--- next case\n")
             q.cleanup()
 
+    with subtest_guard("devices are fine"):
+        # Containers log to /dev/stdout: a link, but under /dev, and a
+        # device or a pipe, never chowned.
+        q = Portico(upstreams={"app": [b.addr]}, name="q-devices",
+                    global_opts={"access_log": "/dev/stdout"})
+        rc, out, err = run_portico(["-t", "-c", q.config_path])
+        tap.is_(rc, 0, "-t accepts access_log = /dev/stdout", err)
+        q.start()
+        tap.is_(q.get("/to-stdout").status, 200, "a request with access_log = /dev/stdout")
+        tap.ok(wait_until(lambda: "/to-stdout" in q._read(q.stdout_path), 5),
+               "... is logged on the daemon's standard output")
+        q.stop()
+
     with subtest_guard("the good config still reloads"):
         old = set(p.workers())
         p.signal("HUP")
