@@ -24,6 +24,10 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <pwd.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -40,6 +44,9 @@
 #include "common/net.h"
 #include "common/tls.h"
 
+#ifndef PORTICO_USER
+#define PORTICO_USER	"nobody"
+#endif
 #ifndef PORTICO_DEFAULT_PID_FILE
 #define PORTICO_DEFAULT_PID_FILE	"/run/portico.pid"
 #endif
@@ -996,6 +1003,7 @@ key_listen(struct loader *ld, void *obj, const char *v)
 	if ((na = grow(ld, l->addrs, l->naddrs, sizeof(*na))) == NULL)
 		return;
 	l->addrs = na;
+	a.line = ld->lineno;
 	l->addrs[l->naddrs++] = a;
 }
 
@@ -2385,9 +2393,30 @@ conf_finish(struct loader *ld)
 			ncpu = WORKERS_MAX;
 		g->workers = (int)ncpu;
 	}
+	g->user_line = key_line(ld, SEC_GLOBAL, &ld->gmeta, "user");
+	g->group_line = key_line(ld, SEC_GLOBAL, &ld->gmeta, "group");
+	g->pid_file_line = key_line(ld, SEC_GLOBAL, &ld->gmeta, "pid_file");
+	g->error_log_line = key_line(ld, SEC_GLOBAL, &ld->gmeta, "error_log");
+	g->access_log_line = key_line(ld, SEC_GLOBAL, &ld->gmeta,
+	    "access_log");
 	if (g->group != NULL && g->user == NULL)
-		conf_err(ld, key_line(ld, SEC_GLOBAL, &ld->gmeta, "group"),
-		    "group needs user to be set too");
+		conf_err(ld, g->group_line, "group needs user to be set too");
+	/*
+	 * The daemon runs from /: a relative path would land there, so a
+	 * log target misspelled as a file name is refused rather than
+	 * written to /syslog.
+	 */
+	if (g->pid_file != NULL && g->pid_file[0] != '/')
+		conf_err(ld, g->pid_file_line, "pid_file '%s' must be an "
+		    "absolute path", g->pid_file);
+	if (g->error_log != NULL && g->error_log[0] != '/' &&
+	    strcmp(g->error_log, "stderr") != 0 &&
+	    strcmp(g->error_log, "syslog") != 0)
+		conf_err(ld, g->error_log_line, "error_log '%s' must be an "
+		    "absolute path, stderr or syslog", g->error_log);
+	if (g->access_log != NULL && g->access_log[0] != '/')
+		conf_err(ld, g->access_log_line, "access_log '%s' must be an "
+		    "absolute path or off", g->access_log);
 	if (g->buffer_size < g->max_header_size + 1024) {
 		line = key_line(ld, SEC_GLOBAL, &ld->gmeta, "buffer_size");
 		if (line == 0)
@@ -2622,6 +2651,169 @@ oom:
 	if (errors != NULL)
 		*errors = oom_message(path);
 	return NULL;
+}
+
+/* The error text of conf_check(): like conf_err() without a loader. */
+static void
+check_err(char **errs, const char *file, int line, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[1024], *n;
+	size_t	 old = *errs != NULL ? strlen(*errs) : 0, need;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	need = old + strlen(file) + strlen(msg) + 24;
+	if ((n = realloc(*errs, need)) == NULL) {
+		/* Say at least that it failed. */
+		if (*errs == NULL)
+			*errs = strdup("portico: out of memory\n");
+		return;
+	}
+	if (line > 0)
+		snprintf(n + old, need - old, "%s:%d: %s\n", file, line, msg);
+	else
+		snprintf(n + old, need - old, "%s: %s\n", file, msg);
+	*errs = n;
+}
+
+int
+conf_open_log(const char *path)
+{
+	struct stat	 st;
+	int		 fd, flags;
+
+	/*
+	 * No symbolic link, except under /dev, where only root creates
+	 * them: /dev/stdout and /dev/stderr are how containers log.
+	 */
+	flags = O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC;
+	if (strncmp(path, "/dev/", 5) != 0)
+		flags |= O_NOFOLLOW;
+	if ((fd = open(path, flags, 0644)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !(S_ISREG(st.st_mode) ||
+	    S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	/* O_NONBLOCK was only so that a FIFO without a reader fails. */
+	if (fcntl(fd, F_SETFL, O_APPEND) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+const char *
+conf_log_strerror(int err)
+{
+	if (err == ELOOP)
+		return "it is a symbolic link";
+	if (err == EINVAL)
+		return "not a regular file, device or pipe";
+	return strerror(err);
+}
+
+/* The directory of path exists: 0, else -1 with errno set. */
+static int
+dir_exists(const char *path)
+{
+	char		*copy, *dir;
+	struct stat	 st;
+	int		 rc;
+
+	if ((copy = strdup(path)) == NULL)
+		return -1;
+	dir = dirname(copy);
+	rc = stat(dir, &st);
+	if (rc == 0 && !S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		rc = -1;
+	}
+	free(copy);
+	return rc;
+}
+
+static void
+check_log(char **errs, const char *file, int line, const char *key,
+    const char *path)
+{
+	int	 fd;
+
+	if (dir_exists(path) == -1) {
+		check_err(errs, file, line, "%s %s: directory: %s", key, path,
+		    strerror(errno));
+		return;
+	}
+	if ((fd = conf_open_log(path)) == -1) {
+		check_err(errs, file, line, "%s %s: cannot open: %s", key,
+		    path, conf_log_strerror(errno));
+		return;
+	}
+	close(fd);
+}
+
+int
+conf_check(struct conf *conf, char **errors)
+{
+	struct conf_global	*g = &conf->g;
+	struct passwd		*pw;
+	struct group		*gr;
+	char			*errs = NULL;
+	const char		*file = conf->path;
+
+	*errors = NULL;
+	g->drop = 0;
+	if (g->user == NULL && geteuid() == 0) {
+		/* Like nginx: a root master never leaves its workers root. */
+		free(g->user);
+		if ((g->user = strdup(PORTICO_USER)) == NULL) {
+			check_err(&errs, file, 0, "out of memory");
+			goto out;
+		}
+		g->user_default = 1;
+	}
+	if (g->user != NULL) {
+		errno = 0;
+		if ((pw = getpwnam(g->user)) == NULL) {
+			if (g->user_default)
+				check_err(&errs, file, 0, "no user set and the "
+				    "default user %s does not exist: set user "
+				    "in [global]", g->user);
+			else
+				check_err(&errs, file, g->user_line,
+				    "unknown user %s", g->user);
+		} else {
+			g->uid = pw->pw_uid;
+			g->gid = pw->pw_gid;
+			g->drop = geteuid() == 0;
+		}
+	}
+	if (g->group != NULL) {
+		if ((gr = getgrnam(g->group)) == NULL)
+			check_err(&errs, file, g->group_line,
+			    "unknown group %s", g->group);
+		else
+			g->gid = gr->gr_gid;
+	}
+	if (g->pid_file != NULL && dir_exists(g->pid_file) == -1)
+		check_err(&errs, file, g->pid_file_line, "pid_file %s: "
+		    "directory: %s", g->pid_file, strerror(errno));
+	if (g->error_log != NULL && g->error_log[0] == '/')
+		check_log(&errs, file, g->error_log_line, "error_log",
+		    g->error_log);
+	if (g->access_log != NULL)
+		check_log(&errs, file, g->access_log_line, "access_log",
+		    g->access_log);
+out:
+	if (errs == NULL)
+		return 0;
+	g->drop = 0;
+	*errors = errs;
+	return -1;
 }
 
 void

@@ -46,6 +46,7 @@ struct conf_addr {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	char			 text[64];	/* as written, normalised */
+	int			 line;		/* of a listen key; 0 otherwise */
 };
 
 struct conf_server {
@@ -256,6 +257,17 @@ struct conf_global {
 	int			 allow_dotdot_above_root; /* drop it; default off: 400 */
 	int			 normalize_path;	/* default for routes, on */
 	int			 pass_client_identity_headers;	/* default for routes, off */
+	/* Lines of the keys that name users and files; 0: not set. */
+	int			 user_line;
+	int			 group_line;
+	int			 pid_file_line;
+	int			 error_log_line;
+	int			 access_log_line;
+	/* Resolved by conf_check(): whom the workers run as. */
+	int			 user_default;		/* user was not set */
+	int			 drop;			/* change to uid/gid */
+	uid_t			 uid;
+	gid_t			 gid;
 };
 
 struct conf {
@@ -281,6 +293,24 @@ struct conf {
  */
 struct conf	*conf_load(const char *path, char **errors);
 void		 conf_free(struct conf *conf);
+/*
+ * Check what conf_load() cannot see in the text: that the user and the
+ * group exist (when started as root without a user, the built-in default
+ * user is set here), that the directories of the pid file and the logs
+ * exist and that the log files can be opened (they are created when
+ * missing; a symbolic link or anything but a regular file is refused).
+ * Returns 0, or -1 with *errors set like conf_load() does.
+ */
+int		 conf_check(struct conf *conf, char **errors);
+/*
+ * Open a log file for appending as portico does: created 0644 when
+ * missing, never through a symbolic link (but under /dev), and only a
+ * regular file, a character device or a pipe.  Returns the descriptor,
+ * or -1 with errno set (ELOOP for a link, EINVAL for anything else).
+ */
+int		 conf_open_log(const char *path);
+/* Why conf_open_log() failed, from its errno. */
+const char	*conf_log_strerror(int err);
 
 /*
  * Value parsers, exported for the tests.  Each returns 0 on success and

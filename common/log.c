@@ -21,6 +21,8 @@ static enum log_level	 min_level = LOG_LVL_INFO;
 static int		 fd = -1;
 static char		*path;
 static char		 role[32] = "portico";
+static int		 report_fd = -1;
+static const char	*report_prefix = "";
 
 static const char *const level_names[] = {
 	"debug", "info", "notice", "warn", "error"
@@ -53,10 +55,9 @@ log_open(const char *t, enum log_level level, char *errbuf, size_t errlen)
 		target = TARGET_SYSLOG;
 		return 0;
 	}
-	nfd = open(t, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (nfd == -1) {
+	if ((nfd = conf_open_log(t)) == -1) {
 		snprintf(errbuf, errlen, "cannot open error log %s: %s", t,
-		    strerror(errno));
+		    conf_log_strerror(errno));
 		return -1;
 	}
 	if ((npath = strdup(t)) == NULL) {
@@ -73,7 +74,9 @@ log_open(const char *t, enum log_level level, char *errbuf, size_t errlen)
 
 /*
  * Reopen a file target by name, so that a file moved away by logrotate
- * is let go.  Returns 0, or -1 (the old descriptor is kept).
+ * is let go.  A symbolic link or something else than conf_open_log()
+ * accepts in its place is refused.  Returns 0, or -1 (the old
+ * descriptor is kept).
  */
 int
 log_reopen(void)
@@ -82,9 +85,9 @@ log_reopen(void)
 
 	if (target != TARGET_FILE)
 		return 0;
-	nfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (nfd == -1) {
-		log_warn("cannot reopen error log %s", path);
+	if ((nfd = conf_open_log(path)) == -1) {
+		log_errorx("cannot reopen error log %s: %s (keeping the old "
+		    "file)", path, conf_log_strerror(errno));
 		return -1;
 	}
 	dup2(nfd, fd);
@@ -129,6 +132,31 @@ log_set_role(const char *r)
 	snprintf(role, sizeof(role), "%s", r);
 }
 
+void
+log_set_report(int rfd, const char *prefix)
+{
+	report_fd = rfd;
+	report_prefix = prefix != NULL ? prefix : "";
+}
+
+/* An error line goes to the report descriptor too, without the stamp. */
+static void
+log_report(const char *msg, size_t len)
+{
+	char	 line[2100];
+	int	 n;
+
+	n = snprintf(line, sizeof(line), "%s%.*s\n", report_prefix, (int)len,
+	    msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	if (write(report_fd, line, n) == -1) {
+		/* The reader is gone: nobody to tell. */
+	}
+}
+
 /*
  * Format one line and write it with a single write(2), so that lines
  * from several processes appending to one file never interleave.
@@ -137,7 +165,7 @@ static void
 log_vwrite(enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
 	char		 line[2048];
-	int		 saved = errno, n, m;
+	int		 saved = errno, n, m, start;
 	struct tm	 tm;
 	time_t		 now;
 
@@ -149,6 +177,8 @@ log_vwrite(enum log_level level, int with_errno, const char *fmt, va_list ap)
 			snprintf(line + n, sizeof(line) - n, ": %s",
 			    strerror(saved));
 		syslog(syslog_prio[level], "%s: %s", role, line);
+		if (report_fd != -1 && level >= LOG_LVL_ERROR)
+			log_report(line, strlen(line));
 		errno = saved;
 		return;
 	}
@@ -158,6 +188,7 @@ log_vwrite(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	    "%04d-%02d-%02dT%02d:%02d:%02dZ [%s] %d %s: ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, level_names[level], (int)getpid(), role);
+	start = n;
 	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	if (m < 0)
 		m = 0;
@@ -169,6 +200,8 @@ log_vwrite(enum log_level level, int with_errno, const char *fmt, va_list ap)
 		    strerror(saved));
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
+	if (report_fd != -1 && level >= LOG_LVL_ERROR)
+		log_report(line + start, n - start);
 	line[n++] = '\n';
 	if (write(target == TARGET_FILE ? fd : STDERR_FILENO, line, n) == -1) {
 		/* Nowhere left to report it. */

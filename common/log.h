@@ -25,6 +25,13 @@ enum log_level	log_get_level(void);
 int	log_fd(void);
 /* Tag every line with this process role, e.g. "master", "worker 1". */
 void	log_set_role(const char *role);
+/*
+ * While fd is not -1, copy every error-level message to it too, as one
+ * line "PREFIX message\n" without the time stamp: how a starting daemon
+ * tells the shell that started it, and a new worker its master, why it
+ * failed.  The caller owns fd.
+ */
+void	log_set_report(int fd, const char *prefix);
 
 void	log_debug(const char *fmt, ...) PRINTF(1, 2);
 void	log_info(const char *fmt, ...) PRINTF(1, 2);

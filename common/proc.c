@@ -3,10 +3,49 @@
  */
 #include "config.h"
 
+#include <grp.h>
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "common/log.h"
 #include "common/proc.h"
+
+int	proc_ready_fd = -1;
+
+void
+proc_ready(void)
+{
+	log_set_report(-1, NULL);
+	if (proc_ready_fd == -1)
+		return;
+	if (write(proc_ready_fd, "R\n", 2) == -1) {
+		/* The master gave up waiting: it will see us in its next reap. */
+	}
+	close(proc_ready_fd);
+	proc_ready_fd = -1;
+}
+
+/*
+ * Give up root for the user and group conf_check() resolved.  The
+ * supplementary groups go first, the uid last, so that nothing of root
+ * is left.
+ */
+int
+proc_drop_privileges(const struct conf *conf)
+{
+	gid_t	 gid = conf->g.gid;
+
+	if (!conf->g.drop || geteuid() != 0)
+		return 0;
+	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
+	    setuid(conf->g.uid) == -1) {
+		log_error("cannot change to user %s (uid %d, gid %d)",
+		    conf->g.user, (int)conf->g.uid, (int)gid);
+		return -1;
+	}
+	return 0;
+}
 
 uint64_t
 proc_now_ms(void)

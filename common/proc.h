@@ -26,6 +26,21 @@
 void	worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 	    int slot, pid_t master_pid) __attribute__((noreturn));
 
+/*
+ * Readiness.  While the master starts a generation of workers, each of
+ * them inherits the write end of a pipe in proc_ready_fd (-1 otherwise):
+ * an error it logs goes there as a line "E message", and once it is up
+ * (privileges dropped, listeners in its event loop) it writes the line
+ * "R" with proc_ready() and closes the pipe.  The master waits for one
+ * "R" per worker before it retires the previous generation.
+ */
+extern int	proc_ready_fd;
+#define PROC_REPORT_PREFIX	"E "
+/* In a worker: say it is up, and stop copying errors to the master. */
+void		proc_ready(void);
+/* Change to the user and group resolved by conf_check(), if any.  -1 on error. */
+int		proc_drop_privileges(const struct conf *conf);
+
 /* Milliseconds on the monotonic clock (the same in every process). */
 uint64_t	proc_now_ms(void);
 /* Block the signals a child takes through a signalfd; set gets them. */

@@ -28,8 +28,6 @@
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -498,29 +496,8 @@ passive_tick(uint64_t now)
 static void
 drop_privileges(const struct conf *conf)
 {
-	struct passwd	*pw;
-	struct group	*gr;
-	gid_t		 gid;
-
-	if (conf->g.user == NULL || geteuid() != 0)
-		return;
-	if ((pw = getpwnam(conf->g.user)) == NULL) {
-		log_errorx("unknown user %s", conf->g.user);
+	if (proc_drop_privileges(conf) == -1)
 		exit(HEALTH_EXIT_FATAL);
-	}
-	gid = pw->pw_gid;
-	if (conf->g.group != NULL) {
-		if ((gr = getgrnam(conf->g.group)) == NULL) {
-			log_errorx("unknown group %s", conf->g.group);
-			exit(HEALTH_EXIT_FATAL);
-		}
-		gid = gr->gr_gid;
-	}
-	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
-	    setuid(pw->pw_uid) == -1) {
-		log_error("cannot drop privileges to %s", conf->g.user);
-		exit(HEALTH_EXIT_FATAL);
-	}
 }
 
 static void

@@ -3,18 +3,57 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/conf.h"
+#include "common/net.h"
 #include "common/tls.h"
 #include "master/master.h"
 
 #ifndef PORTICO_DEFAULT_CONF
 #define PORTICO_DEFAULT_CONF	SYSCONFDIR "/portico/portico.ini"
 #endif
+
+/*
+ * For -t: whether each listen address can be bound.  One that is in use
+ * passes, since it is most often the running portico's own; the start
+ * says so when it is not.
+ */
+static int
+check_listen(struct conf *c, char **errors)
+{
+	char	 errbuf[256], *n;
+	size_t	 i, j, len = 0;
+	int	 fd, rc = 0, m;
+
+	*errors = NULL;
+	for (i = 0; i < c->nlisteners; i++)
+		for (j = 0; j < c->listeners[i].naddrs; j++) {
+			errno = 0;
+			fd = net_listen(&c->listeners[i].addrs[j], 1, errbuf,
+			    sizeof(errbuf));
+			if (fd != -1) {
+				close(fd);
+				continue;
+			}
+			if (errno == EADDRINUSE)
+				continue;
+			rc = -1;
+			m = snprintf(NULL, 0, "%s:%d: %s\n", c->path,
+			    c->listeners[i].addrs[j].line, errbuf);
+			if (m < 0 || (n = realloc(*errors, len + m + 1)) == NULL)
+				continue;
+			snprintf(n + len, m + 1, "%s:%d: %s\n", c->path,
+			    c->listeners[i].addrs[j].line, errbuf);
+			len += m;
+			*errors = n;
+		}
+	return rc;
+}
 
 static void
 usage(FILE *f)
@@ -90,6 +129,26 @@ main(int argc, char *argv[])
 		free(abspath);
 		if (test)
 			fprintf(stderr, "portico: configuration %s test failed\n", path);
+		return 1;
+	}
+	/*
+	 * Users, groups, log files and their directories: what can be seen
+	 * before anything forks.  -s reload checks too, so that a config
+	 * the master would refuse is refused here, with the reasons.
+	 */
+	if ((signame == NULL || strcmp(signame, "reload") == 0) &&
+	    (conf_check(conf, &errors) == -1 ||
+	    (test && check_listen(conf, &errors) == -1))) {
+		fputs(errors != NULL ? errors : "portico: check failed\n",
+		    stderr);
+		free(errors);
+		conf_free(conf);
+		free(abspath);
+		if (test)
+			fprintf(stderr, "portico: configuration %s test failed\n", path);
+		else if (signame != NULL)
+			fprintf(stderr, "portico: not signalling the master: it "
+			    "would refuse this configuration\n");
 		return 1;
 	}
 	if (test) {

@@ -10,8 +10,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <grp.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@
 #include "master/master.h"
 
 #define MAX_CHILDREN	SHM_SLOTS
+/* How long a new generation of workers has to come up. */
+#define READY_TIMEOUT_MS	30000
 
 struct child {
 	pid_t		 pid;		/* 0: free entry */
@@ -58,7 +61,11 @@ static struct cache		*cache;		/* NULL: no route caches */
 static struct child		 children[MAX_CHILDREN];
 static struct respawn		*respawns;
 static int			 nrespawns;
-static int			 generation;
+static int			 generation;	/* the one serving */
+static int			 generations;	/* the last one started */
+static int			 startup_fd = -1; /* the daemon's report to its shell */
+static int			 ready_rd = -1;	/* read end of proc_ready_fd */
+static struct conf		*prev_conf;	/* while a reload starts workers */
 static int			 slot_used[SHM_SLOTS];
 /*
  * The checker (health.c): not a worker, it has no stats slot.  After a
@@ -177,7 +184,6 @@ static int
 cache_setup(const struct conf *c)
 {
 	struct cache	*nc;
-	int		 i, inuse = 0;
 
 	if (!c->cache_used) {
 		nc = NULL;
@@ -188,18 +194,25 @@ cache_setup(const struct conf *c)
 		    c->cache.size);
 		return -1;
 	}
-	if (cache != NULL) {
-		for (i = 0; i < MAX_CHILDREN; i++)
-			if (children[i].pid != 0 && children[i].cache == cache)
-				inuse = 1;
-		if (nc != NULL)
-			log_notice("cache size changed: starting with an empty "
-			    "cache");
-		if (!inuse)
-			cache_destroy(cache);
-	}
+	if (cache != NULL && nc != NULL)
+		log_notice("cache size changed: starting with an empty cache");
+	/* The caller drops the old region with cache_drop(). */
 	cache = nc;
 	return 0;
+}
+
+/* Unmap region c (not the running one) unless a worker still has it. */
+static void
+cache_drop(struct cache *c)
+{
+	int	 i;
+
+	if (c == NULL || c == cache)
+		return;
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (children[i].pid != 0 && children[i].cache == c)
+			return;
+	cache_destroy(c);
 }
 
 static int
@@ -239,8 +252,17 @@ spawn_worker(int index)
 		slot_used[slot] = 0;
 		return -1;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		/* What only the master reads or writes. */
+		if (ready_rd != -1)
+			close(ready_rd);
+		if (startup_fd != -1)
+			close(startup_fd);
+		/* Not the sockets the new configuration dropped. */
+		if (prev_conf != NULL)
+			close_unused(prev_conf, conf);
 		worker_main(conf, shm, cache, slot, master_pid);
+	}
 	ch->pid = pid;
 	ch->cache = cache;
 	ch->slot = slot;
@@ -254,26 +276,134 @@ spawn_worker(int index)
 	return 0;
 }
 
+/*
+ * Fork conf's workers as generation `generation', with a new respawn
+ * table (the caller keeps the previous one).  Returns how many started,
+ * -1 when out of memory.
+ */
 static int
 start_workers(void)
 {
-	int	 i, ok = 0;
+	int		 i, n = 0;
 	struct respawn	*r;
 
 	r = calloc(conf->g.workers, sizeof(*r));
 	if (r == NULL) {
 		log_errorx("out of memory");
+		/* The caller still holds the previous table. */
+		respawns = NULL;
+		nrespawns = 0;
 		return -1;
 	}
-	free(respawns);
 	respawns = r;
 	nrespawns = conf->g.workers;
 	for (i = 0; i < conf->g.workers; i++) {
 		respawns[i].backoff_ms = 100;
 		if (spawn_worker(i) == 0)
-			ok++;
+			n++;
 	}
-	return ok > 0 ? 0 : -1;
+	return n;
+}
+
+/*
+ * Read the readiness pipe of a starting generation until every one of
+ * its n workers said "R", or all of them have closed it, or the time is
+ * up.  The first error a worker reported goes into why.  0 when all of
+ * them are up, else -1.
+ */
+static int
+wait_ready(int fd, int n, char *why, size_t whylen)
+{
+	char		 buf[4096], *line, *nl;
+	size_t		 len = 0;
+	ssize_t		 r;
+	int		 ready = 0, left;
+	uint64_t	 deadline = proc_now_ms() + READY_TIMEOUT_MS, now;
+	struct pollfd	 pfd;
+
+	why[0] = '\0';
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (ready < n) {
+		now = proc_now_ms();
+		if (now >= deadline) {
+			if (why[0] == '\0')
+				snprintf(why, whylen, "%d of %d workers were not "
+				    "up after %d s", n - ready, n,
+				    READY_TIMEOUT_MS / 1000);
+			return -1;
+		}
+		left = (int)(deadline - now);
+		if (poll(&pfd, 1, left) == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(why, whylen, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (pfd.revents == 0)
+			continue;
+		r = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;		/* every worker closed it: the rest died */
+		len += (size_t)r;
+		buf[len] = '\0';
+		line = buf;
+		while ((nl = strchr(line, '\n')) != NULL) {
+			*nl = '\0';
+			if (strcmp(line, "R") == 0)
+				ready++;
+			else if (strncmp(line, PROC_REPORT_PREFIX,
+			    strlen(PROC_REPORT_PREFIX)) == 0 && why[0] == '\0')
+				snprintf(why, whylen, "%s",
+				    line + strlen(PROC_REPORT_PREFIX));
+			line = nl + 1;
+		}
+		len = strlen(line);
+		memmove(buf, line, len);
+		if (len == sizeof(buf) - 1)
+			len = 0;	/* an endless line: drop it */
+	}
+	if (ready == n)
+		return 0;
+	if (why[0] == '\0')
+		snprintf(why, whylen, "%d of %d workers exited before they were "
+		    "up", n - ready, n);
+	return -1;
+}
+
+/*
+ * Start a generation of workers and wait until each of them is up.
+ * -1 with why filled when one of them failed: the caller removes the
+ * generation.
+ */
+static int
+start_generation(char *why, size_t whylen)
+{
+	int	 p[2], n, rc;
+
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		snprintf(why, whylen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	ready_rd = p[0];
+	proc_ready_fd = p[1];
+	n = start_workers();
+	close(p[1]);
+	proc_ready_fd = -1;
+	if (n <= 0) {
+		snprintf(why, whylen, "no worker could be started");
+		rc = -1;
+	} else if (n < conf->g.workers) {
+		snprintf(why, whylen, "only %d of %d workers could be started",
+		    n, conf->g.workers);
+		rc = -1;
+	} else
+		rc = wait_ready(p[0], n, why, whylen);
+	close(p[0]);
+	ready_rd = -1;
+	return rc;
 }
 
 /* Start the checker if conf has anything for it to do. */
@@ -410,6 +540,42 @@ live_children(void)
 	return n;
 }
 
+/* A worker has been reaped: give back its slot and its cache hold. */
+static void
+child_release(struct child *ch)
+{
+	shm_slot_release(shm, ch->slot);
+	cache_reaped(ch);
+	shm_stats_add(&shm->retired, &shm->slot[ch->slot]);
+	memset(&shm->slot[ch->slot], 0, sizeof(shm->slot[ch->slot]));
+	slot_used[ch->slot] = 0;
+	ch->pid = 0;
+}
+
+/*
+ * A generation that did not come up: stop what is left of it.  With
+ * wait (at start, on the way out) they are killed and reaped here; else
+ * they are told to quit like retired workers and reap() sees them go.
+ */
+static void
+end_generation(int gen, int wait)
+{
+	int	 i, status;
+
+	for (i = 0; i < MAX_CHILDREN; i++) {
+		if (children[i].pid == 0 || children[i].generation != gen)
+			continue;
+		children[i].retiring = 1;
+		kill(children[i].pid, wait ? SIGKILL : SIGQUIT);
+		if (!wait)
+			continue;
+		while (waitpid(children[i].pid, &status, 0) == -1 &&
+		    errno == EINTR)
+			;
+		child_release(&children[i]);
+	}
+}
+
 /* Reap exited workers; log how each one ended; schedule replacements. */
 static void
 reap(int stopping)
@@ -446,12 +612,7 @@ reap(int stopping)
 			}
 			continue;
 		}
-		shm_slot_release(shm, ch->slot);
-		cache_reaped(ch);
-		shm_stats_add(&shm->retired, &shm->slot[ch->slot]);
-		memset(&shm->slot[ch->slot], 0, sizeof(shm->slot[ch->slot]));
-		slot_used[ch->slot] = 0;
-		ch->pid = 0;
+		child_release(ch);
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
 		    (ch->retiring || stopping)) {
 			log_info("worker %d (pid %d) exited", ch->slot, (int)pid);
@@ -526,31 +687,64 @@ next_respawn_wait(void)
 	return best <= now ? 0 : (long)(best - now);
 }
 
-/* Hand log files to the worker user, so that workers can reopen them. */
+/*
+ * Hand the log files to the worker user, so that workers can reopen
+ * them.  Opened without following a symbolic link and only when it is a
+ * regular file with no other name: a worker user who can write the log
+ * directory must not get root's files by planting a link there.
+ */
 static void
 chown_logs(struct conf *c)
 {
-	struct passwd	*pw;
-	struct group	*gr;
-	gid_t		 gid;
+	struct stat	 st;
+	int		 fd;
 
-	if (c->g.user == NULL || geteuid() != 0)
+	if (!c->g.drop)
 		return;
-	if ((pw = getpwnam(c->g.user)) == NULL)
-		return;
-	gid = pw->pw_gid;
-	if (c->g.group != NULL && (gr = getgrnam(c->g.group)) != NULL)
-		gid = gr->gr_gid;
 	if (c->g.access_log != NULL) {
-		int fd = open(c->g.access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-		if (fd != -1) {
-			if (fchown(fd, pw->pw_uid, gid) == -1)
+		if ((fd = conf_open_log(c->g.access_log)) == -1)
+			log_errorx("access log %s: %s: not handing it to %s",
+			    c->g.access_log, conf_log_strerror(errno),
+			    c->g.user);
+		else {
+			if (fstat(fd, &st) == -1)
+				log_warn("fstat %s", c->g.access_log);
+			else if (!S_ISREG(st.st_mode))
+				;	/* a device or a pipe: not ours to give */
+			else if (st.st_nlink != 1)
+				log_errorx("access log %s has more than one name: "
+				    "not handing it to %s", c->g.access_log,
+				    c->g.user);
+			else if (fchown(fd, c->g.uid, c->g.gid) == -1)
 				log_warn("chown %s", c->g.access_log);
 			close(fd);
 		}
 	}
-	if (log_fd() != -1 && fchown(log_fd(), pw->pw_uid, gid) == -1)
-		log_warn("chown error log");
+	if ((fd = log_fd()) != -1) {
+		if (fstat(fd, &st) == -1)
+			log_warn("fstat error log");
+		else if (!S_ISREG(st.st_mode))
+			;	/* a device or a pipe: not ours to give */
+		else if (st.st_nlink != 1)
+			log_errorx("the error log has more than one name: not "
+			    "handing it to %s", c->g.user);
+		else if (fchown(fd, c->g.uid, c->g.gid) == -1)
+			log_warn("chown error log");
+	}
+}
+
+/* Say whom the workers run as when the config did not. */
+static void
+log_user(const struct conf *c)
+{
+	struct group	*gr;
+
+	if (!c->g.user_default)
+		return;
+	gr = getgrgid(c->g.gid);
+	log_notice("no user set: workers run as %s:%s (uid %d, gid %d)",
+	    c->g.user, gr != NULL ? gr->gr_name : "?", (int)c->g.uid,
+	    (int)c->g.gid);
 }
 
 static int
@@ -585,27 +779,46 @@ remove_pid_file(const char *path)
 		unlink(path);
 }
 
-/* HUP: load and check the new configuration; switch only if all is well. */
+/* Log each line of a conf error text, then why nothing changes. */
+static void
+reload_refused(char *errors)
+{
+	char	*line, *save = NULL;
+
+	for (line = strtok_r(errors, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		log_errorx("%s", line);
+	log_errorx("reload failed: keeping the running configuration");
+	free(errors);
+}
+
+/*
+ * HUP: load and check the new configuration; switch only if all is well.
+ * The old workers are retired only once every new one is up; when the
+ * new ones fail, they are stopped and the old configuration keeps
+ * serving.
+ */
 static void
 reload(void)
 {
 	struct conf	*nc;
-	char		*errors = NULL, *line, *save = NULL, errbuf[256];
+	char		*errors = NULL, errbuf[512];
 	struct conf	*old = conf;
+	struct cache	*old_cache = cache;
+	struct respawn	*old_respawns = respawns;
+	struct cache	*nc_cache;
+	int		 old_nrespawns = nrespawns, old_gen = generation, rc;
 
 	log_notice("reloading configuration from %s", conf_path);
 	nc = conf_load(conf_path, &errors);
-	if (nc != NULL && tls_conf_load(nc, &errors) == -1) {
-		/* A missing or mismatched certificate or key: nothing changes. */
+	if (nc != NULL && (tls_conf_load(nc, &errors) == -1 ||
+	    conf_check(nc, &errors) == -1)) {
+		/* A missing certificate, user or log: nothing changes. */
 		conf_free(nc);
 		nc = NULL;
 	}
 	if (nc == NULL) {
-		for (line = strtok_r(errors, "\n", &save); line != NULL;
-		    line = strtok_r(NULL, "\n", &save))
-			log_errorx("%s", line);
-		log_errorx("reload failed: keeping the running configuration");
-		free(errors);
+		reload_refused(errors);
 		return;
 	}
 	if (shm_servers_assign(shm, nc, errbuf, sizeof(errbuf)) == -1) {
@@ -636,24 +849,49 @@ reload(void)
 	}
 	log_set_level(nc->g.log_level);
 	conf = nc;
+	log_user(conf);
 	chown_logs(conf);
-	/*
-	 * Close the sockets the new config dropped before forking, so that
-	 * no new worker inherits them; the old workers hold their own copies
-	 * until they finish.
-	 */
-	close_unused(old, nc);
-	generation++;
-	if (start_workers() == -1) {
+	generation = ++generations;
+	prev_conf = old;
+	rc = start_generation(errbuf, sizeof(errbuf));
+	prev_conf = NULL;
+	if (rc == -1) {
+		log_errorx("reload: the new workers did not come up: %s", errbuf);
+		log_errorx("reload failed: the old workers keep serving the "
+		    "previous configuration");
+		end_generation(generation, 0);
+		free(respawns);
+		respawns = old_respawns;
+		nrespawns = old_nrespawns;
+		generation = old_gen;
+		conf = old;
+		/* A new region goes when the last new worker has left. */
+		nc_cache = cache;
+		cache = old_cache;
+		cache_drop(nc_cache);
+		if (strcmp(nc->g.error_log, old->g.error_log) != 0 &&
+		    log_open(old->g.error_log, old->g.log_level, errbuf,
+		    sizeof(errbuf)) == -1)
+			log_errorx("%s", errbuf);
+		log_set_level(old->g.log_level);
+		shm_servers_assign(shm, old, errbuf, sizeof(errbuf));
 		/*
-		 * Not one new worker: keep the old ones serving rather than
-		 * retiring them into an empty house.  They run the old config.
+		 * The new workers hold their own copies of the sockets;
+		 * close only what the old config does not use.
 		 */
-		log_errorx("reload: no new worker could be started; the old "
-		    "workers keep running");
-		generation--;
-	} else
-		signal_workers(SIGQUIT, 1);
+		close_unused(nc, old);
+		conf_free(nc);
+		return;
+	}
+	free(old_respawns);
+	cache_drop(old_cache);
+	/*
+	 * Every new worker is up: retire the old ones, and close the sockets
+	 * the new config dropped (the old workers hold their own copies
+	 * until they finish).
+	 */
+	signal_workers(SIGQUIT, 1);
+	close_unused(old, nc);
 	/* The checker probes what the new config names. */
 	stop_checker(SIGTERM);
 	start_checker();
@@ -699,17 +937,75 @@ raise_fd_limit(void)
 	    (unsigned long long)want, conf->g.worker_connections);
 }
 
+/*
+ * The shell that started the daemon waits here until the daemon is up
+ * (pid file written, listeners bound, every worker up: it writes "R")
+ * or has failed (it writes its errors as "E message" lines and exits).
+ */
+static void __attribute__((noreturn))
+daemon_parent(pid_t pid, int fd, int quiet)
+{
+	char	 buf[4096], *line, *nl;
+	size_t	 len = 0;
+	ssize_t	 n;
+	int	 said = 0, status;
+
+	for (;;) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		line = buf;
+		while ((nl = strchr(line, '\n')) != NULL) {
+			*nl = '\0';
+			if (strcmp(line, "R") == 0)
+				_exit(0);
+			if (strncmp(line, PROC_REPORT_PREFIX,
+			    strlen(PROC_REPORT_PREFIX)) == 0) {
+				if (!quiet)
+					fprintf(stderr, "portico: %s\n",
+					    line + strlen(PROC_REPORT_PREFIX));
+				said = 1;
+			}
+			line = nl + 1;
+		}
+		len = strlen(line);
+		memmove(buf, line, len);
+		if (len == sizeof(buf) - 1)
+			len = 0;
+	}
+	if (!said)
+		fprintf(stderr, "portico: the daemon exited while starting; "
+		    "see the error log\n");
+	/* Return once it is gone, not while it is still cleaning up. */
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	_exit(1);
+}
+
 static void
 daemonize(void)
 {
 	pid_t	 pid;
-	int	 fd;
+	int	 fd, p[2];
 
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe");
 	pid = fork();
 	if (pid == -1)
 		fatal("fork");
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		close(p[1]);
+		daemon_parent(pid, p[0], strcmp(conf->g.error_log, "stderr") == 0);
+	}
+	close(p[0]);
+	startup_fd = p[1];
+	/* Until it is up, its errors reach the shell too. */
+	if (strcmp(conf->g.error_log, "stderr") != 0)
+		log_set_report(startup_fd, PROC_REPORT_PREFIX);
 	if (setsid() == -1)
 		fatal("setsid");
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {
@@ -722,6 +1018,20 @@ daemonize(void)
 	}
 	if (chdir("/") == -1)
 		log_warn("chdir /");
+}
+
+/* The daemon is up: let the shell that started it go. */
+static void
+startup_done(void)
+{
+	log_set_report(-1, NULL);
+	if (startup_fd == -1)
+		return;
+	if (write(startup_fd, "R\n", 2) == -1) {
+		/* The shell is gone: nobody to tell. */
+	}
+	close(startup_fd);
+	startup_fd = -1;
 }
 
 int
@@ -743,11 +1053,13 @@ master_run(struct conf *c, const char *path, int foreground)
 		fprintf(stderr, "portico: %s\n", errbuf);
 		return 1;
 	}
+	/* Until it is up, every error reaches the shell too. */
+	if (strcmp(conf->g.error_log, "stderr") != 0)
+		log_set_report(STDERR_FILENO, "portico: ");
+	log_user(conf);
 	raise_fd_limit();
 	if (master_bind(conf, NULL, errbuf, sizeof(errbuf)) == -1) {
 		log_errorx("%s", errbuf);
-		if (log_fd() != -1)
-			fprintf(stderr, "portico: %s\n", errbuf);
 		return 1;
 	}
 	if ((shm = shm_create()) == NULL) {
@@ -782,12 +1094,19 @@ master_run(struct conf *c, const char *path, int foreground)
 		daemonize();
 	if (write_pid_file(conf->g.pid_file) == -1)
 		return 1;
-	log_notice("portico %s started: %d workers", PACKAGE_VERSION, conf->g.workers);
-	if (start_workers() == -1) {
-		log_errorx("no worker could be started");
+	log_notice("portico %s starting: %d workers", PACKAGE_VERSION, conf->g.workers);
+	generation = ++generations;
+	if (start_generation(errbuf, sizeof(errbuf)) == -1) {
+		log_errorx("the workers did not come up: %s", errbuf);
+		end_generation(generation, 1);
 		remove_pid_file(conf->g.pid_file);
+		log_set_report(-1, NULL);
+		if (startup_fd != -1)
+			close(startup_fd);
 		return 1;
 	}
+	log_notice("portico %s started: %d workers", PACKAGE_VERSION, conf->g.workers);
+	startup_done();
 	start_checker();
 
 	for (;;) {
@@ -887,9 +1206,83 @@ out:
 	return rc;
 }
 
+/*
+ * The base name of a program path as /proc shows it, without the
+ * " (deleted)" of a binary replaced since it started.
+ */
+static void
+prog_name(const char *path, char *out, size_t outlen)
+{
+	char	 copy[PATH_MAX], *p;
+	size_t	 n;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	n = strlen(copy);
+	if (n > 10 && strcmp(copy + n - 10, " (deleted)") == 0)
+		copy[n - 10] = '\0';
+	p = strrchr(copy, '/');
+	snprintf(out, outlen, "%s", p != NULL ? p + 1 : copy);
+}
+
+/*
+ * Whether pid runs the same program as this one (by the name of its
+ * executable, or of its argv[0] when the executable cannot be read) and
+ * its parent does not (a worker's parent is its master).  what gets
+ * what it runs, for the message.
+ */
+static int
+is_master(pid_t pid, char *what, size_t whatlen)
+{
+	char	 path[64], buf[PATH_MAX], self[PATH_MAX], mine[256], its[256];
+	ssize_t	 n;
+	FILE	*f;
+	int	 fd, ppid = 0, is;
+
+	snprintf(what, whatlen, "it cannot be identified");
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		return 1;	/* no /proc here: nothing to check against */
+	self[n] = '\0';
+	prog_name(self, mine, sizeof(mine));
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if ((n = readlink(path, buf, sizeof(buf) - 1)) == -1) {
+		/* Another user's process: its argv[0] is readable. */
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			return 0;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return 0;
+	}
+	buf[n] = '\0';
+	prog_name(buf, its, sizeof(its));
+	snprintf(what, whatlen, "it runs %s", its);
+	if (strcmp(its, mine) != 0)
+		return 0;
+	/* A worker of it is no master. */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	is = fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) == 1;
+	fclose(f);
+	if (!is)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/exe", ppid);
+	if (ppid > 1 && (n = readlink(path, buf, sizeof(buf) - 1)) != -1) {
+		buf[n] = '\0';
+		prog_name(buf, its, sizeof(its));
+		if (strcmp(its, mine) == 0) {
+			snprintf(what, whatlen, "it is a worker of %d", ppid);
+			return 0;
+		}
+	}
+	return 1;
+}
+
 int
 master_signal(struct conf *c, const char *name)
 {
+	char	 what[300];
 	static const struct { const char *name; int sig; } sigs[] = {
 		{ "stop", SIGTERM }, { "quit", SIGQUIT },
 		{ "reload", SIGHUP }, { "reopen", SIGUSR1 },
@@ -917,6 +1310,17 @@ master_signal(struct conf *c, const char *name)
 		return 1;
 	}
 	fclose(f);
+	if (kill(pid, 0) == -1) {
+		fprintf(stderr, "portico: process %d named in %s: %s\n", pid,
+		    c->g.pid_file, strerror(errno));
+		return 1;
+	}
+	if (!is_master(pid, what, sizeof(what))) {
+		fprintf(stderr, "portico: process %d named in %s is not a portico "
+		    "master (%s): not signalling it\n", pid,
+		    c->g.pid_file, what);
+		return 1;
+	}
 	if (kill(pid, sig) == -1) {
 		fprintf(stderr, "portico: cannot signal process %d: %s\n", pid,
 		    strerror(errno));

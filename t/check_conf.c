@@ -789,6 +789,56 @@ START_TEST(test_keys)
 }
 END_TEST
 
+START_TEST(test_log_paths)
+{
+	struct conf	*c;
+	char		*errors = NULL, dir[] = "/tmp/check_conf_logs.XXXXXX";
+	char		 text[512], want[512];
+
+	/* Relative paths are refused where they are read. */
+	expect_only_error("[global]\naccess_log = syslog\n" TAIL, 2,
+	    "access_log 'syslog' must be an absolute path or off");
+	expect_only_error("[global]\nerror_log = logs/error.log\n" TAIL, 2,
+	    "error_log 'logs/error.log' must be an absolute path");
+	expect_only_error("[global]\npid_file = portico.pid\n" TAIL, 2,
+	    "pid_file 'portico.pid' must be an absolute path");
+	conf_free(load_ok("[global]\nerror_log = syslog\naccess_log = off\n"
+	    TAIL));
+
+	/* What only conf_check() sees: users, groups, files. */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(text, sizeof(text), "[global]\nuser = nosuchuser\n"
+	    "group = nosuchgroup\naccess_log = %s/no/access.log\n"
+	    "error_log = %s\n" TAIL, dir, dir);
+	c = load_ok(text);
+	ck_assert_int_eq(conf_check(c, &errors), -1);
+	ck_assert_msg(has_error(errors, 2, "unknown user nosuchuser"), "%s",
+	    errors);
+	ck_assert_msg(has_error(errors, 3, "unknown group nosuchgroup"), "%s",
+	    errors);
+	snprintf(want, sizeof(want), "access_log %s/no/access.log: directory",
+	    dir);
+	ck_assert_msg(has_error(errors, 4, want), "%s", errors);
+	snprintf(want, sizeof(want), "error_log %s: cannot open: Is a "
+	    "directory", dir);
+	ck_assert_msg(has_error(errors, 5, want), "%s", errors);
+	ck_assert_int_eq(count_lines(errors), 4);
+	free(errors);
+	conf_free(c);
+
+	snprintf(text, sizeof(text), "[global]\nuser = root\n"
+	    "access_log = %s/access.log\n" TAIL, dir);
+	c = load_ok(text);
+	ck_assert_int_eq(conf_check(c, &errors), 0);
+	ck_assert_ptr_null(errors);
+	ck_assert_uint_eq(c->g.uid, 0);
+	conf_free(c);
+	snprintf(text, sizeof(text), "%s/access.log", dir);
+	unlink(text);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_unsupported)
 {
 	expect_upstream_error("health_check = POST /x", "bad health_check");
@@ -1388,6 +1438,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_upstreams);
 	tcase_add_test(tc, test_routes);
 	tcase_add_test(tc, test_many_errors);
+	tcase_add_test(tc, test_log_paths);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,8 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,10 +45,9 @@ alog_open(void)
 
 	if (worker.conf->g.access_log == NULL)
 		return 0;
-	fd = open(worker.conf->g.access_log,
-	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd == -1) {
-		log_warn("cannot open access log %s", worker.conf->g.access_log);
+	/* Never through a symbolic link: see conf_open_log(). */
+	if ((fd = conf_open_log(worker.conf->g.access_log)) == -1) {
+		log_error("cannot open access log %s", worker.conf->g.access_log);
 		return -1;
 	}
 	if (alog_fd != -1)
@@ -107,29 +104,8 @@ worker_access_log(const char *line, size_t len)
 static void
 drop_privileges(void)
 {
-	struct passwd	*pw;
-	struct group	*gr;
-	gid_t		 gid;
-
-	if (worker.conf->g.user == NULL || geteuid() != 0)
-		return;
-	if ((pw = getpwnam(worker.conf->g.user)) == NULL) {
-		log_errorx("unknown user %s", worker.conf->g.user);
+	if (proc_drop_privileges(worker.conf) == -1)
 		exit(WORKER_EXIT_FATAL);
-	}
-	gid = pw->pw_gid;
-	if (worker.conf->g.group != NULL) {
-		if ((gr = getgrnam(worker.conf->g.group)) == NULL) {
-			log_errorx("unknown group %s", worker.conf->g.group);
-			exit(WORKER_EXIT_FATAL);
-		}
-		gid = gr->gr_gid;
-	}
-	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
-	    setuid(pw->pw_uid) == -1) {
-		log_error("cannot drop privileges to %s", worker.conf->g.user);
-		exit(WORKER_EXIT_FATAL);
-	}
 }
 
 /*
@@ -245,11 +221,14 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 	worker.stats = &shm->slot[slot];
 	snprintf(role, sizeof(role), "worker %d", slot);
 	log_set_role(role);
+	/* Until it is up, its errors go to the master too. */
+	log_set_report(proc_ready_fd, PROC_REPORT_PREFIX);
 
 	signal(SIGPIPE, SIG_IGN);
 	proc_block_signals(&set);
 
-	alog_open();
+	if (alog_open() == -1 && worker.conf->g.access_log != NULL)
+		exit(WORKER_EXIT_FATAL);
 	drop_privileges();
 	/*
 	 * After the uid change, which clears it: die with the master.  If it
@@ -284,6 +263,7 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 		}
 	}
 	log_debug("started");
+	proc_ready();
 
 	while (!stop_now) {
 		int	 wait = -1;

@@ -55,6 +55,13 @@ BAD = [
      "balance = round_robin", r"duplicate|balance"),
     ("unknown section", "[route main]", "[frob x]\nfoo = 1\n\n[route main]", "[frob x]",
      r"frob|section"),
+    ("listen address that cannot be bound", "listen = 127.0.0.1:{port}",
+     "listen = 192.0.2.1:8080", "listen = 192.0.2.1:8080",
+     r"cannot listen on 192\.0\.2\.1:8080: Cannot assign requested address"),
+    ("access_log = syslog (a relative path)", "access_log = {tmp}/access.log",
+     "access_log = syslog", "access_log = syslog", r"access_log 'syslog' must be an absolute"),
+    ("unknown user", "workers = 2", "workers = 2\nuser = nosuchuser", "user = nosuchuser",
+     r"unknown user nosuchuser"),
 ]
 
 

@@ -1411,6 +1411,9 @@ class Portico:
                  global_opts=None, upstream_opts=None, extra="", raw_config=None,
                  name="portico"):
         self.tmp = tempfile.mkdtemp(prefix="portico-t-")
+        # Started as root without `user`, the workers run as nobody: they
+        # must reach their logs here to reopen them.
+        os.chmod(self.tmp, 0o755)
         self.name = name
         self.config_path = os.path.join(self.tmp, "portico.ini")
         self.pid_file = os.path.join(self.tmp, "portico.pid")
