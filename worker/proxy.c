@@ -3828,8 +3828,7 @@ static int
 trailer_allowed(const struct http_header *h)
 {
 	static const char *const deny[] = {
-		"forwarded", "x-real-ip", "true-client-ip", "x-original-url",
-		"x-rewrite-url", "via", "host", "content-length",
+		"via", "host", "content-length",
 		"transfer-encoding", "trailer", "te", "connection", "keep-alive",
 		"upgrade", "expect", "authorization", "cookie", "content-type",
 		"content-encoding", "content-range", "range", "cache-control",
@@ -3844,6 +3843,11 @@ trailer_allowed(const struct http_header *h)
 		return 0;
 	for (i = 0; deny[i] != NULL; i++)
 		if (name_eq_any_dash(h, deny[i]))
+			return 0;
+	/* Every field of client_fields[], whatever the route passes. */
+	for (i = 0; i < sizeof(client_fields) / sizeof(client_fields[0]); i++)
+		if (h->name_len == client_fields[i].len &&
+		    name_eq_any_dash(h, client_fields[i].name))
 			return 0;
 	return 1;
 }
