@@ -13,7 +13,7 @@ from portico_test import (tap, main, Backend, Portico, Client, free_port, get, i
 
 def test():
     if not ipv6_available():
-        tap.ok(True, "# SKIP no IPv6 loopback on this host")
+        tap.skip("no IPv6 loopback on this host", TESTS)
         return
     b4 = Backend("v4")
     b6 = Backend("v6", host="::1")

@@ -118,9 +118,9 @@ def test():
                "the checker is a child of the master", "%r %r" % (cpid, p.workers()))
         comm = open("/proc/%d/comm" % cpid).read().strip() if cpid else None
         tap.is_(comm, "portico-checker", "... named portico-checker (/proc/PID/comm, ps)")
-        tap.ok(p.wait_log(r"\[checker\]|checker.*started: \d+ servers", 3) or
-               p.wait_log(r"started: \d+ servers to watch", 1),
-               "the checker logs under its own role")
+        tap.ok(p.wait_log(r"\] %d checker: started: \d+ servers to watch" % (cpid or -1), 3),
+               "the checker logs under its own role and pid ('PID checker: started: ...')",
+               p.error_log()[-2000:])
 
     with subtest_guard("tcp check"):
         tap.ok(wait_state(p, "tcp", dead_tcp, "down", INTERVAL * 2 + 2),
@@ -240,6 +240,7 @@ def test():
     with subtest_guard("checker restart"):
         line = p.wait_log(r"started checker \(pid \d+\)", 1)
         cpid = int(re.search(r"pid (\d+)", line).group(1))
+        p.expect_checker_death(cpid, signal.SIGKILL)
         os.kill(cpid, signal.SIGKILL)
         tap.ok(p.wait_log(r"checker \(pid %d\) killed by signal 9" % cpid, 3),
                "a killed checker is logged")
