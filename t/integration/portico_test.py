@@ -61,6 +61,12 @@ SANITIZED = os.environ.get("PORTICO_SANITIZED", "0") not in ("", "0")
 KEEP = os.environ.get("PORTICO_KEEP", "0") not in ("", "0")
 VERBOSE = os.environ.get("PORTICO_VERBOSE", "0") not in ("", "0")
 
+# What t/run sets, for runs by hand: every sanitizer report fatal and shown.
+if SANITIZED:
+    os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1:handle_abort=1:"
+                          "abort_on_error=0:print_stacktrace=1:print_summary=1")
+    os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:print_summary=1")
+
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
                      "AddressSanitizer:DEADLYSIGNAL", "ERROR: UndefinedBehaviorSanitizer",
                      "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
@@ -1469,6 +1475,39 @@ def proc_rss_kb(pid):
     return None
 
 
+def socket_inode(local_port, remote_port, host="127.0.0.1"):
+    """Inode of the TCP socket host:local_port <-> host:remote_port (IPv4
+    loopback), from /proc/net/tcp, or None."""
+    a = "".join("%02X" % int(x) for x in reversed(host.split(".")))
+    want_l, want_r = "%s:%04X" % (a, local_port), "%s:%04X" % (a, remote_port)
+    try:
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                parts = line.split()
+                if parts[1] == want_l and parts[2] == want_r:
+                    return parts[9]
+    except OSError:
+        pass
+    return None
+
+
+def pid_with_socket(pids, inode):
+    """Which of pids has the socket inode open, or None."""
+    target = "socket:[%s]" % inode
+    for pid in pids:
+        d = "/proc/%d/fd" % pid
+        try:
+            for fd in os.listdir(d):
+                try:
+                    if os.readlink(os.path.join(d, fd)) == target:
+                        return pid
+                except OSError:
+                    pass
+        except OSError:
+            pass
+    return None
+
+
 def pid_alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -1627,6 +1666,41 @@ class Portico:
             if proc_comm(p) == "portico-checker":
                 return p
         return None
+
+    def worker_of(self, client, timeout=3.0):
+        """The pid of the worker that accepted client's connection (an IPv4
+        loopback Client), or None."""
+        lport = client.sock.getsockname()[1]
+        host, port = self.listen_addr()
+
+        def find():
+            inode = socket_inode(port, lport, host)
+            return pid_with_socket(self.workers(), inode) if inode else None
+        return wait_until(find, timeout, 0.02)
+
+    def client_on(self, pid, timeout=10):
+        """A new connection accepted by worker pid: the other workers are
+        stopped (SIGSTOP) until it has been accepted.  All workers share
+        the listening sockets and EPOLLEXCLUSIVE wakes one of them, so
+        connections made one after the other mostly land on one worker;
+        this is how a test spreads its requests over workers on purpose."""
+        others = [w for w in self.workers() if w != pid]
+        for w in others:
+            os.kill(w, signal.SIGSTOP)
+        try:
+            c = self.client(timeout)
+            got = self.worker_of(c)
+        finally:
+            for w in others:
+                os.kill(w, signal.SIGCONT)
+        if got != pid:
+            c.close()
+            raise RuntimeError("connection accepted by %r, not by worker %d" % (got, pid))
+        return c
+
+    def clients_on_workers(self, timeout=10):
+        """{worker pid: a Client connected to that worker}, one per worker."""
+        return {w: self.client_on(w, timeout) for w in self.workers()}
 
     def signal(self, sig):
         if isinstance(sig, str):
