@@ -154,4 +154,4 @@ def test():
     q.stop()
 
 
-main(test, timeout=60)
+main(test, timeout=60, tests=37)

@@ -141,4 +141,4 @@ def test():
     q.stop()
 
 
-main(test, timeout=60)
+main(test, timeout=60, tests=41)

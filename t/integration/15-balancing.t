@@ -175,4 +175,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=90)
+    main(test, timeout=90, tests=24)
