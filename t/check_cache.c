@@ -206,9 +206,56 @@ START_TEST(test_create_sizes)
 }
 END_TEST
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t	 x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 START_TEST(test_hash)
 {
-	ck_assert_uint_eq(cache_hash("abc", 3), cache_hash("abc", 3));
+	char		 buf[64 + 8];
+	static uint64_t	 hs[20000];
+	char		 key[32];
+	uint64_t	 a, d, flips = 0;
+	size_t		 i, j, n, off;
+
+	/*
+	 * The same bytes give the same hash wherever they are (the reads are
+	 * unaligned and overlap), for every length across the 8 and 16 byte
+	 * steps.
+	 */
+	for (n = 0; n <= 40; n++) {
+		for (i = 0; i < n; i++)
+			buf[i] = (char)('a' + (i * 7) % 26);
+		a = cache_hash(buf, n);
+		for (off = 1; off < 8; off++) {
+			memmove(buf + off, buf + off - 1, n);
+			ck_assert_uint_eq(cache_hash(buf + off, n), a);
+		}
+	}
+	/* Distinct keys, distinct hashes (20000 of them, 64 bits). */
+	for (i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
+		n = (size_t)snprintf(key, sizeof(key), "/k/%zu", i);
+		hs[i] = cache_hash(key, n);
+	}
+	qsort(hs, sizeof(hs) / sizeof(hs[0]), sizeof(hs[0]), cmp_u64);
+	for (j = 1; j < sizeof(hs) / sizeof(hs[0]); j++)
+		ck_assert_uint_ne(hs[j], hs[j - 1]);
+	/* One bit changed: about half the hash bits change, on average. */
+	memset(buf, 'x', 24);
+	for (i = 0; i < 24 * 8; i++) {
+		a = cache_hash(buf, 24);
+		buf[i / 8] ^= (char)(1 << (i % 8));
+		d = a ^ cache_hash(buf, 24);
+		buf[i / 8] ^= (char)(1 << (i % 8));
+		ck_assert_uint_ne(d, 0);
+		flips += (uint64_t)__builtin_popcountll(d);
+	}
+	ck_assert_uint_gt(flips / (24 * 8), 24);
+	ck_assert_uint_lt(flips / (24 * 8), 40);
 	ck_assert_uint_ne(cache_hash("abc", 3), cache_hash("abd", 3));
 	ck_assert_uint_ne(cache_hash("abc", 3), cache_hash("abc", 2));
 	ck_assert_uint_ne(cache_hash("", 0), cache_hash("a", 1));
@@ -1128,11 +1175,17 @@ START_TEST(test_kill_lock_holder)
 		ck_assert_int_eq(store(c, "/b", "", 20000, 2, 4096, 1), 0);
 		ck_assert_int_eq(find(c, "/a", "", &ra, &m), CACHE_FOUND);
 		pid = lock_holder(c, round == 0);
-		/* Until someone locks, what is served is still whole. */
-		if (find(c, "/a", "", &r, &m) == CACHE_FOUND)
+		/*
+		 * Until someone locks, what is served is whole: the entry the
+		 * scrambling holder was changing (the first complete one, /a)
+		 * is not served at all, the others are, intact.
+		 */
+		ck_assert_int_eq(find(c, "/a", "", &r, &m),
+		    round == 0 ? CACHE_MISS : CACHE_FOUND);
+		if (round == 1)
 			check_object(c, &r, 10000, 1, 8, SIZE_MAX);
-		if (find(c, "/b", "", &r, &m) == CACHE_FOUND)
-			check_object(c, &r, 20000, 2, 8, SIZE_MAX);
+		ck_assert_int_eq(find(c, "/b", "", &r, &m), CACHE_FOUND);
+		check_object(c, &r, 20000, 2, 8, SIZE_MAX);
 		kill_wait(pid);
 
 		/* The next taker wipes the index and goes on. */
@@ -1464,6 +1517,9 @@ START_TEST(test_concurrent)
 		usleep(5000 + (unsigned)(now_ms() % 50) * 1000);
 		kill(victim, SIGKILL);
 		ck_assert_int_eq(waitpid(victim, &status, 0), victim);
+		/* Killed as meant, not dead earlier of a cache assertion. */
+		ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		    "victim %d: status 0x%x, not SIGKILL", (int)victim, status);
 		cache_slot_release(c, vslot);
 		kills++;
 	}

@@ -23,10 +23,12 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 #define CHECK(e)	do { if (!(e)) abort(); } while (0)
-#define NH		64
-#define CAP		8192
+#define NH		200
+#define CAP		(32 << 10)
 
-static const struct http_limits lim = { 4096, 8192, NH };
+/* The daemon's default limits (common/conf.c, worker/proxy.c: proxy_init). */
+static const struct http_limits lim = { 8 << 10, 16 << 10, 100 };
+static const struct http_limits rlim = { 32 << 10, (32 << 10) - 1024, NH };
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -72,7 +74,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	memset(&rs, 0, sizeof(rs));
-	if (http_parse_response(resp, slen, &lim, &rs, rsh) != HTTP_PARSE_OK)
+	if (http_parse_response(resp, slen, &rlim, &rs, rsh) != HTTP_PARSE_OK)
 		return 0;
 	cachepol_cc(rs.headers, rs.nheaders, &cc);
 	(void)cachepol_invalidates(rq.method, rs.status);
@@ -100,13 +102,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (hl > 0) {
 		/* A stored head is a response head again, with the same status. */
 		memset(&ms, 0, sizeof(ms));
-		CHECK(http_parse_response(head, hl, &lim, &ms, mh) == HTTP_PARSE_OK);
+		CHECK(http_parse_response(head, hl, &rlim, &ms, mh) ==
+		    HTTP_PARSE_OK);
 		CHECK(ms.status == rs.status && (int)ms.head_len == hl);
 		/* The response as a 304 to it: the merge must parse as well. */
 		n = cachepol_merge_304(head, hl, &rs, merged, sizeof(merged));
 		if (n > 0) {
 			memset(&ms, 0, sizeof(ms));
-			CHECK(http_parse_response(merged, n, &lim, &ms, mh) ==
+			CHECK(http_parse_response(merged, n, &rlim, &ms, mh) ==
 			    HTTP_PARSE_OK);
 		}
 	}

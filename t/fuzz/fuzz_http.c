@@ -2,7 +2,10 @@
  * fuzz_http.c: libFuzzer target for the HTTP/1.x parsers.
  *
  * The input goes whole to http_parse_request(), http_parse_response() and
- * http_chunked_parse(), under default and under small limits.  Besides
+ * http_chunked_parse(), under the limits the daemon uses by default
+ * (worker/proxy.c: proxy_init; requests: max_request_line 8k, 16k of head,
+ * 100 fields; responses: a 32k buffer less 1k, 200 fields) and under small
+ * limits.  Besides
  * the sanitizers, it checks that results point inside the input, that a
  * prefix of the input gives HTTP_PARSE_AGAIN or the answer of the whole,
  * and that chunked decoding gives the same data and result whatever the
@@ -145,7 +148,7 @@ check_prefix(int full, size_t full_head, int part, size_t part_head,
 
 static void
 heads(const char *buf, size_t len, const struct http_limits *lim,
-    const size_t *cuts, size_t ncuts)
+    const struct http_limits *rlim, const size_t *cuts, size_t ncuts)
 {
 	struct http_request	 req;
 	struct http_response	 resp;
@@ -153,8 +156,9 @@ heads(const char *buf, size_t len, const struct http_limits *lim,
 	size_t			 i, head;
 	int			 rv, prv;
 
-	if ((hdrs = malloc((lim->max_headers ? lim->max_headers : 1) *
-	    sizeof(*hdrs))) == NULL)
+	i = lim->max_headers > rlim->max_headers ? lim->max_headers :
+	    rlim->max_headers;
+	if ((hdrs = malloc((i ? i : 1) * sizeof(*hdrs))) == NULL)
 		abort();
 
 	rv = request(buf, len, lim, &req, hdrs);
@@ -164,10 +168,10 @@ heads(const char *buf, size_t len, const struct http_limits *lim,
 		check_prefix(rv, head, prv, req.head_len, cuts[i]);
 	}
 
-	rv = response(buf, len, lim, &resp, hdrs);
+	rv = response(buf, len, rlim, &resp, hdrs);
 	head = resp.head_len;
 	for (i = 0; i < ncuts; i++) {
-		prv = response(buf, cuts[i], lim, &resp, hdrs);
+		prv = response(buf, cuts[i], rlim, &resp, hdrs);
 		check_prefix(rv, head, prv, resp.head_len, cuts[i]);
 	}
 	free(hdrs);
@@ -266,8 +270,12 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char		*buf = (const char *)data;
-	static struct http_header hdrs[100];
-	struct http_limits	 lim = { 8192, 16384, 100 };
+	static struct http_header hdrs[200];
+	/* The daemon's defaults (common/conf.c, worker/proxy.c). */
+	static const struct http_limits reqlim = { 8 << 10, 16 << 10, 100 };
+	static const struct http_limits resplim = { 32 << 10, (32 << 10) - 1024,
+	    200 };
+	struct http_limits	 lim;
 	struct http_request	 req;
 	struct http_response	 resp;
 	size_t			 cuts[8], ncuts = 0, i;
@@ -278,27 +286,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < 4 && size > 0; i++)
 		cuts[ncuts++] = (size_t)data[i % size] * size / 256;
 
-	heads(buf, size, &lim, cuts, ncuts);
+	heads(buf, size, &reqlim, &resplim, cuts, ncuts);
 
 	/* Small limits, drawn from the last bytes. */
 	if (size >= 3) {
 		lim.max_request_line = data[size - 1] % 64;
 		lim.max_head = data[size - 2] % 128;
 		lim.max_headers = data[size - 3] % 6;
-		heads(buf, size, &lim, cuts, ncuts);
+		heads(buf, size, &lim, &lim, cuts, ncuts);
 	}
 
 	chunked(buf, size, data, size < 16 ? size : 16);
 
 	/* A body after a head that announces chunked coding. */
-	lim.max_request_line = 8192;
-	lim.max_head = 16384;
-	lim.max_headers = 100;
-	if (http_parse_request(buf, size, &lim, &req, hdrs) == HTTP_PARSE_OK &&
+	if (http_parse_request(buf, size, &reqlim, &req, hdrs) == HTTP_PARSE_OK &&
 	    req.chunked)
 		chunked(buf + req.head_len, size - req.head_len, data,
 		    size < 16 ? size : 16);
-	else if (http_parse_response(buf, size, &lim, &resp, hdrs) ==
+	else if (http_parse_response(buf, size, &resplim, &resp, hdrs) ==
 	    HTTP_PARSE_OK && resp.chunked)
 		chunked(buf + resp.head_len, size - resp.head_len, data,
 		    size < 16 ? size : 16);

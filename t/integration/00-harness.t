@@ -107,4 +107,4 @@ def test():
     b.stop()
 
 
-main(test, timeout=60, need_binary=False)
+main(test, timeout=60, need_binary=False, tests=28)

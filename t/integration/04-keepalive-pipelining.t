@@ -7,7 +7,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (tap, main, Backend, Portico, Client, build_request, pattern_bytes,
+from portico_test import (tap, main, wait_until, Backend, Portico, Client, build_request, pattern_bytes,
                           hall, connection_tokens, subtest_guard, PeerClosed)
 
 
@@ -54,25 +54,36 @@ def test():
 
     with subtest_guard("backend closing idle connections"):
         b2 = Backend("idle", idle_timeout=0.2)
-        p.reload(upstreams={"app": [b2.addr]})
+        tap.ok(p.reload(upstreams={"app": [b2.addr]}),
+               "reload to the idle-closing backend: a new set of workers")
+        tap.ok(wait_until(lambda: p.get("/echo/probe").header("X-Backend") == "idle", 5),
+               "... answering from it")
         time.sleep(0.3)
         bad = []
         for i in range(8):
             try:
                 r = p.get("/echo/idle%d" % i)
-                if r.status != 200:
-                    bad.append((i, r.status))
+                if r.status != 200 or r.header("X-Backend") != "idle":
+                    bad.append((i, r.status, r.header("X-Backend")))
             except Exception as e:
                 bad.append((i, repr(e)))
             time.sleep(0.35)
         tap.is_(bad, [], "backend closes pooled connections when idle: no failed request")
         b3 = Backend("noka", keepalive=False)
-        p.reload(upstreams={"app": [b3.addr]})
+        tap.ok(p.reload(upstreams={"app": [b3.addr]}),
+               "reload to the Connection: close backend: a new set of workers")
+        tap.ok(wait_until(lambda: p.get("/echo/probe").header("X-Backend") == "noka", 5),
+               "... answering from it")
+        n0 = b3.conn_count()
         with p.client() as c:
-            got = [c.request("GET", "/echo/%d" % i).status for i in range(10)]
-        tap.is_(got, [200] * 10, "backend answering Connection: close each time: all 200")
-        tap.is_(b3.conn_count(), 10, "... one backend connection per request")
-        p.reload(upstreams={"app": [b.addr]})
+            got = [(lambda r: (r.status, r.header("X-Backend")))(
+                c.request("GET", "/echo/%d" % i)) for i in range(10)]
+        tap.is_(got, [(200, "noka")] * 10,
+                "backend answering Connection: close each time: all 200, from it")
+        tap.is_(b3.conn_count() - n0, 10, "... one backend connection per request")
+        tap.ok(p.reload(upstreams={"app": [b.addr]}), "reload back to the first backend")
+        tap.ok(wait_until(lambda: p.get("/echo/probe").header("X-Backend") == "b1", 5),
+               "... answering from it")
 
     with subtest_guard("pipelining"):
         wire = (build_request("GET", "/slow/0.3") + build_request("GET", "/size/10") +
@@ -143,4 +154,4 @@ def test():
     q.stop()
 
 
-main(test, timeout=60)
+main(test, timeout=60, tests=37)

@@ -93,6 +93,12 @@ CASES = [
 ]
 
 
+# Known defect: for these, portico opens an upstream connection (and sends
+# nothing on it) before it finds the chunked body bad.
+OPENS_CONNECTION = {"chunk data longer than its size", "chunk size overflowing 64 bits",
+                    "bare LF in the chunked framing"}
+
+
 def test():
     b = Backend("b1")
     p = Portico(upstreams={"app": [b.addr]},
@@ -102,6 +108,9 @@ def test():
 
     r = p.get("/", host="www.example.com")
     tap.ok(r.status == 200 and b.count() == 1, "a good request reaches the backend")
+    c0, n0 = b.traffic()
+    tap.ok(c0 == 1 and n0 > 0, "... and the backend counts its connection and bytes",
+           repr((c0, n0)))
     b.reset()
 
     port_s = str(b.port).encode()
@@ -109,9 +118,11 @@ def test():
     for desc, data, want in CASES:
         with subtest_guard(desc):
             before = b.count()
+            t_before = b.traffic()
             resp, raw, err = raw_exchange(p.port, data, timeout=5)
             time.sleep(0.05)
             after = b.count()
+            t_after = b.traffic()
             got = resp.status if resp else None
             d = []
             if err:
@@ -119,11 +130,20 @@ def test():
             if after != before:
                 d.append("the backend got %d request(s): %r" %
                          (after - before, [x["raw_head"][:200] for x in b.requests[before:]]))
+            if t_after != t_before:
+                d.append("the backend saw traffic: (connections, bytes) %r -> %r"
+                         % (t_before, t_after))
             wants = want if isinstance(want, tuple) else (want,)
             wdesc = " or ".join(str(w) for w in wants)
             if got not in wants:
                 d.append("expected %s, got %s" % (wdesc, got))
-            tap.ok(got in wants and after == before,
+            conn_only = t_after[1] == t_before[1] and t_after[0] != t_before[0]
+            if desc in OPENS_CONNECTION:
+                tap.todo_ok(not conn_only, "%s: no upstream connection opened" % desc,
+                            "portico connects before it has read the chunked body "
+                            "(issue 17; request body buffering, issue 9)")
+            tap.ok(got in wants and after == before and
+                   (t_after == t_before or (conn_only and desc in OPENS_CONNECTION)),
                    "%s: %s, not forwarded" % (desc, wdesc), "\n".join(d) + "\nsent: %r" % data[:300])
             if resp is not None:
                 pages.append((desc, resp))
@@ -142,12 +162,16 @@ def test():
                or str(r.status).encode() not in r.body]
         tap.is_(bad, [], "error pages are HTML naming their status code")
 
-    # the backend saw nothing at all, and still works
+    # the backend saw nothing at all (no request, no connection, no byte),
+    # and still works
     tap.is_(b.count(), 0, "the backend received none of the bad requests",
             repr([x["raw_head"][:200] for x in b.requests]))
+    conns, nbytes = b.traffic()
+    tap.is_(nbytes, 0, "... not a byte")
+    tap.todo_ok(conns == 0, "... not a connection", "see above", "%d connections" % conns)
     r = p.get("/", host="www.example.com")
     tap.ok(r.status == 200 and b.count() == 1, "good requests still served afterwards")
     p.stop()
 
 
-main(test, timeout=60)
+main(test, timeout=60, tests=61)

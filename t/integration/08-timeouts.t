@@ -31,10 +31,13 @@ def test():
     with subtest_guard("504"):
         with p.client() as c:
             t0 = time.monotonic()
-            r = c.request("GET", "/slow/3")
+            r = c.request("GET", "/slow/6")
             dt = time.monotonic() - t0
             tap.is_(r.status, 504, "backend slower than read_timeout (1s): 504")
-            tap.ok(0.8 <= dt <= 2.5, "... after about 1 s", "after %.2f s" % dt)
+            # Not before read_timeout; the upper bound only tells it from
+            # the backend's own 6 s, so that a loaded machine does not fail it.
+            tap.ok(0.8 <= dt < 5, "... after read_timeout (1 s), not the backend's 6 s",
+                   "after %.2f s" % dt)
             tap.ok(str(b.port).encode() not in r.body + r.raw_head,
                    "504 page does not contain the backend's port")
             tap.like(r.body, r"504", "504: portico's own page")
@@ -42,9 +45,12 @@ def test():
                 r2 = c.request("GET", "/echo/after")
                 tap.ok(r2.status == 200 and r2.json()["target"] == "/echo/after",
                        "same client connection after 504: the next answer is its own")
-            except PeerClosed:
-                tap.ok(True, "client connection closed after 504")
-        time.sleep(2.2)   # let the slow backend answer into the void
+            except PeerClosed as e:
+                # Closing after a 504 is fine, but not with bytes of an
+                # answer that is not this request's.
+                tap.is_(e.received, 0, "client connection closed after 504, "
+                        "without bytes of another answer")
+        time.sleep(5.2)   # let the slow backend answer into the void
         r = p.get("/echo/later")
         tap.ok(r.status == 200 and r.json()["target"] == "/echo/later",
                "later requests get their own answer (no stale answer from the slow one)")
@@ -52,15 +58,15 @@ def test():
         tap.is_(r.status, 200, "backend faster than read_timeout: 200")
 
     with subtest_guard("stalled body"):
-        with p.client(timeout=6) as c:
+        with p.client(timeout=10) as c:
             t0 = time.monotonic()
             try:
-                r = c.request("GET", "/stall/3")
+                r = c.request("GET", "/stall/6")
                 tap.ok(False, "backend stalls mid-body longer than read_timeout: early close",
                        "complete answer %r" % r)
             except PeerClosed as e:
                 dt = time.monotonic() - t0
-                tap.ok(e.received > 0 and dt < 2.8,
+                tap.ok(e.received > 0 and dt < 5,
                        "backend stalls mid-body longer than read_timeout: client closed early",
                        "received %d bytes, closed after %.2f s" % (e.received, dt))
             except OSError as e:
@@ -70,24 +76,25 @@ def test():
     with subtest_guard("408"):
         time.sleep(0.3)
         before = b.count()
-        with p.client(timeout=6) as c:
+        with p.client(timeout=10) as c:
             c.send(b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Partial: ")
             t0 = time.monotonic()
             try:
                 r = c.read_response()
                 dt = time.monotonic() - t0
                 tap.is_(r.status, 408, "partial request head, client_header_timeout 1s: 408")
-                tap.ok(0.7 <= dt <= 3, "... after about 1 s", "%.2f s" % dt)
+                tap.ok(0.7 <= dt < 6, "... not before client_header_timeout (1 s)",
+                       "%.2f s" % dt)
                 tap.ok(c.is_closed(2), "... and the connection is closed")
             except (PeerClosed, OSError) as e:
                 tap.ok(False, "partial request head: 408", repr(e))
         tap.is_(b.count(), before, "the partial request never reached the backend")
 
-        with p.client(timeout=6) as c:
+        with p.client(timeout=10) as c:
             t0 = time.monotonic()
-            closed = c.is_closed(4)
+            closed = c.is_closed(8)
             dt = time.monotonic() - t0
-            tap.ok(closed and c.r.total == 0 and dt < 3.5,
+            tap.ok(closed and c.r.total == 0 and dt < 7,
                    "connection that sends nothing: closed silently after the header timeout",
                    "closed=%s after %.2f s, bytes %d" % (closed, dt, c.r.total))
 
@@ -102,19 +109,20 @@ def test():
             tap.is_(r.status, 200, "request head sent in small pieces within the timeout: 200")
 
     with subtest_guard("connect timeout"):
+        N_CONNECT_TESTS = 6     # the tests of the else branch
         if not hole.works():
-            tap.ok(True, "# SKIP cannot make a loopback connect hang here")
+            tap.skip("cannot make a loopback connect hang here", N_CONNECT_TESTS)
         else:
             for i in range(2):
                 t0 = time.monotonic()
-                with p.client(timeout=5) as c:
+                with p.client(timeout=8) as c:
                     c.send(build_request("GET", "/hole/echo/%d" % i))
                     try:
                         r = c.read_response()
                         dt = time.monotonic() - t0
                         tap.ok(r.status == 200 and r.json()["target"] == "/hole/echo/%d" % i,
                                "first server's connect times out: the next one answers (%d)" % i)
-                        tap.ok(dt < 3, "... within about connect_timeout", "%.2f s" % dt)
+                        tap.ok(dt < 4.5, "... within about connect_timeout (1 s)", "%.2f s" % dt)
                     except (ValueError, PeerClosed, OSError) as e:
                         tap.ok(False, "first server's connect times out: the next one answers (%d)" % i,
                                "%s\nclient received: %r" % (e, bytes(c.r.buf)[:400]))
@@ -123,19 +131,19 @@ def test():
                 r = p.get("/holeonly/echo")
                 dt = time.monotonic() - t0
                 tap.is_(r.status, 504, "only server's connect times out: 504")
-                tap.ok(dt < 3, "... within about connect_timeout", "%.2f s" % dt)
+                tap.ok(dt < 4.5, "... within about connect_timeout (1 s)", "%.2f s" % dt)
             except (ValueError, PeerClosed, OSError) as e:
                 tap.ok(False, "only server's connect times out: 504", str(e))
 
     with subtest_guard("client body timeout"):
-        with p.client(timeout=6) as c:
+        with p.client(timeout=10) as c:
             c.send(build_request("POST", "/echo", [("Content-Length", "100")]) + b"x" * 10)
             t0 = time.monotonic()
             try:
                 r = c.read_response()
                 dt = time.monotonic() - t0
                 tap.is_(r.status, 408, "body stalls longer than client_body_timeout (1s): 408")
-                tap.ok(dt <= 3.5, "... soon", "%.2f s" % dt)
+                tap.ok(dt < 6, "... soon (client_body_timeout 1 s)", "%.2f s" % dt)
             except PeerClosed as e:
                 tap.ok(False, "stalled body: 408", "closed without an answer: %s" % e)
 
@@ -143,4 +151,4 @@ def test():
     p.stop()
 
 
-main(test, timeout=60)
+main(test, timeout=60, tests=24)

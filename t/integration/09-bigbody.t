@@ -127,4 +127,4 @@ def test():
     p.stop()
 
 
-main(test, timeout=120)
+main(test, timeout=120, tests=14)

@@ -257,4 +257,4 @@ def _try_get(port):
         return None
 
 
-main(test, timeout=90)
+main(test, timeout=90, tests=34)

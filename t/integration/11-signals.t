@@ -40,9 +40,11 @@ def test():
         old = p.workers()
         tap.is_(len(old), 2, "2 workers running")
         victim = old[0]
+        p.expect_worker_death(victim, signal.SIGKILL)
         os.kill(victim, signal.SIGKILL)
-        line = p.wait_log(r"killed by signal 9", 5)
-        tap.ok(line, "worker killed with SIGKILL: 'killed by signal 9' logged")
+        line = p.wait_log(r"killed by signal", 5)
+        tap.like(line or "", r"killed by signal 9\b",
+                 "worker killed with SIGKILL: 'killed by signal 9' logged")
         tap.like(line or "", r"\b%d\b" % victim, "... the line names the dead worker's pid")
         new = wait_until(lambda: len(p.workers()) == 2 and victim not in p.workers()
                          and p.workers(), 5)
@@ -100,7 +102,10 @@ def test():
     with subtest_guard("QUIT + shutdown_timeout"):
         n0 = b.count()
         th, out = background_request(p.port, "/slow/8")
-        wait_until(lambda: b.count() > n0, 3)
+        tap.ok(wait_until(lambda: b.count() > n0, 5), "in-flight /slow/8 reached the backend")
+        # The worker still busy at shutdown_timeout is killed by the master.
+        for w in p.workers():
+            p.expect_worker_death(w, signal.SIGKILL, required=False)
         t0 = time.monotonic()
         p.signal("QUIT")
         exited = p.wait_exit(9)
@@ -108,7 +113,8 @@ def test():
         tap.ok(exited and dt < 6.5, "QUIT, request longer than shutdown_timeout (1s): "
                "master exits within shutdown_timeout + 5 s", "after %.2f s" % dt)
         th.join(8)
-        tap.ok("error" in out, "... the unfinished request's connection was closed", repr(out))
+        tap.ok(isinstance(out.get("error"), (PeerClosed, ConnectionResetError)),
+               "... the unfinished request's connection was closed", repr(out))
         tap.ok(not os.path.exists(p.pid_file), "... pid file removed")
     p.stop()
 
@@ -119,21 +125,27 @@ def test():
         p.start()
         with subtest_guard(sig):
             n0 = b.count()
-            th, out = background_request(p.port, "/slow/5")
-            wait_until(lambda: b.count() > n0, 3)
+            th, out = background_request(p.port, "/slow/8")
+            tap.ok(wait_until(lambda: b.count() > n0, 5),
+                   "%s: the in-flight /slow/8 reached the backend" % sig)
             workers = p.workers()
             t0 = time.monotonic()
             p.signal(sig)
-            exited = p.wait_exit(8)
+            exited = p.wait_exit(12)
             dt = time.monotonic() - t0
-            tap.ok(exited and dt < 2.5, "%s: master exits at once" % sig, "after %.2f s" % dt)
+            # At once: before the in-flight request (8 s) could end and well
+            # before shutdown_timeout (10 s); only this side is bounded, as
+            # an exit under LeakSanitizer takes its time on a loaded machine.
+            tap.ok(exited and dt < 6, "%s: master exits without waiting for the "
+                   "in-flight request" % sig, "after %.2f s" % dt)
             tap.is_(p.exit_code, 0, "%s: exit status 0" % sig)
             tap.ok(not os.path.exists(p.pid_file), "%s: pid file removed" % sig)
-            th.join(8)
-            tap.ok("error" in out and isinstance(out["error"], (PeerClosed, OSError)),
+            th.join(12)
+            # A refused connect would mean the request never was in flight.
+            tap.ok(isinstance(out.get("error"), (PeerClosed, ConnectionResetError)),
                    "%s: in-flight request's connection closed without an answer" % sig, repr(out))
             tap.ok(not any(pid_alive(w) for w in workers), "%s: no worker left" % sig)
         p.stop()
 
 
-main(test, timeout=60)
+main(test, timeout=60, tests=41)

@@ -8,7 +8,8 @@ import threading
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import tap, main, Backend, Portico, subtest_guard, refused_port
+import time
+from portico_test import tap, main, Backend, Portico, subtest_guard, refused_port, wait_until
 
 
 def backend_of(r):
@@ -45,23 +46,32 @@ def test():
     p.start()
 
     with subtest_guard("least_conn"):
-        # A slow request holds a connection to one server; while it runs,
-        # every other request (from any worker) goes to the other server.
+        # A slow request holds a connection to one server, made through
+        # worker A; while it runs, requests through worker B (and through A)
+        # all go to the other server: the count of connections is shared.
+        wa, wb = p.workers()[:2]
+        ca, ca2, cb = p.client_on(wa), p.client_on(wa), p.client_on(wb)
         slow = {}
 
         def hold():
-            slow["r"] = p.get("/lc/slow/2")
+            slow["r"] = ca.request("GET", "/lc/slow/3")
         t = threading.Thread(target=hold)
         t.start()
-        import time
-        time.sleep(0.5)
-        seen = [backend_of(p.get("/lc/echo/%d" % i)) for i in range(12)]
+        tap.ok(wait_until(lambda: ba.hits("/lc/slow/3") + bb.hits("/lc/slow/3") == 1, 5),
+               "least_conn: the slow request reached a server")
+        seen = []
+        for i in range(6):
+            seen.append(("B", backend_of(cb.request("GET", "/lc/echo/b%d" % i))))
+            seen.append(("A", backend_of(ca2.request("GET", "/lc/echo/a%d" % i))))
         t.join()
         busy = slow["r"].header("X-Backend")
         tap.ok(busy in ("ba", "bb"), "least_conn: the slow request was served", busy)
-        tap.ok(all(s != busy for s in seen),
-               "least_conn: while one server is busy, 12 of 12 go to the other (both workers)",
+        tap.ok(all(s != busy for _, s in seen),
+               "least_conn: while one server is busy through worker A, 12 of 12 go to the "
+               "other, 6 through worker B and 6 through A",
                "busy=%s seen=%s" % (busy, seen))
+        for c in (ca, ca2, cb):
+            c.close()
 
     with subtest_guard("hash by URI"):
         first = {u: backend_of(p.get("/uri/echo/%d" % u)) for u in range(30)}
@@ -101,54 +111,68 @@ def test():
         tap.is_(seen, {"bc"}, "backup: used when the only primary refuses")
 
     with subtest_guard("max_conns"):
+        # The one connection allowed is taken through worker A; worker B
+        # must see it as taken too.
+        wa, wb = p.workers()[:2]
+        ca, ca2, cb = p.client_on(wa), p.client_on(wa), p.client_on(wb)
         held = {}
 
         def hold2():
-            held["r"] = p.get("/mc/slow/2")
+            held["r"] = ca.request("GET", "/mc/slow/3")
         t = threading.Thread(target=hold2)
         t.start()
-        time.sleep(0.5)
-        r = p.get("/mc/echo/x")
-        tap.is_(r.status, 503, "max_conns=1 reached (across workers): 503")
+        tap.ok(wait_until(lambda: ba.hits("/mc/slow/3") == 1, 5),
+               "max_conns: the holding request reached the server (through worker A)")
+        r = cb.request("GET", "/mc/echo/x")
+        tap.is_(r.status, 503, "max_conns=1 reached through worker A: worker B answers 503")
         tap.ok(r.header("Retry-After") is not None, "... with Retry-After")
+        tap.is_(ca2.request("GET", "/mc/echo/x2").status, 503, "... and so does worker A")
         t.join()
         tap.is_(held["r"].status, 200, "the request holding the connection: 200")
-        tap.is_(p.get("/mc/echo/y").status, 200, "after it ended: 200 again")
+        tap.is_(cb.request("GET", "/mc/echo/y").status, 200, "after it ended: 200 again")
         tap.ok(p.wait_log(r"every server is at max_conns", 3), "max_conns: logged")
+        for c in (ca, ca2, cb):
+            c.close()
 
     with subtest_guard("max_conns queue"):
-        # workers = 2 but the queue is per worker: use one client connection
-        # per request and accept either worker; the held request blocks both.
+        # The queue is per worker: hold the connection and queue behind it
+        # on the same worker.  Bounds are from one side only: the queued
+        # request reaches the server after the held one was answered.
+        wa = p.workers()[0]
+        ca, ca2 = p.client_on(wa), p.client_on(wa)
         held = {}
 
         def hold3():
-            held["r"] = p.get("/mq/slow/1")
+            held["r"] = ca.request("GET", "/mq/slow/1")
         t = threading.Thread(target=hold3)
         t.start()
-        time.sleep(0.3)
-        t0 = time.monotonic()
-        r = p.get("/mq/echo/q")
-        dt = time.monotonic() - t0
+        wait_until(lambda: bb.hits("/mq/slow/1") == 1, 5)
+        r = ca2.request("GET", "/mq/echo/q")
         t.join()
         tap.is_(r.status, 200, "queue: a request that finds the server full waits and is served")
-        tap.ok(0.4 < dt < 2.5, "... once the connection is free (%.2fs)" % dt)
+        t_held = bb.requests_for("/mq/slow/1")[0]["time"]
+        t_q = bb.requests_for("/mq/echo/q")[0]["time"] if bb.hits("/mq/echo/q") else 0
+        tap.ok(t_q - t_held >= 0.95, "... once the connection is free (%.2f s after the "
+               "held request, which takes 1 s)" % (t_q - t_held))
 
         def hold4():
-            held["s"] = p.get("/mqt/slow/2")
+            held["s"] = ca.request("GET", "/mqt/slow/2")
         t = threading.Thread(target=hold4)
         t.start()
-        time.sleep(0.3)
+        wait_until(lambda: bc.hits("/mqt/slow/2") == 1, 5)
         t0 = time.monotonic()
-        r = p.get("/mqt/echo/q")
+        r = ca2.request("GET", "/mqt/echo/q")
         dt = time.monotonic() - t0
         tap.is_(r.status, 503, "queue_timeout over: 503")
-        tap.ok(0.2 < dt < 1.5, "... after about queue_timeout (%.2fs)" % dt)
+        tap.ok(dt >= 0.25, "... after waiting queue_timeout (300 ms): %.2f s" % dt)
         t.join()
         tap.ok(p.wait_log(r"every server is at max_conns \(queue timeout\)", 3),
                "queue timeout logged")
+        ca.close()
+        ca2.close()
 
     p.stop()
 
 
 if __name__ == "__main__":
-    main(test, timeout=90)
+    main(test, timeout=90, tests=24)

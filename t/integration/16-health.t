@@ -118,9 +118,9 @@ def test():
                "the checker is a child of the master", "%r %r" % (cpid, p.workers()))
         comm = open("/proc/%d/comm" % cpid).read().strip() if cpid else None
         tap.is_(comm, "portico-checker", "... named portico-checker (/proc/PID/comm, ps)")
-        tap.ok(p.wait_log(r"\[checker\]|checker.*started: \d+ servers", 3) or
-               p.wait_log(r"started: \d+ servers to watch", 1),
-               "the checker logs under its own role")
+        tap.ok(p.wait_log(r"\] %d checker: started: \d+ servers to watch" % (cpid or -1), 3),
+               "the checker logs under its own role and pid ('PID checker: started: ...')",
+               p.error_log()[-2000:])
 
     with subtest_guard("tcp check"):
         tap.ok(wait_state(p, "tcp", dead_tcp, "down", INTERVAL * 2 + 2),
@@ -142,13 +142,13 @@ def test():
 
     with subtest_guard("HTTP check: a backend killed under load"):
         load = Load(p, "")
-        time.sleep(1.0)
+        wait_until(lambda: set(load.since(0)) >= {"ba", "bb"}, 10)
         before = set(load.since(0))
         tap.is_(before, {"ba", "bb"}, "before: traffic reaches both servers")
         port_a = ba.port
         t_kill = time.monotonic()
         ba.stop()
-        got = wait_state(p, "app", ba.addr, "down", INTERVAL * 1.1 * 3 + 1.5)
+        got = wait_state(p, "app", ba.addr, "down", INTERVAL * 1.1 * 3 + 5)
         took = time.monotonic() - t_kill
         tap.ok(got, "killed server marked down within interval x fall (+ slack): %.2fs" % took,
                p.error_log()[-2000:])
@@ -163,7 +163,7 @@ def test():
                repr(sorted(set(after))))
         ba2 = Backend("ba", port=port_a)
         t_back = time.monotonic()
-        got = wait_state(p, "app", ba2.addr, "up", INTERVAL * 1.1 * 2 + 1.5)
+        got = wait_state(p, "app", ba2.addr, "up", INTERVAL * 1.1 * 2 + 5)
         took = time.monotonic() - t_back
         tap.ok(got, "back on the same port: marked up after rise probes: %.2fs" % took,
                p.error_log()[-2000:])
@@ -181,32 +181,35 @@ def test():
         tap.is_(p.get("/solo/echo/1").status, 200, "solo upstream: 200")
         port_c = bc.port
         bc.stop()
-        tap.ok(wait_state(p, "solo", bc.addr, "down", INTERVAL * 1.1 * 2 + 1.5),
+        tap.ok(wait_state(p, "solo", bc.addr, "down", INTERVAL * 1.1 * 2 + 5),
                "its only server is marked down")
         r = p.get("/solo/echo/2")
         tap.is_(r.status, 503, "every server of the upstream down: 503")
         tap.ok(r.header("Retry-After") is not None, "... with Retry-After", repr(r.headers))
         bc2 = Backend("bc", port=port_c)
-        tap.ok(wait_state(p, "solo", bc2.addr, "up", INTERVAL * 1.1 * 2 + 1.5),
+        tap.ok(wait_state(p, "solo", bc2.addr, "up", INTERVAL * 1.1 * 2 + 5),
                "back: marked up")
         tap.is_(p.get("/solo/echo/3").status, 200, "recovery: 200")
 
     with subtest_guard("passive checks only"):
+        t_start = time.monotonic()
         for i in range(6):
             p.get("/pas/echo/%d" % i)
         # Passive marks are soft: "failed" (avoided, but used if nothing else is up).
-        got = wait_state(p, "pas", dead_pas, "failed", 2)
+        got = wait_state(p, "pas", dead_pas, "failed", 5)
         tap.ok(got, "max_fails = 2 connect failures: the server is marked failed (passive)",
                p.error_log()[-2000:])
         lines = state_lines(p, "pas", dead_pas, "failed")
         tap.like(lines[0] if lines else "", r"failed \(2 failures within 2s: passive\)",
                  "... the line says so")
         if got:
-            t0 = time.monotonic()
-            up = wait_state(p, "pas", dead_pas, "up", 4)
-            took = time.monotonic() - t0
-            tap.ok(up and 1.5 < took < 3.5,
-                   "... and up again when fail_timeout is over (%.2fs)" % took)
+            up = wait_state(p, "pas", dead_pas, "up", 10)
+            took = time.monotonic() - t_start
+            # From one side: not before fail_timeout (2 s) since the first
+            # failing request; how much later depends on the machine's load.
+            tap.ok(up and took >= 1.9,
+                   "... and up again when fail_timeout (2 s) is over (%.2f s after the "
+                   "first failure)" % took)
             lines = state_lines(p, "pas", dead_pas, "up")
             tap.like(lines[0] if lines else "", r"up \(fail_timeout over\)", "... logged so")
         else:
@@ -218,16 +221,17 @@ def test():
 
         def slow():
             try:
-                held.append(p.get("/hold/slow/4", timeout=20).status)
+                held.append(p.get("/hold/slow/6", timeout=20).status)
             except Exception as e:
                 held.append(repr(e))
         ths = [threading.Thread(target=slow, daemon=True) for _ in range(40)]
         for t in ths:
             t.start()
-        time.sleep(0.5)
+        n_hold = lambda: sum(1 for r in list(bs.requests) if r["target"].startswith("/hold/"))
+        wait_until(lambda: n_hold() >= 40, 10)
         t0 = time.monotonic()
         bf.stop()
-        got = wait_state(p, "busy", bf.addr, "down", INTERVAL * 1.1 * 2 + 1.5)
+        got = wait_state(p, "busy", bf.addr, "down", INTERVAL * 1.1 * 2 + 5)
         took = time.monotonic() - t0
         busy = len(held) < 40
         tap.ok(got and busy,
@@ -240,6 +244,7 @@ def test():
     with subtest_guard("checker restart"):
         line = p.wait_log(r"started checker \(pid \d+\)", 1)
         cpid = int(re.search(r"pid (\d+)", line).group(1))
+        p.expect_checker_death(cpid, signal.SIGKILL)
         os.kill(cpid, signal.SIGKILL)
         tap.ok(p.wait_log(r"checker \(pid %d\) killed by signal 9" % cpid, 3),
                "a killed checker is logged")
@@ -271,4 +276,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=90)
+    main(test, timeout=90, tests=43)

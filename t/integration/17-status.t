@@ -36,8 +36,21 @@ def test():
     p.start()
 
     with subtest_guard("JSON"):
-        for i in range(20):
-            p.get("/echo/%d" % i)
+        # 10 requests on a connection to each worker (chosen on purpose):
+        # a count kept per worker would show 10, not 20.
+        conns = p.clients_on_workers()
+        tap.is_(len(conns), 2, "a connection to each of the 2 workers",
+                repr(sorted(conns)))
+        for w, c in conns.items():
+            for i in range(10):
+                c.request("GET", "/echo/%d/%d" % (w, i))
+        views = [json.loads(c.request("GET", "/_portico/status").body)
+                 for c in conns.values()]
+        tap.ok(all(v["requests"] >= 21 for v in views),
+               "status: each worker reports the requests of both (10 + 10, not its own 10)",
+               repr([v["requests"] for v in views]))
+        for c in conns.values():
+            c.close()
         r = p.get("/_portico/status")
         tap.is_(r.status, 200, "status: 200")
         tap.like(r.header("Content-Type") or "", r"application/json", "status: JSON")
@@ -115,10 +128,10 @@ def test():
             r = get(port6, "/v6/status", addr="::1")
             tap.is_(r.status, 200, "allow = ::1: the ::1 client gets the status")
         else:
-            tap.ok(True, "# SKIP no IPv6 loopback")
+            tap.skip("no IPv6 loopback")
 
     p.stop()
 
 
 if __name__ == "__main__":
-    main(test, timeout=60)
+    main(test, timeout=60, tests=29)

@@ -124,4 +124,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=90)
+    main(test, timeout=90, tests=13)

@@ -20,12 +20,13 @@ STORED = CS_STORED
 
 
 
-def parallel(port, target, n, timeout=15, headers=None):
-    """n concurrent GETs of target, each on its own connection, released
-    together; returns [(response or exception, seconds)]."""
+def parallel(port, target, n, timeout=15, headers=None, conns=None):
+    """n concurrent GETs of target, each on its own connection (new ones,
+    or conns), released together; returns [(response or exception,
+    seconds)]."""
     out = [None] * n
     go = threading.Event()
-    conns = [Client(port, timeout=timeout) for _ in range(n)]
+    conns = conns or [Client(port, timeout=timeout) for _ in range(n)]
 
     def run(i):
         go.wait()
@@ -66,20 +67,39 @@ def test():
     with subtest_guard("collapsing"):
         body = pattern_bytes(50000)
         b.script("/col/a", headers=[("Cache-Control", "max-age=60")], body=body, delay=1.0)
-        res = parallel(p.port, "/col/a", 10)
+        # 4 connections to each of the 3 workers, on purpose: the waiters
+        # must find the fetch of another worker.
+        owner = []
+        conns = []
+        for w in p.workers():
+            for i in range(4):
+                conns.append(p.client_on(w, timeout=15))
+                owner.append(w)
+        res = parallel(p.port, "/col/a", 12, conns=conns)
         good = [r for r, _ in res if not isinstance(r, Exception) and r.status == 200
                 and r.body == body]
-        tap.is_(len(good), 10, "10 concurrent GETs of one slow cacheable key: all get the "
-                "whole body", repr([r for r, _ in res]))
+        tap.is_(len(good), 12, "12 concurrent GETs of one slow cacheable key, 4 through each "
+                "of 3 workers: all get the whole body", repr([r for r, _ in res]))
         tap.is_(b.hits("/col/a"), 1, "... the backend saw exactly one request")
         col = [r for r in good if "collapsed" in cs(r)]
         tap.ok(len(col) >= 5, "... most of them waited for it (collapsed)",
                repr([cs(r) for r in good]))
+        fetcher = [owner[i] for i, (r, _) in enumerate(res)
+                   if not isinstance(r, Exception) and cache_status(r).get("stored")]
+        other = [owner[i] for i, (r, _) in enumerate(res)
+                 if not isinstance(r, Exception) and "collapsed" in cs(r)
+                 and owner[i] not in fetcher]
+        tap.ok(len(fetcher) == 1 and len(set(other)) == 2,
+               "... waiters on both other workers than the fetching one",
+               "fetched by %r, collapsed on %r; Cache-Status by worker %r"
+               % (fetcher, sorted(set(other)),
+                  [(owner[i], cs(r) if not isinstance(r, Exception) else r)
+                   for i, (r, _) in enumerate(res)]))
         tap.ok(all(cache_status(r).get("stored") or "collapsed" in cs(r) or cache_status(r).get("hit")
                    for r in good), "... the others: the one stored fetch or hits",
                repr([cs(r) for r in good]))
-        tap.ok(max(t for _, t in res) < 3.0, "... all done within 3 s (one 1 s fetch)",
-               repr([round(t, 2) for _, t in res]))
+        tap.ok(max(t for _, t in res) < 4.5, "... all done before lock_timeout (5 s): "
+               "nobody waited for the lock to time out", repr([round(t, 2) for _, t in res]))
         r = p.get("/col/a")
         tap.ok(r.status == 200 and r.body == body and cache_status(r).get("hit"),
                "then: a hit", cs(r))
@@ -97,8 +117,8 @@ def test():
         tap.is_(len(set(r.body for r in good)), 8, "... each its own (nobody got a shared copy)",
                 repr([r.body for r in good]))
         tap.is_(b.hits("/col/ns"), 8, "... every one reached the backend")
-        tap.ok(dt < 4.0, "... waiters released together once the first answer is not "
-               "storable (done within 4 s, not one 1 s fetch after another)",
+        tap.ok(dt < 6.0, "... waiters released together once the first answer is not "
+               "storable (done within 6 s, not 8 fetches of 1 s one after another)",
                "took %.2f s; per request: %r" % (dt, [round(t, 2) for _, t in res]))
 
     with subtest_guard("stale-if-error"):
@@ -145,7 +165,7 @@ def test():
                  "... fwd-status 502/503", cs(r))
         # origin too slow
         b.script("/slowup/a", headers=[("Cache-Control", "max-age=60")], body=b"too late\n",
-                 delay=3)
+                 delay=6)
         t0 = time.monotonic()
         r = p.get("/slowup/a")
         dt = time.monotonic() - t0
@@ -153,7 +173,8 @@ def test():
                 "origin times out (read_timeout 1s): the stale object")
         tap.like(cs(r), r"^portico; fwd=stale; fwd-status=504; ttl=-\d+; detail=stale-if-error$",
                  "... fwd-status=504", cs(r))
-        tap.ok(dt < 2.5, "... after the read timeout, not the origin's delay", "%.2f s" % dt)
+        tap.ok(dt < 5, "... after the read timeout (1 s), not the origin's delay (6 s)",
+               "%.2f s" % dt)
         # never stored at all: the error
         r = p.get("/down/never")
         tap.ok(r.status in (502, 503), "nothing stored, origin down: the error", repr(r))
@@ -165,23 +186,30 @@ def test():
         tap.is_(r.body, b"version 1\n", "stored version 1")
         time.sleep(2.2)
         b.script("/swr/a", headers=[("Cache-Control", "max-age=60, stale-while-revalidate=30")],
-                 body=lambda n, rec: b"version %d\n" % n, delay=1.0)
-        t0 = time.monotonic()
+                 body=lambda n, rec: b"version %d\n" % n, delay=2.0)
         r = p.get("/swr/a")
-        dt = time.monotonic() - t0
+        t_answer = time.time()
         tap.is_((r.status, r.body), (200, b"version 1\n"), "stale within swr: the stale object")
         tap.like(cs(r), r"^portico; hit; ttl=-\d+; detail=stale-while-revalidate$",
                  "... Cache-Status hit; ttl=-N; detail=stale-while-revalidate", cs(r))
-        tap.ok(dt < 0.6, "... at once (not after the origin's 1 s)", "%.2f s" % dt)
+        # At once: before the refresh could have been answered (the origin
+        # takes 2 s from the arrival of the refresh request).
+        refresh = b.requests_for("/swr/a")[1:]
+        tap.ok(not refresh or t_answer < refresh[0]["time"] + 2.0,
+               "... at once (before the origin answered the refresh)",
+               "answer at %.2f, refresh arrived at %r" % (t_answer, [x["time"] for x in refresh]))
         more = []
         for i in range(3):
             more.append(p.get("/swr/a"))
         tap.ok(all(x.body == b"version 1\n" and "stale-while-revalidate" in cs(x) for x in more),
                "more requests during the refresh: stale too", repr([cs(x) for x in more]))
-        tap.ok(wait_until(lambda: swr.seen >= 2, 3), "one background request reached the backend")
-        time.sleep(1.5)     # the refresh takes 1 s
-        r = p.get("/swr/a")
-        tap.is_(r.body, b"version 2\n", "then: the refreshed object")
+        tap.ok(wait_until(lambda: swr.seen >= 2, 5), "one background request reached the backend")
+
+        def refreshed():
+            x = p.get("/swr/a")
+            return x if x.body == b"version 2\n" else None
+        r = wait_until(refreshed, 15, 0.2) or p.get("/swr/a")
+        tap.is_(r.body, b"version 2\n", "then (once the refresh is done): the refreshed object")
         tap.like(cs(r), HIT, "... a fresh hit", cs(r))
         tap.is_(swr.seen, 2, "backend saw exactly one refresh")
         tap.is_(b.hits("/swr/a"), 2, "... (2 requests in all)")
@@ -190,4 +218,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=60)
+    main(test, timeout=60, tests=41)

@@ -124,4 +124,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=60)
+    main(test, timeout=60, tests=37)

@@ -103,4 +103,4 @@ def test():
     p.stop()
 
 
-main(test, timeout=90)
+main(test, timeout=90, tests=14)

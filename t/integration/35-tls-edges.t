@@ -178,6 +178,8 @@ def test():
                     ending = "close_notify"
                     break
                 got += d
+        except socket.timeout:
+            ending = "client timeout (the connection was left open)"
         except (ssl.SSLError, ConnectionResetError, OSError) as e:
             ending = "error: %s" % e.__class__.__name__
         tap.ok(b"HTTP/1.1 200" in got and got.endswith(b"x" * 100),
@@ -222,4 +224,4 @@ def test():
     p.stop()
 
 
-main(test, timeout=90)
+main(test, timeout=90, tests=10)

@@ -15,7 +15,10 @@ Environment:
                      every stop
 
 Main pieces:
-  TAP        plan-at-end TAP output (ok/is_/like/diag), exit status = failures
+  TAP        TAP output (ok/is_/like/skip/diag), exit status = failures; the
+             plan comes first when main() is given tests=N (a file that
+             dies or returns early then shows as "planned N ran M"),
+             else at the end
   main()     runs a test function with a global deadline and guaranteed
              clean-up of every process and thread started
   Backend    threaded raw-socket HTTP/1.1 test server (in-process, or in a
@@ -23,8 +26,16 @@ Main pieces:
   Client     raw-socket HTTP client: exact bytes out, full parsing of the
              answer (Content-Length / chunked / close framing, 1xx)
   Portico    writes a config, runs `portico -F -c CONFIG`, signals, reloads,
-             finds workers, reads logs, stops (TERM then KILL) and checks the
-             logs for sanitizer reports and [alert]/[crit] lines
+             finds workers, reads logs, stops (TERM then KILL) and checks
+             that nothing crashed: no worker or checker killed by a signal
+             or exiting with a non-zero status (but those the test declared
+             with expect_worker_death(pid, sig)), no master that exited
+             before it was told to, no sanitizer report in its stderr or
+             error log
+
+Crash checks apply to every build: a sanitizer report fails the test whether
+or not PORTICO_SANITIZED is set, and so does one printed by a `portico -t`
+run (run_portico), whose exit status 1 alone would look like a bad config.
 """
 
 import atexit
@@ -50,8 +61,23 @@ SANITIZED = os.environ.get("PORTICO_SANITIZED", "0") not in ("", "0")
 KEEP = os.environ.get("PORTICO_KEEP", "0") not in ("", "0")
 VERBOSE = os.environ.get("PORTICO_VERBOSE", "0") not in ("", "0")
 
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
+# What t/run sets, for runs by hand: every sanitizer report fatal and shown.
+if SANITIZED:
+    os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1:handle_abort=1:"
+                          "abort_on_error=0:print_stacktrace=1:print_summary=1")
+    os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:print_summary=1")
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
+                     "AddressSanitizer:DEADLYSIGNAL", "ERROR: UndefinedBehaviorSanitizer",
+                     "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
 ALERT_RE = re.compile(r"\[(alert|crit)\]")
+# What the master logs when a child ends other than by a clean exit
+# (master/master.c: reap, checker_died).
+DEATH_RE = re.compile(r"\b(worker \d+|checker) \(pid (\d+)\) (?:killed by signal (\d+)"
+                      r"|exited with status (\d+)|ended with status (\S+))")
+# What the master logs when it gives up on a child or on itself.
+FATAL_RE = re.compile(r"hit a fatal error|no workers left|no worker could be started"
+                      r"|core dumped|dumped core")
 
 
 def portico_path():
@@ -71,10 +97,44 @@ class TAP:
         self.failed = 0
         self.lock = threading.Lock()
         self.done_called = False
+        self.planned = None
+        self.skipped = 0
 
     def _emit(self, line):
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
+
+    def plan(self, n):
+        """Print the plan first: a file that ends early fails as
+        "planned N but ran M" instead of looking complete."""
+        with self.lock:
+            if self.planned is None and self.n == 0:
+                self.planned = n
+                self._emit("1..%d" % n)
+
+    def skip(self, desc, n=1):
+        """n tests skipped, as TAP '# SKIP' directives: prove and t/run
+        count them as skipped, not passed."""
+        desc = desc.replace("\n", " ").replace("#", "\\#")
+        with self.lock:
+            for _ in range(n):
+                self.n += 1
+                self.skipped += 1
+                self._emit("ok %d # SKIP %s" % (self.n, desc))
+        return True
+
+    def todo_ok(self, cond, desc, why, diag=None):
+        """A test of a known defect, as a TAP '# TODO' directive: its
+        failure does not fail the file, but prove and t/tally list it (and
+        show when it starts to pass).  Name the issue in why."""
+        desc = desc.replace("\n", " ").replace("#", "\\#")
+        why = why.replace("\n", " ").replace("#", "\\#")
+        with self.lock:
+            self.n += 1
+            self._emit("%sok %d - %s # TODO %s" % ("" if cond else "not ", self.n, desc, why))
+            if not cond and diag:
+                self.diag(diag)
+        return bool(cond)
 
     def ok(self, cond, desc, diag=None):
         desc = desc.replace("\n", " ").replace("#", "\\#")
@@ -127,7 +187,10 @@ class TAP:
     def done(self):
         if not self.done_called:
             self.done_called = True
-            self._emit("1..%d" % self.n)
+            if self.planned is None:
+                self._emit("1..%d" % self.n)
+            elif self.n != self.planned:
+                self.diag("planned %d tests but ran %d" % (self.planned, self.n))
 
 
 def _short(v, n=300):
@@ -197,10 +260,15 @@ def require_binary():
     return path
 
 
-def main(fn, timeout=60, need_binary=True):
-    """Run fn() as the body of a test file: deadline, clean-up, TAP plan."""
+def main(fn, timeout=60, need_binary=True, tests=None):
+    """Run fn() as the body of a test file: deadline, clean-up, TAP plan.
+    With tests=N the plan "1..N" is printed first (do give it: then a file
+    that dies or returns early is seen as such), and a count that does not
+    match fails the file."""
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGALRM, _on_alarm)
+    if tests is not None:
+        tap.plan(tests)
     if need_binary:
         require_binary()
     signal.alarm(int(timeout))
@@ -220,6 +288,8 @@ def main(fn, timeout=60, need_binary=True):
         except BaseException:
             tap.diag("clean-up raised: " + traceback.format_exc())
         tap.done()
+    if tap.planned is not None and tap.n != tap.planned:
+        sys.exit(255)
     sys.exit(min(tap.failed, 254))
 
 
@@ -501,6 +571,7 @@ class Backend:
         self.keepalive = keepalive
         self.requests = []
         self.connections = 0
+        self.readers = []       # one per accepted connection, for bytes_in()
         self.lock = threading.Lock()
         self.scripts = {}       # target or path -> Script (see script())
         self.stopping = False
@@ -528,6 +599,19 @@ class Backend:
         with self.lock:
             self.requests = []
             self.connections = 0
+            self.readers = []
+
+    def bytes_in(self):
+        """Bytes received from clients over all connections since the last
+        reset(), complete requests or not."""
+        with self.lock:
+            return sum(r.total for r in self.readers)
+
+    def traffic(self):
+        """(connections accepted, bytes received) since the last reset():
+        what "nothing reached the backend" is about."""
+        with self.lock:
+            return self.connections, sum(r.total for r in self.readers)
 
     def count(self):
         with self.lock:
@@ -744,6 +828,8 @@ class Backend:
         s.settimeout(300)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         r = Reader(s)
+        with self.lock:
+            self.readers.append(r)
         first = True
         try:
             while not self.stopping:
@@ -1389,6 +1475,39 @@ def proc_rss_kb(pid):
     return None
 
 
+def socket_inode(local_port, remote_port, host="127.0.0.1"):
+    """Inode of the TCP socket host:local_port <-> host:remote_port (IPv4
+    loopback), from /proc/net/tcp, or None."""
+    a = "".join("%02X" % int(x) for x in reversed(host.split(".")))
+    want_l, want_r = "%s:%04X" % (a, local_port), "%s:%04X" % (a, remote_port)
+    try:
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                parts = line.split()
+                if parts[1] == want_l and parts[2] == want_r:
+                    return parts[9]
+    except OSError:
+        pass
+    return None
+
+
+def pid_with_socket(pids, inode):
+    """Which of pids has the socket inode open, or None."""
+    target = "socket:[%s]" % inode
+    for pid in pids:
+        d = "/proc/%d/fd" % pid
+        try:
+            for fd in os.listdir(d):
+                try:
+                    if os.readlink(os.path.join(d, fd)) == target:
+                        return pid
+                except OSError:
+                    pass
+        except OSError:
+            pass
+    return None
+
+
 def pid_alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -1434,6 +1553,9 @@ class Portico:
         self.master_pid = None
         self.exit_code = None
         self.checked = False
+        self.expected_deaths = {}       # pid -> [signal number, required, seen]
+        self.exit_expected = False      # the test made the master exit
+        self.expected_exit_code = 0
         register(self)
         self.write_config()
 
@@ -1548,10 +1670,64 @@ class Portico:
                 return p
         return None
 
+    def worker_of(self, client, timeout=3.0):
+        """The pid of the worker that accepted client's connection (an IPv4
+        loopback Client), or None."""
+        lport = client.sock.getsockname()[1]
+        host, port = self.listen_addr()
+
+        def find():
+            inode = socket_inode(port, lport, host)
+            return pid_with_socket(self.workers(), inode) if inode else None
+        return wait_until(find, timeout, 0.02)
+
+    def client_on(self, pid, timeout=10):
+        """A new connection accepted by worker pid: the other workers are
+        stopped (SIGSTOP) until it has been accepted.  All workers share
+        the listening sockets and EPOLLEXCLUSIVE wakes one of them, so
+        connections made one after the other mostly land on one worker;
+        this is how a test spreads its requests over workers on purpose."""
+        others = [w for w in self.workers() if w != pid]
+        for w in others:
+            os.kill(w, signal.SIGSTOP)
+        try:
+            c = self.client(timeout)
+            got = self.worker_of(c)
+        finally:
+            for w in others:
+                os.kill(w, signal.SIGCONT)
+        if got != pid:
+            c.close()
+            raise RuntimeError("connection accepted by %r, not by worker %d" % (got, pid))
+        return c
+
+    def clients_on_workers(self, timeout=10):
+        """{worker pid: a Client connected to that worker}, one per worker."""
+        return {w: self.client_on(w, timeout) for w in self.workers()}
+
     def signal(self, sig):
         if isinstance(sig, str):
             sig = getattr(signal, "SIG" + sig)
+        if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            self.exit_expected = True
         os.kill(self.master_pid, sig)
+
+    def expect_worker_death(self, pid, sig=9, required=True):
+        """Declare that child pid (a worker or the checker) is to die of
+        signal sig, e.g. because the test kills it.  The check at stop then
+        wants the master's "killed by signal" line for pid with exactly that
+        signal (a SIGABRT from an assertion is not the SIGKILL sent), and,
+        unless required is false, wants it to be there at all.  Any other
+        child that dies of a signal or exits non-zero fails the test."""
+        self.expected_deaths[int(pid)] = [int(sig), required, False]
+
+    expect_checker_death = expect_worker_death
+
+    def expect_master_exit(self, status=0):
+        """Declare that the master is to exit before stop() (e.g. after
+        `portico -s stop`), with this status."""
+        self.exit_expected = True
+        self.expected_exit_code = status
 
     def reload(self, wait=True, timeout=10, **changes):
         """Rewrite the config with changes (attributes of self) and send HUP.
@@ -1566,6 +1742,7 @@ class Portico:
         return True
 
     def wait_exit(self, timeout):
+        self.exit_expected = True
         try:
             self.exit_code = self.proc.wait(timeout)
             return True
@@ -1577,9 +1754,22 @@ class Portico:
         Emits one TAP line about the logs unless check=False.
         Returns the exit status (None if it had to be killed)."""
         clean_exit = True
+        self.stop_problems = []
         if sig is None:
             sig = signal.SIGTERM
         if self.proc is not None:
+            if self.proc.poll() is not None and not self.exit_expected:
+                clean_exit = False
+                self.stop_problems.append(
+                    "master %d exited on its own before the test stopped it: %s"
+                    % (self.master_pid, _status_text(self.proc.returncode)))
+            elif self.proc.poll() is not None and \
+                    self.proc.returncode != self.expected_exit_code:
+                clean_exit = False
+                self.stop_problems.append("master %d ended: %s (expected status %d)"
+                                          % (self.master_pid,
+                                             _status_text(self.proc.returncode),
+                                             self.expected_exit_code))
             if self.proc.poll() is None:
                 try:
                     os.kill(self.master_pid, sig)
@@ -1591,8 +1781,8 @@ class Portico:
                              % (self.name, self.master_pid, timeout, sig))
                 elif self.exit_code != 0:
                     clean_exit = False
-                    tap.diag("%s: master exited with status %s after signal %d"
-                             % (self.name, self.exit_code, sig))
+                    self.stop_problems.append("master exited after signal %d: %s"
+                                              % (sig, _status_text(self.exit_code)))
             else:
                 self.exit_code = self.proc.returncode
             # mop up anything left in the process group (workers)
@@ -1623,27 +1813,46 @@ class Portico:
                 if pgrp == self.master_pid and state != "Z"]
 
     def log_problems(self):
-        """Lines of the error log / stderr that must fail a test."""
+        """Lines of the error log / stderr that must fail a test: a child
+        that died (but as declared with expect_worker_death), a fatal error,
+        a sanitizer report; and declared deaths that did not happen as
+        declared."""
         bad = []
+        for d in self.expected_deaths.values():
+            d[2] = False
         for src, text in (("error log", self.error_log()), ("stderr", self.stderr())):
             for line in text.splitlines():
-                if ALERT_RE.search(line):
+                m = DEATH_RE.search(line)
+                if m:
+                    pid = int(m.group(2))
+                    exp = self.expected_deaths.get(pid)
+                    if exp is not None and m.group(3) is not None and \
+                            int(m.group(3)) == exp[0]:
+                        exp[2] = True
+                        continue
+                    if exp is not None:
+                        bad.append("%s: %s (expected: killed by signal %d)"
+                                   % (src, line, exp[0]))
+                    else:
+                        bad.append("%s: %s" % (src, line))
+                elif ALERT_RE.search(line) or FATAL_RE.search(line):
                     bad.append("%s: %s" % (src, line))
-                elif SANITIZED and any(m in line for m in SANITIZER_MARKERS):
+                elif any(m in line for m in SANITIZER_MARKERS):
                     bad.append("%s: %s" % (src, line))
+        for pid, (sig, required, seen) in sorted(self.expected_deaths.items()):
+            if required and not seen:
+                bad.append("pid %d was to die of signal %d: no such line in the error log"
+                           % (pid, sig))
         return bad
 
     def check_logs(self, extra_ok=True):
-        bad = self.log_problems()
-        what = "no [alert]/[crit] lines"
-        if SANITIZED:
-            what += " and no sanitizer reports"
+        bad = list(getattr(self, "stop_problems", [])) + self.log_problems()
+        what = "no crash, no unexpected exit, no sanitizer report"
         d = None
         if bad:
             d = "\n".join(bad[:40])
-            if SANITIZED:
-                d += "\n--- stderr tail:\n" + self.stderr()[-6000:]
-        ok = tap.ok(not bad and extra_ok, "%s: stopped cleanly, %s in its logs" % (self.name, what), d)
+            d += "\n--- stderr tail:\n" + self.stderr()[-6000:]
+        ok = tap.ok(not bad and extra_ok, "%s: stopped cleanly, %s" % (self.name, what), d)
         if VERBOSE or not ok:
             tap.diag("--- %s error log (tail):\n%s" % (self.name, self.error_log()[-4000:]))
         return ok
@@ -1699,12 +1908,33 @@ class Portico:
         return Client(port, host, timeout)
 
 
+def _status_text(code):
+    """A Popen returncode in words."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "?"
+        return "killed by signal %d (%s)" % (-code, name)
+    return "exit status %d" % code
+
+
 def run_portico(args, timeout=10, cwd=None):
-    """Run the binary with args (no daemon): (exit code, stdout, stderr)."""
+    """Run the binary with args (no daemon): (exit code, stdout, stderr).
+    A run killed by a signal or printing a sanitizer report adds a failing
+    TAP line (ASan's exit status 1 is also what a bad config gives)."""
     exe = require_binary()
     p = subprocess.run([exe] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
                        timeout=timeout, cwd=cwd)
-    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+    out = p.stdout.decode("utf-8", "replace")
+    err = p.stderr.decode("utf-8", "replace")
+    bad = [l for l in (out + err).splitlines() if any(m in l for m in SANITIZER_MARKERS)]
+    if bad or p.returncode < 0:
+        tap.ok(False, "portico %s: no crash and no sanitizer report" % " ".join(args),
+               "%s\n%s" % (_status_text(p.returncode), err[-6000:]))
+    return p.returncode, out, err
 
 
 if __name__ == "__main__":

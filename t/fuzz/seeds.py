@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""t/fuzz/seeds.py: write the seed corpora of the libFuzzer targets.
+
+    python3 t/fuzz/seeds.py      (from the top of the tree)
+
+rewrites t/fuzz/corpus/fuzz_http/ (requests and responses, heads and
+bodies: every shape the integration tests send or answer) and
+t/fuzz/corpus/fuzz_cachepol/ (a request head, a NUL byte, a response head)
+and t/fuzz/corpus/fuzz_uri/ (a flags byte, then a path).
+The files are committed; rerun this after changing the lists below.
+"""
+import hashlib
+import os
+import shutil
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def req(method="GET", target="/", headers=(), body=b"", version="HTTP/1.1",
+        host="example.com"):
+    h = ["%s %s %s" % (method, target, version)]
+    if host is not None:
+        h.append("Host: " + host)
+    h += ["%s: %s" % kv for kv in headers]
+    return ("\r\n".join(h) + "\r\n\r\n").encode() + body
+
+
+def resp(status=200, reason="OK", headers=(), body=b"", version="HTTP/1.1"):
+    h = ["%s %d %s" % (version, status, reason)] + ["%s: %s" % kv for kv in headers]
+    return ("\r\n".join(h) + "\r\n\r\n").encode() + body
+
+
+def chunked(data, sizes=(1, 7, 100), ext=b"", trailers=b""):
+    out, off, i = b"", 0, 0
+    while off < len(data):
+        k = min(sizes[i % len(sizes)], len(data) - off)
+        out += b"%x%s\r\n" % (k, ext) + data[off:off + k] + b"\r\n"
+        off += k
+        i += 1
+    return out + b"0\r\n" + trailers + b"\r\n"
+
+
+DATE = "Tue, 15 Nov 1994 08:12:31 GMT"
+LM = "Mon, 14 Nov 1994 08:12:31 GMT"
+BODY = b"hello, world\n"
+
+requests = [
+    req(),
+    req("GET", "/echo?a=1&b=2", [("User-Agent", "t"), ("Accept", "*/*")]),
+    req("HEAD", "/head-test"),
+    req("POST", "/echo", [("Content-Length", str(len(BODY))), ("Content-Type", "text/plain")], BODY),
+    req("PUT", "/x", [("Content-Length", "0")]),
+    req("DELETE", "/x"), req("OPTIONS", "*"), req("PATCH", "/p", [("Content-Length", "1")], b"x"),
+    req("PURGE", "/cached"), req("BAN", "/prefix/"), req("TRACE", "/"),
+    req("POST", "/echo", [("Transfer-Encoding", "chunked")], chunked(BODY)),
+    req("POST", "/echo", [("Transfer-Encoding", "chunked")],
+        chunked(BODY, (4,), b";ext=1;q=\"x\"", b"X-Trailer: 1\r\nX-Other: two\r\n")),
+    req("POST", "/echo", [("Transfer-Encoding", "gzip, chunked")], chunked(b"")),
+    req("POST", "/upload", [("Expect", "100-continue"), ("Content-Length", "5")], b"12345"),
+    req("GET", "/", [], b"", "HTTP/1.0", None),
+    req("GET", "/", [("Connection", "keep-alive")], b"", "HTTP/1.0"),
+    req("GET", "http://example.com:8080/abs?q=1", [], b"", "HTTP/1.1", "other"),
+    req("GET", "/", [("Connection", "close, X-Hop"), ("X-Hop", "1"), ("Keep-Alive", "timeout=5"),
+                     ("TE", "trailers"), ("Upgrade", "h2c")]),
+    req("GET", "/c", [("Cache-Control", "no-cache"), ("Pragma", "no-cache")]),
+    req("GET", "/c", [("Cache-Control", "max-age=0, max-stale=10, min-fresh=5, only-if-cached")]),
+    req("GET", "/c", [("Cache-Control", "no-store")]),
+    req("GET", "/c", [("If-None-Match", "\"abc\", W/\"def\"")]),
+    req("GET", "/c", [("If-None-Match", "*")]),
+    req("GET", "/c", [("If-Modified-Since", DATE)]),
+    req("GET", "/c", [("Range", "bytes=0-99")]),
+    req("GET", "/c", [("Range", "bytes=-5, 10-, 3-4")]),
+    req("GET", "/c", [("Range", "bytes=100-50")]),
+    req("GET", "/c", [("Accept-Encoding", "gzip"), ("Accept-Language", "en"),
+                      ("Cookie", "session=1; other=2")]),
+    req("GET", "/c", [("Authorization", "Basic dTpw")]),
+    req("GET", "/c", [("X-Forwarded-For", "10.0.0.1"), ("Forwarded", "for=10.0.0.1"),
+                      ("Via", "1.1 proxy")]),
+    req("GET", "/", [], b"", "HTTP/1.1", "[::1]:8080"),
+    req("GET", "/a/b/../c/./d%20e", []),
+    req("GET", "/p1", []) + req("GET", "/p2", []) + req("POST", "/p3", [("Content-Length", "2")], b"ok"),
+]
+
+responses = [
+    resp(200, "OK", [("Content-Length", str(len(BODY)))], BODY),
+    resp(200, "OK", [("Content-Type", "text/plain"), ("Transfer-Encoding", "chunked")],
+         chunked(BODY * 3, (1, 7, 100))),
+    resp(200, "OK", [("Transfer-Encoding", "chunked"), ("Trailer", "X-T")],
+         chunked(BODY, (5,), b";name=val", b"X-T: done\r\n")),
+    resp(200, "OK", [("Connection", "close")], BODY),
+    resp(200, "OK", [("Content-Length", "0")], b"", "HTTP/1.0"),
+    resp(204, "No Content"), resp(304, "Not Modified", [("ETag", "\"abc\"")]),
+    resp(100, "Continue") + resp(200, "OK", [("Content-Length", "2")], b"ok"),
+    resp(103, "Early Hints", [("Link", "</style.css>; rel=preload")]) +
+    resp(200, "OK", [("Content-Length", "2")], b"ok"),
+    resp(101, "Switching Protocols", [("Upgrade", "websocket"), ("Connection", "Upgrade")]),
+    resp(404, "Not Found", [("Content-Length", "4")], b"nope"),
+    resp(500, "Internal Server Error", [("Content-Length", "0")]),
+    resp(502, "Bad Gateway", [("Content-Length", "0")]),
+    resp(503, "Service Unavailable", [("Retry-After", "5"), ("Content-Length", "0")]),
+    resp(301, "Moved Permanently", [("Location", "https://example.com/"), ("Content-Length", "0")]),
+    resp(206, "Partial Content", [("Content-Range", "bytes 0-1/13"), ("Content-Length", "2")], b"he"),
+    resp(416, "Range Not Satisfiable", [("Content-Range", "bytes */13"), ("Content-Length", "0")]),
+    resp(200, "OK", [("Set-Cookie", "a=b; Path=/"), ("Content-Length", "2")], b"ok"),
+    resp(200, "OK", [("Connection", "X-Hop-Secret"), ("X-Hop-Secret", "1"), ("Keep-Alive", "timeout=5"),
+                     ("Proxy-Authenticate", "Basic"), ("Upgrade", "foo/1"), ("Content-Length", "0")]),
+]
+
+# Caching-relevant response heads (also used for the cachepol pairs).
+cache_heads = [
+    [("Cache-Control", "max-age=60")],
+    [("Cache-Control", "public, s-maxage=120, max-age=10")],
+    [("Cache-Control", "private, max-age=60")],
+    [("Cache-Control", "private=\"Set-Cookie\", no-cache=\"X-Foo\", max-age=60")],
+    [("Cache-Control", "no-store")],
+    [("Cache-Control", "no-cache, must-revalidate, proxy-revalidate")],
+    [("Cache-Control", "max-age=60, stale-while-revalidate=30, stale-if-error=600")],
+    [("Cache-Control", "max-age=\"60\", immutable, no-transform")],
+    [("Date", DATE), ("Expires", "Tue, 15 Nov 1994 09:12:31 GMT")],
+    [("Date", DATE), ("Expires", "0")],
+    [("Date", DATE), ("Last-Modified", LM)],
+    [("Cache-Control", "max-age=60"), ("Age", "30"), ("Date", DATE)],
+    [("Cache-Control", "max-age=60"), ("ETag", "\"v1\"")],
+    [("Cache-Control", "max-age=60"), ("ETag", "W/\"weak\""), ("Last-Modified", LM)],
+    [("Cache-Control", "max-age=60"), ("Vary", "Accept-Encoding")],
+    [("Cache-Control", "max-age=60"), ("Vary", "Accept-Encoding, Accept-Language, Cookie")],
+    [("Cache-Control", "max-age=60"), ("Vary", "*")],
+    [("Cache-Control", "max-age=60"), ("Set-Cookie", "s=1")],
+    [("Cache-Control", "max-age=60"), ("Accept-Ranges", "bytes")],
+    [("Cache-Control", "max-age=60"), ("Location", "/moved"), ("Content-Location", "/other")],
+    [("Date", "Sunday, 06-Nov-94 08:49:37 GMT"), ("Expires", "Sun Nov  6 08:49:37 1994")],
+    [("Pragma", "no-cache")],
+]
+for h in cache_heads:
+    responses.append(resp(200, "OK", h + [("Content-Length", str(len(BODY)))], BODY))
+
+pairs = []
+cache_reqs = [r for r in requests if b"/c " in r or r.startswith(b"GET / ")][:14] + [
+    req("PURGE", "/c"), req("POST", "/c", [("Content-Length", "0")]), req("HEAD", "/c")]
+statuses = [(200, "OK"), (203, "OK"), (206, "Partial Content"), (301, "Moved"), (304, "Not Modified"),
+            (404, "Not Found"), (410, "Gone"), (500, "Error"), (503, "Unavailable")]
+for i, r in enumerate(cache_reqs):
+    for j, h in enumerate(cache_heads):
+        if (i + j) % 3:
+            continue
+        st = statuses[(i + j) % len(statuses)] if (i + j) % 2 else (200, "OK")
+        pairs.append(r.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n" + b"\0" +
+                     resp(st[0], st[1], h + [("Content-Length", "13")]))
+
+
+def write(name, items):
+    d = os.path.join(TOP, "t", "fuzz", "corpus", name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for data in items:
+        with open(os.path.join(d, hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
+            f.write(data)
+    return len(items)
+
+
+# Paths for the normalizer: the bypass spellings of issue 9, the RFC 3986
+# 5.4 reference results and ordinary ones, each under a few flag bytes.
+paths = [b"/", b"/admin/", b"/%61dmin/", b"/admin%2Fx", b"//admin/",
+         b"/x/%2e%2e/admin/", b"/%2e/admin/", b"/%2E%2E/admin/", b"/admin%00/",
+         b"/a/b/c/./../../g", b"/mid/content=5/../6", b"/a/./b/../c/",
+         b"/..", b"/../a", b"/a\\b", b"/%7Euser/%7e/x", b"/caf%C3%A9/",
+         b"/static/app.js", b"/a//b///c", b"/a/%2F/b", b"/.%2e/x", b"/%zz"]
+uris = [bytes([f]) + p for f in (0, 1, 2, 31) for p in paths]
+
+n1 = write("fuzz_http", requests + responses)
+n2 = write("fuzz_cachepol", pairs)
+n3 = write("fuzz_uri", uris)
+print("fuzz_http: %d seeds, fuzz_cachepol: %d seeds, fuzz_uri: %d seeds"
+      % (n1, n2, n3))
