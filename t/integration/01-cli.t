@@ -159,4 +159,4 @@ def test():
     p.stop()
 
 
-main(test, timeout=60, tests=63)
+main(test, timeout=60, tests=78)

@@ -35,7 +35,9 @@ def test():
     b = Backend("b1")
 
     with subtest_guard("out of file descriptors"):
-        p = Portico(upstreams={"app": [b.addr]}, workers=1)
+        # user = root: lowering a worker's limit with prlimit(2) needs the
+        # worker to be ours (a non-dumpable worker of another user is not).
+        p = Portico(upstreams={"app": [b.addr]}, workers=1, global_opts={"user": "root"})
         p.start()
         w = p.workers()[0]
         tap.is_(p.get("/before").status, 200, "serves before")

@@ -122,9 +122,11 @@ def test():
 
 
 def run(b, tmpdir):
+    # user = root: the test reads the worker's /proc/PID/fd, which a
+    # non-dumpable worker of another user does not show.
     p = Portico(upstreams={"app": [b.addr]}, workers=1,
                 global_opts={"client_body_buffer_size": "16k",
-                             "client_body_temp_path": tmpdir},
+                             "client_body_temp_path": tmpdir, "user": "root"},
                 routes=[{"name": "main", "host": "*", "path": "/", "upstream": "app"},
                         {"name": "stream", "host": "*", "path": "/stream/", "upstream": "app",
                          "request_buffering": "off"}])

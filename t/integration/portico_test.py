@@ -1554,6 +1554,7 @@ class Portico:
         self.exit_code = None
         self.checked = False
         self.expected_deaths = {}       # pid -> [signal number, required, seen]
+        self.allowed_exit_statuses = set()  # worker exit statuses a test causes
         self.exit_expected = False      # the test made the master exit
         self.expected_exit_code = 0
         register(self)
@@ -1723,6 +1724,12 @@ class Portico:
 
     expect_checker_death = expect_worker_death
 
+    def allow_worker_exit(self, status):
+        """Declare that workers of this daemon may exit with this status
+        (e.g. a generation the test makes fail to start: its workers exit
+        with the fatal code 2).  Deaths by signal still fail the test."""
+        self.allowed_exit_statuses.add(int(status))
+
     def expect_master_exit(self, status=0):
         """Declare that the master is to exit before stop() (e.g. after
         `portico -s stop`), with this status."""
@@ -1826,6 +1833,9 @@ class Portico:
                 if m:
                     pid = int(m.group(2))
                     exp = self.expected_deaths.get(pid)
+                    if exp is None and m.group(4) is not None and \
+                            int(m.group(4)) in self.allowed_exit_statuses:
+                        continue
                     if exp is not None and m.group(3) is not None and \
                             int(m.group(3)) == exp[0]:
                         exp[2] = True
