@@ -1744,9 +1744,20 @@ class Portico:
         self.write_config()
         old = set(self.workers())
         self.signal("HUP")
-        if wait:
-            return wait_until(lambda: len(set(self.workers()) - old) >= self.workers_n, timeout)
-        return True
+        if not wait:
+            return True
+        if not wait_until(lambda: len(set(self.workers()) - old) >= self.workers_n, timeout):
+            return False
+        # The old workers are told to quit only once every new one is up,
+        # and they may accept until they have read that: wait until each
+        # has begun its graceful stop (or is gone), so that a connection
+        # made after reload() returns reaches a new worker.
+        def retired(pid):
+            if not os.path.exists("/proc/%d" % pid):
+                return True
+            return re.search(r"\] %d worker \d+: graceful stop" % pid,
+                             self.error_log()) is not None
+        return wait_until(lambda: all(retired(w) for w in old), timeout)
 
     def wait_exit(self, timeout):
         self.exit_expected = True
