@@ -4346,6 +4346,20 @@ step_response(struct client *c)
 				    "bad chunked body", r->upstream->conf->name,
 				    r->upstream->servers[r->server].conf->addr.text);
 				STAT_INC(upstream_errors);
+				if (!r->c_ahead && r->hb_pos == 0 &&
+				    r->body_bytes == 0) {
+					/*
+					 * The bad chunk came with the head: nothing
+					 * of the answer has reached the client, who
+					 * is owed a 502 rather than a bare close.
+					 */
+					if (cache_writing(&r->cw))
+						cache_abort(worker.cache, &r->cw);
+					r->c_store = 0;
+					r->up_reuse = 0;
+					r->resp_head = 0;
+					return local_answer(c, 502, 1);
+				}
 				client_close(c);
 				return STEP_CLOSED;
 			}

@@ -72,15 +72,12 @@ def test():
                 r = c.request("GET", "/one/bad/bad-chunk")
                 tap.is_(r.status, 502, "backend body with chunk size 'zz': 502 (or early close)")
             except PeerClosed:
-                # Closing is right only once the answer has begun: before
-                # that, the client is owed a 502.  Known defect: when the
-                # bad chunk comes in the same read as the head, portico
-                # closes before sending anything (worker/proxy.c, the
-                # resp_window failure in the response step).
-                tap.todo_ok(c.r.total >= 12, "backend body with chunk size 'zz': connection "
-                            "closed early, after the head had been sent",
-                            "closes with 0 bytes sent instead of a 502 (issue 17)",
-                            "%d bytes received before the close" % c.r.total)
+                # Closing is right only once the answer has begun (the bad
+                # chunk came in a later read than the head): before that,
+                # the client is owed a 502.
+                tap.ok(c.r.total >= 12, "backend body with chunk size 'zz': connection "
+                       "closed early, after the head had been sent",
+                       "%d bytes received before the close" % c.r.total)
         tap.is_(p.get("/one/echo").status, 200, "next request fine")
 
     with subtest_guard("oversized response heads"):
