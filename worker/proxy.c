@@ -889,10 +889,10 @@ name_eq_any_dash(const struct http_header *h, const char *name)
 
 /*
  * The path of the request-target as the client sent it, without the
- * query: for routes with normalize_path = off.
+ * query ("/" when empty): for routes with normalize_path = off.
  */
-static int
-hb_add_raw_path(struct hbuild *b, const struct http_request *rq)
+static void
+raw_path(const struct http_request *rq, const char **pathp, size_t *lenp)
 {
 	const char	*t = rq->target, *te = t + rq->target_len, *p, *q;
 
@@ -906,9 +906,13 @@ hb_add_raw_path(struct hbuild *b, const struct http_request *rq)
 	}
 	for (q = p; q < te && *q != '?'; q++)
 		;
-	if (q == p)
-		return hb_add(b, "/", 1);
-	return hb_add(b, p, (size_t)(q - p));
+	if (q == p) {
+		*pathp = "/";
+		*lenp = 1;
+	} else {
+		*pathp = p;
+		*lenp = (size_t)(q - p);
+	}
 }
 
 /*
@@ -987,6 +991,62 @@ client_field_dropped(const struct http_header *h, const struct conf_route *rt)
 }
 
 /*
+ * Whether build_request_head() forwards client field h of rq as the
+ * client sent it (X-Forwarded-For and Via: as the start of the list it
+ * appends to).  ct: the tokens of rq's Connection fields; store: the
+ * answer is fetched to be stored; reval: portico revalidates with the
+ * stored object's validators.  This is the one place that decides it:
+ * the Vary matcher (vary_pick) asks it too.
+ */
+static int
+fwd_client_field(const struct req *r, const struct http_request *rq,
+    const struct conn_tokens *ct, const struct http_header *h, int store,
+    int reval)
+{
+	int	 host = h->name_len == 4 && http_name_eq(h, "host");
+
+	if (is_hop_header(h) || (conn_tokens_has(ct, h) && !host) ||
+	    client_field_dropped(h, r->route))
+		return 0;
+	if (host)
+		return !rq->absolute_form;	/* the target's replaces it */
+	if (h->name_len == 6 && http_name_eq(h, "expect"))
+		return 0;
+	if (store && ((h->name_len == 5 && http_name_eq(h, "range")) ||
+	    (h->name_len == 8 && http_name_eq(h, "if-range"))))
+		return 0;	/* fetch the whole object to store it */
+	if ((reval || store) && ((h->name_len == 13 &&
+	    http_name_eq(h, "if-none-match")) || (h->name_len == 17 &&
+	    http_name_eq(h, "if-modified-since"))))
+		return 0;	/* ours, or none: a whole answer to store */
+	return 1;
+}
+
+/*
+ * The fields build_request_head() may write itself rather than copy
+ * from the client (whatever the client sent): a field it adds must be
+ * listed here, or Vary on it would be matched against the client's.
+ */
+static const char *const fwd_own_fields[] = {
+	"host", "x-forwarded-for", "x-forwarded-proto", "x-client-cert-subject",
+	"x-forwarded-host", "via", "content-length", "transfer-encoding",
+	"connection", "if-none-match", "if-modified-since",
+};
+
+/* Whether build_request_head() may write a field of lowercase name n. */
+static int
+fwd_own_field(const char *n, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(fwd_own_fields) / sizeof(fwd_own_fields[0]); i++)
+		if (strlen(fwd_own_fields[i]) == len &&
+		    memcmp(fwd_own_fields[i], n, len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
  * Build the upstream request head in r->hb.  Returns 0, or -1 when it
  * does not fit the buffer (the client gets 431).
  */
@@ -997,17 +1057,18 @@ build_request_head(struct client *c, const struct http_request *rq)
 	struct hbuild		 b = { r->hb, 0, bufsize };
 	struct conn_tokens	 ct;
 	const struct http_header *h;
-	const char		*xff = NULL, *via = NULL;
-	size_t			 i, xff_len = 0, via_len = 0;
-	int			 rc = 0;
+	const char		*xff = NULL, *via = NULL, *p;
+	size_t			 i, xff_len = 0, via_len = 0, n;
+	int			 rc = 0, store = cache_writing(&r->cw);
 
 	conn_tokens_collect(rq->headers, rq->nheaders, &ct);
 	rc |= hb_add(&b, rq->method_str, rq->method_len);
 	rc |= hb_add(&b, " ", 1);
 	if (rq->absolute_form || r->np_len > 0) {
-		if (r->np_len > 0 && !r->route->normalize_path)
-			rc |= hb_add_raw_path(&b, rq);
-		else
+		if (r->np_len > 0 && !r->route->normalize_path) {
+			raw_path(rq, &p, &n);
+			rc |= hb_add(&b, p, n);
+		} else
 			rc |= hb_add(&b, rq->path, rq->path_len);
 		if (rq->query != NULL) {
 			rc |= hb_add(&b, "?", 1);
@@ -1028,24 +1089,9 @@ build_request_head(struct client *c, const struct http_request *rq)
 	}
 	for (i = 0; i < rq->nheaders; i++) {
 		h = &rq->headers[i];
-		if (is_hop_header(h) || (conn_tokens_has(&ct, h) &&
-		    !(h->name_len == 4 && http_name_eq(h, "host"))) ||
-		    client_field_dropped(h, r->route))
+		if (!fwd_client_field(r, rq, &ct, h, store, r->c_reval))
 			continue;
-		if (h->name_len == 4 && http_name_eq(h, "host")) {
-			if (rq->absolute_form)
-				continue;
-		} else if (h->name_len == 6 && http_name_eq(h, "expect"))
-			continue;
-		else if (cache_writing(&r->cw) && ((h->name_len == 5 &&
-		    http_name_eq(h, "range")) ||
-		    (h->name_len == 8 && http_name_eq(h, "if-range"))))
-			continue;	/* fetch the whole object to store it */
-		else if ((r->c_reval || cache_writing(&r->cw)) && ((h->name_len == 13 &&
-		    http_name_eq(h, "if-none-match")) || (h->name_len == 17 &&
-		    http_name_eq(h, "if-modified-since"))))
-			continue;	/* ours, or none: a whole answer to store */
-		else if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
+		if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
 			/* Several fields are one list; keep the span of the last. */
 			if (xff != NULL) {
 				rc |= hb_str(&b, "X-Forwarded-For: ");
@@ -1826,11 +1872,21 @@ request_key(struct client *c, const struct http_request *rq)
  *	stream to the client; step_response commits it at the end.
  */
 
-/* What the vary callback of a lookup sees and keeps. */
+/*
+ * What the vary callback of a lookup sees and keeps.  Vary is matched
+ * against the request as forwarded (fwd_view); vary_pick() builds that
+ * view only for the fields portico writes itself, and takes the others
+ * from the client's request (rq) as fwd_client_field() forwards them.
+ */
 struct vary_arg {
-	const struct http_request	*rq;
+	struct client			*c;
+	const struct http_request	*rq;	/* the client's */
 	char				*out;	/* the matching blob is copied here */
 	size_t				 cap, len;
+	int				 ct_done;
+	int				 view;	/* frq: 0 not built, 1 built, -1 failed */
+	struct conn_tokens		 ct;	/* of rq, once ct_done */
+	struct http_request		 frq;
 };
 
 
@@ -1904,12 +1960,52 @@ fwd_view(struct client *c, const struct http_request *rq, struct http_request *f
 	return rc;
 }
 
+static void
+vary_arg_init(struct vary_arg *va, struct client *c,
+    const struct http_request *rq)
+{
+	va->c = c;
+	va->rq = rq;
+	va->out = c->r->ck + c->r->klen;
+	va->cap = CACHE_VARY_MAX;
+	va->len = 0;
+	va->ct_done = 0;
+	va->view = 0;
+}
+
+/* Requests without any field: the fields vary_pick() finds dropped. */
+static const struct http_request no_fields;
+
+/* The request whose fields named n (lowercase) are those forwarded. */
+static const struct http_request *
+vary_pick(const char *n, size_t len, void *arg)
+{
+	struct vary_arg		*va = arg;
+	struct http_header	 h;
+
+	if (fwd_own_field(n, len)) {
+		if (va->view == 0)
+			va->view = fwd_view(va->c, va->rq, &va->frq) == 0 ? 1 : -1;
+		return va->view == 1 ? &va->frq : NULL;
+	}
+	if (!va->ct_done) {
+		conn_tokens_collect(va->rq->headers, va->rq->nheaders, &va->ct);
+		va->ct_done = 1;
+	}
+	memset(&h, 0, sizeof(h));
+	h.name = n;
+	h.name_len = len;
+	/* As in fwd_view: the head of a plain miss. */
+	return fwd_client_field(va->c->r, va->rq, &va->ct, &h, 0, 0) ?
+	    va->rq : &no_fields;
+}
+
 static int
 vary_cb(const char *blob, size_t len, void *arg)
 {
 	struct vary_arg	*va = arg;
 
-	if (!cachepol_vary_match(blob, len, va->rq))
+	if (!cachepol_vary_match_by(blob, len, vary_pick, va))
 		return 0;
 	if (len <= va->cap) {
 		memcpy(va->out, blob, len);
@@ -1923,9 +2019,10 @@ static enum cache_lookup_rc
 cache_find(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
-	struct vary_arg		 va = { rq, r->ck + r->klen, CACHE_VARY_MAX, 0 };
+	struct vary_arg		 va;
 	enum cache_lookup_rc	 rc;
 
+	vary_arg_init(&va, c, rq);
 	if (r->cref.pin != 0)
 		cache_unpin(worker.cache, &r->cref, worker.slot);
 	cache_unfollow(worker.cache, &r->cref);
@@ -1984,12 +2081,12 @@ cache_grow_check(struct req *r)
  */
 static int
 cache_grow_hit(struct client *c, const struct http_request *rq,
-    const struct http_request *frq, const struct cachepol_req *cr,
-    const struct cachepol_opts *o, enum step *st)
+    const struct cachepol_req *cr, const struct cachepol_opts *o, enum step *st)
 {
 	struct req	*r = c->r;
-	struct vary_arg	 va = { frq, r->ck + r->klen, CACHE_VARY_MAX, 0 };
+	struct vary_arg	 va;
 
+	vary_arg_init(&va, c, rq);
 	if (r->cref.pin != 0)
 		cache_unpin(worker.cache, &r->cref, worker.slot);
 	cache_unfollow(worker.cache, &r->cref);
@@ -2274,33 +2371,67 @@ cache_serve_stale(struct client *c, int status)
 }
 
 /*
- * The keys of a request, from the request as forwarded (fwd_view, into
- * *frq): "ROUTE UPSTREAM SCHEME://HOST/TARGET" (cachepol_key_scoped), so
- * that listeners, routes and upstreams never share objects, nor http
- * and https.  The same URL in the other scheme goes after the vary blob
- * area of r->ck: PURGE, BAN and invalidation drop both.  -1 when the
- * keys do not fit (the request is not cached).
+ * The host, path and query of rq as build_request_head() forwards them,
+ * into *v (its other members zero): the target as sent, or the
+ * normalized path, or the raw one for normalize_path = off, and the
+ * Host as sent (the authority of an absolute-form target; none for an
+ * HTTP/1.0 request without Host, which gets the upstream's name).
+ */
+static void
+fwd_url(const struct req *r, const struct http_request *rq,
+    struct http_request *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->host = rq->host;
+	v->host_len = rq->host_len;
+	v->query = rq->query;
+	v->query_len = rq->query_len;
+	if (r->np_len > 0 && !r->route->normalize_path)
+		raw_path(rq, &v->path, &v->path_len);
+	else {
+		v->path = rq->path;
+		v->path_len = rq->path_len;
+	}
+}
+
+/*
+ * The keys of a request, from the request as forwarded (fwd_url):
+ * "ROUTE UPSTREAM SCHEME://HOST/TARGET" (cachepol_key_scoped), so that
+ * listeners, routes and upstreams never share objects, nor http and
+ * https.  The same URL in the other scheme goes after the vary blob
+ * area of r->ck: PURGE, BAN and invalidation drop both.  Only they use
+ * it, so it is made only for methods other than GET and HEAD (k2len 0
+ * otherwise: no hit pays for it).  -1 when the keys do not fit (the
+ * request is not cached).
  */
 static int
-cache_keys(struct client *c, const struct http_request *rq, struct http_request *frq)
+cache_keys(struct client *c, const struct http_request *rq)
 {
-	struct req	*r = c->r;
-	char		 scope[2 * CONF_MAX_NAME + 2];
-	size_t		 cap = (bufsize - CACHE_VARY_MAX) / 2;
-	int		 https = c->ls->conf->tls != NULL, n, n2;
-	char		*u;
+	struct req		*r = c->r;
+	struct http_request	 v;
+	const char		*un = r->upstream->conf->name;
+	char			 scope[2 * CONF_MAX_NAME + 2];
+	size_t			 cap = (bufsize - CACHE_VARY_MAX) / 2, rl, ul;
+	int			 https = c->ls->conf->tls != NULL, n, n2;
+	char			*u;
 
 	if (cap > CACHE_KEY_MAX)
 		cap = CACHE_KEY_MAX;
-	if (fwd_view(c, rq, frq) == -1)
+	fwd_url(r, rq, &v);
+	rl = strlen(r->route->name);
+	ul = strlen(un);
+	if (rl + ul + 2 > sizeof(scope))
 		return -1;
-	snprintf(scope, sizeof(scope), "%s %s", r->route->name,
-	    r->upstream->conf->name);
-	n = cachepol_key_scoped(frq, r->upstream->conf->name, scope, https, r->ck,
-	    cap);
+	memcpy(scope, r->route->name, rl);
+	scope[rl] = ' ';
+	memcpy(scope + rl + 1, un, ul + 1);
+	n = cachepol_key_scoped(&v, un, scope, https, r->ck, cap);
 	r->k2off = cap + CACHE_VARY_MAX;
-	n2 = cachepol_key_scoped(frq, r->upstream->conf->name, scope, !https,
-	    r->ck + r->k2off, cap);
+	if (rq->method == HTTP_M_GET || rq->method == HTTP_M_HEAD)
+		n2 = 0;
+	else
+		n2 = cachepol_key_scoped(&v, un, scope, !https, r->ck + r->k2off,
+		    cap);
 	/* Names hold no ':': the first one ends the scheme. */
 	if (n < 0 || n2 < 0 || (u = memchr(r->ck, ':', n)) == NULL)
 		return -1;
@@ -2341,7 +2472,6 @@ static int
 cache_request(struct client *c, const struct http_request *rq, enum step *st)
 {
 	struct req		*r = c->r;
-	struct http_request	 frq;
 	struct cachepol_req	 cr;
 	struct cachepol_opts	 o;
 	enum cache_lookup_rc	 lrc;
@@ -2355,7 +2485,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 	}
 	r->c_stale = r->c_reval = 0;
 	r->cstatus[0] = '\0';
-	if (cache_keys(c, rq, &frq) == -1) {
+	if (cache_keys(c, rq) == -1) {
 		snprintf(r->cstatus, sizeof(r->cstatus),
 		    "portico; fwd=bypass; detail=key-too-long");
 		return 0;
@@ -2377,7 +2507,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 		return 0;
 	}
 	cache_opts(r->route, &o);
-	lrc = cache_find(c, &frq);
+	lrc = cache_find(c, rq);
 	if (lrc == CACHE_BUSY && c->bg) {
 		client_close(c);	/* someone refreshes it already */
 		*st = STEP_CLOSED;
@@ -2426,7 +2556,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 		}
 	} else if (lrc == CACHE_BUSY && !cr.no_store) {
 		/* Someone stores it: follow it as it grows, if it can be. */
-		if (cache_grow_hit(c, rq, &frq, &cr, &o, st))
+		if (cache_grow_hit(c, rq, &cr, &o, st))
 			return 1;
 		/* Else wait for that answer, up to lock_timeout. */
 		if (r->cwait_until == 0)
@@ -2559,7 +2689,7 @@ static enum step
 cache_refreshed(struct client *c, const struct http_response *rs)
 {
 	struct req		*r = c->r;
-	struct http_request	 rq, frq;
+	struct http_request	 rq;
 	struct http_response	 mrs;
 	struct cachepol_req	 cr;
 	struct cachepol_opts	 o;
@@ -2578,7 +2708,7 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 	r->t_up_end = ev_now;
 	upconn_release(c);
 	active_add(r, NULL, -1);
-	if (req_reparse(c, &rq) == -1 || fwd_view(c, &rq, &frq) == -1)
+	if (req_reparse(c, &rq) == -1)
 		goto fail;
 	if (r->cref.head_len > bufsize ||
 	    cache_copy(worker.cache, &r->cref, 0, cscratch, r->cref.head_len) == -1)
@@ -2615,7 +2745,7 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 		}
 		if (ok && cache_commit(worker.cache, &r->cw) == 0) {
 			STAT_INC(cache_stored);
-			if (cache_find(c, &frq) != CACHE_FOUND)
+			if (cache_find(c, &rq) != CACHE_FOUND)
 				goto gone;
 		} else {
 			cache_abort(worker.cache, &r->cw);
@@ -2635,7 +2765,7 @@ gone:
 	 * too has stored it again.  The origin vouched for it: answer with
 	 * what is stored now.
 	 */
-	if (cache_find(c, &frq) == CACHE_FOUND) {
+	if (cache_find(c, &rq) == CACHE_FOUND) {
 		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=stale; "
 		    "fwd-status=304; ttl=%lld",
 		    (long long)cachepol_ttl(&r->cmeta, ev_wall));
