@@ -257,6 +257,11 @@ static struct http_limits	 req_limits, resp_limits;
 static struct http_header	*hdrs;
 static struct http_header	*hdrs2;	/* a request head parsed again */
 static char			*cscratch; /* cache: two buffers for heads */
+/* cache: "ROUTE UPSTREAM", the scope of each route's keys (cache_keys) */
+static struct cache_scope {
+	char		 s[2 * CONF_MAX_NAME + 2];
+	size_t		 len;
+}				*cache_scopes;
 static char			*fwdbuf;   /* cache: the forwarded head, built again */
 static struct http_header	*hdrs3;	   /* ... and parsed */
 static struct http_limits	 fwd_limits;
@@ -487,6 +492,7 @@ proxy_init(struct conf *c)
 {
 	size_t			 i, j;
 	struct upstream_rt	*u;
+	int			 n;
 
 	conf = c;
 	alog = worker_access_log_enabled();
@@ -516,6 +522,20 @@ proxy_init(struct conf *c)
 	if (worker.cache != NULL && ((fwdbuf = malloc(bufsize)) == NULL ||
 	    (hdrs3 = calloc(fwd_limits.max_headers, sizeof(*hdrs3))) == NULL))
 		return -1;
+	if (worker.cache != NULL && c->nroutes > 0) {
+		if ((cache_scopes = calloc(c->nroutes,
+		    sizeof(*cache_scopes))) == NULL)
+			return -1;
+		for (i = 0; i < c->nroutes; i++) {
+			if (c->routes[i].upstream == NULL)
+				continue;
+			n = snprintf(cache_scopes[i].s, sizeof(cache_scopes[i].s),
+			    "%s %s", c->routes[i].name, c->routes[i].upstream->name);
+			if (n < 0 || (size_t)n >= sizeof(cache_scopes[i].s))
+				return -1;
+			cache_scopes[i].len = (size_t)n;
+		}
+	}
 	nupstreams = c->nupstreams;
 	for (i = 0; i < nupstreams; i++) {
 		u = &upstreams[i];
@@ -838,7 +858,8 @@ is_hop_header(const struct http_header *h)
 	default:
 		break;
 	}
-	if (h->name_len > 6 && strncasecmp(h->name, "proxy-", 6) == 0)
+	if (h->name_len > 6 && (h->name[0] | 0x20) == 'p' &&
+	    strncasecmp(h->name, "proxy-", 6) == 0)
 		return 1;
 	return 0;
 }
@@ -972,8 +993,18 @@ static const struct {
 static int
 client_field_dropped(const struct http_header *h, const struct conf_route *rt)
 {
-	size_t	 i;
+	static uint32_t	 first;	/* the first letters of the names, a bit each */
+	size_t		 i;
+	unsigned char	 ch;
 
+	if (first == 0)
+		for (i = 0; i < sizeof(client_fields) / sizeof(client_fields[0]);
+		    i++)
+			first |= 1u << (client_fields[i].name[0] - 'a');
+	/* Most fields start with another letter: one test, not a walk. */
+	ch = h->name_len > 0 ? (unsigned char)h->name[0] | 0x20 : 0;
+	if (ch < 'a' || ch > 'z' || !(first & 1u << (ch - 'a')))
+		return 0;
 	for (i = 0; i < sizeof(client_fields) / sizeof(client_fields[0]); i++) {
 		if (h->name_len != client_fields[i].len ||
 		    !name_eq_any_dash(h, client_fields[i].name))
@@ -1927,12 +1958,15 @@ req_reparse(struct client *c, struct http_request *rq)
 /*
  * The request as portico forwards it to the backend: build_request_head()
  * into a scratch buffer, parsed back into *frq (valid until the next
- * call).  The cache key and Vary are computed on this view, so that they
- * follow what the backend sees: the target as forwarded, the fields
- * portico sets (X-Forwarded-*, Via), those it removes (its own, hop-by-hop,
- * Connection-listed).  It is the head of a plain miss: neither the
- * validators of a revalidation nor the fields a store drops (Range,
- * conditionals) change the view.  -1 when it cannot be built.
+ * call).  The Vary blob of a stored answer is computed on this view, so
+ * that it follows what the backend saw: the fields portico sets
+ * (X-Forwarded-*, Via), those it removes (its own, hop-by-hop,
+ * Connection-listed).  Lookups build it only for a Vary name portico
+ * writes itself (vary_pick), and the key comes from fwd_url(): a hit
+ * costs no head built and parsed again.  It is the head of a plain
+ * miss: neither the validators of a revalidation nor the fields a store
+ * drops (Range, conditionals) change the view.  -1 when it cannot be
+ * built.
  */
 static int
 fwd_view(struct client *c, const struct http_request *rq, struct http_request *frq)
@@ -2381,17 +2415,12 @@ static void
 fwd_url(const struct req *r, const struct http_request *rq,
     struct http_request *v)
 {
-	memset(v, 0, sizeof(*v));
-	v->host = rq->host;
-	v->host_len = rq->host_len;
-	v->query = rq->query;
-	v->query_len = rq->query_len;
+	*v = (struct http_request){ .host = rq->host,
+	    .host_len = rq->host_len, .path = rq->path,
+	    .path_len = rq->path_len, .query = rq->query,
+	    .query_len = rq->query_len };
 	if (r->np_len > 0 && !r->route->normalize_path)
 		raw_path(rq, &v->path, &v->path_len);
-	else {
-		v->path = rq->path;
-		v->path_len = rq->path_len;
-	}
 }
 
 /*
@@ -2409,22 +2438,15 @@ cache_keys(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
 	struct http_request	 v;
-	const char		*un = r->upstream->conf->name;
-	char			 scope[2 * CONF_MAX_NAME + 2];
-	size_t			 cap = (bufsize - CACHE_VARY_MAX) / 2, rl, ul;
+	const struct cache_scope *sc = &cache_scopes[r->route - conf->routes];
+	const char		*un = r->upstream->conf->name, *scope = sc->s;
+	size_t			 cap = (bufsize - CACHE_VARY_MAX) / 2;
 	int			 https = c->ls->conf->tls != NULL, n, n2;
 	char			*u;
 
 	if (cap > CACHE_KEY_MAX)
 		cap = CACHE_KEY_MAX;
 	fwd_url(r, rq, &v);
-	rl = strlen(r->route->name);
-	ul = strlen(un);
-	if (rl + ul + 2 > sizeof(scope))
-		return -1;
-	memcpy(scope, r->route->name, rl);
-	scope[rl] = ' ';
-	memcpy(scope + rl + 1, un, ul + 1);
 	n = cachepol_key_scoped(&v, un, scope, https, r->ck, cap);
 	r->k2off = cap + CACHE_VARY_MAX;
 	if (rq->method == HTTP_M_GET || rq->method == HTTP_M_HEAD)
@@ -2433,7 +2455,8 @@ cache_keys(struct client *c, const struct http_request *rq)
 		n2 = cachepol_key_scoped(&v, un, scope, !https, r->ck + r->k2off,
 		    cap);
 	/* Names hold no ':': the first one ends the scheme. */
-	if (n < 0 || n2 < 0 || (u = memchr(r->ck, ':', n)) == NULL)
+	if (n < 0 || n2 < 0 || (size_t)n < sc->len ||
+	    (u = memchr(r->ck + sc->len, ':', n - sc->len)) == NULL)
 		return -1;
 	r->klen = n;
 	r->k2len = n2;
@@ -5315,6 +5338,8 @@ proxy_fini(void)
 	free(upstreams);
 	upstreams = NULL;
 	nupstreams = 0;
+	free(cache_scopes);
+	cache_scopes = NULL;
 	free(hdrs);
 	hdrs = NULL;
 	free(hdrs2);
