@@ -1499,10 +1499,26 @@ cachepol_vary_blob(const struct http_response *rs,
 	return wbuf_result(&w);
 }
 
+static const struct http_request *
+pick_same(const char *name, size_t nl, void *arg)
+{
+	(void)name;
+	(void)nl;
+	return arg;
+}
+
 int
 cachepol_vary_match(const char *blob, size_t len, const struct http_request *rq)
 {
+	return cachepol_vary_match_by(blob, len, pick_same, (void *)(uintptr_t)rq);
+}
+
+int
+cachepol_vary_match_by(const char *blob, size_t len,
+    const struct http_request *(*pick)(const char *, size_t, void *), void *arg)
+{
 	const unsigned char	*b = (const unsigned char *)blob;
+	const struct http_request *rq;
 	const char		*name;
 	struct vsink		 s;
 	size_t			 i = 0, nl, vl;
@@ -1526,7 +1542,8 @@ cachepol_vary_match(const char *blob, size_t len, const struct http_request *rq)
 		s.cap = vl;
 		s.len = 0;
 		s.bad = 0;
-		if (vary_value(rq, name, nl, &s) != present || s.bad ||
+		if ((rq = pick(name, nl, arg)) == NULL ||
+		    vary_value(rq, name, nl, &s) != present || s.bad ||
 		    s.len != vl)
 			return 0;
 		i += vl;

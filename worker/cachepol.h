@@ -202,6 +202,14 @@ int64_t	 cachepol_ttl(const struct cache_meta *m, int64_t now);
 int	 cachepol_vary_blob(const struct http_response *rs, const struct http_request *rq,
 	    char *out, size_t cap);
 int	 cachepol_vary_match(const char *blob, size_t len, const struct http_request *rq);
+/*
+ * The same, with the request to take each name's fields from chosen per
+ * name: pick(name, name_len, arg) returns it (name is lowercase, not
+ * NUL-terminated), or NULL for no match.
+ */
+int	 cachepol_vary_match_by(const char *blob, size_t len,
+	    const struct http_request *(*pick)(const char *, size_t, void *),
+	    void *arg);
 
 /*
  * The head stored with a response and replayed on hits: the status line

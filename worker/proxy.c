@@ -257,6 +257,11 @@ static struct http_limits	 req_limits, resp_limits;
 static struct http_header	*hdrs;
 static struct http_header	*hdrs2;	/* a request head parsed again */
 static char			*cscratch; /* cache: two buffers for heads */
+/* cache: "ROUTE UPSTREAM", the scope of each route's keys (cache_keys) */
+static struct cache_scope {
+	char		 s[2 * CONF_MAX_NAME + 2];
+	size_t		 len;
+}				*cache_scopes;
 static char			*fwdbuf;   /* cache: the forwarded head, built again */
 static struct http_header	*hdrs3;	   /* ... and parsed */
 static struct http_limits	 fwd_limits;
@@ -487,6 +492,7 @@ proxy_init(struct conf *c)
 {
 	size_t			 i, j;
 	struct upstream_rt	*u;
+	int			 n;
 
 	conf = c;
 	alog = worker_access_log_enabled();
@@ -516,6 +522,20 @@ proxy_init(struct conf *c)
 	if (worker.cache != NULL && ((fwdbuf = malloc(bufsize)) == NULL ||
 	    (hdrs3 = calloc(fwd_limits.max_headers, sizeof(*hdrs3))) == NULL))
 		return -1;
+	if (worker.cache != NULL && c->nroutes > 0) {
+		if ((cache_scopes = calloc(c->nroutes,
+		    sizeof(*cache_scopes))) == NULL)
+			return -1;
+		for (i = 0; i < c->nroutes; i++) {
+			if (c->routes[i].upstream == NULL)
+				continue;
+			n = snprintf(cache_scopes[i].s, sizeof(cache_scopes[i].s),
+			    "%s %s", c->routes[i].name, c->routes[i].upstream->name);
+			if (n < 0 || (size_t)n >= sizeof(cache_scopes[i].s))
+				return -1;
+			cache_scopes[i].len = (size_t)n;
+		}
+	}
 	nupstreams = c->nupstreams;
 	for (i = 0; i < nupstreams; i++) {
 		u = &upstreams[i];
@@ -838,7 +858,8 @@ is_hop_header(const struct http_header *h)
 	default:
 		break;
 	}
-	if (h->name_len > 6 && strncasecmp(h->name, "proxy-", 6) == 0)
+	if (h->name_len > 6 && (h->name[0] | 0x20) == 'p' &&
+	    strncasecmp(h->name, "proxy-", 6) == 0)
 		return 1;
 	return 0;
 }
@@ -889,10 +910,10 @@ name_eq_any_dash(const struct http_header *h, const char *name)
 
 /*
  * The path of the request-target as the client sent it, without the
- * query: for routes with normalize_path = off.
+ * query ("/" when empty): for routes with normalize_path = off.
  */
-static int
-hb_add_raw_path(struct hbuild *b, const struct http_request *rq)
+static void
+raw_path(const struct http_request *rq, const char **pathp, size_t *lenp)
 {
 	const char	*t = rq->target, *te = t + rq->target_len, *p, *q;
 
@@ -906,9 +927,13 @@ hb_add_raw_path(struct hbuild *b, const struct http_request *rq)
 	}
 	for (q = p; q < te && *q != '?'; q++)
 		;
-	if (q == p)
-		return hb_add(b, "/", 1);
-	return hb_add(b, p, (size_t)(q - p));
+	if (q == p) {
+		*pathp = "/";
+		*lenp = 1;
+	} else {
+		*pathp = p;
+		*lenp = (size_t)(q - p);
+	}
 }
 
 /*
@@ -968,8 +993,18 @@ static const struct {
 static int
 client_field_dropped(const struct http_header *h, const struct conf_route *rt)
 {
-	size_t	 i;
+	static uint32_t	 first;	/* the first letters of the names, a bit each */
+	size_t		 i;
+	unsigned char	 ch;
 
+	if (first == 0)
+		for (i = 0; i < sizeof(client_fields) / sizeof(client_fields[0]);
+		    i++)
+			first |= 1u << (client_fields[i].name[0] - 'a');
+	/* Most fields start with another letter: one test, not a walk. */
+	ch = h->name_len > 0 ? (unsigned char)h->name[0] | 0x20 : 0;
+	if (ch < 'a' || ch > 'z' || !(first & 1u << (ch - 'a')))
+		return 0;
 	for (i = 0; i < sizeof(client_fields) / sizeof(client_fields[0]); i++) {
 		if (h->name_len != client_fields[i].len ||
 		    !name_eq_any_dash(h, client_fields[i].name))
@@ -987,6 +1022,62 @@ client_field_dropped(const struct http_header *h, const struct conf_route *rt)
 }
 
 /*
+ * Whether build_request_head() forwards client field h of rq as the
+ * client sent it (X-Forwarded-For and Via: as the start of the list it
+ * appends to).  ct: the tokens of rq's Connection fields; store: the
+ * answer is fetched to be stored; reval: portico revalidates with the
+ * stored object's validators.  This is the one place that decides it:
+ * the Vary matcher (vary_pick) asks it too.
+ */
+static int
+fwd_client_field(const struct req *r, const struct http_request *rq,
+    const struct conn_tokens *ct, const struct http_header *h, int store,
+    int reval)
+{
+	int	 host = h->name_len == 4 && http_name_eq(h, "host");
+
+	if (is_hop_header(h) || (conn_tokens_has(ct, h) && !host) ||
+	    client_field_dropped(h, r->route))
+		return 0;
+	if (host)
+		return !rq->absolute_form;	/* the target's replaces it */
+	if (h->name_len == 6 && http_name_eq(h, "expect"))
+		return 0;
+	if (store && ((h->name_len == 5 && http_name_eq(h, "range")) ||
+	    (h->name_len == 8 && http_name_eq(h, "if-range"))))
+		return 0;	/* fetch the whole object to store it */
+	if ((reval || store) && ((h->name_len == 13 &&
+	    http_name_eq(h, "if-none-match")) || (h->name_len == 17 &&
+	    http_name_eq(h, "if-modified-since"))))
+		return 0;	/* ours, or none: a whole answer to store */
+	return 1;
+}
+
+/*
+ * The fields build_request_head() may write itself rather than copy
+ * from the client (whatever the client sent): a field it adds must be
+ * listed here, or Vary on it would be matched against the client's.
+ */
+static const char *const fwd_own_fields[] = {
+	"host", "x-forwarded-for", "x-forwarded-proto", "x-client-cert-subject",
+	"x-forwarded-host", "via", "content-length", "transfer-encoding",
+	"connection", "if-none-match", "if-modified-since",
+};
+
+/* Whether build_request_head() may write a field of lowercase name n. */
+static int
+fwd_own_field(const char *n, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(fwd_own_fields) / sizeof(fwd_own_fields[0]); i++)
+		if (strlen(fwd_own_fields[i]) == len &&
+		    memcmp(fwd_own_fields[i], n, len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
  * Build the upstream request head in r->hb.  Returns 0, or -1 when it
  * does not fit the buffer (the client gets 431).
  */
@@ -997,17 +1088,18 @@ build_request_head(struct client *c, const struct http_request *rq)
 	struct hbuild		 b = { r->hb, 0, bufsize };
 	struct conn_tokens	 ct;
 	const struct http_header *h;
-	const char		*xff = NULL, *via = NULL;
-	size_t			 i, xff_len = 0, via_len = 0;
-	int			 rc = 0;
+	const char		*xff = NULL, *via = NULL, *p;
+	size_t			 i, xff_len = 0, via_len = 0, n;
+	int			 rc = 0, store = cache_writing(&r->cw);
 
 	conn_tokens_collect(rq->headers, rq->nheaders, &ct);
 	rc |= hb_add(&b, rq->method_str, rq->method_len);
 	rc |= hb_add(&b, " ", 1);
 	if (rq->absolute_form || r->np_len > 0) {
-		if (r->np_len > 0 && !r->route->normalize_path)
-			rc |= hb_add_raw_path(&b, rq);
-		else
+		if (r->np_len > 0 && !r->route->normalize_path) {
+			raw_path(rq, &p, &n);
+			rc |= hb_add(&b, p, n);
+		} else
 			rc |= hb_add(&b, rq->path, rq->path_len);
 		if (rq->query != NULL) {
 			rc |= hb_add(&b, "?", 1);
@@ -1028,24 +1120,9 @@ build_request_head(struct client *c, const struct http_request *rq)
 	}
 	for (i = 0; i < rq->nheaders; i++) {
 		h = &rq->headers[i];
-		if (is_hop_header(h) || (conn_tokens_has(&ct, h) &&
-		    !(h->name_len == 4 && http_name_eq(h, "host"))) ||
-		    client_field_dropped(h, r->route))
+		if (!fwd_client_field(r, rq, &ct, h, store, r->c_reval))
 			continue;
-		if (h->name_len == 4 && http_name_eq(h, "host")) {
-			if (rq->absolute_form)
-				continue;
-		} else if (h->name_len == 6 && http_name_eq(h, "expect"))
-			continue;
-		else if (cache_writing(&r->cw) && ((h->name_len == 5 &&
-		    http_name_eq(h, "range")) ||
-		    (h->name_len == 8 && http_name_eq(h, "if-range"))))
-			continue;	/* fetch the whole object to store it */
-		else if ((r->c_reval || cache_writing(&r->cw)) && ((h->name_len == 13 &&
-		    http_name_eq(h, "if-none-match")) || (h->name_len == 17 &&
-		    http_name_eq(h, "if-modified-since"))))
-			continue;	/* ours, or none: a whole answer to store */
-		else if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
+		if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
 			/* Several fields are one list; keep the span of the last. */
 			if (xff != NULL) {
 				rc |= hb_str(&b, "X-Forwarded-For: ");
@@ -1826,11 +1903,21 @@ request_key(struct client *c, const struct http_request *rq)
  *	stream to the client; step_response commits it at the end.
  */
 
-/* What the vary callback of a lookup sees and keeps. */
+/*
+ * What the vary callback of a lookup sees and keeps.  Vary is matched
+ * against the request as forwarded (fwd_view); vary_pick() builds that
+ * view only for the fields portico writes itself, and takes the others
+ * from the client's request (rq) as fwd_client_field() forwards them.
+ */
 struct vary_arg {
-	const struct http_request	*rq;
+	struct client			*c;
+	const struct http_request	*rq;	/* the client's */
 	char				*out;	/* the matching blob is copied here */
 	size_t				 cap, len;
+	int				 ct_done;
+	int				 view;	/* frq: 0 not built, 1 built, -1 failed */
+	struct conn_tokens		 ct;	/* of rq, once ct_done */
+	struct http_request		 frq;
 };
 
 
@@ -1871,12 +1958,15 @@ req_reparse(struct client *c, struct http_request *rq)
 /*
  * The request as portico forwards it to the backend: build_request_head()
  * into a scratch buffer, parsed back into *frq (valid until the next
- * call).  The cache key and Vary are computed on this view, so that they
- * follow what the backend sees: the target as forwarded, the fields
- * portico sets (X-Forwarded-*, Via), those it removes (its own, hop-by-hop,
- * Connection-listed).  It is the head of a plain miss: neither the
- * validators of a revalidation nor the fields a store drops (Range,
- * conditionals) change the view.  -1 when it cannot be built.
+ * call).  The Vary blob of a stored answer is computed on this view, so
+ * that it follows what the backend saw: the fields portico sets
+ * (X-Forwarded-*, Via), those it removes (its own, hop-by-hop,
+ * Connection-listed).  Lookups build it only for a Vary name portico
+ * writes itself (vary_pick), and the key comes from fwd_url(): a hit
+ * costs no head built and parsed again.  It is the head of a plain
+ * miss: neither the validators of a revalidation nor the fields a store
+ * drops (Range, conditionals) change the view.  -1 when it cannot be
+ * built.
  */
 static int
 fwd_view(struct client *c, const struct http_request *rq, struct http_request *frq)
@@ -1904,12 +1994,52 @@ fwd_view(struct client *c, const struct http_request *rq, struct http_request *f
 	return rc;
 }
 
+static void
+vary_arg_init(struct vary_arg *va, struct client *c,
+    const struct http_request *rq)
+{
+	va->c = c;
+	va->rq = rq;
+	va->out = c->r->ck + c->r->klen;
+	va->cap = CACHE_VARY_MAX;
+	va->len = 0;
+	va->ct_done = 0;
+	va->view = 0;
+}
+
+/* Requests without any field: the fields vary_pick() finds dropped. */
+static const struct http_request no_fields;
+
+/* The request whose fields named n (lowercase) are those forwarded. */
+static const struct http_request *
+vary_pick(const char *n, size_t len, void *arg)
+{
+	struct vary_arg		*va = arg;
+	struct http_header	 h;
+
+	if (fwd_own_field(n, len)) {
+		if (va->view == 0)
+			va->view = fwd_view(va->c, va->rq, &va->frq) == 0 ? 1 : -1;
+		return va->view == 1 ? &va->frq : NULL;
+	}
+	if (!va->ct_done) {
+		conn_tokens_collect(va->rq->headers, va->rq->nheaders, &va->ct);
+		va->ct_done = 1;
+	}
+	memset(&h, 0, sizeof(h));
+	h.name = n;
+	h.name_len = len;
+	/* As in fwd_view: the head of a plain miss. */
+	return fwd_client_field(va->c->r, va->rq, &va->ct, &h, 0, 0) ?
+	    va->rq : &no_fields;
+}
+
 static int
 vary_cb(const char *blob, size_t len, void *arg)
 {
 	struct vary_arg	*va = arg;
 
-	if (!cachepol_vary_match(blob, len, va->rq))
+	if (!cachepol_vary_match_by(blob, len, vary_pick, va))
 		return 0;
 	if (len <= va->cap) {
 		memcpy(va->out, blob, len);
@@ -1923,9 +2053,10 @@ static enum cache_lookup_rc
 cache_find(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
-	struct vary_arg		 va = { rq, r->ck + r->klen, CACHE_VARY_MAX, 0 };
+	struct vary_arg		 va;
 	enum cache_lookup_rc	 rc;
 
+	vary_arg_init(&va, c, rq);
 	if (r->cref.pin != 0)
 		cache_unpin(worker.cache, &r->cref, worker.slot);
 	cache_unfollow(worker.cache, &r->cref);
@@ -1984,12 +2115,12 @@ cache_grow_check(struct req *r)
  */
 static int
 cache_grow_hit(struct client *c, const struct http_request *rq,
-    const struct http_request *frq, const struct cachepol_req *cr,
-    const struct cachepol_opts *o, enum step *st)
+    const struct cachepol_req *cr, const struct cachepol_opts *o, enum step *st)
 {
 	struct req	*r = c->r;
-	struct vary_arg	 va = { frq, r->ck + r->klen, CACHE_VARY_MAX, 0 };
+	struct vary_arg	 va;
 
+	vary_arg_init(&va, c, rq);
 	if (r->cref.pin != 0)
 		cache_unpin(worker.cache, &r->cref, worker.slot);
 	cache_unfollow(worker.cache, &r->cref);
@@ -2274,35 +2405,58 @@ cache_serve_stale(struct client *c, int status)
 }
 
 /*
- * The keys of a request, from the request as forwarded (fwd_view, into
- * *frq): "ROUTE UPSTREAM SCHEME://HOST/TARGET" (cachepol_key_scoped), so
- * that listeners, routes and upstreams never share objects, nor http
- * and https.  The same URL in the other scheme goes after the vary blob
- * area of r->ck: PURGE, BAN and invalidation drop both.  -1 when the
- * keys do not fit (the request is not cached).
+ * The host, path and query of rq as build_request_head() forwards them,
+ * into *v (its other members zero): the target as sent, or the
+ * normalized path, or the raw one for normalize_path = off, and the
+ * Host as sent (the authority of an absolute-form target; none for an
+ * HTTP/1.0 request without Host, which gets the upstream's name).
+ */
+static void
+fwd_url(const struct req *r, const struct http_request *rq,
+    struct http_request *v)
+{
+	*v = (struct http_request){ .host = rq->host,
+	    .host_len = rq->host_len, .path = rq->path,
+	    .path_len = rq->path_len, .query = rq->query,
+	    .query_len = rq->query_len };
+	if (r->np_len > 0 && !r->route->normalize_path)
+		raw_path(rq, &v->path, &v->path_len);
+}
+
+/*
+ * The keys of a request, from the request as forwarded (fwd_url):
+ * "ROUTE UPSTREAM SCHEME://HOST/TARGET" (cachepol_key_scoped), so that
+ * listeners, routes and upstreams never share objects, nor http and
+ * https.  The same URL in the other scheme goes after the vary blob
+ * area of r->ck: PURGE, BAN and invalidation drop both.  Only they use
+ * it, so it is made only for methods other than GET and HEAD (k2len 0
+ * otherwise: no hit pays for it).  -1 when the keys do not fit (the
+ * request is not cached).
  */
 static int
-cache_keys(struct client *c, const struct http_request *rq, struct http_request *frq)
+cache_keys(struct client *c, const struct http_request *rq)
 {
-	struct req	*r = c->r;
-	char		 scope[2 * CONF_MAX_NAME + 2];
-	size_t		 cap = (bufsize - CACHE_VARY_MAX) / 2;
-	int		 https = c->ls->conf->tls != NULL, n, n2;
-	char		*u;
+	struct req		*r = c->r;
+	struct http_request	 v;
+	const struct cache_scope *sc = &cache_scopes[r->route - conf->routes];
+	const char		*un = r->upstream->conf->name, *scope = sc->s;
+	size_t			 cap = (bufsize - CACHE_VARY_MAX) / 2;
+	int			 https = c->ls->conf->tls != NULL, n, n2;
+	char			*u;
 
 	if (cap > CACHE_KEY_MAX)
 		cap = CACHE_KEY_MAX;
-	if (fwd_view(c, rq, frq) == -1)
-		return -1;
-	snprintf(scope, sizeof(scope), "%s %s", r->route->name,
-	    r->upstream->conf->name);
-	n = cachepol_key_scoped(frq, r->upstream->conf->name, scope, https, r->ck,
-	    cap);
+	fwd_url(r, rq, &v);
+	n = cachepol_key_scoped(&v, un, scope, https, r->ck, cap);
 	r->k2off = cap + CACHE_VARY_MAX;
-	n2 = cachepol_key_scoped(frq, r->upstream->conf->name, scope, !https,
-	    r->ck + r->k2off, cap);
+	if (rq->method == HTTP_M_GET || rq->method == HTTP_M_HEAD)
+		n2 = 0;
+	else
+		n2 = cachepol_key_scoped(&v, un, scope, !https, r->ck + r->k2off,
+		    cap);
 	/* Names hold no ':': the first one ends the scheme. */
-	if (n < 0 || n2 < 0 || (u = memchr(r->ck, ':', n)) == NULL)
+	if (n < 0 || n2 < 0 || (size_t)n < sc->len ||
+	    (u = memchr(r->ck + sc->len, ':', n - sc->len)) == NULL)
 		return -1;
 	r->klen = n;
 	r->k2len = n2;
@@ -2341,7 +2495,6 @@ static int
 cache_request(struct client *c, const struct http_request *rq, enum step *st)
 {
 	struct req		*r = c->r;
-	struct http_request	 frq;
 	struct cachepol_req	 cr;
 	struct cachepol_opts	 o;
 	enum cache_lookup_rc	 lrc;
@@ -2355,7 +2508,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 	}
 	r->c_stale = r->c_reval = 0;
 	r->cstatus[0] = '\0';
-	if (cache_keys(c, rq, &frq) == -1) {
+	if (cache_keys(c, rq) == -1) {
 		snprintf(r->cstatus, sizeof(r->cstatus),
 		    "portico; fwd=bypass; detail=key-too-long");
 		return 0;
@@ -2377,7 +2530,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 		return 0;
 	}
 	cache_opts(r->route, &o);
-	lrc = cache_find(c, &frq);
+	lrc = cache_find(c, rq);
 	if (lrc == CACHE_BUSY && c->bg) {
 		client_close(c);	/* someone refreshes it already */
 		*st = STEP_CLOSED;
@@ -2426,7 +2579,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 		}
 	} else if (lrc == CACHE_BUSY && !cr.no_store) {
 		/* Someone stores it: follow it as it grows, if it can be. */
-		if (cache_grow_hit(c, rq, &frq, &cr, &o, st))
+		if (cache_grow_hit(c, rq, &cr, &o, st))
 			return 1;
 		/* Else wait for that answer, up to lock_timeout. */
 		if (r->cwait_until == 0)
@@ -2559,7 +2712,7 @@ static enum step
 cache_refreshed(struct client *c, const struct http_response *rs)
 {
 	struct req		*r = c->r;
-	struct http_request	 rq, frq;
+	struct http_request	 rq;
 	struct http_response	 mrs;
 	struct cachepol_req	 cr;
 	struct cachepol_opts	 o;
@@ -2578,7 +2731,7 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 	r->t_up_end = ev_now;
 	upconn_release(c);
 	active_add(r, NULL, -1);
-	if (req_reparse(c, &rq) == -1 || fwd_view(c, &rq, &frq) == -1)
+	if (req_reparse(c, &rq) == -1)
 		goto fail;
 	if (r->cref.head_len > bufsize ||
 	    cache_copy(worker.cache, &r->cref, 0, cscratch, r->cref.head_len) == -1)
@@ -2615,7 +2768,7 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 		}
 		if (ok && cache_commit(worker.cache, &r->cw) == 0) {
 			STAT_INC(cache_stored);
-			if (cache_find(c, &frq) != CACHE_FOUND)
+			if (cache_find(c, &rq) != CACHE_FOUND)
 				goto gone;
 		} else {
 			cache_abort(worker.cache, &r->cw);
@@ -2635,7 +2788,7 @@ gone:
 	 * too has stored it again.  The origin vouched for it: answer with
 	 * what is stored now.
 	 */
-	if (cache_find(c, &frq) == CACHE_FOUND) {
+	if (cache_find(c, &rq) == CACHE_FOUND) {
 		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=stale; "
 		    "fwd-status=304; ttl=%lld",
 		    (long long)cachepol_ttl(&r->cmeta, ev_wall));
@@ -5203,6 +5356,8 @@ proxy_fini(void)
 	free(upstreams);
 	upstreams = NULL;
 	nupstreams = 0;
+	free(cache_scopes);
+	cache_scopes = NULL;
 	free(hdrs);
 	hdrs = NULL;
 	free(hdrs2);

@@ -7,7 +7,8 @@
 # and a TLS listener); a field the client lists in Connection is not
 # forwarded, so a variant fetched without it is not stored as the variant
 # "with" it; Vary on a field portico removes (X-Forwarded-Host sent by the
-# client) follows what the backend saw.
+# client) follows what the backend saw, as does Vary on a field portico
+# drops (X-Real-IP) or appends to (Via).
 import os
 import socket
 import sys
@@ -115,6 +116,31 @@ def test():
         r = plain("/xfh")
         tap.ok(cache_status(r).get("hit") is True,
                "a client without it selects the same variant (the backend saw the same)", cs(r))
+
+    with subtest_guard("Vary on a field portico drops"):
+        # X-Real-IP never reaches the backend: every client is the variant "without"
+        b.script("/xri", headers=[("Cache-Control", "max-age=300"), ("Vary", "X-Real-IP")],
+                 body=echo_field("X-Real-IP"))
+        tap.is_(plain("/xri", headers=[("X-Real-IP", "10.0.0.1")]).body,
+                b"X-Real-IP=None #1\n", "client X-Real-IP is not forwarded")
+        r = plain("/xri", headers=[("X-Real-IP", "10.9.9.9")])
+        tap.is_(r.body, b"X-Real-IP=None #1\n", "another X-Real-IP: the same variant")
+        tap.ok(cache_status(r).get("hit") is True, "... as a hit", cs(r))
+        tap.ok(cache_status(plain("/xri")).get("hit") is True, "none at all: a hit too")
+        tap.is_(b.hits("/xri"), 1, "the backend was asked once")
+
+    with subtest_guard("Vary on a list portico appends to"):
+        b.script("/via", headers=[("Cache-Control", "max-age=300"), ("Vary", "Via")],
+                 body=echo_field("Via"))
+        tap.is_(plain("/via", headers=[("Via", "1.0 a")]).body,
+                b"Via=1.0 a, 1.1 portico #1\n", "the client's Via, then portico")
+        r = plain("/via", headers=[("Via", "1.0 a")])
+        tap.ok(cache_status(r).get("hit") is True, "the same Via: a hit", cs(r))
+        r = plain("/via")
+        tap.is_(r.body, b"Via=1.1 portico #2\n", "no Via: portico's only, another variant")
+        tap.unlike(cs(r), r"hit", "... not a hit", cs(r))
+        r = plain("/via")
+        tap.ok(cache_status(r).get("hit") is True, "... then a hit", cs(r))
     p.stop()
 
 
