@@ -111,26 +111,11 @@ main(int argc, char *argv[])
 	if (!test && signame == NULL && (abspath = realpath(path, NULL)) != NULL)
 		path = abspath;
 	conf = conf_load(path, &errors);
-	if (conf == NULL) {
-		fputs(errors != NULL ? errors : "portico: cannot load configuration\n",
-		    stderr);
-		free(errors);
-		free(abspath);
-		if (test)
-			fprintf(stderr, "portico: configuration %s test failed\n", path);
-		return 1;
-	}
+	if (conf == NULL)
+		goto fail;
 	/* Certificates and keys are checked (and loaded) here, -t included. */
-	if (signame == NULL && tls_conf_load(conf, &errors) == -1) {
-		fputs(errors != NULL ? errors : "portico: cannot load TLS files\n",
-		    stderr);
-		free(errors);
-		conf_free(conf);
-		free(abspath);
-		if (test)
-			fprintf(stderr, "portico: configuration %s test failed\n", path);
-		return 1;
-	}
+	if (signame == NULL && tls_conf_load(conf, &errors) == -1)
+		goto fail;
 	/*
 	 * Users, groups, log files and their directories: what can be seen
 	 * before anything forks.  -s reload checks too, so that a config
@@ -138,19 +123,8 @@ main(int argc, char *argv[])
 	 */
 	if ((signame == NULL || strcmp(signame, "reload") == 0) &&
 	    (conf_check(conf, &errors) == -1 ||
-	    (test && check_listen(conf, &errors) == -1))) {
-		fputs(errors != NULL ? errors : "portico: check failed\n",
-		    stderr);
-		free(errors);
-		conf_free(conf);
-		free(abspath);
-		if (test)
-			fprintf(stderr, "portico: configuration %s test failed\n", path);
-		else if (signame != NULL)
-			fprintf(stderr, "portico: not signalling the master: it "
-			    "would refuse this configuration\n");
-		return 1;
-	}
+	    (test && check_listen(conf, &errors) == -1)))
+		goto fail;
 	if (test) {
 		printf("portico: configuration ok (%s)\n", path);
 		conf_free(conf);
@@ -164,4 +138,17 @@ main(int argc, char *argv[])
 	rc = master_run(conf, path, foreground);
 	free(abspath);
 	return rc;
+
+fail:
+	fputs(errors != NULL ? errors : "portico: cannot load the configuration\n",
+	    stderr);
+	if (test)
+		fprintf(stderr, "portico: configuration %s test failed\n", path);
+	else if (signame != NULL && conf != NULL)
+		fprintf(stderr, "portico: not signalling the master: it "
+		    "would refuse this configuration\n");
+	free(errors);
+	conf_free(conf);
+	free(abspath);
+	return 1;
 }

@@ -3390,6 +3390,37 @@ body_begin(struct client *c, const struct http_request *rq)
 }
 
 /*
+ * Read more of the request body into c->in after c->in_end.  Returns 1
+ * when bytes came, 0 when there are none for now (rd_ready cleared), -1
+ * when the client is gone (it is closed then).
+ */
+static int
+body_read(struct client *c)
+{
+	ssize_t		 n;
+
+	n = cl_read(c, c->in + c->in_end, bufsize - c->in_end);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR) {
+			c->rd_ready = 0;
+			return 0;
+		}
+		client_close(c);
+		return -1;
+	}
+	if (n == 0) {
+		log_info("client %s: closed during the request body", c->ip);
+		client_close(c);
+		return -1;
+	}
+	if ((size_t)n < bufsize - c->in_end && !c->rdhup)
+		c->rd_ready = 0;
+	c->in_end += n;
+	c->r->body_rx += n;
+	return 1;
+}
+
+/*
  * Read the request body into r->body.  Its bytes pass through c->in
  * after the head, which stays where it is; what follows the body (a
  * pipelined request) is moved up to just after the head at the end.
@@ -3401,7 +3432,6 @@ step_body(struct client *c)
 	struct http_request	 rq;
 	const char		*p;
 	size_t			 n;
-	ssize_t			 got;
 	int			 st;
 
 	for (;;) {
@@ -3424,24 +3454,8 @@ step_body(struct client *c)
 			c->wait = W_CL_READ;
 			return STEP_AGAIN;
 		}
-		got = cl_read(c, c->in + c->in_end, bufsize - c->in_end);
-		if (got == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				c->rd_ready = 0;
-				continue;
-			}
-			client_close(c);
+		if (body_read(c) == -1)
 			return STEP_CLOSED;
-		}
-		if (got == 0) {
-			log_info("client %s: closed during the request body", c->ip);
-			client_close(c);
-			return STEP_CLOSED;
-		}
-		if ((size_t)got < bufsize - c->in_end && !c->rdhup)
-			c->rd_ready = 0;
-		c->in_end += got;
-		r->body_rx += got;
 	}
 
 	/* All in: keep what follows, then go on as with a bodiless request. */
@@ -4249,24 +4263,8 @@ step_request(struct client *c)
 				c->wait = W_CL_READ;
 				return STEP_AGAIN;
 			}
-			n = cl_read(c, c->in + c->in_end, bufsize - c->in_end);
-			if (n == -1) {
-				if (errno == EAGAIN || errno == EINTR) {
-					c->rd_ready = 0;
-					continue;
-				}
-				client_close(c);
+			if (body_read(c) == -1)
 				return STEP_CLOSED;
-			}
-			if (n == 0) {
-				log_info("client %s: closed during the request body", c->ip);
-				client_close(c);
-				return STEP_CLOSED;
-			}
-			if ((size_t)n < bufsize - c->in_end && !c->rdhup)
-				c->rd_ready = 0;
-			c->in_end += n;
-			r->body_rx += n;
 			continue;
 		}
 		if (!u->wr_ready) {
