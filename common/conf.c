@@ -2431,6 +2431,7 @@ conf_finish(struct loader *ld)
 		struct stat	 st;
 
 		line = key_line(ld, SEC_GLOBAL, &ld->gmeta, "client_body_temp_path");
+		g->client_body_temp_path_line = line;
 		if (g->client_body_temp_path[0] != '/')
 			conf_err(ld, line, "client_body_temp_path '%s' is not an "
 			    "absolute path", g->client_body_temp_path);
@@ -2756,6 +2757,40 @@ check_log(char **errs, const char *file, int line, const char *key,
 	close(fd);
 }
 
+/* Whether a route (or the global default) reads request bodies first. */
+static int
+buffering_used(const struct conf *conf)
+{
+	size_t	 i;
+
+	for (i = 0; i < conf->nroutes; i++)
+		if (conf->routes[i].request_buffering)
+			return 1;
+	return conf->g.request_buffering;
+}
+
+/*
+ * Whether uid/gid (the workers: one group, no supplementary ones) may
+ * create files in directory dir, by its mode bits.  A directory that
+ * cannot be read counts as writable: the workers will say so themselves.
+ */
+static int
+dir_writable_by(const char *dir, uid_t uid, gid_t gid)
+{
+	struct stat	 st;
+	mode_t		 need;
+
+	if (stat(dir, &st) == -1)
+		return 1;
+	if (st.st_uid == uid)
+		need = S_IWUSR | S_IXUSR;
+	else if (st.st_gid == gid)
+		need = S_IWGRP | S_IXGRP;
+	else
+		need = S_IWOTH | S_IXOTH;
+	return (st.st_mode & need) == need;
+}
+
 int
 conf_check(struct conf *conf, char **errors)
 {
@@ -2808,6 +2843,12 @@ conf_check(struct conf *conf, char **errors)
 	if (g->access_log != NULL)
 		check_log(&errs, file, g->access_log_line, "access_log",
 		    g->access_log);
+	if (g->drop && buffering_used(conf) &&
+	    !dir_writable_by(g->client_body_temp_path, g->uid, g->gid))
+		check_err(&errs, file, g->client_body_temp_path_line,
+		    "client_body_temp_path %s: the workers (uid %d, gid %d) "
+		    "cannot create files there", g->client_body_temp_path,
+		    (int)g->uid, (int)g->gid);
 out:
 	if (errs == NULL)
 		return 0;

@@ -246,6 +246,7 @@ struct conf_global {
 	int			 request_buffering;	/* default on: read the body first */
 	size_t			 client_body_buffer_size; /* default 16k, then a temp file */
 	char			*client_body_temp_path;	/* default /var/tmp */
+	int			 client_body_temp_path_line;	/* 0: the default */
 	int64_t			 client_body_min_rate;	/* bytes/s, default 1k; 0: off */
 	int			 pass_request_trailers;	/* default off */
 	int64_t			 tls_ticket_rotation_ms;	/* default 1h */

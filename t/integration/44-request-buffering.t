@@ -320,6 +320,26 @@ def run(b, tmpdir):
             tap.ok(rc != 0 and ("%s:" % p3.config_path) in err and want in err,
                    "client_body_temp_path = %s: refused with file:line" % val, err.strip())
         os.unlink(afile)
+        # A directory the workers (nobody, the default user of a root
+        # master) cannot write: refused at load, not a 500 per upload.
+        closed = os.path.join(tmpdir, "root-only")
+        os.mkdir(closed, 0o700)
+        p3 = Portico(upstreams={"app": [b.addr]},
+                     global_opts={"client_body_temp_path": closed})
+        rc, out, err = run_portico(["-t", "-c", p3.config_path])
+        tap.ok(rc != 0 and ("%s:" % p3.config_path) in err and "cannot create files" in err,
+               "client_body_temp_path the workers cannot write: refused with file:line",
+               err.strip())
+        p3 = Portico(upstreams={"app": [b.addr]},
+                     global_opts={"client_body_temp_path": closed, "request_buffering": "off"})
+        rc, out, err = run_portico(["-t", "-c", p3.config_path])
+        tap.is_(rc, 0, "... but accepted when no route buffers bodies", err.strip())
+        os.chmod(closed, 0o1777)
+        p3 = Portico(upstreams={"app": [b.addr]},
+                     global_opts={"client_body_temp_path": closed})
+        rc, out, err = run_portico(["-t", "-c", p3.config_path])
+        tap.is_(rc, 0, "... and once it is writable for all (mode 1777, as /var/tmp)", err.strip())
+        os.rmdir(closed)
         p3 = Portico(upstreams={"app": [b.addr]}, global_opts={"request_buffering": "maybe"})
         rc, out, err = run_portico(["-t", "-c", p3.config_path])
         tap.ok(rc != 0 and "request_buffering" in err, "request_buffering = maybe: refused",
