@@ -1438,7 +1438,7 @@ cache_writer_expect(struct cache *c, struct cache_writer *w, uint64_t body_len)
 	struct cache_entry	*e;
 
 	if (!cache_writing(w) || w->head_len == 0 || body_len == 0 ||
-	    body_len > w->max_body)
+	    (body_len > w->max_body && body_len != CACHE_EXPECT_UNKNOWN))
 		return -1;
 	e = ent(c, w->idx);
 	if (LOAD(&e->seq) != w->seq)

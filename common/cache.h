@@ -47,6 +47,7 @@
 
 #define CACHE_KEY_MAX	2048	/* longest key; longer requests are not cached */
 #define CACHE_VARY_MAX	1024	/* longest vary blob */
+#define CACHE_EXPECT_UNKNOWN	UINT64_MAX /* cache_writer_expect: length not known */
 #define CACHE_PIN_SLOTS	1024	/* worker slots (shm.h SHM_SLOTS) */
 #define CACHE_PIN_MAX	32	/* distinct objects one worker may pin at once */
 
@@ -236,8 +237,9 @@ int		 cache_append_keep(struct cache *c, struct cache_writer *w,
 /*
  * Announce the final body length (after cache_append_head): from then on
  * the object may be read as it grows by other readers, in any worker
- * (cache_lookup_growing).  -1 if not writing, no head, or 0 or over
- * max_body.
+ * (cache_lookup_growing).  CACHE_EXPECT_UNKNOWN: not known yet (a
+ * chunked answer; readers learn the length at the commit).  -1 if not
+ * writing, no head, or 0 or over max_body.
  */
 int		 cache_writer_expect(struct cache *c, struct cache_writer *w,
 		    uint64_t body_len);

@@ -211,6 +211,11 @@ struct req {
 	unsigned		 c_ahead:1;	/* storing at the backend's pace: the
 						   client is sent the object (cref) */
 	unsigned		 c_grow:1;	/* hit on an object still being stored */
+	unsigned		 c_chunk:1;	/* the object goes out chunked (its
+						   length was not known) */
+	unsigned		 c_open:1;	/* ... a chunk was begun */
+	unsigned		 c_last:1;	/* ... the last-chunk is queued */
+	uint64_t		 ck_left;	/* ... body bytes left in this chunk */
 	uint64_t		 cexpect;	/* ... its announced body length */
 	char			*ck;		/* cache key (then scratch), a buffer */
 	uint32_t		 klen;
@@ -1263,7 +1268,7 @@ build_response_head(struct client *c, const struct http_response *rs, int final)
 	if (final) {
 		if (nobody)
 			;
-		else if (r->resp_chunked && !r->dechunk)
+		else if (r->resp_chunked && (!r->dechunk || r->c_chunk))
 			rc |= hb_str(&b, "Transfer-Encoding: chunked\r\n");
 		else if (rs->content_length >= 0)
 			rc |= hb_fmt(&b, "Content-Length: %lld\r\n",
@@ -2074,7 +2079,10 @@ cache_find(struct client *c, const struct http_request *rq)
  * worker, fills it at its backend's pace, cache_ahead_*): the client is
  * sent what is stored and follows the object as it grows (step_cache,
  * W_CGROW), until it is committed (then pinned, as any hit) or given up
- * (the connection is cut: its Content-Length was announced).
+ * (the connection is cut: its Content-Length was announced, or, for one
+ * whose length is not known yet, a chunked answer gets no last-chunk).
+ * An HTTP/1.0 client, which cannot be sent chunks, waits for such an
+ * object to be whole, as before (lock_timeout).
  */
 
 /* How long a growing object may stay still before its readers give up. */
@@ -2098,6 +2106,8 @@ cache_grow_check(struct req *r)
 		 * for a pin it stays one).
 		 */
 		r->c_grow = 0;
+		if (r->c_chunk)
+			r->cend = r->cref.head_len + r->cref.body_len;
 		if (cache_pin(worker.cache, &r->cref, worker.slot) == 0)
 			cache_unfollow(worker.cache, &r->cref);
 		else if (!cache_ref_valid(worker.cache, &r->cref))
@@ -2125,9 +2135,14 @@ cache_grow_hit(struct client *c, const struct http_request *rq,
 		cache_unpin(worker.cache, &r->cref, worker.slot);
 	cache_unfollow(worker.cache, &r->cref);
 	if (cache_lookup_growing(worker.cache, r->ck, r->klen, vary_cb, &va,
-	    &r->cref, &r->cmeta, &r->cexpect) == -1 ||
-	    cachepol_use(&r->cmeta, cr, o, ev_wall) != CACHEPOL_FRESH)
+	    &r->cref, &r->cmeta, &r->cexpect) == -1)
 		return 0;
+	if (cachepol_use(&r->cmeta, cr, o, ev_wall) != CACHEPOL_FRESH ||
+	    (r->cexpect == CACHE_EXPECT_UNKNOWN && r->version == 10)) {
+		/* An HTTP/1.0 client waits for the whole object instead. */
+		cache_unfollow(worker.cache, &r->cref);
+		return 0;
+	}
 	r->vlen = va.len;
 	r->c_grow = 1;
 	snprintf(r->cstatus, sizeof(r->cstatus),
@@ -2159,6 +2174,7 @@ cache_hit(struct client *c, const struct http_request *rq)
 	uint64_t	 first = 0, last = 0;
 	char		*eol;
 	int		 rc = 0, range = 0, status = r->cmeta.status, nobody;
+	int		 unknown = r->c_grow && blen == CACHE_EXPECT_UNKNOWN;
 	size_t		 oldsl, newsl;
 	char		 line[64];
 
@@ -2173,7 +2189,8 @@ cache_hit(struct client *c, const struct http_request *rq)
 	if (rq != NULL && status == 200 && cachepol_not_modified(rq, &r->cmeta)) {
 		status = 304;
 		nobody = 1;
-	} else if (rq != NULL && status == 200 && r->method == HTTP_M_GET)
+	} else if (rq != NULL && status == 200 && r->method == HTTP_M_GET &&
+	    !unknown)
 		range = cachepol_range(rq, &r->cmeta, blen, &first, &last);
 	if (range == -1) {
 		status = 416;
@@ -2221,7 +2238,11 @@ cache_hit(struct client *c, const struct http_request *rq)
 		    "Content-Length: %llu\r\n", (unsigned long long)first,
 		    (unsigned long long)last, (unsigned long long)blen,
 		    (unsigned long long)(last - first + 1));
-	else if (status != 204 && (status != 304 || blen > 0)) {
+	else if (unknown) {
+		/* Its length is known once it is whole: chunks till then. */
+		if (!nobody)
+			rc |= hb_str(&b, "Transfer-Encoding: chunked\r\n");
+	} else if (status != 204 && (status != 304 || blen > 0)) {
 		rc |= hb_str(&b, "Content-Length: ");
 		rc |= hb_num(&b, (int64_t)blen);
 		rc |= hb_str(&b, "\r\n");
@@ -2237,8 +2258,13 @@ cache_hit(struct client *c, const struct http_request *rq)
 		return STEP_AGAIN;
 	r->hb_pos = 0;
 	r->hb_end = b.len;
+	r->c_chunk = unknown && !nobody;
 	if (nobody)
 		r->coff = r->cend = 0;
+	else if (unknown) {
+		r->coff = r->cref.head_len;
+		r->cend = UINT64_MAX;	/* set at the commit */
+	}
 	else if (range == 1) {
 		r->coff = r->cref.head_len + first;
 		r->cend = r->cref.head_len + last + 1;
@@ -2277,6 +2303,32 @@ cache_hit(struct client *c, const struct http_request *rq)
 	return STEP_DONE;
 }
 
+/*
+ * Chunked framing for a client sent body bytes of unknown length (an
+ * object as it grows, or what streams through after it): the chunk
+ * header (after the previous chunk's CRLF) for the next n body bytes,
+ * or the last-chunk (n == 0), goes behind what is left of r->hb.
+ * Returns -1 when hb has no room yet (it has once drained).
+ */
+static int
+chunk_frame(struct req *r, uint64_t n)
+{
+	int	 len;
+
+	if (r->hb_pos == r->hb_end)
+		r->hb_pos = r->hb_end = 0;
+	if (bufsize - r->hb_end < 32)
+		return -1;
+	len = snprintf(r->hb + r->hb_end, 32, "%s%llx\r\n%s",
+	    r->c_open ? "\r\n" : "", (unsigned long long)n, n == 0 ? "\r\n" : "");
+	r->hb_end += len;
+	r->c_open = 1;
+	r->ck_left = n;
+	if (n == 0)
+		r->c_last = 1;
+	return 0;
+}
+
 /* Write a hit: the built head, then the object's bytes straight from shared memory. */
 static enum step
 step_cache(struct client *c)
@@ -2290,7 +2342,8 @@ step_cache(struct client *c)
 
 	if (c->bg)
 		return request_finish(c);	/* a refresh: it is stored */
-	while (r->hb_pos < r->hb_end || r->coff < r->cend) {
+	while (r->hb_pos < r->hb_end || r->coff < r->cend ||
+	    (r->c_chunk && !r->c_last)) {
 		avail = r->cref.head_len + r->cref.body_len;
 		if (r->c_grow && r->coff >= avail && r->hb_pos == r->hb_end) {
 			/* All that is stored yet went out: is there more? */
@@ -2307,6 +2360,14 @@ step_cache(struct client *c)
 			c->wait = W_CL_WRITE;
 			return STEP_AGAIN;
 		}
+		if (r->c_chunk && r->ck_left == 0 && !r->c_last) {
+			if (r->coff < r->cend && r->coff < avail) {
+				want = (r->cend < avail ? r->cend : avail) - r->coff;
+				(void)chunk_frame(r, want > CACHE_WRITE_MAX ?
+				    CACHE_WRITE_MAX : want);
+			} else if (r->coff >= r->cend)
+				(void)chunk_frame(r, 0);
+		}
 		niov = 0;
 		total = hl = r->hb_end - r->hb_pos;
 		if (hl > 0) {
@@ -2314,10 +2375,13 @@ step_cache(struct client *c)
 			iov[0].iov_len = hl;
 			niov = 1;
 		}
-		if (r->coff < r->cend && r->coff < avail) {
+		if (r->coff < r->cend && r->coff < avail &&
+		    (!r->c_chunk || r->ck_left > 0)) {
 			want = (r->cend < avail ? r->cend : avail) - r->coff;
 			if (want > CACHE_WRITE_MAX)
 				want = CACHE_WRITE_MAX;
+			if (r->c_chunk && want > r->ck_left)
+				want = r->ck_left;
 			k = cache_iov(worker.cache, &r->cref, r->coff, want,
 			    iov + niov, CACHE_IOV);
 			if (k <= 0 && r->c_grow && cache_grow_check(r) != -1 &&
@@ -2350,6 +2414,8 @@ step_cache(struct client *c)
 		r->hb_pos = r->hb_end;
 		r->coff += n - hl;
 		r->body_bytes += n - hl;
+		if (r->c_chunk)
+			r->ck_left -= n - hl;
 	}
 	return request_finish(c);
 changed:
@@ -2902,14 +2968,20 @@ cache_body(struct req *r, const char *p, size_t n)
  * shared memory (max_object_size).  When the object cannot grow (no room
  * left), the client is sent what is stored, the object is given up, and
  * the rest streams through at the client's pace as without the cache.
+ * A chunked answer is stored de-chunked (its trailers dropped) and the
+ * client, HTTP/1.1 only, is sent chunks made here (c_chunk: one per piece
+ * of the object sent, the last-chunk once it is whole; what streams
+ * through after an object that stopped growing is re-chunked the same
+ * way).  A chunked answer to an HTTP/1.0 client is stored at its pace,
+ * as before.
  */
 static void
 cache_ahead_begin(struct client *c, const struct http_response *rs)
 {
 	struct req	*r = c->r;
 
-	if (rs->chunked || rs->content_length <= 0 ||
-	    !http_response_has_body(r->method, rs->status))
+	if (!http_response_has_body(r->method, rs->status) ||
+	    (rs->chunked ? r->version == 10 : rs->content_length <= 0))
 		return;
 	if (r->cref.pin != 0)
 		cache_unpin(worker.cache, &r->cref, worker.slot);
@@ -2917,10 +2989,11 @@ cache_ahead_begin(struct client *c, const struct http_response *rs)
 	if (cache_writer_ref(worker.cache, &r->cw, &r->cref) == -1)
 		return;
 	r->c_ahead = 1;
+	r->c_chunk = rs->chunked;
 	r->coff = r->cref.head_len;
 	/* Others asking for it meanwhile follow it as it grows. */
-	(void)cache_writer_expect(worker.cache, &r->cw,
-	    (uint64_t)rs->content_length);
+	(void)cache_writer_expect(worker.cache, &r->cw, rs->chunked ?
+	    CACHE_EXPECT_UNKNOWN : (uint64_t)rs->content_length);
 }
 
 /* The client went away while the object is stored: go on without it. */
@@ -2959,6 +3032,9 @@ cache_ahead_write(struct client *c)
 
 	while (!c->bg && c->wr_ready &&
 	    (r->hb_pos < r->hb_end || r->coff < have)) {
+		if (r->c_chunk && r->ck_left == 0 && r->coff < have)
+			(void)chunk_frame(r, have - r->coff > CACHE_WRITE_MAX ?
+			    CACHE_WRITE_MAX : have - r->coff);
 		niov = 0;
 		total = hl = r->hb_end - r->hb_pos;
 		if (hl > 0) {
@@ -2966,10 +3042,12 @@ cache_ahead_write(struct client *c)
 			iov[0].iov_len = hl;
 			niov = 1;
 		}
-		if (r->coff < have) {
+		if (r->coff < have && (!r->c_chunk || r->ck_left > 0)) {
 			want = have - r->coff;
 			if (want > CACHE_WRITE_MAX)
 				want = CACHE_WRITE_MAX;
+			if (r->c_chunk && want > r->ck_left)
+				want = r->ck_left;
 			k = cache_iov(worker.cache, &r->cref, r->coff, want,
 			    iov + niov, CACHE_IOV);
 			if (k <= 0)
@@ -3001,6 +3079,8 @@ cache_ahead_write(struct client *c)
 		r->hb_pos = r->hb_end;
 		r->coff += n - hl;
 		r->body_bytes += n - hl;
+		if (r->c_chunk)
+			r->ck_left -= n - hl;
 	}
 	if (!r->c_store && (c->bg || (r->hb_pos == r->hb_end && r->coff >= have))) {
 		if (c->bg) {
@@ -4424,7 +4504,8 @@ response_head(struct client *c, const struct http_response *rs)
 		if (r->version == 10) {
 			r->dechunk = 1;
 			r->keep_alive = 0;
-		}
+		} else if (r->c_chunk)
+			r->dechunk = 1;	/* the client's chunks are made here */
 	} else if (rs->content_length >= 0) {
 		r->resp_left = rs->content_length;
 		r->resp_done = rs->content_length == 0;
@@ -4531,6 +4612,8 @@ step_response(struct client *c)
 			}
 			if (!r->c_ahead)
 				continue;
+			if (r->ub_pos < r->ub_end && !r->need_more)
+				continue;	/* more chunks already read */
 		}
 		/*
 		 * A whole stored body is visible before its last bytes reach
@@ -4538,6 +4621,17 @@ step_response(struct client *c)
 		 */
 		if (r->resp_done)
 			cache_done(r);
+		/*
+		 * After an object that stopped growing, the rest of a chunked
+		 * answer streams through re-chunked (the client had chunks
+		 * of the object).
+		 */
+		if (!r->c_ahead && r->c_chunk && r->ck_left == 0 && !r->c_last) {
+			if (r->send_pos < r->send_end)
+				(void)chunk_frame(r, r->send_end - r->send_pos);
+			else if (r->resp_done)
+				(void)chunk_frame(r, 0);
+		}
 		/* Send whatever is ready for the client. */
 		if (!r->c_ahead && (r->hb_pos < r->hb_end || r->send_pos < r->send_end)) {
 			if (!c->wr_ready) {
@@ -4556,6 +4650,8 @@ step_response(struct client *c)
 			r->hb_pos = r->hb_end;
 			r->send_pos += n - hl;
 			r->body_bytes += n - hl;
+			if (r->c_chunk)
+				r->ck_left -= n - hl;
 			continue;
 		}
 		if (r->resp_done) {
