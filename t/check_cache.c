@@ -913,6 +913,39 @@ START_TEST(test_growing)
 	ck_assert(!cache_ref_valid(c, &r2));
 	cache_unfollow(c, &r);
 	cache_unfollow(c, &r2);
+
+	/*
+	 * A length not known (a chunked answer): followed all the same, the
+	 * length learnt at the commit; one that outgrows max_body is given up.
+	 */
+	ck_assert_int_eq(cache_begin(c, "/u", 2, 0, NOW, 100000, &w), 0);
+	ck_assert_int_eq(cache_append_head(c, &w, "", 0, HEAD, strlen(HEAD),
+	    &m), 0);
+	ck_assert_int_eq(cache_writer_expect(c, &w, CACHE_EXPECT_UNKNOWN), 0);
+	ck_assert_int_eq(cache_lookup_growing(c, "/u", 2, NULL, NULL, &r, NULL,
+	    &expect), 0);
+	ck_assert(expect == CACHE_EXPECT_UNKNOWN);
+	ck_assert_int_eq(cache_append_keep(c, &w, body, 30000), 0);
+	ck_assert_int_eq(cache_ref_grow(c, &r), 0);
+	ck_assert_uint_eq(r.body_len, 30000);
+	ck_assert_int_eq(cache_append_keep(c, &w, body + 30000, 10000), 0);
+	ck_assert_int_eq(cache_commit(c, &w), 0);
+	ck_assert_int_eq(cache_ref_grow(c, &r), 1);
+	ck_assert_uint_eq(r.body_len, 40000);
+	ck_assert_int_eq(cache_copy(c, &r, r.head_len, back, 40000), 0);
+	ck_assert(memcmp(back, body, 40000) == 0);
+	cache_unfollow(c, &r);
+	ck_assert_int_eq(cache_begin(c, "/v", 2, 0, NOW, 50000, &w), 0);
+	ck_assert_int_eq(cache_append_head(c, &w, "", 0, HEAD, strlen(HEAD),
+	    &m), 0);
+	ck_assert_int_eq(cache_writer_expect(c, &w, CACHE_EXPECT_UNKNOWN), 0);
+	ck_assert_int_eq(cache_lookup_growing(c, "/v", 2, NULL, NULL, &r, NULL,
+	    &expect), 0);
+	ck_assert_int_eq(cache_append_keep(c, &w, body, 40000), 0);
+	ck_assert_int_eq(cache_append_keep(c, &w, body, 20000), -1);
+	ck_assert_int_eq(cache_ref_grow(c, &r), -1);	/* given up */
+	cache_abort(c, &w);
+	cache_unfollow(c, &r);
 	cache_destroy(c);
 }
 END_TEST
