@@ -12,7 +12,10 @@
 # stops fitting halfway reaches its first client whole (the rest streams
 # through re-chunked).  A backend that breaks off mid-body gets the first
 # client and a follower a cut connection, never a last-chunk.  An HTTP/1.0
-# client is sent the answer as before (close-delimited).  Over TLS too.
+# client is sent the answer as before (close-delimited when it asked first;
+# as a follower it waits for the stored object, sent with its length).  A
+# Range request on a growing chunked object gets 200 and all of it.  Over
+# TLS too.
 import hashlib
 import os
 import socket
@@ -237,9 +240,33 @@ def test():
                 # the connection stays usable: the next answer is a hit
                 c.send(b"GET /grow HTTP/1.1\r\nHost: localhost\r\n\r\n")
                 marks["next"] = c.read_response("GET")
+        def other(name, version, headers):
+            try:
+                with Client(p.port, timeout=40) as c:
+                    marks[name] = c.request("GET", "/grow", headers=headers,
+                                            version=version)
+            except Exception as e:
+                marks[name] = e
         t = threading.Thread(target=second, daemon=True)
         t.start()
+        others = [threading.Thread(target=other, args=a, daemon=True) for a in
+                  (("old", "HTTP/1.0", None), ("range", "HTTP/1.1", [("Range", "bytes=0-99")]))]
+        for o in others:
+            o.start()
         t.join(40)
+        for o in others:
+            o.join(40)
+        old = marks.get("old")
+        tap.ok(getattr(old, "status", None) == 200 and old.header("Content-Length") == str(BIG)
+               and old.header("Transfer-Encoding") is None and
+               hashlib.sha256(old.body).hexdigest() == want,
+               "an HTTP/1.0 client meanwhile: the whole object with its Content-Length "
+               "(it waited for the store)", repr(old))
+        rg = marks.get("range")
+        tap.ok(getattr(rg, "status", None) == 200 and rg.framing == "chunked" and
+               hashlib.sha256(rg.body).hexdigest() == want,
+               "a Range request meanwhile: 200 with the whole object, chunked "
+               "(its length is not known yet)", repr(rg))
         tap.is_(marks.get("sha"), want, "a second client got the whole object, correct, "
                 "in well-formed chunks (%s bytes)" % marks.get("len"))
         tap.like(marks.get("head_text", ""), r"Cache-Status: portico; fwd=miss; collapsed",
