@@ -2264,8 +2264,7 @@ cache_hit(struct client *c, const struct http_request *rq)
 	else if (unknown) {
 		r->coff = r->cref.head_len;
 		r->cend = UINT64_MAX;	/* set at the commit */
-	}
-	else if (range == 1) {
+	} else if (range == 1) {
 		r->coff = r->cref.head_len + first;
 		r->cend = r->cref.head_len + last + 1;
 	} else {
@@ -4578,16 +4577,20 @@ step_response(struct client *c)
 				    "bad chunked body", r->upstream->conf->name,
 				    r->upstream->servers[r->server].conf->addr.text);
 				STAT_INC(upstream_errors);
-				if (!r->c_ahead && r->hb_pos == 0 &&
+				if (!r->c_open && r->hb_pos == 0 &&
 				    r->body_bytes == 0) {
 					/*
 					 * The bad chunk came with the head: nothing
 					 * of the answer has reached the client, who
-					 * is owed a 502 rather than a bare close.
+					 * is owed a 502 rather than a bare close
+					 * (hb is reused for chunk headers only once
+					 * the head is out: c_open).
 					 */
 					if (cache_writing(&r->cw))
 						cache_abort(worker.cache, &r->cw);
 					r->c_store = 0;
+					r->c_ahead = 0;
+					r->c_chunk = 0;
 					r->up_reuse = 0;
 					r->resp_head = 0;
 					return local_answer(c, 502, 1);
@@ -4640,7 +4643,8 @@ step_response(struct client *c)
 			}
 			hl = r->hb_end - r->hb_pos;
 			n = client_write2(c, r->hb + r->hb_pos, hl, r->ub + r->send_pos,
-			    r->send_end - r->send_pos);
+			    r->c_chunk && r->ck_left < r->send_end - r->send_pos ?
+			    r->ck_left : r->send_end - r->send_pos);
 			if (n == -1)
 				return STEP_CLOSED;
 			if ((size_t)n <= hl) {

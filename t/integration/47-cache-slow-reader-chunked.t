@@ -108,9 +108,9 @@ class BrokenBackend(threading.Thread):
     answer and closes the connection after part bytes, without the
     last-chunk."""
 
-    def __init__(self, part):
+    def __init__(self, part, raw=None):
         threading.Thread.__init__(self, daemon=True)
-        self.part = part
+        self.part, self.raw = part, raw
         self.hits = 0
         self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -137,6 +137,10 @@ class BrokenBackend(threading.Thread):
                     return
                 req += d
             self.hits += 1
+            if self.raw is not None:
+                s.sendall(self.raw)
+                time.sleep(0.5)
+                return
             s.sendall(b"HTTP/1.1 200 OK\r\nCache-Control: max-age=300\r\n"
                       b"Transfer-Encoding: chunked\r\n\r\n")
             body = pattern_bytes(self.part)
@@ -363,6 +367,23 @@ def test():
         tap.ok(bb.hits == 2 and "fwd=miss" in out["third"][:2000].decode("latin-1"),
                "nothing was stored: the next request goes to the backend",
                out["third"][:500].decode("latin-1"))
+        p.stop()
+        bb.close()
+
+    with subtest_guard("a bad chunk that comes with the head: 502"):
+        bb = BrokenBackend(0, raw=b"HTTP/1.1 200 OK\r\nCache-Control: max-age=300\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n")
+        p = Portico(upstreams={"app": [bb.addr]},
+                    routes=[dict(name="cached", path="/", upstream="app", cache="on")],
+                    workers=1, extra=cache_section(size="64m", max_object_size="16m"),
+                    name="portico-badchunk")
+        p.start()
+        with Client(p.port, timeout=10) as c:
+            c.send(b"GET /bad HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            raw = c.read_all_until_close(timeout=10)
+        tap.like(raw.decode("latin-1"), r"^HTTP/1\.1 502 ",
+                 "a cacheable chunked answer with a bad chunk in its first read: 502",
+                 raw[:300].decode("latin-1"))
         p.stop()
         bb.close()
 
