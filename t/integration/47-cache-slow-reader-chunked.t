@@ -11,7 +11,8 @@
 # streams are well formed and carry the right bytes.  An object that
 # stops fitting halfway reaches its first client whole (the rest streams
 # through re-chunked).  A backend that breaks off mid-body gets the first
-# client and a follower a cut connection, never a last-chunk.  An HTTP/1.0
+# client and a follower a cut connection, never a last-chunk; a bad chunk
+# in the first read still gets 502.  An HTTP/1.0
 # client is sent the answer as before (close-delimited when it asked first;
 # as a follower it waits for the stored object, sent with its length).  A
 # Range request on a growing chunked object gets 200 and all of it.  Over
@@ -307,6 +308,19 @@ def test():
         tap.ok(cache_status(r).get("hit") is True, "the object got stored all the same", cs(r))
         tap.is_(hashlib.sha256(r.body).hexdigest(), want, "... whole")
         tap.is_(b.hits("/paced"), 1, "... from the one backend fetch")
+
+    with subtest_guard("the first client's connection stays usable"):
+        n = 200 << 10
+        b.script("/ka", headers=cc, body=pattern_bytes(n), chunked=True)
+        with Client(p.port, timeout=20) as c:
+            r1 = c.request("GET", "/ka")
+            r2 = c.request("GET", "/ka")
+        tap.ok(r1.framing == "chunked" and "stored" in cs(r1) and
+               hashlib.sha256(r1.body).hexdigest() == pattern_sha256(n),
+               "the first answer: chunked, stored, correct", repr(r1) + " " + cs(r1))
+        tap.ok(r2.framing == "length" and cache_status(r2).get("hit") is True and
+               hashlib.sha256(r2.body).hexdigest() == pattern_sha256(n),
+               "... the next one on the same connection: a hit with its length", repr(r2))
 
     with subtest_guard("an HTTP/1.0 first client: close-delimited, as before"):
         n = 300 << 10
