@@ -4622,8 +4622,15 @@ step_response(struct client *c)
 		 * A whole stored body is visible before its last bytes reach
 		 * the client, so that the client's next request finds it.
 		 */
-		if (r->resp_done)
+		if (r->resp_done) {
 			cache_done(r);
+			/*
+			 * The server is done with this answer: uncount it now,
+			 * not after its last bytes reach the client, who may
+			 * ask again (through another worker) before that.
+			 */
+			active_add(r, NULL, -1);
+		}
 		/*
 		 * After an object that stopped growing, the rest of a chunked
 		 * answer streams through re-chunked (the client had chunks
