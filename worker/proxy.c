@@ -2328,13 +2328,65 @@ chunk_frame(struct req *r, uint64_t n)
 	return 0;
 }
 
+/*
+ * The iovec of the next write of an object to the client: what is left of
+ * r->hb, then the object's bytes from r->coff up to end, at most
+ * CACHE_WRITE_MAX and, when c_chunk, within the current chunk.  Sets
+ * *niov, *hl (bytes of hb) and *total.  -1 when the object's bytes could
+ * not be had (it changed, or is not stored that far), else 0.
+ */
+static int
+obj_iov(struct req *r, uint64_t end, struct iovec *iov, int *niov,
+    size_t *hl, size_t *total)
+{
+	uint64_t	 want;
+	int		 k;
+
+	*niov = 0;
+	*total = *hl = r->hb_end - r->hb_pos;
+	if (*hl > 0) {
+		iov[0].iov_base = r->hb + r->hb_pos;
+		iov[0].iov_len = *hl;
+		*niov = 1;
+	}
+	if (r->coff >= end || (r->c_chunk && r->ck_left == 0))
+		return 0;
+	want = end - r->coff;
+	if (want > CACHE_WRITE_MAX)
+		want = CACHE_WRITE_MAX;
+	if (r->c_chunk && want > r->ck_left)
+		want = r->ck_left;
+	k = cache_iov(worker.cache, &r->cref, r->coff, want, iov + *niov,
+	    CACHE_IOV);
+	if (k <= 0)
+		return -1;
+	for (; k > 0; k--)
+		*total += iov[(*niov)++].iov_len;
+	return 0;
+}
+
+/* Account n bytes written of an obj_iov() write with hl bytes of hb. */
+static void
+obj_sent(struct req *r, size_t n, size_t hl)
+{
+	if (n <= hl) {
+		r->hb_pos += n;
+		return;
+	}
+	r->hb_pos = r->hb_end;
+	r->coff += n - hl;
+	r->body_bytes += n - hl;
+	if (r->c_chunk)
+		r->ck_left -= n - hl;
+}
+
 /* Write a hit: the built head, then the object's bytes straight from shared memory. */
 static enum step
 step_cache(struct client *c)
 {
 	struct req	*r = c->r;
 	struct iovec	 iov[1 + CACHE_IOV];
-	int		 niov, k;
+	int		 niov;
 	ssize_t		 n;
 	size_t		 hl, total, want;
 	uint64_t	 avail;
@@ -2367,29 +2419,11 @@ step_cache(struct client *c)
 			} else if (r->coff >= r->cend)
 				(void)chunk_frame(r, 0);
 		}
-		niov = 0;
-		total = hl = r->hb_end - r->hb_pos;
-		if (hl > 0) {
-			iov[0].iov_base = r->hb + r->hb_pos;
-			iov[0].iov_len = hl;
-			niov = 1;
-		}
-		if (r->coff < r->cend && r->coff < avail &&
-		    (!r->c_chunk || r->ck_left > 0)) {
-			want = (r->cend < avail ? r->cend : avail) - r->coff;
-			if (want > CACHE_WRITE_MAX)
-				want = CACHE_WRITE_MAX;
-			if (r->c_chunk && want > r->ck_left)
-				want = r->ck_left;
-			k = cache_iov(worker.cache, &r->cref, r->coff, want,
-			    iov + niov, CACHE_IOV);
-			if (k <= 0 && r->c_grow && cache_grow_check(r) != -1 &&
-			    !r->c_grow)
+		if (obj_iov(r, r->cend < avail ? r->cend : avail, iov, &niov,
+		    &hl, &total) == -1) {
+			if (r->c_grow && cache_grow_check(r) != -1 && !r->c_grow)
 				continue;	/* committed meanwhile */
-			if (k <= 0)
-				goto changed;
-			for (; k > 0; k--)
-				total += iov[niov++].iov_len;
+			goto changed;
 		}
 		n = cl_writev(c, iov, niov);
 		if (n == -1) {
@@ -2406,15 +2440,7 @@ step_cache(struct client *c)
 			goto changed;
 		if ((size_t)n < total)
 			c->wr_ready = 0;
-		if ((size_t)n <= hl) {
-			r->hb_pos += n;
-			continue;
-		}
-		r->hb_pos = r->hb_end;
-		r->coff += n - hl;
-		r->body_bytes += n - hl;
-		if (r->c_chunk)
-			r->ck_left -= n - hl;
+		obj_sent(r, (size_t)n, hl);
 	}
 	return request_finish(c);
 changed:
@@ -3024,36 +3050,18 @@ cache_ahead_write(struct client *c)
 {
 	struct req	*r = c->r;
 	struct iovec	 iov[1 + CACHE_IOV];
-	uint64_t	 have = r->cref.head_len + r->cref.body_len, want;
+	uint64_t	 have = r->cref.head_len + r->cref.body_len;
 	size_t		 hl, total;
 	ssize_t		 n;
-	int		 niov, k;
+	int		 niov;
 
 	while (!c->bg && c->wr_ready &&
 	    (r->hb_pos < r->hb_end || r->coff < have)) {
 		if (r->c_chunk && r->ck_left == 0 && r->coff < have)
 			(void)chunk_frame(r, have - r->coff > CACHE_WRITE_MAX ?
 			    CACHE_WRITE_MAX : have - r->coff);
-		niov = 0;
-		total = hl = r->hb_end - r->hb_pos;
-		if (hl > 0) {
-			iov[0].iov_base = r->hb + r->hb_pos;
-			iov[0].iov_len = hl;
-			niov = 1;
-		}
-		if (r->coff < have && (!r->c_chunk || r->ck_left > 0)) {
-			want = have - r->coff;
-			if (want > CACHE_WRITE_MAX)
-				want = CACHE_WRITE_MAX;
-			if (r->c_chunk && want > r->ck_left)
-				want = r->ck_left;
-			k = cache_iov(worker.cache, &r->cref, r->coff, want,
-			    iov + niov, CACHE_IOV);
-			if (k <= 0)
-				goto lost;
-			for (; k > 0; k--)
-				total += iov[niov++].iov_len;
-		}
+		if (obj_iov(r, have, iov, &niov, &hl, &total) == -1)
+			goto lost;
 		n = cl_writev(c, iov, niov);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
@@ -3071,15 +3079,7 @@ cache_ahead_write(struct client *c)
 			goto lost;
 		if ((size_t)n < total)
 			c->wr_ready = 0;
-		if ((size_t)n <= hl) {
-			r->hb_pos += n;
-			continue;
-		}
-		r->hb_pos = r->hb_end;
-		r->coff += n - hl;
-		r->body_bytes += n - hl;
-		if (r->c_chunk)
-			r->ck_left -= n - hl;
+		obj_sent(r, (size_t)n, hl);
 	}
 	if (!r->c_store && (c->bg || (r->hb_pos == r->hb_end && r->coff >= have))) {
 		if (c->bg) {
