@@ -19,10 +19,9 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, Client, subtest_guard, pattern_bytes,
                           cache_section, cache_status, wait_until,
-                          cs, CS_HIT)
+                          cs, CS_HIT, socket_inode, pid_with_socket)
 
 HIT = CS_HIT
-
 
 
 def key_body(i, size):
@@ -30,34 +29,6 @@ def key_body(i, size):
     head = ("key %d size %d\n" % (i, size)).encode()
     pat = pattern_bytes(size + 97 * i)[97 * i:]
     return (head + pat)[:size]
-
-
-def socket_inode(local_port, remote_port):
-    """Inode of the TCP socket 127.0.0.1:local_port <-> 127.0.0.1:remote_port."""
-    want_l = "0100007F:%04X" % local_port
-    want_r = "0100007F:%04X" % remote_port
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            parts = line.split()
-            if parts[1] == want_l and parts[2] == want_r:
-                return parts[9]
-    return None
-
-
-def pid_with_socket(pids, inode):
-    target = "socket:[%s]" % inode
-    for pid in pids:
-        d = "/proc/%d/fd" % pid
-        try:
-            for fd in os.listdir(d):
-                try:
-                    if os.readlink(os.path.join(d, fd)) == target:
-                        return pid
-                except OSError:
-                    pass
-        except OSError:
-            pass
-    return None
 
 
 def load_test(b):

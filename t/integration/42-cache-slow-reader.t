@@ -21,50 +21,10 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, free_port, subtest_guard, cache_section,
                           cache_status, cs, pattern_bytes, pattern_sha256)
+from slowread import SlowReader, fetch_together
 from portico_tls import Certs, TLSClient, TLSPortico, client_ctx, have_openssl
 
 BIG = 6 << 20
-
-
-class SlowReader(threading.Thread):
-    """A client with a tiny receive window that reads slowly for hold
-    seconds, then closes the connection (mid-body)."""
-
-    def __init__(self, port, target, hold, keep=256 << 10, whole=None, pause=0.02):
-        threading.Thread.__init__(self, daemon=True)
-        self.port, self.target, self.hold, self.keep = port, target, hold, keep
-        self.whole, self.pause = whole, pause
-        self.data = bytearray()
-        self.received = 0
-        self.error = None
-        self.started = threading.Event()
-
-    def run(self):
-        try:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.settimeout(10)
-            s.connect(("127.0.0.1", self.port))
-            s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % self.target).encode())
-            end = time.monotonic() + self.hold
-            while time.monotonic() < end:
-                d = s.recv(4096)
-                if not d:
-                    break
-                self.started.set()
-                self.received += len(d)
-                if len(self.data) < self.keep:
-                    self.data += d
-                if self.whole is not None:
-                    i = self.data.find(b"\r\n\r\n")
-                    if i >= 0 and len(self.data) - i - 4 >= self.whole:
-                        break
-                time.sleep(self.pause)
-            s.close()
-        except Exception as e:      # reported by the test
-            self.error = repr(e)
-        finally:
-            self.started.set()
 
 
 def body_of(raw):
@@ -90,20 +50,7 @@ def test():
         slow.start()
         slow.started.wait(10)
         time.sleep(0.3)
-        results = []
-
-        def fast():
-            t0 = time.monotonic()
-            try:
-                r = p.get("/big", timeout=30)
-                results.append((time.monotonic() - t0, r))
-            except Exception as e:
-                results.append((time.monotonic() - t0, e))
-        ts = [threading.Thread(target=fast, daemon=True) for _ in range(3)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join(40)
+        results = fetch_together(p, "/big")
         tap.is_(len(results), 3, "three other clients got an answer")
         ok = [r for _, r in results if not isinstance(r, Exception)]
         tap.ok(len(ok) == 3 and all(r.status == 200 and

@@ -28,6 +28,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, Client, free_port, subtest_guard,
                           cache_section, cache_status, cs, pattern_bytes, pattern_sha256)
+from slowread import SlowReader, fetch_together
 from portico_tls import Certs, TLSClient, TLSPortico, client_ctx, have_openssl
 
 BIG = 6 << 20
@@ -54,48 +55,6 @@ def dechunk(data):
         if data[i + 2 + n:i + 4 + n] != b"\r\n":
             return bytes(out), False, "chunk not followed by CRLF"
         pos = i + 4 + n
-
-
-class SlowReader(threading.Thread):
-    """A client with a tiny receive window that reads slowly for hold
-    seconds (or until the end of a chunked body), then closes."""
-
-    def __init__(self, port, target, hold, keep=256 << 10, pause=0.02, version="1.1"):
-        threading.Thread.__init__(self, daemon=True)
-        self.port, self.target, self.hold, self.keep = port, target, hold, keep
-        self.pause, self.version = pause, version
-        self.data = bytearray()
-        self.received = 0
-        self.error = None
-        self.eof = False
-        self.started = threading.Event()
-
-    def run(self):
-        try:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.settimeout(20)
-            s.connect(("127.0.0.1", self.port))
-            s.sendall(("GET %s HTTP/%s\r\nHost: localhost\r\n\r\n"
-                       % (self.target, self.version)).encode())
-            end = time.monotonic() + self.hold
-            while time.monotonic() < end:
-                d = s.recv(4096)
-                if not d:
-                    self.eof = True
-                    break
-                self.started.set()
-                self.received += len(d)
-                if len(self.data) < self.keep:
-                    self.data += d
-                if self.data.endswith(b"\r\n0\r\n\r\n"):
-                    break
-                time.sleep(self.pause)
-            s.close()
-        except Exception as e:      # reported by the test
-            self.error = repr(e)
-        finally:
-            self.started.set()
 
 
 def split(raw):
@@ -171,24 +130,11 @@ def test():
 
     with subtest_guard("a slow first reader of a chunked answer does not hold the others back"):
         b.script("/big", headers=cc, body=big, chunked=True)
-        slow = SlowReader(p.port, "/big", hold=10)
+        slow = SlowReader(p.port, last_chunk=True, target="/big", hold=10)
         slow.start()
         slow.started.wait(10)
         time.sleep(0.3)
-        results = []
-
-        def fast():
-            t0 = time.monotonic()
-            try:
-                r = p.get("/big", timeout=30)
-                results.append((time.monotonic() - t0, r))
-            except Exception as e:
-                results.append((time.monotonic() - t0, e))
-        ts = [threading.Thread(target=fast, daemon=True) for _ in range(3)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join(40)
+        results = fetch_together(p, "/big")
         tap.is_(len(results), 3, "three other clients got an answer")
         ok = [r for _, r in results if not isinstance(r, Exception)]
         tap.ok(len(ok) == 3 and all(r.status == 200 and
@@ -219,7 +165,7 @@ def test():
     with subtest_guard("others are sent the chunked object as it grows"):
         # the backend sends 6 MB in about 470 chunks over about 2.4 s
         b.script("/grow", headers=cc, body=big, chunked=True, pace=(0, 0.005))
-        slow = SlowReader(p.port, "/grow", hold=4)
+        slow = SlowReader(p.port, last_chunk=True, target="/grow", hold=4)
         slow.start()
         slow.started.wait(10)
         time.sleep(0.3)
@@ -290,7 +236,7 @@ def test():
 
     with subtest_guard("the first client leaves in the middle: the store goes on"):
         b.script("/paced", headers=cc, body=big, chunked=True, pace=(0, 0.005))
-        slow = SlowReader(p.port, "/paced", hold=0.5)
+        slow = SlowReader(p.port, last_chunk=True, target="/paced", hold=0.5)
         slow.start()
         slow.join(20)
         tap.ok(slow.received > 0 and slow.received < BIG,
@@ -325,7 +271,7 @@ def test():
     with subtest_guard("an HTTP/1.0 first client: close-delimited, as before"):
         n = 300 << 10
         b.script("/old", headers=cc, body=pattern_bytes(n), chunked=True)
-        slow = SlowReader(p.port, "/old", hold=30, keep=n + 4096, pause=0.001, version="1.0")
+        slow = SlowReader(p.port, last_chunk=True, target="/old", hold=30, keep=n + 4096, pause=0.001, version="1.0")
         slow.start()
         slow.join(40)
         head, body = split(slow.data)
@@ -411,7 +357,7 @@ def test():
         n = 900 << 10
         b.script("/half", headers=cc, body=pattern_bytes(n), chunked=True)
         # it reads the whole of it, slowly: past where the object stopped
-        slow = SlowReader(p.port, "/half", hold=60, keep=2 * n, pause=0.005)
+        slow = SlowReader(p.port, last_chunk=True, target="/half", hold=60, keep=2 * n, pause=0.005)
         slow.start()
         slow.join(90)
         head, rest = split(slow.data)
