@@ -1631,7 +1631,12 @@ class Portico:
                 except OSError:
                     pass
             if listening and self.read_pid() == self.master_pid:
-                if not wait_workers or len(self.workers()) >= self.workers_n:
+                # Started means every worker reported that it is up (the
+                # master logs it): a worker killed before that makes the
+                # start fail, by design.
+                if not wait_workers or (len(self.workers()) >= self.workers_n and
+                                        re.search(r"\] %d master: portico \S+ started:"
+                                                  % self.master_pid, self.error_log())):
                     return self
             time.sleep(0.05)
         raise RuntimeError("portico did not come up within %ds (listening=%s, pid file=%r, "
