@@ -54,342 +54,37 @@
 #include "worker/event.h"
 #include "worker/http.h"
 #include "worker/proxy.h"
+#include "worker/proxy_int.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
 #include "worker/worker.h"
 
-#define STAT_INC(f)	__atomic_store_n(&worker.stats->f, \
-			    __atomic_load_n(&worker.stats->f, __ATOMIC_RELAXED) + 1, \
-			    __ATOMIC_RELAXED)
-#define FREE_KEEP	512	/* free buffers kept for reuse */
-#define MAX_CONN_TOKENS	16
-#define LINGER_MS	2000	/* longest lingering close */
-#define QUEUE_POLL_MS	20	/* a queued request looks again this often */
-#define QUIT_IDLE_GRACE_MS 1000	/* idle connections live on this long at quit */
-#define CACHE_POLL_MS	5	/* a collapsed miss looks for the object this often */
-#define CACHE_IOV	16	/* body pieces per writev of a hit */
-#define CACHE_WRITE_MAX	(256 << 10)	/* bytes per writev of a hit */
-#define ACCEPT_PAUSE_MS	500	/* no accept this long when out of fds */
-
-enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT, CS_BODY };
-
-/* Largest request trailer section kept (the parser refuses more). */
-#define REQ_TRAILER_MAX	16384
-/* The client has body bytes portico did not read (an answer closes then). */
-#define BODY_UNREAD(r)	(!(r)->req_done && !(r)->body_in)
-
-enum wait_on {
-	W_NONE,
-	W_HEAD,		/* client request head (fixed deadline) */
-	W_IDLE,		/* keep-alive idle */
-	W_CONNECT,	/* upstream connect (fixed deadline) */
-	W_UP_WRITE,
-	W_UP_READ,
-	W_CL_READ,	/* request body from client */
-	W_CL_WRITE,
-	W_LINGER,	/* discarding input before a close (fixed deadline) */
-	W_QUEUE,	/* waiting for a server below max_conns */
-	W_CACHE,	/* a collapsed miss waits for another's fetch */
-	W_START,	/* a cache refresh starts on the next turn */
-	W_HANDSHAKE,	/* client TLS handshake (fixed deadline) */
-	W_CGROW		/* a hit on an object being stored waits for more of it */
-};
-
-enum step { STEP_AGAIN, STEP_DONE, STEP_CLOSED };
-
-struct server_rt;
-struct client;
-
-struct upconn {
-	struct ev_io		 io;
-	struct ev_timer		 timer;		/* idle lifetime in the pool */
-	struct server_rt	*srv;
-	struct client		*owner;		/* NULL while idle in the pool */
-	struct upconn		*next, *prev;	/* pool list */
-	unsigned		 rd_ready:1, wr_ready:1, connected:1, reused:1;
-	unsigned		 rdhup:1;	/* the peer's FIN is in: read to the end */
-	struct tls_conn		*tls;		/* NULL: plain TCP */
-};
-
-struct server_rt {
-	struct conf_server	*conf;
-	struct upstream_rt	*up;
-	struct upconn		*idle;		/* most recently used first */
-	int			 nidle;
-	SSL_SESSION		*tls_session;	/* last TLS session, for resumption */
-};
-
-struct upstream_rt {
-	struct conf_upstream	*conf;
-	struct server_rt	*servers;
-	struct balance_server	*bs;
-	struct balance		 bal;
-	int			 nqueued;	/* requests waiting for max_conns */
-	size_t			 n;
-};
-
-/* What a request needs while it is under way; released when it ends. */
-struct req {
-	struct upstream_rt	*upstream;
-	struct upconn		*up;
-	int			 server;	/* index in upstream, -1 none */
-	int			 attempts;
-	int			 fail_status;	/* answer if no server is left */
-	int			 retried;	/* retries on other servers so far */
-	int			 queued;	/* waiting in the upstream's queue */
-	uint64_t		 queue_deadline;
-	int			 keyed;		/* hash methods: the request has a key */
-	uint32_t		 hash;		/* ... and this is its hash */
-	struct server_rt	*counted;	/* server whose active count we hold */
-	struct balance_tried	 tried;
-	enum http_method	 method;
-	int			 version;
-	unsigned		 keep_alive:1;	/* client connection stays open */
-	unsigned		 chunked:1;	/* request body chunked */
-	unsigned		 head_sent:1;	/* request head fully written */
-	unsigned		 req_done:1;	/* request body fully forwarded */
-	unsigned		 replayable:1;	/* whole request still in buffers */
-	unsigned		 resp_started:1; /* a response byte was read */
-	unsigned		 resp_head:1;	/* final response head parsed */
-	unsigned		 resp_done:1;	/* response fully read */
-	unsigned		 resp_chunked:1;
-	unsigned		 dechunk:1;	/* chunked upstream, 1.0 client */
-	unsigned		 resp_eof:1;	/* body ends at upstream close */
-	unsigned		 up_reuse:1;	/* upstream may be pooled after */
-	unsigned		 local_close:1;	/* close after the local answer */
-	unsigned		 need_more:1;	/* ub holds only a partial unit */
-	unsigned		 logged:1;
-	unsigned		 parsed:1;	/* a request head was parsed */
-	unsigned		 client_ka:1;	/* the client asked for keep-alive */
-	unsigned		 body_unread:1;	/* part of the request body was not read */
-	unsigned		 interim:1;	/* a 1xx went to the client */
-	char			*xbody;		/* a local answer's body (status page) */
-	size_t			 xbody_len, xbody_pos;
-	int64_t			 cl;		/* request Content-Length, -1 */
-	int64_t			 body_left;	/* CL body bytes left to forward */
-	int64_t			 body_seen;	/* data bytes decoded so far */
-	uint32_t		 body_start;	/* body offset in in-buffer */
-	struct http_chunked	 req_ck;
-	/*
-	 * The request body on its way upstream (body_fill): decoded from
-	 * the client's bytes, or read back from the stored body, and encoded
-	 * again into bb (chunks without extensions, or plain with a length).
-	 */
-	unsigned		 buffered:1;	/* read whole into body before forwarding */
-	unsigned		 body_in:1;	/* ... and it is all in */
-	unsigned		 out_chunked:1;	/* it goes upstream chunked */
-	unsigned		 src_done:1;	/* its last bytes are in bb */
-	char			*bb;		/* encoded body bytes to send */
-	uint32_t		 bb_pos, bb_end;
-	char			*trb;		/* trailer section (pass_request_trailers) */
-	uint32_t		 trb_len, trb_pos;
-	struct bodybuf		 body;
-	uint64_t		 body_off;	/* next stored byte to encode */
-	uint64_t		 body_t0;	/* when the body began */
-	uint64_t		 body_rx;	/* body bytes read from the client */
-	char			*hb;		/* head to send (either way) */
-	uint32_t		 hb_pos, hb_end;
-	char			*ub;		/* bytes from the upstream */
-	uint32_t		 ub_pos, ub_end;
-	uint32_t		 send_pos, send_end; /* body window in ub */
-	int64_t			 resp_left;	/* CL response bytes left */
-	struct http_chunked	 resp_ck;
-	int			 status;
-	uint64_t		 body_bytes;	/* response body bytes to client */
-	uint64_t		 t_start, t_up_start, t_up_end;
-	time_t			 wall_start;
-	/* Cache (routes with cache = on). */
-	const struct conf_route	*route;
-	uint32_t		 head_off, head_len; /* request head in c->in */
-	unsigned		 cache_on:1;	/* the route caches */
-	unsigned		 c_reval:1;	/* asking the origin about cref */
-	unsigned		 c_stale:1;	/* cref is a stale object (stale-if-error) */
-	unsigned		 c_store:1;	/* the response body goes into cw */
-	unsigned		 c_invalidate:1; /* unsafe method: purge on success */
-	unsigned		 c_hit:1;	/* answered from the cache */
-	unsigned		 c_nobody:1;	/* hit without a body (HEAD, 304) */
-	unsigned		 c_ahead:1;	/* storing at the backend's pace: the
-						   client is sent the object (cref) */
-	unsigned		 c_grow:1;	/* hit on an object still being stored */
-	unsigned		 c_chunk:1;	/* the object goes out chunked (its
-						   length was not known) */
-	unsigned		 c_open:1;	/* ... a chunk was begun */
-	unsigned		 c_last:1;	/* ... the last-chunk is queued */
-	uint64_t		 ck_left;	/* ... body bytes left in this chunk */
-	uint64_t		 cexpect;	/* ... its announced body length */
-	char			*ck;		/* cache key (then scratch), a buffer */
-	uint32_t		 klen;
-	uint32_t		 kurl;		/* where the URL (after "://") starts in ck */
-	uint32_t		 k2off, k2len;	/* the key in the other scheme, in ck */
-	uint32_t		 vlen;		/* vary blob of cref, after the key in ck */
-	struct cache_writer	 cw;
-	struct cache_ref	 cref;
-	struct cache_meta	 cmeta;
-	uint64_t		 coff, cend;	/* hit: object bytes to send */
-	uint64_t		 cwait_until;	/* collapsed: give up waiting then */
-	int64_t			 creq_time;	/* wall time the request went out */
-	char			 cstatus[160];	/* Cache-Status value, "" none */
-	char			*np;		/* normalized path (a buffer) */
-	uint32_t		 np_len;	/* 0: the path as sent is normal */
-	char			 line[600];	/* request line, for the log */
-	char			 referer[160];
-	char			 agent[200];
-	const char		*hsts;		/* Strict-Transport-Security to add */
-};
-
-struct client {
-	struct ev_io		 io;
-	struct ev_timer		 timer;
-	struct proxy_listener	*ls;
-	struct client		*next, *prev;
-	char			*in;
-	uint32_t		 in_pos, in_end;
-	enum cstate		 state;
-	enum wait_on		 wait;
-	uint64_t		 fixed_deadline;
-	struct req		*r;
-	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
-	unsigned		 bg:1;		/* no socket: a cache refresh behind a hit */
-	char			 ip[46];
-	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
-};
-
-static struct conf		*conf;
-static struct upstream_rt	*upstreams;
-static size_t			 nupstreams;
-static size_t			 bufsize;
-static struct http_limits	 req_limits, resp_limits;
-static struct http_header	*hdrs;
-static struct http_header	*hdrs2;	/* a request head parsed again */
-static char			*cscratch; /* cache: two buffers for heads */
-/* cache: "ROUTE UPSTREAM", the scope of each route's keys (cache_keys) */
-static struct cache_scope {
-	char		 s[2 * CONF_MAX_NAME + 2];
-	size_t		 len;
-}				*cache_scopes;
-static char			*fwdbuf;   /* cache: the forwarded head, built again */
-static struct http_header	*hdrs3;	   /* ... and parsed */
-static struct http_limits	 fwd_limits;
-static struct client		*clients;	/* every open client */
-static size_t			 nclients, nbusy;
-static void			*free_bufs, *free_reqs;
-static unsigned			 uri_flags;	/* worker/uri.h, from [global] */
-static int			 nfree_bufs, nfree_reqs;
-static struct client		*free_clients;
-static struct upconn		*free_upconns;
-static struct client		*dead_clients;	/* closed this loop turn */
-static struct upconn		*dead_upconns;
-static uint64_t			 quit_grace;	/* idle connections end by then */
-static int			 alog;		/* access log on: keep its fields */
-
-static void	 client_cb(struct ev_io *, uint32_t);
-static void	 client_timer_cb(struct ev_timer *);
-static void	 client_run(struct client *);
-static void	 client_close(struct client *);
-static void	 client_abort(struct client *);
-static void	 client_cut(struct client *);
-static enum step step_head(struct client *);
-static enum step step_request(struct client *);
-static enum step step_response(struct client *);
-static enum step step_local(struct client *);
-static enum step request_finish(struct client *);
-static enum step local_answer(struct client *, int, int);
-static enum step upstream_start(struct client *);
-static enum step upstream_failed(struct client *, const char *, unsigned, int, int);
-static void	 upconn_cb(struct ev_io *, uint32_t);
-static void	 upconn_timer_cb(struct ev_timer *);
-static void	 upconn_close(struct upconn *);
-static void	 req_drop_up(struct req *);
-static void	 upconn_release(struct client *);
-static void	 access_log(struct client *);
-static void	 log_request_line(char *, size_t, const struct http_request *);
-static void	 active_add(struct req *, struct server_rt *, int);
-static void	 server_failed(struct server_rt *, int);
-static void	 queue_leave(struct req *);
-static int	 cache_stale_ok(struct client *);
-static enum step cache_serve_stale(struct client *, int);
-static enum step request_forward(struct client *, const struct http_request *);
-static void	 cache_refresh_behind(struct client *, const struct http_request *);
-static void	 cache_ahead_begin(struct client *, const struct http_response *);
-static enum step cache_hit(struct client *, const struct http_request *);
-static enum step step_handshake(struct client *);
-static enum step redirect_answer(struct client *, const struct http_request *);
-static enum step body_begin(struct client *, const struct http_request *);
-static enum step step_body(struct client *);
-static enum step request_start(struct client *, const struct http_request *);
-static int	 body_next(struct client *, size_t, const char **, size_t *);
-static void	 trailers_filter(struct req *);
-
-/*
- * Socket I/O of both sides goes through these: plain read/writev, or TLS
- * when the connection has it (one branch on the plain path).
- */
-static inline ssize_t
-cl_read(struct client *c, void *buf, size_t len)
-{
-	ssize_t	 n;
-
-	if (c->tls == NULL)
-		return read(c->io.fd, buf, len);
-	n = tls_conn_read(c->tls, buf, len);
-	/*
-	 * The peer's close_notify (or an error) came with these bytes: it is
-	 * inside OpenSSL now, and epoll will not tell again.  As after a FIN,
-	 * the next read must not wait.
-	 */
-	if (n > 0 && (c->tls->eof || c->tls->failed))
-		c->rdhup = 1;
-	return n;
-}
-
-static inline ssize_t
-cl_writev(struct client *c, const struct iovec *iov, int niov)
-{
-	if (c->tls == NULL)
-		return writev(c->io.fd, iov, niov);
-	return tls_conn_writev(c->tls, iov, niov);
-}
-
-static inline ssize_t
-cl_write(struct client *c, const void *buf, size_t len)
-{
-	struct iovec	 iov = { (void *)buf, len };
-
-	return cl_writev(c, &iov, 1);
-}
-
-/* No more output: close_notify for TLS, then the TCP half-close. */
-static void
-cl_shutdown_wr(struct client *c)
-{
-	if (c->tls != NULL)
-		tls_conn_shutdown(c->tls);
-	shutdown(c->io.fd, SHUT_WR);
-}
-
-static inline ssize_t
-up_read(struct upconn *u, void *buf, size_t len)
-{
-	ssize_t	 n;
-
-	if (u->tls == NULL)
-		return read(u->io.fd, buf, len);
-	n = tls_conn_read(u->tls, buf, len);
-	if (n > 0 && (u->tls->eof || u->tls->failed))
-		u->rdhup = 1;		/* as in cl_read */
-	return n;
-}
-
-static inline ssize_t
-up_writev(struct upconn *u, const struct iovec *iov, int niov)
-{
-	if (u->tls == NULL)
-		return writev(u->io.fd, iov, niov);
-	return tls_conn_writev(u->tls, iov, niov);
-}
+struct conf		*conf;
+struct upstream_rt	*upstreams;
+size_t			 nupstreams;
+size_t			 bufsize;
+struct http_limits	 req_limits, resp_limits;
+struct http_header	*hdrs;
+struct http_header	*hdrs2;	/* a request head parsed again */
+char			*cscratch; /* cache: two buffers for heads */
+struct cache_scope	*cache_scopes;
+char			*fwdbuf;   /* cache: the forwarded head, built again */
+struct http_header	*hdrs3;	   /* ... and parsed */
+struct http_limits	 fwd_limits;
+struct client		*clients;	/* every open client */
+size_t			 nclients, nbusy;
+void			*free_bufs, *free_reqs;
+unsigned			 uri_flags;	/* worker/uri.h, from [global] */
+int			 nfree_bufs, nfree_reqs;
+struct client		*free_clients;
+struct upconn		*free_upconns;
+struct client		*dead_clients;	/* closed this loop turn */
+struct upconn		*dead_upconns;
+uint64_t			 quit_grace;	/* idle connections end by then */
+int			 alog;		/* access log on: keep its fields */
 
 /* Why a write to an upstream failed: the TLS reason, or errno's. */
-static const char *
+const char *
 up_strerror(struct upconn *u, int err)
 {
 	static char	 buf[200];
@@ -401,22 +96,8 @@ up_strerror(struct upconn *u, int err)
 	return strerror(err);
 }
 
-/*
- * OpenSSL may need the other direction than the one the caller waits on
- * (a write that must first read, a read that must first write): turn the
- * readiness that came into the one the waiting side looks at.
- */
-static inline void
-tls_events(struct tls_conn *t, uint32_t events, int *rd, int *wr)
-{
-	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && t->wr_wants_rd)
-		*wr = 1;
-	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && t->rd_wants_wr)
-		*rd = 1;
-}
-
 /* Buffers and request blocks: free lists, so the request path does not malloc. */
-static char *
+char *
 buf_get(void)
 {
 	void	*b;
@@ -430,7 +111,7 @@ buf_get(void)
 	return malloc(bufsize);
 }
 
-static void
+void
 buf_put(char *b)
 {
 	if (b == NULL)
@@ -444,7 +125,7 @@ buf_put(char *b)
 	nfree_bufs++;
 }
 
-static struct req *
+struct req *
 req_get(void)
 {
 	struct req	*r;
@@ -464,7 +145,7 @@ req_get(void)
 	return r;
 }
 
-static void
+void
 req_put(struct req *r)
 {
 	active_add(r, NULL, -1);
@@ -580,7 +261,7 @@ proxy_init(struct conf *c)
 	return 0;
 }
 
-static struct upstream_rt *
+struct upstream_rt *
 upstream_of(const struct conf_upstream *cu)
 {
 	return &upstreams[cu - conf->upstreams];
@@ -590,7 +271,7 @@ upstream_of(const struct conf_upstream *cu)
  * Whether a path may need normalizing: it has an escape, a backslash, an
  * empty segment or a segment starting with a dot.  Most paths have none.
  */
-static int
+int
 path_maybe_abnormal(const char *p, size_t n)
 {
 	size_t	 i;
@@ -612,7 +293,7 @@ path_maybe_abnormal(const char *p, size_t n)
  * says normalize_path = off.  Returns 0, -1 when out of memory, or 400
  * (logged) for a path that has no safe normal form.
  */
-static int
+int
 path_normalize(struct client *c, struct http_request *rq)
 {
 	struct req	*r = c->r;
@@ -644,7 +325,7 @@ path_normalize(struct client *c, struct http_request *rq)
  * pattern, then the longest path prefix under that host.  Returns the
  * route, or NULL with *status 421 (no host matches) or 404 (no path).
  */
-static struct conf_route *
+struct conf_route *
 route_find(struct proxy_listener *ls, const struct http_request *rq, int *status)
 {
 	char			 host[256];
@@ -727,13 +408,7 @@ route_find(struct proxy_listener *ls, const struct http_request *rq, int *status
 	return best;
 }
 
-/* Append to a head being built; 0, or -1 when it does not fit. */
-struct hbuild {
-	char	*p;
-	size_t	 len, cap;
-};
-
-static int
+int
 hb_add(struct hbuild *b, const char *s, size_t n)
 {
 	if (b->len + n > b->cap)
@@ -743,13 +418,13 @@ hb_add(struct hbuild *b, const char *s, size_t n)
 	return 0;
 }
 
-static int
+int
 hb_str(struct hbuild *b, const char *s)
 {
 	return hb_add(b, s, strlen(s));
 }
 
-static int
+int
 hb_header(struct hbuild *b, const struct http_header *h)
 {
 	if (b->len + h->name_len + h->value_len + 4 > b->cap)
@@ -766,7 +441,7 @@ hb_header(struct hbuild *b, const struct http_header *h)
 }
 
 /* Append a decimal number: the hit path has no use for printf. */
-static int
+int
 hb_num(struct hbuild *b, int64_t v)
 {
 	char		 d[24];
@@ -782,10 +457,7 @@ hb_num(struct hbuild *b, int64_t v)
 	return hb_add(b, d + n, sizeof(d) - n);
 }
 
-static int
-hb_fmt(struct hbuild *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
+int
 hb_fmt(struct hbuild *b, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -800,14 +472,8 @@ hb_fmt(struct hbuild *b, const char *fmt, ...)
 	return 0;
 }
 
-struct conn_tokens {
-	const char	*name[MAX_CONN_TOKENS];
-	size_t		 len[MAX_CONN_TOKENS];
-	int		 n;
-};
-
 /* Collect the field names listed in Connection headers. */
-static void
+void
 conn_tokens_collect(const struct http_header *h, size_t nh, struct conn_tokens *ct)
 {
 	size_t		 i;
@@ -833,7 +499,7 @@ conn_tokens_collect(const struct http_header *h, size_t nh, struct conn_tokens *
 	}
 }
 
-static int
+int
 conn_tokens_has(const struct conn_tokens *ct, const struct http_header *h)
 {
 	int	 i;
@@ -846,7 +512,7 @@ conn_tokens_has(const struct conn_tokens *ct, const struct http_header *h)
 }
 
 /* Hop-by-hop and framing fields that are never forwarded as they are. */
-static int
+int
 is_hop_header(const struct http_header *h)
 {
 	switch (h->name_len) {
@@ -874,7 +540,7 @@ is_hop_header(const struct http_header *h)
  * and bytes over 0x7e become \\xHH, as nginx writes them.  Stops at the
  * last whole character that fits cap (with its NUL).
  */
-static void
+void
 copy_field(char *dst, size_t cap, const char *s, size_t n)
 {
 	size_t	 i, o = 0;
@@ -893,7 +559,7 @@ copy_field(char *dst, size_t cap, const char *s, size_t n)
  * Whether a field name is name (lowercase, with '-') when '_' counts as
  * '-': backends of the CGI kind fold both to the same variable.
  */
-static int
+int
 name_eq_any_dash(const struct http_header *h, const char *name)
 {
 	size_t	 i;
@@ -917,7 +583,7 @@ name_eq_any_dash(const struct http_header *h, const char *name)
  * The path of the request-target as the client sent it, without the
  * query ("/" when empty): for routes with normalize_path = off.
  */
-static void
+void
 raw_path(const struct http_request *rq, const char **pathp, size_t *lenp)
 {
 	const char	*t = rq->target, *te = t + rq->target_len, *p, *q;
@@ -995,7 +661,7 @@ static const struct {
  * rules of client_fields[].  X-Forwarded-For in its plain spelling is not
  * dropped: build_request_head appends the client address to it.
  */
-static int
+int
 client_field_dropped(const struct http_header *h, const struct conf_route *rt)
 {
 	static uint32_t	 first;	/* the first letters of the names, a bit each */
@@ -1034,7 +700,7 @@ client_field_dropped(const struct http_header *h, const struct conf_route *rt)
  * stored object's validators.  This is the one place that decides it:
  * the Vary matcher (vary_pick) asks it too.
  */
-static int
+int
 fwd_client_field(const struct req *r, const struct http_request *rq,
     const struct conn_tokens *ct, const struct http_header *h, int store,
     int reval)
@@ -1070,7 +736,7 @@ static const char *const fwd_own_fields[] = {
 };
 
 /* Whether build_request_head() may write a field of lowercase name n. */
-static int
+int
 fwd_own_field(const char *n, size_t len)
 {
 	size_t	 i;
@@ -1086,7 +752,7 @@ fwd_own_field(const char *n, size_t len)
  * Build the upstream request head in r->hb.  Returns 0, or -1 when it
  * does not fit the buffer (the client gets 431).
  */
-static int
+int
 build_request_head(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
@@ -1213,7 +879,7 @@ build_request_head(struct client *c, const struct http_request *rq)
  * Build the client's response head in r->hb from the upstream's.
  * final: 0 for a forwarded 1xx.  Returns 0 or -1 (too large: 502).
  */
-static int
+int
 build_response_head(struct client *c, const struct http_response *rs, int final)
 {
 	struct req		*r = c->r;
@@ -1289,7 +955,7 @@ build_response_head(struct client *c, const struct http_response *rs, int final)
 }
 
 /* Cached Date value, refreshed once a second. */
-static const char *
+const char *
 http_date(void)
 {
 	static char	 date[40];
@@ -1309,7 +975,7 @@ http_date(void)
  * upstream address or anything the client sent.  close: close the
  * connection afterwards.
  */
-static enum step
+enum step
 local_answer(struct client *c, int status, int close_after)
 {
 	struct req	*r = c->r;
@@ -1381,7 +1047,7 @@ local_answer(struct client *c, int status, int close_after)
  * Returns the bytes written (0 and wr_ready cleared when it would block),
  * or -1 when the client is gone (it is closed then).
  */
-static ssize_t
+ssize_t
 client_write2(struct client *c, const char *a, size_t al, const char *b, size_t bl)
 {
 	struct iovec	 iov[2];
@@ -1413,7 +1079,7 @@ client_write2(struct client *c, const char *a, size_t al, const char *b, size_t 
 }
 
 /* Write the local answer; then keep-alive or close. */
-static enum step
+enum step
 step_local(struct client *c)
 {
 	struct req	*r = c->r;
@@ -1462,7 +1128,7 @@ step_local(struct client *c)
 }
 
 /* Drop input until the client closes or the lingering time is over. */
-static enum step
+enum step
 step_linger(struct client *c)
 {
 	static char	 sink[16384];
@@ -1485,17 +1151,7 @@ step_linger(struct client *c)
 	}
 }
 
-/* A growing text buffer for the status page. */
-struct sbuf {
-	char	*p;
-	size_t	 len, cap;
-	int	 oom;
-};
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
+void
 sb_printf(struct sbuf *b, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -1527,14 +1183,14 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
-static const char *
+const char *
 state_name(uint32_t st)
 {
 	return st == SHM_DOWN ? "down" : (st == SHM_FAILED ? "failed" : "up");
 }
 
 /* Copy a shared probe text, for JSON and label use: printable, no quotes. */
-static void
+void
 probe_text(const struct shm_server *ss, char *out, size_t len)
 {
 	size_t	 i;
@@ -1547,7 +1203,7 @@ probe_text(const struct shm_server *ss, char *out, size_t len)
 }
 
 /* Prometheus families, each as one group of samples over all servers. */
-static void
+void
 status_metrics(struct sbuf *b, struct shm_header *shm)
 {
 	static const struct {
@@ -1599,7 +1255,7 @@ status_metrics(struct sbuf *b, struct shm_header *shm)
 }
 
 /* TLS handshake counters, all workers: a JSON member or Prometheus lines. */
-static void
+void
 status_tls(struct sbuf *b, int prom)
 {
 	static const char *const name[] = {
@@ -1634,7 +1290,7 @@ status_tls(struct sbuf *b, int prom)
  * counters, summed over all workers from shared memory.  JSON, or the
  * Prometheus text format when the path ends in /metrics.
  */
-static enum step
+enum step
 status_answer(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
@@ -1795,7 +1451,7 @@ status_answer(struct client *c, const struct http_request *rq)
 }
 
 /* Whether an address (text, as in c->ip) is in a list of blocks. */
-static int
+int
 ip_allowed(const char *ip, const struct conf_cidr *list, size_t n)
 {
 	struct sockaddr_in	 s4;
@@ -1815,14 +1471,14 @@ ip_allowed(const char *ip, const struct conf_cidr *list, size_t n)
 }
 
 /* Whether the client's address is in the route's allow list. */
-static int
+int
 client_allowed(const struct client *c, const struct conf_route *rt)
 {
 	return rt->nallow == 0 || ip_allowed(c->ip, rt->allow, rt->nallow);
 }
 
 /* Find cookie name in the Cookie fields; *v, *vl its value. */
-static int
+int
 find_cookie(const struct http_request *rq, const char *name, const char **v,
     size_t *vl)
 {
@@ -1853,7 +1509,7 @@ find_cookie(const struct http_request *rq, const char *name, const char **v,
 }
 
 /* The balancing key of a request, for ip_hash and hash upstreams. */
-static void
+void
 request_key(struct client *c, const struct http_request *rq)
 {
 	struct req			*r = c->r;
@@ -1908,25 +1564,8 @@ request_key(struct client *c, const struct http_request *rq)
  *	stream to the client; step_response commits it at the end.
  */
 
-/*
- * What the vary callback of a lookup sees and keeps.  Vary is matched
- * against the request as forwarded (fwd_view); vary_pick() builds that
- * view only for the fields portico writes itself, and takes the others
- * from the client's request (rq) as fwd_client_field() forwards them.
- */
-struct vary_arg {
-	struct client			*c;
-	const struct http_request	*rq;	/* the client's */
-	char				*out;	/* the matching blob is copied here */
-	size_t				 cap, len;
-	int				 ct_done;
-	int				 view;	/* frq: 0 not built, 1 built, -1 failed */
-	struct conn_tokens		 ct;	/* of rq, once ct_done */
-	struct http_request		 frq;
-};
 
-
-static void
+void
 cache_opts(const struct conf_route *rt, struct cachepol_opts *o)
 {
 	o->store_set_cookie = rt->cache_set_cookie;
@@ -1941,7 +1580,7 @@ cache_opts(const struct conf_route *rt, struct cachepol_opts *o)
  * is looked up or stored has no body, so nothing overwrites it): parse it
  * again when the cache needs its fields after step_head.
  */
-static int
+int
 req_reparse(struct client *c, struct http_request *rq)
 {
 	struct req	*r = c->r;
@@ -1973,7 +1612,7 @@ req_reparse(struct client *c, struct http_request *rq)
  * drops (Range, conditionals) change the view.  -1 when it cannot be
  * built.
  */
-static int
+int
 fwd_view(struct client *c, const struct http_request *rq, struct http_request *frq)
 {
 	struct req		*r = c->r;
@@ -1999,7 +1638,7 @@ fwd_view(struct client *c, const struct http_request *rq, struct http_request *f
 	return rc;
 }
 
-static void
+void
 vary_arg_init(struct vary_arg *va, struct client *c,
     const struct http_request *rq)
 {
@@ -2016,7 +1655,7 @@ vary_arg_init(struct vary_arg *va, struct client *c,
 static const struct http_request no_fields;
 
 /* The request whose fields named n (lowercase) are those forwarded. */
-static const struct http_request *
+const struct http_request *
 vary_pick(const char *n, size_t len, void *arg)
 {
 	struct vary_arg		*va = arg;
@@ -2039,7 +1678,7 @@ vary_pick(const char *n, size_t len, void *arg)
 	    va->rq : &no_fields;
 }
 
-static int
+int
 vary_cb(const char *blob, size_t len, void *arg)
 {
 	struct vary_arg	*va = arg;
@@ -2054,7 +1693,7 @@ vary_cb(const char *blob, size_t len, void *arg)
 }
 
 /* Look the request's key up; *ok and the vary blob of what was found. */
-static enum cache_lookup_rc
+enum cache_lookup_rc
 cache_find(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
@@ -2093,7 +1732,7 @@ cache_grow_patience(const struct req *r)
 }
 
 /* Progress of the growing object: -1 when it is gone. */
-static int
+int
 cache_grow_check(struct req *r)
 {
 	switch (cache_ref_grow(worker.cache, &r->cref)) {
@@ -2123,7 +1762,7 @@ cache_grow_check(struct req *r)
  * when that one announced its length and is fresh for this request.
  * Returns 1 when answered (*st set).
  */
-static int
+int
 cache_grow_hit(struct client *c, const struct http_request *rq,
     const struct cachepol_req *cr, const struct cachepol_opts *o, enum step *st)
 {
@@ -2164,7 +1803,7 @@ cache_grow_hit(struct client *c, const struct http_request *rq,
  * Returns STEP_DONE with c->state CS_CACHE, or STEP_AGAIN when the
  * object changed under us (the caller goes upstream instead).
  */
-static enum step
+enum step
 cache_hit(struct client *c, const struct http_request *rq)
 {
 	struct req	*r = c->r;
@@ -2309,7 +1948,7 @@ cache_hit(struct client *c, const struct http_request *rq)
  * or the last-chunk (n == 0), goes behind what is left of r->hb.
  * Returns -1 when hb has no room yet (it has once drained).
  */
-static int
+int
 chunk_frame(struct req *r, uint64_t n)
 {
 	int	 len;
@@ -2335,7 +1974,7 @@ chunk_frame(struct req *r, uint64_t n)
  * *niov, *hl (bytes of hb) and *total.  -1 when the object's bytes could
  * not be had (it changed, or is not stored that far), else 0.
  */
-static int
+int
 obj_iov(struct req *r, uint64_t end, struct iovec *iov, int *niov,
     size_t *hl, size_t *total)
 {
@@ -2366,7 +2005,7 @@ obj_iov(struct req *r, uint64_t end, struct iovec *iov, int *niov,
 }
 
 /* Account n bytes written of an obj_iov() write with hl bytes of hb. */
-static void
+void
 obj_sent(struct req *r, size_t n, size_t hl)
 {
 	if (n <= hl) {
@@ -2381,7 +2020,7 @@ obj_sent(struct req *r, size_t n, size_t hl)
 }
 
 /* Write a hit: the built head, then the object's bytes straight from shared memory. */
-static enum step
+enum step
 step_cache(struct client *c)
 {
 	struct req	*r = c->r;
@@ -2452,7 +2091,7 @@ changed:
 }
 
 /* Whether the stale object may answer for a failed origin (stale-if-error). */
-static int
+int
 cache_stale_ok(struct client *c)
 {
 	struct req		*r = c->r;
@@ -2473,7 +2112,7 @@ cache_stale_ok(struct client *c)
 }
 
 /* The origin failed with status: answer with the stale object instead. */
-static enum step
+enum step
 cache_serve_stale(struct client *c, int status)
 {
 	struct req		*r = c->r;
@@ -2502,7 +2141,7 @@ cache_serve_stale(struct client *c, int status)
  * Host as sent (the authority of an absolute-form target; none for an
  * HTTP/1.0 request without Host, which gets the upstream's name).
  */
-static void
+void
 fwd_url(const struct req *r, const struct http_request *rq,
     struct http_request *v)
 {
@@ -2524,7 +2163,7 @@ fwd_url(const struct req *r, const struct http_request *rq,
  * otherwise: no hit pays for it).  -1 when the keys do not fit (the
  * request is not cached).
  */
-static int
+int
 cache_keys(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
@@ -2556,7 +2195,7 @@ cache_keys(struct client *c, const struct http_request *rq)
 }
 
 /* PURGE (one key, all its variants) and BAN (every key under a prefix). */
-static enum step
+enum step
 cache_purge_request(struct client *c, int ban)
 {
 	struct req		*r = c->r;
@@ -2582,7 +2221,7 @@ cache_purge_request(struct client *c, int ban)
  * A request on a caching route, before any upstream work.  Returns 1 when
  * it is answered or waits (*st set), 0 when it goes upstream.
  */
-static int
+int
 cache_request(struct client *c, const struct http_request *rq, enum step *st)
 {
 	struct req		*r = c->r;
@@ -2725,7 +2364,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 }
 
 /* Purge the URL part url[0..n) ("host/path") under both schemes' prefixes. */
-static void
+void
 cache_purge_url(struct req *r, const char *url, size_t n)
 {
 	char		 key[CACHE_KEY_MAX + 2 * CONF_MAX_NAME + 16];
@@ -2753,7 +2392,7 @@ cache_purge_url(struct req *r, const char *url, size_t n)
  * 4.4), in both schemes, and for the URIs of its Location and
  * Content-Location when they name the same host.
  */
-static void
+void
 cache_invalidate(struct client *c, const struct http_response *rs)
 {
 	struct req		*r = c->r;
@@ -2799,7 +2438,7 @@ cache_invalidate(struct client *c, const struct http_response *rs)
  * the freshened head (the body is copied inside shared memory) and answer
  * the client from it.
  */
-static enum step
+enum step
 cache_refreshed(struct client *c, const struct http_response *rs)
 {
 	struct req		*r = c->r;
@@ -2898,7 +2537,7 @@ fail:
  * A final response head from the origin on a caching route.  Returns 1
  * when the client is answered from the cache instead (*st set).
  */
-static int
+int
 cache_response(struct client *c, const struct http_response *rs, enum step *st)
 {
 	struct req		*r = c->r;
@@ -2965,7 +2604,7 @@ cache_response(struct client *c, const struct http_response *rs, enum step *st)
 }
 
 /* Response body bytes on their way to the client: into the object too. */
-static void
+void
 cache_body(struct req *r, const char *p, size_t n)
 {
 	if (!r->c_store || n == 0)
@@ -3000,7 +2639,7 @@ cache_body(struct req *r, const char *p, size_t n)
  * way).  A chunked answer to an HTTP/1.0 client is stored at its pace,
  * as before.
  */
-static void
+void
 cache_ahead_begin(struct client *c, const struct http_response *rs)
 {
 	struct req	*r = c->r;
@@ -3022,7 +2661,7 @@ cache_ahead_begin(struct client *c, const struct http_response *rs)
 }
 
 /* The client went away while the object is stored: go on without it. */
-static void
+void
 cache_ahead_detach(struct client *c)
 {
 	log_info("client %s closed the connection; storing the answer goes on",
@@ -3045,7 +2684,7 @@ cache_ahead_detach(struct client *c)
  * went away under the client (cut).  When the object could not grow and
  * the client has it all, the object is given up and c_ahead ends.
  */
-static enum step
+enum step
 cache_ahead_write(struct client *c)
 {
 	struct req	*r = c->r;
@@ -3102,7 +2741,7 @@ lost:
  * The whole body is stored: publish it and send the client the rest from
  * the complete object (CS_CACHE), with the backend connection released.
  */
-static enum step
+enum step
 cache_ahead_done(struct client *c)
 {
 	struct req	*r = c->r;
@@ -3127,7 +2766,7 @@ cache_ahead_done(struct client *c)
 }
 
 /* The whole body is in: make the object visible. */
-static void
+void
 cache_done(struct req *r)
 {
 	if (!r->c_store)
@@ -3142,7 +2781,7 @@ cache_done(struct req *r)
  * without a client socket now asks the origin and stores the answer.  It
  * starts on the next loop turn (this one is in the middle of parsing).
  */
-static void
+void
 cache_refresh_behind(struct client *c, const struct http_request *rq)
 {
 	struct req	*r = c->r;
@@ -3182,7 +2821,7 @@ cache_refresh_behind(struct client *c, const struct http_request *rq)
 }
 
 /* A collapsed miss looks again: answered from the cache, or fetched itself. */
-static enum step
+enum step
 cache_wait_again(struct client *c)
 {
 	struct http_request	 rq;
@@ -3200,7 +2839,7 @@ cache_wait_again(struct client *c)
  * head, within the listener's tls_handshake_timeout.  A failed one is
  * counted and logged at info: clients fail handshakes all the time.
  */
-static enum step
+enum step
 step_handshake(struct client *c)
 {
 	int	 rc;
@@ -3225,7 +2864,7 @@ step_handshake(struct client *c)
 }
 
 /* redirect = https: send the client to the same host and target on https. */
-static enum step
+enum step
 redirect_answer(struct client *c, const struct http_request *rq)
 {
 	struct req	*r = c->r;
@@ -3291,7 +2930,7 @@ redirect_answer(struct client *c, const struct http_request *rq)
  * Read and parse a request head; on success route it and start the
  * upstream side.
  */
-static enum step
+enum step
 step_head(struct client *c)
 {
 	struct http_request	 rq;
@@ -3448,7 +3087,7 @@ step_head(struct client *c)
  * picked, so that a slow client holds no server.  Interim 100 Continue
  * comes from portico, as the body is wanted whatever the server says.
  */
-static enum step
+enum step
 body_begin(struct client *c, const struct http_request *rq)
 {
 	struct req	*r = c->r;
@@ -3473,7 +3112,7 @@ body_begin(struct client *c, const struct http_request *rq)
  * when bytes came, 0 when there are none for now (rd_ready cleared), -1
  * when the client is gone (it is closed then).
  */
-static int
+int
 body_read(struct client *c)
 {
 	ssize_t		 n;
@@ -3504,7 +3143,7 @@ body_read(struct client *c)
  * after the head, which stays where it is; what follows the body (a
  * pipelined request) is moved up to just after the head at the end.
  */
-static enum step
+enum step
 step_body(struct client *c)
 {
 	struct req		*r = c->r;
@@ -3554,7 +3193,7 @@ step_body(struct client *c)
 }
 
 /* The request is whole (or streams): cache, then the upstream. */
-static enum step
+enum step
 request_start(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
@@ -3577,7 +3216,7 @@ request_start(struct client *c, const struct http_request *rq)
 }
 
 /* Send the request on to the route's upstream. */
-static enum step
+enum step
 request_forward(struct client *c, const struct http_request *rq)
 {
 	struct req	*r = c->r;
@@ -3600,7 +3239,7 @@ request_forward(struct client *c, const struct http_request *rq)
 }
 
 /* Take a pooled connection to server s, or open a new one. */
-static struct upconn *
+struct upconn *
 upconn_get(struct server_rt *s)
 {
 	struct upconn	*u;
@@ -3652,7 +3291,7 @@ upconn_get(struct server_rt *s)
 	return u;
 }
 
-static void
+void
 upconn_close(struct upconn *u)
 {
 	if (u->owner == NULL && u->srv != NULL) {
@@ -3680,7 +3319,7 @@ upconn_close(struct upconn *u)
 }
 
 /* Close the request's upstream connection (it is owned, so not in a pool). */
-static void
+void
 req_drop_up(struct req *r)
 {
 	if (r->up != NULL) {
@@ -3690,7 +3329,7 @@ req_drop_up(struct req *r)
 }
 
 /* Give the request's upstream connection back to the pool, or close it. */
-static void
+void
 upconn_release(struct client *c)
 {
 	struct req	*r = c->r;
@@ -3729,7 +3368,7 @@ upconn_release(struct client *c)
 	ev_timer_set(&u->timer, ev_now + s->up->conf->keepalive_timeout_ms);
 }
 
-static void
+void
 upconn_cb(struct ev_io *io, uint32_t events)
 {
 	struct upconn	*u = (struct upconn *)io;
@@ -3769,7 +3408,7 @@ upconn_cb(struct ev_io *io, uint32_t events)
 	client_run(u->owner);
 }
 
-static void
+void
 upconn_timer_cb(struct ev_timer *t)
 {
 	struct upconn	*u = (struct upconn *)((char *)t - offsetof(struct upconn, timer));
@@ -3783,7 +3422,7 @@ upconn_timer_cb(struct ev_timer *t)
  * server's active total, shared by all workers, and in this worker's own
  * row, which the master takes back if the worker dies.
  */
-static void
+void
 active_add(struct req *r, struct server_rt *s, int delta)
 {
 	int	 idx;
@@ -3827,7 +3466,7 @@ active_add(struct req *r, struct server_rt *s, int delta)
  * fail_timeout).  With max_fails = 1 one failure is enough, so this
  * worker also leaves the server out at once, not waiting for the checker.
  */
-static void
+void
 server_failed(struct server_rt *s, int i)
 {
 	const struct conf_upstream	*cu = s->up->conf;
@@ -3847,7 +3486,7 @@ server_failed(struct server_rt *s, int i)
  * looking again every QUEUE_POLL_MS, for a connection to free up in any
  * worker.  Returns 1 while it waits.
  */
-static int
+int
 queue_wait(struct client *c)
 {
 	struct req		*r = c->r;
@@ -3865,7 +3504,7 @@ queue_wait(struct client *c)
 	return 1;
 }
 
-static void
+void
 queue_leave(struct req *r)
 {
 	if (r->queued) {
@@ -3875,7 +3514,7 @@ queue_leave(struct req *r)
 }
 
 /* Pick a server and start sending the request to it. */
-static enum step
+enum step
 upstream_start(struct client *c)
 {
 	struct req		*r = c->r;
@@ -3923,7 +3562,7 @@ upstream_start(struct client *c)
 	return STEP_DONE;
 }
 
-static unsigned
+unsigned
 retry_status_bit(int status)
 {
 	switch (status) {
@@ -3940,7 +3579,7 @@ retry_status_bit(int status)
 	}
 }
 
-static int
+int
 idempotent(enum http_method m)
 {
 	return m != HTTP_M_POST && m != HTTP_M_PATCH && m != HTTP_M_OTHER &&
@@ -3954,7 +3593,7 @@ idempotent(enum http_method m)
  * again: still whole in the buffers, and idempotent unless nothing of it
  * reached the server.
  */
-static int
+int
 retry_allowed(const struct req *r, unsigned kind, int nothing_sent)
 {
 	const struct conf_upstream	*cu = r->upstream->conf;
@@ -3972,7 +3611,7 @@ retry_allowed(const struct req *r, unsigned kind, int nothing_sent)
 }
 
 /* Rewind the request to send it again, and pick the next server. */
-static enum step
+enum step
 request_retry(struct client *c, int same_server, int status)
 {
 	struct req		*r = c->r;
@@ -4013,7 +3652,7 @@ request_retry(struct client *c, int same_server, int status)
  * RETRY_ERROR or RETRY_TIMEOUT; nothing_sent: the connection never came
  * up, so the request cannot have reached the server.
  */
-static enum step
+enum step
 upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_sent,
     int status)
 {
@@ -4051,7 +3690,7 @@ upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_se
  * Whether a field name begins with prefix (lowercase, with '-') when '_'
  * counts as '-'.
  */
-static int
+int
 name_prefix_any_dash(const struct http_header *h, const char *prefix)
 {
 	struct http_header	 t = *h;
@@ -4070,7 +3709,7 @@ name_prefix_any_dash(const struct http_header *h, const char *prefix)
  * for '-', nor those a trailer must not carry (RFC 9110 6.5.1: framing,
  * routing, authentication, request modifiers).
  */
-static int
+int
 trailer_allowed(const struct http_header *h)
 {
 	static const char *const deny[] = {
@@ -4103,7 +3742,7 @@ trailer_allowed(const struct http_header *h)
  * the chunked parser: "name:value CRLF" lines, then CRLF), in place.
  * Without pass_request_trailers there is nothing (r->trb_len 0).
  */
-static void
+void
 trailers_filter(struct req *r)
 {
 	struct http_header	 h;
@@ -4139,7 +3778,7 @@ trailers_filter(struct req *r)
  * Where the request body ends in what the client sends: the chunked
  * last-chunk and trailers are in, or the Content-Length bytes are.
  */
-static int
+int
 body_src_end(const struct req *r)
 {
 	return r->chunked ? r->req_ck.done : r->body_left == 0;
@@ -4155,7 +3794,7 @@ body_src_end(const struct req *r)
  * or the status to answer with: 400 for bad framing (a chunk-size line
  * over 4 KiB included), 413 over max_body_size, 500 out of memory.
  */
-static int
+int
 body_next(struct client *c, size_t max, const char **p, size_t *n)
 {
 	struct req	*r = c->r;
@@ -4229,7 +3868,7 @@ body_next(struct client *c, size_t max, const char **p, size_t *n)
  * body ends with the filtered trailers (r->trb) or none.  Returns 0, or
  * the status to answer with.
  */
-static int
+int
 body_fill(struct client *c)
 {
 	struct req	*r = c->r;
@@ -4303,7 +3942,7 @@ body_fill(struct client *c)
  * trailers, to the upstream.  Returns STEP_DONE when all is sent (or
  * cannot be), AGAIN when waiting, CLOSED when the client is gone.
  */
-static enum step
+enum step
 step_request(struct client *c)
 {
 	struct req	*r = c->r;
@@ -4412,7 +4051,7 @@ step_request(struct client *c)
 }
 
 /* Make the next window of response body bytes in ub ready to send. */
-static int
+int
 resp_window(struct client *c)
 {
 	struct req	*r = c->r;
@@ -4482,7 +4121,7 @@ resp_window(struct client *c)
 }
 
 /* A final response head was parsed: decide the framing and build the head. */
-static enum step
+enum step
 response_head(struct client *c, const struct http_response *rs)
 {
 	struct req	*r = c->r;
@@ -4534,7 +4173,7 @@ response_head(struct client *c, const struct http_response *rs)
  * client gets 502; after it, the connection is cut (with a reset for a
  * close-delimited body, which a plain close would make look complete).
  */
-static enum step
+enum step
 upstream_broke(struct client *c, const char *why)
 {
 	struct req	*r = c->r;
@@ -4553,7 +4192,7 @@ upstream_broke(struct client *c, const char *why)
  * Response direction: read the upstream's head, answer 502 for a bad one,
  * then stream head and body to the client.
  */
-static enum step
+enum step
 step_response(struct client *c)
 {
 	struct req		*r = c->r;
@@ -4784,7 +4423,7 @@ step_response(struct client *c)
  * The request line for the access log, "METHOD target HTTP/1.x", its
  * target escaped as the other quoted fields are.
  */
-static void
+void
 log_request_line(char *line, size_t cap, const struct http_request *rq)
 {
 	int	 n;
@@ -4802,7 +4441,7 @@ log_request_line(char *line, size_t cap, const struct http_request *rq)
 }
 
 /* Write one access log line for the request that just ended. */
-static void
+void
 access_log(struct client *c)
 {
 	static char	 tbuf[40];
@@ -4853,7 +4492,7 @@ access_log(struct client *c)
  * The exchange is over on both sides: log it, pool the upstream
  * connection, and go back to reading heads (or close).
  */
-static enum step
+enum step
 request_finish(struct client *c)
 {
 	struct req	*r = c->r;
@@ -4901,7 +4540,7 @@ request_finish(struct client *c)
 }
 
 /* Drive a client connection as far as it can go. */
-static void
+void
 client_run(struct client *c)
 {
 	enum step	 st;
@@ -5040,7 +4679,7 @@ client_run(struct client *c)
 	ev_timer_set(&c->timer, deadline);
 }
 
-static void
+void
 client_timer_cb(struct ev_timer *t)
 {
 	struct client	*c = (struct client *)((char *)t - offsetof(struct client, timer));
@@ -5124,7 +4763,7 @@ client_timer_cb(struct ev_timer *t)
 		client_run(c);
 }
 
-static void
+void
 client_cb(struct ev_io *io, uint32_t events)
 {
 	struct client	*c = (struct client *)io;
@@ -5162,7 +4801,7 @@ client_cb(struct ev_io *io, uint32_t events)
 	client_run(c);
 }
 
-static void
+void
 client_close(struct client *c)
 {
 	struct req	*r = c->r;
@@ -5209,7 +4848,7 @@ client_close(struct client *c)
  * Close with a reset: the client must not take a cut-short body for a
  * whole one (a close-delimited body would otherwise look complete).
  */
-static void
+void
 client_abort(struct client *c)
 {
 	if (c->tls != NULL)
@@ -5227,7 +4866,7 @@ client_abort(struct client *c)
  * (close-delimited, or de-chunked for HTTP/1.0) must end in a reset, or
  * the client would take it for whole; others carry their own length.
  */
-static void
+void
 client_cut(struct client *c)
 {
 	if (c->r != NULL && (c->r->resp_eof || c->r->dechunk))
@@ -5254,17 +4893,7 @@ proxy_recycle(void)
 	}
 }
 
-/*
- * A log line that an attacker can repeat at will is written at most once
- * a second.  Returns 1 when it may be written now, with *skipped the
- * number of times it was held back since the last one.
- */
-struct ratelimit {
-	time_t		 last;
-	unsigned long	 skipped;
-};
-
-static int
+int
 ratelimit_ok(struct ratelimit *rl, unsigned long *skipped)
 {
 	if (rl->last == ev_wall) {
@@ -5284,7 +4913,7 @@ ratelimit_ok(struct ratelimit *rl, unsigned long *skipped)
  * FIN, not a reset that could destroy the answer on its way.  A TLS client
  * only sees the close: an answer would cost a handshake.
  */
-static void
+void
 accept_refuse(struct proxy_listener *ls, int fd,
     const struct sockaddr_storage *ss)
 {

@@ -1,0 +1,504 @@
+/*
+ * proxy_int.h: what the files of the request path share, and nothing
+ * else includes: the connection, request and upstream types, the
+ * worker-wide state they use, and every function one of them calls in
+ * another.
+ */
+#ifndef PORTICO_PROXY_INT_H
+#define PORTICO_PROXY_INT_H
+
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cache.h"
+#include "common/conf.h"
+#include "common/shm.h"
+#include "worker/balance.h"
+#include "worker/bodybuf.h"
+#include "worker/cachepol.h"
+#include "worker/event.h"
+#include "worker/http.h"
+#include "worker/proxy.h"
+#include "worker/tls.h"
+#include "worker/worker.h"
+
+#define STAT_INC(f)	__atomic_store_n(&worker.stats->f, \
+			    __atomic_load_n(&worker.stats->f, __ATOMIC_RELAXED) + 1, \
+			    __ATOMIC_RELAXED)
+#define FREE_KEEP	512	/* free buffers kept for reuse */
+#define MAX_CONN_TOKENS	16
+#define LINGER_MS	2000	/* longest lingering close */
+#define QUEUE_POLL_MS	20	/* a queued request looks again this often */
+#define QUIT_IDLE_GRACE_MS 1000	/* idle connections live on this long at quit */
+#define CACHE_POLL_MS	5	/* a collapsed miss looks for the object this often */
+#define CACHE_IOV	16	/* body pieces per writev of a hit */
+#define CACHE_WRITE_MAX	(256 << 10)	/* bytes per writev of a hit */
+#define ACCEPT_PAUSE_MS	500	/* no accept this long when out of fds */
+
+enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT, CS_BODY };
+
+/* Largest request trailer section kept (the parser refuses more). */
+#define REQ_TRAILER_MAX	16384
+/* The client has body bytes portico did not read (an answer closes then). */
+#define BODY_UNREAD(r)	(!(r)->req_done && !(r)->body_in)
+
+enum wait_on {
+	W_NONE,
+	W_HEAD,		/* client request head (fixed deadline) */
+	W_IDLE,		/* keep-alive idle */
+	W_CONNECT,	/* upstream connect (fixed deadline) */
+	W_UP_WRITE,
+	W_UP_READ,
+	W_CL_READ,	/* request body from client */
+	W_CL_WRITE,
+	W_LINGER,	/* discarding input before a close (fixed deadline) */
+	W_QUEUE,	/* waiting for a server below max_conns */
+	W_CACHE,	/* a collapsed miss waits for another's fetch */
+	W_START,	/* a cache refresh starts on the next turn */
+	W_HANDSHAKE,	/* client TLS handshake (fixed deadline) */
+	W_CGROW		/* a hit on an object being stored waits for more of it */
+};
+
+enum step { STEP_AGAIN, STEP_DONE, STEP_CLOSED };
+
+struct server_rt;
+struct client;
+
+struct upconn {
+	struct ev_io		 io;
+	struct ev_timer		 timer;		/* idle lifetime in the pool */
+	struct server_rt	*srv;
+	struct client		*owner;		/* NULL while idle in the pool */
+	struct upconn		*next, *prev;	/* pool list */
+	unsigned		 rd_ready:1, wr_ready:1, connected:1, reused:1;
+	unsigned		 rdhup:1;	/* the peer's FIN is in: read to the end */
+	struct tls_conn		*tls;		/* NULL: plain TCP */
+};
+
+struct server_rt {
+	struct conf_server	*conf;
+	struct upstream_rt	*up;
+	struct upconn		*idle;		/* most recently used first */
+	int			 nidle;
+	SSL_SESSION		*tls_session;	/* last TLS session, for resumption */
+};
+
+struct upstream_rt {
+	struct conf_upstream	*conf;
+	struct server_rt	*servers;
+	struct balance_server	*bs;
+	struct balance		 bal;
+	int			 nqueued;	/* requests waiting for max_conns */
+	size_t			 n;
+};
+
+/* What a request needs while it is under way; released when it ends. */
+struct req {
+	struct upstream_rt	*upstream;
+	struct upconn		*up;
+	int			 server;	/* index in upstream, -1 none */
+	int			 attempts;
+	int			 fail_status;	/* answer if no server is left */
+	int			 retried;	/* retries on other servers so far */
+	int			 queued;	/* waiting in the upstream's queue */
+	uint64_t		 queue_deadline;
+	int			 keyed;		/* hash methods: the request has a key */
+	uint32_t		 hash;		/* ... and this is its hash */
+	struct server_rt	*counted;	/* server whose active count we hold */
+	struct balance_tried	 tried;
+	enum http_method	 method;
+	int			 version;
+	unsigned		 keep_alive:1;	/* client connection stays open */
+	unsigned		 chunked:1;	/* request body chunked */
+	unsigned		 head_sent:1;	/* request head fully written */
+	unsigned		 req_done:1;	/* request body fully forwarded */
+	unsigned		 replayable:1;	/* whole request still in buffers */
+	unsigned		 resp_started:1; /* a response byte was read */
+	unsigned		 resp_head:1;	/* final response head parsed */
+	unsigned		 resp_done:1;	/* response fully read */
+	unsigned		 resp_chunked:1;
+	unsigned		 dechunk:1;	/* chunked upstream, 1.0 client */
+	unsigned		 resp_eof:1;	/* body ends at upstream close */
+	unsigned		 up_reuse:1;	/* upstream may be pooled after */
+	unsigned		 local_close:1;	/* close after the local answer */
+	unsigned		 need_more:1;	/* ub holds only a partial unit */
+	unsigned		 logged:1;
+	unsigned		 parsed:1;	/* a request head was parsed */
+	unsigned		 client_ka:1;	/* the client asked for keep-alive */
+	unsigned		 body_unread:1;	/* part of the request body was not read */
+	unsigned		 interim:1;	/* a 1xx went to the client */
+	char			*xbody;		/* a local answer's body (status page) */
+	size_t			 xbody_len, xbody_pos;
+	int64_t			 cl;		/* request Content-Length, -1 */
+	int64_t			 body_left;	/* CL body bytes left to forward */
+	int64_t			 body_seen;	/* data bytes decoded so far */
+	uint32_t		 body_start;	/* body offset in in-buffer */
+	struct http_chunked	 req_ck;
+	/*
+	 * The request body on its way upstream (body_fill): decoded from
+	 * the client's bytes, or read back from the stored body, and encoded
+	 * again into bb (chunks without extensions, or plain with a length).
+	 */
+	unsigned		 buffered:1;	/* read whole into body before forwarding */
+	unsigned		 body_in:1;	/* ... and it is all in */
+	unsigned		 out_chunked:1;	/* it goes upstream chunked */
+	unsigned		 src_done:1;	/* its last bytes are in bb */
+	char			*bb;		/* encoded body bytes to send */
+	uint32_t		 bb_pos, bb_end;
+	char			*trb;		/* trailer section (pass_request_trailers) */
+	uint32_t		 trb_len, trb_pos;
+	struct bodybuf		 body;
+	uint64_t		 body_off;	/* next stored byte to encode */
+	uint64_t		 body_t0;	/* when the body began */
+	uint64_t		 body_rx;	/* body bytes read from the client */
+	char			*hb;		/* head to send (either way) */
+	uint32_t		 hb_pos, hb_end;
+	char			*ub;		/* bytes from the upstream */
+	uint32_t		 ub_pos, ub_end;
+	uint32_t		 send_pos, send_end; /* body window in ub */
+	int64_t			 resp_left;	/* CL response bytes left */
+	struct http_chunked	 resp_ck;
+	int			 status;
+	uint64_t		 body_bytes;	/* response body bytes to client */
+	uint64_t		 t_start, t_up_start, t_up_end;
+	time_t			 wall_start;
+	/* Cache (routes with cache = on). */
+	const struct conf_route	*route;
+	uint32_t		 head_off, head_len; /* request head in c->in */
+	unsigned		 cache_on:1;	/* the route caches */
+	unsigned		 c_reval:1;	/* asking the origin about cref */
+	unsigned		 c_stale:1;	/* cref is a stale object (stale-if-error) */
+	unsigned		 c_store:1;	/* the response body goes into cw */
+	unsigned		 c_invalidate:1; /* unsafe method: purge on success */
+	unsigned		 c_hit:1;	/* answered from the cache */
+	unsigned		 c_nobody:1;	/* hit without a body (HEAD, 304) */
+	unsigned		 c_ahead:1;	/* storing at the backend's pace: the
+						   client is sent the object (cref) */
+	unsigned		 c_grow:1;	/* hit on an object still being stored */
+	unsigned		 c_chunk:1;	/* the object goes out chunked (its
+						   length was not known) */
+	unsigned		 c_open:1;	/* ... a chunk was begun */
+	unsigned		 c_last:1;	/* ... the last-chunk is queued */
+	uint64_t		 ck_left;	/* ... body bytes left in this chunk */
+	uint64_t		 cexpect;	/* ... its announced body length */
+	char			*ck;		/* cache key (then scratch), a buffer */
+	uint32_t		 klen;
+	uint32_t		 kurl;		/* where the URL (after "://") starts in ck */
+	uint32_t		 k2off, k2len;	/* the key in the other scheme, in ck */
+	uint32_t		 vlen;		/* vary blob of cref, after the key in ck */
+	struct cache_writer	 cw;
+	struct cache_ref	 cref;
+	struct cache_meta	 cmeta;
+	uint64_t		 coff, cend;	/* hit: object bytes to send */
+	uint64_t		 cwait_until;	/* collapsed: give up waiting then */
+	int64_t			 creq_time;	/* wall time the request went out */
+	char			 cstatus[160];	/* Cache-Status value, "" none */
+	char			*np;		/* normalized path (a buffer) */
+	uint32_t		 np_len;	/* 0: the path as sent is normal */
+	char			 line[600];	/* request line, for the log */
+	char			 referer[160];
+	char			 agent[200];
+	const char		*hsts;		/* Strict-Transport-Security to add */
+};
+
+struct client {
+	struct ev_io		 io;
+	struct ev_timer		 timer;
+	struct proxy_listener	*ls;
+	struct client		*next, *prev;
+	char			*in;
+	uint32_t		 in_pos, in_end;
+	enum cstate		 state;
+	enum wait_on		 wait;
+	uint64_t		 fixed_deadline;
+	struct req		*r;
+	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
+	unsigned		 bg:1;		/* no socket: a cache refresh behind a hit */
+	char			 ip[46];
+	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
+};
+
+struct cache_scope {
+	char		 s[2 * CONF_MAX_NAME + 2];
+	size_t		 len;
+};
+
+/* Append to a head being built; 0, or -1 when it does not fit. */
+struct hbuild {
+	char	*p;
+	size_t	 len, cap;
+};
+
+struct conn_tokens {
+	const char	*name[MAX_CONN_TOKENS];
+	size_t		 len[MAX_CONN_TOKENS];
+	int		 n;
+};
+
+/* A growing text buffer for the status page. */
+struct sbuf {
+	char	*p;
+	size_t	 len, cap;
+	int	 oom;
+};
+
+/*
+ * What the vary callback of a lookup sees and keeps.  Vary is matched
+ * against the request as forwarded (fwd_view); vary_pick() builds that
+ * view only for the fields portico writes itself, and takes the others
+ * from the client's request (rq) as fwd_client_field() forwards them.
+ */
+struct vary_arg {
+	struct client			*c;
+	const struct http_request	*rq;	/* the client's */
+	char				*out;	/* the matching blob is copied here */
+	size_t				 cap, len;
+	int				 ct_done;
+	int				 view;	/* frq: 0 not built, 1 built, -1 failed */
+	struct conn_tokens		 ct;	/* of rq, once ct_done */
+	struct http_request		 frq;
+};
+
+/*
+ * A log line that an attacker can repeat at will is written at most once
+ * a second.  Returns 1 when it may be written now, with *skipped the
+ * number of times it was held back since the last one.
+ */
+struct ratelimit {
+	time_t		 last;
+	unsigned long	 skipped;
+};
+
+/* Worker-wide state of the request path (proxy.c owns it). */
+extern struct conf		*conf;
+extern struct upstream_rt	*upstreams;
+extern size_t			 nupstreams;
+extern size_t			 bufsize;
+extern struct http_limits	 req_limits, resp_limits;
+extern struct http_header	*hdrs;
+extern struct http_header	*hdrs2;	/* a request head parsed again */
+extern char			*cscratch;	/* cache: two buffers for heads */
+/* cache: "ROUTE UPSTREAM", the scope of each route's keys (cache_keys) */
+extern struct cache_scope	*cache_scopes;
+extern char			*fwdbuf;	/* cache: the forwarded head, built again */
+extern struct http_header	*hdrs3;	/* ... and parsed */
+extern struct http_limits	 fwd_limits;
+extern struct client		*clients;	/* every open client */
+extern size_t			 nclients, nbusy;
+extern void			*free_bufs, *free_reqs;
+extern unsigned			 uri_flags;	/* worker/uri.h, from [global] */
+extern int			 nfree_bufs, nfree_reqs;
+extern struct client		*free_clients;
+extern struct upconn		*free_upconns;
+extern struct client		*dead_clients;	/* closed this loop turn */
+extern struct upconn		*dead_upconns;
+extern uint64_t			 quit_grace;	/* idle connections end by then */
+extern int			 alog;	/* access log on: keep its fields */
+
+char *	buf_get(void);
+void	 buf_put(char *b);
+struct req *	req_get(void);
+void	 req_put(struct req *r);
+struct upstream_rt *	upstream_of(const struct conf_upstream *cu);
+int	 path_maybe_abnormal(const char *p, size_t n);
+int	 path_normalize(struct client *c, struct http_request *rq);
+struct conf_route *	route_find(struct proxy_listener *ls, const struct http_request *rq, int *status);
+int	 hb_add(struct hbuild *b, const char *s, size_t n);
+int	 hb_str(struct hbuild *b, const char *s);
+int	 hb_header(struct hbuild *b, const struct http_header *h);
+int	 hb_num(struct hbuild *b, int64_t v);
+int	 hb_fmt(struct hbuild *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void	 conn_tokens_collect(const struct http_header *h, size_t nh, struct conn_tokens *ct);
+int	 conn_tokens_has(const struct conn_tokens *ct, const struct http_header *h);
+int	 is_hop_header(const struct http_header *h);
+void	 copy_field(char *dst, size_t cap, const char *s, size_t n);
+int	 name_eq_any_dash(const struct http_header *h, const char *name);
+void	 raw_path(const struct http_request *rq, const char **pathp, size_t *lenp);
+int	 client_field_dropped(const struct http_header *h, const struct conf_route *rt);
+int	 fwd_client_field(const struct req *r, const struct http_request *rq, const struct conn_tokens *ct, const struct http_header *h, int store, int reval);
+int	 fwd_own_field(const char *n, size_t len);
+int	 build_request_head(struct client *c, const struct http_request *rq);
+int	 build_response_head(struct client *c, const struct http_response *rs, int final);
+const char *	http_date(void);
+enum step	 local_answer(struct client *c, int status, int close_after);
+ssize_t	 client_write2(struct client *c, const char *a, size_t al, const char *b, size_t bl);
+enum step	 step_local(struct client *c);
+enum step	 step_linger(struct client *c);
+void	 sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *	state_name(uint32_t st);
+void	 probe_text(const struct shm_server *ss, char *out, size_t len);
+void	 status_metrics(struct sbuf *b, struct shm_header *shm);
+void	 status_tls(struct sbuf *b, int prom);
+enum step	 status_answer(struct client *c, const struct http_request *rq);
+int	 ip_allowed(const char *ip, const struct conf_cidr *list, size_t n);
+int	 client_allowed(const struct client *c, const struct conf_route *rt);
+int	 find_cookie(const struct http_request *rq, const char *name, const char **v, size_t *vl);
+void	 request_key(struct client *c, const struct http_request *rq);
+void	 cache_opts(const struct conf_route *rt, struct cachepol_opts *o);
+int	 req_reparse(struct client *c, struct http_request *rq);
+int	 fwd_view(struct client *c, const struct http_request *rq, struct http_request *frq);
+void	 vary_arg_init(struct vary_arg *va, struct client *c, const struct http_request *rq);
+const struct http_request *	vary_pick(const char *n, size_t len, void *arg);
+int	 vary_cb(const char *blob, size_t len, void *arg);
+enum cache_lookup_rc	 cache_find(struct client *c, const struct http_request *rq);
+int	 cache_grow_check(struct req *r);
+int	 cache_grow_hit(struct client *c, const struct http_request *rq, const struct cachepol_req *cr, const struct cachepol_opts *o, enum step *st);
+enum step	 cache_hit(struct client *c, const struct http_request *rq);
+int	 chunk_frame(struct req *r, uint64_t n);
+int	 obj_iov(struct req *r, uint64_t end, struct iovec *iov, int *niov, size_t *hl, size_t *total);
+void	 obj_sent(struct req *r, size_t n, size_t hl);
+enum step	 step_cache(struct client *c);
+int	 cache_stale_ok(struct client *c);
+enum step	 cache_serve_stale(struct client *c, int status);
+void	 fwd_url(const struct req *r, const struct http_request *rq, struct http_request *v);
+int	 cache_keys(struct client *c, const struct http_request *rq);
+enum step	 cache_purge_request(struct client *c, int ban);
+int	 cache_request(struct client *c, const struct http_request *rq, enum step *st);
+void	 cache_purge_url(struct req *r, const char *url, size_t n);
+void	 cache_invalidate(struct client *c, const struct http_response *rs);
+enum step	 cache_refreshed(struct client *c, const struct http_response *rs);
+int	 cache_response(struct client *c, const struct http_response *rs, enum step *st);
+void	 cache_body(struct req *r, const char *p, size_t n);
+void	 cache_ahead_begin(struct client *c, const struct http_response *rs);
+void	 cache_ahead_detach(struct client *c);
+enum step	 cache_ahead_write(struct client *c);
+enum step	 cache_ahead_done(struct client *c);
+void	 cache_done(struct req *r);
+void	 cache_refresh_behind(struct client *c, const struct http_request *rq);
+enum step	 cache_wait_again(struct client *c);
+enum step	 step_handshake(struct client *c);
+enum step	 redirect_answer(struct client *c, const struct http_request *rq);
+enum step	 step_head(struct client *c);
+enum step	 body_begin(struct client *c, const struct http_request *rq);
+int	 body_read(struct client *c);
+enum step	 step_body(struct client *c);
+enum step	 request_start(struct client *c, const struct http_request *rq);
+enum step	 request_forward(struct client *c, const struct http_request *rq);
+struct upconn *	upconn_get(struct server_rt *s);
+void	 upconn_close(struct upconn *u);
+void	 req_drop_up(struct req *r);
+void	 upconn_release(struct client *c);
+void	 upconn_cb(struct ev_io *io, uint32_t events);
+void	 upconn_timer_cb(struct ev_timer *t);
+void	 active_add(struct req *r, struct server_rt *s, int delta);
+void	 server_failed(struct server_rt *s, int i);
+int	 queue_wait(struct client *c);
+void	 queue_leave(struct req *r);
+enum step	 upstream_start(struct client *c);
+unsigned	 retry_status_bit(int status);
+int	 idempotent(enum http_method m);
+int	 retry_allowed(const struct req *r, unsigned kind, int nothing_sent);
+enum step	 request_retry(struct client *c, int same_server, int status);
+enum step	 upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_sent, int status);
+int	 name_prefix_any_dash(const struct http_header *h, const char *prefix);
+int	 trailer_allowed(const struct http_header *h);
+void	 trailers_filter(struct req *r);
+int	 body_src_end(const struct req *r);
+int	 body_next(struct client *c, size_t max, const char **p, size_t *n);
+int	 body_fill(struct client *c);
+enum step	 step_request(struct client *c);
+int	 resp_window(struct client *c);
+enum step	 response_head(struct client *c, const struct http_response *rs);
+enum step	 upstream_broke(struct client *c, const char *why);
+enum step	 step_response(struct client *c);
+void	 log_request_line(char *line, size_t cap, const struct http_request *rq);
+void	 access_log(struct client *c);
+enum step	 request_finish(struct client *c);
+void	 client_run(struct client *c);
+void	 client_timer_cb(struct ev_timer *t);
+void	 client_cb(struct ev_io *io, uint32_t events);
+void	 client_close(struct client *c);
+void	 client_abort(struct client *c);
+void	 client_cut(struct client *c);
+int	 ratelimit_ok(struct ratelimit *rl, unsigned long *skipped);
+void	 accept_refuse(struct proxy_listener *ls, int fd, const struct sockaddr_storage *ss);
+const char *	up_strerror(struct upconn *u, int err);
+
+/*
+ * Socket I/O of both sides goes through these: plain read/writev, or TLS
+ * when the connection has it (one branch on the plain path).
+ */
+static inline ssize_t
+cl_read(struct client *c, void *buf, size_t len)
+{
+	ssize_t	 n;
+
+	if (c->tls == NULL)
+		return read(c->io.fd, buf, len);
+	n = tls_conn_read(c->tls, buf, len);
+	/*
+	 * The peer's close_notify (or an error) came with these bytes: it is
+	 * inside OpenSSL now, and epoll will not tell again.  As after a FIN,
+	 * the next read must not wait.
+	 */
+	if (n > 0 && (c->tls->eof || c->tls->failed))
+		c->rdhup = 1;
+	return n;
+}
+
+static inline ssize_t
+cl_writev(struct client *c, const struct iovec *iov, int niov)
+{
+	if (c->tls == NULL)
+		return writev(c->io.fd, iov, niov);
+	return tls_conn_writev(c->tls, iov, niov);
+}
+
+static inline ssize_t
+cl_write(struct client *c, const void *buf, size_t len)
+{
+	struct iovec	 iov = { (void *)buf, len };
+
+	return cl_writev(c, &iov, 1);
+}
+
+/* No more output: close_notify for TLS, then the TCP half-close. */
+static void
+cl_shutdown_wr(struct client *c)
+{
+	if (c->tls != NULL)
+		tls_conn_shutdown(c->tls);
+	shutdown(c->io.fd, SHUT_WR);
+}
+
+static inline ssize_t
+up_read(struct upconn *u, void *buf, size_t len)
+{
+	ssize_t	 n;
+
+	if (u->tls == NULL)
+		return read(u->io.fd, buf, len);
+	n = tls_conn_read(u->tls, buf, len);
+	if (n > 0 && (u->tls->eof || u->tls->failed))
+		u->rdhup = 1;		/* as in cl_read */
+	return n;
+}
+
+static inline ssize_t
+up_writev(struct upconn *u, const struct iovec *iov, int niov)
+{
+	if (u->tls == NULL)
+		return writev(u->io.fd, iov, niov);
+	return tls_conn_writev(u->tls, iov, niov);
+}
+
+
+/*
+ * OpenSSL may need the other direction than the one the caller waits on
+ * (a write that must first read, a read that must first write): turn the
+ * readiness that came into the one the waiting side looks at.
+ */
+static inline void
+tls_events(struct tls_conn *t, uint32_t events, int *rd, int *wr)
+{
+	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && t->wr_wants_rd)
+		*wr = 1;
+	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && t->rd_wants_wr)
+		*rd = 1;
+}
+
+#endif /* PORTICO_PROXY_INT_H */
