@@ -4,6 +4,47 @@
  * worker-wide state they use, and every function one of them calls in
  * another.
  */
+/*
+ * The request path, file by file (a request walks them in this order):
+ *
+ *   client.c           accept, TLS handshake, client_run, timers, close
+ *   request.c          read and check the head, normalize, route, ACL
+ *   httpcache.c        cache lookup, collapsed misses, hits, PURGE/BAN
+ *   reply.c            portico's own answers, lingering close
+ *   status.c           the status endpoint (JSON, Prometheus)
+ *   upstream.c         server pick, connection pool, queue, retries
+ *   headers.c          the heads written both ways
+ *   forward.c          request body up, response head and body down
+ *   httpcache_store.c  storing answers, refresh, invalidation
+ *   accesslog.c        the log line, keep-alive or close
+ *   proxy.c            the worker-wide state: proxy_init, proxy_fini
+ *
+ * A client connection is in one of three states:
+ *
+ *   CS_HEAD   reading (or waiting for) a request head
+ *   CS_PROXY  a request is being forwarded: the request direction streams
+ *             the head and body to the upstream connection, the response
+ *             direction streams the upstream's answer back
+ *   CS_LOCAL  writing portico's own answer (an error page)
+ *   CS_LINGER the answer is out and the connection is to close: read and
+ *             drop what the client still sends for a moment, so that the
+ *             close does not turn into a reset that destroys the answer
+ *   CS_CACHE  writing an answer from the shared-memory cache
+ *   CS_CWAIT  waiting for another request (in any worker) that fetches
+ *             the same key, to be answered from what it stores
+ *   CS_BODY   reading the whole request body (request_buffering) before
+ *             an upstream server is picked
+ *
+ * client_run() drives a connection as far as it can go with the readiness
+ * it has, then sets the one timer the connection waits on.  Sockets are
+ * registered once, edge-triggered; readiness is remembered in rd_ready /
+ * wr_ready and cleared when a read or write comes back short or EAGAIN.
+ *
+ * Memory: an idle keep-alive connection holds only its struct client.
+ * Buffers (fixed size, conf buffer_size) and the per-request state are
+ * taken from free lists when a request starts and given back when it
+ * ends, so a 10 GB body moves through the same three buffers.
+ */
 #ifndef PORTICO_PROXY_INT_H
 #define PORTICO_PROXY_INT_H
 
@@ -303,22 +344,12 @@ char *	buf_get(void);
 void	 buf_put(char *b);
 struct req *	req_get(void);
 void	 req_put(struct req *r);
-struct upstream_rt *	upstream_of(const struct conf_upstream *cu);
-int	 path_maybe_abnormal(const char *p, size_t n);
-int	 path_normalize(struct client *c, struct http_request *rq);
-struct conf_route *	route_find(struct proxy_listener *ls, const struct http_request *rq, int *status);
-int	 hb_add(struct hbuild *b, const char *s, size_t n);
 int	 hb_str(struct hbuild *b, const char *s);
-int	 hb_header(struct hbuild *b, const struct http_header *h);
 int	 hb_num(struct hbuild *b, int64_t v);
 int	 hb_fmt(struct hbuild *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void	 conn_tokens_collect(const struct http_header *h, size_t nh, struct conn_tokens *ct);
-int	 conn_tokens_has(const struct conn_tokens *ct, const struct http_header *h);
-int	 is_hop_header(const struct http_header *h);
 void	 copy_field(char *dst, size_t cap, const char *s, size_t n);
-int	 name_eq_any_dash(const struct http_header *h, const char *name);
 void	 raw_path(const struct http_request *rq, const char **pathp, size_t *lenp);
-int	 client_field_dropped(const struct http_header *h, const struct conf_route *rt);
 int	 fwd_client_field(const struct req *r, const struct http_request *rq, const struct conn_tokens *ct, const struct http_header *h, int store, int reval);
 int	 fwd_own_field(const char *n, size_t len);
 int	 build_request_head(struct client *c, const struct http_request *rq);
@@ -328,25 +359,14 @@ enum step	 local_answer(struct client *c, int status, int close_after);
 ssize_t	 client_write2(struct client *c, const char *a, size_t al, const char *b, size_t bl);
 enum step	 step_local(struct client *c);
 enum step	 step_linger(struct client *c);
-void	 sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-const char *	state_name(uint32_t st);
-void	 probe_text(const struct shm_server *ss, char *out, size_t len);
-void	 status_metrics(struct sbuf *b, struct shm_header *shm);
-void	 status_tls(struct sbuf *b, int prom);
 enum step	 status_answer(struct client *c, const struct http_request *rq);
 int	 ip_allowed(const char *ip, const struct conf_cidr *list, size_t n);
-int	 client_allowed(const struct client *c, const struct conf_route *rt);
-int	 find_cookie(const struct http_request *rq, const char *name, const char **v, size_t *vl);
 void	 request_key(struct client *c, const struct http_request *rq);
 void	 cache_opts(const struct conf_route *rt, struct cachepol_opts *o);
 int	 req_reparse(struct client *c, struct http_request *rq);
 int	 fwd_view(struct client *c, const struct http_request *rq, struct http_request *frq);
-void	 vary_arg_init(struct vary_arg *va, struct client *c, const struct http_request *rq);
 const struct http_request *	vary_pick(const char *n, size_t len, void *arg);
-int	 vary_cb(const char *blob, size_t len, void *arg);
 enum cache_lookup_rc	 cache_find(struct client *c, const struct http_request *rq);
-int	 cache_grow_check(struct req *r);
-int	 cache_grow_hit(struct client *c, const struct http_request *rq, const struct cachepol_req *cr, const struct cachepol_opts *o, enum step *st);
 enum step	 cache_hit(struct client *c, const struct http_request *rq);
 int	 chunk_frame(struct req *r, uint64_t n);
 int	 obj_iov(struct req *r, uint64_t end, struct iovec *iov, int *niov, size_t *hl, size_t *total);
@@ -354,17 +374,9 @@ void	 obj_sent(struct req *r, size_t n, size_t hl);
 enum step	 step_cache(struct client *c);
 int	 cache_stale_ok(struct client *c);
 enum step	 cache_serve_stale(struct client *c, int status);
-void	 fwd_url(const struct req *r, const struct http_request *rq, struct http_request *v);
-int	 cache_keys(struct client *c, const struct http_request *rq);
-enum step	 cache_purge_request(struct client *c, int ban);
 int	 cache_request(struct client *c, const struct http_request *rq, enum step *st);
-void	 cache_purge_url(struct req *r, const char *url, size_t n);
-void	 cache_invalidate(struct client *c, const struct http_response *rs);
-enum step	 cache_refreshed(struct client *c, const struct http_response *rs);
 int	 cache_response(struct client *c, const struct http_response *rs, enum step *st);
 void	 cache_body(struct req *r, const char *p, size_t n);
-void	 cache_ahead_begin(struct client *c, const struct http_response *rs);
-void	 cache_ahead_detach(struct client *c);
 enum step	 cache_ahead_write(struct client *c);
 enum step	 cache_ahead_done(struct client *c);
 void	 cache_done(struct req *r);
@@ -374,32 +386,21 @@ enum step	 step_handshake(struct client *c);
 enum step	 redirect_answer(struct client *c, const struct http_request *rq);
 enum step	 step_head(struct client *c);
 enum step	 body_begin(struct client *c, const struct http_request *rq);
-int	 body_read(struct client *c);
 enum step	 step_body(struct client *c);
 enum step	 request_start(struct client *c, const struct http_request *rq);
 enum step	 request_forward(struct client *c, const struct http_request *rq);
-struct upconn *	upconn_get(struct server_rt *s);
 void	 upconn_close(struct upconn *u);
 void	 req_drop_up(struct req *r);
 void	 upconn_release(struct client *c);
-void	 upconn_cb(struct ev_io *io, uint32_t events);
-void	 upconn_timer_cb(struct ev_timer *t);
 void	 active_add(struct req *r, struct server_rt *s, int delta);
 void	 server_failed(struct server_rt *s, int i);
-int	 queue_wait(struct client *c);
 void	 queue_leave(struct req *r);
 enum step	 upstream_start(struct client *c);
 unsigned	 retry_status_bit(int status);
-int	 idempotent(enum http_method m);
 int	 retry_allowed(const struct req *r, unsigned kind, int nothing_sent);
 enum step	 request_retry(struct client *c, int same_server, int status);
 enum step	 upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_sent, int status);
-int	 name_prefix_any_dash(const struct http_header *h, const char *prefix);
-int	 trailer_allowed(const struct http_header *h);
 void	 trailers_filter(struct req *r);
-int	 body_src_end(const struct req *r);
-int	 body_next(struct client *c, size_t max, const char **p, size_t *n);
-int	 body_fill(struct client *c);
 enum step	 step_request(struct client *c);
 int	 resp_window(struct client *c);
 enum step	 response_head(struct client *c, const struct http_response *rs);
@@ -414,8 +415,6 @@ void	 client_cb(struct ev_io *io, uint32_t events);
 void	 client_close(struct client *c);
 void	 client_abort(struct client *c);
 void	 client_cut(struct client *c);
-int	 ratelimit_ok(struct ratelimit *rl, unsigned long *skipped);
-void	 accept_refuse(struct proxy_listener *ls, int fd, const struct sockaddr_storage *ss);
 const char *	up_strerror(struct upconn *u, int err);
 
 /*
@@ -457,7 +456,7 @@ cl_write(struct client *c, const void *buf, size_t len)
 }
 
 /* No more output: close_notify for TLS, then the TCP half-close. */
-static void
+static inline void
 cl_shutdown_wr(struct client *c)
 {
 	if (c->tls != NULL)

@@ -1,0 +1,155 @@
+/*
+ * accesslog.c: the end of an exchange: the access log line and what
+ * happens to the connection after (keep-alive or close).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cache.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/shm.h"
+#include "worker/balance.h"
+#include "worker/bodybuf.h"
+#include "worker/cachepol.h"
+#include "worker/event.h"
+#include "worker/http.h"
+#include "worker/proxy.h"
+#include "worker/proxy_int.h"
+#include "worker/tls.h"
+#include "worker/uri.h"
+#include "worker/worker.h"
+
+/*
+ * The request line for the access log, "METHOD target HTTP/1.x", its
+ * target escaped as the other quoted fields are.
+ */
+void
+log_request_line(char *line, size_t cap, const struct http_request *rq)
+{
+	int	 n;
+	size_t	 o;
+
+	n = snprintf(line, cap, "%.*s ", (int)(rq->method_len > 32 ? 32 :
+	    rq->method_len), rq->method_str);
+	if (n < 0 || (size_t)n >= cap)
+		return;
+	o = (size_t)n;
+	/* Leave room for " HTTP/1.x". */
+	copy_field(line + o, cap - o - 9, rq->target, rq->target_len);
+	o += strlen(line + o);
+	snprintf(line + o, cap - o, " HTTP/1.%d", rq->version == 10 ? 0 : 1);
+}
+
+/* Write one access log line for the request that just ended. */
+void
+access_log(struct client *c)
+{
+	static char	 tbuf[40];
+	static time_t	 tlast;
+	struct req	*r = c->r;
+	struct tm	 tm;
+	char		 line[1400];
+	int		 n;
+	const char	*ups = "-";
+	double		 ut = 0, tt;
+
+	if (r == NULL || r->logged)
+		return;
+	r->logged = 1;
+	if (c->bg)
+		return;		/* a cache refresh: no client asked */
+	if (r->status > 0 && r->status < 600)
+		STAT_INC(status[r->status / 100]);
+	if (!worker_access_log_enabled())
+		return;
+	if (r->wall_start != tlast) {
+		tlast = r->wall_start;
+		gmtime_r(&tlast, &tm);
+		strftime(tbuf, sizeof(tbuf), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+	}
+	if (r->server >= 0 && r->upstream != NULL) {
+		ups = r->upstream->servers[r->server].conf->addr.text;
+		ut = (double)((r->t_up_end ? r->t_up_end : ev_now) - r->t_up_start) / 1000.0;
+	}
+	tt = (double)(ev_now - r->t_start) / 1000.0;
+	n = snprintf(line, sizeof(line),
+	    "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" upstream=%s "
+	    "upstream_time=%.3f request_time=%.3f\n",
+	    c->ip, tbuf, r->line[0] ? r->line : "-", r->status,
+	    (unsigned long long)r->body_bytes,
+	    r->referer[0] ? r->referer : "-", r->agent[0] ? r->agent : "-",
+	    ups, ut, tt);
+	if (n > 0) {
+		if ((size_t)n >= sizeof(line)) {
+			n = sizeof(line) - 1;
+			line[n - 1] = '\n';
+		}
+		worker_access_log(line, n);
+	}
+}
+
+/*
+ * The exchange is over on both sides: log it, pool the upstream
+ * connection, and go back to reading heads (or close).
+ */
+enum step
+request_finish(struct client *c)
+{
+	struct req	*r = c->r;
+	int		 keep = r->keep_alive && !worker.quitting && !c->bg;
+	int		 body_unread = r->body_unread && !c->bg;
+
+	access_log(c);
+	upconn_release(c);
+	req_put(r);
+	c->r = NULL;
+	nbusy--;
+	c->served = 1;
+	c->state = CS_HEAD;
+	c->fixed_deadline = 0;
+	if (!keep) {
+		if (body_unread || c->in_pos < c->in_end) {
+			/*
+			 * The client may still be sending (the answer came
+			 * before the whole body): closing now would reset the
+			 * connection and lose the end of the answer.
+			 */
+			cl_shutdown_wr(c);
+			buf_put(c->in);
+			c->in = NULL;
+			c->in_pos = c->in_end = 0;
+			c->state = CS_LINGER;
+			c->fixed_deadline = ev_now + LINGER_MS;
+			return STEP_DONE;
+		}
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	if (!c->nodelay) {
+		/*
+		 * A connection that carries a second exchange must not have its
+		 * small writes held back by Nagle; one that closes after its
+		 * first never needs the syscall.
+		 */
+		int on = 1;
+
+		(void)setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		c->nodelay = 1;
+	}
+	return STEP_DONE;
+}

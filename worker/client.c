@@ -1,0 +1,669 @@
+/*
+ * client.c: a client connection's life: accept, the TLS handshake, the
+ * loop that drives a connection through its states (client_run), timers,
+ * keep-alive, close and reset, graceful stop; and the free lists of
+ * buffers and request blocks.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cache.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/shm.h"
+#include "worker/balance.h"
+#include "worker/bodybuf.h"
+#include "worker/cachepol.h"
+#include "worker/event.h"
+#include "worker/http.h"
+#include "worker/proxy.h"
+#include "worker/proxy_int.h"
+#include "worker/tls.h"
+#include "worker/uri.h"
+#include "worker/worker.h"
+
+/* Buffers and request blocks: free lists, so the request path does not malloc. */
+char *
+buf_get(void)
+{
+	void	*b;
+
+	if (free_bufs != NULL) {
+		b = free_bufs;
+		free_bufs = *(void **)b;
+		nfree_bufs--;
+		return b;
+	}
+	return malloc(bufsize);
+}
+
+void
+buf_put(char *b)
+{
+	if (b == NULL)
+		return;
+	if (nfree_bufs >= FREE_KEEP) {
+		free(b);
+		return;
+	}
+	*(void **)b = free_bufs;
+	free_bufs = b;
+	nfree_bufs++;
+}
+
+struct req *
+req_get(void)
+{
+	struct req	*r;
+
+	if (free_reqs != NULL) {
+		r = free_reqs;
+		free_reqs = *(void **)r;
+		nfree_reqs--;
+	} else if ((r = malloc(sizeof(*r))) == NULL)
+		return NULL;
+	memset(r, 0, offsetof(struct req, line));
+	r->line[0] = r->referer[0] = r->agent[0] = '\0';
+	cache_writer_init(&r->cw);
+	bodybuf_init(&r->body);
+	r->server = -1;
+	r->cl = -1;
+	return r;
+}
+
+void
+req_put(struct req *r)
+{
+	active_add(r, NULL, -1);
+	queue_leave(r);
+	free(r->xbody);
+	r->xbody = NULL;
+	if (cache_writing(&r->cw))
+		cache_abort(worker.cache, &r->cw);
+	if (r->cref.pin != 0)
+		cache_unpin(worker.cache, &r->cref, worker.slot);
+	cache_unfollow(worker.cache, &r->cref);
+	buf_put(r->ck);
+	buf_put(r->np);
+	buf_put(r->hb);
+	buf_put(r->ub);
+	buf_put(r->bb);
+	free(r->trb);
+	bodybuf_free(&r->body);
+	if (nfree_reqs >= FREE_KEEP) {
+		free(r);
+		return;
+	}
+	*(void **)r = free_reqs;
+	free_reqs = r;
+	nfree_reqs++;
+}
+
+/*
+ * TLS handshake of a new client connection, before its first request
+ * head, within the listener's tls_handshake_timeout.  A failed one is
+ * counted and logged at info: clients fail handshakes all the time.
+ */
+enum step
+step_handshake(struct client *c)
+{
+	int	 rc;
+
+	if (c->fixed_deadline == 0)
+		c->fixed_deadline = ev_now + c->ls->conf->tls_handshake_timeout_ms;
+	rc = tls_conn_handshake(c->tls);
+	if (rc == 1) {
+		/* The first request may be inside OpenSSL already. */
+		c->fixed_deadline = 0;
+		c->rd_ready = 1;
+		c->wr_ready = 1;
+		return STEP_DONE;
+	}
+	if (rc == -1) {
+		log_info("client %s: TLS handshake failed: %s", c->ip, c->tls->why);
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	c->wait = W_HANDSHAKE;
+	return STEP_AGAIN;
+}
+
+/* Drive a client connection as far as it can go. */
+void
+client_run(struct client *c)
+{
+	enum step	 st;
+	enum wait_on	 wreq;
+	struct req	*r;
+	uint64_t	 deadline;
+	int		 attempts;
+
+	for (;;) {
+		c->wait = W_NONE;
+		switch (c->state) {
+		case CS_HEAD:
+			st = step_head(c);
+			break;
+		case CS_LOCAL:
+			st = step_local(c);
+			break;
+		case CS_LINGER:
+			st = step_linger(c);
+			break;
+		case CS_CACHE:
+			st = step_cache(c);
+			break;
+		case CS_CWAIT:
+			c->wait = W_CACHE;
+			st = STEP_AGAIN;
+			break;
+		case CS_BODY:
+			st = step_body(c);
+			break;
+		case CS_PROXY:
+		default:
+			r = c->r;
+			if (r->up == NULL) {
+				/* Queued for max_conns: the timer looks again. */
+				c->wait = W_QUEUE;
+				st = STEP_AGAIN;
+				break;
+			}
+			attempts = r->attempts;
+			st = step_request(c);
+			if (st == STEP_CLOSED)
+				return;
+			if (c->state != CS_PROXY || r->attempts != attempts)
+				continue;	/* answered locally, or retried */
+			wreq = c->wait;
+			st = step_response(c);
+			if (st == STEP_CLOSED)
+				return;
+			if (c->state != CS_PROXY || r->attempts != attempts)
+				continue;
+			if (st == STEP_DONE) {
+				if (!r->req_done) {
+					/* Answered early: drop the rest of the body. */
+					r->req_done = 1;
+					r->up_reuse = 0;
+					if (!r->body_in) {
+						r->body_unread = 1;
+						r->keep_alive = 0;
+					}
+				}
+				st = request_finish(c);
+				break;
+			}
+			/* Both directions wait: which one bounds the time? */
+			if (!r->resp_started && wreq != W_NONE)
+				c->wait = wreq;
+			else if (c->wait == W_NONE)
+				c->wait = W_UP_READ;
+			st = STEP_AGAIN;
+			break;
+		}
+		if (st == STEP_CLOSED)
+			return;
+		if (st == STEP_AGAIN)
+			break;
+	}
+
+	/* Waiting: arm the one timer for what we wait on. */
+	switch (c->wait) {
+	case W_HEAD:
+	case W_LINGER:
+	case W_HANDSHAKE:
+		/*
+		 * At a graceful stop too: a connection waiting for its first
+		 * request keeps its client_header_timeout (and the worker its
+		 * shutdown_timeout), as the client may just be slow to send.
+		 */
+		deadline = c->fixed_deadline;
+		break;
+	case W_IDLE:
+		deadline = ev_now + conf->g.keepalive_timeout_ms;
+		if (worker.quitting && deadline > quit_grace)
+			deadline = quit_grace;
+		break;
+	case W_CONNECT:
+		deadline = c->fixed_deadline ? c->fixed_deadline :
+		    ev_now + c->r->upstream->conf->connect_timeout_ms;
+		break;
+	case W_UP_WRITE:
+		deadline = ev_now + c->r->upstream->conf->send_timeout_ms;
+		break;
+	case W_UP_READ:
+		deadline = ev_now + c->r->upstream->conf->read_timeout_ms;
+		break;
+	case W_CL_READ:
+		/*
+		 * Between reads at most client_body_timeout; and over the
+		 * whole body at least client_body_min_rate bytes a second
+		 * after the first client_body_timeout.
+		 */
+		deadline = ev_now + conf->g.client_body_timeout_ms;
+		if (conf->g.client_body_min_rate > 0 && c->r != NULL) {
+			uint64_t d = c->r->body_t0 + conf->g.client_body_timeout_ms +
+			    c->r->body_rx * 1000 / (uint64_t)conf->g.client_body_min_rate;
+			if (d < deadline)
+				deadline = d;
+		}
+		break;
+	case W_QUEUE:
+		deadline = ev_now + QUEUE_POLL_MS;
+		if (deadline > c->r->queue_deadline)
+			deadline = c->r->queue_deadline;
+		break;
+	case W_CACHE:
+	case W_CGROW:
+		deadline = ev_now + CACHE_POLL_MS;
+		if (deadline > c->r->cwait_until)
+			deadline = c->r->cwait_until;
+		break;
+	case W_CL_WRITE:
+	default:
+		deadline = ev_now + conf->g.send_timeout_ms;
+		break;
+	}
+	ev_timer_set(&c->timer, deadline);
+}
+
+void
+client_timer_cb(struct ev_timer *t)
+{
+	struct client	*c = (struct client *)((char *)t - offsetof(struct client, timer));
+	struct req	*r = c->r;
+	enum step	 st = STEP_DONE;
+
+	switch (c->wait) {
+	case W_IDLE:
+	case W_LINGER:
+		client_close(c);
+		return;
+	case W_HANDSHAKE:
+		tls_conn_timed_out(c->tls);
+		log_info("client %s: TLS handshake timed out", c->ip);
+		client_close(c);
+		return;
+	case W_HEAD:
+		if (c->in_end > c->in_pos) {
+			log_info("client %s: request head timed out", c->ip);
+			st = local_answer(c, 408, 1);
+		} else {
+			client_close(c);
+			return;
+		}
+		break;
+	case W_CONNECT:
+		st = upstream_failed(c, "connect timed out", RETRY_TIMEOUT, 1, 504);
+		break;
+	case W_QUEUE:
+		st = upstream_start(c);
+		break;
+	case W_CACHE:
+		st = cache_wait_again(c);
+		break;
+	case W_CGROW:
+		if (ev_now >= r->cwait_until) {
+			log_warnx("client %s: the object being stored stopped "
+			    "growing: connection cut", c->ip);
+			client_abort(c);
+			return;
+		}
+		st = STEP_DONE;		/* look for more of it */
+		break;
+	case W_START:
+		st = STEP_DONE;		/* a refresh begins */
+		break;
+	case W_UP_WRITE:
+	case W_UP_READ:
+		if (r->resp_head) {
+			log_errorx("upstream %s server %s: timed out in the middle of the body",
+			    r->upstream->conf->name,
+			    r->upstream->servers[r->server].conf->addr.text);
+			server_failed(&r->upstream->servers[r->server], r->server);
+			client_cut(c);
+			return;
+		}
+		if (!r->resp_started && !r->interim && c->wait == W_UP_READ &&
+		    retry_allowed(r, RETRY_TIMEOUT, 0)) {
+			st = upstream_failed(c, "timed out waiting for the response",
+			    RETRY_TIMEOUT, 0, 504);
+			break;
+		}
+		log_errorx("upstream %s server %s: timed out waiting for the response",
+		    r->upstream->conf->name,
+		    r->upstream->servers[r->server].conf->addr.text);
+		STAT_INC(upstream_errors);
+		server_failed(&r->upstream->servers[r->server], r->server);
+		st = local_answer(c, 504, 1);
+		break;
+	case W_CL_READ:
+		log_info("client %s: request body timed out", c->ip);
+		st = local_answer(c, 408, 1);
+		break;
+	case W_CL_WRITE:
+	default:
+		log_info("client %s: send timed out", c->ip);
+		client_close(c);
+		return;
+	}
+	if (st != STEP_CLOSED)
+		client_run(c);
+}
+
+void
+client_cb(struct ev_io *io, uint32_t events)
+{
+	struct client	*c = (struct client *)io;
+	struct req	*r = c->r;
+
+	/*
+	 * The client hung up while its answer is being fetched.  A reset, or
+	 * a FIN from a client that asked for keep-alive, means it is gone:
+	 * stop (logged as 499).  A client that said Connection: close may
+	 * just have shut down its sending side, and still gets its answer.
+	 */
+	if (((c->state == CS_PROXY && r != NULL && (r->req_done || r->body_in) &&
+	    !r->resp_head) ||
+	    c->state == CS_CWAIT) && ((events & (EPOLLERR | EPOLLHUP)) ||
+	    ((events & EPOLLRDHUP) && r->client_ka))) {
+		log_info("client %s closed the connection before the answer", c->ip);
+		r->status = 499;
+		client_close(c);
+		return;
+	}
+
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		c->rd_ready = 1;
+	if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		c->rdhup = 1;
+	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		c->wr_ready = 1;
+	if (c->tls != NULL) {
+		int rd = c->rd_ready, wr = c->wr_ready;
+
+		tls_events(c->tls, events, &rd, &wr);
+		c->rd_ready = rd;
+		c->wr_ready = wr;
+	}
+	client_run(c);
+}
+
+void
+client_close(struct client *c)
+{
+	struct req	*r = c->r;
+
+	if (r != NULL) {
+		if (!r->logged && r->parsed) {
+			/* Gone before the answer was complete. */
+			if (r->status == 0 || !r->resp_done)
+				r->status = r->resp_head ? r->status : 499;
+			access_log(c);
+		}
+		req_drop_up(r);
+		req_put(r);
+		c->r = NULL;
+		nbusy--;
+	}
+	buf_put(c->in);
+	c->in = NULL;
+	ev_timer_cancel(&c->timer);
+	if (c->tls != NULL) {
+		tls_conn_free(c->tls);
+		c->tls = NULL;
+	}
+	close(c->io.fd);
+	if (c->io.fd != -1)
+		worker_accept_resume();	/* an fd is free again */
+	c->io.fd = -1;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	nclients--;
+	c->next = dead_clients;
+	dead_clients = c;
+}
+
+/*
+ * Close with a reset: the client must not take a cut-short body for a
+ * whole one (a close-delimited body would otherwise look complete).
+ */
+void
+client_abort(struct client *c)
+{
+	if (c->tls != NULL)
+		c->tls->failed = 1;	/* no close_notify: that would say "complete" */
+	struct linger	 l = { 1, 0 };
+
+	if (c->tls != NULL)
+		c->tls->failed = 1;	/* no close_notify: it would say "complete" */
+	(void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	client_close(c);
+}
+
+/*
+ * A response ends before its end: a body whose end is the close itself
+ * (close-delimited, or de-chunked for HTTP/1.0) must end in a reset, or
+ * the client would take it for whole; others carry their own length.
+ */
+void
+client_cut(struct client *c)
+{
+	if (c->r != NULL && (c->r->resp_eof || c->r->dechunk))
+		client_abort(c);
+	else
+		client_close(c);
+}
+
+/*
+ * End of a loop turn: objects closed during it may be reused now (no
+ * event of this turn can name them any more).
+ */
+void
+proxy_recycle(void)
+{
+	struct client	*c;
+	struct upconn	*u;
+
+	while ((c = dead_clients) != NULL) {
+		dead_clients = c->next;
+		c->next = free_clients;
+		free_clients = c;
+	}
+	while ((u = dead_upconns) != NULL) {
+		dead_upconns = u->next;
+		u->next = free_upconns;
+		free_upconns = u;
+	}
+}
+
+static int
+ratelimit_ok(struct ratelimit *rl, unsigned long *skipped)
+{
+	if (rl->last == ev_wall) {
+		rl->skipped++;
+		return 0;
+	}
+	rl->last = ev_wall;
+	*skipped = rl->skipped;
+	rl->skipped = 0;
+	return 1;
+}
+
+/*
+ * A connection over worker_connections: counted, logged (at most once a
+ * second), and closed at once.  A plain HTTP client gets a 503 first: its
+ * request, if in already, is read and dropped so that the close sends a
+ * FIN, not a reset that could destroy the answer on its way.  A TLS client
+ * only sees the close: an answer would cost a handshake.
+ */
+static void
+accept_refuse(struct proxy_listener *ls, int fd,
+    const struct sockaddr_storage *ss)
+{
+	static const char	 resp[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 20\r\n"
+	    "Connection: close\r\n\r\nService Unavailable\n";
+	static struct ratelimit	 rl;
+	char			 buf[4096], ip[INET6_ADDRSTRLEN];
+	unsigned long		 skipped;
+	int			 i;
+
+	STAT_INC(connections_refused);
+	if (ratelimit_ok(&rl, &skipped)) {
+		net_ntop((const struct sockaddr *)ss, ip, sizeof(ip));
+		log_warnx("client %s: connection refused: worker_connections "
+		    "(%d) reached; %lu more refused since the last message", ip,
+		    conf->g.worker_connections, skipped);
+	}
+	for (i = 0; i < 4 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+		;
+	if (ls->conf->tls == NULL)
+		(void)send(fd, resp, sizeof(resp) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
+void
+proxy_accept(struct ev_io *io, uint32_t events)
+{
+	struct proxy_listener	*ls = (struct proxy_listener *)io;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	struct client		*c;
+	static struct ratelimit	 rl_fds;
+	unsigned long		 skipped;
+	int			 fd, i, err;
+
+	/*
+	 * One accept per wakeup, as nginx does by default: the listener is
+	 * level-triggered, so epoll reports it again while connections wait,
+	 * and no accept4() is spent just to learn the queue is empty.
+	 */
+	for (i = 0; i < 1; i++) {
+		sl = sizeof(ss);
+		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+				return;
+			err = errno;
+			if (err == EMFILE || err == ENFILE) {
+				/* Retried after a pause: no spinning. */
+				worker_accept_pause(ACCEPT_PAUSE_MS);
+				if (!ratelimit_ok(&rl_fds, &skipped))
+					return;
+				errno = err;
+				log_warn("accept: out of file descriptors (raise "
+				    "the fd limit or lower worker_connections), "
+				    "pausing accept for %d ms; %lu more since the "
+				    "last message", ACCEPT_PAUSE_MS, skipped);
+			} else
+				log_warn("accept");
+			return;
+		}
+		if (worker.quitting) {
+			close(fd);
+			continue;
+		}
+		if (nclients >= (size_t)conf->g.worker_connections) {
+			accept_refuse(ls, fd, &ss);
+			continue;
+		}
+		if ((c = free_clients) != NULL)
+			free_clients = c->next;
+		else if ((c = malloc(sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		memset(c, 0, offsetof(struct client, ip));
+		c->tls = NULL;
+		c->io.fd = fd;
+		c->io.cb = client_cb;
+		c->ls = ls;
+		c->state = CS_HEAD;
+		ev_timer_init(&c->timer, client_timer_cb);
+		net_ntop((struct sockaddr *)&ss, c->ip, sizeof(c->ip));
+		if (ev_add(&c->io) == -1) {
+			log_warn("epoll_ctl");
+			close(fd);
+			c->next = free_clients;
+			free_clients = c;
+			continue;
+		}
+		c->next = clients;
+		if (clients != NULL)
+			clients->prev = c;
+		clients = c;
+		nclients++;
+		STAT_INC(connections);
+		if (ls->conf->tls != NULL &&
+		    (c->tls = tls_conn_accept(ls->conf->tls, fd)) == NULL) {
+			client_close(c);
+			continue;
+		}
+		/* The request usually arrives with the connection: try now. */
+		c->rd_ready = 1;
+		c->wr_ready = 1;
+		client_run(c);
+	}
+}
+
+/*
+ * Graceful stop.  A connection between requests may have a request on
+ * its way: closing it at once would fail that request.  So idle
+ * keep-alive connections get a short grace period (an answer in it says
+ * Connection: close), and busy ones finish their exchange and then close.
+ * A connection accepted that has not had its first request yet is
+ * answered (with Connection: close) whenever the request comes, within
+ * client_header_timeout and shutdown_timeout: the client connected to
+ * this worker and has no reason to think it is going away (nginx too
+ * closes only the idle keep-alive connections at once).
+ */
+size_t
+proxy_quit(void)
+{
+	struct client	*c;
+	size_t		 i;
+	struct server_rt *s;
+	uint64_t	 grace = ev_now + QUIT_IDLE_GRACE_MS;
+
+	worker.quitting = 1;
+	quit_grace = grace;
+	for (c = clients; c != NULL; c = c->next) {
+		if (c->r != NULL)
+			c->r->keep_alive = 0;
+		else if (c->state == CS_HEAD && c->served &&
+		    c->in_end == c->in_pos && c->timer.deadline > grace)
+			ev_timer_set(&c->timer, grace);
+	}
+	for (i = 0; i < nupstreams; i++)
+		for (s = upstreams[i].servers; s < upstreams[i].servers + upstreams[i].n; s++)
+			while (s->idle != NULL)
+				upconn_close(s->idle);
+	return nclients;
+}
+
+size_t
+proxy_active(void)
+{
+	return nclients;
+}

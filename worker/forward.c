@@ -1,0 +1,772 @@
+/*
+ * forward.c: streaming an exchange both ways: the request body from the
+ * client (buffered or not) to the backend, the response head and body
+ * from the backend to the client, with HTTP/1 framing on each side.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cache.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/shm.h"
+#include "worker/balance.h"
+#include "worker/bodybuf.h"
+#include "worker/cachepol.h"
+#include "worker/event.h"
+#include "worker/http.h"
+#include "worker/proxy.h"
+#include "worker/proxy_int.h"
+#include "worker/tls.h"
+#include "worker/uri.h"
+#include "worker/worker.h"
+
+static int	 body_next(struct client *c, size_t max, const char **p, size_t *n);
+
+/*
+ * request_buffering: read the whole body before an upstream server is
+ * picked, so that a slow client holds no server.  Interim 100 Continue
+ * comes from portico, as the body is wanted whatever the server says.
+ */
+enum step
+body_begin(struct client *c, const struct http_request *rq)
+{
+	struct req	*r = c->r;
+
+	if (r->body_start >= bufsize)
+		return local_answer(c, 431, 1);	/* no room left after the head */
+	r->buffered = 1;
+	if (rq->expect_continue && c->in_pos == c->in_end) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		/* Nothing else is queued to this client now: it fits. */
+		if (cl_write(c, cont, sizeof(cont) - 1) != sizeof(cont) - 1) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+	}
+	c->state = CS_BODY;
+	return step_body(c);
+}
+
+/*
+ * Read more of the request body into c->in after c->in_end.  Returns 1
+ * when bytes came, 0 when there are none for now (rd_ready cleared), -1
+ * when the client is gone (it is closed then).
+ */
+static int
+body_read(struct client *c)
+{
+	ssize_t		 n;
+
+	n = cl_read(c, c->in + c->in_end, bufsize - c->in_end);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR) {
+			c->rd_ready = 0;
+			return 0;
+		}
+		client_close(c);
+		return -1;
+	}
+	if (n == 0) {
+		log_info("client %s: closed during the request body", c->ip);
+		client_close(c);
+		return -1;
+	}
+	if ((size_t)n < bufsize - c->in_end && !c->rdhup)
+		c->rd_ready = 0;
+	c->in_end += n;
+	c->r->body_rx += n;
+	return 1;
+}
+
+/*
+ * Read the request body into r->body.  Its bytes pass through c->in
+ * after the head, which stays where it is; what follows the body (a
+ * pipelined request) is moved up to just after the head at the end.
+ */
+enum step
+step_body(struct client *c)
+{
+	struct req		*r = c->r;
+	struct http_request	 rq;
+	const char		*p;
+	size_t			 n;
+	int			 st;
+
+	for (;;) {
+		for (;;) {
+			if ((st = body_next(c, SIZE_MAX, &p, &n)) != 0)
+				return local_answer(c, st, 1);
+			if (n == 0)
+				break;
+			if (bodybuf_append(&r->body, conf->g.client_body_temp_path,
+			    conf->g.client_body_buffer_size, p, n) == -1) {
+				log_warn("client %s: request body to a temporary file in %s",
+				    c->ip, conf->g.client_body_temp_path);
+				return local_answer(c, 500, 1);
+			}
+		}
+		if (r->chunked ? r->req_ck.done : r->body_left == 0)
+			break;
+		c->in_pos = c->in_end = r->body_start;
+		if (!c->rd_ready) {
+			c->wait = W_CL_READ;
+			return STEP_AGAIN;
+		}
+		if (body_read(c) == -1)
+			return STEP_CLOSED;
+	}
+
+	/* All in: keep what follows, then go on as with a bodiless request. */
+	if (c->in_pos > r->body_start) {
+		memmove(c->in + r->body_start, c->in + c->in_pos, c->in_end - c->in_pos);
+		c->in_end -= c->in_pos - r->body_start;
+		c->in_pos = r->body_start;
+	}
+	r->body_in = 1;
+	trailers_filter(r);
+	/* Sent with a length, as nginx does; chunked only to carry trailers. */
+	r->out_chunked = r->trb_len > 2;
+	c->state = CS_HEAD;
+	if (req_reparse(c, &rq) == -1)
+		return local_answer(c, 500, 1);
+	return request_start(c, &rq);
+}
+
+/*
+ * Where the request body ends in what the client sends: the chunked
+ * last-chunk and trailers are in, or the Content-Length bytes are.
+ */
+static int
+body_src_end(const struct req *r)
+{
+	return r->chunked ? r->req_ck.done : r->body_left == 0;
+}
+
+/*
+ * Take the next run of request body data from the client's bytes at
+ * c->in + c->in_pos: framing (chunk-size lines with their extensions,
+ * trailers) is consumed and checked, at most max data bytes come back in
+ * *p, *n (consumed too; they stay in c->in until it is compacted).  *n 0:
+ * more bytes are needed, or the body is all in.  Trailer fields are kept
+ * in r->trb with pass_request_trailers, and dropped otherwise.  Returns 0,
+ * or the status to answer with: 400 for bad framing (a chunk-size line
+ * over 4 KiB included), 413 over max_body_size, 500 out of memory.
+ */
+static int
+body_next(struct client *c, size_t max, const char **p, size_t *n)
+{
+	struct req	*r = c->r;
+	size_t		 avail, off, dlen, tr;
+	ssize_t		 used;
+	uint64_t	 before;
+
+	*p = NULL;
+	*n = 0;
+	if (max == 0)
+		return 0;
+	if (!r->chunked) {
+		avail = c->in_end - c->in_pos;
+		if (avail > (uint64_t)r->body_left)
+			avail = (size_t)r->body_left;
+		if (avail > max)
+			avail = max;
+		*p = c->in + c->in_pos;
+		*n = avail;
+		c->in_pos += avail;
+		r->body_left -= avail;
+		r->body_seen += avail;
+		return 0;
+	}
+	while (c->in_pos < c->in_end && !r->req_ck.done) {
+		avail = c->in_end - c->in_pos;
+		if (avail > max)
+			avail = max;
+		before = r->req_ck.trailer_len;
+		used = http_chunked_parse(&r->req_ck, c->in + c->in_pos, avail,
+		    &off, &dlen);
+		if (used < 0) {
+			log_info("client %s: bad chunked body", c->ip);
+			return 400;
+		}
+		tr = r->req_ck.trailer_len - before;
+		if (tr > 0 && conf->g.pass_request_trailers) {
+			if (r->trb == NULL && (r->trb = malloc(REQ_TRAILER_MAX + 2)) == NULL)
+				return 500;
+			if (r->trb_len + tr > REQ_TRAILER_MAX)
+				return 400;	/* the parser refuses it first */
+			memcpy(r->trb + r->trb_len, c->in + c->in_pos + used - tr, tr);
+			r->trb_len += tr;
+		}
+		c->in_pos += used;
+		/*
+		 * Chunk extensions, blanks and padding zeros count toward
+		 * max_body_size: they are bytes the client makes portico read.
+		 */
+		if (conf->g.max_body_size > 0 && (uint64_t)r->body_seen + dlen +
+		    r->req_ck.padding > (uint64_t)conf->g.max_body_size) {
+			log_info("client %s: request body over max_body_size", c->ip);
+			return 413;
+		}
+		if (dlen > 0) {
+			r->body_seen += dlen;
+			*p = c->in + c->in_pos - used + off;
+			*n = dlen;
+			return 0;
+		}
+		if (used == 0)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * Fill r->bb with the next request body bytes in the upstream's framing:
+ * read back from the stored body (buffered), or decoded from the client's
+ * bytes (streaming).  Chunks go out again without their extensions; the
+ * body ends with the filtered trailers (r->trb) or none.  Returns 0, or
+ * the status to answer with.
+ */
+static int
+body_fill(struct client *c)
+{
+	struct req	*r = c->r;
+	const char	*p;
+	size_t		 room, max, n, hl;
+	ssize_t		 got;
+	int		 st;
+	char		 hex[24];
+
+	if (r->bb_pos == r->bb_end)
+		r->bb_pos = r->bb_end = 0;
+	if (!r->src_done && !r->buffered && !r->chunked && r->body_left == 0) {
+		r->src_done = 1;	/* no body, or all of it went out */
+		return 0;
+	}
+	while (!r->src_done) {
+		if (r->bb == NULL && (r->bb = buf_get()) == NULL)
+			return 500;
+		room = bufsize - r->bb_end;
+		if (room < 64)
+			break;		/* room for a chunk's framing and the end */
+		max = r->out_chunked ? room - sizeof(hex) - 2 : room;
+		if (r->buffered) {
+			n = r->body.len - r->body_off < max ?
+			    (size_t)(r->body.len - r->body_off) : max;
+			p = NULL;
+		} else {
+			if ((st = body_next(c, max, &p, &n)) != 0)
+				return st;
+		}
+		if (n == 0) {
+			if (!r->buffered && !body_src_end(r))
+				break;	/* more from the client */
+			if (r->out_chunked) {
+				if (!r->buffered)
+					trailers_filter(r);
+				memcpy(r->bb + r->bb_end, r->trb_len > 0 ?
+				    "0\r\n" : "0\r\n\r\n", r->trb_len > 0 ? 3 : 5);
+				r->bb_end += r->trb_len > 0 ? 3 : 5;
+			}
+			r->src_done = 1;
+			break;
+		}
+		hl = 0;
+		if (r->out_chunked) {
+			hl = (size_t)snprintf(hex, sizeof(hex), "%zx\r\n", n);
+			memcpy(r->bb + r->bb_end, hex, hl);
+		}
+		if (p != NULL)
+			memcpy(r->bb + r->bb_end + hl, p, n);
+		else {
+			got = bodybuf_read(&r->body, r->body_off,
+			    r->bb + r->bb_end + hl, n);
+			if (got != (ssize_t)n) {
+				log_warn("client %s: reading the request body back", c->ip);
+				return 500;
+			}
+			r->body_off += n;
+		}
+		r->bb_end += hl + n;
+		if (r->out_chunked) {
+			memcpy(r->bb + r->bb_end, "\r\n", 2);
+			r->bb_end += 2;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Request direction: the head, then the body (body_fill), then the
+ * trailers, to the upstream.  Returns STEP_DONE when all is sent (or
+ * cannot be), AGAIN when waiting, CLOSED when the client is gone.
+ */
+enum step
+step_request(struct client *c)
+{
+	struct req	*r = c->r;
+	struct upconn	*u = r->up;
+	struct iovec	 iov[3];
+	int		 niov, st;
+	size_t		 hl, bl, tl;
+	ssize_t		 n;
+
+	for (;;) {
+		if (r->req_done && r->head_sent)
+			return STEP_DONE;
+		if ((st = body_fill(c)) != 0)
+			return local_answer(c, st, 1);
+		hl = r->head_sent ? 0 : r->hb_end - r->hb_pos;
+		bl = r->bb_end - r->bb_pos;
+		tl = r->src_done ? r->trb_len - r->trb_pos : 0;
+		if (hl + bl + tl == 0) {
+			if (r->src_done) {
+				r->req_done = 1;
+				return STEP_DONE;
+			}
+			/* Everything decoded went out: more from the client. */
+			if (c->in_pos == c->in_end) {
+				c->in_pos = c->in_end = 0;
+				r->replayable = 0;
+			} else if (c->in_end == bufsize) {
+				if (c->in_pos == 0)
+					return local_answer(c, 400, 1);
+				memmove(c->in, c->in + c->in_pos, c->in_end - c->in_pos);
+				c->in_end -= c->in_pos;
+				c->in_pos = 0;
+				r->replayable = 0;
+			}
+			if (!c->rd_ready) {
+				c->wait = W_CL_READ;
+				return STEP_AGAIN;
+			}
+			if (body_read(c) == -1)
+				return STEP_CLOSED;
+			continue;
+		}
+		if (!u->wr_ready) {
+			c->wait = u->connected ? W_UP_WRITE : W_CONNECT;
+			return STEP_AGAIN;
+		}
+		niov = 0;
+		if (hl > 0) {
+			iov[niov].iov_base = r->hb + r->hb_pos;
+			iov[niov++].iov_len = hl;
+		}
+		if (bl > 0) {
+			iov[niov].iov_base = r->bb + r->bb_pos;
+			iov[niov++].iov_len = bl;
+		}
+		if (tl > 0) {
+			iov[niov].iov_base = r->trb + r->trb_pos;
+			iov[niov++].iov_len = tl;
+		}
+		n = up_writev(u, iov, niov);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				u->wr_ready = 0;
+				continue;
+			}
+			if (r->resp_head) {
+				/* The server answered and stopped reading: fine. */
+				r->req_done = 1;
+				if (!r->body_in)
+					r->body_unread = 1;
+				r->up_reuse = 0;
+				if (!r->body_in)
+					r->keep_alive = 0;
+				return STEP_DONE;
+			}
+			if (!u->connected)
+				return upstream_failed(c, up_strerror(u, errno),
+				    RETRY_ERROR, 1, 502);
+			return upstream_failed(c, "send failed", RETRY_ERROR, 0, 502);
+		}
+		if (!u->connected) {
+			u->connected = 1;
+			c->fixed_deadline = 0;
+		}
+		if ((size_t)n < hl + bl + tl)
+			u->wr_ready = 0;
+		if (hl > 0) {
+			if ((size_t)n < hl) {
+				r->hb_pos += n;
+				continue;
+			}
+			n -= hl;
+			r->hb_pos = r->hb_end;
+			r->head_sent = 1;
+		}
+		if (bl > 0) {
+			if ((size_t)n < bl) {
+				r->bb_pos += n;
+				continue;
+			}
+			n -= bl;
+			r->bb_pos = r->bb_end;
+		}
+		r->trb_pos += n;
+	}
+}
+
+/* Make the next window of response body bytes in ub ready to send. */
+int
+resp_window(struct client *c)
+{
+	struct req	*r = c->r;
+	size_t		 avail = r->ub_end - r->ub_pos, off, dlen;
+	ssize_t		 used;
+	uint32_t	 before = r->ub_pos;
+
+	r->send_pos = r->send_end = r->ub_pos;
+	if (avail == 0)
+		return 0;
+	if (r->resp_chunked) {
+		if (r->dechunk) {
+			used = http_chunked_parse(&r->resp_ck, r->ub + r->ub_pos,
+			    avail, &off, &dlen);
+			if (used < 0)
+				return -1;
+			r->send_pos = r->ub_pos + off;
+			r->send_end = r->send_pos + dlen;
+			r->ub_pos += used;
+			cache_body(r, r->ub + r->send_pos, dlen);
+		} else {
+			size_t	 total = 0;
+
+			while (total < avail && !r->resp_ck.done) {
+				used = http_chunked_parse(&r->resp_ck,
+				    r->ub + r->ub_pos + total, avail - total,
+				    &off, &dlen);
+				if (used < 0)
+					return -1;
+				if (used == 0)
+					break;
+				cache_body(r, r->ub + r->ub_pos + total + off, dlen);
+				total += used;
+			}
+			r->send_end = r->ub_pos + total;
+			r->ub_pos += total;
+		}
+		if (r->resp_ck.done) {
+			r->resp_done = 1;
+			if (r->ub_pos < r->ub_end) {
+				r->up_reuse = 0;	/* junk after the body */
+				r->ub_pos = r->ub_end;
+			}
+		}
+		return r->ub_pos != before || r->send_end > r->send_pos;
+	}
+	if (r->resp_eof) {
+		cache_body(r, r->ub + r->ub_pos, avail);
+		r->send_end = r->ub_end;
+		r->ub_pos = r->ub_end;
+		return 1;
+	}
+	if ((uint64_t)avail > (uint64_t)r->resp_left)
+		avail = (size_t)r->resp_left;
+	cache_body(r, r->ub + r->ub_pos, avail);
+	r->send_end = r->ub_pos + avail;
+	r->ub_pos += avail;
+	r->resp_left -= avail;
+	if (r->resp_left == 0) {
+		r->resp_done = 1;
+		if (r->ub_pos < r->ub_end) {
+			r->up_reuse = 0;
+			r->ub_pos = r->ub_end;
+		}
+	}
+	return 1;
+}
+
+/* A final response head was parsed: decide the framing and build the head. */
+enum step
+response_head(struct client *c, const struct http_response *rs)
+{
+	struct req	*r = c->r;
+	enum step	 st;
+
+	if (r->cache_on && cache_response(c, rs, &st))
+		return st;
+	r->resp_head = 1;
+	r->status = rs->status;
+	r->up_reuse = rs->keep_alive;
+	if (rs->status >= 500 && r->upstream->conf->fail_on_5xx)
+		server_failed(&r->upstream->servers[r->server], r->server);
+	if (!http_response_has_body(r->method, rs->status)) {
+		r->resp_done = 1;
+	} else if (rs->chunked) {
+		r->resp_chunked = 1;
+		http_chunked_init(&r->resp_ck);
+		if (r->version == 10) {
+			r->dechunk = 1;
+			r->keep_alive = 0;
+		} else if (r->c_chunk)
+			r->dechunk = 1;	/* the client's chunks are made here */
+	} else if (rs->content_length >= 0) {
+		r->resp_left = rs->content_length;
+		r->resp_done = rs->content_length == 0;
+	} else {
+		r->resp_eof = 1;
+		r->up_reuse = 0;
+		r->keep_alive = 0;
+	}
+	if (BODY_UNREAD(r))
+		/* The server answered before the body was all read. */
+		r->keep_alive = 0;
+	if (build_response_head(c, rs, 1) == -1) {
+		log_errorx("upstream %s server %s: invalid response: head too large",
+		    r->upstream->conf->name,
+		    r->upstream->servers[r->server].conf->addr.text);
+		r->resp_head = 0;
+		return local_answer(c, 502, 1);
+	}
+	r->ub_pos += rs->head_len;
+	r->send_pos = r->send_end = r->ub_pos;
+	return STEP_DONE;
+}
+
+/*
+ * Response direction: read the upstream's head, answer 502 for a bad one,
+ * then stream head and body to the client.
+ */
+enum step
+step_response(struct client *c)
+{
+	struct req		*r = c->r;
+	struct upconn		*u = r->up;
+	struct http_response	 rs;
+	int			 rc;
+	ssize_t			 n;
+	size_t			 hl;
+	enum step		 st;
+
+	/* Until the request head is out, hb holds it: nothing is the client's. */
+	if (!r->head_sent)
+		return STEP_AGAIN;
+	for (;;) {
+		/* Frame the body bytes that came with the head: one writev for both. */
+		if (r->resp_head && r->send_pos == r->send_end &&
+		    r->ub_pos < r->ub_end && !r->need_more) {
+			rc = resp_window(c);
+			if (rc == -1) {
+				log_errorx("upstream %s server %s: invalid response: "
+				    "bad chunked body", r->upstream->conf->name,
+				    r->upstream->servers[r->server].conf->addr.text);
+				STAT_INC(upstream_errors);
+				if (!r->c_open && r->hb_pos == 0 &&
+				    r->body_bytes == 0) {
+					/*
+					 * The bad chunk came with the head: nothing
+					 * of the answer has reached the client, who
+					 * is owed a 502 rather than a bare close
+					 * (hb is reused for chunk headers only once
+					 * the head is out: c_open).
+					 */
+					if (cache_writing(&r->cw))
+						cache_abort(worker.cache, &r->cw);
+					r->c_store = 0;
+					r->c_ahead = 0;
+					r->c_chunk = 0;
+					r->up_reuse = 0;
+					r->resp_head = 0;
+					return local_answer(c, 502, 1);
+				}
+				client_close(c);
+				return STEP_CLOSED;
+			}
+			if (rc == 0)
+				r->need_more = 1;
+			if (r->c_ahead && r->c_store)
+				r->send_pos = r->send_end;	/* in the object */
+		}
+		if (r->c_ahead) {
+			if (r->resp_done && r->c_store)
+				return cache_ahead_done(c);
+			if (cache_ahead_write(c) == STEP_CLOSED)
+				return STEP_CLOSED;
+			if (r->c_ahead && !r->c_store) {
+				/* The object stopped growing: the client drains it first. */
+				c->wait = W_CL_WRITE;
+				return STEP_AGAIN;
+			}
+			if (!r->c_ahead)
+				continue;
+			if (r->ub_pos < r->ub_end && !r->need_more)
+				continue;	/* more chunks already read */
+		}
+		/*
+		 * A whole stored body is visible before its last bytes reach
+		 * the client, so that the client's next request finds it.
+		 */
+		if (r->resp_done) {
+			cache_done(r);
+			/*
+			 * The server is done with this answer: uncount it now,
+			 * not after its last bytes reach the client, who may
+			 * ask again (through another worker) before that.
+			 */
+			active_add(r, NULL, -1);
+		}
+		/*
+		 * After an object that stopped growing, the rest of a chunked
+		 * answer streams through re-chunked (the client had chunks
+		 * of the object).
+		 */
+		if (!r->c_ahead && r->c_chunk && r->ck_left == 0 && !r->c_last) {
+			if (r->send_pos < r->send_end)
+				(void)chunk_frame(r, r->send_end - r->send_pos);
+			else if (r->resp_done)
+				(void)chunk_frame(r, 0);
+		}
+		/* Send whatever is ready for the client. */
+		if (!r->c_ahead && (r->hb_pos < r->hb_end || r->send_pos < r->send_end)) {
+			if (!c->wr_ready) {
+				c->wait = W_CL_WRITE;
+				return STEP_AGAIN;
+			}
+			hl = r->hb_end - r->hb_pos;
+			n = client_write2(c, r->hb + r->hb_pos, hl, r->ub + r->send_pos,
+			    r->c_chunk && r->ck_left < r->send_end - r->send_pos ?
+			    r->ck_left : r->send_end - r->send_pos);
+			if (n == -1)
+				return STEP_CLOSED;
+			if ((size_t)n <= hl) {
+				r->hb_pos += n;
+				continue;
+			}
+			r->hb_pos = r->hb_end;
+			r->send_pos += n - hl;
+			r->body_bytes += n - hl;
+			if (r->c_chunk)
+				r->ck_left -= n - hl;
+			continue;
+		}
+		if (r->resp_done) {
+			r->t_up_end = ev_now;
+			return STEP_DONE;	/* (stored above, before the last send) */
+		}
+
+		/* A head read and not yet parsed. */
+		if (r->ub != NULL && r->ub_pos < r->ub_end && !r->need_more &&
+		    !r->resp_head) {
+			memset(&rs, 0, sizeof(rs));
+			rc = http_parse_response(r->ub + r->ub_pos, r->ub_end - r->ub_pos,
+			    &resp_limits, &rs, hdrs);
+			if (rc == HTTP_PARSE_AGAIN) {
+				if (r->ub_end - r->ub_pos < bufsize) {
+					r->need_more = 1;
+					continue;
+				}
+				rc = 502;
+				rs.error = "head too large";
+			}
+			if (rc > 0 || rs.status == 101) {
+				log_errorx("upstream %s server %s: invalid response: %s",
+				    r->upstream->conf->name,
+				    r->upstream->servers[r->server].conf->addr.text,
+				    rc > 0 ? (rs.error ? rs.error : "malformed") :
+				    "101 to a request without Upgrade");
+				STAT_INC(upstream_errors);
+				return local_answer(c, 502, 1);
+			}
+			if (rs.status >= 500 && rs.status <= 504 && !r->interim &&
+			    retry_status_bit(rs.status) != 0 &&
+			    retry_allowed(r, retry_status_bit(rs.status), 0) &&
+			    balance_left(&r->upstream->bal, ev_now, &r->tried)) {
+				/*
+				 * Another server may answer better.  With no
+				 * server left the answer goes to the client
+				 * as it is (response_head counts it then).
+				 */
+				if (r->upstream->conf->fail_on_5xx)
+					server_failed(&r->upstream->servers[r->server],
+					    r->server);
+				r->retried++;
+				/* Move on; this answer (and its connection) is dropped. */
+				log_warnx("upstream %s server %s: answered %d, retrying",
+				    r->upstream->conf->name,
+				    r->upstream->servers[r->server].conf->addr.text,
+				    rs.status);
+				req_drop_up(r);
+				return request_retry(c, 0, rs.status);
+			}
+			if (rs.status >= 200) {
+				st = response_head(c, &rs);
+				if (st != STEP_DONE || c->state != CS_PROXY)
+					return st;	/* or answered otherwise */
+				continue;
+			}
+			/* Interim: forward to HTTP/1.1 clients, except our own 100. */
+			if (rs.status != 100 && r->version == 11) {
+				if (build_response_head(c, &rs, 0) == -1)
+					return local_answer(c, 502, 1);
+				r->interim = 1;
+			}
+			r->ub_pos += rs.head_len;
+			continue;
+		}
+
+		/* Read more from the upstream. */
+		if (r->ub == NULL) {
+			if ((r->ub = buf_get()) == NULL) {
+				client_close(c);
+				return STEP_CLOSED;
+			}
+			r->ub_pos = r->ub_end = 0;
+		}
+		if (r->ub_pos == r->ub_end)
+			r->ub_pos = r->ub_end = 0;
+		else if (r->ub_end == bufsize && r->ub_pos > 0) {
+			memmove(r->ub, r->ub + r->ub_pos, r->ub_end - r->ub_pos);
+			r->ub_end -= r->ub_pos;
+			r->ub_pos = 0;
+		}
+		if (!u->rd_ready) {
+			c->wait = W_UP_READ;
+			return STEP_AGAIN;
+		}
+		n = up_read(u, r->ub + r->ub_end, bufsize - r->ub_end);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				u->rd_ready = 0;
+				continue;
+			}
+			if (!r->resp_started)
+				return upstream_failed(c, "connection reset", RETRY_ERROR, 0, 502);
+			return upstream_broke(c, "connection reset in the middle of "
+			    "the response");
+		}
+		if (n == 0) {
+			if (!r->resp_started)
+				return upstream_failed(c,
+				    "closed the connection before answering", RETRY_ERROR, 0, 502);
+			if (r->resp_head && r->resp_eof) {
+				r->resp_done = 1;
+				continue;
+			}
+			return upstream_broke(c, r->resp_head ?
+			    "closed the connection in the middle of the body" :
+			    "invalid response: closed inside the head");
+		}
+		if ((size_t)n < bufsize - r->ub_end && !u->rdhup)
+			u->rd_ready = 0;
+		r->ub_end += n;
+		r->resp_started = 1;
+		r->need_more = 0;
+	}
+}

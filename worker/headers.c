@@ -1,0 +1,644 @@
+/*
+ * headers.c: the heads portico writes: the request head forwarded to a
+ * backend (which client fields pass, which are ours, hop-by-hop removal)
+ * and the response head sent to a client.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cache.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/shm.h"
+#include "worker/balance.h"
+#include "worker/bodybuf.h"
+#include "worker/cachepol.h"
+#include "worker/event.h"
+#include "worker/http.h"
+#include "worker/proxy.h"
+#include "worker/proxy_int.h"
+#include "worker/tls.h"
+#include "worker/uri.h"
+#include "worker/worker.h"
+
+static int	 client_field_dropped(const struct http_header *h, const struct conf_route *rt);
+
+/*
+ * Client fields that say who the client is or what it asked for before a
+ * proxy rewrote it: backends trust them, so a client must not set them.
+ * Names are lowercase with '-' and match in any case, with '-' or '_'
+ * (CGI-style servers fold both into one variable).
+ *   CF_OURS:     portico sets or vouches for it (X-Forwarded-*, the client
+ *		  certificate): the client's is never forwarded;
+ *   CF_APPEND:   portico appends to the client's list (X-Forwarded-For):
+ *		  forwarded in the plain spelling only;
+ *   CF_IDENTITY: dropped unless the route has
+ *		  pass_client_identity_headers = on.
+ * This is the one list of the client identity fields:
+ * client_field_dropped() applies it to every client field that
+ * build_request_head() might forward.
+ */
+#define CF_OURS		1
+#define CF_APPEND	2
+#define CF_IDENTITY	3
+
+static const struct {
+	const char	*name;
+	size_t		 len;
+	int		 kind;
+} client_fields[] = {
+#define CF(n, k)	{ n, sizeof(n) - 1, k }
+	CF("x-forwarded-for", CF_APPEND),
+	CF("x-forwarded-proto", CF_OURS),
+	CF("x-forwarded-host", CF_OURS),
+	CF("x-client-cert-subject", CF_OURS),
+	CF("forwarded", CF_IDENTITY),
+	CF("x-real-ip", CF_IDENTITY),
+	CF("true-client-ip", CF_IDENTITY),
+	CF("x-client-ip", CF_IDENTITY),
+	CF("x-cluster-client-ip", CF_IDENTITY),
+	CF("x-forwarded-port", CF_IDENTITY),
+	CF("x-forwarded-ssl", CF_IDENTITY),
+	CF("x-forwarded-scheme", CF_IDENTITY),
+	CF("x-forwarded-protocol", CF_IDENTITY),
+	CF("x-forwarded-server", CF_IDENTITY),
+	CF("x-forwarded-prefix", CF_IDENTITY),
+	CF("x-url-scheme", CF_IDENTITY),
+	CF("front-end-https", CF_IDENTITY),
+	CF("x-original-url", CF_IDENTITY),
+	CF("x-rewrite-url", CF_IDENTITY),
+	CF("x-original-host", CF_IDENTITY),
+	CF("x-host", CF_IDENTITY),
+#undef CF
+};
+
+/*
+ * The fields build_request_head() may write itself rather than copy
+ * from the client (whatever the client sent): a field it adds must be
+ * listed here, or Vary on it would be matched against the client's.
+ */
+static const char *const fwd_own_fields[] = {
+	"host", "x-forwarded-for", "x-forwarded-proto", "x-client-cert-subject",
+	"x-forwarded-host", "via", "content-length", "transfer-encoding",
+	"connection", "if-none-match", "if-modified-since",
+};
+
+static int
+hb_add(struct hbuild *b, const char *s, size_t n)
+{
+	if (b->len + n > b->cap)
+		return -1;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+int
+hb_str(struct hbuild *b, const char *s)
+{
+	return hb_add(b, s, strlen(s));
+}
+
+static int
+hb_header(struct hbuild *b, const struct http_header *h)
+{
+	if (b->len + h->name_len + h->value_len + 4 > b->cap)
+		return -1;
+	memcpy(b->p + b->len, h->name, h->name_len);
+	b->len += h->name_len;
+	b->p[b->len++] = ':';
+	b->p[b->len++] = ' ';
+	memcpy(b->p + b->len, h->value, h->value_len);
+	b->len += h->value_len;
+	b->p[b->len++] = '\r';
+	b->p[b->len++] = '\n';
+	return 0;
+}
+
+/* Append a decimal number: the hit path has no use for printf. */
+int
+hb_num(struct hbuild *b, int64_t v)
+{
+	char		 d[24];
+	int		 n = sizeof(d);
+	uint64_t	 u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do {
+		d[--n] = '0' + u % 10;
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		d[--n] = '-';
+	return hb_add(b, d + n, sizeof(d) - n);
+}
+
+int
+hb_fmt(struct hbuild *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->cap - b->len)
+		return -1;
+	b->len += n;
+	return 0;
+}
+
+/* Collect the field names listed in Connection headers. */
+void
+conn_tokens_collect(const struct http_header *h, size_t nh, struct conn_tokens *ct)
+{
+	size_t		 i;
+	const char	*p, *end, *s;
+
+	ct->n = 0;
+	for (i = 0; i < nh; i++) {
+		if (!http_name_eq(&h[i], "connection"))
+			continue;
+		p = h[i].value;
+		end = p + h[i].value_len;
+		while (p < end && ct->n < MAX_CONN_TOKENS) {
+			while (p < end && (*p == ',' || *p == ' ' || *p == '\t'))
+				p++;
+			s = p;
+			while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+				p++;
+			if (p > s) {
+				ct->name[ct->n] = s;
+				ct->len[ct->n++] = p - s;
+			}
+		}
+	}
+}
+
+static int
+conn_tokens_has(const struct conn_tokens *ct, const struct http_header *h)
+{
+	int	 i;
+
+	for (i = 0; i < ct->n; i++)
+		if (ct->len[i] == h->name_len &&
+		    strncasecmp(ct->name[i], h->name, h->name_len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Hop-by-hop and framing fields that are never forwarded as they are. */
+static int
+is_hop_header(const struct http_header *h)
+{
+	switch (h->name_len) {
+	case 2:
+		return http_name_eq(h, "te");
+	case 7:
+		return http_name_eq(h, "trailer") || http_name_eq(h, "upgrade");
+	case 10:
+		return http_name_eq(h, "connection") || http_name_eq(h, "keep-alive");
+	case 14:
+		return http_name_eq(h, "content-length");
+	case 17:
+		return http_name_eq(h, "transfer-encoding");
+	default:
+		break;
+	}
+	if (h->name_len > 6 && (h->name[0] | 0x20) == 'p' &&
+	    strncasecmp(h->name, "proxy-", 6) == 0)
+		return 1;
+	return 0;
+}
+
+/*
+ * Copy s[0..n) for a quoted access log field: '"', '\\', control bytes
+ * and bytes over 0x7e become \\xHH, as nginx writes them.  Stops at the
+ * last whole character that fits cap (with its NUL).
+ */
+void
+copy_field(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t	 i, o = 0;
+
+	for (i = 0; i < n && o + 5 < cap; i++) {
+		unsigned char ch = s[i];
+		if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f)
+			o += snprintf(dst + o, cap - o, "\\x%02X", ch);
+		else
+			dst[o++] = ch;
+	}
+	dst[o] = '\0';
+}
+
+/*
+ * Whether a field name is name (lowercase, with '-') when '_' counts as
+ * '-': backends of the CGI kind fold both to the same variable.
+ */
+static int
+name_eq_any_dash(const struct http_header *h, const char *name)
+{
+	size_t	 i;
+	char	 ch;
+
+	for (i = 0; i < h->name_len; i++) {
+		if (name[i] == '\0')
+			return 0;
+		ch = h->name[i];
+		if (ch >= 'A' && ch <= 'Z')
+			ch += 'a' - 'A';
+		else if (ch == '_')
+			ch = '-';
+		if (ch != name[i])
+			return 0;
+	}
+	return name[i] == '\0';
+}
+
+/*
+ * Whether client field h must not reach the upstream of route rt by the
+ * rules of client_fields[].  X-Forwarded-For in its plain spelling is not
+ * dropped: build_request_head appends the client address to it.
+ */
+static int
+client_field_dropped(const struct http_header *h, const struct conf_route *rt)
+{
+	static uint32_t	 first;	/* the first letters of the names, a bit each */
+	size_t		 i;
+	unsigned char	 ch;
+
+	if (first == 0)
+		for (i = 0; i < sizeof(client_fields) / sizeof(client_fields[0]);
+		    i++)
+			first |= 1u << (client_fields[i].name[0] - 'a');
+	/* Most fields start with another letter: one test, not a walk. */
+	ch = h->name_len > 0 ? (unsigned char)h->name[0] | 0x20 : 0;
+	if (ch < 'a' || ch > 'z' || !(first & 1u << (ch - 'a')))
+		return 0;
+	for (i = 0; i < sizeof(client_fields) / sizeof(client_fields[0]); i++) {
+		if (h->name_len != client_fields[i].len ||
+		    !name_eq_any_dash(h, client_fields[i].name))
+			continue;
+		switch (client_fields[i].kind) {
+		case CF_APPEND:
+			return !http_name_eq(h, client_fields[i].name);
+		case CF_IDENTITY:
+			return rt == NULL || !rt->pass_client_identity_headers;
+		default:
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Whether build_request_head() forwards client field h of rq as the
+ * client sent it (X-Forwarded-For and Via: as the start of the list it
+ * appends to).  ct: the tokens of rq's Connection fields; store: the
+ * answer is fetched to be stored; reval: portico revalidates with the
+ * stored object's validators.  This is the one place that decides it:
+ * the Vary matcher (vary_pick) asks it too.
+ */
+int
+fwd_client_field(const struct req *r, const struct http_request *rq,
+    const struct conn_tokens *ct, const struct http_header *h, int store,
+    int reval)
+{
+	int	 host = h->name_len == 4 && http_name_eq(h, "host");
+
+	if (is_hop_header(h) || (conn_tokens_has(ct, h) && !host) ||
+	    client_field_dropped(h, r->route))
+		return 0;
+	if (host)
+		return !rq->absolute_form;	/* the target's replaces it */
+	if (h->name_len == 6 && http_name_eq(h, "expect"))
+		return 0;
+	if (store && ((h->name_len == 5 && http_name_eq(h, "range")) ||
+	    (h->name_len == 8 && http_name_eq(h, "if-range"))))
+		return 0;	/* fetch the whole object to store it */
+	if ((reval || store) && ((h->name_len == 13 &&
+	    http_name_eq(h, "if-none-match")) || (h->name_len == 17 &&
+	    http_name_eq(h, "if-modified-since"))))
+		return 0;	/* ours, or none: a whole answer to store */
+	return 1;
+}
+
+/* Whether build_request_head() may write a field of lowercase name n. */
+int
+fwd_own_field(const char *n, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(fwd_own_fields) / sizeof(fwd_own_fields[0]); i++)
+		if (strlen(fwd_own_fields[i]) == len &&
+		    memcmp(fwd_own_fields[i], n, len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Build the upstream request head in r->hb.  Returns 0, or -1 when it
+ * does not fit the buffer (the client gets 431).
+ */
+int
+build_request_head(struct client *c, const struct http_request *rq)
+{
+	struct req		*r = c->r;
+	struct hbuild		 b = { r->hb, 0, bufsize };
+	struct conn_tokens	 ct;
+	const struct http_header *h;
+	const char		*xff = NULL, *via = NULL, *p;
+	size_t			 i, xff_len = 0, via_len = 0, n;
+	int			 rc = 0, store = cache_writing(&r->cw);
+
+	conn_tokens_collect(rq->headers, rq->nheaders, &ct);
+	rc |= hb_add(&b, rq->method_str, rq->method_len);
+	rc |= hb_add(&b, " ", 1);
+	if (rq->absolute_form || r->np_len > 0) {
+		if (r->np_len > 0 && !r->route->normalize_path) {
+			raw_path(rq, &p, &n);
+			rc |= hb_add(&b, p, n);
+		} else
+			rc |= hb_add(&b, rq->path, rq->path_len);
+		if (rq->query != NULL) {
+			rc |= hb_add(&b, "?", 1);
+			rc |= hb_add(&b, rq->query, rq->query_len);
+		}
+	} else
+		rc |= hb_add(&b, rq->target, rq->target_len);
+	rc |= hb_str(&b, " HTTP/1.1\r\n");
+	if (rq->absolute_form) {
+		rc |= hb_str(&b, "Host: ");
+		rc |= hb_add(&b, rq->host, rq->host_len);
+		rc |= hb_str(&b, "\r\n");
+	} else if (rq->host == NULL) {
+		/* HTTP/1.0 without Host: HTTP/1.1 upstream needs one. */
+		rc |= hb_str(&b, "Host: ");
+		rc |= hb_str(&b, r->upstream->conf->name);
+		rc |= hb_str(&b, "\r\n");
+	}
+	for (i = 0; i < rq->nheaders; i++) {
+		h = &rq->headers[i];
+		if (!fwd_client_field(r, rq, &ct, h, store, r->c_reval))
+			continue;
+		if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
+			/* Several fields are one list; keep the span of the last. */
+			if (xff != NULL) {
+				rc |= hb_str(&b, "X-Forwarded-For: ");
+				rc |= hb_add(&b, xff, xff_len);
+				rc |= hb_str(&b, "\r\n");
+			}
+			xff = h->value;
+			xff_len = h->value_len;
+			continue;
+		} else if (h->name_len == 3 && http_name_eq(h, "via")) {
+			if (via != NULL) {
+				rc |= hb_str(&b, "Via: ");
+				rc |= hb_add(&b, via, via_len);
+				rc |= hb_str(&b, "\r\n");
+			}
+			via = h->value;
+			via_len = h->value_len;
+			continue;
+		} else if (alog && h->name_len == 7 && http_name_eq(h, "referer"))
+			copy_field(r->referer, sizeof(r->referer), h->value, h->value_len);
+		else if (alog && h->name_len == 10 && http_name_eq(h, "user-agent"))
+			copy_field(r->agent, sizeof(r->agent), h->value, h->value_len);
+		rc |= hb_header(&b, h);
+	}
+	rc |= hb_str(&b, "X-Forwarded-For: ");
+	if (xff != NULL) {
+		rc |= hb_add(&b, xff, xff_len);
+		rc |= hb_str(&b, ", ");
+	}
+	rc |= hb_str(&b, c->ip);
+	rc |= hb_str(&b, c->ls->conf->tls != NULL ? "\r\nX-Forwarded-Proto: https\r\n" :
+	    "\r\nX-Forwarded-Proto: http\r\n");
+	if (c->tls != NULL && c->tls->subject != NULL) {
+		rc |= hb_str(&b, "X-Client-Cert-Subject: ");
+		rc |= hb_str(&b, c->tls->subject);
+		rc |= hb_str(&b, "\r\n");
+	}
+	if (rq->host != NULL) {
+		rc |= hb_str(&b, "X-Forwarded-Host: ");
+		rc |= hb_add(&b, rq->host, rq->host_len);
+		rc |= hb_str(&b, "\r\n");
+	}
+	rc |= hb_str(&b, "Via: ");
+	if (via != NULL) {
+		rc |= hb_add(&b, via, via_len);
+		rc |= hb_str(&b, ", ");
+	}
+	rc |= hb_str(&b, rq->version == 10 ? "1.0 portico\r\n" : "1.1 portico\r\n");
+	if (r->buffered && !r->out_chunked)
+		/* A buffered body goes with its length, chunked or not. */
+		rc |= hb_fmt(&b, "Content-Length: %llu\r\n",
+		    (unsigned long long)r->body.len);
+	else if (rq->chunked || r->out_chunked)
+		rc |= hb_str(&b, "Transfer-Encoding: chunked\r\n");
+	else if (rq->content_length >= 0)
+		rc |= hb_fmt(&b, "Content-Length: %lld\r\n",
+		    (long long)rq->content_length);
+	if (r->upstream->conf->keepalive == 0)
+		rc |= hb_str(&b, "Connection: close\r\n");
+	if (r->c_reval) {
+		/* Revalidate the stored response with its validators. */
+		char	 d[40];
+
+		if (r->cmeta.etag_len > 0) {
+			rc |= hb_str(&b, "If-None-Match: ");
+			rc |= hb_add(&b, r->cmeta.etag, r->cmeta.etag_len);
+			rc |= hb_str(&b, "\r\n");
+		}
+		if (r->cmeta.last_modified >= 0) {
+			cachepol_fmt_date(r->cmeta.last_modified, d);
+			rc |= hb_fmt(&b, "If-Modified-Since: %s\r\n", d);
+		}
+	}
+	rc |= hb_str(&b, "\r\n");
+	if (rc != 0)
+		return -1;
+	r->hb_pos = 0;
+	r->hb_end = b.len;
+	return 0;
+}
+
+/*
+ * Build the client's response head in r->hb from the upstream's.
+ * final: 0 for a forwarded 1xx.  Returns 0 or -1 (too large: 502).
+ */
+int
+build_response_head(struct client *c, const struct http_response *rs, int final)
+{
+	struct req		*r = c->r;
+	struct hbuild		 b = { r->hb, 0, bufsize };
+	struct conn_tokens	 ct;
+	const struct http_header *h;
+	const char		*via = NULL;
+	size_t			 i, via_len = 0;
+	int			 rc = 0, nobody;
+
+	conn_tokens_collect(rs->headers, rs->nheaders, &ct);
+	nobody = !http_response_has_body(r->method, rs->status);
+	rc |= hb_fmt(&b, "HTTP/1.1 %d ", rs->status);
+	rc |= hb_add(&b, rs->reason, rs->reason_len);
+	rc |= hb_str(&b, "\r\n");
+	for (i = 0; i < rs->nheaders; i++) {
+		h = &rs->headers[i];
+		if (h->name_len == 14 && http_name_eq(h, "content-length") &&
+		    nobody && rs->status != 204 && final) {
+			/* HEAD and 304 keep the length of what GET would send. */
+			rc |= hb_header(&b, h);
+			continue;
+		}
+		if (is_hop_header(h) || conn_tokens_has(&ct, h))
+			continue;
+		if (h->name_len == 3 && http_name_eq(h, "via")) {
+			if (via != NULL) {
+				rc |= hb_str(&b, "Via: ");
+				rc |= hb_add(&b, via, via_len);
+				rc |= hb_str(&b, "\r\n");
+			}
+			via = h->value;
+			via_len = h->value_len;
+			continue;
+		}
+		if (r->hsts != NULL && h->name_len == 25 &&
+		    http_name_eq(h, "strict-transport-security"))
+			continue;	/* the route's own replaces it */
+		rc |= hb_header(&b, h);
+	}
+	if (final && r->hsts != NULL) {
+		rc |= hb_str(&b, "Strict-Transport-Security: ");
+		rc |= hb_str(&b, r->hsts);
+		rc |= hb_str(&b, "\r\n");
+	}
+	rc |= hb_str(&b, "Via: ");
+	if (via != NULL) {
+		rc |= hb_add(&b, via, via_len);
+		rc |= hb_str(&b, ", ");
+	}
+	rc |= hb_str(&b, rs->version == 10 ? "1.0 portico\r\n" : "1.1 portico\r\n");
+	if (final) {
+		if (nobody)
+			;
+		else if (r->resp_chunked && (!r->dechunk || r->c_chunk))
+			rc |= hb_str(&b, "Transfer-Encoding: chunked\r\n");
+		else if (rs->content_length >= 0)
+			rc |= hb_fmt(&b, "Content-Length: %lld\r\n",
+			    (long long)rs->content_length);
+		if (!r->keep_alive)
+			rc |= hb_str(&b, "Connection: close\r\n");
+		else if (r->version == 10)
+			rc |= hb_str(&b, "Connection: keep-alive\r\n");
+		if (r->cstatus[0] != '\0')
+			rc |= hb_fmt(&b, "Cache-Status: %s\r\n", r->cstatus);
+	}
+	rc |= hb_str(&b, "\r\n");
+	if (rc != 0)
+		return -1;
+	r->hb_pos = 0;
+	r->hb_end = b.len;
+	return 0;
+}
+
+/*
+ * Whether a field name begins with prefix (lowercase, with '-') when '_'
+ * counts as '-'.
+ */
+static int
+name_prefix_any_dash(const struct http_header *h, const char *prefix)
+{
+	struct http_header	 t = *h;
+	size_t			 n = strlen(prefix);
+
+	if (h->name_len < n)
+		return 0;
+	t.name_len = (uint32_t)n;
+	return name_eq_any_dash(&t, prefix);
+}
+
+/*
+ * Whether a request trailer field may go upstream (pass_request_trailers):
+ * never the fields portico sets or vouches for (the X-Forwarded-* family,
+ * Forwarded, X-Real-IP, X-Client-Cert-*, ...), in any case and with '_'
+ * for '-', nor those a trailer must not carry (RFC 9110 6.5.1: framing,
+ * routing, authentication, request modifiers).
+ */
+static int
+trailer_allowed(const struct http_header *h)
+{
+	static const char *const deny[] = {
+		"via", "host", "content-length",
+		"transfer-encoding", "trailer", "te", "connection", "keep-alive",
+		"upgrade", "expect", "authorization", "cookie", "content-type",
+		"content-encoding", "content-range", "range", "cache-control",
+		"max-forwards", "if-match", "if-none-match", "if-modified-since",
+		"if-unmodified-since", "if-range", "pragma", NULL
+	};
+	size_t	 i;
+
+	if (name_prefix_any_dash(h, "x-forwarded-") ||
+	    name_prefix_any_dash(h, "x-client-cert-") ||
+	    name_prefix_any_dash(h, "proxy-"))
+		return 0;
+	for (i = 0; deny[i] != NULL; i++)
+		if (name_eq_any_dash(h, deny[i]))
+			return 0;
+	/* Every field of client_fields[], whatever the route passes. */
+	for (i = 0; i < sizeof(client_fields) / sizeof(client_fields[0]); i++)
+		if (h->name_len == client_fields[i].len &&
+		    name_eq_any_dash(h, client_fields[i].name))
+			return 0;
+	return 1;
+}
+
+/*
+ * Keep the allowed fields of the trailer section in r->trb (validated by
+ * the chunked parser: "name:value CRLF" lines, then CRLF), in place.
+ * Without pass_request_trailers there is nothing (r->trb_len 0).
+ */
+void
+trailers_filter(struct req *r)
+{
+	struct http_header	 h;
+	char			*t = r->trb, *line, *colon, *end;
+	size_t			 o = 0, len;
+
+	if (t == NULL)
+		return;
+	line = t;
+	end = t + r->trb_len;
+	while (line < end && *line != '\r') {
+		char *lf = memchr(line, '\n', end - line);
+
+		if (lf == NULL)
+			break;		/* cannot be: the parser saw it whole */
+		len = lf + 1 - line;
+		colon = memchr(line, ':', len);
+		h.name = line;
+		h.name_len = colon != NULL ? (uint32_t)(colon - line) : 0;
+		h.value = NULL;
+		h.value_len = 0;
+		if (colon != NULL && trailer_allowed(&h)) {
+			memmove(t + o, line, len);
+			o += len;
+		}
+		line = lf + 1;
+	}
+	memcpy(t + o, "\r\n", 2);
+	r->trb_len = (uint32_t)(o + 2);
+}

@@ -1,0 +1,295 @@
+/*
+ * reply.c: every answer portico makes itself (errors, redirects, the
+ * status page's bytes) and the lingering close after one.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cache.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/shm.h"
+#include "worker/balance.h"
+#include "worker/bodybuf.h"
+#include "worker/cachepol.h"
+#include "worker/event.h"
+#include "worker/http.h"
+#include "worker/proxy.h"
+#include "worker/proxy_int.h"
+#include "worker/tls.h"
+#include "worker/uri.h"
+#include "worker/worker.h"
+
+/* Cached Date value, refreshed once a second. */
+const char *
+http_date(void)
+{
+	static char	 date[40];
+	static time_t	 last;
+	struct tm	 tm;
+
+	if (ev_wall != last) {
+		last = ev_wall;
+		gmtime_r(&last, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	}
+	return date;
+}
+
+/*
+ * Answer with portico's own page.  It names the status only: never an
+ * upstream address or anything the client sent.  close: close the
+ * connection afterwards.
+ */
+enum step
+local_answer(struct client *c, int status, int close_after)
+{
+	struct req	*r = c->r;
+	char		 body[256];
+	int		 blen, n;
+	const char	*reason = http_status_reason(status);
+
+	if (r == NULL) {
+		if ((r = c->r = req_get()) == NULL) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		r->t_start = ev_now;
+		r->wall_start = ev_wall;
+		r->method = HTTP_M_GET;
+		r->version = 11;
+		nbusy++;
+	}
+	if (r->hb == NULL && (r->hb = buf_get()) == NULL) {
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	if (r->resp_head) {
+		/* The client already has part of a response: cut it short. */
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	if (c->tls != NULL && SSL_want_write(c->tls->ssl)) {
+		/*
+		 * A record of what was being written (a 1xx) waits inside
+		 * OpenSSL and goes out first, whatever comes next: another
+		 * answer after it would reach the client torn.
+		 */
+		client_abort(c);
+		return STEP_CLOSED;
+	}
+	if (r->c_stale && (status == 500 || (status >= 502 && status <= 504)) &&
+	    cache_stale_ok(c) && cache_serve_stale(c, status) == STEP_DONE)
+		return STEP_DONE;	/* stale-if-error */
+	if (close_after || worker.quitting)
+		r->keep_alive = 0;
+	r->local_close = !r->keep_alive;
+	r->status = status;
+	blen = snprintf(body, sizeof(body),
+	    "<html>\r\n<head><title>%d %s</title></head>\r\n"
+	    "<body>\r\n<h1>%d %s</h1>\r\n<hr><p>portico</p>\r\n</body>\r\n</html>\r\n",
+	    status, reason, status, reason);
+	n = snprintf(r->hb, bufsize,
+	    "HTTP/1.1 %d %s\r\nServer: portico\r\nDate: %s\r\n"
+	    "Content-Type: text/html\r\nContent-Length: %d\r\n%s%s%s%s%s\r\n%s",
+	    status, reason, http_date(), blen,
+	    r->local_close ? "Connection: close\r\n" :
+	    (r->version == 10 ? "Connection: keep-alive\r\n" : ""),
+	    status == 503 ? "Retry-After: 5\r\n" : "",
+	    r->cstatus[0] != '\0' ? "Cache-Status: " : "", r->cstatus,
+	    r->cstatus[0] != '\0' ? "\r\n" : "",
+	    r->method == HTTP_M_HEAD ? "" : body);
+	r->hb_pos = 0;
+	r->hb_end = n;
+	r->body_bytes = r->method == HTTP_M_HEAD ? 0 : (uint64_t)blen;
+	r->resp_head = 1;
+	req_drop_up(r);
+	c->state = CS_LOCAL;
+	return STEP_DONE;
+}
+
+/*
+ * Write two pieces (either may be empty) to the client in one writev.
+ * Returns the bytes written (0 and wr_ready cleared when it would block),
+ * or -1 when the client is gone (it is closed then).
+ */
+ssize_t
+client_write2(struct client *c, const char *a, size_t al, const char *b, size_t bl)
+{
+	struct iovec	 iov[2];
+	int		 niov = 0;
+	ssize_t		 n;
+
+	if (c->bg)
+		return al + bl;		/* a refresh: nobody to tell */
+	if (al > 0) {
+		iov[niov].iov_base = (void *)a;
+		iov[niov++].iov_len = al;
+	}
+	if (bl > 0) {
+		iov[niov].iov_base = (void *)b;
+		iov[niov++].iov_len = bl;
+	}
+	n = cl_writev(c, iov, niov);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR) {
+			c->wr_ready = 0;
+			return 0;
+		}
+		client_close(c);
+		return -1;
+	}
+	if ((size_t)n < al + bl)
+		c->wr_ready = 0;
+	return n;
+}
+
+/* Write the local answer; then keep-alive or close. */
+enum step
+step_local(struct client *c)
+{
+	struct req	*r = c->r;
+	ssize_t		 n;
+
+	size_t		 hl;
+
+	if (c->bg) {
+		/* A refresh that failed: nobody waits for the answer. */
+		r->resp_done = 1;
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	while (r->hb_pos < r->hb_end || r->xbody_pos < r->xbody_len) {
+		if (!c->wr_ready) {
+			c->wait = W_CL_WRITE;
+			return STEP_AGAIN;
+		}
+		hl = r->hb_end - r->hb_pos;
+		n = client_write2(c, r->hb + r->hb_pos, hl, r->xbody + r->xbody_pos,
+		    r->xbody_len - r->xbody_pos);
+		if (n == -1)
+			return STEP_CLOSED;
+		if ((size_t)n <= hl) {
+			r->hb_pos += n;
+			continue;
+		}
+		r->hb_pos = r->hb_end;
+		r->xbody_pos += n - hl;
+	}
+	if (r->local_close) {
+		/* Let the page reach the client before the close. */
+		cl_shutdown_wr(c);
+		access_log(c);
+		req_put(r);
+		c->r = NULL;
+		nbusy--;
+		buf_put(c->in);
+		c->in = NULL;
+		c->in_pos = c->in_end = 0;
+		c->state = CS_LINGER;
+		c->fixed_deadline = ev_now + LINGER_MS;
+		return STEP_DONE;
+	}
+	return request_finish(c);
+}
+
+/* Drop input until the client closes or the lingering time is over. */
+enum step
+step_linger(struct client *c)
+{
+	static char	 sink[16384];
+	ssize_t		 n;
+
+	for (;;) {
+		if (!c->rd_ready) {
+			c->wait = W_LINGER;
+			return STEP_AGAIN;
+		}
+		n = read(c->io.fd, sink, sizeof(sink));
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			c->rd_ready = 0;
+			continue;
+		}
+		if (n <= 0) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+	}
+}
+
+/* redirect = https: send the client to the same host and target on https. */
+enum step
+redirect_answer(struct client *c, const struct http_request *rq)
+{
+	struct req	*r = c->r;
+	char		 host[260], port[16];
+	const char	*t = rq->target;
+	size_t		 hl = 0, tl = rq->target_len, ql = 0;
+	const char	*q = NULL;
+	int		 n;
+	static const char body[] = "<html>\r\n<head><title>301 Moved "
+	    "Permanently</title></head>\r\n<body>\r\n<h1>301 Moved "
+	    "Permanently</h1>\r\n<hr><p>portico</p>\r\n</body>\r\n</html>\r\n";
+
+	if (rq->host == NULL || rq->host_len == 0 || rq->host_len >= sizeof(host))
+		return local_answer(c, 400, BODY_UNREAD(r));
+	if (rq->host[0] == '[') {
+		for (; hl < rq->host_len && rq->host[hl] != ']'; hl++)
+			host[hl] = rq->host[hl];
+		host[hl++] = ']';
+	} else
+		for (; hl < rq->host_len && rq->host[hl] != ':'; hl++)
+			host[hl] = rq->host[hl];
+	host[hl] = '\0';
+	if (rq->absolute_form) {
+		/* The path, then ?query: "http://h?q" has a path of "/" apart. */
+		t = rq->path;
+		tl = rq->path_len;
+		q = rq->query;
+		ql = rq->query != NULL ? rq->query_len : 0;
+	}
+	port[0] = '\0';
+	if (c->ls->conf->redirect_port != 443)
+		snprintf(port, sizeof(port), ":%d", c->ls->conf->redirect_port);
+	if ((r->hb = buf_get()) == NULL) {
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	if (BODY_UNREAD(r))
+		r->keep_alive = 0;	/* the body is not read */
+	r->local_close = !r->keep_alive;
+	n = snprintf(r->hb, bufsize, "HTTP/1.1 301 Moved Permanently\r\n"
+	    "Server: portico\r\nDate: %s\r\nLocation: https://%s%s%.*s%s%.*s\r\n"
+	    "Content-Type: text/html\r\nContent-Length: %zu\r\n%s\r\n%s",
+	    http_date(), host, port, (int)tl, t, q != NULL ? "?" : "", (int)ql,
+	    q != NULL ? q : "", sizeof(body) - 1,
+	    r->local_close ? "Connection: close\r\n" :
+	    (r->version == 10 ? "Connection: keep-alive\r\n" : ""),
+	    r->method == HTTP_M_HEAD ? "" : body);
+	if (n < 0 || (size_t)n >= bufsize) {
+		buf_put(r->hb);
+		r->hb = NULL;
+		return local_answer(c, 414, 1);
+	}
+	r->status = 301;
+	r->hb_pos = 0;
+	r->hb_end = n;
+	r->body_bytes = r->method == HTTP_M_HEAD ? 0 : sizeof(body) - 1;
+	r->resp_head = 1;
+	c->state = CS_LOCAL;
+	return STEP_DONE;
+}

@@ -1,0 +1,459 @@
+/*
+ * request.c: what a request is: its head read and checked (limits,
+ * path normalization), its route found, its access checked, its balancing
+ * key computed; then it is handed to the cache, a local answer or a
+ * backend (step_head).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cache.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/shm.h"
+#include "worker/balance.h"
+#include "worker/bodybuf.h"
+#include "worker/cachepol.h"
+#include "worker/event.h"
+#include "worker/http.h"
+#include "worker/proxy.h"
+#include "worker/proxy_int.h"
+#include "worker/tls.h"
+#include "worker/uri.h"
+#include "worker/worker.h"
+
+/*
+ * Whether a path may need normalizing: it has an escape, a backslash, an
+ * empty segment or a segment starting with a dot.  Most paths have none.
+ */
+static int
+path_maybe_abnormal(const char *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '%' || p[i] == '\\')
+			return 1;
+		if (p[i] == '/' && i + 1 < n && (p[i + 1] == '/' ||
+		    p[i + 1] == '.'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Normalize the request path (worker/uri.h, flags from [global]) into
+ * r->np and point rq->path at it: routes and allow lists see only the
+ * normalized path, and build_request_head forwards it unless the route
+ * says normalize_path = off.  Returns 0, -1 when out of memory, or 400
+ * (logged) for a path that has no safe normal form.
+ */
+static int
+path_normalize(struct client *c, struct http_request *rq)
+{
+	struct req	*r = c->r;
+	const char	*why = NULL;
+	size_t		 n;
+
+	r->np_len = 0;
+	if (rq->path[0] != '/' || !path_maybe_abnormal(rq->path, rq->path_len))
+		return 0;		/* asterisk-form, or normal already */
+	if (r->np == NULL && (r->np = buf_get()) == NULL)
+		return -1;
+	if (rq->path_len > bufsize ||
+	    uri_normalize_path(rq->path, rq->path_len, uri_flags, r->np, &n,
+	    &why) == -1) {
+		log_info("client %s: bad request: %s (400)", c->ip,
+		    why != NULL ? why : "path too long");
+		buf_put(r->np);
+		r->np = NULL;
+		return 400;
+	}
+	r->np_len = (uint32_t)n;
+	rq->path = r->np;
+	rq->path_len = n;
+	return 0;
+}
+
+/*
+ * Route a request: listener, then the most specific matching host
+ * pattern, then the longest path prefix under that host.  Returns the
+ * route, or NULL with *status 421 (no host matches) or 404 (no path).
+ */
+static struct conf_route *
+route_find(struct proxy_listener *ls, const struct http_request *rq, int *status)
+{
+	char			 host[256];
+	size_t			 hl = 0, i, best_rank = 0, rank, best_len = 0;
+	struct conf_route	*rt, *best = NULL, *hostmatch = NULL;
+	const char		*h = rq->host;
+
+	/* Lowercase the host, drop the port and a trailing dot. */
+	if (h != NULL) {
+		if (rq->host_len > 0 && h[0] == '[') {
+			for (; hl < rq->host_len && hl < sizeof(host) - 1; hl++) {
+				host[hl] = h[hl];
+				if (h[hl] == ']') {
+					hl++;
+					break;
+				}
+			}
+		} else {
+			for (; hl < rq->host_len && hl < sizeof(host) - 1 &&
+			    h[hl] != ':'; hl++)
+				host[hl] = (h[hl] >= 'A' && h[hl] <= 'Z') ?
+				    h[hl] + 32 : h[hl];
+		}
+		if (hl > 0 && host[hl - 1] == '.')
+			hl--;
+	}
+	host[hl] = '\0';
+
+	/* Pass 1: the best host rank among matching routes. */
+	for (i = 0; i < conf->nroutes; i++) {
+		rt = &conf->routes[i];
+		if (rt->listener != NULL && rt->listener != ls->conf)
+			continue;
+		switch (rt->host_kind) {
+		case HOST_ANY:
+			rank = 1;
+			break;
+		case HOST_WILDCARD:
+			{
+				size_t sl = strlen(rt->host);
+				if (hl <= sl || memcmp(host + hl - sl, rt->host, sl) != 0)
+					continue;
+				rank = 2 + sl;
+			}
+			break;
+		case HOST_EXACT:
+		default:
+			if (strcmp(rt->host, host) != 0)
+				continue;
+			rank = 100000;
+			break;
+		}
+		if (rank > best_rank) {
+			best_rank = rank;
+			hostmatch = rt;
+		}
+	}
+	if (hostmatch == NULL) {
+		*status = 421;
+		return NULL;
+	}
+	/* Pass 2: the longest path prefix among routes of that host. */
+	for (i = 0; i < conf->nroutes; i++) {
+		rt = &conf->routes[i];
+		if (rt->listener != NULL && rt->listener != ls->conf)
+			continue;
+		if (rt->host_kind != hostmatch->host_kind ||
+		    strcmp(rt->host, hostmatch->host) != 0)
+			continue;
+		if (rt->path_len > rq->path_len ||
+		    memcmp(rt->path, rq->path, rt->path_len) != 0)
+			continue;
+		if (best == NULL || rt->path_len > best_len) {
+			best = rt;
+			best_len = rt->path_len;
+		}
+	}
+	if (best == NULL)
+		*status = 404;
+	return best;
+}
+
+/*
+ * The path of the request-target as the client sent it, without the
+ * query ("/" when empty): for routes with normalize_path = off.
+ */
+void
+raw_path(const struct http_request *rq, const char **pathp, size_t *lenp)
+{
+	const char	*t = rq->target, *te = t + rq->target_len, *p, *q;
+
+	p = t;
+	if (rq->absolute_form) {
+		/* Past "scheme://" and the authority. */
+		p = memchr(t, ':', rq->target_len);
+		for (p = p != NULL ? p + 3 : te; p < te && *p != '/' && *p != '?';
+		    p++)
+			;
+	}
+	for (q = p; q < te && *q != '?'; q++)
+		;
+	if (q == p) {
+		*pathp = "/";
+		*lenp = 1;
+	} else {
+		*pathp = p;
+		*lenp = (size_t)(q - p);
+	}
+}
+
+/* Whether an address (text, as in c->ip) is in a list of blocks. */
+int
+ip_allowed(const char *ip, const struct conf_cidr *list, size_t n)
+{
+	struct sockaddr_in	 s4;
+	struct sockaddr_in6	 s6;
+
+	memset(&s4, 0, sizeof(s4));
+	memset(&s6, 0, sizeof(s6));
+	if (inet_pton(AF_INET, ip, &s4.sin_addr) == 1) {
+		s4.sin_family = AF_INET;
+		return conf_cidr_match(list, n, (struct sockaddr *)&s4);
+	}
+	if (inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1) {
+		s6.sin6_family = AF_INET6;
+		return conf_cidr_match(list, n, (struct sockaddr *)&s6);
+	}
+	return 0;
+}
+
+/* Whether the client's address is in the route's allow list. */
+static int
+client_allowed(const struct client *c, const struct conf_route *rt)
+{
+	return rt->nallow == 0 || ip_allowed(c->ip, rt->allow, rt->nallow);
+}
+
+/* Find cookie name in the Cookie fields; *v, *vl its value. */
+static int
+find_cookie(const struct http_request *rq, const char *name, const char **v,
+    size_t *vl)
+{
+	size_t		 i, nl = strlen(name);
+	const char	*p, *end, *e;
+
+	for (i = 0; i < rq->nheaders; i++) {
+		if (!http_name_eq(&rq->headers[i], "cookie"))
+			continue;
+		p = rq->headers[i].value;
+		end = p + rq->headers[i].value_len;
+		while (p < end) {
+			while (p < end && (*p == ' ' || *p == ';'))
+				p++;
+			e = memchr(p, ';', end - p);
+			if (e == NULL)
+				e = end;
+			if ((size_t)(e - p) > nl && p[nl] == '=' &&
+			    memcmp(p, name, nl) == 0) {
+				*v = p + nl + 1;
+				*vl = e - *v;
+				return 1;
+			}
+			p = e;
+		}
+	}
+	return 0;
+}
+
+/* The balancing key of a request, for ip_hash and hash upstreams. */
+void
+request_key(struct client *c, const struct http_request *rq)
+{
+	struct req			*r = c->r;
+	const struct conf_upstream	*cu = r->upstream->conf;
+	const char			*v = NULL;
+	size_t				 vl = 0, i;
+
+	r->keyed = 0;
+	if (cu->balance == BALANCE_IP_HASH) {
+		v = c->ip;
+		vl = strlen(c->ip);
+	} else if (cu->balance == BALANCE_HASH) {
+		switch (cu->hash_key) {
+		case HASH_KEY_HEADER:
+			for (i = 0; i < rq->nheaders; i++)
+				if (http_name_eq(&rq->headers[i], cu->hash_key_name)) {
+					v = rq->headers[i].value;
+					vl = rq->headers[i].value_len;
+					break;
+				}
+			break;
+		case HASH_KEY_COOKIE:
+			find_cookie(rq, cu->hash_key_name, &v, &vl);
+			break;
+		case HASH_KEY_URI:
+		default:
+			v = rq->target;
+			vl = rq->target_len;
+			break;
+		}
+	}
+	if (v == NULL || vl == 0)
+		return;		/* no key: round robin */
+	r->keyed = 1;
+	r->hash = balance_hash(v, vl);
+}
+
+/*
+ * Read and parse a request head; on success route it and start the
+ * upstream side.
+ */
+enum step
+step_head(struct client *c)
+{
+	struct http_request	 rq;
+	struct conf_route	*rt;
+	struct req		*r;
+	ssize_t			 n;
+	int			 rc, status;
+
+	if (c->tls != NULL && !c->tls->done)
+		return step_handshake(c);
+	for (;;) {
+		if (c->in_pos < c->in_end) {
+			memset(&rq, 0, sizeof(rq));
+			rc = http_parse_request(c->in + c->in_pos,
+			    c->in_end - c->in_pos, &req_limits, &rq, hdrs);
+			if (rc == HTTP_PARSE_OK)
+				break;
+			if (rc > 0) {
+				log_info("client %s: bad request: %s (%d)",
+				    c->ip, rq.error ? rq.error : "?", rc);
+				if (c->r == NULL && (c->r = req_get()) != NULL) {
+					c->r->t_start = ev_now;
+					c->r->wall_start = ev_wall;
+					c->r->method = HTTP_M_GET;
+					c->r->version = 11;
+					nbusy++;
+				}
+				return local_answer(c, rc, 1);
+			}
+			/* Not complete: make room at the front if needed. */
+			if (c->in_pos > 0) {
+				memmove(c->in, c->in + c->in_pos, c->in_end - c->in_pos);
+				c->in_end -= c->in_pos;
+				c->in_pos = 0;
+			}
+			if (c->in_end >= bufsize)
+				return local_answer(c, 431, 1);
+		}
+		if (!c->rd_ready) {
+			if (c->in_end == c->in_pos && c->in != NULL) {
+				/* Idle: hold no buffer. */
+				buf_put(c->in);
+				c->in = NULL;
+				c->in_pos = c->in_end = 0;
+			}
+			c->wait = c->in_end > 0 ? W_HEAD : (c->served ? W_IDLE : W_HEAD);
+			if (c->wait == W_HEAD && c->fixed_deadline == 0)
+				c->fixed_deadline = ev_now + conf->g.client_header_timeout_ms;
+			return STEP_AGAIN;
+		}
+		if (c->in == NULL) {
+			if ((c->in = buf_get()) == NULL) {
+				client_close(c);
+				return STEP_CLOSED;
+			}
+			c->in_pos = c->in_end = 0;
+		}
+		n = cl_read(c, c->in + c->in_end, bufsize - c->in_end);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				c->rd_ready = 0;
+				continue;
+			}
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		if (n == 0) {
+			/* Closed between requests, or in the middle of a head. */
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		if ((size_t)n < bufsize - c->in_end && !c->rdhup)
+			c->rd_ready = 0;
+		if (c->in_end == 0 && c->fixed_deadline == 0)
+			c->fixed_deadline = ev_now + conf->g.client_header_timeout_ms;
+		c->in_end += n;
+	}
+
+	/* A whole head is in. */
+	c->fixed_deadline = 0;
+	if (c->r == NULL) {
+		if ((c->r = req_get()) == NULL) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		nbusy++;
+	}
+	r = c->r;
+	r->t_start = ev_now;
+	r->wall_start = ev_wall;
+	r->method = rq.method;
+	r->version = rq.version;
+	r->keep_alive = rq.keep_alive && !worker.quitting &&
+	    conf->g.keepalive_timeout_ms > 0;
+	r->client_ka = rq.keep_alive;
+	r->parsed = 1;
+	if (alog)
+		log_request_line(r->line, sizeof(r->line), &rq);
+	STAT_INC(requests);
+
+	r->chunked = rq.chunked;
+	r->out_chunked = rq.chunked;
+	r->cl = rq.content_length;
+	r->body_left = rq.chunked ? 0 : (rq.content_length > 0 ? rq.content_length : 0);
+	c->in_pos += rq.head_len;
+	r->body_start = c->in_pos;
+	r->body_t0 = ev_now;
+	r->body_rx = c->in_end - c->in_pos;
+	r->replayable = 1;
+	if (rq.chunked)
+		http_chunked_init(&r->req_ck);
+	else
+		r->req_done = r->body_left == 0;
+
+	if (rq.host_len > 255) {
+		log_info("client %s: bad request: Host longer than 255 bytes", c->ip);
+		return local_answer(c, 400, 1);
+	}
+	if ((rc = path_normalize(c, &rq)) != 0) {
+		if (rc == -1) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		return local_answer(c, rc, !r->req_done);
+	}
+	if (c->ls->conf->redirect_https && c->tls == NULL)
+		return redirect_answer(c, &rq);
+	rt = route_find(c->ls, &rq, &status);
+	if (rt == NULL)
+		return local_answer(c, status, BODY_UNREAD(r));
+	if (!client_allowed(c, rt)) {
+		log_info("client %s: not allowed on route %s", c->ip, rt->name);
+		return local_answer(c, 403, BODY_UNREAD(r));
+	}
+	if (rt->handler == HANDLER_STATUS) {
+		if (rq.method != HTTP_M_GET && rq.method != HTTP_M_HEAD)
+			return local_answer(c, 405, BODY_UNREAD(r));
+		if (!r->req_done)
+			r->keep_alive = 0;
+		return status_answer(c, &rq);
+	}
+	if (conf->g.max_body_size > 0 && rq.content_length > conf->g.max_body_size)
+		return local_answer(c, 413, 1);
+	r->route = rt;
+	r->head_off = r->body_start - rq.head_len;
+	r->head_len = rq.head_len;
+	if (!r->req_done && rt->request_buffering)
+		return body_begin(c, &rq);
+	return request_start(c, &rq);
+}
