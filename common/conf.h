@@ -320,6 +320,7 @@ const char	*conf_log_strerror(int err);
 int	 conf_parse_duration(const char *s, int64_t *ms);	/* 500ms 5s 2m 1h; bare = s */
 int	 conf_parse_size(const char *s, int64_t *bytes);	/* 16k 1m 1g; bare = bytes */
 int	 conf_parse_addr(const char *s, int passive, struct conf_addr *a);
+int	 conf_parse_cidr(const char *s, struct conf_cidr *c);	/* ADDR[/PREFIX] */
 
 const char	*conf_log_level_name(enum log_level level);
 /* Whether the address (AF_INET/AF_INET6 sockaddr) is in one of the blocks. */

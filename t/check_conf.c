@@ -1404,6 +1404,196 @@ START_TEST(test_many_errors)
 }
 END_TEST
 
+/* Expect text to fail with exactly "file:line: msg\n" and nothing else. */
+static void
+expect_exact(const char *text, int line, const char *msg)
+{
+	struct conf	*conf;
+	char		*errors = NULL, want[1024];
+
+	conf = load(text, &errors);
+	ck_assert_msg(conf == NULL, "config was accepted:\n%s", text);
+	snprintf(want, sizeof(want), "%s:%d: %s\n", conf_path, line, msg);
+	ck_assert_str_eq(errors, want);
+	free(errors);
+}
+
+/* One key line in [global] (line 2), [route other] (line 10), [cache] (line 2). */
+static void
+expect_global_exact(const char *keyline, const char *msg)
+{
+	char	 text[1024];
+
+	snprintf(text, sizeof(text), "[global]\n%s\n" TAIL, keyline);
+	expect_exact(text, 2, msg);
+}
+
+static void
+expect_route_exact(const char *keyline, const char *msg)
+{
+	char	 text[1024];
+
+	snprintf(text, sizeof(text), TAIL "[route other]\n"
+	    "upstream = app\nlistener = web\n%s\n", keyline);
+	expect_exact(text, 10, msg);
+}
+
+static void
+expect_cache_exact(const char *keyline, const char *msg)
+{
+	char	 text[1024];
+
+	snprintf(text, sizeof(text), "[cache]\n%s\n" TAIL, keyline);
+	expect_exact(text, 2, msg);
+}
+
+/* A sockaddr for conf_cidr_match() from an address literal. */
+static const struct sockaddr *
+sa_of(const char *ip, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1)
+		sin->sin_family = AF_INET;
+	else {
+		ck_assert_int_eq(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
+		sin6->sin6_family = AF_INET6;
+	}
+	return (const struct sockaddr *)ss;
+}
+
+START_TEST(test_cidr)
+{
+	static const unsigned char v6[16] = {
+		0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+	};
+	static const char *const bad[] = {
+		"", "/8", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1",
+		"10.0.0.0/+8", "10.0.0.0/8x", "10.0.0.0/8/8", "10.0.0.0/ 8",
+		"10.0.0", "10.0.0.256", "1.2.3.4.5", "example.com", "[::1]",
+		"::/129", "2001:db8::/200", "2001:db8::/", "2001:db8:::1/64",
+		"2001:db8::/64x", "fe80::1%lo", "10.0.0.0/99999999999999999999",
+		"0000000000000000000000000000000000000000000000000000000000001.2.3.4",
+	};
+	struct conf_cidr	 c, list[4];
+	struct sockaddr_storage	 ss;
+	size_t			 i;
+
+	ck_assert_int_eq(conf_parse_cidr("10.0.0.0/8", &c), 0);
+	ck_assert_int_eq(c.family, AF_INET);
+	ck_assert_int_eq(c.prefix, 8);
+	ck_assert_int_eq(c.addr[0], 10);
+	ck_assert_int_eq(conf_parse_cidr("192.0.2.7", &c), 0);
+	ck_assert_int_eq(c.family, AF_INET);
+	ck_assert_int_eq(c.prefix, 32);
+	ck_assert(memcmp(c.addr, "\xc0\x00\x02\x07", 4) == 0);
+	ck_assert_int_eq(conf_parse_cidr("0.0.0.0/0", &c), 0);
+	ck_assert_int_eq(c.prefix, 0);
+	ck_assert_int_eq(conf_parse_cidr("2001:DB8::/32", &c), 0);
+	ck_assert_int_eq(c.family, AF_INET6);
+	ck_assert_int_eq(c.prefix, 32);
+	ck_assert(memcmp(c.addr, v6, 16) == 0);
+	ck_assert_int_eq(conf_parse_cidr("::1", &c), 0);
+	ck_assert_int_eq(c.family, AF_INET6);
+	ck_assert_int_eq(c.prefix, 128);
+	ck_assert_int_eq(c.addr[15], 1);
+	ck_assert_int_eq(conf_parse_cidr("::/0", &c), 0);
+	ck_assert_int_eq(c.prefix, 0);
+	ck_assert_int_eq(conf_parse_cidr("::ffff:10.0.0.1/104", &c), 0);
+	ck_assert_int_eq(c.family, AF_INET6);
+	ck_assert_int_eq(c.prefix, 104);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(conf_parse_cidr(bad[i], &c) == -1,
+		    "'%s' was accepted", bad[i]);
+
+	/* Matching: whole bytes, bits within a byte, and family. */
+	ck_assert_int_eq(conf_parse_cidr("192.0.2.4/31", &list[0]), 0);
+	ck_assert_int_eq(conf_parse_cidr("2001:db8::/127", &list[1]), 0);
+	ck_assert_int_eq(conf_parse_cidr("::ffff:10.0.0.0/104", &list[2]), 0);
+	ck_assert(conf_cidr_match(list, 3, sa_of("192.0.2.4", &ss)));
+	ck_assert(conf_cidr_match(list, 3, sa_of("192.0.2.5", &ss)));
+	ck_assert(!conf_cidr_match(list, 3, sa_of("192.0.2.6", &ss)));
+	ck_assert(!conf_cidr_match(list, 3, sa_of("192.0.2.3", &ss)));
+	ck_assert(conf_cidr_match(list, 3, sa_of("2001:db8::1", &ss)));
+	ck_assert(!conf_cidr_match(list, 3, sa_of("2001:db8::2", &ss)));
+	/* An IPv4-mapped block matches mapped addresses, not plain IPv4. */
+	ck_assert(conf_cidr_match(list, 3, sa_of("::ffff:10.9.9.9", &ss)));
+	ck_assert(!conf_cidr_match(list, 3, sa_of("10.9.9.9", &ss)));
+	ck_assert(!conf_cidr_match(list, 0, sa_of("192.0.2.4", &ss)));
+	ck_assert_int_eq(conf_parse_cidr("0.0.0.0/0", &list[3]), 0);
+	ck_assert(conf_cidr_match(&list[3], 1, sa_of("255.255.255.255", &ss)));
+	ck_assert(!conf_cidr_match(&list[3], 1, sa_of("::", &ss)));
+
+	/* Through the loader: the exact message, each bad block named. */
+	expect_route_exact("allow = ::/129", "bad allow address '::/129' "
+	    "(expected an address or address/prefix)");
+	expect_route_exact("allow = 10.0.0.0/33", "bad allow address "
+	    "'10.0.0.0/33' (expected an address or address/prefix)");
+	expect_route_exact("allow = 2001:db8::/64x", "bad allow address "
+	    "'2001:db8::/64x' (expected an address or address/prefix)");
+	expect_route_exact("allow = , ,", "allow lists no address");
+	expect_cache_exact("purge_allow = fe80::/10 10.0.0.0/", "bad purge_allow "
+	    "address '10.0.0.0/' (expected an address or address/prefix)");
+}
+END_TEST
+
+START_TEST(test_value_errors)
+{
+	struct conf	*c;
+
+	/* Booleans: on and off only, lowercase. */
+	expect_route_exact("cache = yes", "bad cache 'yes' (on or off)");
+	expect_route_exact("cache = ON", "bad cache 'ON' (on or off)");
+	expect_route_exact("normalize_path = 1",
+	    "bad normalize_path '1' (on or off)");
+	expect_global_exact("request_buffering = true",
+	    "bad request_buffering 'true' (on or off)");
+	expect_global_exact("merge_slashes =", "empty value for 'merge_slashes'");
+	c = load_ok("[global]\nmerge_slashes = off\nrequest_buffering = off\n"
+	    TAIL "cache_set_cookie = on\n[cache]\n");
+	ck_assert_int_eq(c->g.merge_slashes, 0);
+	ck_assert_int_eq(c->g.request_buffering, 0);
+	ck_assert_int_eq(c->routes[0].cache_set_cookie, 1);
+	ck_assert_int_eq(c->routes[0].request_buffering, 0);
+	conf_free(c);
+
+	/* Sizes: the syntax, then the range written as sizes. */
+	expect_global_exact("buffer_size = 1kb", "bad buffer_size '1kb': "
+	    "expected a size such as 512, 16k, 8m or 1g");
+	expect_global_exact("max_request_line = 2m",
+	    "bad max_request_line '2m': must be 256..1m");
+	expect_global_exact("max_header_size = 1000",
+	    "bad max_header_size '1000': must be 1k..1m");
+	expect_cache_exact("max_object_size = 0",
+	    "bad max_object_size '0': must be 1..64g");
+	c = load_ok("[global]\nmax_body_size = 3g\nbuffer_size = 16m\n" TAIL);
+	ck_assert_int_eq(c->g.max_body_size, 3LL << 30);
+	ck_assert_uint_eq(c->g.buffer_size, 16 << 20);
+	conf_free(c);
+
+	/* Durations: the syntax, then the minimum. */
+	expect_global_exact("keepalive_timeout = 1d", "bad keepalive_timeout "
+	    "'1d': expected a duration such as 500ms, 30s, 5m or 1h");
+	expect_global_exact("shutdown_timeout = 0",
+	    "bad shutdown_timeout '0': must be more than 0");
+	expect_global_exact("tls_ticket_rotation = 59s",
+	    "bad tls_ticket_rotation '59s': must be at least 60000ms");
+	c = load_ok("[global]\nkeepalive_timeout = 0\n"
+	    "client_header_timeout = 1500ms\n" TAIL);
+	ck_assert_int_eq(c->g.keepalive_timeout_ms, 0);
+	ck_assert_int_eq(c->g.client_header_timeout_ms, 1500);
+	conf_free(c);
+
+	/* Numbers. */
+	expect_global_exact("max_headers = 1001",
+	    "bad max_headers '1001': expected a number 1..1000");
+	expect_global_exact("workers = -1",
+	    "bad workers '-1': expected auto or a number 1..512");
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -1439,6 +1629,8 @@ conf_suite(void)
 	tcase_add_test(tc, test_routes);
 	tcase_add_test(tc, test_many_errors);
 	tcase_add_test(tc, test_log_paths);
+	tcase_add_test(tc, test_cidr);
+	tcase_add_test(tc, test_value_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,323 @@
+/*
+ * conf_global.c: the [global] section: process settings (workers, user,
+ * pid file, logs), client limits and timeouts, request-target
+ * normalization defaults, and their checks once the file is read.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/conf.h"
+#include "common/conf_int.h"
+
+static void	 key_workers(struct loader *, void *, const char *);
+static void	 key_log_level(struct loader *, void *, const char *);
+static void	 key_access_log(struct loader *, void *, const char *);
+static void	 key_g_request_buffering(struct loader *, void *, const char *);
+static void	 key_pass_request_trailers(struct loader *, void *, const char *);
+static int	 global_taken(struct loader *, const char *, const char **);
+static int	 global_open(struct loader *, char *);
+static void	 global_discard(struct loader *);
+static void	 global_finish(struct loader *);
+static void	 global_paths_finish(struct loader *);
+static void	 global_temp_path_finish(struct loader *);
+
+static const char *const level_names[] = {
+	"debug", "info", "notice", "warn", "error"
+};
+
+#define G(f)	offsetof(struct conf_global, f)
+
+static const struct key global_keys[] = {
+	{ "workers", K_FUNC, 0, 0, 0, 0, key_workers, NULL },
+	{ "user", K_STRING, G(user), 0, 0, 0, NULL, NULL },
+	{ "group", K_STRING, G(group), 0, 0, 0, NULL, NULL },
+	{ "pid_file", K_STRING, G(pid_file), 0, 0, 0, NULL, NULL },
+	{ "error_log", K_STRING, G(error_log), 0, 0, 0, NULL, NULL },
+	{ "log_level", K_FUNC, 0, 0, 0, 0, key_log_level, NULL },
+	{ "access_log", K_FUNC, 0, 0, 0, 0, key_access_log, NULL },
+	{ "worker_connections", K_INT, G(worker_connections), 1, 1000000, 0,
+	    NULL, NULL },
+	{ "shutdown_timeout", K_DURATION, G(shutdown_timeout_ms), 1, 0, 0,
+	    NULL, NULL },
+	{ "client_header_timeout", K_DURATION, G(client_header_timeout_ms),
+	    1, 0, 0, NULL, NULL },
+	{ "client_body_timeout", K_DURATION, G(client_body_timeout_ms),
+	    1, 0, 0, NULL, NULL },
+	{ "keepalive_timeout", K_DURATION, G(keepalive_timeout_ms), 0, 0, 0,
+	    NULL, NULL },
+	{ "send_timeout", K_DURATION, G(send_timeout_ms), 1, 0, 0,
+	    NULL, NULL },
+	{ "max_request_line", K_SIZE, G(max_request_line), 256, 1 << 20, 0,
+	    NULL, NULL },
+	{ "max_header_size", K_SIZE, G(max_header_size), 1 << 10, 1 << 20, 0,
+	    NULL, NULL },
+	{ "max_headers", K_INT, G(max_headers), 1, 1000, 0, NULL, NULL },
+	{ "max_body_size", K_SIZE64, G(max_body_size), 0, INT64_MAX, 0,
+	    NULL, NULL },
+	{ "buffer_size", K_SIZE, G(buffer_size), 4 << 10, 16 << 20, 0,
+	    NULL, NULL },
+	/* Request-target normalization and forwarded fields. */
+	{ "merge_slashes", K_ONOFF, G(merge_slashes), 0, 0, 0, NULL, NULL },
+	{ "allow_encoded_slash", K_ONOFF, G(allow_encoded_slash), 0, 0, 0,
+	    NULL, NULL },
+	{ "allow_encoded_nul", K_ONOFF, G(allow_encoded_nul), 0, 0, 0,
+	    NULL, NULL },
+	{ "allow_backslash", K_ONOFF, G(allow_backslash), 0, 0, 0, NULL, NULL },
+	{ "allow_dotdot_above_root", K_ONOFF, G(allow_dotdot_above_root),
+	    0, 0, 0, NULL, NULL },
+	{ "normalize_path", K_ONOFF, G(normalize_path), 0, 0, 0, NULL, NULL },
+	{ "pass_client_identity_headers", K_ONOFF,
+	    G(pass_client_identity_headers), 0, 0, 0, NULL, NULL },
+	{ "request_buffering", K_FUNC, 0, 0, 0, 0, key_g_request_buffering, NULL },
+	{ "client_body_buffer_size", K_SIZE, G(client_body_buffer_size), 1 << 10,
+	    1 << 30, 0, NULL, NULL },
+	{ "client_body_temp_path", K_STRING, G(client_body_temp_path), 0, 0, 0,
+	    NULL, NULL },
+	{ "client_body_min_rate", K_SIZE64, G(client_body_min_rate), 0, INT64_MAX,
+	    0, NULL, NULL },
+	{ "pass_request_trailers", K_FUNC, 0, 0, 0, 0, key_pass_request_trailers,
+	    NULL },
+	/* TLS */
+	{ "tls_ticket_rotation", K_DURATION, G(tls_ticket_rotation_ms),
+	    60 * 1000, 0, 0, NULL, NULL },
+};
+
+_Static_assert(NKEYS(global_keys) <= MAX_KEYS, "raise MAX_KEYS");
+
+const struct conf_section conf_sec_global = {
+	"global", SEC_GLOBAL, 0, global_keys, NKEYS(global_keys),
+	global_taken, global_open, global_discard, global_finish
+};
+
+const char *
+conf_log_level_name(enum log_level level)
+{
+	if ((unsigned)level >= NKEYS(level_names))
+		return "unknown";
+	return level_names[level];
+}
+
+void
+conf_global_defaults(struct conf_global *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->workers = 0;			/* auto, resolved at the end */
+	g->log_level = LOG_LVL_INFO;
+	g->worker_connections = 10000;
+	g->shutdown_timeout_ms = 30 * 1000;
+	g->client_header_timeout_ms = 30 * 1000;
+	g->client_body_timeout_ms = 60 * 1000;
+	g->keepalive_timeout_ms = 75 * 1000;
+	g->send_timeout_ms = 60 * 1000;
+	g->max_request_line = 8 << 10;
+	g->max_header_size = 16 << 10;
+	g->max_headers = 100;
+	g->max_body_size = 0;
+	g->buffer_size = 32 << 10;
+	g->request_buffering = 1;
+	g->client_body_buffer_size = 16 << 10;
+	g->client_body_min_rate = 1 << 10;
+	g->tls_ticket_rotation_ms = 60 * 60 * 1000;
+	g->merge_slashes = 1;
+	g->normalize_path = 1;
+}
+
+void
+conf_global_clear(struct conf_global *g)
+{
+	free(g->user);
+	free(g->group);
+	free(g->pid_file);
+	free(g->error_log);
+	free(g->access_log);
+	free(g->client_body_temp_path);
+	memset(g, 0, sizeof(*g));
+}
+
+static void
+key_workers(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_global	*g = obj;
+	int64_t			 n;
+
+	if (strcmp(v, "auto") == 0) {
+		g->workers = 0;
+		return;
+	}
+	if (conf_number(v, 1, WORKERS_MAX, &n) == -1) {
+		conf_err(ld, ld->lineno, "bad workers '%s': expected auto or "
+		    "a number 1..%d", v, WORKERS_MAX);
+		return;
+	}
+	g->workers = (int)n;
+}
+
+static void
+key_log_level(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_global	*g = obj;
+	size_t			 i;
+
+	for (i = 0; i < NKEYS(level_names); i++) {
+		if (strcmp(v, level_names[i]) == 0) {
+			g->log_level = (enum log_level)i;
+			return;
+		}
+	}
+	conf_err(ld, ld->lineno, "bad log_level '%s': expected debug, info, "
+	    "notice, warn or error", v);
+}
+
+static void
+key_access_log(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_global	*g = obj;
+
+	free(g->access_log);
+	g->access_log = NULL;
+	if (strcmp(v, "off") != 0)
+		g->access_log = conf_strdup(ld, v);
+}
+
+static void
+key_g_request_buffering(struct loader *ld, void *obj, const char *v)
+{
+	(void)conf_onoff(ld, "request_buffering", v,
+	    &((struct conf_global *)obj)->request_buffering);
+}
+
+static void
+key_pass_request_trailers(struct loader *ld, void *obj, const char *v)
+{
+	(void)conf_onoff(ld, "pass_request_trailers", v,
+	    &((struct conf_global *)obj)->pass_request_trailers);
+}
+
+/* The line of the first [global], or 0. */
+static int
+global_taken(struct loader *ld, const char *name, const char **file)
+{
+	(void)name;
+	*file = ld->file;
+	return ld->global_line;
+}
+
+static int
+global_open(struct loader *ld, char *name)
+{
+	(void)name;
+	if (ld->scratch) {
+		conf_global_defaults(&ld->sg);
+		ld->obj = &ld->sg;
+		return 0;
+	}
+	ld->global_line = ld->lineno;
+	ld->obj = &ld->conf->g;
+	ld->meta = &ld->gmeta;
+	return 0;
+}
+
+static void
+global_discard(struct loader *ld)
+{
+	conf_global_clear(&ld->sg);
+}
+
+/* Resolve workers = auto, then check what needs the whole section. */
+static void
+global_finish(struct loader *ld)
+{
+	struct conf_global	*g = &ld->conf->g;
+	long			 ncpu;
+	int			 line;
+
+	if (g->workers == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		if (ncpu < 1)
+			ncpu = 1;
+		if (ncpu > WORKERS_MAX)
+			ncpu = WORKERS_MAX;
+		g->workers = (int)ncpu;
+	}
+	global_paths_finish(ld);
+	if (g->buffer_size < g->max_header_size + 1024) {
+		line = conf_key_line(ld, SEC_GLOBAL, &ld->gmeta, "buffer_size");
+		if (line == 0)
+			line = conf_key_line(ld, SEC_GLOBAL, &ld->gmeta,
+			    "max_header_size");
+		conf_err(ld, line, "buffer_size must be at least "
+		    "max_header_size + 1k");
+	}
+	global_temp_path_finish(ld);
+}
+
+/* The user, the group, the pid file and the logs: lines kept, paths checked. */
+static void
+global_paths_finish(struct loader *ld)
+{
+	struct conf_global	*g = &ld->conf->g;
+
+	g->user_line = conf_key_line(ld, SEC_GLOBAL, &ld->gmeta, "user");
+	g->group_line = conf_key_line(ld, SEC_GLOBAL, &ld->gmeta, "group");
+	g->pid_file_line = conf_key_line(ld, SEC_GLOBAL, &ld->gmeta,
+	    "pid_file");
+	g->error_log_line = conf_key_line(ld, SEC_GLOBAL, &ld->gmeta,
+	    "error_log");
+	g->access_log_line = conf_key_line(ld, SEC_GLOBAL, &ld->gmeta,
+	    "access_log");
+	if (g->group != NULL && g->user == NULL)
+		conf_err(ld, g->group_line, "group needs user to be set too");
+	/*
+	 * The daemon runs from /: a relative path would land there, so a
+	 * log target misspelled as a file name is refused rather than
+	 * written to /syslog.
+	 */
+	if (g->pid_file != NULL && g->pid_file[0] != '/')
+		conf_err(ld, g->pid_file_line, "pid_file '%s' must be an "
+		    "absolute path", g->pid_file);
+	if (g->error_log != NULL && g->error_log[0] != '/' &&
+	    strcmp(g->error_log, "stderr") != 0 &&
+	    strcmp(g->error_log, "syslog") != 0)
+		conf_err(ld, g->error_log_line, "error_log '%s' must be an "
+		    "absolute path, stderr or syslog", g->error_log);
+	if (g->access_log != NULL && g->access_log[0] != '/')
+		conf_err(ld, g->access_log_line, "access_log '%s' must be an "
+		    "absolute path or off", g->access_log);
+}
+
+/* client_body_temp_path: /var/tmp, or an existing directory. */
+static void
+global_temp_path_finish(struct loader *ld)
+{
+	struct conf_global	*g = &ld->conf->g;
+	struct stat		 st;
+	int			 line;
+
+	if (g->client_body_temp_path == NULL) {
+		g->client_body_temp_path = conf_strdup(ld, "/var/tmp");
+		return;
+	}
+	line = conf_key_line(ld, SEC_GLOBAL, &ld->gmeta,
+	    "client_body_temp_path");
+	g->client_body_temp_path_line = line;
+	if (g->client_body_temp_path[0] != '/')
+		conf_err(ld, line, "client_body_temp_path '%s' is not an "
+		    "absolute path", g->client_body_temp_path);
+	else if (stat(g->client_body_temp_path, &st) == -1)
+		conf_err(ld, line, "client_body_temp_path '%s': %s",
+		    g->client_body_temp_path, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		conf_err(ld, line, "client_body_temp_path '%s' is not a "
+		    "directory", g->client_body_temp_path);
+}

@@ -1,0 +1,478 @@
+/*
+ * conf_route.c: the [route NAME] sections: what a request is matched on
+ * (listener, host, path prefix), where it goes (an upstream, or the
+ * status handler), who may use it (allow), its caching and its forwarding
+ * options; then, once the file is read, the references to listeners and
+ * upstreams and the routes that would shadow each other.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/conf.h"
+#include "common/conf_int.h"
+
+static void	 key_host(struct loader *, void *, const char *);
+static void	 key_path(struct loader *, void *, const char *);
+static void	 key_cache(struct loader *, void *, const char *);
+static void	 key_handler(struct loader *, void *, const char *);
+static void	 key_allow(struct loader *, void *, const char *);
+static void	 key_cache_set_cookie(struct loader *, void *, const char *);
+static void	 key_cache_request_no_cache(struct loader *, void *, const char *);
+static void	 key_hsts(struct loader *, void *, const char *);
+static int	 hsts_age(const char *, int64_t *);
+static void	 key_request_buffering(struct loader *, void *, const char *);
+static int	 route_defaults(struct loader *, struct conf_route *);
+static int	 route_taken(struct loader *, const char *, const char **);
+static int	 route_open(struct loader *, char *);
+static void	 route_discard(struct loader *);
+static void	 route_finish(struct loader *);
+static void	 route_listener_finish(struct loader *, size_t);
+static void	 route_target_finish(struct loader *, size_t);
+static void	 route_unique(struct loader *, size_t);
+
+#define R(f)	offsetof(struct conf_route, f)
+
+static const struct key route_keys[] = {
+	{ "listener", K_STRING, R(listener_name), 0, 0, 0, NULL, NULL },
+	{ "host", K_FUNC, 0, 0, 0, 0, key_host, NULL },
+	{ "path", K_FUNC, 0, 0, 0, 0, key_path, NULL },
+	{ "upstream", K_STRING, R(upstream_name), 0, 0, 0, NULL, NULL },
+	{ "cache", K_FUNC, 0, 0, 0, 0, key_cache, NULL },
+	{ "handler", K_FUNC, 0, 0, 0, 0, key_handler, NULL },
+	{ "allow", K_FUNC, 0, 0, 0, 1, key_allow, NULL },
+	{ "cache_set_cookie", K_FUNC, 0, 0, 0, 0, key_cache_set_cookie, NULL },
+	{ "cache_request_no_cache", K_FUNC, 0, 0, 0, 0,
+	    key_cache_request_no_cache, NULL },
+	{ "cache_default_ttl", K_DURATION, R(cache_default_ttl_ms), 0, 0, 0,
+	    NULL, NULL },
+	{ "cache_stale_if_error", K_DURATION, R(cache_stale_if_error_ms), 0, 0, 0,
+	    NULL, NULL },
+	{ "normalize_path", K_ONOFF, R(normalize_path), 0, 0, 0, NULL, NULL },
+	{ "pass_client_identity_headers", K_ONOFF,
+	    R(pass_client_identity_headers), 0, 0, 0, NULL, NULL },
+	/* TLS */
+	{ "hsts", K_FUNC, 0, 0, 0, 0, key_hsts, NULL },
+	{ "request_buffering", K_FUNC, 0, 0, 0, 0, key_request_buffering, NULL },
+};
+
+_Static_assert(NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");
+
+const struct conf_section conf_sec_route = {
+	"route", SEC_ROUTE, 1, route_keys, NKEYS(route_keys),
+	route_taken, route_open, route_discard, route_finish
+};
+
+static int
+route_defaults(struct loader *ld, struct conf_route *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->request_buffering = -1;	/* the global's */
+	r->host_kind = HOST_ANY;
+	r->host = conf_strdup(ld, "*");
+	r->path = conf_strdup(ld, "/");
+	r->path_len = 1;
+	r->normalize_path = -1;			/* [global]'s */
+	r->pass_client_identity_headers = -1;
+	return r->host != NULL && r->path != NULL ? 0 : -1;
+}
+
+void
+conf_route_clear(struct conf_route *r)
+{
+	free(r->name);
+	free(r->listener_name);
+	free(r->host);
+	free(r->path);
+	free(r->upstream_name);
+	free(r->allow);
+	free(r->hsts);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * Host patterns: "*", "*.example.com" or an exact name, of [a-z0-9.-]
+ * after lowercasing, with no empty labels and no port.
+ */
+static void
+key_host(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+	enum host_kind		 kind;
+	const char		*name, *p;
+	char			*h, *q;
+	size_t			 len;
+
+	if (strcmp(v, "*") == 0) {
+		if ((h = conf_strdup(ld, "*")) == NULL)
+			return;
+		free(r->host);
+		r->host = h;
+		r->host_kind = HOST_ANY;
+		return;
+	}
+	if (strchr(v, ':') != NULL) {
+		conf_err(ld, ld->lineno, "bad host '%s': a host must not "
+		    "include a port", v);
+		return;
+	}
+	if (strncmp(v, "*.", 2) == 0) {
+		kind = HOST_WILDCARD;
+		name = v + 2;
+	} else {
+		kind = HOST_EXACT;
+		name = v;
+	}
+	len = strlen(name);
+	if (len == 0 || len > 253 || name[0] == '.' || name[len - 1] == '.' ||
+	    strstr(name, "..") != NULL) {
+		conf_err(ld, ld->lineno, "bad host '%s': expected *, "
+		    "*.example.com or a host name", v);
+		return;
+	}
+	for (p = name; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-') {
+			conf_err(ld, ld->lineno, "bad host '%s': only "
+			    "letters, digits, '.' and '-' are allowed", v);
+			return;
+		}
+	}
+	/* A wildcard keeps its leading dot: "*.example.com" -> ".example.com". */
+	if ((h = conf_strdup(ld, kind == HOST_WILDCARD ? v + 1 : v)) == NULL)
+		return;
+	for (q = h; *q != '\0'; q++)
+		*q = (char)tolower((unsigned char)*q);
+	free(r->host);
+	r->host = h;
+	r->host_kind = kind;
+}
+
+static void
+key_path(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+	const unsigned char	*p;
+	char			*np;
+
+	if (*v != '/') {
+		conf_err(ld, ld->lineno, "bad path '%s': must start with '/'",
+		    v);
+		return;
+	}
+	for (p = (const unsigned char *)v; *p != '\0'; p++) {
+		if (*p < 0x21 || *p > 0x7e) {
+			conf_err(ld, ld->lineno, "bad path '%s': only "
+			    "printable ASCII without blanks is allowed", v);
+			return;
+		}
+	}
+	if ((np = conf_strdup(ld, v)) == NULL)
+		return;
+	free(r->path);
+	r->path = np;
+	r->path_len = strlen(np);
+}
+
+static void
+key_cache(struct loader *ld, void *obj, const char *v)
+{
+	(void)conf_onoff(ld, "cache", v, &((struct conf_route *)obj)->cache);
+}
+
+/* handler = proxy | status */
+static void
+key_handler(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+
+	if (strcmp(v, "proxy") == 0)
+		r->handler = HANDLER_PROXY;
+	else if (strcmp(v, "status") == 0)
+		r->handler = HANDLER_STATUS;
+	else
+		conf_err(ld, ld->lineno, "bad handler '%s' (proxy or status)", v);
+}
+
+/* allow = CIDR [CIDR ...]; repeatable. */
+static void
+key_allow(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+
+	conf_cidr_list_add(ld, "allow", v, &r->allow, &r->nallow);
+}
+
+static void
+key_request_buffering(struct loader *ld, void *obj, const char *v)
+{
+	(void)conf_onoff(ld, "request_buffering", v,
+	    &((struct conf_route *)obj)->request_buffering);
+}
+
+static void
+key_cache_set_cookie(struct loader *ld, void *obj, const char *v)
+{
+	(void)conf_onoff(ld, "cache_set_cookie", v,
+	    &((struct conf_route *)obj)->cache_set_cookie);
+}
+
+/* cache_request_no_cache = honor | ignore */
+static void
+key_cache_request_no_cache(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+
+	if (strcmp(v, "honor") == 0)
+		r->cache_ignore_no_cache = 0;
+	else if (strcmp(v, "ignore") == 0)
+		r->cache_ignore_no_cache = 1;
+	else
+		conf_err(ld, ld->lineno, "bad cache_request_no_cache '%s': "
+		    "expected honor or ignore", v);
+}
+
+/* An HSTS max-age: seconds, or a number with s, m, h or d; up to 10 years. */
+static int
+hsts_age(const char *s, int64_t *secs)
+{
+	int64_t		 mult;
+	const char	*p;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	for (p = s; isdigit((unsigned char)*p); p++)
+		if (p - s > 9)
+			return -1;
+	if (*p == '\0' || strcmp(p, "s") == 0)
+		mult = 1;
+	else if (strcmp(p, "m") == 0)
+		mult = 60;
+	else if (strcmp(p, "h") == 0)
+		mult = 3600;
+	else if (strcmp(p, "d") == 0)
+		mult = 86400;
+	else
+		return -1;
+	*secs = strtoll(s, NULL, 10) * mult;
+	return *secs >= 1 && *secs <= 10LL * 366 * 86400 ? 0 : -1;
+}
+
+/* hsts = off | MAX-AGE [includeSubDomains] [preload] */
+static void
+key_hsts(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+	char			*copy, *tok, *save, buf[128];
+	int64_t			 secs;
+	int			 sub = 0, pre = 0, bad = 0;
+
+	free(r->hsts);
+	r->hsts = NULL;
+	if (strcmp(v, "off") == 0)
+		return;
+	if ((copy = conf_strdup(ld, v)) == NULL)
+		return;
+	tok = strtok_r(copy, " \t", &save);
+	if (tok == NULL || hsts_age(tok, &secs) == -1)
+		bad = 1;
+	while (!bad && (tok = strtok_r(NULL, " \t", &save)) != NULL) {
+		if (strcmp(tok, "includeSubDomains") == 0)
+			sub = 1;
+		else if (strcmp(tok, "preload") == 0)
+			pre = 1;
+		else
+			bad = 1;
+	}
+	free(copy);
+	if (bad) {
+		conf_err(ld, ld->lineno, "bad hsts '%s' (off, or a max-age such "
+		    "as 31536000, 180d or 12h, then includeSubDomains and "
+		    "preload if wanted)", v);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "max-age=%lld%s%s", (long long)secs,
+	    sub ? "; includeSubDomains" : "", pre ? "; preload" : "");
+	r->hsts = conf_strdup(ld, buf);
+}
+
+/* The line of the route called name, or 0. */
+static int
+route_taken(struct loader *ld, const char *name, const char **file)
+{
+	struct conf	*conf = ld->conf;
+	size_t		 i;
+	int		 first = 0;
+
+	for (i = 0; i < conf->nroutes; i++)
+		if (strcmp(conf->routes[i].name, name) == 0) {
+			*file = conf->routes[i].file;
+			first = conf->routes[i].line;
+		}
+	return first;
+}
+
+/* A new route at the end of the array, or the scratch one. */
+static int
+route_open(struct loader *ld, char *name)
+{
+	struct conf		*conf = ld->conf;
+	struct conf_route	*nr;
+	struct meta		*nm;
+
+	if (ld->scratch)
+		ld->obj = &ld->sr;
+	else {
+		if ((nr = conf_grow(ld, conf->routes, conf->nroutes,
+		    sizeof(*nr))) == NULL)
+			return -1;
+		conf->routes = nr;
+		if ((nm = conf_grow(ld, ld->rmeta, conf->nroutes,
+		    sizeof(*nm))) == NULL)
+			return -1;
+		ld->rmeta = nm;
+		ld->obj = &conf->routes[conf->nroutes];
+		ld->meta = &ld->rmeta[conf->nroutes];
+		conf->nroutes++;
+	}
+	nr = ld->obj;
+	(void)route_defaults(ld, nr);
+	nr->name = name;
+	nr->file = ld->file;
+	nr->line = ld->lineno;
+	return 0;
+}
+
+static void
+route_discard(struct loader *ld)
+{
+	conf_route_clear(&ld->sr);
+}
+
+/*
+ * Take [global]'s defaults where the route set none, then resolve and
+ * check each route in file order.
+ */
+static void
+route_finish(struct loader *ld)
+{
+	struct conf		*conf = ld->conf;
+	struct conf_global	*g = &conf->g;
+	struct conf_route	*r;
+	size_t			 i;
+
+	for (i = 0; i < conf->nroutes; i++)
+		if (conf->routes[i].request_buffering == -1)
+			conf->routes[i].request_buffering = g->request_buffering;
+	for (i = 0; i < conf->nroutes; i++) {
+		r = &conf->routes[i];
+		if (r->normalize_path == -1)
+			r->normalize_path = g->normalize_path;
+		if (r->pass_client_identity_headers == -1)
+			r->pass_client_identity_headers =
+			    g->pass_client_identity_headers;
+		route_listener_finish(ld, i);
+		route_target_finish(ld, i);
+		route_unique(ld, i);
+	}
+}
+
+/* listener = NAME names a listener; cache = on needs a proxy route. */
+static void
+route_listener_finish(struct loader *ld, size_t i)
+{
+	struct conf		*conf = ld->conf;
+	struct conf_route	*r = &conf->routes[i];
+	size_t			 j;
+
+	if (r->listener_name != NULL) {
+		for (j = 0; j < conf->nlisteners; j++)
+			if (strcmp(conf->listeners[j].name,
+			    r->listener_name) == 0)
+				r->listener = &conf->listeners[j];
+		if (r->listener == NULL)
+			conf_err(ld, conf_key_line(ld, SEC_ROUTE,
+			    &ld->rmeta[i], "listener"), "route '%s': "
+			    "no listener named '%s'", r->name,
+			    r->listener_name);
+	}
+	if (r->cache) {
+		if (r->handler == HANDLER_STATUS)
+			conf_err(ld, conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
+			    "cache"), "route '%s': a status route cannot "
+			    "be cached", r->name);
+		conf->cache_used = 1;
+	}
+}
+
+/* Where the route goes: the status handler, or a named upstream. */
+static void
+route_target_finish(struct loader *ld, size_t i)
+{
+	struct conf		*conf = ld->conf;
+	struct conf_route	*r = &conf->routes[i];
+	size_t			 j;
+
+	if (r->handler == HANDLER_STATUS) {
+		if (r->upstream_name != NULL)
+			conf_err(ld, conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
+			    "upstream"), "route '%s': a status route has "
+			    "no upstream", r->name);
+		if (r->nallow == 0 && conf_key_line(ld, SEC_ROUTE,
+		    &ld->rmeta[i], "allow") == 0) {
+			/* Status is for the operator: loopback only by default. */
+			key_allow(ld, r, "127.0.0.0/8 ::1");
+		}
+	} else if (r->upstream_name == NULL) {
+		if (conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
+		    "upstream") == 0)
+			conf_err(ld, r->line, "route '%s' has no "
+			    "upstream", r->name);
+	} else {
+		for (j = 0; j < conf->nupstreams; j++)
+			if (strcmp(conf->upstreams[j].name,
+			    r->upstream_name) == 0)
+				r->upstream = &conf->upstreams[j];
+		if (r->upstream == NULL)
+			conf_err(ld, conf_key_line(ld, SEC_ROUTE,
+			    &ld->rmeta[i], "upstream"), "route '%s': "
+			    "no upstream named '%s'", r->name,
+			    r->upstream_name);
+	}
+}
+
+/* No two routes on the same listener, host and path. */
+static void
+route_unique(struct loader *ld, size_t i)
+{
+	struct conf		*conf = ld->conf;
+	struct conf_route	*r = &conf->routes[i], *r2;
+	size_t			 j;
+
+	if (r->host == NULL || r->path == NULL)
+		return;
+	for (j = 0; j < i; j++) {
+		r2 = &conf->routes[j];
+		if (r2->host == NULL || r2->path == NULL)
+			continue;
+		if ((r->listener_name == NULL) != (r2->listener_name == NULL))
+			continue;
+		if (r->listener_name != NULL &&
+		    strcmp(r->listener_name, r2->listener_name) != 0)
+			continue;
+		if (r->host_kind != r2->host_kind ||
+		    strcmp(r->host, r2->host) != 0 ||
+		    strcmp(r->path, r2->path) != 0)
+			continue;
+		conf_err(ld, r->line, "duplicate route: '%s' has the "
+		    "same listener, host and path as '%s' (%s:%d)",
+		    r->name, r2->name, r2->file, r2->line);
+		break;
+	}
+}
