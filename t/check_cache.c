@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1515,7 +1516,8 @@ START_TEST(test_concurrent)
 	struct counts		*k, sum;
 	pid_t			 pid[NWORKERS], victim;
 	uint64_t		 start = now_ms(), until = start + RUN_MS, t;
-	int			 i, status, left, kills = 0;
+	int			 i, status, left, kills = 0, holder;
+	int			 held[2];
 	const int		 vslot = NWORKERS;
 
 	k = mmap(NULL, sizeof(*k) * (NWORKERS + 1), PROT_READ | PROT_WRITE,
@@ -1534,20 +1536,36 @@ START_TEST(test_concurrent)
 	 * Meanwhile, as the master would: a worker killed at random points
 	 * (holding the mutex, sometimes), reaped, its slot released.
 	 */
+	ck_assert_int_eq(pipe(held), 0);
 	while (now_ms() < until - 100) {
 		t = now_ms() * 7919;
+		/*
+		 * A third of them, the first one included, die holding the
+		 * mutex: such a victim says when it holds it, and is killed
+		 * only then, so that the run sees wipes however slow the
+		 * machine is.
+		 */
+		holder = kills % 3 == 0;
 		if ((victim = fork()) == 0) {
 			alarm(20);
-			/* A third of them die holding the mutex. */
-			hammer(c, vslot, t, t % 3 == 0 ? now_ms() + 3 +
-			    t % 20 : until, &k[NWORKERS]);
-			if (t % 3 == 0)
+			hammer(c, vslot, t, holder ? now_ms() + 3 + t % 20 :
+			    until, &k[NWORKERS]);
+			if (holder) {
 				cache_test_lock(c, (int)(t & 1));
+				(void)write(held[1], "", 1);
+			}
 			for (;;)
 				pause();
 		}
 		ck_assert_int_ne(victim, -1);
-		usleep(5000 + (unsigned)(now_ms() % 50) * 1000);
+		if (holder) {
+			struct pollfd	 pfd = { held[0], POLLIN, 0 };
+			char		 x;
+
+			ck_assert_int_eq(poll(&pfd, 1, 15000), 1);
+			ck_assert_int_eq(read(held[0], &x, 1), 1);
+		} else
+			usleep(5000 + (unsigned)(now_ms() % 50) * 1000);
 		kill(victim, SIGKILL);
 		ck_assert_int_eq(waitpid(victim, &status, 0), victim);
 		/* Killed as meant, not dead earlier of a cache assertion. */
@@ -1593,6 +1611,8 @@ START_TEST(test_concurrent)
 	    (unsigned long long)sum.busy, (unsigned long long)sum.changed,
 	    (unsigned long long)sum.corrupt, (unsigned long long)st.evictions,
 	    kills, (unsigned long long)st.wipes);
+	close(held[0]);
+	close(held[1]);
 	ck_assert_uint_eq(sum.corrupt, 0);
 	ck_assert_uint_gt(sum.hits, 100);
 	ck_assert_uint_gt(sum.stores, 100);
