@@ -66,7 +66,6 @@ static int			 generations;	/* the last one started */
 static int			 startup_fd = -1; /* the daemon's report to its shell */
 static int			 ready_rd = -1;	/* read end of proc_ready_fd */
 static struct conf		*prev_conf;	/* while a reload starts workers */
-static int			 slot_used[SHM_SLOTS];
 /*
  * The checker (health.c): not a worker, it has no stats slot.  After a
  * reload the one of the old config is told to stop and is waited for
@@ -218,15 +217,15 @@ cache_drop(struct cache *c)
 static int
 slot_get(void)
 {
-	int	 i;
+	int	 i, stale;
 
-	for (i = 0; i < SHM_SLOTS; i++)
-		if (!slot_used[i]) {
-			slot_used[i] = 1;
-			memset(&shm->slot[i], 0, sizeof(shm->slot[i]));
-			return i;
-		}
-	return -1;
+	/* Shared with the other master's workers during an upgrade. */
+	if ((i = shm_slot_claim(shm, &stale)) == -1)
+		return -1;
+	if (stale && cache != NULL)
+		cache_slot_release(cache, i);
+	memset(&shm->slot[i], 0, sizeof(shm->slot[i]));
+	return i;
 }
 
 static int
@@ -249,7 +248,7 @@ spawn_worker(int index)
 	pid = fork();
 	if (pid == -1) {
 		log_error("fork");
-		slot_used[slot] = 0;
+		shm_slot_unclaim(shm, slot);
 		return -1;
 	}
 	if (pid == 0) {
@@ -548,7 +547,7 @@ child_release(struct child *ch)
 	cache_reaped(ch);
 	shm_stats_add(&shm->retired, &shm->slot[ch->slot]);
 	memset(&shm->slot[ch->slot], 0, sizeof(shm->slot[ch->slot]));
-	slot_used[ch->slot] = 0;
+	shm_slot_unclaim(shm, ch->slot);
 	ch->pid = 0;
 }
 
