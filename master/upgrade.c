@@ -582,7 +582,8 @@ upgrade_reaped(pid_t pid, int status)
 	else if (!new_up)
 		log_errorx("upgrade failed: %s; the new master (pid %d) %s: "
 		    "the old master keeps serving",
-		    reason[0] != '\0' ? reason : "it exited before it was up",
+		    reason[0] != '\0' ? reason :
+		    "the new binary exited before it was up",
 		    (int)pid, how);
 	else
 		log_warnx("upgrade: the new master (pid %d) %s: this master "
