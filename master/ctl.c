@@ -46,11 +46,12 @@ prog_name(const char *path, char *out, size_t outlen)
 /*
  * Whether pid runs the same program as this one (by the name of its
  * executable, or of its argv[0] when the executable cannot be read) and
- * its parent does not (a worker's parent is its master).  what gets
- * what it runs, for the message.
+ * its parent does not (a worker's parent is its master), unless its
+ * parent is oldbin, the old master of an upgrade.  what gets what it
+ * runs, for the message.
  */
 static int
-is_master(pid_t pid, char *what, size_t whatlen)
+is_master(pid_t pid, pid_t oldbin, char *what, size_t whatlen)
 {
 	char	 path[64], buf[PATH_MAX], self[PATH_MAX], mine[256], its[256];
 	ssize_t	 n;
@@ -87,7 +88,9 @@ is_master(pid_t pid, char *what, size_t whatlen)
 	if (!is)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/exe", ppid);
-	if (ppid > 1 && (n = readlink(path, buf, sizeof(buf) - 1)) != -1) {
+	/* The new master of an upgrade is the old master's child. */
+	if (ppid > 1 && ppid != oldbin &&
+	    (n = readlink(path, buf, sizeof(buf) - 1)) != -1) {
 		buf[n] = '\0';
 		prog_name(buf, its, sizeof(its));
 		if (strcmp(its, mine) == 0) {
@@ -255,6 +258,8 @@ ctl_signal(struct conf *c, const char *name)
 	FILE	*f;
 	int	 pid = 0, sig = 0;
 	size_t	 i;
+	char	 oldbin[PATH_MAX + 8];
+	ino_t	 ino;
 
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		if (strcmp(sigs[i].name, name) == 0)
@@ -281,7 +286,8 @@ ctl_signal(struct conf *c, const char *name)
 		    c->g.pid_file, strerror(errno));
 		return 1;
 	}
-	if (!is_master(pid, what, sizeof(what))) {
+	snprintf(oldbin, sizeof(oldbin), "%s.oldbin", c->g.pid_file);
+	if (!is_master(pid, pid_file_read(oldbin, &ino), what, sizeof(what))) {
 		fprintf(stderr, "portico: process %d named in %s is not a portico "
 		    "master (%s): not signalling it\n", pid,
 		    c->g.pid_file, what);
