@@ -1137,7 +1137,6 @@ master_run(struct conf *c, const char *path, int foreground)
 		log_errorx("%s", errbuf);
 		return 1;
 	}
-	upgrade_close_listeners();
 	if ((shm = upgrade_shm()) == NULL) {
 		log_error("cannot create shared memory");
 		return 1;
@@ -1152,6 +1151,7 @@ master_run(struct conf *c, const char *path, int foreground)
 		log_error("cannot create the TLS ticket keys");
 		return 1;
 	}
+	upgrade_close_unused();
 	chown_logs(conf);
 
 	sigemptyset(&set);

@@ -216,7 +216,7 @@ upgrade_listener(const struct conf_addr *a)
 }
 
 void
-upgrade_close_listeners(void)
+upgrade_close_unused(void)
 {
 	int	 i;
 
@@ -228,6 +228,18 @@ upgrade_close_listeners(void)
 			lfd[i] = -1;
 		}
 	nlfd = 0;
+	/* Closing the last reference frees the region. */
+	if (cache_in != -1) {
+		log_notice("binary upgrade: no route caches any more: the "
+		    "cache of the previous binary is dropped");
+		close(cache_in);
+		cache_in = -1;
+	}
+	if (shm_in != -1)
+		close(shm_in);
+	if (tls_in != -1)
+		close(tls_in);
+	shm_in = tls_in = -1;
 }
 
 static void

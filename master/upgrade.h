@@ -45,8 +45,11 @@ int		 upgrade_inherited(void);
 void		 upgrade_adopt(int *ready_fd);
 /* An inherited listening socket bound to a, or -1. */
 int		 upgrade_listener(const struct conf_addr *a);
-/* After binding: close the inherited sockets the configuration dropped. */
-void		 upgrade_close_listeners(void);
+/*
+ * Once bound and mapped: close what was inherited and not taken (sockets
+ * of addresses the configuration dropped, a cache no route uses).
+ */
+void		 upgrade_close_unused(void);
 /* The inherited region when its layout is this binary's, else a new one. */
 struct shm_header *upgrade_shm(void);
 struct cache	*upgrade_cache(size_t size);

@@ -5,16 +5,19 @@
 # the new binary does not come up (with the reason from the error log, the
 # old master serving on), when the configuration would be refused (nothing
 # is signalled), when an upgrade is already under way, or when no master
-# runs.
+# runs.  TLS sessions made before the upgrade resume after it (the ticket
+# keys are handed over), TLS 1.3 and 1.2.
 import os
 import re
 import shutil
+import ssl
 import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, subtest_guard, wait_until,
-                          become_subreaper, require_binary, run_portico)
+                          become_subreaper, require_binary, run_portico, free_port)
+from portico_tls import Certs, TLSClient, TLSPortico, client_ctx, have_openssl
 
 
 def alive(pid):
@@ -91,6 +94,9 @@ def test():
         p.signal("QUIT")
         tap.is_(p.follow(new), 0, "QUIT ends that upgrade")
 
+    with subtest_guard("TLS sessions resume across the upgrade"):
+        tls_upgrade(b)
+
     with subtest_guard("no master"):
         p.stop()
         rc, out, err = run_portico(ctl, timeout=30)
@@ -98,4 +104,45 @@ def test():
         tap.like(err, r"cannot open pid file", "... says why")
 
 
-main(test, timeout=240, tests=21)
+def session(port, ctx, sess=None):
+    with TLSClient(port, ctx, sni="a.test", session=sess) as c:
+        st = c.request("GET", "/tls").status
+        return st, c.sock.session, c.sock.session_reused
+
+
+def tls_upgrade(b):
+    if not have_openssl():
+        tap.skip("no openssl command", 7)
+        return
+    certs = Certs()
+    pem, key = certs.issue("a", dns=["a.test"])
+    port = free_port()
+    t = TLSPortico(upstreams={"app": [b.addr]}, listeners={"web": ["127.0.0.1:%d" % port]},
+                   listener_opts={"web": [("tls_certificate", pem), ("tls_key", key)]},
+                   workers=2, name="portico-tls")
+    t.start()
+    ctxs = {"TLS 1.3": client_ctx(ca=certs.ca),
+            "TLS 1.2": client_ctx(ca=certs.ca, max_version=ssl.TLSVersion.TLSv1_2)}
+    sessions = {}
+    for label, ctx in ctxs.items():
+        st, sess, reused = session(port, ctx)
+        st2, _, reused2 = session(port, ctx, sess)
+        tap.ok(st == 200 and st2 == 200 and not reused and reused2,
+               "%s: a session made before the upgrade resumes" % label)
+        sessions[label] = sess
+    old = t.master_pid
+    rc, out, err = run_portico(["-c", t.config_path, "-s", "upgrade"], timeout=90)
+    m = re.search(r"master (\d+) replaced master %d" % old, out)
+    tap.ok(rc == 0 and m, "-s upgrade of a TLS listener: exit status 0", out + err)
+    if m:
+        t.new_masters.append(int(m.group(1)))
+    tap.is_(t.follow(int(m.group(1))) if m else None, 0,
+            "... the old master exited with status 0")
+    for label, ctx in ctxs.items():
+        res = [session(port, ctx, sessions[label])[::2] for _ in range(4)]
+        tap.is_(res, [(200, True)] * 4,
+                "%s: after the upgrade the session still resumes (ticket keys kept)" % label)
+    t.stop()
+
+
+main(test, timeout=300, tests=28)
