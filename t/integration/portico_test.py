@@ -2093,6 +2093,7 @@ class Load:
         c = None
         while not self.stopping:
             reused = c is not None
+            before = c.r.total if c is not None else 0
             try:
                 if c is None:
                     c = Client(self.port, self.host, 10)
@@ -2101,7 +2102,9 @@ class Load:
                     c.close()
                     c = None
             except (PeerClosed, ConnectionResetError, BrokenPipeError) as e:
-                got = getattr(e, "received", 0)
+                # Not one byte of the answer: the server closed the idle
+                # connection as the request went out.
+                got = c.r.total - before if c is not None else 0
                 if c is not None:
                     c.close()
                 c = None
