@@ -24,6 +24,8 @@
 #define UPGRADE_UP_MS		90000
 /* ... and for the old one to be gone, beyond shutdown_timeout. */
 #define UPGRADE_GONE_MS		10000
+/* A master that has not taken USR2 by then does not know it. */
+#define UPGRADE_TAKEN_MS	10000
 
 /*
  * The base name of a program path as /proc shows it, without the
@@ -184,7 +186,8 @@ ctl_upgrade(struct conf *c, pid_t pid)
 	off_t		 logoff = 0;
 	ino_t		 ino0, ino, oino;
 	pid_t		 cur, old;
-	uint64_t	 deadline;
+	uint64_t	 deadline, start;
+	int		 taken = 0;
 
 	snprintf(oldbin, sizeof(oldbin), "%s.oldbin", c->g.pid_file);
 	if ((old = pid_file_read(oldbin, &oino)) != 0 && alive(old)) {
@@ -201,9 +204,17 @@ ctl_upgrade(struct conf *c, pid_t pid)
 		    (int)pid, strerror(errno));
 		return 1;
 	}
-	for (deadline = proc_now_ms() + UPGRADE_UP_MS;; sleep_ms(50)) {
+	start = proc_now_ms();
+	for (deadline = start + UPGRADE_UP_MS;; sleep_ms(50)) {
 		cur = pid_file_read(c->g.pid_file, &ino);
 		old = pid_file_read(oldbin, &oino);
+		taken |= old == pid || ino != ino0;
+		if (!taken && proc_now_ms() - start >= UPGRADE_TAKEN_MS) {
+			fprintf(stderr, "portico: master %d did not start an "
+			    "upgrade (a version without binary upgrade?); "
+			    "nothing changed\n", (int)pid);
+			return 1;
+		}
 		if (cur != 0 && cur != pid && old == pid && alive(cur))
 			break;
 		if (cur == pid && ino != ino0 && old != pid) {

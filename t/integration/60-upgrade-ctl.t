@@ -4,12 +4,14 @@
 # exit status: 0 when the new master serves and the old one is gone; 1 when
 # the new binary does not come up (with the reason from the error log, the
 # old master serving on), when the configuration would be refused (nothing
-# is signalled), when an upgrade is already under way, or when no master
+# is signalled), when an upgrade is already under way, when the master does
+# not take USR2 (an older version: here, a stopped one), or when no master
 # runs.  TLS sessions made before the upgrade resume after it (the ticket
 # keys are handed over), TLS 1.3 and 1.2.
 import os
 import re
 import shutil
+import signal
 import ssl
 import sys
 
@@ -84,6 +86,27 @@ def test():
         tap.unlike(p.error_log()[at:], r"upgrade", "... the master saw no upgrade")
         p.write_config(good_config)
 
+    with subtest_guard("a master that does not take USR2"):
+        os.kill(p.master_pid, signal.SIGSTOP)
+        try:
+            rc, out, err = run_portico(ctl, timeout=60)
+        finally:
+            os.kill(p.master_pid, signal.SIGCONT)
+        tap.is_(rc, 1, "-s upgrade to a master that does not start an upgrade: exit status 1")
+        tap.like(err, r"master %d did not start an upgrade \(a version without binary "
+                 r"upgrade\?\); nothing changed" % p.master_pid, "... says so")
+        # It takes the USR2 once it runs again: let that upgrade finish.
+        new = wait_until(lambda: p.read_pid() != p.master_pid and p.read_pid(), 30)
+        if new:
+            p.new_masters.append(new)
+            tap.ok(p.wait_log(r"\] %d master: portico \S+ started:" % new, 30),
+                   "(the late USR2 then starts a new master)")
+            p.signal("QUIT")
+            tap.is_(p.follow(new), 0, "(which takes over)")
+        else:
+            tap.ok(False, "(the late USR2 then starts a new master)")
+            tap.ok(False, "(which takes over)")
+
     with subtest_guard("an upgrade under way"):
         new = p.upgrade(30)
         tap.ok(new, "USR2 by hand: a new master is up")
@@ -145,4 +168,4 @@ def tls_upgrade(b):
     t.stop()
 
 
-main(test, timeout=300, tests=28)
+main(test, timeout=300, tests=32)
