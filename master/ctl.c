@@ -24,8 +24,11 @@
 #define UPGRADE_UP_MS		90000
 /* ... and for the old one to be gone, beyond shutdown_timeout. */
 #define UPGRADE_GONE_MS		10000
-/* A master that has not taken USR2 by then does not know it. */
-#define UPGRADE_TAKEN_MS	10000
+/*
+ * A master that has not taken USR2 by then does not know it (longer than
+ * a master may be busy starting the workers of a reload: 30 s).
+ */
+#define UPGRADE_TAKEN_MS	45000
 
 /*
  * The base name of a program path as /proc shows it, without the
