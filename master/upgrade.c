@@ -143,9 +143,21 @@ upgrade_init(int argc, char *argv[])
 	const char	*val;
 	ssize_t		 n;
 	size_t		 len;
+	int		 i;
 
-	(void)argc;
-	args = argv;
+	/*
+	 * A copy: setting the process title may write over argv.  Without
+	 * memory an upgrade is refused later (upgrade_start).
+	 */
+	if ((args = calloc((size_t)argc + 1, sizeof(*args))) != NULL)
+		for (i = 0; i < argc; i++)
+			if ((args[i] = strdup(argv[i])) == NULL) {
+				while (i-- > 0)
+					free(args[i]);
+				free(args);
+				args = NULL;
+				break;
+			}
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
 		exe[n] = '\0';
 		/* Replaced on disk since: the path names the new binary. */
@@ -470,8 +482,9 @@ upgrade_start(const struct conf *c, struct cache *cache)
 		    "is still there; send it QUIT or HUP first", (int)from);
 		return;
 	}
-	if (exe[0] == '\0') {
-		log_errorx("upgrade failed: the path of this binary is unknown");
+	if (exe[0] == '\0' || args == NULL) {
+		log_errorx("upgrade failed: the path or the arguments of this "
+		    "binary are unknown");
 		return;
 	}
 	free(pid_path);
