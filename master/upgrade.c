@@ -278,6 +278,17 @@ upgrade_shm(void)
 		}
 		empty_state("shared memory", why);
 		close(fd);
+		/*
+		 * The cache counts pins and writers by worker slot, and
+		 * the slots are in the region just refused: two workers
+		 * could share one.  The cache starts empty too.
+		 */
+		if (cache_in != -1) {
+			log_notice("binary upgrade: starting with an empty "
+			    "cache too (its workers' slots are not known)");
+			close(cache_in);
+			cache_in = -1;
+		}
 	}
 	return shm_create();
 }
