@@ -3,33 +3,183 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/shm.h"
+
+/* The memfd behind this process's region, for a binary upgrade. */
+static int	shm_fd = -1;
+
+/*
+ * A shared mapping of size bytes, zero-filled, backed by a memfd named
+ * name so that its fd can be handed to a new binary.  The fd (close on
+ * exec) goes to *fdp.  NULL with errno set.
+ */
+void *
+shm_map_new(const char *name, size_t size, int *fdp)
+{
+	void	*p;
+	int	 fd, saved;
+
+	if ((fd = memfd_create(name, MFD_CLOEXEC)) == -1)
+		return NULL;
+	if (ftruncate(fd, (off_t)size) == -1)
+		goto fail;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	*fdp = fd;
+	return p;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return NULL;
+}
+
+/*
+ * Map all of the memfd fd (one a previous binary made with shm_map_new);
+ * its size goes to *sizep.  The caller checks what is in it.  NULL with
+ * errno set; fd stays open either way.
+ */
+void *
+shm_map_fd(int fd, size_t *sizep)
+{
+	struct stat	 st;
+	void		*p;
+
+	if (fstat(fd, &st) == -1)
+		return NULL;
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*sizep = (size_t)st.st_size;
+	return p;
+}
 
 struct shm_header *
 shm_create(void)
 {
 	struct shm_header	*shm;
+	int			 fd;
 
-	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (shm == MAP_FAILED)
+	if ((shm = shm_map_new("portico-shm", sizeof(*shm), &fd)) == NULL)
 		return NULL;
-	memset(shm, 0, sizeof(*shm));
 	shm->magic = SHM_MAGIC;
 	shm->version = SHM_VERSION;
 	shm->size = sizeof(*shm);
+	if (shm_fd != -1)
+		close(shm_fd);
+	shm_fd = fd;
 	return shm;
 }
 
+int
+shm_header_check(const struct shm_header *shm, size_t maplen, char *why,
+    size_t whylen)
+{
+	if (maplen < sizeof(shm->magic) + sizeof(shm->version) +
+	    sizeof(shm->size) || shm->magic != SHM_MAGIC) {
+		snprintf(why, whylen, "not a portico region");
+		return -1;
+	}
+	if (shm->version != SHM_VERSION) {
+		snprintf(why, whylen, "layout version %u, this binary has %u",
+		    shm->version, SHM_VERSION);
+		return -1;
+	}
+	if (shm->size != sizeof(*shm) || maplen != sizeof(*shm)) {
+		snprintf(why, whylen, "%llu bytes (mapped %zu), this binary's "
+		    "layout has %zu", (unsigned long long)shm->size, maplen,
+		    sizeof(*shm));
+		return -1;
+	}
+	return 0;
+}
+
+struct shm_header *
+shm_attach(int fd, char *why, size_t whylen)
+{
+	struct shm_header	*shm;
+	size_t			 len;
+
+	if ((shm = shm_map_fd(fd, &len)) == NULL) {
+		snprintf(why, whylen, "cannot map it: %s", strerror(errno));
+		return NULL;
+	}
+	if (shm_header_check(shm, len, why, whylen) == -1) {
+		munmap(shm, len);
+		return NULL;
+	}
+	if (shm_fd != -1)
+		close(shm_fd);
+	shm_fd = fd;
+	return shm;
+}
+
+int
+shm_memfd(void)
+{
+	return shm_fd;
+}
+
+/*
+ * Only unmapped: after a binary upgrade the other master and its
+ * workers still use the region, which goes when the last one unmaps it.
+ */
 void
 shm_destroy(struct shm_header *shm)
 {
 	if (shm != NULL)
 		munmap(shm, sizeof(*shm));
+	if (shm_fd != -1)
+		close(shm_fd);
+	shm_fd = -1;
+}
+
+int
+shm_slot_claim(struct shm_header *shm, int *stale)
+{
+	int32_t	 me = (int32_t)getpid(), cur;
+	int	 i;
+
+	*stale = 0;
+	for (i = 0; i < SHM_SLOTS; i++) {
+		cur = 0;
+		if (__atomic_compare_exchange_n(&shm->slot_owner[i], &cur, me,
+		    0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			return i;
+	}
+	/* A master that died without giving its slots back. */
+	for (i = 0; i < SHM_SLOTS; i++) {
+		cur = __atomic_load_n(&shm->slot_owner[i], __ATOMIC_RELAXED);
+		if (cur == me || cur <= 0 || kill(cur, 0) == 0 || errno != ESRCH)
+			continue;
+		if (__atomic_compare_exchange_n(&shm->slot_owner[i], &cur, me,
+		    0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			shm_slot_release(shm, i);
+			*stale = 1;
+			return i;
+		}
+	}
+	return -1;
+}
+
+void
+shm_slot_unclaim(struct shm_header *shm, int slot)
+{
+	__atomic_store_n(&shm->slot_owner[slot], 0, __ATOMIC_RELEASE);
 }
 
 static uint64_t
@@ -38,21 +188,28 @@ load64(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+static void
+add64(uint64_t *p, uint64_t v)
+{
+	__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+
 void
 shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 {
 	int	 i;
 
-	dst->connections += load64(&src->connections);
-	dst->requests += load64(&src->requests);
+	/* Atomic: after an upgrade two masters may fold into retired. */
+	add64(&dst->connections, load64(&src->connections));
+	add64(&dst->requests, load64(&src->requests));
 	for (i = 0; i < 6; i++)
-		dst->status[i] += load64(&src->status[i]);
-	dst->upstream_errors += load64(&src->upstream_errors);
-	dst->cache_hits += load64(&src->cache_hits);
-	dst->cache_misses += load64(&src->cache_misses);
-	dst->cache_stale += load64(&src->cache_stale);
-	dst->cache_stored += load64(&src->cache_stored);
-	dst->connections_refused += load64(&src->connections_refused);
+		add64(&dst->status[i], load64(&src->status[i]));
+	add64(&dst->upstream_errors, load64(&src->upstream_errors));
+	add64(&dst->cache_hits, load64(&src->cache_hits));
+	add64(&dst->cache_misses, load64(&src->cache_misses));
+	add64(&dst->cache_stale, load64(&src->cache_stale));
+	add64(&dst->cache_stored, load64(&src->cache_stored));
+	add64(&dst->connections_refused, load64(&src->connections_refused));
 }
 
 void

@@ -34,7 +34,8 @@
 #include "common/conf.h"
 
 #define SHM_MAGIC	0x504f5254u	/* "PORT" */
-#define SHM_VERSION	1
+/* Bump on any change to the structures below: a new binary then starts empty. */
+#define SHM_VERSION	2
 #define SHM_SLOTS	1024
 #define SHM_SERVERS	1024	/* distinct upstream servers over the daemon's life */
 #define SHM_KEY_LEN	128
@@ -81,16 +82,40 @@ struct shm_server {
 struct shm_header {
 	uint32_t	 magic;
 	uint32_t	 version;
-	uint64_t	 size;
+	uint64_t	 size;		/* sizeof(struct shm_header) */
+	int32_t		 slot_owner[SHM_SLOTS];
 	struct shm_stats retired;
 	struct shm_stats slot[SHM_SLOTS];
 	struct shm_server srv[SHM_SERVERS];
 	uint16_t	 held[SHM_SLOTS][SHM_SERVERS];
 };
 
-/* Map the region (anonymous, shared).  NULL on error with errno set. */
+/* A new zeroed shared mapping backed by a memfd (fd to *fdp); NULL, errno. */
+void			*shm_map_new(const char *name, size_t size, int *fdp);
+/* Map the whole memfd fd; its size to *sizep.  NULL with errno set. */
+void			*shm_map_fd(int fd, size_t *sizep);
+/* Map a new region (memfd, shared).  NULL on error with errno set. */
 struct shm_header	*shm_create(void);
+/*
+ * Map the region a previous binary handed over in fd, if its layout is
+ * this binary's (shm_header_check); then fd is the region's.  NULL with
+ * why filled otherwise (fd is left to the caller).
+ */
+struct shm_header	*shm_attach(int fd, char *why, size_t whylen);
+/* 0 when a region of maplen bytes has this binary's layout; else -1, why. */
+int			 shm_header_check(const struct shm_header *shm, size_t maplen,
+			    char *why, size_t whylen);
+/* The memfd of the region this process created or attached; -1: none. */
+int			 shm_memfd(void);
+/* Unmap (the region lives on while another process maps it). */
 void			 shm_destroy(struct shm_header *shm);
+/*
+ * Take a free worker slot for this master (or one whose master died:
+ * *stale is then 1 and its connection counts were given back; the caller
+ * releases its cache pins too).  -1 when none is left.
+ */
+int			 shm_slot_claim(struct shm_header *shm, int *stale);
+void			 shm_slot_unclaim(struct shm_header *shm, int slot);
 /* Add src into dst (master). */
 void			 shm_stats_add(struct shm_stats *dst, const struct shm_stats *src);
 /* Sum retired + every slot (master, for the log). */

@@ -12,7 +12,9 @@
 #include "common/conf.h"
 #include "common/net.h"
 #include "common/tls.h"
+#include "master/ctl.h"
 #include "master/master.h"
+#include "master/upgrade.h"
 
 #ifndef PORTICO_DEFAULT_CONF
 #define PORTICO_DEFAULT_CONF	SYSCONFDIR "/portico/portico.ini"
@@ -59,11 +61,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: portico [-FhtV] [-c file] [-s stop|quit|reload|reopen]\n"
+	    "usage: portico [-FhtV] [-c file] [-s stop|quit|reload|reopen|upgrade]\n"
 	    "  -c file    configuration file (default %s)\n"
 	    "  -F         stay in the foreground (for systemd and tests)\n"
 	    "  -t         test the configuration and exit\n"
-	    "  -s signal  send signal to the running master: stop, quit, reload, reopen\n"
+	    "  -s signal  send signal to the running master: stop, quit, reload,\n"
+	    "             reopen, upgrade (the whole binary upgrade)\n"
 	    "  -V         print the version and exit\n"
 	    "  -h         print this help and exit\n",
 	    PORTICO_DEFAULT_CONF);
@@ -77,6 +80,7 @@ main(int argc, char *argv[])
 	struct conf	*conf;
 	char		*errors = NULL, *abspath = NULL;
 
+	upgrade_init(argc, argv);
 	while ((ch = getopt(argc, argv, "c:Fhs:tV")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -118,10 +122,11 @@ main(int argc, char *argv[])
 		goto fail;
 	/*
 	 * Users, groups, log files and their directories: what can be seen
-	 * before anything forks.  -s reload checks too, so that a config
-	 * the master would refuse is refused here, with the reasons.
+	 * before anything forks.  -s reload and upgrade check too, so that
+	 * a config the master would refuse is refused here, with the reasons.
 	 */
-	if ((signame == NULL || strcmp(signame, "reload") == 0) &&
+	if ((signame == NULL || strcmp(signame, "reload") == 0 ||
+	    strcmp(signame, "upgrade") == 0) &&
 	    (conf_check(conf, &errors) == -1 ||
 	    (test && check_listen(conf, &errors) == -1)))
 		goto fail;
@@ -131,7 +136,7 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	if (signame != NULL) {
-		rc = master_signal(conf, signame);
+		rc = ctl_signal(conf, signame);
 		conf_free(conf);
 		return rc;
 	}
@@ -142,6 +147,8 @@ main(int argc, char *argv[])
 fail:
 	fputs(errors != NULL ? errors : "portico: cannot load the configuration\n",
 	    stderr);
+	/* Started by a binary upgrade: the old master logs why. */
+	upgrade_report(errors != NULL ? errors : "cannot load the configuration");
 	if (test)
 		fprintf(stderr, "portico: configuration %s test failed\n", path);
 	else if (signame != NULL && conf != NULL)

@@ -31,6 +31,7 @@
 #include "common/tls.h"
 #include "master/health.h"
 #include "master/master.h"
+#include "master/upgrade.h"
 
 #define MAX_CHILDREN	SHM_SLOTS
 /* How long a new generation of workers has to come up. */
@@ -64,9 +65,9 @@ static int			 nrespawns;
 static int			 generation;	/* the one serving */
 static int			 generations;	/* the last one started */
 static int			 startup_fd = -1; /* the daemon's report to its shell */
+static int			 parked;	/* WINCH: no workers until HUP */
 static int			 ready_rd = -1;	/* read end of proc_ready_fd */
 static struct conf		*prev_conf;	/* while a reload starts workers */
-static int			 slot_used[SHM_SLOTS];
 /*
  * The checker (health.c): not a worker, it has no stats slot.  After a
  * reload the one of the old config is told to stop and is waited for
@@ -101,6 +102,8 @@ master_bind(struct conf *c, struct conf *old, char *errbuf, size_t errlen)
 						fd = old->listeners[oi].fds[oj];
 						break;
 					}
+			if (fd == -1)
+				fd = upgrade_listener(&c->listeners[i].addrs[j]);
 			if (fd == -1) {
 				fd = net_listen(&c->listeners[i].addrs[j],
 				    c->listeners[i].backlog, errbuf, errlen);
@@ -189,7 +192,7 @@ cache_setup(const struct conf *c)
 		nc = NULL;
 	} else if (cache != NULL && cache_size(cache) == c->cache.size) {
 		return 0;
-	} else if ((nc = cache_create(c->cache.size)) == NULL) {
+	} else if ((nc = upgrade_cache(c->cache.size)) == NULL) {
 		log_error("cannot create the cache region of %zu bytes",
 		    c->cache.size);
 		return -1;
@@ -218,15 +221,15 @@ cache_drop(struct cache *c)
 static int
 slot_get(void)
 {
-	int	 i;
+	int	 i, stale;
 
-	for (i = 0; i < SHM_SLOTS; i++)
-		if (!slot_used[i]) {
-			slot_used[i] = 1;
-			memset(&shm->slot[i], 0, sizeof(shm->slot[i]));
-			return i;
-		}
-	return -1;
+	/* Shared with the other master's workers during an upgrade. */
+	if ((i = shm_slot_claim(shm, &stale)) == -1)
+		return -1;
+	if (stale && cache != NULL)
+		cache_slot_release(cache, i);
+	memset(&shm->slot[i], 0, sizeof(shm->slot[i]));
+	return i;
 }
 
 static int
@@ -249,7 +252,7 @@ spawn_worker(int index)
 	pid = fork();
 	if (pid == -1) {
 		log_error("fork");
-		slot_used[slot] = 0;
+		shm_slot_unclaim(shm, slot);
 		return -1;
 	}
 	if (pid == 0) {
@@ -548,7 +551,7 @@ child_release(struct child *ch)
 	cache_reaped(ch);
 	shm_stats_add(&shm->retired, &shm->slot[ch->slot]);
 	memset(&shm->slot[ch->slot], 0, sizeof(shm->slot[ch->slot]));
-	slot_used[ch->slot] = 0;
+	shm_slot_unclaim(shm, ch->slot);
 	ch->pid = 0;
 }
 
@@ -576,6 +579,54 @@ end_generation(int gen, int wait)
 	}
 }
 
+/*
+ * WINCH, while a new binary's master runs (upgrade.c): the workers
+ * finish gracefully and none is started until HUP rolls back or the new
+ * master exits.  Without one it is ignored: under -F in a terminal
+ * WINCH is a window resize.
+ */
+static void
+park_workers(void)
+{
+	int	 i;
+
+	upgrade_poll();
+	if (parked)
+		return;
+	if (!upgrade_pending()) {
+		log_notice("ignoring WINCH: no new binary's master runs");
+		return;
+	}
+	log_notice("upgrade: stopping the workers gracefully (WINCH)");
+	parked = 1;
+	for (i = 0; i < nrespawns; i++)
+		respawns[i].pending = 0;
+	signal_workers(SIGQUIT, 0);
+	stop_checker(SIGTERM);
+}
+
+/* Roll back, or the new master is gone: start the workers again. */
+static void
+unpark_workers(void)
+{
+	char	 why[512];
+
+	if (!parked)
+		return;
+	parked = 0;
+	free(respawns);
+	respawns = NULL;
+	nrespawns = 0;
+	generation = ++generations;
+	if (start_generation(why, sizeof(why)) == -1) {
+		log_errorx("the workers did not come up again: %s", why);
+		end_generation(generation, 0);
+	} else
+		log_notice("upgrade: workers started again: %d",
+		    conf->g.workers);
+	start_checker();
+}
+
 /* Reap exited workers; log how each one ended; schedule replacements. */
 static void
 reap(int stopping)
@@ -593,6 +644,11 @@ reap(int stopping)
 				ch = &children[i];
 				break;
 			}
+		if (ch == NULL && upgrade_reaped(pid, status)) {
+			if (parked && !stopping)
+				unpark_workers();
+			continue;
+		}
 		if (ch == NULL) {
 			for (i = 0; i < MAX_OLD_CHECKERS; i++)
 				if (old_checkers[i] == pid) {
@@ -1034,6 +1090,19 @@ startup_done(void)
 	startup_fd = -1;
 }
 
+/* The first workers; after an upgrade, the pid file once they are up. */
+static int
+start_first(char *why, size_t whylen)
+{
+	if (start_generation(why, whylen) == -1)
+		return -1;
+	if (upgrade_inherited() && write_pid_file(conf->g.pid_file) == -1) {
+		snprintf(why, whylen, "cannot write the pid file");
+		return -1;
+	}
+	return 0;
+}
+
 int
 master_run(struct conf *c, const char *path, int foreground)
 {
@@ -1058,11 +1127,17 @@ master_run(struct conf *c, const char *path, int foreground)
 		log_set_report(STDERR_FILENO, "portico: ");
 	log_user(conf);
 	raise_fd_limit();
+	upgrade_adopt(&startup_fd);
+	if (upgrade_inherited()) {
+		/* Its errors and readiness go to the old master. */
+		log_set_report(startup_fd, PROC_REPORT_PREFIX);
+		foreground = 1;
+	}
 	if (master_bind(conf, NULL, errbuf, sizeof(errbuf)) == -1) {
 		log_errorx("%s", errbuf);
 		return 1;
 	}
-	if ((shm = shm_create()) == NULL) {
+	if ((shm = upgrade_shm()) == NULL) {
 		log_error("cannot create shared memory");
 		return 1;
 	}
@@ -1072,10 +1147,11 @@ master_run(struct conf *c, const char *path, int foreground)
 	}
 	if (cache_setup(conf) == -1)
 		return 1;
-	if (tls_shm_create() == -1) {
+	if (upgrade_tls() == -1) {
 		log_error("cannot create the TLS ticket keys");
 		return 1;
 	}
+	upgrade_close_unused();
 	chown_logs(conf);
 
 	sigemptyset(&set);
@@ -1092,11 +1168,12 @@ master_run(struct conf *c, const char *path, int foreground)
 
 	if (!foreground)
 		daemonize();
-	if (write_pid_file(conf->g.pid_file) == -1)
+	/* After an upgrade the pid file says the new master is up. */
+	if (!upgrade_inherited() && write_pid_file(conf->g.pid_file) == -1)
 		return 1;
 	log_notice("portico %s starting: %d workers", PACKAGE_VERSION, conf->g.workers);
 	generation = ++generations;
-	if (start_generation(errbuf, sizeof(errbuf)) == -1) {
+	if (start_first(errbuf, sizeof(errbuf)) == -1) {
 		log_errorx("the workers did not come up: %s", errbuf);
 		end_generation(generation, 1);
 		remove_pid_file(conf->g.pid_file);
@@ -1110,7 +1187,8 @@ master_run(struct conf *c, const char *path, int foreground)
 	start_checker();
 
 	for (;;) {
-		if (!stopping)
+		upgrade_poll();
+		if (!stopping && !parked)
 			run_respawns();
 		if (stopping) {
 			if (live_children() == 0 && live_checkers() == 0)
@@ -1128,6 +1206,7 @@ master_run(struct conf *c, const char *path, int foreground)
 			wait_ms = next_respawn_wait();
 			wait_ms = tls_tickets_wait(wait_ms);
 		}
+		wait_ms = upgrade_wait(wait_ms);
 		if (wait_ms < 0)
 			wait_ms = 0;
 		ts.tv_sec = wait_ms / 1000;
@@ -1138,7 +1217,8 @@ master_run(struct conf *c, const char *path, int foreground)
 		switch (sig) {
 		case SIGCHLD:
 			reap(stopping);
-			if (!stopping && live_children() == 0 && nrespawns > 0) {
+			if (!stopping && !parked && live_children() == 0 &&
+			    nrespawns > 0) {
 				int i, pending = 0;
 				for (i = 0; i < nrespawns; i++)
 					pending |= respawns[i].pending;
@@ -1150,8 +1230,23 @@ master_run(struct conf *c, const char *path, int foreground)
 			}
 			break;
 		case SIGHUP:
-			if (!stopping)
+			if (stopping)
+				break;
+			if (!upgrade_pending()) {
 				reload();
+				break;
+			}
+			/* Roll back: workers first, then the new master goes. */
+			unpark_workers();
+			upgrade_rollback();
+			break;
+		case SIGUSR2:
+			if (!stopping)
+				upgrade_start(conf, cache);
+			break;
+		case SIGWINCH:
+			if (!stopping)
+				park_workers();
 			break;
 		case SIGUSR1:
 			log_notice("reopening log files");
@@ -1195,6 +1290,7 @@ out:
 	    (unsigned long long)tot.requests,
 	    (unsigned long long)tot.upstream_errors);
 	remove_pid_file(conf->g.pid_file);
+	upgrade_end(conf->g.pid_file);
 	close_unused(conf, NULL);
 	shm_destroy(shm);
 	if (cache != NULL)
@@ -1204,127 +1300,4 @@ out:
 	conf_free(conf);
 	log_close();
 	return rc;
-}
-
-/*
- * The base name of a program path as /proc shows it, without the
- * " (deleted)" of a binary replaced since it started.
- */
-static void
-prog_name(const char *path, char *out, size_t outlen)
-{
-	char	 copy[PATH_MAX], *p;
-	size_t	 n;
-
-	snprintf(copy, sizeof(copy), "%s", path);
-	n = strlen(copy);
-	if (n > 10 && strcmp(copy + n - 10, " (deleted)") == 0)
-		copy[n - 10] = '\0';
-	p = strrchr(copy, '/');
-	snprintf(out, outlen, "%s", p != NULL ? p + 1 : copy);
-}
-
-/*
- * Whether pid runs the same program as this one (by the name of its
- * executable, or of its argv[0] when the executable cannot be read) and
- * its parent does not (a worker's parent is its master).  what gets
- * what it runs, for the message.
- */
-static int
-is_master(pid_t pid, char *what, size_t whatlen)
-{
-	char	 path[64], buf[PATH_MAX], self[PATH_MAX], mine[256], its[256];
-	ssize_t	 n;
-	FILE	*f;
-	int	 fd, ppid = 0, is;
-
-	snprintf(what, whatlen, "it cannot be identified");
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
-		return 1;	/* no /proc here: nothing to check against */
-	self[n] = '\0';
-	prog_name(self, mine, sizeof(mine));
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	if ((n = readlink(path, buf, sizeof(buf) - 1)) == -1) {
-		/* Another user's process: its argv[0] is readable. */
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-			return 0;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			return 0;
-	}
-	buf[n] = '\0';
-	prog_name(buf, its, sizeof(its));
-	snprintf(what, whatlen, "it runs %s", its);
-	if (strcmp(its, mine) != 0)
-		return 0;
-	/* A worker of it is no master. */
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return 0;
-	is = fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) == 1;
-	fclose(f);
-	if (!is)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/exe", ppid);
-	if (ppid > 1 && (n = readlink(path, buf, sizeof(buf) - 1)) != -1) {
-		buf[n] = '\0';
-		prog_name(buf, its, sizeof(its));
-		if (strcmp(its, mine) == 0) {
-			snprintf(what, whatlen, "it is a worker of %d", ppid);
-			return 0;
-		}
-	}
-	return 1;
-}
-
-int
-master_signal(struct conf *c, const char *name)
-{
-	char	 what[300];
-	static const struct { const char *name; int sig; } sigs[] = {
-		{ "stop", SIGTERM }, { "quit", SIGQUIT },
-		{ "reload", SIGHUP }, { "reopen", SIGUSR1 },
-	};
-	FILE	*f;
-	int	 pid = 0, sig = 0;
-	size_t	 i;
-
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (strcmp(sigs[i].name, name) == 0)
-			sig = sigs[i].sig;
-	if (sig == 0) {
-		fprintf(stderr, "portico: unknown signal '%s' (stop, quit, reload, reopen)\n",
-		    name);
-		return 2;
-	}
-	if ((f = fopen(c->g.pid_file, "r")) == NULL) {
-		fprintf(stderr, "portico: cannot open pid file %s: %s\n",
-		    c->g.pid_file, strerror(errno));
-		return 1;
-	}
-	if (fscanf(f, "%d", &pid) != 1 || pid <= 1) {
-		fclose(f);
-		fprintf(stderr, "portico: invalid pid file %s\n", c->g.pid_file);
-		return 1;
-	}
-	fclose(f);
-	if (kill(pid, 0) == -1) {
-		fprintf(stderr, "portico: process %d named in %s: %s\n", pid,
-		    c->g.pid_file, strerror(errno));
-		return 1;
-	}
-	if (!is_master(pid, what, sizeof(what))) {
-		fprintf(stderr, "portico: process %d named in %s is not a portico "
-		    "master (%s): not signalling it\n", pid,
-		    c->g.pid_file, what);
-		return 1;
-	}
-	if (kill(pid, sig) == -1) {
-		fprintf(stderr, "portico: cannot signal process %d: %s\n", pid,
-		    strerror(errno));
-		return 1;
-	}
-	return 0;
 }
