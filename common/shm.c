@@ -32,27 +32,21 @@ shm_destroy(struct shm_header *shm)
 		munmap(shm, sizeof(*shm));
 }
 
-static uint64_t
-load64(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
 void
 shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 {
 	int	 i;
 
-	dst->connections += load64(&src->connections);
-	dst->requests += load64(&src->requests);
+	dst->connections += shm_read64(&src->connections);
+	dst->requests += shm_read64(&src->requests);
 	for (i = 0; i < 6; i++)
-		dst->status[i] += load64(&src->status[i]);
-	dst->upstream_errors += load64(&src->upstream_errors);
-	dst->cache_hits += load64(&src->cache_hits);
-	dst->cache_misses += load64(&src->cache_misses);
-	dst->cache_stale += load64(&src->cache_stale);
-	dst->cache_stored += load64(&src->cache_stored);
-	dst->connections_refused += load64(&src->connections_refused);
+		dst->status[i] += shm_read64(&src->status[i]);
+	dst->upstream_errors += shm_read64(&src->upstream_errors);
+	dst->cache_hits += shm_read64(&src->cache_hits);
+	dst->cache_misses += shm_read64(&src->cache_misses);
+	dst->cache_stale += shm_read64(&src->cache_stale);
+	dst->cache_stored += shm_read64(&src->cache_stored);
+	dst->connections_refused += shm_read64(&src->connections_refused);
 }
 
 void
@@ -109,8 +103,7 @@ shm_servers_assign(struct shm_header *shm, struct conf *conf, char *errbuf,
 					break;
 			for (j = j < SHM_SERVERS ? j : 0; j < SHM_SERVERS; j++)
 				if (!shm->srv[j].used &&
-				    __atomic_load_n(&shm->srv[j].active,
-				    __ATOMIC_RELAXED) == 0)
+				    shm_read32(&shm->srv[j].active) == 0)
 					break;
 			if (j == SHM_SERVERS) {
 				snprintf(errbuf, errlen, "more than %d upstream "
@@ -133,7 +126,7 @@ shm_slot_release(struct shm_header *shm, int slot)
 	for (j = 0; j < SHM_SERVERS; j++) {
 		if (shm->held[slot][j] == 0)
 			continue;
-		uint32_t cur = __atomic_load_n(&shm->srv[j].active, __ATOMIC_RELAXED);
+		uint32_t cur = shm_read32(&shm->srv[j].active);
 		uint32_t sub;
 
 		/* Never below zero, whatever the row says. */

@@ -283,7 +283,7 @@ cache_grow_hit(struct client *c, const struct http_request *rq,
 		r->cstatus[0] = '\0';
 		return 0;
 	}
-	STAT_INC(cache_hits);
+	shm_stat_inc(&worker.stats->cache_hits);
 	return 1;
 }
 
@@ -618,7 +618,7 @@ cache_serve_stale(struct client *c, int status)
 	r->up_reuse = 0;
 	st = cache_hit(c, req_reparse(c, &rq) == 0 ? &rq : NULL);
 	if (st == STEP_DONE)
-		STAT_INC(cache_stale);
+		shm_stat_inc(&worker.stats->cache_stale);
 	else
 		memcpy(r->cstatus, saved, sizeof(saved));
 	return st;
@@ -771,7 +771,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 			*st = cache_hit(c, rq);
 			if (*st == STEP_AGAIN)
 				break;	/* it changed: fetch it */
-			STAT_INC(cache_hits);
+			shm_stat_inc(&worker.stats->cache_hits);
 			return 1;
 		case CACHEPOL_STALE_SWR:
 			snprintf(r->cstatus, sizeof(r->cstatus), "portico; hit; "
@@ -781,12 +781,12 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 			*st = cache_hit(c, rq);
 			if (*st == STEP_AGAIN)
 				break;
-			STAT_INC(cache_hits);
+			shm_stat_inc(&worker.stats->cache_hits);
 			return 1;
 		case CACHEPOL_BYPASS:
 			snprintf(r->cstatus, sizeof(r->cstatus),
 			    "portico; fwd=bypass; detail=authorization");
-			STAT_INC(cache_misses);
+			shm_stat_inc(&worker.stats->cache_misses);
 			return 0;
 		case CACHEPOL_REVALIDATE:
 		default:
@@ -846,7 +846,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 			return 1;
 		}
 	}
-	STAT_INC(cache_misses);
+	shm_stat_inc(&worker.stats->cache_misses);
 	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=%s%s", fwd,
 	    collapsed ? "; collapsed" : "");
 	r->creq_time = ev_wall;

@@ -67,9 +67,6 @@
 #include "worker/tls.h"
 #include "worker/worker.h"
 
-#define STAT_INC(f)	__atomic_store_n(&worker.stats->f, \
-			    __atomic_load_n(&worker.stats->f, __ATOMIC_RELAXED) + 1, \
-			    __ATOMIC_RELAXED)
 #define FREE_KEEP	512	/* free buffers kept for reuse */
 #define MAX_CONN_TOKENS	16
 #define LINGER_MS	2000	/* longest lingering close */
@@ -125,7 +122,8 @@ struct server_rt {
 	struct upstream_rt	*up;
 	struct upconn		*idle;		/* most recently used first */
 	int			 nidle;
-	SSL_SESSION		*tls_session;	/* last TLS session, for resumption */
+	struct tls_session	*tls_session;	/* opaque (worker/tls.h): the last
+						   TLS session, for resumption */
 };
 
 struct upstream_rt {

@@ -83,7 +83,7 @@ local_answer(struct client *c, int status, int close_after)
 		client_close(c);
 		return STEP_CLOSED;
 	}
-	if (c->tls != NULL && SSL_want_write(c->tls->ssl)) {
+	if (c->tls != NULL && tls_conn_want_write(c->tls)) {
 		/*
 		 * A record of what was being written (a 1xx) waits inside
 		 * OpenSSL and goes out first, whatever comes next: another

@@ -115,19 +115,19 @@ status_metrics(struct sbuf *b, struct shm_header *shm)
 				ss = &shm->srv[cs->shm_idx];
 				switch (f) {
 				case 0:
-					v = __atomic_load_n(&ss->state, __ATOMIC_RELAXED) == SHM_UP;
+					v = shm_read32(&ss->state) == SHM_UP;
 					break;
 				case 1:
-					v = __atomic_load_n(&ss->active, __ATOMIC_RELAXED);
+					v = shm_read32(&ss->active);
 					break;
 				case 2:
-					v = __atomic_load_n(&ss->requests, __ATOMIC_RELAXED);
+					v = shm_read64(&ss->requests);
 					break;
 				case 3:
-					v = __atomic_load_n(&ss->fails, __ATOMIC_RELAXED);
+					v = shm_read64(&ss->fails);
 					break;
 				default:
-					v = __atomic_load_n(&ss->retries, __ATOMIC_RELAXED);
+					v = shm_read64(&ss->retries);
 					break;
 				}
 				sb_printf(b, "%s{upstream=\"%s\",server=\"%s\"} %llu\n",
@@ -149,12 +149,12 @@ status_tls(struct sbuf *b, int prom)
 	int			 i;
 
 	if (tls_shm != NULL) {
-		v[0] = __atomic_load_n(&tls_shm->handshakes, __ATOMIC_RELAXED);
-		v[1] = __atomic_load_n(&tls_shm->resumed, __ATOMIC_RELAXED);
-		v[2] = __atomic_load_n(&tls_shm->failed, __ATOMIC_RELAXED);
-		v[3] = __atomic_load_n(&tls_shm->up_handshakes, __ATOMIC_RELAXED);
-		v[4] = __atomic_load_n(&tls_shm->up_resumed, __ATOMIC_RELAXED);
-		v[5] = __atomic_load_n(&tls_shm->up_failed, __ATOMIC_RELAXED);
+		v[0] = shm_read64(&tls_shm->handshakes);
+		v[1] = shm_read64(&tls_shm->resumed);
+		v[2] = shm_read64(&tls_shm->failed);
+		v[3] = shm_read64(&tls_shm->up_handshakes);
+		v[4] = shm_read64(&tls_shm->up_resumed);
+		v[5] = shm_read64(&tls_shm->up_failed);
 	}
 	if (!prom) {
 		sb_printf(b, ",\"tls\":{");
@@ -275,7 +275,7 @@ status_answer(struct client *c, const struct http_request *rq)
 				continue;
 			ss = &shm->srv[cs->shm_idx];
 			probe_text(ss, probe, sizeof(probe));
-			n = (int)__atomic_load_n(&ss->state, __ATOMIC_RELAXED);
+			n = (int)shm_read32(&ss->state);
 			if (prom)
 				continue;
 			sb_printf(&b, "%s{\"address\":\"%s\",\"weight\":%d,"
@@ -288,10 +288,10 @@ status_answer(struct client *c, const struct http_request *rq)
 			    (unsigned long long)(ev_now - (ss->changed_ms && ss->changed_ms <= ev_now ?
 			    ss->changed_ms : ev_now)),
 			    probe, (unsigned long long)ss->probes,
-			    __atomic_load_n(&ss->active, __ATOMIC_RELAXED),
-			    (unsigned long long)__atomic_load_n(&ss->requests, __ATOMIC_RELAXED),
-			    (unsigned long long)__atomic_load_n(&ss->fails, __ATOMIC_RELAXED),
-			    (unsigned long long)__atomic_load_n(&ss->retries, __ATOMIC_RELAXED));
+			    shm_read32(&ss->active),
+			    (unsigned long long)shm_read64(&ss->requests),
+			    (unsigned long long)shm_read64(&ss->fails),
+			    (unsigned long long)shm_read64(&ss->retries));
 		}
 		if (!prom)
 			sb_printf(&b, "]}");
