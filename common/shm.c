@@ -182,12 +182,6 @@ shm_slot_unclaim(struct shm_header *shm, int slot)
 	__atomic_store_n(&shm->slot_owner[slot], 0, __ATOMIC_RELEASE);
 }
 
-static uint64_t
-load64(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
 static void
 add64(uint64_t *p, uint64_t v)
 {
@@ -200,16 +194,16 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 	int	 i;
 
 	/* Atomic: after an upgrade two masters may fold into retired. */
-	add64(&dst->connections, load64(&src->connections));
-	add64(&dst->requests, load64(&src->requests));
+	add64(&dst->connections, shm_read64(&src->connections));
+	add64(&dst->requests, shm_read64(&src->requests));
 	for (i = 0; i < 6; i++)
-		add64(&dst->status[i], load64(&src->status[i]));
-	add64(&dst->upstream_errors, load64(&src->upstream_errors));
-	add64(&dst->cache_hits, load64(&src->cache_hits));
-	add64(&dst->cache_misses, load64(&src->cache_misses));
-	add64(&dst->cache_stale, load64(&src->cache_stale));
-	add64(&dst->cache_stored, load64(&src->cache_stored));
-	add64(&dst->connections_refused, load64(&src->connections_refused));
+		add64(&dst->status[i], shm_read64(&src->status[i]));
+	add64(&dst->upstream_errors, shm_read64(&src->upstream_errors));
+	add64(&dst->cache_hits, shm_read64(&src->cache_hits));
+	add64(&dst->cache_misses, shm_read64(&src->cache_misses));
+	add64(&dst->cache_stale, shm_read64(&src->cache_stale));
+	add64(&dst->cache_stored, shm_read64(&src->cache_stored));
+	add64(&dst->connections_refused, shm_read64(&src->connections_refused));
 }
 
 void
@@ -266,8 +260,7 @@ shm_servers_assign(struct shm_header *shm, struct conf *conf, char *errbuf,
 					break;
 			for (j = j < SHM_SERVERS ? j : 0; j < SHM_SERVERS; j++)
 				if (!shm->srv[j].used &&
-				    __atomic_load_n(&shm->srv[j].active,
-				    __ATOMIC_RELAXED) == 0)
+				    shm_read32(&shm->srv[j].active) == 0)
 					break;
 			if (j == SHM_SERVERS) {
 				snprintf(errbuf, errlen, "more than %d upstream "
@@ -290,7 +283,7 @@ shm_slot_release(struct shm_header *shm, int slot)
 	for (j = 0; j < SHM_SERVERS; j++) {
 		if (shm->held[slot][j] == 0)
 			continue;
-		uint32_t cur = __atomic_load_n(&shm->srv[j].active, __ATOMIC_RELAXED);
+		uint32_t cur = shm_read32(&shm->srv[j].active);
 		uint32_t sub;
 
 		/* Never below zero, whatever the row says. */

@@ -130,4 +130,82 @@ int			 shm_servers_assign(struct shm_header *shm, struct conf *conf,
 /* A worker in slot died: take back the connections it held (master). */
 void			 shm_slot_release(struct shm_header *shm, int slot);
 
+/*
+ * Access to shared counters.  Every read or write of a field of the region
+ * that another process may touch at the same time goes through these, so
+ * the memory order is chosen in one place.
+ */
+
+/* A relaxed read of a shared counter or state word. */
+static inline uint64_t
+shm_read64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline uint32_t
+shm_read32(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/*
+ * One more in a counter of the worker's own stats slot.  Only this worker
+ * writes the slot, so a relaxed load and store suffice (no locked add);
+ * the master reads it with shm_read64.
+ */
+static inline void
+shm_stat_inc(uint64_t *p)
+{
+	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + 1,
+	    __ATOMIC_RELAXED);
+}
+
+/* One more in a counter several processes add to (atomic add). */
+static inline void
+shm_count(uint64_t *p)
+{
+	__atomic_add_fetch(p, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * The worker in slot takes (delta > 0) or gives back (delta < 0) one
+ * upstream connection of server idx.  The worker's own row moves first
+ * when taking, last when giving back: if it dies in between, the master
+ * (shm_slot_release) takes back at most what really was added.
+ */
+static inline void
+shm_server_active_add(struct shm_header *shm, int slot, int idx, int delta)
+{
+	uint16_t	*held = &shm->held[slot][idx];
+
+	if (delta > 0) {
+		__atomic_store_n(held, (uint16_t)(*held + 1), __ATOMIC_RELEASE);
+		__atomic_add_fetch(&shm->srv[idx].active, 1, __ATOMIC_RELAXED);
+	} else {
+		__atomic_sub_fetch(&shm->srv[idx].active, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(held, (uint16_t)(*held - 1), __ATOMIC_RELEASE);
+	}
+}
+
+/*
+ * The checker publishes a server's health state: the time of the change
+ * first, then the state, both with release order, so a worker that sees
+ * the new state also sees when it changed.
+ */
+static inline void
+shm_server_state_set(struct shm_server *s, uint32_t state, uint64_t now_ms)
+{
+	__atomic_store_n(&s->changed_ms, now_ms, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->state, state, __ATOMIC_RELEASE);
+}
+
+/* The checker counts an active probe and publishes whether it passed. */
+static inline void
+shm_server_probed(struct shm_server *s, int ok)
+{
+	__atomic_store_n(&s->probe_ok, ok ? 1u : 0u, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->probes, 1, __ATOMIC_RELAXED);
+}
+
 #endif /* PORTICO_SHM_H */

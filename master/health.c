@@ -98,8 +98,7 @@ health_needed(const struct conf *conf, const struct shm_header *shm)
 			return 1;
 		for (i = 0; i < up->nservers; i++) {
 			idx = up->servers[i].shm_idx;
-			if (idx >= 0 && __atomic_load_n(&shm->srv[idx].state,
-			    __ATOMIC_RELAXED) != SHM_UP)
+			if (idx >= 0 && shm_read32(&shm->srv[idx].state) != SHM_UP)
 				return 1;
 		}
 	}
@@ -129,8 +128,7 @@ set_state(struct hsrv *h, enum shm_health state, uint64_t now,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	__atomic_store_n(&h->sh->changed_ms, now, __ATOMIC_RELEASE);
-	__atomic_store_n(&h->sh->state, (uint32_t)state, __ATOMIC_RELEASE);
+	shm_server_state_set(h->sh, (uint32_t)state, now);
 	log_notice("upstream %s server %s: %s (%s)", h->up->name,
 	    h->cs->addr.text, state == SHM_UP ? "up" :
 	    (state == SHM_DOWN ? "down" : "failed"), why);
@@ -173,9 +171,8 @@ probe_done(struct hsrv *h, int ok, uint64_t now, const char *fmt, ...)
 	va_end(ap);
 	probe_close(h);
 	memcpy(h->sh->last_probe, text, sizeof(text));
-	__atomic_store_n(&h->sh->probe_ok, ok ? 1u : 0u, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&h->sh->probes, 1, __ATOMIC_RELAXED);
-	state = __atomic_load_n(&h->sh->state, __ATOMIC_RELAXED);
+	shm_server_probed(h->sh, ok);
+	state = shm_read32(&h->sh->state);
 	log_debug("upstream %s server %s: probe %s: %s", h->up->name,
 	    h->cs->addr.text, ok ? "passed" : "failed", text);
 	if (ok) {
@@ -452,10 +449,10 @@ passive_tick(uint64_t now)
 		h = &hs[i];
 		if (h->times == NULL)
 			continue;
-		cur = __atomic_load_n(&h->sh->fails, __ATOMIC_RELAXED);
+		cur = shm_read64(&h->sh->fails);
 		d = cur - h->seen;
 		h->seen = cur;
-		if (__atomic_load_n(&h->sh->state, __ATOMIC_RELAXED) != SHM_UP) {
+		if (shm_read32(&h->sh->state) != SHM_UP) {
 			if (h->passive_down && h->up->health == HEALTH_NONE &&
 			    now >= h->passive_until) {
 				h->passive_down = 0;
@@ -538,7 +535,7 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 			h->up = up;
 			h->cs = &up->servers[i];
 			h->sh = &shm->srv[up->servers[i].shm_idx];
-			h->seen = __atomic_load_n(&h->sh->fails, __ATOMIC_RELAXED);
+			h->seen = shm_read64(&h->sh->fails);
 			if (up->health == HEALTH_HTTP) {
 				host = up->health_host != NULL ? up->health_host :
 				    h->cs->addr.text;
@@ -565,16 +562,15 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 			    (h->times = calloc((size_t)up->max_fails,
 			    sizeof(*h->times))) == NULL)
 				return -1;
-			if (__atomic_load_n(&h->sh->state, __ATOMIC_RELAXED) ==
-			    SHM_UP)
+			if (shm_read32(&h->sh->state) == SHM_UP)
 				continue;
 			/* Down before this checker started: who brings it back? */
 			if (up->health != HEALTH_NONE)
 				continue;
 			if (h->times != NULL) {
 				h->passive_down = 1;
-				h->passive_until = __atomic_load_n(&h->sh->changed_ms,
-				    __ATOMIC_RELAXED) + (uint64_t)up->fail_timeout_ms;
+				h->passive_until = shm_read64(&h->sh->changed_ms) +
+				    (uint64_t)up->fail_timeout_ms;
 			} else
 				set_state(h, SHM_UP, now, "health checks off");
 		}

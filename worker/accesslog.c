@@ -74,7 +74,7 @@ access_log(struct client *c)
 	if (c->bg)
 		return;		/* a cache refresh: no client asked */
 	if (r->status > 0 && r->status < 600)
-		STAT_INC(status[r->status / 100]);
+		shm_stat_inc(&worker.stats->status[r->status / 100]);
 	if (!worker_access_log_enabled())
 		return;
 	if (r->wall_start != tlast) {

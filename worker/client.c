@@ -348,7 +348,7 @@ client_timer_cb(struct ev_timer *t)
 		log_errorx("upstream %s server %s: timed out waiting for the response",
 		    r->upstream->conf->name,
 		    r->upstream->servers[r->server].conf->addr.text);
-		STAT_INC(upstream_errors);
+		shm_stat_inc(&worker.stats->upstream_errors);
 		server_failed(&r->upstream->servers[r->server], r->server);
 		st = local_answer(c, 504, 1);
 		break;
@@ -528,7 +528,7 @@ accept_refuse(struct proxy_listener *ls, int fd,
 	unsigned long		 skipped;
 	int			 i;
 
-	STAT_INC(connections_refused);
+	shm_stat_inc(&worker.stats->connections_refused);
 	if (ratelimit_ok(&rl, &skipped)) {
 		net_ntop((const struct sockaddr *)ss, ip, sizeof(ip));
 		log_warnx("client %s: connection refused: worker_connections "
@@ -614,7 +614,7 @@ proxy_accept(struct ev_io *io, uint32_t events)
 			clients->prev = c;
 		clients = c;
 		nclients++;
-		STAT_INC(connections);
+		shm_stat_inc(&worker.stats->connections);
 		if (ls->conf->tls != NULL &&
 		    (c->tls = tls_conn_accept(ls->conf->tls, fd)) == NULL) {
 			client_close(c);

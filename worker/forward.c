@@ -567,7 +567,7 @@ step_response(struct client *c)
 				log_errorx("upstream %s server %s: invalid response: "
 				    "bad chunked body", r->upstream->conf->name,
 				    r->upstream->servers[r->server].conf->addr.text);
-				STAT_INC(upstream_errors);
+				shm_stat_inc(&worker.stats->upstream_errors);
 				if (!r->c_open && r->hb_pos == 0 &&
 				    r->body_bytes == 0) {
 					/*
@@ -681,7 +681,7 @@ step_response(struct client *c)
 				    r->upstream->servers[r->server].conf->addr.text,
 				    rc > 0 ? (rs.error ? rs.error : "malformed") :
 				    "101 to a request without Upgrade");
-				STAT_INC(upstream_errors);
+				shm_stat_inc(&worker.stats->upstream_errors);
 				return local_answer(c, 502, 1);
 			}
 			if (rs.status >= 500 && rs.status <= 504 && !r->interim &&

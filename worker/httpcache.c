@@ -283,7 +283,7 @@ cache_grow_hit(struct client *c, const struct http_request *rq,
 		r->cstatus[0] = '\0';
 		return 0;
 	}
-	STAT_INC(cache_hits);
+	shm_stat_inc(&worker.stats->cache_hits);
 	return 1;
 }
 
@@ -301,6 +301,7 @@ cache_hit(struct client *c, const struct http_request *rq)
 	uint32_t	 hl = r->cref.head_len;
 	uint64_t	 blen = r->c_grow ? r->cexpect : r->cref.body_len;
 	uint64_t	 first = 0, last = 0;
+	int64_t		 len = HEAD_NO_LENGTH;	/* for head_tail() */
 	char		*eol;
 	int		 rc = 0, range = 0, status = r->cmeta.status, nobody;
 	int		 unknown = r->c_grow && blen == CACHE_EXPECT_UNKNOWN;
@@ -343,7 +344,7 @@ cache_hit(struct client *c, const struct http_request *rq)
 	b.cap = bufsize;
 	rc |= hb_str(&b, "Age: ");
 	rc |= hb_num(&b, cachepol_age(&r->cmeta, ev_wall));
-	rc |= hb_str(&b, "\r\nVia: 1.1 portico\r\nCache-Status: ");
+	rc |= hb_str(&b, "\r\nVia: 1.1 portico\r\n");
 	if (r->cstatus[0] == '\0') {
 		/* The plain hit: its value is also kept for the log. */
 		struct hbuild	 cs = { r->cstatus, 0, sizeof(r->cstatus) - 1 };
@@ -352,37 +353,27 @@ cache_hit(struct client *c, const struct http_request *rq)
 		(void)hb_num(&cs, cachepol_ttl(&r->cmeta, ev_wall));
 		r->cstatus[cs.len] = '\0';
 	}
-	rc |= hb_str(&b, r->cstatus);
-	rc |= hb_str(&b, "\r\n");
 	if (r->hsts != NULL) {
 		rc |= hb_str(&b, "Strict-Transport-Security: ");
 		rc |= hb_str(&b, r->hsts);
 		rc |= hb_str(&b, "\r\n");
 	}
-	if (status == 416)
-		rc |= hb_fmt(&b, "Content-Range: bytes */%llu\r\nContent-Length: 0\r\n",
+	if (status == 416) {
+		rc |= hb_fmt(&b, "Content-Range: bytes */%llu\r\n",
 		    (unsigned long long)blen);
-	else if (range == 1)
-		rc |= hb_fmt(&b, "Content-Range: bytes %llu-%llu/%llu\r\n"
-		    "Content-Length: %llu\r\n", (unsigned long long)first,
-		    (unsigned long long)last, (unsigned long long)blen,
-		    (unsigned long long)(last - first + 1));
-	else if (unknown) {
+		len = 0;
+	} else if (range == 1) {
+		rc |= hb_fmt(&b, "Content-Range: bytes %llu-%llu/%llu\r\n",
+		    (unsigned long long)first, (unsigned long long)last,
+		    (unsigned long long)blen);
+		len = (int64_t)(last - first + 1);
+	} else if (unknown) {
 		/* Its length is known once it is whole: chunks till then. */
 		if (!nobody)
-			rc |= hb_str(&b, "Transfer-Encoding: chunked\r\n");
-	} else if (status != 204 && (status != 304 || blen > 0)) {
-		rc |= hb_str(&b, "Content-Length: ");
-		rc |= hb_num(&b, (int64_t)blen);
-		rc |= hb_str(&b, "\r\n");
-	}
-	if (worker.quitting)
-		r->keep_alive = 0;
-	if (!r->keep_alive)
-		rc |= hb_str(&b, "Connection: close\r\n");
-	else if (r->version == 10)
-		rc |= hb_str(&b, "Connection: keep-alive\r\n");
-	rc |= hb_str(&b, "\r\n");
+			len = HEAD_CHUNKED;
+	} else if (status != 204 && (status != 304 || blen > 0))
+		len = (int64_t)blen;
+	rc |= head_tail(&b, r, len);
 	if (rc != 0)
 		return STEP_AGAIN;
 	r->hb_pos = 0;
@@ -618,7 +609,7 @@ cache_serve_stale(struct client *c, int status)
 	r->up_reuse = 0;
 	st = cache_hit(c, req_reparse(c, &rq) == 0 ? &rq : NULL);
 	if (st == STEP_DONE)
-		STAT_INC(cache_stale);
+		shm_stat_inc(&worker.stats->cache_stale);
 	else
 		memcpy(r->cstatus, saved, sizeof(saved));
 	return st;
@@ -771,7 +762,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 			*st = cache_hit(c, rq);
 			if (*st == STEP_AGAIN)
 				break;	/* it changed: fetch it */
-			STAT_INC(cache_hits);
+			shm_stat_inc(&worker.stats->cache_hits);
 			return 1;
 		case CACHEPOL_STALE_SWR:
 			snprintf(r->cstatus, sizeof(r->cstatus), "portico; hit; "
@@ -781,12 +772,12 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 			*st = cache_hit(c, rq);
 			if (*st == STEP_AGAIN)
 				break;
-			STAT_INC(cache_hits);
+			shm_stat_inc(&worker.stats->cache_hits);
 			return 1;
 		case CACHEPOL_BYPASS:
 			snprintf(r->cstatus, sizeof(r->cstatus),
 			    "portico; fwd=bypass; detail=authorization");
-			STAT_INC(cache_misses);
+			shm_stat_inc(&worker.stats->cache_misses);
 			return 0;
 		case CACHEPOL_REVALIDATE:
 		default:
@@ -846,7 +837,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 			return 1;
 		}
 	}
-	STAT_INC(cache_misses);
+	shm_stat_inc(&worker.stats->cache_misses);
 	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=%s%s", fwd,
 	    collapsed ? "; collapsed" : "");
 	r->creq_time = ev_wall;

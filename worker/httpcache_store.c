@@ -171,7 +171,7 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 				ok = 0;
 		}
 		if (ok && cache_commit(worker.cache, &r->cw) == 0) {
-			STAT_INC(cache_stored);
+			shm_stat_inc(&worker.stats->cache_stored);
 			if (cache_find(c, &rq) != CACHE_FOUND)
 				goto gone;
 		} else {
@@ -430,7 +430,7 @@ cache_ahead_done(struct client *c)
 		client_abort(c);
 		return STEP_CLOSED;
 	}
-	STAT_INC(cache_stored);
+	shm_stat_inc(&worker.stats->cache_stored);
 	r->cend = r->cref.head_len + r->cref.body_len;
 	r->t_up_end = ev_now;
 	upconn_release(c);
@@ -447,7 +447,7 @@ cache_done(struct req *r)
 		return;
 	r->c_store = 0;
 	if (cache_commit(worker.cache, &r->cw) == 0)
-		STAT_INC(cache_stored);
+		shm_stat_inc(&worker.stats->cache_stored);
 }
 
 /*

@@ -176,8 +176,7 @@ proxy_fini(void)
 		for (s = upstreams[i].servers; s < upstreams[i].servers + upstreams[i].n; s++) {
 			while (s->idle != NULL)
 				upconn_close(s->idle);
-			if (s->tls_session != NULL)
-				SSL_SESSION_free(s->tls_session);
+			tls_session_free(&s->tls_session);
 		}
 		free(upstreams[i].servers);
 		free(upstreams[i].bs);

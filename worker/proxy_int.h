@@ -67,9 +67,6 @@
 #include "worker/tls.h"
 #include "worker/worker.h"
 
-#define STAT_INC(f)	__atomic_store_n(&worker.stats->f, \
-			    __atomic_load_n(&worker.stats->f, __ATOMIC_RELAXED) + 1, \
-			    __ATOMIC_RELAXED)
 #define FREE_KEEP	512	/* free buffers kept for reuse */
 #define MAX_CONN_TOKENS	16
 #define LINGER_MS	2000	/* longest lingering close */
@@ -125,7 +122,8 @@ struct server_rt {
 	struct upstream_rt	*up;
 	struct upconn		*idle;		/* most recently used first */
 	int			 nidle;
-	SSL_SESSION		*tls_session;	/* last TLS session, for resumption */
+	struct tls_session	*tls_session;	/* opaque (worker/tls.h): the last
+						   TLS session, for resumption */
 };
 
 struct upstream_rt {
@@ -274,6 +272,17 @@ struct hbuild {
 	size_t	 len, cap;
 };
 
+/* Who the client is, for the fields build_request_head() vouches for. */
+struct fwd_peer {
+	const char	*ip;		/* its address, as text */
+	int		 https;		/* it came in on a TLS listener */
+	const char	*cert_subject;	/* its verified certificate's, or NULL */
+};
+
+/* head_tail()'s length when there is no Content-Length to write. */
+#define HEAD_NO_LENGTH	(-1)	/* no framing field */
+#define HEAD_CHUNKED	(-2)	/* Transfer-Encoding: chunked */
+
 struct conn_tokens {
 	const char	*name[MAX_CONN_TOKENS];
 	size_t		 len[MAX_CONN_TOKENS];
@@ -352,8 +361,12 @@ void	 copy_field(char *dst, size_t cap, const char *s, size_t n);
 void	 raw_path(const struct http_request *rq, const char **pathp, size_t *lenp);
 int	 fwd_client_field(const struct req *r, const struct http_request *rq, const struct conn_tokens *ct, const struct http_header *h, int store, int reval);
 int	 fwd_own_field(const char *n, size_t len);
+int	 request_head_build(struct req *r, const struct fwd_peer *peer, const struct http_request *rq, struct hbuild *b);
 int	 build_request_head(struct client *c, const struct http_request *rq);
+int	 response_head_build(struct req *r, const struct http_response *rs, int final, struct hbuild *b);
 int	 build_response_head(struct client *c, const struct http_response *rs, int final);
+int	 head_start_local(struct hbuild *b, int status);
+int	 head_tail(struct hbuild *b, struct req *r, int64_t length);
 const char *	http_date(void);
 enum step	 local_answer(struct client *c, int status, int close_after);
 ssize_t	 client_write2(struct client *c, const char *a, size_t al, const char *b, size_t bl);

@@ -405,7 +405,7 @@ step_head(struct client *c)
 	r->parsed = 1;
 	if (alog)
 		log_request_line(r->line, sizeof(r->line), &rq);
-	STAT_INC(requests);
+	shm_stat_inc(&worker.stats->requests);
 
 	r->chunked = rq.chunked;
 	r->out_chunked = rq.chunked;

@@ -291,25 +291,9 @@ active_add(struct req *r, struct server_rt *s, int delta)
 	}
 	if ((idx = s->conf->shm_idx) < 0)
 		return;
-	/*
-	 * The worker's own row moves first when taking, last when giving
-	 * back: if it dies in between, the master takes back at most what
-	 * really was added.
-	 */
-	if (delta > 0) {
-		__atomic_store_n(&worker.shm->held[worker.slot][idx],
-		    (uint16_t)(worker.shm->held[worker.slot][idx] + 1),
-		    __ATOMIC_RELEASE);
-		__atomic_add_fetch(&worker.shm->srv[idx].active, 1, __ATOMIC_RELAXED);
-	} else {
-		__atomic_sub_fetch(&worker.shm->srv[idx].active, 1, __ATOMIC_RELAXED);
-		__atomic_store_n(&worker.shm->held[worker.slot][idx],
-		    (uint16_t)(worker.shm->held[worker.slot][idx] - 1),
-		    __ATOMIC_RELEASE);
-	}
+	shm_server_active_add(worker.shm, worker.slot, idx, delta);
 	if (delta > 0)
-		__atomic_add_fetch(&worker.shm->srv[idx].requests, 1,
-		    __ATOMIC_RELAXED);
+		shm_count(&worker.shm->srv[idx].requests);
 }
 
 /*
@@ -327,8 +311,7 @@ server_failed(struct server_rt *s, int i)
 	if (cu->max_fails == 0)
 		return;
 	if (s->conf->shm_idx >= 0)
-		__atomic_add_fetch(&worker.shm->srv[s->conf->shm_idx].fails, 1,
-		    __ATOMIC_RELAXED);
+		shm_count(&worker.shm->srv[s->conf->shm_idx].fails);
 	if (cu->max_fails == 1)
 		balance_fail(&s->up->bal, i, ev_now, (uint64_t)cu->fail_timeout_ms);
 }
@@ -380,7 +363,7 @@ upstream_start(struct client *c)
 		if (i == -1) {
 			if (why == BALANCE_ALL_FULL && queue_wait(c))
 				return STEP_AGAIN;
-			STAT_INC(upstream_errors);
+			shm_stat_inc(&worker.stats->upstream_errors);
 			if (why == BALANCE_ALL_FULL) {
 				log_warnx("upstream %s: every server is at max_conns%s",
 				    ups->conf->name, r->queued ? " (queue timeout)" :
@@ -403,7 +386,7 @@ upstream_start(struct client *c)
 		log_warn("upstream %s server %s: connect",
 		    ups->conf->name, ups->servers[i].conf->addr.text);
 		server_failed(&ups->servers[i], i);
-		STAT_INC(upstream_errors);
+		shm_stat_inc(&worker.stats->upstream_errors);
 	}
 	queue_leave(r);
 	u->owner = c;
@@ -471,8 +454,7 @@ request_retry(struct client *c, int same_server, int status)
 	struct upstream_rt	*ups = r->upstream;
 
 	if (ups->servers[r->server].conf->shm_idx >= 0)
-		__atomic_add_fetch(&worker.shm->srv[ups->servers[r->server].conf->shm_idx].retries,
-		    1, __ATOMIC_RELAXED);
+		shm_count(&worker.shm->srv[ups->servers[r->server].conf->shm_idx].retries);
 	if (same_server)
 		balance_tried_unset(&r->tried, r->server);
 	r->hb_pos = 0;
@@ -521,7 +503,7 @@ upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_se
 	c->fixed_deadline = 0;
 	if (!reused) {
 		server_failed(&ups->servers[r->server], r->server);
-		STAT_INC(upstream_errors);
+		shm_stat_inc(&worker.stats->upstream_errors);
 	}
 	if (r->resp_started || r->interim)
 		return local_answer(c, status, BODY_UNREAD(r));
@@ -552,7 +534,7 @@ upstream_broke(struct client *c, const char *why)
 
 	log_errorx("upstream %s server %s: %s", r->upstream->conf->name,
 	    r->upstream->servers[r->server].conf->addr.text, why);
-	STAT_INC(upstream_errors);
+	shm_stat_inc(&worker.stats->upstream_errors);
 	server_failed(&r->upstream->servers[r->server], r->server);
 	if (!r->resp_head)
 		return local_answer(c, 502, 1);
