@@ -4,7 +4,7 @@
  * reload.  Layout (types only, both sides include this):
  *
  *   +---------------------------+ 0
- *   | struct shm_header         |  magic, version, size
+ *   | struct shm_header         |  magic, version, size, reload counters
  *   +---------------------------+
  *   | struct shm_stats retired  |  counters of workers that have exited
  *   +---------------------------+
@@ -82,6 +82,13 @@ struct shm_header {
 	uint32_t	 magic;
 	uint32_t	 version;
 	uint64_t	 size;
+	/* Reloads (the master writes, the status page reads; relaxed atomics). */
+	uint64_t	 generation;		/* of the serving workers, 1 at start */
+	uint64_t	 reloads;		/* HUPs handled, either way */
+	uint64_t	 reloads_failed;
+	int64_t		 last_reload;		/* Unix time it ended; 0: none yet */
+	uint32_t	 last_reload_ok;	/* the last one succeeded */
+	uint32_t	 pad0;
 	struct shm_stats retired;
 	struct shm_stats slot[SHM_SLOTS];
 	struct shm_server srv[SHM_SERVERS];

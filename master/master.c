@@ -31,10 +31,14 @@
 #include "common/tls.h"
 #include "master/health.h"
 #include "master/master.h"
+#include "master/notify.h"
+#include "master/runstate.h"
 
 #define MAX_CHILDREN	SHM_SLOTS
 /* How long a new generation of workers has to come up. */
 #define READY_TIMEOUT_MS	30000
+/* How long -s reload waits for the outcome: loading, then the workers. */
+#define RELOAD_WAIT_MS		(READY_TIMEOUT_MS + 30000)
 
 struct child {
 	pid_t		 pid;		/* 0: free entry */
@@ -779,15 +783,22 @@ remove_pid_file(const char *path)
 		unlink(path);
 }
 
-/* Log each line of a conf error text, then why nothing changes. */
+/*
+ * Log each line of a conf error text, then why nothing changes; the
+ * first line goes into why.
+ */
 static void
-reload_refused(char *errors)
+reload_refused(char *errors, char *why, size_t whylen)
 {
 	char	*line, *save = NULL;
 
+	snprintf(why, whylen, "cannot load the configuration");
 	for (line = strtok_r(errors, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (line == errors)
+			snprintf(why, whylen, "%s", line);
 		log_errorx("%s", line);
+	}
 	log_errorx("reload failed: keeping the running configuration");
 	free(errors);
 }
@@ -796,10 +807,11 @@ reload_refused(char *errors)
  * HUP: load and check the new configuration; switch only if all is well.
  * The old workers are retired only once every new one is up; when the
  * new ones fail, they are stopped and the old configuration keeps
- * serving.
+ * serving.  0 when the new configuration serves; -1 with why filled
+ * when the old one still does.
  */
-static void
-reload(void)
+static int
+reload(char *why, size_t whylen)
 {
 	struct conf	*nc;
 	char		*errors = NULL, errbuf[512];
@@ -818,29 +830,33 @@ reload(void)
 		nc = NULL;
 	}
 	if (nc == NULL) {
-		reload_refused(errors);
-		return;
+		reload_refused(errors, why, whylen);
+		return -1;
 	}
 	if (shm_servers_assign(shm, nc, errbuf, sizeof(errbuf)) == -1) {
 		log_errorx("%s", errbuf);
 		log_errorx("reload failed: keeping the running configuration");
+		snprintf(why, whylen, "%s", errbuf);
 		shm_servers_assign(shm, old, errbuf, sizeof(errbuf));
 		conf_free(nc);
-		return;
+		return -1;
 	}
 	if (master_bind(nc, old, errbuf, sizeof(errbuf)) == -1) {
 		shm_servers_assign(shm, old, errbuf, sizeof(errbuf));
 		log_errorx("%s", errbuf);
 		log_errorx("reload failed: keeping the running configuration");
+		snprintf(why, whylen, "%s", errbuf);
 		conf_free(nc);
-		return;
+		return -1;
 	}
 	if (cache_setup(nc) == -1) {
 		shm_servers_assign(shm, old, errbuf, sizeof(errbuf));
 		close_unused(nc, old);
 		log_errorx("reload failed: keeping the running configuration");
+		snprintf(why, whylen, "cannot create the cache region of %zu "
+		    "bytes", nc->cache.size);
 		conf_free(nc);
-		return;
+		return -1;
 	}
 	if (strcmp(nc->g.error_log, old->g.error_log) != 0) {
 		if (log_open(nc->g.error_log, nc->g.log_level, errbuf,
@@ -859,6 +875,8 @@ reload(void)
 		log_errorx("reload: the new workers did not come up: %s", errbuf);
 		log_errorx("reload failed: the old workers keep serving the "
 		    "previous configuration");
+		snprintf(why, whylen, "the new workers did not come up: %.400s",
+		    errbuf);
 		end_generation(generation, 0);
 		free(respawns);
 		respawns = old_respawns;
@@ -881,7 +899,7 @@ reload(void)
 		 */
 		close_unused(nc, old);
 		conf_free(nc);
-		return;
+		return -1;
 	}
 	free(old_respawns);
 	cache_drop(old_cache);
@@ -897,6 +915,7 @@ reload(void)
 	start_checker();
 	conf_free(old);
 	log_notice("configuration reloaded: %d workers", conf->g.workers);
+	return 0;
 }
 
 /*
@@ -1034,6 +1053,97 @@ startup_done(void)
 	startup_fd = -1;
 }
 
+/*
+ * Reporting: what the service manager (notify.c), the state file
+ * (runstate.c) and the status page (the shm header) learn about the
+ * serving generation and the reloads.
+ */
+static struct runstate	 rstate;
+
+/* The STATUS= line: "3 workers, generation 2, 0 failed reloads". */
+static void
+report_status(char *buf, size_t len)
+{
+	int	 n;
+
+	n = snprintf(buf, len, "%d workers, generation %llu, %llu failed "
+	    "reload%s", conf->g.workers, (unsigned long long)rstate.generation,
+	    (unsigned long long)rstate.reloads_failed,
+	    rstate.reloads_failed == 1 ? "" : "s");
+	if (n > 0 && (size_t)n < len && rstate.last_reload != 0 &&
+	    !rstate.last_ok)
+		snprintf(buf + n, len - (size_t)n, "; last reload failed: %s",
+		    rstate.last_error);
+}
+
+/* Publish rstate: the state file and the shm header. */
+static void
+report_publish(void)
+{
+	rstate.pid = getpid();
+	rstate.workers = conf->g.workers;
+	__atomic_store_n(&shm->generation, rstate.generation, __ATOMIC_RELAXED);
+	__atomic_store_n(&shm->reloads, rstate.reloads_done, __ATOMIC_RELAXED);
+	__atomic_store_n(&shm->reloads_failed, rstate.reloads_failed,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&shm->last_reload, rstate.last_reload, __ATOMIC_RELAXED);
+	__atomic_store_n(&shm->last_reload_ok, (uint32_t)rstate.last_ok,
+	    __ATOMIC_RELAXED);
+	(void)runstate_write(conf, &rstate);
+}
+
+/* The first generation is up: the service is ready. */
+static void
+report_started(void)
+{
+	char	 status[700];
+
+	memset(&rstate, 0, sizeof(rstate));
+	rstate.generation = 1;
+	(void)runstate_save_conf(conf, conf_path);
+	report_publish();
+	report_status(status, sizeof(status));
+	notify_ready(status);
+}
+
+/* HUP taken: say so before anything is read. */
+static void
+report_reload_begin(void)
+{
+	rstate.reloads_begun++;
+	(void)runstate_write(conf, &rstate);
+	notify_reloading();
+}
+
+/* A reload ended, with why it failed (rc -1) or the new config serving. */
+static void
+report_reload_end(int rc, const char *why)
+{
+	char	 status[700];
+
+	rstate.reloads_done = rstate.reloads_begun;
+	rstate.last_reload = (int64_t)time(NULL);
+	rstate.last_ok = rc == 0;
+	if (rc == 0) {
+		rstate.generation++;
+		rstate.last_error[0] = '\0';
+		(void)runstate_save_conf(conf, conf_path);
+	} else {
+		rstate.reloads_failed++;
+		snprintf(rstate.last_error, sizeof(rstate.last_error), "%s", why);
+	}
+	report_publish();
+	report_status(status, sizeof(status));
+	notify_ready(status);
+}
+
+/* On the way out (QUIT, TERM, INT). */
+static void
+report_stopping(int graceful)
+{
+	notify_stopping(graceful ? "stopping gracefully" : "stopping");
+}
+
 int
 master_run(struct conf *c, const char *path, int foreground)
 {
@@ -1107,6 +1217,7 @@ master_run(struct conf *c, const char *path, int foreground)
 	}
 	log_notice("portico %s started: %d workers", PACKAGE_VERSION, conf->g.workers);
 	startup_done();
+	report_started();
 	start_checker();
 
 	for (;;) {
@@ -1150,8 +1261,11 @@ master_run(struct conf *c, const char *path, int foreground)
 			}
 			break;
 		case SIGHUP:
-			if (!stopping)
-				reload();
+			if (!stopping) {
+				report_reload_begin();
+				report_reload_end(reload(errbuf,
+				    sizeof(errbuf)), errbuf);
+			}
 			break;
 		case SIGUSR1:
 			log_notice("reopening log files");
@@ -1165,6 +1279,7 @@ master_run(struct conf *c, const char *path, int foreground)
 			if (stopping)
 				break;
 			log_notice("graceful shutdown");
+			report_stopping(1);
 			stopping = graceful = 1;
 			close_unused(conf, NULL);
 			signal_workers(SIGQUIT, 0);
@@ -1174,6 +1289,7 @@ master_run(struct conf *c, const char *path, int foreground)
 		case SIGTERM:
 		case SIGINT:
 			log_notice("shutting down");
+			report_stopping(0);
 			stopping = 1;
 			graceful = 0;
 			close_unused(conf, NULL);
@@ -1194,6 +1310,7 @@ out:
 	    (unsigned long long)tot.connections,
 	    (unsigned long long)tot.requests,
 	    (unsigned long long)tot.upstream_errors);
+	runstate_remove(conf, getpid());
 	remove_pid_file(conf->g.pid_file);
 	close_unused(conf, NULL);
 	shm_destroy(shm);
@@ -1321,6 +1438,9 @@ master_signal(struct conf *c, const char *name)
 		    c->g.pid_file, what);
 		return 1;
 	}
+	/* A reload is waited for: its outcome is the exit status. */
+	if (sig == SIGHUP)
+		return runstate_reload(c, pid, RELOAD_WAIT_MS);
 	if (kill(pid, sig) == -1) {
 		fprintf(stderr, "portico: cannot signal process %d: %s\n", pid,
 		    strerror(errno));
