@@ -88,7 +88,7 @@ struct shm_header {
 	uint64_t	 reloads_failed;
 	int64_t		 last_reload;		/* Unix time it ended; 0: none yet */
 	uint32_t	 last_reload_ok;	/* the last one succeeded */
-	uint32_t	 pad0;
+	uint32_t	 stopping;		/* the master is shutting down */
 	struct shm_stats retired;
 	struct shm_stats slot[SHM_SLOTS];
 	struct shm_server srv[SHM_SERVERS];

@@ -11,6 +11,7 @@
 
 #include "common/conf.h"
 #include "common/net.h"
+#include "common/proctitle.h"
 #include "common/tls.h"
 #include "master/master.h"
 
@@ -135,7 +136,14 @@ main(int argc, char *argv[])
 		conf_free(conf);
 		return rc;
 	}
-	rc = master_run(conf, path, foreground);
+	/* From here on argv's strings hold the process title. */
+	if (abspath == NULL && (abspath = strdup(path)) == NULL) {
+		fputs("portico: out of memory\n", stderr);
+		conf_free(conf);
+		return 1;
+	}
+	proctitle_init(argc, argv);
+	rc = master_run(conf, abspath, foreground);
 	free(abspath);
 	return rc;
 

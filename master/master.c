@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/proc.h"
+#include "common/proctitle.h"
 #include "common/shm.h"
 #include "common/tls.h"
 #include "master/health.h"
@@ -1141,6 +1142,8 @@ report_reload_end(int rc, const char *why)
 static void
 report_stopping(int graceful)
 {
+	/* Workers told to quit now are not the old ones of a reload. */
+	__atomic_store_n(&shm->stopping, 1, __ATOMIC_RELAXED);
 	notify_stopping(graceful ? "stopping gracefully" : "stopping");
 }
 
@@ -1159,6 +1162,7 @@ master_run(struct conf *c, const char *path, int foreground)
 	conf = c;
 	conf_path = path;
 	log_set_role("master");
+	proctitle_set("portico: master (%s)", proctitle_args());
 	if (log_open(conf->g.error_log, conf->g.log_level, errbuf, sizeof(errbuf)) == -1) {
 		fprintf(stderr, "portico: %s\n", errbuf);
 		return 1;
@@ -1373,6 +1377,14 @@ is_master(pid_t pid, char *what, size_t whatlen)
 	}
 	buf[n] = '\0';
 	prog_name(buf, its, sizeof(its));
+	/* Its command line may be a process title (proctitle.c). */
+	if (strncmp(buf, "portico: ", 9) == 0) {
+		if (strncmp(buf + 9, "master", 6) != 0) {
+			snprintf(what, whatlen, "it is a %.200s", buf);
+			return 0;
+		}
+		snprintf(its, sizeof(its), "%s", mine);
+	}
 	snprintf(what, whatlen, "it runs %s", its);
 	if (strcmp(its, mine) != 0)
 		return 0;
