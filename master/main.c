@@ -14,6 +14,7 @@
 #include "common/proctitle.h"
 #include "common/tls.h"
 #include "master/master.h"
+#include "master/runstate.h"
 
 #ifndef PORTICO_DEFAULT_CONF
 #define PORTICO_DEFAULT_CONF	SYSCONFDIR "/portico/portico.ini"
@@ -60,10 +61,11 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: portico [-FhtV] [-c file] [-s stop|quit|reload|reopen]\n"
+	    "usage: portico [-FhtV] [-d] [-c file] [-s stop|quit|reload|reopen]\n"
 	    "  -c file    configuration file (default %s)\n"
 	    "  -F         stay in the foreground (for systemd and tests)\n"
 	    "  -t         test the configuration and exit\n"
+	    "  -d         with -t: print what differs from the running configuration\n"
 	    "  -s signal  send signal to the running master: stop, quit, reload, reopen\n"
 	    "  -V         print the version and exit\n"
 	    "  -h         print this help and exit\n",
@@ -74,14 +76,17 @@ int
 main(int argc, char *argv[])
 {
 	const char	*path = PORTICO_DEFAULT_CONF, *signame = NULL;
-	int		 ch, test = 0, foreground = 0, rc;
+	int		 ch, test = 0, foreground = 0, diff = 0, rc;
 	struct conf	*conf;
 	char		*errors = NULL, *abspath = NULL;
 
-	while ((ch = getopt(argc, argv, "c:Fhs:tV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dFhs:tV")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
+			break;
+		case 'd':
+			diff = 1;
 			break;
 		case 'F':
 			foreground = 1;
@@ -103,7 +108,7 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (diff && !test)) {
 		usage(stderr);
 		return 2;
 	}
@@ -128,8 +133,9 @@ main(int argc, char *argv[])
 		goto fail;
 	if (test) {
 		printf("portico: configuration ok (%s)\n", path);
+		rc = diff ? runstate_print_diff(conf) : 0;
 		conf_free(conf);
-		return 0;
+		return rc;
 	}
 	if (signame != NULL) {
 		rc = master_signal(conf, signame);

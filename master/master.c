@@ -30,6 +30,7 @@
 #include "common/proctitle.h"
 #include "common/shm.h"
 #include "common/tls.h"
+#include "master/confdiff.h"
 #include "master/health.h"
 #include "master/master.h"
 #include "master/notify.h"
@@ -804,6 +805,27 @@ reload_refused(char *errors, char *why, size_t whylen)
 	free(errors);
 }
 
+/* Log, in one line, what a reload changed (confdiff.c). */
+static void
+reload_summary(const struct conf *old, const struct conf *new)
+{
+	struct confdiff	 d;
+	char		*s;
+
+	if (confdiff_run(old, new, &d) == -1 ||
+	    (s = confdiff_join(&d, "; ")) == NULL) {
+		log_warnx("reload: cannot list the changes: out of memory");
+		confdiff_free(&d);
+		return;
+	}
+	if (d.n == 0)
+		log_notice("reload: no changes");
+	else
+		log_notice("reload: %zu change%s: %s", d.n, d.n == 1 ? "" : "s", s);
+	free(s);
+	confdiff_free(&d);
+}
+
 /*
  * HUP: load and check the new configuration; switch only if all is well.
  * The old workers are retired only once every new one is up; when the
@@ -914,6 +936,7 @@ reload(char *why, size_t whylen)
 	/* The checker probes what the new config names. */
 	stop_checker(SIGTERM);
 	start_checker();
+	reload_summary(old, conf);
 	conf_free(old);
 	log_notice("configuration reloaded: %d workers", conf->g.workers);
 	return 0;
@@ -1060,6 +1083,26 @@ startup_done(void)
  * serving generation and the reloads.
  */
 static struct runstate	 rstate;
+static char		*conf_text;	/* the file as the last load read it */
+static size_t		 conf_text_len;
+
+/* Read the config file, just before it is loaded. */
+static void
+report_read_conf(void)
+{
+	free(conf_text);
+	conf_text = runstate_read_conf(conf_path, &conf_text_len);
+}
+
+/* The text loaded is what serves now: keep it for -t -d. */
+static void
+report_save_conf(void)
+{
+	if (conf_text != NULL)
+		(void)runstate_save_conf(conf, conf_text, conf_text_len);
+	free(conf_text);
+	conf_text = NULL;
+}
 
 /* The STATUS= line: "3 workers, generation 2, 0 failed reloads". */
 static void
@@ -1101,7 +1144,7 @@ report_started(void)
 
 	memset(&rstate, 0, sizeof(rstate));
 	rstate.generation = 1;
-	(void)runstate_save_conf(conf, conf_path);
+	report_save_conf();
 	report_publish();
 	report_status(status, sizeof(status));
 	notify_ready(status);
@@ -1113,6 +1156,7 @@ report_reload_begin(void)
 {
 	rstate.reloads_begun++;
 	(void)runstate_write(conf, &rstate);
+	report_read_conf();
 	notify_reloading();
 }
 
@@ -1128,8 +1172,10 @@ report_reload_end(int rc, const char *why)
 	if (rc == 0) {
 		rstate.generation++;
 		rstate.last_error[0] = '\0';
-		(void)runstate_save_conf(conf, conf_path);
+		report_save_conf();
 	} else {
+		free(conf_text);
+		conf_text = NULL;
 		rstate.reloads_failed++;
 		snprintf(rstate.last_error, sizeof(rstate.last_error), "%s", why);
 	}
@@ -1163,6 +1209,8 @@ master_run(struct conf *c, const char *path, int foreground)
 	conf_path = path;
 	log_set_role("master");
 	proctitle_set("portico: master (%s)", proctitle_args());
+	/* main() loaded it a moment ago: the closest to that text. */
+	report_read_conf();
 	if (log_open(conf->g.error_log, conf->g.log_level, errbuf, sizeof(errbuf)) == -1) {
 		fprintf(stderr, "portico: %s\n", errbuf);
 		return 1;
@@ -1212,6 +1260,8 @@ master_run(struct conf *c, const char *path, int foreground)
 	generation = ++generations;
 	if (start_generation(errbuf, sizeof(errbuf)) == -1) {
 		log_errorx("the workers did not come up: %s", errbuf);
+		free(conf_text);
+		conf_text = NULL;
 		end_generation(generation, 1);
 		remove_pid_file(conf->g.pid_file);
 		log_set_report(-1, NULL);
@@ -1322,6 +1372,7 @@ out:
 		cache_destroy(cache);
 	tls_shm_destroy();
 	free(respawns);
+	free(conf_text);
 	conf_free(conf);
 	log_close();
 	return rc;

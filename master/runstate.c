@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/tls.h"
+#include "master/confdiff.h"
 #include "master/runstate.h"
 
 void
@@ -145,25 +147,24 @@ runstate_read(const struct conf *c, struct runstate *rs)
 	return seen == 7 ? 0 : -1;
 }
 
-int
-runstate_save_conf(const struct conf *c, const char *path)
+char *
+runstate_read_conf(const char *path, size_t *lenp)
 {
-	char	 out[4096], *buf = NULL, *nb;
+	char	*buf = NULL, *nb;
 	size_t	 len = 0, cap = 0;
 	ssize_t	 r;
-	int	 fd, rc;
+	int	 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_error("cannot read %s to keep a copy", path);
-		return -1;
+		return NULL;
 	}
 	for (;;) {
 		if (len == cap) {
 			cap = cap == 0 ? 16384 : cap * 2;
 			if ((nb = realloc(buf, cap)) == NULL) {
 				log_errorx("out of memory");
-				rc = -1;
-				goto out;
+				goto fail;
 			}
 			buf = nb;
 		}
@@ -172,20 +173,29 @@ runstate_save_conf(const struct conf *c, const char *path)
 			continue;
 		if (r == -1) {
 			log_error("cannot read %s to keep a copy", path);
-			rc = -1;
-			goto out;
+			goto fail;
 		}
 		if (r == 0)
 			break;
 		len += (size_t)r;
 	}
-	runstate_path(c, "running.ini", out, sizeof(out));
-	/* It may name secrets' paths: for root's eyes, as the file often is. */
-	rc = replace_file(out, buf, len, 0600);
-out:
+	close(fd);
+	*lenp = len;
+	return buf;
+fail:
 	close(fd);
 	free(buf);
-	return rc;
+	return NULL;
+}
+
+int
+runstate_save_conf(const struct conf *c, const char *text, size_t len)
+{
+	char	 out[4096];
+
+	runstate_path(c, "running.ini", out, sizeof(out));
+	/* It may name secrets' paths: for root's eyes, as the file often is. */
+	return replace_file(out, text, len, 0600);
 }
 
 void
@@ -259,5 +269,53 @@ runstate_reload(const struct conf *c, pid_t pid, int timeout_ms)
 	}
 	printf("portico: reloaded: generation %" PRIu64 ", %d workers\n",
 	    now.generation, now.workers);
+	return 0;
+}
+
+int
+runstate_print_diff(const struct conf *c)
+{
+	struct runstate	 rs;
+	struct confdiff	 d;
+	struct conf	*run;
+	char		 path[4096], *errors = NULL;
+	size_t		 i;
+
+	runstate_path(c, "running.ini", path, sizeof(path));
+	if (runstate_read(c, &rs) == -1 || (kill(rs.pid, 0) == -1 &&
+	    errno == ESRCH)) {
+		fprintf(stderr, "portico: no running master to compare with "
+		    "(none has left its state next to the pid file %s)\n",
+		    c->g.pid_file);
+		return 1;
+	}
+	if ((run = conf_load(path, &errors)) == NULL) {
+		fprintf(stderr, "portico: cannot read the running configuration "
+		    "%s:\n%s", path, errors != NULL ? errors : "out of memory\n");
+		free(errors);
+		return 1;
+	}
+	/* Certificates by content when they load; else by file name. */
+	if (tls_conf_load(run, &errors) == -1) {
+		free(errors);
+		errors = NULL;
+	}
+	if (confdiff_run(run, c, &d) == -1) {
+		fprintf(stderr, "portico: out of memory\n");
+		conf_free(run);
+		return 1;
+	}
+	if (d.n == 0)
+		printf("portico: no changes from the running configuration "
+		    "(pid %d, generation %llu)\n", (int)rs.pid,
+		    (unsigned long long)rs.generation);
+	else
+		printf("portico: %zu change%s from the running configuration "
+		    "(pid %d, generation %llu):\n", d.n, d.n == 1 ? "" : "s",
+		    (int)rs.pid, (unsigned long long)rs.generation);
+	for (i = 0; i < d.n; i++)
+		printf("  %s\n", d.items[i]);
+	confdiff_free(&d);
+	conf_free(run);
 	return 0;
 }

@@ -43,8 +43,14 @@ void	runstate_path(const struct conf *c, const char *suffix, char *out,
 int	runstate_write(const struct conf *c, const struct runstate *rs);
 /* Read the state file.  -1 when missing or malformed. */
 int	runstate_read(const struct conf *c, struct runstate *rs);
-/* Copy the file at path to the running copy.  -1 on error (logged). */
-int	runstate_save_conf(const struct conf *c, const char *path);
+/*
+ * Read the config file at path whole (malloc'd, *len its size), before it
+ * is loaded, so that the copy kept is the text that was loaded even when
+ * the file changes while the workers start.  NULL on error (logged).
+ */
+char	*runstate_read_conf(const char *path, size_t *len);
+/* Replace the running copy with text.  -1 on error (logged). */
+int	runstate_save_conf(const struct conf *c, const char *text, size_t len);
 /* Remove both files if they are pid's. */
 void	runstate_remove(const struct conf *c, pid_t pid);
 /*
@@ -54,5 +60,11 @@ void	runstate_remove(const struct conf *c, pid_t pid);
  * away or did not answer within timeout_ms.
  */
 int	runstate_reload(const struct conf *c, pid_t pid, int timeout_ms);
+/*
+ * For -t -d: print what differs between the running copy and c (the
+ * file, loaded and checked).  Returns the exit status: 1 when there is
+ * no running master to compare with.
+ */
+int	runstate_print_diff(const struct conf *c);
 
 #endif /* PORTICO_RUNSTATE_H */
