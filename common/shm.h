@@ -34,7 +34,7 @@
 #include "common/conf.h"
 
 #define SHM_MAGIC	0x504f5254u	/* "PORT" */
-#define SHM_VERSION	1
+#define SHM_VERSION	2	/* 2: reload counters in the header */
 #define SHM_SLOTS	1024
 #define SHM_SERVERS	1024	/* distinct upstream servers over the daemon's life */
 #define SHM_KEY_LEN	128

@@ -20,30 +20,16 @@
 #include "common/tls.h"
 #include "master/confdiff.h"
 
-#define CERT_TEXT	320
-
-/* Identity and description of one certificate. */
-struct cert_id {
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned	 mdlen;
-	char		 text[CERT_TEXT];	/* "CN=a.example, expires 2027-01-31" */
-};
 
 static int	 add(struct confdiff *d, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 
-/* Add one item.  -1 when out of memory. */
 static int
-add(struct confdiff *d, const char *fmt, ...)
+vadd(struct confdiff *d, const char *fmt, va_list ap)
 {
-	va_list	  ap;
 	char	 *s, **n;
-	int	  r;
 
-	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (r == -1)
+	if (vasprintf(&s, fmt, ap) == -1)
 		return -1;
 	if ((n = realloc(d->items, (d->n + 1) * sizeof(*n))) == NULL) {
 		free(s);
@@ -52,6 +38,31 @@ add(struct confdiff *d, const char *fmt, ...)
 	d->items = n;
 	d->items[d->n++] = s;
 	return 0;
+}
+
+/* Add one item.  -1 when out of memory. */
+static int
+add(struct confdiff *d, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = vadd(d, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+confdiff_add(struct confdiff *d, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = vadd(d, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 /* A size as written in the config: 256m, 16k, or bytes. */
@@ -138,16 +149,19 @@ has_addr(const struct conf_listener *l, const char *text)
 }
 
 static void
-cert_describe(X509 *x, struct cert_id *id)
+cert_describe(X509 *x, struct confdiff_cert *id)
 {
 	BIO		*b;
 	struct tm	 tm;
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned	 mdlen = 0, i;
 	char		 subj[256] = "?", exp[32] = "?";
 	int		 n;
 
-	id->mdlen = 0;
-	if (X509_digest(x, EVP_sha256(), id->md, &id->mdlen) != 1)
-		id->mdlen = 0;
+	id->fp[0] = '\0';
+	if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1 && mdlen == 32)
+		for (i = 0; i < mdlen; i++)
+			snprintf(id->fp + 2 * i, 3, "%02x", md[i]);
 	if ((b = BIO_new(BIO_s_mem())) != NULL) {
 		if (X509_NAME_print_ex(b, X509_get_subject_name(x), 0,
 		    XN_FLAG_RFC2253) >= 0 &&
@@ -161,14 +175,11 @@ cert_describe(X509 *x, struct cert_id *id)
 	snprintf(id->text, sizeof(id->text), "%s, expires %s", subj, exp);
 }
 
-/*
- * The certificates of a loaded TLS listener into a malloc'd array.  -1
- * when out of memory; 0 with *n = 0 when l has no loaded contexts.
- */
-static int
-certs_of(const struct conf_listener *l, struct cert_id **out, size_t *n)
+int
+confdiff_certs(const struct conf_listener *l, struct confdiff_cert **out,
+    size_t *n)
 {
-	struct cert_id	*ids = NULL, *nids;
+	struct confdiff_cert	*ids = NULL, *nids;
 	SSL_CTX		*ctx;
 	X509		*x;
 	size_t		 i;
@@ -202,13 +213,13 @@ certs_of(const struct conf_listener *l, struct cert_id **out, size_t *n)
 }
 
 static int
-cert_in(const struct cert_id *id, const struct cert_id *set, size_t n)
+cert_in(const struct confdiff_cert *id, const struct confdiff_cert *set,
+    size_t n)
 {
 	size_t	 i;
 
 	for (i = 0; i < n; i++)
-		if (set[i].mdlen == id->mdlen &&
-		    memcmp(set[i].md, id->md, id->mdlen) == 0)
+		if (strcmp(set[i].fp, id->fp) == 0)
 			return 1;
 	return 0;
 }
@@ -229,9 +240,9 @@ static int
 diff_certs(struct confdiff *d, const struct conf_listener *o,
     const struct conf_listener *n)
 {
-	struct cert_id	*oc = NULL, *nc = NULL;
-	size_t		 on = 0, nn = 0, i;
-	int		 rc = -1;
+	struct confdiff_cert	*oc = NULL, *nc = NULL;
+	size_t			 on = 0, nn = 0, i;
+	int			 rc = -1;
 
 	if (o->tls == NULL || n->tls == NULL) {
 		for (i = 0; i < o->ntls_cert; i++)
@@ -246,7 +257,8 @@ diff_certs(struct confdiff *d, const struct conf_listener *o,
 				return -1;
 		return 0;
 	}
-	if (certs_of(o, &oc, &on) == -1 || certs_of(n, &nc, &nn) == -1)
+	if (confdiff_certs(o, &oc, &on) == -1 ||
+	    confdiff_certs(n, &nc, &nn) == -1)
 		goto out;
 	for (i = 0; i < on; i++)
 		if (!cert_in(&oc[i], nc, nn) && add(d, "listener %s: "
@@ -266,7 +278,7 @@ out:
 /* One listener in both configurations. */
 static int
 diff_listener(struct confdiff *d, const struct conf_listener *o,
-    const struct conf_listener *n)
+    const struct conf_listener *n, int flags)
 {
 	size_t	 i;
 	int	 otls = o->ntls_cert > 0, ntls = n->ntls_cert > 0;
@@ -281,7 +293,7 @@ diff_listener(struct confdiff *d, const struct conf_listener *o,
 			return -1;
 	if (otls != ntls)
 		return add(d, "listener %s: TLS %s", n->name, ntls ? "on" : "off");
-	if (ntls && diff_certs(d, o, n) == -1)
+	if (ntls && !(flags & CONFDIFF_NO_CERTS) && diff_certs(d, o, n) == -1)
 		return -1;
 	if (ntls && (o->tls_protocols != n->tls_protocols ||
 	    str_differ(o->tls_ciphers, n->tls_ciphers) ||
@@ -299,7 +311,8 @@ diff_listener(struct confdiff *d, const struct conf_listener *o,
 }
 
 static int
-diff_listeners(struct confdiff *d, const struct conf *o, const struct conf *n)
+diff_listeners(struct confdiff *d, const struct conf *o, const struct conf *n,
+    int flags)
 {
 	const struct conf_listener	*ol, *nl;
 	char				 addrs[512];
@@ -315,7 +328,7 @@ diff_listeners(struct confdiff *d, const struct conf *o, const struct conf *n)
 			addrs_text(nl, addrs, sizeof(addrs));
 			if (add(d, "listener %s added (%s)", nl->name, addrs) == -1)
 				return -1;
-		} else if (diff_listener(d, ol, nl) == -1)
+		} else if (diff_listener(d, ol, nl, flags) == -1)
 			return -1;
 	}
 	return 0;
@@ -600,13 +613,13 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 }
 
 int
-confdiff_run(const struct conf *old, const struct conf *new,
+confdiff_run(const struct conf *old, const struct conf *new, int flags,
     struct confdiff *d)
 {
 	d->items = NULL;
 	d->n = 0;
 	if (diff_global(d, old, new) == -1 ||
-	    diff_listeners(d, old, new) == -1 ||
+	    diff_listeners(d, old, new, flags) == -1 ||
 	    diff_routes(d, old, new) == -1 ||
 	    diff_upstreams(d, old, new) == -1 ||
 	    diff_cache(d, old, new) == -1) {

@@ -812,7 +812,7 @@ reload_summary(const struct conf *old, const struct conf *new)
 	struct confdiff	 d;
 	char		*s;
 
-	if (confdiff_run(old, new, &d) == -1 ||
+	if (confdiff_run(old, new, 0, &d) == -1 ||
 	    (s = confdiff_join(&d, "; ")) == NULL) {
 		log_warnx("reload: cannot list the changes: out of memory");
 		confdiff_free(&d);

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "common/tls.h"
 #include "master/confdiff.h"
 #include "master/runstate.h"
 
@@ -79,11 +78,41 @@ out:
 	return rc;
 }
 
+/*
+ * Append "cert=LISTENER<TAB>SHA256<TAB>subject, expires ..." lines for the
+ * certificates c serves, so that -t -d compares certificates with those
+ * loaded, not with the files as they are now.  -1 when out of room.
+ */
+static int
+certs_text(const struct conf *c, char *buf, size_t len, size_t *off)
+{
+	struct confdiff_cert	*certs;
+	size_t			 i, j, n;
+	int			 k;
+
+	for (i = 0; i < c->nlisteners; i++) {
+		if (confdiff_certs(&c->listeners[i], &certs, &n) == -1)
+			return -1;
+		for (j = 0; j < n; j++) {
+			k = snprintf(buf + *off, len - *off, "cert=%s\t%s\t%s\n",
+			    c->listeners[i].name, certs[j].fp, certs[j].text);
+			if (k < 0 || (size_t)k >= len - *off) {
+				free(certs);
+				return -1;
+			}
+			*off += (size_t)k;
+		}
+		free(certs);
+	}
+	return 0;
+}
+
 int
 runstate_write(const struct conf *c, const struct runstate *rs)
 {
-	char	 path[4096], buf[2048], err[sizeof(rs->last_error)], *p;
+	char	 path[4096], buf[65536], err[sizeof(rs->last_error)], *p;
 	int	 n;
+	size_t	 off;
 
 	/* One line per key: no newline may hide in the message. */
 	snprintf(err, sizeof(err), "%s", rs->last_error);
@@ -100,8 +129,12 @@ runstate_write(const struct conf *c, const struct runstate *rs)
 	    rs->last_reload == 0 ? "none" : rs->last_ok ? "ok" : "failed", err);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return -1;
+	off = (size_t)n;
+	if (certs_text(c, buf, sizeof(buf), &off) == -1)
+		log_warnx("too many certificates to list them all in the state "
+		    "file");
 	runstate_path(c, "state", path, sizeof(path));
-	return replace_file(path, buf, (size_t)n, 0644);
+	return replace_file(path, buf, off, 0644);
 }
 
 int
@@ -272,6 +305,88 @@ runstate_reload(const struct conf *c, pid_t pid, int timeout_ms)
 	return 0;
 }
 
+/* Whether the state file lists certificate fp for listener name. */
+static int
+state_has_cert(const struct conf *c, const char *name, const char *fp)
+{
+	char	 path[4096], line[1024], want[200];
+	FILE	*f;
+	int	 found = 0;
+
+	snprintf(want, sizeof(want), "cert=%s\t%s\t", name, fp);
+	runstate_path(c, "state", path, sizeof(path));
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strncmp(line, want, strlen(want)) == 0;
+	fclose(f);
+	return found;
+}
+
+/*
+ * The certificates of each listener TLS in both: the file's (loaded)
+ * against the master's (in the state file).  -1 when out of memory.
+ */
+static int
+diff_running_certs(const struct conf *run, const struct conf *c,
+    struct confdiff *d)
+{
+	struct confdiff_cert	*certs;
+	const struct conf_listener *l;
+	char			 path[4096], line[1024], *name, *fp, *text, *nl;
+	size_t			 i, j, n;
+	FILE			*f;
+	int			 found;
+
+	for (i = 0; i < c->nlisteners; i++) {
+		l = &c->listeners[i];
+		for (j = 0; j < run->nlisteners; j++)
+			if (strcmp(run->listeners[j].name, l->name) == 0)
+				break;
+		if (j == run->nlisteners || l->ntls_cert == 0 ||
+		    run->listeners[j].ntls_cert == 0)
+			continue;
+		if (confdiff_certs(l, &certs, &n) == -1)
+			return -1;
+		/* What the master serves and the file has not. */
+		runstate_path(c, "state", path, sizeof(path));
+		if ((f = fopen(path, "re")) != NULL) {
+			while (fgets(line, sizeof(line), f) != NULL) {
+				if (strncmp(line, "cert=", 5) != 0)
+					continue;
+				if ((nl = strchr(line, '\n')) != NULL)
+					*nl = '\0';
+				name = line + 5;
+				if ((fp = strchr(name, '\t')) == NULL ||
+				    (text = strchr(fp + 1, '\t')) == NULL)
+					continue;
+				*fp++ = '\0';
+				*text++ = '\0';
+				if (strcmp(name, l->name) != 0)
+					continue;
+				for (j = 0, found = 0; j < n && !found; j++)
+					found = strcmp(certs[j].fp, fp) == 0;
+				if (!found && confdiff_add(d, "listener %s: "
+				    "certificate removed: %s", l->name, text) == -1) {
+					fclose(f);
+					free(certs);
+					return -1;
+				}
+			}
+			fclose(f);
+		}
+		for (j = 0; j < n; j++)
+			if (!state_has_cert(c, l->name, certs[j].fp) &&
+			    confdiff_add(d, "listener %s: certificate added: %s",
+			    l->name, certs[j].text) == -1) {
+				free(certs);
+				return -1;
+			}
+		free(certs);
+	}
+	return 0;
+}
+
 int
 runstate_print_diff(const struct conf *c)
 {
@@ -295,13 +410,14 @@ runstate_print_diff(const struct conf *c)
 		free(errors);
 		return 1;
 	}
-	/* Certificates by content when they load; else by file name. */
-	if (tls_conf_load(run, &errors) == -1) {
-		free(errors);
-		errors = NULL;
-	}
-	if (confdiff_run(run, c, &d) == -1) {
+	/*
+	 * Certificates: those the master loaded (listed in the state file)
+	 * against those of the file, loaded by -t.
+	 */
+	if (confdiff_run(run, c, CONFDIFF_NO_CERTS, &d) == -1 ||
+	    diff_running_certs(run, c, &d) == -1) {
 		fprintf(stderr, "portico: out of memory\n");
+		confdiff_free(&d);
 		conf_free(run);
 		return 1;
 	}

@@ -55,7 +55,7 @@ diff(const char *old, const char *new, size_t *n)
 	struct confdiff	 d;
 	char		*s;
 
-	ck_assert_int_eq(confdiff_run(o, c, &d), 0);
+	ck_assert_int_eq(confdiff_run(o, c, 0, &d), 0);
 	*n = d.n;
 	s = confdiff_join(&d, " | ");
 	ck_assert_ptr_nonnull(s);

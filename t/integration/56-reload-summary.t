@@ -4,8 +4,9 @@
 # servers, cache size and TLS certificates (by subject and expiry, also a
 # certificate replaced in place under the same file name) it changed.
 # `portico -t -d` prints the differences between the file and the
-# configuration the master runs (its copy next to the pid file), and says
-# when there is no running master.  The state file records the generation
+# configuration the master runs (its copy next to the pid file; the
+# certificates it loaded, listed in its state file), and says when there
+# is no running master.  The state file records the generation
 # and the last result.
 import calendar
 import os
@@ -49,7 +50,7 @@ def state(p):
 
 def test():
     if not have_openssl():
-        tap.skip("no openssl tool", 18)
+        tap.skip("no openssl tool", 19)
         return
     certs = Certs()
     old_pem, old_key = certs.issue("old", dns=["a.test"], cn="old.a.test")
@@ -96,6 +97,13 @@ def test():
         # Renewed in place: the same file names, another certificate.
         shutil.copy(new_pem, live_pem)
         shutil.copy(new_key, live_key)
+        rc, out, err = run_portico(["-t", "-d", "-c", p.config_path])
+        tap.ok("\n  listener tls: certificate removed: CN=old.a.test, expires %s\n"
+               % expiry(old_pem) in out and
+               "\n  listener tls: certificate added: CN=new.a.test, expires %s\n"
+               % expiry(new_pem) in out,
+               "-t -d: a certificate renewed in place, against the one the master loaded",
+               out + err)
         p.signal("HUP")
         line = reload_line(p, 2)
         for w in want:
@@ -125,4 +133,4 @@ def test():
     b2.stop()
 
 
-main(test, timeout=120, tests=18)
+main(test, timeout=120, tests=19)

@@ -58,7 +58,7 @@ def test():
         tap.is_(proc_comm(ck) if ck else None, "portico-checker", "... its comm unchanged")
 
     with subtest_guard("draining"):
-        sc = b.script("/slow", body=b"done", delay=3)
+        sc = b.script("/slow", body=b"done", delay=8)
         old = p.workers()
         th, out = slow_request(p, "/slow")
         wait_until(lambda: sc.seen >= 1, 10)
