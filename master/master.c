@@ -795,7 +795,10 @@ reload_refused(char *errors, char *why, size_t whylen)
 	char	*line, *save = NULL;
 
 	snprintf(why, whylen, "cannot load the configuration");
-	for (line = strtok_r(errors, "\n", &save); line != NULL;
+	if (errors == NULL)
+		log_errorx("cannot load the configuration: out of memory");
+	for (line = errors == NULL ? NULL : strtok_r(errors, "\n", &save);
+	    line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		if (line == errors)
 			snprintf(why, whylen, "%s", line);
@@ -1110,8 +1113,9 @@ report_status(char *buf, size_t len)
 {
 	int	 n;
 
-	n = snprintf(buf, len, "%d workers, generation %llu, %llu failed "
-	    "reload%s", conf->g.workers, (unsigned long long)rstate.generation,
+	n = snprintf(buf, len, "%d worker%s, generation %llu, %llu failed "
+	    "reload%s", conf->g.workers, conf->g.workers == 1 ? "" : "s",
+	    (unsigned long long)rstate.generation,
 	    (unsigned long long)rstate.reloads_failed,
 	    rstate.reloads_failed == 1 ? "" : "s");
 	if (n > 0 && (size_t)n < len && rstate.last_reload != 0 &&

@@ -300,8 +300,8 @@ runstate_reload(const struct conf *c, pid_t pid, int timeout_ms)
 		    now.generation);
 		return 1;
 	}
-	printf("portico: reloaded: generation %" PRIu64 ", %d workers\n",
-	    now.generation, now.workers);
+	printf("portico: reloaded: generation %" PRIu64 ", %d worker%s\n",
+	    now.generation, now.workers, now.workers == 1 ? "" : "s");
 	return 0;
 }
 
