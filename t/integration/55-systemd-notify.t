@@ -4,7 +4,7 @@
 # sends READY=1 only once its workers accept (a request made on it is
 # answered), RELOADING=1 with MONOTONIC_USEC then READY=1 around a HUP,
 # READY=1 with a STATUS naming the failure after a reload it refused (the
-# old workers keep serving), STOPPING=1 at QUIT.  `portico -s reload`
+# old workers keep serving), STOPPING=1 at QUIT and TERM.  `portico -s reload`
 # waits for the outcome: 0 and "reloaded" for a good config, 1 and the
 # reason for one the master could not apply (a listen address in use).
 import os
@@ -175,6 +175,24 @@ def test():
     p.stop()
     n.close()
 
+    # A fast stop says so too.
+    r = Portico(upstreams={"app": [b.addr]}, workers=1, name="portico-notify-term")
+    m = Notify(os.path.join(r.tmp, "notify.sock"))
+    os.environ["NOTIFY_SOCKET"] = m.path
+    try:
+        r.start()
+    finally:
+        del os.environ["NOTIFY_SOCKET"]
+    with subtest_guard("TERM"):
+        tap.is_(m.wait(lambda kv: kv.get("READY") == "1")[1].get("STATUS"),
+                "1 worker, generation 1, 0 failed reloads", "one worker: READY=1, \"1 worker\"")
+        start = m.count()
+        r.signal("TERM")
+        tap.ok(m.wait(lambda kv: kv.get("STOPPING") == "1", start) is not None,
+               "TERM: STOPPING=1 sent")
+    r.stop()
+    m.close()
+
     # Without NOTIFY_SOCKET nothing changes (every other test runs so).
     q = Portico(upstreams={"app": [b.addr]}, workers=1, name="portico-nonotify")
     q.start()
@@ -183,4 +201,4 @@ def test():
     b.stop()
 
 
-main(test, timeout=150, tests=25)
+main(test, timeout=150, tests=28)
