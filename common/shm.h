@@ -4,7 +4,7 @@
  * reload.  Layout (types only, both sides include this):
  *
  *   +---------------------------+ 0
- *   | struct shm_header         |  magic, version, size
+ *   | struct shm_header         |  magic, version, size, reload counters
  *   +---------------------------+
  *   | struct shm_stats retired  |  counters of workers that have exited
  *   +---------------------------+
@@ -35,7 +35,7 @@
 
 #define SHM_MAGIC	0x504f5254u	/* "PORT" */
 /* Bump on any change to the structures below: a new binary then starts empty. */
-#define SHM_VERSION	2
+#define SHM_VERSION	3	/* 2: reload counters, slot owners */
 #define SHM_SLOTS	1024
 #define SHM_SERVERS	1024	/* distinct upstream servers over the daemon's life */
 #define SHM_KEY_LEN	128
@@ -84,6 +84,13 @@ struct shm_header {
 	uint32_t	 version;
 	uint64_t	 size;		/* sizeof(struct shm_header) */
 	int32_t		 slot_owner[SHM_SLOTS];
+	/* Reloads (the master writes, the status page reads; relaxed atomics). */
+	uint64_t	 generation;		/* of the serving workers, 1 at start */
+	uint64_t	 reloads;		/* HUPs handled, either way */
+	uint64_t	 reloads_failed;
+	int64_t		 last_reload;		/* Unix time it ended; 0: none yet */
+	uint32_t	 last_reload_ok;	/* the last one succeeded */
+	uint32_t	 stopping;		/* the master is shutting down */
 	struct shm_stats retired;
 	struct shm_stats slot[SHM_SLOTS];
 	struct shm_server srv[SHM_SERVERS];

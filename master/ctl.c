@@ -19,6 +19,10 @@
 
 #include "common/proc.h"
 #include "master/ctl.h"
+#include "master/runstate.h"
+
+/* A reload has this long: its workers' start, and the old ones' retiring. */
+#define RELOAD_WAIT_MS		60000
 
 /* How long -s upgrade waits for the new master to be up. */
 #define UPGRADE_UP_MS		90000
@@ -81,6 +85,14 @@ is_master(pid_t pid, pid_t oldbin, char *what, size_t whatlen)
 	}
 	buf[n] = '\0';
 	prog_name(buf, its, sizeof(its));
+	/* Its command line may be a process title (proctitle.c). */
+	if (strncmp(buf, "portico: ", 9) == 0) {
+		if (strncmp(buf + 9, "master", 6) != 0) {
+			snprintf(what, whatlen, "it is a %.200s", buf);
+			return 0;
+		}
+		snprintf(its, sizeof(its), "%s", mine);
+	}
 	snprintf(what, whatlen, "it runs %s", its);
 	if (strcmp(its, mine) != 0)
 		return 0;
@@ -309,6 +321,9 @@ ctl_signal(struct conf *c, const char *name)
 	}
 	if (sig == SIGUSR2)
 		return ctl_upgrade(c, pid);
+	/* A reload is waited for: its outcome is the exit status. */
+	if (sig == SIGHUP)
+		return runstate_reload(c, pid, RELOAD_WAIT_MS);
 	if (kill(pid, sig) == -1) {
 		fprintf(stderr, "portico: cannot signal process %d: %s\n", pid,
 		    strerror(errno));

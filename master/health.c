@@ -41,6 +41,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/proc.h"
+#include "common/proctitle.h"
 #include "master/health.h"
 
 #define PROBE_BUF	16384	/* bytes of a probe's answer read at most */
@@ -592,6 +593,7 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 	log_set_role("checker");
 	/* Told apart from the workers in ps(1) and /proc/PID/comm. */
 	(void)prctl(PR_SET_NAME, "portico-checker");
+	proctitle_set("portico: checker");
 	signal(SIGPIPE, SIG_IGN);
 	proc_block_signals(&set);
 	/* The checker accepts nothing: let go of the listening sockets. */

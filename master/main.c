@@ -11,10 +11,12 @@
 
 #include "common/conf.h"
 #include "common/net.h"
+#include "common/proctitle.h"
 #include "common/tls.h"
 #include "master/ctl.h"
 #include "master/master.h"
 #include "master/upgrade.h"
+#include "master/runstate.h"
 
 #ifndef PORTICO_DEFAULT_CONF
 #define PORTICO_DEFAULT_CONF	SYSCONFDIR "/portico/portico.ini"
@@ -61,10 +63,11 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: portico [-FhtV] [-c file] [-s stop|quit|reload|reopen|upgrade]\n"
+	    "usage: portico [-FhtV] [-d] [-c file] [-s stop|quit|reload|reopen|upgrade]\n"
 	    "  -c file    configuration file (default %s)\n"
 	    "  -F         stay in the foreground (for systemd and tests)\n"
 	    "  -t         test the configuration and exit\n"
+	    "  -d         with -t: print what differs from the running configuration\n"
 	    "  -s signal  send signal to the running master: stop, quit, reload,\n"
 	    "             reopen, upgrade (the whole binary upgrade)\n"
 	    "  -V         print the version and exit\n"
@@ -76,15 +79,18 @@ int
 main(int argc, char *argv[])
 {
 	const char	*path = PORTICO_DEFAULT_CONF, *signame = NULL;
-	int		 ch, test = 0, foreground = 0, rc;
+	int		 ch, test = 0, foreground = 0, diff = 0, rc;
 	struct conf	*conf;
 	char		*errors = NULL, *abspath = NULL;
 
 	upgrade_init(argc, argv);
-	while ((ch = getopt(argc, argv, "c:Fhs:tV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dFhs:tV")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
+			break;
+		case 'd':
+			diff = 1;
 			break;
 		case 'F':
 			foreground = 1;
@@ -106,7 +112,7 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (diff && !test)) {
 		usage(stderr);
 		return 2;
 	}
@@ -132,15 +138,23 @@ main(int argc, char *argv[])
 		goto fail;
 	if (test) {
 		printf("portico: configuration ok (%s)\n", path);
+		rc = diff ? runstate_print_diff(conf) : 0;
 		conf_free(conf);
-		return 0;
+		return rc;
 	}
 	if (signame != NULL) {
 		rc = ctl_signal(conf, signame);
 		conf_free(conf);
 		return rc;
 	}
-	rc = master_run(conf, path, foreground);
+	/* From here on argv's strings hold the process title. */
+	if (abspath == NULL && (abspath = strdup(path)) == NULL) {
+		fputs("portico: out of memory\n", stderr);
+		conf_free(conf);
+		return 1;
+	}
+	proctitle_init(argc, argv);
+	rc = master_run(conf, abspath, foreground);
 	free(abspath);
 	return rc;
 

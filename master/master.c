@@ -27,15 +27,21 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/proc.h"
+#include "common/proctitle.h"
 #include "common/shm.h"
 #include "common/tls.h"
+#include "master/confdiff.h"
 #include "master/health.h"
 #include "master/master.h"
+#include "master/notify.h"
+#include "master/runstate.h"
 #include "master/upgrade.h"
 
 #define MAX_CHILDREN	SHM_SLOTS
 /* How long a new generation of workers has to come up. */
 #define READY_TIMEOUT_MS	30000
+/* How long -s reload waits for the outcome: loading, then the workers. */
+#define RELOAD_WAIT_MS		(READY_TIMEOUT_MS + 30000)
 
 struct child {
 	pid_t		 pid;		/* 0: free entry */
@@ -835,27 +841,59 @@ remove_pid_file(const char *path)
 		unlink(path);
 }
 
-/* Log each line of a conf error text, then why nothing changes. */
+/*
+ * Log each line of a conf error text, then why nothing changes; the
+ * first line goes into why.
+ */
 static void
-reload_refused(char *errors)
+reload_refused(char *errors, char *why, size_t whylen)
 {
 	char	*line, *save = NULL;
 
-	for (line = strtok_r(errors, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
+	snprintf(why, whylen, "cannot load the configuration");
+	if (errors == NULL)
+		log_errorx("cannot load the configuration: out of memory");
+	for (line = errors == NULL ? NULL : strtok_r(errors, "\n", &save);
+	    line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (line == errors)
+			snprintf(why, whylen, "%s", line);
 		log_errorx("%s", line);
+	}
 	log_errorx("reload failed: keeping the running configuration");
 	free(errors);
+}
+
+/* Log, in one line, what a reload changed (confdiff.c). */
+static void
+reload_summary(const struct conf *old, const struct conf *new)
+{
+	struct confdiff	 d;
+	char		*s;
+
+	if (confdiff_run(old, new, 0, &d) == -1 ||
+	    (s = confdiff_join(&d, "; ")) == NULL) {
+		log_warnx("reload: cannot list the changes: out of memory");
+		confdiff_free(&d);
+		return;
+	}
+	if (d.n == 0)
+		log_notice("reload: no changes");
+	else
+		log_notice("reload: %zu change%s: %s", d.n, d.n == 1 ? "" : "s", s);
+	free(s);
+	confdiff_free(&d);
 }
 
 /*
  * HUP: load and check the new configuration; switch only if all is well.
  * The old workers are retired only once every new one is up; when the
  * new ones fail, they are stopped and the old configuration keeps
- * serving.
+ * serving.  0 when the new configuration serves; -1 with why filled
+ * when the old one still does.
  */
-static void
-reload(void)
+static int
+reload(char *why, size_t whylen)
 {
 	struct conf	*nc;
 	char		*errors = NULL, errbuf[512];
@@ -874,29 +912,33 @@ reload(void)
 		nc = NULL;
 	}
 	if (nc == NULL) {
-		reload_refused(errors);
-		return;
+		reload_refused(errors, why, whylen);
+		return -1;
 	}
 	if (shm_servers_assign(shm, nc, errbuf, sizeof(errbuf)) == -1) {
 		log_errorx("%s", errbuf);
 		log_errorx("reload failed: keeping the running configuration");
+		snprintf(why, whylen, "%s", errbuf);
 		shm_servers_assign(shm, old, errbuf, sizeof(errbuf));
 		conf_free(nc);
-		return;
+		return -1;
 	}
 	if (master_bind(nc, old, errbuf, sizeof(errbuf)) == -1) {
 		shm_servers_assign(shm, old, errbuf, sizeof(errbuf));
 		log_errorx("%s", errbuf);
 		log_errorx("reload failed: keeping the running configuration");
+		snprintf(why, whylen, "%s", errbuf);
 		conf_free(nc);
-		return;
+		return -1;
 	}
 	if (cache_setup(nc) == -1) {
 		shm_servers_assign(shm, old, errbuf, sizeof(errbuf));
 		close_unused(nc, old);
 		log_errorx("reload failed: keeping the running configuration");
+		snprintf(why, whylen, "cannot create the cache region of %zu "
+		    "bytes", nc->cache.size);
 		conf_free(nc);
-		return;
+		return -1;
 	}
 	if (strcmp(nc->g.error_log, old->g.error_log) != 0) {
 		if (log_open(nc->g.error_log, nc->g.log_level, errbuf,
@@ -915,6 +957,8 @@ reload(void)
 		log_errorx("reload: the new workers did not come up: %s", errbuf);
 		log_errorx("reload failed: the old workers keep serving the "
 		    "previous configuration");
+		snprintf(why, whylen, "the new workers did not come up: %.400s",
+		    errbuf);
 		end_generation(generation, 0);
 		free(respawns);
 		respawns = old_respawns;
@@ -937,7 +981,7 @@ reload(void)
 		 */
 		close_unused(nc, old);
 		conf_free(nc);
-		return;
+		return -1;
 	}
 	free(old_respawns);
 	cache_drop(old_cache);
@@ -951,8 +995,10 @@ reload(void)
 	/* The checker probes what the new config names. */
 	stop_checker(SIGTERM);
 	start_checker();
+	reload_summary(old, conf);
 	conf_free(old);
 	log_notice("configuration reloaded: %d workers", conf->g.workers);
+	return 0;
 }
 
 /*
@@ -1103,6 +1149,123 @@ start_first(char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * Reporting: what the service manager (notify.c), the state file
+ * (runstate.c) and the status page (the shm header) learn about the
+ * serving generation and the reloads.
+ */
+static struct runstate	 rstate;
+static char		*conf_text;	/* the file as the last load read it */
+static size_t		 conf_text_len;
+
+/* Read the config file, just before it is loaded. */
+static void
+report_read_conf(void)
+{
+	free(conf_text);
+	conf_text = runstate_read_conf(conf_path, &conf_text_len);
+}
+
+/* The text loaded is what serves now: keep it for -t -d. */
+static void
+report_save_conf(void)
+{
+	if (conf_text != NULL)
+		(void)runstate_save_conf(conf, conf_text, conf_text_len);
+	free(conf_text);
+	conf_text = NULL;
+}
+
+/* The STATUS= line: "3 workers, generation 2, 0 failed reloads". */
+static void
+report_status(char *buf, size_t len)
+{
+	int	 n;
+
+	n = snprintf(buf, len, "%d worker%s, generation %llu, %llu failed "
+	    "reload%s", conf->g.workers, conf->g.workers == 1 ? "" : "s",
+	    (unsigned long long)rstate.generation,
+	    (unsigned long long)rstate.reloads_failed,
+	    rstate.reloads_failed == 1 ? "" : "s");
+	if (n > 0 && (size_t)n < len && rstate.last_reload != 0 &&
+	    !rstate.last_ok)
+		snprintf(buf + n, len - (size_t)n, "; last reload failed: %s",
+		    rstate.last_error);
+}
+
+/* Publish rstate: the state file and the shm header. */
+static void
+report_publish(void)
+{
+	rstate.pid = getpid();
+	rstate.workers = conf->g.workers;
+	__atomic_store_n(&shm->generation, rstate.generation, __ATOMIC_RELAXED);
+	__atomic_store_n(&shm->reloads, rstate.reloads_done, __ATOMIC_RELAXED);
+	__atomic_store_n(&shm->reloads_failed, rstate.reloads_failed,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&shm->last_reload, rstate.last_reload, __ATOMIC_RELAXED);
+	__atomic_store_n(&shm->last_reload_ok, (uint32_t)rstate.last_ok,
+	    __ATOMIC_RELAXED);
+	(void)runstate_write(conf, &rstate);
+}
+
+/* The first generation is up: the service is ready. */
+static void
+report_started(void)
+{
+	char	 status[700];
+
+	memset(&rstate, 0, sizeof(rstate));
+	rstate.generation = 1;
+	report_save_conf();
+	report_publish();
+	report_status(status, sizeof(status));
+	notify_ready(status);
+}
+
+/* HUP taken: say so before anything is read. */
+static void
+report_reload_begin(void)
+{
+	rstate.reloads_begun++;
+	(void)runstate_write(conf, &rstate);
+	report_read_conf();
+	notify_reloading();
+}
+
+/* A reload ended, with why it failed (rc -1) or the new config serving. */
+static void
+report_reload_end(int rc, const char *why)
+{
+	char	 status[700];
+
+	rstate.reloads_done = rstate.reloads_begun;
+	rstate.last_reload = (int64_t)time(NULL);
+	rstate.last_ok = rc == 0;
+	if (rc == 0) {
+		rstate.generation++;
+		rstate.last_error[0] = '\0';
+		report_save_conf();
+	} else {
+		free(conf_text);
+		conf_text = NULL;
+		rstate.reloads_failed++;
+		snprintf(rstate.last_error, sizeof(rstate.last_error), "%s", why);
+	}
+	report_publish();
+	report_status(status, sizeof(status));
+	notify_ready(status);
+}
+
+/* On the way out (QUIT, TERM, INT). */
+static void
+report_stopping(int graceful)
+{
+	/* Workers told to quit now are not the old ones of a reload. */
+	__atomic_store_n(&shm->stopping, 1, __ATOMIC_RELAXED);
+	notify_stopping(graceful ? "stopping gracefully" : "stopping");
+}
+
 int
 master_run(struct conf *c, const char *path, int foreground)
 {
@@ -1118,6 +1281,9 @@ master_run(struct conf *c, const char *path, int foreground)
 	conf = c;
 	conf_path = path;
 	log_set_role("master");
+	proctitle_set("portico: master (%s)", proctitle_args());
+	/* main() loaded it a moment ago: the closest to that text. */
+	report_read_conf();
 	if (log_open(conf->g.error_log, conf->g.log_level, errbuf, sizeof(errbuf)) == -1) {
 		fprintf(stderr, "portico: %s\n", errbuf);
 		return 1;
@@ -1175,6 +1341,8 @@ master_run(struct conf *c, const char *path, int foreground)
 	generation = ++generations;
 	if (start_first(errbuf, sizeof(errbuf)) == -1) {
 		log_errorx("the workers did not come up: %s", errbuf);
+		free(conf_text);
+		conf_text = NULL;
 		end_generation(generation, 1);
 		remove_pid_file(conf->g.pid_file);
 		log_set_report(-1, NULL);
@@ -1184,6 +1352,13 @@ master_run(struct conf *c, const char *path, int foreground)
 	}
 	log_notice("portico %s started: %d workers", PACKAGE_VERSION, conf->g.workers);
 	startup_done();
+	/*
+	 * After a binary upgrade this master is the service's main process
+	 * now (the unit has NotifyAccess=all, as the old master started it).
+	 */
+	if (upgrade_inherited())
+		(void)notify_send("MAINPID=%d", (int)getpid());
+	report_started();
 	start_checker();
 
 	for (;;) {
@@ -1233,7 +1408,9 @@ master_run(struct conf *c, const char *path, int foreground)
 			if (stopping)
 				break;
 			if (!upgrade_pending()) {
-				reload();
+				report_reload_begin();
+				report_reload_end(reload(errbuf,
+				    sizeof(errbuf)), errbuf);
 				break;
 			}
 			/* Roll back: workers first, then the new master goes. */
@@ -1260,6 +1437,7 @@ master_run(struct conf *c, const char *path, int foreground)
 			if (stopping)
 				break;
 			log_notice("graceful shutdown");
+			report_stopping(1);
 			stopping = graceful = 1;
 			close_unused(conf, NULL);
 			signal_workers(SIGQUIT, 0);
@@ -1269,6 +1447,7 @@ master_run(struct conf *c, const char *path, int foreground)
 		case SIGTERM:
 		case SIGINT:
 			log_notice("shutting down");
+			report_stopping(0);
 			stopping = 1;
 			graceful = 0;
 			close_unused(conf, NULL);
@@ -1289,6 +1468,7 @@ out:
 	    (unsigned long long)tot.connections,
 	    (unsigned long long)tot.requests,
 	    (unsigned long long)tot.upstream_errors);
+	runstate_remove(conf, getpid());
 	remove_pid_file(conf->g.pid_file);
 	upgrade_end(conf->g.pid_file);
 	close_unused(conf, NULL);
@@ -1297,6 +1477,7 @@ out:
 		cache_destroy(cache);
 	tls_shm_destroy();
 	free(respawns);
+	free(conf_text);
 	conf_free(conf);
 	log_close();
 	return rc;

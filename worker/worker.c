@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proctitle.h"
 #include "worker/event.h"
 #include "worker/proxy.h"
 #include "worker/worker.h"
@@ -175,6 +176,11 @@ begin_quit(void)
 	if (worker.quitting)
 		return;
 	log_info("graceful stop: %zu connections open", proxy_active());
+	/* Told to quit while the master goes on: a reload retired us. */
+	if (__atomic_load_n(&worker.shm->stopping, __ATOMIC_RELAXED))
+		proctitle_set("portico: worker %d (shutting down)", worker.slot);
+	else
+		proctitle_set("portico: worker %d (old, draining)", worker.slot);
 	close_listeners();
 	quit_deadline = ev_now + worker.conf->g.shutdown_timeout_ms;
 	proxy_quit();
@@ -221,6 +227,7 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 	worker.stats = &shm->slot[slot];
 	snprintf(role, sizeof(role), "worker %d", slot);
 	log_set_role(role);
+	proctitle_set("portico: worker %d", slot);
 	/* Until it is up, its errors go to the master too. */
 	log_set_report(proc_ready_fd, PROC_REPORT_PREFIX);
 
