@@ -330,5 +330,5 @@ status_answer(struct client *c, const struct http_request *rq)
 	r->body_bytes = b.len;
 	r->resp_head = 1;
 	c->state = CS_LOCAL;
-	return STEP_DONE;
+	return STEP_ANSWERED;
 }
