@@ -163,7 +163,6 @@ struct req {
 	struct upstream_rt	*upstream;
 	struct upconn		*up;
 	int			 server;	/* index in upstream, -1 none */
-	int			 attempts;
 	int			 fail_status;	/* answer if no server is left */
 	int			 retried;	/* retries on other servers so far */
 	int			 queued;	/* waiting in the upstream's queue */

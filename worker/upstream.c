@@ -402,7 +402,6 @@ upstream_start(struct client *c)
 		}
 		balance_tried_set(&r->tried, i);
 		r->server = i;
-		r->attempts++;
 		if ((u = upconn_get(&ups->servers[i])) != NULL)
 			break;
 		log_warn("upstream %s server %s: connect",
