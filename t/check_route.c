@@ -7,7 +7,8 @@
  * wildcard, then *), lowercased, without port or trailing dot; then the
  * longest path prefix under that very pattern, the first in the file on
  * a tie; 421 when no host matches, 404 when no path does.  The path is
- * routed after normalization (worker/uri.c), as step_head does.
+ * routed after normalization (worker/uri.c), as step_head does.  And
+ * the balancing key of a request (request_key), for ip_hash and hash.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -251,6 +252,93 @@ START_TEST(route_after_normalize)
 }
 END_TEST
 
+/*
+ * The balancing key (request_key): the client address for ip_hash; for
+ * hash, the target, a header or a cookie as hash_key says.  No key (an
+ * absent or empty field) means round robin, as for the other methods.
+ * Returns whether the request is keyed, with the hash in *h.
+ */
+static int
+key_of(const char *keys, const char *ip, const char *head, uint32_t *h)
+{
+	char			 text[1024];
+	struct http_request	 rq;
+	struct upstream_rt	 ups;
+	struct client		*c;
+	struct req		*r;
+	int			 keyed;
+
+	snprintf(text, sizeof(text), BASE "[upstream h]\n"
+	    "server = 127.0.0.1:9002\n%s[route main]\nupstream = h\n", keys);
+	load(text);
+	c = calloc(1, sizeof(*c));
+	r = calloc(1, sizeof(*r));
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(r);
+	memset(&ups, 0, sizeof(ups));
+	ups.conf = cf->routes[0].upstream;
+	ck_assert_str_eq(ups.conf->name, "h");
+	r->upstream = &ups;
+	r->keyed = 1;
+	c->r = r;
+	snprintf(c->ip, sizeof(c->ip), "%s", ip);
+	memset(&rq, 0, sizeof(rq));
+	ck_assert_int_eq(http_parse_request(head, strlen(head), &lim, &rq,
+	    fields), HTTP_PARSE_OK);
+	request_key(c, &rq);
+	keyed = r->keyed;
+	*h = r->hash;
+	free(r);
+	free(c);
+	return keyed;
+}
+
+#define HASH(s)	balance_hash(s, strlen(s))
+
+START_TEST(balancing_key)
+{
+	uint32_t	 h;
+
+	ck_assert_int_eq(key_of("", "10.1.2.3", GET("a", "/x"), &h), 0);
+	ck_assert_int_eq(key_of("balance = least_conn\n", "10.1.2.3",
+	    GET("a", "/x"), &h), 0);
+	ck_assert_int_eq(key_of("balance = ip_hash\n", "10.1.2.3",
+	    GET("a", "/x"), &h), 1);
+	ck_assert_uint_eq(h, HASH("10.1.2.3"));
+	ck_assert_int_eq(key_of("balance = ip_hash\n", "2001:db8::7",
+	    GET("a", "/x"), &h), 1);
+	ck_assert_uint_eq(h, HASH("2001:db8::7"));
+	/* hash_key = uri: the target as sent, query included. */
+	ck_assert_int_eq(key_of("balance = hash\nhash_key = uri\n", "10.1.2.3",
+	    GET("a", "/x/../y?q=1"), &h), 1);
+	ck_assert_uint_eq(h, HASH("/x/../y?q=1"));
+}
+END_TEST
+
+START_TEST(balancing_key_fields)
+{
+	uint32_t	 h;
+
+	ck_assert_int_eq(key_of("balance = hash\nhash_key = header:x-user\n",
+	    "10.1.2.3", "GET / HTTP/1.1\r\nHost: a\r\nX-User: alice\r\n\r\n",
+	    &h), 1);
+	ck_assert_uint_eq(h, HASH("alice"));
+	/* Absent or empty: round robin. */
+	ck_assert_int_eq(key_of("balance = hash\nhash_key = header:x-user\n",
+	    "10.1.2.3", GET("a", "/"), &h), 0);
+	ck_assert_int_eq(key_of("balance = hash\nhash_key = header:x-user\n",
+	    "10.1.2.3", "GET / HTTP/1.1\r\nHost: a\r\nX-User:\r\n\r\n", &h), 0);
+	/* A cookie, in any Cookie field, not one whose name it starts. */
+	ck_assert_int_eq(key_of("balance = hash\nhash_key = cookie:sid\n",
+	    "10.1.2.3", "GET / HTTP/1.1\r\nHost: a\r\nCookie: sidx=1; a=2\r\n"
+	    "Cookie: b=3; sid=xyz; c=4\r\n\r\n", &h), 1);
+	ck_assert_uint_eq(h, HASH("xyz"));
+	ck_assert_int_eq(key_of("balance = hash\nhash_key = cookie:sid\n",
+	    "10.1.2.3", "GET / HTTP/1.1\r\nHost: a\r\nCookie: sidx=1\r\n\r\n",
+	    &h), 0);
+}
+END_TEST
+
 static Suite *
 route_suite(void)
 {
@@ -265,6 +353,11 @@ route_suite(void)
 	tcase_add_test(tc, listeners);
 	tcase_add_test(tc, misdirected);
 	tcase_add_test(tc, route_after_normalize);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("request_key");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, balancing_key);
+	tcase_add_test(tc, balancing_key_fields);
 	suite_add_tcase(s, tc);
 	return s;
 }
