@@ -366,7 +366,7 @@ extern struct upstream_rt	*upstreams;
 extern size_t			 nupstreams;
 extern size_t			 bufsize;
 extern struct http_limits	 req_limits, resp_limits;
-extern struct http_header	*hdrs;
+extern struct http_header	*hdrs;	/* a head being parsed (a request's go to r->fields) */
 extern char			*cscratch;	/* cache: two buffers for heads */
 /* cache: "ROUTE UPSTREAM", the scope of each route's keys (cache_keys) */
 extern struct cache_scope	*cache_scopes;
