@@ -40,7 +40,6 @@ size_t			 nupstreams;
 size_t			 bufsize;
 struct http_limits	 req_limits, resp_limits;
 struct http_header	*hdrs;
-struct http_header	*hdrs2;	/* a request head parsed again */
 char			*cscratch; /* cache: two buffers for heads */
 struct cache_scope	*cache_scopes;
 char			*fwdbuf;   /* cache: the forwarded head, built again */
@@ -93,9 +92,8 @@ proxy_init(struct conf *c)
 	resp_limits.max_head = bufsize - 1024;
 	resp_limits.max_headers = c->g.max_headers > 200 ? c->g.max_headers : 200;
 	hdrs = calloc(resp_limits.max_headers, sizeof(*hdrs));
-	hdrs2 = calloc(req_limits.max_headers, sizeof(*hdrs2));
 	upstreams = calloc(c->nupstreams, sizeof(*upstreams));
-	if (hdrs == NULL || hdrs2 == NULL || upstreams == NULL)
+	if (hdrs == NULL || upstreams == NULL)
 		return -1;
 	if (worker.cache != NULL && (cscratch = malloc(2 * bufsize)) == NULL)
 		return -1;
@@ -189,8 +187,6 @@ proxy_fini(void)
 	cache_scopes = NULL;
 	free(hdrs);
 	hdrs = NULL;
-	free(hdrs2);
-	hdrs2 = NULL;
 	free(cscratch);
 	cscratch = NULL;
 	free(fwdbuf);

@@ -94,8 +94,8 @@ local_answer(struct client *c, int status, int close_after)
 		return STEP_CLOSED;
 	}
 	if (r->c_stale && (status == 500 || (status >= 502 && status <= 504)) &&
-	    cache_stale_ok(c) && cache_serve_stale(c, status) == STEP_DONE)
-		return STEP_DONE;	/* stale-if-error */
+	    cache_stale_ok(c) && cache_serve_stale(c, status) == STEP_ANSWERED)
+		return STEP_ANSWERED;	/* stale-if-error */
 	if (close_after)
 		r->keep_alive = 0;
 	r->status = status;
@@ -123,7 +123,7 @@ local_answer(struct client *c, int status, int close_after)
 	r->resp_head = 1;
 	req_drop_up(r);
 	c->state = CS_LOCAL;
-	return STEP_DONE;
+	return STEP_ANSWERED;
 }
 
 /*
@@ -180,7 +180,7 @@ step_local(struct client *c)
 	while (r->hb_pos < r->hb_end || r->xbody_pos < r->xbody_len) {
 		if (!c->wr_ready) {
 			c->wait = W_CL_WRITE;
-			return STEP_AGAIN;
+			return STEP_WAIT;
 		}
 		hl = r->hb_end - r->hb_pos;
 		n = client_write2(c, r->hb + r->hb_pos, hl, r->xbody + r->xbody_pos,
@@ -206,7 +206,7 @@ step_local(struct client *c)
 		c->in_pos = c->in_end = 0;
 		c->state = CS_LINGER;
 		c->fixed_deadline = ev_now + LINGER_MS;
-		return STEP_DONE;
+		return STEP_NEXT;
 	}
 	return request_finish(c);
 }
@@ -221,7 +221,7 @@ step_linger(struct client *c)
 	for (;;) {
 		if (!c->rd_ready) {
 			c->wait = W_LINGER;
-			return STEP_AGAIN;
+			return STEP_WAIT;
 		}
 		n = read(c->io.fd, sink, sizeof(sink));
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
@@ -296,5 +296,5 @@ redirect_answer(struct client *c, const struct http_request *rq)
 	r->body_bytes = r->method == HTTP_M_HEAD ? 0 : sizeof(body) - 1;
 	r->resp_head = 1;
 	c->state = CS_LOCAL;
-	return STEP_DONE;
+	return STEP_ANSWERED;
 }

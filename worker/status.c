@@ -349,7 +349,7 @@ status_reply(struct client *c, struct sbuf *b, const char *type)
 	r->body_bytes = b->len;
 	r->resp_head = 1;
 	c->state = CS_LOCAL;
-	return STEP_DONE;
+	return STEP_ANSWERED;
 }
 
 /*

@@ -47,7 +47,7 @@ upstream_of(const struct conf_upstream *cu)
 
 /* The request is whole (or streams): cache, then the upstream. */
 enum step
-request_start(struct client *c, const struct http_request *rq)
+request_start(struct client *c)
 {
 	struct req		*r = c->r;
 	const struct conf_route	*rt = r->route;
@@ -62,17 +62,18 @@ request_start(struct client *c, const struct http_request *rq)
 		enum step	 st;
 
 		r->cache_on = 1;
-		if (cache_request(c, rq, &st))
-			return st;
+		if ((st = cache_request(c, &r->rq)) != STEP_NEXT)
+			return st;	/* answered, waits, or closed */
 	}
-	return request_forward(c, rq);
+	return request_forward(c);
 }
 
 /* Send the request on to the route's upstream. */
 enum step
-request_forward(struct client *c, const struct http_request *rq)
+request_forward(struct client *c)
 {
-	struct req	*r = c->r;
+	struct req			*r = c->r;
+	const struct http_request	*rq = &r->rq;
 
 	if (build_request_head(c, rq) == -1)
 		return local_answer(c, 431, 1);
@@ -349,7 +350,11 @@ queue_leave(struct req *r)
 	}
 }
 
-/* Pick a server and start sending the request to it. */
+/*
+ * Pick a server and start sending the request to it: STEP_NEXT with
+ * r->up set, STEP_WAIT when queued for max_conns, or the answer when no
+ * server is left.
+ */
 enum step
 upstream_start(struct client *c)
 {
@@ -362,7 +367,7 @@ upstream_start(struct client *c)
 		i = balance_pick(&ups->bal, ev_now, &r->tried, r->keyed, r->hash, &why);
 		if (i == -1) {
 			if (why == BALANCE_ALL_FULL && queue_wait(c))
-				return STEP_AGAIN;
+				return STEP_WAIT;
 			shm_stat_inc(&worker.stats->upstream_errors);
 			if (why == BALANCE_ALL_FULL) {
 				log_warnx("upstream %s: every server is at max_conns%s",
@@ -380,7 +385,6 @@ upstream_start(struct client *c)
 		}
 		balance_tried_set(&r->tried, i);
 		r->server = i;
-		r->attempts++;
 		if ((u = upconn_get(&ups->servers[i])) != NULL)
 			break;
 		log_warn("upstream %s server %s: connect",
@@ -395,9 +399,10 @@ upstream_start(struct client *c)
 	r->t_up_start = ev_now;
 	if (!u->reused)
 		c->fixed_deadline = ev_now + ups->conf->connect_timeout_ms;
-	return STEP_DONE;
+	return STEP_NEXT;
 }
 
+/* The retry_on bit of an upstream status, 0 for one it never covers. */
 unsigned
 retry_status_bit(int status)
 {
@@ -415,8 +420,12 @@ retry_status_bit(int status)
 	}
 }
 
-static int
-idempotent(enum http_method m)
+/*
+ * Whether a method may be sent again after it may have reached a server
+ * (RFC 9110 9.2.2): not POST, PATCH, CONNECT nor an unknown one.
+ */
+int
+retry_idempotent(enum http_method m)
 {
 	return m != HTTP_M_POST && m != HTTP_M_PATCH && m != HTTP_M_OTHER &&
 	    m != HTTP_M_CONNECT;
@@ -436,7 +445,7 @@ retry_allowed(const struct req *r, unsigned kind, int nothing_sent)
 
 	if ((cu->retry_on & kind) == 0 || !r->replayable)
 		return 0;
-	if (!nothing_sent && !idempotent(r->method))
+	if (!nothing_sent && !retry_idempotent(r->method))
 		return 0;
 	if (cu->retries >= 0 && r->retried >= cu->retries)
 		return 0;
@@ -446,12 +455,17 @@ retry_allowed(const struct req *r, unsigned kind, int nothing_sent)
 	return 1;
 }
 
-/* Rewind the request to send it again, and pick the next server. */
+/*
+ * Rewind the request to send it again, and pick the next server:
+ * STEP_RETRY (sent anew, or queued for max_conns), or the answer when no
+ * server is left.
+ */
 enum step
 request_retry(struct client *c, int same_server, int status)
 {
 	struct req		*r = c->r;
 	struct upstream_rt	*ups = r->upstream;
+	enum step		 st;
 
 	if (ups->servers[r->server].conf->shm_idx >= 0)
 		shm_count(&worker.shm->srv[ups->servers[r->server].conf->shm_idx].retries);
@@ -478,7 +492,8 @@ request_retry(struct client *c, int same_server, int status)
 	r->need_more = 0;
 	r->resp_started = 0;
 	r->fail_status = status;
-	return upstream_start(c);
+	st = upstream_start(c);
+	return st == STEP_NEXT || st == STEP_WAIT ? STEP_RETRY : st;
 }
 
 /*
@@ -512,7 +527,7 @@ upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_se
 	 * server's failure: an idempotent request goes again on a fresh
 	 * connection to the same server, whatever retry_on says.
 	 */
-	if (reused && kind == RETRY_ERROR && r->replayable && idempotent(r->method))
+	if (reused && kind == RETRY_ERROR && r->replayable && retry_idempotent(r->method))
 		return request_retry(c, 1, status);
 	if (retry_allowed(r, kind, nothing_sent)) {
 		r->retried++;

@@ -177,7 +177,7 @@ begin_quit(void)
 		return;
 	log_info("graceful stop: %zu connections open", proxy_active());
 	/* Told to quit while the master goes on: a reload retired us. */
-	if (__atomic_load_n(&worker.shm->stopping, __ATOMIC_RELAXED))
+	if (shm_read32(&worker.shm->stopping))
 		proctitle_set("portico: worker %d (shutting down)", worker.slot);
 	else
 		proctitle_set("portico: worker %d (old, draining)", worker.slot);
