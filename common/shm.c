@@ -7,21 +7,27 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "common/metrics.h"
 #include "common/shm.h"
+
+/* The mapping: the header, then the metrics region (common/metrics.h). */
+#define SHM_MAP_SIZE	(METRICS_OFFSET + metrics_size())
 
 struct shm_header *
 shm_create(void)
 {
 	struct shm_header	*shm;
 
-	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	/* NORESERVE: the metrics slots take memory only once written. */
+	shm = mmap(NULL, SHM_MAP_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (shm == MAP_FAILED)
 		return NULL;
 	memset(shm, 0, sizeof(*shm));
 	shm->magic = SHM_MAGIC;
 	shm->version = SHM_VERSION;
-	shm->size = sizeof(*shm);
+	shm->size = SHM_MAP_SIZE;
+	metrics_init(shm_metrics(shm));
 	return shm;
 }
 
@@ -29,7 +35,7 @@ void
 shm_destroy(struct shm_header *shm)
 {
 	if (shm != NULL)
-		munmap(shm, sizeof(*shm));
+		munmap(shm, SHM_MAP_SIZE);
 }
 
 static uint64_t
@@ -122,6 +128,8 @@ shm_servers_assign(struct shm_header *shm, struct conf *conf, char *errbuf,
 			shm->srv[j].used = 1;
 			s->shm_idx = j;
 		}
+	/* The routes and upstreams get their metrics rows by name too. */
+	metrics_assign(shm_metrics(shm), conf);
 	return 0;
 }
 
@@ -143,4 +151,6 @@ shm_slot_release(struct shm_header *shm, int slot)
 		    cur - sub, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 		shm->held[slot][j] = 0;
 	}
+	/* Its per-route counters go to retired, its connections to 0. */
+	metrics_slot_release(shm_metrics(shm), slot);
 }

@@ -30,6 +30,7 @@
 #include "worker/cachepol.h"
 #include "worker/event.h"
 #include "worker/http.h"
+#include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -439,6 +440,8 @@ client_close(struct client *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	nclients--;
+	if (!c->bg)
+		metrics_conn_closed();	/* a cache refresh is no connection */
 	c->next = dead_clients;
 	dead_clients = c;
 }
@@ -614,6 +617,7 @@ proxy_accept(struct ev_io *io, uint32_t events)
 			clients->prev = c;
 		clients = c;
 		nclients++;
+		metrics_conn_opened();
 		STAT_INC(connections);
 		if (ls->conf->tls != NULL &&
 		    (c->tls = tls_conn_accept(ls->conf->tls, fd)) == NULL) {

@@ -437,6 +437,7 @@ step_head(struct client *c)
 	rt = route_find(c->ls, &rq, &status);
 	if (rt == NULL)
 		return local_answer(c, status, BODY_UNREAD(r));
+	r->route = rt;		/* (the metrics count refusals on it too) */
 	if (!client_allowed(c, rt)) {
 		log_info("client %s: not allowed on route %s", c->ip, rt->name);
 		return local_answer(c, 403, BODY_UNREAD(r));
@@ -450,7 +451,6 @@ step_head(struct client *c)
 	}
 	if (conf->g.max_body_size > 0 && rq.content_length > conf->g.max_body_size)
 		return local_answer(c, 413, 1);
-	r->route = rt;
 	r->head_off = r->body_start - rq.head_len;
 	r->head_len = rq.head_len;
 	if (!r->req_done && rt->request_buffering)

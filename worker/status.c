@@ -28,6 +28,7 @@
 #include "worker/cachepol.h"
 #include "worker/event.h"
 #include "worker/http.h"
+#include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -299,6 +300,10 @@ status_answer(struct client *c, const struct http_request *rq)
 	if (!prom)
 		sb_printf(&b, "]");
 	status_tls(&b, prom);
+	if (prom)
+		metrics_prom(&b, shm);	/* last: it adds # HELP lines */
+	else
+		metrics_json(&b, shm);
 	if (!prom)
 		sb_printf(&b, "}\n");
 	if (b.oom) {

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "worker/event.h"
+#include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/worker.h"
 
@@ -219,6 +220,7 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 	worker.shm = shm;
 	worker.cache = cache;
 	worker.stats = &shm->slot[slot];
+	metrics_worker_start(shm, slot);
 	snprintf(role, sizeof(role), "worker %d", slot);
 	log_set_role(role);
 	/* Until it is up, its errors go to the master too. */
