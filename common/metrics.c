@@ -50,14 +50,25 @@ metrics_bucket(uint64_t us)
 	return i;
 }
 
+/*
+ * Atomic adds: after a binary upgrade two masters may fold slots into
+ * retired at once.  (Not on the request path: the status answer and
+ * the master only.)
+ */
+static void
+add64(uint64_t *dst, const uint64_t *src)
+{
+	__atomic_fetch_add(dst, load64(src), __ATOMIC_RELAXED);
+}
+
 static void
 hist_add(struct metrics_hist *dst, const struct metrics_hist *src)
 {
 	int	 i;
 
 	for (i = 0; i < METRICS_BUCKETS; i++)
-		dst->bucket[i] += load64(&src->bucket[i]);
-	dst->sum_us += load64(&src->sum_us);
+		add64(&dst->bucket[i], &src->bucket[i]);
+	add64(&dst->sum_us, &src->sum_us);
 }
 
 static void
@@ -66,7 +77,7 @@ route_add(struct metrics_route_row *dst, const struct metrics_route_row *src)
 	int	 i;
 
 	for (i = 0; i < 6; i++)
-		dst->status[i] += load64(&src->status[i]);
+		add64(&dst->status[i], &src->status[i]);
 	hist_add(&dst->duration, &src->duration);
 }
 
@@ -123,8 +134,9 @@ found:
 void
 metrics_assign(struct metrics *m, struct conf *conf)
 {
-	size_t	 i;
-	int	 j;
+	const char	*first = NULL;
+	size_t		 i, over;
+	int		 j;
 
 	for (j = 0; j < METRICS_ROUTES; j++)
 		m->route_name[j].used = 0;
@@ -141,22 +153,23 @@ metrics_assign(struct metrics *m, struct conf *conf)
 		for (j = 0; j < METRICS_UPSTREAMS; j++)
 			if (strcmp(m->upstream_name[j].name, conf->upstreams[i].name) == 0)
 				m->upstream_name[j].used = 1;
-	for (i = 0; i < conf->nroutes; i++) {
-		conf->routes[i].metrics_idx = row_for(m, m->route_name, 1,
-		    METRICS_ROUTES, conf->routes[i].name, 1);
-		if (conf->routes[i].metrics_idx == -1)
-			log_warnx("route %s: more than %d routes: not counted "
-			    "in the per-route metrics", conf->routes[i].name,
-			    METRICS_ROUTES - 1);
-	}
-	for (i = 0; i < conf->nupstreams; i++) {
-		conf->upstreams[i].metrics_idx = row_for(m, m->upstream_name, 0,
-		    METRICS_UPSTREAMS, conf->upstreams[i].name, 0);
-		if (conf->upstreams[i].metrics_idx == -1)
-			log_warnx("upstream %s: more than %d upstreams: not "
-			    "counted in the per-upstream metrics",
-			    conf->upstreams[i].name, METRICS_UPSTREAMS);
-	}
+	for (i = 0, over = 0; i < conf->nroutes; i++)
+		if ((conf->routes[i].metrics_idx = row_for(m, m->route_name, 1,
+		    METRICS_ROUTES, conf->routes[i].name, 1)) == -1 && over++ == 0)
+			first = conf->routes[i].name;
+	if (over > 0)
+		log_warnx("%zu routes from route %s on are not counted in the "
+		    "per-route metrics (at most %d)", over, first,
+		    METRICS_ROUTES - 1);
+	for (i = 0, over = 0; i < conf->nupstreams; i++)
+		if ((conf->upstreams[i].metrics_idx = row_for(m,
+		    m->upstream_name, 0, METRICS_UPSTREAMS,
+		    conf->upstreams[i].name, 0)) == -1 && over++ == 0)
+			first = conf->upstreams[i].name;
+	if (over > 0)
+		log_warnx("%zu upstreams from upstream %s on are not counted "
+		    "in the per-upstream metrics (at most %d)", over, first,
+		    METRICS_UPSTREAMS);
 }
 
 void
