@@ -382,7 +382,8 @@ cert_expiry(const X509 *x)
 	struct tm	 tm;
 
 	memset(&tm, 0, sizeof(tm));
-	if (x == NULL || (t = X509_get0_notAfter(x)) == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+	if (x == NULL || (t = X509_get0_notAfter(x)) == NULL ||
+	    ASN1_TIME_to_tm(t, &tm) != 1)
 		return -1;
 	return (int64_t)timegm(&tm);
 }
