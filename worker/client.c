@@ -616,8 +616,8 @@ proxy_accept(struct ev_io *io, uint32_t events)
 		if (clients != NULL)
 			clients->prev = c;
 		clients = c;
-		nclients++;
 		metrics_conn_opened();
+		nclients++;
 		STAT_INC(connections);
 		if (ls->conf->tls != NULL &&
 		    (c->tls = tls_conn_accept(ls->conf->tls, fd)) == NULL) {

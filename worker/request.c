@@ -451,6 +451,7 @@ step_head(struct client *c)
 	}
 	if (conf->g.max_body_size > 0 && rq.content_length > conf->g.max_body_size)
 		return local_answer(c, 413, 1);
+	r->route = rt;
 	r->head_off = r->body_start - rq.head_len;
 	r->head_len = rq.head_len;
 	if (!r->req_done && rt->request_buffering)
