@@ -354,9 +354,24 @@ def test():
         tap.is_(value(s4, "portico_route_responses_total", route="api", **{"class": "2xx"}),
                 4.0, "the route put back resumes its counts (rows are keyed by name)")
         tap.is_(errs, [], "still valid exposition after the reloads", "\n".join(errs[:10]))
+        # A certificate replaced by a reload: the new one's notAfter (a
+        # self-signed one valid for 400 days, not the 30 of the others).
+        c_key = os.path.join(certs.dir, "c.key")
+        c_pem = os.path.join(certs.dir, "c.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", c_key, "-out", c_pem,
+                        "-days", "400", "-subj", "/CN=c.test"], check=True,
+                       capture_output=True, timeout=60)
+        p.reload(listener_opts={"secure": [("tls_certificate", c_pem), ("tls_key", c_key)]})
+        _, (fams, s5, errs) = scrape()
+        got = {(os.path.realpath(dict(lab)["certificate"]), int(v))
+               for (n, lab), v in s5.items()
+               if n == "portico_tls_certificate_expiry_timestamp_seconds"}
+        tap.is_(got, {(os.path.realpath(c_pem), not_after(c_pem))},
+                "after a reload with another certificate: its notAfter, the old ones gone")
 
     p.stop()
 
 
 if __name__ == "__main__":
-    main(test, timeout=120, tests=35)
+    main(test, timeout=120, tests=36)
