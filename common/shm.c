@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/metrics.h"
 #include "common/shm.h"
 
 /* The memfd behind this process's region, for a binary upgrade. */
@@ -68,21 +69,31 @@ shm_map_fd(int fd, size_t *sizep)
 	return p;
 }
 
+/* The mapping: the header, then the metrics region (common/metrics.h). */
+#define SHM_MAP_SIZE	(METRICS_OFFSET + metrics_size())
+
 struct shm_header *
 shm_create(void)
 {
 	struct shm_header	*shm;
 	int			 fd;
 
-	if ((shm = shm_map_new("portico-shm", sizeof(*shm), &fd)) == NULL)
+	if ((shm = shm_map_new("portico-shm", SHM_MAP_SIZE, &fd)) == NULL)
 		return NULL;
 	shm->magic = SHM_MAGIC;
 	shm->version = SHM_VERSION;
-	shm->size = sizeof(*shm);
+	shm->size = SHM_MAP_SIZE;
 	if (shm_fd != -1)
 		close(shm_fd);
 	shm_fd = fd;
+	metrics_init(shm_metrics(shm));
 	return shm;
+}
+
+size_t
+shm_map_size(void)
+{
+	return SHM_MAP_SIZE;
 }
 
 int
@@ -99,10 +110,10 @@ shm_header_check(const struct shm_header *shm, size_t maplen, char *why,
 		    shm->version, SHM_VERSION);
 		return -1;
 	}
-	if (shm->size != sizeof(*shm) || maplen != sizeof(*shm)) {
+	if (shm->size != SHM_MAP_SIZE || maplen != SHM_MAP_SIZE) {
 		snprintf(why, whylen, "%llu bytes (mapped %zu), this binary's "
 		    "layout has %zu", (unsigned long long)shm->size, maplen,
-		    sizeof(*shm));
+		    (size_t)SHM_MAP_SIZE);
 		return -1;
 	}
 	return 0;
@@ -142,7 +153,7 @@ void
 shm_destroy(struct shm_header *shm)
 {
 	if (shm != NULL)
-		munmap(shm, sizeof(*shm));
+		munmap(shm, SHM_MAP_SIZE);
 	if (shm_fd != -1)
 		close(shm_fd);
 	shm_fd = -1;
@@ -272,6 +283,8 @@ shm_servers_assign(struct shm_header *shm, struct conf *conf, char *errbuf,
 			shm->srv[j].used = 1;
 			s->shm_idx = j;
 		}
+	/* The routes and upstreams get their metrics rows by name too. */
+	metrics_assign(shm_metrics(shm), conf);
 	return 0;
 }
 
@@ -293,4 +306,6 @@ shm_slot_release(struct shm_header *shm, int slot)
 		    cur - sub, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 		shm->held[slot][j] = 0;
 	}
+	/* Its per-route counters go to retired, its connections to 0. */
+	metrics_slot_release(shm_metrics(shm), slot);
 }

@@ -35,7 +35,7 @@
 
 #define SHM_MAGIC	0x504f5254u	/* "PORT" */
 /* Bump on any change to the structures below: a new binary then starts empty. */
-#define SHM_VERSION	3	/* 2: reload counters, slot owners */
+#define SHM_VERSION	3	/* 2: reload counters, slot owners; 3: the metrics region */
 #define SHM_SLOTS	1024
 #define SHM_SERVERS	1024	/* distinct upstream servers over the daemon's life */
 #define SHM_KEY_LEN	128
@@ -110,6 +110,8 @@ struct shm_header	*shm_create(void);
  */
 struct shm_header	*shm_attach(int fd, char *why, size_t whylen);
 /* 0 when a region of maplen bytes has this binary's layout; else -1, why. */
+/* Bytes of the whole mapping: the header, then the metrics region. */
+size_t			 shm_map_size(void);
 int			 shm_header_check(const struct shm_header *shm, size_t maplen,
 			    char *why, size_t whylen);
 /* The memfd of the region this process created or attached; -1: none. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -375,6 +376,29 @@ cert_names(X509 *x)
 	return out;
 }
 
+/* The notAfter time of x, Unix seconds; -1 when it cannot be read. */
+static int64_t
+cert_expiry(const X509 *x)
+{
+	const ASN1_TIME	*t;
+	struct tm	 tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (x == NULL || (t = X509_get0_notAfter(x)) == NULL ||
+	    ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+int64_t
+tls_cert_not_after(const struct tls_server *srv, size_t i)
+{
+	if (srv == NULL || srv->not_after == NULL || srv->conf == NULL ||
+	    i >= srv->conf->ntls_cert)
+		return -1;
+	return srv->not_after[i];
+}
+
 /* A server context with portico's settings for listener l. */
 static SSL_CTX *
 server_ctx_new(const struct conf *conf, const struct conf_listener *l,
@@ -508,6 +532,7 @@ server_free(struct tls_server *srv)
 	free(srv->ctx);
 	free(srv->ktypes);
 	free(srv->names);
+	free(srv->not_after);
 	free(srv);
 }
 
@@ -532,6 +557,7 @@ server_load(const struct conf *conf, const struct conf_listener *l,
 	if ((srv = calloc(1, sizeof(*srv))) == NULL ||
 	    (srv->ctx = calloc(l->ntls_cert, sizeof(*srv->ctx))) == NULL ||
 	    (srv->ktypes = calloc(l->ntls_cert, sizeof(*srv->ktypes))) == NULL ||
+	    (srv->not_after = calloc(l->ntls_cert, sizeof(*srv->not_after))) == NULL ||
 	    (sets = calloc(l->ntls_cert, sizeof(*sets))) == NULL) {
 		e->oom = 1;
 		goto fail;
@@ -546,6 +572,7 @@ server_load(const struct conf *conf, const struct conf_listener *l,
 			continue;
 		}
 		x = SSL_CTX_get0_certificate(ctx);
+		srv->not_after[i] = cert_expiry(x);
 		kt = key_type(x);
 		if ((set = cert_names(x)) == NULL) {
 			SSL_CTX_free(ctx);

@@ -78,6 +78,8 @@ struct tls_server {
 	struct tls_name		 *names;
 	size_t			  nnames;
 	const struct conf_listener *conf;
+	int64_t			 *not_after;	/* per tls_certificate (file order):
+						   its notAfter, Unix time */
 };
 
 /* TLS towards the servers of an upstream. */
@@ -100,6 +102,11 @@ int		 tls_conf_load(struct conf *conf, char **errors);
 void		 tls_conf_free(struct conf *conf);
 /* Pick the context for a server name (SNI), or NULL for the default. */
 SSL_CTX		*tls_server_pick(const struct tls_server *srv, const char *name);
+/*
+ * The notAfter time (Unix seconds) of certificate i of a TLS listener,
+ * in tls_certificate order, as loaded; -1 when it cannot be read.
+ */
+int64_t		 tls_cert_not_after(const struct tls_server *srv, size_t i);
 /* ex_data index of the SSL_SESSION ** an upstream connection saves into. */
 int		 tls_session_index(void);
 

@@ -31,26 +31,26 @@ START_TEST(test_shm_header)
 	shm = shm_create();
 	ck_assert_ptr_nonnull(shm);
 	ck_assert_int_ge(shm_memfd(), 0);
-	ck_assert_int_eq(shm_header_check(shm, sizeof(*shm), why, sizeof(why)), 0);
+	ck_assert_int_eq(shm_header_check(shm, shm_map_size(), why, sizeof(why)), 0);
 
 	shm->version = SHM_VERSION + 1;
-	ck_assert_int_eq(shm_header_check(shm, sizeof(*shm), why, sizeof(why)), -1);
+	ck_assert_int_eq(shm_header_check(shm, shm_map_size(), why, sizeof(why)), -1);
 	ck_assert_msg(strstr(why, "layout version") != NULL, "%s", why);
 	shm->version = SHM_VERSION;
 
 	shm->magic ^= 1;
-	ck_assert_int_eq(shm_header_check(shm, sizeof(*shm), why, sizeof(why)), -1);
+	ck_assert_int_eq(shm_header_check(shm, shm_map_size(), why, sizeof(why)), -1);
 	ck_assert_str_eq(why, "not a portico region");
 	shm->magic ^= 1;
 
 	/* The same version number with another size: a layout change. */
 	shm->size += 64;
-	ck_assert_int_eq(shm_header_check(shm, sizeof(*shm), why, sizeof(why)), -1);
+	ck_assert_int_eq(shm_header_check(shm, shm_map_size(), why, sizeof(why)), -1);
 	shm->size -= 64;
-	ck_assert_int_eq(shm_header_check(shm, sizeof(*shm) - 64, why,
+	ck_assert_int_eq(shm_header_check(shm, shm_map_size() - 64, why,
 	    sizeof(why)), -1);
 	ck_assert_int_eq(shm_header_check(shm, 4, why, sizeof(why)), -1);
-	ck_assert_int_eq(shm_header_check(shm, sizeof(*shm), why, sizeof(why)), 0);
+	ck_assert_int_eq(shm_header_check(shm, shm_map_size(), why, sizeof(why)), 0);
 	shm_destroy(shm);
 }
 END_TEST

@@ -28,6 +28,7 @@
 #include "worker/cachepol.h"
 #include "worker/event.h"
 #include "worker/http.h"
+#include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -108,6 +109,7 @@ access_log(struct client *c)
 	r->logged = 1;
 	if (c->bg)
 		return;		/* a cache refresh: no client asked */
+	metrics_request_done(r);
 	if (r->status > 0 && r->status < 600)
 		shm_stat_inc(&worker.stats->status[r->status / 100]);
 	if (!worker_access_log_enabled())

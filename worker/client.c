@@ -30,6 +30,7 @@
 #include "worker/cachepol.h"
 #include "worker/event.h"
 #include "worker/http.h"
+#include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -463,6 +464,8 @@ client_close(struct client *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	nclients--;
+	if (!c->bg)
+		metrics_conn_closed();	/* a cache refresh is no connection */
 	c->next = dead_clients;
 	dead_clients = c;
 }
@@ -637,6 +640,7 @@ proxy_accept(struct ev_io *io, uint32_t events)
 		if (clients != NULL)
 			clients->prev = c;
 		clients = c;
+		metrics_conn_opened();
 		nclients++;
 		shm_stat_inc(&worker.stats->connections);
 		if (ls->conf->tls != NULL &&

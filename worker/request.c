@@ -470,6 +470,7 @@ request_route(struct client *c)
 	rt = route_find(conf, c->ls->conf, rq, &status);
 	if (rt == NULL)
 		return local_answer(c, status, BODY_UNREAD(r));
+	r->route = rt;		/* (the metrics count refusals on it too) */
 	if (!client_allowed(c, rt)) {
 		log_info("client %s: not allowed on route %s", c->ip, rt->name);
 		return local_answer(c, 403, BODY_UNREAD(r));

@@ -28,6 +28,7 @@
 #include "worker/cachepol.h"
 #include "worker/event.h"
 #include "worker/http.h"
+#include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -371,11 +372,13 @@ status_answer(struct client *c, const struct http_request *rq)
 		status_prom_totals(&b, &tot);
 		status_metrics(&b, worker.shm);
 		status_tls(&b, 1);
+		metrics_prom(&b, worker.shm);	/* last: it adds # HELP lines */
 		return status_reply(c, &b, "text/plain; version=0.0.4");
 	}
 	status_json_totals(&b, &tot);
 	status_json_upstreams(&b, worker.shm);
 	status_tls(&b, 0);
+	metrics_json(&b, worker.shm);
 	sb_printf(&b, "}\n");
 	return status_reply(c, &b, "application/json");
 }

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/proctitle.h"
 #include "worker/event.h"
+#include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/worker.h"
 
@@ -225,6 +226,7 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 	worker.shm = shm;
 	worker.cache = cache;
 	worker.stats = &shm->slot[slot];
+	metrics_worker_start(shm, slot);
 	snprintf(role, sizeof(role), "worker %d", slot);
 	log_set_role(role);
 	proctitle_set("portico: worker %d", slot);
