@@ -12,7 +12,7 @@
 
 #include "common/cache.h"
 #include "worker/cachepol.h"
-#include "worker/http.h"
+#include "common/http.h"
 
 #define NHDRS	128
 

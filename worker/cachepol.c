@@ -22,7 +22,7 @@
 
 #include "common/cache.h"
 #include "worker/cachepol.h"
-#include "worker/http.h"
+#include "common/http.h"
 
 /*
  * The largest delta-seconds kept: RFC 9111 1.2.2 lets a cache cap larger

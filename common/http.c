@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "worker/http.h"
+#include "common/http.h"
 
 /* Largest trailer section accepted in a chunked body. */
 #define HTTP_MAX_TRAILER	16384
