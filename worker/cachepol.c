@@ -23,6 +23,7 @@
 #include "common/cache.h"
 #include "worker/cachepol.h"
 #include "common/http.h"
+#include "common/strbuf.h"
 
 /*
  * The largest delta-seconds kept: RFC 9111 1.2.2 lets a cache cap larger
@@ -80,14 +81,6 @@ static const struct cachepol_opts default_opts = {
 	0, 0, 86400, 10, 0
 };
 
-/* An output buffer that refuses to overflow: once full it stays bad. */
-struct wbuf {
-	char		*out;
-	size_t		 cap;
-	size_t		 len;
-	int		 bad;
-};
-
 /*
  * Where the normalised value of a Vary field goes: written to out, or
  * compared with cmp[0..cap) (out NULL).
@@ -130,13 +123,9 @@ static int		 match_name(const char *, size_t, const char *const *,
 static int		 parse_time_of_day(const char *, int *, int *, int *);
 static int64_t		 make_time(int64_t, int, int, int, int, int);
 static void		 put_2d(char *, int);
-static void		 wput(struct wbuf *, const char *, size_t);
-static void		 wput_lower(struct wbuf *, const char *, size_t);
-static void		 wput_field(struct wbuf *, const struct http_header *);
 static size_t		 strip_default_port(const char *, size_t,
 			    unsigned);
 static size_t		 remove_dot_segments(char *, size_t);
-static int		 wbuf_result(const struct wbuf *);
 static int		 status_understood(int);
 static int		 status_heuristic(int);
 static const struct http_header *hfind(const struct http_header *, size_t,
@@ -694,53 +683,6 @@ cachepol_fmt_date(int64_t t, char *out)
 	return 29;
 }
 
-static void
-wput(struct wbuf *w, const char *p, size_t n)
-{
-	if (w->bad)
-		return;
-	if (n > w->cap - w->len) {
-		w->bad = 1;
-		return;
-	}
-	memcpy(w->out + w->len, p, n);
-	w->len += n;
-}
-
-/* "Name: value" CRLF. */
-static void
-wput_field(struct wbuf *w, const struct http_header *h)
-{
-	wput(w, h->name, h->name_len);
-	wput(w, ": ", 2);
-	wput(w, h->value, h->value_len);
-	wput(w, "\r\n", 2);
-}
-
-static void
-wput_lower(struct wbuf *w, const char *p, size_t n)
-{
-	size_t	 i;
-
-	if (w->bad)
-		return;
-	if (n > w->cap - w->len) {
-		w->bad = 1;
-		return;
-	}
-	for (i = 0; i < n; i++)
-		w->out[w->len + i] = (char)lower((unsigned char)p[i]);
-	w->len += n;
-}
-
-static int
-wbuf_result(const struct wbuf *w)
-{
-	if (w->bad || w->len > INT_MAX)
-		return -1;
-	return (int)w->len;
-}
-
 /*
  * The length of authority a[0..n) without a port equal to defport, or
  * an empty port (RFC 3986 6.2.3: both mean the default).  Leading zeros
@@ -814,7 +756,7 @@ remove_dot_segments(char *p, size_t n)
 
 /* Host (without the default port defport) and target of rq, into w. */
 static void
-key_url(struct wbuf *w, const struct http_request *rq, const char *fallback_host,
+key_url(struct strbuf *w, const struct http_request *rq, const char *fallback_host,
     unsigned defport)
 {
 	const char	*host = rq->host;
@@ -822,7 +764,7 @@ key_url(struct wbuf *w, const struct http_request *rq, const char *fallback_host
 
 	if (host == NULL || hl == 0) {
 		if (fallback_host == NULL) {
-			w->bad = 1;
+			w->over = 1;
 			return;
 		}
 		host = fallback_host;
@@ -830,18 +772,18 @@ key_url(struct wbuf *w, const struct http_request *rq, const char *fallback_host
 	}
 	hl = strip_default_port(host, hl, defport);
 	if (hl == 0 || rq->path == NULL || rq->path_len == 0) {
-		w->bad = 1;
+		w->over = 1;
 		return;
 	}
-	wput_lower(w, host, hl);
+	strbuf_lower(w, host, hl);
 	/*
 	 * In origin-form this is the target as sent; in absolute-form the
 	 * path and query after the authority, with "/" for an empty path.
 	 */
-	wput(w, rq->path, rq->path_len);
+	strbuf_add(w, rq->path, rq->path_len);
 	if (rq->query != NULL) {
-		wput(w, "?", 1);
-		wput(w, rq->query, rq->query_len);
+		strbuf_add(w, "?", 1);
+		strbuf_add(w, rq->query, rq->query_len);
 	}
 }
 
@@ -849,28 +791,30 @@ int
 cachepol_key(const struct http_request *rq, const char *fallback_host,
     char *out, size_t cap)
 {
-	struct wbuf	 w = { out, cap, 0, 0 };
+	struct strbuf	 w;
 
+	strbuf_init(&w, out, cap);
 	key_url(&w, rq, fallback_host, 80);
-	return wbuf_result(&w);
+	return strbuf_result(&w);
 }
 
 int
 cachepol_key_scoped(const struct http_request *rq, const char *fallback_host,
     const char *scope, int https, char *out, size_t cap)
 {
-	struct wbuf	 w = { out, cap, 0, 0 };
+	struct strbuf	 w;
 
+	strbuf_init(&w, out, cap);
 	if (scope != NULL && *scope != '\0') {
-		wput(&w, scope, strlen(scope));
-		wput(&w, " ", 1);
+		strbuf_add(&w, scope, strlen(scope));
+		strbuf_add(&w, " ", 1);
 	}
 	if (https)
-		wput(&w, "https://", 8);
+		strbuf_add(&w, "https://", 8);
 	else
-		wput(&w, "http://", 7);
+		strbuf_add(&w, "http://", 7);
 	key_url(&w, rq, fallback_host, https ? 443 : 80);
-	return wbuf_result(&w);
+	return strbuf_result(&w);
 }
 
 static int
@@ -883,11 +827,12 @@ int
 cachepol_key_of_uri(const char *uri, size_t ulen, const struct http_request *rq,
     const char *fallback_host, char *out, size_t cap)
 {
-	struct wbuf	 w = { out, cap, 0, 0 };
+	struct strbuf	 w;
 	const char	*host = rq->host, *a = NULL, *ae, *q, *ue, *bp;
 	size_t		 hl = rq->host_len, al, i, ps, plen, bl;
 	unsigned	 defport = 80;
 
+	strbuf_init(&w, out, cap);
 	if (uri == NULL)
 		return -1;
 	for (i = 0; i < ulen; i++)
@@ -930,7 +875,7 @@ cachepol_key_of_uri(const char *uri, size_t ulen, const struct http_request *rq,
 	} else if (ulen >= 2 && uri[0] == '/' && uri[1] == '/')
 		a = uri + 2;	/* network-path reference */
 
-	wput_lower(&w, host, hl);
+	strbuf_lower(&w, host, hl);
 	ps = w.len;
 	if (a != NULL) {
 		/* Same host only: another host's keys are not ours to drop. */
@@ -954,23 +899,23 @@ cachepol_key_of_uri(const char *uri, size_t ulen, const struct http_request *rq,
 		if (uri[0] != '?')
 			while (bl > 0 && bp[bl - 1] != '/')
 				bl--;
-		wput(&w, bp, bl);
+		strbuf_add(&w, bp, bl);
 	}
 	q = memchr(uri, '?', ulen);
 	plen = q != NULL ? (size_t)(q - uri) : ulen;
-	wput(&w, uri, plen);
-	if (w.bad)
+	strbuf_add(&w, uri, plen);
+	if (w.over)
 		return -1;
 	w.len = ps + remove_dot_segments(out + ps, w.len - ps);
 	if (w.len == ps || out[ps] != '/') {
 		/* An empty path is "/"; so is what dots left rootless. */
 		if (w.len == ps)
-			wput(&w, "/", 1);
+			strbuf_add(&w, "/", 1);
 		else
 			return -1;
 	}
-	wput(&w, uri + plen, ulen - plen);
-	return wbuf_result(&w);
+	strbuf_add(&w, uri + plen, ulen - plen);
+	return strbuf_result(&w);
 }
 
 /* The first field named l among h[0..n), and in *count how many there are. */
@@ -1467,20 +1412,21 @@ cachepol_vary_blob(const struct http_response *rs,
     const struct http_request *rq, char *out, size_t cap)
 {
 	struct vname	 names[VARY_MAX_NAMES];
-	struct wbuf	 w = { out, cap, 0, 0 };
+	struct strbuf	 w;
 	struct vsink	 s;
 	size_t		 nn, i, hdr;
 	unsigned char	 b[3];
 
+	strbuf_init(&w, out, cap);
 	if (vary_names(rs, names, &nn) == -1)
 		return -1;
 	for (i = 0; i < nn; i++) {
 		b[0] = (unsigned char)names[i].len;
-		wput(&w, (const char *)b, 1);
-		wput_lower(&w, names[i].p, names[i].len);
+		strbuf_add(&w, (const char *)b, 1);
+		strbuf_lower(&w, names[i].p, names[i].len);
 		hdr = w.len;
-		wput(&w, "\0\0\0", 3);
-		if (w.bad)
+		strbuf_add(&w, "\0\0\0", 3);
+		if (w.over)
 			return -1;
 		s.out = out + w.len;
 		s.cmp = NULL;
@@ -1496,7 +1442,7 @@ cachepol_vary_blob(const struct http_response *rs,
 		out[hdr + 2] = (char)(s.len & 0xff);
 		w.len += s.len;
 	}
-	return wbuf_result(&w);
+	return strbuf_result(&w);
 }
 
 static const struct http_request *
@@ -1637,11 +1583,12 @@ int
 cachepol_stored_head(const struct http_response *rs, int keep_set_cookie,
     char *out, size_t cap)
 {
-	struct wbuf	 w = { out, cap, 0, 0 };
+	struct strbuf	 w;
 	const char	*reason = rs->reason;
 	size_t		 rl = rs->reason_len, i;
 	char		 code[4];
 
+	strbuf_init(&w, out, cap);
 	if (rs->status < 100 || rs->status > 999)
 		return -1;
 	for (i = 0; i < rl; i++)
@@ -1655,19 +1602,20 @@ cachepol_stored_head(const struct http_response *rs, int keep_set_cookie,
 	code[1] = (char)('0' + rs->status / 10 % 10);
 	code[2] = (char)('0' + rs->status % 10);
 	code[3] = ' ';
-	wput(&w, "HTTP/1.1 ", 9);
-	wput(&w, code, 4);
-	wput(&w, reason, rl);
-	wput(&w, "\r\n", 2);
+	strbuf_add(&w, "HTTP/1.1 ", 9);
+	strbuf_add(&w, code, 4);
+	strbuf_add(&w, reason, rl);
+	strbuf_add(&w, "\r\n", 2);
 	for (i = 0; i < rs->nheaders; i++) {
 		if (stored_excluded(rs, &rs->headers[i], keep_set_cookie))
 			continue;
 		if (!field_bytes_ok(&rs->headers[i]))
 			return -1;
-		wput_field(&w, &rs->headers[i]);
+		strbuf_field(&w, rs->headers[i].name, rs->headers[i].name_len,
+		    rs->headers[i].value, rs->headers[i].value_len);
 	}
-	wput(&w, "\r\n", 2);
-	return wbuf_result(&w);
+	strbuf_add(&w, "\r\n", 2);
+	return strbuf_result(&w);
 }
 
 /*
@@ -1692,11 +1640,12 @@ int
 cachepol_merge_304(const char *stored, size_t slen,
     const struct http_response *r304, char *out, size_t cap)
 {
-	struct wbuf	 w = { out, cap, 0, 0 };
+	struct strbuf	 w;
 	const char	*nl, *line, *colon;
 	size_t		 p, ll, i;
 	int		 replaced;
 
+	strbuf_init(&w, out, cap);
 	if (stored == NULL)
 		return -1;
 	/* The status line, as stored. */
@@ -1704,7 +1653,7 @@ cachepol_merge_304(const char *stored, size_t slen,
 	if (nl == NULL || nl == stored || nl[-1] != '\r')
 		return -1;
 	p = (size_t)(nl - stored) + 1;
-	wput(&w, stored, p);
+	strbuf_add(&w, stored, p);
 	for (;;) {
 		if (p >= slen)
 			return -1;
@@ -1726,17 +1675,19 @@ cachepol_merge_304(const char *stored, size_t slen,
 			    !merge_excluded(r304, &r304->headers[i]))
 				replaced = 1;
 		if (!replaced)
-			wput(&w, line, ll + 2);
+			strbuf_add(&w, line, ll + 2);
 	}
 	for (i = 0; i < r304->nheaders; i++) {
 		if (merge_excluded(r304, &r304->headers[i]))
 			continue;
 		if (!field_bytes_ok(&r304->headers[i]))
 			return -1;
-		wput_field(&w, &r304->headers[i]);
+		strbuf_field(&w, r304->headers[i].name,
+		    r304->headers[i].name_len, r304->headers[i].value,
+		    r304->headers[i].value_len);
 	}
-	wput(&w, "\r\n", 2);
-	return wbuf_result(&w);
+	strbuf_add(&w, "\r\n", 2);
+	return strbuf_result(&w);
 }
 
 /*
