@@ -33,7 +33,7 @@
  */
 
 /* tchar, RFC 9110 section 5.6.2. */
-static const uint8_t tchar_tab[256] = {
+const uint8_t http_tchar[256] = {
 	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
 	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
 	['`'] = 1, ['|'] = 1, ['~'] = 1,
@@ -225,39 +225,6 @@ head_init(struct head *h, const char *buf, size_t len,
 }
 
 /*
- * Iterate over the elements of a comma-separated list (RFC 9110 section
- * 5.6.1): OWS around elements is dropped and empty elements are skipped.
- * *pos is the iterator, 0 at first.  Returns 1 with the next element in
- * *ep and *elen, or 0 at the end.
- */
-int
-http_list_next(const char *v, size_t n, size_t *pos, const char **ep, size_t *elen)
-{
-	size_t	 i = *pos, s, e;
-
-	for (;;) {
-		while (i < n && (IS_WS(v[i]) || v[i] == ','))
-			i++;
-		if (i == n) {
-			*pos = i;
-			return 0;
-		}
-		s = i;
-		while (i < n && v[i] != ',')
-			i++;
-		e = i;
-		while (e > s && IS_WS(v[e - 1]))
-			e--;
-		if (e > s)
-			break;
-	}
-	*pos = i;
-	*ep = v + s;
-	*elen = e - s;
-	return 1;
-}
-
-/*
  * Content-Length = 1*DIGIT, possibly sent as a list of identical values
  * ("5, 5").  Empty elements are refused.  Returns 0 with the value in
  * *out, or -1.
@@ -305,31 +272,23 @@ parse_content_length(const char *v, size_t n, int64_t *out)
 static void
 note_te(struct head *h, const char *v, size_t n)
 {
-	const char	*e;
-	size_t		 pos = 0, elen, t, r;
+	struct http_elem	 e;
+	size_t			 pos = 0;
+	int			 chunked;
 
 	h->nte++;
-	while (http_list_next(v, n, &pos, &e, &elen)) {
-		for (t = 0; t < elen && tchar_tab[(unsigned char)e[t]]; t++)
-			continue;
-		if (t == 0) {
+	while (http_elem_next(v, n, &pos, &e)) {
+		if (e.bad || e.has_arg) {
 			h->te_bad = 1;
 			continue;
 		}
-		if (t == elen) {
-			if (t == 7 && lc_eq(e, "chunked", 7))
-				h->te_chunked++;
-			else
-				h->te_other = 1;
-			continue;
-		}
-		for (r = t; r < elen && IS_WS(e[r]); r++)
-			continue;
-		if (r < elen && e[r] == ';' &&
-		    !(t == 7 && lc_eq(e, "chunked", 7)))
-			h->te_other = 1;
+		chunked = e.name_len == 7 && lc_eq(e.name, "chunked", 7);
+		if (e.params != NULL && chunked)
+			h->te_bad = 1;
+		else if (chunked)
+			h->te_chunked++;
 		else
-			h->te_bad = 1;
+			h->te_other = 1;
 	}
 }
 
@@ -371,9 +330,9 @@ note_field(struct head *h, const struct http_header *f)
 	case 10:
 		if (!lc_eq(n, "connection", 10))
 			break;
-		if (http_list_has(v, vl, "close"))
+		if (http_token_has(v, vl, "close"))
 			h->conn_close = 1;
-		if (http_list_has(v, vl, "keep-alive"))
+		if (http_token_has(v, vl, "keep-alive"))
 			h->conn_keep_alive = 1;
 		break;
 	case 14:
@@ -424,7 +383,7 @@ parse_fields(struct head *h, size_t p)
 			return herr(h, h->big, "too many header fields");
 
 		ns = p;
-		while (p < end && tchar_tab[b[p]])
+		while (p < end && http_tchar[b[p]])
 			p++;
 		if (p == end)
 			return head_stop(h, p);
@@ -644,7 +603,7 @@ parse_request_line(struct head *h, struct http_request *req,
 	l = rl_e < h->end ? rl_e : h->end;
 
 	ms = p;
-	while (p < l && tchar_tab[b[p]])
+	while (p < l && http_tchar[b[p]])
 		p++;
 	if (p == l)
 		return rl_stop(h, p, rl_e);
@@ -1027,13 +986,13 @@ http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 		case CK_EXT_NAME0:
 			if (IS_WS(c))
 				break;
-			if (!tchar_tab[c])
+			if (!http_tchar[c])
 				goto bad;
 			s = CK_EXT_NAME;
 			break;
 		case CK_EXT_NAME:
 		case CK_EXT_TOKEN:
-			if (tchar_tab[c])
+			if (http_tchar[c])
 				break;
 			if (c == '\r')
 				s = CK_SIZE_LF;
@@ -1052,7 +1011,7 @@ http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 				break;
 			if (c == '"')
 				s = CK_EXT_QS;
-			else if (tchar_tab[c])
+			else if (http_tchar[c])
 				s = CK_EXT_TOKEN;
 			else
 				goto bad;
@@ -1118,7 +1077,7 @@ http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 		case CK_TR_LINE:
 			if (c == '\r')
 				s = CK_END_LF;
-			else if (tchar_tab[c])
+			else if (http_tchar[c])
 				s = CK_TR_NAME;
 			else
 				goto bad;
@@ -1126,7 +1085,7 @@ http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 		case CK_TR_NAME:
 			if (c == ':')
 				s = CK_TR_VALUE;
-			else if (!tchar_tab[c])
+			else if (!http_tchar[c])
 				goto bad;
 			break;
 		case CK_TR_VALUE:
@@ -1167,25 +1126,6 @@ http_name_eq(const struct http_header *h, const char *name)
 		    lower((unsigned char)name[i]))
 			return 0;
 	return name[i] == '\0';
-}
-
-int
-http_list_has(const char *value, size_t len, const char *token)
-{
-	const char	*e;
-	size_t		 pos = 0, elen, tl = strlen(token), i;
-
-	while (http_list_next(value, len, &pos, &e, &elen)) {
-		if (elen != tl)
-			continue;
-		for (i = 0; i < tl; i++)
-			if (lower((unsigned char)e[i]) !=
-			    lower((unsigned char)token[i]))
-				break;
-		if (i == tl)
-			return 1;
-	}
-	return 0;
 }
 
 const char *

@@ -46,14 +46,6 @@
 #define IS_WS(c)	((c) == ' ' || (c) == '\t')
 #define IS_DIGIT(c)	((unsigned char)((c) - '0') < 10)
 
-/* tchar, RFC 9110 section 5.6.2. */
-static const uint8_t tchar_tab[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
-	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-	['`'] = 1, ['|'] = 1, ['~'] = 1,
-	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1
-};
-
 /* etagc, RFC 9110 section 8.8.3: VCHAR but DQUOTE, and obs-text. */
 static const uint8_t etagc_tab[256] = {
 	[0x21] = 1, [0x23 ... 0x7e] = 1, [0x80 ... 0xff] = 1
@@ -106,14 +98,11 @@ static int		 name_is(const struct http_header *, const char *,
 static int64_t		 sat_add(int64_t, int64_t);
 static int64_t		 sat_sub(int64_t, int64_t);
 static int		 parse_delta(const char *, size_t, int64_t *);
-static size_t		 skip_quoted(const char *, size_t, size_t, int *);
 static void		 cc_keep_min(int64_t *, int64_t);
 static void		 cc_directive(struct cachepol_cc *, const char *,
 			    size_t, int, const char *, size_t, int);
 static void		 cc_field(const char *, size_t,
 			    struct cachepol_cc *);
-static int		 next_qelem(const char *, size_t, size_t *,
-			    const char **, size_t *);
 static int64_t		 days_from_civil(int64_t, int, int);
 static void		 civil_from_days(int64_t, int64_t *, int *, int *);
 static int		 days_in_month(int64_t, int);
@@ -143,9 +132,6 @@ static int		 vary_value(const struct http_request *, const char *,
 			    size_t, struct vsink *);
 static int		 vary_names(const struct http_response *,
 			    struct vname *, size_t *);
-static int		 hop_by_hop(const char *, size_t);
-static int		 in_connection(const struct http_header *, size_t,
-			    const char *, size_t);
 static int		 field_bytes_ok(const struct http_header *);
 static int		 stored_excluded(const struct http_response *,
 			    const struct http_header *, int);
@@ -233,28 +219,6 @@ parse_delta(const char *s, size_t n, int64_t *out)
 	}
 	*out = v < DELTA_MAX ? v : DELTA_MAX;
 	return 0;
-}
-
-/*
- * s[i] is the opening DQUOTE of a quoted-string: the index just past its
- * closing DQUOTE, or n when it is not closed (*closed, if given, tells
- * which).  A backslash escapes the next byte (quoted-pair).
- */
-static size_t
-skip_quoted(const char *s, size_t n, size_t i, int *closed)
-{
-	for (i++; i < n; i++) {
-		if (s[i] == '\\')
-			i++;
-		else if (s[i] == '"') {
-			if (closed != NULL)
-				*closed = 1;
-			return i + 1;
-		}
-	}
-	if (closed != NULL)
-		*closed = 0;
-	return n;
 }
 
 /*
@@ -349,62 +313,20 @@ cc_directive(struct cachepol_cc *cc, const char *name, size_t nl, int has_arg,
 
 /*
  * Cache-Control = #cache-directive, cache-directive = token [ "="
- * ( token / quoted-string ) ].  No whitespace is allowed around "=" by
- * the grammar; an element that does not end in OWS and a comma is bad,
- * and the scan resumes after the next comma outside quotes.
+ * ( token / quoted-string ) ] (common/http.h reads the elements).  No
+ * whitespace is allowed around "=" by the grammar; an element with
+ * anything after its argument (a ";" too) is bad.
  */
 static void
 cc_field(const char *v, size_t n, struct cachepol_cc *cc)
 {
-	const char	*arg;
-	size_t		 i = 0, ns, ne, al;
-	int		 has_arg, bad, closed;
+	struct http_elem	 e;
+	size_t			 pos = 0;
 
-	while (i < n) {
-		while (i < n && (IS_WS(v[i]) || v[i] == ','))
-			i++;
-		if (i == n)
-			break;
-		ns = i;
-		while (i < n && tchar_tab[(unsigned char)v[i]])
-			i++;
-		ne = i;
-		arg = NULL;
-		al = 0;
-		has_arg = 0;
-		bad = ne == ns;
-		if (i < n && v[i] == '=') {
-			has_arg = 1;
-			i++;
-			if (i < n && v[i] == '"') {
-				arg = v + i + 1;
-				i = skip_quoted(v, n, i, &closed);
-				if (closed)
-					al = (size_t)(v + i - 1 - arg);
-				else
-					bad = 1;
-			} else {
-				arg = v + i;
-				while (i < n && tchar_tab[(unsigned char)v[i]])
-					i++;
-				al = (size_t)(v + i - arg);
-			}
-		}
-		while (i < n && IS_WS(v[i]))
-			i++;
-		if (i < n && v[i] != ',') {
-			bad = 1;
-			while (i < n && v[i] != ',') {
-				if (v[i] == '"')
-					i = skip_quoted(v, n, i, NULL);
-				else
-					i++;
-			}
-		}
-		if (ne > ns)
-			cc_directive(cc, v + ns, ne - ns, has_arg, arg, al,
-			    bad);
-	}
+	while (http_elem_next(v, n, &pos, &e))
+		if (e.name_len > 0)
+			cc_directive(cc, e.name, e.name_len, e.has_arg, e.arg,
+			    e.arg_len, e.bad || e.params != NULL);
 }
 
 void
@@ -422,43 +344,6 @@ cachepol_cc(const struct http_header *h, size_t n, struct cachepol_cc *cc)
 	for (i = 0; i < n; i++)
 		if (name_is(&h[i], "cache-control", 13))
 			cc_field(h[i].value, h[i].value_len, cc);
-}
-
-/*
- * Iterate over a comma-separated list (RFC 9110 5.6.1): OWS around
- * elements dropped, empty elements skipped.  *pos is the iterator, 0 at
- * first.  Returns 1 with the next element, or 0 at the end.
- */
-/* http_list_next(), but commas inside quoted-strings do not split. */
-static int
-next_qelem(const char *v, size_t n, size_t *pos, const char **ep, size_t *elen)
-{
-	size_t	 i = *pos, s, e;
-
-	for (;;) {
-		while (i < n && (IS_WS(v[i]) || v[i] == ','))
-			i++;
-		if (i == n) {
-			*pos = i;
-			return 0;
-		}
-		s = i;
-		while (i < n && v[i] != ',') {
-			if (v[i] == '"')
-				i = skip_quoted(v, n, i, NULL);
-			else
-				i++;
-		}
-		e = i;
-		while (e > s && IS_WS(v[e - 1]))
-			e--;
-		if (e > s)
-			break;
-	}
-	*pos = i;
-	*ep = v + s;
-	*elen = e - s;
-	return 1;
 }
 
 /*
@@ -1337,7 +1222,7 @@ vary_value(const struct http_request *rq, const char *name, size_t nl,
 			continue;
 		present = 1;
 		pos = 0;
-		while (next_qelem(h->value, h->value_len, &pos, &e, &el)) {
+		while (http_list_next(h->value, h->value_len, &pos, &e, &el)) {
 			if (!first)
 				vsink_put(s, ", ", 2);
 			vsink_put(s, e, el);
@@ -1371,7 +1256,7 @@ vary_names(const struct http_response *rs, struct vname *names, size_t *count)
 			if (el > 255)
 				return -1;
 			for (j = 0; j < el; j++)
-				if (!tchar_tab[(unsigned char)e[j]])
+				if (!http_tchar[(unsigned char)e[j]])
 					return -1;
 			/* Insertion point, comparing lowercased bytes. */
 			for (j = 0; j < nn; j++) {
@@ -1497,49 +1382,6 @@ cachepol_vary_match_by(const char *blob, size_t len,
 	return 1;
 }
 
-/* Hop-by-hop fields (RFC 9110 7.6.1, RFC 9111 3.1). */
-static int
-hop_by_hop(const char *n, size_t l)
-{
-	switch (l) {
-	case 2:
-		return ci_eq(n, l, "te");
-	case 7:
-		return ci_eq(n, l, "trailer") || ci_eq(n, l, "upgrade");
-	case 10:
-		return ci_eq(n, l, "connection") || ci_eq(n, l, "keep-alive");
-	case 16:
-		return ci_eq(n, l, "proxy-connection");
-	case 17:
-		return ci_eq(n, l, "transfer-encoding");
-	case 18:
-		return ci_eq(n, l, "proxy-authenticate");
-	case 19:
-		return ci_eq(n, l, "proxy-authorization");
-	case 25:
-		return ci_eq(n, l, "proxy-authentication-info");
-	}
-	return 0;
-}
-
-/* Whether a Connection field among h[0..n) lists name[0..l). */
-static int
-in_connection(const struct http_header *h, size_t n, const char *name, size_t l)
-{
-	const char	*e;
-	size_t		 i, pos, el;
-
-	for (i = 0; i < n; i++) {
-		if (!name_is(&h[i], "connection", 10))
-			continue;
-		pos = 0;
-		while (http_list_next(h[i].value, h[i].value_len, &pos, &e, &el))
-			if (ci_eq2(e, el, name, l))
-				return 1;
-	}
-	return 0;
-}
-
 /* A field safe to write out as a line: token name, no CR, LF or NUL. */
 static int
 field_bytes_ok(const struct http_header *h)
@@ -1549,7 +1391,7 @@ field_bytes_ok(const struct http_header *h)
 	if (h->name_len == 0 || (h->value_len > 0 && h->value == NULL))
 		return 0;
 	for (i = 0; i < h->name_len; i++)
-		if (!tchar_tab[(unsigned char)h->name[i]])
+		if (!http_tchar[(unsigned char)h->name[i]])
 			return 0;
 	for (i = 0; i < h->value_len; i++)
 		if (!fvchar_tab[(unsigned char)h->value[i]])
@@ -1564,7 +1406,8 @@ stored_excluded(const struct http_response *rs, const struct http_header *h,
 	const char	*n = h->name;
 	size_t		 l = h->name_len;
 
-	if (hop_by_hop(n, l) || in_connection(rs->headers, rs->nheaders, n, l))
+	if (http_is_hop_by_hop(n, l) ||
+	    http_conn_lists(rs->headers, rs->nheaders, n, l))
 		return 1;
 	switch (l) {
 	case 3:
@@ -1693,7 +1536,9 @@ cachepol_merge_304(const char *stored, size_t slen,
 /*
  * Whether an If-None-Match value matches the stored response: "*" or a
  * weakly equal entity-tag in the list (RFC 9110 13.1.2, 8.8.3.2).  A
- * malformed list matches nothing.
+ * malformed list matches nothing.  Not read with http_list_next(): an
+ * entity-tag is no quoted-string (a backslash in it escapes nothing), so
+ * the list is walked tag by tag with etag_parse().
  */
 static int
 inm_matches(const char *v, size_t n, const struct cache_meta *m)

@@ -11,7 +11,8 @@
  * and that keys fit their buffers.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *	    -o fuzz_cachepol t/fuzz/fuzz_cachepol.c worker/cachepol.c common/http.c
+ *	    -o fuzz_cachepol t/fuzz/fuzz_cachepol.c worker/cachepol.c common/http.c \
+ *	    common/httplist.c common/strbuf.c
  */
 #include <stdint.h>
 #include <stdlib.h>
