@@ -12,16 +12,20 @@
 
 #include "common/http.h"
 
-/* The elements of v joined with "|", for comparing in one assertion. */
+/*
+ * What next() gives from v (http_list_next, http_token_next) joined with
+ * "|", for comparing in one assertion.
+ */
 static const char *
-elems(const char *v)
+joined(const char *v, int (*next)(const char *, size_t, size_t *,
+    const char **, size_t *))
 {
 	static char	 out[512];
 	const char	*e;
 	size_t		 pos = 0, el, o = 0;
 
 	out[0] = '\0';
-	while (http_list_next(v, strlen(v), &pos, &e, &el)) {
+	while (next(v, strlen(v), &pos, &e, &el)) {
 		ck_assert_uint_lt(o + el + 2, sizeof(out));
 		if (o > 0)
 			out[o++] = '|';
@@ -32,25 +36,8 @@ elems(const char *v)
 	return out;
 }
 
-/* The same for http_token_next(). */
-static const char *
-tokens(const char *v)
-{
-	static char	 out[512];
-	const char	*t;
-	size_t		 pos = 0, tl, o = 0;
-
-	out[0] = '\0';
-	while (http_token_next(v, strlen(v), &pos, &t, &tl)) {
-		ck_assert_uint_lt(o + tl + 2, sizeof(out));
-		if (o > 0)
-			out[o++] = '|';
-		memcpy(out + o, t, tl);
-		o += tl;
-		out[o] = '\0';
-	}
-	return out;
-}
+#define elems(v)	joined((v), http_list_next)
+#define tokens(v)	joined((v), http_token_next)
 
 /* One element, as "name", "name=arg", plus flags. */
 static const char *
