@@ -1,5 +1,6 @@
 /*
- * http.h: strict HTTP/1.x message head and chunked body parsing (RFC 9112).
+ * http.h: strict HTTP/1.x message head (http.c) and chunked body
+ * (chunked.c) parsing (RFC 9112), and field-value lists (httplist.c).
  *
  * The parsers never copy and never allocate: results point into the
  * caller's buffer, which must stay unchanged while they are used.  They
@@ -116,7 +117,7 @@ int	http_parse_response(const char *buf, size_t len, const struct http_limits *l
 int	http_response_has_body(enum http_method req_method, int status);
 
 /*
- * Chunked transfer coding, incremental.  http_chunked_parse() consumes
+ * Chunked transfer coding, incremental (common/chunked.c).  http_chunked_parse() consumes
  * bytes from buf[0..len) and returns how many it consumed, or -1 on a
  * syntax error (bad hex, size over 64 bits, bad extension, chunk-size
  * line over 4 KiB, missing CRLF, bad trailer field, trailer section over
@@ -148,8 +149,12 @@ ssize_t	http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 /* Whether the field is named name (a C string), ignoring case. */
 int	http_name_eq(const struct http_header *h, const char *name);
 
-/* tchar (RFC 9110 5.6.2): 1 for the bytes a token may hold, else 0. */
-extern const uint8_t	 http_tchar[256];
+/* Byte classes: 1 for the bytes in the class, else 0. */
+extern const uint8_t	 http_tchar[256];	/* tchar, RFC 9110 5.6.2 */
+extern const uint8_t	 http_fvchar[256];	/* field-value bytes: HTAB, SP,
+						   VCHAR, obs-text */
+/* Hex digits: their value plus one; 0 for other bytes. */
+extern const uint8_t	 http_hexval[256];
 
 /*
  * Lists in field values (common/httplist.c): RFC 9110 5.6.1 #list.

@@ -51,11 +51,6 @@ static const uint8_t etagc_tab[256] = {
 	[0x21] = 1, [0x23 ... 0x7e] = 1, [0x80 ... 0xff] = 1
 };
 
-/* Bytes allowed in a field value we write out: HTAB, SP, VCHAR, obs-text. */
-static const uint8_t fvchar_tab[256] = {
-	['\t'] = 1, [' ' ... '~'] = 1, [0x80 ... 0xff] = 1
-};
-
 static const char	*const wkday_name[7] = {
 	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
 };
@@ -1394,7 +1389,7 @@ field_bytes_ok(const struct http_header *h)
 		if (!http_tchar[(unsigned char)h->name[i]])
 			return 0;
 	for (i = 0; i < h->value_len; i++)
-		if (!fvchar_tab[(unsigned char)h->value[i]])
+		if (!http_fvchar[(unsigned char)h->value[i]])
 			return 0;
 	return 1;
 }
@@ -1435,7 +1430,7 @@ cachepol_stored_head(const struct http_response *rs, int keep_set_cookie,
 	if (rs->status < 100 || rs->status > 999)
 		return -1;
 	for (i = 0; i < rl; i++)
-		if (!fvchar_tab[(unsigned char)reason[i]])
+		if (!http_fvchar[(unsigned char)reason[i]])
 			return -1;
 	if (reason == NULL || rl == 0) {
 		reason = http_status_reason(rs->status);

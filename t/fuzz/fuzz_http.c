@@ -12,7 +12,8 @@
  * pieces the body arrives in.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *	    -o fuzz_http t/fuzz/fuzz_http.c common/http.c common/httplist.c
+ *	    -o fuzz_http t/fuzz/fuzz_http.c common/http.c common/chunked.c \
+ *	    common/httplist.c
  */
 #include <stdint.h>
 #include <stdlib.h>
