@@ -47,7 +47,7 @@
 #include "master/health.h"
 
 #define PROBE_BUF	16384	/* bytes of a probe's answer read at most */
-#define PROBE_HEADERS	100	/* header fields in a probe's answer at most */
+#define PROBE_HEADERS	200	/* header fields in an answer at least allowed */
 #define PASSIVE_TICK_MS	100	/* how often the failure counters are read */
 #define MAX_EVENTS	64
 
@@ -93,6 +93,9 @@ struct hsrv {
 
 static struct hsrv	*hs;
 static size_t		 nhs;
+/* What the workers allow in a backend's answer head, for the parser. */
+static struct http_limits	 probe_lim;
+static struct http_header	*probe_hdrs;
 static int		 epfd = -1;
 
 
@@ -275,13 +278,11 @@ probe_start(struct hsrv *h, uint64_t now)
 static int
 probe_head(struct hsrv *h, int eof, uint64_t now)
 {
-	static const struct http_limits lim = { 0, PROBE_BUF, PROBE_HEADERS };
 	const struct conf_upstream *up = h->up;
-	struct http_header	 hdrs[PROBE_HEADERS];
 	struct http_response	 rs;
 	int			 rv, n;
 
-	rv = http_parse_response(h->buf, h->len, &lim, &rs, hdrs);
+	rv = http_parse_response(h->buf, h->len, &probe_lim, &rs, probe_hdrs);
 	if (rv == HTTP_PARSE_AGAIN) {
 		if (!eof)
 			return 0;
@@ -556,6 +557,8 @@ servers_free(void)
 	free(hs);
 	hs = NULL;
 	nhs = 0;
+	free(probe_hdrs);
+	probe_hdrs = NULL;
 }
 
 /* One entry per server that has a check; -1 when out of memory. */
@@ -570,6 +573,14 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 	for (u = 0; u < conf->nupstreams; u++)
 		n += conf->upstreams[u].nservers;
 	if (n > 0 && (hs = calloc(n, sizeof(*hs))) == NULL)
+		return -1;
+	/* As many header fields as a worker takes in a backend's answer. */
+	probe_lim.max_request_line = 0;
+	probe_lim.max_head = PROBE_BUF;
+	probe_lim.max_headers = conf->g.max_headers > PROBE_HEADERS ?
+	    (size_t)conf->g.max_headers : PROBE_HEADERS;
+	if ((probe_hdrs = calloc(probe_lim.max_headers,
+	    sizeof(*probe_hdrs))) == NULL)
 		return -1;
 	for (u = 0; u < conf->nupstreams; u++) {
 		up = &conf->upstreams[u];

@@ -4,8 +4,8 @@
 # whitespace before its colon, a bad Content-Length, a body cut short of
 # its Content-Length take the server down with the parser's reason in the
 # log and in the status JSON; a valid answer sent in many small TCP
-# segments, and a chunked one whose health_body spans two chunks, keep
-# theirs up.
+# segments, a chunked one whose health_body spans two chunks, and one
+# with 190 header fields (workers take 200) keep theirs up.
 import json
 import os
 import socket
@@ -89,6 +89,10 @@ BAD = {
 SPLIT = [b"HTT", b"P/1.", b"1 2", b"00 O", b"K\r", b"\nContent-Le", b"ngth: 1",
          b"4\r\n", b"\r", b"\nI am ", b"healthy", b"!\n"]
 
+# As many header fields as a worker takes in an answer (200 at least).
+MANY = [b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-F%d: %d\r\n" % (i, i) for i in range(190)) +
+        b"Content-Length: 14\r\n\r\nI am healthy!\n"]
+
 CHUNKED = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
            b"5\r\nI am \r\n", b"7;ext=1\r\nhealthy\r\n", b"0\r\n\r\n"]
 
@@ -108,6 +112,7 @@ def test():
     bad = {name: Canned(pieces) for name, (pieces, _) in BAD.items()}
     split = Canned(SPLIT)
     chunked = Canned(CHUNKED)
+    many = Canned(MANY)
     ups = {}
     for name, srv in bad.items():
         ups[name] = dict(probe, servers=[srv.addr], health_check="GET /healthz",
@@ -118,6 +123,8 @@ def test():
                         health_body="I am healthy")
     ups["chunked"] = dict(probe, servers=[chunked.addr], health_check="GET /healthz",
                           health_body="I am healthy")
+    ups["many"] = dict(probe, servers=[many.addr], health_check="GET /healthz",
+                       health_body="I am healthy")
     routes = [dict(name=n, path="/%s/" % n, upstream=n) for n in ups]
     routes.append(dict(name="status", path="/_portico/", handler="status"))
     p = Portico(upstreams=ups, routes=routes, workers=1)
@@ -134,7 +141,7 @@ def test():
             tap.like(st and st["last_probe"] or "", r"invalid answer", "%s: last_probe says why"
                      % name)
 
-    for name, srv in (("split", split), ("chunked", chunked)):
+    for name, srv in (("split", split), ("chunked", chunked), ("many", many)):
         with subtest_guard("valid answer: %s" % name):
             ok = wait_until(lambda: srv.conns >= 3 and (server_state(p, name) or {}).get(
                 "probes", 0) >= 3, 8)
@@ -147,4 +154,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=90, tests=25)
+    main(test, timeout=90, tests=29)
