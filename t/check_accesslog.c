@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/http.h"
+#include "common/http.h"
 #include "worker/proxy_int.h"
 
 /* 24/Nov/2026:19:03:41 +0000, the time of README's example lines. */

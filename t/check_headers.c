@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
 #include "worker/proxy_int.h"
 #include "worker/worker.h"
 

@@ -20,7 +20,7 @@
 
 #include "common/conf.h"
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
 #include "worker/proxy_int.h"
 
 static struct conf		*cf;

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "common/conf.h"
-#include "worker/http.h"
+#include "common/http.h"
 #include "worker/proxy_int.h"
 #include "worker/uri.h"
 

@@ -29,7 +29,7 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
 #include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"

@@ -60,12 +60,12 @@
 
 #include "common/cache.h"
 #include "common/conf.h"
+#include "common/http.h"
 #include "common/shm.h"
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
 #include "worker/proxy.h"
 #include "worker/tls.h"
 #include "worker/worker.h"

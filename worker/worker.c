@@ -100,17 +100,6 @@ worker_access_log(const char *line, size_t len)
 }
 
 /*
- * Give up root: the listeners are bound already.  A failure here is
- * fatal for every worker alike, so the master must not respawn.
- */
-static void
-drop_privileges(void)
-{
-	if (proc_drop_privileges(worker.conf) == -1)
-		exit(WORKER_EXIT_FATAL);
-}
-
-/*
  * Out of file descriptors: a level-triggered listener would wake us again
  * at once for the connection we cannot take, spinning a core.  So take
  * the listeners out of epoll for a while, as nginx does for 500 ms; the
@@ -238,7 +227,12 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 
 	if (alog_open() == -1 && worker.conf->g.access_log != NULL)
 		exit(WORKER_EXIT_FATAL);
-	drop_privileges();
+	/*
+	 * Give up root: the listeners are bound already.  A failure here is
+	 * fatal for every worker alike, so the master must not respawn.
+	 */
+	if (proc_drop_privileges(worker.conf) == -1)
+		exit(WORKER_EXIT_FATAL);
 	/*
 	 * After the uid change, which clears it: die with the master.  If it
 	 * is gone already (our parent is no longer it), stop now.
