@@ -1129,9 +1129,9 @@ START_TEST(test_kill_writer)
 		if (cache_begin(c, "/k", 2, 7, NOW, MiB, &w) == -1 ||
 		    cache_append_head(c, &w, "", 0, HEAD, strlen(HEAD),
 		    &m) == -1 ||
-		    cache_append(c, &w, body, sizeof(body) / 2) == -1)
+		    cache_append(c, &w, body, sizeof(body) / 2) == -1 ||
+		    write(p[1], "x", 1) != 1)
 			_exit(1);
-		(void)write(p[1], "x", 1);
 		for (;;)
 			pause();
 	}
@@ -1183,7 +1183,8 @@ lock_holder(struct cache *c, int scramble)
 		alarm(20);
 		close(p[0]);
 		cache_test_lock(c, scramble);
-		(void)write(p[1], "x", 1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
 		for (;;)
 			pause();
 	}
