@@ -50,6 +50,7 @@
 #define CACHE_EXPECT_UNKNOWN	UINT64_MAX /* cache_writer_expect: length not known */
 #define CACHE_PIN_SLOTS	1024	/* worker slots (shm.h SHM_SLOTS) */
 #define CACHE_PIN_MAX	32	/* distinct objects one worker may pin at once */
+#define CACHE_WAKE_FDS	32	/* eventfds that wake waiting workers (cache_wake.c) */
 
 /*
  * What the HTTP side knows about a stored response, kept next to it so a
@@ -291,6 +292,30 @@ int		 cache_update_meta(struct cache *c, const struct cache_ref *ref,
 int		 cache_purge(struct cache *c, const char *key, size_t klen);
 /* Remove every object whose key starts with prefix.  Returns how many. */
 int		 cache_purge_prefix(struct cache *c, const char *prefix, size_t plen);
+
+/*
+ * Waiting for an object without polling.  The region comes with
+ * CACHE_WAKE_FDS eventfds (cache_create makes them, every process forked
+ * after holds them): the worker in slot watches cache_wake_fd() in its
+ * epoll set, edge-triggered, and never reads it.  An edge means: some
+ * object one of its requests waits for changed; look again.
+ */
+int		 cache_wake_fd(struct cache *c, int slot);
+/*
+ * A collapsed miss is about to wait for key: be woken when an object of
+ * key being written is committed, given up, purged, released, or
+ * announces its length.  1: wait (an edge will come); 0: no object of
+ * key is being written any more, look again now.
+ */
+int		 cache_wait(struct cache *c, const char *key, size_t klen,
+		    int slot);
+/*
+ * A follower of a growing object (cache_lookup_growing) has sent all it
+ * has: be woken when more is appended or the object ends (committed or
+ * not).  1: wait; 0: it changed already, look again now.
+ */
+int		 cache_ref_wait(struct cache *c, const struct cache_ref *ref,
+		    int slot);
 
 /*
  * Tests only: take the mutex and return holding it, so that a test can

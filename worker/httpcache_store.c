@@ -118,8 +118,6 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 	struct req		*r = c->r;
 	struct http_request	 rq;
 	struct http_response	 mrs;
-	struct cachepol_req	 cr;
-	struct cachepol_opts	 o;
 	struct cache_meta	 m;
 	struct iovec		 iov[CACHE_IOV];
 	const char		*why;
@@ -145,9 +143,8 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 	if (n < 0 || http_parse_response(merged, n, &resp_limits, &mrs,
 	    hdrs) != HTTP_PARSE_OK)
 		goto fail;
-	cachepol_request(&rq, &cr);
-	cache_opts(r->route, &o);
-	if (cachepol_storable(&cr, &mrs, &o, r->creq_time, ev_wall, &m, &why) &&
+	if (cachepol_storable(&r->cpol, &mrs, &r->copts, r->creq_time, ev_wall,
+	    &m, &why) &&
 	    cache_writing(&r->cw) &&
 	    cache_append_head(worker.cache, &r->cw, r->ck + r->klen, r->vlen,
 	    merged, n, &m) == 0) {
@@ -216,8 +213,6 @@ cache_response(struct client *c, const struct http_response *rs, enum step *st)
 {
 	struct req		*r = c->r;
 	struct http_request	 rq, frq;
-	struct cachepol_req	 cr;
-	struct cachepol_opts	 o;
 	struct cache_meta	 m;
 	const char		*why = NULL;
 	size_t			 len;
@@ -244,9 +239,8 @@ cache_response(struct client *c, const struct http_response *rs, enum step *st)
 	if (req_reparse(c, &rq) == -1 || fwd_view(c, &rq, &frq) == -1)
 		why = "request";
 	else {
-		cachepol_request(&rq, &cr);
-		cache_opts(r->route, &o);
-		if (!cachepol_storable(&cr, rs, &o, r->creq_time, ev_wall, &m, &why))
+		if (!cachepol_storable(&r->cpol, rs, &r->copts, r->creq_time,
+		    ev_wall, &m, &why))
 			;
 		else if (rs->content_length > conf->cache.max_object_size)
 			why = "too-large";
