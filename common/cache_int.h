@@ -137,7 +137,8 @@ struct cache_entry {
 	uint32_t	 mseq;		/* seqlock of meta alone */
 	uint32_t	 pins;		/* readers streaming it (atomic) */
 	uint64_t	 waiters;	/* slots (bit slot % CACHE_WAKE_FDS) with a
-					   request waiting for it (atomic) */
+					   request waiting for it whole (atomic) */
+	uint64_t	 gwaiters;	/* ... with a follower waiting for more */
 	struct cache_meta meta;
 };
 
@@ -275,7 +276,7 @@ void		 cache_blocks_free(struct cache *, uint32_t, uint32_t,
 int		 cache_wake_create(struct cache *);
 void		 cache_wake_destroy(struct cache *);
 void		 cache_wake_take(struct cache *, struct cache_entry *);
-void		 cache_wake_now(struct cache *, struct cache_entry *);
+void		 cache_wake_now(struct cache *, struct cache_entry *, int);
 void		 cache_wake_groups(struct cache *, uint64_t);
 /* cache_read.c */
 void		 cache_unpin_entry(struct cache *, uint32_t, int);

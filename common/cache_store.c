@@ -78,6 +78,7 @@ cache_begin(struct cache *c, const char *key, size_t klen, int slot,
 	STORE(&e->expect, 0);
 	STORE(&e->followers, 0);
 	STORE(&e->waiters, 0);
+	STORE(&e->gwaiters, 0);
 	STORE(&e->born, 0);
 	STORE(&e->begin, now);
 	STORE(&e->used, CLOCK_NEW);
@@ -233,7 +234,7 @@ cache_append(struct cache *c, struct cache_writer *w, const void *data,
 	w->body_len += len;
 	/* For readers that follow it (cache_lookup_growing): bytes first. */
 	STORE_REL(&ent(c, w->idx)->body_len, w->body_len);
-	cache_wake_now(c, ent(c, w->idx));
+	cache_wake_now(c, ent(c, w->idx), 1);
 	return 0;
 }
 
@@ -280,13 +281,13 @@ cache_append_keep(struct cache *c, struct cache_writer *w, const void *data,
 	    writer_put(c, w, data, len, w->max_body - w->body_len) == -1) {
 		/* It will not be whole: readers following it stop now. */
 		STORE(&ent(c, w->idx)->expect, 0);
-		cache_wake_now(c, ent(c, w->idx));
+		cache_wake_now(c, ent(c, w->idx), 1);
 		errno = ENOSPC;
 		return -1;
 	}
 	w->body_len += len;
 	STORE_REL(&ent(c, w->idx)->body_len, w->body_len);
-	cache_wake_now(c, ent(c, w->idx));
+	cache_wake_now(c, ent(c, w->idx), 1);
 	return 0;
 }
 
@@ -305,7 +306,7 @@ cache_writer_expect(struct cache *c, struct cache_writer *w, uint64_t body_len)
 	STORE(&e->expect, body_len);
 	STORE_REL(&e->head_len, w->head_len);
 	/* Waiters for the whole object may follow it now. */
-	cache_wake_now(c, e);
+	cache_wake_now(c, e, 0);
 	return 0;
 }
 

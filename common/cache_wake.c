@@ -10,10 +10,12 @@
  * only when more than CACHE_WAKE_FDS workers live at once, and a shared
  * wake only costs the other worker a look at its waiters.
  *
- * A waiter sets its slot's bit in the entry it waits for (waiters), then
- * looks at the entry again; whoever changes the entry in a way a waiter
- * cares about (commit, abort, purge, release, the length announced, more
- * body appended) changes it first, then takes the bits.  Both sides put
+ * A waiter sets its slot's bit in the entry it waits for (waiters for
+ * the whole object, gwaiters for more of it), then looks at the entry
+ * again; whoever changes the entry in a way a waiter cares about
+ * changes it first, then takes the bits: commit, abort, purge, release
+ * both kinds; the length announced the first (they may follow it now);
+ * more body appended, or the writer giving up following, the second.  Both sides put
  * a sequentially consistent fence between their store and their load, so
  * that either the waiter sees the change (and does not wait) or the
  * changer sees the bit (and wakes it): no wake is lost.
@@ -100,18 +102,24 @@ cache_wake_take(struct cache *c, struct cache_entry *e)
 	if (LOAD(&e->waiters) != 0)
 		c->wake_pending |= __atomic_exchange_n(&e->waiters, 0,
 		    __ATOMIC_SEQ_CST);
+	if (LOAD(&e->gwaiters) != 0)
+		c->wake_pending |= __atomic_exchange_n(&e->gwaiters, 0,
+		    __ATOMIC_SEQ_CST);
 }
 
-/* Entry e changed (lock-free, after the change): wake its waiters now. */
+/*
+ * Entry e changed (lock-free, after the change): wake its waiters now,
+ * those for the whole object, or (grow) the followers.
+ */
 void
-cache_wake_now(struct cache *c, struct cache_entry *e)
+cache_wake_now(struct cache *c, struct cache_entry *e, int grow)
 {
-	uint64_t	 m;
+	uint64_t	*wp = grow ? &e->gwaiters : &e->waiters, m;
 
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (LOAD(&e->waiters) == 0)
+	if (LOAD(wp) == 0)
 		return;
-	if ((m = __atomic_exchange_n(&e->waiters, 0, __ATOMIC_SEQ_CST)) != 0)
+	if ((m = __atomic_exchange_n(wp, 0, __ATOMIC_SEQ_CST)) != 0)
 		cache_wake_groups(c, m);
 }
 
@@ -166,7 +174,7 @@ cache_ref_wait(struct cache *c, const struct cache_ref *ref, int slot)
 	if (slot < 0 || ref->idx >= c->nblocks)
 		return 0;
 	e = ent(c, ref->idx);
-	__atomic_fetch_or(&e->waiters, slot_bit(slot), __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(&e->gwaiters, slot_bit(slot), __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return LOAD(&e->seq) == ref->seq && LOAD(&e->state) == E_WRITING &&
 	    LOAD(&e->expect) != 0 && LOAD(&e->body_len) == ref->body_len;

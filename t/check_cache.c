@@ -212,7 +212,11 @@ START_TEST(test_wake)
 	ck_assert_uint_eq(wakes(c, 5), 1);
 	ck_assert_uint_eq(wakes(c, 4), 0);
 	/* Told once: the bits went with the wake. */
-	ck_assert_int_eq(cache_append(c, &w, body, 100), 0);
+	ck_assert_int_eq(cache_append(c, &w, body, 50), 0);
+	ck_assert_uint_eq(wakes(c, 3), 0);
+	/* Appends wake followers only, not who waits for the whole object. */
+	ck_assert_int_eq(cache_wait(c, "/k", 2, 3), 1);
+	ck_assert_int_eq(cache_append(c, &w, body + 50, 50), 0);
 	ck_assert_uint_eq(wakes(c, 3), 0);
 	/* A follower that has it all waits for more: an append wakes it. */
 	ck_assert_int_eq(cache_lookup_growing(c, "/k", 2, match_any, NULL, &r,
