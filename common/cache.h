@@ -4,7 +4,8 @@
  * The master maps one region of [cache] size bytes (a memfd, shared)
  * before the first fork; every worker inherits it at the same address,
  * and it outlives reloads.  A binary upgrade hands the memfd to the new
- * master, which maps it (cache_attach) when its layout is the same.  It holds an index and the stored objects.
+ * master, which maps it (cache_attach) when its layout is the same.  It
+ * holds an index and the stored objects.
  * This module knows nothing about HTTP: an object is
  *
  *	key | vary blob | stored head | body
@@ -51,6 +52,7 @@
 #define CACHE_EXPECT_UNKNOWN	UINT64_MAX /* cache_writer_expect: length not known */
 #define CACHE_PIN_SLOTS	1024	/* worker slots (shm.h SHM_SLOTS) */
 #define CACHE_PIN_MAX	32	/* distinct objects one worker may pin at once */
+#define CACHE_WAKE_FDS	32	/* eventfds that wake waiting workers (cache_wake.c) */
 
 /*
  * What the HTTP side knows about a stored response, kept next to it so a
@@ -127,7 +129,8 @@ struct cache_stats {
 struct cache	*cache_create(size_t size);
 /*
  * Master: map the region of memfd fd, handed over by a previous binary,
- * if its layout is this binary's (cache_check); the fd is then the
+ * if its layout is this binary's (cache_check) and the region's wake-up
+ * eventfds came with it under the numbers it names; the fd is then the
  * region's.  NULL with why filled, fd left to the caller.
  */
 struct cache	*cache_attach(int fd, char *why, size_t whylen);
@@ -304,6 +307,31 @@ int		 cache_update_meta(struct cache *c, const struct cache_ref *ref,
 int		 cache_purge(struct cache *c, const char *key, size_t klen);
 /* Remove every object whose key starts with prefix.  Returns how many. */
 int		 cache_purge_prefix(struct cache *c, const char *prefix, size_t plen);
+
+/*
+ * Waiting for an object without polling.  The region comes with
+ * CACHE_WAKE_FDS eventfds (cache_create makes them, every process forked
+ * after holds them, a binary upgrade hands them to the new master with
+ * the memfd): the worker in slot watches cache_wake_fd() in its
+ * epoll set, edge-triggered, and never reads it.  An edge means: some
+ * object one of its requests waits for changed; look again.
+ */
+int		 cache_wake_fd(struct cache *c, int slot);
+/*
+ * A collapsed miss is about to wait for key: be woken when an object of
+ * key being written is committed, given up, purged, released, or
+ * announces its length.  1: wait (an edge will come); 0: no object of
+ * key is being written any more, look again now.
+ */
+int		 cache_wait(struct cache *c, const char *key, size_t klen,
+		    int slot);
+/*
+ * A follower of a growing object (cache_lookup_growing) has sent all it
+ * has: be woken when more is appended or the object ends (committed or
+ * not).  1: wait; 0: it changed already, look again now.
+ */
+int		 cache_ref_wait(struct cache *c, const struct cache_ref *ref,
+		    int slot);
 
 /*
  * Tests only: take the mutex and return holding it, so that a test can

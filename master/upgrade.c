@@ -412,6 +412,9 @@ child_exec(const struct conf *c, struct cache *cache, int wfd)
 			bad |= keep(c->listeners[i].fds[j]);
 	bad |= keep(shm_memfd()) | keep(tls_shm_memfd()) |
 	    keep(cache_memfd(cache)) | keep(wfd);
+	/* The cache's wake-up eventfds go under the numbers it names. */
+	for (i = 0; cache != NULL && i < CACHE_WAKE_FDS; i++)
+		bad |= keep(cache_wake_fd(cache, (int)i));
 	if (bad || env_value(val, sizeof(val), c, wfd, cache) == -1 ||
 	    setenv(UPGRADE_ENV, val, 1) == -1) {
 		dprintf(wfd, "%scannot pass the sockets and shared memory\n",

@@ -172,6 +172,97 @@ check_object(struct cache *c, const struct cache_ref *cref, size_t len,
 	free(buf);
 }
 
+/* How many times the eventfd of slot was written since the last call. */
+static uint64_t
+wakes(struct cache *c, int slot)
+{
+	uint64_t	 n = 0;
+
+	if (read(cache_wake_fd(c, slot), &n, sizeof(n)) != sizeof(n))
+		return 0;
+	return n;
+}
+
+START_TEST(test_wake)
+{
+	struct cache		*c = cache_create(2 * MiB);
+	struct cache_writer	 w, w2;
+	struct cache_ref	 r;
+	struct cache_meta	 m, got;
+	static unsigned char	 body[20000];
+	uint64_t		 expect;
+	int			 s;
+
+	ck_assert_ptr_nonnull(c);
+	fill(body, sizeof(body), 5);
+	mkmeta(&m, 9);
+	for (s = 0; s < CACHE_WAKE_FDS; s++)
+		(void)wakes(c, s);
+	/* Nothing being written: nothing to wait for. */
+	ck_assert_int_eq(cache_wait(c, "/k", 2, 3), 0);
+	ck_assert_int_eq(cache_begin(c, "/k", 2, 0, NOW, 1 << 20, &w), 0);
+	/* Two slots wait; a third slot of the same group is the same fd. */
+	ck_assert_int_eq(cache_wait(c, "/k", 2, 3), 1);
+	ck_assert_int_eq(cache_wait(c, "/k", 2, 5), 1);
+	ck_assert_int_eq(cache_append_head(c, &w, "", 0, HEAD, strlen(HEAD),
+	    &m), 0);
+	ck_assert_uint_eq(wakes(c, 3), 0);
+	/* The length announced: followers may come, the waiters are told. */
+	ck_assert_int_eq(cache_writer_expect(c, &w, sizeof(body)), 0);
+	ck_assert_uint_eq(wakes(c, 3), 1);
+	ck_assert_uint_eq(wakes(c, 5), 1);
+	ck_assert_uint_eq(wakes(c, 4), 0);
+	/* Told once: the bits went with the wake. */
+	ck_assert_int_eq(cache_append(c, &w, body, 50), 0);
+	ck_assert_uint_eq(wakes(c, 3), 0);
+	/* Appends wake followers only, not who waits for the whole object. */
+	ck_assert_int_eq(cache_wait(c, "/k", 2, 3), 1);
+	ck_assert_int_eq(cache_append(c, &w, body + 50, 50), 0);
+	ck_assert_uint_eq(wakes(c, 3), 0);
+	/* A follower that has it all waits for more: an append wakes it. */
+	ck_assert_int_eq(cache_lookup_growing(c, "/k", 2, match_any, NULL, &r,
+	    &got, &expect), 0);
+	ck_assert_int_eq(cache_ref_wait(c, &r, 7), 1);
+	ck_assert_int_eq(cache_append(c, &w, body + 100, 100), 0);
+	ck_assert_uint_eq(wakes(c, 7), 1);
+	/* Not up to date any more: look again at once, no wait. */
+	ck_assert_int_eq(cache_ref_wait(c, &r, 7), 0);
+	ck_assert_int_eq(cache_ref_grow(c, &r), 0);
+	ck_assert_int_eq(cache_ref_wait(c, &r, 7), 1);
+	(void)wakes(c, 7);
+	/* The commit wakes both kinds of waiter, the slot group of 3 + 32 too. */
+	ck_assert_int_eq(cache_wait(c, "/k", 2, 3 + CACHE_WAKE_FDS), 1);
+	ck_assert_int_eq(cache_append(c, &w, body + 200, sizeof(body) - 200), 0);
+	(void)wakes(c, 7);
+	ck_assert_int_eq(cache_ref_wait(c, &r, 7), 0);
+	ck_assert_int_eq(cache_ref_grow(c, &r), 0);
+	ck_assert_int_eq(cache_ref_wait(c, &r, 7), 1);
+	ck_assert_int_eq(cache_commit(c, &w), 0);
+	ck_assert_uint_eq(wakes(c, 3), 1);
+	ck_assert_uint_eq(wakes(c, 7), 1);
+	cache_unfollow(c, &r);
+	ck_assert_int_eq(cache_wait(c, "/k", 2, 3), 0);
+	/* An abort and a purge wake the waiters too. */
+	ck_assert_int_eq(cache_begin(c, "/a", 2, 0, NOW, 1 << 20, &w), 0);
+	ck_assert_int_eq(cache_wait(c, "/a", 2, 9), 1);
+	cache_abort(c, &w);
+	ck_assert_uint_eq(wakes(c, 9), 1);
+	ck_assert_int_eq(cache_begin(c, "/p", 2, 0, NOW, 1 << 20, &w2), 0);
+	ck_assert_int_eq(cache_wait(c, "/p", 2, 10), 1);
+	ck_assert_int_eq(cache_purge(c, "/p", 2), 0);
+	ck_assert_uint_eq(wakes(c, 10), 1);
+	ck_assert_int_eq(cache_wait(c, "/p", 2, 10), 0);
+	cache_abort(c, &w2);
+	/* The master releasing a dead writer's slot wakes its waiters. */
+	ck_assert_int_eq(cache_begin(c, "/d", 2, 1, NOW, 1 << 20, &w), 0);
+	ck_assert_int_eq(cache_wait(c, "/d", 2, 11), 1);
+	cache_slot_release(c, 1);
+	ck_assert_uint_eq(wakes(c, 11), 1);
+	ck_assert_uint_eq(wakes(c, 3), 0);
+	cache_destroy(c);
+}
+END_TEST
+
 START_TEST(test_create_sizes)
 {
 	struct cache		*c;
@@ -1645,6 +1736,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_store_find);
 	tcase_add_test(tc, test_writer_reads_back);
 	tcase_add_test(tc, test_growing);
+	tcase_add_test(tc, test_wake);
 	tcase_add_test(tc, test_key_limits);
 	tcase_add_test(tc, test_busy);
 	tcase_add_test(tc, test_abort);

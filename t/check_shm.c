@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,10 @@ START_TEST(test_cache_attach)
 	ck_assert_int_eq(cache_copy(b, &ref, ref.head_len, body, 5), 0);
 	ck_assert_int_eq(memcmp(body, "hello", 5), 0);
 	cache_destroy(b);
+	/* A second mapping in the same process leaves the wake-up eventfds open. */
+	ck_assert_int_ne(fcntl(cache_wake_fd(a, 0), F_GETFD), -1);
+	ck_assert_int_ne(fcntl(cache_wake_fd(a, CACHE_WAKE_FDS - 1), F_GETFD),
+	    -1);
 
 	/* Another version, another size: refused with the reason. */
 	((uint32_t *)(void *)a)[1] += 1;
@@ -165,7 +170,15 @@ START_TEST(test_cache_attach)
 	ck_assert_str_eq(why, "not a portico cache region");
 	((uint32_t *)(void *)a)[0] ^= 1;
 	ck_assert_int_eq(cache_check(a, 2 * MiB, why, sizeof(why)), 0);
+	/*
+	 * A memfd handed over without the region's eventfds (closed with
+	 * the old mapping here): refused, waiters could never be woken.
+	 */
+	fd = dup(cache_memfd(a));
 	cache_destroy(a);
+	ck_assert_ptr_null(cache_attach(fd, why, sizeof(why)));
+	ck_assert_msg(strstr(why, "wake-up eventfds") != NULL, "%s", why);
+	close(fd);
 }
 END_TEST
 

@@ -269,9 +269,7 @@ client_arm_timer(struct client *c)
 		break;
 	case W_CACHE:
 	case W_CGROW:
-		deadline = ev_now + CACHE_POLL_MS;
-		if (deadline > c->r->cwait_until)
-			deadline = c->r->cwait_until;
+		deadline = cache_wait_deadline(c);
 		break;
 	case W_CL_WRITE:
 	default:

@@ -1,7 +1,8 @@
 /*
  * httpcache.c: the response cache on the request side: keys, lookup,
- * collapsed misses, hits (also on objects still being stored), stale
- * answers, PURGE and BAN.
+ * collapsed misses (waiting for another request's fetch, woken by the
+ * store), hits on objects still being stored, PURGE and BAN.  Answering
+ * from the object is httpcache_hit.c.
  */
 #include "config.h"
 
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/cache.h"
+#include "common/http.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/shm.h"
@@ -28,7 +30,6 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "common/http.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -36,6 +37,13 @@
 #include "worker/worker.h"
 
 static void	 fwd_url(const struct req *r, const struct http_request *rq, struct http_request *v);
+static int	 cache_wake_listen(void);
+static enum step cache_park(struct client *c);
+static void	 cache_wake_cb(struct ev_io *io, uint32_t events);
+
+/* This worker's wake-up eventfd (common/cache_wake.c), once watched. */
+static struct ev_io	 wake_io = { -1, NULL };
+static int		 wake_failed;
 
 /*
  * The response cache.  The RFC 9111 rules live in cachepol.c and the
@@ -57,17 +65,6 @@ static void	 fwd_url(const struct req *r, const struct http_request *rq, struct 
 
 /* Requests without any field: the fields vary_pick() finds dropped. */
 static const struct http_request no_fields;
-
-/*
- * Hits on an object still being stored (another request, maybe in another
- * worker, fills it at its backend's pace, cache_ahead_*): the client is
- * sent what is stored and follows the object as it grows (step_cache,
- * W_CGROW), until it is committed (then pinned, as any hit) or given up
- * (the connection is cut: its Content-Length was announced, or, for one
- * whose length is not known yet, a chunked answer gets no last-chunk).
- * An HTTP/1.0 client, which cannot be sent chunks, waits for such an
- * object to be whole, as before (lock_timeout).
- */
 
 void
 cache_opts(const struct conf_route *rt, struct cachepol_opts *o)
@@ -190,47 +187,13 @@ cache_find(struct client *c, const struct http_request *rq)
 	return rc;
 }
 
-/* How long a growing object may stay still before its readers give up. */
-static int64_t
-cache_grow_patience(const struct req *r)
-{
-	return r->upstream->conf->read_timeout_ms + 1000;
-}
-
-/* Progress of the growing object: -1 when it is gone. */
-static int
-cache_grow_check(struct req *r)
-{
-	switch (cache_ref_grow(worker.cache, &r->cref)) {
-	case 0:
-		return 0;
-	case 1:
-		/*
-		 * Whole now: pinned while it is sent, as any hit (as a
-		 * follower it could not be evicted meanwhile; without room
-		 * for a pin it stays one).
-		 */
-		r->c_grow = 0;
-		if (r->c_chunk)
-			r->cend = r->cref.head_len + r->cref.body_len;
-		if (cache_pin(worker.cache, &r->cref, worker.slot) == 0)
-			cache_unfollow(worker.cache, &r->cref);
-		else if (!cache_ref_valid(worker.cache, &r->cref))
-			return -1;
-		return 0;
-	default:
-		return -1;
-	}
-}
-
 /*
  * A key another request is storing: answer from its object as it grows
  * when that one announced its length and is fresh for this request.
  * Returns STEP_ANSWERED when answered, STEP_NEXT when not.
  */
 static enum step
-cache_grow_hit(struct client *c, const struct http_request *rq,
-    const struct cachepol_req *cr, const struct cachepol_opts *o)
+cache_grow_hit(struct client *c, const struct http_request *rq)
 {
 	struct req	*r = c->r;
 	struct vary_arg	 va;
@@ -243,7 +206,7 @@ cache_grow_hit(struct client *c, const struct http_request *rq,
 	if (cache_lookup_growing(worker.cache, r->ck, r->klen, vary_cb, &va,
 	    &r->cref, &r->cmeta, &r->cexpect) == -1)
 		return STEP_NEXT;
-	if (cachepol_use(&r->cmeta, cr, o, ev_wall) != CACHEPOL_FRESH ||
+	if (cachepol_use(&r->cmeta, &r->cpol, &r->copts, ev_wall) != CACHEPOL_FRESH ||
 	    (r->cexpect == CACHE_EXPECT_UNKNOWN && r->version == 10)) {
 		/* An HTTP/1.0 client waits for the whole object instead. */
 		cache_unfollow(worker.cache, &r->cref);
@@ -261,331 +224,6 @@ cache_grow_hit(struct client *c, const struct http_request *rq,
 		return STEP_NEXT;
 	}
 	shm_stat_inc(&worker.stats->cache_hits);
-	return st;
-}
-
-/*
- * Answer from the found object (r->cref): the client's own conditions
- * and a single range are honoured.  rq may be NULL (then neither is).
- * Returns STEP_ANSWERED with c->state CS_CACHE, or STEP_NEXT when the
- * object changed under us (the caller goes upstream instead).
- */
-enum step
-cache_hit(struct client *c, const struct http_request *rq)
-{
-	struct req	*r = c->r;
-	struct hbuild	 b;
-	uint32_t	 hl = r->cref.head_len;
-	uint64_t	 blen = r->c_grow ? r->cexpect : r->cref.body_len;
-	uint64_t	 first = 0, last = 0;
-	int64_t		 len = HEAD_NO_LENGTH;	/* for head_tail() */
-	char		*eol;
-	int		 rc = 0, range = 0, status = r->cmeta.status, nobody;
-	int		 unknown = r->c_grow && blen == CACHE_EXPECT_UNKNOWN;
-	size_t		 oldsl, newsl;
-	char		 line[64];
-
-	if (hl < 16 || hl > bufsize - 1024)
-		return STEP_NEXT;
-	if (r->hb == NULL && (r->hb = buf_get()) == NULL)
-		return STEP_NEXT;
-	if (cache_copy(worker.cache, &r->cref, 0, r->hb, hl) == -1 ||
-	    memcmp(r->hb + hl - 4, "\r\n\r\n", 4) != 0)
-		return STEP_NEXT;
-	nobody = r->method == HTTP_M_HEAD;
-	if (rq != NULL && status == 200 && cachepol_not_modified(rq, &r->cmeta)) {
-		status = 304;
-		nobody = 1;
-	} else if (rq != NULL && status == 200 && r->method == HTTP_M_GET &&
-	    !unknown)
-		range = cachepol_range(rq, &r->cmeta, blen, &first, &last);
-	if (range == -1) {
-		status = 416;
-		nobody = 1;
-	} else if (range == 1)
-		status = 206;
-	if (status != r->cmeta.status) {
-		/* A different status line in front of the stored fields. */
-		eol = memchr(r->hb, '\n', hl);
-		if (eol == NULL)
-			return STEP_NEXT;
-		oldsl = eol + 1 - r->hb;
-		newsl = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
-		    http_status_reason(status));
-		memmove(r->hb + newsl, r->hb + oldsl, hl - oldsl);
-		memcpy(r->hb, line, newsl);
-		hl = hl - oldsl + newsl;
-	}
-	b.p = r->hb;
-	b.len = hl - 2;		/* before the final empty line */
-	b.cap = bufsize;
-	rc |= hb_str(&b, "Age: ");
-	rc |= hb_num(&b, cachepol_age(&r->cmeta, ev_wall));
-	rc |= hb_str(&b, "\r\nVia: 1.1 portico\r\n");
-	if (r->cstatus[0] == '\0') {
-		/* The plain hit: its value is also kept for the log. */
-		struct hbuild	 cs = { r->cstatus, 0, sizeof(r->cstatus) - 1 };
-
-		(void)hb_str(&cs, "portico; hit; ttl=");
-		(void)hb_num(&cs, cachepol_ttl(&r->cmeta, ev_wall));
-		r->cstatus[cs.len] = '\0';
-	}
-	if (r->hsts != NULL) {
-		rc |= hb_str(&b, "Strict-Transport-Security: ");
-		rc |= hb_str(&b, r->hsts);
-		rc |= hb_str(&b, "\r\n");
-	}
-	if (status == 416) {
-		rc |= hb_fmt(&b, "Content-Range: bytes */%llu\r\n",
-		    (unsigned long long)blen);
-		len = 0;
-	} else if (range == 1) {
-		rc |= hb_fmt(&b, "Content-Range: bytes %llu-%llu/%llu\r\n",
-		    (unsigned long long)first, (unsigned long long)last,
-		    (unsigned long long)blen);
-		len = (int64_t)(last - first + 1);
-	} else if (unknown) {
-		/* Its length is known once it is whole: chunks till then. */
-		if (!nobody)
-			len = HEAD_CHUNKED;
-	} else if (status != 204 && (status != 304 || blen > 0))
-		len = (int64_t)blen;
-	rc |= head_tail(&b, r, len);
-	if (rc != 0)
-		return STEP_NEXT;
-	r->hb_pos = 0;
-	r->hb_end = b.len;
-	r->c_chunk = unknown && !nobody;
-	if (nobody)
-		r->coff = r->cend = 0;
-	else if (unknown) {
-		r->coff = r->cref.head_len;
-		r->cend = UINT64_MAX;	/* set at the commit */
-	} else if (range == 1) {
-		r->coff = r->cref.head_len + first;
-		r->cend = r->cref.head_len + last + 1;
-	} else {
-		r->coff = r->cref.head_len;
-		r->cend = r->cref.head_len + blen;
-	}
-	/*
-	 * A body that fits behind the head is copied there (checked against
-	 * the sequence): it goes out from private memory, whatever happens
-	 * to the object meanwhile.  A larger one is pinned while it is sent.
-	 */
-	if (r->c_grow) {
-		/* step_cache follows it as it grows, and pins it once whole. */
-		r->cwait_until = ev_now + cache_grow_patience(r);
-	} else if (r->cend - r->coff <= bufsize - r->hb_end) {
-		if (r->cend > r->coff && cache_copy(worker.cache, &r->cref, r->coff,
-		    r->hb + r->hb_end, r->cend - r->coff) == -1)
-			return STEP_NEXT;
-		r->hb_end += r->cend - r->coff;
-		r->body_bytes = r->cend - r->coff;
-		r->coff = r->cend;
-	} else if (r->cref.pin == 0 &&
-	    cache_pin(worker.cache, &r->cref, worker.slot) == -1 &&
-	    !cache_ref_valid(worker.cache, &r->cref))
-		return STEP_NEXT;
-	r->status = status;
-	r->resp_head = 1;
-	r->c_hit = 1;
-	req_drop_up(r);
-	active_add(r, NULL, -1);	/* no server is busy with this any more */
-	if (cache_writing(&r->cw))
-		cache_abort(worker.cache, &r->cw);
-	r->c_store = 0;
-	c->state = CS_CACHE;
-	return STEP_ANSWERED;
-}
-
-/*
- * Chunked framing for a client sent body bytes of unknown length (an
- * object as it grows, or what streams through after it): the chunk
- * header (after the previous chunk's CRLF) for the next n body bytes,
- * or the last-chunk (n == 0), goes behind what is left of r->hb.
- * Returns -1 when hb has no room yet (it has once drained).
- */
-int
-chunk_frame(struct req *r, uint64_t n)
-{
-	int	 len;
-
-	if (r->hb_pos == r->hb_end)
-		r->hb_pos = r->hb_end = 0;
-	if (bufsize - r->hb_end < 32)
-		return -1;
-	len = snprintf(r->hb + r->hb_end, 32, "%s%llx\r\n%s",
-	    r->c_open ? "\r\n" : "", (unsigned long long)n, n == 0 ? "\r\n" : "");
-	r->hb_end += len;
-	r->c_open = 1;
-	r->ck_left = n;
-	if (n == 0)
-		r->c_last = 1;
-	return 0;
-}
-
-/*
- * The iovec of the next write of an object to the client: what is left of
- * r->hb, then the object's bytes from r->coff up to end, at most
- * CACHE_WRITE_MAX and, when c_chunk, within the current chunk.  Sets
- * *niov, *hl (bytes of hb) and *total.  -1 when the object's bytes could
- * not be had (it changed, or is not stored that far), else 0.
- */
-int
-obj_iov(struct req *r, uint64_t end, struct iovec *iov, int *niov,
-    size_t *hl, size_t *total)
-{
-	uint64_t	 want;
-	int		 k;
-
-	*niov = 0;
-	*total = *hl = r->hb_end - r->hb_pos;
-	if (*hl > 0) {
-		iov[0].iov_base = r->hb + r->hb_pos;
-		iov[0].iov_len = *hl;
-		*niov = 1;
-	}
-	if (r->coff >= end || (r->c_chunk && r->ck_left == 0))
-		return 0;
-	want = end - r->coff;
-	if (want > CACHE_WRITE_MAX)
-		want = CACHE_WRITE_MAX;
-	if (r->c_chunk && want > r->ck_left)
-		want = r->ck_left;
-	k = cache_iov(worker.cache, &r->cref, r->coff, want, iov + *niov,
-	    CACHE_IOV);
-	if (k <= 0)
-		return -1;
-	for (; k > 0; k--)
-		*total += iov[(*niov)++].iov_len;
-	return 0;
-}
-
-/* Account n bytes written of an obj_iov() write with hl bytes of hb. */
-void
-obj_sent(struct req *r, size_t n, size_t hl)
-{
-	if (n <= hl) {
-		r->hb_pos += n;
-		return;
-	}
-	r->hb_pos = r->hb_end;
-	r->coff += n - hl;
-	r->body_bytes += n - hl;
-	if (r->c_chunk)
-		r->ck_left -= n - hl;
-}
-
-/* Write a hit: the built head, then the object's bytes straight from shared memory. */
-enum step
-step_cache(struct client *c)
-{
-	struct req	*r = c->r;
-	struct iovec	 iov[1 + CACHE_IOV];
-	int		 niov;
-	ssize_t		 n;
-	size_t		 hl, total, want;
-	uint64_t	 avail;
-
-	if (c->bg)
-		return request_finish(c);	/* a refresh: it is stored */
-	while (r->hb_pos < r->hb_end || r->coff < r->cend ||
-	    (r->c_chunk && !r->c_last)) {
-		avail = r->cref.head_len + r->cref.body_len;
-		if (r->c_grow && r->coff >= avail && r->hb_pos == r->hb_end) {
-			/* All that is stored yet went out: is there more? */
-			if (cache_grow_check(r) == -1)
-				goto changed;
-			if (r->coff >= r->cref.head_len + r->cref.body_len) {
-				c->wait = W_CGROW;
-				return STEP_WAIT;
-			}
-			r->cwait_until = ev_now + cache_grow_patience(r);
-			continue;
-		}
-		if (!c->wr_ready) {
-			c->wait = W_CL_WRITE;
-			return STEP_WAIT;
-		}
-		if (r->c_chunk && r->ck_left == 0 && !r->c_last) {
-			if (r->coff < r->cend && r->coff < avail) {
-				want = (r->cend < avail ? r->cend : avail) - r->coff;
-				(void)chunk_frame(r, want > CACHE_WRITE_MAX ?
-				    CACHE_WRITE_MAX : want);
-			} else if (r->coff >= r->cend)
-				(void)chunk_frame(r, 0);
-		}
-		if (obj_iov(r, r->cend < avail ? r->cend : avail, iov, &niov,
-		    &hl, &total) == -1) {
-			if (r->c_grow && cache_grow_check(r) != -1 && !r->c_grow)
-				continue;	/* committed meanwhile */
-			goto changed;
-		}
-		n = cl_writev(c, iov, niov);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				c->wr_ready = 0;
-				continue;
-			}
-			client_close(c);
-			return STEP_CLOSED;
-		}
-		/* Were the bytes copied (to the kernel, or to TLS records) still the object's? */
-		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref) &&
-		    (!r->c_grow || cache_grow_check(r) == -1))
-			goto changed;
-		if ((size_t)n < total)
-			c->wr_ready = 0;
-		obj_sent(r, (size_t)n, hl);
-	}
-	return request_finish(c);
-changed:
-	/* Evicted or replaced while being sent: never finish it wrongly. */
-	log_warnx("client %s: cached object changed while being sent: "
-	    "connection cut", c->ip);
-	client_abort(c);
-	return STEP_CLOSED;
-}
-
-/* Whether the stale object may answer for a failed origin (stale-if-error). */
-int
-cache_stale_ok(struct client *c)
-{
-	struct req		*r = c->r;
-	struct cachepol_req	 cr;
-	int64_t			 ms = r->route->cache_stale_if_error_ms;
-
-	if (!r->c_stale || !cache_ref_valid(worker.cache, &r->cref))
-		return 0;
-	cachepol_request(&r->rq, &cr);
-	if (cachepol_stale_if_error(&r->cmeta, &cr, ev_wall))
-		return 1;
-	/* The operator's default, for responses that did not say. */
-	return ms > 0 && r->cmeta.sie < 0 &&
-	    !(r->cmeta.flags & (CACHE_F_MUST_REVAL | CACHE_F_NO_CACHE)) &&
-	    -cachepol_ttl(&r->cmeta, ev_wall) <= ms / 1000;
-}
-
-/* The origin failed with status: answer with the stale object instead. */
-enum step
-cache_serve_stale(struct client *c, int status)
-{
-	struct req		*r = c->r;
-	char			 saved[sizeof(r->cstatus)];
-	enum step		 st;
-
-	memcpy(saved, r->cstatus, sizeof(saved));
-	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=stale; "
-	    "fwd-status=%d; ttl=%lld; detail=stale-if-error", status,
-	    (long long)cachepol_ttl(&r->cmeta, ev_wall));
-	r->c_stale = 0;
-	r->up_reuse = 0;
-	st = cache_hit(c, &r->rq);
-	if (st == STEP_ANSWERED)
-		shm_stat_inc(&worker.stats->cache_stale);
-	else
-		memcpy(r->cstatus, saved, sizeof(saved));
 	return st;
 }
 
@@ -672,16 +310,131 @@ cache_purge_request(struct client *c, int ban)
 	return local_answer(c, n > 0 || ban ? 200 : 404, BODY_UNREAD(r));
 }
 
+/* PURGE and BAN, which the cache answers itself. */
+static int
+cache_is_purge(const struct http_request *rq)
+{
+	return rq->method == HTTP_M_OTHER && ((rq->method_len == 5 &&
+	    memcmp(rq->method_str, "PURGE", 5) == 0) || (rq->method_len == 3 &&
+	    memcmp(rq->method_str, "BAN", 3) == 0));
+}
+
 /*
- * A request on a caching route, before any upstream work.  Returns
- * STEP_NEXT when it goes upstream, else how it is answered or waits.
+ * A method the cache does not answer goes upstream; its success may
+ * invalidate what is stored for its URI (RFC 9111 4.4).
+ */
+static void
+cache_uncacheable(struct client *c, const struct http_request *rq)
+{
+	struct req	*r = c->r;
+
+	r->c_invalidate = cachepol_invalidates(rq->method, 200) &&
+	    (conf->cache.invalidate_unsafe == CACHE_UNSAFE_ON ||
+	    (conf->cache.invalidate_unsafe == CACHE_UNSAFE_PURGE_ALLOW &&
+	    ip_allowed(c->ip, conf->cache.purge_allow,
+	    conf->cache.npurge_allow)));
+	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=method");
+}
+
+/*
+ * A complete object was found (r->cref) for a client's request: answer
+ * from it (how it is answered), or go upstream (STEP_NEXT, with *fwd the
+ * Cache-Status reason and c_stale / c_reval set for a stale object).
+ */
+static enum step
+cache_found(struct client *c, const struct http_request *rq, int collapsed,
+    const char **fwd)
+{
+	struct req	*r = c->r;
+	enum step	 st;
+
+	switch (cachepol_use(&r->cmeta, &r->cpol, &r->copts, ev_wall)) {
+	case CACHEPOL_FRESH:
+		if (collapsed)
+			snprintf(r->cstatus, sizeof(r->cstatus),
+			    "portico; fwd=miss; collapsed; ttl=%lld",
+			    (long long)cachepol_ttl(&r->cmeta, ev_wall));
+		st = cache_hit(c, rq);
+		if (st == STEP_NEXT)
+			return STEP_NEXT;	/* it changed: fetch it */
+		shm_stat_inc(&worker.stats->cache_hits);
+		return st;
+	case CACHEPOL_STALE_SWR:
+		snprintf(r->cstatus, sizeof(r->cstatus), "portico; hit; "
+		    "ttl=%lld; detail=stale-while-revalidate",
+		    (long long)cachepol_ttl(&r->cmeta, ev_wall));
+		cache_refresh_behind(c, rq);
+		st = cache_hit(c, rq);
+		if (st == STEP_NEXT)
+			return STEP_NEXT;
+		shm_stat_inc(&worker.stats->cache_hits);
+		return st;
+	case CACHEPOL_BYPASS:
+		snprintf(r->cstatus, sizeof(r->cstatus),
+		    "portico; fwd=bypass; detail=authorization");
+		shm_stat_inc(&worker.stats->cache_misses);
+		*fwd = NULL;
+		return STEP_NEXT;
+	case CACHEPOL_REVALIDATE:
+	default:
+		r->c_stale = 1;
+		*fwd = r->cpol.no_cache && !r->copts.ignore_client_no_cache ?
+		    "request" : "stale";
+		if (rq->method == HTTP_M_GET &&
+		    (r->cmeta.etag_len > 0 || r->cmeta.last_modified >= 0))
+			r->c_reval = 1;
+		return STEP_NEXT;
+	}
+}
+
+/*
+ * Nothing to answer from: a GET fetches for the cache, and others asking
+ * meanwhile wait for it.  Not one that waited in vain (the answer could
+ * not be stored): the other waiters would queue behind it one by one.
+ * Returns STEP_NEXT when it goes upstream, else how it waits or ends.
+ */
+static enum step
+cache_fetch_begin(struct client *c, const struct http_request *rq,
+    int collapsed)
+{
+	struct req	*r = c->r;
+
+	if (rq->method != HTTP_M_GET || r->cpol.no_store ||
+	    cache_writing(&r->cw) || collapsed ||
+	    cache_begin(worker.cache, r->ck, r->klen, worker.slot, ev_wall,
+	    (uint64_t)conf->cache.max_object_size, &r->cw) == 0)
+		return STEP_NEXT;
+	if (c->bg) {
+		/* Someone else refreshes it already. */
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	if (errno != EBUSY)
+		return STEP_NEXT;
+	/*
+	 * Another request fetches or revalidates it (it began after our
+	 * lookup, or it began longer than lock_timeout ago): look again at
+	 * once, to wait for its answer, or to fetch uncached.
+	 */
+	r->cwait_until = ev_now + conf->cache.lock_timeout_ms;
+	r->c_stale = r->c_reval = 0;
+	r->c_wake = 1;
+	c->state = CS_CWAIT;
+	c->wait = W_CACHE;
+	return STEP_WAIT;
+}
+
+/*
+ * A request on a caching route, before any upstream work: keys, PURGE /
+ * BAN, the request's cache rules (kept in r->cpol and r->copts for the
+ * response side), lookup, then a hit, a wait for another's fetch, or a
+ * fetch of its own.  Returns STEP_NEXT when it goes upstream, else how
+ * it is answered or waits.
  */
 enum step
 cache_request(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
-	struct cachepol_req	 cr;
-	struct cachepol_opts	 o;
 	enum cache_lookup_rc	 lrc;
 	const char		*fwd = "miss";
 	int			 collapsed = r->cwait_until != 0;
@@ -698,22 +451,14 @@ cache_request(struct client *c, const struct http_request *rq)
 		    "portico; fwd=bypass; detail=key-too-long");
 		return STEP_NEXT;
 	}
-	if (rq->method == HTTP_M_OTHER && ((rq->method_len == 5 &&
-	    memcmp(rq->method_str, "PURGE", 5) == 0) || (rq->method_len == 3 &&
-	    memcmp(rq->method_str, "BAN", 3) == 0))) {
+	if (cache_is_purge(rq))
 		return cache_purge_request(c, rq->method_len == 3);
-	}
-	cachepol_request(rq, &cr);
-	if (!cr.cacheable) {
-		r->c_invalidate = cachepol_invalidates(rq->method, 200) &&
-		    (conf->cache.invalidate_unsafe == CACHE_UNSAFE_ON ||
-		    (conf->cache.invalidate_unsafe == CACHE_UNSAFE_PURGE_ALLOW &&
-		    ip_allowed(c->ip, conf->cache.purge_allow,
-		    conf->cache.npurge_allow)));
-		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=method");
+	cachepol_request(rq, &r->cpol);
+	cache_opts(r->route, &r->copts);
+	if (!r->cpol.cacheable) {
+		cache_uncacheable(c, rq);
 		return STEP_NEXT;
 	}
-	cache_opts(r->route, &o);
 	lrc = cache_find(c, rq);
 	if (lrc == CACHE_BUSY && c->bg) {
 		client_close(c);	/* someone refreshes it already */
@@ -725,93 +470,125 @@ cache_request(struct client *c, const struct http_request *rq)
 		if (r->cmeta.etag_len > 0 || r->cmeta.last_modified >= 0)
 			r->c_reval = 1;
 	} else if (lrc == CACHE_FOUND) {
-		switch (cachepol_use(&r->cmeta, &cr, &o, ev_wall)) {
-		case CACHEPOL_FRESH:
-			if (collapsed)
-				snprintf(r->cstatus, sizeof(r->cstatus),
-				    "portico; fwd=miss; collapsed; ttl=%lld",
-				    (long long)cachepol_ttl(&r->cmeta, ev_wall));
-			st = cache_hit(c, rq);
-			if (st == STEP_NEXT)
-				break;	/* it changed: fetch it */
-			shm_stat_inc(&worker.stats->cache_hits);
+		if ((st = cache_found(c, rq, collapsed, &fwd)) != STEP_NEXT)
 			return st;
-		case CACHEPOL_STALE_SWR:
-			snprintf(r->cstatus, sizeof(r->cstatus), "portico; hit; "
-			    "ttl=%lld; detail=stale-while-revalidate",
-			    (long long)cachepol_ttl(&r->cmeta, ev_wall));
-			cache_refresh_behind(c, rq);
-			st = cache_hit(c, rq);
-			if (st == STEP_NEXT)
-				break;
-			shm_stat_inc(&worker.stats->cache_hits);
-			return st;
-		case CACHEPOL_BYPASS:
-			snprintf(r->cstatus, sizeof(r->cstatus),
-			    "portico; fwd=bypass; detail=authorization");
-			shm_stat_inc(&worker.stats->cache_misses);
-			return STEP_NEXT;
-		case CACHEPOL_REVALIDATE:
-		default:
-			r->c_stale = 1;
-			fwd = cr.no_cache && !o.ignore_client_no_cache ? "request" : "stale";
-			if (rq->method == HTTP_M_GET &&
-			    (r->cmeta.etag_len > 0 || r->cmeta.last_modified >= 0))
-				r->c_reval = 1;
-			break;
-		}
-	} else if (lrc == CACHE_BUSY && !cr.no_store) {
+		if (fwd == NULL)
+			return STEP_NEXT;	/* bypassed */
+	} else if (lrc == CACHE_BUSY && !r->cpol.no_store) {
 		/* Someone stores it: follow it as it grows, if it can be. */
-		if ((st = cache_grow_hit(c, rq, &cr, &o)) != STEP_NEXT)
+		if ((st = cache_grow_hit(c, rq)) != STEP_NEXT)
 			return st;
 		/* Else wait for that answer, up to lock_timeout. */
 		if (r->cwait_until == 0)
 			r->cwait_until = ev_now + conf->cache.lock_timeout_ms;
-		if (ev_now < r->cwait_until) {
-			c->state = CS_CWAIT;
-			c->wait = W_CACHE;
-			return STEP_WAIT;
-		}
+		if (ev_now < r->cwait_until)
+			return cache_park(c);
 		fwd = "miss";
 	}
-	if (cr.cc.only_if_cached) {
+	if (r->cpol.cc.only_if_cached) {
 		/* Nothing usable without asking the origin (RFC 9111 5.2.1.7). */
 		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=miss; "
 		    "detail=only-if-cached");
 		r->c_stale = 0;
 		return local_answer(c, 504, BODY_UNREAD(r));
 	}
-	/*
-	 * A GET fetches for the cache: others asking meanwhile wait for it.
-	 * Not one that waited in vain (the answer could not be stored): the
-	 * other waiters would queue behind it one by one.
-	 */
-	if (rq->method == HTTP_M_GET && !cr.no_store && !cache_writing(&r->cw) &&
-	    !collapsed &&
-	    cache_begin(worker.cache, r->ck, r->klen, worker.slot, ev_wall,
-	    (uint64_t)conf->cache.max_object_size, &r->cw) == -1) {
-		if (c->bg) {
-			/* Someone else refreshes it already. */
-			client_close(c);
-			return STEP_CLOSED;
-		}
-		if (errno == EBUSY) {
-			/*
-			 * Another request fetches or revalidates it (it began
-			 * after our lookup): wait for its answer.
-			 */
-			r->cwait_until = ev_now + conf->cache.lock_timeout_ms;
-			r->c_stale = r->c_reval = 0;
-			c->state = CS_CWAIT;
-			c->wait = W_CACHE;
-			return STEP_WAIT;
-		}
-	}
+	if ((st = cache_fetch_begin(c, rq, collapsed)) != STEP_NEXT)
+		return st;
 	shm_stat_inc(&worker.stats->cache_misses);
 	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=%s%s", fwd,
 	    collapsed ? "; collapsed" : "");
 	r->creq_time = ev_wall;
 	return STEP_NEXT;
+}
+
+/*
+ * Waiting for another request's object, woken rather than polled: the
+ * worker watches its eventfd (common/cache_wake.c) from the first wait
+ * on.  Every waiting request marks the object it waits for; an edge on
+ * the eventfd makes each of them look again on this loop turn (an edge
+ * may be for another request of this worker, or of another worker that
+ * shares the eventfd: they then wait on).  Each keeps one timer, its
+ * deadline (lock_timeout for a collapsed miss, the read timeout for a
+ * follower of a growing object).
+ */
+static int
+cache_wake_listen(void)
+{
+	if (wake_io.cb != NULL)
+		return 0;
+	if (wake_failed)
+		return -1;
+	wake_io.fd = cache_wake_fd(worker.cache, worker.slot);
+	wake_io.cb = cache_wake_cb;
+	if (wake_io.fd == -1 || ev_add(&wake_io) == -1) {
+		log_warn("cache: cannot watch the wake-up eventfd; "
+		    "waiting requests poll every %d ms", CACHE_POLL_MS);
+		wake_io.fd = -1;
+		wake_io.cb = NULL;
+		wake_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* An object some request of this worker waits for changed: all look again. */
+static void
+cache_wake_cb(struct ev_io *io, uint32_t events)
+{
+	struct client	*c;
+
+	(void)io;
+	if (!(events & EPOLLIN))
+		return;
+	for (c = clients; c != NULL; c = c->next)
+		if (c->r != NULL && (c->wait == W_CACHE || c->wait == W_CGROW))
+			ev_timer_set(&c->timer, ev_now);
+}
+
+/*
+ * Park a collapsed miss (CS_CWAIT) until the object it waits for changes
+ * or lock_timeout.  Returns STEP_WAIT.
+ */
+static enum step
+cache_park(struct client *c)
+{
+	struct req	*r = c->r;
+
+	r->c_wake = cache_wake_listen() == 0 &&
+	    cache_wait(worker.cache, r->ck, r->klen, worker.slot) == 0;
+	c->state = CS_CWAIT;
+	c->wait = W_CACHE;
+	return STEP_WAIT;
+}
+
+/*
+ * A follower of a growing object sent all there is (W_CGROW): 1 when it
+ * waits to be woken, 0 when it is to look again now.
+ */
+int
+cache_grow_park(struct client *c)
+{
+	if (cache_wake_listen() == -1)
+		return 1;
+	return cache_ref_wait(worker.cache, &c->r->cref, worker.slot);
+}
+
+/*
+ * When a request waiting on the cache (W_CACHE, W_CGROW) looks again:
+ * at its deadline, or at once when it was woken as it parked; without
+ * the eventfd, every CACHE_POLL_MS.
+ */
+uint64_t
+cache_wait_deadline(struct client *c)
+{
+	struct req	*r = c->r;
+	uint64_t	 d = r->cwait_until;
+
+	if (wake_io.cb == NULL && ev_now + CACHE_POLL_MS < d)
+		d = ev_now + CACHE_POLL_MS;
+	if (r->c_wake)
+		d = ev_now;
+	return d;
 }
 
 /* A collapsed miss looks again: answered from the cache, or fetched itself. */
@@ -820,6 +597,7 @@ cache_wait_again(struct client *c)
 {
 	enum step		 st;
 
+	c->r->c_wake = 0;
 	if ((st = cache_request(c, &c->r->rq)) != STEP_NEXT)
 		return st;
 	return request_forward(c);

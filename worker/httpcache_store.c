@@ -118,8 +118,6 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 	struct req		*r = c->r;
 	const struct http_request *rq = &r->rq;
 	struct http_response	 mrs;
-	struct cachepol_req	 cr;
-	struct cachepol_opts	 o;
 	struct cache_meta	 m;
 	struct iovec		 iov[CACHE_IOV];
 	const char		*why;
@@ -143,9 +141,8 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 	if (n < 0 || http_parse_response(merged, n, &resp_limits, &mrs,
 	    hdrs) != HTTP_PARSE_OK)
 		goto fail;
-	cachepol_request(rq, &cr);
-	cache_opts(r->route, &o);
-	if (cachepol_storable(&cr, &mrs, &o, r->creq_time, ev_wall, &m, &why) &&
+	if (cachepol_storable(&r->cpol, &mrs, &r->copts, r->creq_time, ev_wall,
+	    &m, &why) &&
 	    cache_writing(&r->cw) &&
 	    cache_append_head(worker.cache, &r->cw, r->ck + r->klen, r->vlen,
 	    merged, n, &m) == 0) {
@@ -215,8 +212,6 @@ cache_response(struct client *c, const struct http_response *rs)
 {
 	struct req		*r = c->r;
 	struct http_request	 frq;
-	struct cachepol_req	 cr;
-	struct cachepol_opts	 o;
 	struct cache_meta	 m;
 	const char		*why = NULL;
 	size_t			 len;
@@ -240,9 +235,8 @@ cache_response(struct client *c, const struct http_response *rs)
 	if (fwd_view(c, &r->rq, &frq) == -1)
 		why = "request";
 	else {
-		cachepol_request(&r->rq, &cr);
-		cache_opts(r->route, &o);
-		if (!cachepol_storable(&cr, rs, &o, r->creq_time, ev_wall, &m, &why))
+		if (!cachepol_storable(&r->cpol, rs, &r->copts, r->creq_time,
+		    ev_wall, &m, &why))
 			;
 		else if (rs->content_length > conf->cache.max_object_size)
 			why = "too-large";

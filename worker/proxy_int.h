@@ -9,7 +9,8 @@
  *
  *   client.c           accept, TLS handshake, client_run, timers, close
  *   request.c          read and check the head, normalize, route, ACL
- *   httpcache.c        cache lookup, collapsed misses, hits, PURGE/BAN
+ *   httpcache.c        cache lookup, collapsed misses, PURGE/BAN
+ *   httpcache_hit.c    answers from the cache (hits, stale answers)
  *   reply.c            portico's own answers, lingering close
  *   status.c           the status endpoint (JSON, Prometheus)
  *   upstream.c         server pick, connection pool, queue, retries
@@ -75,7 +76,8 @@
 #define LINGER_MS	2000	/* longest lingering close */
 #define QUEUE_POLL_MS	20	/* a queued request looks again this often */
 #define QUIT_IDLE_GRACE_MS 1000	/* idle connections live on this long at quit */
-#define CACHE_POLL_MS	5	/* a collapsed miss looks for the object this often */
+#define CACHE_POLL_MS	5	/* without a wake-up eventfd (cache_wait_deadline),
+				   a waiting request looks again this often */
 #define CACHE_IOV	16	/* body pieces per writev of a hit */
 #define CACHE_WRITE_MAX	(256 << 10)	/* bytes per writev of a hit */
 #define ACCEPT_PAUSE_MS	500	/* no accept this long when out of fds */
@@ -242,6 +244,8 @@ struct req {
 						   length was not known) */
 	unsigned		 c_open:1;	/* ... a chunk was begun */
 	unsigned		 c_last:1;	/* ... the last-chunk is queued */
+	unsigned		 c_wake:1;	/* waiting: the object changed as the
+						   request parked, look again at once */
 	uint64_t		 ck_left;	/* ... body bytes left in this chunk */
 	uint64_t		 cexpect;	/* ... its announced body length */
 	char			*ck;		/* cache key (then scratch), a buffer */
@@ -252,6 +256,8 @@ struct req {
 	struct cache_writer	 cw;
 	struct cache_ref	 cref;
 	struct cache_meta	 cmeta;
+	struct cachepol_req	 cpol;		/* the request's cache rules, and */
+	struct cachepol_opts	 copts;		/* the route's: set by cache_request */
 	uint64_t		 coff, cend;	/* hit: object bytes to send */
 	uint64_t		 cwait_until;	/* collapsed: give up waiting then */
 	int64_t			 creq_time;	/* wall time the request went out */
@@ -440,6 +446,8 @@ enum step	 cache_ahead_done(struct client *c);
 void	 cache_done(struct req *r);
 void	 cache_refresh_behind(struct client *c, const struct http_request *rq);
 enum step	 cache_wait_again(struct client *c);
+uint64_t	 cache_wait_deadline(struct client *c);
+int	 cache_grow_park(struct client *c);
 enum step	 step_handshake(struct client *c);
 enum step	 redirect_answer(struct client *c, const struct http_request *rq);
 enum step	 step_head(struct client *c);
