@@ -53,7 +53,12 @@ static void		 cc_directive(struct cachepol_cc *, const char *,
 static void		 cc_field(const char *, size_t,
 			    struct cachepol_cc *);
 static int		 status_understood(int);
-static int		 status_heuristic(int);
+static const char	*storable_refusal(const struct cachepol_req *,
+			    const struct http_response *,
+			    const struct cachepol_opts *, struct cachepol_cc *);
+static void		 storable_meta(const struct http_response *,
+			    const struct cachepol_cc *, int64_t, int64_t,
+			    struct cache_meta *);
 
 /*
  * delta-seconds = 1*DIGIT (RFC 9111 1.2.2), capped at 2^31.  Returns 0
@@ -295,18 +300,6 @@ status_understood(int s)
 	return 0;
 }
 
-/* Heuristically cacheable status codes (RFC 9110 15.1). */
-static int
-status_heuristic(int s)
-{
-	switch (s) {
-	case 200: case 203: case 204: case 206: case 300: case 301:
-	case 308: case 404: case 405: case 410: case 414: case 501:
-		return 1;
-	}
-	return 0;
-}
-
 /*
  * entity-tag = [ weak ] opaque-tag, weak = %s"W/", opaque-tag = DQUOTE
  * *etagc DQUOTE (RFC 9110 8.8.3), at s[0..n).  Returns 0 with the bytes
@@ -338,153 +331,120 @@ cachepol_etag_parse(const char *s, size_t n, size_t *used, int *weak,
 	return 0;
 }
 
+/*
+ * Why a response may not be stored, whatever its lifetime (RFC 9111 3):
+ * the request, the status, Cache-Control (parsed into *cc on the way),
+ * Authorization (3.5), Set-Cookie unless the opts allow it, Vary: *.
+ * Returns the reason for Cache-Status, or NULL.
+ */
+static const char *
+storable_refusal(const struct cachepol_req *cr, const struct http_response *rs,
+    const struct cachepol_opts *o, struct cachepol_cc *cc)
+{
+	const struct http_header	*h = rs->headers;
+	const char			*e;
+	size_t				 n = rs->nheaders, i, pos, el;
+
+	if (!cr->cacheable)
+		return "method";
+	if (cr->no_store)
+		return "no-store";
+	if (!status_understood(rs->status))
+		return "status";
+	cachepol_cc(h, n, cc);
+	if (cc->no_store)
+		return "no-store";
+	if (cc->private_)
+		return "private";
+	/* RFC 9111 3.5. */
+	if (cr->auth && !cc->public_ && cc->s_maxage < 0 &&
+	    !cc->must_revalidate)
+		return "authorization";
+	if (!o->store_set_cookie &&
+	    cachepol_hfind(h, n, "set-cookie", 10, NULL) != NULL)
+		return "set-cookie";
+	for (i = 0; i < n; i++) {
+		if (!name_is(&h[i], "vary", 4))
+			continue;
+		pos = 0;
+		while (http_list_next(h[i].value, h[i].value_len, &pos, &e,
+		    &el))
+			if (el == 1 && e[0] == '*')
+				return "vary-star";
+	}
+	return NULL;
+}
+
+/*
+ * The metadata of a storable response but its lifetime: times, status,
+ * Date, Age, Last-Modified, the ETag, the stale-* windows and the flags
+ * its Cache-Control (cc) sets.
+ */
+static void
+storable_meta(const struct http_response *rs, const struct cachepol_cc *cc,
+    int64_t request_time, int64_t response_time, struct cache_meta *nm)
+{
+	const struct http_header	*h = rs->headers, *f;
+	const char			*op;
+	size_t				 n = rs->nheaders, el, cnt, used;
+	int64_t				 date, lm, age;
+	int				 weak;
+
+	memset(nm, 0, sizeof(*nm));
+	nm->request_time = request_time;
+	nm->response_time = response_time;
+	nm->status = (uint16_t)rs->status;
+	nm->swr = cc->swr;
+	nm->sie = cc->sie;
+
+	f = cachepol_hfind(h, n, "date", 4, NULL);
+	date = f != NULL ? cachepol_date(f->value, f->value_len) : -1;
+	nm->date = date >= 0 ? date : response_time;
+
+	f = cachepol_hfind(h, n, "age", 3, NULL);
+	if (f == NULL || parse_delta(f->value, f->value_len, &age) == -1)
+		age = 0;
+	nm->age = age;
+
+	f = cachepol_hfind(h, n, "last-modified", 13, NULL);
+	lm = f != NULL ? cachepol_date(f->value, f->value_len) : -1;
+	nm->last_modified = lm;
+
+	/* One syntactically valid ETag that fits, else none. */
+	f = cachepol_hfind(h, n, "etag", 4, &cnt);
+	if (f != NULL && cnt == 1 && f->value_len <= sizeof(nm->etag) &&
+	    cachepol_etag_parse(f->value, f->value_len, &used, &weak, &op,
+	    &el) == 0 && used == f->value_len) {
+		memcpy(nm->etag, f->value, f->value_len);
+		nm->etag_len = (uint16_t)f->value_len;
+	}
+
+	if (cc->no_cache)
+		nm->flags |= CACHE_F_NO_CACHE;
+	if (cc->must_revalidate || cc->proxy_revalidate || cc->s_maxage >= 0)
+		nm->flags |= CACHE_F_MUST_REVAL;
+	if (cc->public_ || cc->s_maxage >= 0 || cc->must_revalidate)
+		nm->flags |= CACHE_F_AUTH_OK;
+}
+
 int
 cachepol_storable(const struct cachepol_req *cr, const struct http_response *rs,
     const struct cachepol_opts *o, int64_t request_time, int64_t response_time,
     struct cache_meta *m, const char **why)
 {
-	const struct http_header	*h = rs->headers, *f;
-	struct cachepol_cc		 cc;
-	struct cache_meta		 nm;
-	const char			*e, *op;
-	size_t				 n = rs->nheaders, i, pos, el;
-	size_t				 cnt, used;
-	int64_t				 date, exp, lm, life, pct, span;
-	int64_t				 age;
-	int				 weak, have_life = 0;
+	struct cachepol_cc	 cc;
+	struct cache_meta	 nm;
 
 	if (o == NULL)
 		o = &default_opts;
-	if (!cr->cacheable) {
-		*why = "method";
+	if ((*why = storable_refusal(cr, rs, o, &cc)) != NULL)
 		return 0;
-	}
-	if (cr->no_store) {
-		*why = "no-store";
-		return 0;
-	}
-	if (!status_understood(rs->status)) {
-		*why = "status";
-		return 0;
-	}
-	cachepol_cc(h, n, &cc);
-	if (cc.no_store) {
-		*why = "no-store";
-		return 0;
-	}
-	if (cc.private_) {
-		*why = "private";
-		return 0;
-	}
-	/* RFC 9111 3.5. */
-	if (cr->auth && !cc.public_ && cc.s_maxage < 0 &&
-	    !cc.must_revalidate) {
-		*why = "authorization";
-		return 0;
-	}
-	if (!o->store_set_cookie &&
-	    cachepol_hfind(h, n, "set-cookie", 10, NULL) != NULL) {
-		*why = "set-cookie";
-		return 0;
-	}
-	for (i = 0; i < n; i++) {
-		if (!name_is(&h[i], "vary", 4))
-			continue;
-		pos = 0;
-		while (http_list_next(h[i].value, h[i].value_len, &pos, &e, &el))
-			if (el == 1 && e[0] == '*') {
-				*why = "vary-star";
-				return 0;
-			}
-	}
-
-	memset(&nm, 0, sizeof(nm));
-	nm.request_time = request_time;
-	nm.response_time = response_time;
-	nm.status = (uint16_t)rs->status;
-	nm.swr = cc.swr;
-	nm.sie = cc.sie;
-
-	f = cachepol_hfind(h, n, "date", 4, NULL);
-	date = f != NULL ? cachepol_date(f->value, f->value_len) : -1;
-	nm.date = date >= 0 ? date : response_time;
-
-	f = cachepol_hfind(h, n, "age", 3, NULL);
-	if (f == NULL || parse_delta(f->value, f->value_len, &age) == -1)
-		age = 0;
-	nm.age = age;
-
-	f = cachepol_hfind(h, n, "last-modified", 13, NULL);
-	lm = f != NULL ? cachepol_date(f->value, f->value_len) : -1;
-	nm.last_modified = lm;
-
-	/* One syntactically valid ETag that fits, else none. */
-	f = cachepol_hfind(h, n, "etag", 4, &cnt);
-	if (f != NULL && cnt == 1 && f->value_len <= sizeof(nm.etag) &&
-	    cachepol_etag_parse(f->value, f->value_len, &used, &weak, &op,
-	    &el) == 0 &&
-	    used == f->value_len) {
-		memcpy(nm.etag, f->value, f->value_len);
-		nm.etag_len = (uint16_t)f->value_len;
-	}
-
-	if (cc.no_cache)
-		nm.flags |= CACHE_F_NO_CACHE;
-	if (cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage >= 0)
-		nm.flags |= CACHE_F_MUST_REVAL;
-	if (cc.public_ || cc.s_maxage >= 0 || cc.must_revalidate)
-		nm.flags |= CACHE_F_AUTH_OK;
-
-	/* Freshness lifetime, RFC 9111 4.2.1, first match wins. */
-	if (cc.bad_max_age) {
-		/* 4.2.1: invalid freshness information means stale. */
-		life = 0;
-		have_life = 1;
-	} else if (cc.s_maxage >= 0) {
-		life = cc.s_maxage;
-		have_life = 1;
-	} else if (cc.max_age >= 0) {
-		life = cc.max_age;
-		have_life = 1;
-	} else if ((f = cachepol_hfind(h, n, "expires", 7, &cnt)) != NULL) {
-		/*
-		 * An invalid date ("0") is in the past (5.3); several
-		 * Expires fields are as good as stale (4.2.1).
-		 */
-		exp = cnt == 1 ? cachepol_date(f->value, f->value_len) : -1;
-		life = exp > nm.date ? exp - nm.date : 0;
-		have_life = 1;
-	} else if ((status_heuristic(rs->status) || cc.public_) && lm >= 0) {
-		/* 4.2.2: a fraction of the time since the last change. */
-		pct = o->heuristic_percent;
-		if (pct < 0)
-			pct = 0;
-		if (pct > 100)
-			pct = 100;
-		span = nm.date > lm ? nm.date - lm : 0;
-		life = span / 100 * pct + span % 100 * pct / 100;
-		if (life > o->heuristic_max)
-			life = o->heuristic_max > 0 ? o->heuristic_max : 0;
-		nm.flags |= CACHE_F_HEURISTIC;
-		have_life = 1;
-	} else if ((status_heuristic(rs->status) || cc.public_) &&
-	    o->default_ttl > 0) {
-		life = o->default_ttl;
-		have_life = 1;
-	} else if ((status_heuristic(rs->status) || cc.public_) &&
-	    cc.no_cache) {
-		/* Stored only to be revalidated on every use. */
-		life = 0;
-		have_life = 1;
-	} else
-		life = 0;
-	if (!have_life) {
+	storable_meta(rs, &cc, request_time, response_time, &nm);
+	if (!cachepol_lifetime(rs, &cc, o, &nm)) {
 		*why = "no-lifetime";
 		return 0;
 	}
-	nm.lifetime = life;
 	*m = nm;
-	*why = NULL;
 	return 1;
 }
 

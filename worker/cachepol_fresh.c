@@ -33,6 +33,7 @@ static const char	*const month_name[12] = {
 	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
 };
 
+static int		 status_heuristic(int);
 static int64_t		 sat_add(int64_t, int64_t);
 static int64_t		 sat_sub(int64_t, int64_t);
 static int64_t		 days_from_civil(int64_t, int, int);
@@ -285,6 +286,69 @@ cachepol_fmt_date(int64_t t, char *out)
 	put_2d(out + 23, secs % 60);
 	memcpy(out + 25, " GMT", 5);	/* with the NUL */
 	return 29;
+}
+
+/* Heuristically cacheable status codes (RFC 9110 15.1). */
+static int
+status_heuristic(int s)
+{
+	switch (s) {
+	case 200: case 203: case 204: case 206: case 300: case 301:
+	case 308: case 404: case 405: case 410: case 414: case 501:
+		return 1;
+	}
+	return 0;
+}
+
+int
+cachepol_lifetime(const struct http_response *rs, const struct cachepol_cc *cc,
+    const struct cachepol_opts *o, struct cache_meta *m)
+{
+	const struct http_header	*f;
+	size_t				 cnt;
+	int64_t				 exp, life, pct, span;
+	int				 heuristic;
+
+	/* Heuristic lifetimes: for these statuses, or public (4.2.2). */
+	heuristic = status_heuristic(rs->status) || cc->public_;
+	/* Freshness lifetime, RFC 9111 4.2.1, first match wins. */
+	if (cc->bad_max_age) {
+		/* 4.2.1: invalid freshness information means stale. */
+		life = 0;
+	} else if (cc->s_maxage >= 0)
+		life = cc->s_maxage;
+	else if (cc->max_age >= 0)
+		life = cc->max_age;
+	else if ((f = cachepol_hfind(rs->headers, rs->nheaders, "expires", 7,
+	    &cnt)) != NULL) {
+		/*
+		 * An invalid date ("0") is in the past (5.3); several
+		 * Expires fields are as good as stale (4.2.1).
+		 */
+		exp = cnt == 1 ? cachepol_date(f->value, f->value_len) : -1;
+		life = exp > m->date ? exp - m->date : 0;
+	} else if (heuristic && m->last_modified >= 0) {
+		/* 4.2.2: a fraction of the time since the last change. */
+		pct = o->heuristic_percent;
+		if (pct < 0)
+			pct = 0;
+		if (pct > 100)
+			pct = 100;
+		span = m->date > m->last_modified ?
+		    m->date - m->last_modified : 0;
+		life = span / 100 * pct + span % 100 * pct / 100;
+		if (life > o->heuristic_max)
+			life = o->heuristic_max > 0 ? o->heuristic_max : 0;
+		m->flags |= CACHE_F_HEURISTIC;
+	} else if (heuristic && o->default_ttl > 0)
+		life = o->default_ttl;
+	else if (heuristic && cc->no_cache) {
+		/* Stored only to be revalidated on every use. */
+		life = 0;
+	} else
+		return 0;
+	m->lifetime = life;
+	return 1;
 }
 
 int64_t

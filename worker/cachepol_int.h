@@ -2,7 +2,7 @@
  * cachepol_int.h: what the files of the caching rules (worker/cachepol.c,
  * cachepol_fresh.c, cachepol_key.c, cachepol_head.c) share and nothing
  * else includes: byte tests, case-insensitive comparisons, the field
- * finder and the entity-tag parser.  The
+ * finder, the entity-tag parser and the freshness lifetime.  The
  * public interface is worker/cachepol.h.
  */
 #ifndef PORTICO_CACHEPOL_INT_H
@@ -67,5 +67,15 @@ const struct http_header *cachepol_hfind(const struct http_header *, size_t,
  */
 int	 cachepol_etag_parse(const char *, size_t, size_t *, int *,
 	    const char **, size_t *);
+/*
+ * The freshness lifetime of a response about to be stored (RFC 9111
+ * 4.2.1, 4.2.2), from its Cache-Control cc, Expires and the meta filled
+ * so far (date, last_modified): sets m->lifetime (and CACHE_F_HEURISTIC
+ * for a heuristic one) and returns 1, or returns 0 when the response has
+ * none and may not be stored.
+ */
+int	 cachepol_lifetime(const struct http_response *,
+	    const struct cachepol_cc *, const struct cachepol_opts *,
+	    struct cache_meta *);
 
 #endif /* PORTICO_CACHEPOL_INT_H */
