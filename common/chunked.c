@@ -57,11 +57,171 @@ enum {
 	CK_ERROR	/* a syntax error was found */
 };
 
+static int	 ck_size(struct http_chunked *, unsigned);
+static int	 ck_ext(int, unsigned);
+static int	 ck_crlf(struct http_chunked *, int, unsigned);
+static int	 ck_trailer(int, unsigned);
+
 void
 http_chunked_init(struct http_chunked *ck)
 {
 	memset(ck, 0, sizeof(*ck));
 	ck->state = CK_SIZE;
+}
+
+/*
+ * One byte in state CK_SIZE: a hex digit of the chunk-size, or what ends
+ * it (CR, ";" or a blank, once there is a digit).  Returns the next
+ * state, CK_ERROR on a syntax error or a size over 64 bits.
+ */
+static int
+ck_size(struct http_chunked *ck, unsigned c)
+{
+	unsigned	 x;
+
+	if ((x = http_hexval[c]) != 0) {
+		/* Leading zeros are valid; 16 digits fill 64 bits. */
+		if (x == 1 && ck->remaining == 0 && ck->nsize > 0)
+			ck->padding++;	/* a second leading zero */
+		ck->nsize++;
+		if (ck->remaining >> 60 != 0)
+			return CK_ERROR;
+		ck->remaining = ck->remaining << 4 | (x - 1);
+		return CK_SIZE;
+	}
+	if (ck->nsize == 0)
+		return CK_ERROR;
+	if (c == '\r')
+		return CK_SIZE_LF;
+	if (c == ';')
+		return CK_EXT_NAME0;
+	if (IS_WS(c))
+		return CK_SIZE_WS;
+	return CK_ERROR;
+}
+
+/*
+ * One byte after the chunk-size and before the CR of its line, states
+ * CK_SIZE_WS to CK_EXT_QS_END: blanks and chunk extensions (RFC 9112
+ * 7.1.1), names and token or quoted-string values.  Returns the next
+ * state, CK_ERROR on a syntax error.
+ */
+static int
+ck_ext(int s, unsigned c)
+{
+	switch (s) {
+	case CK_SIZE_WS:
+	case CK_EXT_NAME_WS:
+	case CK_EXT_VAL_WS:
+		if (IS_WS(c))
+			return s;
+		if (c == ';')
+			return CK_EXT_NAME0;
+		if (c == '=' && s == CK_EXT_NAME_WS)
+			return CK_EXT_VAL0;
+		return CK_ERROR;
+	case CK_EXT_NAME0:
+		if (IS_WS(c))
+			return s;
+		return http_tchar[c] ? CK_EXT_NAME : CK_ERROR;
+	case CK_EXT_NAME:
+	case CK_EXT_TOKEN:
+		if (http_tchar[c])
+			return s;
+		if (c == '\r')
+			return CK_SIZE_LF;
+		if (c == ';')
+			return CK_EXT_NAME0;
+		if (c == '=' && s == CK_EXT_NAME)
+			return CK_EXT_VAL0;
+		if (IS_WS(c))
+			return s == CK_EXT_NAME ? CK_EXT_NAME_WS :
+			    CK_EXT_VAL_WS;
+		return CK_ERROR;
+	case CK_EXT_VAL0:
+		if (IS_WS(c))
+			return s;
+		if (c == '"')
+			return CK_EXT_QS;
+		return http_tchar[c] ? CK_EXT_TOKEN : CK_ERROR;
+	case CK_EXT_QS:
+		if (c == '"')
+			return CK_EXT_QS_END;
+		if (c == '\\')
+			return CK_EXT_QP;
+		return qdtext_tab[c] ? s : CK_ERROR;
+	case CK_EXT_QP:
+		return http_fvchar[c] ? CK_EXT_QS : CK_ERROR;
+	case CK_EXT_QS_END:
+		if (c == '\r')
+			return CK_SIZE_LF;
+		if (c == ';')
+			return CK_EXT_NAME0;
+		if (IS_WS(c))
+			return CK_EXT_VAL_WS;
+		return CK_ERROR;
+	}
+	return CK_ERROR;
+}
+
+/*
+ * One byte of a line end around chunk data: the LF of the chunk-size
+ * line (CK_SIZE_LF: data follows, or the trailer section after the
+ * last-chunk) or the CRLF after chunk-data (CK_DATA_CR, CK_DATA_LF: the
+ * next chunk-size line follows).  Returns the next state, CK_ERROR on a
+ * syntax error.
+ */
+static int
+ck_crlf(struct http_chunked *ck, int s, unsigned c)
+{
+	switch (s) {
+	case CK_SIZE_LF:
+		if (c != '\n')
+			return CK_ERROR;
+		if (ck->remaining == 0) {
+			/* last-chunk: the trailer section follows. */
+			ck->trailer_len = 0;
+			return CK_TR_LINE;
+		}
+		return CK_DATA;
+	case CK_DATA_CR:
+		return c == '\r' ? CK_DATA_LF : CK_ERROR;
+	case CK_DATA_LF:
+		if (c != '\n')
+			return CK_ERROR;
+		ck->nsize = 0;
+		ck->line_len = 0;
+		ck->remaining = 0;
+		return CK_SIZE;
+	}
+	return CK_ERROR;
+}
+
+/*
+ * One byte of the trailer section, states CK_TR_LINE to CK_TR_LF: field
+ * lines (token name, ":", field-value bytes, CRLF) until the CR of the
+ * empty line.  Returns the next state, CK_ERROR on a syntax error.
+ */
+static int
+ck_trailer(int s, unsigned c)
+{
+	switch (s) {
+	case CK_TR_LINE:
+		if (c == '\r')
+			return CK_END_LF;
+		return http_tchar[c] ? CK_TR_NAME : CK_ERROR;
+	case CK_TR_NAME:
+		if (c == ':')
+			return CK_TR_VALUE;
+		return http_tchar[c] ? s : CK_ERROR;
+	case CK_TR_VALUE:
+		if (c == '\r')
+			return CK_TR_LF;
+		return http_fvchar[c] ? s : CK_ERROR;
+	case CK_TR_LF:
+		return c == '\n' ? CK_TR_LINE : CK_ERROR;
+	}
+	return CK_ERROR;
 }
 
 /*
@@ -83,7 +243,7 @@ http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 {
 	const unsigned char	*b = (const unsigned char *)buf;
 	size_t			 i = 0, n;
-	unsigned		 c, x;
+	unsigned		 c;
 	int			 s = ck->state;
 
 	*data_off = 0;
@@ -103,105 +263,24 @@ http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 			ck->padding++;	/* blanks and extensions */
 		switch (s) {
 		case CK_SIZE:
-			if ((x = http_hexval[c]) != 0) {
-				/* Leading zeros are valid; 16 digits fill 64 bits. */
-				if (x == 1 && ck->remaining == 0 && ck->nsize > 0)
-					ck->padding++;	/* a second leading zero */
-				ck->nsize++;
-				if (ck->remaining >> 60 != 0)
-					goto bad;
-				ck->remaining = ck->remaining << 4 | (x - 1);
-				break;
-			}
-			if (ck->nsize == 0)
-				goto bad;
-			if (c == '\r')
-				s = CK_SIZE_LF;
-			else if (c == ';')
-				s = CK_EXT_NAME0;
-			else if (IS_WS(c))
-				s = CK_SIZE_WS;
-			else
-				goto bad;
+			s = ck_size(ck, c);
 			break;
 		case CK_SIZE_WS:
-		case CK_EXT_NAME_WS:
-		case CK_EXT_VAL_WS:
-			if (IS_WS(c))
-				break;
-			if (c == ';')
-				s = CK_EXT_NAME0;
-			else if (c == '=' && s == CK_EXT_NAME_WS)
-				s = CK_EXT_VAL0;
-			else
-				goto bad;
-			break;
 		case CK_EXT_NAME0:
-			if (IS_WS(c))
-				break;
-			if (!http_tchar[c])
-				goto bad;
-			s = CK_EXT_NAME;
-			break;
 		case CK_EXT_NAME:
-		case CK_EXT_TOKEN:
-			if (http_tchar[c])
-				break;
-			if (c == '\r')
-				s = CK_SIZE_LF;
-			else if (c == ';')
-				s = CK_EXT_NAME0;
-			else if (c == '=' && s == CK_EXT_NAME)
-				s = CK_EXT_VAL0;
-			else if (IS_WS(c))
-				s = s == CK_EXT_NAME ? CK_EXT_NAME_WS :
-				    CK_EXT_VAL_WS;
-			else
-				goto bad;
-			break;
+		case CK_EXT_NAME_WS:
 		case CK_EXT_VAL0:
-			if (IS_WS(c))
-				break;
-			if (c == '"')
-				s = CK_EXT_QS;
-			else if (http_tchar[c])
-				s = CK_EXT_TOKEN;
-			else
-				goto bad;
-			break;
+		case CK_EXT_TOKEN:
+		case CK_EXT_VAL_WS:
 		case CK_EXT_QS:
-			if (c == '"')
-				s = CK_EXT_QS_END;
-			else if (c == '\\')
-				s = CK_EXT_QP;
-			else if (!qdtext_tab[c])
-				goto bad;
-			break;
 		case CK_EXT_QP:
-			if (!http_fvchar[c])
-				goto bad;
-			s = CK_EXT_QS;
-			break;
 		case CK_EXT_QS_END:
-			if (c == '\r')
-				s = CK_SIZE_LF;
-			else if (c == ';')
-				s = CK_EXT_NAME0;
-			else if (IS_WS(c))
-				s = CK_EXT_VAL_WS;
-			else
-				goto bad;
+			s = ck_ext(s, c);
 			break;
 		case CK_SIZE_LF:
-			if (c != '\n')
-				goto bad;
-			if (ck->remaining == 0) {
-				/* last-chunk: the trailer section follows. */
-				s = CK_TR_LINE;
-				ck->trailer_len = 0;
-				break;
-			}
-			s = CK_DATA;
+		case CK_DATA_CR:
+		case CK_DATA_LF:
+			s = ck_crlf(ck, s, c);
 			break;
 		case CK_DATA:
 			n = len - i;
@@ -214,43 +293,11 @@ http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 			*data_len = n;
 			ck->state = s;
 			return (ssize_t)(i + n);
-		case CK_DATA_CR:
-			if (c != '\r')
-				goto bad;
-			s = CK_DATA_LF;
-			break;
-		case CK_DATA_LF:
-			if (c != '\n')
-				goto bad;
-			s = CK_SIZE;
-			ck->nsize = 0;
-			ck->line_len = 0;
-			ck->remaining = 0;
-			break;
 		case CK_TR_LINE:
-			if (c == '\r')
-				s = CK_END_LF;
-			else if (http_tchar[c])
-				s = CK_TR_NAME;
-			else
-				goto bad;
-			break;
 		case CK_TR_NAME:
-			if (c == ':')
-				s = CK_TR_VALUE;
-			else if (!http_tchar[c])
-				goto bad;
-			break;
 		case CK_TR_VALUE:
-			if (c == '\r')
-				s = CK_TR_LF;
-			else if (!http_fvchar[c])
-				goto bad;
-			break;
 		case CK_TR_LF:
-			if (c != '\n')
-				goto bad;
-			s = CK_TR_LINE;
+			s = ck_trailer(s, c);
 			break;
 		case CK_END_LF:
 			if (c != '\n')
@@ -261,6 +308,8 @@ http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 		default:
 			goto bad;
 		}
+		if (s == CK_ERROR)
+			goto bad;
 	}
 	ck->state = s;
 	return (ssize_t)i;

@@ -1,5 +1,5 @@
 /*
- * fuzz_cachepol.c: libFuzzer target for the caching rules (worker/cachepol.c),
+ * fuzz_cachepol.c: libFuzzer target for the caching rules (worker/cachepol*.c),
  * which read Cache-Control, dates, Vary, Range and validators from untrusted
  * heads.
  *
@@ -11,8 +11,9 @@
  * and that keys fit their buffers.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *	    -o fuzz_cachepol t/fuzz/fuzz_cachepol.c worker/cachepol.c common/http.c \
- *	    common/httplist.c common/strbuf.c
+ *	    -o fuzz_cachepol t/fuzz/fuzz_cachepol.c worker/cachepol.c \
+ *	    worker/cachepol_fresh.c worker/cachepol_head.c worker/cachepol_key.c \
+ *	    common/http.c common/httplist.c common/strbuf.c
  */
 #include <stdint.h>
 #include <stdlib.h>
