@@ -127,7 +127,6 @@ vary_arg_init(struct vary_arg *va, struct client *c,
 	va->out = c->r->ck + c->r->klen;
 	va->cap = CACHE_VARY_MAX;
 	va->len = 0;
-	va->ct_done = 0;
 	va->view = 0;
 }
 
@@ -143,15 +142,11 @@ vary_pick(const char *n, size_t len, void *arg)
 			va->view = fwd_view(va->c, va->rq, &va->frq) == 0 ? 1 : -1;
 		return va->view == 1 ? &va->frq : NULL;
 	}
-	if (!va->ct_done) {
-		conn_tokens_collect(va->rq->headers, va->rq->nheaders, &va->ct);
-		va->ct_done = 1;
-	}
 	memset(&h, 0, sizeof(h));
 	h.name = n;
 	h.name_len = len;
 	/* As in fwd_view: the head of a plain miss. */
-	return fwd_client_field(va->c->r, va->rq, &va->ct, &h, 0, 0) ?
+	return fwd_client_field(va->c->r, va->rq, &h, 0, 0) ?
 	    va->rq : &no_fields;
 }
 
@@ -274,13 +269,13 @@ enum step
 cache_hit(struct client *c, const struct http_request *rq)
 {
 	struct req	*r = c->r;
-	struct hbuild	 b;
+	struct strbuf	 b;
 	uint32_t	 hl = r->cref.head_len;
 	uint64_t	 blen = r->c_grow ? r->cexpect : r->cref.body_len;
 	uint64_t	 first = 0, last = 0;
 	int64_t		 len = HEAD_NO_LENGTH;	/* for head_tail() */
 	char		*eol;
-	int		 rc = 0, range = 0, status = r->cmeta.status, nobody;
+	int		 range = 0, status = r->cmeta.status, nobody;
 	int		 unknown = r->c_grow && blen == CACHE_EXPECT_UNKNOWN;
 	size_t		 oldsl, newsl;
 	char		 line[64];
@@ -316,31 +311,31 @@ cache_hit(struct client *c, const struct http_request *rq)
 		memcpy(r->hb, line, newsl);
 		hl = hl - oldsl + newsl;
 	}
-	b.p = r->hb;
-	b.len = hl - 2;		/* before the final empty line */
-	b.cap = bufsize;
-	rc |= hb_str(&b, "Age: ");
-	rc |= hb_num(&b, cachepol_age(&r->cmeta, ev_wall));
-	rc |= hb_str(&b, "\r\nVia: 1.1 portico\r\n");
+	/* Go on before the final empty line. */
+	strbuf_init_at(&b, r->hb, bufsize, hl - 2);
+	strbuf_str(&b, "Age: ");
+	strbuf_num(&b, cachepol_age(&r->cmeta, ev_wall));
+	strbuf_str(&b, "\r\nVia: 1.1 portico\r\n");
 	if (r->cstatus[0] == '\0') {
 		/* The plain hit: its value is also kept for the log. */
-		struct hbuild	 cs = { r->cstatus, 0, sizeof(r->cstatus) - 1 };
+		struct strbuf	 cs;
 
-		(void)hb_str(&cs, "portico; hit; ttl=");
-		(void)hb_num(&cs, cachepol_ttl(&r->cmeta, ev_wall));
+		strbuf_init(&cs, r->cstatus, sizeof(r->cstatus) - 1);
+		strbuf_str(&cs, "portico; hit; ttl=");
+		strbuf_num(&cs, cachepol_ttl(&r->cmeta, ev_wall));
 		r->cstatus[cs.len] = '\0';
 	}
 	if (r->hsts != NULL) {
-		rc |= hb_str(&b, "Strict-Transport-Security: ");
-		rc |= hb_str(&b, r->hsts);
-		rc |= hb_str(&b, "\r\n");
+		strbuf_str(&b, "Strict-Transport-Security: ");
+		strbuf_str(&b, r->hsts);
+		strbuf_str(&b, "\r\n");
 	}
 	if (status == 416) {
-		rc |= hb_fmt(&b, "Content-Range: bytes */%llu\r\n",
+		strbuf_fmt(&b, "Content-Range: bytes */%llu\r\n",
 		    (unsigned long long)blen);
 		len = 0;
 	} else if (range == 1) {
-		rc |= hb_fmt(&b, "Content-Range: bytes %llu-%llu/%llu\r\n",
+		strbuf_fmt(&b, "Content-Range: bytes %llu-%llu/%llu\r\n",
 		    (unsigned long long)first, (unsigned long long)last,
 		    (unsigned long long)blen);
 		len = (int64_t)(last - first + 1);
@@ -350,8 +345,8 @@ cache_hit(struct client *c, const struct http_request *rq)
 			len = HEAD_CHUNKED;
 	} else if (status != 204 && (status != 304 || blen > 0))
 		len = (int64_t)blen;
-	rc |= head_tail(&b, r, len);
-	if (rc != 0)
+	head_tail(&b, r, len);
+	if (b.over)
 		return STEP_NEXT;
 	r->hb_pos = 0;
 	r->hb_end = b.len;
