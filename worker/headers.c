@@ -184,25 +184,60 @@ client_field_dropped(const struct http_header *h, const struct conf_route *rt)
 }
 
 /*
+ * A sketch of the names the Connection fields among h[0..n) list: a bit
+ * per name length and first letter (any case).  A field whose bit is
+ * clear is not listed, so most fields skip the exact look-up
+ * (http_conn_lists), which walks every field.
+ */
+static inline unsigned
+conn_bit(const char *name, size_t len)
+{
+	return (unsigned)((len * 7 + (len > 0 ?
+	    ((unsigned char)name[0] | 0x20) : 0)) & 63);
+}
+
+static uint64_t
+conn_sketch(const struct http_header *h, size_t n)
+{
+	struct http_conn_iter	 it = HTTP_CONN_ITER_INIT;
+	const char		*t;
+	size_t			 tl;
+	uint64_t		 s = 0;
+
+	while (http_conn_next(h, n, &it, &t, &tl))
+		s |= (uint64_t)1 << conn_bit(t, tl);
+	return s;
+}
+
+/* Whether a Connection field among all[0..n) names field h. */
+static int
+conn_listed(uint64_t sketch, const struct http_header *all, size_t n,
+    const struct http_header *h)
+{
+	return (sketch & (uint64_t)1 << conn_bit(h->name, h->name_len)) != 0 &&
+	    http_conn_lists(all, n, h->name, h->name_len);
+}
+
+/*
  * Whether build_request_head() forwards client field h of rq as the
  * client sent it (X-Forwarded-For and Via: as the start of the list it
  * appends to).  Hop-by-hop fields go, and those rq's Connection fields
  * name (but Host); Content-Length too: request_head_end() writes the
- * framing.  store: the answer is fetched to be stored; reval: portico
- * revalidates with the stored object's validators.  This is the one
+ * framing.  conn: conn_sketch() of rq's fields, or CONN_ANY; store: the
+ * answer is fetched to be stored; reval: portico revalidates with the
+ * stored object's validators.  This is the one
  * place that decides it: the Vary matcher (vary_pick) asks it too.
  */
 int
 fwd_client_field(const struct req *r, const struct http_request *rq,
-    const struct http_header *h, int store, int reval)
+    uint64_t conn, const struct http_header *h, int store, int reval)
 {
 	int	 host = h->name_len == 4 && http_name_eq(h, "host");
 
 	if (http_is_hop_by_hop(h->name, h->name_len) ||
 	    (h->name_len == 14 && http_name_eq(h, "content-length")) ||
 	    client_field_dropped(h, r->route) ||
-	    (!host && http_conn_lists(rq->headers, rq->nheaders, h->name,
-	    h->name_len)))
+	    (!host && conn_listed(conn, rq->headers, rq->nheaders, h)))
 		return 0;
 	if (host)
 		return !rq->absolute_form;	/* the target's replaces it */
@@ -229,6 +264,41 @@ fwd_own_field(const char *n, size_t len)
 		    memcmp(fwd_own_fields[i], n, len) == 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * A list field portico appends to (X-Forwarded-For, Via): several fields
+ * of it are one list, so the ones before the last go as they are (in
+ * portico's spelling) and the last is held back for list_end().
+ */
+struct list_field {
+	const char	*name;
+	size_t		 name_len;
+	const char	*last;		/* the value held back, or NULL */
+	size_t		 last_len;
+};
+
+static inline void
+list_hold(struct strbuf *b, struct list_field *l, const struct http_header *h)
+{
+	if (l->last != NULL)
+		strbuf_field(b, l->name, l->name_len, l->last, l->last_len);
+	l->last = h->value;
+	l->last_len = h->value_len;
+}
+
+/* The list's last field: the value held back, then ours. */
+static inline void
+list_end(struct strbuf *b, const struct list_field *l, const char *ours)
+{
+	strbuf_add(b, l->name, l->name_len);
+	strbuf_add(b, ": ", 2);
+	if (l->last != NULL) {
+		strbuf_add(b, l->last, l->last_len);
+		strbuf_add(b, ", ", 2);
+	}
+	strbuf_str(b, ours);
+	strbuf_add(b, "\r\n", 2);
 }
 
 /*
@@ -282,9 +352,12 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
     const struct http_request *rq, struct strbuf *b)
 {
 	const struct http_header *h;
-	const char		*xff = NULL, *via = NULL, *p;
-	size_t			 i, xff_len = 0, via_len = 0, n;
+	struct list_field	 xff = { "X-Forwarded-For", 15, NULL, 0 };
+	struct list_field	 via = { "Via", 3, NULL, 0 };
+	const char		*p;
+	size_t			 i, n;
 	int			 store = cache_writing(&r->cw);
+	uint64_t		 conn = conn_sketch(rq->headers, rq->nheaders);
 
 	strbuf_add(b, rq->method_str, rq->method_len);
 	strbuf_add(b, " ", 1);
@@ -301,38 +374,21 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
 	} else
 		strbuf_add(b, rq->target, rq->target_len);
 	strbuf_str(b, " HTTP/1.1\r\n");
-	if (rq->absolute_form) {
-		strbuf_str(b, "Host: ");
-		strbuf_add(b, rq->host, rq->host_len);
-		strbuf_str(b, "\r\n");
-	} else if (rq->host == NULL) {
+	if (rq->absolute_form)
+		strbuf_field(b, "Host", 4, rq->host, rq->host_len);
+	else if (rq->host == NULL)
 		/* HTTP/1.0 without Host: HTTP/1.1 upstream needs one. */
-		strbuf_str(b, "Host: ");
-		strbuf_str(b, r->upstream->conf->name);
-		strbuf_str(b, "\r\n");
-	}
+		strbuf_field(b, "Host", 4, r->upstream->conf->name,
+		    strlen(r->upstream->conf->name));
 	for (i = 0; i < rq->nheaders; i++) {
 		h = &rq->headers[i];
-		if (!fwd_client_field(r, rq, h, store, r->c_reval))
+		if (!fwd_client_field(r, rq, conn, h, store, r->c_reval))
 			continue;
 		if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
-			/* Several fields are one list; keep the span of the last. */
-			if (xff != NULL) {
-				strbuf_str(b, "X-Forwarded-For: ");
-				strbuf_add(b, xff, xff_len);
-				strbuf_str(b, "\r\n");
-			}
-			xff = h->value;
-			xff_len = h->value_len;
+			list_hold(b, &xff, h);
 			continue;
 		} else if (h->name_len == 3 && http_name_eq(h, "via")) {
-			if (via != NULL) {
-				strbuf_str(b, "Via: ");
-				strbuf_add(b, via, via_len);
-				strbuf_str(b, "\r\n");
-			}
-			via = h->value;
-			via_len = h->value_len;
+			list_hold(b, &via, h);
 			continue;
 		} else if (alog && h->name_len == 7 && http_name_eq(h, "referer"))
 			copy_field(r->referer, sizeof(r->referer), h->value, h->value_len);
@@ -340,30 +396,15 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
 			copy_field(r->agent, sizeof(r->agent), h->value, h->value_len);
 		strbuf_field(b, h->name, h->name_len, h->value, h->value_len);
 	}
-	strbuf_str(b, "X-Forwarded-For: ");
-	if (xff != NULL) {
-		strbuf_add(b, xff, xff_len);
-		strbuf_str(b, ", ");
-	}
-	strbuf_str(b, peer->ip);
-	strbuf_str(b, peer->https ? "\r\nX-Forwarded-Proto: https\r\n" :
-	    "\r\nX-Forwarded-Proto: http\r\n");
-	if (peer->cert_subject != NULL) {
-		strbuf_str(b, "X-Client-Cert-Subject: ");
-		strbuf_str(b, peer->cert_subject);
-		strbuf_str(b, "\r\n");
-	}
-	if (rq->host != NULL) {
-		strbuf_str(b, "X-Forwarded-Host: ");
-		strbuf_add(b, rq->host, rq->host_len);
-		strbuf_str(b, "\r\n");
-	}
-	strbuf_str(b, "Via: ");
-	if (via != NULL) {
-		strbuf_add(b, via, via_len);
-		strbuf_str(b, ", ");
-	}
-	strbuf_str(b, rq->version == 10 ? "1.0 portico\r\n" : "1.1 portico\r\n");
+	list_end(b, &xff, peer->ip);
+	strbuf_str(b, peer->https ? "X-Forwarded-Proto: https\r\n" :
+	    "X-Forwarded-Proto: http\r\n");
+	if (peer->cert_subject != NULL)
+		strbuf_field(b, "X-Client-Cert-Subject", 21, peer->cert_subject,
+		    strlen(peer->cert_subject));
+	if (rq->host != NULL)
+		strbuf_field(b, "X-Forwarded-Host", 16, rq->host, rq->host_len);
+	list_end(b, &via, rq->version == 10 ? "1.0 portico" : "1.1 portico");
 	request_head_end(b, r, rq);
 	return b->over ? -1 : 0;
 }
@@ -399,9 +440,10 @@ response_head_build(struct req *r, const struct http_response *rs, int final,
     struct strbuf *b)
 {
 	const struct http_header *h;
-	const char		*via = NULL;
-	size_t			 i, via_len = 0;
+	struct list_field	 via = { "Via", 3, NULL, 0 };
+	size_t			 i;
 	int			 nobody;
+	uint64_t		 conn = conn_sketch(rs->headers, rs->nheaders);
 
 	nobody = !http_response_has_body(r->method, rs->status);
 	strbuf_str(b, "HTTP/1.1 ");
@@ -420,17 +462,10 @@ response_head_build(struct req *r, const struct http_response *rs, int final,
 		/* Content-Length: head_tail() writes the framing. */
 		if (http_is_hop_by_hop(h->name, h->name_len) ||
 		    (h->name_len == 14 && http_name_eq(h, "content-length")) ||
-		    http_conn_lists(rs->headers, rs->nheaders, h->name,
-		    h->name_len))
+		    conn_listed(conn, rs->headers, rs->nheaders, h))
 			continue;
 		if (h->name_len == 3 && http_name_eq(h, "via")) {
-			if (via != NULL) {
-				strbuf_str(b, "Via: ");
-				strbuf_add(b, via, via_len);
-				strbuf_str(b, "\r\n");
-			}
-			via = h->value;
-			via_len = h->value_len;
+			list_hold(b, &via, h);
 			continue;
 		}
 		if (r->hsts != NULL && h->name_len == 25 &&
@@ -438,17 +473,10 @@ response_head_build(struct req *r, const struct http_response *rs, int final,
 			continue;	/* the route's own replaces it */
 		strbuf_field(b, h->name, h->name_len, h->value, h->value_len);
 	}
-	if (final && r->hsts != NULL) {
-		strbuf_str(b, "Strict-Transport-Security: ");
-		strbuf_str(b, r->hsts);
-		strbuf_str(b, "\r\n");
-	}
-	strbuf_str(b, "Via: ");
-	if (via != NULL) {
-		strbuf_add(b, via, via_len);
-		strbuf_str(b, ", ");
-	}
-	strbuf_str(b, rs->version == 10 ? "1.0 portico\r\n" : "1.1 portico\r\n");
+	if (final && r->hsts != NULL)
+		strbuf_field(b, "Strict-Transport-Security", 25, r->hsts,
+		    strlen(r->hsts));
+	list_end(b, &via, rs->version == 10 ? "1.0 portico" : "1.1 portico");
 	if (!final)
 		strbuf_str(b, "\r\n");	/* a 1xx: no framing of its own */
 	else if (nobody)

@@ -146,7 +146,7 @@ vary_pick(const char *n, size_t len, void *arg)
 	h.name = n;
 	h.name_len = len;
 	/* As in fwd_view: the head of a plain miss. */
-	return fwd_client_field(va->c->r, va->rq, &h, 0, 0) ?
+	return fwd_client_field(va->c->r, va->rq, CONN_ANY, &h, 0, 0) ?
 	    va->rq : &no_fields;
 }
 

@@ -377,9 +377,11 @@ char *	buf_get(void);
 void	 buf_put(char *b);
 struct req *	req_get(void);
 void	 req_put(struct req *r);
+/* fwd_client_field()'s conn when any field may be Connection-listed. */
+#define CONN_ANY	(~(uint64_t)0)
 void	 copy_field(char *dst, size_t cap, const char *s, size_t n);
 void	 raw_path(const struct http_request *rq, const char **pathp, size_t *lenp);
-int	 fwd_client_field(const struct req *r, const struct http_request *rq, const struct http_header *h, int store, int reval);
+int	 fwd_client_field(const struct req *r, const struct http_request *rq, uint64_t conn, const struct http_header *h, int store, int reval);
 int	 fwd_own_field(const char *n, size_t len);
 int	 request_head_build(struct req *r, const struct fwd_peer *peer, const struct http_request *rq, struct strbuf *b);
 int	 build_request_head(struct client *c, const struct http_request *rq);
@@ -392,6 +394,7 @@ enum step	 local_answer(struct client *c, int status, int close_after);
 ssize_t	 client_write2(struct client *c, const char *a, size_t al, const char *b, size_t bl);
 enum step	 step_local(struct client *c);
 enum step	 step_linger(struct client *c);
+void	 linger_start(struct client *c);
 enum step	 status_answer(struct client *c, const struct http_request *rq);
 int	 ip_allowed(const char *ip, const struct conf_cidr *list, size_t n);
 void	 request_key(struct client *c, const struct http_request *rq);

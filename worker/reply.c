@@ -196,19 +196,31 @@ step_local(struct client *c)
 	}
 	if (r->local_close) {
 		/* Let the page reach the client before the close. */
-		cl_shutdown_wr(c);
 		access_log(c);
 		req_put(r);
 		c->r = NULL;
 		nbusy--;
-		buf_put(c->in);
-		c->in = NULL;
-		c->in_pos = c->in_end = 0;
-		c->state = CS_LINGER;
-		c->fixed_deadline = ev_now + LINGER_MS;
+		linger_start(c);
 		return STEP_NEXT;
 	}
 	return request_finish(c);
+}
+
+/*
+ * End the connection after an answer gently: close the write side and
+ * drop input until the client closes or LINGER_MS pass (step_linger),
+ * so that a client still sending is not reset before it reads the end
+ * of the answer.
+ */
+void
+linger_start(struct client *c)
+{
+	cl_shutdown_wr(c);
+	buf_put(c->in);
+	c->in = NULL;
+	c->in_pos = c->in_end = 0;
+	c->state = CS_LINGER;
+	c->fixed_deadline = ev_now + LINGER_MS;
 }
 
 /* Drop input until the client closes or the lingering time is over. */
