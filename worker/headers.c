@@ -274,7 +274,7 @@ fwd_own_field(const char *n, size_t len)
 struct list_field {
 	const char	*name;
 	size_t		 name_len;
-	const char	*last;		/* the value held back, or NULL */
+	const char	*last;		/* the value held back; NULL: none */
 	size_t		 last_len;
 };
 
@@ -456,7 +456,8 @@ response_head_build(struct req *r, const struct http_response *rs, int final,
 		if (h->name_len == 14 && http_name_eq(h, "content-length") &&
 		    nobody && rs->status != 204 && final) {
 			/* HEAD and 304 keep the length of what GET would send. */
-			strbuf_field(b, h->name, h->name_len, h->value, h->value_len);
+			strbuf_field(b, h->name, h->name_len, h->value,
+			    h->value_len);
 			continue;
 		}
 		/* Content-Length: head_tail() writes the framing. */

@@ -232,8 +232,8 @@ metrics_json(struct strbuf *b, const struct shm_header *shm)
 		if (!m->route_name[j].used)
 			continue;
 		metrics_route_total(m, j, &rr);
-		strbuf_fmt(b, "%s{\"name\":\"%s\",\"requests\":%llu,\"responses\":"
-		    "{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,"
+		strbuf_fmt(b, "%s{\"name\":\"%s\",\"requests\":%llu,"
+		    "\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,"
 		    "\"5xx\":%llu},\"duration\":", n++ ? "," : "",
 		    row_name(m->route_name, j, 1),
 		    (unsigned long long)hist_count(&rr.duration),
@@ -290,14 +290,14 @@ prom_certs(struct strbuf *b)
 	const struct conf_listener	*l;
 	size_t				 i, k;
 
-	metrics_prom_family(b, "portico_tls_certificate_expiry_timestamp_seconds",
-	    "gauge", "When each listener certificate expires (its notAfter), "
+	metrics_prom_family(b,
+	    "portico_tls_certificate_expiry_timestamp_seconds", "gauge", "When each listener certificate expires (its notAfter), "
 	    "in seconds since the Unix epoch.");
 	for (i = 0; i < conf->nlisteners; i++) {
 		l = &conf->listeners[i];
 		for (k = 0; l->tls != NULL && k < l->ntls_cert; k++) {
-			strbuf_fmt(b, "portico_tls_certificate_expiry_timestamp_"
-			    "seconds{listener=\"");
+			strbuf_str(b, "portico_tls_certificate_expiry_"
+			    "timestamp_seconds{listener=\"");
 			mb_escaped(b, l->name, 0);
 			strbuf_fmt(b, "\",certificate=\"");
 			mb_escaped(b, l->tls_cert[k].path, 0);
@@ -322,12 +322,13 @@ prom_routes(struct strbuf *b, const struct metrics *m)
 			continue;
 		metrics_route_total(m, j, &rr);
 		for (k = 1; k <= 5; k++)
-			strbuf_fmt(b, "portico_route_responses_total{route=\"%s\","
-			    "class=\"%dxx\"} %llu\n", row_name(m->route_name, j, 1),
+			strbuf_fmt(b, "portico_route_responses_total{"
+			    "route=\"%s\",class=\"%dxx\"} %llu\n", row_name(m->route_name, j, 1),
 			    k, (unsigned long long)rr.status[k]);
 	}
-	metrics_prom_family(b, "portico_route_request_duration_seconds", "histogram",
-	    "Time from the request head to the end of the exchange, per route.");
+	metrics_prom_family(b, "portico_route_request_duration_seconds",
+	    "histogram", "Time from the request head to the end of the "
+	    "exchange, per route.");
 	for (j = 0; j < METRICS_ROUTES; j++) {
 		if (!m->route_name[j].used)
 			continue;
@@ -355,10 +356,12 @@ metrics_prom(struct strbuf *b, const struct shm_header *shm)
 
 	metrics_prom_family(b, "portico_build_info", "gauge",
 	    "Always 1; the version label is the running portico's.");
-	strbuf_fmt(b, "portico_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+	strbuf_fmt(b, "portico_build_info{version=\"%s\"} 1\n",
+	    PACKAGE_VERSION);
 	metrics_prom_family(b, "portico_start_time_seconds", "gauge",
 	    "When the master process started, in seconds since the Unix epoch.");
-	strbuf_fmt(b, "portico_start_time_seconds %lld\n", (long long)m->started);
+	strbuf_fmt(b, "portico_start_time_seconds %lld\n",
+	    (long long)m->started);
 	metrics_prom_family(b, "portico_uptime_seconds", "gauge",
 	    "Seconds since the master process started.");
 	strbuf_fmt(b, "portico_uptime_seconds %lld\n",

@@ -61,17 +61,18 @@ status_metrics(struct strbuf *b, struct shm_header *shm)
 	static const struct {
 		const char	*name, *type, *help;
 	} fam[] = {
-		{ "portico_server_up", "gauge",
-		    "1 when the upstream server is up (health state), else 0." },
+		{ "portico_server_up", "gauge", "1 when the upstream server "
+		    "is up (health state), else 0." },
 		{ "portico_server_active_connections", "gauge",
 		    "Connections in use to the upstream server, all workers." },
 		{ "portico_server_requests_total", "counter",
 		    "Requests sent to the upstream server." },
 		{ "portico_server_failures_total", "counter",
-		    "Passive failures of the upstream server (errors, timeouts, "
-		    "5xx with fail_on_5xx)." },
+		    "Passive failures of the upstream server (errors, "
+		    "timeouts, 5xx with fail_on_5xx)." },
 		{ "portico_server_retries_total", "counter",
-		    "Requests moved on from the upstream server to another one." },
+		    "Requests moved on from the upstream server to another "
+		    "one." },
 	};
 	const struct conf_upstream	*cu;
 	const struct conf_server	*cs;
@@ -105,8 +106,8 @@ status_metrics(struct strbuf *b, struct shm_header *shm)
 					v = shm_read64(&ss->retries);
 					break;
 				}
-				strbuf_fmt(b, "%s{upstream=\"%s\",server=\"%s\"} %llu\n",
-				    fam[f].name, cu->name, cs->addr.text, v);
+				strbuf_fmt(b, "%s{upstream=\"%s\",server=\"%s\"} "
+				    "%llu\n", fam[f].name, cu->name, cs->addr.text, v);
 			}
 		}
 	}
@@ -134,7 +135,8 @@ status_tls(struct strbuf *b, int prom)
 		    "Client TLS handshakes that resumed a session." },
 		{ "failed", "portico_tls_failed_total",
 		    "Client TLS handshakes that failed or timed out." },
-		{ "upstream_handshakes", "portico_tls_upstream_handshakes_total",
+		{ "upstream_handshakes",
+		    "portico_tls_upstream_handshakes_total",
 		    "TLS handshakes with upstream servers completed." },
 		{ "upstream_resumed", "portico_tls_upstream_resumed_total",
 		    "TLS handshakes with upstream servers that resumed a "
