@@ -39,29 +39,19 @@ strbuf_init_at(struct strbuf *b, char *p, size_t cap, size_t len)
 static int
 strbuf_room(struct strbuf *b, size_t n)
 {
-	b->need = n > SIZE_MAX - b->need ? SIZE_MAX : b->need + n;
-	if (b->over)
-		return 0;
-	if (n > b->cap - b->len) {
-		b->over = 1;
+	if (b->over || n > b->cap - b->len) {
+		strbuf_refuse(b, n);
 		return 0;
 	}
+	b->need += n;	/* == ->len + n while nothing was refused */
 	return 1;
 }
 
 void
-strbuf_add(struct strbuf *b, const char *s, size_t n)
+strbuf_refuse(struct strbuf *b, size_t n)
 {
-	if (!strbuf_room(b, n) || n == 0)
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-void
-strbuf_str(struct strbuf *b, const char *s)
-{
-	strbuf_add(b, s, strlen(s));
+	b->need = n > SIZE_MAX - b->need ? SIZE_MAX : b->need + n;
+	b->over = 1;
 }
 
 void
@@ -78,29 +68,6 @@ strbuf_lower(struct strbuf *b, const char *s, size_t n)
 		    c | 0x20 : c);
 	}
 	b->len += n;
-}
-
-void
-strbuf_field(struct strbuf *b, const char *name, size_t nl, const char *value,
-    size_t vl)
-{
-	char	*o;
-
-	/* All of the line or nothing of it. */
-	if (!strbuf_room(b, vl > SIZE_MAX - 4 || nl > SIZE_MAX - 4 - vl ?
-	    SIZE_MAX : nl + vl + 4))
-		return;
-	o = b->p + b->len;
-	memcpy(o, name, nl);
-	o += nl;
-	*o++ = ':';
-	*o++ = ' ';
-	if (vl > 0)
-		memcpy(o, value, vl);
-	o += vl;
-	*o++ = '\r';
-	*o++ = '\n';
-	b->len += nl + vl + 4;
 }
 
 void

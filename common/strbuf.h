@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct strbuf {
 	char	*p;
@@ -37,15 +38,66 @@ void	strbuf_init(struct strbuf *b, char *p, size_t cap);
  */
 void	strbuf_init_at(struct strbuf *b, char *p, size_t cap, size_t len);
 
-/* Append s[0..n). */
-void	strbuf_add(struct strbuf *b, const char *s, size_t n);
+/*
+ * Refuse an append of n bytes (one that does not fit, or any after
+ * one that did not): count it in ->need and set ->over.
+ */
+void	strbuf_refuse(struct strbuf *b, size_t n);
+
+/*
+ * Append s[0..n).  Inline, so that the heads built on every request
+ * copy their constant pieces without a call: while nothing was refused
+ * ->need equals ->len, and an append that fits only adds to both.
+ */
+static inline void
+strbuf_add(struct strbuf *b, const char *s, size_t n)
+{
+	if (b->over || n > b->cap - b->len) {
+		strbuf_refuse(b, n);
+		return;
+	}
+	if (n > 0)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->need += n;
+}
+
 /* Append the C string s. */
-void	strbuf_str(struct strbuf *b, const char *s);
+static inline void
+strbuf_str(struct strbuf *b, const char *s)
+{
+	strbuf_add(b, s, strlen(s));
+}
+
+/* Append a header field line: name ": " value CRLF, all or nothing. */
+static inline void
+strbuf_field(struct strbuf *b, const char *name, size_t nl,
+    const char *value, size_t vl)
+{
+	char	*o;
+
+	if (b->over || nl > b->cap - b->len || vl > b->cap - b->len - nl ||
+	    b->cap - b->len - nl - vl < 4) {
+		strbuf_refuse(b, vl > SIZE_MAX - 4 || nl > SIZE_MAX - 4 - vl ?
+		    SIZE_MAX : nl + vl + 4);
+		return;
+	}
+	o = b->p + b->len;
+	memcpy(o, name, nl);
+	o += nl;
+	*o++ = ':';
+	*o++ = ' ';
+	if (vl > 0)
+		memcpy(o, value, vl);
+	o += vl;
+	*o++ = '\r';
+	*o = '\n';
+	b->len += nl + vl + 4;
+	b->need += nl + vl + 4;
+}
+
 /* Append s[0..n) with ASCII upper case letters made lower case. */
 void	strbuf_lower(struct strbuf *b, const char *s, size_t n);
-/* Append a header field line: name ": " value CRLF. */
-void	strbuf_field(struct strbuf *b, const char *name, size_t nl,
-	    const char *value, size_t vl);
 /* Append v in decimal, with a '-' when negative: no printf needed. */
 void	strbuf_num(struct strbuf *b, int64_t v);
 /*

@@ -63,8 +63,10 @@ teardown(void)
 static int
 fwd(const char *in, const struct fwd_peer *peer, size_t cap)
 {
-	struct hbuild	 b = { out, 0, cap };
+	struct strbuf	 b;
 	int		 rc;
+
+	strbuf_init(&b, out, cap);
 
 	ck_assert_int_eq(http_parse_request(in, strlen(in), &lim, &rq, hdrs_),
 	    HTTP_PARSE_OK);
@@ -79,8 +81,10 @@ fwd(const char *in, const struct fwd_peer *peer, size_t cap)
 static int
 back(const char *in, int final)
 {
-	struct hbuild	 b = { out, 0, sizeof(out) };
+	struct strbuf	 b;
 	int		 rc;
+
+	strbuf_init(&b, out, sizeof(out));
 
 	ck_assert_int_eq(http_parse_response(in, strlen(in), &lim, &rs, hdrs_),
 	    HTTP_PARSE_OK);
@@ -120,6 +124,36 @@ START_TEST(req_hop_by_hop)
 	    "X-Kept: yes\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n",
 	    &plain_peer, sizeof(out)), 0);
 	OUT_EQ("GET / HTTP/1.1\r\nHost: h\r\nX-Kept: yes\r\n" OURS("h")
+	    "Content-Length: 0\r\n\r\n");
+}
+END_TEST
+
+START_TEST(req_conn_many)
+{
+	/*
+	 * Every field the Connection fields name goes, however many: 17
+	 * names over two fields (there used to be a cap at 16), and a
+	 * response the same.
+	 */
+	static const char	 list[] = "X-A, X-B, X-C, X-D, X-E, X-F, X-G, "
+	    "X-H, X-I, X-J, X-K, X-L, X-M, X-N, X-O, X-P";
+	static const char	 fields[] = "X-A: 1\r\nX-B: 1\r\nX-C: 1\r\n"
+	    "X-D: 1\r\nX-E: 1\r\nX-F: 1\r\nX-G: 1\r\nX-H: 1\r\n"
+	    "X-I: 1\r\nX-J: 1\r\nX-K: 1\r\nX-L: 1\r\nX-M: 1\r\n"
+	    "X-N: 1\r\nX-O: 1\r\nX-P: 1\r\nX-Q: 1\r\n";
+	char			 in[1024];
+
+	snprintf(in, sizeof(in), "GET / HTTP/1.1\r\nHost: h\r\n"
+	    "Connection: %s\r\n%sConnection: x-q\r\nX-Kept: 1\r\n\r\n",
+	    list, fields);
+	ck_assert_int_eq(fwd(in, &plain_peer, sizeof(out)), 0);
+	OUT_EQ("GET / HTTP/1.1\r\nHost: h\r\nX-Kept: 1\r\n" OURS("h")
+	    "\r\n");
+	snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\nConnection: %s\r\n"
+	    "%sConnection: X-Q\r\nX-Kept: 1\r\nContent-Length: 0\r\n\r\n",
+	    list, fields);
+	ck_assert_int_eq(back(in, 1), 0);
+	OUT_EQ("HTTP/1.1 200 OK\r\nX-Kept: 1\r\nVia: 1.1 portico\r\n"
 	    "Content-Length: 0\r\n\r\n");
 }
 END_TEST
@@ -337,35 +371,42 @@ END_TEST
 
 START_TEST(tail_cases)
 {
-	struct hbuild	 b = { out, 0, sizeof(out) };
+	struct strbuf	 b;
 
 	/* HTTP/1.0 keep-alive, no length (a body that the close ends). */
 	r->version = 10;
-	ck_assert_int_eq(head_tail(&b, r, HEAD_NO_LENGTH), 0);
+	strbuf_init(&b, out, sizeof(out));
+	head_tail(&b, r, HEAD_NO_LENGTH);
+	ck_assert_int_eq(b.over, 0);
 	outlen = b.len;
 	OUT_EQ("Connection: keep-alive\r\n\r\n");
 	/* HTTP/1.1: nothing to say but the framing. */
 	r->version = 11;
-	b.len = 0;
-	ck_assert_int_eq(head_tail(&b, r, 0), 0);
+	strbuf_init(&b, out, sizeof(out));
+	head_tail(&b, r, 0);
+	ck_assert_int_eq(b.over, 0);
 	outlen = b.len;
 	OUT_EQ("Content-Length: 0\r\n\r\n");
-	b.len = 0;
-	ck_assert_int_eq(head_tail(&b, r, HEAD_CHUNKED), 0);
+	strbuf_init(&b, out, sizeof(out));
+	head_tail(&b, r, HEAD_CHUNKED);
+	ck_assert_int_eq(b.over, 0);
 	outlen = b.len;
 	OUT_EQ("Transfer-Encoding: chunked\r\n\r\n");
 	/* Too small a buffer. */
-	b = (struct hbuild){ out, 0, 10 };
-	ck_assert_int_eq(head_tail(&b, r, 1234567), -1);
+	strbuf_init(&b, out, 10);
+	head_tail(&b, r, 1234567);
+	ck_assert_int_eq(b.over, 1);
 }
 END_TEST
 
 START_TEST(local_start)
 {
-	struct hbuild	 b = { out, 0, sizeof(out) };
+	struct strbuf	 b;
 
 	ev_wall = 1700000000;	/* the event loop's clock: Date comes from it */
-	ck_assert_int_eq(head_start_local(&b, 503), 0);
+	strbuf_init(&b, out, sizeof(out));
+	head_start_local(&b, 503);
+	ck_assert_int_eq(b.over, 0);
 	outlen = b.len;
 	OUT_EQ("HTTP/1.1 503 Service Unavailable\r\nServer: portico\r\n"
 	    "Date: Tue, 14 Nov 2023 22:13:20 GMT\r\n");
@@ -381,6 +422,7 @@ headers_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, req_plain);
 	tcase_add_test(tc, req_hop_by_hop);
+	tcase_add_test(tc, req_conn_many);
 	tcase_add_test(tc, req_forwarded_for);
 	tcase_add_test(tc, req_ours_replaced);
 	tcase_add_test(tc, req_identity);

@@ -148,7 +148,7 @@ END_TEST
 START_TEST(second_pass)
 {
 	struct strbuf	 b;
-	char		 small[16], *big;
+	char		 small[16], *big = NULL;
 	int		 i, pass;
 
 	strbuf_init(&b, small, sizeof(small));

@@ -158,12 +158,7 @@ request_finish(struct client *c)
 			 * before the whole body): closing now would reset the
 			 * connection and lose the end of the answer.
 			 */
-			cl_shutdown_wr(c);
-			buf_put(c->in);
-			c->in = NULL;
-			c->in_pos = c->in_end = 0;
-			c->state = CS_LINGER;
-			c->fixed_deadline = ev_now + LINGER_MS;
+			linger_start(c);
 			return STEP_NEXT;
 		}
 		client_close(c);

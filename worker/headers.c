@@ -12,7 +12,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -29,6 +28,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/shm.h"
+#include "common/strbuf.h"
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
@@ -41,7 +41,7 @@
 #include "worker/worker.h"
 
 static int	 client_field_dropped(const struct http_header *h, const struct conf_route *rt);
-static int	 request_head_end(struct hbuild *b, const struct req *r, const struct http_request *rq);
+static void	 request_head_end(struct strbuf *b, const struct req *r, const struct http_request *rq);
 
 /*
  * Client fields that say who the client is or what it asked for before a
@@ -102,133 +102,6 @@ static const char *const fwd_own_fields[] = {
 	"x-forwarded-host", "via", "content-length", "transfer-encoding",
 	"connection", "if-none-match", "if-modified-since",
 };
-
-static int
-hb_add(struct hbuild *b, const char *s, size_t n)
-{
-	if (b->len + n > b->cap)
-		return -1;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	return 0;
-}
-
-int
-hb_str(struct hbuild *b, const char *s)
-{
-	return hb_add(b, s, strlen(s));
-}
-
-static int
-hb_header(struct hbuild *b, const struct http_header *h)
-{
-	if (b->len + h->name_len + h->value_len + 4 > b->cap)
-		return -1;
-	memcpy(b->p + b->len, h->name, h->name_len);
-	b->len += h->name_len;
-	b->p[b->len++] = ':';
-	b->p[b->len++] = ' ';
-	memcpy(b->p + b->len, h->value, h->value_len);
-	b->len += h->value_len;
-	b->p[b->len++] = '\r';
-	b->p[b->len++] = '\n';
-	return 0;
-}
-
-/* Append a decimal number: the hit path has no use for printf. */
-int
-hb_num(struct hbuild *b, int64_t v)
-{
-	char		 d[24];
-	int		 n = sizeof(d);
-	uint64_t	 u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-
-	do {
-		d[--n] = '0' + u % 10;
-		u /= 10;
-	} while (u > 0);
-	if (v < 0)
-		d[--n] = '-';
-	return hb_add(b, d + n, sizeof(d) - n);
-}
-
-int
-hb_fmt(struct hbuild *b, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= b->cap - b->len)
-		return -1;
-	b->len += n;
-	return 0;
-}
-
-/* Collect the field names listed in Connection headers. */
-void
-conn_tokens_collect(const struct http_header *h, size_t nh, struct conn_tokens *ct)
-{
-	size_t		 i;
-	const char	*p, *end, *s;
-
-	ct->n = 0;
-	for (i = 0; i < nh; i++) {
-		if (!http_name_eq(&h[i], "connection"))
-			continue;
-		p = h[i].value;
-		end = p + h[i].value_len;
-		while (p < end && ct->n < MAX_CONN_TOKENS) {
-			while (p < end && (*p == ',' || *p == ' ' || *p == '\t'))
-				p++;
-			s = p;
-			while (p < end && *p != ',' && *p != ' ' && *p != '\t')
-				p++;
-			if (p > s) {
-				ct->name[ct->n] = s;
-				ct->len[ct->n++] = p - s;
-			}
-		}
-	}
-}
-
-static int
-conn_tokens_has(const struct conn_tokens *ct, const struct http_header *h)
-{
-	int	 i;
-
-	for (i = 0; i < ct->n; i++)
-		if (ct->len[i] == h->name_len &&
-		    strncasecmp(ct->name[i], h->name, h->name_len) == 0)
-			return 1;
-	return 0;
-}
-
-/* Hop-by-hop and framing fields that are never forwarded as they are. */
-static int
-is_hop_header(const struct http_header *h)
-{
-	switch (h->name_len) {
-	case 2:
-		return http_name_eq(h, "te");
-	case 7:
-		return http_name_eq(h, "trailer") || http_name_eq(h, "upgrade");
-	case 10:
-		return http_name_eq(h, "connection") || http_name_eq(h, "keep-alive");
-	case 14:
-		return http_name_eq(h, "content-length");
-	case 17:
-		return http_name_eq(h, "transfer-encoding");
-	default:
-		break;
-	}
-	if (h->name_len > 6 && (h->name[0] | 0x20) == 'p' &&
-	    strncasecmp(h->name, "proxy-", 6) == 0)
-		return 1;
-	return 0;
-}
 
 /*
  * Copy s[0..n) for a quoted access log field: '"', '\\', control bytes
@@ -311,22 +184,60 @@ client_field_dropped(const struct http_header *h, const struct conf_route *rt)
 }
 
 /*
+ * A sketch of the names the Connection fields among h[0..n) list: a bit
+ * per name length and first letter (any case).  A field whose bit is
+ * clear is not listed, so most fields skip the exact look-up
+ * (http_conn_lists), which walks every field.
+ */
+static inline unsigned
+conn_bit(const char *name, size_t len)
+{
+	return (unsigned)((len * 7 + (len > 0 ?
+	    ((unsigned char)name[0] | 0x20) : 0)) & 63);
+}
+
+static uint64_t
+conn_sketch(const struct http_header *h, size_t n)
+{
+	struct http_conn_iter	 it = HTTP_CONN_ITER_INIT;
+	const char		*t;
+	size_t			 tl;
+	uint64_t		 s = 0;
+
+	while (http_conn_next(h, n, &it, &t, &tl))
+		s |= (uint64_t)1 << conn_bit(t, tl);
+	return s;
+}
+
+/* Whether a Connection field among all[0..n) names field h. */
+static int
+conn_listed(uint64_t sketch, const struct http_header *all, size_t n,
+    const struct http_header *h)
+{
+	return (sketch & (uint64_t)1 << conn_bit(h->name, h->name_len)) != 0 &&
+	    http_conn_lists(all, n, h->name, h->name_len);
+}
+
+/*
  * Whether build_request_head() forwards client field h of rq as the
  * client sent it (X-Forwarded-For and Via: as the start of the list it
- * appends to).  ct: the tokens of rq's Connection fields; store: the
+ * appends to).  Hop-by-hop fields go, and those rq's Connection fields
+ * name (but Host); Content-Length too: request_head_end() writes the
+ * framing.  conn: conn_sketch() of rq's fields, or CONN_ANY; store: the
  * answer is fetched to be stored; reval: portico revalidates with the
- * stored object's validators.  This is the one place that decides it:
- * the Vary matcher (vary_pick) asks it too.
+ * stored object's validators.  This is the one
+ * place that decides it: the Vary matcher (vary_pick) asks it too.
  */
 int
 fwd_client_field(const struct req *r, const struct http_request *rq,
-    const struct conn_tokens *ct, const struct http_header *h, int store,
-    int reval)
+    uint64_t conn, const struct http_header *h, int store, int reval)
 {
 	int	 host = h->name_len == 4 && http_name_eq(h, "host");
 
-	if (is_hop_header(h) || (conn_tokens_has(ct, h) && !host) ||
-	    client_field_dropped(h, r->route))
+	if (http_is_hop_by_hop(h->name, h->name_len) ||
+	    (h->name_len == 14 && http_name_eq(h, "content-length")) ||
+	    client_field_dropped(h, r->route) ||
+	    (!host && conn_listed(conn, rq->headers, rq->nheaders, h)))
 		return 0;
 	if (host)
 		return !rq->absolute_form;	/* the target's replaces it */
@@ -356,45 +267,77 @@ fwd_own_field(const char *n, size_t len)
 }
 
 /*
+ * A list field portico appends to (X-Forwarded-For, Via): several fields
+ * of it are one list, so the ones before the last go as they are (in
+ * portico's spelling) and the last is held back for list_end().
+ */
+struct list_field {
+	const char	*name;
+	size_t		 name_len;
+	const char	*last;		/* the value held back; NULL: none */
+	size_t		 last_len;
+};
+
+static inline void
+list_hold(struct strbuf *b, struct list_field *l, const struct http_header *h)
+{
+	if (l->last != NULL)
+		strbuf_field(b, l->name, l->name_len, l->last, l->last_len);
+	l->last = h->value;
+	l->last_len = h->value_len;
+}
+
+/* The list's last field: the value held back, then ours. */
+static inline void
+list_end(struct strbuf *b, const struct list_field *l, const char *ours)
+{
+	strbuf_add(b, l->name, l->name_len);
+	strbuf_add(b, ": ", 2);
+	if (l->last != NULL) {
+		strbuf_add(b, l->last, l->last_len);
+		strbuf_add(b, ", ", 2);
+	}
+	strbuf_str(b, ours);
+	strbuf_add(b, "\r\n", 2);
+}
+
+/*
  * The end of a request head for a backend: the body's framing, close
  * when the upstream keeps no connections, the stored object's validators
  * when portico revalidates it, and the empty line.
  */
-static int
-request_head_end(struct hbuild *bp, const struct req *r,
+static void
+request_head_end(struct strbuf *b, const struct req *r,
     const struct http_request *rq)
 {
-	struct hbuild	 b = *bp;
-	int		 rc = 0;
-
-	if (r->buffered && !r->out_chunked)
+	if (r->buffered && !r->out_chunked) {
 		/* A buffered body goes with its length, chunked or not. */
-		rc |= hb_fmt(&b, "Content-Length: %llu\r\n",
+		strbuf_fmt(b, "Content-Length: %llu\r\n",
 		    (unsigned long long)r->body.len);
-	else if (rq->chunked || r->out_chunked)
-		rc |= hb_str(&b, "Transfer-Encoding: chunked\r\n");
-	else if (rq->content_length >= 0)
-		rc |= hb_fmt(&b, "Content-Length: %lld\r\n",
-		    (long long)rq->content_length);
+	} else if (rq->chunked || r->out_chunked)
+		strbuf_str(b, "Transfer-Encoding: chunked\r\n");
+	else if (rq->content_length >= 0) {
+		strbuf_str(b, "Content-Length: ");
+		strbuf_num(b, rq->content_length);
+		strbuf_str(b, "\r\n");
+	}
 	if (r->upstream->conf->keepalive == 0)
-		rc |= hb_str(&b, "Connection: close\r\n");
+		strbuf_str(b, "Connection: close\r\n");
 	if (r->c_reval) {
 		/* Revalidate the stored response with its validators. */
 		char	 d[40];
 
 		if (r->cmeta.etag_len > 0) {
-			rc |= hb_str(&b, "If-None-Match: ");
-			rc |= hb_add(&b, r->cmeta.etag, r->cmeta.etag_len);
-			rc |= hb_str(&b, "\r\n");
+			strbuf_str(b, "If-None-Match: ");
+			strbuf_add(b, r->cmeta.etag, r->cmeta.etag_len);
+			strbuf_str(b, "\r\n");
 		}
 		if (r->cmeta.last_modified >= 0) {
 			cachepol_fmt_date(r->cmeta.last_modified, d);
-			rc |= hb_fmt(&b, "If-Modified-Since: %s\r\n", d);
+			strbuf_fmt(b, "If-Modified-Since: %s\r\n", d);
 		}
 	}
-	rc |= hb_str(&b, "\r\n");
-	bp->len = b.len;
-	return rc;
+	strbuf_str(b, "\r\n");
 }
 
 /*
@@ -406,99 +349,64 @@ request_head_end(struct hbuild *bp, const struct req *r,
  */
 int
 request_head_build(struct req *r, const struct fwd_peer *peer,
-    const struct http_request *rq, struct hbuild *bp)
+    const struct http_request *rq, struct strbuf *b)
 {
-	struct hbuild		 b = *bp;
-	struct conn_tokens	 ct;
 	const struct http_header *h;
-	const char		*xff = NULL, *via = NULL, *p;
-	size_t			 i, xff_len = 0, via_len = 0, n;
-	int			 rc = 0, store = cache_writing(&r->cw);
+	struct list_field	 xff = { "X-Forwarded-For", 15, NULL, 0 };
+	struct list_field	 via = { "Via", 3, NULL, 0 };
+	const char		*p;
+	size_t			 i, n;
+	int			 store = cache_writing(&r->cw);
+	uint64_t		 conn = conn_sketch(rq->headers, rq->nheaders);
 
-	conn_tokens_collect(rq->headers, rq->nheaders, &ct);
-	rc |= hb_add(&b, rq->method_str, rq->method_len);
-	rc |= hb_add(&b, " ", 1);
+	strbuf_add(b, rq->method_str, rq->method_len);
+	strbuf_add(b, " ", 1);
 	if (rq->absolute_form || r->np_len > 0) {
 		if (r->np_len > 0 && !r->route->normalize_path) {
 			raw_path(rq, &p, &n);
-			rc |= hb_add(&b, p, n);
+			strbuf_add(b, p, n);
 		} else
-			rc |= hb_add(&b, rq->path, rq->path_len);
+			strbuf_add(b, rq->path, rq->path_len);
 		if (rq->query != NULL) {
-			rc |= hb_add(&b, "?", 1);
-			rc |= hb_add(&b, rq->query, rq->query_len);
+			strbuf_add(b, "?", 1);
+			strbuf_add(b, rq->query, rq->query_len);
 		}
 	} else
-		rc |= hb_add(&b, rq->target, rq->target_len);
-	rc |= hb_str(&b, " HTTP/1.1\r\n");
-	if (rq->absolute_form) {
-		rc |= hb_str(&b, "Host: ");
-		rc |= hb_add(&b, rq->host, rq->host_len);
-		rc |= hb_str(&b, "\r\n");
-	} else if (rq->host == NULL) {
+		strbuf_add(b, rq->target, rq->target_len);
+	strbuf_str(b, " HTTP/1.1\r\n");
+	if (rq->absolute_form)
+		strbuf_field(b, "Host", 4, rq->host, rq->host_len);
+	else if (rq->host == NULL)
 		/* HTTP/1.0 without Host: HTTP/1.1 upstream needs one. */
-		rc |= hb_str(&b, "Host: ");
-		rc |= hb_str(&b, r->upstream->conf->name);
-		rc |= hb_str(&b, "\r\n");
-	}
+		strbuf_field(b, "Host", 4, r->upstream->conf->name,
+		    strlen(r->upstream->conf->name));
 	for (i = 0; i < rq->nheaders; i++) {
 		h = &rq->headers[i];
-		if (!fwd_client_field(r, rq, &ct, h, store, r->c_reval))
+		if (!fwd_client_field(r, rq, conn, h, store, r->c_reval))
 			continue;
 		if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
-			/* Several fields are one list; keep the span of the last. */
-			if (xff != NULL) {
-				rc |= hb_str(&b, "X-Forwarded-For: ");
-				rc |= hb_add(&b, xff, xff_len);
-				rc |= hb_str(&b, "\r\n");
-			}
-			xff = h->value;
-			xff_len = h->value_len;
+			list_hold(b, &xff, h);
 			continue;
 		} else if (h->name_len == 3 && http_name_eq(h, "via")) {
-			if (via != NULL) {
-				rc |= hb_str(&b, "Via: ");
-				rc |= hb_add(&b, via, via_len);
-				rc |= hb_str(&b, "\r\n");
-			}
-			via = h->value;
-			via_len = h->value_len;
+			list_hold(b, &via, h);
 			continue;
 		} else if (alog && h->name_len == 7 && http_name_eq(h, "referer"))
 			copy_field(r->referer, sizeof(r->referer), h->value, h->value_len);
 		else if (alog && h->name_len == 10 && http_name_eq(h, "user-agent"))
 			copy_field(r->agent, sizeof(r->agent), h->value, h->value_len);
-		rc |= hb_header(&b, h);
+		strbuf_field(b, h->name, h->name_len, h->value, h->value_len);
 	}
-	rc |= hb_str(&b, "X-Forwarded-For: ");
-	if (xff != NULL) {
-		rc |= hb_add(&b, xff, xff_len);
-		rc |= hb_str(&b, ", ");
-	}
-	rc |= hb_str(&b, peer->ip);
-	rc |= hb_str(&b, peer->https ? "\r\nX-Forwarded-Proto: https\r\n" :
-	    "\r\nX-Forwarded-Proto: http\r\n");
-	if (peer->cert_subject != NULL) {
-		rc |= hb_str(&b, "X-Client-Cert-Subject: ");
-		rc |= hb_str(&b, peer->cert_subject);
-		rc |= hb_str(&b, "\r\n");
-	}
-	if (rq->host != NULL) {
-		rc |= hb_str(&b, "X-Forwarded-Host: ");
-		rc |= hb_add(&b, rq->host, rq->host_len);
-		rc |= hb_str(&b, "\r\n");
-	}
-	rc |= hb_str(&b, "Via: ");
-	if (via != NULL) {
-		rc |= hb_add(&b, via, via_len);
-		rc |= hb_str(&b, ", ");
-	}
-	rc |= hb_str(&b, rq->version == 10 ? "1.0 portico\r\n" : "1.1 portico\r\n");
-	rc |= request_head_end(&b, r, rq);
-	if (rc != 0)
-		return -1;
-	bp->len = b.len;
-	return 0;
+	list_end(b, &xff, peer->ip);
+	strbuf_str(b, peer->https ? "X-Forwarded-Proto: https\r\n" :
+	    "X-Forwarded-Proto: http\r\n");
+	if (peer->cert_subject != NULL)
+		strbuf_field(b, "X-Client-Cert-Subject", 21, peer->cert_subject,
+		    strlen(peer->cert_subject));
+	if (rq->host != NULL)
+		strbuf_field(b, "X-Forwarded-Host", 16, rq->host, rq->host_len);
+	list_end(b, &via, rq->version == 10 ? "1.0 portico" : "1.1 portico");
+	request_head_end(b, r, rq);
+	return b->over ? -1 : 0;
 }
 
 /*
@@ -509,10 +417,11 @@ int
 build_request_head(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
-	struct hbuild		 b = { r->hb, 0, bufsize };
+	struct strbuf		 b;
 	struct fwd_peer		 peer = { c->ip, c->ls->conf->tls != NULL,
 	    c->tls != NULL ? c->tls->subject : NULL };
 
+	strbuf_init(&b, r->hb, bufsize);
 	if (request_head_build(r, &peer, rq, &b) == -1)
 		return -1;
 	r->hb_pos = 0;
@@ -528,69 +437,57 @@ build_request_head(struct client *c, const struct http_request *rq)
  */
 int
 response_head_build(struct req *r, const struct http_response *rs, int final,
-    struct hbuild *bp)
+    struct strbuf *b)
 {
-	struct hbuild		 b = *bp;
-	struct conn_tokens	 ct;
 	const struct http_header *h;
-	const char		*via = NULL;
-	size_t			 i, via_len = 0;
-	int			 rc = 0, nobody;
+	struct list_field	 via = { "Via", 3, NULL, 0 };
+	size_t			 i;
+	int			 nobody;
+	uint64_t		 conn = conn_sketch(rs->headers, rs->nheaders);
 
-	conn_tokens_collect(rs->headers, rs->nheaders, &ct);
 	nobody = !http_response_has_body(r->method, rs->status);
-	rc |= hb_fmt(&b, "HTTP/1.1 %d ", rs->status);
-	rc |= hb_add(&b, rs->reason, rs->reason_len);
-	rc |= hb_str(&b, "\r\n");
+	strbuf_str(b, "HTTP/1.1 ");
+	strbuf_num(b, rs->status);
+	strbuf_str(b, " ");
+	strbuf_add(b, rs->reason, rs->reason_len);
+	strbuf_str(b, "\r\n");
 	for (i = 0; i < rs->nheaders; i++) {
 		h = &rs->headers[i];
 		if (h->name_len == 14 && http_name_eq(h, "content-length") &&
 		    nobody && rs->status != 204 && final) {
 			/* HEAD and 304 keep the length of what GET would send. */
-			rc |= hb_header(&b, h);
+			strbuf_field(b, h->name, h->name_len, h->value,
+			    h->value_len);
 			continue;
 		}
-		if (is_hop_header(h) || conn_tokens_has(&ct, h))
+		/* Content-Length: head_tail() writes the framing. */
+		if (http_is_hop_by_hop(h->name, h->name_len) ||
+		    (h->name_len == 14 && http_name_eq(h, "content-length")) ||
+		    conn_listed(conn, rs->headers, rs->nheaders, h))
 			continue;
 		if (h->name_len == 3 && http_name_eq(h, "via")) {
-			if (via != NULL) {
-				rc |= hb_str(&b, "Via: ");
-				rc |= hb_add(&b, via, via_len);
-				rc |= hb_str(&b, "\r\n");
-			}
-			via = h->value;
-			via_len = h->value_len;
+			list_hold(b, &via, h);
 			continue;
 		}
 		if (r->hsts != NULL && h->name_len == 25 &&
 		    http_name_eq(h, "strict-transport-security"))
 			continue;	/* the route's own replaces it */
-		rc |= hb_header(&b, h);
+		strbuf_field(b, h->name, h->name_len, h->value, h->value_len);
 	}
-	if (final && r->hsts != NULL) {
-		rc |= hb_str(&b, "Strict-Transport-Security: ");
-		rc |= hb_str(&b, r->hsts);
-		rc |= hb_str(&b, "\r\n");
-	}
-	rc |= hb_str(&b, "Via: ");
-	if (via != NULL) {
-		rc |= hb_add(&b, via, via_len);
-		rc |= hb_str(&b, ", ");
-	}
-	rc |= hb_str(&b, rs->version == 10 ? "1.0 portico\r\n" : "1.1 portico\r\n");
+	if (final && r->hsts != NULL)
+		strbuf_field(b, "Strict-Transport-Security", 25, r->hsts,
+		    strlen(r->hsts));
+	list_end(b, &via, rs->version == 10 ? "1.0 portico" : "1.1 portico");
 	if (!final)
-		rc |= hb_str(&b, "\r\n");	/* a 1xx: no framing of its own */
+		strbuf_str(b, "\r\n");	/* a 1xx: no framing of its own */
 	else if (nobody)
-		rc |= head_tail(&b, r, HEAD_NO_LENGTH);
+		head_tail(b, r, HEAD_NO_LENGTH);
 	else if (r->resp_chunked && (!r->dechunk || r->c_chunk))
-		rc |= head_tail(&b, r, HEAD_CHUNKED);
+		head_tail(b, r, HEAD_CHUNKED);
 	else
-		rc |= head_tail(&b, r, rs->content_length >= 0 ?
+		head_tail(b, r, rs->content_length >= 0 ?
 		    rs->content_length : HEAD_NO_LENGTH);
-	if (rc != 0)
-		return -1;
-	bp->len = b.len;
-	return 0;
+	return b->over ? -1 : 0;
 }
 
 /*
@@ -601,8 +498,9 @@ int
 build_response_head(struct client *c, const struct http_response *rs, int final)
 {
 	struct req	*r = c->r;
-	struct hbuild	 b = { r->hb, 0, bufsize };
+	struct strbuf	 b;
 
+	strbuf_init(&b, r->hb, bufsize);
 	if (response_head_build(r, rs, final, &b) == -1)
 		return -1;
 	r->hb_pos = 0;
@@ -614,19 +512,16 @@ build_response_head(struct client *c, const struct http_response *rs, int final)
  * The start of a head portico writes itself (errors, redirects, status):
  * the status line, Server and Date.
  */
-int
-head_start_local(struct hbuild *b, int status)
+void
+head_start_local(struct strbuf *b, int status)
 {
-	int	 rc = 0;
-
-	rc |= hb_str(b, "HTTP/1.1 ");
-	rc |= hb_num(b, status);
-	rc |= hb_str(b, " ");
-	rc |= hb_str(b, http_status_reason(status));
-	rc |= hb_str(b, "\r\nServer: portico\r\nDate: ");
-	rc |= hb_str(b, http_date());
-	rc |= hb_str(b, "\r\n");
-	return rc;
+	strbuf_str(b, "HTTP/1.1 ");
+	strbuf_num(b, status);
+	strbuf_str(b, " ");
+	strbuf_str(b, http_status_reason(status));
+	strbuf_str(b, "\r\nServer: portico\r\nDate: ");
+	strbuf_str(b, http_date());
+	strbuf_str(b, "\r\n");
 }
 
 /*
@@ -642,32 +537,29 @@ head_start_local(struct hbuild *b, int status)
  *    default;
  *  - Cache-Status when the request has one;
  *  - the empty line that ends the head.
- * Returns 0, or -1 when it does not fit.
+ * The caller checks b->over.
  */
-int
-head_tail(struct hbuild *b, struct req *r, int64_t length)
+void
+head_tail(struct strbuf *b, struct req *r, int64_t length)
 {
-	int	 rc = 0;
-
 	if (length >= 0) {
-		rc |= hb_str(b, "Content-Length: ");
-		rc |= hb_num(b, length);
-		rc |= hb_str(b, "\r\n");
+		strbuf_str(b, "Content-Length: ");
+		strbuf_num(b, length);
+		strbuf_str(b, "\r\n");
 	} else if (length == HEAD_CHUNKED)
-		rc |= hb_str(b, "Transfer-Encoding: chunked\r\n");
+		strbuf_str(b, "Transfer-Encoding: chunked\r\n");
 	if (worker.quitting)
 		r->keep_alive = 0;
 	if (!r->keep_alive)
-		rc |= hb_str(b, "Connection: close\r\n");
+		strbuf_str(b, "Connection: close\r\n");
 	else if (r->version == 10)
-		rc |= hb_str(b, "Connection: keep-alive\r\n");
+		strbuf_str(b, "Connection: keep-alive\r\n");
 	if (r->cstatus[0] != '\0') {
-		rc |= hb_str(b, "Cache-Status: ");
-		rc |= hb_str(b, r->cstatus);
-		rc |= hb_str(b, "\r\n");
+		strbuf_str(b, "Cache-Status: ");
+		strbuf_str(b, r->cstatus);
+		strbuf_str(b, "\r\n");
 	}
-	rc |= hb_str(b, "\r\n");
-	return rc;
+	strbuf_str(b, "\r\n");
 }
 
 /*

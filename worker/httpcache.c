@@ -124,7 +124,6 @@ vary_arg_init(struct vary_arg *va, struct client *c,
 	va->out = c->r->ck + c->r->klen;
 	va->cap = CACHE_VARY_MAX;
 	va->len = 0;
-	va->ct_done = 0;
 	va->view = 0;
 }
 
@@ -140,15 +139,11 @@ vary_pick(const char *n, size_t len, void *arg)
 			va->view = fwd_view(va->c, va->rq, &va->frq) == 0 ? 1 : -1;
 		return va->view == 1 ? &va->frq : NULL;
 	}
-	if (!va->ct_done) {
-		conn_tokens_collect(va->rq->headers, va->rq->nheaders, &va->ct);
-		va->ct_done = 1;
-	}
 	memset(&h, 0, sizeof(h));
 	h.name = n;
 	h.name_len = len;
 	/* As in fwd_view: the head of a plain miss. */
-	return fwd_client_field(va->c->r, va->rq, &va->ct, &h, 0, 0) ?
+	return fwd_client_field(va->c->r, va->rq, CONN_ANY, &h, 0, 0) ?
 	    va->rq : &no_fields;
 }
 

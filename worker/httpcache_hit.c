@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/shm.h"
+#include "common/strbuf.h"
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
@@ -127,12 +128,11 @@ cache_hit_plan(struct req *r, const struct http_request *rq,
 static int
 cache_hit_head(struct req *r, const struct hit_plan *hp)
 {
-	struct hbuild	 b;
+	struct strbuf	 b;
 	uint32_t	 hl = r->cref.head_len;
 	char		*eol;
 	size_t		 oldsl, newsl;
 	char		 line[64];
-	int		 rc = 0;
 	int64_t		 len = HEAD_NO_LENGTH;	/* for head_tail() */
 
 	if (cache_copy(worker.cache, &r->cref, 0, r->hb, hl) == -1 ||
@@ -149,31 +149,31 @@ cache_hit_head(struct req *r, const struct hit_plan *hp)
 		memcpy(r->hb, line, newsl);
 		hl = hl - oldsl + newsl;
 	}
-	b.p = r->hb;
-	b.len = hl - 2;		/* before the final empty line */
-	b.cap = bufsize;
-	rc |= hb_str(&b, "Age: ");
-	rc |= hb_num(&b, cachepol_age(&r->cmeta, ev_wall));
-	rc |= hb_str(&b, "\r\nVia: 1.1 portico\r\n");
+	/* Go on before the final empty line. */
+	strbuf_init_at(&b, r->hb, bufsize, hl - 2);
+	strbuf_str(&b, "Age: ");
+	strbuf_num(&b, cachepol_age(&r->cmeta, ev_wall));
+	strbuf_str(&b, "\r\nVia: 1.1 portico\r\n");
 	if (r->cstatus[0] == '\0') {
 		/* The plain hit: its value is also kept for the log. */
-		struct hbuild	 cs = { r->cstatus, 0, sizeof(r->cstatus) - 1 };
+		struct strbuf	 cs;
 
-		(void)hb_str(&cs, "portico; hit; ttl=");
-		(void)hb_num(&cs, cachepol_ttl(&r->cmeta, ev_wall));
+		strbuf_init(&cs, r->cstatus, sizeof(r->cstatus) - 1);
+		strbuf_str(&cs, "portico; hit; ttl=");
+		strbuf_num(&cs, cachepol_ttl(&r->cmeta, ev_wall));
 		r->cstatus[cs.len] = '\0';
 	}
 	if (r->hsts != NULL) {
-		rc |= hb_str(&b, "Strict-Transport-Security: ");
-		rc |= hb_str(&b, r->hsts);
-		rc |= hb_str(&b, "\r\n");
+		strbuf_str(&b, "Strict-Transport-Security: ");
+		strbuf_str(&b, r->hsts);
+		strbuf_str(&b, "\r\n");
 	}
 	if (hp->status == 416) {
-		rc |= hb_fmt(&b, "Content-Range: bytes */%llu\r\n",
+		strbuf_fmt(&b, "Content-Range: bytes */%llu\r\n",
 		    (unsigned long long)hp->blen);
 		len = 0;
 	} else if (hp->range == 1) {
-		rc |= hb_fmt(&b, "Content-Range: bytes %llu-%llu/%llu\r\n",
+		strbuf_fmt(&b, "Content-Range: bytes %llu-%llu/%llu\r\n",
 		    (unsigned long long)hp->first, (unsigned long long)hp->last,
 		    (unsigned long long)hp->blen);
 		len = (int64_t)(hp->last - hp->first + 1);
@@ -183,8 +183,8 @@ cache_hit_head(struct req *r, const struct hit_plan *hp)
 			len = HEAD_CHUNKED;
 	} else if (hp->status != 204 && (hp->status != 304 || hp->blen > 0))
 		len = (int64_t)hp->blen;
-	rc |= head_tail(&b, r, len);
-	return rc != 0 ? -1 : (int)b.len;
+	head_tail(&b, r, len);
+	return b.over ? -1 : (int)b.len;
 }
 
 /*

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 struct req;
-struct sbuf;
+struct strbuf;
 struct shm_header;
 
 /* The worker starts: its slot is written from now on (worker_main). */
@@ -28,10 +28,12 @@ void	 metrics_record(int route, int upstream, int status, uint64_t dur_us,
 void	 metrics_request_done(const struct req *r);
 /*
  * The status answer's sections: JSON members (each with a leading
- * comma, inside the top object), or Prometheus families, which also
- * puts a # HELP line before every # TYPE line of the body that lacks one.
+ * comma, inside the top object), or Prometheus families.
  */
-void	 metrics_json(struct sbuf *b, const struct shm_header *shm);
-void	 metrics_prom(struct sbuf *b, const struct shm_header *shm);
+void	 metrics_json(struct strbuf *b, const struct shm_header *shm);
+void	 metrics_prom(struct strbuf *b, const struct shm_header *shm);
+/* A Prometheus family's # HELP and # TYPE lines (type: "counter"...). */
+void	 metrics_prom_family(struct strbuf *b, const char *name,
+	    const char *type, const char *help);
 
 #endif /* PORTICO_WORKER_METRICS_H */

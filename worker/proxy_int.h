@@ -63,6 +63,7 @@
 #include "common/conf.h"
 #include "common/http.h"
 #include "common/shm.h"
+#include "common/strbuf.h"
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
@@ -72,7 +73,6 @@
 #include "worker/worker.h"
 
 #define FREE_KEEP	512	/* free buffers kept for reuse */
-#define MAX_CONN_TOKENS	16
 #define LINGER_MS	2000	/* longest lingering close */
 #define QUEUE_POLL_MS	20	/* a queued request looks again this often */
 #define QUIT_IDLE_GRACE_MS 1000	/* idle connections live on this long at quit */
@@ -304,12 +304,6 @@ struct cache_scope {
 	size_t		 len;
 };
 
-/* Append to a head being built; 0, or -1 when it does not fit. */
-struct hbuild {
-	char	*p;
-	size_t	 len, cap;
-};
-
 /* Who the client is, for the fields build_request_head() vouches for. */
 struct fwd_peer {
 	const char	*ip;		/* its address, as text */
@@ -320,19 +314,6 @@ struct fwd_peer {
 /* head_tail()'s length when there is no Content-Length to write. */
 #define HEAD_NO_LENGTH	(-1)	/* no framing field */
 #define HEAD_CHUNKED	(-2)	/* Transfer-Encoding: chunked */
-
-struct conn_tokens {
-	const char	*name[MAX_CONN_TOKENS];
-	size_t		 len[MAX_CONN_TOKENS];
-	int		 n;
-};
-
-/* A growing text buffer for the status page. */
-struct sbuf {
-	char	*p;
-	size_t	 len, cap;
-	int	 oom;
-};
 
 /*
  * What the vary callback of a lookup sees and keeps.  Vary is matched
@@ -345,9 +326,7 @@ struct vary_arg {
 	const struct http_request	*rq;	/* the client's */
 	char				*out;	/* the matching blob is copied here */
 	size_t				 cap, len;
-	int				 ct_done;
 	int				 view;	/* frq: 0 not built, 1 built, -1 failed */
-	struct conn_tokens		 ct;	/* of rq, once ct_done */
 	struct http_request		 frq;
 };
 
@@ -404,25 +383,24 @@ char *	buf_get(void);
 void	 buf_put(char *b);
 struct req *	req_get(void);
 void	 req_put(struct req *r);
-int	 hb_str(struct hbuild *b, const char *s);
-int	 hb_num(struct hbuild *b, int64_t v);
-int	 hb_fmt(struct hbuild *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void	 conn_tokens_collect(const struct http_header *h, size_t nh, struct conn_tokens *ct);
+/* fwd_client_field()'s conn when any field may be Connection-listed. */
+#define CONN_ANY	(~(uint64_t)0)
 void	 copy_field(char *dst, size_t cap, const char *s, size_t n);
 void	 raw_path(const struct http_request *rq, const char **pathp, size_t *lenp);
-int	 fwd_client_field(const struct req *r, const struct http_request *rq, const struct conn_tokens *ct, const struct http_header *h, int store, int reval);
+int	 fwd_client_field(const struct req *r, const struct http_request *rq, uint64_t conn, const struct http_header *h, int store, int reval);
 int	 fwd_own_field(const char *n, size_t len);
-int	 request_head_build(struct req *r, const struct fwd_peer *peer, const struct http_request *rq, struct hbuild *b);
+int	 request_head_build(struct req *r, const struct fwd_peer *peer, const struct http_request *rq, struct strbuf *b);
 int	 build_request_head(struct client *c, const struct http_request *rq);
-int	 response_head_build(struct req *r, const struct http_response *rs, int final, struct hbuild *b);
+int	 response_head_build(struct req *r, const struct http_response *rs, int final, struct strbuf *b);
 int	 build_response_head(struct client *c, const struct http_response *rs, int final);
-int	 head_start_local(struct hbuild *b, int status);
-int	 head_tail(struct hbuild *b, struct req *r, int64_t length);
+void	 head_start_local(struct strbuf *b, int status);
+void	 head_tail(struct strbuf *b, struct req *r, int64_t length);
 const char *	http_date(void);
 enum step	 local_answer(struct client *c, int status, int close_after);
 ssize_t	 client_write2(struct client *c, const char *a, size_t al, const char *b, size_t bl);
 enum step	 step_local(struct client *c);
 enum step	 step_linger(struct client *c);
+void	 linger_start(struct client *c);
 enum step	 status_answer(struct client *c, const struct http_request *rq);
 int	 ip_allowed(const char *ip, const struct conf_cidr *list, size_t n);
 void	 request_key(struct client *c, const struct http_request *rq);

@@ -59,9 +59,9 @@ enum step
 local_answer(struct client *c, int status, int close_after)
 {
 	struct req	*r = c->r;
-	struct hbuild	 b;
+	struct strbuf	 b;
 	char		 body[256];
-	int		 blen, rc = 0;
+	int		 blen;
 	const char	*reason = http_status_reason(status);
 
 	if (r == NULL) {
@@ -103,16 +103,16 @@ local_answer(struct client *c, int status, int close_after)
 	    "<html>\r\n<head><title>%d %s</title></head>\r\n"
 	    "<body>\r\n<h1>%d %s</h1>\r\n<hr><p>portico</p>\r\n</body>\r\n</html>\r\n",
 	    status, reason, status, reason);
-	b = (struct hbuild){ r->hb, 0, bufsize };
-	rc |= head_start_local(&b, status);
-	rc |= hb_str(&b, "Content-Type: text/html\r\n");
+	strbuf_init(&b, r->hb, bufsize);
+	head_start_local(&b, status);
+	strbuf_str(&b, "Content-Type: text/html\r\n");
 	if (status == 503)
-		rc |= hb_str(&b, "Retry-After: 5\r\n");
-	rc |= head_tail(&b, r, blen);
+		strbuf_str(&b, "Retry-After: 5\r\n");
+	head_tail(&b, r, blen);
 	r->local_close = !r->keep_alive;
 	if (r->method != HTTP_M_HEAD)
-		rc |= hb_str(&b, body);
-	if (rc != 0) {
+		strbuf_str(&b, body);
+	if (b.over) {
 		/* Cannot be: a buffer holds far more than a page. */
 		client_close(c);
 		return STEP_CLOSED;
@@ -196,19 +196,31 @@ step_local(struct client *c)
 	}
 	if (r->local_close) {
 		/* Let the page reach the client before the close. */
-		cl_shutdown_wr(c);
 		access_log(c);
 		req_put(r);
 		c->r = NULL;
 		nbusy--;
-		buf_put(c->in);
-		c->in = NULL;
-		c->in_pos = c->in_end = 0;
-		c->state = CS_LINGER;
-		c->fixed_deadline = ev_now + LINGER_MS;
+		linger_start(c);
 		return STEP_NEXT;
 	}
 	return request_finish(c);
+}
+
+/*
+ * End the connection after an answer gently: close the write side and
+ * drop input until the client closes or LINGER_MS pass (step_linger),
+ * so that a client still sending is not reset before it reads the end
+ * of the answer.
+ */
+void
+linger_start(struct client *c)
+{
+	cl_shutdown_wr(c);
+	buf_put(c->in);
+	c->in = NULL;
+	c->in_pos = c->in_end = 0;
+	c->state = CS_LINGER;
+	c->fixed_deadline = ev_now + LINGER_MS;
 }
 
 /* Drop input until the client closes or the lingering time is over. */
@@ -244,8 +256,7 @@ redirect_answer(struct client *c, const struct http_request *rq)
 	const char	*t = rq->target;
 	size_t		 hl = 0, tl = rq->target_len, ql = 0;
 	const char	*q = NULL;
-	struct hbuild	 b;
-	int		 rc = 0;
+	struct strbuf	 b;
 	static const char body[] = "<html>\r\n<head><title>301 Moved "
 	    "Permanently</title></head>\r\n<body>\r\n<h1>301 Moved "
 	    "Permanently</h1>\r\n<hr><p>portico</p>\r\n</body>\r\n</html>\r\n";
@@ -276,15 +287,15 @@ redirect_answer(struct client *c, const struct http_request *rq)
 	}
 	if (BODY_UNREAD(r))
 		r->keep_alive = 0;	/* the body is not read */
-	b = (struct hbuild){ r->hb, 0, bufsize };
-	rc |= head_start_local(&b, 301);
-	rc |= hb_fmt(&b, "Location: https://%s%s%.*s%s%.*s\r\n", host, port,
+	strbuf_init(&b, r->hb, bufsize);
+	head_start_local(&b, 301);
+	strbuf_fmt(&b, "Location: https://%s%s%.*s%s%.*s\r\n", host, port,
 	    (int)tl, t, q != NULL ? "?" : "", (int)ql, q != NULL ? q : "");
-	rc |= hb_str(&b, "Content-Type: text/html\r\n");
-	rc |= head_tail(&b, r, sizeof(body) - 1);
+	strbuf_str(&b, "Content-Type: text/html\r\n");
+	head_tail(&b, r, sizeof(body) - 1);
 	if (r->method != HTTP_M_HEAD)
-		rc |= hb_str(&b, body);
-	if (rc != 0) {
+		strbuf_str(&b, body);
+	if (b.over) {
 		buf_put(r->hb);
 		r->hb = NULL;
 		return local_answer(c, 414, 1);

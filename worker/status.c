@@ -6,7 +6,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,6 +22,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/shm.h"
+#include "common/strbuf.h"
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
@@ -34,38 +34,6 @@
 #include "worker/tls.h"
 #include "worker/uri.h"
 #include "worker/worker.h"
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-	char	*np;
-
-	for (;;) {
-		if (b->oom)
-			return;
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0,
-		    fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = 1;
-			return;
-		}
-		if (b->p != NULL && (size_t)n < b->cap - b->len) {
-			b->len += n;
-			return;
-		}
-		np = realloc(b->p, b->cap + n + 4096);
-		if (np == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap += n + 4096;
-	}
-}
 
 static const char *
 state_name(uint32_t st)
@@ -88,16 +56,23 @@ probe_text(const struct shm_server *ss, char *out, size_t len)
 
 /* Prometheus families, each as one group of samples over all servers. */
 static void
-status_metrics(struct sbuf *b, struct shm_header *shm)
+status_metrics(struct strbuf *b, struct shm_header *shm)
 {
 	static const struct {
-		const char	*name, *type;
+		const char	*name, *type, *help;
 	} fam[] = {
-		{ "portico_server_up", "gauge" },
-		{ "portico_server_active_connections", "gauge" },
-		{ "portico_server_requests_total", "counter" },
-		{ "portico_server_failures_total", "counter" },
-		{ "portico_server_retries_total", "counter" },
+		{ "portico_server_up", "gauge", "1 when the upstream server "
+		    "is up (health state), else 0." },
+		{ "portico_server_active_connections", "gauge",
+		    "Connections in use to the upstream server, all workers." },
+		{ "portico_server_requests_total", "counter",
+		    "Requests sent to the upstream server." },
+		{ "portico_server_failures_total", "counter",
+		    "Passive failures of the upstream server (errors, "
+		    "timeouts, 5xx with fail_on_5xx)." },
+		{ "portico_server_retries_total", "counter",
+		    "Requests moved on from the upstream server to another "
+		    "one." },
 	};
 	const struct conf_upstream	*cu;
 	const struct conf_server	*cs;
@@ -106,7 +81,7 @@ status_metrics(struct sbuf *b, struct shm_header *shm)
 	unsigned long long		 v;
 
 	for (f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-		sb_printf(b, "# TYPE %s %s\n", fam[f].name, fam[f].type);
+		metrics_prom_family(b, fam[f].name, fam[f].type, fam[f].help);
 		for (u = 0; u < conf->nupstreams; u++) {
 			cu = &conf->upstreams[u];
 			for (i = 0; i < cu->nservers; i++) {
@@ -131,20 +106,43 @@ status_metrics(struct sbuf *b, struct shm_header *shm)
 					v = shm_read64(&ss->retries);
 					break;
 				}
-				sb_printf(b, "%s{upstream=\"%s\",server=\"%s\"} %llu\n",
-				    fam[f].name, cu->name, cs->addr.text, v);
+				strbuf_fmt(b, "%s{upstream=\"%s\",server=\"%s\"} "
+				    "%llu\n", fam[f].name, cu->name, cs->addr.text, v);
 			}
 		}
 	}
 }
 
+/* A family of one sample: its # HELP and # TYPE lines, then "name v". */
+static void
+prom_one(struct strbuf *b, const char *name, const char *type,
+    const char *help, unsigned long long v)
+{
+	metrics_prom_family(b, name, type, help);
+	strbuf_fmt(b, "%s %llu\n", name, v);
+}
+
 /* TLS handshake counters, all workers: a JSON member or Prometheus lines. */
 static void
-status_tls(struct sbuf *b, int prom)
+status_tls(struct strbuf *b, int prom)
 {
-	static const char *const name[] = {
-		"handshakes", "resumed", "failed",
-		"upstream_handshakes", "upstream_resumed", "upstream_failed"
+	static const struct {
+		const char	*name, *prom, *help;
+	} t[] = {
+		{ "handshakes", "portico_tls_handshakes_total",
+		    "Client TLS handshakes completed." },
+		{ "resumed", "portico_tls_resumed_total",
+		    "Client TLS handshakes that resumed a session." },
+		{ "failed", "portico_tls_failed_total",
+		    "Client TLS handshakes that failed or timed out." },
+		{ "upstream_handshakes",
+		    "portico_tls_upstream_handshakes_total",
+		    "TLS handshakes with upstream servers completed." },
+		{ "upstream_resumed", "portico_tls_upstream_resumed_total",
+		    "TLS handshakes with upstream servers that resumed a "
+		    "session." },
+		{ "upstream_failed", "portico_tls_upstream_failed_total",
+		    "TLS handshakes with upstream servers that failed." },
 	};
 	unsigned long long	 v[6] = { 0 };
 	int			 i;
@@ -158,74 +156,69 @@ status_tls(struct sbuf *b, int prom)
 		v[5] = shm_read64(&tls_shm->up_failed);
 	}
 	if (!prom) {
-		sb_printf(b, ",\"tls\":{");
+		strbuf_fmt(b, ",\"tls\":{");
 		for (i = 0; i < 6; i++)
-			sb_printf(b, "%s\"%s\":%llu", i ? "," : "", name[i], v[i]);
-		sb_printf(b, "}");
+			strbuf_fmt(b, "%s\"%s\":%llu", i ? "," : "", t[i].name,
+			    v[i]);
+		strbuf_fmt(b, "}");
 		return;
 	}
 	for (i = 0; i < 6; i++)
-		sb_printf(b, "# TYPE portico_tls_%s_total counter\n"
-		    "portico_tls_%s_total %llu\n", name[i], name[i], v[i]);
+		prom_one(b, t[i].prom, "counter", t[i].help, v[i]);
 }
 
 /* The totals over all workers, as Prometheus samples. */
 static void
-status_prom_totals(struct sbuf *b, const struct shm_stats *tot)
+status_prom_totals(struct strbuf *b, const struct shm_stats *tot)
 {
 	struct cache_stats	 cs;
 	int			 k;
 
-	sb_printf(b, "# TYPE portico_connections_total counter\n"
-	    "portico_connections_total %llu\n"
-	    "# TYPE portico_connections_refused_total counter\n"
-	    "portico_connections_refused_total %llu\n"
-	    "# TYPE portico_requests_total counter\n"
-	    "portico_requests_total %llu\n"
-	    "# TYPE portico_responses_total counter\n",
-	    (unsigned long long)tot->connections,
-	    (unsigned long long)tot->connections_refused,
-	    (unsigned long long)tot->requests);
+	prom_one(b, "portico_connections_total", "counter",
+	    "Client connections accepted.", tot->connections);
+	prom_one(b, "portico_connections_refused_total", "counter",
+	    "Client connections refused over worker_connections (503).",
+	    tot->connections_refused);
+	prom_one(b, "portico_requests_total", "counter",
+	    "Request heads received.", tot->requests);
+	metrics_prom_family(b, "portico_responses_total", "counter",
+	    "Answers sent, by status class.");
 	for (k = 1; k <= 5; k++)
-		sb_printf(b, "portico_responses_total{class=\"%dxx\"} %llu\n",
+		strbuf_fmt(b, "portico_responses_total{class=\"%dxx\"} %llu\n",
 		    k, (unsigned long long)tot->status[k]);
-	sb_printf(b, "# TYPE portico_upstream_errors_total counter\n"
-	    "portico_upstream_errors_total %llu\n",
-	    (unsigned long long)tot->upstream_errors);
+	prom_one(b, "portico_upstream_errors_total", "counter",
+	    "Upstream connect failures, resets and invalid responses.",
+	    tot->upstream_errors);
 	if (worker.cache == NULL)
 		return;
 	cache_get_stats(worker.cache, &cs);
-	sb_printf(b, "# TYPE portico_cache_requests_total counter\n"
-	    "portico_cache_requests_total{result=\"hit\"} %llu\n"
+	metrics_prom_family(b, "portico_cache_requests_total", "counter",
+	    "Requests on caching routes, by cache result (hit, miss, stale).");
+	strbuf_fmt(b, "portico_cache_requests_total{result=\"hit\"} %llu\n"
 	    "portico_cache_requests_total{result=\"miss\"} %llu\n"
-	    "portico_cache_requests_total{result=\"stale\"} %llu\n"
-	    "# TYPE portico_cache_stored_total counter\n"
-	    "portico_cache_stored_total %llu\n"
-	    "# TYPE portico_cache_evictions_total counter\n"
-	    "portico_cache_evictions_total %llu\n"
-	    "# TYPE portico_cache_objects gauge\n"
-	    "portico_cache_objects %llu\n"
-	    "# TYPE portico_cache_used_bytes gauge\n"
-	    "portico_cache_used_bytes %llu\n"
-	    "# TYPE portico_cache_size_bytes gauge\n"
-	    "portico_cache_size_bytes %llu\n",
+	    "portico_cache_requests_total{result=\"stale\"} %llu\n",
 	    (unsigned long long)tot->cache_hits,
 	    (unsigned long long)tot->cache_misses,
-	    (unsigned long long)tot->cache_stale,
-	    (unsigned long long)tot->cache_stored,
-	    (unsigned long long)cs.evictions,
-	    (unsigned long long)cs.objects,
-	    (unsigned long long)cs.used,
-	    (unsigned long long)cs.size);
+	    (unsigned long long)tot->cache_stale);
+	prom_one(b, "portico_cache_stored_total", "counter",
+	    "Objects stored in the cache.", tot->cache_stored);
+	prom_one(b, "portico_cache_evictions_total", "counter",
+	    "Objects evicted from the cache to make room.", cs.evictions);
+	prom_one(b, "portico_cache_objects", "gauge",
+	    "Objects in the cache now.", cs.objects);
+	prom_one(b, "portico_cache_used_bytes", "gauge",
+	    "Bytes of the cache region in use now.", cs.used);
+	prom_one(b, "portico_cache_size_bytes", "gauge",
+	    "Size of the cache region in bytes.", cs.size);
 }
 
 /* The totals over all workers: the first members of the JSON object. */
 static void
-status_json_totals(struct sbuf *b, const struct shm_stats *tot)
+status_json_totals(struct strbuf *b, const struct shm_stats *tot)
 {
 	struct cache_stats	 cs;
 
-	sb_printf(b, "{\"connections\":%llu,"
+	strbuf_fmt(b, "{\"connections\":%llu,"
 	    "\"connections_refused\":%llu,\"requests\":%llu,"
 	    "\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
 	    "\"4xx\":%llu,\"5xx\":%llu},\"upstream_errors\":%llu,",
@@ -239,7 +232,7 @@ status_json_totals(struct sbuf *b, const struct shm_stats *tot)
 	if (worker.cache == NULL)
 		return;
 	cache_get_stats(worker.cache, &cs);
-	sb_printf(b, "\"cache\":{\"hits\":%llu,\"misses\":%llu,"
+	strbuf_fmt(b, "\"cache\":{\"hits\":%llu,\"misses\":%llu,"
 	    "\"stale\":%llu,\"stored\":%llu,\"evictions\":%llu,"
 	    "\"objects\":%llu,\"writing\":%llu,\"used\":%llu,"
 	    "\"size\":%llu},",
@@ -256,7 +249,7 @@ status_json_totals(struct sbuf *b, const struct shm_stats *tot)
 
 /* One server of the JSON "upstreams" list, with its shared state. */
 static void
-status_json_server(struct sbuf *b, const struct conf_server *cs,
+status_json_server(struct strbuf *b, const struct conf_server *cs,
     const struct shm_server *ss, int first)
 {
 	char		 probe[64];
@@ -265,7 +258,7 @@ status_json_server(struct sbuf *b, const struct conf_server *cs,
 	probe_text(ss, probe, sizeof(probe));
 	if (since == 0 || since > ev_now)
 		since = ev_now;
-	sb_printf(b, "%s{\"address\":\"%s\",\"weight\":%d,"
+	strbuf_fmt(b, "%s{\"address\":\"%s\",\"weight\":%d,"
 	    "\"backup\":%s,\"max_conns\":%d,\"state\":\"%s\","
 	    "\"since_ms\":%llu,\"last_probe\":\"%s\",\"probes\":%llu,"
 	    "\"active\":%u,\"requests\":%llu,\"failures\":%llu,"
@@ -283,16 +276,16 @@ status_json_server(struct sbuf *b, const struct conf_server *cs,
 
 /* The JSON "upstreams" member: every upstream with its servers. */
 static void
-status_json_upstreams(struct sbuf *b, struct shm_header *shm)
+status_json_upstreams(struct strbuf *b, struct shm_header *shm)
 {
 	const struct conf_upstream	*cu;
 	const struct conf_server	*cs;
 	size_t				 u, i;
 
-	sb_printf(b, "\"upstreams\":[");
+	strbuf_fmt(b, "\"upstreams\":[");
 	for (u = 0; u < conf->nupstreams; u++) {
 		cu = &conf->upstreams[u];
-		sb_printf(b, "%s{\"name\":\"%s\",\"servers\":[",
+		strbuf_fmt(b, "%s{\"name\":\"%s\",\"servers\":[",
 		    u ? "," : "", cu->name);
 		for (i = 0; i < cu->nservers; i++) {
 			cs = &cu->servers[i];
@@ -300,39 +293,34 @@ status_json_upstreams(struct sbuf *b, struct shm_header *shm)
 				status_json_server(b, cs, &shm->srv[cs->shm_idx],
 				    i == 0);
 		}
-		sb_printf(b, "]}");
+		strbuf_fmt(b, "]}");
 	}
-	sb_printf(b, "]");
+	strbuf_fmt(b, "]");
 }
 
 /*
- * Answer with the page built in b (taken: freed here or with the
+ * Answer with the page p[0..len) (taken: freed here or with the
  * request) as content type.
  */
 static enum step
-status_reply(struct client *c, struct sbuf *b, const char *type)
+status_reply(struct client *c, char *p, size_t len, const char *type)
 {
 	struct req	*r = c->r;
-	struct hbuild	 h;
-	int		 rc = 0;
+	struct strbuf	 h;
 
-	if (b->oom) {
-		free(b->p);
-		return local_answer(c, 500, 1);
-	}
 	if (r->hb == NULL && (r->hb = buf_get()) == NULL) {
-		free(b->p);
+		free(p);
 		client_close(c);
 		return STEP_CLOSED;
 	}
-	h = (struct hbuild){ r->hb, 0, bufsize };
-	rc |= head_start_local(&h, 200);
-	rc |= hb_str(&h, "Content-Type: ");
-	rc |= hb_str(&h, type);
-	rc |= hb_str(&h, "\r\nCache-Control: no-store\r\n");
-	rc |= head_tail(&h, r, (int64_t)b->len);
-	if (rc != 0) {
-		free(b->p);
+	strbuf_init(&h, r->hb, bufsize);
+	head_start_local(&h, 200);
+	strbuf_str(&h, "Content-Type: ");
+	strbuf_str(&h, type);
+	strbuf_str(&h, "\r\nCache-Control: no-store\r\n");
+	head_tail(&h, r, (int64_t)len);
+	if (h.over) {
+		free(p);
 		return local_answer(c, 500, 1);
 	}
 	r->status = 200;
@@ -340,45 +328,69 @@ status_reply(struct client *c, struct sbuf *b, const char *type)
 	r->hb_pos = 0;
 	r->hb_end = h.len;
 	if (r->method == HTTP_M_HEAD) {
-		free(b->p);
-		b->p = NULL;
-		b->len = 0;
+		free(p);
+		p = NULL;
+		len = 0;
 	}
-	r->xbody = b->p;
-	r->xbody_len = b->len;
+	r->xbody = p;
+	r->xbody_len = len;
 	r->xbody_pos = 0;
-	r->body_bytes = b->len;
+	r->body_bytes = len;
 	r->resp_head = 1;
 	c->state = CS_LOCAL;
 	return STEP_ANSWERED;
 }
 
+/* The whole page into b: JSON, or the Prometheus text format (prom). */
+static void
+status_page(struct strbuf *b, int prom, const struct shm_stats *tot)
+{
+	if (prom) {
+		status_prom_totals(b, tot);
+		status_metrics(b, worker.shm);
+		status_tls(b, 1);
+		metrics_prom(b, worker.shm);
+		return;
+	}
+	status_json_totals(b, tot);
+	status_json_upstreams(b, worker.shm);
+	status_tls(b, 0);
+	metrics_json(b, worker.shm);
+	strbuf_str(b, "}\n");
+}
+
 /*
  * The status page: every upstream and server with its shared state and
  * counters, summed over all workers from shared memory.  JSON, or the
- * Prometheus text format when the path ends in /metrics.
+ * Prometheus text format when the path ends in /metrics.  It is built
+ * into a buffer of the size the last page needed; when it does not fit
+ * (more servers, larger counters), again into one of the size it asked
+ * for, with room for counters that grow meanwhile.
  */
 enum step
 status_answer(struct client *c, const struct http_request *rq)
 {
-	struct sbuf		 b = { NULL, 0, 0, 0 };
+	static size_t		 cap = 16384;
+	struct strbuf		 b;
 	struct shm_stats	 tot;
-	int			 prom;
+	char			*p;
+	int			 prom, tries;
 
 	prom = rq->path_len >= 8 &&
 	    memcmp(rq->path + rq->path_len - 8, "/metrics", 8) == 0;
 	shm_stats_total(worker.shm, &tot);
-	if (prom) {
-		status_prom_totals(&b, &tot);
-		status_metrics(&b, worker.shm);
-		status_tls(&b, 1);
-		metrics_prom(&b, worker.shm);	/* last: it adds # HELP lines */
-		return status_reply(c, &b, "text/plain; version=0.0.4");
+	for (tries = 0; ; tries++) {
+		if ((p = malloc(cap)) == NULL)
+			return local_answer(c, 500, 1);
+		strbuf_init(&b, p, cap);
+		status_page(&b, prom, &tot);
+		if (!b.over)
+			break;
+		free(p);
+		if (tries == 3 || b.need > SIZE_MAX / 2)
+			return local_answer(c, 500, 1);
+		cap = b.need + b.need / 8 + 1024;
 	}
-	status_json_totals(&b, &tot);
-	status_json_upstreams(&b, worker.shm);
-	status_tls(&b, 0);
-	metrics_json(&b, worker.shm);
-	sb_printf(&b, "}\n");
-	return status_reply(c, &b, "application/json");
+	return status_reply(c, p, b.len, prom ? "text/plain; version=0.0.4" :
+	    "application/json");
 }

@@ -68,6 +68,18 @@ def test():
         tap.is_(hall(h, "cookie"), ["a=1; b=2"], "request: Cookie kept")
         tap.is_(hall(h, "x-custom"), ["one", "two"], "request: repeated field kept, in order")
 
+    with subtest_guard("17 Connection-listed fields removed"):
+        names = ["X-Hop-%02d" % i for i in range(17)]
+        sent = [("Connection", ", ".join(names[:16]))]
+        sent += [(n, "1") for n in names]
+        sent += [("Connection", names[16]), ("X-Stays", "1")]
+        r = p.get("/echo", headers=sent)
+        tap.is_(r.status, 200, "17 Connection tokens: 200")
+        h = b.last()["headers"]
+        tap.is_([n for n in names if hall(h, n)], [],
+                "request: all 17 fields its Connection fields name not forwarded")
+        tap.is_(hall(h, "x-stays"), ["1"], "request: unlisted field kept")
+
     with subtest_guard("response hop-by-hop"):
         r = p.get("/hop")
         tap.is_(r.status, 200, "response with hop-by-hop fields: 200")
@@ -224,4 +236,4 @@ def test():
     p.stop()
 
 
-main(test, timeout=60, tests=74)
+main(test, timeout=60, tests=77)
