@@ -18,9 +18,10 @@
 #include "master/health.h"
 #include "master/master_int.h"
 
-pid_t				 checker_pid;
-pid_t				 checker_old[MAX_OLD_CHECKERS];
-struct respawn			 checker_rs;
+#define MAX_OLD_CHECKERS	16
+static pid_t			 checker_pid;
+static pid_t			 checker_old[MAX_OLD_CHECKERS];
+static struct respawn		 checker_rs;
 
 /* Start the checker if conf has anything for it to do. */
 void
@@ -97,7 +98,7 @@ checker_end(void)
 }
 
 /* The checker died on its own: log how, and start another one later. */
-void
+static void
 checker_died(pid_t pid, int status, uint64_t now)
 {
 	if (WIFSIGNALED(status))
@@ -127,4 +128,55 @@ checker_died(pid_t pid, int status, uint64_t now)
 		    (unsigned long long)(checker_rs.due_ms - now));
 	else
 		log_notice("starting a new checker");
+}
+
+/*
+ * A child that is no worker was reaped: if it was a checker, log how it
+ * ended and, when it died on its own, schedule another one.
+ */
+void
+checker_reaped(pid_t pid, int status, int stopping, uint64_t now)
+{
+	int	 i;
+
+	for (i = 0; i < MAX_OLD_CHECKERS; i++)
+		if (checker_old[i] == pid) {
+			checker_old[i] = 0;
+			log_info("checker (pid %d) exited", (int)pid);
+		}
+	if (pid != checker_pid)
+		return;
+	checker_pid = 0;
+	if (stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_info("checker (pid %d) exited", (int)pid);
+	else if (!stopping)
+		checker_died(pid, status, now);
+	else
+		log_warnx("checker (pid %d) ended with status 0x%x", (int)pid,
+		    status);
+}
+
+/* Start the checker again if it is due at now. */
+void
+checker_respawn_due(uint64_t now)
+{
+	if (checker_rs.pending && checker_rs.due_ms <= now && checker_pid == 0)
+		checker_start();
+}
+
+/* best, or sooner when a restart of the checker is due sooner. */
+uint64_t
+checker_due(uint64_t best)
+{
+	if (checker_rs.pending && checker_rs.due_ms < best)
+		return checker_rs.due_ms;
+	return best;
+}
+
+/* USR1: the checker reopens its log files too. */
+void
+checker_reopen(void)
+{
+	if (checker_pid != 0)
+		kill(checker_pid, SIGUSR1);
 }

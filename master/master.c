@@ -143,8 +143,8 @@ tls_tickets_wait(long wait_ms)
 {
 	uint64_t	 next;
 
-	if (tls_tickets_tick(proc_now_ms(), (uint64_t)master_conf->g.tls_ticket_rotation_ms,
-	    &next))
+	if (tls_tickets_tick(proc_now_ms(),
+	    (uint64_t)master_conf->g.tls_ticket_rotation_ms, &next))
 		log_info("rotated the TLS session ticket keys");
 	return (uint64_t)wait_ms > next ? (long)next : wait_ms;
 }
@@ -153,7 +153,9 @@ static void
 raise_fd_limit(void)
 {
 	struct rlimit	 rl;
-	rlim_t		 want = (rlim_t)master_conf->g.worker_connections * 2 + 64;
+	rlim_t		 want;
+
+	want = (rlim_t)master_conf->g.worker_connections * 2 + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
 		return;
@@ -234,7 +236,8 @@ daemonize(void)
 		fatal("fork");
 	if (pid > 0) {
 		close(p[1]);
-		daemon_parent(pid, p[0], strcmp(master_conf->g.error_log, "stderr") == 0);
+		daemon_parent(pid, p[0],
+		    strcmp(master_conf->g.error_log, "stderr") == 0);
 	}
 	close(p[0]);
 	master_startup_fd = p[1];
@@ -246,7 +249,8 @@ daemonize(void)
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {
 		dup2(fd, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
-		if (log_fd() != -1 || strcmp(master_conf->g.error_log, "stderr") != 0)
+		if (log_fd() != -1 ||
+		    strcmp(master_conf->g.error_log, "stderr") != 0)
 			dup2(fd, STDERR_FILENO);
 		if (fd > STDERR_FILENO)
 			close(fd);
@@ -275,34 +279,28 @@ start_first(char *why, size_t whylen)
 {
 	if (workers_start_generation(why, whylen) == -1)
 		return -1;
-	if (upgrade_inherited() && write_pid_file(master_conf->g.pid_file) == -1) {
+	if (upgrade_inherited() &&
+	    write_pid_file(master_conf->g.pid_file) == -1) {
 		snprintf(why, whylen, "cannot write the pid file");
 		return -1;
 	}
 	return 0;
 }
 
-int
-master_run(struct conf *c, const char *path, int foreground)
+/*
+ * Open the error log, bind, map the shared regions: all that must work
+ * before the daemon forks.  *foreground is set after a binary upgrade.
+ * -1 when the master cannot start (the error is logged).
+ */
+static int
+master_setup(int *foreground)
 {
-	sigset_t	 set;
-	siginfo_t	 si;
-	struct timespec	 ts;
-	char		 errbuf[512];
-	int		 sig, stopping = 0, graceful = 0, rc = 0;
-	uint64_t	 stop_deadline = 0;
-	long		 wait_ms;
-	struct shm_stats tot;
+	char	 errbuf[512];
 
-	master_conf = c;
-	master_conf_path = path;
-	log_set_role("master");
-	proctitle_set("portico: master (%s)", proctitle_args());
-	/* main() loaded it a moment ago: the closest to that text. */
-	report_read_conf();
-	if (log_open(master_conf->g.error_log, master_conf->g.log_level, errbuf, sizeof(errbuf)) == -1) {
+	if (log_open(master_conf->g.error_log, master_conf->g.log_level,
+	    errbuf, sizeof(errbuf)) == -1) {
 		fprintf(stderr, "portico: %s\n", errbuf);
-		return 1;
+		return -1;
 	}
 	/* Until it is up, every error reaches the shell too. */
 	if (strcmp(master_conf->g.error_log, "stderr") != 0)
@@ -313,60 +311,79 @@ master_run(struct conf *c, const char *path, int foreground)
 	if (upgrade_inherited()) {
 		/* Its errors and readiness go to the old master. */
 		log_set_report(master_startup_fd, PROC_REPORT_PREFIX);
-		foreground = 1;
+		*foreground = 1;
 	}
 	if (master_bind(master_conf, NULL, errbuf, sizeof(errbuf)) == -1) {
 		log_errorx("%s", errbuf);
-		return 1;
+		return -1;
 	}
 	if ((master_shm = upgrade_shm()) == NULL) {
 		log_error("cannot create shared memory");
-		return 1;
+		return -1;
 	}
-	if (shm_servers_assign(master_shm, master_conf, errbuf, sizeof(errbuf)) == -1) {
+	if (shm_servers_assign(master_shm, master_conf, errbuf,
+	    sizeof(errbuf)) == -1) {
 		log_errorx("%s", errbuf);
-		return 1;
+		return -1;
 	}
 	if (workers_cache_setup(master_conf) == -1)
-		return 1;
+		return -1;
 	if (upgrade_tls() == -1) {
 		log_error("cannot create the TLS ticket keys");
-		return 1;
+		return -1;
 	}
 	upgrade_close_unused();
 	master_chown_logs(master_conf);
+	return 0;
+}
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGWINCH);
-	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+/* Block the signals the loop takes with sigtimedwait(); set gets them. */
+static void
+master_block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGWINCH);
+	sigaddset(set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
 
-	if (!foreground)
-		daemonize();
+/*
+ * The pid file and the first generation of workers; once they are up,
+ * the shell (or the old master, or the service manager) hears that the
+ * service is ready, and the checker starts.  -1 when they did not come
+ * up: what was started is stopped again.
+ */
+static int
+master_start(void)
+{
+	char	 errbuf[512];
+
 	/* After an upgrade the pid file says the new master is up. */
-	if (!upgrade_inherited() && write_pid_file(master_conf->g.pid_file) == -1)
-		return 1;
-	log_notice("portico %s starting: %d workers", PACKAGE_VERSION, master_conf->g.workers);
+	if (!upgrade_inherited() &&
+	    write_pid_file(master_conf->g.pid_file) == -1)
+		return -1;
+	log_notice("portico %s starting: %d workers", PACKAGE_VERSION,
+	    master_conf->g.workers);
 	workers_generation = ++workers_generations;
 	if (start_first(errbuf, sizeof(errbuf)) == -1) {
 		log_errorx("the workers did not come up: %s", errbuf);
-		free(report_conf_text);
-		report_conf_text = NULL;
+		report_discard();
 		workers_end_generation(workers_generation, 1);
 		remove_pid_file(master_conf->g.pid_file);
 		log_set_report(-1, NULL);
 		if (master_startup_fd != -1)
 			close(master_startup_fd);
-		return 1;
+		return -1;
 	}
-	log_notice("portico %s started: %d workers", PACKAGE_VERSION, master_conf->g.workers);
+	log_notice("portico %s started: %d workers", PACKAGE_VERSION,
+	    master_conf->g.workers);
 	startup_done();
 	/*
 	 * After a binary upgrade this master is the service's main process
@@ -376,107 +393,159 @@ master_run(struct conf *c, const char *path, int foreground)
 		(void)notify_send("MAINPID=%d", (int)getpid());
 	report_started();
 	checker_start();
+	return 0;
+}
+
+/* On the way out: what the signal loop knows. */
+struct master_stop {
+	int		 stopping;	/* QUIT, TERM or INT taken */
+	int		 graceful;	/* QUIT */
+	uint64_t	 deadline;	/* then whatever is left is killed */
+};
+
+/*
+ * QUIT (graceful), TERM or INT: stop listening, tell the workers and the
+ * checker, and give them until st->deadline.
+ */
+static void
+master_stop_begin(struct master_stop *st, int graceful)
+{
+	log_notice(graceful ? "graceful shutdown" : "shutting down");
+	report_stopping(graceful);
+	st->stopping = 1;
+	st->graceful = graceful;
+	listeners_close_unused(master_conf, NULL);
+	workers_signal(graceful ? SIGQUIT : SIGTERM, 0);
+	checker_stop(SIGTERM);
+	if (graceful)
+		st->deadline = proc_now_ms() +
+		    master_conf->g.shutdown_timeout_ms + 5000;
+	else
+		st->deadline = proc_now_ms() + 5000;
+}
+
+/*
+ * How long the loop may sleep: until the next restart or ticket key
+ * rotation; while stopping, 200 ms at most, and what is still running
+ * at the deadline is killed.
+ */
+static long
+master_wait_ms(struct master_stop *st)
+{
+	long	 wait_ms;
+
+	if (st->stopping) {
+		if (proc_now_ms() >= st->deadline) {
+			log_warnx("workers did not stop in time: killing them");
+			workers_signal(SIGKILL, 0);
+			checker_stop(SIGKILL);
+			st->deadline = proc_now_ms() + 5000;
+		}
+		wait_ms = (long)(st->deadline - proc_now_ms());
+		if (wait_ms > 200)
+			wait_ms = 200;
+	} else {
+		wait_ms = workers_respawn_wait();
+		wait_ms = tls_tickets_wait(wait_ms);
+	}
+	wait_ms = upgrade_wait(wait_ms);
+	if (wait_ms < 0)
+		wait_ms = 0;
+	return wait_ms;
+}
+
+/* Act on signal sig.  -1 when the master has to exit now: no workers. */
+static int
+master_signal(int sig, struct master_stop *st)
+{
+	char	 errbuf[512];
+
+	switch (sig) {
+	case SIGCHLD:
+		workers_reap(st->stopping);
+		if (!st->stopping && workers_none_left()) {
+			log_errorx("no workers left: exiting");
+			return -1;
+		}
+		break;
+	case SIGHUP:
+		if (st->stopping)
+			break;
+		if (!upgrade_pending()) {
+			report_reload_begin();
+			report_reload_end(reload_run(errbuf, sizeof(errbuf)),
+			    errbuf);
+			break;
+		}
+		/* Roll back: workers first, then the new master goes. */
+		workers_unpark();
+		upgrade_rollback();
+		break;
+	case SIGUSR2:
+		if (!st->stopping)
+			upgrade_start(master_conf, master_cache);
+		break;
+	case SIGWINCH:
+		if (!st->stopping)
+			workers_park();
+		break;
+	case SIGUSR1:
+		log_notice("reopening log files");
+		log_reopen();
+		master_chown_logs(master_conf);
+		workers_signal(SIGUSR1, 0);
+		checker_reopen();
+		break;
+	case SIGQUIT:
+		if (!st->stopping)
+			master_stop_begin(st, 1);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		master_stop_begin(st, 0);
+		break;
+	default:
+		log_info("ignoring signal %d", sig);
+		break;
+	}
+	return 0;
+}
+
+/*
+ * The signal loop, until every child is gone after QUIT, TERM or INT
+ * (returns 0), or no worker is left (returns 1).
+ */
+static int
+master_loop(const sigset_t *set, struct master_stop *st)
+{
+	siginfo_t	 si;
+	struct timespec	 ts;
+	long		 wait_ms;
+	int		 sig;
 
 	for (;;) {
 		upgrade_poll();
-		if (!stopping && !workers_parked)
+		if (!st->stopping)
 			workers_respawn_due();
-		if (stopping) {
-			if (workers_live() == 0 && checker_live() == 0)
-				break;
-			if (proc_now_ms() >= stop_deadline) {
-				log_warnx("workers did not stop in time: killing them");
-				workers_signal(SIGKILL, 0);
-				checker_stop(SIGKILL);
-				stop_deadline = proc_now_ms() + 5000;
-			}
-			wait_ms = (long)(stop_deadline - proc_now_ms());
-			if (wait_ms > 200)
-				wait_ms = 200;
-		} else {
-			wait_ms = workers_respawn_wait();
-			wait_ms = tls_tickets_wait(wait_ms);
-		}
-		wait_ms = upgrade_wait(wait_ms);
-		if (wait_ms < 0)
-			wait_ms = 0;
+		if (st->stopping && workers_live() == 0 && checker_live() == 0)
+			return 0;
+		wait_ms = master_wait_ms(st);
 		ts.tv_sec = wait_ms / 1000;
 		ts.tv_nsec = (wait_ms % 1000) * 1000000;
-		sig = sigtimedwait(&set, &si, &ts);
+		sig = sigtimedwait(set, &si, &ts);
 		if (sig == -1)
 			continue;
-		switch (sig) {
-		case SIGCHLD:
-			workers_reap(stopping);
-			if (!stopping && !workers_parked && workers_live() == 0 &&
-			    workers_nrespawns > 0) {
-				int i, pending = 0;
-				for (i = 0; i < workers_nrespawns; i++)
-					pending |= workers_respawns[i].pending;
-				if (!pending) {
-					log_errorx("no workers left: exiting");
-					rc = 1;
-					goto out;
-				}
-			}
-			break;
-		case SIGHUP:
-			if (stopping)
-				break;
-			if (!upgrade_pending()) {
-				report_reload_begin();
-				report_reload_end(reload_run(errbuf,
-				    sizeof(errbuf)), errbuf);
-				break;
-			}
-			/* Roll back: workers first, then the new master goes. */
-			workers_unpark();
-			upgrade_rollback();
-			break;
-		case SIGUSR2:
-			if (!stopping)
-				upgrade_start(master_conf, master_cache);
-			break;
-		case SIGWINCH:
-			if (!stopping)
-				workers_park();
-			break;
-		case SIGUSR1:
-			log_notice("reopening log files");
-			log_reopen();
-			master_chown_logs(master_conf);
-			workers_signal(SIGUSR1, 0);
-			if (checker_pid != 0)
-				kill(checker_pid, SIGUSR1);
-			break;
-		case SIGQUIT:
-			if (stopping)
-				break;
-			log_notice("graceful shutdown");
-			report_stopping(1);
-			stopping = graceful = 1;
-			listeners_close_unused(master_conf, NULL);
-			workers_signal(SIGQUIT, 0);
-			checker_stop(SIGTERM);
-			stop_deadline = proc_now_ms() + master_conf->g.shutdown_timeout_ms + 5000;
-			break;
-		case SIGTERM:
-		case SIGINT:
-			log_notice("shutting down");
-			report_stopping(0);
-			stopping = 1;
-			graceful = 0;
-			listeners_close_unused(master_conf, NULL);
-			workers_signal(SIGTERM, 0);
-			checker_stop(SIGTERM);
-			stop_deadline = proc_now_ms() + 5000;
-			break;
-		default:
-			log_info("ignoring signal %d", sig);
-			break;
-		}
+		if (master_signal(sig, st) == -1)
+			return 1;
 	}
-out:
+}
+
+/* Every child is gone (or must go): log the totals and clean up. */
+static void
+master_exit(int graceful)
+{
+	struct shm_stats tot;
+
 	checker_end();
 	shm_stats_total(master_shm, &tot);
 	log_notice("%s: %llu connections, %llu requests, %llu upstream errors",
@@ -493,8 +562,33 @@ out:
 		cache_destroy(master_cache);
 	tls_shm_destroy();
 	free(workers_respawns);
-	free(report_conf_text);
+	report_discard();
 	conf_free(master_conf);
 	log_close();
+}
+
+int
+master_run(struct conf *c, const char *path, int foreground)
+{
+	sigset_t		 set;
+	struct master_stop	 st;
+	int			 rc;
+
+	master_conf = c;
+	master_conf_path = path;
+	log_set_role("master");
+	proctitle_set("portico: master (%s)", proctitle_args());
+	/* main() loaded it a moment ago: the closest to that text. */
+	report_read_conf();
+	if (master_setup(&foreground) == -1)
+		return 1;
+	master_block_signals(&set);
+	if (!foreground)
+		daemonize();
+	if (master_start() == -1)
+		return 1;
+	memset(&st, 0, sizeof(st));
+	rc = master_loop(&set, &st);
+	master_exit(st.graceful);
 	return rc;
 }

@@ -70,6 +70,86 @@ reload_summary(const struct conf *old, const struct conf *new)
 }
 
 /*
+ * Make the running state fit nc: the servers' shm entries, its listeners
+ * (old's are taken over), its cache region.  -1 with why filled when one
+ * of them fails: what was done is undone, old keeps serving; the caller
+ * frees nc.
+ */
+static int
+reload_prepare(struct conf *nc, struct conf *old, char *why, size_t whylen)
+{
+	char	 errbuf[512];
+
+	if (shm_servers_assign(master_shm, nc, errbuf, sizeof(errbuf)) == -1) {
+		log_errorx("%s", errbuf);
+		log_errorx("reload failed: keeping the running configuration");
+		snprintf(why, whylen, "%s", errbuf);
+		shm_servers_assign(master_shm, old, errbuf, sizeof(errbuf));
+		return -1;
+	}
+	if (master_bind(nc, old, errbuf, sizeof(errbuf)) == -1) {
+		shm_servers_assign(master_shm, old, errbuf, sizeof(errbuf));
+		log_errorx("%s", errbuf);
+		log_errorx("reload failed: keeping the running configuration");
+		snprintf(why, whylen, "%s", errbuf);
+		return -1;
+	}
+	if (workers_cache_setup(nc) == -1) {
+		shm_servers_assign(master_shm, old, errbuf, sizeof(errbuf));
+		listeners_close_unused(nc, old);
+		log_errorx("reload failed: keeping the running configuration");
+		snprintf(why, whylen, "cannot create the cache region of %zu "
+		    "bytes", nc->cache.size);
+		return -1;
+	}
+	return 0;
+}
+
+/* What serves before a reload, to go back to when the new one fails. */
+struct reload_saved {
+	struct conf	*conf;
+	struct cache	*cache;
+	struct respawn	*respawns;
+	int		 nrespawns;
+	int		 generation;
+};
+
+/*
+ * The new workers did not come up: stop them and serve old (in saved)
+ * again.  Frees nc.
+ */
+static void
+reload_rollback(struct conf *nc, const struct reload_saved *saved)
+{
+	struct conf	*old = saved->conf;
+	struct cache	*nc_cache;
+	char		 errbuf[512];
+
+	workers_end_generation(workers_generation, 0);
+	free(workers_respawns);
+	workers_respawns = saved->respawns;
+	workers_nrespawns = saved->nrespawns;
+	workers_generation = saved->generation;
+	master_conf = old;
+	/* A new region goes when the last new worker has left. */
+	nc_cache = master_cache;
+	master_cache = saved->cache;
+	workers_cache_drop(nc_cache);
+	if (strcmp(nc->g.error_log, old->g.error_log) != 0 &&
+	    log_open(old->g.error_log, old->g.log_level, errbuf,
+	    sizeof(errbuf)) == -1)
+		log_errorx("%s", errbuf);
+	log_set_level(old->g.log_level);
+	shm_servers_assign(master_shm, old, errbuf, sizeof(errbuf));
+	/*
+	 * The new workers hold their own copies of the sockets;
+	 * close only what the old config does not use.
+	 */
+	listeners_close_unused(nc, old);
+	conf_free(nc);
+}
+
+/*
  * HUP: load and check the new configuration; switch only if all is well.
  * The old workers are retired only once every new one is up; when the
  * new ones fail, they are stopped and the old configuration keeps
@@ -79,13 +159,11 @@ reload_summary(const struct conf *old, const struct conf *new)
 int
 reload_run(char *why, size_t whylen)
 {
-	struct conf	*nc;
-	char		*errors = NULL, errbuf[512];
-	struct conf	*old = master_conf;
-	struct cache	*old_cache = master_cache;
-	struct respawn	*old_respawns = workers_respawns;
-	struct cache	*nc_cache;
-	int		 old_nrespawns = workers_nrespawns, old_gen = workers_generation, rc;
+	struct conf		*nc;
+	char			*errors = NULL, errbuf[512];
+	struct conf		*old = master_conf;
+	struct reload_saved	 saved;
+	int			 rc;
 
 	log_notice("reloading configuration from %s", master_conf_path);
 	nc = conf_load(master_conf_path, &errors);
@@ -99,28 +177,12 @@ reload_run(char *why, size_t whylen)
 		reload_refused(errors, why, whylen);
 		return -1;
 	}
-	if (shm_servers_assign(master_shm, nc, errbuf, sizeof(errbuf)) == -1) {
-		log_errorx("%s", errbuf);
-		log_errorx("reload failed: keeping the running configuration");
-		snprintf(why, whylen, "%s", errbuf);
-		shm_servers_assign(master_shm, old, errbuf, sizeof(errbuf));
-		conf_free(nc);
-		return -1;
-	}
-	if (master_bind(nc, old, errbuf, sizeof(errbuf)) == -1) {
-		shm_servers_assign(master_shm, old, errbuf, sizeof(errbuf));
-		log_errorx("%s", errbuf);
-		log_errorx("reload failed: keeping the running configuration");
-		snprintf(why, whylen, "%s", errbuf);
-		conf_free(nc);
-		return -1;
-	}
-	if (workers_cache_setup(nc) == -1) {
-		shm_servers_assign(master_shm, old, errbuf, sizeof(errbuf));
-		listeners_close_unused(nc, old);
-		log_errorx("reload failed: keeping the running configuration");
-		snprintf(why, whylen, "cannot create the cache region of %zu "
-		    "bytes", nc->cache.size);
+	saved.conf = old;
+	saved.cache = master_cache;
+	saved.respawns = workers_respawns;
+	saved.nrespawns = workers_nrespawns;
+	saved.generation = workers_generation;
+	if (reload_prepare(nc, old, why, whylen) == -1) {
 		conf_free(nc);
 		return -1;
 	}
@@ -143,32 +205,11 @@ reload_run(char *why, size_t whylen)
 		    "previous configuration");
 		snprintf(why, whylen, "the new workers did not come up: %.400s",
 		    errbuf);
-		workers_end_generation(workers_generation, 0);
-		free(workers_respawns);
-		workers_respawns = old_respawns;
-		workers_nrespawns = old_nrespawns;
-		workers_generation = old_gen;
-		master_conf = old;
-		/* A new region goes when the last new worker has left. */
-		nc_cache = master_cache;
-		master_cache = old_cache;
-		workers_cache_drop(nc_cache);
-		if (strcmp(nc->g.error_log, old->g.error_log) != 0 &&
-		    log_open(old->g.error_log, old->g.log_level, errbuf,
-		    sizeof(errbuf)) == -1)
-			log_errorx("%s", errbuf);
-		log_set_level(old->g.log_level);
-		shm_servers_assign(master_shm, old, errbuf, sizeof(errbuf));
-		/*
-		 * The new workers hold their own copies of the sockets;
-		 * close only what the old config does not use.
-		 */
-		listeners_close_unused(nc, old);
-		conf_free(nc);
+		reload_rollback(nc, &saved);
 		return -1;
 	}
-	free(old_respawns);
-	workers_cache_drop(old_cache);
+	free(saved.respawns);
+	workers_cache_drop(saved.cache);
 	/*
 	 * Every new worker is up: retire the old ones, and close the sockets
 	 * the new config dropped (the old workers hold their own copies
@@ -181,7 +222,8 @@ reload_run(char *why, size_t whylen)
 	checker_start();
 	reload_summary(old, master_conf);
 	conf_free(old);
-	log_notice("configuration reloaded: %d workers", master_conf->g.workers);
+	log_notice("configuration reloaded: %d workers",
+	    master_conf->g.workers);
 	return 0;
 }
 
@@ -191,25 +233,25 @@ reload_run(char *why, size_t whylen)
  * serving generation and the reloads.
  */
 static struct runstate	 rstate;
-char			*report_conf_text;	/* the file as the last load read it */
+static char		*conf_text;	/* the file as the last load read it */
 static size_t		 conf_text_len;
 
 /* Read the config file, just before it is loaded. */
 void
 report_read_conf(void)
 {
-	free(report_conf_text);
-	report_conf_text = runstate_read_conf(master_conf_path, &conf_text_len);
+	free(conf_text);
+	conf_text = runstate_read_conf(master_conf_path, &conf_text_len);
 }
 
 /* The text loaded is what serves now: keep it for -t -d. */
 static void
 report_save_conf(void)
 {
-	if (report_conf_text != NULL)
-		(void)runstate_save_conf(master_conf, report_conf_text, conf_text_len);
-	free(report_conf_text);
-	report_conf_text = NULL;
+	if (conf_text != NULL)
+		(void)runstate_save_conf(master_conf, conf_text, conf_text_len);
+	free(conf_text);
+	conf_text = NULL;
 }
 
 /* The STATUS= line: "3 workers, generation 2, 0 failed reloads". */
@@ -219,7 +261,8 @@ report_status(char *buf, size_t len)
 	int	 n;
 
 	n = snprintf(buf, len, "%d worker%s, generation %llu, %llu failed "
-	    "reload%s", master_conf->g.workers, master_conf->g.workers == 1 ? "" : "s",
+	    "reload%s", master_conf->g.workers,
+	    master_conf->g.workers == 1 ? "" : "s",
 	    (unsigned long long)rstate.generation,
 	    (unsigned long long)rstate.reloads_failed,
 	    rstate.reloads_failed == 1 ? "" : "s");
@@ -235,11 +278,14 @@ report_publish(void)
 {
 	rstate.pid = getpid();
 	rstate.workers = master_conf->g.workers;
-	__atomic_store_n(&master_shm->generation, rstate.generation, __ATOMIC_RELAXED);
-	__atomic_store_n(&master_shm->reloads, rstate.reloads_done, __ATOMIC_RELAXED);
+	__atomic_store_n(&master_shm->generation, rstate.generation,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&master_shm->reloads, rstate.reloads_done,
+	    __ATOMIC_RELAXED);
 	__atomic_store_n(&master_shm->reloads_failed, rstate.reloads_failed,
 	    __ATOMIC_RELAXED);
-	__atomic_store_n(&master_shm->last_reload, rstate.last_reload, __ATOMIC_RELAXED);
+	__atomic_store_n(&master_shm->last_reload, rstate.last_reload,
+	    __ATOMIC_RELAXED);
 	__atomic_store_n(&master_shm->last_reload_ok, (uint32_t)rstate.last_ok,
 	    __ATOMIC_RELAXED);
 	(void)runstate_write(master_conf, &rstate);
@@ -283,8 +329,8 @@ report_reload_end(int rc, const char *why)
 		rstate.last_error[0] = '\0';
 		report_save_conf();
 	} else {
-		free(report_conf_text);
-		report_conf_text = NULL;
+		free(conf_text);
+		conf_text = NULL;
 		rstate.reloads_failed++;
 		snprintf(rstate.last_error, sizeof(rstate.last_error), "%s", why);
 	}
@@ -300,4 +346,12 @@ report_stopping(int graceful)
 	/* Workers told to quit now are not the old ones of a reload. */
 	__atomic_store_n(&master_shm->stopping, 1, __ATOMIC_RELAXED);
 	notify_stopping(graceful ? "stopping gracefully" : "stopping");
+}
+
+/* Drop the config text read for a start that failed, or on the way out. */
+void
+report_discard(void)
+{
+	free(conf_text);
+	conf_text = NULL;
 }

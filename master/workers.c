@@ -29,8 +29,6 @@
 #define MAX_CHILDREN	SHM_SLOTS
 /* How long a new generation of workers has to come up. */
 #define READY_TIMEOUT_MS	30000
-/* How long -s reload waits for the outcome: loading, then the workers. */
-#define RELOAD_WAIT_MS		(READY_TIMEOUT_MS + 30000)
 
 struct child {
 	pid_t		 pid;		/* 0: free entry */
@@ -47,7 +45,7 @@ struct respawn			*workers_respawns;
 int				 workers_nrespawns;
 int				 workers_generation;	/* the one serving */
 int				 workers_generations;	/* the last one started */
-int				 workers_parked;	/* WINCH: no workers until HUP */
+static int			 parked;	/* WINCH: no workers until HUP */
 static int			 ready_rd = -1;	/* read end of proc_ready_fd */
 struct conf			*workers_prev_conf;	/* while a reload starts workers */
 
@@ -86,7 +84,8 @@ workers_cache_setup(const struct conf *c)
 
 	if (!c->cache_used) {
 		nc = NULL;
-	} else if (master_cache != NULL && cache_size(master_cache) == c->cache.size) {
+	} else if (master_cache != NULL &&
+	    cache_size(master_cache) == c->cache.size) {
 		return 0;
 	} else if ((nc = upgrade_cache(c->cache.size)) == NULL) {
 		log_error("cannot create the cache region of %zu bytes",
@@ -160,7 +159,8 @@ spawn_worker(int index)
 		/* Not the sockets the new configuration dropped. */
 		if (workers_prev_conf != NULL)
 			listeners_close_unused(workers_prev_conf, master_conf);
-		worker_main(master_conf, master_shm, master_cache, slot, master_pid);
+		worker_main(master_conf, master_shm, master_cache, slot,
+		    master_pid);
 	}
 	ch->pid = pid;
 	ch->cache = master_cache;
@@ -339,7 +339,8 @@ child_release(struct child *ch)
 	shm_slot_release(master_shm, ch->slot);
 	cache_reaped(ch);
 	shm_stats_add(&master_shm->retired, &master_shm->slot[ch->slot]);
-	memset(&master_shm->slot[ch->slot], 0, sizeof(master_shm->slot[ch->slot]));
+	memset(&master_shm->slot[ch->slot], 0,
+	    sizeof(master_shm->slot[ch->slot]));
 	shm_slot_unclaim(master_shm, ch->slot);
 	ch->pid = 0;
 }
@@ -380,14 +381,14 @@ workers_park(void)
 	int	 i;
 
 	upgrade_poll();
-	if (workers_parked)
+	if (parked)
 		return;
 	if (!upgrade_pending()) {
 		log_notice("ignoring WINCH: no new binary's master runs");
 		return;
 	}
 	log_notice("upgrade: stopping the workers gracefully (WINCH)");
-	workers_parked = 1;
+	parked = 1;
 	for (i = 0; i < workers_nrespawns; i++)
 		workers_respawns[i].pending = 0;
 	workers_signal(SIGQUIT, 0);
@@ -400,9 +401,9 @@ workers_unpark(void)
 {
 	char	 why[512];
 
-	if (!workers_parked)
+	if (!parked)
 		return;
-	workers_parked = 0;
+	parked = 0;
 	free(workers_respawns);
 	workers_respawns = NULL;
 	workers_nrespawns = 0;
@@ -434,27 +435,12 @@ workers_reap(int stopping)
 				break;
 			}
 		if (ch == NULL && upgrade_reaped(pid, status)) {
-			if (workers_parked && !stopping)
+			if (parked && !stopping)
 				workers_unpark();
 			continue;
 		}
 		if (ch == NULL) {
-			for (i = 0; i < MAX_OLD_CHECKERS; i++)
-				if (checker_old[i] == pid) {
-					checker_old[i] = 0;
-					log_info("checker (pid %d) exited", (int)pid);
-				}
-			if (pid == checker_pid) {
-				checker_pid = 0;
-				if (stopping && WIFEXITED(status) &&
-				    WEXITSTATUS(status) == 0)
-					log_info("checker (pid %d) exited", (int)pid);
-				else if (!stopping)
-					checker_died(pid, status, now);
-				else
-					log_warnx("checker (pid %d) ended with "
-					    "status 0x%x", (int)pid, status);
-			}
+			checker_reaped(pid, status, stopping, now);
 			continue;
 		}
 		child_release(ch);
@@ -470,7 +456,8 @@ workers_reap(int stopping)
 		else
 			log_warnx("worker %d (pid %d) exited with status %d",
 			    ch->slot, (int)pid, WEXITSTATUS(status));
-		if (stopping || ch->retiring || ch->generation != workers_generation)
+		if (stopping || ch->retiring ||
+		    ch->generation != workers_generation)
 			continue;
 		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL) {
 			log_errorx("worker %d hit a fatal error: not restarting it",
@@ -498,24 +485,28 @@ workers_reap(int stopping)
 	}
 }
 
+/* Start the workers (and the checker) whose restart is due. */
 void
 workers_respawn_due(void)
 {
 	int		 i;
 	uint64_t	 now = proc_now_ms();
 
+	if (parked)
+		return;
 	for (i = 0; i < workers_nrespawns; i++)
-		if (workers_respawns[i].pending && workers_respawns[i].due_ms <= now) {
+		if (workers_respawns[i].pending &&
+		    workers_respawns[i].due_ms <= now) {
 			workers_respawns[i].pending = 0;
 			if (spawn_worker(i) == -1) {
 				workers_respawns[i].pending = 1;
 				workers_respawns[i].due_ms = now + 1000;
 			}
 		}
-	if (checker_rs.pending && checker_rs.due_ms <= now && checker_pid == 0)
-		checker_start();
+	checker_respawn_due(now);
 }
 
+/* How long until the next restart is due, 1000 ms at most. */
 long
 workers_respawn_wait(void)
 {
@@ -523,11 +514,27 @@ workers_respawn_wait(void)
 	uint64_t	 now = proc_now_ms(), best = UINT64_MAX;
 
 	for (i = 0; i < workers_nrespawns; i++)
-		if (workers_respawns[i].pending && workers_respawns[i].due_ms < best)
+		if (workers_respawns[i].pending &&
+		    workers_respawns[i].due_ms < best)
 			best = workers_respawns[i].due_ms;
-	if (checker_rs.pending && checker_rs.due_ms < best)
-		best = checker_rs.due_ms;
+	best = checker_due(best);
 	if (best == UINT64_MAX)
 		return 1000;
 	return best <= now ? 0 : (long)(best - now);
+}
+
+/*
+ * Whether the master has no worker left and none coming: none alive,
+ * none waiting to be restarted, and not parked for an upgrade.
+ */
+int
+workers_none_left(void)
+{
+	int	 i, pending = 0;
+
+	if (parked || workers_live() != 0 || workers_nrespawns <= 0)
+		return 0;
+	for (i = 0; i < workers_nrespawns; i++)
+		pending |= workers_respawns[i].pending;
+	return !pending;
 }
