@@ -24,6 +24,17 @@ def title(pid):
         return None
 
 
+def new_workers(p, old):
+    """The workers not in old, once each has its title: a child just forked
+    (the checker started after a reload) carries the master's title and
+    comm until it sets its own, and would count as a worker until then."""
+    def settled():
+        ws = [w for w in p.workers() if w not in old]
+        return ws if all((title(w) or "").startswith("portico: worker")
+                         for w in ws) else None
+    return wait_until(settled, 10) or [w for w in p.workers() if w not in old]
+
+
 def slow_request(p, target):
     out = {}
 
@@ -47,13 +58,15 @@ def test():
     with subtest_guard("titles"):
         tap.like(title(p.master_pid), r"^portico: master \(\S*portico -F -c %s\)$"
                  % re.escape(p.config_path), "master: portico: master (its command line)")
+        # The checker starts once the workers are up; until it has its
+        # comm it would count as a worker.
+        ck = wait_until(p.checker, 10)
         slots = dict((int(m.group(2)), int(m.group(1))) for m in
                      re.finditer(r"started worker (\d+) \(pid (\d+)\)", p.error_log()))
         ws = p.workers()
         tap.is_(sorted(title(w) for w in ws),
                 sorted("portico: worker %d" % slots.get(w, -1) for w in ws),
                 "workers: portico: worker N, N as logged")
-        ck = wait_until(p.checker, 10)
         tap.is_(title(ck) if ck else None, "portico: checker", "checker: portico: checker")
         tap.is_(proc_comm(ck) if ck else None, "portico-checker", "... its comm unchanged")
 
@@ -68,7 +81,7 @@ def test():
                                                    title(w) or "") for w in left),
                "the old workers (one finishing a request): portico: worker N (old, draining)",
                repr([(w, title(w)) for w in left]))
-        new = [w for w in p.workers() if w not in old]
+        new = new_workers(p, old)
         tap.ok(len(new) == 2 and all(re.fullmatch(r"portico: worker \d+", title(w) or "")
                                      for w in new), "the new ones: portico: worker N",
                repr([title(w) for w in new]))

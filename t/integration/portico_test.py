@@ -72,7 +72,7 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer
                      "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
 ALERT_RE = re.compile(r"\[(alert|crit)\]")
 # What the master logs when a child ends other than by a clean exit
-# (master/master.c: reap, checker_died).
+# (master/workers.c: workers_reap; master/checker.c: checker_reaped, checker_died).
 DEATH_RE = re.compile(r"\b(worker \d+|checker) \(pid (\d+)\) (?:killed by signal (\d+)"
                       r"|exited with status (\d+)|ended with status (\S+))")
 # What the master logs when it gives up on a child or on itself.
