@@ -158,6 +158,19 @@ shm_read32(const uint32_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/* A relaxed write of a word only one process (the master) writes. */
+static inline void
+shm_write64(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+static inline void
+shm_write32(uint32_t *p, uint32_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
 /*
  * One more in a counter of the worker's own stats slot.  Only this worker
  * writes the slot, so a relaxed load and store suffice (no locked add);

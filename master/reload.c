@@ -278,16 +278,12 @@ report_publish(void)
 {
 	rstate.pid = getpid();
 	rstate.workers = master_conf->g.workers;
-	__atomic_store_n(&master_shm->generation, rstate.generation,
-	    __ATOMIC_RELAXED);
-	__atomic_store_n(&master_shm->reloads, rstate.reloads_done,
-	    __ATOMIC_RELAXED);
-	__atomic_store_n(&master_shm->reloads_failed, rstate.reloads_failed,
-	    __ATOMIC_RELAXED);
-	__atomic_store_n(&master_shm->last_reload, rstate.last_reload,
-	    __ATOMIC_RELAXED);
-	__atomic_store_n(&master_shm->last_reload_ok, (uint32_t)rstate.last_ok,
-	    __ATOMIC_RELAXED);
+	shm_write64(&master_shm->generation, rstate.generation);
+	shm_write64(&master_shm->reloads, rstate.reloads_done);
+	shm_write64(&master_shm->reloads_failed, rstate.reloads_failed);
+	shm_write64((uint64_t *)&master_shm->last_reload,
+	    (uint64_t)rstate.last_reload);
+	shm_write32(&master_shm->last_reload_ok, (uint32_t)rstate.last_ok);
 	(void)runstate_write(master_conf, &rstate);
 }
 
@@ -344,7 +340,7 @@ void
 report_stopping(int graceful)
 {
 	/* Workers told to quit now are not the old ones of a reload. */
-	__atomic_store_n(&master_shm->stopping, 1, __ATOMIC_RELAXED);
+	shm_write32(&master_shm->stopping, 1);
 	notify_stopping(graceful ? "stopping gracefully" : "stopping");
 }
 

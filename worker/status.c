@@ -218,7 +218,7 @@ status_json_totals(struct strbuf *b, const struct shm_stats *tot)
 {
 	struct cache_stats	 cs;
 
-	strbuf_fmt(b, "{\"connections\":%llu,"
+	strbuf_fmt(b, "\"connections\":%llu,"
 	    "\"connections_refused\":%llu,\"requests\":%llu,"
 	    "\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
 	    "\"4xx\":%llu,\"5xx\":%llu},\"upstream_errors\":%llu,",
@@ -341,6 +341,47 @@ status_reply(struct client *c, char *p, size_t len, const char *type)
 	return STEP_ANSWERED;
 }
 
+/*
+ * The generation and the reloads, from the master's fields of the shm
+ * header: Prometheus lines, or the head of the JSON object.
+ */
+static void
+status_reloads(struct strbuf *b, struct shm_header *shm, int prom)
+{
+	unsigned long long	 gen, ok, failed;
+	long long		 last;
+	const char		*result;
+
+	gen = shm_read64(&shm->generation);
+	ok = shm_read64(&shm->reloads);
+	failed = shm_read64(&shm->reloads_failed);
+	last = (long long)shm_read64((const uint64_t *)&shm->last_reload);
+	result = last == 0 ? "none" :
+	    shm_read32(&shm->last_reload_ok) ? "ok" : "failed";
+	ok -= failed;
+	if (!prom) {
+		strbuf_fmt(b, "\"generation\":%llu,\"reloads\":{\"ok\":%llu,"
+		    "\"failed\":%llu,\"last_time\":%lld,\"last_result\":"
+		    "\"%s\"},", gen, ok, failed, last, result);
+		return;
+	}
+	metrics_prom_family(b, "portico_config_generation", "gauge",
+	    "Configuration generation serving: 1 at start, +1 per successful "
+	    "reload.");
+	strbuf_fmt(b, "portico_config_generation %llu\n", gen);
+	metrics_prom_family(b, "portico_reloads_total", "counter",
+	    "Reloads (HUP) by result.");
+	strbuf_fmt(b, "portico_reloads_total{result=\"ok\"} %llu\n"
+	    "portico_reloads_total{result=\"failed\"} %llu\n", ok, failed);
+	metrics_prom_family(b, "portico_last_reload_timestamp_seconds", "gauge",
+	    "When the last reload ended (0: none).");
+	strbuf_fmt(b, "portico_last_reload_timestamp_seconds %lld\n", last);
+	metrics_prom_family(b, "portico_last_reload_success", "gauge",
+	    "Whether the last reload succeeded (1 when there was none).");
+	strbuf_fmt(b, "portico_last_reload_success %d\n",
+	    strcmp(result, "failed") != 0);
+}
+
 /* The whole page into b: JSON, or the Prometheus text format (prom). */
 static void
 status_page(struct strbuf *b, int prom, const struct shm_stats *tot)
@@ -349,9 +390,12 @@ status_page(struct strbuf *b, int prom, const struct shm_stats *tot)
 		status_prom_totals(b, tot);
 		status_metrics(b, worker.shm);
 		status_tls(b, 1);
+		status_reloads(b, worker.shm, 1);
 		metrics_prom(b, worker.shm);
 		return;
 	}
+	strbuf_str(b, "{");
+	status_reloads(b, worker.shm, 0);
 	status_json_totals(b, tot);
 	status_json_upstreams(b, worker.shm);
 	status_tls(b, 0);

@@ -50,7 +50,7 @@ def state(p):
 
 def test():
     if not have_openssl():
-        tap.skip("no openssl tool", 19)
+        tap.skip("no openssl tool", 21)
         return
     certs = Certs()
     old_pem, old_key = certs.issue("old", dns=["a.test"], cn="old.a.test")
@@ -60,8 +60,11 @@ def test():
     shutil.copy(old_key, live_key)
     b1, b2 = Backend("b1"), Backend("b2")
     tls_port = free_port()
+    status_route = {"name": "status", "host": "*", "path": "/status", "handler": "status"}
     p = TLSPortico(upstreams={"app": [b1.addr]}, workers=1, name="portico-summary",
                    listeners=None,
+                   routes=[{"name": "main", "host": "*", "path": "/", "upstream": "app"},
+                           status_route],
                    listener_opts={"tls": [("tls_certificate", live_pem),
                                           ("tls_key", live_key)]})
     p.listeners = {"web": ["127.0.0.1:%d" % p.port], "tls": ["127.0.0.1:%d" % tls_port]}
@@ -82,7 +85,8 @@ def test():
         p.listeners = dict(p.listeners, api=["127.0.0.1:%d" % api_port])
         p.upstreams = {"app": [b1.addr, b2.addr]}
         p.routes = [{"name": "main", "host": "*", "path": "/", "upstream": "app"},
-                    {"name": "two", "host": "*", "path": "/two", "upstream": "app"}]
+                    {"name": "two", "host": "*", "path": "/two", "upstream": "app"},
+                    status_route]
         p.extra = "[cache]\nsize = 32m\n"
         p.write_config()
         rc, out, err = run_portico(["-t", "-d", "-c", p.config_path])
@@ -120,6 +124,16 @@ def test():
         st = wait_until(lambda: state(p) if state(p).get("generation") == "3" else None, 10)
         tap.ok(st and st.get("last_result") == "ok" and st.get("reloads_failed") == "0",
                "the state file: generation 3, last result ok", repr(state(p)))
+        j = get(p.port, "/status").json()
+        tap.ok(j.get("generation") == 3 and j.get("reloads", {}).get("ok") == 2 and
+               j["reloads"].get("failed") == 0 and j["reloads"].get("last_result") == "ok" and
+               abs(j["reloads"].get("last_time", 0) - time.time()) < 120,
+               "status JSON: generation 3, 2 reloads ok, last result ok and its time", repr(j)[:300])
+        m = get(p.port, "/status/metrics").body.decode()
+        tap.ok("\nportico_config_generation 3\n" in m and
+               "\nportico_reloads_total{result=\"ok\"} 2\n" in m and
+               "# TYPE portico_last_reload_timestamp_seconds gauge" in m,
+               "metrics: portico_config_generation, portico_reloads_total", m[:400])
         rc, out, err = run_portico(["-t", "-d", "-c", p.config_path])
         tap.like(out, r"no changes from the running configuration \(pid %d, generation 3\)"
                  % p.master_pid, "-t -d after the reload: no changes", out + err)
@@ -133,4 +147,4 @@ def test():
     b2.stop()
 
 
-main(test, timeout=120, tests=19)
+main(test, timeout=120, tests=21)
