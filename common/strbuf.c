@@ -16,22 +16,6 @@
 
 static int	 strbuf_room(struct strbuf *, size_t);
 
-void
-strbuf_init(struct strbuf *b, char *p, size_t cap)
-{
-	strbuf_init_at(b, p, cap, 0);
-}
-
-void
-strbuf_init_at(struct strbuf *b, char *p, size_t cap, size_t len)
-{
-	b->p = p;
-	b->cap = cap;
-	b->len = len <= cap ? len : cap;
-	b->need = b->len;
-	b->over = len > cap;
-}
-
 /*
  * Count n more bytes asked for; 1 when they fit after ->len, else 0 with
  * ->over set (and kept).
@@ -117,10 +101,3 @@ strbuf_fmt(struct strbuf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-int
-strbuf_result(const struct strbuf *b)
-{
-	if (b->over || b->len > INT_MAX)
-		return -1;
-	return (int)b->len;
-}

@@ -17,6 +17,7 @@
 #ifndef PORTICO_STRBUF_H
 #define PORTICO_STRBUF_H
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,12 +32,25 @@ struct strbuf {
 };
 
 /* Start building into p[0..cap), empty. */
-void	strbuf_init(struct strbuf *b, char *p, size_t cap);
+static inline void
+strbuf_init_at(struct strbuf *b, char *p, size_t cap, size_t len)
+{
+	b->p = p;
+	b->cap = cap;
+	b->len = len <= cap ? len : cap;
+	b->need = b->len;
+	b->over = len > cap;
+}
+
+static inline void
+strbuf_init(struct strbuf *b, char *p, size_t cap)
+{
+	strbuf_init_at(b, p, cap, 0);
+}
 /*
  * Go on building after the len bytes already in p[0..cap) (len <= cap):
  * e.g. fields added to a head read from the cache.
  */
-void	strbuf_init_at(struct strbuf *b, char *p, size_t cap, size_t len);
 
 /*
  * Refuse an append of n bytes (one that does not fit, or any after
@@ -110,6 +124,12 @@ void	strbuf_vfmt(struct strbuf *b, const char *fmt, va_list ap)
 	    __attribute__((format(printf, 2, 0)));
 
 /* The length built, or -1 if an append did not fit or it exceeds INT_MAX. */
-int	strbuf_result(const struct strbuf *b);
+static inline int
+strbuf_result(const struct strbuf *b)
+{
+	if (b->over || b->len > INT_MAX)
+		return -1;
+	return (int)b->len;
+}
 
 #endif /* PORTICO_STRBUF_H */

@@ -37,35 +37,6 @@
 #include "worker/uri.h"
 #include "worker/worker.h"
 
-/* Buffers and request blocks: free lists, so the request path does not malloc. */
-char *
-buf_get(void)
-{
-	void	*b;
-
-	if (free_bufs != NULL) {
-		b = free_bufs;
-		free_bufs = *(void **)b;
-		nfree_bufs--;
-		return b;
-	}
-	return malloc(bufsize);
-}
-
-void
-buf_put(char *b)
-{
-	if (b == NULL)
-		return;
-	if (nfree_bufs >= FREE_KEEP) {
-		free(b);
-		return;
-	}
-	*(void **)b = free_bufs;
-	free_bufs = b;
-	nfree_bufs++;
-}
-
 struct req *
 req_get(void)
 {

@@ -53,6 +53,7 @@
 #define PORTICO_PROXY_INT_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -379,8 +380,6 @@ extern struct upconn		*dead_upconns;
 extern uint64_t			 quit_grace;	/* idle connections end by then */
 extern int			 alog;	/* access log on: keep its fields */
 
-char *	buf_get(void);
-void	 buf_put(char *b);
 struct req *	req_get(void);
 void	 req_put(struct req *r);
 /* fwd_client_field()'s conn when any field may be Connection-listed. */
@@ -544,6 +543,35 @@ tls_events(struct tls_conn *t, uint32_t events, int *rd, int *wr)
 		*wr = 1;
 	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && t->rd_wants_wr)
 		*rd = 1;
+}
+
+/* Buffers: a free list, so the request path does not malloc (inline: hot). */
+static inline char *
+buf_get(void)
+{
+	void	*b;
+
+	if (free_bufs != NULL) {
+		b = free_bufs;
+		free_bufs = *(void **)b;
+		nfree_bufs--;
+		return b;
+	}
+	return malloc(bufsize);
+}
+
+static inline void
+buf_put(char *b)
+{
+	if (b == NULL)
+		return;
+	if (nfree_bufs >= FREE_KEEP) {
+		free(b);
+		return;
+	}
+	*(void **)b = free_bufs;
+	free_bufs = b;
+	nfree_bufs++;
 }
 
 #endif /* PORTICO_PROXY_INT_H */
