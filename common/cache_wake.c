@@ -127,9 +127,16 @@ cache_wake_groups(struct cache *c, uint64_t mask)
 	uint64_t	 one = 1;
 	int		 i;
 
-	for (i = 0; i < CACHE_WAKE_FDS && mask != 0; i++, mask >>= 1)
-		if ((mask & 1) && c->wake_fd[i] != -1)
-			(void)write(c->wake_fd[i], &one, sizeof(one));
+	for (i = 0; i < CACHE_WAKE_FDS && mask != 0; i++, mask >>= 1) {
+		if (!(mask & 1) || c->wake_fd[i] == -1)
+			continue;
+		/*
+		 * The only failure, EAGAIN (the counter is full), leaves it
+		 * readable: the wake is there already.
+		 */
+		if (write(c->wake_fd[i], &one, sizeof(one)) == -1)
+			continue;
+	}
 }
 
 /*

@@ -1644,7 +1644,8 @@ START_TEST(test_concurrent)
 			    until, &k[NWORKERS]);
 			if (holder) {
 				cache_test_lock(c, (int)(t & 1));
-				(void)write(held[1], "", 1);
+				if (write(held[1], "", 1) != 1)
+					_exit(1);
 			}
 			for (;;)
 				pause();
