@@ -183,6 +183,30 @@ shm_stat_inc(uint64_t *p)
 	    __ATOMIC_RELAXED);
 }
 
+/* v more in a counter only this process writes (as shm_stat_inc). */
+static inline void
+shm_stat_add(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v,
+	    __ATOMIC_RELAXED);
+}
+
+/*
+ * A flag that publishes what was written before it (release), and its
+ * reading (acquire): who sees the flag set sees those writes too.
+ */
+static inline void
+shm_publish8(uint8_t *p, uint8_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static inline uint8_t
+shm_acquire8(const uint8_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
 /* One more in a counter several processes add to (atomic add). */
 static inline void
 shm_count(uint64_t *p)

@@ -866,3 +866,66 @@ tls_tickets_tick(uint64_t now_ms, uint64_t period_ms, uint64_t *next_ms)
 	*next_ms = tls_shm->rotated_ms + period_ms - now_ms;
 	return rotated;
 }
+
+/* Identity (SHA-256) and description (subject, expiry) of a certificate. */
+static void
+cert_describe(X509 *x, struct tls_cert_id *id)
+{
+	BIO		*b;
+	struct tm	 tm;
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned	 mdlen = 0, i;
+	char		 subj[256] = "?", exp[32] = "?";
+	int		 n;
+
+	id->fp[0] = '\0';
+	if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1 && mdlen == 32)
+		for (i = 0; i < mdlen; i++)
+			snprintf(id->fp + 2 * i, 3, "%02x", md[i]);
+	if ((b = BIO_new(BIO_s_mem())) != NULL) {
+		if (X509_NAME_print_ex(b, X509_get_subject_name(x), 0,
+		    XN_FLAG_RFC2253) >= 0 &&
+		    (n = BIO_read(b, subj, sizeof(subj) - 1)) > 0)
+			subj[n] = '\0';
+		BIO_free(b);
+	}
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
+		strftime(exp, sizeof(exp), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	snprintf(id->text, sizeof(id->text), "%s, expires %s", subj, exp);
+}
+
+int
+tls_server_cert_ids(const struct tls_server *srv, struct tls_cert_id **out,
+    size_t *n)
+{
+	struct tls_cert_id	*ids = NULL, *nids;
+	SSL_CTX		*ctx;
+	X509		*x;
+	size_t		 i;
+	int		 more;
+
+	*out = NULL;
+	*n = 0;
+	for (i = 0; i < srv->nctx; i++) {
+		ctx = srv->ctx[i];
+		/* An RSA and an ECDSA pair may share a context. */
+		more = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST);
+		while (more == 1) {
+			if ((x = SSL_CTX_get0_certificate(ctx)) != NULL) {
+				nids = realloc(ids, (*n + 1) * sizeof(*ids));
+				if (nids == NULL) {
+					free(ids);
+					*n = 0;
+					return -1;
+				}
+				ids = nids;
+				cert_describe(x, &ids[(*n)++]);
+			}
+			more = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT);
+		}
+		(void)SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST);
+	}
+	*out = ids;
+	return 0;
+}

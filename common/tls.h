@@ -82,6 +82,19 @@ struct tls_server {
 						   its notAfter, Unix time */
 };
 
+/* Identity and description of one certificate a listener serves. */
+struct tls_cert_id {
+	char		 fp[65];	/* SHA-256 of the DER, in hex */
+	char		 text[320];	/* "CN=a.example, expires 2027-01-31 ..." */
+};
+
+/*
+ * Every certificate loaded in srv's contexts (an RSA and an ECDSA pair
+ * may share one) into a malloc'd array.  -1 when out of memory.
+ */
+int	tls_server_cert_ids(const struct tls_server *srv,
+	    struct tls_cert_id **out, size_t *n);
+
 /* TLS towards the servers of an upstream. */
 struct tls_client {
 	SSL_CTX			*ctx;

@@ -8,17 +8,12 @@
 #include <stddef.h>
 
 #include "common/conf.h"
+#include "common/tls.h"
 
 /* A list of changes, one sentence fragment each ("route api added"). */
 struct confdiff {
 	char	**items;
 	size_t	  n;
-};
-
-/* Identity and description of one certificate of a listener. */
-struct confdiff_cert {
-	char		 fp[65];	/* SHA-256 of the DER, in hex */
-	char		 text[320];	/* "CN=a.example, expires 2027-01-31 ..." */
 };
 
 /* Leave certificates out (the caller compares them its own way). */
@@ -38,7 +33,7 @@ int	 confdiff_run(const struct conf *old, const struct conf *new,
  * not loaded) into a malloc'd array.  -1 when out of memory.
  */
 int	 confdiff_certs(const struct conf_listener *l,
-	    struct confdiff_cert **out, size_t *n);
+	    struct tls_cert_id **out, size_t *n);
 /* Add one item (printf-like).  -1 when out of memory. */
 int	 confdiff_add(struct confdiff *d, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -86,7 +86,7 @@ out:
 static int
 certs_text(const struct conf *c, char *buf, size_t len, size_t *off)
 {
-	struct confdiff_cert	*certs;
+	struct tls_cert_id	*certs;
 	size_t			 i, j, n;
 	int			 k;
 
@@ -331,7 +331,7 @@ static int
 diff_running_certs(const struct conf *run, const struct conf *c,
     struct confdiff *d)
 {
-	struct confdiff_cert	*certs;
+	struct tls_cert_id	*certs;
 	const struct conf_listener *l;
 	char			 path[4096], line[1024], *name, *fp, *text, *nl;
 	size_t			 i, j, n;

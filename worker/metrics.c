@@ -30,20 +30,6 @@
 static struct metrics		*reg;	/* the region */
 static struct metrics_slot	*mine;	/* this worker's slot; NULL: none */
 
-/* One writer per slot: a relaxed load and store, no locked instruction. */
-static inline void
-add(uint64_t *p, uint64_t v)
-{
-	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v,
-	    __ATOMIC_RELAXED);
-}
-
-static inline uint64_t
-get(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
 void
 metrics_worker_start(struct shm_header *shm, int slot)
 {
@@ -51,30 +37,30 @@ metrics_worker_start(struct shm_header *shm, int slot)
 		return;
 	reg = shm_metrics(shm);
 	mine = &reg->slot[slot];
-	__atomic_store_n(&mine->connections, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&mine->pid, (uint64_t)getpid(), __ATOMIC_RELAXED);
-	__atomic_store_n(&reg->live[slot], 1, __ATOMIC_RELEASE);
+	shm_write64(&mine->connections, 0);
+	shm_write64(&mine->pid, (uint64_t)getpid());
+	shm_publish8(&reg->live[slot], 1);
 }
 
 void
 metrics_conn_opened(void)
 {
 	if (mine != NULL)
-		add(&mine->connections, 1);
+		shm_stat_add(&mine->connections, 1);
 }
 
 void
 metrics_conn_closed(void)
 {
-	if (mine != NULL && get(&mine->connections) > 0)
-		add(&mine->connections, (uint64_t)-1);
+	if (mine != NULL && shm_read64(&mine->connections) > 0)
+		shm_stat_add(&mine->connections, (uint64_t)-1);
 }
 
 static inline void
 hist_record(struct metrics_hist *h, uint64_t us)
 {
-	add(&h->bucket[metrics_bucket(us)], 1);
-	add(&h->sum_us, us);
+	shm_stat_add(&h->bucket[metrics_bucket(us)], 1);
+	shm_stat_add(&h->sum_us, us);
 }
 
 void
@@ -87,7 +73,7 @@ metrics_record(int route, int upstream, int status, uint64_t dur_us,
 		return;
 	if (route >= 0 && route < METRICS_ROUTES) {
 		rr = &mine->route[route];
-		add(&rr->status[status / 100], 1);
+		shm_stat_add(&rr->status[status / 100], 1);
 		hist_record(&rr->duration, dur_us);
 	}
 	if (upstream >= 0 && upstream < METRICS_UPSTREAMS && up_us >= 0)
@@ -163,8 +149,8 @@ open_connections(const struct metrics *m)
 	int		 s;
 
 	for (s = 0; s < SHM_SLOTS; s++)
-		if (__atomic_load_n(&m->live[s], __ATOMIC_ACQUIRE))
-			n += get(&m->slot[s].connections);
+		if (shm_acquire8(&m->live[s]))
+			n += shm_read64(&m->slot[s].connections);
 	return n;
 }
 
@@ -222,11 +208,11 @@ metrics_json(struct strbuf *b, const struct shm_header *shm)
 	    (long long)m->started, (long long)(ev_wall - m->started),
 	    (unsigned long long)open_connections(m));
 	for (s = 0, n = 0; s < SHM_SLOTS; s++)
-		if (__atomic_load_n(&m->live[s], __ATOMIC_ACQUIRE))
+		if (shm_acquire8(&m->live[s]))
 			strbuf_fmt(b, "%s{\"worker\":%d,\"pid\":%llu,"
 			    "\"connections\":%llu}", n++ ? "," : "", s,
-			    (unsigned long long)get(&m->slot[s].pid),
-			    (unsigned long long)get(&m->slot[s].connections));
+			    (unsigned long long)shm_read64(&m->slot[s].pid),
+			    (unsigned long long)shm_read64(&m->slot[s].connections));
 	strbuf_fmt(b, "],\"routes\":[");
 	for (j = 0, n = 0; j < METRICS_ROUTES; j++) {
 		if (!m->route_name[j].used)
@@ -374,10 +360,10 @@ metrics_prom(struct strbuf *b, const struct shm_header *shm)
 	    "Client connections open now, per worker (its slot number, as "
 	    "in the error log).");
 	for (s = 0; s < SHM_SLOTS; s++)
-		if (__atomic_load_n(&m->live[s], __ATOMIC_ACQUIRE))
+		if (shm_acquire8(&m->live[s]))
 			strbuf_fmt(b, "portico_worker_connections_open{worker="
 			    "\"%d\"} %llu\n", s,
-			    (unsigned long long)get(&m->slot[s].connections));
+			    (unsigned long long)shm_read64(&m->slot[s].connections));
 	prom_routes(b, m);
 	prom_certs(b);
 }
