@@ -67,6 +67,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -75,9 +76,11 @@
 #include <unistd.h>
 
 #include "common/cache.h"
+#include "common/shm.h"
 
 #define CACHE_MAGIC	0x43414348u	/* "CACH" */
-#define CACHE_VERSION	2
+/* Bump on any change to the layout: a new binary then starts empty. */
+#define CACHE_VERSION	3
 #define CACHE_MIN_SIZE	((size_t)1 << 20)
 #define CACHE_PAGE	4096
 #define CACHE_BLOCK	4096		/* bytes per data block */
@@ -137,6 +140,7 @@ struct cache {
 	uint64_t	 seed;		/* bucket hash seed, random per region */
 	uint32_t	 nbuckets;	/* power of two */
 	uint32_t	 nblocks;	/* == entries */
+	uint64_t	 entry_size;	/* sizeof(struct cache_entry) */
 	uint64_t	 off_bucket;
 	uint64_t	 off_entry;
 	uint64_t	 off_next;
@@ -308,32 +312,24 @@ block(struct cache *c, uint32_t b)
 	return (char *)c + c->off_data + (size_t)b * CACHE_BLOCK;
 }
 
+/* Where everything goes in a region of a given size. */
+struct geometry {
+	uint64_t	 nblocks, nbuckets;
+	uint64_t	 ob, oe, on, oo, op, od;
+};
+
 /*
- * Master: map and lay out a region of size bytes.  Refuses less than
- * 1 MiB, more than physical memory, and more blocks than 32-bit indices
- * can name.  NULL with errno set.
+ * Lay out a region of size bytes.  Refuses less than 1 MiB and more
+ * blocks than 32-bit indices can name: -1 with errno set.
  */
-struct cache *
-cache_create(size_t size)
+static int
+geometry(size_t size, struct geometry *g)
 {
-	struct cache		*c;
-	struct cache_entry	*e;
-	pthread_mutexattr_t	 ma;
-	uint64_t		 n, nbk, hdr, per, ob, oe, on, oo, op, od, pinb;
-	uint32_t		*bk, *nx, *ow, i;
-	long			 pages, psz;
-	int			 rc;
+	uint64_t	 n, nbk, hdr, per, pinb;
 
 	if (size < CACHE_MIN_SIZE) {
 		errno = EINVAL;
-		return NULL;
-	}
-	pages = sysconf(_SC_PHYS_PAGES);
-	psz = sysconf(_SC_PAGESIZE);
-	if (pages > 0 && psz > 0 &&
-	    (uint64_t)size / (uint64_t)psz > (uint64_t)pages) {
-		errno = ENOMEM;
-		return NULL;
+		return -1;
 	}
 	/*
 	 * Per block: the data, an entry, next and owner, and up to two
@@ -346,24 +342,89 @@ cache_create(size_t size)
 	n = ((uint64_t)size - hdr - CACHE_PAGE - pinb) / per;
 	if (n >= CACHE_MAX_BLOCKS || n < 64) {
 		errno = EINVAL;
-		return NULL;
+		return -1;
 	}
 	for (nbk = 1; nbk < n; nbk <<= 1)
 		;
 	for (;; n--) {
-		ob = hdr;
-		oe = (ob + nbk * sizeof(uint32_t) + 63) & ~(uint64_t)63;
-		on = oe + n * sizeof(struct cache_entry);
-		oo = on + n * sizeof(uint32_t);
-		op = oo + n * sizeof(uint32_t);
-		od = (op + pinb + CACHE_PAGE - 1) & ~(uint64_t)(CACHE_PAGE - 1);
-		if (od + n * CACHE_BLOCK <= size)
+		g->ob = hdr;
+		g->oe = (g->ob + nbk * sizeof(uint32_t) + 63) & ~(uint64_t)63;
+		g->on = g->oe + n * sizeof(struct cache_entry);
+		g->oo = g->on + n * sizeof(uint32_t);
+		g->op = g->oo + n * sizeof(uint32_t);
+		g->od = (g->op + pinb + CACHE_PAGE - 1) &
+		    ~(uint64_t)(CACHE_PAGE - 1);
+		if (g->od + n * CACHE_BLOCK <= size)
 			break;
 	}
+	g->nblocks = n;
+	g->nbuckets = nbk;
+	return 0;
+}
 
-	c = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-	    -1, 0);
-	if (c == MAP_FAILED)
+/*
+ * The memfd behind each region this process created or attached (the
+ * master has two at most, during a reload that changes the size), so
+ * that a binary upgrade can hand it over.
+ */
+#define CACHE_FDS	8
+static struct {
+	struct cache	*c;
+	int		 fd;
+} cache_fds[CACHE_FDS];
+
+static int
+fd_remember(struct cache *c, int fd)
+{
+	int	 i;
+
+	for (i = 0; i < CACHE_FDS; i++)
+		if (cache_fds[i].c == NULL) {
+			cache_fds[i].c = c;
+			cache_fds[i].fd = fd;
+			return 0;
+		}
+	errno = EMFILE;
+	return -1;
+}
+
+int
+cache_memfd(const struct cache *c)
+{
+	int	 i;
+
+	for (i = 0; i < CACHE_FDS; i++)
+		if (cache_fds[i].c == c && c != NULL)
+			return cache_fds[i].fd;
+	return -1;
+}
+
+/*
+ * Master: map and lay out a region of size bytes.  Refuses less than
+ * 1 MiB, more than physical memory, and more blocks than 32-bit indices
+ * can name.  NULL with errno set.
+ */
+struct cache *
+cache_create(size_t size)
+{
+	struct cache		*c;
+	struct cache_entry	*e;
+	struct geometry		 g;
+	pthread_mutexattr_t	 ma;
+	uint32_t		*bk, *nx, *ow, i, n;
+	long			 pages, psz;
+	int			 rc, fd;
+
+	if (geometry(size, &g) == -1)
+		return NULL;
+	pages = sysconf(_SC_PHYS_PAGES);
+	psz = sysconf(_SC_PAGESIZE);
+	if (pages > 0 && psz > 0 &&
+	    (uint64_t)size / (uint64_t)psz > (uint64_t)pages) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if ((c = shm_map_new("portico-cache", size, &fd)) == NULL)
 		return NULL;
 	/* The mapping is zero: FREE entries with seq 0.  Set what is not. */
 	c->magic = CACHE_MAGIC;
@@ -373,14 +434,16 @@ cache_create(size_t size)
 	    (ssize_t)sizeof(c->seed))
 		c->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^
 		    (uint64_t)(uintptr_t)c;
-	c->nbuckets = (uint32_t)nbk;
-	c->nblocks = (uint32_t)n;
-	c->off_bucket = ob;
-	c->off_entry = oe;
-	c->off_next = on;
-	c->off_owner = oo;
-	c->off_pins = op;
-	c->off_data = od;
+	n = (uint32_t)g.nblocks;
+	c->nbuckets = (uint32_t)g.nbuckets;
+	c->nblocks = n;
+	c->entry_size = sizeof(struct cache_entry);
+	c->off_bucket = g.ob;
+	c->off_entry = g.oe;
+	c->off_next = g.on;
+	c->off_owner = g.oo;
+	c->off_pins = g.op;
+	c->off_data = g.od;
 
 	if ((rc = pthread_mutexattr_init(&ma)) != 0)
 		goto fail;
@@ -392,8 +455,8 @@ cache_create(size_t size)
 	}
 	pthread_mutexattr_destroy(&ma);
 
-	bk = (uint32_t *)((char *)c + ob);
-	memset(bk, 0xff, nbk * sizeof(uint32_t));
+	bk = (uint32_t *)((char *)c + g.ob);
+	memset(bk, 0xff, g.nbuckets * sizeof(uint32_t));
 	nx = nextv(c);
 	ow = ownerv(c);
 	for (i = 0; i < n; i++) {
@@ -405,22 +468,86 @@ cache_create(size_t size)
 		e->slot = -1;
 	}
 	c->free_block = 0;
-	c->nfree = (uint32_t)n;
+	c->nfree = n;
 	c->free_entry = 0;
+	if (fd_remember(c, fd) == -1) {
+		rc = errno;
+		goto fail;
+	}
 	return c;
 
 fail:
 	munmap(c, size);
+	close(fd);
 	errno = rc;
 	return NULL;
 }
 
+int
+cache_check(const struct cache *c, size_t maplen, char *why, size_t whylen)
+{
+	struct geometry	 g;
+
+	if (maplen < CACHE_PAGE || c->magic != CACHE_MAGIC) {
+		snprintf(why, whylen, "not a portico cache region");
+		return -1;
+	}
+	if (c->version != CACHE_VERSION) {
+		snprintf(why, whylen, "cache layout version %u, this binary "
+		    "has %u", c->version, CACHE_VERSION);
+		return -1;
+	}
+	if (c->size != maplen || geometry(maplen, &g) == -1 ||
+	    c->entry_size != sizeof(struct cache_entry) ||
+	    c->nblocks != g.nblocks || c->nbuckets != g.nbuckets ||
+	    c->off_bucket != g.ob || c->off_entry != g.oe ||
+	    c->off_next != g.on || c->off_owner != g.oo ||
+	    c->off_pins != g.op || c->off_data != g.od) {
+		snprintf(why, whylen, "cache geometry differs from this "
+		    "binary's layout");
+		return -1;
+	}
+	return 0;
+}
+
+struct cache *
+cache_attach(int fd, char *why, size_t whylen)
+{
+	struct cache	*c;
+	size_t		 len;
+
+	why[0] = '\0';
+	if ((c = shm_map_fd(fd, &len)) == NULL) {
+		snprintf(why, whylen, "cannot map it: %s", strerror(errno));
+		return NULL;
+	}
+	if (cache_check(c, len, why, whylen) == -1 ||
+	    fd_remember(c, fd) == -1) {
+		if (why[0] == '\0')
+			snprintf(why, whylen, "too many cache regions");
+		munmap(c, len);
+		return NULL;
+	}
+	return c;
+}
+
+/*
+ * Unmap c and close its memfd.  The mutex is left alone: after a binary
+ * upgrade the other master's workers still use the region, which goes
+ * when the last process unmaps it.
+ */
 void
 cache_destroy(struct cache *c)
 {
+	int	 i;
+
 	if (c == NULL)
 		return;
-	pthread_mutex_destroy(&c->mtx);
+	for (i = 0; i < CACHE_FDS; i++)
+		if (cache_fds[i].c == c) {
+			close(cache_fds[i].fd);
+			cache_fds[i].c = NULL;
+		}
 	munmap(c, c->size);
 }
 

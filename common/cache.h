@@ -1,9 +1,10 @@
 /*
  * cache.h: the shared-memory response store.
  *
- * The master maps one region of [cache] size bytes (anonymous, shared)
+ * The master maps one region of [cache] size bytes (a memfd, shared)
  * before the first fork; every worker inherits it at the same address,
- * and it outlives reloads.  It holds an index and the stored objects.
+ * and it outlives reloads.  A binary upgrade hands the memfd to the new
+ * master, which maps it (cache_attach) when its layout is the same.  It holds an index and the stored objects.
  * This module knows nothing about HTTP: an object is
  *
  *	key | vary blob | stored head | body
@@ -124,6 +125,18 @@ struct cache_stats {
  * NULL on error (errno set).
  */
 struct cache	*cache_create(size_t size);
+/*
+ * Master: map the region of memfd fd, handed over by a previous binary,
+ * if its layout is this binary's (cache_check); the fd is then the
+ * region's.  NULL with why filled, fd left to the caller.
+ */
+struct cache	*cache_attach(int fd, char *why, size_t whylen);
+/* 0 when a region mapped over maplen bytes has this binary's layout; else -1, why. */
+int		 cache_check(const struct cache *c, size_t maplen, char *why,
+		    size_t whylen);
+/* The memfd of a region this process created or attached; -1: none. */
+int		 cache_memfd(const struct cache *c);
+/* Unmap (the region lives on while another process maps it). */
 void		 cache_destroy(struct cache *c);
 size_t		 cache_size(const struct cache *c);
 /*

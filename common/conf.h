@@ -118,6 +118,7 @@ struct conf_upstream {
 	char			*tls_server_name;	/* SNI + name to verify */
 	int			 tls_verify;		/* default on */
 	struct tls_client	*tls_ctx;		/* runtime: NULL without TLS */
+	int			 metrics_idx;		/* runtime: its row in common/metrics.h, -1 none */
 };
 
 /* A file named by a key, with the line that named it. */
@@ -202,6 +203,7 @@ struct conf_route {
 	int			 normalize_path;	/* forward the normalized path */
 	int			 pass_client_identity_headers;	/* keep Forwarded etc. */
 	int			 request_buffering; /* resolved: the global's when not set */
+	int			 metrics_idx;	/* runtime: its row in common/metrics.h, -1 none */
 };
 
 /* [cache] invalidate_unsafe: which unsafe requests invalidate (RFC 9111 4.4). */

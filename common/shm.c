@@ -3,39 +3,200 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "common/metrics.h"
 #include "common/shm.h"
+
+/* The memfd behind this process's region, for a binary upgrade. */
+static int	shm_fd = -1;
+
+/*
+ * A shared mapping of size bytes, zero-filled, backed by a memfd named
+ * name so that its fd can be handed to a new binary.  The fd (close on
+ * exec) goes to *fdp.  NULL with errno set.
+ */
+void *
+shm_map_new(const char *name, size_t size, int *fdp)
+{
+	void	*p;
+	int	 fd, saved;
+
+	if ((fd = memfd_create(name, MFD_CLOEXEC)) == -1)
+		return NULL;
+	if (ftruncate(fd, (off_t)size) == -1)
+		goto fail;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	*fdp = fd;
+	return p;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return NULL;
+}
+
+/*
+ * Map all of the memfd fd (one a previous binary made with shm_map_new);
+ * its size goes to *sizep.  The caller checks what is in it.  NULL with
+ * errno set; fd stays open either way.
+ */
+void *
+shm_map_fd(int fd, size_t *sizep)
+{
+	struct stat	 st;
+	void		*p;
+
+	if (fstat(fd, &st) == -1)
+		return NULL;
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*sizep = (size_t)st.st_size;
+	return p;
+}
+
+/* The mapping: the header, then the metrics region (common/metrics.h). */
+#define SHM_MAP_SIZE	(METRICS_OFFSET + metrics_size())
 
 struct shm_header *
 shm_create(void)
 {
 	struct shm_header	*shm;
+	int			 fd;
 
-	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (shm == MAP_FAILED)
+	if ((shm = shm_map_new("portico-shm", SHM_MAP_SIZE, &fd)) == NULL)
 		return NULL;
-	memset(shm, 0, sizeof(*shm));
 	shm->magic = SHM_MAGIC;
 	shm->version = SHM_VERSION;
-	shm->size = sizeof(*shm);
+	shm->size = SHM_MAP_SIZE;
+	if (shm_fd != -1)
+		close(shm_fd);
+	shm_fd = fd;
+	metrics_init(shm_metrics(shm));
 	return shm;
 }
 
+size_t
+shm_map_size(void)
+{
+	return SHM_MAP_SIZE;
+}
+
+int
+shm_header_check(const struct shm_header *shm, size_t maplen, char *why,
+    size_t whylen)
+{
+	if (maplen < sizeof(shm->magic) + sizeof(shm->version) +
+	    sizeof(shm->size) || shm->magic != SHM_MAGIC) {
+		snprintf(why, whylen, "not a portico region");
+		return -1;
+	}
+	if (shm->version != SHM_VERSION) {
+		snprintf(why, whylen, "layout version %u, this binary has %u",
+		    shm->version, SHM_VERSION);
+		return -1;
+	}
+	if (shm->size != SHM_MAP_SIZE || maplen != SHM_MAP_SIZE) {
+		snprintf(why, whylen, "%llu bytes (mapped %zu), this binary's "
+		    "layout has %zu", (unsigned long long)shm->size, maplen,
+		    (size_t)SHM_MAP_SIZE);
+		return -1;
+	}
+	return 0;
+}
+
+struct shm_header *
+shm_attach(int fd, char *why, size_t whylen)
+{
+	struct shm_header	*shm;
+	size_t			 len;
+
+	if ((shm = shm_map_fd(fd, &len)) == NULL) {
+		snprintf(why, whylen, "cannot map it: %s", strerror(errno));
+		return NULL;
+	}
+	if (shm_header_check(shm, len, why, whylen) == -1) {
+		munmap(shm, len);
+		return NULL;
+	}
+	if (shm_fd != -1)
+		close(shm_fd);
+	shm_fd = fd;
+	return shm;
+}
+
+int
+shm_memfd(void)
+{
+	return shm_fd;
+}
+
+/*
+ * Only unmapped: after a binary upgrade the other master and its
+ * workers still use the region, which goes when the last one unmaps it.
+ */
 void
 shm_destroy(struct shm_header *shm)
 {
 	if (shm != NULL)
-		munmap(shm, sizeof(*shm));
+		munmap(shm, SHM_MAP_SIZE);
+	if (shm_fd != -1)
+		close(shm_fd);
+	shm_fd = -1;
 }
 
-static uint64_t
-load64(const uint64_t *p)
+int
+shm_slot_claim(struct shm_header *shm, int *stale)
 {
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
+	int32_t	 me = (int32_t)getpid(), cur;
+	int	 i;
+
+	*stale = 0;
+	for (i = 0; i < SHM_SLOTS; i++) {
+		cur = 0;
+		if (__atomic_compare_exchange_n(&shm->slot_owner[i], &cur, me,
+		    0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			return i;
+	}
+	/* A master that died without giving its slots back. */
+	for (i = 0; i < SHM_SLOTS; i++) {
+		cur = __atomic_load_n(&shm->slot_owner[i], __ATOMIC_RELAXED);
+		if (cur == me || cur <= 0 || kill(cur, 0) == 0 || errno != ESRCH)
+			continue;
+		if (__atomic_compare_exchange_n(&shm->slot_owner[i], &cur, me,
+		    0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			shm_slot_release(shm, i);
+			*stale = 1;
+			return i;
+		}
+	}
+	return -1;
+}
+
+void
+shm_slot_unclaim(struct shm_header *shm, int slot)
+{
+	__atomic_store_n(&shm->slot_owner[slot], 0, __ATOMIC_RELEASE);
+}
+
+static void
+add64(uint64_t *p, uint64_t v)
+{
+	__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 
 void
@@ -43,16 +204,17 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 {
 	int	 i;
 
-	dst->connections += load64(&src->connections);
-	dst->requests += load64(&src->requests);
+	/* Atomic: after an upgrade two masters may fold into retired. */
+	add64(&dst->connections, shm_read64(&src->connections));
+	add64(&dst->requests, shm_read64(&src->requests));
 	for (i = 0; i < 6; i++)
-		dst->status[i] += load64(&src->status[i]);
-	dst->upstream_errors += load64(&src->upstream_errors);
-	dst->cache_hits += load64(&src->cache_hits);
-	dst->cache_misses += load64(&src->cache_misses);
-	dst->cache_stale += load64(&src->cache_stale);
-	dst->cache_stored += load64(&src->cache_stored);
-	dst->connections_refused += load64(&src->connections_refused);
+		add64(&dst->status[i], shm_read64(&src->status[i]));
+	add64(&dst->upstream_errors, shm_read64(&src->upstream_errors));
+	add64(&dst->cache_hits, shm_read64(&src->cache_hits));
+	add64(&dst->cache_misses, shm_read64(&src->cache_misses));
+	add64(&dst->cache_stale, shm_read64(&src->cache_stale));
+	add64(&dst->cache_stored, shm_read64(&src->cache_stored));
+	add64(&dst->connections_refused, shm_read64(&src->connections_refused));
 }
 
 void
@@ -109,8 +271,7 @@ shm_servers_assign(struct shm_header *shm, struct conf *conf, char *errbuf,
 					break;
 			for (j = j < SHM_SERVERS ? j : 0; j < SHM_SERVERS; j++)
 				if (!shm->srv[j].used &&
-				    __atomic_load_n(&shm->srv[j].active,
-				    __ATOMIC_RELAXED) == 0)
+				    shm_read32(&shm->srv[j].active) == 0)
 					break;
 			if (j == SHM_SERVERS) {
 				snprintf(errbuf, errlen, "more than %d upstream "
@@ -122,6 +283,8 @@ shm_servers_assign(struct shm_header *shm, struct conf *conf, char *errbuf,
 			shm->srv[j].used = 1;
 			s->shm_idx = j;
 		}
+	/* The routes and upstreams get their metrics rows by name too. */
+	metrics_assign(shm_metrics(shm), conf);
 	return 0;
 }
 
@@ -133,7 +296,7 @@ shm_slot_release(struct shm_header *shm, int slot)
 	for (j = 0; j < SHM_SERVERS; j++) {
 		if (shm->held[slot][j] == 0)
 			continue;
-		uint32_t cur = __atomic_load_n(&shm->srv[j].active, __ATOMIC_RELAXED);
+		uint32_t cur = shm_read32(&shm->srv[j].active);
 		uint32_t sub;
 
 		/* Never below zero, whatever the row says. */
@@ -143,4 +306,6 @@ shm_slot_release(struct shm_header *shm, int slot)
 		    cur - sub, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 		shm->held[slot][j] = 0;
 	}
+	/* Its per-route counters go to retired, its connections to 0. */
+	metrics_slot_release(shm_metrics(shm), slot);
 }

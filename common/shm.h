@@ -4,7 +4,7 @@
  * reload.  Layout (types only, both sides include this):
  *
  *   +---------------------------+ 0
- *   | struct shm_header         |  magic, version, size
+ *   | struct shm_header         |  magic, version, size, reload counters
  *   +---------------------------+
  *   | struct shm_stats retired  |  counters of workers that have exited
  *   +---------------------------+
@@ -34,7 +34,8 @@
 #include "common/conf.h"
 
 #define SHM_MAGIC	0x504f5254u	/* "PORT" */
-#define SHM_VERSION	1
+/* Bump on any change to the structures below: a new binary then starts empty. */
+#define SHM_VERSION	3	/* 2: reload counters, slot owners; 3: the metrics region */
 #define SHM_SLOTS	1024
 #define SHM_SERVERS	1024	/* distinct upstream servers over the daemon's life */
 #define SHM_KEY_LEN	128
@@ -81,16 +82,49 @@ struct shm_server {
 struct shm_header {
 	uint32_t	 magic;
 	uint32_t	 version;
-	uint64_t	 size;
+	uint64_t	 size;		/* sizeof(struct shm_header) */
+	int32_t		 slot_owner[SHM_SLOTS];
+	/* Reloads (the master writes, the status page reads; relaxed atomics). */
+	uint64_t	 generation;		/* of the serving workers, 1 at start */
+	uint64_t	 reloads;		/* HUPs handled, either way */
+	uint64_t	 reloads_failed;
+	int64_t		 last_reload;		/* Unix time it ended; 0: none yet */
+	uint32_t	 last_reload_ok;	/* the last one succeeded */
+	uint32_t	 stopping;		/* the master is shutting down */
 	struct shm_stats retired;
 	struct shm_stats slot[SHM_SLOTS];
 	struct shm_server srv[SHM_SERVERS];
 	uint16_t	 held[SHM_SLOTS][SHM_SERVERS];
 };
 
-/* Map the region (anonymous, shared).  NULL on error with errno set. */
+/* A new zeroed shared mapping backed by a memfd (fd to *fdp); NULL, errno. */
+void			*shm_map_new(const char *name, size_t size, int *fdp);
+/* Map the whole memfd fd; its size to *sizep.  NULL with errno set. */
+void			*shm_map_fd(int fd, size_t *sizep);
+/* Map a new region (memfd, shared).  NULL on error with errno set. */
 struct shm_header	*shm_create(void);
+/*
+ * Map the region a previous binary handed over in fd, if its layout is
+ * this binary's (shm_header_check); then fd is the region's.  NULL with
+ * why filled otherwise (fd is left to the caller).
+ */
+struct shm_header	*shm_attach(int fd, char *why, size_t whylen);
+/* 0 when a region of maplen bytes has this binary's layout; else -1, why. */
+/* Bytes of the whole mapping: the header, then the metrics region. */
+size_t			 shm_map_size(void);
+int			 shm_header_check(const struct shm_header *shm, size_t maplen,
+			    char *why, size_t whylen);
+/* The memfd of the region this process created or attached; -1: none. */
+int			 shm_memfd(void);
+/* Unmap (the region lives on while another process maps it). */
 void			 shm_destroy(struct shm_header *shm);
+/*
+ * Take a free worker slot for this master (or one whose master died:
+ * *stale is then 1 and its connection counts were given back; the caller
+ * releases its cache pins too).  -1 when none is left.
+ */
+int			 shm_slot_claim(struct shm_header *shm, int *stale);
+void			 shm_slot_unclaim(struct shm_header *shm, int slot);
 /* Add src into dst (master). */
 void			 shm_stats_add(struct shm_stats *dst, const struct shm_stats *src);
 /* Sum retired + every slot (master, for the log). */
@@ -104,5 +138,83 @@ int			 shm_servers_assign(struct shm_header *shm, struct conf *conf,
 			    char *errbuf, size_t errlen);
 /* A worker in slot died: take back the connections it held (master). */
 void			 shm_slot_release(struct shm_header *shm, int slot);
+
+/*
+ * Access to shared counters.  Every read or write of a field of the region
+ * that another process may touch at the same time goes through these, so
+ * the memory order is chosen in one place.
+ */
+
+/* A relaxed read of a shared counter or state word. */
+static inline uint64_t
+shm_read64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline uint32_t
+shm_read32(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/*
+ * One more in a counter of the worker's own stats slot.  Only this worker
+ * writes the slot, so a relaxed load and store suffice (no locked add);
+ * the master reads it with shm_read64.
+ */
+static inline void
+shm_stat_inc(uint64_t *p)
+{
+	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + 1,
+	    __ATOMIC_RELAXED);
+}
+
+/* One more in a counter several processes add to (atomic add). */
+static inline void
+shm_count(uint64_t *p)
+{
+	__atomic_add_fetch(p, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * The worker in slot takes (delta > 0) or gives back (delta < 0) one
+ * upstream connection of server idx.  The worker's own row moves first
+ * when taking, last when giving back: if it dies in between, the master
+ * (shm_slot_release) takes back at most what really was added.
+ */
+static inline void
+shm_server_active_add(struct shm_header *shm, int slot, int idx, int delta)
+{
+	uint16_t	*held = &shm->held[slot][idx];
+
+	if (delta > 0) {
+		__atomic_store_n(held, (uint16_t)(*held + 1), __ATOMIC_RELEASE);
+		__atomic_add_fetch(&shm->srv[idx].active, 1, __ATOMIC_RELAXED);
+	} else {
+		__atomic_sub_fetch(&shm->srv[idx].active, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(held, (uint16_t)(*held - 1), __ATOMIC_RELEASE);
+	}
+}
+
+/*
+ * The checker publishes a server's health state: the time of the change
+ * first, then the state, both with release order, so a worker that sees
+ * the new state also sees when it changed.
+ */
+static inline void
+shm_server_state_set(struct shm_server *s, uint32_t state, uint64_t now_ms)
+{
+	__atomic_store_n(&s->changed_ms, now_ms, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->state, state, __ATOMIC_RELEASE);
+}
+
+/* The checker counts an active probe and publishes whether it passed. */
+static inline void
+shm_server_probed(struct shm_server *s, int ok)
+{
+	__atomic_store_n(&s->probe_ok, ok ? 1u : 0u, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->probes, 1, __ATOMIC_RELAXED);
+}
 
 #endif /* PORTICO_SHM_H */

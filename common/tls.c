@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -21,6 +23,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
+#include "common/shm.h"
 #include "common/tls.h"
 
 /* Mozilla's "intermediate" TLS 1.2 list: forward secrecy, AEAD only. */
@@ -373,6 +376,29 @@ cert_names(X509 *x)
 	return out;
 }
 
+/* The notAfter time of x, Unix seconds; -1 when it cannot be read. */
+static int64_t
+cert_expiry(const X509 *x)
+{
+	const ASN1_TIME	*t;
+	struct tm	 tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (x == NULL || (t = X509_get0_notAfter(x)) == NULL ||
+	    ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+int64_t
+tls_cert_not_after(const struct tls_server *srv, size_t i)
+{
+	if (srv == NULL || srv->not_after == NULL || srv->conf == NULL ||
+	    i >= srv->conf->ntls_cert)
+		return -1;
+	return srv->not_after[i];
+}
+
 /* A server context with portico's settings for listener l. */
 static SSL_CTX *
 server_ctx_new(const struct conf *conf, const struct conf_listener *l,
@@ -506,6 +532,7 @@ server_free(struct tls_server *srv)
 	free(srv->ctx);
 	free(srv->ktypes);
 	free(srv->names);
+	free(srv->not_after);
 	free(srv);
 }
 
@@ -530,6 +557,7 @@ server_load(const struct conf *conf, const struct conf_listener *l,
 	if ((srv = calloc(1, sizeof(*srv))) == NULL ||
 	    (srv->ctx = calloc(l->ntls_cert, sizeof(*srv->ctx))) == NULL ||
 	    (srv->ktypes = calloc(l->ntls_cert, sizeof(*srv->ktypes))) == NULL ||
+	    (srv->not_after = calloc(l->ntls_cert, sizeof(*srv->not_after))) == NULL ||
 	    (sets = calloc(l->ntls_cert, sizeof(*sets))) == NULL) {
 		e->oom = 1;
 		goto fail;
@@ -544,6 +572,7 @@ server_load(const struct conf *conf, const struct conf_listener *l,
 			continue;
 		}
 		x = SSL_CTX_get0_certificate(ctx);
+		srv->not_after[i] = cert_expiry(x);
 		kt = key_type(x);
 		if ((set = cert_names(x)) == NULL) {
 			SSL_CTX_free(ctx);
@@ -711,43 +740,102 @@ key_new(struct tls_ticket_key *k)
 	return RAND_bytes((unsigned char *)k, sizeof(*k)) == 1 ? 0 : -1;
 }
 
+/* The memfd behind tls_shm, for a binary upgrade. */
+static int		 tls_shm_fd = -1;
+
 int
 tls_shm_create(void)
 {
 	struct tls_shm	*s;
+	int		 fd;
 
 	if (tls_shm != NULL)
 		return 0;
-	s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (s == MAP_FAILED)
+	if ((s = shm_map_new("portico-tls", sizeof(*s), &fd)) == NULL)
 		return -1;
-	memset(s, 0, sizeof(*s));
 	s->magic = TLS_SHM_MAGIC;
 	s->version = TLS_SHM_VERSION;
+	s->size = sizeof(*s);
 	if (key_new(&s->key[0]) == -1 || key_new(&s->key[1]) == -1) {
 		munmap(s, sizeof(*s));
+		close(fd);
 		errno = EIO;
 		return -1;
 	}
 	tls_shm = s;
+	tls_shm_fd = fd;
 	return 0;
 }
 
+int
+tls_shm_check(const struct tls_shm *s, size_t maplen, char *why,
+    size_t whylen)
+{
+	if (maplen < sizeof(s->magic) + sizeof(s->version) ||
+	    s->magic != TLS_SHM_MAGIC) {
+		snprintf(why, whylen, "not a portico ticket key region");
+		return -1;
+	}
+	if (s->version != TLS_SHM_VERSION || s->size != sizeof(*s) ||
+	    maplen != sizeof(*s)) {
+		snprintf(why, whylen, "ticket key layout version %u of %zu "
+		    "bytes, this binary has %u of %zu", s->version, maplen,
+		    TLS_SHM_VERSION, sizeof(*s));
+		return -1;
+	}
+	return 0;
+}
+
+int
+tls_shm_attach(int fd, char *why, size_t whylen)
+{
+	struct tls_shm	*s;
+	size_t		 len;
+
+	if (tls_shm != NULL) {
+		snprintf(why, whylen, "ticket keys already mapped");
+		return -1;
+	}
+	if ((s = shm_map_fd(fd, &len)) == NULL) {
+		snprintf(why, whylen, "cannot map it: %s", strerror(errno));
+		return -1;
+	}
+	if (tls_shm_check(s, len, why, whylen) == -1) {
+		munmap(s, len);
+		return -1;
+	}
+	tls_shm = s;
+	tls_shm_fd = fd;
+	return 0;
+}
+
+int
+tls_shm_memfd(void)
+{
+	return tls_shm_fd;
+}
+
+/*
+ * Only unmapped, not wiped: after a binary upgrade the new master still
+ * uses the keys.  The kernel frees (and clears) the pages once the last
+ * process has unmapped them.
+ */
 void
 tls_shm_destroy(void)
 {
-	if (tls_shm != NULL) {
-		OPENSSL_cleanse(tls_shm->key, sizeof(tls_shm->key));
+	if (tls_shm != NULL)
 		munmap(tls_shm, sizeof(*tls_shm));
-	}
 	tls_shm = NULL;
+	if (tls_shm_fd != -1)
+		close(tls_shm_fd);
+	tls_shm_fd = -1;
 }
 
 int
 tls_tickets_tick(uint64_t now_ms, uint64_t period_ms, uint64_t *next_ms)
 {
 	struct tls_ticket_key	 k;
+	uint64_t		 seq;
 	int			 rotated = 0;
 
 	*next_ms = period_ms;
@@ -755,15 +843,25 @@ tls_tickets_tick(uint64_t now_ms, uint64_t period_ms, uint64_t *next_ms)
 		return 0;
 	if (tls_shm->rotated_ms == 0)
 		tls_shm->rotated_ms = now_ms;
-	if (now_ms - tls_shm->rotated_ms >= period_ms && key_new(&k) == 0) {
-		__atomic_store_n(&tls_shm->seq, tls_shm->seq + 1, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_RELEASE);
-		tls_shm->key[1] = tls_shm->key[0];
-		tls_shm->key[0] = k;
-		__atomic_store_n(&tls_shm->seq, tls_shm->seq + 1, __ATOMIC_RELEASE);
+	/*
+	 * During a binary upgrade two masters share the keys: the one that
+	 * makes the sequence odd writes, the other sees the new time.
+	 */
+	seq = __atomic_load_n(&tls_shm->seq, __ATOMIC_RELAXED);
+	if (now_ms - tls_shm->rotated_ms >= period_ms && (seq & 1) == 0 &&
+	    key_new(&k) == 0) {
+		if (__atomic_compare_exchange_n(&tls_shm->seq, &seq, seq + 1, 0,
+		    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			if (now_ms - tls_shm->rotated_ms >= period_ms) {
+				tls_shm->key[1] = tls_shm->key[0];
+				tls_shm->key[0] = k;
+				tls_shm->rotated_ms = now_ms;
+				rotated = 1;
+			}
+			__atomic_store_n(&tls_shm->seq, seq + 2,
+			    __ATOMIC_RELEASE);
+		}
 		OPENSSL_cleanse(&k, sizeof(k));
-		tls_shm->rotated_ms = now_ms;
-		rotated = 1;
 	}
 	*next_ms = tls_shm->rotated_ms + period_ms - now_ms;
 	return rotated;

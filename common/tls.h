@@ -37,7 +37,8 @@
 #include "common/conf.h"
 
 #define TLS_SHM_MAGIC	0x544c5331u	/* "TLS1" */
-#define TLS_SHM_VERSION	1
+/* Bump on any change to struct tls_shm: a new binary then makes new keys. */
+#define TLS_SHM_VERSION	2
 
 struct tls_ticket_key {
 	unsigned char	 name[16];
@@ -48,6 +49,7 @@ struct tls_ticket_key {
 struct tls_shm {
 	uint32_t		 magic;
 	uint32_t		 version;
+	uint64_t		 size;		/* sizeof(struct tls_shm) */
 	uint64_t		 seq;
 	uint64_t		 rotated_ms;
 	struct tls_ticket_key	 key[2];
@@ -76,6 +78,8 @@ struct tls_server {
 	struct tls_name		 *names;
 	size_t			  nnames;
 	const struct conf_listener *conf;
+	int64_t			 *not_after;	/* per tls_certificate (file order):
+						   its notAfter, Unix time */
 };
 
 /* TLS towards the servers of an upstream. */
@@ -98,11 +102,28 @@ int		 tls_conf_load(struct conf *conf, char **errors);
 void		 tls_conf_free(struct conf *conf);
 /* Pick the context for a server name (SNI), or NULL for the default. */
 SSL_CTX		*tls_server_pick(const struct tls_server *srv, const char *name);
+/*
+ * The notAfter time (Unix seconds) of certificate i of a TLS listener,
+ * in tls_certificate order, as loaded; -1 when it cannot be read.
+ */
+int64_t		 tls_cert_not_after(const struct tls_server *srv, size_t i);
 /* ex_data index of the SSL_SESSION ** an upstream connection saves into. */
 int		 tls_session_index(void);
 
-/* Master: map the ticket-key region with fresh keys.  -1 on error. */
+/* Master: map the ticket-key region (a memfd) with fresh keys.  -1 on error. */
 int		 tls_shm_create(void);
+/*
+ * Master: map the ticket-key region a previous binary handed over in fd
+ * if its layout is this one's (tls_shm_check); fd is then the region's.
+ * -1 with why filled, fd left to the caller.
+ */
+int		 tls_shm_attach(int fd, char *why, size_t whylen);
+/* 0 when a region of maplen bytes has this binary's layout; else -1, why. */
+int		 tls_shm_check(const struct tls_shm *s, size_t maplen, char *why,
+		    size_t whylen);
+/* The memfd of the region; -1 when there is none. */
+int		 tls_shm_memfd(void);
+/* Unmap (the region lives on while another process maps it). */
 void		 tls_shm_destroy(void);
 /*
  * Master: rotate the ticket keys when period_ms has passed since the last

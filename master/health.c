@@ -6,9 +6,12 @@
  * at a random offset within the interval, then the interval +- 10%, so
  * that probes do not all go out at the same instant).  A probe connects,
  * for HTTP sends one request with "Connection: close" and reads at most
- * PROBE_BUF bytes of the answer, all within health_timeout.  A server that
- * is up goes down after health_fall failed probes in a row; one that is
- * down comes up after health_rise passed probes in a row.
+ * PROBE_BUF bytes of the answer, all within health_timeout.  The answer
+ * goes through the strict parser the workers use (common/http.h): a head
+ * it refuses, or a body cut short of its Content-Length or last chunk,
+ * fails the probe.  A server that is up goes down after health_fall
+ * failed probes in a row; one that is down comes up after health_rise
+ * passed probes in a row.
  *
  * Every PASSIVE_TICK_MS the checker also reads the failure counters that
  * workers add to in shared memory.  max_fails failures within fail_timeout
@@ -34,16 +37,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/http.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/proc.h"
+#include "common/proctitle.h"
 #include "master/health.h"
 
 #define PROBE_BUF	16384	/* bytes of a probe's answer read at most */
+#define PROBE_HEADERS	200	/* header fields in an answer at least allowed */
 #define PASSIVE_TICK_MS	100	/* how often the failure counters are read */
 #define MAX_EVENTS	64
 
@@ -68,6 +73,14 @@ struct hsrv {
 	size_t			 sent;
 	char			*buf;		/* the answer so far */
 	size_t			 len;
+	/* The answer, once its head is parsed (head_len 0 until then). */
+	size_t			 head_len;
+	char			 status_text[48];	/* "200 OK" */
+	int64_t			 clen;		/* body length, -1: none given */
+	int			 chunked;
+	struct http_chunked	 ck;
+	size_t			 raw;		/* chunked: first byte not decoded */
+	size_t			 dlen;		/* chunked: data bytes decoded */
 	int			 oks;		/* probes passed in a row */
 	int			 errs;		/* probes failed in a row */
 	/* Passive checks. */
@@ -81,6 +94,9 @@ struct hsrv {
 
 static struct hsrv	*hs;
 static size_t		 nhs;
+/* What the workers allow in a backend's answer head, for the parser. */
+static struct http_limits	 probe_lim;
+static struct http_header	*probe_hdrs;
 static int		 epfd = -1;
 
 
@@ -98,8 +114,7 @@ health_needed(const struct conf *conf, const struct shm_header *shm)
 			return 1;
 		for (i = 0; i < up->nservers; i++) {
 			idx = up->servers[i].shm_idx;
-			if (idx >= 0 && __atomic_load_n(&shm->srv[idx].state,
-			    __ATOMIC_RELAXED) != SHM_UP)
+			if (idx >= 0 && shm_read32(&shm->srv[idx].state) != SHM_UP)
 				return 1;
 		}
 	}
@@ -129,8 +144,7 @@ set_state(struct hsrv *h, enum shm_health state, uint64_t now,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	__atomic_store_n(&h->sh->changed_ms, now, __ATOMIC_RELEASE);
-	__atomic_store_n(&h->sh->state, (uint32_t)state, __ATOMIC_RELEASE);
+	shm_server_state_set(h->sh, (uint32_t)state, now);
 	log_notice("upstream %s server %s: %s (%s)", h->up->name,
 	    h->cs->addr.text, state == SHM_UP ? "up" :
 	    (state == SHM_DOWN ? "down" : "failed"), why);
@@ -156,6 +170,7 @@ probe_close(struct hsrv *h)
 	free(h->buf);
 	h->buf = NULL;
 	h->len = 0;
+	h->head_len = 0;
 	h->sent = 0;
 	h->phase = PH_IDLE;
 }
@@ -173,9 +188,8 @@ probe_done(struct hsrv *h, int ok, uint64_t now, const char *fmt, ...)
 	va_end(ap);
 	probe_close(h);
 	memcpy(h->sh->last_probe, text, sizeof(text));
-	__atomic_store_n(&h->sh->probe_ok, ok ? 1u : 0u, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&h->sh->probes, 1, __ATOMIC_RELAXED);
-	state = __atomic_load_n(&h->sh->state, __ATOMIC_RELAXED);
+	shm_server_probed(h->sh, ok);
+	state = shm_read32(&h->sh->state);
 	log_debug("upstream %s server %s: probe %s: %s", h->up->name,
 	    h->cs->addr.text, ok ? "passed" : "failed", text);
 	if (ok) {
@@ -253,28 +267,78 @@ probe_start(struct hsrv *h, uint64_t now)
 	h->deadline_ms = now + (uint64_t)h->up->health_timeout_ms;
 }
 
-/* The value of Content-Length in the head [p, end), or -1. */
-static long long
-content_length(const char *p, const char *end)
+/*
+ * Parse the answer's head with the strict parser of common/http.h once it
+ * is whole: an answer it refuses fails the probe, as it would fail a
+ * request.  eof: nothing more will come.  Returns 1 when the head is in
+ * (its status judged), 0 to read on, -1 when the probe is over.
+ */
+static int
+probe_head(struct hsrv *h, int eof, uint64_t now)
 {
-	static const char	 name[] = "\ncontent-length:";
-	const char		*q;
-	char			*ep;
-	long long		 v;
+	const struct conf_upstream *up = h->up;
+	struct http_response	 rs;
+	int			 rv, n;
 
-	for (q = p; q + sizeof(name) - 1 < end; q++) {
-		if (*q != '\n' || strncasecmp(q, name, sizeof(name) - 1) != 0)
-			continue;
-		q += sizeof(name) - 1;
-		while (q < end && (*q == ' ' || *q == '\t'))
-			q++;
-		errno = 0;
-		v = strtoll(q, &ep, 10);
-		if (ep == q || errno != 0 || v < 0)
-			return -1;
-		return v;
+	rv = http_parse_response(h->buf, h->len, &probe_lim, &rs, probe_hdrs);
+	if (rv == HTTP_PARSE_AGAIN) {
+		if (!eof)
+			return 0;
+		probe_done(h, 0, now, "%s", h->len == 0 ?
+		    "closed without an answer" : h->len == PROBE_BUF ?
+		    "invalid answer: head too large" :
+		    "invalid answer: head cut short");
+		return -1;
 	}
-	return -1;
+	if (rv != HTTP_PARSE_OK) {
+		probe_done(h, 0, now, "invalid answer: %s", rs.error);
+		return -1;
+	}
+	if (rs.status < up->health_status_min ||
+	    rs.status > up->health_status_max) {
+		probe_done(h, 0, now, "status %d", rs.status);
+		return -1;
+	}
+	/* "200 OK": the status line after the version. */
+	n = rs.reason_len > 0 ? (int)(rs.reason_len < 40 ? rs.reason_len : 40) : 0;
+	snprintf(h->status_text, sizeof(h->status_text), "%d%s%.*s", rs.status,
+	    n > 0 ? " " : "", n, rs.reason);
+	h->head_len = rs.head_len;
+	h->raw = rs.head_len;
+	h->dlen = 0;
+	h->clen = http_response_has_body(HTTP_M_GET, rs.status) ?
+	    rs.content_length : 0;
+	h->chunked = rs.chunked && h->clen != 0;
+	http_chunked_init(&h->ck);
+	return 1;
+}
+
+/*
+ * Decode the chunked body bytes read since the last call, in place: the
+ * data moves down over the framing, to h->head_len + h->dlen.  Returns 0,
+ * or -1 on a framing error.
+ */
+static int
+probe_dechunk(struct hsrv *h)
+{
+	size_t	 off, dlen;
+	ssize_t	 n;
+
+	while (h->raw < h->len && !h->ck.done) {
+		n = http_chunked_parse(&h->ck, h->buf + h->raw, h->len - h->raw,
+		    &off, &dlen);
+		if (n == -1)
+			return -1;
+		memmove(h->buf + h->head_len + h->dlen, h->buf + h->raw + off,
+		    dlen);
+		h->dlen += dlen;
+		h->raw += (size_t)n;
+		if (n == 0)
+			break;
+	}
+	/* Bytes after the last chunk are ignored, like a body's excess. */
+	h->len = h->raw = h->head_len + h->dlen;
+	return 0;
 }
 
 /*
@@ -285,65 +349,51 @@ static int
 probe_judge(struct hsrv *h, int eof, uint64_t now)
 {
 	const struct conf_upstream *up = h->up;
-	char		*b = h->buf, *eol, *hend, *body;
-	char		 status_text[48];
-	size_t		 n, blen;
-	long long	 cl;
-	int		 status;
+	size_t		 blen;
+	int		 full, whole;
 
-	if (h->len == PROBE_BUF)
-		eof = 1;	/* all we will look at */
-	eol = memchr(b, '\n', h->len);
-	if (eol == NULL) {
-		if (!eof)
+	full = h->len == PROBE_BUF;	/* all we will look at */
+	if (full)
+		eof = 1;
+	if (h->head_len == 0) {
+		switch (probe_head(h, eof, now)) {
+		case 0:
 			return 0;
-		probe_done(h, 0, now, h->len == 0 ? "closed without an answer" :
-		    "invalid answer");
-		return 1;
+		case -1:
+			return 1;
+		}
 	}
-	if (eol - b < 12 || strncmp(b, "HTTP/1.", 7) != 0 ||
-	    b[7] < '0' || b[7] > '9' || b[8] != ' ' ||
-	    b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' ||
-	    b[11] < '0' || b[11] > '9' || (b[12] != ' ' && b[12] != '\r' &&
-	    b[12] != '\n')) {
-		probe_done(h, 0, now, "invalid answer");
-		return 1;
-	}
-	status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
-	if (status < up->health_status_min || status > up->health_status_max) {
-		probe_done(h, 0, now, "status %d", status);
-		return 1;
-	}
-	/* "200 OK": the status line after the version. */
-	n = (size_t)(eol - (b + 9));
-	if (n > 0 && b[9 + n - 1] == '\r')
-		n--;
-	if (n >= sizeof(status_text))
-		n = sizeof(status_text) - 1;
-	memcpy(status_text, b + 9, n);
-	status_text[n] = '\0';
 	if (up->health_body == NULL || strcmp(up->health_method, "HEAD") == 0) {
-		probe_done(h, 1, now, "%s", status_text);
+		probe_done(h, 1, now, "%s", h->status_text);
 		return 1;
 	}
-	hend = memmem(b, h->len, "\r\n\r\n", 4);
-	if (hend == NULL) {
-		if (!eof)
-			return 0;
-		probe_done(h, 0, now, "invalid answer");
-		return 1;
+	if (h->chunked) {
+		if (probe_dechunk(h) == -1) {
+			probe_done(h, 0, now, "%s, invalid answer: bad chunk",
+			    h->status_text);
+			return 1;
+		}
+		blen = h->dlen;
+		whole = h->ck.done;
+	} else {
+		blen = h->len - h->head_len;
+		if (h->clen >= 0 && (uint64_t)h->clen < blen)
+			blen = (size_t)h->clen;
+		whole = h->clen >= 0 && (uint64_t)h->clen == blen;
 	}
-	body = hend + 4;
-	blen = h->len - (size_t)(body - b);
-	cl = content_length(b, hend + 2);
-	if (cl >= 0 && (unsigned long long)cl < blen)
-		blen = (size_t)cl;
-	if (!eof && (cl < 0 || (unsigned long long)cl > blen))
+	if (!whole && !eof)
 		return 0;
-	if (memmem(body, blen, up->health_body, strlen(up->health_body)) != NULL)
-		probe_done(h, 1, now, "%s", status_text);
+	/* Cut short (not merely past the bytes read): a broken answer. */
+	if (!whole && !full && (h->chunked || h->clen >= 0)) {
+		probe_done(h, 0, now, "%s, invalid answer: body cut short",
+		    h->status_text);
+		return 1;
+	}
+	if (memmem(h->buf + h->head_len, blen, up->health_body,
+	    strlen(up->health_body)) != NULL)
+		probe_done(h, 1, now, "%s", h->status_text);
 	else
-		probe_done(h, 0, now, "%s, body mismatch", status_text);
+		probe_done(h, 0, now, "%s, body mismatch", h->status_text);
 	return 1;
 }
 
@@ -452,10 +502,10 @@ passive_tick(uint64_t now)
 		h = &hs[i];
 		if (h->times == NULL)
 			continue;
-		cur = __atomic_load_n(&h->sh->fails, __ATOMIC_RELAXED);
+		cur = shm_read64(&h->sh->fails);
 		d = cur - h->seen;
 		h->seen = cur;
-		if (__atomic_load_n(&h->sh->state, __ATOMIC_RELAXED) != SHM_UP) {
+		if (shm_read32(&h->sh->state) != SHM_UP) {
 			if (h->passive_down && h->up->health == HEALTH_NONE &&
 			    now >= h->passive_until) {
 				h->passive_down = 0;
@@ -492,14 +542,6 @@ passive_tick(uint64_t now)
 	}
 }
 
-/* Give up root, like the workers: the checker needs no privilege. */
-static void
-drop_privileges(const struct conf *conf)
-{
-	if (proc_drop_privileges(conf) == -1)
-		exit(HEALTH_EXIT_FATAL);
-}
-
 static void
 servers_free(void)
 {
@@ -513,6 +555,8 @@ servers_free(void)
 	free(hs);
 	hs = NULL;
 	nhs = 0;
+	free(probe_hdrs);
+	probe_hdrs = NULL;
 }
 
 /* One entry per server that has a check; -1 when out of memory. */
@@ -528,6 +572,14 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 		n += conf->upstreams[u].nservers;
 	if (n > 0 && (hs = calloc(n, sizeof(*hs))) == NULL)
 		return -1;
+	/* As many header fields as a worker takes in a backend's answer. */
+	probe_lim.max_request_line = 0;
+	probe_lim.max_head = PROBE_BUF;
+	probe_lim.max_headers = conf->g.max_headers > PROBE_HEADERS ?
+	    (size_t)conf->g.max_headers : PROBE_HEADERS;
+	if ((probe_hdrs = calloc(probe_lim.max_headers,
+	    sizeof(*probe_hdrs))) == NULL)
+		return -1;
 	for (u = 0; u < conf->nupstreams; u++) {
 		up = &conf->upstreams[u];
 		for (i = 0; i < up->nservers; i++) {
@@ -538,7 +590,7 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 			h->up = up;
 			h->cs = &up->servers[i];
 			h->sh = &shm->srv[up->servers[i].shm_idx];
-			h->seen = __atomic_load_n(&h->sh->fails, __ATOMIC_RELAXED);
+			h->seen = shm_read64(&h->sh->fails);
 			if (up->health == HEALTH_HTTP) {
 				host = up->health_host != NULL ? up->health_host :
 				    h->cs->addr.text;
@@ -565,16 +617,15 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 			    (h->times = calloc((size_t)up->max_fails,
 			    sizeof(*h->times))) == NULL)
 				return -1;
-			if (__atomic_load_n(&h->sh->state, __ATOMIC_RELAXED) ==
-			    SHM_UP)
+			if (shm_read32(&h->sh->state) == SHM_UP)
 				continue;
 			/* Down before this checker started: who brings it back? */
 			if (up->health != HEALTH_NONE)
 				continue;
 			if (h->times != NULL) {
 				h->passive_down = 1;
-				h->passive_until = __atomic_load_n(&h->sh->changed_ms,
-				    __ATOMIC_RELAXED) + (uint64_t)up->fail_timeout_ms;
+				h->passive_until = shm_read64(&h->sh->changed_ms) +
+				    (uint64_t)up->fail_timeout_ms;
 			} else
 				set_state(h, SHM_UP, now, "health checks off");
 		}
@@ -596,6 +647,7 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 	log_set_role("checker");
 	/* Told apart from the workers in ps(1) and /proc/PID/comm. */
 	(void)prctl(PR_SET_NAME, "portico-checker");
+	proctitle_set("portico: checker");
 	signal(SIGPIPE, SIG_IGN);
 	proc_block_signals(&set);
 	/* The checker accepts nothing: let go of the listening sockets. */
@@ -605,7 +657,9 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 				close(conf->listeners[i].fds[j]);
 				conf->listeners[i].fds[j] = -1;
 			}
-	drop_privileges(conf);
+	/* Give up root, like the workers: the checker needs no privilege. */
+	if (proc_drop_privileges(conf) == -1)
+		exit(HEALTH_EXIT_FATAL);
 	/* After the uid change, which clears it: die with the master. */
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master)

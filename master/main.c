@@ -11,8 +11,12 @@
 
 #include "common/conf.h"
 #include "common/net.h"
+#include "common/proctitle.h"
 #include "common/tls.h"
+#include "master/ctl.h"
 #include "master/master.h"
+#include "master/upgrade.h"
+#include "master/runstate.h"
 
 #ifndef PORTICO_DEFAULT_CONF
 #define PORTICO_DEFAULT_CONF	SYSCONFDIR "/portico/portico.ini"
@@ -59,11 +63,13 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: portico [-FhtV] [-c file] [-s stop|quit|reload|reopen]\n"
+	    "usage: portico [-FhtV] [-d] [-c file] [-s stop|quit|reload|reopen|upgrade]\n"
 	    "  -c file    configuration file (default %s)\n"
 	    "  -F         stay in the foreground (for systemd and tests)\n"
 	    "  -t         test the configuration and exit\n"
-	    "  -s signal  send signal to the running master: stop, quit, reload, reopen\n"
+	    "  -d         with -t: print what differs from the running configuration\n"
+	    "  -s signal  send signal to the running master: stop, quit, reload,\n"
+	    "             reopen, upgrade (the whole binary upgrade)\n"
 	    "  -V         print the version and exit\n"
 	    "  -h         print this help and exit\n",
 	    PORTICO_DEFAULT_CONF);
@@ -73,14 +79,18 @@ int
 main(int argc, char *argv[])
 {
 	const char	*path = PORTICO_DEFAULT_CONF, *signame = NULL;
-	int		 ch, test = 0, foreground = 0, rc;
+	int		 ch, test = 0, foreground = 0, diff = 0, rc;
 	struct conf	*conf;
 	char		*errors = NULL, *abspath = NULL;
 
-	while ((ch = getopt(argc, argv, "c:Fhs:tV")) != -1) {
+	upgrade_init(argc, argv);
+	while ((ch = getopt(argc, argv, "c:dFhs:tV")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
+			break;
+		case 'd':
+			diff = 1;
 			break;
 		case 'F':
 			foreground = 1;
@@ -102,7 +112,7 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (diff && !test)) {
 		usage(stderr);
 		return 2;
 	}
@@ -118,30 +128,41 @@ main(int argc, char *argv[])
 		goto fail;
 	/*
 	 * Users, groups, log files and their directories: what can be seen
-	 * before anything forks.  -s reload checks too, so that a config
-	 * the master would refuse is refused here, with the reasons.
+	 * before anything forks.  -s reload and upgrade check too, so that
+	 * a config the master would refuse is refused here, with the reasons.
 	 */
-	if ((signame == NULL || strcmp(signame, "reload") == 0) &&
+	if ((signame == NULL || strcmp(signame, "reload") == 0 ||
+	    strcmp(signame, "upgrade") == 0) &&
 	    (conf_check(conf, &errors) == -1 ||
 	    (test && check_listen(conf, &errors) == -1)))
 		goto fail;
 	if (test) {
 		printf("portico: configuration ok (%s)\n", path);
-		conf_free(conf);
-		return 0;
-	}
-	if (signame != NULL) {
-		rc = master_signal(conf, signame);
+		rc = diff ? runstate_print_diff(conf) : 0;
 		conf_free(conf);
 		return rc;
 	}
-	rc = master_run(conf, path, foreground);
+	if (signame != NULL) {
+		rc = ctl_signal(conf, signame);
+		conf_free(conf);
+		return rc;
+	}
+	/* From here on argv's strings hold the process title. */
+	if (abspath == NULL && (abspath = strdup(path)) == NULL) {
+		fputs("portico: out of memory\n", stderr);
+		conf_free(conf);
+		return 1;
+	}
+	proctitle_init(argc, argv);
+	rc = master_run(conf, abspath, foreground);
 	free(abspath);
 	return rc;
 
 fail:
 	fputs(errors != NULL ? errors : "portico: cannot load the configuration\n",
 	    stderr);
+	/* Started by a binary upgrade: the old master logs why. */
+	upgrade_report(errors != NULL ? errors : "cannot load the configuration");
 	if (test)
 		fprintf(stderr, "portico: configuration %s test failed\n", path);
 	else if (signame != NULL && conf != NULL)

@@ -27,14 +27,21 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/proc.h"
+#include "common/proctitle.h"
 #include "common/shm.h"
 #include "common/tls.h"
+#include "master/confdiff.h"
 #include "master/health.h"
 #include "master/master.h"
+#include "master/notify.h"
+#include "master/runstate.h"
+#include "master/upgrade.h"
 
 #define MAX_CHILDREN	SHM_SLOTS
 /* How long a new generation of workers has to come up. */
 #define READY_TIMEOUT_MS	30000
+/* How long -s reload waits for the outcome: loading, then the workers. */
+#define RELOAD_WAIT_MS		(READY_TIMEOUT_MS + 30000)
 
 struct child {
 	pid_t		 pid;		/* 0: free entry */
@@ -64,9 +71,9 @@ static int			 nrespawns;
 static int			 generation;	/* the one serving */
 static int			 generations;	/* the last one started */
 static int			 startup_fd = -1; /* the daemon's report to its shell */
+static int			 parked;	/* WINCH: no workers until HUP */
 static int			 ready_rd = -1;	/* read end of proc_ready_fd */
 static struct conf		*prev_conf;	/* while a reload starts workers */
-static int			 slot_used[SHM_SLOTS];
 /*
  * The checker (health.c): not a worker, it has no stats slot.  After a
  * reload the one of the old config is told to stop and is waited for
@@ -101,6 +108,8 @@ master_bind(struct conf *c, struct conf *old, char *errbuf, size_t errlen)
 						fd = old->listeners[oi].fds[oj];
 						break;
 					}
+			if (fd == -1)
+				fd = upgrade_listener(&c->listeners[i].addrs[j]);
 			if (fd == -1) {
 				fd = net_listen(&c->listeners[i].addrs[j],
 				    c->listeners[i].backlog, errbuf, errlen);
@@ -189,7 +198,7 @@ cache_setup(const struct conf *c)
 		nc = NULL;
 	} else if (cache != NULL && cache_size(cache) == c->cache.size) {
 		return 0;
-	} else if ((nc = cache_create(c->cache.size)) == NULL) {
+	} else if ((nc = upgrade_cache(c->cache.size)) == NULL) {
 		log_error("cannot create the cache region of %zu bytes",
 		    c->cache.size);
 		return -1;
@@ -218,15 +227,15 @@ cache_drop(struct cache *c)
 static int
 slot_get(void)
 {
-	int	 i;
+	int	 i, stale;
 
-	for (i = 0; i < SHM_SLOTS; i++)
-		if (!slot_used[i]) {
-			slot_used[i] = 1;
-			memset(&shm->slot[i], 0, sizeof(shm->slot[i]));
-			return i;
-		}
-	return -1;
+	/* Shared with the other master's workers during an upgrade. */
+	if ((i = shm_slot_claim(shm, &stale)) == -1)
+		return -1;
+	if (stale && cache != NULL)
+		cache_slot_release(cache, i);
+	memset(&shm->slot[i], 0, sizeof(shm->slot[i]));
+	return i;
 }
 
 static int
@@ -249,7 +258,7 @@ spawn_worker(int index)
 	pid = fork();
 	if (pid == -1) {
 		log_error("fork");
-		slot_used[slot] = 0;
+		shm_slot_unclaim(shm, slot);
 		return -1;
 	}
 	if (pid == 0) {
@@ -548,7 +557,7 @@ child_release(struct child *ch)
 	cache_reaped(ch);
 	shm_stats_add(&shm->retired, &shm->slot[ch->slot]);
 	memset(&shm->slot[ch->slot], 0, sizeof(shm->slot[ch->slot]));
-	slot_used[ch->slot] = 0;
+	shm_slot_unclaim(shm, ch->slot);
 	ch->pid = 0;
 }
 
@@ -576,6 +585,54 @@ end_generation(int gen, int wait)
 	}
 }
 
+/*
+ * WINCH, while a new binary's master runs (upgrade.c): the workers
+ * finish gracefully and none is started until HUP rolls back or the new
+ * master exits.  Without one it is ignored: under -F in a terminal
+ * WINCH is a window resize.
+ */
+static void
+park_workers(void)
+{
+	int	 i;
+
+	upgrade_poll();
+	if (parked)
+		return;
+	if (!upgrade_pending()) {
+		log_notice("ignoring WINCH: no new binary's master runs");
+		return;
+	}
+	log_notice("upgrade: stopping the workers gracefully (WINCH)");
+	parked = 1;
+	for (i = 0; i < nrespawns; i++)
+		respawns[i].pending = 0;
+	signal_workers(SIGQUIT, 0);
+	stop_checker(SIGTERM);
+}
+
+/* Roll back, or the new master is gone: start the workers again. */
+static void
+unpark_workers(void)
+{
+	char	 why[512];
+
+	if (!parked)
+		return;
+	parked = 0;
+	free(respawns);
+	respawns = NULL;
+	nrespawns = 0;
+	generation = ++generations;
+	if (start_generation(why, sizeof(why)) == -1) {
+		log_errorx("the workers did not come up again: %s", why);
+		end_generation(generation, 0);
+	} else
+		log_notice("upgrade: workers started again: %d",
+		    conf->g.workers);
+	start_checker();
+}
+
 /* Reap exited workers; log how each one ended; schedule replacements. */
 static void
 reap(int stopping)
@@ -593,6 +650,11 @@ reap(int stopping)
 				ch = &children[i];
 				break;
 			}
+		if (ch == NULL && upgrade_reaped(pid, status)) {
+			if (parked && !stopping)
+				unpark_workers();
+			continue;
+		}
 		if (ch == NULL) {
 			for (i = 0; i < MAX_OLD_CHECKERS; i++)
 				if (old_checkers[i] == pid) {
@@ -779,27 +841,59 @@ remove_pid_file(const char *path)
 		unlink(path);
 }
 
-/* Log each line of a conf error text, then why nothing changes. */
+/*
+ * Log each line of a conf error text, then why nothing changes; the
+ * first line goes into why.
+ */
 static void
-reload_refused(char *errors)
+reload_refused(char *errors, char *why, size_t whylen)
 {
 	char	*line, *save = NULL;
 
-	for (line = strtok_r(errors, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
+	snprintf(why, whylen, "cannot load the configuration");
+	if (errors == NULL)
+		log_errorx("cannot load the configuration: out of memory");
+	for (line = errors == NULL ? NULL : strtok_r(errors, "\n", &save);
+	    line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (line == errors)
+			snprintf(why, whylen, "%s", line);
 		log_errorx("%s", line);
+	}
 	log_errorx("reload failed: keeping the running configuration");
 	free(errors);
+}
+
+/* Log, in one line, what a reload changed (confdiff.c). */
+static void
+reload_summary(const struct conf *old, const struct conf *new)
+{
+	struct confdiff	 d;
+	char		*s;
+
+	if (confdiff_run(old, new, 0, &d) == -1 ||
+	    (s = confdiff_join(&d, "; ")) == NULL) {
+		log_warnx("reload: cannot list the changes: out of memory");
+		confdiff_free(&d);
+		return;
+	}
+	if (d.n == 0)
+		log_notice("reload: no changes");
+	else
+		log_notice("reload: %zu change%s: %s", d.n, d.n == 1 ? "" : "s", s);
+	free(s);
+	confdiff_free(&d);
 }
 
 /*
  * HUP: load and check the new configuration; switch only if all is well.
  * The old workers are retired only once every new one is up; when the
  * new ones fail, they are stopped and the old configuration keeps
- * serving.
+ * serving.  0 when the new configuration serves; -1 with why filled
+ * when the old one still does.
  */
-static void
-reload(void)
+static int
+reload(char *why, size_t whylen)
 {
 	struct conf	*nc;
 	char		*errors = NULL, errbuf[512];
@@ -818,29 +912,33 @@ reload(void)
 		nc = NULL;
 	}
 	if (nc == NULL) {
-		reload_refused(errors);
-		return;
+		reload_refused(errors, why, whylen);
+		return -1;
 	}
 	if (shm_servers_assign(shm, nc, errbuf, sizeof(errbuf)) == -1) {
 		log_errorx("%s", errbuf);
 		log_errorx("reload failed: keeping the running configuration");
+		snprintf(why, whylen, "%s", errbuf);
 		shm_servers_assign(shm, old, errbuf, sizeof(errbuf));
 		conf_free(nc);
-		return;
+		return -1;
 	}
 	if (master_bind(nc, old, errbuf, sizeof(errbuf)) == -1) {
 		shm_servers_assign(shm, old, errbuf, sizeof(errbuf));
 		log_errorx("%s", errbuf);
 		log_errorx("reload failed: keeping the running configuration");
+		snprintf(why, whylen, "%s", errbuf);
 		conf_free(nc);
-		return;
+		return -1;
 	}
 	if (cache_setup(nc) == -1) {
 		shm_servers_assign(shm, old, errbuf, sizeof(errbuf));
 		close_unused(nc, old);
 		log_errorx("reload failed: keeping the running configuration");
+		snprintf(why, whylen, "cannot create the cache region of %zu "
+		    "bytes", nc->cache.size);
 		conf_free(nc);
-		return;
+		return -1;
 	}
 	if (strcmp(nc->g.error_log, old->g.error_log) != 0) {
 		if (log_open(nc->g.error_log, nc->g.log_level, errbuf,
@@ -859,6 +957,8 @@ reload(void)
 		log_errorx("reload: the new workers did not come up: %s", errbuf);
 		log_errorx("reload failed: the old workers keep serving the "
 		    "previous configuration");
+		snprintf(why, whylen, "the new workers did not come up: %.400s",
+		    errbuf);
 		end_generation(generation, 0);
 		free(respawns);
 		respawns = old_respawns;
@@ -881,7 +981,7 @@ reload(void)
 		 */
 		close_unused(nc, old);
 		conf_free(nc);
-		return;
+		return -1;
 	}
 	free(old_respawns);
 	cache_drop(old_cache);
@@ -895,8 +995,10 @@ reload(void)
 	/* The checker probes what the new config names. */
 	stop_checker(SIGTERM);
 	start_checker();
+	reload_summary(old, conf);
 	conf_free(old);
 	log_notice("configuration reloaded: %d workers", conf->g.workers);
+	return 0;
 }
 
 /*
@@ -1034,6 +1136,136 @@ startup_done(void)
 	startup_fd = -1;
 }
 
+/* The first workers; after an upgrade, the pid file once they are up. */
+static int
+start_first(char *why, size_t whylen)
+{
+	if (start_generation(why, whylen) == -1)
+		return -1;
+	if (upgrade_inherited() && write_pid_file(conf->g.pid_file) == -1) {
+		snprintf(why, whylen, "cannot write the pid file");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reporting: what the service manager (notify.c), the state file
+ * (runstate.c) and the status page (the shm header) learn about the
+ * serving generation and the reloads.
+ */
+static struct runstate	 rstate;
+static char		*conf_text;	/* the file as the last load read it */
+static size_t		 conf_text_len;
+
+/* Read the config file, just before it is loaded. */
+static void
+report_read_conf(void)
+{
+	free(conf_text);
+	conf_text = runstate_read_conf(conf_path, &conf_text_len);
+}
+
+/* The text loaded is what serves now: keep it for -t -d. */
+static void
+report_save_conf(void)
+{
+	if (conf_text != NULL)
+		(void)runstate_save_conf(conf, conf_text, conf_text_len);
+	free(conf_text);
+	conf_text = NULL;
+}
+
+/* The STATUS= line: "3 workers, generation 2, 0 failed reloads". */
+static void
+report_status(char *buf, size_t len)
+{
+	int	 n;
+
+	n = snprintf(buf, len, "%d worker%s, generation %llu, %llu failed "
+	    "reload%s", conf->g.workers, conf->g.workers == 1 ? "" : "s",
+	    (unsigned long long)rstate.generation,
+	    (unsigned long long)rstate.reloads_failed,
+	    rstate.reloads_failed == 1 ? "" : "s");
+	if (n > 0 && (size_t)n < len && rstate.last_reload != 0 &&
+	    !rstate.last_ok)
+		snprintf(buf + n, len - (size_t)n, "; last reload failed: %s",
+		    rstate.last_error);
+}
+
+/* Publish rstate: the state file and the shm header. */
+static void
+report_publish(void)
+{
+	rstate.pid = getpid();
+	rstate.workers = conf->g.workers;
+	__atomic_store_n(&shm->generation, rstate.generation, __ATOMIC_RELAXED);
+	__atomic_store_n(&shm->reloads, rstate.reloads_done, __ATOMIC_RELAXED);
+	__atomic_store_n(&shm->reloads_failed, rstate.reloads_failed,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&shm->last_reload, rstate.last_reload, __ATOMIC_RELAXED);
+	__atomic_store_n(&shm->last_reload_ok, (uint32_t)rstate.last_ok,
+	    __ATOMIC_RELAXED);
+	(void)runstate_write(conf, &rstate);
+}
+
+/* The first generation is up: the service is ready. */
+static void
+report_started(void)
+{
+	char	 status[700];
+
+	memset(&rstate, 0, sizeof(rstate));
+	rstate.generation = 1;
+	report_save_conf();
+	report_publish();
+	report_status(status, sizeof(status));
+	notify_ready(status);
+}
+
+/* HUP taken: say so before anything is read. */
+static void
+report_reload_begin(void)
+{
+	rstate.reloads_begun++;
+	(void)runstate_write(conf, &rstate);
+	report_read_conf();
+	notify_reloading();
+}
+
+/* A reload ended, with why it failed (rc -1) or the new config serving. */
+static void
+report_reload_end(int rc, const char *why)
+{
+	char	 status[700];
+
+	rstate.reloads_done = rstate.reloads_begun;
+	rstate.last_reload = (int64_t)time(NULL);
+	rstate.last_ok = rc == 0;
+	if (rc == 0) {
+		rstate.generation++;
+		rstate.last_error[0] = '\0';
+		report_save_conf();
+	} else {
+		free(conf_text);
+		conf_text = NULL;
+		rstate.reloads_failed++;
+		snprintf(rstate.last_error, sizeof(rstate.last_error), "%s", why);
+	}
+	report_publish();
+	report_status(status, sizeof(status));
+	notify_ready(status);
+}
+
+/* On the way out (QUIT, TERM, INT). */
+static void
+report_stopping(int graceful)
+{
+	/* Workers told to quit now are not the old ones of a reload. */
+	__atomic_store_n(&shm->stopping, 1, __ATOMIC_RELAXED);
+	notify_stopping(graceful ? "stopping gracefully" : "stopping");
+}
+
 int
 master_run(struct conf *c, const char *path, int foreground)
 {
@@ -1049,6 +1281,9 @@ master_run(struct conf *c, const char *path, int foreground)
 	conf = c;
 	conf_path = path;
 	log_set_role("master");
+	proctitle_set("portico: master (%s)", proctitle_args());
+	/* main() loaded it a moment ago: the closest to that text. */
+	report_read_conf();
 	if (log_open(conf->g.error_log, conf->g.log_level, errbuf, sizeof(errbuf)) == -1) {
 		fprintf(stderr, "portico: %s\n", errbuf);
 		return 1;
@@ -1058,11 +1293,17 @@ master_run(struct conf *c, const char *path, int foreground)
 		log_set_report(STDERR_FILENO, "portico: ");
 	log_user(conf);
 	raise_fd_limit();
+	upgrade_adopt(&startup_fd);
+	if (upgrade_inherited()) {
+		/* Its errors and readiness go to the old master. */
+		log_set_report(startup_fd, PROC_REPORT_PREFIX);
+		foreground = 1;
+	}
 	if (master_bind(conf, NULL, errbuf, sizeof(errbuf)) == -1) {
 		log_errorx("%s", errbuf);
 		return 1;
 	}
-	if ((shm = shm_create()) == NULL) {
+	if ((shm = upgrade_shm()) == NULL) {
 		log_error("cannot create shared memory");
 		return 1;
 	}
@@ -1072,10 +1313,11 @@ master_run(struct conf *c, const char *path, int foreground)
 	}
 	if (cache_setup(conf) == -1)
 		return 1;
-	if (tls_shm_create() == -1) {
+	if (upgrade_tls() == -1) {
 		log_error("cannot create the TLS ticket keys");
 		return 1;
 	}
+	upgrade_close_unused();
 	chown_logs(conf);
 
 	sigemptyset(&set);
@@ -1092,12 +1334,15 @@ master_run(struct conf *c, const char *path, int foreground)
 
 	if (!foreground)
 		daemonize();
-	if (write_pid_file(conf->g.pid_file) == -1)
+	/* After an upgrade the pid file says the new master is up. */
+	if (!upgrade_inherited() && write_pid_file(conf->g.pid_file) == -1)
 		return 1;
 	log_notice("portico %s starting: %d workers", PACKAGE_VERSION, conf->g.workers);
 	generation = ++generations;
-	if (start_generation(errbuf, sizeof(errbuf)) == -1) {
+	if (start_first(errbuf, sizeof(errbuf)) == -1) {
 		log_errorx("the workers did not come up: %s", errbuf);
+		free(conf_text);
+		conf_text = NULL;
 		end_generation(generation, 1);
 		remove_pid_file(conf->g.pid_file);
 		log_set_report(-1, NULL);
@@ -1107,10 +1352,18 @@ master_run(struct conf *c, const char *path, int foreground)
 	}
 	log_notice("portico %s started: %d workers", PACKAGE_VERSION, conf->g.workers);
 	startup_done();
+	/*
+	 * After a binary upgrade this master is the service's main process
+	 * now (the unit has NotifyAccess=all, as the old master started it).
+	 */
+	if (upgrade_inherited())
+		(void)notify_send("MAINPID=%d", (int)getpid());
+	report_started();
 	start_checker();
 
 	for (;;) {
-		if (!stopping)
+		upgrade_poll();
+		if (!stopping && !parked)
 			run_respawns();
 		if (stopping) {
 			if (live_children() == 0 && live_checkers() == 0)
@@ -1128,6 +1381,7 @@ master_run(struct conf *c, const char *path, int foreground)
 			wait_ms = next_respawn_wait();
 			wait_ms = tls_tickets_wait(wait_ms);
 		}
+		wait_ms = upgrade_wait(wait_ms);
 		if (wait_ms < 0)
 			wait_ms = 0;
 		ts.tv_sec = wait_ms / 1000;
@@ -1138,7 +1392,8 @@ master_run(struct conf *c, const char *path, int foreground)
 		switch (sig) {
 		case SIGCHLD:
 			reap(stopping);
-			if (!stopping && live_children() == 0 && nrespawns > 0) {
+			if (!stopping && !parked && live_children() == 0 &&
+			    nrespawns > 0) {
 				int i, pending = 0;
 				for (i = 0; i < nrespawns; i++)
 					pending |= respawns[i].pending;
@@ -1150,8 +1405,25 @@ master_run(struct conf *c, const char *path, int foreground)
 			}
 			break;
 		case SIGHUP:
+			if (stopping)
+				break;
+			if (!upgrade_pending()) {
+				report_reload_begin();
+				report_reload_end(reload(errbuf,
+				    sizeof(errbuf)), errbuf);
+				break;
+			}
+			/* Roll back: workers first, then the new master goes. */
+			unpark_workers();
+			upgrade_rollback();
+			break;
+		case SIGUSR2:
 			if (!stopping)
-				reload();
+				upgrade_start(conf, cache);
+			break;
+		case SIGWINCH:
+			if (!stopping)
+				park_workers();
 			break;
 		case SIGUSR1:
 			log_notice("reopening log files");
@@ -1165,6 +1437,7 @@ master_run(struct conf *c, const char *path, int foreground)
 			if (stopping)
 				break;
 			log_notice("graceful shutdown");
+			report_stopping(1);
 			stopping = graceful = 1;
 			close_unused(conf, NULL);
 			signal_workers(SIGQUIT, 0);
@@ -1174,6 +1447,7 @@ master_run(struct conf *c, const char *path, int foreground)
 		case SIGTERM:
 		case SIGINT:
 			log_notice("shutting down");
+			report_stopping(0);
 			stopping = 1;
 			graceful = 0;
 			close_unused(conf, NULL);
@@ -1194,137 +1468,17 @@ out:
 	    (unsigned long long)tot.connections,
 	    (unsigned long long)tot.requests,
 	    (unsigned long long)tot.upstream_errors);
+	runstate_remove(conf, getpid());
 	remove_pid_file(conf->g.pid_file);
+	upgrade_end(conf->g.pid_file);
 	close_unused(conf, NULL);
 	shm_destroy(shm);
 	if (cache != NULL)
 		cache_destroy(cache);
 	tls_shm_destroy();
 	free(respawns);
+	free(conf_text);
 	conf_free(conf);
 	log_close();
 	return rc;
-}
-
-/*
- * The base name of a program path as /proc shows it, without the
- * " (deleted)" of a binary replaced since it started.
- */
-static void
-prog_name(const char *path, char *out, size_t outlen)
-{
-	char	 copy[PATH_MAX], *p;
-	size_t	 n;
-
-	snprintf(copy, sizeof(copy), "%s", path);
-	n = strlen(copy);
-	if (n > 10 && strcmp(copy + n - 10, " (deleted)") == 0)
-		copy[n - 10] = '\0';
-	p = strrchr(copy, '/');
-	snprintf(out, outlen, "%s", p != NULL ? p + 1 : copy);
-}
-
-/*
- * Whether pid runs the same program as this one (by the name of its
- * executable, or of its argv[0] when the executable cannot be read) and
- * its parent does not (a worker's parent is its master).  what gets
- * what it runs, for the message.
- */
-static int
-is_master(pid_t pid, char *what, size_t whatlen)
-{
-	char	 path[64], buf[PATH_MAX], self[PATH_MAX], mine[256], its[256];
-	ssize_t	 n;
-	FILE	*f;
-	int	 fd, ppid = 0, is;
-
-	snprintf(what, whatlen, "it cannot be identified");
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
-		return 1;	/* no /proc here: nothing to check against */
-	self[n] = '\0';
-	prog_name(self, mine, sizeof(mine));
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	if ((n = readlink(path, buf, sizeof(buf) - 1)) == -1) {
-		/* Another user's process: its argv[0] is readable. */
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-			return 0;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			return 0;
-	}
-	buf[n] = '\0';
-	prog_name(buf, its, sizeof(its));
-	snprintf(what, whatlen, "it runs %s", its);
-	if (strcmp(its, mine) != 0)
-		return 0;
-	/* A worker of it is no master. */
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return 0;
-	is = fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) == 1;
-	fclose(f);
-	if (!is)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/exe", ppid);
-	if (ppid > 1 && (n = readlink(path, buf, sizeof(buf) - 1)) != -1) {
-		buf[n] = '\0';
-		prog_name(buf, its, sizeof(its));
-		if (strcmp(its, mine) == 0) {
-			snprintf(what, whatlen, "it is a worker of %d", ppid);
-			return 0;
-		}
-	}
-	return 1;
-}
-
-int
-master_signal(struct conf *c, const char *name)
-{
-	char	 what[300];
-	static const struct { const char *name; int sig; } sigs[] = {
-		{ "stop", SIGTERM }, { "quit", SIGQUIT },
-		{ "reload", SIGHUP }, { "reopen", SIGUSR1 },
-	};
-	FILE	*f;
-	int	 pid = 0, sig = 0;
-	size_t	 i;
-
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (strcmp(sigs[i].name, name) == 0)
-			sig = sigs[i].sig;
-	if (sig == 0) {
-		fprintf(stderr, "portico: unknown signal '%s' (stop, quit, reload, reopen)\n",
-		    name);
-		return 2;
-	}
-	if ((f = fopen(c->g.pid_file, "r")) == NULL) {
-		fprintf(stderr, "portico: cannot open pid file %s: %s\n",
-		    c->g.pid_file, strerror(errno));
-		return 1;
-	}
-	if (fscanf(f, "%d", &pid) != 1 || pid <= 1) {
-		fclose(f);
-		fprintf(stderr, "portico: invalid pid file %s\n", c->g.pid_file);
-		return 1;
-	}
-	fclose(f);
-	if (kill(pid, 0) == -1) {
-		fprintf(stderr, "portico: process %d named in %s: %s\n", pid,
-		    c->g.pid_file, strerror(errno));
-		return 1;
-	}
-	if (!is_master(pid, what, sizeof(what))) {
-		fprintf(stderr, "portico: process %d named in %s is not a portico "
-		    "master (%s): not signalling it\n", pid,
-		    c->g.pid_file, what);
-		return 1;
-	}
-	if (kill(pid, sig) == -1) {
-		fprintf(stderr, "portico: cannot signal process %d: %s\n", pid,
-		    strerror(errno));
-		return 1;
-	}
-	return 0;
 }

@@ -15,7 +15,5 @@
 int	master_run(struct conf *conf, const char *conf_path, int foreground);
 /* Bind every listen address of conf, reusing matching fds of old. -1 on error. */
 int	master_bind(struct conf *conf, struct conf *old, char *errbuf, size_t errlen);
-/* Send sig to the master named in conf's pid_file.  Exit status. */
-int	master_signal(struct conf *conf, const char *name);
 
 #endif /* PORTICO_MASTER_H */

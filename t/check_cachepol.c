@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "common/cache.h"
+#include "common/http.h"
 #include "worker/cachepol.h"
-#include "worker/http.h"
 
 #define NHDRS	128
 
@@ -1383,6 +1383,15 @@ START_TEST(head_filter)
 	ck_assert(span_eq(out, n, "HTTP/1.1 200 OK\r\nDate: " D0 "\r\n"
 	    "Set-Cookie: a=b\r\nContent-Type: text/plain\r\n"
 	    "Cache-Control: max-age=60\r\nX-Keep: kept\r\n\r\n"));
+
+	/*
+	 * The one hop-by-hop list (common/httplist.c): any Proxy-* field,
+	 * and Connection tokens split at blanks too, as when forwarding.
+	 */
+	resp("HTTP/1.1 200 OK\r\nProxy-Status: p\r\nConnection: X-A X-B\r\n"
+	    "X-A: 1\r\nX-B: 2\r\nX-C: 3\r\nProxy: 4\r\n\r\n");
+	n = cachepol_stored_head(&rs, 0, out, sizeof(out));
+	ck_assert(span_eq(out, n, "HTTP/1.1 200 OK\r\nX-C: 3\r\nProxy: 4\r\n\r\n"));
 
 	resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n");
 	n = cachepol_stored_head(&rs, 0, out, sizeof(out));

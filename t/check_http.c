@@ -1,5 +1,5 @@
 /*
- * check_http.c: unit tests for the HTTP/1.x parsers (worker/http.c).
+ * check_http.c: unit tests for the HTTP/1.x parsers (common/http.c).
  */
 #include <check.h>
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/http.h"
+#include "common/http.h"
 
 #define NHDRS	128
 

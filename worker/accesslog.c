@@ -27,7 +27,8 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
+#include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -55,52 +56,80 @@ log_request_line(char *line, size_t cap, const struct http_request *rq)
 	snprintf(line + o, cap - o, " HTTP/1.%d", rq->version == 10 ? 0 : 1);
 }
 
+/*
+ * Format one access log line (man/portico.ini.5, ACCESS LOG) into
+ * buf[0..cap): the client, the time the request began, the request line,
+ * the status, the body bytes sent, referer and user agent, the server
+ * used and the times.  The quoted fields come escaped (log_request_line,
+ * copy_field); an empty one is written "-", as is a NULL upstream.  A
+ * line longer than cap is cut to cap - 1 bytes, still ending in a
+ * newline.  Returns its length, 0 when none could be made.
+ */
+size_t
+accesslog_format(char *buf, size_t cap, const struct accesslog_entry *e)
+{
+	static char	 tbuf[40];
+	static time_t	 tlast = -1;
+	struct tm	 tm;
+	int		 n;
+
+	if (e->wall != tlast) {
+		tlast = e->wall;
+		gmtime_r(&tlast, &tm);
+		strftime(tbuf, sizeof(tbuf), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+	}
+	n = snprintf(buf, cap,
+	    "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" upstream=%s "
+	    "upstream_time=%.3f request_time=%.3f\n",
+	    e->ip, tbuf, e->line[0] ? e->line : "-", e->status,
+	    (unsigned long long)e->bytes,
+	    e->referer[0] ? e->referer : "-", e->agent[0] ? e->agent : "-",
+	    e->upstream != NULL ? e->upstream : "-",
+	    (double)e->upstream_ms / 1000.0, (double)e->total_ms / 1000.0);
+	if (n <= 0 || cap < 2)
+		return 0;
+	if ((size_t)n >= cap) {
+		n = cap - 1;
+		buf[n - 1] = '\n';
+	}
+	return (size_t)n;
+}
+
 /* Write one access log line for the request that just ended. */
 void
 access_log(struct client *c)
 {
-	static char	 tbuf[40];
-	static time_t	 tlast;
-	struct req	*r = c->r;
-	struct tm	 tm;
-	char		 line[1400];
-	int		 n;
-	const char	*ups = "-";
-	double		 ut = 0, tt;
+	struct req		*r = c->r;
+	struct accesslog_entry	 e;
+	char			 line[1400];
+	size_t			 n;
 
 	if (r == NULL || r->logged)
 		return;
 	r->logged = 1;
 	if (c->bg)
 		return;		/* a cache refresh: no client asked */
+	metrics_request_done(r);
 	if (r->status > 0 && r->status < 600)
-		STAT_INC(status[r->status / 100]);
+		shm_stat_inc(&worker.stats->status[r->status / 100]);
 	if (!worker_access_log_enabled())
 		return;
-	if (r->wall_start != tlast) {
-		tlast = r->wall_start;
-		gmtime_r(&tlast, &tm);
-		strftime(tbuf, sizeof(tbuf), "%d/%b/%Y:%H:%M:%S +0000", &tm);
-	}
+	e.ip = c->ip;
+	e.wall = r->wall_start;
+	e.line = r->line;
+	e.status = r->status;
+	e.bytes = r->body_bytes;
+	e.referer = r->referer;
+	e.agent = r->agent;
+	e.upstream = NULL;
+	e.upstream_ms = 0;
 	if (r->server >= 0 && r->upstream != NULL) {
-		ups = r->upstream->servers[r->server].conf->addr.text;
-		ut = (double)((r->t_up_end ? r->t_up_end : ev_now) - r->t_up_start) / 1000.0;
+		e.upstream = r->upstream->servers[r->server].conf->addr.text;
+		e.upstream_ms = (r->t_up_end ? r->t_up_end : ev_now) - r->t_up_start;
 	}
-	tt = (double)(ev_now - r->t_start) / 1000.0;
-	n = snprintf(line, sizeof(line),
-	    "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" upstream=%s "
-	    "upstream_time=%.3f request_time=%.3f\n",
-	    c->ip, tbuf, r->line[0] ? r->line : "-", r->status,
-	    (unsigned long long)r->body_bytes,
-	    r->referer[0] ? r->referer : "-", r->agent[0] ? r->agent : "-",
-	    ups, ut, tt);
-	if (n > 0) {
-		if ((size_t)n >= sizeof(line)) {
-			n = sizeof(line) - 1;
-			line[n - 1] = '\n';
-		}
+	e.total_ms = ev_now - r->t_start;
+	if ((n = accesslog_format(line, sizeof(line), &e)) > 0)
 		worker_access_log(line, n);
-	}
 }
 
 /*
@@ -135,7 +164,7 @@ request_finish(struct client *c)
 			c->in_pos = c->in_end = 0;
 			c->state = CS_LINGER;
 			c->fixed_deadline = ev_now + LINGER_MS;
-			return STEP_DONE;
+			return STEP_NEXT;
 		}
 		client_close(c);
 		return STEP_CLOSED;
@@ -151,5 +180,5 @@ request_finish(struct client *c)
 		(void)setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 		c->nodelay = 1;
 	}
-	return STEP_DONE;
+	return STEP_NEXT;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/shm.h"
 #include "worker/balance.h"
 
 void
@@ -143,7 +144,7 @@ rnd_next(struct balance *b)
 static uint32_t
 active_of(const struct balance_server *s)
 {
-	return s->active ? __atomic_load_n(s->active, __ATOMIC_RELAXED) : 0;
+	return s->active ? shm_read32(s->active) : 0;
 }
 
 /* The weight in force now: ramped up during slow start. */
@@ -158,8 +159,8 @@ eff_weight(const struct balance *b, const struct balance_server *s, uint64_t now
 		return s->weight;
 	/* Back from the shared health state counts too. */
 	if (s->changed != NULL && s->state != NULL &&
-	    __atomic_load_n(s->state, __ATOMIC_RELAXED) == 0) {
-		shared = __atomic_load_n(s->changed, __ATOMIC_RELAXED);
+	    shm_read32(s->state) == 0) {
+		shared = shm_read64(s->changed);
 		if (shared > since)
 			since = shared;
 	}
@@ -182,7 +183,7 @@ eligible(const struct balance *b, size_t i, uint64_t now,
 	if (tried != NULL && balance_tried_has(tried, i))
 		return E_TRIED;
 	if (s->state != NULL) {
-		switch (__atomic_load_n(s->state, __ATOMIC_RELAXED)) {
+		switch (shm_read32(s->state)) {
 		case 0:
 			break;
 		case 1:

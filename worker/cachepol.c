@@ -22,7 +22,8 @@
 
 #include "common/cache.h"
 #include "worker/cachepol.h"
-#include "worker/http.h"
+#include "common/http.h"
+#include "common/strbuf.h"
 
 /*
  * The largest delta-seconds kept: RFC 9111 1.2.2 lets a cache cap larger
@@ -45,22 +46,9 @@
 #define IS_WS(c)	((c) == ' ' || (c) == '\t')
 #define IS_DIGIT(c)	((unsigned char)((c) - '0') < 10)
 
-/* tchar, RFC 9110 section 5.6.2. */
-static const uint8_t tchar_tab[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
-	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-	['`'] = 1, ['|'] = 1, ['~'] = 1,
-	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1
-};
-
 /* etagc, RFC 9110 section 8.8.3: VCHAR but DQUOTE, and obs-text. */
 static const uint8_t etagc_tab[256] = {
 	[0x21] = 1, [0x23 ... 0x7e] = 1, [0x80 ... 0xff] = 1
-};
-
-/* Bytes allowed in a field value we write out: HTAB, SP, VCHAR, obs-text. */
-static const uint8_t fvchar_tab[256] = {
-	['\t'] = 1, [' ' ... '~'] = 1, [0x80 ... 0xff] = 1
 };
 
 static const char	*const wkday_name[7] = {
@@ -78,14 +66,6 @@ static const char	*const month_name[12] = {
 /* Operator choices when the caller passes none. */
 static const struct cachepol_opts default_opts = {
 	0, 0, 86400, 10, 0
-};
-
-/* An output buffer that refuses to overflow: once full it stays bad. */
-struct wbuf {
-	char		*out;
-	size_t		 cap;
-	size_t		 len;
-	int		 bad;
 };
 
 /*
@@ -113,14 +93,11 @@ static int		 name_is(const struct http_header *, const char *,
 static int64_t		 sat_add(int64_t, int64_t);
 static int64_t		 sat_sub(int64_t, int64_t);
 static int		 parse_delta(const char *, size_t, int64_t *);
-static size_t		 skip_quoted(const char *, size_t, size_t, int *);
 static void		 cc_keep_min(int64_t *, int64_t);
 static void		 cc_directive(struct cachepol_cc *, const char *,
 			    size_t, int, const char *, size_t, int);
 static void		 cc_field(const char *, size_t,
 			    struct cachepol_cc *);
-static int		 next_qelem(const char *, size_t, size_t *,
-			    const char **, size_t *);
 static int64_t		 days_from_civil(int64_t, int, int);
 static void		 civil_from_days(int64_t, int64_t *, int *, int *);
 static int		 days_in_month(int64_t, int);
@@ -130,13 +107,9 @@ static int		 match_name(const char *, size_t, const char *const *,
 static int		 parse_time_of_day(const char *, int *, int *, int *);
 static int64_t		 make_time(int64_t, int, int, int, int, int);
 static void		 put_2d(char *, int);
-static void		 wput(struct wbuf *, const char *, size_t);
-static void		 wput_lower(struct wbuf *, const char *, size_t);
-static void		 wput_field(struct wbuf *, const struct http_header *);
 static size_t		 strip_default_port(const char *, size_t,
 			    unsigned);
 static size_t		 remove_dot_segments(char *, size_t);
-static int		 wbuf_result(const struct wbuf *);
 static int		 status_understood(int);
 static int		 status_heuristic(int);
 static const struct http_header *hfind(const struct http_header *, size_t,
@@ -154,9 +127,6 @@ static int		 vary_value(const struct http_request *, const char *,
 			    size_t, struct vsink *);
 static int		 vary_names(const struct http_response *,
 			    struct vname *, size_t *);
-static int		 hop_by_hop(const char *, size_t);
-static int		 in_connection(const struct http_header *, size_t,
-			    const char *, size_t);
 static int		 field_bytes_ok(const struct http_header *);
 static int		 stored_excluded(const struct http_response *,
 			    const struct http_header *, int);
@@ -244,28 +214,6 @@ parse_delta(const char *s, size_t n, int64_t *out)
 	}
 	*out = v < DELTA_MAX ? v : DELTA_MAX;
 	return 0;
-}
-
-/*
- * s[i] is the opening DQUOTE of a quoted-string: the index just past its
- * closing DQUOTE, or n when it is not closed (*closed, if given, tells
- * which).  A backslash escapes the next byte (quoted-pair).
- */
-static size_t
-skip_quoted(const char *s, size_t n, size_t i, int *closed)
-{
-	for (i++; i < n; i++) {
-		if (s[i] == '\\')
-			i++;
-		else if (s[i] == '"') {
-			if (closed != NULL)
-				*closed = 1;
-			return i + 1;
-		}
-	}
-	if (closed != NULL)
-		*closed = 0;
-	return n;
 }
 
 /*
@@ -360,62 +308,20 @@ cc_directive(struct cachepol_cc *cc, const char *name, size_t nl, int has_arg,
 
 /*
  * Cache-Control = #cache-directive, cache-directive = token [ "="
- * ( token / quoted-string ) ].  No whitespace is allowed around "=" by
- * the grammar; an element that does not end in OWS and a comma is bad,
- * and the scan resumes after the next comma outside quotes.
+ * ( token / quoted-string ) ] (common/http.h reads the elements).  No
+ * whitespace is allowed around "=" by the grammar; an element with
+ * anything after its argument (a ";" too) is bad.
  */
 static void
 cc_field(const char *v, size_t n, struct cachepol_cc *cc)
 {
-	const char	*arg;
-	size_t		 i = 0, ns, ne, al;
-	int		 has_arg, bad, closed;
+	struct http_elem	 e;
+	size_t			 pos = 0;
 
-	while (i < n) {
-		while (i < n && (IS_WS(v[i]) || v[i] == ','))
-			i++;
-		if (i == n)
-			break;
-		ns = i;
-		while (i < n && tchar_tab[(unsigned char)v[i]])
-			i++;
-		ne = i;
-		arg = NULL;
-		al = 0;
-		has_arg = 0;
-		bad = ne == ns;
-		if (i < n && v[i] == '=') {
-			has_arg = 1;
-			i++;
-			if (i < n && v[i] == '"') {
-				arg = v + i + 1;
-				i = skip_quoted(v, n, i, &closed);
-				if (closed)
-					al = (size_t)(v + i - 1 - arg);
-				else
-					bad = 1;
-			} else {
-				arg = v + i;
-				while (i < n && tchar_tab[(unsigned char)v[i]])
-					i++;
-				al = (size_t)(v + i - arg);
-			}
-		}
-		while (i < n && IS_WS(v[i]))
-			i++;
-		if (i < n && v[i] != ',') {
-			bad = 1;
-			while (i < n && v[i] != ',') {
-				if (v[i] == '"')
-					i = skip_quoted(v, n, i, NULL);
-				else
-					i++;
-			}
-		}
-		if (ne > ns)
-			cc_directive(cc, v + ns, ne - ns, has_arg, arg, al,
-			    bad);
-	}
+	while (http_elem_next(v, n, &pos, &e))
+		if (e.name_len > 0)
+			cc_directive(cc, e.name, e.name_len, e.has_arg, e.arg,
+			    e.arg_len, e.bad || e.params != NULL);
 }
 
 void
@@ -433,43 +339,6 @@ cachepol_cc(const struct http_header *h, size_t n, struct cachepol_cc *cc)
 	for (i = 0; i < n; i++)
 		if (name_is(&h[i], "cache-control", 13))
 			cc_field(h[i].value, h[i].value_len, cc);
-}
-
-/*
- * Iterate over a comma-separated list (RFC 9110 5.6.1): OWS around
- * elements dropped, empty elements skipped.  *pos is the iterator, 0 at
- * first.  Returns 1 with the next element, or 0 at the end.
- */
-/* http_list_next(), but commas inside quoted-strings do not split. */
-static int
-next_qelem(const char *v, size_t n, size_t *pos, const char **ep, size_t *elen)
-{
-	size_t	 i = *pos, s, e;
-
-	for (;;) {
-		while (i < n && (IS_WS(v[i]) || v[i] == ','))
-			i++;
-		if (i == n) {
-			*pos = i;
-			return 0;
-		}
-		s = i;
-		while (i < n && v[i] != ',') {
-			if (v[i] == '"')
-				i = skip_quoted(v, n, i, NULL);
-			else
-				i++;
-		}
-		e = i;
-		while (e > s && IS_WS(v[e - 1]))
-			e--;
-		if (e > s)
-			break;
-	}
-	*pos = i;
-	*ep = v + s;
-	*elen = e - s;
-	return 1;
 }
 
 /*
@@ -694,53 +563,6 @@ cachepol_fmt_date(int64_t t, char *out)
 	return 29;
 }
 
-static void
-wput(struct wbuf *w, const char *p, size_t n)
-{
-	if (w->bad)
-		return;
-	if (n > w->cap - w->len) {
-		w->bad = 1;
-		return;
-	}
-	memcpy(w->out + w->len, p, n);
-	w->len += n;
-}
-
-/* "Name: value" CRLF. */
-static void
-wput_field(struct wbuf *w, const struct http_header *h)
-{
-	wput(w, h->name, h->name_len);
-	wput(w, ": ", 2);
-	wput(w, h->value, h->value_len);
-	wput(w, "\r\n", 2);
-}
-
-static void
-wput_lower(struct wbuf *w, const char *p, size_t n)
-{
-	size_t	 i;
-
-	if (w->bad)
-		return;
-	if (n > w->cap - w->len) {
-		w->bad = 1;
-		return;
-	}
-	for (i = 0; i < n; i++)
-		w->out[w->len + i] = (char)lower((unsigned char)p[i]);
-	w->len += n;
-}
-
-static int
-wbuf_result(const struct wbuf *w)
-{
-	if (w->bad || w->len > INT_MAX)
-		return -1;
-	return (int)w->len;
-}
-
 /*
  * The length of authority a[0..n) without a port equal to defport, or
  * an empty port (RFC 3986 6.2.3: both mean the default).  Leading zeros
@@ -814,7 +636,7 @@ remove_dot_segments(char *p, size_t n)
 
 /* Host (without the default port defport) and target of rq, into w. */
 static void
-key_url(struct wbuf *w, const struct http_request *rq, const char *fallback_host,
+key_url(struct strbuf *w, const struct http_request *rq, const char *fallback_host,
     unsigned defport)
 {
 	const char	*host = rq->host;
@@ -822,7 +644,7 @@ key_url(struct wbuf *w, const struct http_request *rq, const char *fallback_host
 
 	if (host == NULL || hl == 0) {
 		if (fallback_host == NULL) {
-			w->bad = 1;
+			w->over = 1;
 			return;
 		}
 		host = fallback_host;
@@ -830,18 +652,18 @@ key_url(struct wbuf *w, const struct http_request *rq, const char *fallback_host
 	}
 	hl = strip_default_port(host, hl, defport);
 	if (hl == 0 || rq->path == NULL || rq->path_len == 0) {
-		w->bad = 1;
+		w->over = 1;
 		return;
 	}
-	wput_lower(w, host, hl);
+	strbuf_lower(w, host, hl);
 	/*
 	 * In origin-form this is the target as sent; in absolute-form the
 	 * path and query after the authority, with "/" for an empty path.
 	 */
-	wput(w, rq->path, rq->path_len);
+	strbuf_add(w, rq->path, rq->path_len);
 	if (rq->query != NULL) {
-		wput(w, "?", 1);
-		wput(w, rq->query, rq->query_len);
+		strbuf_add(w, "?", 1);
+		strbuf_add(w, rq->query, rq->query_len);
 	}
 }
 
@@ -849,28 +671,30 @@ int
 cachepol_key(const struct http_request *rq, const char *fallback_host,
     char *out, size_t cap)
 {
-	struct wbuf	 w = { out, cap, 0, 0 };
+	struct strbuf	 w;
 
+	strbuf_init(&w, out, cap);
 	key_url(&w, rq, fallback_host, 80);
-	return wbuf_result(&w);
+	return strbuf_result(&w);
 }
 
 int
 cachepol_key_scoped(const struct http_request *rq, const char *fallback_host,
     const char *scope, int https, char *out, size_t cap)
 {
-	struct wbuf	 w = { out, cap, 0, 0 };
+	struct strbuf	 w;
 
+	strbuf_init(&w, out, cap);
 	if (scope != NULL && *scope != '\0') {
-		wput(&w, scope, strlen(scope));
-		wput(&w, " ", 1);
+		strbuf_add(&w, scope, strlen(scope));
+		strbuf_add(&w, " ", 1);
 	}
 	if (https)
-		wput(&w, "https://", 8);
+		strbuf_add(&w, "https://", 8);
 	else
-		wput(&w, "http://", 7);
+		strbuf_add(&w, "http://", 7);
 	key_url(&w, rq, fallback_host, https ? 443 : 80);
-	return wbuf_result(&w);
+	return strbuf_result(&w);
 }
 
 static int
@@ -883,11 +707,12 @@ int
 cachepol_key_of_uri(const char *uri, size_t ulen, const struct http_request *rq,
     const char *fallback_host, char *out, size_t cap)
 {
-	struct wbuf	 w = { out, cap, 0, 0 };
+	struct strbuf	 w;
 	const char	*host = rq->host, *a = NULL, *ae, *q, *ue, *bp;
 	size_t		 hl = rq->host_len, al, i, ps, plen, bl;
 	unsigned	 defport = 80;
 
+	strbuf_init(&w, out, cap);
 	if (uri == NULL)
 		return -1;
 	for (i = 0; i < ulen; i++)
@@ -930,7 +755,7 @@ cachepol_key_of_uri(const char *uri, size_t ulen, const struct http_request *rq,
 	} else if (ulen >= 2 && uri[0] == '/' && uri[1] == '/')
 		a = uri + 2;	/* network-path reference */
 
-	wput_lower(&w, host, hl);
+	strbuf_lower(&w, host, hl);
 	ps = w.len;
 	if (a != NULL) {
 		/* Same host only: another host's keys are not ours to drop. */
@@ -954,23 +779,23 @@ cachepol_key_of_uri(const char *uri, size_t ulen, const struct http_request *rq,
 		if (uri[0] != '?')
 			while (bl > 0 && bp[bl - 1] != '/')
 				bl--;
-		wput(&w, bp, bl);
+		strbuf_add(&w, bp, bl);
 	}
 	q = memchr(uri, '?', ulen);
 	plen = q != NULL ? (size_t)(q - uri) : ulen;
-	wput(&w, uri, plen);
-	if (w.bad)
+	strbuf_add(&w, uri, plen);
+	if (w.over)
 		return -1;
 	w.len = ps + remove_dot_segments(out + ps, w.len - ps);
 	if (w.len == ps || out[ps] != '/') {
 		/* An empty path is "/"; so is what dots left rootless. */
 		if (w.len == ps)
-			wput(&w, "/", 1);
+			strbuf_add(&w, "/", 1);
 		else
 			return -1;
 	}
-	wput(&w, uri + plen, ulen - plen);
-	return wbuf_result(&w);
+	strbuf_add(&w, uri + plen, ulen - plen);
+	return strbuf_result(&w);
 }
 
 /* The first field named l among h[0..n), and in *count how many there are. */
@@ -1392,7 +1217,7 @@ vary_value(const struct http_request *rq, const char *name, size_t nl,
 			continue;
 		present = 1;
 		pos = 0;
-		while (next_qelem(h->value, h->value_len, &pos, &e, &el)) {
+		while (http_list_next(h->value, h->value_len, &pos, &e, &el)) {
 			if (!first)
 				vsink_put(s, ", ", 2);
 			vsink_put(s, e, el);
@@ -1426,7 +1251,7 @@ vary_names(const struct http_response *rs, struct vname *names, size_t *count)
 			if (el > 255)
 				return -1;
 			for (j = 0; j < el; j++)
-				if (!tchar_tab[(unsigned char)e[j]])
+				if (!http_tchar[(unsigned char)e[j]])
 					return -1;
 			/* Insertion point, comparing lowercased bytes. */
 			for (j = 0; j < nn; j++) {
@@ -1467,20 +1292,21 @@ cachepol_vary_blob(const struct http_response *rs,
     const struct http_request *rq, char *out, size_t cap)
 {
 	struct vname	 names[VARY_MAX_NAMES];
-	struct wbuf	 w = { out, cap, 0, 0 };
+	struct strbuf	 w;
 	struct vsink	 s;
 	size_t		 nn, i, hdr;
 	unsigned char	 b[3];
 
+	strbuf_init(&w, out, cap);
 	if (vary_names(rs, names, &nn) == -1)
 		return -1;
 	for (i = 0; i < nn; i++) {
 		b[0] = (unsigned char)names[i].len;
-		wput(&w, (const char *)b, 1);
-		wput_lower(&w, names[i].p, names[i].len);
+		strbuf_add(&w, (const char *)b, 1);
+		strbuf_lower(&w, names[i].p, names[i].len);
 		hdr = w.len;
-		wput(&w, "\0\0\0", 3);
-		if (w.bad)
+		strbuf_add(&w, "\0\0\0", 3);
+		if (w.over)
 			return -1;
 		s.out = out + w.len;
 		s.cmp = NULL;
@@ -1496,7 +1322,7 @@ cachepol_vary_blob(const struct http_response *rs,
 		out[hdr + 2] = (char)(s.len & 0xff);
 		w.len += s.len;
 	}
-	return wbuf_result(&w);
+	return strbuf_result(&w);
 }
 
 static const struct http_request *
@@ -1551,49 +1377,6 @@ cachepol_vary_match_by(const char *blob, size_t len,
 	return 1;
 }
 
-/* Hop-by-hop fields (RFC 9110 7.6.1, RFC 9111 3.1). */
-static int
-hop_by_hop(const char *n, size_t l)
-{
-	switch (l) {
-	case 2:
-		return ci_eq(n, l, "te");
-	case 7:
-		return ci_eq(n, l, "trailer") || ci_eq(n, l, "upgrade");
-	case 10:
-		return ci_eq(n, l, "connection") || ci_eq(n, l, "keep-alive");
-	case 16:
-		return ci_eq(n, l, "proxy-connection");
-	case 17:
-		return ci_eq(n, l, "transfer-encoding");
-	case 18:
-		return ci_eq(n, l, "proxy-authenticate");
-	case 19:
-		return ci_eq(n, l, "proxy-authorization");
-	case 25:
-		return ci_eq(n, l, "proxy-authentication-info");
-	}
-	return 0;
-}
-
-/* Whether a Connection field among h[0..n) lists name[0..l). */
-static int
-in_connection(const struct http_header *h, size_t n, const char *name, size_t l)
-{
-	const char	*e;
-	size_t		 i, pos, el;
-
-	for (i = 0; i < n; i++) {
-		if (!name_is(&h[i], "connection", 10))
-			continue;
-		pos = 0;
-		while (http_list_next(h[i].value, h[i].value_len, &pos, &e, &el))
-			if (ci_eq2(e, el, name, l))
-				return 1;
-	}
-	return 0;
-}
-
 /* A field safe to write out as a line: token name, no CR, LF or NUL. */
 static int
 field_bytes_ok(const struct http_header *h)
@@ -1603,10 +1386,10 @@ field_bytes_ok(const struct http_header *h)
 	if (h->name_len == 0 || (h->value_len > 0 && h->value == NULL))
 		return 0;
 	for (i = 0; i < h->name_len; i++)
-		if (!tchar_tab[(unsigned char)h->name[i]])
+		if (!http_tchar[(unsigned char)h->name[i]])
 			return 0;
 	for (i = 0; i < h->value_len; i++)
-		if (!fvchar_tab[(unsigned char)h->value[i]])
+		if (!http_fvchar[(unsigned char)h->value[i]])
 			return 0;
 	return 1;
 }
@@ -1618,7 +1401,8 @@ stored_excluded(const struct http_response *rs, const struct http_header *h,
 	const char	*n = h->name;
 	size_t		 l = h->name_len;
 
-	if (hop_by_hop(n, l) || in_connection(rs->headers, rs->nheaders, n, l))
+	if (http_is_hop_by_hop(n, l) ||
+	    http_conn_lists(rs->headers, rs->nheaders, n, l))
 		return 1;
 	switch (l) {
 	case 3:
@@ -1637,15 +1421,16 @@ int
 cachepol_stored_head(const struct http_response *rs, int keep_set_cookie,
     char *out, size_t cap)
 {
-	struct wbuf	 w = { out, cap, 0, 0 };
+	struct strbuf	 w;
 	const char	*reason = rs->reason;
 	size_t		 rl = rs->reason_len, i;
 	char		 code[4];
 
+	strbuf_init(&w, out, cap);
 	if (rs->status < 100 || rs->status > 999)
 		return -1;
 	for (i = 0; i < rl; i++)
-		if (!fvchar_tab[(unsigned char)reason[i]])
+		if (!http_fvchar[(unsigned char)reason[i]])
 			return -1;
 	if (reason == NULL || rl == 0) {
 		reason = http_status_reason(rs->status);
@@ -1655,19 +1440,20 @@ cachepol_stored_head(const struct http_response *rs, int keep_set_cookie,
 	code[1] = (char)('0' + rs->status / 10 % 10);
 	code[2] = (char)('0' + rs->status % 10);
 	code[3] = ' ';
-	wput(&w, "HTTP/1.1 ", 9);
-	wput(&w, code, 4);
-	wput(&w, reason, rl);
-	wput(&w, "\r\n", 2);
+	strbuf_add(&w, "HTTP/1.1 ", 9);
+	strbuf_add(&w, code, 4);
+	strbuf_add(&w, reason, rl);
+	strbuf_add(&w, "\r\n", 2);
 	for (i = 0; i < rs->nheaders; i++) {
 		if (stored_excluded(rs, &rs->headers[i], keep_set_cookie))
 			continue;
 		if (!field_bytes_ok(&rs->headers[i]))
 			return -1;
-		wput_field(&w, &rs->headers[i]);
+		strbuf_field(&w, rs->headers[i].name, rs->headers[i].name_len,
+		    rs->headers[i].value, rs->headers[i].value_len);
 	}
-	wput(&w, "\r\n", 2);
-	return wbuf_result(&w);
+	strbuf_add(&w, "\r\n", 2);
+	return strbuf_result(&w);
 }
 
 /*
@@ -1692,11 +1478,12 @@ int
 cachepol_merge_304(const char *stored, size_t slen,
     const struct http_response *r304, char *out, size_t cap)
 {
-	struct wbuf	 w = { out, cap, 0, 0 };
+	struct strbuf	 w;
 	const char	*nl, *line, *colon;
 	size_t		 p, ll, i;
 	int		 replaced;
 
+	strbuf_init(&w, out, cap);
 	if (stored == NULL)
 		return -1;
 	/* The status line, as stored. */
@@ -1704,7 +1491,7 @@ cachepol_merge_304(const char *stored, size_t slen,
 	if (nl == NULL || nl == stored || nl[-1] != '\r')
 		return -1;
 	p = (size_t)(nl - stored) + 1;
-	wput(&w, stored, p);
+	strbuf_add(&w, stored, p);
 	for (;;) {
 		if (p >= slen)
 			return -1;
@@ -1726,23 +1513,27 @@ cachepol_merge_304(const char *stored, size_t slen,
 			    !merge_excluded(r304, &r304->headers[i]))
 				replaced = 1;
 		if (!replaced)
-			wput(&w, line, ll + 2);
+			strbuf_add(&w, line, ll + 2);
 	}
 	for (i = 0; i < r304->nheaders; i++) {
 		if (merge_excluded(r304, &r304->headers[i]))
 			continue;
 		if (!field_bytes_ok(&r304->headers[i]))
 			return -1;
-		wput_field(&w, &r304->headers[i]);
+		strbuf_field(&w, r304->headers[i].name,
+		    r304->headers[i].name_len, r304->headers[i].value,
+		    r304->headers[i].value_len);
 	}
-	wput(&w, "\r\n", 2);
-	return wbuf_result(&w);
+	strbuf_add(&w, "\r\n", 2);
+	return strbuf_result(&w);
 }
 
 /*
  * Whether an If-None-Match value matches the stored response: "*" or a
  * weakly equal entity-tag in the list (RFC 9110 13.1.2, 8.8.3.2).  A
- * malformed list matches nothing.
+ * malformed list matches nothing.  Not read with http_list_next(): an
+ * entity-tag is no quoted-string (a backslash in it escapes nothing), so
+ * the list is walked tag by tag with etag_parse().
  */
 static int
 inm_matches(const char *v, size_t n, const struct cache_meta *m)

@@ -1,6 +1,6 @@
 /*
  * cachepol.h: the HTTP caching rules of RFC 9111 for a shared cache, as
- * pure functions over parsed heads (worker/http.h) and stored metadata
+ * pure functions over parsed heads (common/http.h) and stored metadata
  * (struct cache_meta, common/cache.h).  No I/O, no shared memory, no
  * allocation: proxy.c asks, this file answers, and the unit tests
  * (t/check_cachepol.c) pin every rule down.
@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "common/cache.h"
-#include "worker/http.h"
+#include "common/http.h"
 
 /* Cache-Control directives (request or response).  -1: absent. */
 struct cachepol_cc {

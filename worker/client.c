@@ -29,7 +29,8 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
+#include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -74,7 +75,8 @@ req_get(void)
 		r = free_reqs;
 		free_reqs = *(void **)r;
 		nfree_reqs--;
-	} else if ((r = malloc(sizeof(*r))) == NULL)
+	} else if ((r = malloc(sizeof(*r) +
+	    req_limits.max_headers * sizeof(r->fields[0]))) == NULL)
 		return NULL;
 	memset(r, 0, offsetof(struct req, line));
 	r->line[0] = r->referer[0] = r->agent[0] = '\0';
@@ -131,7 +133,7 @@ step_handshake(struct client *c)
 		c->fixed_deadline = 0;
 		c->rd_ready = 1;
 		c->wr_ready = 1;
-		return STEP_DONE;
+		return STEP_NEXT;
 	}
 	if (rc == -1) {
 		log_info("client %s: TLS handshake failed: %s", c->ip, c->tls->why);
@@ -139,90 +141,87 @@ step_handshake(struct client *c)
 		return STEP_CLOSED;
 	}
 	c->wait = W_HANDSHAKE;
-	return STEP_AGAIN;
+	return STEP_WAIT;
 }
 
-/* Drive a client connection as far as it can go. */
-void
-client_run(struct client *c)
+/*
+ * CS_PROXY: both directions of a forwarded request, the request one
+ * first (its head and body up), then the response one (the answer
+ * down).  STEP_NEXT when the exchange is over and finished (the
+ * connection is back in CS_HEAD or lingers), STEP_WAIT when both
+ * directions wait (c->wait is the one that bounds the time), else what
+ * a direction returned: the request was answered otherwise, retried, or
+ * the connection closed.
+ */
+static enum step
+step_proxy(struct client *c)
 {
-	enum step	 st;
+	struct req	*r = c->r;
 	enum wait_on	 wreq;
-	struct req	*r;
-	uint64_t	 deadline;
-	int		 attempts;
+	enum step	 st;
 
-	for (;;) {
-		c->wait = W_NONE;
-		switch (c->state) {
-		case CS_HEAD:
-			st = step_head(c);
-			break;
-		case CS_LOCAL:
-			st = step_local(c);
-			break;
-		case CS_LINGER:
-			st = step_linger(c);
-			break;
-		case CS_CACHE:
-			st = step_cache(c);
-			break;
-		case CS_CWAIT:
-			c->wait = W_CACHE;
-			st = STEP_AGAIN;
-			break;
-		case CS_BODY:
-			st = step_body(c);
-			break;
-		case CS_PROXY:
-		default:
-			r = c->r;
-			if (r->up == NULL) {
-				/* Queued for max_conns: the timer looks again. */
-				c->wait = W_QUEUE;
-				st = STEP_AGAIN;
-				break;
-			}
-			attempts = r->attempts;
-			st = step_request(c);
-			if (st == STEP_CLOSED)
-				return;
-			if (c->state != CS_PROXY || r->attempts != attempts)
-				continue;	/* answered locally, or retried */
-			wreq = c->wait;
-			st = step_response(c);
-			if (st == STEP_CLOSED)
-				return;
-			if (c->state != CS_PROXY || r->attempts != attempts)
-				continue;
-			if (st == STEP_DONE) {
-				if (!r->req_done) {
-					/* Answered early: drop the rest of the body. */
-					r->req_done = 1;
-					r->up_reuse = 0;
-					if (!r->body_in) {
-						r->body_unread = 1;
-						r->keep_alive = 0;
-					}
-				}
-				st = request_finish(c);
-				break;
-			}
-			/* Both directions wait: which one bounds the time? */
-			if (!r->resp_started && wreq != W_NONE)
-				c->wait = wreq;
-			else if (c->wait == W_NONE)
-				c->wait = W_UP_READ;
-			st = STEP_AGAIN;
-			break;
-		}
-		if (st == STEP_CLOSED)
-			return;
-		if (st == STEP_AGAIN)
-			break;
+	if (r->up == NULL) {
+		/* Queued for max_conns: the timer looks again. */
+		c->wait = W_QUEUE;
+		return STEP_WAIT;
 	}
+	st = step_request(c);
+	if (st != STEP_NEXT && st != STEP_WAIT)
+		return st;
+	wreq = c->wait;
+	st = step_response(c);
+	if (st != STEP_NEXT && st != STEP_WAIT)
+		return st;
+	if (st == STEP_NEXT) {
+		if (!r->req_done) {
+			/* Answered early: drop the rest of the body. */
+			r->req_done = 1;
+			r->up_reuse = 0;
+			if (!r->body_in) {
+				r->body_unread = 1;
+				r->keep_alive = 0;
+			}
+		}
+		return request_finish(c);
+	}
+	/* Both directions wait: which one bounds the time? */
+	if (!r->resp_started && wreq != W_NONE)
+		c->wait = wreq;
+	else if (c->wait == W_NONE)
+		c->wait = W_UP_READ;
+	return STEP_WAIT;
+}
 
-	/* Waiting: arm the one timer for what we wait on. */
+/* The step of the connection's state. */
+static enum step
+client_step(struct client *c)
+{
+	switch (c->state) {
+	case CS_HEAD:
+		return step_head(c);
+	case CS_LOCAL:
+		return step_local(c);
+	case CS_LINGER:
+		return step_linger(c);
+	case CS_CACHE:
+		return step_cache(c);
+	case CS_CWAIT:
+		c->wait = W_CACHE;
+		return STEP_WAIT;
+	case CS_BODY:
+		return step_body(c);
+	case CS_PROXY:
+	default:
+		return step_proxy(c);
+	}
+}
+
+/* Waiting: arm the one timer for what the connection waits on. */
+static void
+client_arm_timer(struct client *c)
+{
+	uint64_t	 deadline;
+
 	switch (c->wait) {
 	case W_HEAD:
 	case W_LINGER:
@@ -282,12 +281,38 @@ client_run(struct client *c)
 	ev_timer_set(&c->timer, deadline);
 }
 
+/*
+ * Drive a client connection as far as it can go: step after step while
+ * they go on (a step that answered or retried is followed by the step of
+ * the state it left the connection in), until one waits (then the timer
+ * is armed) or the connection is closed.
+ */
+void
+client_run(struct client *c)
+{
+	for (;;) {
+		c->wait = W_NONE;
+		switch (client_step(c)) {
+		case STEP_CLOSED:
+			return;
+		case STEP_WAIT:
+			client_arm_timer(c);
+			return;
+		case STEP_NEXT:
+		case STEP_ANSWERED:
+		case STEP_RETRY:
+		default:
+			break;
+		}
+	}
+}
+
 void
 client_timer_cb(struct ev_timer *t)
 {
 	struct client	*c = (struct client *)((char *)t - offsetof(struct client, timer));
 	struct req	*r = c->r;
-	enum step	 st = STEP_DONE;
+	enum step	 st = STEP_NEXT;
 
 	switch (c->wait) {
 	case W_IDLE:
@@ -324,10 +349,10 @@ client_timer_cb(struct ev_timer *t)
 			client_abort(c);
 			return;
 		}
-		st = STEP_DONE;		/* look for more of it */
+		st = STEP_NEXT;		/* look for more of it */
 		break;
 	case W_START:
-		st = STEP_DONE;		/* a refresh begins */
+		st = STEP_NEXT;		/* a refresh begins */
 		break;
 	case W_UP_WRITE:
 	case W_UP_READ:
@@ -348,7 +373,7 @@ client_timer_cb(struct ev_timer *t)
 		log_errorx("upstream %s server %s: timed out waiting for the response",
 		    r->upstream->conf->name,
 		    r->upstream->servers[r->server].conf->addr.text);
-		STAT_INC(upstream_errors);
+		shm_stat_inc(&worker.stats->upstream_errors);
 		server_failed(&r->upstream->servers[r->server], r->server);
 		st = local_answer(c, 504, 1);
 		break;
@@ -439,6 +464,8 @@ client_close(struct client *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	nclients--;
+	if (!c->bg)
+		metrics_conn_closed();	/* a cache refresh is no connection */
 	c->next = dead_clients;
 	dead_clients = c;
 }
@@ -528,7 +555,7 @@ accept_refuse(struct proxy_listener *ls, int fd,
 	unsigned long		 skipped;
 	int			 i;
 
-	STAT_INC(connections_refused);
+	shm_stat_inc(&worker.stats->connections_refused);
 	if (ratelimit_ok(&rl, &skipped)) {
 		net_ntop((const struct sockaddr *)ss, ip, sizeof(ip));
 		log_warnx("client %s: connection refused: worker_connections "
@@ -613,8 +640,9 @@ proxy_accept(struct ev_io *io, uint32_t events)
 		if (clients != NULL)
 			clients->prev = c;
 		clients = c;
+		metrics_conn_opened();
 		nclients++;
-		STAT_INC(connections);
+		shm_stat_inc(&worker.stats->connections);
 		if (ls->conf->tls != NULL &&
 		    (c->tls = tls_conn_accept(ls->conf->tls, fd)) == NULL) {
 			client_close(c);

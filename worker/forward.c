@@ -28,7 +28,7 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -43,14 +43,14 @@ static int	 body_next(struct client *c, size_t max, const char **p, size_t *n);
  * comes from portico, as the body is wanted whatever the server says.
  */
 enum step
-body_begin(struct client *c, const struct http_request *rq)
+body_begin(struct client *c)
 {
 	struct req	*r = c->r;
 
 	if (r->body_start >= bufsize)
 		return local_answer(c, 431, 1);	/* no room left after the head */
 	r->buffered = 1;
-	if (rq->expect_continue && c->in_pos == c->in_end) {
+	if (r->rq.expect_continue && c->in_pos == c->in_end) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		/* Nothing else is queued to this client now: it fits. */
 		if (cl_write(c, cont, sizeof(cont) - 1) != sizeof(cont) - 1) {
@@ -102,7 +102,6 @@ enum step
 step_body(struct client *c)
 {
 	struct req		*r = c->r;
-	struct http_request	 rq;
 	const char		*p;
 	size_t			 n;
 	int			 st;
@@ -125,7 +124,7 @@ step_body(struct client *c)
 		c->in_pos = c->in_end = r->body_start;
 		if (!c->rd_ready) {
 			c->wait = W_CL_READ;
-			return STEP_AGAIN;
+			return STEP_WAIT;
 		}
 		if (body_read(c) == -1)
 			return STEP_CLOSED;
@@ -142,9 +141,7 @@ step_body(struct client *c)
 	/* Sent with a length, as nginx does; chunked only to carry trailers. */
 	r->out_chunked = r->trb_len > 2;
 	c->state = CS_HEAD;
-	if (req_reparse(c, &rq) == -1)
-		return local_answer(c, 500, 1);
-	return request_start(c, &rq);
+	return request_start(c);
 }
 
 /*
@@ -312,8 +309,9 @@ body_fill(struct client *c)
 
 /*
  * Request direction: the head, then the body (body_fill), then the
- * trailers, to the upstream.  Returns STEP_DONE when all is sent (or
- * cannot be), AGAIN when waiting, CLOSED when the client is gone.
+ * trailers, to the upstream.  Returns STEP_NEXT when all is sent (or
+ * cannot be), STEP_WAIT when waiting, else how the request was answered
+ * otherwise, retried, or the connection closed.
  */
 enum step
 step_request(struct client *c)
@@ -327,7 +325,7 @@ step_request(struct client *c)
 
 	for (;;) {
 		if (r->req_done && r->head_sent)
-			return STEP_DONE;
+			return STEP_NEXT;
 		if ((st = body_fill(c)) != 0)
 			return local_answer(c, st, 1);
 		hl = r->head_sent ? 0 : r->hb_end - r->hb_pos;
@@ -336,7 +334,7 @@ step_request(struct client *c)
 		if (hl + bl + tl == 0) {
 			if (r->src_done) {
 				r->req_done = 1;
-				return STEP_DONE;
+				return STEP_NEXT;
 			}
 			/* Everything decoded went out: more from the client. */
 			if (c->in_pos == c->in_end) {
@@ -352,7 +350,7 @@ step_request(struct client *c)
 			}
 			if (!c->rd_ready) {
 				c->wait = W_CL_READ;
-				return STEP_AGAIN;
+				return STEP_WAIT;
 			}
 			if (body_read(c) == -1)
 				return STEP_CLOSED;
@@ -360,7 +358,7 @@ step_request(struct client *c)
 		}
 		if (!u->wr_ready) {
 			c->wait = u->connected ? W_UP_WRITE : W_CONNECT;
-			return STEP_AGAIN;
+			return STEP_WAIT;
 		}
 		niov = 0;
 		if (hl > 0) {
@@ -389,7 +387,7 @@ step_request(struct client *c)
 				r->up_reuse = 0;
 				if (!r->body_in)
 					r->keep_alive = 0;
-				return STEP_DONE;
+				return STEP_NEXT;
 			}
 			if (!u->connected)
 				return upstream_failed(c, up_strerror(u, errno),
@@ -493,14 +491,18 @@ resp_window(struct client *c)
 	return 1;
 }
 
-/* A final response head was parsed: decide the framing and build the head. */
+/*
+ * A final response head was parsed: decide the framing and build the
+ * head.  STEP_NEXT, or how the client is answered instead (from the
+ * cache, or portico's own 502).
+ */
 enum step
 response_head(struct client *c, const struct http_response *rs)
 {
 	struct req	*r = c->r;
 	enum step	 st;
 
-	if (r->cache_on && cache_response(c, rs, &st))
+	if (r->cache_on && (st = cache_response(c, rs)) != STEP_NEXT)
 		return st;
 	r->resp_head = 1;
 	r->status = rs->status;
@@ -537,77 +539,261 @@ response_head(struct client *c, const struct http_response *rs)
 	}
 	r->ub_pos += rs->head_len;
 	r->send_pos = r->send_end = r->ub_pos;
-	return STEP_DONE;
+	return STEP_NEXT;
+}
+
+
+/*
+ * Frame the body bytes read (those that came with the head too, so that
+ * one writev sends both).  STEP_NEXT, or the end of the exchange when
+ * the upstream's chunked framing is bad: a 502 while nothing of the
+ * answer has reached the client, else the connection is closed.
+ */
+static enum step
+resp_frame(struct client *c)
+{
+	struct req	*r = c->r;
+	int		 rc;
+
+	rc = resp_window(c);
+	if (rc == -1) {
+		log_errorx("upstream %s server %s: invalid response: "
+		    "bad chunked body", r->upstream->conf->name,
+		    r->upstream->servers[r->server].conf->addr.text);
+		shm_stat_inc(&worker.stats->upstream_errors);
+		if (!r->c_open && r->hb_pos == 0 && r->body_bytes == 0) {
+			/*
+			 * The bad chunk came with the head: nothing of the
+			 * answer has reached the client, who is owed a 502
+			 * rather than a bare close (hb is reused for chunk
+			 * headers only once the head is out: c_open).
+			 */
+			if (cache_writing(&r->cw))
+				cache_abort(worker.cache, &r->cw);
+			r->c_store = 0;
+			r->c_ahead = 0;
+			r->c_chunk = 0;
+			r->up_reuse = 0;
+			r->resp_head = 0;
+			return local_answer(c, 502, 1);
+		}
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	if (rc == 0)
+		r->need_more = 1;
+	if (r->c_ahead && r->c_store)
+		r->send_pos = r->send_end;	/* in the object */
+	return STEP_NEXT;
+}
+
+/*
+ * Read more from the upstream into ub.  STEP_NEXT when bytes came (or
+ * the read would block, or a close ended a close-delimited body): look
+ * at them; STEP_WAIT for more; else how the exchange ends after the
+ * upstream failed.
+ */
+static enum step
+resp_read(struct client *c)
+{
+	struct req	*r = c->r;
+	struct upconn	*u = r->up;
+	ssize_t		 n;
+
+	if (r->ub == NULL) {
+		if ((r->ub = buf_get()) == NULL) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		r->ub_pos = r->ub_end = 0;
+	}
+	if (r->ub_pos == r->ub_end)
+		r->ub_pos = r->ub_end = 0;
+	else if (r->ub_end == bufsize && r->ub_pos > 0) {
+		memmove(r->ub, r->ub + r->ub_pos, r->ub_end - r->ub_pos);
+		r->ub_end -= r->ub_pos;
+		r->ub_pos = 0;
+	}
+	if (!u->rd_ready) {
+		c->wait = W_UP_READ;
+		return STEP_WAIT;
+	}
+	n = up_read(u, r->ub + r->ub_end, bufsize - r->ub_end);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR) {
+			u->rd_ready = 0;
+			return STEP_NEXT;
+		}
+		if (!r->resp_started)
+			return upstream_failed(c, "connection reset", RETRY_ERROR, 0, 502);
+		return upstream_broke(c, "connection reset in the middle of "
+		    "the response");
+	}
+	if (n == 0) {
+		if (!r->resp_started)
+			return upstream_failed(c,
+			    "closed the connection before answering", RETRY_ERROR, 0, 502);
+		if (r->resp_head && r->resp_eof) {
+			r->resp_done = 1;
+			return STEP_NEXT;
+		}
+		return upstream_broke(c, r->resp_head ?
+		    "closed the connection in the middle of the body" :
+		    "invalid response: closed inside the head");
+	}
+	if ((size_t)n < bufsize - r->ub_end && !u->rdhup)
+		u->rd_ready = 0;
+	r->ub_end += n;
+	r->resp_started = 1;
+	r->need_more = 0;
+	return STEP_NEXT;
+}
+
+/*
+ * Storing ahead of the client (c_ahead): the client is sent the object
+ * as it grows, and the upstream is read at its own pace.  STEP_NEXT to
+ * look again, else what step_response returns.
+ */
+static enum step
+resp_ahead(struct client *c)
+{
+	struct req	*r = c->r;
+
+	if (r->resp_done && r->c_store)
+		return cache_ahead_done(c);
+	if (cache_ahead_write(c) == STEP_CLOSED)
+		return STEP_CLOSED;
+	if (r->c_ahead && !r->c_store) {
+		/* The object stopped growing: the client drains it first. */
+		c->wait = W_CL_WRITE;
+		return STEP_WAIT;
+	}
+	if (!r->c_ahead)
+		return STEP_NEXT;
+	if (r->ub_pos < r->ub_end && !r->need_more)
+		return STEP_NEXT;	/* more chunks already read */
+	return resp_read(c);
+}
+
+/* Send the client what is ready: STEP_NEXT, STEP_WAIT or STEP_CLOSED. */
+static enum step
+resp_send(struct client *c)
+{
+	struct req	*r = c->r;
+	ssize_t		 n;
+	size_t		 hl;
+
+	if (!c->wr_ready) {
+		c->wait = W_CL_WRITE;
+		return STEP_WAIT;
+	}
+	hl = r->hb_end - r->hb_pos;
+	n = client_write2(c, r->hb + r->hb_pos, hl, r->ub + r->send_pos,
+	    r->c_chunk && r->ck_left < r->send_end - r->send_pos ?
+	    r->ck_left : r->send_end - r->send_pos);
+	if (n == -1)
+		return STEP_CLOSED;
+	if ((size_t)n <= hl) {
+		r->hb_pos += n;
+		return STEP_NEXT;
+	}
+	r->hb_pos = r->hb_end;
+	r->send_pos += n - hl;
+	r->body_bytes += n - hl;
+	if (r->c_chunk)
+		r->ck_left -= n - hl;
+	return STEP_NEXT;
+}
+
+/*
+ * A response head is in ub: parse it.  A bad one is answered with 502; a
+ * 5xx the retry policy covers goes to another server; an interim one is
+ * passed on to HTTP/1.1 clients (except 100, which portico's own
+ * Expect handling covers).  STEP_NEXT to go on streaming, else how the
+ * exchange goes on.
+ */
+static enum step
+resp_head_parse(struct client *c)
+{
+	struct req		*r = c->r;
+	struct http_response	 rs;
+	int			 rc;
+
+	memset(&rs, 0, sizeof(rs));
+	rc = http_parse_response(r->ub + r->ub_pos, r->ub_end - r->ub_pos,
+	    &resp_limits, &rs, hdrs);
+	if (rc == HTTP_PARSE_AGAIN) {
+		if (r->ub_end - r->ub_pos < bufsize) {
+			r->need_more = 1;
+			return STEP_NEXT;
+		}
+		rc = 502;
+		rs.error = "head too large";
+	}
+	if (rc > 0 || rs.status == 101) {
+		log_errorx("upstream %s server %s: invalid response: %s",
+		    r->upstream->conf->name,
+		    r->upstream->servers[r->server].conf->addr.text,
+		    rc > 0 ? (rs.error ? rs.error : "malformed") :
+		    "101 to a request without Upgrade");
+		shm_stat_inc(&worker.stats->upstream_errors);
+		return local_answer(c, 502, 1);
+	}
+	if (rs.status >= 500 && rs.status <= 504 && !r->interim &&
+	    retry_status_bit(rs.status) != 0 &&
+	    retry_allowed(r, retry_status_bit(rs.status), 0) &&
+	    balance_left(&r->upstream->bal, ev_now, &r->tried)) {
+		/*
+		 * Another server may answer better.  With no server left
+		 * the answer goes to the client as it is (response_head
+		 * counts it then).
+		 */
+		if (r->upstream->conf->fail_on_5xx)
+			server_failed(&r->upstream->servers[r->server], r->server);
+		r->retried++;
+		/* Move on; this answer (and its connection) is dropped. */
+		log_warnx("upstream %s server %s: answered %d, retrying",
+		    r->upstream->conf->name,
+		    r->upstream->servers[r->server].conf->addr.text, rs.status);
+		req_drop_up(r);
+		return request_retry(c, 0, rs.status);
+	}
+	if (rs.status >= 200)
+		return response_head(c, &rs);
+	/* Interim: forward to HTTP/1.1 clients, except our own 100. */
+	if (rs.status != 100 && r->version == 11) {
+		if (build_response_head(c, &rs, 0) == -1)
+			return local_answer(c, 502, 1);
+		r->interim = 1;
+	}
+	r->ub_pos += rs.head_len;
+	return STEP_NEXT;
 }
 
 /*
  * Response direction: read the upstream's head, answer 502 for a bad one,
- * then stream head and body to the client.
+ * then stream head and body to the client.  STEP_NEXT when the whole
+ * answer is out, STEP_WAIT when waiting, else how the exchange goes on
+ * (answered otherwise, retried, closed).
  */
 enum step
 step_response(struct client *c)
 {
-	struct req		*r = c->r;
-	struct upconn		*u = r->up;
-	struct http_response	 rs;
-	int			 rc;
-	ssize_t			 n;
-	size_t			 hl;
-	enum step		 st;
+	struct req	*r = c->r;
+	enum step	 st;
 
 	/* Until the request head is out, hb holds it: nothing is the client's. */
 	if (!r->head_sent)
-		return STEP_AGAIN;
+		return STEP_WAIT;
 	for (;;) {
-		/* Frame the body bytes that came with the head: one writev for both. */
 		if (r->resp_head && r->send_pos == r->send_end &&
-		    r->ub_pos < r->ub_end && !r->need_more) {
-			rc = resp_window(c);
-			if (rc == -1) {
-				log_errorx("upstream %s server %s: invalid response: "
-				    "bad chunked body", r->upstream->conf->name,
-				    r->upstream->servers[r->server].conf->addr.text);
-				STAT_INC(upstream_errors);
-				if (!r->c_open && r->hb_pos == 0 &&
-				    r->body_bytes == 0) {
-					/*
-					 * The bad chunk came with the head: nothing
-					 * of the answer has reached the client, who
-					 * is owed a 502 rather than a bare close
-					 * (hb is reused for chunk headers only once
-					 * the head is out: c_open).
-					 */
-					if (cache_writing(&r->cw))
-						cache_abort(worker.cache, &r->cw);
-					r->c_store = 0;
-					r->c_ahead = 0;
-					r->c_chunk = 0;
-					r->up_reuse = 0;
-					r->resp_head = 0;
-					return local_answer(c, 502, 1);
-				}
-				client_close(c);
-				return STEP_CLOSED;
-			}
-			if (rc == 0)
-				r->need_more = 1;
-			if (r->c_ahead && r->c_store)
-				r->send_pos = r->send_end;	/* in the object */
-		}
+		    r->ub_pos < r->ub_end && !r->need_more &&
+		    (st = resp_frame(c)) != STEP_NEXT)
+			return st;
 		if (r->c_ahead) {
-			if (r->resp_done && r->c_store)
-				return cache_ahead_done(c);
-			if (cache_ahead_write(c) == STEP_CLOSED)
-				return STEP_CLOSED;
-			if (r->c_ahead && !r->c_store) {
-				/* The object stopped growing: the client drains it first. */
-				c->wait = W_CL_WRITE;
-				return STEP_AGAIN;
-			}
-			if (!r->c_ahead)
-				continue;
-			if (r->ub_pos < r->ub_end && !r->need_more)
-				continue;	/* more chunks already read */
+			if ((st = resp_ahead(c)) != STEP_NEXT)
+				return st;
+			continue;
 		}
 		/*
 		 * A whole stored body is visible before its last bytes reach
@@ -627,146 +813,27 @@ step_response(struct client *c)
 		 * answer streams through re-chunked (the client had chunks
 		 * of the object).
 		 */
-		if (!r->c_ahead && r->c_chunk && r->ck_left == 0 && !r->c_last) {
+		if (r->c_chunk && r->ck_left == 0 && !r->c_last) {
 			if (r->send_pos < r->send_end)
 				(void)chunk_frame(r, r->send_end - r->send_pos);
 			else if (r->resp_done)
 				(void)chunk_frame(r, 0);
 		}
-		/* Send whatever is ready for the client. */
-		if (!r->c_ahead && (r->hb_pos < r->hb_end || r->send_pos < r->send_end)) {
-			if (!c->wr_ready) {
-				c->wait = W_CL_WRITE;
-				return STEP_AGAIN;
-			}
-			hl = r->hb_end - r->hb_pos;
-			n = client_write2(c, r->hb + r->hb_pos, hl, r->ub + r->send_pos,
-			    r->c_chunk && r->ck_left < r->send_end - r->send_pos ?
-			    r->ck_left : r->send_end - r->send_pos);
-			if (n == -1)
-				return STEP_CLOSED;
-			if ((size_t)n <= hl) {
-				r->hb_pos += n;
-				continue;
-			}
-			r->hb_pos = r->hb_end;
-			r->send_pos += n - hl;
-			r->body_bytes += n - hl;
-			if (r->c_chunk)
-				r->ck_left -= n - hl;
+		if (r->hb_pos < r->hb_end || r->send_pos < r->send_end) {
+			if ((st = resp_send(c)) != STEP_NEXT)
+				return st;
 			continue;
 		}
 		if (r->resp_done) {
 			r->t_up_end = ev_now;
-			return STEP_DONE;	/* (stored above, before the last send) */
+			return STEP_NEXT;	/* (stored above, before the last send) */
 		}
-
-		/* A head read and not yet parsed. */
 		if (r->ub != NULL && r->ub_pos < r->ub_end && !r->need_more &&
-		    !r->resp_head) {
-			memset(&rs, 0, sizeof(rs));
-			rc = http_parse_response(r->ub + r->ub_pos, r->ub_end - r->ub_pos,
-			    &resp_limits, &rs, hdrs);
-			if (rc == HTTP_PARSE_AGAIN) {
-				if (r->ub_end - r->ub_pos < bufsize) {
-					r->need_more = 1;
-					continue;
-				}
-				rc = 502;
-				rs.error = "head too large";
-			}
-			if (rc > 0 || rs.status == 101) {
-				log_errorx("upstream %s server %s: invalid response: %s",
-				    r->upstream->conf->name,
-				    r->upstream->servers[r->server].conf->addr.text,
-				    rc > 0 ? (rs.error ? rs.error : "malformed") :
-				    "101 to a request without Upgrade");
-				STAT_INC(upstream_errors);
-				return local_answer(c, 502, 1);
-			}
-			if (rs.status >= 500 && rs.status <= 504 && !r->interim &&
-			    retry_status_bit(rs.status) != 0 &&
-			    retry_allowed(r, retry_status_bit(rs.status), 0) &&
-			    balance_left(&r->upstream->bal, ev_now, &r->tried)) {
-				/*
-				 * Another server may answer better.  With no
-				 * server left the answer goes to the client
-				 * as it is (response_head counts it then).
-				 */
-				if (r->upstream->conf->fail_on_5xx)
-					server_failed(&r->upstream->servers[r->server],
-					    r->server);
-				r->retried++;
-				/* Move on; this answer (and its connection) is dropped. */
-				log_warnx("upstream %s server %s: answered %d, retrying",
-				    r->upstream->conf->name,
-				    r->upstream->servers[r->server].conf->addr.text,
-				    rs.status);
-				req_drop_up(r);
-				return request_retry(c, 0, rs.status);
-			}
-			if (rs.status >= 200) {
-				st = response_head(c, &rs);
-				if (st != STEP_DONE || c->state != CS_PROXY)
-					return st;	/* or answered otherwise */
-				continue;
-			}
-			/* Interim: forward to HTTP/1.1 clients, except our own 100. */
-			if (rs.status != 100 && r->version == 11) {
-				if (build_response_head(c, &rs, 0) == -1)
-					return local_answer(c, 502, 1);
-				r->interim = 1;
-			}
-			r->ub_pos += rs.head_len;
-			continue;
-		}
-
-		/* Read more from the upstream. */
-		if (r->ub == NULL) {
-			if ((r->ub = buf_get()) == NULL) {
-				client_close(c);
-				return STEP_CLOSED;
-			}
-			r->ub_pos = r->ub_end = 0;
-		}
-		if (r->ub_pos == r->ub_end)
-			r->ub_pos = r->ub_end = 0;
-		else if (r->ub_end == bufsize && r->ub_pos > 0) {
-			memmove(r->ub, r->ub + r->ub_pos, r->ub_end - r->ub_pos);
-			r->ub_end -= r->ub_pos;
-			r->ub_pos = 0;
-		}
-		if (!u->rd_ready) {
-			c->wait = W_UP_READ;
-			return STEP_AGAIN;
-		}
-		n = up_read(u, r->ub + r->ub_end, bufsize - r->ub_end);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				u->rd_ready = 0;
-				continue;
-			}
-			if (!r->resp_started)
-				return upstream_failed(c, "connection reset", RETRY_ERROR, 0, 502);
-			return upstream_broke(c, "connection reset in the middle of "
-			    "the response");
-		}
-		if (n == 0) {
-			if (!r->resp_started)
-				return upstream_failed(c,
-				    "closed the connection before answering", RETRY_ERROR, 0, 502);
-			if (r->resp_head && r->resp_eof) {
-				r->resp_done = 1;
-				continue;
-			}
-			return upstream_broke(c, r->resp_head ?
-			    "closed the connection in the middle of the body" :
-			    "invalid response: closed inside the head");
-		}
-		if ((size_t)n < bufsize - r->ub_end && !u->rdhup)
-			u->rd_ready = 0;
-		r->ub_end += n;
-		r->resp_started = 1;
-		r->need_more = 0;
+		    !r->resp_head)
+			st = resp_head_parse(c);
+		else
+			st = resp_read(c);
+		if (st != STEP_NEXT)
+			return st;
 	}
 }

@@ -1,7 +1,12 @@
 /*
  * headers.c: the heads portico writes: the request head forwarded to a
  * backend (which client fields pass, which are ours, hop-by-hop removal)
- * and the response head sent to a client.
+ * and the response head sent to a client; head_tail(), the one writer of
+ * the end of every final response head (framing, Connection,
+ * Cache-Status), forwarded, from the cache or portico's own.  The
+ * builders work from explicit inputs (request_head_build,
+ * response_head_build) so t/check_headers.c tests them without a
+ * connection.
  */
 #include "config.h"
 
@@ -28,7 +33,7 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -36,6 +41,7 @@
 #include "worker/worker.h"
 
 static int	 client_field_dropped(const struct http_header *h, const struct conf_route *rt);
+static int	 request_head_end(struct hbuild *b, const struct req *r, const struct http_request *rq);
 
 /*
  * Client fields that say who the client is or what it asked for before a
@@ -350,14 +356,59 @@ fwd_own_field(const char *n, size_t len)
 }
 
 /*
- * Build the upstream request head in r->hb.  Returns 0, or -1 when it
- * does not fit the buffer (the client gets 431).
+ * The end of a request head for a backend: the body's framing, close
+ * when the upstream keeps no connections, the stored object's validators
+ * when portico revalidates it, and the empty line.
+ */
+static int
+request_head_end(struct hbuild *bp, const struct req *r,
+    const struct http_request *rq)
+{
+	struct hbuild	 b = *bp;
+	int		 rc = 0;
+
+	if (r->buffered && !r->out_chunked)
+		/* A buffered body goes with its length, chunked or not. */
+		rc |= hb_fmt(&b, "Content-Length: %llu\r\n",
+		    (unsigned long long)r->body.len);
+	else if (rq->chunked || r->out_chunked)
+		rc |= hb_str(&b, "Transfer-Encoding: chunked\r\n");
+	else if (rq->content_length >= 0)
+		rc |= hb_fmt(&b, "Content-Length: %lld\r\n",
+		    (long long)rq->content_length);
+	if (r->upstream->conf->keepalive == 0)
+		rc |= hb_str(&b, "Connection: close\r\n");
+	if (r->c_reval) {
+		/* Revalidate the stored response with its validators. */
+		char	 d[40];
+
+		if (r->cmeta.etag_len > 0) {
+			rc |= hb_str(&b, "If-None-Match: ");
+			rc |= hb_add(&b, r->cmeta.etag, r->cmeta.etag_len);
+			rc |= hb_str(&b, "\r\n");
+		}
+		if (r->cmeta.last_modified >= 0) {
+			cachepol_fmt_date(r->cmeta.last_modified, d);
+			rc |= hb_fmt(&b, "If-Modified-Since: %s\r\n", d);
+		}
+	}
+	rc |= hb_str(&b, "\r\n");
+	bp->len = b.len;
+	return rc;
+}
+
+/*
+ * Build the upstream request head for rq into b, from explicit inputs:
+ * r (route, upstream, body framing, cache state; its referer and agent
+ * are filled for the access log) and peer (who the client is).  No
+ * connection is needed, so it can be unit-tested.  Returns 0, or -1 when
+ * it does not fit b.
  */
 int
-build_request_head(struct client *c, const struct http_request *rq)
+request_head_build(struct req *r, const struct fwd_peer *peer,
+    const struct http_request *rq, struct hbuild *bp)
 {
-	struct req		*r = c->r;
-	struct hbuild		 b = { r->hb, 0, bufsize };
+	struct hbuild		 b = *bp;
 	struct conn_tokens	 ct;
 	const struct http_header *h;
 	const char		*xff = NULL, *via = NULL, *p;
@@ -424,12 +475,12 @@ build_request_head(struct client *c, const struct http_request *rq)
 		rc |= hb_add(&b, xff, xff_len);
 		rc |= hb_str(&b, ", ");
 	}
-	rc |= hb_str(&b, c->ip);
-	rc |= hb_str(&b, c->ls->conf->tls != NULL ? "\r\nX-Forwarded-Proto: https\r\n" :
+	rc |= hb_str(&b, peer->ip);
+	rc |= hb_str(&b, peer->https ? "\r\nX-Forwarded-Proto: https\r\n" :
 	    "\r\nX-Forwarded-Proto: http\r\n");
-	if (c->tls != NULL && c->tls->subject != NULL) {
+	if (peer->cert_subject != NULL) {
 		rc |= hb_str(&b, "X-Client-Cert-Subject: ");
-		rc |= hb_str(&b, c->tls->subject);
+		rc |= hb_str(&b, peer->cert_subject);
 		rc |= hb_str(&b, "\r\n");
 	}
 	if (rq->host != NULL) {
@@ -443,33 +494,26 @@ build_request_head(struct client *c, const struct http_request *rq)
 		rc |= hb_str(&b, ", ");
 	}
 	rc |= hb_str(&b, rq->version == 10 ? "1.0 portico\r\n" : "1.1 portico\r\n");
-	if (r->buffered && !r->out_chunked)
-		/* A buffered body goes with its length, chunked or not. */
-		rc |= hb_fmt(&b, "Content-Length: %llu\r\n",
-		    (unsigned long long)r->body.len);
-	else if (rq->chunked || r->out_chunked)
-		rc |= hb_str(&b, "Transfer-Encoding: chunked\r\n");
-	else if (rq->content_length >= 0)
-		rc |= hb_fmt(&b, "Content-Length: %lld\r\n",
-		    (long long)rq->content_length);
-	if (r->upstream->conf->keepalive == 0)
-		rc |= hb_str(&b, "Connection: close\r\n");
-	if (r->c_reval) {
-		/* Revalidate the stored response with its validators. */
-		char	 d[40];
-
-		if (r->cmeta.etag_len > 0) {
-			rc |= hb_str(&b, "If-None-Match: ");
-			rc |= hb_add(&b, r->cmeta.etag, r->cmeta.etag_len);
-			rc |= hb_str(&b, "\r\n");
-		}
-		if (r->cmeta.last_modified >= 0) {
-			cachepol_fmt_date(r->cmeta.last_modified, d);
-			rc |= hb_fmt(&b, "If-Modified-Since: %s\r\n", d);
-		}
-	}
-	rc |= hb_str(&b, "\r\n");
+	rc |= request_head_end(&b, r, rq);
 	if (rc != 0)
+		return -1;
+	bp->len = b.len;
+	return 0;
+}
+
+/*
+ * Build the upstream request head of client c in r->hb.  Returns 0, or
+ * -1 when it does not fit the buffer (the client gets 431).
+ */
+int
+build_request_head(struct client *c, const struct http_request *rq)
+{
+	struct req		*r = c->r;
+	struct hbuild		 b = { r->hb, 0, bufsize };
+	struct fwd_peer		 peer = { c->ip, c->ls->conf->tls != NULL,
+	    c->tls != NULL ? c->tls->subject : NULL };
+
+	if (request_head_build(r, &peer, rq, &b) == -1)
 		return -1;
 	r->hb_pos = 0;
 	r->hb_end = b.len;
@@ -477,14 +521,16 @@ build_request_head(struct client *c, const struct http_request *rq)
 }
 
 /*
- * Build the client's response head in r->hb from the upstream's.
- * final: 0 for a forwarded 1xx.  Returns 0 or -1 (too large: 502).
+ * Build the client's response head into b from the upstream's rs, for
+ * the request r (method, version, keep-alive, HSTS, framing, cache
+ * status); no connection needed.  final: 0 for a forwarded 1xx.
+ * Returns 0 or -1 (too large).
  */
 int
-build_response_head(struct client *c, const struct http_response *rs, int final)
+response_head_build(struct req *r, const struct http_response *rs, int final,
+    struct hbuild *bp)
 {
-	struct req		*r = c->r;
-	struct hbuild		 b = { r->hb, 0, bufsize };
+	struct hbuild		 b = *bp;
 	struct conn_tokens	 ct;
 	const struct http_header *h;
 	const char		*via = NULL;
@@ -532,27 +578,96 @@ build_response_head(struct client *c, const struct http_response *rs, int final)
 		rc |= hb_str(&b, ", ");
 	}
 	rc |= hb_str(&b, rs->version == 10 ? "1.0 portico\r\n" : "1.1 portico\r\n");
-	if (final) {
-		if (nobody)
-			;
-		else if (r->resp_chunked && (!r->dechunk || r->c_chunk))
-			rc |= hb_str(&b, "Transfer-Encoding: chunked\r\n");
-		else if (rs->content_length >= 0)
-			rc |= hb_fmt(&b, "Content-Length: %lld\r\n",
-			    (long long)rs->content_length);
-		if (!r->keep_alive)
-			rc |= hb_str(&b, "Connection: close\r\n");
-		else if (r->version == 10)
-			rc |= hb_str(&b, "Connection: keep-alive\r\n");
-		if (r->cstatus[0] != '\0')
-			rc |= hb_fmt(&b, "Cache-Status: %s\r\n", r->cstatus);
-	}
-	rc |= hb_str(&b, "\r\n");
+	if (!final)
+		rc |= hb_str(&b, "\r\n");	/* a 1xx: no framing of its own */
+	else if (nobody)
+		rc |= head_tail(&b, r, HEAD_NO_LENGTH);
+	else if (r->resp_chunked && (!r->dechunk || r->c_chunk))
+		rc |= head_tail(&b, r, HEAD_CHUNKED);
+	else
+		rc |= head_tail(&b, r, rs->content_length >= 0 ?
+		    rs->content_length : HEAD_NO_LENGTH);
 	if (rc != 0)
+		return -1;
+	bp->len = b.len;
+	return 0;
+}
+
+/*
+ * Build the client's response head in r->hb from the upstream's.
+ * final: 0 for a forwarded 1xx.  Returns 0 or -1 (too large: 502).
+ */
+int
+build_response_head(struct client *c, const struct http_response *rs, int final)
+{
+	struct req	*r = c->r;
+	struct hbuild	 b = { r->hb, 0, bufsize };
+
+	if (response_head_build(r, rs, final, &b) == -1)
 		return -1;
 	r->hb_pos = 0;
 	r->hb_end = b.len;
 	return 0;
+}
+
+/*
+ * The start of a head portico writes itself (errors, redirects, status):
+ * the status line, Server and Date.
+ */
+int
+head_start_local(struct hbuild *b, int status)
+{
+	int	 rc = 0;
+
+	rc |= hb_str(b, "HTTP/1.1 ");
+	rc |= hb_num(b, status);
+	rc |= hb_str(b, " ");
+	rc |= hb_str(b, http_status_reason(status));
+	rc |= hb_str(b, "\r\nServer: portico\r\nDate: ");
+	rc |= hb_str(b, http_date());
+	rc |= hb_str(b, "\r\n");
+	return rc;
+}
+
+/*
+ * The tail of every final response head a client gets, forwarded, from
+ * the cache or portico's own; the one place that writes it:
+ *  - the framing: Content-Length when length >= 0, Transfer-Encoding:
+ *    chunked for HEAD_CHUNKED, neither for HEAD_NO_LENGTH (no body, or
+ *    one the close delimits);
+ *  - Connection: close when the connection ends after this answer (the
+ *    client's choice, a body left unread, or a worker that is quitting:
+ *    r->keep_alive is cleared then), and Connection: keep-alive to an
+ *    HTTP/1.0 client that keeps it open, since HTTP/1.0 closes by
+ *    default;
+ *  - Cache-Status when the request has one;
+ *  - the empty line that ends the head.
+ * Returns 0, or -1 when it does not fit.
+ */
+int
+head_tail(struct hbuild *b, struct req *r, int64_t length)
+{
+	int	 rc = 0;
+
+	if (length >= 0) {
+		rc |= hb_str(b, "Content-Length: ");
+		rc |= hb_num(b, length);
+		rc |= hb_str(b, "\r\n");
+	} else if (length == HEAD_CHUNKED)
+		rc |= hb_str(b, "Transfer-Encoding: chunked\r\n");
+	if (worker.quitting)
+		r->keep_alive = 0;
+	if (!r->keep_alive)
+		rc |= hb_str(b, "Connection: close\r\n");
+	else if (r->version == 10)
+		rc |= hb_str(b, "Connection: keep-alive\r\n");
+	if (r->cstatus[0] != '\0') {
+		rc |= hb_str(b, "Cache-Status: ");
+		rc |= hb_str(b, r->cstatus);
+		rc |= hb_str(b, "\r\n");
+	}
+	rc |= hb_str(b, "\r\n");
+	return rc;
 }
 
 /*

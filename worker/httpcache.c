@@ -28,7 +28,7 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -77,30 +77,6 @@ cache_opts(const struct conf_route *rt, struct cachepol_opts *o)
 	o->heuristic_max = conf->cache.heuristic_max_ms / 1000;
 	o->heuristic_percent = conf->cache.heuristic_percent;
 	o->default_ttl = rt->cache_default_ttl_ms / 1000;
-}
-
-/*
- * The request head is still in c->in (a request on a caching route that
- * is looked up or stored has no body, so nothing overwrites it): parse it
- * again when the cache needs its fields after step_head.
- */
-int
-req_reparse(struct client *c, struct http_request *rq)
-{
-	struct req	*r = c->r;
-
-	memset(rq, 0, sizeof(*rq));
-	if (c->in == NULL || r->head_len == 0 ||
-	    (size_t)r->head_off + r->head_len > c->in_end)
-		return -1;
-	if (http_parse_request(c->in + r->head_off, r->head_len, &req_limits,
-	    rq, hdrs2) != HTTP_PARSE_OK)
-		return -1;
-	if (r->np_len > 0) {
-		rq->path = r->np;
-		rq->path_len = r->np_len;
-	}
-	return 0;
 }
 
 /*
@@ -250,14 +226,15 @@ cache_grow_check(struct req *r)
 /*
  * A key another request is storing: answer from its object as it grows
  * when that one announced its length and is fresh for this request.
- * Returns 1 when answered (*st set).
+ * Returns STEP_ANSWERED when answered, STEP_NEXT when not.
  */
-static int
+static enum step
 cache_grow_hit(struct client *c, const struct http_request *rq,
-    const struct cachepol_req *cr, const struct cachepol_opts *o, enum step *st)
+    const struct cachepol_req *cr, const struct cachepol_opts *o)
 {
 	struct req	*r = c->r;
 	struct vary_arg	 va;
+	enum step	 st;
 
 	vary_arg_init(&va, c, rq);
 	if (r->cref.pin != 0)
@@ -265,32 +242,32 @@ cache_grow_hit(struct client *c, const struct http_request *rq,
 	cache_unfollow(worker.cache, &r->cref);
 	if (cache_lookup_growing(worker.cache, r->ck, r->klen, vary_cb, &va,
 	    &r->cref, &r->cmeta, &r->cexpect) == -1)
-		return 0;
+		return STEP_NEXT;
 	if (cachepol_use(&r->cmeta, cr, o, ev_wall) != CACHEPOL_FRESH ||
 	    (r->cexpect == CACHE_EXPECT_UNKNOWN && r->version == 10)) {
 		/* An HTTP/1.0 client waits for the whole object instead. */
 		cache_unfollow(worker.cache, &r->cref);
-		return 0;
+		return STEP_NEXT;
 	}
 	r->vlen = va.len;
 	r->c_grow = 1;
 	snprintf(r->cstatus, sizeof(r->cstatus),
 	    "portico; fwd=miss; collapsed; ttl=%lld",
 	    (long long)cachepol_ttl(&r->cmeta, ev_wall));
-	*st = cache_hit(c, rq);
-	if (*st == STEP_AGAIN) {
+	st = cache_hit(c, rq);
+	if (st == STEP_NEXT) {
 		r->c_grow = 0;
 		r->cstatus[0] = '\0';
-		return 0;
+		return STEP_NEXT;
 	}
-	STAT_INC(cache_hits);
-	return 1;
+	shm_stat_inc(&worker.stats->cache_hits);
+	return st;
 }
 
 /*
  * Answer from the found object (r->cref): the client's own conditions
  * and a single range are honoured.  rq may be NULL (then neither is).
- * Returns STEP_DONE with c->state CS_CACHE, or STEP_AGAIN when the
+ * Returns STEP_ANSWERED with c->state CS_CACHE, or STEP_NEXT when the
  * object changed under us (the caller goes upstream instead).
  */
 enum step
@@ -301,6 +278,7 @@ cache_hit(struct client *c, const struct http_request *rq)
 	uint32_t	 hl = r->cref.head_len;
 	uint64_t	 blen = r->c_grow ? r->cexpect : r->cref.body_len;
 	uint64_t	 first = 0, last = 0;
+	int64_t		 len = HEAD_NO_LENGTH;	/* for head_tail() */
 	char		*eol;
 	int		 rc = 0, range = 0, status = r->cmeta.status, nobody;
 	int		 unknown = r->c_grow && blen == CACHE_EXPECT_UNKNOWN;
@@ -308,12 +286,12 @@ cache_hit(struct client *c, const struct http_request *rq)
 	char		 line[64];
 
 	if (hl < 16 || hl > bufsize - 1024)
-		return STEP_AGAIN;
+		return STEP_NEXT;
 	if (r->hb == NULL && (r->hb = buf_get()) == NULL)
-		return STEP_AGAIN;
+		return STEP_NEXT;
 	if (cache_copy(worker.cache, &r->cref, 0, r->hb, hl) == -1 ||
 	    memcmp(r->hb + hl - 4, "\r\n\r\n", 4) != 0)
-		return STEP_AGAIN;
+		return STEP_NEXT;
 	nobody = r->method == HTTP_M_HEAD;
 	if (rq != NULL && status == 200 && cachepol_not_modified(rq, &r->cmeta)) {
 		status = 304;
@@ -330,7 +308,7 @@ cache_hit(struct client *c, const struct http_request *rq)
 		/* A different status line in front of the stored fields. */
 		eol = memchr(r->hb, '\n', hl);
 		if (eol == NULL)
-			return STEP_AGAIN;
+			return STEP_NEXT;
 		oldsl = eol + 1 - r->hb;
 		newsl = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
 		    http_status_reason(status));
@@ -343,7 +321,7 @@ cache_hit(struct client *c, const struct http_request *rq)
 	b.cap = bufsize;
 	rc |= hb_str(&b, "Age: ");
 	rc |= hb_num(&b, cachepol_age(&r->cmeta, ev_wall));
-	rc |= hb_str(&b, "\r\nVia: 1.1 portico\r\nCache-Status: ");
+	rc |= hb_str(&b, "\r\nVia: 1.1 portico\r\n");
 	if (r->cstatus[0] == '\0') {
 		/* The plain hit: its value is also kept for the log. */
 		struct hbuild	 cs = { r->cstatus, 0, sizeof(r->cstatus) - 1 };
@@ -352,39 +330,29 @@ cache_hit(struct client *c, const struct http_request *rq)
 		(void)hb_num(&cs, cachepol_ttl(&r->cmeta, ev_wall));
 		r->cstatus[cs.len] = '\0';
 	}
-	rc |= hb_str(&b, r->cstatus);
-	rc |= hb_str(&b, "\r\n");
 	if (r->hsts != NULL) {
 		rc |= hb_str(&b, "Strict-Transport-Security: ");
 		rc |= hb_str(&b, r->hsts);
 		rc |= hb_str(&b, "\r\n");
 	}
-	if (status == 416)
-		rc |= hb_fmt(&b, "Content-Range: bytes */%llu\r\nContent-Length: 0\r\n",
+	if (status == 416) {
+		rc |= hb_fmt(&b, "Content-Range: bytes */%llu\r\n",
 		    (unsigned long long)blen);
-	else if (range == 1)
-		rc |= hb_fmt(&b, "Content-Range: bytes %llu-%llu/%llu\r\n"
-		    "Content-Length: %llu\r\n", (unsigned long long)first,
-		    (unsigned long long)last, (unsigned long long)blen,
-		    (unsigned long long)(last - first + 1));
-	else if (unknown) {
+		len = 0;
+	} else if (range == 1) {
+		rc |= hb_fmt(&b, "Content-Range: bytes %llu-%llu/%llu\r\n",
+		    (unsigned long long)first, (unsigned long long)last,
+		    (unsigned long long)blen);
+		len = (int64_t)(last - first + 1);
+	} else if (unknown) {
 		/* Its length is known once it is whole: chunks till then. */
 		if (!nobody)
-			rc |= hb_str(&b, "Transfer-Encoding: chunked\r\n");
-	} else if (status != 204 && (status != 304 || blen > 0)) {
-		rc |= hb_str(&b, "Content-Length: ");
-		rc |= hb_num(&b, (int64_t)blen);
-		rc |= hb_str(&b, "\r\n");
-	}
-	if (worker.quitting)
-		r->keep_alive = 0;
-	if (!r->keep_alive)
-		rc |= hb_str(&b, "Connection: close\r\n");
-	else if (r->version == 10)
-		rc |= hb_str(&b, "Connection: keep-alive\r\n");
-	rc |= hb_str(&b, "\r\n");
+			len = HEAD_CHUNKED;
+	} else if (status != 204 && (status != 304 || blen > 0))
+		len = (int64_t)blen;
+	rc |= head_tail(&b, r, len);
 	if (rc != 0)
-		return STEP_AGAIN;
+		return STEP_NEXT;
 	r->hb_pos = 0;
 	r->hb_end = b.len;
 	r->c_chunk = unknown && !nobody;
@@ -411,14 +379,14 @@ cache_hit(struct client *c, const struct http_request *rq)
 	} else if (r->cend - r->coff <= bufsize - r->hb_end) {
 		if (r->cend > r->coff && cache_copy(worker.cache, &r->cref, r->coff,
 		    r->hb + r->hb_end, r->cend - r->coff) == -1)
-			return STEP_AGAIN;
+			return STEP_NEXT;
 		r->hb_end += r->cend - r->coff;
 		r->body_bytes = r->cend - r->coff;
 		r->coff = r->cend;
 	} else if (r->cref.pin == 0 &&
 	    cache_pin(worker.cache, &r->cref, worker.slot) == -1 &&
 	    !cache_ref_valid(worker.cache, &r->cref))
-		return STEP_AGAIN;
+		return STEP_NEXT;
 	r->status = status;
 	r->resp_head = 1;
 	r->c_hit = 1;
@@ -428,7 +396,7 @@ cache_hit(struct client *c, const struct http_request *rq)
 		cache_abort(worker.cache, &r->cw);
 	r->c_store = 0;
 	c->state = CS_CACHE;
-	return STEP_DONE;
+	return STEP_ANSWERED;
 }
 
 /*
@@ -531,14 +499,14 @@ step_cache(struct client *c)
 				goto changed;
 			if (r->coff >= r->cref.head_len + r->cref.body_len) {
 				c->wait = W_CGROW;
-				return STEP_AGAIN;
+				return STEP_WAIT;
 			}
 			r->cwait_until = ev_now + cache_grow_patience(r);
 			continue;
 		}
 		if (!c->wr_ready) {
 			c->wait = W_CL_WRITE;
-			return STEP_AGAIN;
+			return STEP_WAIT;
 		}
 		if (r->c_chunk && r->ck_left == 0 && !r->c_last) {
 			if (r->coff < r->cend && r->coff < avail) {
@@ -585,14 +553,12 @@ int
 cache_stale_ok(struct client *c)
 {
 	struct req		*r = c->r;
-	struct http_request	 rq;
 	struct cachepol_req	 cr;
 	int64_t			 ms = r->route->cache_stale_if_error_ms;
 
-	if (!r->c_stale || !cache_ref_valid(worker.cache, &r->cref) ||
-	    req_reparse(c, &rq) == -1)
+	if (!r->c_stale || !cache_ref_valid(worker.cache, &r->cref))
 		return 0;
-	cachepol_request(&rq, &cr);
+	cachepol_request(&r->rq, &cr);
 	if (cachepol_stale_if_error(&r->cmeta, &cr, ev_wall))
 		return 1;
 	/* The operator's default, for responses that did not say. */
@@ -606,7 +572,6 @@ enum step
 cache_serve_stale(struct client *c, int status)
 {
 	struct req		*r = c->r;
-	struct http_request	 rq;
 	char			 saved[sizeof(r->cstatus)];
 	enum step		 st;
 
@@ -616,9 +581,9 @@ cache_serve_stale(struct client *c, int status)
 	    (long long)cachepol_ttl(&r->cmeta, ev_wall));
 	r->c_stale = 0;
 	r->up_reuse = 0;
-	st = cache_hit(c, req_reparse(c, &rq) == 0 ? &rq : NULL);
-	if (st == STEP_DONE)
-		STAT_INC(cache_stale);
+	st = cache_hit(c, &r->rq);
+	if (st == STEP_ANSWERED)
+		shm_stat_inc(&worker.stats->cache_stale);
 	else
 		memcpy(r->cstatus, saved, sizeof(saved));
 	return st;
@@ -708,11 +673,11 @@ cache_purge_request(struct client *c, int ban)
 }
 
 /*
- * A request on a caching route, before any upstream work.  Returns 1 when
- * it is answered or waits (*st set), 0 when it goes upstream.
+ * A request on a caching route, before any upstream work.  Returns
+ * STEP_NEXT when it goes upstream, else how it is answered or waits.
  */
-int
-cache_request(struct client *c, const struct http_request *rq, enum step *st)
+enum step
+cache_request(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
 	struct cachepol_req	 cr;
@@ -720,24 +685,23 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 	enum cache_lookup_rc	 lrc;
 	const char		*fwd = "miss";
 	int			 collapsed = r->cwait_until != 0;
+	enum step		 st;
 
 	if (r->ck == NULL && (r->ck = buf_get()) == NULL) {
 		client_close(c);
-		*st = STEP_CLOSED;
-		return 1;
+		return STEP_CLOSED;
 	}
 	r->c_stale = r->c_reval = 0;
 	r->cstatus[0] = '\0';
 	if (cache_keys(c, rq) == -1) {
 		snprintf(r->cstatus, sizeof(r->cstatus),
 		    "portico; fwd=bypass; detail=key-too-long");
-		return 0;
+		return STEP_NEXT;
 	}
 	if (rq->method == HTTP_M_OTHER && ((rq->method_len == 5 &&
 	    memcmp(rq->method_str, "PURGE", 5) == 0) || (rq->method_len == 3 &&
 	    memcmp(rq->method_str, "BAN", 3) == 0))) {
-		*st = cache_purge_request(c, rq->method_len == 3);
-		return 1;
+		return cache_purge_request(c, rq->method_len == 3);
 	}
 	cachepol_request(rq, &cr);
 	if (!cr.cacheable) {
@@ -747,14 +711,13 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 		    ip_allowed(c->ip, conf->cache.purge_allow,
 		    conf->cache.npurge_allow)));
 		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=method");
-		return 0;
+		return STEP_NEXT;
 	}
 	cache_opts(r->route, &o);
 	lrc = cache_find(c, rq);
 	if (lrc == CACHE_BUSY && c->bg) {
 		client_close(c);	/* someone refreshes it already */
-		*st = STEP_CLOSED;
-		return 1;
+		return STEP_CLOSED;
 	}
 	if (lrc == CACHE_FOUND && c->bg) {
 		/* A refresh behind a stale hit: ask the origin, store the answer. */
@@ -768,26 +731,26 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 				snprintf(r->cstatus, sizeof(r->cstatus),
 				    "portico; fwd=miss; collapsed; ttl=%lld",
 				    (long long)cachepol_ttl(&r->cmeta, ev_wall));
-			*st = cache_hit(c, rq);
-			if (*st == STEP_AGAIN)
+			st = cache_hit(c, rq);
+			if (st == STEP_NEXT)
 				break;	/* it changed: fetch it */
-			STAT_INC(cache_hits);
-			return 1;
+			shm_stat_inc(&worker.stats->cache_hits);
+			return st;
 		case CACHEPOL_STALE_SWR:
 			snprintf(r->cstatus, sizeof(r->cstatus), "portico; hit; "
 			    "ttl=%lld; detail=stale-while-revalidate",
 			    (long long)cachepol_ttl(&r->cmeta, ev_wall));
 			cache_refresh_behind(c, rq);
-			*st = cache_hit(c, rq);
-			if (*st == STEP_AGAIN)
+			st = cache_hit(c, rq);
+			if (st == STEP_NEXT)
 				break;
-			STAT_INC(cache_hits);
-			return 1;
+			shm_stat_inc(&worker.stats->cache_hits);
+			return st;
 		case CACHEPOL_BYPASS:
 			snprintf(r->cstatus, sizeof(r->cstatus),
 			    "portico; fwd=bypass; detail=authorization");
-			STAT_INC(cache_misses);
-			return 0;
+			shm_stat_inc(&worker.stats->cache_misses);
+			return STEP_NEXT;
 		case CACHEPOL_REVALIDATE:
 		default:
 			r->c_stale = 1;
@@ -799,15 +762,15 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 		}
 	} else if (lrc == CACHE_BUSY && !cr.no_store) {
 		/* Someone stores it: follow it as it grows, if it can be. */
-		if (cache_grow_hit(c, rq, &cr, &o, st))
-			return 1;
+		if ((st = cache_grow_hit(c, rq, &cr, &o)) != STEP_NEXT)
+			return st;
 		/* Else wait for that answer, up to lock_timeout. */
 		if (r->cwait_until == 0)
 			r->cwait_until = ev_now + conf->cache.lock_timeout_ms;
 		if (ev_now < r->cwait_until) {
 			c->state = CS_CWAIT;
-			*st = STEP_DONE;
-			return 1;
+			c->wait = W_CACHE;
+			return STEP_WAIT;
 		}
 		fwd = "miss";
 	}
@@ -816,8 +779,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=miss; "
 		    "detail=only-if-cached");
 		r->c_stale = 0;
-		*st = local_answer(c, 504, BODY_UNREAD(r));
-		return 1;
+		return local_answer(c, 504, BODY_UNREAD(r));
 	}
 	/*
 	 * A GET fetches for the cache: others asking meanwhile wait for it.
@@ -831,8 +793,7 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 		if (c->bg) {
 			/* Someone else refreshes it already. */
 			client_close(c);
-			*st = STEP_CLOSED;
-			return 1;
+			return STEP_CLOSED;
 		}
 		if (errno == EBUSY) {
 			/*
@@ -842,27 +803,24 @@ cache_request(struct client *c, const struct http_request *rq, enum step *st)
 			r->cwait_until = ev_now + conf->cache.lock_timeout_ms;
 			r->c_stale = r->c_reval = 0;
 			c->state = CS_CWAIT;
-			*st = STEP_DONE;
-			return 1;
+			c->wait = W_CACHE;
+			return STEP_WAIT;
 		}
 	}
-	STAT_INC(cache_misses);
+	shm_stat_inc(&worker.stats->cache_misses);
 	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=%s%s", fwd,
 	    collapsed ? "; collapsed" : "");
 	r->creq_time = ev_wall;
-	return 0;
+	return STEP_NEXT;
 }
 
 /* A collapsed miss looks again: answered from the cache, or fetched itself. */
 enum step
 cache_wait_again(struct client *c)
 {
-	struct http_request	 rq;
 	enum step		 st;
 
-	if (req_reparse(c, &rq) == -1)
-		return local_answer(c, 500, 1);
-	if (cache_request(c, &rq, &st))
+	if ((st = cache_request(c, &c->r->rq)) != STEP_NEXT)
 		return st;
-	return request_forward(c, &rq);
+	return request_forward(c);
 }

@@ -28,7 +28,7 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -116,7 +116,7 @@ static enum step
 cache_refreshed(struct client *c, const struct http_response *rs)
 {
 	struct req		*r = c->r;
-	struct http_request	 rq;
+	const struct http_request *rq = &r->rq;
 	struct http_response	 mrs;
 	struct cachepol_req	 cr;
 	struct cachepol_opts	 o;
@@ -135,8 +135,6 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 	r->t_up_end = ev_now;
 	upconn_release(c);
 	active_add(r, NULL, -1);
-	if (req_reparse(c, &rq) == -1)
-		goto fail;
 	if (r->cref.head_len > bufsize ||
 	    cache_copy(worker.cache, &r->cref, 0, cscratch, r->cref.head_len) == -1)
 		goto gone;
@@ -145,7 +143,7 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 	if (n < 0 || http_parse_response(merged, n, &resp_limits, &mrs,
 	    hdrs) != HTTP_PARSE_OK)
 		goto fail;
-	cachepol_request(&rq, &cr);
+	cachepol_request(rq, &cr);
 	cache_opts(r->route, &o);
 	if (cachepol_storable(&cr, &mrs, &o, r->creq_time, ev_wall, &m, &why) &&
 	    cache_writing(&r->cw) &&
@@ -171,8 +169,8 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 				ok = 0;
 		}
 		if (ok && cache_commit(worker.cache, &r->cw) == 0) {
-			STAT_INC(cache_stored);
-			if (cache_find(c, &rq) != CACHE_FOUND)
+			shm_stat_inc(&worker.stats->cache_stored);
+			if (cache_find(c, rq) != CACHE_FOUND)
 				goto gone;
 		} else {
 			cache_abort(worker.cache, &r->cw);
@@ -184,20 +182,20 @@ cache_refreshed(struct client *c, const struct http_response *rs)
 	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=stale; "
 	    "fwd-status=%d;%s ttl=%lld", rs_status, ok ? " stored;" : "",
 	    (long long)cachepol_ttl(ok ? &r->cmeta : &m, ev_wall));
-	if (cache_hit(c, &rq) == STEP_DONE)
-		return STEP_DONE;
+	if (cache_hit(c, rq) == STEP_ANSWERED)
+		return STEP_ANSWERED;
 gone:
 	/*
 	 * The object changed meanwhile: another request that revalidated it
 	 * too has stored it again.  The origin vouched for it: answer with
 	 * what is stored now.
 	 */
-	if (cache_find(c, &rq) == CACHE_FOUND) {
+	if (cache_find(c, rq) == CACHE_FOUND) {
 		snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=stale; "
 		    "fwd-status=304; ttl=%lld",
 		    (long long)cachepol_ttl(&r->cmeta, ev_wall));
-		if (cache_hit(c, &rq) == STEP_DONE)
-			return STEP_DONE;
+		if (cache_hit(c, rq) == STEP_ANSWERED)
+			return STEP_ANSWERED;
 	}
 fail:
 	log_warnx("cache: object for %.*s went away during its revalidation",
@@ -208,14 +206,15 @@ fail:
 }
 
 /*
- * A final response head from the origin on a caching route.  Returns 1
- * when the client is answered from the cache instead (*st set).
+ * A final response head from the origin on a caching route.  Returns
+ * STEP_NEXT when the origin's answer goes on to the client, else how the
+ * client is answered instead (from the cache).
  */
-int
-cache_response(struct client *c, const struct http_response *rs, enum step *st)
+enum step
+cache_response(struct client *c, const struct http_response *rs)
 {
 	struct req		*r = c->r;
-	struct http_request	 rq, frq;
+	struct http_request	 frq;
 	struct cachepol_req	 cr;
 	struct cachepol_opts	 o;
 	struct cache_meta	 m;
@@ -226,25 +225,22 @@ cache_response(struct client *c, const struct http_response *rs, enum step *st)
 	if (r->c_invalidate) {
 		if (cachepol_invalidates(r->method, rs->status))
 			cache_invalidate(c, rs);
-		return 0;
+		return STEP_NEXT;
 	}
-	if (r->c_reval && rs->status == 304) {
-		*st = cache_refreshed(c, rs);
-		return 1;
-	}
+	if (r->c_reval && rs->status == 304)
+		return cache_refreshed(c, rs);
 	if (r->c_stale && rs->status >= 500 && rs->status <= 504 &&
 	    cache_stale_ok(c)) {
-		*st = cache_serve_stale(c, rs->status);
-		if (*st == STEP_DONE)
-			return 1;
+		if (cache_serve_stale(c, rs->status) == STEP_ANSWERED)
+			return STEP_ANSWERED;
 	}
 	if (!cache_writing(&r->cw))
-		return 0;
+		return STEP_NEXT;
 	len = strlen(r->cstatus);
-	if (req_reparse(c, &rq) == -1 || fwd_view(c, &rq, &frq) == -1)
+	if (fwd_view(c, &r->rq, &frq) == -1)
 		why = "request";
 	else {
-		cachepol_request(&rq, &cr);
+		cachepol_request(&r->rq, &cr);
 		cache_opts(r->route, &o);
 		if (!cachepol_storable(&cr, rs, &o, r->creq_time, ev_wall, &m, &why))
 			;
@@ -268,13 +264,13 @@ cache_response(struct client *c, const struct http_response *rs, enum step *st)
 			cache_ahead_begin(c, rs);
 			snprintf(r->cstatus + len, sizeof(r->cstatus) - len,
 			    "; stored; ttl=%lld", (long long)cachepol_ttl(&m, ev_wall));
-			return 0;
+			return STEP_NEXT;
 		}
 	}
 	cache_abort(worker.cache, &r->cw);
 	r->c_store = 0;
 	snprintf(r->cstatus + len, sizeof(r->cstatus) - len, "; detail=%s", why);
-	return 0;
+	return STEP_NEXT;
 }
 
 /* Response body bytes on their way to the client: into the object too. */
@@ -354,7 +350,7 @@ cache_ahead_detach(struct client *c)
 
 /*
  * Send the client what it can take: the rest of its head, then object
- * bytes up to what is stored.  STEP_AGAIN, or STEP_CLOSED when the object
+ * bytes up to what is stored.  STEP_NEXT, or STEP_CLOSED when the object
  * went away under the client (cut).  When the object could not grow and
  * the client has it all, the object is given up and c_ahead ends.
  */
@@ -403,7 +399,7 @@ cache_ahead_write(struct client *c)
 		cache_abort(worker.cache, &r->cw);
 		r->c_ahead = 0;
 	}
-	return STEP_AGAIN;
+	return STEP_NEXT;
 lost:
 	log_warnx("client %s: object being stored was removed while being "
 	    "sent: connection cut", c->ip);
@@ -430,13 +426,13 @@ cache_ahead_done(struct client *c)
 		client_abort(c);
 		return STEP_CLOSED;
 	}
-	STAT_INC(cache_stored);
+	shm_stat_inc(&worker.stats->cache_stored);
 	r->cend = r->cref.head_len + r->cref.body_len;
 	r->t_up_end = ev_now;
 	upconn_release(c);
 	active_add(r, NULL, -1);
 	c->state = CS_CACHE;
-	return STEP_DONE;
+	return STEP_ANSWERED;
 }
 
 /* The whole body is in: make the object visible. */
@@ -447,7 +443,7 @@ cache_done(struct req *r)
 		return;
 	r->c_store = 0;
 	if (cache_commit(worker.cache, &r->cw) == 0)
-		STAT_INC(cache_stored);
+		shm_stat_inc(&worker.stats->cache_stored);
 }
 
 /*

@@ -27,7 +27,7 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -40,7 +40,6 @@ size_t			 nupstreams;
 size_t			 bufsize;
 struct http_limits	 req_limits, resp_limits;
 struct http_header	*hdrs;
-struct http_header	*hdrs2;	/* a request head parsed again */
 char			*cscratch; /* cache: two buffers for heads */
 struct cache_scope	*cache_scopes;
 char			*fwdbuf;   /* cache: the forwarded head, built again */
@@ -93,9 +92,8 @@ proxy_init(struct conf *c)
 	resp_limits.max_head = bufsize - 1024;
 	resp_limits.max_headers = c->g.max_headers > 200 ? c->g.max_headers : 200;
 	hdrs = calloc(resp_limits.max_headers, sizeof(*hdrs));
-	hdrs2 = calloc(req_limits.max_headers, sizeof(*hdrs2));
 	upstreams = calloc(c->nupstreams, sizeof(*upstreams));
-	if (hdrs == NULL || hdrs2 == NULL || upstreams == NULL)
+	if (hdrs == NULL || upstreams == NULL)
 		return -1;
 	if (worker.cache != NULL && (cscratch = malloc(2 * bufsize)) == NULL)
 		return -1;
@@ -176,8 +174,7 @@ proxy_fini(void)
 		for (s = upstreams[i].servers; s < upstreams[i].servers + upstreams[i].n; s++) {
 			while (s->idle != NULL)
 				upconn_close(s->idle);
-			if (s->tls_session != NULL)
-				SSL_SESSION_free(s->tls_session);
+			tls_session_free(&s->tls_session);
 		}
 		free(upstreams[i].servers);
 		free(upstreams[i].bs);
@@ -190,8 +187,6 @@ proxy_fini(void)
 	cache_scopes = NULL;
 	free(hdrs);
 	hdrs = NULL;
-	free(hdrs2);
-	hdrs2 = NULL;
 	free(cscratch);
 	cscratch = NULL;
 	free(fwdbuf);

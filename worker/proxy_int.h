@@ -36,7 +36,10 @@
  *             an upstream server is picked
  *
  * client_run() drives a connection as far as it can go with the readiness
- * it has, then sets the one timer the connection waits on.  Sockets are
+ * it has, then sets the one timer the connection waits on.  Each state
+ * has its step (step_head, step_body, step_proxy = step_request +
+ * step_response, step_local, step_cache, step_linger); every step returns
+ * an enum step, and client_run goes on or stops on that alone.  Sockets are
  * registered once, edge-triggered; readiness is remembered in rd_ready /
  * wr_ready and cleared when a read or write comes back short or EAGAIN.
  *
@@ -57,19 +60,16 @@
 
 #include "common/cache.h"
 #include "common/conf.h"
+#include "common/http.h"
 #include "common/shm.h"
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
 #include "worker/proxy.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
 
-#define STAT_INC(f)	__atomic_store_n(&worker.stats->f, \
-			    __atomic_load_n(&worker.stats->f, __ATOMIC_RELAXED) + 1, \
-			    __ATOMIC_RELAXED)
 #define FREE_KEEP	512	/* free buffers kept for reuse */
 #define MAX_CONN_TOKENS	16
 #define LINGER_MS	2000	/* longest lingering close */
@@ -104,7 +104,25 @@ enum wait_on {
 	W_CGROW		/* a hit on an object being stored waits for more of it */
 };
 
-enum step { STEP_AGAIN, STEP_DONE, STEP_CLOSED };
+/*
+ * What a step of the exchange did: every step function returns one, and
+ * client_run dispatches on it (it never compares state before and after
+ * a step to find out).
+ */
+enum step {
+	STEP_NEXT,	/* this step is through: go on with what c->state
+			   says (for a cache lookup: not answered, go on to
+			   the upstream; in CS_PROXY: that direction is done) */
+	STEP_WAIT,	/* waiting for readiness or a timer: c->wait says on
+			   what, and client_run arms its timer */
+	STEP_ANSWERED,	/* portico answers the request itself (its own page,
+			   a redirect, the status page, the cache): c->state
+			   is CS_LOCAL or CS_CACHE now */
+	STEP_RETRY,	/* the request goes again, to another server (or
+			   waits in the queue for one): CS_PROXY starts over */
+	STEP_CLOSED	/* the connection is closed (client_close): it must
+			   not be touched any more */
+};
 
 struct server_rt;
 struct client;
@@ -125,7 +143,8 @@ struct server_rt {
 	struct upstream_rt	*up;
 	struct upconn		*idle;		/* most recently used first */
 	int			 nidle;
-	SSL_SESSION		*tls_session;	/* last TLS session, for resumption */
+	struct tls_session	*tls_session;	/* opaque (worker/tls.h): the last
+						   TLS session, for resumption */
 };
 
 struct upstream_rt {
@@ -142,7 +161,6 @@ struct req {
 	struct upstream_rt	*upstream;
 	struct upconn		*up;
 	int			 server;	/* index in upstream, -1 none */
-	int			 attempts;
 	int			 fail_status;	/* answer if no server is left */
 	int			 retried;	/* retries on other servers so far */
 	int			 queued;	/* waiting in the upstream's queue */
@@ -244,6 +262,18 @@ struct req {
 	char			 referer[160];
 	char			 agent[200];
 	const char		*hsts;		/* Strict-Transport-Security to add */
+	/*
+	 * The parsed request head, kept for the whole exchange (set with
+	 * parsed, by step_head): rq.headers is fields, rq.path is np when
+	 * the path was normalized, and the other strings point into c->in,
+	 * where the head stays (head_off, head_len) until the exchange
+	 * ends.  Only a request body streamed upstream unbuffered may
+	 * overwrite it, once its bytes wrap to the start of c->in
+	 * (replayable is 0 from then on): the cache, the one reader of rq
+	 * after the forward, takes bodiless requests only.
+	 */
+	struct http_request	 rq;
+	struct http_header	 fields[];	/* req_limits.max_headers */
 };
 
 struct client {
@@ -273,6 +303,17 @@ struct hbuild {
 	char	*p;
 	size_t	 len, cap;
 };
+
+/* Who the client is, for the fields build_request_head() vouches for. */
+struct fwd_peer {
+	const char	*ip;		/* its address, as text */
+	int		 https;		/* it came in on a TLS listener */
+	const char	*cert_subject;	/* its verified certificate's, or NULL */
+};
+
+/* head_tail()'s length when there is no Content-Length to write. */
+#define HEAD_NO_LENGTH	(-1)	/* no framing field */
+#define HEAD_CHUNKED	(-2)	/* Transfer-Encoding: chunked */
 
 struct conn_tokens {
 	const char	*name[MAX_CONN_TOKENS];
@@ -314,14 +355,27 @@ struct ratelimit {
 	unsigned long	 skipped;
 };
 
+/* What one access log line says (accesslog_format). */
+struct accesslog_entry {
+	const char	*ip;		/* the client */
+	time_t		 wall;		/* when the request began */
+	const char	*line;		/* request line, escaped; "": none */
+	int		 status;
+	uint64_t	 bytes;		/* response body bytes sent */
+	const char	*referer;	/* escaped; "": none */
+	const char	*agent;		/* escaped; "": none */
+	const char	*upstream;	/* the server's address; NULL: none */
+	uint64_t	 upstream_ms;	/* time with the server */
+	uint64_t	 total_ms;	/* time of the whole exchange */
+};
+
 /* Worker-wide state of the request path (proxy.c owns it). */
 extern struct conf		*conf;
 extern struct upstream_rt	*upstreams;
 extern size_t			 nupstreams;
 extern size_t			 bufsize;
 extern struct http_limits	 req_limits, resp_limits;
-extern struct http_header	*hdrs;
-extern struct http_header	*hdrs2;	/* a request head parsed again */
+extern struct http_header	*hdrs;	/* a head being parsed (a request's go to r->fields) */
 extern char			*cscratch;	/* cache: two buffers for heads */
 /* cache: "ROUTE UPSTREAM", the scope of each route's keys (cache_keys) */
 extern struct cache_scope	*cache_scopes;
@@ -352,8 +406,12 @@ void	 copy_field(char *dst, size_t cap, const char *s, size_t n);
 void	 raw_path(const struct http_request *rq, const char **pathp, size_t *lenp);
 int	 fwd_client_field(const struct req *r, const struct http_request *rq, const struct conn_tokens *ct, const struct http_header *h, int store, int reval);
 int	 fwd_own_field(const char *n, size_t len);
+int	 request_head_build(struct req *r, const struct fwd_peer *peer, const struct http_request *rq, struct hbuild *b);
 int	 build_request_head(struct client *c, const struct http_request *rq);
+int	 response_head_build(struct req *r, const struct http_response *rs, int final, struct hbuild *b);
 int	 build_response_head(struct client *c, const struct http_response *rs, int final);
+int	 head_start_local(struct hbuild *b, int status);
+int	 head_tail(struct hbuild *b, struct req *r, int64_t length);
 const char *	http_date(void);
 enum step	 local_answer(struct client *c, int status, int close_after);
 ssize_t	 client_write2(struct client *c, const char *a, size_t al, const char *b, size_t bl);
@@ -362,8 +420,8 @@ enum step	 step_linger(struct client *c);
 enum step	 status_answer(struct client *c, const struct http_request *rq);
 int	 ip_allowed(const char *ip, const struct conf_cidr *list, size_t n);
 void	 request_key(struct client *c, const struct http_request *rq);
+struct conf_route *	route_find(const struct conf *cf, const struct conf_listener *ls, const struct http_request *rq, int *status);
 void	 cache_opts(const struct conf_route *rt, struct cachepol_opts *o);
-int	 req_reparse(struct client *c, struct http_request *rq);
 int	 fwd_view(struct client *c, const struct http_request *rq, struct http_request *frq);
 const struct http_request *	vary_pick(const char *n, size_t len, void *arg);
 enum cache_lookup_rc	 cache_find(struct client *c, const struct http_request *rq);
@@ -374,8 +432,8 @@ void	 obj_sent(struct req *r, size_t n, size_t hl);
 enum step	 step_cache(struct client *c);
 int	 cache_stale_ok(struct client *c);
 enum step	 cache_serve_stale(struct client *c, int status);
-int	 cache_request(struct client *c, const struct http_request *rq, enum step *st);
-int	 cache_response(struct client *c, const struct http_response *rs, enum step *st);
+enum step	 cache_request(struct client *c, const struct http_request *rq);
+enum step	 cache_response(struct client *c, const struct http_response *rs);
 void	 cache_body(struct req *r, const char *p, size_t n);
 enum step	 cache_ahead_write(struct client *c);
 enum step	 cache_ahead_done(struct client *c);
@@ -385,10 +443,10 @@ enum step	 cache_wait_again(struct client *c);
 enum step	 step_handshake(struct client *c);
 enum step	 redirect_answer(struct client *c, const struct http_request *rq);
 enum step	 step_head(struct client *c);
-enum step	 body_begin(struct client *c, const struct http_request *rq);
+enum step	 body_begin(struct client *c);
 enum step	 step_body(struct client *c);
-enum step	 request_start(struct client *c, const struct http_request *rq);
-enum step	 request_forward(struct client *c, const struct http_request *rq);
+enum step	 request_start(struct client *c);
+enum step	 request_forward(struct client *c);
 void	 upconn_close(struct upconn *u);
 void	 req_drop_up(struct req *r);
 void	 upconn_release(struct client *c);
@@ -397,6 +455,7 @@ void	 server_failed(struct server_rt *s, int i);
 void	 queue_leave(struct req *r);
 enum step	 upstream_start(struct client *c);
 unsigned	 retry_status_bit(int status);
+int	 retry_idempotent(enum http_method m);
 int	 retry_allowed(const struct req *r, unsigned kind, int nothing_sent);
 enum step	 request_retry(struct client *c, int same_server, int status);
 enum step	 upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_sent, int status);
@@ -407,6 +466,7 @@ enum step	 response_head(struct client *c, const struct http_response *rs);
 enum step	 upstream_broke(struct client *c, const char *why);
 enum step	 step_response(struct client *c);
 void	 log_request_line(char *line, size_t cap, const struct http_request *rq);
+size_t	 accesslog_format(char *buf, size_t cap, const struct accesslog_entry *e);
 void	 access_log(struct client *c);
 enum step	 request_finish(struct client *c);
 void	 client_run(struct client *c);

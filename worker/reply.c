@@ -27,7 +27,7 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -59,8 +59,9 @@ enum step
 local_answer(struct client *c, int status, int close_after)
 {
 	struct req	*r = c->r;
+	struct hbuild	 b;
 	char		 body[256];
-	int		 blen, n;
+	int		 blen, rc = 0;
 	const char	*reason = http_status_reason(status);
 
 	if (r == NULL) {
@@ -83,7 +84,7 @@ local_answer(struct client *c, int status, int close_after)
 		client_close(c);
 		return STEP_CLOSED;
 	}
-	if (c->tls != NULL && SSL_want_write(c->tls->ssl)) {
+	if (c->tls != NULL && tls_conn_want_write(c->tls)) {
 		/*
 		 * A record of what was being written (a 1xx) waits inside
 		 * OpenSSL and goes out first, whatever comes next: another
@@ -93,33 +94,36 @@ local_answer(struct client *c, int status, int close_after)
 		return STEP_CLOSED;
 	}
 	if (r->c_stale && (status == 500 || (status >= 502 && status <= 504)) &&
-	    cache_stale_ok(c) && cache_serve_stale(c, status) == STEP_DONE)
-		return STEP_DONE;	/* stale-if-error */
-	if (close_after || worker.quitting)
+	    cache_stale_ok(c) && cache_serve_stale(c, status) == STEP_ANSWERED)
+		return STEP_ANSWERED;	/* stale-if-error */
+	if (close_after)
 		r->keep_alive = 0;
-	r->local_close = !r->keep_alive;
 	r->status = status;
 	blen = snprintf(body, sizeof(body),
 	    "<html>\r\n<head><title>%d %s</title></head>\r\n"
 	    "<body>\r\n<h1>%d %s</h1>\r\n<hr><p>portico</p>\r\n</body>\r\n</html>\r\n",
 	    status, reason, status, reason);
-	n = snprintf(r->hb, bufsize,
-	    "HTTP/1.1 %d %s\r\nServer: portico\r\nDate: %s\r\n"
-	    "Content-Type: text/html\r\nContent-Length: %d\r\n%s%s%s%s%s\r\n%s",
-	    status, reason, http_date(), blen,
-	    r->local_close ? "Connection: close\r\n" :
-	    (r->version == 10 ? "Connection: keep-alive\r\n" : ""),
-	    status == 503 ? "Retry-After: 5\r\n" : "",
-	    r->cstatus[0] != '\0' ? "Cache-Status: " : "", r->cstatus,
-	    r->cstatus[0] != '\0' ? "\r\n" : "",
-	    r->method == HTTP_M_HEAD ? "" : body);
+	b = (struct hbuild){ r->hb, 0, bufsize };
+	rc |= head_start_local(&b, status);
+	rc |= hb_str(&b, "Content-Type: text/html\r\n");
+	if (status == 503)
+		rc |= hb_str(&b, "Retry-After: 5\r\n");
+	rc |= head_tail(&b, r, blen);
+	r->local_close = !r->keep_alive;
+	if (r->method != HTTP_M_HEAD)
+		rc |= hb_str(&b, body);
+	if (rc != 0) {
+		/* Cannot be: a buffer holds far more than a page. */
+		client_close(c);
+		return STEP_CLOSED;
+	}
 	r->hb_pos = 0;
-	r->hb_end = n;
+	r->hb_end = b.len;
 	r->body_bytes = r->method == HTTP_M_HEAD ? 0 : (uint64_t)blen;
 	r->resp_head = 1;
 	req_drop_up(r);
 	c->state = CS_LOCAL;
-	return STEP_DONE;
+	return STEP_ANSWERED;
 }
 
 /*
@@ -176,7 +180,7 @@ step_local(struct client *c)
 	while (r->hb_pos < r->hb_end || r->xbody_pos < r->xbody_len) {
 		if (!c->wr_ready) {
 			c->wait = W_CL_WRITE;
-			return STEP_AGAIN;
+			return STEP_WAIT;
 		}
 		hl = r->hb_end - r->hb_pos;
 		n = client_write2(c, r->hb + r->hb_pos, hl, r->xbody + r->xbody_pos,
@@ -202,7 +206,7 @@ step_local(struct client *c)
 		c->in_pos = c->in_end = 0;
 		c->state = CS_LINGER;
 		c->fixed_deadline = ev_now + LINGER_MS;
-		return STEP_DONE;
+		return STEP_NEXT;
 	}
 	return request_finish(c);
 }
@@ -217,7 +221,7 @@ step_linger(struct client *c)
 	for (;;) {
 		if (!c->rd_ready) {
 			c->wait = W_LINGER;
-			return STEP_AGAIN;
+			return STEP_WAIT;
 		}
 		n = read(c->io.fd, sink, sizeof(sink));
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
@@ -240,7 +244,8 @@ redirect_answer(struct client *c, const struct http_request *rq)
 	const char	*t = rq->target;
 	size_t		 hl = 0, tl = rq->target_len, ql = 0;
 	const char	*q = NULL;
-	int		 n;
+	struct hbuild	 b;
+	int		 rc = 0;
 	static const char body[] = "<html>\r\n<head><title>301 Moved "
 	    "Permanently</title></head>\r\n<body>\r\n<h1>301 Moved "
 	    "Permanently</h1>\r\n<hr><p>portico</p>\r\n</body>\r\n</html>\r\n";
@@ -271,25 +276,25 @@ redirect_answer(struct client *c, const struct http_request *rq)
 	}
 	if (BODY_UNREAD(r))
 		r->keep_alive = 0;	/* the body is not read */
-	r->local_close = !r->keep_alive;
-	n = snprintf(r->hb, bufsize, "HTTP/1.1 301 Moved Permanently\r\n"
-	    "Server: portico\r\nDate: %s\r\nLocation: https://%s%s%.*s%s%.*s\r\n"
-	    "Content-Type: text/html\r\nContent-Length: %zu\r\n%s\r\n%s",
-	    http_date(), host, port, (int)tl, t, q != NULL ? "?" : "", (int)ql,
-	    q != NULL ? q : "", sizeof(body) - 1,
-	    r->local_close ? "Connection: close\r\n" :
-	    (r->version == 10 ? "Connection: keep-alive\r\n" : ""),
-	    r->method == HTTP_M_HEAD ? "" : body);
-	if (n < 0 || (size_t)n >= bufsize) {
+	b = (struct hbuild){ r->hb, 0, bufsize };
+	rc |= head_start_local(&b, 301);
+	rc |= hb_fmt(&b, "Location: https://%s%s%.*s%s%.*s\r\n", host, port,
+	    (int)tl, t, q != NULL ? "?" : "", (int)ql, q != NULL ? q : "");
+	rc |= hb_str(&b, "Content-Type: text/html\r\n");
+	rc |= head_tail(&b, r, sizeof(body) - 1);
+	if (r->method != HTTP_M_HEAD)
+		rc |= hb_str(&b, body);
+	if (rc != 0) {
 		buf_put(r->hb);
 		r->hb = NULL;
 		return local_answer(c, 414, 1);
 	}
+	r->local_close = !r->keep_alive;
 	r->status = 301;
 	r->hb_pos = 0;
-	r->hb_end = n;
+	r->hb_end = b.len;
 	r->body_bytes = r->method == HTTP_M_HEAD ? 0 : sizeof(body) - 1;
 	r->resp_head = 1;
 	c->state = CS_LOCAL;
-	return STEP_DONE;
+	return STEP_ANSWERED;
 }

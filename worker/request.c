@@ -29,7 +29,7 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -90,12 +90,16 @@ path_normalize(struct client *c, struct http_request *rq)
 }
 
 /*
- * Route a request: listener, then the most specific matching host
- * pattern, then the longest path prefix under that host.  Returns the
- * route, or NULL with *status 421 (no host matches) or 404 (no path).
+ * Route a request that came in on listener ls: of the routes of cf on
+ * that listener (or on all), the most specific matching host pattern
+ * (exact, then the longest wildcard suffix, then any), then the longest
+ * path prefix under that host.  The host is compared lowercased, without
+ * its port and a trailing dot.  Returns the route, or NULL with *status
+ * 421 (no host matches) or 404 (no path prefix does).
  */
-static struct conf_route *
-route_find(struct proxy_listener *ls, const struct http_request *rq, int *status)
+struct conf_route *
+route_find(const struct conf *cf, const struct conf_listener *ls,
+    const struct http_request *rq, int *status)
 {
 	char			 host[256];
 	size_t			 hl = 0, i, best_rank = 0, rank, best_len = 0;
@@ -124,9 +128,9 @@ route_find(struct proxy_listener *ls, const struct http_request *rq, int *status
 	host[hl] = '\0';
 
 	/* Pass 1: the best host rank among matching routes. */
-	for (i = 0; i < conf->nroutes; i++) {
-		rt = &conf->routes[i];
-		if (rt->listener != NULL && rt->listener != ls->conf)
+	for (i = 0; i < cf->nroutes; i++) {
+		rt = &cf->routes[i];
+		if (rt->listener != NULL && rt->listener != ls)
 			continue;
 		switch (rt->host_kind) {
 		case HOST_ANY:
@@ -157,9 +161,9 @@ route_find(struct proxy_listener *ls, const struct http_request *rq, int *status
 		return NULL;
 	}
 	/* Pass 2: the longest path prefix among routes of that host. */
-	for (i = 0; i < conf->nroutes; i++) {
-		rt = &conf->routes[i];
-		if (rt->listener != NULL && rt->listener != ls->conf)
+	for (i = 0; i < cf->nroutes; i++) {
+		rt = &cf->routes[i];
+		if (rt->listener != NULL && rt->listener != ls)
 			continue;
 		if (rt->host_kind != hostmatch->host_kind ||
 		    strcmp(rt->host, hostmatch->host) != 0)
@@ -303,30 +307,27 @@ request_key(struct client *c, const struct http_request *rq)
 }
 
 /*
- * Read and parse a request head; on success route it and start the
- * upstream side.
+ * Read until a whole request head is in c->in, and parse it into *rq
+ * (its fields in the worker's scratch array hdrs).  STEP_NEXT when one
+ * is in, STEP_WAIT for more bytes (an idle connection holds no buffer
+ * then), else the answer to a bad head, or the close.
  */
-enum step
-step_head(struct client *c)
+static enum step
+head_read(struct client *c, struct http_request *rq)
 {
-	struct http_request	 rq;
-	struct conf_route	*rt;
-	struct req		*r;
-	ssize_t			 n;
-	int			 rc, status;
+	ssize_t	 n;
+	int	 rc;
 
-	if (c->tls != NULL && !c->tls->done)
-		return step_handshake(c);
 	for (;;) {
 		if (c->in_pos < c->in_end) {
-			memset(&rq, 0, sizeof(rq));
+			memset(rq, 0, sizeof(*rq));
 			rc = http_parse_request(c->in + c->in_pos,
-			    c->in_end - c->in_pos, &req_limits, &rq, hdrs);
+			    c->in_end - c->in_pos, &req_limits, rq, hdrs);
 			if (rc == HTTP_PARSE_OK)
-				break;
+				return STEP_NEXT;
 			if (rc > 0) {
 				log_info("client %s: bad request: %s (%d)",
-				    c->ip, rq.error ? rq.error : "?", rc);
+				    c->ip, rq->error ? rq->error : "?", rc);
 				if (c->r == NULL && (c->r = req_get()) != NULL) {
 					c->r->t_start = ev_now;
 					c->r->wall_start = ev_wall;
@@ -355,7 +356,7 @@ step_head(struct client *c)
 			c->wait = c->in_end > 0 ? W_HEAD : (c->served ? W_IDLE : W_HEAD);
 			if (c->wait == W_HEAD && c->fixed_deadline == 0)
 				c->fixed_deadline = ev_now + conf->g.client_header_timeout_ms;
-			return STEP_AGAIN;
+			return STEP_WAIT;
 		}
 		if (c->in == NULL) {
 			if ((c->in = buf_get()) == NULL) {
@@ -384,8 +385,19 @@ step_head(struct client *c)
 			c->fixed_deadline = ev_now + conf->g.client_header_timeout_ms;
 		c->in_end += n;
 	}
+}
 
-	/* A whole head is in. */
+/*
+ * A whole head is in: the exchange begins.  The parse goes into the
+ * request's own block (r->rq, its fields copied into r->fields), where
+ * it stays until the exchange ends; c->in_pos moves past the head.
+ * STEP_NEXT, or STEP_CLOSED when out of memory.
+ */
+static enum step
+req_begin(struct client *c, const struct http_request *rq)
+{
+	struct req	*r;
+
 	c->fixed_deadline = 0;
 	if (c->r == NULL) {
 		if ((c->r = req_get()) == NULL) {
@@ -395,37 +407,58 @@ step_head(struct client *c)
 		nbusy++;
 	}
 	r = c->r;
+	r->rq = *rq;
+	memcpy(r->fields, rq->headers, rq->nheaders * sizeof(*r->fields));
+	r->rq.headers = r->fields;
 	r->t_start = ev_now;
 	r->wall_start = ev_wall;
-	r->method = rq.method;
-	r->version = rq.version;
-	r->keep_alive = rq.keep_alive && !worker.quitting &&
+	r->method = rq->method;
+	r->version = rq->version;
+	r->keep_alive = rq->keep_alive && !worker.quitting &&
 	    conf->g.keepalive_timeout_ms > 0;
-	r->client_ka = rq.keep_alive;
+	r->client_ka = rq->keep_alive;
 	r->parsed = 1;
 	if (alog)
-		log_request_line(r->line, sizeof(r->line), &rq);
-	STAT_INC(requests);
+		log_request_line(r->line, sizeof(r->line), rq);
+	shm_stat_inc(&worker.stats->requests);
 
-	r->chunked = rq.chunked;
-	r->out_chunked = rq.chunked;
-	r->cl = rq.content_length;
-	r->body_left = rq.chunked ? 0 : (rq.content_length > 0 ? rq.content_length : 0);
-	c->in_pos += rq.head_len;
+	r->chunked = rq->chunked;
+	r->out_chunked = rq->chunked;
+	r->cl = rq->content_length;
+	r->body_left = rq->chunked ? 0 :
+	    (rq->content_length > 0 ? rq->content_length : 0);
+	c->in_pos += rq->head_len;
 	r->body_start = c->in_pos;
+	r->head_off = r->body_start - rq->head_len;
+	r->head_len = rq->head_len;
 	r->body_t0 = ev_now;
 	r->body_rx = c->in_end - c->in_pos;
 	r->replayable = 1;
-	if (rq.chunked)
+	if (rq->chunked)
 		http_chunked_init(&r->req_ck);
 	else
 		r->req_done = r->body_left == 0;
+	return STEP_NEXT;
+}
 
-	if (rq.host_len > 255) {
+/*
+ * The checks of a parsed request (r->rq), its route and its access:
+ * answered here (an error, the https redirect, the status page), or
+ * handed on to the body reader (request_buffering) or to request_start.
+ */
+static enum step
+request_route(struct client *c)
+{
+	struct req		*r = c->r;
+	struct http_request	*rq = &r->rq;
+	struct conf_route	*rt;
+	int			 rc, status;
+
+	if (rq->host_len > 255) {
 		log_info("client %s: bad request: Host longer than 255 bytes", c->ip);
 		return local_answer(c, 400, 1);
 	}
-	if ((rc = path_normalize(c, &rq)) != 0) {
+	if ((rc = path_normalize(c, rq)) != 0) {
 		if (rc == -1) {
 			client_close(c);
 			return STEP_CLOSED;
@@ -433,27 +466,45 @@ step_head(struct client *c)
 		return local_answer(c, rc, !r->req_done);
 	}
 	if (c->ls->conf->redirect_https && c->tls == NULL)
-		return redirect_answer(c, &rq);
-	rt = route_find(c->ls, &rq, &status);
+		return redirect_answer(c, rq);
+	rt = route_find(conf, c->ls->conf, rq, &status);
 	if (rt == NULL)
 		return local_answer(c, status, BODY_UNREAD(r));
+	r->route = rt;		/* (the metrics count refusals on it too) */
 	if (!client_allowed(c, rt)) {
 		log_info("client %s: not allowed on route %s", c->ip, rt->name);
 		return local_answer(c, 403, BODY_UNREAD(r));
 	}
 	if (rt->handler == HANDLER_STATUS) {
-		if (rq.method != HTTP_M_GET && rq.method != HTTP_M_HEAD)
+		if (rq->method != HTTP_M_GET && rq->method != HTTP_M_HEAD)
 			return local_answer(c, 405, BODY_UNREAD(r));
 		if (!r->req_done)
 			r->keep_alive = 0;
-		return status_answer(c, &rq);
+		return status_answer(c, rq);
 	}
-	if (conf->g.max_body_size > 0 && rq.content_length > conf->g.max_body_size)
+	if (conf->g.max_body_size > 0 && rq->content_length > conf->g.max_body_size)
 		return local_answer(c, 413, 1);
 	r->route = rt;
-	r->head_off = r->body_start - rq.head_len;
-	r->head_len = rq.head_len;
 	if (!r->req_done && rt->request_buffering)
-		return body_begin(c, &rq);
-	return request_start(c, &rq);
+		return body_begin(c);
+	return request_start(c);
+}
+
+/*
+ * CS_HEAD: read and parse a request head (after the TLS handshake of a
+ * new connection), then begin the exchange and route it.
+ */
+enum step
+step_head(struct client *c)
+{
+	struct http_request	 rq;
+	enum step		 st;
+
+	if (c->tls != NULL && !c->tls->done)
+		return step_handshake(c);
+	if ((st = head_read(c, &rq)) != STEP_NEXT)
+		return st;
+	if ((st = req_begin(c, &rq)) != STEP_NEXT)
+		return st;
+	return request_route(c);
 }

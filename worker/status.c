@@ -27,7 +27,8 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
+#include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -115,19 +116,19 @@ status_metrics(struct sbuf *b, struct shm_header *shm)
 				ss = &shm->srv[cs->shm_idx];
 				switch (f) {
 				case 0:
-					v = __atomic_load_n(&ss->state, __ATOMIC_RELAXED) == SHM_UP;
+					v = shm_read32(&ss->state) == SHM_UP;
 					break;
 				case 1:
-					v = __atomic_load_n(&ss->active, __ATOMIC_RELAXED);
+					v = shm_read32(&ss->active);
 					break;
 				case 2:
-					v = __atomic_load_n(&ss->requests, __ATOMIC_RELAXED);
+					v = shm_read64(&ss->requests);
 					break;
 				case 3:
-					v = __atomic_load_n(&ss->fails, __ATOMIC_RELAXED);
+					v = shm_read64(&ss->fails);
 					break;
 				default:
-					v = __atomic_load_n(&ss->retries, __ATOMIC_RELAXED);
+					v = shm_read64(&ss->retries);
 					break;
 				}
 				sb_printf(b, "%s{upstream=\"%s\",server=\"%s\"} %llu\n",
@@ -149,12 +150,12 @@ status_tls(struct sbuf *b, int prom)
 	int			 i;
 
 	if (tls_shm != NULL) {
-		v[0] = __atomic_load_n(&tls_shm->handshakes, __ATOMIC_RELAXED);
-		v[1] = __atomic_load_n(&tls_shm->resumed, __ATOMIC_RELAXED);
-		v[2] = __atomic_load_n(&tls_shm->failed, __ATOMIC_RELAXED);
-		v[3] = __atomic_load_n(&tls_shm->up_handshakes, __ATOMIC_RELAXED);
-		v[4] = __atomic_load_n(&tls_shm->up_resumed, __ATOMIC_RELAXED);
-		v[5] = __atomic_load_n(&tls_shm->up_failed, __ATOMIC_RELAXED);
+		v[0] = shm_read64(&tls_shm->handshakes);
+		v[1] = shm_read64(&tls_shm->resumed);
+		v[2] = shm_read64(&tls_shm->failed);
+		v[3] = shm_read64(&tls_shm->up_handshakes);
+		v[4] = shm_read64(&tls_shm->up_resumed);
+		v[5] = shm_read64(&tls_shm->up_failed);
 	}
 	if (!prom) {
 		sb_printf(b, ",\"tls\":{");
@@ -168,6 +169,190 @@ status_tls(struct sbuf *b, int prom)
 		    "portico_tls_%s_total %llu\n", name[i], name[i], v[i]);
 }
 
+/* The totals over all workers, as Prometheus samples. */
+static void
+status_prom_totals(struct sbuf *b, const struct shm_stats *tot)
+{
+	struct cache_stats	 cs;
+	int			 k;
+
+	sb_printf(b, "# TYPE portico_connections_total counter\n"
+	    "portico_connections_total %llu\n"
+	    "# TYPE portico_connections_refused_total counter\n"
+	    "portico_connections_refused_total %llu\n"
+	    "# TYPE portico_requests_total counter\n"
+	    "portico_requests_total %llu\n"
+	    "# TYPE portico_responses_total counter\n",
+	    (unsigned long long)tot->connections,
+	    (unsigned long long)tot->connections_refused,
+	    (unsigned long long)tot->requests);
+	for (k = 1; k <= 5; k++)
+		sb_printf(b, "portico_responses_total{class=\"%dxx\"} %llu\n",
+		    k, (unsigned long long)tot->status[k]);
+	sb_printf(b, "# TYPE portico_upstream_errors_total counter\n"
+	    "portico_upstream_errors_total %llu\n",
+	    (unsigned long long)tot->upstream_errors);
+	if (worker.cache == NULL)
+		return;
+	cache_get_stats(worker.cache, &cs);
+	sb_printf(b, "# TYPE portico_cache_requests_total counter\n"
+	    "portico_cache_requests_total{result=\"hit\"} %llu\n"
+	    "portico_cache_requests_total{result=\"miss\"} %llu\n"
+	    "portico_cache_requests_total{result=\"stale\"} %llu\n"
+	    "# TYPE portico_cache_stored_total counter\n"
+	    "portico_cache_stored_total %llu\n"
+	    "# TYPE portico_cache_evictions_total counter\n"
+	    "portico_cache_evictions_total %llu\n"
+	    "# TYPE portico_cache_objects gauge\n"
+	    "portico_cache_objects %llu\n"
+	    "# TYPE portico_cache_used_bytes gauge\n"
+	    "portico_cache_used_bytes %llu\n"
+	    "# TYPE portico_cache_size_bytes gauge\n"
+	    "portico_cache_size_bytes %llu\n",
+	    (unsigned long long)tot->cache_hits,
+	    (unsigned long long)tot->cache_misses,
+	    (unsigned long long)tot->cache_stale,
+	    (unsigned long long)tot->cache_stored,
+	    (unsigned long long)cs.evictions,
+	    (unsigned long long)cs.objects,
+	    (unsigned long long)cs.used,
+	    (unsigned long long)cs.size);
+}
+
+/* The totals over all workers: the first members of the JSON object. */
+static void
+status_json_totals(struct sbuf *b, const struct shm_stats *tot)
+{
+	struct cache_stats	 cs;
+
+	sb_printf(b, "{\"connections\":%llu,"
+	    "\"connections_refused\":%llu,\"requests\":%llu,"
+	    "\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
+	    "\"4xx\":%llu,\"5xx\":%llu},\"upstream_errors\":%llu,",
+	    (unsigned long long)tot->connections,
+	    (unsigned long long)tot->connections_refused,
+	    (unsigned long long)tot->requests,
+	    (unsigned long long)tot->status[1], (unsigned long long)tot->status[2],
+	    (unsigned long long)tot->status[3], (unsigned long long)tot->status[4],
+	    (unsigned long long)tot->status[5],
+	    (unsigned long long)tot->upstream_errors);
+	if (worker.cache == NULL)
+		return;
+	cache_get_stats(worker.cache, &cs);
+	sb_printf(b, "\"cache\":{\"hits\":%llu,\"misses\":%llu,"
+	    "\"stale\":%llu,\"stored\":%llu,\"evictions\":%llu,"
+	    "\"objects\":%llu,\"writing\":%llu,\"used\":%llu,"
+	    "\"size\":%llu},",
+	    (unsigned long long)tot->cache_hits,
+	    (unsigned long long)tot->cache_misses,
+	    (unsigned long long)tot->cache_stale,
+	    (unsigned long long)tot->cache_stored,
+	    (unsigned long long)cs.evictions,
+	    (unsigned long long)cs.objects,
+	    (unsigned long long)cs.writing,
+	    (unsigned long long)cs.used,
+	    (unsigned long long)cs.size);
+}
+
+/* One server of the JSON "upstreams" list, with its shared state. */
+static void
+status_json_server(struct sbuf *b, const struct conf_server *cs,
+    const struct shm_server *ss, int first)
+{
+	char		 probe[64];
+	uint64_t	 since = shm_read64(&ss->changed_ms);
+
+	probe_text(ss, probe, sizeof(probe));
+	if (since == 0 || since > ev_now)
+		since = ev_now;
+	sb_printf(b, "%s{\"address\":\"%s\",\"weight\":%d,"
+	    "\"backup\":%s,\"max_conns\":%d,\"state\":\"%s\","
+	    "\"since_ms\":%llu,\"last_probe\":\"%s\",\"probes\":%llu,"
+	    "\"active\":%u,\"requests\":%llu,\"failures\":%llu,"
+	    "\"retries\":%llu}",
+	    first ? "" : ",", cs->addr.text, cs->weight,
+	    cs->backup ? "true" : "false", cs->max_conns,
+	    state_name(shm_read32(&ss->state)),
+	    (unsigned long long)(ev_now - since), probe,
+	    (unsigned long long)shm_read64(&ss->probes),
+	    shm_read32(&ss->active),
+	    (unsigned long long)shm_read64(&ss->requests),
+	    (unsigned long long)shm_read64(&ss->fails),
+	    (unsigned long long)shm_read64(&ss->retries));
+}
+
+/* The JSON "upstreams" member: every upstream with its servers. */
+static void
+status_json_upstreams(struct sbuf *b, struct shm_header *shm)
+{
+	const struct conf_upstream	*cu;
+	const struct conf_server	*cs;
+	size_t				 u, i;
+
+	sb_printf(b, "\"upstreams\":[");
+	for (u = 0; u < conf->nupstreams; u++) {
+		cu = &conf->upstreams[u];
+		sb_printf(b, "%s{\"name\":\"%s\",\"servers\":[",
+		    u ? "," : "", cu->name);
+		for (i = 0; i < cu->nservers; i++) {
+			cs = &cu->servers[i];
+			if (cs->shm_idx >= 0)
+				status_json_server(b, cs, &shm->srv[cs->shm_idx],
+				    i == 0);
+		}
+		sb_printf(b, "]}");
+	}
+	sb_printf(b, "]");
+}
+
+/*
+ * Answer with the page built in b (taken: freed here or with the
+ * request) as content type.
+ */
+static enum step
+status_reply(struct client *c, struct sbuf *b, const char *type)
+{
+	struct req	*r = c->r;
+	struct hbuild	 h;
+	int		 rc = 0;
+
+	if (b->oom) {
+		free(b->p);
+		return local_answer(c, 500, 1);
+	}
+	if (r->hb == NULL && (r->hb = buf_get()) == NULL) {
+		free(b->p);
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	h = (struct hbuild){ r->hb, 0, bufsize };
+	rc |= head_start_local(&h, 200);
+	rc |= hb_str(&h, "Content-Type: ");
+	rc |= hb_str(&h, type);
+	rc |= hb_str(&h, "\r\nCache-Control: no-store\r\n");
+	rc |= head_tail(&h, r, (int64_t)b->len);
+	if (rc != 0) {
+		free(b->p);
+		return local_answer(c, 500, 1);
+	}
+	r->status = 200;
+	r->local_close = !r->keep_alive;
+	r->hb_pos = 0;
+	r->hb_end = h.len;
+	if (r->method == HTTP_M_HEAD) {
+		free(b->p);
+		b->p = NULL;
+		b->len = 0;
+	}
+	r->xbody = b->p;
+	r->xbody_len = b->len;
+	r->xbody_pos = 0;
+	r->body_bytes = b->len;
+	r->resp_head = 1;
+	c->state = CS_LOCAL;
+	return STEP_ANSWERED;
+}
+
 /*
  * The status page: every upstream and server with its shared state and
  * counters, summed over all workers from shared memory.  JSON, or the
@@ -176,159 +361,24 @@ status_tls(struct sbuf *b, int prom)
 enum step
 status_answer(struct client *c, const struct http_request *rq)
 {
-	struct req		*r = c->r;
-	struct shm_header	*shm = worker.shm;
 	struct sbuf		 b = { NULL, 0, 0, 0 };
 	struct shm_stats	 tot;
-	struct cache_stats	 cs_;
-	const struct conf_upstream *cu;
-	const struct conf_server *cs;
-	const struct shm_server	*ss;
-	char			 probe[64];
-	size_t			 u, i;
-	int			 prom, k, n;
+	int			 prom;
 
 	prom = rq->path_len >= 8 &&
 	    memcmp(rq->path + rq->path_len - 8, "/metrics", 8) == 0;
-	shm_stats_total(shm, &tot);
+	shm_stats_total(worker.shm, &tot);
 	if (prom) {
-		sb_printf(&b, "# TYPE portico_connections_total counter\n"
-		    "portico_connections_total %llu\n"
-		    "# TYPE portico_connections_refused_total counter\n"
-		    "portico_connections_refused_total %llu\n"
-		    "# TYPE portico_requests_total counter\n"
-		    "portico_requests_total %llu\n"
-		    "# TYPE portico_responses_total counter\n",
-		    (unsigned long long)tot.connections,
-		    (unsigned long long)tot.connections_refused,
-		    (unsigned long long)tot.requests);
-		for (k = 1; k <= 5; k++)
-			sb_printf(&b, "portico_responses_total{class=\"%dxx\"} %llu\n",
-			    k, (unsigned long long)tot.status[k]);
-		sb_printf(&b, "# TYPE portico_upstream_errors_total counter\n"
-		    "portico_upstream_errors_total %llu\n",
-		    (unsigned long long)tot.upstream_errors);
-		if (worker.cache != NULL) {
-			cache_get_stats(worker.cache, &cs_);
-			sb_printf(&b, "# TYPE portico_cache_requests_total counter\n"
-			    "portico_cache_requests_total{result=\"hit\"} %llu\n"
-			    "portico_cache_requests_total{result=\"miss\"} %llu\n"
-			    "portico_cache_requests_total{result=\"stale\"} %llu\n"
-			    "# TYPE portico_cache_stored_total counter\n"
-			    "portico_cache_stored_total %llu\n"
-			    "# TYPE portico_cache_evictions_total counter\n"
-			    "portico_cache_evictions_total %llu\n"
-			    "# TYPE portico_cache_objects gauge\n"
-			    "portico_cache_objects %llu\n"
-			    "# TYPE portico_cache_used_bytes gauge\n"
-			    "portico_cache_used_bytes %llu\n"
-			    "# TYPE portico_cache_size_bytes gauge\n"
-			    "portico_cache_size_bytes %llu\n",
-			    (unsigned long long)tot.cache_hits,
-			    (unsigned long long)tot.cache_misses,
-			    (unsigned long long)tot.cache_stale,
-			    (unsigned long long)tot.cache_stored,
-			    (unsigned long long)cs_.evictions,
-			    (unsigned long long)cs_.objects,
-			    (unsigned long long)cs_.used,
-			    (unsigned long long)cs_.size);
-		}
-		status_metrics(&b, shm);
-	} else {
-		sb_printf(&b, "{\"connections\":%llu,"
-		    "\"connections_refused\":%llu,\"requests\":%llu,"
-		    "\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
-		    "\"4xx\":%llu,\"5xx\":%llu},\"upstream_errors\":%llu,",
-		    (unsigned long long)tot.connections,
-		    (unsigned long long)tot.connections_refused,
-		    (unsigned long long)tot.requests,
-		    (unsigned long long)tot.status[1], (unsigned long long)tot.status[2],
-		    (unsigned long long)tot.status[3], (unsigned long long)tot.status[4],
-		    (unsigned long long)tot.status[5],
-		    (unsigned long long)tot.upstream_errors);
-		if (worker.cache != NULL) {
-			cache_get_stats(worker.cache, &cs_);
-			sb_printf(&b, "\"cache\":{\"hits\":%llu,\"misses\":%llu,"
-			    "\"stale\":%llu,\"stored\":%llu,\"evictions\":%llu,"
-			    "\"objects\":%llu,\"writing\":%llu,\"used\":%llu,"
-			    "\"size\":%llu},",
-			    (unsigned long long)tot.cache_hits,
-			    (unsigned long long)tot.cache_misses,
-			    (unsigned long long)tot.cache_stale,
-			    (unsigned long long)tot.cache_stored,
-			    (unsigned long long)cs_.evictions,
-			    (unsigned long long)cs_.objects,
-			    (unsigned long long)cs_.writing,
-			    (unsigned long long)cs_.used,
-			    (unsigned long long)cs_.size);
-		}
-		sb_printf(&b, "\"upstreams\":[");
+		status_prom_totals(&b, &tot);
+		status_metrics(&b, worker.shm);
+		status_tls(&b, 1);
+		metrics_prom(&b, worker.shm);	/* last: it adds # HELP lines */
+		return status_reply(c, &b, "text/plain; version=0.0.4");
 	}
-	for (u = 0; u < conf->nupstreams; u++) {
-		cu = &conf->upstreams[u];
-		if (!prom)
-			sb_printf(&b, "%s{\"name\":\"%s\",\"servers\":[",
-			    u ? "," : "", cu->name);
-		for (i = 0; i < cu->nservers; i++) {
-			cs = &cu->servers[i];
-			if (cs->shm_idx < 0)
-				continue;
-			ss = &shm->srv[cs->shm_idx];
-			probe_text(ss, probe, sizeof(probe));
-			n = (int)__atomic_load_n(&ss->state, __ATOMIC_RELAXED);
-			if (prom)
-				continue;
-			sb_printf(&b, "%s{\"address\":\"%s\",\"weight\":%d,"
-			    "\"backup\":%s,\"max_conns\":%d,\"state\":\"%s\","
-			    "\"since_ms\":%llu,\"last_probe\":\"%s\",\"probes\":%llu,"
-			    "\"active\":%u,\"requests\":%llu,\"failures\":%llu,"
-			    "\"retries\":%llu}",
-			    i ? "," : "", cs->addr.text, cs->weight,
-			    cs->backup ? "true" : "false", cs->max_conns, state_name((uint32_t)n),
-			    (unsigned long long)(ev_now - (ss->changed_ms && ss->changed_ms <= ev_now ?
-			    ss->changed_ms : ev_now)),
-			    probe, (unsigned long long)ss->probes,
-			    __atomic_load_n(&ss->active, __ATOMIC_RELAXED),
-			    (unsigned long long)__atomic_load_n(&ss->requests, __ATOMIC_RELAXED),
-			    (unsigned long long)__atomic_load_n(&ss->fails, __ATOMIC_RELAXED),
-			    (unsigned long long)__atomic_load_n(&ss->retries, __ATOMIC_RELAXED));
-		}
-		if (!prom)
-			sb_printf(&b, "]}");
-	}
-	if (!prom)
-		sb_printf(&b, "]");
-	status_tls(&b, prom);
-	if (!prom)
-		sb_printf(&b, "}\n");
-	if (b.oom) {
-		free(b.p);
-		return local_answer(c, 500, 1);
-	}
-	if (r->hb == NULL && (r->hb = buf_get()) == NULL) {
-		free(b.p);
-		client_close(c);
-		return STEP_CLOSED;
-	}
-	r->status = 200;
-	r->local_close = !r->keep_alive;
-	r->hb_pos = 0;
-	r->hb_end = snprintf(r->hb, bufsize,
-	    "HTTP/1.1 200 OK\r\nServer: portico\r\nDate: %s\r\n"
-	    "Content-Type: %s\r\nCache-Control: no-store\r\n"
-	    "Content-Length: %zu\r\n%s\r\n", http_date(),
-	    prom ? "text/plain; version=0.0.4" : "application/json",
-	    b.len, r->local_close ? "Connection: close\r\n" : "");
-	if (r->method == HTTP_M_HEAD) {
-		free(b.p);
-		b.p = NULL;
-		b.len = 0;
-	}
-	r->xbody = b.p;
-	r->xbody_len = b.len;
-	r->xbody_pos = 0;
-	r->body_bytes = b.len;
-	r->resp_head = 1;
-	c->state = CS_LOCAL;
-	return STEP_DONE;
+	status_json_totals(&b, &tot);
+	status_json_upstreams(&b, worker.shm);
+	status_tls(&b, 0);
+	metrics_json(&b, worker.shm);
+	sb_printf(&b, "}\n");
+	return status_reply(c, &b, "application/json");
 }

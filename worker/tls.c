@@ -17,9 +17,15 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "common/shm.h"
 #include "worker/tls.h"
 
 #define TLS_RECORD	16384	/* plaintext of one full record */
+
+/* An upstream server's session cache: the slot new_session_cb fills. */
+struct tls_session {
+	SSL_SESSION	*last;
+};
 
 static void	 count(uint64_t *);
 static void	 fail(struct tls_conn *, int, int);
@@ -28,7 +34,7 @@ static void
 count(uint64_t *field)
 {
 	if (tls_shm != NULL)
-		__atomic_add_fetch(field, 1, __ATOMIC_RELAXED);
+		shm_count(field);
 }
 
 /*
@@ -104,7 +110,7 @@ is_ip(const char *s)
 
 struct tls_conn *
 tls_conn_connect(struct tls_client *cl, int fd, const struct conf_server *s,
-    SSL_SESSION **session)
+    struct tls_session **cache)
 {
 	struct tls_conn	*t;
 	const char	*name;
@@ -132,10 +138,13 @@ tls_conn_connect(struct tls_client *cl, int fd, const struct conf_server *s,
 		}
 		ok &= X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), ip);
 	}
-	if (session != NULL) {
-		SSL_set_ex_data(t->ssl, tls_session_index(), session);
-		if (*session != NULL)
-			ok &= SSL_set_session(t->ssl, *session);
+	/* Without memory for the cache, the connection goes without resumption. */
+	if (cache != NULL && *cache == NULL)
+		*cache = calloc(1, sizeof(**cache));
+	if (cache != NULL && *cache != NULL) {
+		SSL_set_ex_data(t->ssl, tls_session_index(), &(*cache)->last);
+		if ((*cache)->last != NULL)
+			ok &= SSL_set_session(t->ssl, (*cache)->last);
 	}
 	if (!ok) {
 		ERR_clear_error();
@@ -350,6 +359,23 @@ error:
 		return (ssize_t)total;
 	errno = EPIPE;
 	return -1;
+}
+
+void
+tls_session_free(struct tls_session **cache)
+{
+	if (*cache == NULL)
+		return;
+	if ((*cache)->last != NULL)
+		SSL_SESSION_free((*cache)->last);
+	free(*cache);
+	*cache = NULL;
+}
+
+int
+tls_conn_want_write(struct tls_conn *t)
+{
+	return SSL_want_write(t->ssl);
 }
 
 int

@@ -35,14 +35,24 @@ struct tls_conn {
 	char		 why[160];	/* what went wrong, for the log */
 };
 
+/*
+ * The session cache of one upstream server: its newest TLS session, for
+ * resumption on the next connection.  Opaque: the proxy holds a pointer
+ * (NULL until the first connection) and frees it with tls_session_free.
+ */
+struct tls_session;
+
 /* Server side of an accepted connection on a TLS listener.  NULL: no memory. */
 struct tls_conn	*tls_conn_accept(struct tls_server *srv, int fd);
 /*
- * Client side towards server s of an upstream; *session holds the last
- * session of that server (reused, and replaced by newer ones).
+ * Client side towards server s of an upstream; *cache is that server's
+ * session cache (made on first use): its session is offered, and a newer
+ * one the server sends replaces it.
  */
 struct tls_conn	*tls_conn_connect(struct tls_client *cl, int fd,
-		    const struct conf_server *s, SSL_SESSION **session);
+		    const struct conf_server *s, struct tls_session **cache);
+/* Free a server's session cache (NULL is fine) and set *cache to NULL. */
+void		 tls_session_free(struct tls_session **cache);
 /* Drive the handshake: 1 done, 0 again later, -1 failed (t->why). */
 int		 tls_conn_handshake(struct tls_conn *t);
 /* A handshake that took too long (counted as failed). */
@@ -50,6 +60,11 @@ void		 tls_conn_timed_out(struct tls_conn *t);
 ssize_t		 tls_conn_read(struct tls_conn *t, void *buf, size_t len);
 ssize_t		 tls_conn_writev(struct tls_conn *t, const struct iovec *iov,
 		    int niov);
+/*
+ * Whether a record of an earlier write still waits inside OpenSSL for
+ * the socket: it goes out before anything written next.
+ */
+int		 tls_conn_want_write(struct tls_conn *t);
 /* Whether bytes wait inside OpenSSL (a pooled connection must hold none). */
 int		 tls_conn_pending(struct tls_conn *t);
 /* Send close_notify (best effort, once). */

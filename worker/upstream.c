@@ -28,7 +28,7 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
-#include "worker/http.h"
+#include "common/http.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -47,7 +47,7 @@ upstream_of(const struct conf_upstream *cu)
 
 /* The request is whole (or streams): cache, then the upstream. */
 enum step
-request_start(struct client *c, const struct http_request *rq)
+request_start(struct client *c)
 {
 	struct req		*r = c->r;
 	const struct conf_route	*rt = r->route;
@@ -62,17 +62,18 @@ request_start(struct client *c, const struct http_request *rq)
 		enum step	 st;
 
 		r->cache_on = 1;
-		if (cache_request(c, rq, &st))
-			return st;
+		if ((st = cache_request(c, &r->rq)) != STEP_NEXT)
+			return st;	/* answered, waits, or closed */
 	}
-	return request_forward(c, rq);
+	return request_forward(c);
 }
 
 /* Send the request on to the route's upstream. */
 enum step
-request_forward(struct client *c, const struct http_request *rq)
+request_forward(struct client *c)
 {
-	struct req	*r = c->r;
+	struct req			*r = c->r;
+	const struct http_request	*rq = &r->rq;
 
 	if (build_request_head(c, rq) == -1)
 		return local_answer(c, 431, 1);
@@ -291,25 +292,9 @@ active_add(struct req *r, struct server_rt *s, int delta)
 	}
 	if ((idx = s->conf->shm_idx) < 0)
 		return;
-	/*
-	 * The worker's own row moves first when taking, last when giving
-	 * back: if it dies in between, the master takes back at most what
-	 * really was added.
-	 */
-	if (delta > 0) {
-		__atomic_store_n(&worker.shm->held[worker.slot][idx],
-		    (uint16_t)(worker.shm->held[worker.slot][idx] + 1),
-		    __ATOMIC_RELEASE);
-		__atomic_add_fetch(&worker.shm->srv[idx].active, 1, __ATOMIC_RELAXED);
-	} else {
-		__atomic_sub_fetch(&worker.shm->srv[idx].active, 1, __ATOMIC_RELAXED);
-		__atomic_store_n(&worker.shm->held[worker.slot][idx],
-		    (uint16_t)(worker.shm->held[worker.slot][idx] - 1),
-		    __ATOMIC_RELEASE);
-	}
+	shm_server_active_add(worker.shm, worker.slot, idx, delta);
 	if (delta > 0)
-		__atomic_add_fetch(&worker.shm->srv[idx].requests, 1,
-		    __ATOMIC_RELAXED);
+		shm_count(&worker.shm->srv[idx].requests);
 }
 
 /*
@@ -327,8 +312,7 @@ server_failed(struct server_rt *s, int i)
 	if (cu->max_fails == 0)
 		return;
 	if (s->conf->shm_idx >= 0)
-		__atomic_add_fetch(&worker.shm->srv[s->conf->shm_idx].fails, 1,
-		    __ATOMIC_RELAXED);
+		shm_count(&worker.shm->srv[s->conf->shm_idx].fails);
 	if (cu->max_fails == 1)
 		balance_fail(&s->up->bal, i, ev_now, (uint64_t)cu->fail_timeout_ms);
 }
@@ -366,7 +350,11 @@ queue_leave(struct req *r)
 	}
 }
 
-/* Pick a server and start sending the request to it. */
+/*
+ * Pick a server and start sending the request to it: STEP_NEXT with
+ * r->up set, STEP_WAIT when queued for max_conns, or the answer when no
+ * server is left.
+ */
 enum step
 upstream_start(struct client *c)
 {
@@ -379,8 +367,8 @@ upstream_start(struct client *c)
 		i = balance_pick(&ups->bal, ev_now, &r->tried, r->keyed, r->hash, &why);
 		if (i == -1) {
 			if (why == BALANCE_ALL_FULL && queue_wait(c))
-				return STEP_AGAIN;
-			STAT_INC(upstream_errors);
+				return STEP_WAIT;
+			shm_stat_inc(&worker.stats->upstream_errors);
 			if (why == BALANCE_ALL_FULL) {
 				log_warnx("upstream %s: every server is at max_conns%s",
 				    ups->conf->name, r->queued ? " (queue timeout)" :
@@ -397,13 +385,12 @@ upstream_start(struct client *c)
 		}
 		balance_tried_set(&r->tried, i);
 		r->server = i;
-		r->attempts++;
 		if ((u = upconn_get(&ups->servers[i])) != NULL)
 			break;
 		log_warn("upstream %s server %s: connect",
 		    ups->conf->name, ups->servers[i].conf->addr.text);
 		server_failed(&ups->servers[i], i);
-		STAT_INC(upstream_errors);
+		shm_stat_inc(&worker.stats->upstream_errors);
 	}
 	queue_leave(r);
 	u->owner = c;
@@ -412,9 +399,10 @@ upstream_start(struct client *c)
 	r->t_up_start = ev_now;
 	if (!u->reused)
 		c->fixed_deadline = ev_now + ups->conf->connect_timeout_ms;
-	return STEP_DONE;
+	return STEP_NEXT;
 }
 
+/* The retry_on bit of an upstream status, 0 for one it never covers. */
 unsigned
 retry_status_bit(int status)
 {
@@ -432,8 +420,12 @@ retry_status_bit(int status)
 	}
 }
 
-static int
-idempotent(enum http_method m)
+/*
+ * Whether a method may be sent again after it may have reached a server
+ * (RFC 9110 9.2.2): not POST, PATCH, CONNECT nor an unknown one.
+ */
+int
+retry_idempotent(enum http_method m)
 {
 	return m != HTTP_M_POST && m != HTTP_M_PATCH && m != HTTP_M_OTHER &&
 	    m != HTTP_M_CONNECT;
@@ -453,7 +445,7 @@ retry_allowed(const struct req *r, unsigned kind, int nothing_sent)
 
 	if ((cu->retry_on & kind) == 0 || !r->replayable)
 		return 0;
-	if (!nothing_sent && !idempotent(r->method))
+	if (!nothing_sent && !retry_idempotent(r->method))
 		return 0;
 	if (cu->retries >= 0 && r->retried >= cu->retries)
 		return 0;
@@ -463,16 +455,20 @@ retry_allowed(const struct req *r, unsigned kind, int nothing_sent)
 	return 1;
 }
 
-/* Rewind the request to send it again, and pick the next server. */
+/*
+ * Rewind the request to send it again, and pick the next server:
+ * STEP_RETRY (sent anew, or queued for max_conns), or the answer when no
+ * server is left.
+ */
 enum step
 request_retry(struct client *c, int same_server, int status)
 {
 	struct req		*r = c->r;
 	struct upstream_rt	*ups = r->upstream;
+	enum step		 st;
 
 	if (ups->servers[r->server].conf->shm_idx >= 0)
-		__atomic_add_fetch(&worker.shm->srv[ups->servers[r->server].conf->shm_idx].retries,
-		    1, __ATOMIC_RELAXED);
+		shm_count(&worker.shm->srv[ups->servers[r->server].conf->shm_idx].retries);
 	if (same_server)
 		balance_tried_unset(&r->tried, r->server);
 	r->hb_pos = 0;
@@ -496,7 +492,8 @@ request_retry(struct client *c, int same_server, int status)
 	r->need_more = 0;
 	r->resp_started = 0;
 	r->fail_status = status;
-	return upstream_start(c);
+	st = upstream_start(c);
+	return st == STEP_NEXT || st == STEP_WAIT ? STEP_RETRY : st;
 }
 
 /*
@@ -521,7 +518,7 @@ upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_se
 	c->fixed_deadline = 0;
 	if (!reused) {
 		server_failed(&ups->servers[r->server], r->server);
-		STAT_INC(upstream_errors);
+		shm_stat_inc(&worker.stats->upstream_errors);
 	}
 	if (r->resp_started || r->interim)
 		return local_answer(c, status, BODY_UNREAD(r));
@@ -530,7 +527,7 @@ upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_se
 	 * server's failure: an idempotent request goes again on a fresh
 	 * connection to the same server, whatever retry_on says.
 	 */
-	if (reused && kind == RETRY_ERROR && r->replayable && idempotent(r->method))
+	if (reused && kind == RETRY_ERROR && r->replayable && retry_idempotent(r->method))
 		return request_retry(c, 1, status);
 	if (retry_allowed(r, kind, nothing_sent)) {
 		r->retried++;
@@ -552,7 +549,7 @@ upstream_broke(struct client *c, const char *why)
 
 	log_errorx("upstream %s server %s: %s", r->upstream->conf->name,
 	    r->upstream->servers[r->server].conf->addr.text, why);
-	STAT_INC(upstream_errors);
+	shm_stat_inc(&worker.stats->upstream_errors);
 	server_failed(&r->upstream->servers[r->server], r->server);
 	if (!r->resp_head)
 		return local_answer(c, 502, 1);

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proctitle.h"
 #include "worker/event.h"
+#include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/worker.h"
 
@@ -98,17 +100,6 @@ worker_access_log(const char *line, size_t len)
 }
 
 /*
- * Give up root: the listeners are bound already.  A failure here is
- * fatal for every worker alike, so the master must not respawn.
- */
-static void
-drop_privileges(void)
-{
-	if (proc_drop_privileges(worker.conf) == -1)
-		exit(WORKER_EXIT_FATAL);
-}
-
-/*
  * Out of file descriptors: a level-triggered listener would wake us again
  * at once for the connection we cannot take, spinning a core.  So take
  * the listeners out of epoll for a while, as nginx does for 500 ms; the
@@ -175,6 +166,11 @@ begin_quit(void)
 	if (worker.quitting)
 		return;
 	log_info("graceful stop: %zu connections open", proxy_active());
+	/* Told to quit while the master goes on: a reload retired us. */
+	if (shm_read32(&worker.shm->stopping))
+		proctitle_set("portico: worker %d (shutting down)", worker.slot);
+	else
+		proctitle_set("portico: worker %d (old, draining)", worker.slot);
 	close_listeners();
 	quit_deadline = ev_now + worker.conf->g.shutdown_timeout_ms;
 	proxy_quit();
@@ -219,8 +215,10 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 	worker.shm = shm;
 	worker.cache = cache;
 	worker.stats = &shm->slot[slot];
+	metrics_worker_start(shm, slot);
 	snprintf(role, sizeof(role), "worker %d", slot);
 	log_set_role(role);
+	proctitle_set("portico: worker %d", slot);
 	/* Until it is up, its errors go to the master too. */
 	log_set_report(proc_ready_fd, PROC_REPORT_PREFIX);
 
@@ -229,7 +227,12 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 
 	if (alog_open() == -1 && worker.conf->g.access_log != NULL)
 		exit(WORKER_EXIT_FATAL);
-	drop_privileges();
+	/*
+	 * Give up root: the listeners are bound already.  A failure here is
+	 * fatal for every worker alike, so the master must not respawn.
+	 */
+	if (proc_drop_privileges(worker.conf) == -1)
+		exit(WORKER_EXIT_FATAL);
 	/*
 	 * After the uid change, which clears it: die with the master.  If it
 	 * is gone already (our parent is no longer it), stop now.

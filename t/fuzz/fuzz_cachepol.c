@@ -11,14 +11,15 @@
  * and that keys fit their buffers.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *	    -o fuzz_cachepol t/fuzz/fuzz_cachepol.c worker/cachepol.c worker/http.c
+ *	    -o fuzz_cachepol t/fuzz/fuzz_cachepol.c worker/cachepol.c common/http.c \
+ *	    common/httplist.c common/strbuf.c
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "worker/cachepol.h"
-#include "worker/http.h"
+#include "common/http.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -12,13 +12,14 @@
  * pieces the body arrives in.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *	    -o fuzz_http t/fuzz/fuzz_http.c worker/http.c
+ *	    -o fuzz_http t/fuzz/fuzz_http.c common/http.c common/chunked.c \
+ *	    common/httplist.c
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/http.h"
+#include "common/http.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

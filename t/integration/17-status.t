@@ -82,14 +82,16 @@ def test():
         tap.like(text, r'(?m)^portico_requests_total \d+$', "metrics: total requests")
         fams = [l.split()[2] for l in text.splitlines() if l.startswith("# TYPE")]
         tap.is_(len(fams), len(set(fams)), "metrics: each family declared once")
-        # every sample of a family follows its TYPE line (one group per family)
+        # every sample of a family follows its TYPE line (one group per family;
+        # a histogram's samples are its _bucket, _sum and _count)
         cur, ok = None, True
         for l in text.splitlines():
             if l.startswith("# TYPE"):
-                cur = l.split()[2]
+                cur, kind = l.split()[2], l.split()[3]
             elif l and not l.startswith("#"):
                 name = l.split("{")[0].split()[0]
-                ok = ok and name == cur
+                ok = ok and (name == cur or kind == "histogram" and
+                             name in (cur + "_bucket", cur + "_sum", cur + "_count"))
         tap.ok(ok, "metrics: samples grouped under their family")
 
     with subtest_guard("health state in the status"):

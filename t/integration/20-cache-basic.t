@@ -4,7 +4,8 @@
 # Content-Length, identical bytes, no backend request), on any worker and on
 # a keep-alive connection; the query string and the Host are part of the key;
 # HEAD is answered from a stored GET; a route without cache = on never
-# caches; the status endpoint counts hits.
+# caches; a hit sends no hop-by-hop field the miss did not forward
+# (Proxy-*, fields named in Connection); the status endpoint counts hits.
 import json
 import os
 import re
@@ -166,6 +167,22 @@ def test():
                 "uncached route: no Cache-Status")
         tap.is_(r2.header("Age"), None, "uncached route: no Age added")
 
+    with subtest_guard("hop-by-hop fields: a hit sends what the miss sent"):
+        # One hop-by-hop list for forwarding and storing: any Proxy-* field,
+        # and the fields Connection names, split at blanks as well as commas.
+        b.script("/b/hop", headers=[("Cache-Control", "max-age=60"), ("Proxy-Status", "b1"),
+                                    ("X-A", "1"), ("X-B", "2"), ("X-C", "3"),
+                                    ("Connection", "X-A X-B")], body=b"hop body\n")
+        names = ("Proxy-Status", "X-A", "X-B", "X-C")
+        r1 = p.get("/b/hop")
+        r2 = p.get("/b/hop")
+        tap.ok(re.match(HIT, cs(r2)), "the second request is a hit", cs(r2))
+        miss = [(n, r1.header(n)) for n in names]
+        hit = [(n, r2.header(n)) for n in names]
+        tap.is_(miss, [("Proxy-Status", None), ("X-A", None), ("X-B", None), ("X-C", "3")],
+                "miss: Proxy-Status and the fields Connection names are not forwarded")
+        tap.is_(hit, miss, "hit: the same fields as the miss (none stored that the miss dropped)")
+
     with subtest_guard("status endpoint counters"):
         r = p.get("/_portico/status")
         tap.is_(r.status, 200, "status: 200")
@@ -192,4 +209,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=60, tests=58)
+    main(test, timeout=60, tests=61)

@@ -1557,6 +1557,8 @@ class Portico:
         self.allowed_exit_statuses = set()  # worker exit statuses a test causes
         self.exit_expected = False      # the test made the master exit
         self.expected_exit_code = 0
+        self.pgid = None                # the process group of every master
+        self.new_masters = []           # masters started by upgrade() (USR2)
         register(self)
         self.write_config()
 
@@ -1607,8 +1609,10 @@ class Portico:
         return text
 
     # -- running
-    def start(self, wait_workers=True, timeout=10):
-        exe = require_binary()
+    def start(self, wait_workers=True, timeout=10, exe=None):
+        """Run the daemon (exe: another binary, e.g. a copy that a binary
+        upgrade test replaces)."""
+        exe = exe or require_binary()
         self.stdout_f = open(self.stdout_path, "wb")
         self.stderr_f = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen([exe, "-F", "-c", self.config_path],
@@ -1616,6 +1620,7 @@ class Portico:
                                      stderr=self.stderr_f, start_new_session=True,
                                      cwd=self.tmp)
         self.master_pid = self.proc.pid
+        self.pgid = self.proc.pid
         deadline = time.monotonic() + timeout
         listening = False
         while time.monotonic() < deadline:
@@ -1665,7 +1670,8 @@ class Portico:
         """The worker processes: children of the master but the checker."""
         if not self.running():
             return []
-        return [p for p in proc_children(self.master_pid) if proc_comm(p) != "portico-checker"]
+        return [p for p in proc_children(self.master_pid)
+                if proc_comm(p) != "portico-checker" and p not in self.new_masters]
 
     def checker(self):
         """The health checker's pid, or None."""
@@ -1741,6 +1747,71 @@ class Portico:
         self.exit_expected = True
         self.expected_exit_code = status
 
+    # -- binary upgrade (USR2): a second master, forked by the first
+    def upgrade(self, timeout=30):
+        """Send USR2 and wait until the new binary's master is up: the pid
+        file names it (it writes it once its workers are up) and it logged
+        that it started.  Returns its pid, or None.  Call
+        become_subreaper() first, so that it can be reaped when it outlives
+        the old master; stop() stops it too."""
+        old = self.master_pid
+        os.kill(old, signal.SIGUSR2)
+
+        def up():
+            pid = self.read_pid()
+            if pid and pid != old and re.search(r"\] %d master: portico \S+ started:" % pid,
+                                                self.error_log()):
+                return pid
+            return None
+        pid = wait_until(up, timeout)
+        if pid:
+            self.new_masters.append(pid)
+        return pid
+
+    def new_master_children(self, pid):
+        """Workers of a master started by upgrade()."""
+        return [p for p in proc_children(pid) if proc_comm(p) != "portico-checker"]
+
+    def follow(self, pid, timeout=15):
+        """The old master was told to quit (QUIT after an upgrade): wait for
+        it to exit, then go on with pid as this daemon's master.  Returns
+        the old master's exit status (None if it did not exit)."""
+        self.exit_expected = True
+        if not self.wait_exit(timeout):
+            return None
+        code = self.exit_code
+        self.proc = AdoptedProc(pid)
+        self.master_pid = pid
+        if pid in self.new_masters:
+            self.new_masters.remove(pid)
+        self.exit_expected = False
+        self.exit_code = None
+        return code
+
+    def _stop_new_masters(self, timeout):
+        """TERM every master started by upgrade() that is not the one
+        followed; True when each of them exited in time."""
+        good = True
+        for pid in list(self.new_masters):
+            h = AdoptedProc(pid)
+            if h.poll() is not None:
+                continue
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                continue
+            try:
+                h.wait(timeout)
+            except subprocess.TimeoutExpired:
+                good = False
+                tap.diag("%s: new master %d still running %ds after TERM: SIGKILL"
+                         % (self.name, pid, timeout))
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        return good
+
     def reload(self, wait=True, timeout=10, **changes):
         """Rewrite the config with changes (attributes of self) and send HUP.
         With wait, wait for a new full set of workers."""
@@ -1780,6 +1851,7 @@ class Portico:
         self.stop_problems = []
         if sig is None:
             sig = signal.SIGTERM
+        clean_exit = self._stop_new_masters(timeout) and clean_exit
         if self.proc is not None:
             if self.proc.poll() is not None and not self.exit_expected:
                 clean_exit = False
@@ -1817,7 +1889,7 @@ class Portico:
                 clean_exit = False
                 tap.diag("%s: processes left after the master exited: %r" % (self.name, left))
             try:
-                os.killpg(self.master_pid, signal.SIGKILL)
+                os.killpg(self.pgid, signal.SIGKILL)
             except OSError:
                 pass
             if self.proc.poll() is None:
@@ -1833,7 +1905,7 @@ class Portico:
 
     def _group_members(self):
         return [p for p, state, _, pgrp in proc_stats()
-                if pgrp == self.master_pid and state != "Z"]
+                if pgrp == self.pgid and state != "Z"]
 
     def log_problems(self):
         """Lines of the error log / stderr that must fail a test: a child
@@ -1932,6 +2004,135 @@ class Portico:
     def client(self, timeout=10):
         host, port = self.listen_addr()
         return Client(port, host, timeout)
+
+
+def become_subreaper():
+    """Make this test process the reaper of the orphans it started
+    (prctl PR_SET_CHILD_SUBREAPER): the master that a binary upgrade
+    starts is the old master's child and outlives it; the test must still
+    be able to wait for it.  Only for tests that upgrade: a daemon started
+    without -F would otherwise stay a zombie of the test."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(36, 1, 0, 0, 0) != 0:     # PR_SET_CHILD_SUBREAPER
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+class AdoptedProc:
+    """A Popen-like handle on a process the test did not fork (a master
+    started by a binary upgrade): reaped with waitpid once it is the test's
+    child (see become_subreaper); one that another process reaped counts
+    as exited with status 0 (the old master logs its status)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is not None:
+            return self.returncode
+        try:
+            pid, st = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            if not os.path.exists("/proc/%d" % self.pid):
+                self.returncode = 0
+            return self.returncode
+        if pid == self.pid:
+            self.returncode = os.waitstatus_to_exitcode(st)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired("master %d" % self.pid, timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+
+class Load:
+    """A load generator: threads sending GET target in a loop until
+    stop(), half of them on one keep-alive connection each, half on a new
+    connection per request.  A request on a reused keep-alive connection
+    that the server closed before any byte of the answer is sent again on
+    a new connection, as HTTP clients do for idempotent requests (RFC 9112
+    9.3.1), and counted in .retried; anything else (a refused or reset
+    connection, a cut answer, a status other than 200, a body check that
+    fails) counts in .failed, with the first errors in .errors."""
+
+    def __init__(self, port, target="/", threads=4, host="127.0.0.1", check=None):
+        self.port, self.target, self.host, self.check = port, target, host, check
+        self.ok = self.failed = self.retried = 0
+        self.errors = []
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.threads = [threading.Thread(target=self._run, args=(i % 2 == 0,), daemon=True)
+                        for i in range(threads)]
+        register(self)
+        for t in self.threads:
+            t.start()
+
+    def _count(self, what, err=None):
+        with self.lock:
+            setattr(self, what, getattr(self, what) + 1)
+            if err and len(self.errors) < 10:
+                self.errors.append(err)
+
+    def _one(self, c):
+        r = c.request("GET", self.target)
+        if r.status != 200 or (self.check and not self.check(r)):
+            self._count("failed", "status %d body %r" % (r.status, r.body[:80]))
+        else:
+            self._count("ok")
+        if (r.header("connection") or "").lower() == "close":
+            c.close()
+            return None
+        return c
+
+    def _run(self, keepalive):
+        c = None
+        while not self.stopping:
+            reused = c is not None
+            before = c.r.total if c is not None else 0
+            try:
+                if c is None:
+                    c = Client(self.port, self.host, 10)
+                c = self._one(c)
+                if not keepalive and c is not None:
+                    c.close()
+                    c = None
+            except (PeerClosed, ConnectionResetError, BrokenPipeError) as e:
+                # Not one byte of the answer: the server closed the idle
+                # connection as the request went out.
+                got = c.r.total - before if c is not None else 0
+                if c is not None:
+                    c.close()
+                c = None
+                if reused and got == 0:
+                    self._count("retried")
+                    continue
+                self._count("failed", "%s: %s" % (type(e).__name__, e))
+            except (OSError, ValueError) as e:
+                if c is not None:
+                    c.close()
+                c = None
+                self._count("failed", "%s: %s" % (type(e).__name__, e))
+        if c is not None:
+            c.close()
+
+    def total(self):
+        with self.lock:
+            return self.ok + self.failed
+
+    def stop(self):
+        self.stopping = True
+        for t in self.threads:
+            t.join(15)
+        return self.ok, self.failed, self.retried
+
+    def cleanup(self):
+        self.stop()
+        unregister(self)
 
 
 def _status_text(code):

@@ -1,5 +1,6 @@
 /*
- * http.c: strict HTTP/1.x message head and chunked body parsing (RFC 9112).
+ * http.c: strict HTTP/1.x message head parsing (RFC 9112); the chunked
+ * body decoder is in chunked.c, field-value lists in httplist.c.
  *
  * The head parsers make one pass over the buffer, left to right.  Every
  * syntax error and every limit is decided by the bytes up to the point
@@ -16,16 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "worker/http.h"
-
-/* Largest trailer section accepted in a chunked body. */
-#define HTTP_MAX_TRAILER	16384
-
-/*
- * Longest chunk-size line (size, blanks, extensions, CRLF).  Extensions
- * are never forwarded; this bounds what a body can carry besides data.
- */
-#define HTTP_MAX_CHUNK_LINE	4096
+#include "common/http.h"
 
 /*
  * Character classes.  Each table holds 1 for the bytes in the class and
@@ -33,7 +25,7 @@
  */
 
 /* tchar, RFC 9110 section 5.6.2. */
-static const uint8_t tchar_tab[256] = {
+const uint8_t http_tchar[256] = {
 	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
 	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
 	['`'] = 1, ['|'] = 1, ['~'] = 1,
@@ -41,7 +33,7 @@ static const uint8_t tchar_tab[256] = {
 };
 
 /* Field value bytes: HTAB, SP, VCHAR and obs-text. */
-static const uint8_t fvchar_tab[256] = {
+const uint8_t http_fvchar[256] = {
 	['\t'] = 1, [' ' ... '~'] = 1, [0x80 ... 0xff] = 1
 };
 
@@ -54,7 +46,7 @@ static const uint8_t target_tab[256] = {
 };
 
 /* Hex digits, stored as their value plus one. */
-static const uint8_t hex_tab[256] = {
+const uint8_t http_hexval[256] = {
 	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
 	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
 	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
@@ -67,12 +59,6 @@ static const uint8_t regname_tab[256] = {
 	['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1,
 	['!'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1,
 	['*'] = 1, ['+'] = 1, [','] = 1, [';'] = 1, ['='] = 1
-};
-
-/* qdtext, RFC 9110 section 5.6.4. */
-static const uint8_t qdtext_tab[256] = {
-	['\t'] = 1, [' '] = 1, ['!'] = 1, [0x23 ... 0x5b] = 1,
-	[0x5d ... 0x7e] = 1, [0x80 ... 0xff] = 1
 };
 
 #define IS_WS(c)	((c) == ' ' || (c) == '\t')
@@ -225,39 +211,6 @@ head_init(struct head *h, const char *buf, size_t len,
 }
 
 /*
- * Iterate over the elements of a comma-separated list (RFC 9110 section
- * 5.6.1): OWS around elements is dropped and empty elements are skipped.
- * *pos is the iterator, 0 at first.  Returns 1 with the next element in
- * *ep and *elen, or 0 at the end.
- */
-int
-http_list_next(const char *v, size_t n, size_t *pos, const char **ep, size_t *elen)
-{
-	size_t	 i = *pos, s, e;
-
-	for (;;) {
-		while (i < n && (IS_WS(v[i]) || v[i] == ','))
-			i++;
-		if (i == n) {
-			*pos = i;
-			return 0;
-		}
-		s = i;
-		while (i < n && v[i] != ',')
-			i++;
-		e = i;
-		while (e > s && IS_WS(v[e - 1]))
-			e--;
-		if (e > s)
-			break;
-	}
-	*pos = i;
-	*ep = v + s;
-	*elen = e - s;
-	return 1;
-}
-
-/*
  * Content-Length = 1*DIGIT, possibly sent as a list of identical values
  * ("5, 5").  Empty elements are refused.  Returns 0 with the value in
  * *out, or -1.
@@ -305,31 +258,23 @@ parse_content_length(const char *v, size_t n, int64_t *out)
 static void
 note_te(struct head *h, const char *v, size_t n)
 {
-	const char	*e;
-	size_t		 pos = 0, elen, t, r;
+	struct http_elem	 e;
+	size_t			 pos = 0;
+	int			 chunked;
 
 	h->nte++;
-	while (http_list_next(v, n, &pos, &e, &elen)) {
-		for (t = 0; t < elen && tchar_tab[(unsigned char)e[t]]; t++)
-			continue;
-		if (t == 0) {
+	while (http_elem_next(v, n, &pos, &e)) {
+		if (e.bad || e.has_arg) {
 			h->te_bad = 1;
 			continue;
 		}
-		if (t == elen) {
-			if (t == 7 && lc_eq(e, "chunked", 7))
-				h->te_chunked++;
-			else
-				h->te_other = 1;
-			continue;
-		}
-		for (r = t; r < elen && IS_WS(e[r]); r++)
-			continue;
-		if (r < elen && e[r] == ';' &&
-		    !(t == 7 && lc_eq(e, "chunked", 7)))
-			h->te_other = 1;
+		chunked = e.name_len == 7 && lc_eq(e.name, "chunked", 7);
+		if (e.params != NULL && chunked)
+			h->te_bad = 1;
+		else if (chunked)
+			h->te_chunked++;
 		else
-			h->te_bad = 1;
+			h->te_other = 1;
 	}
 }
 
@@ -371,9 +316,9 @@ note_field(struct head *h, const struct http_header *f)
 	case 10:
 		if (!lc_eq(n, "connection", 10))
 			break;
-		if (http_list_has(v, vl, "close"))
+		if (http_token_has(v, vl, "close"))
 			h->conn_close = 1;
-		if (http_list_has(v, vl, "keep-alive"))
+		if (http_token_has(v, vl, "keep-alive"))
 			h->conn_keep_alive = 1;
 		break;
 	case 14:
@@ -424,7 +369,7 @@ parse_fields(struct head *h, size_t p)
 			return herr(h, h->big, "too many header fields");
 
 		ns = p;
-		while (p < end && tchar_tab[b[p]])
+		while (p < end && http_tchar[b[p]])
 			p++;
 		if (p == end)
 			return head_stop(h, p);
@@ -442,7 +387,7 @@ parse_fields(struct head *h, size_t p)
 		ne = p++;
 
 		/* The value scan takes in the leading OWS; it is cut after. */
-		p = scan_class(fvchar_tab, b, p, end);
+		p = scan_class(http_fvchar, b, p, end);
 		if (p == end)
 			return head_stop(h, p);
 		if (b[p] != '\r') {
@@ -490,7 +435,7 @@ valid_authority(const unsigned char *s, size_t n)
 	if (n == 0)
 		return 0;
 	if (s[0] == '[') {
-		for (i = 1; i < n && (hex_tab[s[i]] || s[i] == ':' ||
+		for (i = 1; i < n && (http_hexval[s[i]] || s[i] == ':' ||
 		    s[i] == '.'); i++)
 			colons += s[i] == ':';
 		if (i == n || s[i] != ']' || colons == 0)
@@ -644,7 +589,7 @@ parse_request_line(struct head *h, struct http_request *req,
 	l = rl_e < h->end ? rl_e : h->end;
 
 	ms = p;
-	while (p < l && tchar_tab[b[p]])
+	while (p < l && http_tchar[b[p]])
 		p++;
 	if (p == l)
 		return rl_stop(h, p, rl_e);
@@ -875,7 +820,7 @@ http_parse_response(const char *buf, size_t len, const struct http_limits *lim,
 		goto out;
 	}
 	rs = p;
-	p = scan_class(fvchar_tab, b, p, h.end);
+	p = scan_class(http_fvchar, b, p, h.end);
 	if (p >= h.end) {
 		rv = head_stop(&h, p);
 		goto out;
@@ -917,246 +862,6 @@ http_response_has_body(enum http_method req_method, int status)
 	return 1;
 }
 
-/*
- * Chunked decoding states.  The chunk extensions follow RFC 9112 section
- * 7.1.1: *( BWS ";" BWS ext-name [ BWS "=" BWS ( token / quoted-string ) ] ).
- */
-enum {
-	CK_SIZE = 0,	/* in chunk-size (nsize digits so far) */
-	CK_SIZE_WS,	/* BWS after the size, before ";" */
-	CK_EXT_NAME0,	/* after ";" (BWS, then ext-name) */
-	CK_EXT_NAME,	/* in ext-name */
-	CK_EXT_NAME_WS,	/* BWS after ext-name, before "=" or ";" */
-	CK_EXT_VAL0,	/* after "=" (BWS, then the value) */
-	CK_EXT_TOKEN,	/* in a token value */
-	CK_EXT_VAL_WS,	/* BWS after a value, before ";" */
-	CK_EXT_QS,	/* in a quoted-string */
-	CK_EXT_QP,	/* after a backslash in a quoted-string */
-	CK_EXT_QS_END,	/* after the closing quote */
-	CK_SIZE_LF,	/* the LF of the chunk-size line */
-	CK_DATA,	/* in chunk-data, ->remaining bytes left */
-	CK_DATA_CR,	/* the CRLF after chunk-data */
-	CK_DATA_LF,
-	CK_TR_LINE,	/* at the start of a trailer line */
-	CK_TR_NAME,	/* in a trailer field name */
-	CK_TR_VALUE,	/* in a trailer field value */
-	CK_TR_LF,	/* the LF of a trailer line */
-	CK_END_LF,	/* the LF of the final empty line */
-	CK_ERROR	/* a syntax error was found */
-};
-
-void
-http_chunked_init(struct http_chunked *ck)
-{
-	memset(ck, 0, sizeof(*ck));
-	ck->state = CK_SIZE;
-}
-
-/*
- * Consume framing bytes until chunk data is reached, then return with
- * that data: the return value is then *data_off + *data_len, the data run
- * being all the bytes of the current chunk that are in the buffer.  The
- * CRLF after the data is left for the next call.  Without data to give,
- * the whole buffer is consumed (*data_len 0), unless the end of the body
- * comes first: the body's last byte (the LF of the final empty line) is
- * then the last one consumed and ->done is set.  A return of 0 therefore
- * means len was 0 or the body is done.  After -1 every call returns -1.
- * A chunk size may have any number of leading zeros, then at most 16
- * significant hex digits; a chunk-size line (with its extensions) is at
- * most HTTP_MAX_CHUNK_LINE bytes.
- */
-ssize_t
-http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
-    size_t *data_off, size_t *data_len)
-{
-	const unsigned char	*b = (const unsigned char *)buf;
-	size_t			 i = 0, n;
-	unsigned		 c, x;
-	int			 s = ck->state;
-
-	*data_off = 0;
-	*data_len = 0;
-	if (s == CK_ERROR)
-		return -1;
-	if (ck->done)
-		return 0;
-
-	for (; i < len; i++) {
-		c = b[i];
-		if (s >= CK_TR_LINE && ++ck->trailer_len > HTTP_MAX_TRAILER)
-			goto bad;
-		if (s <= CK_SIZE_LF && ++ck->line_len > HTTP_MAX_CHUNK_LINE)
-			goto bad;
-		if (s > CK_SIZE && s < CK_SIZE_LF)
-			ck->padding++;	/* blanks and extensions */
-		switch (s) {
-		case CK_SIZE:
-			if ((x = hex_tab[c]) != 0) {
-				/* Leading zeros are valid; 16 digits fill 64 bits. */
-				if (x == 1 && ck->remaining == 0 && ck->nsize > 0)
-					ck->padding++;	/* a second leading zero */
-				ck->nsize++;
-				if (ck->remaining >> 60 != 0)
-					goto bad;
-				ck->remaining = ck->remaining << 4 | (x - 1);
-				break;
-			}
-			if (ck->nsize == 0)
-				goto bad;
-			if (c == '\r')
-				s = CK_SIZE_LF;
-			else if (c == ';')
-				s = CK_EXT_NAME0;
-			else if (IS_WS(c))
-				s = CK_SIZE_WS;
-			else
-				goto bad;
-			break;
-		case CK_SIZE_WS:
-		case CK_EXT_NAME_WS:
-		case CK_EXT_VAL_WS:
-			if (IS_WS(c))
-				break;
-			if (c == ';')
-				s = CK_EXT_NAME0;
-			else if (c == '=' && s == CK_EXT_NAME_WS)
-				s = CK_EXT_VAL0;
-			else
-				goto bad;
-			break;
-		case CK_EXT_NAME0:
-			if (IS_WS(c))
-				break;
-			if (!tchar_tab[c])
-				goto bad;
-			s = CK_EXT_NAME;
-			break;
-		case CK_EXT_NAME:
-		case CK_EXT_TOKEN:
-			if (tchar_tab[c])
-				break;
-			if (c == '\r')
-				s = CK_SIZE_LF;
-			else if (c == ';')
-				s = CK_EXT_NAME0;
-			else if (c == '=' && s == CK_EXT_NAME)
-				s = CK_EXT_VAL0;
-			else if (IS_WS(c))
-				s = s == CK_EXT_NAME ? CK_EXT_NAME_WS :
-				    CK_EXT_VAL_WS;
-			else
-				goto bad;
-			break;
-		case CK_EXT_VAL0:
-			if (IS_WS(c))
-				break;
-			if (c == '"')
-				s = CK_EXT_QS;
-			else if (tchar_tab[c])
-				s = CK_EXT_TOKEN;
-			else
-				goto bad;
-			break;
-		case CK_EXT_QS:
-			if (c == '"')
-				s = CK_EXT_QS_END;
-			else if (c == '\\')
-				s = CK_EXT_QP;
-			else if (!qdtext_tab[c])
-				goto bad;
-			break;
-		case CK_EXT_QP:
-			if (!fvchar_tab[c])
-				goto bad;
-			s = CK_EXT_QS;
-			break;
-		case CK_EXT_QS_END:
-			if (c == '\r')
-				s = CK_SIZE_LF;
-			else if (c == ';')
-				s = CK_EXT_NAME0;
-			else if (IS_WS(c))
-				s = CK_EXT_VAL_WS;
-			else
-				goto bad;
-			break;
-		case CK_SIZE_LF:
-			if (c != '\n')
-				goto bad;
-			if (ck->remaining == 0) {
-				/* last-chunk: the trailer section follows. */
-				s = CK_TR_LINE;
-				ck->trailer_len = 0;
-				break;
-			}
-			s = CK_DATA;
-			break;
-		case CK_DATA:
-			n = len - i;
-			if (n > ck->remaining)
-				n = (size_t)ck->remaining;
-			ck->remaining -= n;
-			if (ck->remaining == 0)
-				s = CK_DATA_CR;
-			*data_off = i;
-			*data_len = n;
-			ck->state = s;
-			return (ssize_t)(i + n);
-		case CK_DATA_CR:
-			if (c != '\r')
-				goto bad;
-			s = CK_DATA_LF;
-			break;
-		case CK_DATA_LF:
-			if (c != '\n')
-				goto bad;
-			s = CK_SIZE;
-			ck->nsize = 0;
-			ck->line_len = 0;
-			ck->remaining = 0;
-			break;
-		case CK_TR_LINE:
-			if (c == '\r')
-				s = CK_END_LF;
-			else if (tchar_tab[c])
-				s = CK_TR_NAME;
-			else
-				goto bad;
-			break;
-		case CK_TR_NAME:
-			if (c == ':')
-				s = CK_TR_VALUE;
-			else if (!tchar_tab[c])
-				goto bad;
-			break;
-		case CK_TR_VALUE:
-			if (c == '\r')
-				s = CK_TR_LF;
-			else if (!fvchar_tab[c])
-				goto bad;
-			break;
-		case CK_TR_LF:
-			if (c != '\n')
-				goto bad;
-			s = CK_TR_LINE;
-			break;
-		case CK_END_LF:
-			if (c != '\n')
-				goto bad;
-			ck->state = s;
-			ck->done = 1;
-			return (ssize_t)(i + 1);
-		default:
-			goto bad;
-		}
-	}
-	ck->state = s;
-	return (ssize_t)i;
- bad:
-	ck->state = CK_ERROR;
-	return -1;
-}
-
 int
 http_name_eq(const struct http_header *h, const char *name)
 {
@@ -1167,25 +872,6 @@ http_name_eq(const struct http_header *h, const char *name)
 		    lower((unsigned char)name[i]))
 			return 0;
 	return name[i] == '\0';
-}
-
-int
-http_list_has(const char *value, size_t len, const char *token)
-{
-	const char	*e;
-	size_t		 pos = 0, elen, tl = strlen(token), i;
-
-	while (http_list_next(value, len, &pos, &e, &elen)) {
-		if (elen != tl)
-			continue;
-		for (i = 0; i < tl; i++)
-			if (lower((unsigned char)e[i]) !=
-			    lower((unsigned char)token[i]))
-				break;
-		if (i == tl)
-			return 1;
-	}
-	return 0;
 }
 
 const char *

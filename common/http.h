@@ -1,5 +1,6 @@
 /*
- * http.h: strict HTTP/1.x message head and chunked body parsing (RFC 9112).
+ * http.h: strict HTTP/1.x message head (http.c) and chunked body
+ * (chunked.c) parsing (RFC 9112), and field-value lists (httplist.c).
  *
  * The parsers never copy and never allocate: results point into the
  * caller's buffer, which must stay unchanged while they are used.  They
@@ -116,7 +117,7 @@ int	http_parse_response(const char *buf, size_t len, const struct http_limits *l
 int	http_response_has_body(enum http_method req_method, int status);
 
 /*
- * Chunked transfer coding, incremental.  http_chunked_parse() consumes
+ * Chunked transfer coding, incremental (common/chunked.c).  http_chunked_parse() consumes
  * bytes from buf[0..len) and returns how many it consumed, or -1 on a
  * syntax error (bad hex, size over 64 bits, bad extension, chunk-size
  * line over 4 KiB, missing CRLF, bad trailer field, trailer section over
@@ -145,17 +146,95 @@ void	http_chunked_init(struct http_chunked *ck);
 ssize_t	http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 	    size_t *data_off, size_t *data_len);
 
-/* Case-insensitive comparisons for header names and list tokens. */
+/* Whether the field is named name (a C string), ignoring case. */
 int	http_name_eq(const struct http_header *h, const char *name);
+
+/* Byte classes: 1 for the bytes in the class, else 0. */
+extern const uint8_t	 http_tchar[256];	/* tchar, RFC 9110 5.6.2 */
+extern const uint8_t	 http_fvchar[256];	/* field-value bytes: HTAB, SP,
+						   VCHAR, obs-text */
+/* Hex digits: their value plus one; 0 for other bytes. */
+extern const uint8_t	 http_hexval[256];
+
 /*
- * The next element of a comma-separated field value v[0..n) from *pos:
- * empty elements and the blanks around elements are skipped.  Returns 1
- * with the element in *ep, *elen, or 0 at the end.
+ * Lists in field values (common/httplist.c): RFC 9110 5.6.1 #list.
+ *
+ * http_list_next() gives the next element of the comma-separated value
+ * v[0..n) from *pos (0 at first): the blanks around elements are dropped,
+ * empty elements skipped, and a comma inside a quoted-string does not
+ * split (an unclosed quoted-string runs to the end of the value).
+ * Returns 1 with the element in *ep, *elen, or 0 at the end.
  */
 int	http_list_next(const char *v, size_t n, size_t *pos, const char **ep,
 	    size_t *elen);
-/* Whether a comma-separated field value lists token (case-insensitive). */
+/* Whether a list element equals token (a C string), ignoring case. */
 int	http_list_has(const char *value, size_t len, const char *token);
+
+/*
+ * One list element read as token [ "=" ( token / quoted-string ) ]
+ * [ OWS ";" parameters ]: a Cache-Control directive, a transfer coding,
+ * a parameter.
+ */
+struct http_elem {
+	const char	*name;		/* the leading token (name_len 0: none) */
+	size_t		 name_len;
+	const char	*arg;		/* after "=": the token, or what is between
+					   the quotes, escapes left as sent */
+	size_t		 arg_len;
+	const char	*params;	/* from the first ";" to the end, or NULL */
+	size_t		 params_len;
+	unsigned	 has_arg:1;	/* there was a "=" */
+	unsigned	 quoted:1;	/* the argument was a quoted-string */
+	unsigned	 bad:1;		/* no name, an unclosed quoted-string, or
+					   other bytes after name [= arg] */
+};
+
+/* Read s[0..n) (one element, its blanks dropped) into *el. */
+void	http_elem_parse(const char *s, size_t n, struct http_elem *el);
+/* http_list_next(), the element read by http_elem_parse(). */
+int	http_elem_next(const char *v, size_t n, size_t *pos,
+	    struct http_elem *el);
+/*
+ * The next ";"-separated parameter of el->params[0..params_len) from
+ * *pos (0 at first), read like an element.  Returns 1, or 0 at the end.
+ */
+int	http_param_next(const char *p, size_t n, size_t *pos,
+	    struct http_elem *el);
+
+/*
+ * The tokens of a #token list such as Connection, from *pos (0 at
+ * first): split at commas and at blanks, so "a b" gives a and b.
+ * Returns 1 with the token in *tp, *tl, or 0 at the end.
+ */
+int	http_token_next(const char *v, size_t n, size_t *pos, const char **tp,
+	    size_t *tl);
+/* Whether such a list holds token (a C string), ignoring case. */
+int	http_token_has(const char *v, size_t n, const char *token);
+
+/*
+ * The options of every Connection field among h[0..n), in order:
+ *	struct http_conn_iter it = HTTP_CONN_ITER_INIT;
+ *	while (http_conn_next(h, n, &it, &t, &tl)) ...
+ */
+struct http_conn_iter {
+	size_t		 field;		/* the field being read */
+	size_t		 pos;		/* in its value */
+};
+#define HTTP_CONN_ITER_INIT	{ 0, 0 }
+int	http_conn_next(const struct http_header *h, size_t n,
+	    struct http_conn_iter *it, const char **tp, size_t *tl);
+/* Whether a Connection field among h[0..n) names name[0..len). */
+int	http_conn_lists(const struct http_header *h, size_t n, const char *name,
+	    size_t len);
+/*
+ * Whether name[0..len) is a hop-by-hop field, never forwarded nor stored
+ * as it is: Connection, Keep-Alive, TE, Trailer, Transfer-Encoding,
+ * Upgrade, and every Proxy-* field (Proxy-Connection, the proxy
+ * authentication fields...); httplist.c says why each.  Not
+ * Content-Length: that is framing, for a re-framing caller to drop.
+ * Fields a Connection field names are hop-by-hop too: http_conn_lists().
+ */
+int	http_is_hop_by_hop(const char *name, size_t len);
 
 const char	*http_method_name(enum http_method m);
 const char	*http_status_reason(int status);

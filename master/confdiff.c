@@ -1,0 +1,668 @@
+/*
+ * confdiff.c: compare two loaded configurations.
+ *
+ * Objects are matched by section name: a section renamed shows as one
+ * removed and one added.  Each difference becomes one item; the reload
+ * logs them on one line, `portico -t -d` one per line.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "common/tls.h"
+#include "master/confdiff.h"
+
+
+static int	 add(struct confdiff *d, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static int
+vadd(struct confdiff *d, const char *fmt, va_list ap)
+{
+	char	 *s, **n;
+
+	if (vasprintf(&s, fmt, ap) == -1)
+		return -1;
+	if ((n = realloc(d->items, (d->n + 1) * sizeof(*n))) == NULL) {
+		free(s);
+		return -1;
+	}
+	d->items = n;
+	d->items[d->n++] = s;
+	return 0;
+}
+
+/* Add one item.  -1 when out of memory. */
+static int
+add(struct confdiff *d, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = vadd(d, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+confdiff_add(struct confdiff *d, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = vadd(d, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* A size as written in the config: 256m, 16k, or bytes. */
+static void
+size_text(int64_t v, char *buf, size_t len)
+{
+	if (v != 0 && v % (1LL << 30) == 0)
+		snprintf(buf, len, "%lldg", (long long)(v >> 30));
+	else if (v != 0 && v % (1LL << 20) == 0)
+		snprintf(buf, len, "%lldm", (long long)(v >> 20));
+	else if (v != 0 && v % 1024 == 0)
+		snprintf(buf, len, "%lldk", (long long)(v >> 10));
+	else
+		snprintf(buf, len, "%lld", (long long)v);
+}
+
+static int
+str_differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+static const struct conf_listener *
+find_listener(const struct conf *c, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nlisteners; i++)
+		if (strcmp(c->listeners[i].name, name) == 0)
+			return &c->listeners[i];
+	return NULL;
+}
+
+static const struct conf_upstream *
+find_upstream(const struct conf *c, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nupstreams; i++)
+		if (strcmp(c->upstreams[i].name, name) == 0)
+			return &c->upstreams[i];
+	return NULL;
+}
+
+static const struct conf_route *
+find_route(const struct conf *c, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nroutes; i++)
+		if (strcmp(c->routes[i].name, name) == 0)
+			return &c->routes[i];
+	return NULL;
+}
+
+/* The addresses of l, space-separated. */
+static void
+addrs_text(const struct conf_listener *l, char *buf, size_t len)
+{
+	size_t	 i, off = 0;
+	int	 n;
+
+	buf[0] = '\0';
+	for (i = 0; i < l->naddrs && off < len; i++) {
+		n = snprintf(buf + off, len - off, "%s%s", i > 0 ? " " : "",
+		    l->addrs[i].text);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+static int
+has_addr(const struct conf_listener *l, const char *text)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->naddrs; i++)
+		if (strcmp(l->addrs[i].text, text) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+cert_describe(X509 *x, struct confdiff_cert *id)
+{
+	BIO		*b;
+	struct tm	 tm;
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned	 mdlen = 0, i;
+	char		 subj[256] = "?", exp[32] = "?";
+	int		 n;
+
+	id->fp[0] = '\0';
+	if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1 && mdlen == 32)
+		for (i = 0; i < mdlen; i++)
+			snprintf(id->fp + 2 * i, 3, "%02x", md[i]);
+	if ((b = BIO_new(BIO_s_mem())) != NULL) {
+		if (X509_NAME_print_ex(b, X509_get_subject_name(x), 0,
+		    XN_FLAG_RFC2253) >= 0 &&
+		    (n = BIO_read(b, subj, sizeof(subj) - 1)) > 0)
+			subj[n] = '\0';
+		BIO_free(b);
+	}
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
+		strftime(exp, sizeof(exp), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	snprintf(id->text, sizeof(id->text), "%s, expires %s", subj, exp);
+}
+
+int
+confdiff_certs(const struct conf_listener *l, struct confdiff_cert **out,
+    size_t *n)
+{
+	struct confdiff_cert	*ids = NULL, *nids;
+	SSL_CTX		*ctx;
+	X509		*x;
+	size_t		 i;
+	int		 more;
+
+	*out = NULL;
+	*n = 0;
+	if (l->tls == NULL)
+		return 0;
+	for (i = 0; i < l->tls->nctx; i++) {
+		ctx = l->tls->ctx[i];
+		/* An RSA and an ECDSA pair may share a context. */
+		more = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST);
+		while (more == 1) {
+			if ((x = SSL_CTX_get0_certificate(ctx)) != NULL) {
+				nids = realloc(ids, (*n + 1) * sizeof(*ids));
+				if (nids == NULL) {
+					free(ids);
+					*n = 0;
+					return -1;
+				}
+				ids = nids;
+				cert_describe(x, &ids[(*n)++]);
+			}
+			more = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT);
+		}
+		(void)SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST);
+	}
+	*out = ids;
+	return 0;
+}
+
+static int
+cert_in(const struct confdiff_cert *id, const struct confdiff_cert *set,
+    size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(set[i].fp, id->fp) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+file_in(const char *path, const struct conf_file *set, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(set[i].path, path) == 0)
+			return 1;
+	return 0;
+}
+
+/* Certificates of a listener TLS in both: by content when loaded. */
+static int
+diff_certs(struct confdiff *d, const struct conf_listener *o,
+    const struct conf_listener *n)
+{
+	struct confdiff_cert	*oc = NULL, *nc = NULL;
+	size_t			 on = 0, nn = 0, i;
+	int			 rc = -1;
+
+	if (o->tls == NULL || n->tls == NULL) {
+		for (i = 0; i < o->ntls_cert; i++)
+			if (!file_in(o->tls_cert[i].path, n->tls_cert, n->ntls_cert) &&
+			    add(d, "listener %s: certificate %s removed", n->name,
+			    o->tls_cert[i].path) == -1)
+				return -1;
+		for (i = 0; i < n->ntls_cert; i++)
+			if (!file_in(n->tls_cert[i].path, o->tls_cert, o->ntls_cert) &&
+			    add(d, "listener %s: certificate %s added", n->name,
+			    n->tls_cert[i].path) == -1)
+				return -1;
+		return 0;
+	}
+	if (confdiff_certs(o, &oc, &on) == -1 ||
+	    confdiff_certs(n, &nc, &nn) == -1)
+		goto out;
+	for (i = 0; i < on; i++)
+		if (!cert_in(&oc[i], nc, nn) && add(d, "listener %s: "
+		    "certificate removed: %s", n->name, oc[i].text) == -1)
+			goto out;
+	for (i = 0; i < nn; i++)
+		if (!cert_in(&nc[i], oc, on) && add(d, "listener %s: "
+		    "certificate added: %s", n->name, nc[i].text) == -1)
+			goto out;
+	rc = 0;
+out:
+	free(oc);
+	free(nc);
+	return rc;
+}
+
+/* One listener in both configurations. */
+static int
+diff_listener(struct confdiff *d, const struct conf_listener *o,
+    const struct conf_listener *n, int flags)
+{
+	size_t	 i;
+	int	 otls = o->ntls_cert > 0, ntls = n->ntls_cert > 0;
+
+	for (i = 0; i < o->naddrs; i++)
+		if (!has_addr(n, o->addrs[i].text) && add(d, "listener %s: "
+		    "address %s removed", n->name, o->addrs[i].text) == -1)
+			return -1;
+	for (i = 0; i < n->naddrs; i++)
+		if (!has_addr(o, n->addrs[i].text) && add(d, "listener %s: "
+		    "address %s added", n->name, n->addrs[i].text) == -1)
+			return -1;
+	if (otls != ntls)
+		return add(d, "listener %s: TLS %s", n->name, ntls ? "on" : "off");
+	if (ntls && !(flags & CONFDIFF_NO_CERTS) && diff_certs(d, o, n) == -1)
+		return -1;
+	if (ntls && (o->tls_protocols != n->tls_protocols ||
+	    str_differ(o->tls_ciphers, n->tls_ciphers) ||
+	    str_differ(o->tls_ciphersuites, n->tls_ciphersuites) ||
+	    str_differ(o->tls_client_ca.path, n->tls_client_ca.path) ||
+	    o->tls_verify_client != n->tls_verify_client ||
+	    o->tls_handshake_timeout_ms != n->tls_handshake_timeout_ms) &&
+	    add(d, "listener %s: TLS settings changed", n->name) == -1)
+		return -1;
+	if ((o->backlog != n->backlog || o->redirect_https != n->redirect_https ||
+	    o->redirect_port != n->redirect_port) &&
+	    add(d, "listener %s: settings changed", n->name) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+diff_listeners(struct confdiff *d, const struct conf *o, const struct conf *n,
+    int flags)
+{
+	const struct conf_listener	*ol, *nl;
+	char				 addrs[512];
+	size_t				 i;
+
+	for (i = 0; i < o->nlisteners; i++)
+		if (find_listener(n, o->listeners[i].name) == NULL &&
+		    add(d, "listener %s removed", o->listeners[i].name) == -1)
+			return -1;
+	for (i = 0; i < n->nlisteners; i++) {
+		nl = &n->listeners[i];
+		if ((ol = find_listener(o, nl->name)) == NULL) {
+			addrs_text(nl, addrs, sizeof(addrs));
+			if (add(d, "listener %s added (%s)", nl->name, addrs) == -1)
+				return -1;
+		} else if (diff_listener(d, ol, nl, flags) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static const struct conf_server *
+find_server(const struct conf_upstream *u, const char *text)
+{
+	size_t	 i;
+
+	for (i = 0; i < u->nservers; i++)
+		if (strcmp(u->servers[i].addr.text, text) == 0)
+			return &u->servers[i];
+	return NULL;
+}
+
+/* The servers of an upstream in both configurations. */
+static int
+diff_servers(struct confdiff *d, const struct conf_upstream *o,
+    const struct conf_upstream *n)
+{
+	const struct conf_server	*os, *ns;
+	size_t				 i;
+
+	for (i = 0; i < o->nservers; i++)
+		if (find_server(n, o->servers[i].addr.text) == NULL &&
+		    add(d, "upstream %s: server %s removed", n->name,
+		    o->servers[i].addr.text) == -1)
+			return -1;
+	for (i = 0; i < n->nservers; i++) {
+		ns = &n->servers[i];
+		if ((os = find_server(o, ns->addr.text)) == NULL) {
+			if (add(d, "upstream %s: server %s added", n->name,
+			    ns->addr.text) == -1)
+				return -1;
+			continue;
+		}
+		if (os->weight != ns->weight && add(d, "upstream %s: server %s "
+		    "weight %d -> %d", n->name, ns->addr.text, os->weight,
+		    ns->weight) == -1)
+			return -1;
+		if ((os->backup != ns->backup || os->max_conns != ns->max_conns ||
+		    os->tls != ns->tls || str_differ(os->host, ns->host)) &&
+		    add(d, "upstream %s: server %s options changed", n->name,
+		    ns->addr.text) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Whether an upstream's settings other than its servers differ. */
+static int
+upstream_settings_differ(const struct conf_upstream *o,
+    const struct conf_upstream *n)
+{
+	return o->balance != n->balance || o->hash_key != n->hash_key ||
+	    str_differ(o->hash_key_name, n->hash_key_name) ||
+	    o->slow_start_ms != n->slow_start_ms ||
+	    o->keepalive != n->keepalive ||
+	    o->keepalive_timeout_ms != n->keepalive_timeout_ms ||
+	    o->connect_timeout_ms != n->connect_timeout_ms ||
+	    o->read_timeout_ms != n->read_timeout_ms ||
+	    o->send_timeout_ms != n->send_timeout_ms ||
+	    o->queue != n->queue || o->queue_timeout_ms != n->queue_timeout_ms ||
+	    o->retries != n->retries || o->retry_on != n->retry_on ||
+	    o->retry_timeout_ms != n->retry_timeout_ms ||
+	    o->max_fails != n->max_fails || o->fail_on_5xx != n->fail_on_5xx ||
+	    o->fail_timeout_ms != n->fail_timeout_ms || o->tls != n->tls ||
+	    str_differ(o->tls_ca, n->tls_ca) ||
+	    str_differ(o->tls_server_name, n->tls_server_name) ||
+	    o->tls_verify != n->tls_verify;
+}
+
+static int
+health_differ(const struct conf_upstream *o, const struct conf_upstream *n)
+{
+	return o->health != n->health ||
+	    str_differ(o->health_method, n->health_method) ||
+	    str_differ(o->health_path, n->health_path) ||
+	    str_differ(o->health_host, n->health_host) ||
+	    str_differ(o->health_body, n->health_body) ||
+	    o->health_status_min != n->health_status_min ||
+	    o->health_status_max != n->health_status_max ||
+	    o->health_interval_ms != n->health_interval_ms ||
+	    o->health_timeout_ms != n->health_timeout_ms ||
+	    o->health_rise != n->health_rise || o->health_fall != n->health_fall;
+}
+
+static int
+diff_upstreams(struct confdiff *d, const struct conf *o, const struct conf *n)
+{
+	const struct conf_upstream	*ou, *nu;
+	size_t				 i;
+
+	for (i = 0; i < o->nupstreams; i++)
+		if (find_upstream(n, o->upstreams[i].name) == NULL &&
+		    add(d, "upstream %s removed", o->upstreams[i].name) == -1)
+			return -1;
+	for (i = 0; i < n->nupstreams; i++) {
+		nu = &n->upstreams[i];
+		if ((ou = find_upstream(o, nu->name)) == NULL) {
+			if (add(d, "upstream %s added (%zu server%s)", nu->name,
+			    nu->nservers, nu->nservers == 1 ? "" : "s") == -1)
+				return -1;
+			continue;
+		}
+		if (diff_servers(d, ou, nu) == -1)
+			return -1;
+		if (upstream_settings_differ(ou, nu) && add(d, "upstream %s: "
+		    "settings changed", nu->name) == -1)
+			return -1;
+		if (health_differ(ou, nu) && add(d, "upstream %s: health check "
+		    "changed", nu->name) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+cidrs_differ(const struct conf_cidr *a, size_t na, const struct conf_cidr *b,
+    size_t nb)
+{
+	return na != nb || (na > 0 && memcmp(a, b, na * sizeof(*a)) != 0);
+}
+
+/* The names of what differs between two routes, into buf. */
+static void
+route_changes(const struct conf_route *o, const struct conf_route *n,
+    char *buf, size_t len)
+{
+	static const char	*names[] = { "listener", "host", "path",
+	    "upstream", "handler", "allow", "cache", "hsts", "normalize_path",
+	    "pass_client_identity_headers", "request_buffering" };
+	int			 diff[sizeof(names) / sizeof(names[0])];
+	size_t			 i, off = 0;
+	int			 k;
+
+	diff[0] = str_differ(o->listener_name, n->listener_name);
+	diff[1] = o->host_kind != n->host_kind || str_differ(o->host, n->host);
+	diff[2] = str_differ(o->path, n->path);
+	diff[3] = str_differ(o->upstream_name, n->upstream_name);
+	diff[4] = o->handler != n->handler;
+	diff[5] = cidrs_differ(o->allow, o->nallow, n->allow, n->nallow);
+	diff[6] = o->cache != n->cache || o->cache_set_cookie != n->cache_set_cookie ||
+	    o->cache_ignore_no_cache != n->cache_ignore_no_cache ||
+	    o->cache_default_ttl_ms != n->cache_default_ttl_ms ||
+	    o->cache_stale_if_error_ms != n->cache_stale_if_error_ms;
+	diff[7] = str_differ(o->hsts, n->hsts);
+	diff[8] = o->normalize_path != n->normalize_path;
+	diff[9] = o->pass_client_identity_headers != n->pass_client_identity_headers;
+	diff[10] = o->request_buffering != n->request_buffering;
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
+		if (!diff[i])
+			continue;
+		k = snprintf(buf + off, len - off, "%s%s", off > 0 ? ", " : "",
+		    names[i]);
+		if (k < 0)
+			break;
+		off += (size_t)k;
+	}
+}
+
+static int
+diff_routes(struct confdiff *d, const struct conf *o, const struct conf *n)
+{
+	const struct conf_route	*or, *nr;
+	char			 what[256];
+	size_t			 i;
+
+	for (i = 0; i < o->nroutes; i++)
+		if (find_route(n, o->routes[i].name) == NULL &&
+		    add(d, "route %s removed", o->routes[i].name) == -1)
+			return -1;
+	for (i = 0; i < n->nroutes; i++) {
+		nr = &n->routes[i];
+		if ((or = find_route(o, nr->name)) == NULL) {
+			if (add(d, "route %s added (%s%s %s -> %s)", nr->name,
+			    nr->host_kind == HOST_WILDCARD ? "*" : "",
+			    nr->host_kind == HOST_ANY ? "*" : nr->host, nr->path,
+			    nr->handler == HANDLER_STATUS ? "status" :
+			    nr->upstream_name) == -1)
+				return -1;
+			continue;
+		}
+		route_changes(or, nr, what, sizeof(what));
+		if (what[0] != '\0' && add(d, "route %s: %s changed", nr->name,
+		    what) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+diff_cache(struct confdiff *d, const struct conf *o, const struct conf *n)
+{
+	char	 a[32], b[32];
+
+	if (o->cache_used != n->cache_used)
+		return add(d, "cache %s", n->cache_used ? "on" : "off");
+	if (o->cache.size != n->cache.size) {
+		size_text((int64_t)o->cache.size, a, sizeof(a));
+		size_text((int64_t)n->cache.size, b, sizeof(b));
+		if (add(d, "cache size %s -> %s%s", a, b, n->cache_used ?
+		    " (the cache starts empty)" : "") == -1)
+			return -1;
+	}
+	if (o->cache.max_object_size != n->cache.max_object_size) {
+		size_text(o->cache.max_object_size, a, sizeof(a));
+		size_text(n->cache.max_object_size, b, sizeof(b));
+		if (add(d, "cache max_object_size %s -> %s", a, b) == -1)
+			return -1;
+	}
+	if ((o->cache.lock_timeout_ms != n->cache.lock_timeout_ms ||
+	    o->cache.heuristic_max_ms != n->cache.heuristic_max_ms ||
+	    o->cache.heuristic_percent != n->cache.heuristic_percent ||
+	    o->cache.invalidate_unsafe != n->cache.invalidate_unsafe ||
+	    cidrs_differ(o->cache.purge_allow, o->cache.npurge_allow,
+	    n->cache.purge_allow, n->cache.npurge_allow)) &&
+	    add(d, "cache settings changed") == -1)
+		return -1;
+	return 0;
+}
+
+/* [global]: the settings an operator names, then the rest together. */
+static int
+diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
+{
+	const struct conf_global	*o = &oc->g, *n = &nc->g;
+
+	if (o->workers != n->workers && add(d, "workers %d -> %d", o->workers,
+	    n->workers) == -1)
+		return -1;
+	if (o->log_level != n->log_level && add(d, "log_level %s -> %s",
+	    conf_log_level_name(o->log_level),
+	    conf_log_level_name(n->log_level)) == -1)
+		return -1;
+	if (str_differ(o->error_log, n->error_log) && add(d, "error_log %s -> %s",
+	    o->error_log, n->error_log) == -1)
+		return -1;
+	if (str_differ(o->access_log, n->access_log) && add(d, "access_log "
+	    "%s -> %s", o->access_log != NULL ? o->access_log : "off",
+	    n->access_log != NULL ? n->access_log : "off") == -1)
+		return -1;
+	/* The built-in default user (conf_check) counts as none written. */
+	if ((str_differ(o->user_default ? NULL : o->user,
+	    n->user_default ? NULL : n->user) ||
+	    str_differ(o->user_default ? NULL : o->group,
+	    n->user_default ? NULL : n->group)) &&
+	    add(d, "user or group changed") == -1)
+		return -1;
+	if (str_differ(o->pid_file, n->pid_file) && add(d, "pid_file %s -> %s "
+	    "(applies at the next start)", o->pid_file, n->pid_file) == -1)
+		return -1;
+	if ((o->worker_connections != n->worker_connections ||
+	    o->shutdown_timeout_ms != n->shutdown_timeout_ms ||
+	    o->client_header_timeout_ms != n->client_header_timeout_ms ||
+	    o->client_body_timeout_ms != n->client_body_timeout_ms ||
+	    o->keepalive_timeout_ms != n->keepalive_timeout_ms ||
+	    o->send_timeout_ms != n->send_timeout_ms ||
+	    o->max_request_line != n->max_request_line ||
+	    o->max_header_size != n->max_header_size ||
+	    o->max_headers != n->max_headers ||
+	    o->max_body_size != n->max_body_size ||
+	    o->buffer_size != n->buffer_size ||
+	    o->request_buffering != n->request_buffering ||
+	    o->client_body_buffer_size != n->client_body_buffer_size ||
+	    str_differ(o->client_body_temp_path, n->client_body_temp_path) ||
+	    o->client_body_min_rate != n->client_body_min_rate ||
+	    o->pass_request_trailers != n->pass_request_trailers ||
+	    o->tls_ticket_rotation_ms != n->tls_ticket_rotation_ms ||
+	    o->merge_slashes != n->merge_slashes ||
+	    o->allow_encoded_slash != n->allow_encoded_slash ||
+	    o->allow_encoded_nul != n->allow_encoded_nul ||
+	    o->allow_backslash != n->allow_backslash ||
+	    o->allow_dotdot_above_root != n->allow_dotdot_above_root ||
+	    o->normalize_path != n->normalize_path ||
+	    o->pass_client_identity_headers != n->pass_client_identity_headers) &&
+	    add(d, "global settings changed") == -1)
+		return -1;
+	return 0;
+}
+
+int
+confdiff_run(const struct conf *old, const struct conf *new, int flags,
+    struct confdiff *d)
+{
+	d->items = NULL;
+	d->n = 0;
+	if (diff_global(d, old, new) == -1 ||
+	    diff_listeners(d, old, new, flags) == -1 ||
+	    diff_routes(d, old, new) == -1 ||
+	    diff_upstreams(d, old, new) == -1 ||
+	    diff_cache(d, old, new) == -1) {
+		confdiff_free(d);
+		return -1;
+	}
+	return 0;
+}
+
+char *
+confdiff_join(const struct confdiff *d, const char *sep)
+{
+	size_t	 i, len = 1, seplen = strlen(sep);
+	char	*s, *p;
+
+	if (d->n == 0)
+		return strdup("no changes");
+	for (i = 0; i < d->n; i++)
+		len += strlen(d->items[i]) + seplen;
+	if ((s = malloc(len)) == NULL)
+		return NULL;
+	p = s;
+	for (i = 0; i < d->n; i++) {
+		if (i > 0) {
+			memcpy(p, sep, seplen);
+			p += seplen;
+		}
+		len = strlen(d->items[i]);
+		memcpy(p, d->items[i], len);
+		p += len;
+	}
+	*p = '\0';
+	return s;
+}
+
+void
+confdiff_free(struct confdiff *d)
+{
+	size_t	 i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->items[i]);
+	free(d->items);
+	d->items = NULL;
+	d->n = 0;
+}
