@@ -704,6 +704,25 @@ START_TEST(age_from_response)
 	    "Cache-Control: max-age=100\r\n\r\n");
 	STORES();
 	ck_assert_int_eq(meta.age, 0);
+	/* A list: its first member (RFC 9111 5.1). */
+	resp("HTTP/1.1 200 OK\r\nDate: " D0 "\r\nAge: 7200, 0\r\n"
+	    "Cache-Control: max-age=100\r\n\r\n");
+	STORES();
+	ck_assert_int_eq(meta.age, 7200);
+	ck_assert_int_eq(cachepol_use(&meta, &cr, &opts, T0),
+	    CACHEPOL_REVALIDATE);
+	resp("HTTP/1.1 200 OK\r\nDate: " D0 "\r\nAge: 30 ,7200\r\n"
+	    "Age: 9000\r\nCache-Control: max-age=100\r\n\r\n");
+	STORES();
+	ck_assert_int_eq(meta.age, 30);
+	resp("HTTP/1.1 200 OK\r\nDate: " D0 "\r\nAge: , 50\r\n"
+	    "Cache-Control: max-age=100\r\n\r\n");
+	STORES();
+	ck_assert_int_eq(meta.age, 50);
+	resp("HTTP/1.1 200 OK\r\nDate: " D0 "\r\nAge: x, 50\r\n"
+	    "Cache-Control: max-age=100\r\n\r\n");
+	STORES();
+	ck_assert_int_eq(meta.age, 0);
 	resp("HTTP/1.1 200 OK\r\nDate: " D0 "\r\nAge: 99999999999999999999\r\n"
 	    "Cache-Control: max-age=100\r\n\r\n");
 	STORES();
@@ -752,10 +771,41 @@ START_TEST(store_reasons)
 	REFUSES("status");
 	resp("HTTP/1.1 412 Failed\r\nCache-Control: max-age=60\r\n\r\n");
 	REFUSES("status");
+	resp("HTTP/1.1 429 Slow\r\nCache-Control: max-age=60\r\n\r\n");
+	REFUSES("status");
+	/* Unknown statuses: with explicit freshness only (RFC 9111 3). */
 	resp("HTTP/1.1 299 Odd\r\nCache-Control: max-age=60\r\n\r\n");
+	STORES();
+	ck_assert_int_eq(meta.lifetime, 60);
+	ck_assert_int_eq(meta.status, 299);
+	resp("HTTP/1.1 499 Odd\r\nCache-Control: s-maxage=5\r\n\r\n");
+	STORES();
+	resp("HTTP/1.1 599 Odd\r\nDate: " D0 "\r\nExpires: "
+	    "Sun, 06 Nov 1994 08:50:37 GMT\r\n\r\n");
+	STORES();
+	ck_assert_int_eq(meta.lifetime, 60);
+	resp("HTTP/1.1 299 Odd\r\nCache-Control: public\r\n"
+	    "Last-Modified: Sun, 06 Nov 1994 06:02:57 GMT\r\n\r\n");
+	REFUSES("no-lifetime");
+	resp("HTTP/1.1 299 Odd\r\nCache-Control: max-age=x\r\n\r\n");
+	REFUSES("no-lifetime");
+	/* must-understand: only an understood status, ignoring no-store. */
+	resp("HTTP/1.1 299 Odd\r\nCache-Control: max-age=60, "
+	    "must-understand, no-store\r\n\r\n");
 	REFUSES("status");
-	resp("HTTP/1.1 599 Odd\r\nCache-Control: max-age=60\r\n\r\n");
+	resp("HTTP/1.1 299 Odd\r\nCache-Control: max-age=60, "
+	    "must-understand\r\n\r\n");
 	REFUSES("status");
+	resp("HTTP/1.1 200 OK\r\nCache-Control: max-age=60, "
+	    "must-understand, no-store\r\n\r\n");
+	STORES();
+	ck_assert_int_eq(meta.lifetime, 60);
+	resp("HTTP/1.1 200 OK\r\nCache-Control: max-age=60, no-store\r\n"
+	    "Cache-Control: MUST-UNDERSTAND\r\n\r\n");
+	STORES();
+	resp("HTTP/1.1 404 Not Found\r\nCache-Control: max-age=60, "
+	    "private, must-understand\r\n\r\n");
+	REFUSES("private");
 
 	/* The response's directives. */
 	resp("HTTP/1.1 200 OK\r\nCache-Control: max-age=60, no-store\r\n\r\n");
@@ -1392,6 +1442,13 @@ START_TEST(head_filter)
 	    "X-A: 1\r\nX-B: 2\r\nX-C: 3\r\nProxy: 4\r\n\r\n");
 	n = cachepol_stored_head(&rs, 0, out, sizeof(out));
 	ck_assert(span_eq(out, n, "HTTP/1.1 200 OK\r\nX-C: 3\r\nProxy: 4\r\n\r\n"));
+
+	/* Set-Cookie2 is not Set-Cookie: kept. */
+	resp("HTTP/1.1 200 OK\r\nSet-Cookie2: a=b; Version=1\r\n"
+	    "Set-Cookie: c=d\r\n\r\n");
+	n = cachepol_stored_head(&rs, 0, out, sizeof(out));
+	ck_assert(span_eq(out, n, "HTTP/1.1 200 OK\r\n"
+	    "Set-Cookie2: a=b; Version=1\r\n\r\n"));
 
 	resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n");
 	n = cachepol_stored_head(&rs, 0, out, sizeof(out));

@@ -52,7 +52,13 @@ static void		 cc_directive(struct cachepol_cc *, const char *,
 			    size_t, int, const char *, size_t, int);
 static void		 cc_field(const char *, size_t,
 			    struct cachepol_cc *);
-static int		 status_understood(int);
+enum status_kind {
+	STATUS_STORABLE,	/* understood, stored by the usual rules */
+	STATUS_NEVER,		/* understood (or invalid), never stored */
+	STATUS_UNKNOWN		/* not understood: explicit freshness only */
+};
+
+static enum status_kind	 status_kind(int);
 static const char	*storable_refusal(const struct cachepol_req *,
 			    const struct http_response *,
 			    const struct cachepol_opts *, struct cachepol_cc *);
@@ -158,6 +164,8 @@ cc_directive(struct cachepol_cc *cc, const char *name, size_t nl, int has_arg,
 	case 15:
 		if (ci_eq(name, nl, "must-revalidate"))
 			cc->must_revalidate = 1;
+		else if (ci_eq(name, nl, "must-understand"))
+			cc->must_understand = 1;
 		break;
 	case 16:
 		if (ci_eq(name, nl, "proxy-revalidate"))
@@ -280,14 +288,18 @@ cachepol_request(const struct http_request *rq, struct cachepol_req *cr)
 }
 
 /*
- * Final status codes whose meaning this cache knows and that describe
- * the resource rather than the request that got them: not 206 (only
- * whole responses are stored), 304 (it freshens, RFC 9111 4.3.4), 407,
- * nor 408, 411-413, 416, 417, 421, 426, 428, 429, 431, which answer
- * something about one request or connection.
+ * What this cache makes of a status code (RFC 9111 3): STATUS_STORABLE
+ * for the final codes whose meaning it knows and that describe the
+ * resource rather than the request that got them; STATUS_NEVER for
+ * those it knows not to store: 1xx, 206 (only whole responses are
+ * stored), 304 (it freshens, 4.3.4), 407, 408, 411-413, 416, 417, 421,
+ * 426, 428, 429, 431 (they answer something about one request or
+ * connection), and codes outside 100..599; STATUS_UNKNOWN for the other
+ * final codes (299, 499, 599...), storable only with explicit freshness
+ * and never with must-understand (5.2.2.3).
  */
-static int
-status_understood(int s)
+static enum status_kind
+status_kind(int s)
 {
 	switch (s) {
 	case 200: case 201: case 202: case 203: case 204: case 205:
@@ -295,9 +307,13 @@ status_understood(int s)
 	case 400: case 401: case 403: case 404: case 405: case 406:
 	case 409: case 410: case 414: case 415: case 422: case 451:
 	case 500: case 501: case 502: case 503: case 504: case 505:
-		return 1;
+		return STATUS_STORABLE;
+	case 206: case 304: case 407: case 408: case 411: case 412:
+	case 413: case 416: case 417: case 421: case 426: case 428:
+	case 429: case 431:
+		return STATUS_NEVER;
 	}
-	return 0;
+	return s >= 200 && s <= 599 ? STATUS_UNKNOWN : STATUS_NEVER;
 }
 
 /*
@@ -344,16 +360,27 @@ storable_refusal(const struct cachepol_req *cr, const struct http_response *rs,
 	const struct http_header	*h = rs->headers;
 	const char			*e;
 	size_t				 n = rs->nheaders, i, pos, el;
+	enum status_kind		 kind;
 
 	if (!cr->cacheable)
 		return "method";
 	if (cr->no_store)
 		return "no-store";
-	if (!status_understood(rs->status))
+	if ((kind = status_kind(rs->status)) == STATUS_NEVER)
 		return "status";
 	cachepol_cc(h, n, cc);
-	if (cc->no_store)
+	/*
+	 * must-understand: stored only by a cache that understands the
+	 * status, which then ignores no-store (RFC 9111 5.2.2.3).
+	 */
+	if (cc->must_understand && kind != STATUS_STORABLE)
+		return "status";
+	if (cc->no_store && !cc->must_understand)
 		return "no-store";
+	/* Unknown statuses: explicit freshness only (3, 4.2.1). */
+	if (kind == STATUS_UNKNOWN && cc->s_maxage < 0 && cc->max_age < 0 &&
+	    cachepol_hfind(h, n, "expires", 7, NULL) == NULL)
+		return "no-lifetime";
 	if (cc->private_)
 		return "private";
 	/* RFC 9111 3.5. */
@@ -386,7 +413,7 @@ storable_meta(const struct http_response *rs, const struct cachepol_cc *cc,
 {
 	const struct http_header	*h = rs->headers, *f;
 	const char			*op;
-	size_t				 n = rs->nheaders, el, cnt, used;
+	size_t				 n = rs->nheaders, el, cnt, used, pos;
 	int64_t				 date, lm, age;
 	int				 weak;
 
@@ -401,8 +428,14 @@ storable_meta(const struct http_response *rs, const struct cachepol_cc *cc,
 	date = f != NULL ? cachepol_date(f->value, f->value_len) : -1;
 	nm->date = date >= 0 ? date : response_time;
 
+	/*
+	 * Age is a singleton, but a list ("7200, 0") counts by its first
+	 * member (RFC 9111 5.1); an invalid one is no Age.
+	 */
 	f = cachepol_hfind(h, n, "age", 3, NULL);
-	if (f == NULL || parse_delta(f->value, f->value_len, &age) == -1)
+	pos = 0;
+	if (f == NULL || !http_list_next(f->value, f->value_len, &pos, &op,
+	    &el) || parse_delta(op, el, &age) == -1)
 		age = 0;
 	nm->age = age;
 

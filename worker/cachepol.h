@@ -25,6 +25,7 @@ struct cachepol_cc {
 	unsigned	 must_revalidate:1;
 	unsigned	 proxy_revalidate:1;
 	unsigned	 only_if_cached:1;
+	unsigned	 must_understand:1;	/* store only if the status is understood */
 	unsigned	 bad_max_age:1;	/* a max-age/s-maxage that is not a number: stale */
 	int64_t		 max_age;
 	int64_t		 s_maxage;
@@ -129,8 +130,13 @@ struct cachepol_opts {
  * *why to a short reason for Cache-Status/logs ("no-store", "private",
  * "set-cookie", "status", "vary-star", "no-lifetime", "authorization",
  * "method", ...).  request_time/response_time per RFC 9111 4.2.3.
- * Storable: request cacheable and without no-store; status understood and
- * final; no no-store or private; Authorization only with public,
+ * Storable: request cacheable and without no-store; a final status that
+ * is not one of those never stored (1xx, 206, 304, 407, 408, 411-413,
+ * 416, 417, 421, 426, 428, 429, 431, outside 100..599); a status this
+ * cache does not know (299, 499, 599...) only with explicit freshness
+ * (s-maxage, max-age, Expires) and without must-understand; no no-store
+ * (but must-understand with an understood status ignores it, RFC 9111
+ * 5.2.2.3) or private; Authorization only with public,
  * s-maxage or must-revalidate; explicit lifetime (s-maxage, max-age,
  * Expires) or, for heuristically cacheable statuses, Last-Modified
  * (heuristic_percent of Date - Last-Modified, at most heuristic_max), or

@@ -82,9 +82,11 @@ stored_excluded(const struct http_response *rs, const struct http_header *h,
 	case 3:
 		return ci_eq(n, l, "age") || ci_eq(n, l, "via");
 	case 10:
+		/*
+		 * Set-Cookie2 (RFC 2965, obsolete) is not Set-Cookie: it is
+		 * kept and replayed like any other field.
+		 */
 		return !keep_set_cookie && ci_eq(n, l, "set-cookie");
-	case 11:
-		return !keep_set_cookie && ci_eq(n, l, "set-cookie2");
 	case 14:
 		return ci_eq(n, l, "content-length");
 	}
