@@ -6,7 +6,8 @@
 rewrites t/fuzz/corpus/fuzz_http/ (requests and responses, heads and
 bodies: every shape the integration tests send or answer) and
 t/fuzz/corpus/fuzz_cachepol/ (a request head, a NUL byte, a response head)
-and t/fuzz/corpus/fuzz_uri/ (a flags byte, then a path).
+and t/fuzz/corpus/fuzz_uri/ (a flags byte, then a path) and
+t/fuzz/corpus/fuzz_sfdict/ (targeted cache fields, lines split at LF).
 The files are committed; rerun this after changing the lists below.
 """
 import hashlib
@@ -167,8 +168,18 @@ paths = [b"/", b"/admin/", b"/%61dmin/", b"/admin%2Fx", b"//admin/",
          b"/static/app.js", b"/a//b///c", b"/a/%2F/b", b"/.%2e/x", b"/%zz"]
 uris = [bytes([f]) + p for f in (0, 1, 2, 31) for p in paths]
 
+# Targeted cache fields (RFC 9213) as RFC 8941 Dictionaries, valid and not.
+sfdicts = [b"max-age=60", b"max-age=60, no-store", b"s-maxage=600, must-revalidate",
+           b"no-cache, private", b"private=\"set-cookie\"", b"max-age=?1",
+           b"max-age=1.5", b"max-age=-1", b"a=(1 2 \"x\");p=?0, b=:aGk=:;q",
+           b"max-age=60\nno-store", b"max-age=60,\n", b"Max-Age=60",
+           b"stale-while-revalidate=30, stale-if-error=600, max-age=5",
+           b"must-understand, no-store, max-age=60", b"a=tok/en:x*, b=*",
+           b"a=\"x\nb\"", b"  max-age=60  ", b"max-age=60,,no-store"]
+
 n1 = write("fuzz_http", requests + responses)
 n2 = write("fuzz_cachepol", pairs)
 n3 = write("fuzz_uri", uris)
-print("fuzz_http: %d seeds, fuzz_cachepol: %d seeds, fuzz_uri: %d seeds"
-      % (n1, n2, n3))
+n4 = write("fuzz_sfdict", sfdicts)
+print("fuzz_http: %d seeds, fuzz_cachepol: %d seeds, fuzz_uri: %d seeds, "
+      "fuzz_sfdict: %d seeds" % (n1, n2, n3, n4))
