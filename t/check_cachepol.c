@@ -849,6 +849,94 @@ START_TEST(store_reasons)
 }
 END_TEST
 
+/* Targeted cache fields (RFC 9213). */
+static const char *const tnames[] = {
+	"portico-cache-control", "cdn-cache-control"
+};
+
+START_TEST(targeted_fields)
+{
+	char	 head[512];
+	size_t	 n;
+
+	opts.targeted = tnames;
+	opts.ntargeted = 2;
+	/* It replaces Cache-Control, both ways. */
+	LIFETIME_OF("CDN-Cache-Control: max-age=600\r\n"
+	    "Cache-Control: no-store\r\n", 600);
+	resp("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n"
+	    "CDN-Cache-Control: no-store\r\n\r\n");
+	REFUSES("no-store");
+	resp("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n"
+	    "cdn-CACHE-control: private=\"set-cookie\"\r\n\r\n");
+	REFUSES("private");
+	/* The list's order, not the response's. */
+	LIFETIME_OF("CDN-Cache-Control: max-age=600\r\n"
+	    "Portico-Cache-Control: max-age=5\r\n", 5);
+	/* An invalid or empty one is skipped as a whole. */
+	LIFETIME_OF("Portico-Cache-Control: Max-Age=5\r\n"
+	    "CDN-Cache-Control: max-age=600\r\n", 600);
+	LIFETIME_OF("Portico-Cache-Control: max-age=5, no-store,\r\n"
+	    "CDN-Cache-Control: max-age=600\r\n", 600);
+	LIFETIME_OF("Portico-Cache-Control: max-age=5\r\n"
+	    "Portico-Cache-Control: \r\nCDN-Cache-Control: max-age=600\r\n", 5);
+	LIFETIME_OF("Portico-Cache-Control: \r\n"
+	    "CDN-Cache-Control: max-age=600\r\nCache-Control: max-age=60\r\n",
+	    600);
+	LIFETIME_OF("Portico-Cache-Control: max-age=(1)x\r\n"
+	    "CDN-Cache-Control: max-age=60 ;\r\nCache-Control: max-age=70\r\n",
+	    70);
+	/* Several lines are one value. */
+	resp("HTTP/1.1 200 OK\r\nCDN-Cache-Control: max-age=600\r\n"
+	    "Cache-Control: max-age=60\r\nCDN-Cache-Control: no-store\r\n\r\n");
+	REFUSES("no-store");
+	/* Types: a max-age that is no Integer is stale; ?0 is absent. */
+	LIFETIME_OF("CDN-Cache-Control: max-age=?1\r\n", 0);
+	LIFETIME_OF("CDN-Cache-Control: max-age=\"60\"\r\n", 0);
+	LIFETIME_OF("CDN-Cache-Control: max-age=1.5\r\n", 0);
+	LIFETIME_OF("CDN-Cache-Control: max-age=-1\r\n", 0);
+	LIFETIME_OF("CDN-Cache-Control: max-age=x, max-age=30\r\n", 30);
+	LIFETIME_OF("CDN-Cache-Control: max-age=60, no-store=?0, "
+	    "private=?0\r\n", 60);
+	LIFETIME_OF("CDN-Cache-Control: max-age=60;x=1, s-maxage=9\r\n", 9);
+	ck_assert(meta.flags & CACHE_F_MUST_REVAL);
+	LIFETIME_OF("CDN-Cache-Control: max-age=99999999999, "
+	    "stale-while-revalidate=30, stale-if-error=90\r\n",
+	    INT64_C(2147483648));
+	ck_assert_int_eq(meta.swr, 30);
+	ck_assert_int_eq(meta.sie, 90);
+	/* Expires does not count beside it. */
+	resp("HTTP/1.1 200 OK\r\nDate: " D0 "\r\nCDN-Cache-Control: public\r\n"
+	    "Expires: Sun, 06 Nov 1994 09:49:37 GMT\r\n\r\n");
+	REFUSES("no-lifetime");
+	resp("HTTP/1.1 299 Odd\r\nDate: " D0 "\r\nCDN-Cache-Control: public\r\n"
+	    "Expires: Sun, 06 Nov 1994 09:49:37 GMT\r\n\r\n");
+	REFUSES("no-lifetime");
+	resp("HTTP/1.1 299 Odd\r\nCDN-Cache-Control: must-understand, "
+	    "no-store, max-age=60\r\n\r\n");
+	REFUSES("status");
+	/* Without a target list it is just another field. */
+	opts.targeted = NULL;
+	opts.ntargeted = 0;
+	LIFETIME_OF("CDN-Cache-Control: max-age=600\r\n"
+	    "Cache-Control: max-age=60\r\n", 60);
+
+	ck_assert(cachepol_targeted_name(tnames, 2, "CDN-Cache-Control", 17));
+	ck_assert(!cachepol_targeted_name(tnames, 2, "CDN-Cache-Contro", 16));
+	ck_assert(!cachepol_targeted_name(tnames, 1, "CDN-Cache-Control", 17));
+	ck_assert(!cachepol_targeted_name(NULL, 0, "x", 1));
+	strcpy(head, "HTTP/1.1 200 OK\r\nCDN-Cache-Control: max-age=6\r\n"
+	    "X-A: 1\r\nportico-cache-control: a\r\nCache-Control: b\r\n"
+	    "CDN-Cache-Control: c\r\n\r\n");
+	n = cachepol_head_drop(head, strlen(head), tnames, 2);
+	ck_assert(span_eq(head, (int)n, "HTTP/1.1 200 OK\r\nX-A: 1\r\n"
+	    "Cache-Control: b\r\n\r\n"));
+	n = cachepol_head_drop(head, n, tnames, 0);
+	ck_assert(span_eq(head, (int)n, "HTTP/1.1 200 OK\r\nX-A: 1\r\n"
+	    "Cache-Control: b\r\n\r\n"));
+}
+END_TEST
+
 START_TEST(store_flags)
 {
 	req("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
@@ -2182,6 +2270,7 @@ cachepol_suite(void)
 	tc = tcase_create("store");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, store_reasons);
+	tcase_add_test(tc, targeted_fields);
 	tcase_add_test(tc, store_flags);
 	tcase_add_test(tc, store_etag);
 	tcase_add_test(tc, store_auth);

@@ -28,6 +28,7 @@
 #include "common/cache.h"
 #include "worker/cachepol.h"
 #include "common/http.h"
+#include "common/sfdict.h"
 #include "worker/cachepol_int.h"
 
 /*
@@ -35,6 +36,8 @@
  * values at 2^31.
  */
 #define DELTA_MAX		((int64_t)1 << 31)
+/* The most lines of one targeted field read; more make it invalid. */
+#define TARGETED_LINES		32
 
 /* etagc, RFC 9110 section 8.8.3: VCHAR but DQUOTE, and obs-text. */
 static const uint8_t etagc_tab[256] = {
@@ -43,7 +46,7 @@ static const uint8_t etagc_tab[256] = {
 
 /* Operator choices when the caller passes none. */
 static const struct cachepol_opts default_opts = {
-	0, 0, 86400, 10, 0
+	0, 0, 86400, 10, 0, NULL, 0
 };
 
 static int		 parse_delta(const char *, size_t, int64_t *);
@@ -52,6 +55,10 @@ static void		 cc_directive(struct cachepol_cc *, const char *,
 			    size_t, int, const char *, size_t, int);
 static void		 cc_field(const char *, size_t,
 			    struct cachepol_cc *);
+static void		 cc_init(struct cachepol_cc *);
+static int		 tcc_member(const struct sf_member *, void *);
+static int		 tcc_field(const struct http_header *, size_t,
+			    const char *, struct cachepol_cc *);
 enum status_kind {
 	STATUS_STORABLE,	/* understood, stored by the usual rules */
 	STATUS_NEVER,		/* understood (or invalid), never stored */
@@ -198,11 +205,10 @@ cc_field(const char *v, size_t n, struct cachepol_cc *cc)
 			    e.arg_len, e.bad || e.params != NULL);
 }
 
-void
-cachepol_cc(const struct http_header *h, size_t n, struct cachepol_cc *cc)
+/* No directive: numbers -1, flags 0. */
+static void
+cc_init(struct cachepol_cc *cc)
 {
-	size_t	 i;
-
 	memset(cc, 0, sizeof(*cc));
 	cc->max_age = -1;
 	cc->s_maxage = -1;
@@ -210,9 +216,127 @@ cachepol_cc(const struct http_header *h, size_t n, struct cachepol_cc *cc)
 	cc->min_fresh = -1;
 	cc->swr = -1;
 	cc->sie = -1;
+}
+
+void
+cachepol_cc(const struct http_header *h, size_t n, struct cachepol_cc *cc)
+{
+	size_t	 i;
+
+	cc_init(cc);
 	for (i = 0; i < n; i++)
 		if (name_is(&h[i], "cache-control", 13))
 			cc_field(h[i].value, h[i].value_len, cc);
+}
+
+/* A targeted field being read: its directives, and what decides at the end. */
+struct tcc {
+	struct cachepol_cc	 cc;
+	unsigned		 bad_ma:1;	/* the last max-age was no delta */
+	unsigned		 bad_sma:1;	/* likewise s-maxage */
+	size_t			 members;
+};
+
+/*
+ * One member of a targeted field (RFC 9213 2.2): each directive's slot
+ * takes the member's value, so that the last of a key counts, as in an
+ * RFC 8941 Dictionary.  Unknown keys are ignored.
+ */
+static int
+tcc_member(const struct sf_member *m, void *arg)
+{
+	struct tcc		*t = arg;
+	struct cachepol_cc	*cc = &t->cc;
+	int64_t			 v = -1;
+	int			 on, num;
+
+	t->members++;
+	on = m->type != SF_BOOL || m->value != 0;
+	num = m->type == SF_INT && m->value >= 0;
+	if (num)
+		v = m->value < DELTA_MAX ? m->value : DELTA_MAX;
+	if (strcmp(m->key, "max-age") == 0) {
+		cc->max_age = v;
+		t->bad_ma = !num;
+	} else if (strcmp(m->key, "s-maxage") == 0) {
+		cc->s_maxage = v;
+		t->bad_sma = !num;
+	} else if (strcmp(m->key, "stale-while-revalidate") == 0)
+		cc->swr = v;
+	else if (strcmp(m->key, "stale-if-error") == 0)
+		cc->sie = v;
+	else if (strcmp(m->key, "no-store") == 0)
+		cc->no_store = on;
+	else if (strcmp(m->key, "no-cache") == 0)
+		cc->no_cache = on;
+	else if (strcmp(m->key, "private") == 0)
+		cc->private_ = on;
+	else if (strcmp(m->key, "public") == 0)
+		cc->public_ = on;
+	else if (strcmp(m->key, "must-revalidate") == 0)
+		cc->must_revalidate = on;
+	else if (strcmp(m->key, "proxy-revalidate") == 0)
+		cc->proxy_revalidate = on;
+	else if (strcmp(m->key, "must-understand") == 0)
+		cc->must_understand = on;
+	return 0;
+}
+
+/*
+ * The targeted field name (lower case) among h[0..n) into *cc: 1 when it
+ * is present, valid and not empty, else 0 (*cc then undefined).
+ */
+static int
+tcc_field(const struct http_header *h, size_t n, const char *name,
+    struct cachepol_cc *cc)
+{
+	struct sf_seg	 segs[TARGETED_LINES];
+	struct tcc	 t;
+	size_t		 i, ns = 0, len = strlen(name);
+
+	for (i = 0; i < n; i++) {
+		if (!name_is(&h[i], name, len) || h[i].value_len == 0)
+			continue;
+		if (ns == TARGETED_LINES)
+			return 0;
+		segs[ns].p = h[i].value;
+		segs[ns].n = h[i].value_len;
+		ns++;
+	}
+	if (ns == 0)
+		return 0;
+	memset(&t, 0, sizeof(t));
+	cc_init(&t.cc);
+	if (sfdict_parse(segs, ns, tcc_member, &t) != 0 || t.members == 0)
+		return 0;
+	t.cc.bad_max_age = t.bad_ma || t.bad_sma;
+	t.cc.targeted = 1;
+	*cc = t.cc;
+	return 1;
+}
+
+void
+cachepol_cc_response(const struct http_header *h, size_t n,
+    const struct cachepol_opts *o, struct cachepol_cc *cc)
+{
+	size_t	 j;
+
+	for (j = 0; o != NULL && o->targeted != NULL && j < o->ntargeted; j++)
+		if (tcc_field(h, n, o->targeted[j], cc))
+			return;
+	cachepol_cc(h, n, cc);
+}
+
+int
+cachepol_targeted_name(const char *const *names, size_t n, const char *name,
+    size_t len)
+{
+	size_t	 j;
+
+	for (j = 0; names != NULL && j < n; j++)
+		if (ci_eq(name, len, names[j]))
+			return 1;
+	return 0;
 }
 
 /* The first field named l among h[0..n), and in *count how many there are. */
@@ -368,7 +492,7 @@ storable_refusal(const struct cachepol_req *cr, const struct http_response *rs,
 		return "no-store";
 	if ((kind = status_kind(rs->status)) == STATUS_NEVER)
 		return "status";
-	cachepol_cc(h, n, cc);
+	cachepol_cc_response(h, n, o, cc);
 	/*
 	 * must-understand: stored only by a cache that understands the
 	 * status, which then ignores no-store (RFC 9111 5.2.2.3).
@@ -379,7 +503,7 @@ storable_refusal(const struct cachepol_req *cr, const struct http_response *rs,
 		return "no-store";
 	/* Unknown statuses: explicit freshness only (3, 4.2.1). */
 	if (kind == STATUS_UNKNOWN && cc->s_maxage < 0 && cc->max_age < 0 &&
-	    cachepol_hfind(h, n, "expires", 7, NULL) == NULL)
+	    (cc->targeted || cachepol_hfind(h, n, "expires", 7, NULL) == NULL))
 		return "no-lifetime";
 	if (cc->private_)
 		return "private";

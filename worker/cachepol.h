@@ -27,6 +27,8 @@ struct cachepol_cc {
 	unsigned	 only_if_cached:1;
 	unsigned	 must_understand:1;	/* store only if the status is understood */
 	unsigned	 bad_max_age:1;	/* a max-age/s-maxage that is not a number: stale */
+	unsigned	 targeted:1;	/* read from a targeted field (RFC 9213):
+					   Cache-Control and Expires do not count */
 	int64_t		 max_age;
 	int64_t		 s_maxage;
 	int64_t		 max_stale;	/* bare max-stale: INT64_MAX */
@@ -42,6 +44,35 @@ struct cachepol_cc {
  * smallest value (most conservative).
  */
 void	 cachepol_cc(const struct http_header *h, size_t n, struct cachepol_cc *cc);
+
+struct cachepol_opts;
+
+/*
+ * The Cache-Control directives of a response for this cache (RFC 9213
+ * 2.1): the first field of o's target list (in list order) present with
+ * a valid, non-empty RFC 8941 Dictionary value (several lines of it are
+ * one value), whose directives then replace Cache-Control and Expires
+ * (cc->targeted set); without one, cachepol_cc() of the Cache-Control
+ * fields.  An invalid targeted field is ignored as a whole (and so is
+ * one of more than 32 lines).  In a targeted field max-age, s-maxage,
+ * stale-while-revalidate and stale-if-error are Integers (a max-age or
+ * s-maxage of another type means stale, as in Cache-Control), the
+ * others Booleans (?0: absent; any other value, such as private's
+ * field-name String, counts as present); a key given twice counts by its
+ * last value.  o may be NULL (no target list).
+ */
+void	 cachepol_cc_response(const struct http_header *h, size_t n,
+	    const struct cachepol_opts *o, struct cachepol_cc *cc);
+/* Whether name[0..len) is on the target list names[0..n) (any case). */
+int	 cachepol_targeted_name(const char *const *names, size_t n,
+	    const char *name, size_t len);
+/*
+ * Remove the fields on the target list names[0..n) from a stored head
+ * (cachepol_stored_head()) at head[0..len), in place.  Returns the new
+ * length.
+ */
+size_t	 cachepol_head_drop(char *head, size_t len, const char *const *names,
+	    size_t n);
 
 /*
  * Parse an HTTP-date (IMF-fixdate, RFC 850, asctime; names matched
@@ -117,6 +148,9 @@ struct cachepol_opts {
 	int		 heuristic_percent;	/* of (Date - Last-Modified), default 10 */
 	int64_t		 default_ttl;		/* lifetime for storable responses with none
 						   (0: none; RFC rules only) */
+	const char *const *targeted;		/* RFC 9213 target list, lower case, in
+						   order of precedence (NULL: none) */
+	size_t		 ntargeted;
 };
 /*
  * (default_ttl applies where the RFC heuristic could but finds no

@@ -319,8 +319,8 @@ cachepol_lifetime(const struct http_response *rs, const struct cachepol_cc *cc,
 		life = cc->s_maxage;
 	else if (cc->max_age >= 0)
 		life = cc->max_age;
-	else if ((f = cachepol_hfind(rs->headers, rs->nheaders, "expires", 7,
-	    &cnt)) != NULL) {
+	else if (!cc->targeted && (f = cachepol_hfind(rs->headers,
+	    rs->nheaders, "expires", 7, &cnt)) != NULL) {
 		/*
 		 * An invalid date ("0") is in the past (5.3); several
 		 * Expires fields are as good as stale (4.2.1).

@@ -371,3 +371,28 @@ cachepol_range(const struct http_request *rq, const struct cache_meta *m,
 	*last = has_b && b < len - 1 ? b : len - 1;
 	return 1;
 }
+
+size_t
+cachepol_head_drop(char *head, size_t len, const char *const *names,
+    size_t n)
+{
+	const char	*nl, *colon;
+	size_t		 p, w, ll;
+
+	if (n == 0 || (nl = memchr(head, '\n', len)) == NULL)
+		return len;
+	/* The status line stays; then each field line, kept or not. */
+	p = w = (size_t)(nl - head) + 1;
+	while (p < len) {
+		nl = memchr(head + p, '\n', len - p);
+		ll = nl != NULL ? (size_t)(nl - (head + p)) + 1 : len - p;
+		colon = memchr(head + p, ':', ll);
+		if (colon == NULL || !cachepol_targeted_name(names, n, head + p,
+		    (size_t)(colon - (head + p)))) {
+			memmove(head + w, head + p, ll);
+			w += ll;
+		}
+		p += ll;
+	}
+	return w;
+}

@@ -13,7 +13,7 @@
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
  *	    -o fuzz_cachepol t/fuzz/fuzz_cachepol.c worker/cachepol.c \
  *	    worker/cachepol_fresh.c worker/cachepol_head.c worker/cachepol_key.c \
- *	    common/http.c common/httplist.c common/strbuf.c
+ *	    common/http.c common/httplist.c common/sfdict.c common/strbuf.c
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,7 +41,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct http_response	 rs, ms;
 	struct cachepol_req	 cr;
 	struct cachepol_cc	 cc;
-	struct cachepol_opts	 o = { 0, 0, 86400, 10, 0 };
+	static const char *const tl[] = {
+		"portico-cache-control", "cdn-cache-control"
+	};
+	struct cachepol_opts	 o = { 0, 0, 86400, 10, 0, tl, 2 };
 	struct cache_meta	 m;
 	const uint8_t		*sep;
 	const char		*why = NULL, *req, *resp;
@@ -107,6 +110,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(http_parse_response(head, hl, &rlim, &ms, mh) ==
 		    HTTP_PARSE_OK);
 		CHECK(ms.status == rs.status && (int)ms.head_len == hl);
+		/* Without its targeted fields it is one still. */
+		memcpy(merged, head, hl);
+		n = (int)cachepol_head_drop(merged, hl, tl, 2);
+		memset(&ms, 0, sizeof(ms));
+		CHECK(n <= hl && http_parse_response(merged, n, &rlim, &ms,
+		    mh) == HTTP_PARSE_OK && ms.status == rs.status);
 		/* The response as a 304 to it: the merge must parse as well. */
 		n = cachepol_merge_304(head, hl, &rs, merged, sizeof(merged));
 		if (n > 0) {
