@@ -178,6 +178,9 @@ struct conf_cidr {
 	int			 prefix;
 };
 
+/* The most field names in a route's cache_targeted_fields. */
+#define CONF_TARGETED_MAX	8
+
 struct conf_route {
 	char			*name;
 	const char		*file;
@@ -199,6 +202,11 @@ struct conf_route {
 	int			 cache_ignore_no_cache;	/* request no-cache/max-age=0 ignored */
 	int64_t			 cache_default_ttl_ms;	/* lifetime when the response gives none; 0 */
 	int64_t			 cache_stale_if_error_ms; /* stale-if-error when the response gives none; 0 */
+	char			*cache_targeted[CONF_TARGETED_MAX]; /* RFC 9213 target list,
+						   lower case, in order; default
+						   cdn-cache-control */
+	size_t			 ncache_targeted;
+	int			 cache_targeted_strip;	/* remove them toward clients; off */
 	char			*hsts;		/* Strict-Transport-Security value; NULL: none */
 	int			 normalize_path;	/* forward the normalized path */
 	int			 pass_client_identity_headers;	/* keep Forwarded etc. */

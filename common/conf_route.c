@@ -18,6 +18,7 @@
 
 #include "common/conf.h"
 #include "common/conf_int.h"
+#include "common/http.h"
 
 static void	 key_host(struct loader *, void *, const char *);
 static void	 key_path(struct loader *, void *, const char *);
@@ -26,6 +27,8 @@ static void	 key_handler(struct loader *, void *, const char *);
 static void	 key_allow(struct loader *, void *, const char *);
 static void	 key_cache_set_cookie(struct loader *, void *, const char *);
 static void	 key_cache_request_no_cache(struct loader *, void *, const char *);
+static void	 key_cache_targeted_fields(struct loader *, void *, const char *);
+static void	 targeted_clear(struct conf_route *);
 static void	 key_hsts(struct loader *, void *, const char *);
 static int	 hsts_age(const char *, int64_t *);
 static void	 key_request_buffering(struct loader *, void *, const char *);
@@ -54,6 +57,10 @@ static const struct key route_keys[] = {
 	{ "cache_default_ttl", K_DURATION, R(cache_default_ttl_ms), 0, 0, 0,
 	    NULL, NULL },
 	{ "cache_stale_if_error", K_DURATION, R(cache_stale_if_error_ms), 0, 0, 0,
+	    NULL, NULL },
+	{ "cache_targeted_fields", K_FUNC, 0, 0, 0, 0, key_cache_targeted_fields,
+	    NULL },
+	{ "cache_targeted_strip", K_ONOFF, R(cache_targeted_strip), 0, 0, 0,
 	    NULL, NULL },
 	{ "normalize_path", K_ONOFF, R(normalize_path), 0, 0, 0, NULL, NULL },
 	{ "pass_client_identity_headers", K_ONOFF,
@@ -94,7 +101,20 @@ conf_route_clear(struct conf_route *r)
 	free(r->upstream_name);
 	free(r->allow);
 	free(r->hsts);
+	targeted_clear(r);
 	memset(r, 0, sizeof(*r));
+}
+
+static void
+targeted_clear(struct conf_route *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->ncache_targeted; i++) {
+		free(r->cache_targeted[i]);
+		r->cache_targeted[i] = NULL;
+	}
+	r->ncache_targeted = 0;
 }
 
 /*
@@ -238,6 +258,60 @@ key_cache_request_no_cache(struct loader *ld, void *obj, const char *v)
 		    "expected honor or ignore", v);
 }
 
+/*
+ * cache_targeted_fields = none | FIELD [FIELD ...]: the RFC 9213 target
+ * list, first match wins.  Field names (tokens), lowercased, at most
+ * CONF_TARGETED_MAX, no repeats, not Cache-Control itself.
+ */
+static void
+key_cache_targeted_fields(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+	char			*copy, *tok, *save, *q, *names[CONF_TARGETED_MAX];
+	size_t			 n = 0, i;
+	const char		*bad = NULL;
+
+	if ((copy = conf_strdup(ld, v)) == NULL)
+		return;
+	if (strcmp(v, "none") == 0) {
+		free(copy);
+		targeted_clear(r);
+		return;
+	}
+	for (tok = strtok_r(copy, " \t", &save); tok != NULL && bad == NULL;
+	    tok = strtok_r(NULL, " \t", &save)) {
+		for (q = tok; *q != '\0'; q++) {
+			if (!http_tchar[(unsigned char)*q])
+				bad = "not a field name";
+			*q = (char)tolower((unsigned char)*q);
+		}
+		if (bad == NULL && strcmp(tok, "cache-control") == 0)
+			bad = "Cache-Control is not a targeted field";
+		for (i = 0; bad == NULL && i < n; i++)
+			if (strcmp(names[i], tok) == 0)
+				bad = "named twice";
+		if (bad == NULL && n == CONF_TARGETED_MAX)
+			bad = "too many fields (at most 8)";
+		if (bad == NULL)
+			names[n++] = tok;
+	}
+	if (bad == NULL && n == 0)
+		bad = "no field named (none turns RFC 9213 off)";
+	if (bad != NULL) {
+		conf_err(ld, ld->lineno, "bad cache_targeted_fields '%s': %s",
+		    v, bad);
+		free(copy);
+		return;
+	}
+	targeted_clear(r);
+	for (i = 0; i < n; i++) {
+		if ((r->cache_targeted[i] = conf_strdup(ld, names[i])) == NULL)
+			break;
+		r->ncache_targeted = i + 1;
+	}
+	free(copy);
+}
+
 /* An HSTS max-age: seconds, or a number with s, m, h or d; up to 10 years. */
 static int
 hsts_age(const char *s, int64_t *secs)
@@ -377,6 +451,12 @@ route_finish(struct loader *ld)
 		if (r->pass_client_identity_headers == -1)
 			r->pass_client_identity_headers =
 			    g->pass_client_identity_headers;
+		/* RFC 9213: CDN-Cache-Control unless the route says. */
+		if (conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
+		    "cache_targeted_fields") == 0 && r->ncache_targeted == 0 &&
+		    (r->cache_targeted[0] = conf_strdup(ld,
+		    "cdn-cache-control")) != NULL)
+			r->ncache_targeted = 1;
 		route_listener_finish(ld, i);
 		route_target_finish(ld, i);
 		route_unique(ld, i);

@@ -418,7 +418,11 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	diff[6] = o->cache != n->cache || o->cache_set_cookie != n->cache_set_cookie ||
 	    o->cache_ignore_no_cache != n->cache_ignore_no_cache ||
 	    o->cache_default_ttl_ms != n->cache_default_ttl_ms ||
-	    o->cache_stale_if_error_ms != n->cache_stale_if_error_ms;
+	    o->cache_stale_if_error_ms != n->cache_stale_if_error_ms ||
+	    o->cache_targeted_strip != n->cache_targeted_strip ||
+	    o->ncache_targeted != n->ncache_targeted;
+	for (i = 0; !diff[6] && i < n->ncache_targeted; i++)
+		diff[6] = strcmp(o->cache_targeted[i], n->cache_targeted[i]) != 0;
 	diff[7] = str_differ(o->hsts, n->hsts);
 	diff[8] = o->normalize_path != n->normalize_path;
 	diff[9] = o->pass_client_identity_headers != n->pass_client_identity_headers;

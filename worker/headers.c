@@ -472,6 +472,11 @@ response_head_build(struct req *r, const struct http_response *rs, int final,
 		if (r->hsts != NULL && h->name_len == 25 &&
 		    http_name_eq(h, "strict-transport-security"))
 			continue;	/* the route's own replaces it */
+		if (r->route != NULL && r->route->cache &&
+		    r->route->cache_targeted_strip && cachepol_targeted_name(
+		    (const char *const *)r->route->cache_targeted,
+		    r->route->ncache_targeted, h->name, h->name_len))
+			continue;	/* RFC 9213 fields: not for clients */
 		strbuf_field(b, h->name, h->name_len, h->value, h->value_len);
 	}
 	if (final && r->hsts != NULL)

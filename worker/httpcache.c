@@ -74,6 +74,8 @@ cache_opts(const struct conf_route *rt, struct cachepol_opts *o)
 	o->heuristic_max = conf->cache.heuristic_max_ms / 1000;
 	o->heuristic_percent = conf->cache.heuristic_percent;
 	o->default_ttl = rt->cache_default_ttl_ms / 1000;
+	o->targeted = (const char *const *)rt->cache_targeted;
+	o->ntargeted = rt->ncache_targeted;
 }
 
 /*

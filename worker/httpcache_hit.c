@@ -138,6 +138,10 @@ cache_hit_head(struct req *r, const struct hit_plan *hp)
 	if (cache_copy(worker.cache, &r->cref, 0, r->hb, hl) == -1 ||
 	    memcmp(r->hb + hl - 4, "\r\n\r\n", 4) != 0)
 		return -1;
+	if (r->route->cache_targeted_strip)	/* RFC 9213 fields: not for clients */
+		hl = (uint32_t)cachepol_head_drop(r->hb, hl,
+		    (const char *const *)r->route->cache_targeted,
+		    r->route->ncache_targeted);
 	if (hp->status != r->cmeta.status) {
 		/* A different status line in front of the stored fields. */
 		if ((eol = memchr(r->hb, '\n', hl)) == NULL)
