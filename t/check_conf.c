@@ -904,6 +904,31 @@ START_TEST(test_cache_keys)
 	    "expected on, purge_allow or off");
 	expect_route_error("cache_request_no_cache = maybe", "honor or ignore");
 	expect_route_error("cache_set_cookie = yes", "on or off");
+
+	/* RFC 9213: the target list and stripping. */
+	c = load_ok(TAIL "cache = on\n");
+	ck_assert_uint_eq(c->routes[0].ncache_targeted, 1);
+	ck_assert_str_eq(c->routes[0].cache_targeted[0], "cdn-cache-control");
+	ck_assert_int_eq(c->routes[0].cache_targeted_strip, 0);
+	conf_free(c);
+	c = load_ok(TAIL "cache = on\ncache_targeted_fields = "
+	    "Portico-Cache-Control\tCDN-Cache-Control\n"
+	    "cache_targeted_strip = on\n");
+	ck_assert_uint_eq(c->routes[0].ncache_targeted, 2);
+	ck_assert_str_eq(c->routes[0].cache_targeted[0], "portico-cache-control");
+	ck_assert_str_eq(c->routes[0].cache_targeted[1], "cdn-cache-control");
+	ck_assert_int_eq(c->routes[0].cache_targeted_strip, 1);
+	conf_free(c);
+	c = load_ok(TAIL "cache = on\ncache_targeted_fields = none\n");
+	ck_assert_uint_eq(c->routes[0].ncache_targeted, 0);
+	conf_free(c);
+	expect_route_error("cache_targeted_fields = Cache-Control",
+	    "not a targeted field");
+	expect_route_error("cache_targeted_fields = a A", "named twice");
+	expect_route_error("cache_targeted_fields = a,b", "not a field name");
+	expect_route_error("cache_targeted_fields = a b c d e f g h i",
+	    "too many");
+	expect_route_error("cache_targeted_strip = yes", "on or off");
 }
 END_TEST
 
