@@ -175,6 +175,9 @@ struct cachepol_opts {
  * Expires) or, for heuristically cacheable statuses, Last-Modified
  * (heuristic_percent of Date - Last-Modified, at most heuristic_max), or
  * public / default_ttl; Set-Cookie only if opts allow; not Vary: *.
+ * The directives are those of cachepol_cc_response(): a targeted field
+ * of o's target list (RFC 9213) when there is a valid one, in place of
+ * Cache-Control and Expires.
  * An explicit lifetime of 0 (or no-cache) is still storable: every use
  * revalidates.  An invalid max-age/s-maxage, several Expires fields or
  * an invalid Expires mean lifetime 0.  Reasons: "method", "no-store"
