@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,37 +84,72 @@ str_differ(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
-static const struct conf_listener *
-find_listener(const struct conf *c, const char *name)
+/*
+ * The sections of one kind in a configuration (listeners, upstreams,
+ * routes): n elements of size bytes from base, each named by the char *
+ * at offset off in it.  Sections are matched by that name.
+ */
+struct sections {
+	const char	*base;
+	size_t		 n;
+	size_t		 size;
+	size_t		 off;
+};
+
+static struct sections
+listeners_of(const struct conf *c)
+{
+	return (struct sections){ (const char *)c->listeners, c->nlisteners,
+	    sizeof(*c->listeners), offsetof(struct conf_listener, name) };
+}
+
+static struct sections
+upstreams_of(const struct conf *c)
+{
+	return (struct sections){ (const char *)c->upstreams, c->nupstreams,
+	    sizeof(*c->upstreams), offsetof(struct conf_upstream, name) };
+}
+
+static struct sections
+routes_of(const struct conf *c)
+{
+	return (struct sections){ (const char *)c->routes, c->nroutes,
+	    sizeof(*c->routes), offsetof(struct conf_route, name) };
+}
+
+static const char *
+section_name(const struct sections *s, size_t i)
+{
+	const char	*name;
+
+	memcpy(&name, s->base + i * s->size + s->off, sizeof(name));
+	return name;
+}
+
+/* The section of s named name, or NULL. */
+static const void *
+section_find(const struct sections *s, const char *name)
 {
 	size_t	 i;
 
-	for (i = 0; i < c->nlisteners; i++)
-		if (strcmp(c->listeners[i].name, name) == 0)
-			return &c->listeners[i];
+	for (i = 0; i < s->n; i++)
+		if (strcmp(section_name(s, i), name) == 0)
+			return s->base + i * s->size;
 	return NULL;
 }
 
-static const struct conf_upstream *
-find_upstream(const struct conf *c, const char *name)
+/* One item "KIND NAME removed" for each section of o not in n. */
+static int
+sections_removed(struct confdiff *d, const char *kind,
+    const struct sections *o, const struct sections *n)
 {
 	size_t	 i;
 
-	for (i = 0; i < c->nupstreams; i++)
-		if (strcmp(c->upstreams[i].name, name) == 0)
-			return &c->upstreams[i];
-	return NULL;
-}
-
-static const struct conf_route *
-find_route(const struct conf *c, const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < c->nroutes; i++)
-		if (strcmp(c->routes[i].name, name) == 0)
-			return &c->routes[i];
-	return NULL;
+	for (i = 0; i < o->n; i++)
+		if (section_find(n, section_name(o, i)) == NULL &&
+		    add(d, "%s %s removed", kind, section_name(o, i)) == -1)
+			return -1;
+	return 0;
 }
 
 /* The addresses of l, space-separated. */
@@ -258,16 +294,16 @@ diff_listeners(struct confdiff *d, const struct conf *o, const struct conf *n,
     int flags)
 {
 	const struct conf_listener	*ol, *nl;
+	struct sections			 os = listeners_of(o);
+	struct sections			 ns = listeners_of(n);
 	char				 addrs[512];
 	size_t				 i;
 
-	for (i = 0; i < o->nlisteners; i++)
-		if (find_listener(n, o->listeners[i].name) == NULL &&
-		    add(d, "listener %s removed", o->listeners[i].name) == -1)
-			return -1;
+	if (sections_removed(d, "listener", &os, &ns) == -1)
+		return -1;
 	for (i = 0; i < n->nlisteners; i++) {
 		nl = &n->listeners[i];
-		if ((ol = find_listener(o, nl->name)) == NULL) {
+		if ((ol = section_find(&os, nl->name)) == NULL) {
 			addrs_text(nl, addrs, sizeof(addrs));
 			if (add(d, "listener %s added (%s)", nl->name, addrs) == -1)
 				return -1;
@@ -364,15 +400,15 @@ static int
 diff_upstreams(struct confdiff *d, const struct conf *o, const struct conf *n)
 {
 	const struct conf_upstream	*ou, *nu;
+	struct sections			 os = upstreams_of(o);
+	struct sections			 ns = upstreams_of(n);
 	size_t				 i;
 
-	for (i = 0; i < o->nupstreams; i++)
-		if (find_upstream(n, o->upstreams[i].name) == NULL &&
-		    add(d, "upstream %s removed", o->upstreams[i].name) == -1)
-			return -1;
+	if (sections_removed(d, "upstream", &os, &ns) == -1)
+		return -1;
 	for (i = 0; i < n->nupstreams; i++) {
 		nu = &n->upstreams[i];
-		if ((ou = find_upstream(o, nu->name)) == NULL) {
+		if ((ou = section_find(&os, nu->name)) == NULL) {
 			if (add(d, "upstream %s added (%zu server%s)", nu->name,
 			    nu->nservers, nu->nservers == 1 ? "" : "s") == -1)
 				return -1;
@@ -439,16 +475,15 @@ static int
 diff_routes(struct confdiff *d, const struct conf *o, const struct conf *n)
 {
 	const struct conf_route	*or, *nr;
+	struct sections		 os = routes_of(o), ns = routes_of(n);
 	char			 what[256];
 	size_t			 i;
 
-	for (i = 0; i < o->nroutes; i++)
-		if (find_route(n, o->routes[i].name) == NULL &&
-		    add(d, "route %s removed", o->routes[i].name) == -1)
-			return -1;
+	if (sections_removed(d, "route", &os, &ns) == -1)
+		return -1;
 	for (i = 0; i < n->nroutes; i++) {
 		nr = &n->routes[i];
-		if ((or = find_route(o, nr->name)) == NULL) {
+		if ((or = section_find(&os, nr->name)) == NULL) {
 			if (add(d, "route %s added (%s%s %s -> %s)", nr->name,
 			    nr->host_kind == HOST_WILDCARD ? "*" : "",
 			    nr->host_kind == HOST_ANY ? "*" : nr->host, nr->path,
