@@ -20,6 +20,9 @@
 
 #define IS_WS(c)	((c) == ' ' || (c) == '\t')
 
+static int		 has_item(int (*)(const char *, size_t, size_t *,
+			    const char **, size_t *), const char *, size_t,
+			    const char *);
 static size_t		 skip_quoted(const char *, size_t, size_t, int *);
 static int		 sep_next(const char *, size_t, size_t *, char,
 			    const char **, size_t *);
@@ -91,16 +94,27 @@ http_list_next(const char *v, size_t n, size_t *pos, const char **ep,
 	return sep_next(v, n, pos, ',', ep, elen);
 }
 
+/*
+ * Whether one of the items next() finds in v[0..n) (list elements or
+ * tokens) is token, ignoring case.
+ */
+static int
+has_item(int (*next)(const char *, size_t, size_t *, const char **,
+    size_t *), const char *v, size_t n, const char *token)
+{
+	const char	*t;
+	size_t		 pos = 0, tl, l = strlen(token);
+
+	while (next(v, n, &pos, &t, &tl))
+		if (tl == l && http_ci_eq(t, token, l))
+			return 1;
+	return 0;
+}
+
 int
 http_list_has(const char *value, size_t len, const char *token)
 {
-	const char	*e;
-	size_t		 pos = 0, elen, tl = strlen(token);
-
-	while (http_list_next(value, len, &pos, &e, &elen))
-		if (elen == tl && http_ci_eq(e, token, tl))
-			return 1;
-	return 0;
+	return has_item(http_list_next, value, len, token);
 }
 
 /*
@@ -205,13 +219,7 @@ http_token_next(const char *v, size_t n, size_t *pos, const char **tp,
 int
 http_token_has(const char *v, size_t n, const char *token)
 {
-	const char	*t;
-	size_t		 pos = 0, tl, l = strlen(token);
-
-	while (http_token_next(v, n, &pos, &t, &tl))
-		if (tl == l && http_ci_eq(t, token, l))
-			return 1;
-	return 0;
+	return has_item(http_token_next, v, n, token);
 }
 
 int
