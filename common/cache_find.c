@@ -144,22 +144,16 @@ cache_lookup_growing(struct cache *c, const char *key, size_t klen,
     struct cache_ref *ref, struct cache_meta *meta, uint64_t *expect)
 {
 	char			 buf[CACHE_KEY_MAX + CACHE_VARY_MAX];
+	struct cache_walk	 w;
 	struct cache_entry	*e;
-	uint64_t		 h, s, body_len, ex;
-	uint32_t		*bk, i, nx, vl, first, head_len, steps;
+	uint64_t		 s, body_len, ex;
+	uint32_t		 vl, first, head_len;
 
 	if (klen > CACHE_KEY_MAX)
 		return -1;
-	h = cache_hash(key, klen);
-	bk = bucket_at(c, h);
-	for (i = LOAD_ACQ(bk), steps = 0; i < c->nblocks &&
-	    steps < CACHE_WALK_MAX; i = nx, steps++) {
-		e = ent(c, i);
-		s = LOAD_ACQ(&e->seq);
-		nx = LOAD_ACQ(&e->next);
-		if ((s & 1) || LOAD(&e->hash) != h || LOAD(&e->key_len) != klen ||
-		    LOAD(&e->state) != E_WRITING)
-			continue;
+	cache_walk_init(c, &w, key, klen);
+	while ((e = cache_walk_writing(c, &w)) != NULL) {
+		s = w.seq;
 		head_len = LOAD_ACQ(&e->head_len);
 		ex = LOAD(&e->expect);
 		body_len = LOAD_ACQ(&e->body_len);
@@ -187,7 +181,7 @@ cache_lookup_growing(struct cache *c, const char *key, size_t klen,
 		}
 		memset(ref, 0, sizeof(*ref));
 		ref->follow = 1;
-		ref->idx = i;
+		ref->idx = w.i;
 		ref->seq = s;
 		ref->head_len = head_len;
 		ref->body_len = body_len;
