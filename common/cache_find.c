@@ -13,6 +13,7 @@
 #include "common/cache.h"
 #include "common/cache_int.h"
 
+static int		 purge_one(struct cache *, uint32_t);
 static int		 entry_meta(struct cache *, uint32_t, uint64_t,
 			    struct cache_meta *);
 
@@ -215,6 +216,24 @@ cache_update_meta(struct cache *c, const struct cache_ref *ref,
 	return rc;
 }
 
+/*
+ * Under the lock: retire entry i when it is complete (1), abandon it
+ * when it is being written (0).
+ */
+static int
+purge_one(struct cache *c, uint32_t i)
+{
+	struct cache_entry	*e = ent(c, i);
+
+	if (e->state == E_COMPLETE) {
+		cache_entry_retire(c, i, 0);
+		return 1;
+	}
+	if (e->state == E_WRITING)
+		cache_entry_abandon(c, i);
+	return 0;
+}
+
 int
 cache_purge(struct cache *c, const char *key, size_t klen)
 {
@@ -235,11 +254,7 @@ cache_purge(struct cache *c, const char *key, size_t klen)
 		if (e->hash != h || e->key_len != klen ||
 		    memcmp(block(c, e->first), key, klen) != 0)
 			continue;
-		if (e->state == E_COMPLETE) {
-			cache_entry_retire(c, i, 0);
-			count++;
-		} else if (e->state == E_WRITING)
-			cache_entry_abandon(c, i);
+		count += purge_one(c, i);
 	}
 	cache_unlock(c);
 	return count;
@@ -260,11 +275,7 @@ cache_purge_prefix(struct cache *c, const char *prefix, size_t plen)
 		    e->key_len < plen ||
 		    memcmp(block(c, e->first), prefix, plen) != 0)
 			continue;
-		if (e->state == E_COMPLETE) {
-			cache_entry_retire(c, i, 0);
-			count++;
-		} else
-			cache_entry_abandon(c, i);
+		count += purge_one(c, i);
 	}
 	cache_unlock(c);
 	return count;
