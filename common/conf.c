@@ -80,43 +80,51 @@ void
 conf_err(struct loader *ld, int line, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 prefix[64];
-	int	 plen, mlen;
-	size_t	 need, ncap;
-	char	*n;
+	char	*msg;
+	int	 rc;
 
 	ld->nerrors++;
+	va_start(ap, fmt);
+	rc = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (rc == -1) {
+		ld->oom = 1;
+		return;
+	}
+	if (conf_errtext_add(&ld->errors, &ld->errlen, &ld->errcap, ld->file,
+	    line, msg) == -1)
+		ld->oom = 1;
+	free(msg);
+}
+
+int
+conf_errtext_add(char **text, size_t *len, size_t *cap, const char *file,
+    int line, const char *msg)
+{
+	char	 prefix[64];
+	char	*n;
+	size_t	 need, ncap;
+	int	 plen;
+
 	if (line > 0)
 		plen = snprintf(prefix, sizeof(prefix), ":%d: ", line);
 	else
 		plen = snprintf(prefix, sizeof(prefix), ": ");
-	va_start(ap, fmt);
-	mlen = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (plen < 0 || mlen < 0) {
-		ld->oom = 1;
-		return;
-	}
-	need = ld->errlen + strlen(ld->file) + (size_t)plen + (size_t)mlen + 2;
-	if (need > ld->errcap) {
-		ncap = ld->errcap ? ld->errcap : 256;
+	if (plen < 0)
+		return -1;
+	need = *len + strlen(file) + (size_t)plen + strlen(msg) + 2;
+	if (need > *cap) {
+		ncap = *cap ? *cap : 256;
 		while (ncap < need)
 			ncap *= 2;
-		if ((n = realloc(ld->errors, ncap)) == NULL) {
-			ld->oom = 1;
-			return;
-		}
-		ld->errors = n;
-		ld->errcap = ncap;
+		if ((n = realloc(*text, ncap)) == NULL)
+			return -1;
+		*text = n;
+		*cap = ncap;
 	}
-	ld->errlen += (size_t)snprintf(ld->errors + ld->errlen,
-	    ld->errcap - ld->errlen, "%s%s", ld->file, prefix);
-	va_start(ap, fmt);
-	ld->errlen += (size_t)vsnprintf(ld->errors + ld->errlen,
-	    ld->errcap - ld->errlen, fmt, ap);
-	va_end(ap);
-	ld->errors[ld->errlen++] = '\n';
-	ld->errors[ld->errlen] = '\0';
+	*len += (size_t)snprintf(*text + *len, *cap - *len, "%s%s%s\n", file,
+	    prefix, msg);
+	return 0;
 }
 
 /* strdup(), remembering a failure as out of memory. */
