@@ -97,6 +97,26 @@ conf_err(struct loader *ld, int line, const char *fmt, ...)
 	free(msg);
 }
 
+_Static_assert(offsetof(struct conf_listener, name) == 0 &&
+    offsetof(struct conf_upstream, name) == 0 &&
+    offsetof(struct conf_route, name) == 0,
+    "conf_named_find: every named section begins with its name");
+
+const void *
+conf_named_find(const void *base, size_t n, size_t size, const char *name)
+{
+	const char	*p = base;
+	const char	*s;
+	size_t		 i;
+
+	for (i = 0; i < n; i++, p += size) {
+		memcpy(&s, p, sizeof(s));
+		if (strcmp(s, name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
 int
 conf_errtext_add(char **text, size_t *len, size_t *cap, const char *file,
     int line, const char *msg)

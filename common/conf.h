@@ -306,6 +306,14 @@ void		 conf_free(struct conf *conf);
  */
 int		 conf_check(struct conf *conf, char **errors);
 /*
+ * Every named section (struct conf_listener, conf_upstream, conf_route)
+ * begins with its name, file and line.  The one of the n sections of
+ * size bytes at base called name, or NULL; a struct conf_listener *, an
+ * upstream or a route as base is.
+ */
+const void	*conf_named_find(const void *base, size_t n, size_t size,
+		    const char *name);
+/*
  * Append "file:line: msg\n" (line 0: "file: msg\n") to the error text
  * *text, NUL-terminated, *len bytes used of *cap, growing it: the text
  * of every "file:line: what is wrong" list (the loader's, the TLS

@@ -306,16 +306,13 @@ key_hsts(struct loader *ld, void *obj, const char *v)
 static int
 route_taken(struct loader *ld, const char *name, const char **file)
 {
-	struct conf	*conf = ld->conf;
-	size_t		 i;
-	int		 first = 0;
+	const struct conf_route	*r;
 
-	for (i = 0; i < conf->nroutes; i++)
-		if (strcmp(conf->routes[i].name, name) == 0) {
-			*file = conf->routes[i].file;
-			first = conf->routes[i].line;
-		}
-	return first;
+	if ((r = conf_named_find(ld->conf->routes, ld->conf->nroutes,
+	    sizeof(*r), name)) == NULL)
+		return 0;
+	*file = r->file;
+	return r->line;
 }
 
 /* A new route at the end of the array, or the scratch one. */

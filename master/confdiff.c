@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,56 +85,41 @@ str_differ(const char *a, const char *b)
 
 /*
  * The sections of one kind in a configuration (listeners, upstreams,
- * routes): n elements of size bytes from base, each named by the char *
- * at offset off in it.  Sections are matched by that name.
+ * routes): n elements of size bytes from base, each beginning with its
+ * name (conf_named_find).  Sections are matched by that name.
  */
 struct sections {
 	const char	*base;
 	size_t		 n;
 	size_t		 size;
-	size_t		 off;
 };
 
 static struct sections
 listeners_of(const struct conf *c)
 {
 	return (struct sections){ (const char *)c->listeners, c->nlisteners,
-	    sizeof(*c->listeners), offsetof(struct conf_listener, name) };
+	    sizeof(*c->listeners) };
 }
 
 static struct sections
 upstreams_of(const struct conf *c)
 {
 	return (struct sections){ (const char *)c->upstreams, c->nupstreams,
-	    sizeof(*c->upstreams), offsetof(struct conf_upstream, name) };
+	    sizeof(*c->upstreams) };
 }
 
 static struct sections
 routes_of(const struct conf *c)
 {
 	return (struct sections){ (const char *)c->routes, c->nroutes,
-	    sizeof(*c->routes), offsetof(struct conf_route, name) };
-}
-
-static const char *
-section_name(const struct sections *s, size_t i)
-{
-	const char	*name;
-
-	memcpy(&name, s->base + i * s->size + s->off, sizeof(name));
-	return name;
+	    sizeof(*c->routes) };
 }
 
 /* The section of s named name, or NULL. */
 static const void *
 section_find(const struct sections *s, const char *name)
 {
-	size_t	 i;
-
-	for (i = 0; i < s->n; i++)
-		if (strcmp(section_name(s, i), name) == 0)
-			return s->base + i * s->size;
-	return NULL;
+	return conf_named_find(s->base, s->n, s->size, name);
 }
 
 /* One item "KIND NAME removed" for each section of o not in n. */
@@ -143,12 +127,15 @@ static int
 sections_removed(struct confdiff *d, const char *kind,
     const struct sections *o, const struct sections *n)
 {
-	size_t	 i;
+	const char	*name;
+	size_t		 i;
 
-	for (i = 0; i < o->n; i++)
-		if (section_find(n, section_name(o, i)) == NULL &&
-		    add(d, "%s %s removed", kind, section_name(o, i)) == -1)
+	for (i = 0; i < o->n; i++) {
+		memcpy(&name, o->base + i * o->size, sizeof(name));
+		if (section_find(n, name) == NULL &&
+		    add(d, "%s %s removed", kind, name) == -1)
 			return -1;
+	}
 	return 0;
 }
 
