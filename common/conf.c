@@ -172,6 +172,32 @@ conf_grow(struct loader *ld, void *p, size_t n, size_t size)
 	return np;
 }
 
+/*
+ * A new named section at the end of the array arr of *n elements of size
+ * bytes, and its meta at the end of *meta: grows both, points ld->obj
+ * and ld->meta at the new ones (not initialised) and counts it in *n.
+ * Returns the new array, or NULL (both arrays usable as they were) when
+ * memory runs out.
+ */
+void *
+conf_append(struct loader *ld, void *arr, size_t *n, size_t size,
+    struct meta **meta)
+{
+	struct meta	*nm;
+	char		*na;
+
+	/* The meta first: it is stored through meta, so it cannot dangle. */
+	if ((nm = conf_grow(ld, *meta, *n, sizeof(*nm))) == NULL)
+		return NULL;
+	*meta = nm;
+	if ((na = conf_grow(ld, arr, *n, size)) == NULL)
+		return NULL;
+	ld->obj = na + *n * size;
+	ld->meta = &nm[*n];
+	(*n)++;
+	return na;
+}
+
 static const struct conf_section *
 section_of(enum sec_kind kind)
 {

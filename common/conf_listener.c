@@ -267,22 +267,14 @@ listener_open(struct loader *ld, char *name)
 {
 	struct conf		*conf = ld->conf;
 	struct conf_listener	*nl;
-	struct meta		*nm;
 
 	if (ld->scratch)
 		ld->obj = &ld->sl;
 	else {
-		if ((nl = conf_grow(ld, conf->listeners, conf->nlisteners,
-		    sizeof(*nl))) == NULL)
+		if ((nl = conf_append(ld, conf->listeners, &conf->nlisteners,
+		    sizeof(*nl), &ld->lmeta)) == NULL)
 			return -1;
 		conf->listeners = nl;
-		if ((nm = conf_grow(ld, ld->lmeta, conf->nlisteners,
-		    sizeof(*nm))) == NULL)
-			return -1;
-		ld->lmeta = nm;
-		ld->obj = &conf->listeners[conf->nlisteners];
-		ld->meta = &ld->lmeta[conf->nlisteners];
-		conf->nlisteners++;
 	}
 	listener_defaults(ld->obj);
 	nl = ld->obj;

@@ -321,22 +321,14 @@ route_open(struct loader *ld, char *name)
 {
 	struct conf		*conf = ld->conf;
 	struct conf_route	*nr;
-	struct meta		*nm;
 
 	if (ld->scratch)
 		ld->obj = &ld->sr;
 	else {
-		if ((nr = conf_grow(ld, conf->routes, conf->nroutes,
-		    sizeof(*nr))) == NULL)
+		if ((nr = conf_append(ld, conf->routes, &conf->nroutes,
+		    sizeof(*nr), &ld->rmeta)) == NULL)
 			return -1;
 		conf->routes = nr;
-		if ((nm = conf_grow(ld, ld->rmeta, conf->nroutes,
-		    sizeof(*nm))) == NULL)
-			return -1;
-		ld->rmeta = nm;
-		ld->obj = &conf->routes[conf->nroutes];
-		ld->meta = &ld->rmeta[conf->nroutes];
-		conf->nroutes++;
 	}
 	nr = ld->obj;
 	(void)route_defaults(ld, nr);
