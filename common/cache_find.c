@@ -13,6 +13,7 @@
 #include "common/cache.h"
 #include "common/cache_int.h"
 
+static int		 purge_one(struct cache *, uint32_t);
 static int		 entry_meta(struct cache *, uint32_t, uint64_t,
 			    struct cache_meta *);
 
@@ -144,22 +145,16 @@ cache_lookup_growing(struct cache *c, const char *key, size_t klen,
     struct cache_ref *ref, struct cache_meta *meta, uint64_t *expect)
 {
 	char			 buf[CACHE_KEY_MAX + CACHE_VARY_MAX];
+	struct cache_walk	 w;
 	struct cache_entry	*e;
-	uint64_t		 h, s, body_len, ex;
-	uint32_t		*bk, i, nx, vl, first, head_len, steps;
+	uint64_t		 s, body_len, ex;
+	uint32_t		 vl, first, head_len;
 
 	if (klen > CACHE_KEY_MAX)
 		return -1;
-	h = cache_hash(key, klen);
-	bk = bucket_at(c, h);
-	for (i = LOAD_ACQ(bk), steps = 0; i < c->nblocks &&
-	    steps < CACHE_WALK_MAX; i = nx, steps++) {
-		e = ent(c, i);
-		s = LOAD_ACQ(&e->seq);
-		nx = LOAD_ACQ(&e->next);
-		if ((s & 1) || LOAD(&e->hash) != h || LOAD(&e->key_len) != klen ||
-		    LOAD(&e->state) != E_WRITING)
-			continue;
+	cache_walk_init(c, &w, key, klen);
+	while ((e = cache_walk_writing(c, &w)) != NULL) {
+		s = w.seq;
 		head_len = LOAD_ACQ(&e->head_len);
 		ex = LOAD(&e->expect);
 		body_len = LOAD_ACQ(&e->body_len);
@@ -187,7 +182,7 @@ cache_lookup_growing(struct cache *c, const char *key, size_t klen,
 		}
 		memset(ref, 0, sizeof(*ref));
 		ref->follow = 1;
-		ref->idx = i;
+		ref->idx = w.i;
 		ref->seq = s;
 		ref->head_len = head_len;
 		ref->body_len = body_len;
@@ -221,6 +216,24 @@ cache_update_meta(struct cache *c, const struct cache_ref *ref,
 	return rc;
 }
 
+/*
+ * Under the lock: retire entry i when it is complete (1), abandon it
+ * when it is being written (0).
+ */
+static int
+purge_one(struct cache *c, uint32_t i)
+{
+	struct cache_entry	*e = ent(c, i);
+
+	if (e->state == E_COMPLETE) {
+		cache_entry_retire(c, i, 0);
+		return 1;
+	}
+	if (e->state == E_WRITING)
+		cache_entry_abandon(c, i);
+	return 0;
+}
+
 int
 cache_purge(struct cache *c, const char *key, size_t klen)
 {
@@ -241,11 +254,7 @@ cache_purge(struct cache *c, const char *key, size_t klen)
 		if (e->hash != h || e->key_len != klen ||
 		    memcmp(block(c, e->first), key, klen) != 0)
 			continue;
-		if (e->state == E_COMPLETE) {
-			cache_entry_retire(c, i, 0);
-			count++;
-		} else if (e->state == E_WRITING)
-			cache_entry_abandon(c, i);
+		count += purge_one(c, i);
 	}
 	cache_unlock(c);
 	return count;
@@ -266,11 +275,7 @@ cache_purge_prefix(struct cache *c, const char *prefix, size_t plen)
 		    e->key_len < plen ||
 		    memcmp(block(c, e->first), prefix, plen) != 0)
 			continue;
-		if (e->state == E_COMPLETE) {
-			cache_entry_retire(c, i, 0);
-			count++;
-		} else
-			cache_entry_abandon(c, i);
+		count += purge_one(c, i);
 	}
 	cache_unlock(c);
 	return count;

@@ -259,6 +259,52 @@ seq_end(struct cache_entry *e)
 	STORE_REL(&e->seq, (e->seq | 1) + 1);
 }
 
+/*
+ * A lock-free walk over the entries of a key's bucket that are being
+ * written and carry the key's hash and length (cache_lookup_growing,
+ * cache_wait).  cache_walk_writing() gives the next such entry, with its
+ * index in w->i and the (even) sequence it had in w->seq, or NULL at the
+ * end of the chain or after CACHE_WALK_MAX steps.  What the caller reads
+ * of the entry is to be checked against w->seq.
+ */
+struct cache_walk {
+	uint64_t	 h;
+	size_t		 klen;
+	uint32_t	 next;		/* the entry to look at next */
+	uint32_t	 steps;
+	uint32_t	 i;		/* the entry given */
+	uint64_t	 seq;
+};
+
+static inline void
+cache_walk_init(struct cache *c, struct cache_walk *w, const char *key,
+    size_t klen)
+{
+	w->h = cache_hash(key, klen);
+	w->klen = klen;
+	w->next = LOAD_ACQ(bucket_at(c, w->h));
+	w->steps = 0;
+}
+
+static inline struct cache_entry *
+cache_walk_writing(struct cache *c, struct cache_walk *w)
+{
+	struct cache_entry	*e;
+
+	while (w->next < c->nblocks && w->steps < CACHE_WALK_MAX) {
+		w->i = w->next;
+		w->steps++;
+		e = ent(c, w->i);
+		w->seq = LOAD_ACQ(&e->seq);
+		w->next = LOAD_ACQ(&e->next);
+		if ((w->seq & 1) == 0 && LOAD(&e->hash) == w->h &&
+		    LOAD(&e->key_len) == w->klen &&
+		    LOAD(&e->state) == E_WRITING)
+			return e;
+	}
+	return NULL;
+}
+
 /* cache.c */
 int		 cache_lock(struct cache *);
 void		 cache_unlock(struct cache *);

@@ -16,6 +16,8 @@
 static int		 writer_owns(struct cache *, const struct cache_writer *);
 static int		 writer_grow(struct cache *, struct cache_writer *,
 			    size_t, uint64_t);
+static int		 writer_append(struct cache *, struct cache_writer *,
+			    const void *, size_t, int);
 static int		 writer_put(struct cache *, struct cache_writer *,
 			    const char *, size_t, uint64_t);
 
@@ -216,19 +218,38 @@ fail:
 	return -1;
 }
 
-int
-cache_append(struct cache *c, struct cache_writer *w, const void *data,
-    size_t len)
+/*
+ * Append data to the body of w's object.  When it does not fit (the
+ * object's limit, the cache's space), keep set: the object stays as it
+ * was, readers following it stop, ENOSPC; keep clear: it is abandoned.
+ * Purged or wiped meanwhile: abandoned either way.
+ */
+static int
+writer_append(struct cache *c, struct cache_writer *w, const void *data,
+    size_t len, int keep)
 {
 	if (!cache_writing(w))
 		return -1;
 	if (len == 0)
 		return 0;
 	/* Purged or wiped meanwhile: stop copying into what nobody will see. */
-	if (w->head_len == 0 || len > w->max_body - w->body_len ||
-	    LOAD(&ent(c, w->idx)->seq) != w->seq ||
-	    writer_put(c, w, data, len, w->max_body - w->body_len) == -1) {
+	if (w->head_len == 0 || LOAD(&ent(c, w->idx)->seq) != w->seq) {
 		cache_abort(c, w);
+		return -1;
+	}
+	if (len > w->max_body - w->body_len ||
+	    writer_put(c, w, data, len, w->max_body - w->body_len) == -1) {
+		if (!keep) {
+			cache_abort(c, w);
+			return -1;
+		}
+		/*
+		 * What did not fit is not counted; it will not be whole:
+		 * readers following it stop now.
+		 */
+		STORE(&ent(c, w->idx)->expect, 0);
+		cache_wake_now(c, ent(c, w->idx), 1);
+		errno = ENOSPC;
 		return -1;
 	}
 	w->body_len += len;
@@ -236,6 +257,13 @@ cache_append(struct cache *c, struct cache_writer *w, const void *data,
 	STORE_REL(&ent(c, w->idx)->body_len, w->body_len);
 	cache_wake_now(c, ent(c, w->idx), 1);
 	return 0;
+}
+
+int
+cache_append(struct cache *c, struct cache_writer *w, const void *data,
+    size_t len)
+{
+	return writer_append(c, w, data, len, 0);
 }
 
 /*
@@ -268,27 +296,7 @@ int
 cache_append_keep(struct cache *c, struct cache_writer *w, const void *data,
     size_t len)
 {
-	if (!cache_writing(w))
-		return -1;
-	if (len == 0)
-		return 0;
-	if (w->head_len == 0 || LOAD(&ent(c, w->idx)->seq) != w->seq) {
-		cache_abort(c, w);
-		return -1;
-	}
-	/* What did not fit is not counted: the object stays as it was. */
-	if (len > w->max_body - w->body_len ||
-	    writer_put(c, w, data, len, w->max_body - w->body_len) == -1) {
-		/* It will not be whole: readers following it stop now. */
-		STORE(&ent(c, w->idx)->expect, 0);
-		cache_wake_now(c, ent(c, w->idx), 1);
-		errno = ENOSPC;
-		return -1;
-	}
-	w->body_len += len;
-	STORE_REL(&ent(c, w->idx)->body_len, w->body_len);
-	cache_wake_now(c, ent(c, w->idx), 1);
-	return 0;
+	return writer_append(c, w, data, len, 1);
 }
 
 int

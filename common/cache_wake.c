@@ -185,26 +185,17 @@ slot_bit(int slot)
 int
 cache_wait(struct cache *c, const char *key, size_t klen, int slot)
 {
+	struct cache_walk	 w;
 	struct cache_entry	*e;
-	uint64_t		 h, s;
-	uint32_t		*bk, i, nx, steps;
 	int			 writing = 0;
 
 	if (slot < 0 || klen > CACHE_KEY_MAX)
 		return 0;
-	h = cache_hash(key, klen);
-	bk = bucket_at(c, h);
-	for (i = LOAD_ACQ(bk), steps = 0; i < c->nblocks &&
-	    steps < CACHE_WALK_MAX; i = nx, steps++) {
-		e = ent(c, i);
-		s = LOAD_ACQ(&e->seq);
-		nx = LOAD_ACQ(&e->next);
-		if ((s & 1) || LOAD(&e->hash) != h ||
-		    LOAD(&e->key_len) != klen || LOAD(&e->state) != E_WRITING)
-			continue;
+	cache_walk_init(c, &w, key, klen);
+	while ((e = cache_walk_writing(c, &w)) != NULL) {
 		__atomic_fetch_or(&e->waiters, slot_bit(slot), __ATOMIC_SEQ_CST);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (LOAD(&e->seq) == s && LOAD(&e->state) == E_WRITING)
+		if (LOAD(&e->seq) == w.seq && LOAD(&e->state) == E_WRITING)
 			writing = 1;
 	}
 	return writing;

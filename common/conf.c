@@ -80,43 +80,71 @@ void
 conf_err(struct loader *ld, int line, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 prefix[64];
-	int	 plen, mlen;
-	size_t	 need, ncap;
-	char	*n;
+	char	*msg;
+	int	 rc;
 
 	ld->nerrors++;
+	va_start(ap, fmt);
+	rc = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (rc == -1) {
+		ld->oom = 1;
+		return;
+	}
+	if (conf_errtext_add(&ld->errors, &ld->errlen, &ld->errcap, ld->file,
+	    line, msg) == -1)
+		ld->oom = 1;
+	free(msg);
+}
+
+_Static_assert(offsetof(struct conf_listener, name) == 0 &&
+    offsetof(struct conf_upstream, name) == 0 &&
+    offsetof(struct conf_route, name) == 0,
+    "conf_named_find: every named section begins with its name");
+
+const void *
+conf_named_find(const void *base, size_t n, size_t size, const char *name)
+{
+	const char	*p = base;
+	const char	*s;
+	size_t		 i;
+
+	for (i = 0; i < n; i++, p += size) {
+		memcpy(&s, p, sizeof(s));
+		if (strcmp(s, name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+int
+conf_errtext_add(char **text, size_t *len, size_t *cap, const char *file,
+    int line, const char *msg)
+{
+	char	 prefix[64];
+	char	*n;
+	size_t	 need, ncap;
+	int	 plen;
+
 	if (line > 0)
 		plen = snprintf(prefix, sizeof(prefix), ":%d: ", line);
 	else
 		plen = snprintf(prefix, sizeof(prefix), ": ");
-	va_start(ap, fmt);
-	mlen = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (plen < 0 || mlen < 0) {
-		ld->oom = 1;
-		return;
-	}
-	need = ld->errlen + strlen(ld->file) + (size_t)plen + (size_t)mlen + 2;
-	if (need > ld->errcap) {
-		ncap = ld->errcap ? ld->errcap : 256;
+	if (plen < 0)
+		return -1;
+	need = *len + strlen(file) + (size_t)plen + strlen(msg) + 2;
+	if (need > *cap) {
+		ncap = *cap ? *cap : 256;
 		while (ncap < need)
 			ncap *= 2;
-		if ((n = realloc(ld->errors, ncap)) == NULL) {
-			ld->oom = 1;
-			return;
-		}
-		ld->errors = n;
-		ld->errcap = ncap;
+		if ((n = realloc(*text, ncap)) == NULL)
+			return -1;
+		*text = n;
+		*cap = ncap;
 	}
-	ld->errlen += (size_t)snprintf(ld->errors + ld->errlen,
-	    ld->errcap - ld->errlen, "%s%s", ld->file, prefix);
-	va_start(ap, fmt);
-	ld->errlen += (size_t)vsnprintf(ld->errors + ld->errlen,
-	    ld->errcap - ld->errlen, fmt, ap);
-	va_end(ap);
-	ld->errors[ld->errlen++] = '\n';
-	ld->errors[ld->errlen] = '\0';
+	*len += (size_t)snprintf(*text + *len, *cap - *len, "%s%s%s\n", file,
+	    prefix, msg);
+	return 0;
 }
 
 /* strdup(), remembering a failure as out of memory. */
@@ -142,6 +170,32 @@ conf_grow(struct loader *ld, void *p, size_t n, size_t size)
 	if ((np = reallocarray(p, n + 1, size)) == NULL)
 		ld->oom = 1;
 	return np;
+}
+
+/*
+ * A new named section at the end of the array arr of *n elements of size
+ * bytes, and its meta at the end of *meta: grows both, points ld->obj
+ * and ld->meta at the new ones (not initialised) and counts it in *n.
+ * Returns the new array, or NULL (both arrays usable as they were) when
+ * memory runs out.
+ */
+void *
+conf_append(struct loader *ld, void *arr, size_t *n, size_t size,
+    struct meta **meta)
+{
+	struct meta	*nm;
+	char		*na;
+
+	/* The meta first: it is stored through meta, so it cannot dangle. */
+	if ((nm = conf_grow(ld, *meta, *n, sizeof(*nm))) == NULL)
+		return NULL;
+	*meta = nm;
+	if ((na = conf_grow(ld, arr, *n, size)) == NULL)
+		return NULL;
+	ld->obj = na + *n * size;
+	ld->meta = &nm[*n];
+	(*n)++;
+	return na;
 }
 
 static const struct conf_section *

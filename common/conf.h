@@ -314,6 +314,22 @@ void		 conf_free(struct conf *conf);
  */
 int		 conf_check(struct conf *conf, char **errors);
 /*
+ * Every named section (struct conf_listener, conf_upstream, conf_route)
+ * begins with its name, file and line.  The one of the n sections of
+ * size bytes at base called name, or NULL; a struct conf_listener *, an
+ * upstream or a route as base is.
+ */
+const void	*conf_named_find(const void *base, size_t n, size_t size,
+		    const char *name);
+/*
+ * Append "file:line: msg\n" (line 0: "file: msg\n") to the error text
+ * *text, NUL-terminated, *len bytes used of *cap, growing it: the text
+ * of every "file:line: what is wrong" list (the loader's, the TLS
+ * files').  -1 when out of memory, the text as it was.
+ */
+int		 conf_errtext_add(char **text, size_t *len, size_t *cap,
+		    const char *file, int line, const char *msg);
+/*
  * Open a log file for appending as portico does: created 0644 when
  * missing, never through a symbolic link (but under /dev), and only a
  * regular file, a character device or a pipe.  Returns the descriptor,

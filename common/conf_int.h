@@ -157,6 +157,8 @@ void	 conf_err(struct loader *, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 char	*conf_strdup(struct loader *, const char *);
 void	*conf_grow(struct loader *, void *, size_t, size_t);
+void	*conf_append(struct loader *, void *, size_t *, size_t,
+	    struct meta **);
 int	 conf_key_line(struct loader *, enum sec_kind, const struct meta *,
 	    const char *);
 

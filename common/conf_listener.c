@@ -252,16 +252,13 @@ key_redirect(struct loader *ld, void *obj, const char *v)
 static int
 listener_taken(struct loader *ld, const char *name, const char **file)
 {
-	struct conf	*conf = ld->conf;
-	size_t		 i;
-	int		 first = 0;
+	const struct conf_listener	*l;
 
-	for (i = 0; i < conf->nlisteners; i++)
-		if (strcmp(conf->listeners[i].name, name) == 0) {
-			*file = conf->listeners[i].file;
-			first = conf->listeners[i].line;
-		}
-	return first;
+	if ((l = conf_named_find(ld->conf->listeners, ld->conf->nlisteners,
+	    sizeof(*l), name)) == NULL)
+		return 0;
+	*file = l->file;
+	return l->line;
 }
 
 /* A new listener at the end of the array, or the scratch one. */
@@ -270,22 +267,14 @@ listener_open(struct loader *ld, char *name)
 {
 	struct conf		*conf = ld->conf;
 	struct conf_listener	*nl;
-	struct meta		*nm;
 
 	if (ld->scratch)
 		ld->obj = &ld->sl;
 	else {
-		if ((nl = conf_grow(ld, conf->listeners, conf->nlisteners,
-		    sizeof(*nl))) == NULL)
+		if ((nl = conf_append(ld, conf->listeners, &conf->nlisteners,
+		    sizeof(*nl), &ld->lmeta)) == NULL)
 			return -1;
 		conf->listeners = nl;
-		if ((nm = conf_grow(ld, ld->lmeta, conf->nlisteners,
-		    sizeof(*nm))) == NULL)
-			return -1;
-		ld->lmeta = nm;
-		ld->obj = &conf->listeners[conf->nlisteners];
-		ld->meta = &ld->lmeta[conf->nlisteners];
-		conf->nlisteners++;
 	}
 	listener_defaults(ld->obj);
 	nl = ld->obj;

@@ -380,16 +380,13 @@ key_hsts(struct loader *ld, void *obj, const char *v)
 static int
 route_taken(struct loader *ld, const char *name, const char **file)
 {
-	struct conf	*conf = ld->conf;
-	size_t		 i;
-	int		 first = 0;
+	const struct conf_route	*r;
 
-	for (i = 0; i < conf->nroutes; i++)
-		if (strcmp(conf->routes[i].name, name) == 0) {
-			*file = conf->routes[i].file;
-			first = conf->routes[i].line;
-		}
-	return first;
+	if ((r = conf_named_find(ld->conf->routes, ld->conf->nroutes,
+	    sizeof(*r), name)) == NULL)
+		return 0;
+	*file = r->file;
+	return r->line;
 }
 
 /* A new route at the end of the array, or the scratch one. */
@@ -398,22 +395,14 @@ route_open(struct loader *ld, char *name)
 {
 	struct conf		*conf = ld->conf;
 	struct conf_route	*nr;
-	struct meta		*nm;
 
 	if (ld->scratch)
 		ld->obj = &ld->sr;
 	else {
-		if ((nr = conf_grow(ld, conf->routes, conf->nroutes,
-		    sizeof(*nr))) == NULL)
+		if ((nr = conf_append(ld, conf->routes, &conf->nroutes,
+		    sizeof(*nr), &ld->rmeta)) == NULL)
 			return -1;
 		conf->routes = nr;
-		if ((nm = conf_grow(ld, ld->rmeta, conf->nroutes,
-		    sizeof(*nm))) == NULL)
-			return -1;
-		ld->rmeta = nm;
-		ld->obj = &conf->routes[conf->nroutes];
-		ld->meta = &ld->rmeta[conf->nroutes];
-		conf->nroutes++;
 	}
 	nr = ld->obj;
 	(void)route_defaults(ld, nr);

@@ -27,6 +27,7 @@
 #include "common/conf.h"
 #include "common/conf_int.h"
 
+static const char	*leading_number(const char *, int64_t *);
 static int	 addr_finish(struct conf_addr *, in_port_t, char *, size_t);
 static int	 addr_any(const char *, struct conf_addr *, char *, size_t);
 static int	 addr_bracketed(const char *, struct conf_addr *, char *,
@@ -80,19 +81,34 @@ conf_fmt_size(int64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%lld", (long long)v);
 }
 
-int
-conf_parse_duration(const char *s, int64_t *ms)
+/*
+ * The decimal number s starts with (at least one digit, no sign) in *v,
+ * and what follows it (its unit); NULL when there is none or it
+ * overflows.
+ */
+static const char *
+leading_number(const char *s, int64_t *v)
 {
-	int64_t		 v = 0, mult;
 	const char	*p = s;
 
 	if (s == NULL || !isdigit((unsigned char)*p))
-		return -1;
-	for (; isdigit((unsigned char)*p); p++) {
-		if (v > (INT64_MAX - (*p - '0')) / 10)
-			return -1;
-		v = v * 10 + (*p - '0');
+		return NULL;
+	for (*v = 0; isdigit((unsigned char)*p); p++) {
+		if (*v > (INT64_MAX - (*p - '0')) / 10)
+			return NULL;
+		*v = *v * 10 + (*p - '0');
 	}
+	return p;
+}
+
+int
+conf_parse_duration(const char *s, int64_t *ms)
+{
+	int64_t		 v, mult;
+	const char	*p;
+
+	if ((p = leading_number(s, &v)) == NULL)
+		return -1;
 	if (*p == '\0' || strcmp(p, "s") == 0)
 		mult = 1000;
 	else if (strcmp(p, "ms") == 0)
@@ -112,17 +128,12 @@ conf_parse_duration(const char *s, int64_t *ms)
 int
 conf_parse_size(const char *s, int64_t *bytes)
 {
-	int64_t		 v = 0;
+	int64_t		 v;
 	int		 shift;
-	const char	*p = s;
+	const char	*p;
 
-	if (s == NULL || !isdigit((unsigned char)*p))
+	if ((p = leading_number(s, &v)) == NULL)
 		return -1;
-	for (; isdigit((unsigned char)*p); p++) {
-		if (v > (INT64_MAX - (*p - '0')) / 10)
-			return -1;
-		v = v * 10 + (*p - '0');
-	}
 	switch (*p) {
 	case '\0':
 		shift = 0;

@@ -101,8 +101,6 @@ struct head {
 	unsigned		 upgrade:1;
 };
 
-static unsigned char	 lower(unsigned char);
-static int		 lc_eq(const char *, const char *, size_t);
 static size_t		 scan_class(const uint8_t *, const unsigned char *,
 			    size_t, size_t);
 static int		 herr(struct head *, int, const char *);
@@ -123,26 +121,6 @@ static int		 parse_request_line(struct head *, struct http_request *,
 static int		 request_semantics(struct head *, struct http_request *);
 static int		 response_semantics(struct head *,
 			    struct http_response *);
-
-static unsigned char
-lower(unsigned char c)
-{
-	return (unsigned char)(c - 'A') < 26 ? c | 0x20 : c;
-}
-
-/*
- * Whether a[0..n) equals the lower case string l[0..n), ignoring case in a.
- */
-static int
-lc_eq(const char *a, const char *l, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (lower((unsigned char)a[i]) != (unsigned char)l[i])
-			return 0;
-	return 1;
-}
 
 /*
  * The first byte at or after p, below end, that is not in the class tab;
@@ -268,7 +246,7 @@ note_te(struct head *h, const char *v, size_t n)
 			h->te_bad = 1;
 			continue;
 		}
-		chunked = e.name_len == 7 && lc_eq(e.name, "chunked", 7);
+		chunked = e.name_len == 7 && http_lc_eq(e.name, "chunked", 7);
 		if (e.params != NULL && chunked)
 			h->te_bad = 1;
 		else if (chunked)
@@ -292,7 +270,7 @@ note_field(struct head *h, const struct http_header *f)
 
 	switch (f->name_len) {
 	case 4:
-		if (!lc_eq(n, "host", 4))
+		if (!http_lc_eq(n, "host", 4))
 			break;
 		if (h->nhost++ == 0) {
 			h->host = v;
@@ -302,19 +280,19 @@ note_field(struct head *h, const struct http_header *f)
 			h->host_bad = 1;
 		break;
 	case 6:
-		if (!lc_eq(n, "expect", 6))
+		if (!http_lc_eq(n, "expect", 6))
 			break;
-		if (vl == 12 && lc_eq(v, "100-continue", 12))
+		if (vl == 12 && http_lc_eq(v, "100-continue", 12))
 			h->expect_continue = 1;
 		else
 			h->expect_other = 1;
 		break;
 	case 7:
-		if (lc_eq(n, "upgrade", 7))
+		if (http_lc_eq(n, "upgrade", 7))
 			h->upgrade = 1;
 		break;
 	case 10:
-		if (!lc_eq(n, "connection", 10))
+		if (!http_lc_eq(n, "connection", 10))
 			break;
 		if (http_token_has(v, vl, "close"))
 			h->conn_close = 1;
@@ -322,7 +300,7 @@ note_field(struct head *h, const struct http_header *f)
 			h->conn_keep_alive = 1;
 		break;
 	case 14:
-		if (!lc_eq(n, "content-length", 14))
+		if (!http_lc_eq(n, "content-length", 14))
 			break;
 		if (parse_content_length(v, vl, &cl) == -1)
 			h->cl_bad = 1;
@@ -332,7 +310,7 @@ note_field(struct head *h, const struct http_header *f)
 			h->cl = cl;
 		break;
 	case 17:
-		if (lc_eq(n, "transfer-encoding", 17))
+		if (http_lc_eq(n, "transfer-encoding", 17))
 			note_te(h, v, vl);
 		break;
 	}
@@ -534,9 +512,9 @@ parse_target(struct head *h, struct http_request *req)
 		return HTTP_PARSE_OK;
 	}
 	if (t[0] != '/') {
-		if (tl > 7 && lc_eq(t, "http://", 7))
+		if (tl > 7 && http_lc_eq(t, "http://", 7))
 			skip = 7;
-		else if (tl > 8 && lc_eq(t, "https://", 8))
+		else if (tl > 8 && http_lc_eq(t, "https://", 8))
 			skip = 8;
 		else
 			return herr(h, 400, "bad request target");
@@ -868,8 +846,8 @@ http_name_eq(const struct http_header *h, const char *name)
 	size_t	 i;
 
 	for (i = 0; i < h->name_len; i++)
-		if (name[i] == '\0' || lower((unsigned char)h->name[i]) !=
-		    lower((unsigned char)name[i]))
+		if (name[i] == '\0' || http_lower((unsigned char)h->name[i]) !=
+		    http_lower((unsigned char)name[i]))
 			return 0;
 	return name[i] == '\0';
 }

@@ -149,6 +149,46 @@ ssize_t	http_chunked_parse(struct http_chunked *ck, const char *buf, size_t len,
 /* Whether the field is named name (a C string), ignoring case. */
 int	http_name_eq(const struct http_header *h, const char *name);
 
+/*
+ * The one ASCII case-insensitive compare of portico (field names, tokens,
+ * directives, schemes: HTTP's case-insensitive parts are ASCII only, so
+ * no locale).  Inline: the parser and the caching rules call them on
+ * every field of every head.
+ */
+static inline unsigned char
+http_lower(unsigned char c)
+{
+	return (unsigned char)(c - 'A') < 26 ? c | 0x20 : c;
+}
+
+/*
+ * Whether a[0..n) equals l[0..n), ignoring case in a; l is already lower
+ * case (a literal), so only a is folded.
+ */
+static inline int
+http_lc_eq(const char *a, const char *l, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (http_lower((unsigned char)a[i]) != (unsigned char)l[i])
+			return 0;
+	return 1;
+}
+
+/* Whether a[0..n) and b[0..n) are equal ignoring case in both. */
+static inline int
+http_ci_eq(const char *a, const char *b, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (http_lower((unsigned char)a[i]) !=
+		    http_lower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
 /* Byte classes: 1 for the bytes in the class, else 0. */
 extern const uint8_t	 http_tchar[256];	/* tchar, RFC 9110 5.6.2 */
 extern const uint8_t	 http_fvchar[256];	/* field-value bytes: HTAB, SP,

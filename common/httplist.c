@@ -20,29 +20,12 @@
 
 #define IS_WS(c)	((c) == ' ' || (c) == '\t')
 
-static unsigned char	 lower(unsigned char);
-static int		 ci_eq(const char *, const char *, size_t);
+static int		 has_item(int (*)(const char *, size_t, size_t *,
+			    const char **, size_t *), const char *, size_t,
+			    const char *);
 static size_t		 skip_quoted(const char *, size_t, size_t, int *);
 static int		 sep_next(const char *, size_t, size_t *, char,
 			    const char **, size_t *);
-
-static unsigned char
-lower(unsigned char c)
-{
-	return (unsigned char)(c - 'A') < 26 ? c | 0x20 : c;
-}
-
-/* Whether a[0..n) and b[0..n) are equal ignoring ASCII case. */
-static int
-ci_eq(const char *a, const char *b, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-			return 0;
-	return 1;
-}
 
 /*
  * s[i] is the opening DQUOTE of a quoted-string: the index just past its
@@ -111,16 +94,27 @@ http_list_next(const char *v, size_t n, size_t *pos, const char **ep,
 	return sep_next(v, n, pos, ',', ep, elen);
 }
 
+/*
+ * Whether one of the items next() finds in v[0..n) (list elements or
+ * tokens) is token, ignoring case.
+ */
+static int
+has_item(int (*next)(const char *, size_t, size_t *, const char **,
+    size_t *), const char *v, size_t n, const char *token)
+{
+	const char	*t;
+	size_t		 pos = 0, tl, l = strlen(token);
+
+	while (next(v, n, &pos, &t, &tl))
+		if (tl == l && http_ci_eq(t, token, l))
+			return 1;
+	return 0;
+}
+
 int
 http_list_has(const char *value, size_t len, const char *token)
 {
-	const char	*e;
-	size_t		 pos = 0, elen, tl = strlen(token);
-
-	while (http_list_next(value, len, &pos, &e, &elen))
-		if (elen == tl && ci_eq(e, token, tl))
-			return 1;
-	return 0;
+	return has_item(http_list_next, value, len, token);
 }
 
 /*
@@ -225,13 +219,7 @@ http_token_next(const char *v, size_t n, size_t *pos, const char **tp,
 int
 http_token_has(const char *v, size_t n, const char *token)
 {
-	const char	*t;
-	size_t		 pos = 0, tl, l = strlen(token);
-
-	while (http_token_next(v, n, &pos, &t, &tl))
-		if (tl == l && ci_eq(t, token, l))
-			return 1;
-	return 0;
+	return has_item(http_token_next, v, n, token);
 }
 
 int
@@ -258,7 +246,7 @@ http_conn_lists(const struct http_header *h, size_t n, const char *name,
 	size_t			 tl;
 
 	while (http_conn_next(h, n, &it, &t, &tl))
-		if (tl == len && ci_eq(t, name, len))
+		if (tl == len && http_ci_eq(t, name, len))
 			return 1;
 	return 0;
 }
@@ -284,13 +272,13 @@ http_is_hop_by_hop(const char *n, size_t l)
 {
 	switch (l) {
 	case 2:
-		return ci_eq(n, "te", 2);
+		return http_lc_eq(n, "te", 2);
 	case 7:
-		return ci_eq(n, "trailer", 7) || ci_eq(n, "upgrade", 7);
+		return http_lc_eq(n, "trailer", 7) || http_lc_eq(n, "upgrade", 7);
 	case 10:
-		return ci_eq(n, "connection", 10) || ci_eq(n, "keep-alive", 10);
+		return http_lc_eq(n, "connection", 10) || http_lc_eq(n, "keep-alive", 10);
 	case 17:
-		return ci_eq(n, "transfer-encoding", 17);
+		return http_lc_eq(n, "transfer-encoding", 17);
 	}
-	return l > 6 && ci_eq(n, "proxy-", 6);
+	return l > 6 && http_lc_eq(n, "proxy-", 6);
 }

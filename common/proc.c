@@ -16,14 +16,23 @@ int	proc_ready_fd = -1;
 void
 proc_ready(void)
 {
+	proc_report_ready(&proc_ready_fd);
+}
+
+void
+proc_report_ready(int *fd)
+{
 	log_set_report(-1, NULL);
-	if (proc_ready_fd == -1)
+	if (*fd == -1)
 		return;
-	if (write(proc_ready_fd, "R\n", 2) == -1) {
-		/* The master gave up waiting: it will see us in its next reap. */
+	if (write(*fd, "R\n", 2) == -1) {
+		/*
+		 * The reader gave up waiting (a master sees the worker in
+		 * its next reap) or is gone (the shell): nobody to tell.
+		 */
 	}
-	close(proc_ready_fd);
-	proc_ready_fd = -1;
+	close(*fd);
+	*fd = -1;
 }
 
 /*

@@ -38,6 +38,12 @@ extern int	proc_ready_fd;
 #define PROC_REPORT_PREFIX	"E "
 /* In a worker: say it is up, and stop copying errors to the master. */
 void		proc_ready(void);
+/*
+ * The same on any such report pipe (the daemon's to the shell that
+ * started it too): stop copying errors to it, write "R", close *fd and
+ * set it to -1.  Nothing when *fd is -1.
+ */
+void		proc_report_ready(int *fd);
 /* Change to the user and group resolved by conf_check(), if any.  -1 on error. */
 int		proc_drop_privileges(const struct conf *conf);
 

@@ -59,32 +59,15 @@ static void
 err_add(struct errs *e, int line, const char *fmt, ...)
 {
 	char	 msg[1024];
-	char	*n;
-	size_t	 need, ncap;
 	va_list	 ap;
 
 	e->n++;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	need = e->len + strlen(e->file) + strlen(msg) + 32;
-	if (need > e->cap) {
-		ncap = e->cap ? e->cap * 2 : 512;
-		while (ncap < need)
-			ncap *= 2;
-		if ((n = realloc(e->text, ncap)) == NULL) {
-			e->oom = 1;
-			return;
-		}
-		e->text = n;
-		e->cap = ncap;
-	}
-	if (line > 0)
-		e->len += snprintf(e->text + e->len, e->cap - e->len, "%s:%d: %s\n",
-		    e->file, line, msg);
-	else
-		e->len += snprintf(e->text + e->len, e->cap - e->len, "%s: %s\n",
-		    e->file, msg);
+	if (conf_errtext_add(&e->text, &e->len, &e->cap, e->file, line,
+	    msg) == -1)
+		e->oom = 1;
 }
 
 /* The reason of the last OpenSSL error, and an empty error queue. */

@@ -17,9 +17,6 @@
 #include "master/confdiff.h"
 
 
-static int	 add(struct confdiff *d, const char *fmt, ...)
-		    __attribute__((format(printf, 2, 3)));
-
 static int
 vadd(struct confdiff *d, const char *fmt, va_list ap)
 {
@@ -34,19 +31,6 @@ vadd(struct confdiff *d, const char *fmt, va_list ap)
 	d->items = n;
 	d->items[d->n++] = s;
 	return 0;
-}
-
-/* Add one item.  -1 when out of memory. */
-static int
-add(struct confdiff *d, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 rc;
-
-	va_start(ap, fmt);
-	rc = vadd(d, fmt, ap);
-	va_end(ap);
-	return rc;
 }
 
 int
@@ -83,37 +67,60 @@ str_differ(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
-static const struct conf_listener *
-find_listener(const struct conf *c, const char *name)
-{
-	size_t	 i;
+/*
+ * The sections of one kind in a configuration (listeners, upstreams,
+ * routes): n elements of size bytes from base, each beginning with its
+ * name (conf_named_find).  Sections are matched by that name.
+ */
+struct sections {
+	const char	*base;
+	size_t		 n;
+	size_t		 size;
+};
 
-	for (i = 0; i < c->nlisteners; i++)
-		if (strcmp(c->listeners[i].name, name) == 0)
-			return &c->listeners[i];
-	return NULL;
+static struct sections
+listeners_of(const struct conf *c)
+{
+	return (struct sections){ (const char *)c->listeners, c->nlisteners,
+	    sizeof(*c->listeners) };
 }
 
-static const struct conf_upstream *
-find_upstream(const struct conf *c, const char *name)
+static struct sections
+upstreams_of(const struct conf *c)
 {
-	size_t	 i;
-
-	for (i = 0; i < c->nupstreams; i++)
-		if (strcmp(c->upstreams[i].name, name) == 0)
-			return &c->upstreams[i];
-	return NULL;
+	return (struct sections){ (const char *)c->upstreams, c->nupstreams,
+	    sizeof(*c->upstreams) };
 }
 
-static const struct conf_route *
-find_route(const struct conf *c, const char *name)
+static struct sections
+routes_of(const struct conf *c)
 {
-	size_t	 i;
+	return (struct sections){ (const char *)c->routes, c->nroutes,
+	    sizeof(*c->routes) };
+}
 
-	for (i = 0; i < c->nroutes; i++)
-		if (strcmp(c->routes[i].name, name) == 0)
-			return &c->routes[i];
-	return NULL;
+/* The section of s named name, or NULL. */
+static const void *
+section_find(const struct sections *s, const char *name)
+{
+	return conf_named_find(s->base, s->n, s->size, name);
+}
+
+/* One item "KIND NAME removed" for each section of o not in n. */
+static int
+sections_removed(struct confdiff *d, const char *kind,
+    const struct sections *o, const struct sections *n)
+{
+	const char	*name;
+	size_t		 i;
+
+	for (i = 0; i < o->n; i++) {
+		memcpy(&name, o->base + i * o->size, sizeof(name));
+		if (section_find(n, name) == NULL &&
+		    confdiff_add(d, "%s %s removed", kind, name) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 /* The addresses of l, space-separated. */
@@ -190,13 +197,13 @@ diff_certs(struct confdiff *d, const struct conf_listener *o,
 	if (o->tls == NULL || n->tls == NULL) {
 		for (i = 0; i < o->ntls_cert; i++)
 			if (!file_in(o->tls_cert[i].path, n->tls_cert, n->ntls_cert) &&
-			    add(d, "listener %s: certificate %s removed", n->name,
-			    o->tls_cert[i].path) == -1)
+			    confdiff_add(d, "listener %s: certificate %s "
+			    "removed", n->name, o->tls_cert[i].path) == -1)
 				return -1;
 		for (i = 0; i < n->ntls_cert; i++)
 			if (!file_in(n->tls_cert[i].path, o->tls_cert, o->ntls_cert) &&
-			    add(d, "listener %s: certificate %s added", n->name,
-			    n->tls_cert[i].path) == -1)
+			    confdiff_add(d, "listener %s: certificate %s added",
+			    n->name, n->tls_cert[i].path) == -1)
 				return -1;
 		return 0;
 	}
@@ -204,11 +211,11 @@ diff_certs(struct confdiff *d, const struct conf_listener *o,
 	    confdiff_certs(n, &nc, &nn) == -1)
 		goto out;
 	for (i = 0; i < on; i++)
-		if (!cert_in(&oc[i], nc, nn) && add(d, "listener %s: "
+		if (!cert_in(&oc[i], nc, nn) && confdiff_add(d, "listener %s: "
 		    "certificate removed: %s", n->name, oc[i].text) == -1)
 			goto out;
 	for (i = 0; i < nn; i++)
-		if (!cert_in(&nc[i], oc, on) && add(d, "listener %s: "
+		if (!cert_in(&nc[i], oc, on) && confdiff_add(d, "listener %s: "
 		    "certificate added: %s", n->name, nc[i].text) == -1)
 			goto out;
 	rc = 0;
@@ -227,15 +234,18 @@ diff_listener(struct confdiff *d, const struct conf_listener *o,
 	int	 otls = o->ntls_cert > 0, ntls = n->ntls_cert > 0;
 
 	for (i = 0; i < o->naddrs; i++)
-		if (!has_addr(n, o->addrs[i].text) && add(d, "listener %s: "
+		if (!has_addr(n, o->addrs[i].text) &&
+		    confdiff_add(d, "listener %s: "
 		    "address %s removed", n->name, o->addrs[i].text) == -1)
 			return -1;
 	for (i = 0; i < n->naddrs; i++)
-		if (!has_addr(o, n->addrs[i].text) && add(d, "listener %s: "
+		if (!has_addr(o, n->addrs[i].text) &&
+		    confdiff_add(d, "listener %s: "
 		    "address %s added", n->name, n->addrs[i].text) == -1)
 			return -1;
 	if (otls != ntls)
-		return add(d, "listener %s: TLS %s", n->name, ntls ? "on" : "off");
+		return confdiff_add(d, "listener %s: TLS %s",
+		    n->name, ntls ? "on" : "off");
 	if (ntls && !(flags & CONFDIFF_NO_CERTS) && diff_certs(d, o, n) == -1)
 		return -1;
 	if (ntls && (o->tls_protocols != n->tls_protocols ||
@@ -244,11 +254,11 @@ diff_listener(struct confdiff *d, const struct conf_listener *o,
 	    str_differ(o->tls_client_ca.path, n->tls_client_ca.path) ||
 	    o->tls_verify_client != n->tls_verify_client ||
 	    o->tls_handshake_timeout_ms != n->tls_handshake_timeout_ms) &&
-	    add(d, "listener %s: TLS settings changed", n->name) == -1)
+	    confdiff_add(d, "listener %s: TLS settings changed", n->name) == -1)
 		return -1;
 	if ((o->backlog != n->backlog || o->redirect_https != n->redirect_https ||
 	    o->redirect_port != n->redirect_port) &&
-	    add(d, "listener %s: settings changed", n->name) == -1)
+	    confdiff_add(d, "listener %s: settings changed", n->name) == -1)
 		return -1;
 	return 0;
 }
@@ -258,18 +268,19 @@ diff_listeners(struct confdiff *d, const struct conf *o, const struct conf *n,
     int flags)
 {
 	const struct conf_listener	*ol, *nl;
+	struct sections			 os = listeners_of(o);
+	struct sections			 ns = listeners_of(n);
 	char				 addrs[512];
 	size_t				 i;
 
-	for (i = 0; i < o->nlisteners; i++)
-		if (find_listener(n, o->listeners[i].name) == NULL &&
-		    add(d, "listener %s removed", o->listeners[i].name) == -1)
-			return -1;
+	if (sections_removed(d, "listener", &os, &ns) == -1)
+		return -1;
 	for (i = 0; i < n->nlisteners; i++) {
 		nl = &n->listeners[i];
-		if ((ol = find_listener(o, nl->name)) == NULL) {
+		if ((ol = section_find(&os, nl->name)) == NULL) {
 			addrs_text(nl, addrs, sizeof(addrs));
-			if (add(d, "listener %s added (%s)", nl->name, addrs) == -1)
+			if (confdiff_add(d, "listener %s added (%s)",
+			    nl->name, addrs) == -1)
 				return -1;
 		} else if (diff_listener(d, ol, nl, flags) == -1)
 			return -1;
@@ -298,25 +309,26 @@ diff_servers(struct confdiff *d, const struct conf_upstream *o,
 
 	for (i = 0; i < o->nservers; i++)
 		if (find_server(n, o->servers[i].addr.text) == NULL &&
-		    add(d, "upstream %s: server %s removed", n->name,
+		    confdiff_add(d, "upstream %s: server %s removed", n->name,
 		    o->servers[i].addr.text) == -1)
 			return -1;
 	for (i = 0; i < n->nservers; i++) {
 		ns = &n->servers[i];
 		if ((os = find_server(o, ns->addr.text)) == NULL) {
-			if (add(d, "upstream %s: server %s added", n->name,
-			    ns->addr.text) == -1)
+			if (confdiff_add(d, "upstream %s: server %s added",
+			    n->name, ns->addr.text) == -1)
 				return -1;
 			continue;
 		}
-		if (os->weight != ns->weight && add(d, "upstream %s: server %s "
+		if (os->weight != ns->weight &&
+		    confdiff_add(d, "upstream %s: server %s "
 		    "weight %d -> %d", n->name, ns->addr.text, os->weight,
 		    ns->weight) == -1)
 			return -1;
 		if ((os->backup != ns->backup || os->max_conns != ns->max_conns ||
 		    os->tls != ns->tls || str_differ(os->host, ns->host)) &&
-		    add(d, "upstream %s: server %s options changed", n->name,
-		    ns->addr.text) == -1)
+		    confdiff_add(d, "upstream %s: server %s options changed",
+		    n->name, ns->addr.text) == -1)
 			return -1;
 	}
 	return 0;
@@ -364,26 +376,29 @@ static int
 diff_upstreams(struct confdiff *d, const struct conf *o, const struct conf *n)
 {
 	const struct conf_upstream	*ou, *nu;
+	struct sections			 os = upstreams_of(o);
+	struct sections			 ns = upstreams_of(n);
 	size_t				 i;
 
-	for (i = 0; i < o->nupstreams; i++)
-		if (find_upstream(n, o->upstreams[i].name) == NULL &&
-		    add(d, "upstream %s removed", o->upstreams[i].name) == -1)
-			return -1;
+	if (sections_removed(d, "upstream", &os, &ns) == -1)
+		return -1;
 	for (i = 0; i < n->nupstreams; i++) {
 		nu = &n->upstreams[i];
-		if ((ou = find_upstream(o, nu->name)) == NULL) {
-			if (add(d, "upstream %s added (%zu server%s)", nu->name,
-			    nu->nservers, nu->nservers == 1 ? "" : "s") == -1)
+		if ((ou = section_find(&os, nu->name)) == NULL) {
+			if (confdiff_add(d, "upstream %s added (%zu server%s)",
+			    nu->name, nu->nservers,
+			    nu->nservers == 1 ? "" : "s") == -1)
 				return -1;
 			continue;
 		}
 		if (diff_servers(d, ou, nu) == -1)
 			return -1;
-		if (upstream_settings_differ(ou, nu) && add(d, "upstream %s: "
+		if (upstream_settings_differ(ou, nu) &&
+		    confdiff_add(d, "upstream %s: "
 		    "settings changed", nu->name) == -1)
 			return -1;
-		if (health_differ(ou, nu) && add(d, "upstream %s: health check "
+		if (health_differ(ou, nu) &&
+		    confdiff_add(d, "upstream %s: health check "
 		    "changed", nu->name) == -1)
 			return -1;
 	}
@@ -443,18 +458,17 @@ static int
 diff_routes(struct confdiff *d, const struct conf *o, const struct conf *n)
 {
 	const struct conf_route	*or, *nr;
+	struct sections		 os = routes_of(o), ns = routes_of(n);
 	char			 what[256];
 	size_t			 i;
 
-	for (i = 0; i < o->nroutes; i++)
-		if (find_route(n, o->routes[i].name) == NULL &&
-		    add(d, "route %s removed", o->routes[i].name) == -1)
-			return -1;
+	if (sections_removed(d, "route", &os, &ns) == -1)
+		return -1;
 	for (i = 0; i < n->nroutes; i++) {
 		nr = &n->routes[i];
-		if ((or = find_route(o, nr->name)) == NULL) {
-			if (add(d, "route %s added (%s%s %s -> %s)", nr->name,
-			    nr->host_kind == HOST_WILDCARD ? "*" : "",
+		if ((or = section_find(&os, nr->name)) == NULL) {
+			if (confdiff_add(d, "route %s added (%s%s %s -> %s)",
+			    nr->name, nr->host_kind == HOST_WILDCARD ? "*" : "",
 			    nr->host_kind == HOST_ANY ? "*" : nr->host, nr->path,
 			    nr->handler == HANDLER_STATUS ? "status" :
 			    nr->upstream_name) == -1)
@@ -462,7 +476,8 @@ diff_routes(struct confdiff *d, const struct conf *o, const struct conf *n)
 			continue;
 		}
 		route_changes(or, nr, what, sizeof(what));
-		if (what[0] != '\0' && add(d, "route %s: %s changed", nr->name,
+		if (what[0] != '\0' &&
+		    confdiff_add(d, "route %s: %s changed", nr->name,
 		    what) == -1)
 			return -1;
 	}
@@ -475,18 +490,21 @@ diff_cache(struct confdiff *d, const struct conf *o, const struct conf *n)
 	char	 a[32], b[32];
 
 	if (o->cache_used != n->cache_used)
-		return add(d, "cache %s", n->cache_used ? "on" : "off");
+		return confdiff_add(d, "cache %s",
+		    n->cache_used ? "on" : "off");
 	if (o->cache.size != n->cache.size) {
 		size_text((int64_t)o->cache.size, a, sizeof(a));
 		size_text((int64_t)n->cache.size, b, sizeof(b));
-		if (add(d, "cache size %s -> %s%s", a, b, n->cache_used ?
+		if (confdiff_add(d, "cache size %s -> %s%s",
+		    a, b, n->cache_used ?
 		    " (the cache starts empty)" : "") == -1)
 			return -1;
 	}
 	if (o->cache.max_object_size != n->cache.max_object_size) {
 		size_text(o->cache.max_object_size, a, sizeof(a));
 		size_text(n->cache.max_object_size, b, sizeof(b));
-		if (add(d, "cache max_object_size %s -> %s", a, b) == -1)
+		if (confdiff_add(d, "cache max_object_size %s -> %s",
+		    a, b) == -1)
 			return -1;
 	}
 	if ((o->cache.lock_timeout_ms != n->cache.lock_timeout_ms ||
@@ -495,7 +513,7 @@ diff_cache(struct confdiff *d, const struct conf *o, const struct conf *n)
 	    o->cache.invalidate_unsafe != n->cache.invalidate_unsafe ||
 	    cidrs_differ(o->cache.purge_allow, o->cache.npurge_allow,
 	    n->cache.purge_allow, n->cache.npurge_allow)) &&
-	    add(d, "cache settings changed") == -1)
+	    confdiff_add(d, "cache settings changed") == -1)
 		return -1;
 	return 0;
 }
@@ -506,17 +524,21 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 {
 	const struct conf_global	*o = &oc->g, *n = &nc->g;
 
-	if (o->workers != n->workers && add(d, "workers %d -> %d", o->workers,
+	if (o->workers != n->workers &&
+	    confdiff_add(d, "workers %d -> %d", o->workers,
 	    n->workers) == -1)
 		return -1;
-	if (o->log_level != n->log_level && add(d, "log_level %s -> %s",
+	if (o->log_level != n->log_level &&
+	    confdiff_add(d, "log_level %s -> %s",
 	    conf_log_level_name(o->log_level),
 	    conf_log_level_name(n->log_level)) == -1)
 		return -1;
-	if (str_differ(o->error_log, n->error_log) && add(d, "error_log %s -> %s",
+	if (str_differ(o->error_log, n->error_log) &&
+	    confdiff_add(d, "error_log %s -> %s",
 	    o->error_log, n->error_log) == -1)
 		return -1;
-	if (str_differ(o->access_log, n->access_log) && add(d, "access_log "
+	if (str_differ(o->access_log, n->access_log) &&
+	    confdiff_add(d, "access_log "
 	    "%s -> %s", o->access_log != NULL ? o->access_log : "off",
 	    n->access_log != NULL ? n->access_log : "off") == -1)
 		return -1;
@@ -525,9 +547,10 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 	    n->user_default ? NULL : n->user) ||
 	    str_differ(o->user_default ? NULL : o->group,
 	    n->user_default ? NULL : n->group)) &&
-	    add(d, "user or group changed") == -1)
+	    confdiff_add(d, "user or group changed") == -1)
 		return -1;
-	if (str_differ(o->pid_file, n->pid_file) && add(d, "pid_file %s -> %s "
+	if (str_differ(o->pid_file, n->pid_file) &&
+	    confdiff_add(d, "pid_file %s -> %s "
 	    "(applies at the next start)", o->pid_file, n->pid_file) == -1)
 		return -1;
 	if ((o->worker_connections != n->worker_connections ||
@@ -554,7 +577,7 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 	    o->allow_dotdot_above_root != n->allow_dotdot_above_root ||
 	    o->normalize_path != n->normalize_path ||
 	    o->pass_client_identity_headers != n->pass_client_identity_headers) &&
-	    add(d, "global settings changed") == -1)
+	    confdiff_add(d, "global settings changed") == -1)
 		return -1;
 	return 0;
 }

@@ -259,20 +259,6 @@ daemonize(void)
 		log_warn("chdir /");
 }
 
-/* The daemon is up: let the shell that started it go. */
-static void
-startup_done(void)
-{
-	log_set_report(-1, NULL);
-	if (master_startup_fd == -1)
-		return;
-	if (write(master_startup_fd, "R\n", 2) == -1) {
-		/* The shell is gone: nobody to tell. */
-	}
-	close(master_startup_fd);
-	master_startup_fd = -1;
-}
-
 /* The first workers; after an upgrade, the pid file once they are up. */
 static int
 start_first(char *why, size_t whylen)
@@ -384,7 +370,8 @@ master_start(void)
 	}
 	log_notice("portico %s started: %d workers", PACKAGE_VERSION,
 	    master_conf->g.workers);
-	startup_done();
+	/* The daemon is up: let the shell that started it go. */
+	proc_report_ready(&master_startup_fd);
 	/*
 	 * After a binary upgrade this master is the service's main process
 	 * now (the unit has NotifyAccess=all, as the old master started it).

@@ -1,7 +1,8 @@
 /*
  * check_cachepol.c: unit tests for the HTTP caching rules
  * (worker/cachepol.c).  Heads are built as text and parsed with the real
- * parsers, so the rules are tested on what proxy.c will hand them.
+ * parsers, so the rules are tested on what the HTTP cache
+ * (worker/httpcache*.c) will hand them.
  */
 #include <check.h>
 #include <stdarg.h>

@@ -2,8 +2,9 @@
  * cachepol.h: the HTTP caching rules of RFC 9111 for a shared cache, as
  * pure functions over parsed heads (common/http.h) and stored metadata
  * (struct cache_meta, common/cache.h).  No I/O, no shared memory, no
- * allocation: proxy.c asks, this file answers, and the unit tests
- * (t/check_cachepol.c) pin every rule down.
+ * allocation: the HTTP cache of the request path (worker/httpcache.c,
+ * httpcache_hit.c, httpcache_store.c) asks, this file answers, and the
+ * unit tests (t/check_cachepol.c) pin every rule down.
  *
  * Times are wall-clock seconds since the epoch (int64_t); -1 = absent.
  */
@@ -99,7 +100,7 @@ size_t	 cachepol_fmt_date(int64_t t, char *out);
 int	 cachepol_key(const struct http_request *rq, const char *fallback_host,
 	    char *out, size_t cap);
 /*
- * The key under which proxy.c stores: "SCOPE SCHEME://HOST/PATH?QUERY",
+ * The key under which worker/httpcache.c stores: "SCOPE SCHEME://HOST/PATH?QUERY",
  * where SCOPE (the route and upstream names, no spaces) is left out with
  * its space when NULL or empty, SCHEME is http or https, and HOST is
  * lowercased without the scheme's own default port only (80 for http,

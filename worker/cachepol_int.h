@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common/cache.h"
 #include "common/http.h"
@@ -18,37 +19,28 @@
 #define IS_WS(c)	((c) == ' ' || (c) == '\t')
 #define IS_DIGIT(c)	((unsigned char)((c) - '0') < 10)
 
+/*
+ * Short names for the compare of common/http.h (http_lower, http_lc_eq,
+ * http_ci_eq), in the forms these files call it.
+ */
 static inline unsigned char
 lower(unsigned char c)
 {
-	return (unsigned char)(c - 'A') < 26 ? c | 0x20 : c;
+	return http_lower(c);
 }
 
-/* Whether s[0..n) equals the lower case string l, ignoring case in s. */
+/* Whether s[0..n) equals the lower case C string l, ignoring case in s. */
 static inline int
 ci_eq(const char *s, size_t n, const char *l)
 {
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (l[i] == '\0' || lower((unsigned char)s[i]) !=
-		    (unsigned char)l[i])
-			return 0;
-	return l[i] == '\0';
+	return strlen(l) == n && http_lc_eq(s, l, n);
 }
 
 /* Whether a[0..an) and b[0..bn) are equal ignoring ASCII case. */
 static inline int
 ci_eq2(const char *a, size_t an, const char *b, size_t bn)
 {
-	size_t	 i;
-
-	if (an != bn)
-		return 0;
-	for (i = 0; i < an; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-			return 0;
-	return 1;
+	return an == bn && http_ci_eq(a, b, an);
 }
 
 /* Header name test with the length known, so most fields fail at once. */

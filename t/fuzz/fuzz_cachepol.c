@@ -28,7 +28,10 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 #define NH		200
 #define CAP		(32 << 10)
 
-/* The daemon's default limits (common/conf_global.c, worker/proxy.c: proxy_init). */
+/*
+ * The daemon's default limits (common/conf_global.c, worker/proxy.c:
+ * proxy_init).
+ */
 static const struct http_limits lim = { 8 << 10, 16 << 10, 100 };
 static const struct http_limits rlim = { 32 << 10, (32 << 10) - 1024, NH };
 

@@ -272,7 +272,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char		*buf = (const char *)data;
 	static struct http_header hdrs[200];
-	/* The daemon's defaults (common/conf_global.c, worker/proxy.c). */
+	/*
+	 * The daemon's defaults (common/conf_global.c, worker/proxy.c:
+	 * proxy_init).
+	 */
 	static const struct http_limits reqlim = { 8 << 10, 16 << 10, 100 };
 	static const struct http_limits resplim = { 32 << 10, (32 << 10) - 1024,
 	    200 };
