@@ -11,7 +11,8 @@
  *
  *   GET /1k   -> 200, 1024 byte body
  *   GET /64k  -> 200, 65536 byte body
- *   GET /count -> 200, body = how many /1k and /64k requests were answered
+ *   GET /1m   -> 200, 1048576 byte body
+ *   GET /count -> 200, body = how many /1k, /64k and /1m requests were answered
  *                 so far (decimal; bench/run uses it to check cache hits)
  *   anything else -> 404
  *
@@ -21,8 +22,9 @@
  *
  * usage: origin PORT [CACHE_CONTROL]
  *        listens on 127.0.0.1:PORT, single thread, epoll.  With
- *        CACHE_CONTROL (e.g. "max-age=3600"), the 200 responses of /1k and
- *        /64k carry "Cache-Control: CACHE_CONTROL" (cache-hit scenarios).
+ *        CACHE_CONTROL (e.g. "max-age=3600"), the 200 responses of /1k,
+ *        /64k and /1m carry "Cache-Control: CACHE_CONTROL" (cache-hit
+ *        scenarios).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -47,9 +49,11 @@ struct resp {
     size_t len;
 };
 
-static struct resp responses[3][NVARIANT]; /* [1k, 64k, 404][variant] */
+enum { R1K, R64K, R1M, R404, NRESP, RCOUNT = NRESP };
+
+static struct resp responses[NRESP][NVARIANT]; /* [which][variant] */
 static const char *cache_control;          /* NULL: no Cache-Control field */
-static unsigned long long served;           /* /1k + /64k responses */
+static unsigned long long served;           /* /1k + /64k + /1m responses */
 
 struct conn {
     int fd;
@@ -134,20 +138,22 @@ static long parse(struct conn *c)
     if (!sp2)
         return -1;
     size_t plen = (size_t)(sp2 - path);
-    int which = 2;
+    int which = R404;
     if (plen == 3 && memcmp(path, "/1k", 3) == 0)
-        which = 0;
+        which = R1K;
     else if (plen == 4 && memcmp(path, "/64k", 4) == 0)
-        which = 1;
+        which = R64K;
+    else if (plen == 3 && memcmp(path, "/1m", 3) == 0)
+        which = R1M;
     else if (plen == 6 && memcmp(path, "/count", 6) == 0)
-        which = 3;
+        which = RCOUNT;
     int http10 = (sp2 + 9 <= end && memcmp(sp2 + 1, "HTTP/1.0", 8) == 0);
     int variant;
     if (http10)
         variant = memcasemem(c->in, reqlen, "\nconnection: keep-alive") ? KA10 : CLOSE;
     else
         variant = memcasemem(c->in, reqlen, "\nconnection: close") ? CLOSE : KA11;
-    if (which == 3) {
+    if (which == RCOUNT) {
         char num[32];
         int bl = snprintf(num, sizeof num, "%llu\n", served);
         int h = snprintf(c->dynbuf, sizeof c->dynbuf,
@@ -159,7 +165,7 @@ static long parse(struct conn *c)
         c->dyn.len = (size_t)h;
         c->out = &c->dyn;
     } else {
-        if (which < 2)
+        if (which != R404)
             served++;
         c->out = &responses[which][variant];
     }
@@ -245,10 +251,10 @@ int main(int argc, char **argv)
     if (argc == 3)
         cache_control = argv[2];
     signal(SIGPIPE, SIG_IGN);
-    size_t sizes[3] = {1024, 65536, 10};
-    for (int w = 0; w < 3; w++)
+    size_t sizes[NRESP] = {1024, 65536, 1048576, 10};
+    for (int w = 0; w < NRESP; w++)
         for (int v = 0; v < NVARIANT; v++)
-            build(&responses[w][v], w == 2 ? 404 : 200, sizes[w], v);
+            build(&responses[w][v], w == R404 ? 404 : 200, sizes[w], v);
     conns = calloc((size_t)maxfd, sizeof *conns);
 
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);

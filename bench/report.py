@@ -10,6 +10,7 @@ import sys
 SCEN_LABEL = {
     "1k-keepalive": "1k keep-alive",
     "64k-keepalive": "64k keep-alive",
+    "1m-keepalive": "1m keep-alive",
     "1k-close": "1k conn/request",
     "64k-close": "64k conn/request",
     "tls-full-ec": "TLS full handshake ECDSA P-256 (1k, conn/request)",
