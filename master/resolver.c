@@ -658,11 +658,40 @@ src_finish(struct rsrc *src, uint64_t now)
 	src->next_ms = now + ttl_ms;
 }
 
+/*
+ * The addresses of conf's DNS slots: saved (a new array) when back is
+ * NULL, else put back from it.
+ */
+static struct conf_addr *
+slots_save(struct conf *conf, struct conf_addr *back)
+{
+	struct conf_addr	*a = back;
+	struct conf_server	*cs;
+	size_t			 u, i, n = 0;
+
+	if (a == NULL) {
+		for (u = 0; u < conf->nupstreams; u++)
+			n += conf->upstreams[u].nservers;
+		if ((a = calloc(n + 1, sizeof(*a))) == NULL)
+			return NULL;
+	}
+	for (u = 0, n = 0; u < conf->nupstreams; u++)
+		for (i = 0; i < conf->upstreams[u].nservers; i++, n++) {
+			cs = &conf->upstreams[u].servers[i];
+			if (back != NULL)
+				cs->addr = a[n];
+			else
+				a[n] = cs->addr;
+		}
+	return a;
+}
+
 int
 resolver_prime(struct conf *conf, struct shm_header *shm, FILE *out)
 {
 	struct epoll_event	 evs[16];
 	struct rsrc		*src;
+	struct conf_addr	*saved;
 	uint64_t		 now, end, due;
 	size_t			 i, left;
 	int			 epfd, n, k, bad = 0;
@@ -674,8 +703,11 @@ resolver_prime(struct conf *conf, struct shm_header *shm, FILE *out)
 		log_warn("resolver: epoll_create1");
 		return 0;
 	}
-	if (resolver_init(conf, shm, epfd) == -1) {
+	/* The caller's config keeps its slots' addresses as written. */
+	if ((saved = slots_save(conf, NULL)) == NULL ||
+	    resolver_init(conf, shm, epfd) == -1) {
 		resolver_free();
+		free(saved);
 		close(epfd);
 		return 0;
 	}
@@ -712,6 +744,8 @@ resolver_prime(struct conf *conf, struct shm_header *shm, FILE *out)
 		else
 			log_warnx("%s", line);
 	}
+	(void)slots_save(conf, saved);
+	free(saved);
 	r_prime = 0;
 	resolver_free();
 	close(epfd);
