@@ -629,6 +629,10 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 			if (up->health == HEALTH_HTTP) {
 				host = up->health_host != NULL ? up->health_host :
 				    h->cs->addr.text;
+				/* A DNS slot: the name, not a placeholder. */
+				if (up->health_host == NULL &&
+				    h->cs->dns != CONF_DNS_NONE)
+					host = h->cs->dns_name;
 				len = strlen(up->health_method) +
 				    strlen(up->health_path) + strlen(host) + 100;
 				if ((h->req = malloc(len)) == NULL)

@@ -5,6 +5,9 @@
 # the others), and once the name appears in DNS the upstream serves
 # without a reload.  A reload keeps the resolved servers (no 503 in
 # between), and a config error in a resolve line names its file:line.
+# Health checks follow the slots: an address with nothing listening is
+# probed down (and gets no request), and the address that replaces it in
+# DNS is probed up, with the name as the probe's Host.
 import json
 import os
 import signal
@@ -22,12 +25,19 @@ from dnsserver import DnsServer
 def test():
     late = Backend(name="late", host="127.0.0.2")
     fixed = Backend(name="fixed")
+    hc3 = Backend(name="hc3", host="127.0.0.3")
+    hc5 = Backend(name="hc5", host="127.0.0.5", port=hc3.port)
+    hc_table = {"hc.test": {"A": ["127.0.0.3", "127.0.0.4"], "ttl": 1}}
     dns = DnsServer()
-    dns.set({"other.test": {"A": ["127.0.0.9"]}})
+    dns.set(dict(hc_table))
     ups = {"late": {"servers": ["late.test:%d resolve max_addresses=2" % late.port]},
-           "fixed": {"servers": [fixed.addr]}}
+           "fixed": {"servers": [fixed.addr]},
+           "hc": {"servers": ["hc.test:%d resolve" % hc3.port],
+                  "health_check": "GET /health", "health_interval": "200ms",
+                  "health_rise": "1", "health_fall": "1", "max_fails": "0"}}
     routes = [dict(name="status", path="/_portico/", handler="status"),
               dict(name="fixed", path="/fixed/", upstream="fixed"),
+              dict(name="hc", path="/hc/", upstream="hc"),
               dict(name="late", path="/", upstream="late")]
     p = Portico(upstreams=ups, routes=routes, workers=2,
                 global_opts={"resolver": dns.addr, "resolver_timeout": "1s",
@@ -49,8 +59,27 @@ def test():
         tap.is_(p.get("/fixed/x").status, 200, "another upstream serves")
         tap.is_(late.count(), 0, "nothing reached the backend")
 
+    with subtest_guard("health checks follow the slots"):
+        def states():
+            doc = json.loads(p.get("/_portico/status").body)
+            u = [u for u in doc["upstreams"] if u["name"] == "hc"][0]
+            return {s["address"]: s["state"] for s in u["servers"]}
+        a3, a4, a5 = ("127.0.0.%d:%d" % (i, hc3.port) for i in (3, 4, 5))
+        tap.ok(wait_until(lambda: states() == {a3: "up", a4: "down"}, 8),
+               "the address with nothing listening is probed down", str(states()))
+        st = [p.get("/hc/x").status for _ in range(10)]
+        tap.is_(st, [200] * 10, "requests go to the one that is up")
+        hosts = {v for r in hc3.requests_for("/health") for k, v in r["headers"]
+                 if k.lower() == "host"}
+        tap.is_(hosts, {"hc.test"}, "the probe's Host is the name")
+        dns.set({"hc.test": {"A": ["127.0.0.3", "127.0.0.5"], "ttl": 1}})
+        tap.ok(wait_until(lambda: states() == {a3: "up", a5: "up"} and
+                          hc5.hits_path("/health") > 0, 8),
+               "the address that replaces it is probed, and up", str(states()))
+
     with subtest_guard("the name appears"):
-        dns.set({"late.test": {"A": ["127.0.0.2"], "ttl": 1}})
+        dns.set({"late.test": {"A": ["127.0.0.2"], "ttl": 1},
+                 "hc.test": {"A": ["127.0.0.3", "127.0.0.5"], "ttl": 1}})
         tap.ok(wait_until(lambda: p.get("/x").status == 200, 8),
                "once the name resolves the upstream serves, without a reload")
         tap.ok(late.count() >= 1, "... from the resolved address")
