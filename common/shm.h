@@ -85,7 +85,7 @@ struct shm_dns {
 	uint8_t		 sa[28];		/* sockaddr_in or sockaddr_in6 */
 	char		 text[64];		/* "10.0.0.1:80" */
 	/* About the name (each slot of a line holds the same; relaxed). */
-	int64_t		 when;			/* Unix time of the last answer */
+	uint64_t	 when;			/* Unix time of the last answer */
 	char		 result[64];		/* "2 addresses", "timeout", ... */
 };
 
@@ -289,6 +289,8 @@ shm_dns_write(struct shm_dns *d, const void *sa, uint32_t len, const char *text,
 {
 	uint32_t	 seq = __atomic_load_n(&d->seq, __ATOMIC_RELAXED);
 
+	/* Odd: a checker died while writing; this one starts over. */
+	seq += seq & 1;
 	__atomic_store_n(&d->seq, seq + 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	if (len > sizeof(d->sa))
@@ -313,17 +315,33 @@ shm_dns_set_weight(struct shm_dns *d, uint32_t weight, uint32_t backup)
 	__atomic_store_n(&d->backup, backup, __ATOMIC_RELAXED);
 }
 
+/* A slot's generation: it moves on at each change of address. */
+static inline uint32_t
+shm_dns_gen(const struct shm_dns *d)
+{
+	return __atomic_load_n(&d->gen, __ATOMIC_ACQUIRE);
+}
+
 /*
  * A worker copies a slot's address: sa (at least 28 bytes) and text (64),
- * and returns its generation; *lenp is 0 for an empty slot.
+ * and returns its generation; *lenp is 0 for an empty slot.  A writer
+ * that never finishes (a checker killed in the middle) does not wedge the
+ * reader: after many tries the slot reads as empty.
  */
 static inline uint32_t
 shm_dns_read(const struct shm_dns *d, void *sa, uint32_t *lenp, char *text)
 {
 	uint32_t	 s1, s2, gen;
+	int		 tries = 0;
 
-	for (;;) {
+	for (;; tries++) {
 		s1 = __atomic_load_n(&d->seq, __ATOMIC_ACQUIRE);
+		if (tries == 100000) {
+			memset(sa, 0, sizeof(d->sa));
+			text[0] = '\0';
+			*lenp = 0;
+			return __atomic_load_n(&d->gen, __ATOMIC_RELAXED);
+		}
 		if (s1 & 1)
 			continue;
 		memcpy(sa, d->sa, sizeof(d->sa));

@@ -508,7 +508,7 @@ slot_follow(struct hsrv *h, uint64_t now)
 	uint32_t	 gen;
 
 	if (h->cs->dns == CONF_DNS_NONE ||
-	    (gen = __atomic_load_n(&h->sh->dns.gen, __ATOMIC_ACQUIRE)) ==
+	    (gen = shm_dns_gen(&h->sh->dns)) ==
 	    h->dns_gen)
 		return 0;
 	h->dns_gen = gen;
@@ -624,8 +624,7 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 			h->cs = &up->servers[i];
 			h->sh = &shm->srv[up->servers[i].shm_idx];
 			h->seen = shm_read64(&h->sh->fails);
-			h->dns_gen = __atomic_load_n(&h->sh->dns.gen,
-			    __ATOMIC_ACQUIRE);
+			h->dns_gen = shm_dns_gen(&h->sh->dns);
 			if (up->health == HEALTH_HTTP) {
 				host = up->health_host != NULL ? up->health_host :
 				    h->cs->addr.text;

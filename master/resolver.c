@@ -527,8 +527,7 @@ src_result(struct rsrc *src, const char *fmt, ...)
 	for (k = 0; k < src->n; k++) {
 		if ((sh = slot_shm(&src->slot[k])) == NULL)
 			continue;
-		__atomic_store_n(&sh->dns.when, (int64_t)time(NULL),
-		    __ATOMIC_RELAXED);
+		shm_write64(&sh->dns.when, (uint64_t)time(NULL));
 		memcpy(sh->dns.result, text, sizeof(text));
 	}
 }
@@ -557,7 +556,7 @@ slot_fill(struct rsrc *src, struct conf_server *cs, struct shm_server *sh,
 	addr_text((struct sockaddr *)&g->ss, cs->addr.text, sizeof(cs->addr.text));
 	shm_dns_write(&sh->dns, &g->ss, g->len, cs->addr.text,
 	    (uint32_t)g->weight, (uint32_t)backup);
-	__atomic_store_n(&sh->last_probe[0], '\0', __ATOMIC_RELAXED);
+	memset(sh->last_probe, 0, sizeof(sh->last_probe));
 	shm_server_state_set(sh, SHM_UP, now);
 	log_notice("upstream %s: %s: server %s from DNS%s", src->up->name,
 	    cs->dns_name, cs->addr.text, backup ? " (backup)" : "");

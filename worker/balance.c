@@ -155,7 +155,7 @@ weight_of(const struct balance_server *s)
 
 	if (s->dns == NULL)
 		return s->weight;
-	w = __atomic_load_n(&s->dns->weight, __ATOMIC_RELAXED);
+	w = shm_read32(&s->dns->weight);
 	return w < 1 ? 1 : (w > 1000 ? 1000 : (int)w);
 }
 
@@ -164,7 +164,7 @@ backup_of(const struct balance_server *s)
 {
 	if (s->dns == NULL)
 		return s->backup;
-	return s->backup || __atomic_load_n(&s->dns->backup, __ATOMIC_RELAXED);
+	return s->backup || shm_read32(&s->dns->backup) != 0;
 }
 
 /* The weight in force now: ramped up during slow start. */

@@ -39,7 +39,7 @@ upslot_sync(struct server_rt *s)
 
 	if ((sh = slot_of(s->conf)) == NULL)
 		return 0;
-	if (__atomic_load_n(&sh->dns.gen, __ATOMIC_ACQUIRE) != s->gen ||
+	if (shm_dns_gen(&sh->dns) != s->gen ||
 	    a->len == 0) {
 		memset(&a->ss, 0, sizeof(a->ss));
 		gen = shm_dns_read(&sh->dns, &a->ss, &len, a->text);
@@ -67,7 +67,7 @@ upslot_stale(const struct upconn *u)
 
 	if (u->srv == NULL || (sh = slot_of(u->srv->conf)) == NULL)
 		return 0;
-	return __atomic_load_n(&sh->dns.gen, __ATOMIC_ACQUIRE) != u->gen;
+	return shm_dns_gen(&sh->dns) != u->gen;
 }
 
 const char *
@@ -109,8 +109,7 @@ line_count(const struct conf_upstream *cu, size_t first,
 		if (cs->dns == CONF_DNS_NONE || (i > first && cs->dns_slot == 0))
 			break;
 		if (cs->shm_idx >= 0 &&
-		    __atomic_load_n(&shm->srv[cs->shm_idx].dns.len,
-		    __ATOMIC_RELAXED) != 0)
+		    shm_read32(&shm->srv[cs->shm_idx].dns.len) != 0)
 			n++;
 	}
 	return n;
@@ -139,7 +138,7 @@ upslot_json(struct strbuf *b, const struct conf_upstream *cu,
 		    "\"result\":\"%s\"}", any ? "," : ",\"dns\":[", cs->dns_name,
 		    cs->dns == CONF_DNS_SRV ? "srv" : "resolve", cs->dns_port,
 		    cs->dns_slots, line_count(cu, i, shm),
-		    (long long)__atomic_load_n(&ss->dns.when, __ATOMIC_RELAXED),
+		    (long long)shm_read64(&ss->dns.when),
 		    result);
 		any = 1;
 	}
@@ -187,8 +186,7 @@ upslot_prom(struct strbuf *b, const struct conf *cf,
 				if (f == 0)
 					v = line_count(cu, i, shm);
 				else if (f == 1)
-					v = (long long)__atomic_load_n(
-					    &ss->dns.when, __ATOMIC_RELAXED);
+					v = (long long)shm_read64(&ss->dns.when);
 				else
 					v = strncmp(ss->dns.result, "failed", 6) != 0;
 				strbuf_fmt(b, "%s{upstream=\"%s\",name=\"%s\"} %lld\n",
