@@ -3,7 +3,7 @@
 # dnsserver.py): `portico -t` says so as a warning and exits 0; the daemon
 # starts, logs the warning, answers 503 for that upstream (and 200 for
 # the others), and once the name appears in DNS the upstream serves
-# without a reload.  A reload keeps the resolved servers (no 503 in
+# without a reload (and its AAAA address too, when it gets one).  A reload keeps the resolved servers (no 503 in
 # between), and a config error in a resolve line names its file:line.
 # Health checks follow the slots: an address with nothing listening is
 # probed down (and gets no request), and the address that replaces it in
@@ -18,7 +18,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Portico, Backend, subtest_guard, wait_until,
-                          run_portico)
+                          run_portico, ipv6_available)
 from dnsserver import DnsServer
 
 
@@ -83,6 +83,24 @@ def test():
         tap.ok(wait_until(lambda: p.get("/x").status == 200, 8),
                "once the name resolves the upstream serves, without a reload")
         tap.ok(late.count() >= 1, "... from the resolved address")
+
+    with subtest_guard("AAAA"):
+        if ipv6_available():
+            v6 = Backend(name="v6", host="::1", port=late.port)
+            dns.set({"late.test": {"A": ["127.0.0.2"], "AAAA": ["::1"], "ttl": 1},
+                     "hc.test": {"A": ["127.0.0.3", "127.0.0.5"], "ttl": 1}})
+            def v6_served():
+                for _ in range(4):
+                    p.get("/x")
+                return v6.count() > 0
+            tap.ok(wait_until(v6_served, 8), "an AAAA address of the name gets requests too")
+            doc = json.loads(p.get("/_portico/status").body)
+            u = [u for u in doc["upstreams"] if u["name"] == "late"][0]
+            tap.is_(sorted(s["address"] for s in u["servers"]),
+                    sorted(["127.0.0.2:%d" % late.port, "[::1]:%d" % late.port]),
+                    "status JSON: the A and the AAAA address")
+        else:
+            tap.skip("no IPv6 on this machine", 2)
 
     with subtest_guard("reload keeps the set"):
         dns.down()          # the new checker cannot ask: the slots must carry over
