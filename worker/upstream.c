@@ -391,6 +391,8 @@ upstream_start(struct client *c)
 		r->server = i;
 		if ((u = upconn_get(&ups->servers[i])) != NULL)
 			break;
+		if (ups->servers[i].conf->addr.len == 0)
+			continue;	/* a DNS slot emptied since the pick */
 		log_warn("upstream %s server %s: connect",
 		    ups->conf->name, ups->servers[i].conf->addr.text);
 		server_failed(&ups->servers[i], i);
