@@ -672,11 +672,32 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 	return 0;
 }
 
+/* The signals that came in: TERM, INT and QUIT set *stop; USR1 reopens logs. */
+static void
+signals_read(int sfd, int *stop)
+{
+	struct signalfd_siginfo	 si;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+		case SIGQUIT:
+			*stop = 1;
+			break;
+		case SIGUSR1:
+			log_reopen();
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 static void __attribute__((noreturn))
 checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 {
 	struct epoll_event	 evs[MAX_EVENTS], ev;
-	struct signalfd_siginfo	 si;
 	sigset_t		 set;
 	uint64_t		 now, next_tick, due;
 	size_t			 i, j;
@@ -760,20 +781,7 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 					probe_event(h, evs[k].events, now);
 				continue;
 			}
-			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				switch (si.ssi_signo) {
-				case SIGTERM:
-				case SIGINT:
-				case SIGQUIT:
-					stop = 1;
-					break;
-				case SIGUSR1:
-					log_reopen();
-					break;
-				default:
-					break;
-				}
-			}
+			signals_read(sfd, &stop);
 		}
 		resolver_tick(now);
 		for (i = 0; i < nhs; i++) {
