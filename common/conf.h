@@ -49,6 +49,14 @@ struct conf_addr {
 	int			 line;		/* of a listen key; 0 otherwise */
 };
 
+enum conf_dns {
+	CONF_DNS_NONE = 0,		/* a fixed address */
+	CONF_DNS_RESOLVE,		/* every A and AAAA address of a name */
+	CONF_DNS_SRV			/* the targets of SRV records */
+};
+
+#define CONF_DNS_SLOTS	16	/* max_addresses of a resolve or srv line */
+
 struct conf_server {
 	struct conf_addr	 addr;
 	int			 weight;	/* 1..1000, default 1 */
@@ -60,6 +68,15 @@ struct conf_server {
 	/* TLS to this server (the "tls" option, or the upstream's tls = on). */
 	int			 tls;
 	char			*host;		/* host name as written; NULL for an IP */
+	/*
+	 * A slot of a resolve or srv line: its address comes from DNS, in
+	 * shared memory (struct shm_server); addr is this process's copy.
+	 */
+	enum conf_dns		 dns;
+	char			*dns_name;	/* NAME of the line, as written */
+	int			 dns_port;	/* resolve: the port of the line */
+	int			 dns_slot;	/* 0..max_addresses-1 */
+	int			 dns_slots;	/* max_addresses of the line */
 };
 
 #define RETRY_ERROR	0x01	/* connect refused, reset or close before an answer */
@@ -260,6 +277,11 @@ struct conf_global {
 	int64_t			 client_body_min_rate;	/* bytes/s, default 1k; 0: off */
 	int			 pass_request_trailers;	/* default off */
 	int64_t			 tls_ticket_rotation_ms;	/* default 1h */
+	/* DNS for servers with the resolve or srv option (master/resolver.c). */
+	char			*resolver;		/* "ADDR:PORT,..."; NULL: resolv.conf */
+	int64_t			 resolver_timeout_ms;	/* default 5s */
+	int64_t			 dns_min_ttl_ms;	/* default 1s */
+	int64_t			 dns_max_ttl_ms;	/* default 5m */
 	/* Request-target normalization (worker/uri.h); see portico.ini(5). */
 	int			 merge_slashes;		/* default on */
 	int			 allow_encoded_slash;	/* keep %2F; default off: 400 */

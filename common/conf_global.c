@@ -9,10 +9,13 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +28,7 @@ static void	 key_log_level(struct loader *, void *, const char *);
 static void	 key_access_log(struct loader *, void *, const char *);
 static void	 key_g_request_buffering(struct loader *, void *, const char *);
 static void	 key_pass_request_trailers(struct loader *, void *, const char *);
+static void	 key_resolver(struct loader *, void *, const char *);
 static int	 global_taken(struct loader *, const char *, const char **);
 static int	 global_open(struct loader *, char *);
 static void	 global_discard(struct loader *);
@@ -88,6 +92,12 @@ static const struct key global_keys[] = {
 	    0, NULL, NULL },
 	{ "pass_request_trailers", K_FUNC, 0, 0, 0, 0, key_pass_request_trailers,
 	    NULL },
+	/* DNS for the servers of resolve and srv lines. */
+	{ "resolver", K_FUNC, 0, 0, 0, 0, key_resolver, NULL },
+	{ "resolver_timeout", K_DURATION, G(resolver_timeout_ms), 100, 0, 0,
+	    NULL, NULL },
+	{ "dns_min_ttl", K_DURATION, G(dns_min_ttl_ms), 100, 0, 0, NULL, NULL },
+	{ "dns_max_ttl", K_DURATION, G(dns_max_ttl_ms), 100, 0, 0, NULL, NULL },
 	/* TLS */
 	{ "tls_ticket_rotation", K_DURATION, G(tls_ticket_rotation_ms),
 	    60 * 1000, 0, 0, NULL, NULL },
@@ -129,6 +139,9 @@ conf_global_defaults(struct conf_global *g)
 	g->client_body_buffer_size = 16 << 10;
 	g->client_body_min_rate = 1 << 10;
 	g->tls_ticket_rotation_ms = 60 * 60 * 1000;
+	g->resolver_timeout_ms = 5 * 1000;
+	g->dns_min_ttl_ms = 1000;
+	g->dns_max_ttl_ms = 5 * 60 * 1000;
 	g->merge_slashes = 1;
 	g->normalize_path = 1;
 }
@@ -142,6 +155,7 @@ conf_global_clear(struct conf_global *g)
 	free(g->error_log);
 	free(g->access_log);
 	free(g->client_body_temp_path);
+	free(g->resolver);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -204,6 +218,67 @@ key_pass_request_trailers(struct loader *ld, void *obj, const char *v)
 	    &((struct conf_global *)obj)->pass_request_trailers);
 }
 
+/*
+ * resolver = ADDR[:PORT] ...: name servers for the resolve and srv
+ * servers, IP addresses (IPv6 in brackets), port 53 by default.  Kept as
+ * the comma-separated list c-ares takes.
+ */
+static void
+key_resolver(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_global	*g = obj;
+	struct conf_addr	 a;
+	struct in_addr		 in;
+	char			*copy, *tok, *save, *out, *colon;
+	char			 why[WHY_MAX], one[80], host[64];
+	size_t			 len, pos = 0;
+	int			 n;
+
+	if ((copy = conf_strdup(ld, v)) == NULL)
+		return;
+	len = strlen(v) * 2 + 16;
+	if ((out = calloc(1, len)) == NULL) {
+		ld->oom = 1;
+		free(copy);
+		return;
+	}
+	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,", &save)) {
+		/* Without a port: 53 (brackets for IPv6 as in listen). */
+		if ((tok[0] == '[' && strstr(tok, "]:") == NULL) ||
+		    (tok[0] != '[' && strchr(tok, ':') == NULL))
+			n = snprintf(one, sizeof(one), "%s:53", tok);
+		else
+			n = snprintf(one, sizeof(one), "%s", tok);
+		host[0] = '\0';
+		if (tok[0] != '[' && (colon = strrchr(one, ':')) != NULL &&
+		    (size_t)(colon - one) < sizeof(host)) {
+			memcpy(host, one, (size_t)(colon - one));
+			host[colon - one] = '\0';
+		}
+		if (n < 0 || (size_t)n >= sizeof(one) ||
+		    (tok[0] != '[' && inet_pton(AF_INET, host, &in) != 1) ||
+		    conf_addr_parse(one, 0, &a, why, sizeof(why)) == -1) {
+			conf_err(ld, ld->lineno, "bad resolver '%s': an IP "
+			    "address with an optional port, as in 10.0.0.2 or "
+			    "[::1]:5353", tok);
+			goto out;
+		}
+		n = snprintf(out + pos, len - pos, "%s%s", pos > 0 ? "," : "", one);
+		pos += (size_t)n;
+	}
+	if (pos == 0) {
+		conf_err(ld, ld->lineno, "empty value for 'resolver'");
+		goto out;
+	}
+	free(g->resolver);
+	g->resolver = out;
+	out = NULL;
+out:
+	free(out);
+	free(copy);
+}
+
 /* The line of the first [global], or 0. */
 static int
 global_taken(struct loader *ld, const char *name, const char **file)
@@ -260,6 +335,13 @@ global_finish(struct loader *ld)
 		    "max_header_size + 1k");
 	}
 	global_temp_path_finish(ld);
+	if (g->dns_min_ttl_ms > g->dns_max_ttl_ms) {
+		line = conf_key_line(ld, SEC_GLOBAL, &ld->gmeta, "dns_min_ttl");
+		if (line == 0)
+			line = conf_key_line(ld, SEC_GLOBAL, &ld->gmeta,
+			    "dns_max_ttl");
+		conf_err(ld, line, "dns_min_ttl must not be above dns_max_ttl");
+	}
 }
 
 /* The user, the group, the pid file and the logs: lines kept, paths checked. */

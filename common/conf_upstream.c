@@ -29,6 +29,9 @@ static int	 server_option(struct loader *, const char *,
 static int	 server_add(struct loader *, struct conf_upstream *,
 		    struct conf_server *);
 static int	 server_host(const char *, char **);
+static void	 server_dns(struct loader *, struct conf_upstream *,
+		    const char *, struct conf_server *);
+static int	 dns_name_ok(const char *, size_t);
 static void	 key_balance(struct loader *, void *, const char *);
 static void	 key_hash_key(struct loader *, void *, const char *);
 static void	 key_health_check(struct loader *, void *, const char *);
@@ -122,8 +125,10 @@ conf_upstream_clear(struct conf_upstream *u)
 {
 	size_t	 i;
 
-	for (i = 0; i < u->nservers; i++)
+	for (i = 0; i < u->nservers; i++) {
 		free(u->servers[i].host);
+		free(u->servers[i].dns_name);
+	}
 	free(u->tls_ca);
 	free(u->tls_server_name);
 	free(u->name);
@@ -136,7 +141,11 @@ conf_upstream_clear(struct conf_upstream *u)
 	memset(u, 0, sizeof(*u));
 }
 
-/* server = ADDRESS [weight=N] [backup] [max_conns=N] [tls]; repeatable. */
+/*
+ * server = ADDRESS [weight=N] [backup] [max_conns=N] [tls]; repeatable.
+ * server = NAME:PORT resolve [max_addresses=N] [options]
+ * server = _SERVICE._PROTO.NAME srv [max_addresses=N] [options]
+ */
 static void
 key_server(struct loader *ld, void *obj, const char *v)
 {
@@ -160,14 +169,30 @@ key_server(struct loader *ld, void *obj, const char *v)
 		free(copy);
 		return;
 	}
+	while ((tok = strtok_r(NULL, " \t", &save)) != NULL)
+		if (server_option(ld, tok, &s, &have_weight) == -1)
+			bad = 1;
+	if (s.dns_slots != 0 && s.dns == CONF_DNS_NONE) {
+		conf_err(ld, ld->lineno, "server option 'max_addresses' needs "
+		    "resolve or srv");
+		bad = 1;
+	}
+	if (s.dns == CONF_DNS_SRV && have_weight) {
+		conf_err(ld, ld->lineno, "server option 'weight' does not go "
+		    "with srv: the weights come from the SRV records");
+		bad = 1;
+	}
+	if (s.dns != CONF_DNS_NONE) {
+		if (!bad)
+			server_dns(ld, u, addr, &s);
+		free(copy);
+		return;
+	}
 	if (conf_addr_parse(addr, 0, &s.addr, why, sizeof(why)) == -1) {
 		conf_err(ld, ld->lineno, "bad server address '%s': %s", addr,
 		    why);
 		bad = 1;
 	}
-	while ((tok = strtok_r(NULL, " \t", &save)) != NULL)
-		if (server_option(ld, tok, &s, &have_weight) == -1)
-			bad = 1;
 	if (!bad && server_host(addr, &s.host) == -1)
 		ld->oom = 1;
 	free(copy);
@@ -225,9 +250,28 @@ server_option(struct loader *ld, const char *tok, struct conf_server *s,
 			bad = 1;
 		}
 		s->tls = 1;
+	} else if (strcmp(tok, "resolve") == 0 || strcmp(tok, "srv") == 0) {
+		if (s->dns != CONF_DNS_NONE) {
+			conf_err(ld, ld->lineno, "server option '%s' after "
+			    "resolve or srv", tok);
+			bad = 1;
+		}
+		s->dns = tok[0] == 'r' ? CONF_DNS_RESOLVE : CONF_DNS_SRV;
+	} else if (strncmp(tok, "max_addresses=", 14) == 0) {
+		if (s->dns_slots) {
+			conf_err(ld, ld->lineno, "server option "
+			    "'max_addresses' given twice");
+			bad = 1;
+		} else if (conf_number(tok + 14, 1, CONF_MAX_SERVERS, &n) == -1) {
+			conf_err(ld, ld->lineno, "bad server option '%s': "
+			    "max_addresses must be 1..%d", tok, CONF_MAX_SERVERS);
+			bad = 1;
+		} else
+			s->dns_slots = (int)n;
 	} else {
 		conf_err(ld, ld->lineno, "unknown server option '%s' "
-		    "(expected weight=N, backup, max_conns=N or tls)", tok);
+		    "(expected weight=N, backup, max_conns=N, tls, resolve, "
+		    "srv or max_addresses=N)", tok);
 		bad = 1;
 	}
 	return bad ? -1 : 0;
@@ -244,7 +288,9 @@ server_add(struct loader *ld, struct conf_upstream *u, struct conf_server *s)
 	size_t			 k;
 
 	for (k = 0; k < u->nservers; k++)
-		if (net_addr_equal(&u->servers[k].addr, &s->addr)) {
+		if (s->dns == CONF_DNS_NONE &&
+		    u->servers[k].dns == CONF_DNS_NONE &&
+		    net_addr_equal(&u->servers[k].addr, &s->addr)) {
 			conf_err(ld, ld->lineno, "server %s is already in upstream "
 			    "'%s' (line %d); use weight=N", s->addr.text, u->name,
 			    u->servers[k].line);
@@ -260,6 +306,125 @@ server_add(struct loader *ld, struct conf_upstream *u, struct conf_server *s)
 	u->servers = ns;
 	u->servers[u->nservers++] = *s;
 	return 0;
+}
+
+/*
+ * Whether name[0..len) is a DNS name: labels of letters, digits, '-' and
+ * '_' (SRV labels), 1..63 bytes each, 253 in all, an optional final dot.
+ */
+static int
+dns_name_ok(const char *name, size_t len)
+{
+	size_t	 i, label = 0;
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (len == 0 || len > 253)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (name[i] == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)name[i]) && name[i] != '-' &&
+		    name[i] != '_')
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * A resolve or srv line (s has its options): max_addresses servers, the
+ * slots the checker fills from DNS.  Each starts empty (never picked).
+ */
+static void
+server_dns(struct loader *ld, struct conf_upstream *u, const char *addr,
+    struct conf_server *s)
+{
+	struct conf_server	 slot;
+	struct in_addr		 in;
+	const char		*colon = NULL;
+	char			 host[256];
+	size_t			 hlen, k;
+	in_port_t		 port = 0;
+	int			 i, n = s->dns_slots ? s->dns_slots : CONF_DNS_SLOTS;
+
+	if (s->dns == CONF_DNS_RESOLVE) {
+		if ((colon = strrchr(addr, ':')) == NULL ||
+		    conf_port(colon + 1, &port) == -1) {
+			conf_err(ld, ld->lineno, "bad server address '%s': "
+			    "resolve needs NAME:PORT", addr);
+			return;
+		}
+		hlen = (size_t)(colon - addr);
+	} else {
+		hlen = strlen(addr);
+		if (strchr(addr, ':') != NULL || addr[0] != '_') {
+			conf_err(ld, ld->lineno, "bad server address '%s': "
+			    "srv needs a name like _http._tcp.example.com, "
+			    "without a port", addr);
+			return;
+		}
+	}
+	if (hlen >= sizeof(host) || !dns_name_ok(addr, hlen)) {
+		conf_err(ld, ld->lineno, "bad server address '%s': not a "
+		    "host name", addr);
+		return;
+	}
+	for (k = 0; k < hlen; k++)
+		host[k] = (char)tolower((unsigned char)addr[k]);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, &in) == 1) {
+		conf_err(ld, ld->lineno, "bad server address '%s': resolve "
+		    "needs a host name, not an IP address", addr);
+		return;
+	}
+	for (k = 0; k < u->nservers; k++)
+		if (u->servers[k].dns == s->dns && u->servers[k].dns_slot == 0 &&
+		    u->servers[k].dns_port == (int)port &&
+		    strcmp(u->servers[k].dns_name, host) == 0) {
+			conf_err(ld, ld->lineno, "server %s is already in "
+			    "upstream '%s' (line %d)", addr, u->name,
+			    u->servers[k].line);
+			return;
+		}
+	if (u->nservers + (size_t)n > CONF_MAX_SERVERS) {
+		conf_err(ld, ld->lineno, "upstream '%s' has more than %d "
+		    "servers (max_addresses counts)", u->name, CONF_MAX_SERVERS);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		slot = *s;
+		slot.dns_port = (int)port;
+		slot.dns_slot = i;
+		slot.dns_slots = n;
+		slot.addr.ss.ss_family = AF_UNSPEC;
+		if (port != 0)
+			snprintf(slot.addr.text, sizeof(slot.addr.text), "%.40s:%d#%d",
+			    host, (int)port, i);
+		else
+			snprintf(slot.addr.text, sizeof(slot.addr.text), "%.48s#%d",
+			    host, i);
+		slot.dns_name = strdup(host);
+		/* TLS: SNI and verification with the name of a resolve line. */
+		slot.host = s->dns == CONF_DNS_RESOLVE ? strdup(host) : NULL;
+		if (slot.dns_name == NULL || (s->dns == CONF_DNS_RESOLVE &&
+		    slot.host == NULL)) {
+			ld->oom = 1;
+			free(slot.dns_name);
+			free(slot.host);
+			return;
+		}
+		if (server_add(ld, u, &slot) == -1) {
+			free(slot.dns_name);
+			free(slot.host);
+			return;
+		}
+	}
 }
 
 /*

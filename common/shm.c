@@ -231,8 +231,16 @@ shm_stats_total(const struct shm_header *shm, struct shm_stats *out)
 static void
 server_key(const struct conf *conf, size_t u, size_t i, char *key)
 {
-	snprintf(key, SHM_KEY_LEN, "%s %s", conf->upstreams[u].name,
-	    conf->upstreams[u].servers[i].addr.text);
+	const struct conf_server	*s = &conf->upstreams[u].servers[i];
+
+	/* A DNS slot keeps its entry (and address) across a reload. */
+	if (s->dns != CONF_DNS_NONE)
+		snprintf(key, SHM_KEY_LEN, "%s %s %s:%d#%d",
+		    conf->upstreams[u].name, s->dns == CONF_DNS_SRV ? "srv" :
+		    "resolve", s->dns_name, s->dns_port, s->dns_slot);
+	else
+		snprintf(key, SHM_KEY_LEN, "%s %s", conf->upstreams[u].name,
+		    s->addr.text);
 }
 
 int
@@ -281,6 +289,9 @@ shm_servers_assign(struct shm_header *shm, struct conf *conf, char *errbuf,
 			memset(&shm->srv[j], 0, sizeof(shm->srv[j]));
 			snprintf(shm->srv[j].key, SHM_KEY_LEN, "%s", key);
 			shm->srv[j].used = 1;
+			/* Empty until the resolver gives it an address. */
+			if (s->dns != CONF_DNS_NONE)
+				shm->srv[j].state = SHM_EMPTY;
 			s->shm_idx = j;
 		}
 	/* The routes and upstreams get their metrics rows by name too. */

@@ -30,12 +30,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "common/conf.h"
 
 #define SHM_MAGIC	0x504f5254u	/* "PORT" */
 /* Bump on any change to the structures below: a new binary then starts empty. */
-#define SHM_VERSION	3	/* 2: reload counters, slot owners; 3: the metrics region */
+#define SHM_VERSION	4	/* 2: reload counters, slot owners; 3: the metrics
+				   region; 4: DNS slots in struct shm_server */
 #define SHM_SLOTS	1024
 #define SHM_SERVERS	1024	/* distinct upstream servers over the daemon's life */
 #define SHM_KEY_LEN	128
@@ -61,8 +64,29 @@ struct shm_stats {
 enum shm_health {
 	SHM_UP = 0,
 	SHM_DOWN = 1,		/* failed its active probes: never used */
-	SHM_FAILED = 2		/* passive failures (max_fails): used only when
+	SHM_FAILED = 2,		/* passive failures (max_fails): used only when
 				   no server of the upstream is up */
+	SHM_EMPTY = 3		/* a DNS slot without an address: never used */
+};
+
+/*
+ * A DNS slot (a server of a resolve or srv line): the checker's resolver
+ * writes its address under a sequence count (odd while it writes), so a
+ * worker copies it whole or tries again; gen moves on at each change of
+ * address, which tells a worker to stop reusing pooled connections.
+ */
+struct shm_dns {
+	uint32_t	 seq;			/* odd while written */
+	uint32_t	 gen;			/* address changes */
+	uint32_t	 len;			/* of sa; 0: empty */
+	uint32_t	 weight;		/* the line's, or the SRV record's */
+	uint32_t	 backup;		/* SRV: a priority above the lowest */
+	uint32_t	 pad;
+	uint8_t		 sa[28];		/* sockaddr_in or sockaddr_in6 */
+	char		 text[64];		/* "10.0.0.1:80" */
+	/* About the name (each slot of a line holds the same; relaxed). */
+	uint64_t	 when;			/* Unix time of the last answer */
+	char		 result[64];		/* "2 addresses", "timeout", ... */
 };
 
 struct shm_server {
@@ -77,6 +101,7 @@ struct shm_server {
 	uint64_t	 changed_ms;		/* CLOCK_MONOTONIC ms of the last change */
 	uint64_t	 probes;		/* active probes run (checker) */
 	char		 last_probe[64];	/* "200 OK", "connect refused", ... */
+	struct shm_dns	 dns;			/* DNS slots only */
 } __attribute__((aligned(64)));
 
 struct shm_header {
@@ -252,6 +277,86 @@ shm_server_probed(struct shm_server *s, int ok)
 {
 	__atomic_store_n(&s->probe_ok, ok ? 1u : 0u, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->probes, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * The checker publishes a DNS slot's address (len 0: empty), with the
+ * weight and backup flag in force and text for logs.
+ */
+static inline void
+shm_dns_write(struct shm_dns *d, const void *sa, uint32_t len, const char *text,
+    uint32_t weight, uint32_t backup)
+{
+	uint32_t	 seq = __atomic_load_n(&d->seq, __ATOMIC_RELAXED);
+
+	/* Odd: a checker died while writing; this one starts over. */
+	seq += seq & 1;
+	__atomic_store_n(&d->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	if (len > sizeof(d->sa))
+		len = 0;
+	memset(d->sa, 0, sizeof(d->sa));
+	if (len > 0)
+		memcpy(d->sa, sa, len);
+	snprintf(d->text, sizeof(d->text), "%s", len > 0 ? text : "");
+	__atomic_store_n(&d->len, len, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->weight, weight, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->backup, backup, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->gen, __atomic_load_n(&d->gen, __ATOMIC_RELAXED) + 1,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&d->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/* The checker changes a slot's weight or backup flag, not its address. */
+static inline void
+shm_dns_set_weight(struct shm_dns *d, uint32_t weight, uint32_t backup)
+{
+	__atomic_store_n(&d->weight, weight, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->backup, backup, __ATOMIC_RELAXED);
+}
+
+/* A slot's generation: it moves on at each change of address. */
+static inline uint32_t
+shm_dns_gen(const struct shm_dns *d)
+{
+	return __atomic_load_n(&d->gen, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * A worker copies a slot's address: sa (at least 28 bytes) and text (64),
+ * and returns its generation; *lenp is 0 for an empty slot.  A writer
+ * that never finishes (a checker killed in the middle) does not wedge the
+ * reader: after many tries the slot reads as empty.
+ */
+static inline uint32_t
+shm_dns_read(const struct shm_dns *d, void *sa, uint32_t *lenp, char *text)
+{
+	uint32_t	 s1, s2, gen;
+	int		 tries = 0;
+
+	for (;; tries++) {
+		s1 = __atomic_load_n(&d->seq, __ATOMIC_ACQUIRE);
+		if (tries == 100000) {
+			memset(sa, 0, sizeof(d->sa));
+			text[0] = '\0';
+			*lenp = 0;
+			return __atomic_load_n(&d->gen, __ATOMIC_RELAXED);
+		}
+		if (s1 & 1)
+			continue;
+		memcpy(sa, d->sa, sizeof(d->sa));
+		memcpy(text, d->text, sizeof(d->text));
+		*lenp = __atomic_load_n(&d->len, __ATOMIC_RELAXED);
+		gen = __atomic_load_n(&d->gen, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&d->seq, __ATOMIC_RELAXED);
+		if (s1 == s2)
+			break;
+	}
+	text[63] = '\0';
+	if (*lenp > sizeof(d->sa))
+		*lenp = 0;
+	return gen;
 }
 
 #endif /* PORTICO_SHM_H */

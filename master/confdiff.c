@@ -308,12 +308,16 @@ diff_servers(struct confdiff *d, const struct conf_upstream *o,
 	size_t				 i;
 
 	for (i = 0; i < o->nservers; i++)
-		if (find_server(n, o->servers[i].addr.text) == NULL &&
+		/* A resolve or srv line: its first slot stands for it. */
+		if (o->servers[i].dns_slot == 0 &&
+		    find_server(n, o->servers[i].addr.text) == NULL &&
 		    confdiff_add(d, "upstream %s: server %s removed", n->name,
 		    o->servers[i].addr.text) == -1)
 			return -1;
 	for (i = 0; i < n->nservers; i++) {
 		ns = &n->servers[i];
+		if (ns->dns_slot != 0)
+			continue;
 		if ((os = find_server(o, ns->addr.text)) == NULL) {
 			if (confdiff_add(d, "upstream %s: server %s added",
 			    n->name, ns->addr.text) == -1)

@@ -46,6 +46,7 @@
 #include "common/proc.h"
 #include "common/proctitle.h"
 #include "master/health.h"
+#include "master/resolver.h"
 
 #define PROBE_BUF	16384	/* bytes of a probe's answer read at most */
 #define PROBE_HEADERS	200	/* header fields in an answer at least allowed */
@@ -90,6 +91,7 @@ struct hsrv {
 	int			 head;
 	int			 passive_down;	/* down because of passive checks */
 	uint64_t		 passive_until;	/* then up again, without a probe */
+	uint32_t		 dns_gen;	/* DNS slot: the address probed */
 };
 
 static struct hsrv	*hs;
@@ -107,6 +109,8 @@ health_needed(const struct conf *conf, const struct shm_header *shm)
 	const struct conf_upstream *up;
 	int			 idx;
 
+	if (resolver_needed(conf))
+		return 1;
 	for (u = 0; u < conf->nupstreams; u++) {
 		up = &conf->upstreams[u];
 		if (up->health != HEALTH_NONE ||
@@ -141,6 +145,9 @@ set_state(struct hsrv *h, enum shm_health state, uint64_t now,
 	char	 why[160];
 	va_list	 ap;
 
+	/* An empty DNS slot stays so: only the resolver fills it. */
+	if (shm_read32(&h->sh->state) == SHM_EMPTY)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
@@ -236,6 +243,8 @@ probe_start(struct hsrv *h, uint64_t now)
 	struct epoll_event	 ev;
 
 	h->next_ms = now + jittered(h->up->health_interval_ms);
+	if (shm_read32(&h->sh->state) == SHM_EMPTY)
+		return;		/* a DNS slot without an address */
 	h->fd = net_connect(&h->cs->addr);
 	if (h->fd == -1) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -489,6 +498,30 @@ probe_event(struct hsrv *h, uint32_t events, uint64_t now)
 	}
 }
 
+/*
+ * A DNS slot whose address changed (the resolver wrote it): the probe in
+ * flight was for the old one, and the counts start again.
+ */
+static int
+slot_follow(struct hsrv *h, uint64_t now)
+{
+	uint32_t	 gen;
+
+	if (h->cs->dns == CONF_DNS_NONE ||
+	    (gen = shm_dns_gen(&h->sh->dns)) ==
+	    h->dns_gen)
+		return 0;
+	h->dns_gen = gen;
+	probe_close(h);
+	h->oks = h->errs = 0;
+	h->ntimes = h->head = 0;
+	h->passive_down = 0;
+	h->seen = shm_read64(&h->sh->fails);
+	if (h->up->health != HEALTH_NONE)
+		h->next_ms = now;
+	return 1;
+}
+
 /* Take in the failures workers counted; decide passive state changes. */
 static void
 passive_tick(uint64_t now)
@@ -591,9 +624,14 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 			h->cs = &up->servers[i];
 			h->sh = &shm->srv[up->servers[i].shm_idx];
 			h->seen = shm_read64(&h->sh->fails);
+			h->dns_gen = shm_dns_gen(&h->sh->dns);
 			if (up->health == HEALTH_HTTP) {
 				host = up->health_host != NULL ? up->health_host :
 				    h->cs->addr.text;
+				/* A DNS slot: the name, not a placeholder. */
+				if (up->health_host == NULL &&
+				    h->cs->dns != CONF_DNS_NONE)
+					host = h->cs->dns_name;
 				len = strlen(up->health_method) +
 				    strlen(up->health_path) + strlen(host) + 100;
 				if ((h->req = malloc(len)) == NULL)
@@ -617,7 +655,8 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 			    (h->times = calloc((size_t)up->max_fails,
 			    sizeof(*h->times))) == NULL)
 				return -1;
-			if (shm_read32(&h->sh->state) == SHM_UP)
+			if (shm_read32(&h->sh->state) == SHM_UP ||
+			    shm_read32(&h->sh->state) == SHM_EMPTY)
 				continue;
 			/* Down before this checker started: who brings it back? */
 			if (up->health != HEALTH_NONE)
@@ -633,11 +672,32 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 	return 0;
 }
 
+/* The signals that came in: TERM, INT and QUIT set *stop; USR1 reopens logs. */
+static void
+signals_read(int sfd, int *stop)
+{
+	struct signalfd_siginfo	 si;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+		case SIGQUIT:
+			*stop = 1;
+			break;
+		case SIGUSR1:
+			log_reopen();
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 static void __attribute__((noreturn))
 checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 {
 	struct epoll_event	 evs[MAX_EVENTS], ev;
-	struct signalfd_siginfo	 si;
 	sigset_t		 set;
 	uint64_t		 now, next_tick, due;
 	size_t			 i, j;
@@ -680,6 +740,11 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 		servers_free();
 		fatalx("out of memory");
 	}
+	/* Servers from DNS: asked for again as their TTLs run out. */
+	if (resolver_init(conf, shm, epfd) == -1)
+		log_warnx("servers from DNS are not resolved again");
+	for (i = 0; i < nhs; i++)
+		(void)slot_follow(&hs[i], now);
 	log_info("started: %zu servers to watch", nhs);
 	next_tick = now + PASSIVE_TICK_MS;
 
@@ -694,6 +759,7 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 			    h->up->health != HEALTH_NONE && h->next_ms < due)
 				due = h->next_ms;
 		}
+		due = resolver_due(due, now);
 		wait = due > now ? (int)(due - now) : 0;
 		n = epoll_wait(epfd, evs, MAX_EVENTS, wait);
 		if (n == -1) {
@@ -703,29 +769,24 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 		}
 		now = proc_now_ms();
 		for (k = 0; k < n; k++) {
+			if (evs[k].data.u64 & RESOLVER_TAG) {
+				resolver_event(evs[k].data.u64, evs[k].events);
+				continue;
+			}
 			if (evs[k].data.u64 != 0) {
 				h = &hs[evs[k].data.u64 - 1];
+				if (slot_follow(h, now))
+					continue;
 				if (h->fd != -1)
 					probe_event(h, evs[k].events, now);
 				continue;
 			}
-			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				switch (si.ssi_signo) {
-				case SIGTERM:
-				case SIGINT:
-				case SIGQUIT:
-					stop = 1;
-					break;
-				case SIGUSR1:
-					log_reopen();
-					break;
-				default:
-					break;
-				}
-			}
+			signals_read(sfd, &stop);
 		}
+		resolver_tick(now);
 		for (i = 0; i < nhs; i++) {
 			h = &hs[i];
+			(void)slot_follow(h, now);
 			if (h->phase != PH_IDLE && now >= h->deadline_ms)
 				probe_done(h, 0, now, "timeout");
 			else if (h->phase == PH_IDLE &&
@@ -738,6 +799,7 @@ checker_main(struct conf *conf, struct shm_header *shm, pid_t master)
 		}
 	}
 	log_debug("exiting");
+	resolver_free();
 	servers_free();
 	close(sfd);
 	close(epfd);

@@ -15,6 +15,7 @@
 #include "common/tls.h"
 #include "master/ctl.h"
 #include "master/master.h"
+#include "master/resolver.h"
 #include "master/upgrade.h"
 #include "master/runstate.h"
 
@@ -137,6 +138,8 @@ main(int argc, char *argv[])
 	    (test && check_listen(conf, &errors) == -1)))
 		goto fail;
 	if (test) {
+		/* A name that does not resolve: a warning, not an error. */
+		(void)resolver_prime(conf, NULL, stderr);
 		printf("portico: configuration ok (%s)\n", path);
 		rc = diff ? runstate_print_diff(conf) : 0;
 		conf_free(conf);

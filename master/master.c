@@ -34,6 +34,7 @@
 #include "master/master_int.h"
 #include "master/notify.h"
 #include "master/runstate.h"
+#include "master/resolver.h"
 #include "master/upgrade.h"
 
 struct conf			*master_conf;
@@ -312,6 +313,8 @@ master_setup(int *foreground)
 		log_errorx("%s", errbuf);
 		return -1;
 	}
+	/* Servers from DNS: the first workers start with the answers. */
+	(void)resolver_prime(master_conf, master_shm, NULL);
 	if (workers_cache_setup(master_conf) == -1)
 		return -1;
 	if (upgrade_tls() == -1) {

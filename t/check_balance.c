@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/shm.h"
 #include "worker/balance.h"
 
 static struct balance_server	 srv[8];
@@ -363,6 +364,43 @@ START_TEST(test_slow_start)
 }
 END_TEST
 
+/*
+ * DNS slots: an empty one is never picked (all empty: "all down"), the
+ * weight and backup flag come from the slot, as the resolver sets them.
+ */
+START_TEST(test_dns_slots)
+{
+	static const int	 w[] = { 1, 1, 1 };
+	static struct shm_dns	 dns[3];
+	uint32_t		 state[3] = { SHM_UP, SHM_EMPTY, SHM_UP };
+	int			 count[3] = { 0, 0, 0 }, i, why;
+
+	setup(BALANCE_ROUND_ROBIN, 3, w);
+	memset(dns, 0, sizeof(dns));
+	for (i = 0; i < 3; i++) {
+		srv[i].dns = &dns[i];
+		srv[i].state = &state[i];
+	}
+	dns[0].weight = 3;
+	dns[2].weight = 1;
+	for (i = 0; i < 400; i++)
+		count[pick(0)]++;
+	ck_assert_int_eq(count[0], 300);
+	ck_assert_int_eq(count[1], 0);
+	ck_assert_int_eq(count[2], 100);
+	/* SRV priority: slot 0 a backup, used only when 2 is out. */
+	dns[0].backup = 1;
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(pick(0), 2);
+	state[2] = SHM_EMPTY;
+	ck_assert_int_eq(pick(0), 0);
+	state[0] = SHM_EMPTY;
+	ck_assert_int_eq(balance_pick(&b, 0, NULL, 0, 0, &why), -1);
+	ck_assert_int_eq(why, BALANCE_ALL_DOWN);
+	balance_free(&b);
+}
+END_TEST
+
 START_TEST(test_tried_bitmap_high_index)
 {
 	struct balance_tried	 t;
@@ -397,6 +435,7 @@ balance_suite(void)
 	tcase_add_test(tc, test_hash_ring_by_name);
 	tcase_add_test(tc, test_slow_start);
 	tcase_add_test(tc, test_tried_bitmap_high_index);
+	tcase_add_test(tc, test_dns_slots);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1204,6 +1204,86 @@ START_TEST(test_status_route)
 }
 END_TEST
 
+/* Servers from DNS: the slots a resolve or srv line gives, and bad lines. */
+START_TEST(test_dns_servers)
+{
+	struct conf		*c;
+	struct conf_upstream	*u;
+	int			 i;
+
+	c = load_ok("[global]\nresolver = 10.0.0.2 [::1]:5353,127.0.0.1:53\n"
+	    "resolver_timeout = 2s\ndns_min_ttl = 500ms\ndns_max_ttl = 1m\n"
+	    TAIL "[upstream dns]\n"
+	    "server = 10.0.0.1:80\n"
+	    "server = Web.Example.com:8080 resolve max_addresses=3 weight=4 "
+	    "max_conns=9\n"
+	    "server = _http._tcp.example.com srv backup\n"
+	    "server = api.example.com:80 resolve\n");
+	ck_assert_str_eq(c->g.resolver, "10.0.0.2:53,[::1]:5353,127.0.0.1:53");
+	ck_assert_int_eq(c->g.resolver_timeout_ms, 2000);
+	ck_assert_int_eq(c->g.dns_min_ttl_ms, 500);
+	ck_assert_int_eq(c->g.dns_max_ttl_ms, 60000);
+	u = &c->upstreams[1];
+	ck_assert_str_eq(u->name, "dns");
+	/* 1 fixed, 3 resolve slots, 16 srv slots (the default), 16 more. */
+	ck_assert_uint_eq(u->nservers, 1 + 3 + CONF_DNS_SLOTS + CONF_DNS_SLOTS);
+	ck_assert_int_eq(u->servers[0].dns, CONF_DNS_NONE);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(u->servers[1 + i].dns, CONF_DNS_RESOLVE);
+		ck_assert_str_eq(u->servers[1 + i].dns_name, "web.example.com");
+		ck_assert_int_eq(u->servers[1 + i].dns_port, 8080);
+		ck_assert_int_eq(u->servers[1 + i].dns_slot, i);
+		ck_assert_int_eq(u->servers[1 + i].dns_slots, 3);
+		ck_assert_int_eq(u->servers[1 + i].weight, 4);
+		ck_assert_int_eq(u->servers[1 + i].max_conns, 9);
+		ck_assert_str_eq(u->servers[1 + i].host, "web.example.com");
+		ck_assert_uint_eq(u->servers[1 + i].addr.len, 0);
+	}
+	ck_assert_int_eq(u->servers[4].dns, CONF_DNS_SRV);
+	ck_assert_str_eq(u->servers[4].dns_name, "_http._tcp.example.com");
+	ck_assert_int_eq(u->servers[4].backup, 1);
+	ck_assert_ptr_null(u->servers[4].host);
+	ck_assert_int_eq(u->servers[4 + CONF_DNS_SLOTS].dns_port, 80);
+	conf_free(c);
+	/* Defaults. */
+	c = load_ok(TAIL);
+	ck_assert_ptr_null(c->g.resolver);
+	ck_assert_int_eq(c->g.resolver_timeout_ms, 5000);
+	ck_assert_int_eq(c->g.dns_min_ttl_ms, 1000);
+	ck_assert_int_eq(c->g.dns_max_ttl_ms, 300000);
+	conf_free(c);
+
+	expect_upstream_error("server = 10.0.0.9:80 resolve", "not an IP address");
+	expect_upstream_error("server = web.example.com resolve", "NAME:PORT");
+	expect_upstream_error("server = web.example.com:0 resolve", "NAME:PORT");
+	expect_upstream_error("server = web..example.com:80 resolve", "not a host name");
+	expect_upstream_error("server = web/x:80 resolve", "not a host name");
+	expect_upstream_error("server = _x._tcp.example.com:80 srv", "srv needs");
+	expect_upstream_error("server = example.com srv", "srv needs");
+	expect_upstream_error("server = _x._tcp.example.com srv weight=2",
+	    "weight' does not go with srv");
+	expect_upstream_error("server = 10.0.0.9:80 max_addresses=2",
+	    "'max_addresses' needs resolve or srv");
+	expect_upstream_error("server = a.example:80 resolve max_addresses=0",
+	    "max_addresses must be 1..256");
+	expect_upstream_error("server = a.example:80 resolve max_addresses=257",
+	    "max_addresses must be 1..256");
+	expect_upstream_error("server = a.example:80 resolve max_addresses=2 "
+	    "max_addresses=3", "given twice");
+	expect_upstream_error("server = a.example:80 resolve srv", "after resolve");
+	expect_upstream_error("server = a.example:80 resolve max_addresses=256",
+	    "more than 256 servers");
+	expect_only_error(TAIL "[upstream other]\nserver = a.example:80 resolve\n"
+	    "server = A.example:80 resolve\n", 9, "already in upstream");
+	expect_global_error("resolver = ns1.example.com", "bad resolver");
+	expect_global_error("resolver = 10.0.0.1:99999", "bad resolver");
+	expect_global_error("resolver = ,", "empty value for 'resolver'");
+	expect_global_error("resolver_timeout = 10ms", "resolver_timeout");
+	expect_only_error("[global]\ndns_min_ttl = 2m\ndns_max_ttl = 1m\n" TAIL,
+	    2, "dns_min_ttl must not be above dns_max_ttl");
+}
+END_TEST
+
 START_TEST(test_global_values)
 {
 	struct conf	*c;
@@ -1651,6 +1731,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_global_values);
 	tcase_add_test(tc, test_listeners);
 	tcase_add_test(tc, test_upstreams);
+	tcase_add_test(tc, test_dns_servers);
 	tcase_add_test(tc, test_routes);
 	tcase_add_test(tc, test_many_errors);
 	tcase_add_test(tc, test_log_paths);

@@ -147,6 +147,26 @@ active_of(const struct balance_server *s)
 	return s->active ? shm_read32(s->active) : 0;
 }
 
+/* A server's weight and backup flag: a DNS slot's come from the resolver. */
+static int
+weight_of(const struct balance_server *s)
+{
+	uint32_t	 w;
+
+	if (s->dns == NULL)
+		return s->weight;
+	w = shm_read32(&s->dns->weight);
+	return w < 1 ? 1 : (w > 1000 ? 1000 : (int)w);
+}
+
+static int
+backup_of(const struct balance_server *s)
+{
+	if (s->dns == NULL)
+		return s->backup;
+	return s->backup || shm_read32(&s->dns->backup) != 0;
+}
+
 /* The weight in force now: ramped up during slow start. */
 static int
 eff_weight(const struct balance *b, const struct balance_server *s, uint64_t now)
@@ -156,7 +176,7 @@ eff_weight(const struct balance *b, const struct balance_server *s, uint64_t now
 	uint64_t	 since = s->up_since, shared;
 
 	if (b->slow_start_ms == 0)
-		return s->weight;
+		return weight_of(s);
 	/* Back from the shared health state counts too. */
 	if (s->changed != NULL && s->state != NULL &&
 	    shm_read32(s->state) == 0) {
@@ -165,10 +185,10 @@ eff_weight(const struct balance *b, const struct balance_server *s, uint64_t now
 			since = shared;
 	}
 	if (since == 0 || now >= since + b->slow_start_ms)
-		return s->weight;
+		return weight_of(s);
 	if (now <= since)
 		return 1;
-	w = (uint64_t)s->weight * (now - since) / b->slow_start_ms;
+	w = (uint64_t)weight_of(s) * (now - since) / b->slow_start_ms;
 	return w < 1 ? 1 : (int)w;
 }
 
@@ -186,8 +206,9 @@ eligible(const struct balance *b, size_t i, uint64_t now,
 		switch (shm_read32(s->state)) {
 		case 0:
 			break;
-		case 1:
-			return E_HDOWN;		/* probes failed: never */
+		case SHM_DOWN:
+		case SHM_EMPTY:
+			return E_HDOWN;		/* probes failed, no address: never */
 		default:
 			return E_DOWN;		/* passive: last resort */
 		}
@@ -312,7 +333,7 @@ balance_pick(struct balance *b, uint64_t now, const struct balance_tried *tried,
 		any = 0;
 		for (i = 0; i < b->n; i++) {
 			ok[i] = 0;
-			if (b->s[i].backup != pass)
+			if (backup_of(&b->s[i]) != pass)
 				continue;
 			e = eligible(b, i, now, tried);
 			if (e == E_OK)

@@ -24,7 +24,8 @@
  * back-off ends first is tried anyway, so a pool that was briefly down is
  * found again at once.  Servers whose active probes fail (shared state
  * down) are never picked; servers marked failed by passive checks are
- * treated like backed-off ones.  When every untried server is at max_conns or down, the
+ * treated like backed-off ones; an empty DNS slot counts as down.  A DNS
+ * slot's weight and backup flag are read from it (SRV records set them).  When every untried server is at max_conns or down, the
  * answer is -1 and *why says which (the caller says 503).
  */
 #ifndef PORTICO_BALANCE_H
@@ -34,6 +35,8 @@
 #include <stdint.h>
 
 #include "common/conf.h"
+
+struct shm_dns;
 
 #define BALANCE_MAX_SERVERS	CONF_MAX_SERVERS
 #define BALANCE_RING_POINTS	160	/* ring points per unit of weight */
@@ -50,6 +53,7 @@ struct balance_server {
 	const uint32_t	*state;		/* shared health (enum shm_health); NULL: up */
 	const uint64_t	*changed;	/* when the shared state last changed (ms) */
 	const char	*name;		/* ring identity (the address); NULL: index */
+	const struct shm_dns *dns;	/* a DNS slot: weight and backup from it */
 };
 
 /* Why balance_pick() found no server. */

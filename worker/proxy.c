@@ -147,6 +147,8 @@ proxy_init(struct conf *c)
 				u->bs[j].active = &ss->active;
 				u->bs[j].state = &ss->state;
 				u->bs[j].changed = &ss->changed_ms;
+				if (cs->dns != CONF_DNS_NONE)
+					u->bs[j].dns = &ss->dns;
 			}
 		}
 		if (balance_init(&u->bal, u->conf->balance, u->bs, u->n,

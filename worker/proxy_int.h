@@ -139,6 +139,7 @@ struct upconn {
 	unsigned		 rd_ready:1, wr_ready:1, connected:1, reused:1;
 	unsigned		 rdhup:1;	/* the peer's FIN is in: read to the end */
 	struct tls_conn		*tls;		/* NULL: plain TCP */
+	uint32_t		 gen;		/* DNS slot: of the address */
 };
 
 struct server_rt {
@@ -148,6 +149,7 @@ struct server_rt {
 	int			 nidle;
 	struct tls_session	*tls_session;	/* opaque (worker/tls.h): the last
 						   TLS session, for resumption */
+	uint32_t		 gen;		/* DNS slot: of conf->addr */
 };
 
 struct upstream_rt {

@@ -32,6 +32,7 @@
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
+#include "worker/upslot.h"
 #include "worker/uri.h"
 #include "worker/worker.h"
 
@@ -79,6 +80,8 @@ status_metrics(struct strbuf *b, struct shm_header *shm)
 	const struct shm_server		*ss;
 	size_t				 f, u, i;
 	unsigned long long		 v;
+	const char			*addr;
+	char				 abuf[64];
 
 	for (f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
 		metrics_prom_family(b, fam[f].name, fam[f].type, fam[f].help);
@@ -89,6 +92,8 @@ status_metrics(struct strbuf *b, struct shm_header *shm)
 				if (cs->shm_idx < 0)
 					continue;
 				ss = &shm->srv[cs->shm_idx];
+				if ((addr = upslot_addr(cs, ss, abuf)) == NULL)
+					continue;	/* an empty DNS slot */
 				switch (f) {
 				case 0:
 					v = shm_read32(&ss->state) == SHM_UP;
@@ -107,10 +112,11 @@ status_metrics(struct strbuf *b, struct shm_header *shm)
 					break;
 				}
 				strbuf_fmt(b, "%s{upstream=\"%s\",server=\"%s\"} "
-				    "%llu\n", fam[f].name, cu->name, cs->addr.text, v);
+				    "%llu\n", fam[f].name, cu->name, addr, v);
 			}
 		}
 	}
+	upslot_prom(b, conf, shm);
 }
 
 /* A family of one sample: its # HELP and # TYPE lines, then "name v". */
@@ -247,13 +253,22 @@ status_json_totals(struct strbuf *b, const struct shm_stats *tot)
 	    (unsigned long long)cs.size);
 }
 
-/* One server of the JSON "upstreams" list, with its shared state. */
-static void
+/* One server of the JSON "upstreams" list, with its shared state; 1 if shown. */
+static int
 status_json_server(struct strbuf *b, const struct conf_server *cs,
     const struct shm_server *ss, int first)
 {
-	char		 probe[64];
+	char		 probe[64], abuf[64];
+	const char	*addr;
 	uint64_t	 since = shm_read64(&ss->changed_ms);
+	int		 weight = cs->weight, backup = cs->backup;
+
+	if ((addr = upslot_addr(cs, ss, abuf)) == NULL)
+		return 0;	/* an empty DNS slot */
+	if (cs->dns != CONF_DNS_NONE) {
+		weight = (int)shm_read32(&ss->dns.weight);
+		backup |= (int)shm_read32(&ss->dns.backup);
+	}
 
 	probe_text(ss, probe, sizeof(probe));
 	if (since == 0 || since > ev_now)
@@ -262,9 +277,9 @@ status_json_server(struct strbuf *b, const struct conf_server *cs,
 	    "\"backup\":%s,\"max_conns\":%d,\"state\":\"%s\","
 	    "\"since_ms\":%llu,\"last_probe\":\"%s\",\"probes\":%llu,"
 	    "\"active\":%u,\"requests\":%llu,\"failures\":%llu,"
-	    "\"retries\":%llu}",
-	    first ? "" : ",", cs->addr.text, cs->weight,
-	    cs->backup ? "true" : "false", cs->max_conns,
+	    "\"retries\":%llu",
+	    first ? "" : ",", addr, weight,
+	    backup ? "true" : "false", cs->max_conns,
 	    state_name(shm_read32(&ss->state)),
 	    (unsigned long long)(ev_now - since), probe,
 	    (unsigned long long)shm_read64(&ss->probes),
@@ -272,6 +287,11 @@ status_json_server(struct strbuf *b, const struct conf_server *cs,
 	    (unsigned long long)shm_read64(&ss->requests),
 	    (unsigned long long)shm_read64(&ss->fails),
 	    (unsigned long long)shm_read64(&ss->retries));
+	/* A DNS slot: which line's name it came from. */
+	if (cs->dns != CONF_DNS_NONE)
+		strbuf_fmt(b, ",\"source\":\"%s\"", cs->dns_name);
+	strbuf_fmt(b, "}");
+	return 1;
 }
 
 /* The JSON "upstreams" member: every upstream with its servers. */
@@ -281,19 +301,22 @@ status_json_upstreams(struct strbuf *b, struct shm_header *shm)
 	const struct conf_upstream	*cu;
 	const struct conf_server	*cs;
 	size_t				 u, i;
+	int				 n;
 
 	strbuf_fmt(b, "\"upstreams\":[");
 	for (u = 0; u < conf->nupstreams; u++) {
 		cu = &conf->upstreams[u];
 		strbuf_fmt(b, "%s{\"name\":\"%s\",\"servers\":[",
 		    u ? "," : "", cu->name);
-		for (i = 0; i < cu->nservers; i++) {
+		for (i = 0, n = 0; i < cu->nservers; i++) {
 			cs = &cu->servers[i];
 			if (cs->shm_idx >= 0)
-				status_json_server(b, cs, &shm->srv[cs->shm_idx],
-				    i == 0);
+				n += status_json_server(b, cs,
+				    &shm->srv[cs->shm_idx], n == 0);
 		}
-		strbuf_fmt(b, "]}");
+		strbuf_fmt(b, "]");
+		upslot_json(b, cu, shm);
+		strbuf_fmt(b, "}");
 	}
 	strbuf_fmt(b, "]");
 }

@@ -32,6 +32,7 @@
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
+#include "worker/upslot.h"
 #include "worker/uri.h"
 #include "worker/worker.h"
 
@@ -99,6 +100,8 @@ upconn_get(struct server_rt *s)
 	struct upconn	*u;
 	int		 fd;
 
+	if (upslot_sync(s) == -1)	/* a DNS slot: its address now */
+		return NULL;
 	if ((u = s->idle) != NULL) {
 		s->idle = u->next;
 		if (s->idle != NULL)
@@ -126,6 +129,7 @@ upconn_get(struct server_rt *s)
 	u->io.cb = upconn_cb;
 	ev_timer_init(&u->timer, upconn_timer_cb);
 	u->srv = s;
+	u->gen = s->gen;
 	/* Optimistic: on loopback the connect is usually done already. */
 	u->wr_ready = 1;
 	if (ev_add(&u->io) == -1) {
@@ -208,7 +212,7 @@ upconn_release(struct client *c)
 		u->rdhup = 1;	/* TLS bytes left over: not clean to pool */
 	if (!r->up_reuse || !r->req_done || !r->resp_done || u->rdhup ||
 	    r->ub_pos < r->ub_end || s->nidle >= s->up->conf->keepalive ||
-	    worker.quitting) {
+	    worker.quitting || upslot_stale(u)) {
 		upconn_close(u);
 		return;
 	}
@@ -387,6 +391,8 @@ upstream_start(struct client *c)
 		r->server = i;
 		if ((u = upconn_get(&ups->servers[i])) != NULL)
 			break;
+		if (ups->servers[i].conf->addr.len == 0)
+			continue;	/* a DNS slot emptied since the pick */
 		log_warn("upstream %s server %s: connect",
 		    ups->conf->name, ups->servers[i].conf->addr.text);
 		server_failed(&ups->servers[i], i);
