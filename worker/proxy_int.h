@@ -270,8 +270,8 @@ struct req {
 	char			 agent[200];
 	const char		*hsts;		/* Strict-Transport-Security to add */
 	/*
-	 * The parsed request head, kept for the whole exchange (set with
-	 * parsed, by step_head): rq.headers is fields, rq.path is np when
+	 * The parsed request head, kept for the whole exchange (parsed
+	 * straight into rq and fields by step_head): rq.headers is fields, rq.path is np when
 	 * the path was normalized, and the other strings point into c->in,
 	 * where the head stays (head_off, head_len) until the exchange
 	 * ends.  Only a request body streamed upstream unbuffered may
@@ -361,7 +361,7 @@ extern struct upstream_rt	*upstreams;
 extern size_t			 nupstreams;
 extern size_t			 bufsize;
 extern struct http_limits	 req_limits, resp_limits;
-extern struct http_header	*hdrs;	/* a head being parsed (a request's go to r->fields) */
+extern struct http_header	*hdrs;	/* a response head being parsed (a request is parsed into r->fields) */
 extern char			*cscratch;	/* cache: two buffers for heads */
 /* cache: "ROUTE UPSTREAM", the scope of each route's keys (cache_keys) */
 extern struct cache_scope	*cache_scopes;

@@ -307,36 +307,67 @@ request_key(struct client *c, const struct http_request *rq)
 }
 
 /*
- * Read until a whole request head is in c->in, and parse it into *rq
- * (its fields in the worker's scratch array hdrs).  STEP_NEXT when one
- * is in, STEP_WAIT for more bytes (an idle connection holds no buffer
- * then), else the answer to a bad head, or the close.
+ * Take the request block a head is parsed into (r->rq, r->fields): the
+ * connection's, or a fresh one.  NULL when out of memory (closed then).
+ */
+static struct req *
+head_req(struct client *c)
+{
+	if (c->r == NULL) {
+		if ((c->r = req_get()) == NULL) {
+			client_close(c);
+			return NULL;
+		}
+		c->r->t_start = ev_now;
+		c->r->wall_start = ev_wall;
+		c->r->method = HTTP_M_GET;
+		c->r->version = 11;
+		nbusy++;
+	}
+	return c->r;
+}
+
+/* A head is not whole yet: the connection holds no request block. */
+static void
+head_req_put(struct client *c)
+{
+	if (c->r != NULL && !c->r->parsed) {
+		req_put(c->r);
+		c->r = NULL;
+		nbusy--;
+	}
+}
+
+/*
+ * Read until a whole request head is in c->in, and parse it straight into
+ * the request's block (r->rq, its fields in r->fields: no copy).
+ * STEP_NEXT when one is in, STEP_WAIT for more bytes (an idle connection,
+ * or one with half a head, holds no request block; an idle one no buffer
+ * either), else the answer to a bad head, or the close.
  */
 static enum step
-head_read(struct client *c, struct http_request *rq)
+head_read(struct client *c)
 {
-	ssize_t	 n;
-	int	 rc;
+	struct req	*r;
+	ssize_t		 n;
+	int		 rc;
 
 	for (;;) {
 		if (c->in_pos < c->in_end) {
-			memset(rq, 0, sizeof(*rq));
+			if ((r = head_req(c)) == NULL)
+				return STEP_CLOSED;
+			memset(&r->rq, 0, sizeof(r->rq));
 			rc = http_parse_request(c->in + c->in_pos,
-			    c->in_end - c->in_pos, &req_limits, rq, hdrs);
+			    c->in_end - c->in_pos, &req_limits, &r->rq, r->fields);
 			if (rc == HTTP_PARSE_OK)
 				return STEP_NEXT;
 			if (rc > 0) {
 				log_info("client %s: bad request: %s (%d)",
-				    c->ip, rq->error ? rq->error : "?", rc);
-				if (c->r == NULL && (c->r = req_get()) != NULL) {
-					c->r->t_start = ev_now;
-					c->r->wall_start = ev_wall;
-					c->r->method = HTTP_M_GET;
-					c->r->version = 11;
-					nbusy++;
-				}
+				    c->ip, r->rq.error ? r->rq.error : "?", rc);
+				memset(&r->rq, 0, sizeof(r->rq));
 				return local_answer(c, rc, 1);
 			}
+			head_req_put(c);
 			/* Not complete: make room at the front if needed. */
 			if (c->in_pos > 0) {
 				memmove(c->in, c->in + c->in_pos, c->in_end - c->in_pos);
@@ -388,28 +419,17 @@ head_read(struct client *c, struct http_request *rq)
 }
 
 /*
- * A whole head is in: the exchange begins.  The parse goes into the
- * request's own block (r->rq, its fields copied into r->fields), where
- * it stays until the exchange ends; c->in_pos moves past the head.
- * STEP_NEXT, or STEP_CLOSED when out of memory.
+ * A whole head is in, parsed in the request's own block (r->rq and
+ * r->fields), where it stays until the exchange ends: the exchange
+ * begins; c->in_pos moves past the head.  STEP_NEXT.
  */
 static enum step
-req_begin(struct client *c, const struct http_request *rq)
+req_begin(struct client *c)
 {
-	struct req	*r;
+	struct req		*r = c->r;
+	const struct http_request *rq = &r->rq;
 
 	c->fixed_deadline = 0;
-	if (c->r == NULL) {
-		if ((c->r = req_get()) == NULL) {
-			client_close(c);
-			return STEP_CLOSED;
-		}
-		nbusy++;
-	}
-	r = c->r;
-	r->rq = *rq;
-	memcpy(r->fields, rq->headers, rq->nheaders * sizeof(*r->fields));
-	r->rq.headers = r->fields;
 	r->t_start = ev_now;
 	r->wall_start = ev_wall;
 	r->method = rq->method;
@@ -497,14 +517,13 @@ request_route(struct client *c)
 enum step
 step_head(struct client *c)
 {
-	struct http_request	 rq;
 	enum step		 st;
 
 	if (c->tls != NULL && !c->tls->done)
 		return step_handshake(c);
-	if ((st = head_read(c, &rq)) != STEP_NEXT)
+	if ((st = head_read(c)) != STEP_NEXT)
 		return st;
-	if ((st = req_begin(c, &rq)) != STEP_NEXT)
+	if ((st = req_begin(c)) != STEP_NEXT)
 		return st;
 	return request_route(c);
 }
