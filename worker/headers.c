@@ -419,7 +419,7 @@ build_request_head(struct client *c, const struct http_request *rq)
 	struct req		*r = c->r;
 	struct strbuf		 b;
 	struct fwd_peer		 peer = { c->ip, c->ls->conf->tls != NULL,
-	    c->tls != NULL ? c->tls->subject : NULL };
+	    client_cert_subject(c) };
 
 	strbuf_init(&b, r->hb, bufsize);
 	if (request_head_build(r, &peer, rq, &b) == -1)

@@ -352,7 +352,7 @@ step_cache(struct client *c)
 	size_t		 hl, total, want;
 	uint64_t	 avail;
 
-	if (c->bg)
+	if (!r->fe->reader)
 		return request_finish(c);	/* a refresh: it is stored */
 	while (r->hb_pos < r->hb_end || r->coff < r->cend ||
 	    (r->c_chunk && !r->c_last)) {
@@ -389,12 +389,10 @@ step_cache(struct client *c)
 				continue;	/* committed meanwhile */
 			goto changed;
 		}
-		n = cl_writev(c, iov, niov);
+		n = r->fe->send(c, iov, niov);
+		if (n == 0)
+			continue;	/* (wr_ready is 0) */
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				c->wr_ready = 0;
-				continue;
-			}
 			client_close(c);
 			return STEP_CLOSED;
 		}
@@ -402,8 +400,6 @@ step_cache(struct client *c)
 		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref) &&
 		    (!r->c_grow || cache_grow_check(r) == -1))
 			goto changed;
-		if ((size_t)n < total)
-			c->wr_ready = 0;
 		obj_sent(r, (size_t)n, hl);
 	}
 	return request_finish(c);

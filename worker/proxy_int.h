@@ -2,13 +2,19 @@
  * proxy_int.h: what the files of the request path share, and nothing
  * else includes: the connection, request and upstream types, the
  * worker-wide state they use, and every function one of them calls in
- * another.
+ * another.  The seam between a front end (h1.c, refresh.c) and the
+ * exchange is in exchange.h: the exchange's files reach the client only
+ * through r->fe.
  */
 /*
  * The request path, file by file (a request walks them in this order):
  *
- *   client.c           accept, TLS handshake, client_run, timers, close
- *   request.c          read and check the head, normalize, route, ACL
+ *   client.c           accept, TLS handshake, client_run, timers, keep-alive,
+ *                      lingering close, close
+ *   h1.c               the HTTP/1 front end: heads parsed into the exchange,
+ *                      request bodies decoded, answers written, what
+ *                      follows an exchange (exchange.h: the seam)
+ *   request.c          exchange_begin: check the head, normalize, route, ACL
  *   httpcache.c        cache lookup, collapsed misses, PURGE/BAN
  *   httpcache_hit.c    answers from the cache (hits, stale answers)
  *   reply.c            portico's own answers, lingering close
@@ -16,8 +22,10 @@
  *   upstream.c         server pick, connection pool, queue, retries
  *   headers.c          the heads written both ways
  *   forward.c          request body up, response head and body down
- *   httpcache_store.c  storing answers, refresh, invalidation
- *   accesslog.c        the log line, keep-alive or close
+ *   httpcache_store.c  storing answers, invalidation
+ *   refresh.c          the front end of an exchange no client reads (a
+ *                      refresh behind a stale hit)
+ *   accesslog.c        the log line; the front end's finish
  *   proxy.c            the worker-wide state: proxy_init, proxy_fini
  *
  * A client connection is in one of three states:
@@ -35,6 +43,7 @@
  *             the same key, to be answered from what it stores
  *   CS_BODY   reading the whole request body (request_buffering) before
  *             an upstream server is picked
+ *   CS_REFRESH a refresh (no client, refresh.c) about to begin
  *
  * client_run() drives a connection as far as it can go with the readiness
  * it has, then sets the one timer the connection waits on.  Each state
@@ -69,6 +78,7 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
+#include "worker/exchange.h"
 #include "worker/proxy.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
@@ -83,7 +93,8 @@
 #define CACHE_WRITE_MAX	(256 << 10)	/* bytes per writev of a hit */
 #define ACCEPT_PAUSE_MS	500	/* no accept this long when out of fds */
 
-enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT, CS_BODY };
+enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT, CS_BODY,
+    CS_REFRESH };
 
 /* Largest request trailer section kept (the parser refuses more). */
 #define REQ_TRAILER_MAX	16384
@@ -161,6 +172,7 @@ struct upstream_rt {
 
 /* What a request needs while it is under way; released when it ends. */
 struct req {
+	const struct front_ops	*fe;		/* the client side (exchange.h) */
 	struct upstream_rt	*upstream;
 	struct upconn		*up;
 	int			 server;	/* index in upstream, -1 none */
@@ -295,7 +307,6 @@ struct client {
 	uint64_t		 fixed_deadline;
 	struct req		*r;
 	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
-	unsigned		 bg:1;		/* no socket: a cache refresh behind a hit */
 	char			 ip[46];
 	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
 };
@@ -396,7 +407,6 @@ void	 head_start_local(struct strbuf *b, int status);
 void	 head_tail(struct strbuf *b, struct req *r, int64_t length);
 const char *	http_date(void);
 enum step	 local_answer(struct client *c, int status, int close_after);
-ssize_t	 client_write2(struct client *c, const char *a, size_t al, const char *b, size_t bl);
 enum step	 step_local(struct client *c);
 enum step	 step_linger(struct client *c);
 void	 linger_start(struct client *c);
@@ -422,12 +432,14 @@ enum step	 cache_ahead_write(struct client *c);
 enum step	 cache_ahead_done(struct client *c);
 void	 cache_done(struct req *r);
 void	 cache_refresh_behind(struct client *c, const struct http_request *rq);
+enum step	 refresh_start(struct client *c);
 enum step	 cache_wait_again(struct client *c);
 uint64_t	 cache_wait_deadline(struct client *c);
 int	 cache_grow_park(struct client *c);
 enum step	 step_handshake(struct client *c);
 enum step	 redirect_answer(struct client *c, const struct http_request *rq);
 enum step	 step_head(struct client *c);
+enum step	 exchange_begin(struct client *c);
 enum step	 body_begin(struct client *c);
 enum step	 step_body(struct client *c);
 enum step	 request_start(struct client *c);
@@ -454,12 +466,14 @@ void	 log_request_line(char *line, size_t cap, const struct http_request *rq);
 size_t	 accesslog_format(char *buf, size_t cap, const struct accesslog_entry *e);
 void	 access_log(struct client *c);
 enum step	 request_finish(struct client *c);
+enum step	 exchange_end(struct client *c, int keep_alive, int body_unread);
 void	 client_run(struct client *c);
 void	 client_timer_cb(struct ev_timer *t);
 void	 client_cb(struct ev_io *io, uint32_t events);
 void	 client_close(struct client *c);
 void	 client_abort(struct client *c);
 void	 client_cut(struct client *c);
+void	 client_detach(struct client *c);
 const char *	up_strerror(struct upconn *u, int err);
 
 /*
@@ -498,6 +512,56 @@ cl_write(struct client *c, const void *buf, size_t len)
 	struct iovec	 iov = { (void *)buf, len };
 
 	return cl_writev(c, &iov, 1);
+}
+
+/* The client came in on a TLS listener (https). */
+static inline int
+client_https(const struct client *c)
+{
+	return c->tls != NULL;
+}
+
+/*
+ * Output the client was offered is held back below the socket (a TLS
+ * record OpenSSL could not write yet): whatever comes next must follow
+ * it, so another answer cannot replace it.
+ */
+static inline int
+client_out_pending(const struct client *c)
+{
+	return c->tls != NULL && tls_conn_want_write(c->tls);
+}
+
+/* Its verified certificate's subject, or NULL. */
+static inline const char *
+client_cert_subject(const struct client *c)
+{
+	return c->tls != NULL ? c->tls->subject : NULL;
+}
+
+/*
+ * Two pieces of the answer (either may be empty) to the exchange's front
+ * end (exchange.h).  Returns the bytes it took (fewer: wait), or -1 when
+ * the client is gone: the connection is closed then.
+ */
+static inline ssize_t
+fe_send2(struct client *c, const char *a, size_t al, const char *b, size_t bl)
+{
+	struct iovec	 iov[2];
+	int		 niov = 0;
+	ssize_t		 n;
+
+	if (al > 0) {
+		iov[niov].iov_base = (void *)a;
+		iov[niov++].iov_len = al;
+	}
+	if (bl > 0) {
+		iov[niov].iov_base = (void *)b;
+		iov[niov++].iov_len = bl;
+	}
+	if ((n = c->r->fe->send(c, iov, niov)) == -1)
+		client_close(c);
+	return n;
 }
 
 /* No more output: close_notify for TLS, then the TCP half-close. */
