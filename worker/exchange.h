@@ -32,13 +32,17 @@
  * exchange's, freed by req_put), r->trb_len bytes.  The bytes fe->
  * body_next() returns stay valid until the next call to the table.
  *
- * Response.  Status and the field block, built by the exchange into
- * r->hb (a buffer of the exchange, given back by req_put), hop-by-hop
- * fields already removed (headers.c's one list).  Its syntax is still
- * HTTP/1's (a status line, field lines, the framing and Connection tail,
- * the blank line): the cache stores heads in that form and replays them;
- * an HTTP/2 front end converts it (one parse with common/http.c) until
- * the exchange hands over status + fields alone.  The body follows as
+ * Response.  The head is built into r->hb (a buffer of the exchange,
+ * given back by req_put): the front end writes the status
+ * (fe->status_line), the exchange the field block, hop-by-hop fields
+ * already removed (headers.c's one list) and validated, as field lines
+ * ("Name: value\r\n", the syntax the cache stores them in), and the
+ * front end ends it (fe->head_tail: framing, the connection's fate, the
+ * end of the head).  An HTTP/2 front end writes a status its send()
+ * recognizes and reads the field lines back with common/http.c's field
+ * parser when it encodes the head.  A stored head replayed from the
+ * cache comes with the status line it was stored with; the exchange
+ * puts another one in front (fe->status_line) when the status differs.  The body follows as
  * data bytes the exchange owns (its upstream buffer r->ub, or the shared
  * cache object, pinned until req_put) and hands to fe->send() with the
  * head's unsent rest in front; what fe->send() took is the front end's
@@ -58,10 +62,13 @@
 #ifndef PORTICO_EXCHANGE_H
 #define PORTICO_EXCHANGE_H
 
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
 struct client;
+struct req;
+struct strbuf;
 enum step;
 
 /* fe->body_more()'s answers other than a status to answer with. */
@@ -101,6 +108,24 @@ struct front_ops {
 	void	 (*body_rest)(struct client *c);
 	void	 (*body_rewind)(struct client *c);
 	int	 (*want_body)(struct client *c);
+
+	/*
+	 * Response head.  The exchange writes the fields; the front end the
+	 * rest.  status_line: what starts a head (HTTP/1: "HTTP/1.1 200
+	 * OK\r\n"), into b.  head_tail: what ends a final one, after the
+	 * exchange's fields: the framing for length (>= 0 a Content-Length,
+	 * or HEAD_CHUNKED, HEAD_NO_LENGTH, HEAD_INTERIM for a 1xx,
+	 * proxy_int.h), the connection's fate (r->keep_alive, which it may
+	 * clear: a worker that quits), Cache-Status (r->cstatus) and the end
+	 * of the head.  chunk_frame: the framing in front of the next n body
+	 * bytes of an answer of unknown length (0: the last), put behind
+	 * what is left of r->hb; it sets r->ck_left, r->c_open, r->c_last;
+	 * -1 when hb has no room yet.
+	 */
+	void	 (*status_line)(struct strbuf *b, int status, const char *reason,
+		    size_t reason_len);
+	void	 (*head_tail)(struct strbuf *b, struct req *r, int64_t length);
+	int	 (*chunk_frame)(struct req *r, uint64_t n);
 
 	/*
 	 * Response.  send: the head's rest and body pieces, in order;

@@ -681,9 +681,9 @@ step_response(struct client *c)
 		 */
 		if (r->c_chunk && r->ck_left == 0 && !r->c_last) {
 			if (r->send_pos < r->send_end)
-				(void)chunk_frame(r, r->send_end - r->send_pos);
+				(void)r->fe->chunk_frame(r, r->send_end - r->send_pos);
 			else if (r->resp_done)
-				(void)chunk_frame(r, 0);
+				(void)r->fe->chunk_frame(r, 0);
 		}
 		if (r->hb_pos < r->hb_end || r->send_pos < r->send_end) {
 			if ((st = resp_send(c)) != STEP_NEXT)

@@ -28,6 +28,7 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "common/shm.h"
+#include "common/strbuf.h"
 #include "worker/event.h"
 #include "worker/exchange.h"
 #include "worker/proxy_int.h"
@@ -445,6 +446,87 @@ h1_finish(struct client *c, int keep_alive, int body_unread)
 	return STEP_NEXT;
 }
 
+/* The status line of an answer: "HTTP/1.1 200 OK". */
+void
+h1_status_line(struct strbuf *b, int status, const char *reason,
+    size_t reason_len)
+{
+	strbuf_str(b, "HTTP/1.1 ");
+	strbuf_num(b, status);
+	strbuf_str(b, " ");
+	strbuf_add(b, reason, reason_len);
+	strbuf_str(b, "\r\n");
+}
+
+/*
+ * The tail of every final response head a client gets, forwarded, from
+ * the cache or portico's own; the one place that writes it:
+ *  - the framing: Content-Length when length >= 0, Transfer-Encoding:
+ *    chunked for HEAD_CHUNKED, neither for HEAD_NO_LENGTH (no body, or
+ *    one the close delimits);
+ *  - Connection: close when the connection ends after this answer (the
+ *    client's choice, a body left unread, or a worker that is quitting:
+ *    r->keep_alive is cleared then), and Connection: keep-alive to an
+ *    HTTP/1.0 client that keeps it open, since HTTP/1.0 closes by
+ *    default;
+ *  - Cache-Status when the request has one;
+ *  - the empty line that ends the head (alone for HEAD_INTERIM: a 1xx
+ *    has no framing of its own).
+ * The caller checks b->over.
+ */
+void
+head_tail(struct strbuf *b, struct req *r, int64_t length)
+{
+	if (length == HEAD_INTERIM) {
+		strbuf_str(b, "\r\n");
+		return;
+	}
+	if (length >= 0) {
+		strbuf_str(b, "Content-Length: ");
+		strbuf_num(b, length);
+		strbuf_str(b, "\r\n");
+	} else if (length == HEAD_CHUNKED)
+		strbuf_str(b, "Transfer-Encoding: chunked\r\n");
+	if (worker.quitting)
+		r->keep_alive = 0;
+	if (!r->keep_alive)
+		strbuf_str(b, "Connection: close\r\n");
+	else if (r->version == 10)
+		strbuf_str(b, "Connection: keep-alive\r\n");
+	if (r->cstatus[0] != '\0') {
+		strbuf_str(b, "Cache-Status: ");
+		strbuf_str(b, r->cstatus);
+		strbuf_str(b, "\r\n");
+	}
+	strbuf_str(b, "\r\n");
+}
+
+/*
+ * Chunked framing for a client sent body bytes of unknown length (an
+ * object as it grows, or what streams through after it): the chunk
+ * header (after the previous chunk's CRLF) for the next n body bytes,
+ * or the last-chunk (n == 0), goes behind what is left of r->hb.
+ * Returns -1 when hb has no room yet (it has once drained).
+ */
+int
+chunk_frame(struct req *r, uint64_t n)
+{
+	int	 len;
+
+	if (r->hb_pos == r->hb_end)
+		r->hb_pos = r->hb_end = 0;
+	if (bufsize - r->hb_end < 32)
+		return -1;
+	len = snprintf(r->hb + r->hb_end, 32, "%s%llx\r\n%s",
+	    r->c_open ? "\r\n" : "", (unsigned long long)n, n == 0 ? "\r\n" : "");
+	r->hb_end += len;
+	r->c_open = 1;
+	r->ck_left = n;
+	if (n == 0)
+		r->c_last = 1;
+	return 0;
+}
+
 const struct front_ops h1_ops = {
 	.name = "h1",
 	.reader = 1,
@@ -454,6 +536,9 @@ const struct front_ops h1_ops = {
 	.body_rest = h1_body_rest,
 	.body_rewind = h1_body_rewind,
 	.want_body = h1_want_body,
+	.status_line = h1_status_line,
+	.head_tail = head_tail,
+	.chunk_frame = chunk_frame,
 	.send = h1_send,
 	.finish = h1_finish,
 };

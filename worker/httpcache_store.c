@@ -355,7 +355,7 @@ cache_ahead_write(struct client *c)
 	while (r->fe->reader && c->wr_ready &&
 	    (r->hb_pos < r->hb_end || r->coff < have)) {
 		if (r->c_chunk && r->ck_left == 0 && r->coff < have)
-			(void)chunk_frame(r, have - r->coff > CACHE_WRITE_MAX ?
+			(void)r->fe->chunk_frame(r, have - r->coff > CACHE_WRITE_MAX ?
 			    CACHE_WRITE_MAX : have - r->coff);
 		if (obj_iov(r, have, iov, &niov, &hl, &total) == -1)
 			goto lost;

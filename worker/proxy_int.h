@@ -326,6 +326,7 @@ struct fwd_peer {
 /* head_tail()'s length when there is no Content-Length to write. */
 #define HEAD_NO_LENGTH	(-1)	/* no framing field */
 #define HEAD_CHUNKED	(-2)	/* Transfer-Encoding: chunked */
+#define HEAD_INTERIM	(-3)	/* a 1xx: the end of the head alone */
 
 /*
  * What the vary callback of a lookup sees and keeps.  Vary is matched
@@ -403,8 +404,9 @@ int	 request_head_build(struct req *r, const struct fwd_peer *peer, const struct
 int	 build_request_head(struct client *c, const struct http_request *rq);
 int	 response_head_build(struct req *r, const struct http_response *rs, int final, struct strbuf *b);
 int	 build_response_head(struct client *c, const struct http_response *rs, int final);
-void	 head_start_local(struct strbuf *b, int status);
+void	 head_start_local(struct strbuf *b, const struct req *r, int status);
 void	 head_tail(struct strbuf *b, struct req *r, int64_t length);
+void	 h1_status_line(struct strbuf *b, int status, const char *reason, size_t reason_len);
 const char *	http_date(void);
 enum step	 local_answer(struct client *c, int status, int close_after);
 enum step	 step_local(struct client *c);

@@ -99,6 +99,9 @@ const struct front_ops refresh_ops = {
 	.body_rest = refresh_body_nop,
 	.body_rewind = refresh_body_nop,
 	.want_body = refresh_want_body,
+	.status_line = h1_status_line,	/* (dropped: any syntax does) */
+	.head_tail = head_tail,
+	.chunk_frame = chunk_frame,
 	.send = refresh_send,
 	.finish = refresh_finish,
 };

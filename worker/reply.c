@@ -106,11 +106,11 @@ local_answer(struct client *c, int status, int close_after)
 	    "<body>\r\n<h1>%d %s</h1>\r\n<hr><p>portico</p>\r\n</body>\r\n</html>\r\n",
 	    status, reason, status, reason);
 	strbuf_init(&b, r->hb, bufsize);
-	head_start_local(&b, status);
+	head_start_local(&b, r, status);
 	strbuf_str(&b, "Content-Type: text/html\r\n");
 	if (status == 503)
 		strbuf_str(&b, "Retry-After: 5\r\n");
-	head_tail(&b, r, blen);
+	r->fe->head_tail(&b, r, blen);
 	r->local_close = !r->keep_alive;
 	if (r->method != HTTP_M_HEAD)
 		strbuf_str(&b, body);
@@ -201,11 +201,11 @@ redirect_answer(struct client *c, const struct http_request *rq)
 	if (BODY_UNREAD(r))
 		r->keep_alive = 0;	/* the body is not read */
 	strbuf_init(&b, r->hb, bufsize);
-	head_start_local(&b, 301);
+	head_start_local(&b, r, 301);
 	strbuf_fmt(&b, "Location: https://%s%s%.*s%s%.*s\r\n", host, port,
 	    (int)tl, t, q != NULL ? "?" : "", (int)ql, q != NULL ? q : "");
 	strbuf_str(&b, "Content-Type: text/html\r\n");
-	head_tail(&b, r, sizeof(body) - 1);
+	r->fe->head_tail(&b, r, sizeof(body) - 1);
 	if (r->method != HTTP_M_HEAD)
 		strbuf_str(&b, body);
 	if (b.over) {
