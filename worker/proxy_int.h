@@ -283,8 +283,9 @@ struct req {
 	const char		*hsts;		/* Strict-Transport-Security to add */
 	/*
 	 * The parsed request head, kept for the whole exchange (parsed
-	 * straight into rq and fields by step_head): rq.headers is fields, rq.path is np when
-	 * the path was normalized, and the other strings point into c->in,
+	 * straight into rq and fields by the front end: h1.c's step_head,
+	 * refresh_start): rq.headers is fields, rq.path is np when the
+	 * path was normalized, and the other strings point into c->in,
 	 * where the head stays (head_off, head_len) until the exchange
 	 * ends.  Only a request body streamed upstream unbuffered may
 	 * overwrite it, once its bytes wrap to the start of c->in
