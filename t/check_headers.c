@@ -43,6 +43,7 @@ setup(void)
 	upconf.keepalive = 32;
 	ups.conf = &upconf;
 	ck_assert_ptr_nonnull(r = calloc(1, sizeof(*r)));
+	r->fe = &h1_ops;	/* the client side: HTTP/1 */
 	r->route = &route;
 	r->upstream = &ups;
 	cache_writer_init(&r->cw);
@@ -405,7 +406,7 @@ START_TEST(local_start)
 
 	ev_wall = 1700000000;	/* the event loop's clock: Date comes from it */
 	strbuf_init(&b, out, sizeof(out));
-	head_start_local(&b, 503);
+	head_start_local(&b, r, 503);
 	ck_assert_int_eq(b.over, 0);
 	outlen = b.len;
 	OUT_EQ("HTTP/1.1 503 Service Unavailable\r\nServer: portico\r\n"

@@ -1,6 +1,7 @@
 /*
- * accesslog.c: the end of an exchange: the access log line and what
- * happens to the connection after (keep-alive or close).
+ * accesslog.c: the end of an exchange: the access log line and the
+ * counters; then the exchange's front end decides what follows (h1.c:
+ * keep-alive, lingering close or close).
  */
 #include "config.h"
 
@@ -107,7 +108,7 @@ access_log(struct client *c)
 	if (r == NULL || r->logged)
 		return;
 	r->logged = 1;
-	if (c->bg)
+	if (!r->fe->reader)
 		return;		/* a cache refresh: no client asked */
 	metrics_request_done(r);
 	if (r->status > 0 && r->status < 600)
@@ -134,46 +135,30 @@ access_log(struct client *c)
 
 /*
  * The exchange is over on both sides: log it, pool the upstream
- * connection, and go back to reading heads (or close).
+ * connection, give its block back, and let the front end go on (the next
+ * request, or the close).
  */
 enum step
 request_finish(struct client *c)
 {
-	struct req	*r = c->r;
-	int		 keep = r->keep_alive && !worker.quitting && !c->bg;
-	int		 body_unread = r->body_unread && !c->bg;
+	return exchange_end(c, c->r->keep_alive, c->r->body_unread);
+}
+
+/*
+ * The same, with what the answer allows said by the caller: another
+ * request on the connection (keep_alive), and whether the client may
+ * still be sending this one's body (body_unread: a lingering close).
+ */
+enum step
+exchange_end(struct client *c, int keep_alive, int body_unread)
+{
+	struct req		*r = c->r;
+	const struct front_ops	*fe = r->fe;
 
 	access_log(c);
 	upconn_release(c);
 	req_put(r);
 	c->r = NULL;
 	nbusy--;
-	c->served = 1;
-	c->state = CS_HEAD;
-	c->fixed_deadline = 0;
-	if (!keep) {
-		if (body_unread || c->in_pos < c->in_end) {
-			/*
-			 * The client may still be sending (the answer came
-			 * before the whole body): closing now would reset the
-			 * connection and lose the end of the answer.
-			 */
-			linger_start(c);
-			return STEP_NEXT;
-		}
-		client_close(c);
-		return STEP_CLOSED;
-	}
-	if (!c->nodelay) {
-		/*
-		 * A connection that carries a second exchange must not have its
-		 * small writes held back by Nagle; one that closes after its
-		 * first never needs the syscall.
-		 */
-		int on = 1;
-
-		(void)setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-		c->nodelay = 1;
-	}
-	return STEP_NEXT;
+	return fe->finish(c, keep_alive, body_unread);
 }

@@ -1,8 +1,9 @@
 /*
- * client.c: a client connection's life: accept, the TLS handshake, the
- * loop that drives a connection through its states (client_run), timers,
- * keep-alive, close and reset, graceful stop; and the free lists of
- * buffers and request blocks.
+ * client.c: the connection layer: a client connection's life: accept,
+ * the TLS handshake, the loop that drives a connection through its
+ * states (client_run), timers, lingering close, close, reset and detach,
+ * graceful stop; and the free lists of buffers and request blocks.  The
+ * bytes of a request and of its answer are the front end's (h1.c).
  */
 #include "config.h"
 
@@ -53,6 +54,7 @@ req_get(void)
 	r->line[0] = r->referer[0] = r->agent[0] = '\0';
 	cache_writer_init(&r->cw);
 	bodybuf_init(&r->body);
+	r->fe = &h1_ops;	/* a refresh sets its own */
 	r->server = -1;
 	r->cl = -1;
 	return r;
@@ -181,6 +183,8 @@ client_step(struct client *c)
 		return STEP_WAIT;
 	case CS_BODY:
 		return step_body(c);
+	case CS_REFRESH:
+		return refresh_start(c);
 	case CS_PROXY:
 	default:
 		return step_proxy(c);
@@ -422,10 +426,10 @@ client_close(struct client *c)
 		tls_conn_free(c->tls);
 		c->tls = NULL;
 	}
-	close(c->io.fd);
-	if (c->io.fd != -1)
+	if (c->io.fd != -1) {
+		close(c->io.fd);
 		worker_accept_resume();	/* an fd is free again */
-	c->io.fd = -1;
+	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -433,8 +437,9 @@ client_close(struct client *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	nclients--;
-	if (!c->bg)
-		metrics_conn_closed();	/* a cache refresh is no connection */
+	if (c->io.fd != -1)
+		metrics_conn_closed();	/* (a refresh has no socket) */
+	c->io.fd = -1;
 	c->next = dead_clients;
 	dead_clients = c;
 }
@@ -457,6 +462,28 @@ client_abort(struct client *c)
 }
 
 /*
+ * The client went away, its exchange goes on without it (storing an
+ * answer): the socket is closed now, the carrier stays until the
+ * exchange ends.
+ */
+void
+client_detach(struct client *c)
+{
+	if (c->tls != NULL) {
+		c->tls->failed = 1;
+		tls_conn_free(c->tls);
+		c->tls = NULL;
+	}
+	if (c->io.fd != -1) {
+		close(c->io.fd);
+		c->io.fd = -1;
+		worker_accept_resume();
+		metrics_conn_closed();
+	}
+	c->in_pos = c->in_end;
+}
+
+/*
  * A response ends before its end: a body whose end is the close itself
  * (close-delimited, or de-chunked for HTTP/1.0) must end in a reset, or
  * the client would take it for whole; others carry their own length.
@@ -468,6 +495,47 @@ client_cut(struct client *c)
 		client_abort(c);
 	else
 		client_close(c);
+}
+
+/*
+ * End the connection after an answer gently: close the write side and
+ * drop input until the client closes or LINGER_MS pass (step_linger),
+ * so that a client still sending is not reset before it reads the end
+ * of the answer.
+ */
+void
+linger_start(struct client *c)
+{
+	cl_shutdown_wr(c);
+	buf_put(c->in);
+	c->in = NULL;
+	c->in_pos = c->in_end = 0;
+	c->state = CS_LINGER;
+	c->fixed_deadline = ev_now + LINGER_MS;
+}
+
+/* Drop input until the client closes or the lingering time is over. */
+enum step
+step_linger(struct client *c)
+{
+	static char	 sink[16384];
+	ssize_t		 n;
+
+	for (;;) {
+		if (!c->rd_ready) {
+			c->wait = W_LINGER;
+			return STEP_WAIT;
+		}
+		n = read(c->io.fd, sink, sizeof(sink));
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			c->rd_ready = 0;
+			continue;
+		}
+		if (n <= 0) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+	}
 }
 
 /*

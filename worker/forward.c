@@ -1,7 +1,9 @@
 /*
- * forward.c: streaming an exchange both ways: the request body from the
- * client (buffered or not) to the backend, the response head and body
- * from the backend to the client, with HTTP/1 framing on each side.
+ * forward.c: streaming an exchange both ways: the request body, as the
+ * front end decodes it (buffered or not), to the backend in HTTP/1.1
+ * framing; the response head and body from the backend, handed to the
+ * front end (r->fe->send).  The client side's framing is the front
+ * end's (h1.c); the backend side's is here and in headers.c.
  */
 #include "config.h"
 
@@ -35,8 +37,6 @@
 #include "worker/uri.h"
 #include "worker/worker.h"
 
-static int	 body_next(struct client *c, size_t max, const char **p, size_t *n);
-
 /*
  * request_buffering: read the whole body before an upstream server is
  * picked, so that a slow client holds no server.  Interim 100 Continue
@@ -50,53 +50,16 @@ body_begin(struct client *c)
 	if (r->body_start >= bufsize)
 		return local_answer(c, 431, 1);	/* no room left after the head */
 	r->buffered = 1;
-	if (r->rq.expect_continue && c->in_pos == c->in_end) {
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		/* Nothing else is queued to this client now: it fits. */
-		if (cl_write(c, cont, sizeof(cont) - 1) != sizeof(cont) - 1) {
-			client_close(c);
-			return STEP_CLOSED;
-		}
-	}
+	if (r->rq.expect_continue && r->fe->want_body(c) == -1)
+		return STEP_CLOSED;
 	c->state = CS_BODY;
 	return step_body(c);
 }
 
 /*
- * Read more of the request body into c->in after c->in_end.  Returns 1
- * when bytes came, 0 when there are none for now (rd_ready cleared), -1
- * when the client is gone (it is closed then).
- */
-static int
-body_read(struct client *c)
-{
-	ssize_t		 n;
-
-	n = cl_read(c, c->in + c->in_end, bufsize - c->in_end);
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR) {
-			c->rd_ready = 0;
-			return 0;
-		}
-		client_close(c);
-		return -1;
-	}
-	if (n == 0) {
-		log_info("client %s: closed during the request body", c->ip);
-		client_close(c);
-		return -1;
-	}
-	if ((size_t)n < bufsize - c->in_end && !c->rdhup)
-		c->rd_ready = 0;
-	c->in_end += n;
-	c->r->body_rx += n;
-	return 1;
-}
-
-/*
- * Read the request body into r->body.  Its bytes pass through c->in
- * after the head, which stays where it is; what follows the body (a
- * pipelined request) is moved up to just after the head at the end.
+ * Read the request body into r->body, as the front end decodes it (its
+ * bytes pass the front end's buffer after the head, which stays where
+ * it is); at the end the front end keeps what followed the body.
  */
 enum step
 step_body(struct client *c)
@@ -108,7 +71,7 @@ step_body(struct client *c)
 
 	for (;;) {
 		for (;;) {
-			if ((st = body_next(c, SIZE_MAX, &p, &n)) != 0)
+			if ((st = r->fe->body_next(c, SIZE_MAX, &p, &n)) != 0)
 				return local_answer(c, st, 1);
 			if (n == 0)
 				break;
@@ -119,116 +82,27 @@ step_body(struct client *c)
 				return local_answer(c, 500, 1);
 			}
 		}
-		if (r->chunked ? r->req_ck.done : r->body_left == 0)
+		if (r->fe->body_src_end(c))
 			break;
-		c->in_pos = c->in_end = r->body_start;
-		if (!c->rd_ready) {
+		st = r->fe->body_more(c, 1);
+		if (st == BODY_MORE_WAIT) {
 			c->wait = W_CL_READ;
 			return STEP_WAIT;
 		}
-		if (body_read(c) == -1)
+		if (st == BODY_MORE_CLOSED)
 			return STEP_CLOSED;
+		if (st != BODY_MORE_GOT)
+			return local_answer(c, st, 1);
 	}
 
 	/* All in: keep what follows, then go on as with a bodiless request. */
-	if (c->in_pos > r->body_start) {
-		memmove(c->in + r->body_start, c->in + c->in_pos, c->in_end - c->in_pos);
-		c->in_end -= c->in_pos - r->body_start;
-		c->in_pos = r->body_start;
-	}
+	r->fe->body_rest(c);
 	r->body_in = 1;
 	trailers_filter(r);
 	/* Sent with a length, as nginx does; chunked only to carry trailers. */
 	r->out_chunked = r->trb_len > 2;
 	c->state = CS_HEAD;
 	return request_start(c);
-}
-
-/*
- * Where the request body ends in what the client sends: the chunked
- * last-chunk and trailers are in, or the Content-Length bytes are.
- */
-static int
-body_src_end(const struct req *r)
-{
-	return r->chunked ? r->req_ck.done : r->body_left == 0;
-}
-
-/*
- * Take the next run of request body data from the client's bytes at
- * c->in + c->in_pos: framing (chunk-size lines with their extensions,
- * trailers) is consumed and checked, at most max data bytes come back in
- * *p, *n (consumed too; they stay in c->in until it is compacted).  *n 0:
- * more bytes are needed, or the body is all in.  Trailer fields are kept
- * in r->trb with pass_request_trailers, and dropped otherwise.  Returns 0,
- * or the status to answer with: 400 for bad framing (a chunk-size line
- * over 4 KiB included), 413 over max_body_size, 500 out of memory.
- */
-static int
-body_next(struct client *c, size_t max, const char **p, size_t *n)
-{
-	struct req	*r = c->r;
-	size_t		 avail, off, dlen, tr;
-	ssize_t		 used;
-	uint64_t	 before;
-
-	*p = NULL;
-	*n = 0;
-	if (max == 0)
-		return 0;
-	if (!r->chunked) {
-		avail = c->in_end - c->in_pos;
-		if (avail > (uint64_t)r->body_left)
-			avail = (size_t)r->body_left;
-		if (avail > max)
-			avail = max;
-		*p = c->in + c->in_pos;
-		*n = avail;
-		c->in_pos += avail;
-		r->body_left -= avail;
-		r->body_seen += avail;
-		return 0;
-	}
-	while (c->in_pos < c->in_end && !r->req_ck.done) {
-		avail = c->in_end - c->in_pos;
-		if (avail > max)
-			avail = max;
-		before = r->req_ck.trailer_len;
-		used = http_chunked_parse(&r->req_ck, c->in + c->in_pos, avail,
-		    &off, &dlen);
-		if (used < 0) {
-			log_info("client %s: bad chunked body", c->ip);
-			return 400;
-		}
-		tr = r->req_ck.trailer_len - before;
-		if (tr > 0 && conf->g.pass_request_trailers) {
-			if (r->trb == NULL && (r->trb = malloc(REQ_TRAILER_MAX + 2)) == NULL)
-				return 500;
-			if (r->trb_len + tr > REQ_TRAILER_MAX)
-				return 400;	/* the parser refuses it first */
-			memcpy(r->trb + r->trb_len, c->in + c->in_pos + used - tr, tr);
-			r->trb_len += tr;
-		}
-		c->in_pos += used;
-		/*
-		 * Chunk extensions, blanks and padding zeros count toward
-		 * max_body_size: they are bytes the client makes portico read.
-		 */
-		if (conf->g.max_body_size > 0 && (uint64_t)r->body_seen + dlen +
-		    r->req_ck.padding > (uint64_t)conf->g.max_body_size) {
-			log_info("client %s: request body over max_body_size", c->ip);
-			return 413;
-		}
-		if (dlen > 0) {
-			r->body_seen += dlen;
-			*p = c->in + c->in_pos - used + off;
-			*n = dlen;
-			return 0;
-		}
-		if (used == 0)
-			break;
-	}
-	return 0;
 }
 
 /*
@@ -266,11 +140,11 @@ body_fill(struct client *c)
 			    (size_t)(r->body.len - r->body_off) : max;
 			p = NULL;
 		} else {
-			if ((st = body_next(c, max, &p, &n)) != 0)
+			if ((st = r->fe->body_next(c, max, &p, &n)) != 0)
 				return st;
 		}
 		if (n == 0) {
-			if (!r->buffered && !body_src_end(r))
+			if (!r->buffered && !r->fe->body_src_end(c))
 				break;	/* more from the client */
 			if (r->out_chunked) {
 				if (!r->buffered)
@@ -337,23 +211,15 @@ step_request(struct client *c)
 				return STEP_NEXT;
 			}
 			/* Everything decoded went out: more from the client. */
-			if (c->in_pos == c->in_end) {
-				c->in_pos = c->in_end = 0;
-				r->replayable = 0;
-			} else if (c->in_end == bufsize) {
-				if (c->in_pos == 0)
-					return local_answer(c, 400, 1);
-				memmove(c->in, c->in + c->in_pos, c->in_end - c->in_pos);
-				c->in_end -= c->in_pos;
-				c->in_pos = 0;
-				r->replayable = 0;
-			}
-			if (!c->rd_ready) {
+			st = r->fe->body_more(c, 0);
+			if (st == BODY_MORE_WAIT) {
 				c->wait = W_CL_READ;
 				return STEP_WAIT;
 			}
-			if (body_read(c) == -1)
+			if (st == BODY_MORE_CLOSED)
 				return STEP_CLOSED;
+			if (st != BODY_MORE_GOT)
+				return local_answer(c, st, 1);
 			continue;
 		}
 		if (!u->wr_ready) {
@@ -688,7 +554,7 @@ resp_send(struct client *c)
 		return STEP_WAIT;
 	}
 	hl = r->hb_end - r->hb_pos;
-	n = client_write2(c, r->hb + r->hb_pos, hl, r->ub + r->send_pos,
+	n = fe_send2(c, r->hb + r->hb_pos, hl, r->ub + r->send_pos,
 	    r->c_chunk && r->ck_left < r->send_end - r->send_pos ?
 	    r->ck_left : r->send_end - r->send_pos);
 	if (n == -1)
@@ -815,9 +681,9 @@ step_response(struct client *c)
 		 */
 		if (r->c_chunk && r->ck_left == 0 && !r->c_last) {
 			if (r->send_pos < r->send_end)
-				(void)chunk_frame(r, r->send_end - r->send_pos);
+				(void)r->fe->chunk_frame(r, r->send_end - r->send_pos);
 			else if (r->resp_done)
-				(void)chunk_frame(r, 0);
+				(void)r->fe->chunk_frame(r, 0);
 		}
 		if (r->hb_pos < r->hb_end || r->send_pos < r->send_end) {
 			if ((st = resp_send(c)) != STEP_NEXT)

@@ -1,9 +1,9 @@
 /*
  * headers.c: the heads portico writes: the request head forwarded to a
  * backend (which client fields pass, which are ours, hop-by-hop removal)
- * and the response head sent to a client; head_tail(), the one writer of
- * the end of every final response head (framing, Connection,
- * Cache-Status), forwarded, from the cache or portico's own.  The
+ * and the response fields sent to a client (their status line and tail,
+ * framing and Connection, are the front end's: r->fe->status_line and
+ * r->fe->head_tail, h1.c).  The
  * builders work from explicit inputs (request_head_build,
  * response_head_build) so t/check_headers.c tests them without a
  * connection.
@@ -419,7 +419,7 @@ build_request_head(struct client *c, const struct http_request *rq)
 	struct req		*r = c->r;
 	struct strbuf		 b;
 	struct fwd_peer		 peer = { c->ip, c->ls->conf->tls != NULL,
-	    c->tls != NULL ? c->tls->subject : NULL };
+	    client_cert_subject(c) };
 
 	strbuf_init(&b, r->hb, bufsize);
 	if (request_head_build(r, &peer, rq, &b) == -1)
@@ -446,11 +446,7 @@ response_head_build(struct req *r, const struct http_response *rs, int final,
 	uint64_t		 conn = conn_sketch(rs->headers, rs->nheaders);
 
 	nobody = !http_response_has_body(r->method, rs->status);
-	strbuf_str(b, "HTTP/1.1 ");
-	strbuf_num(b, rs->status);
-	strbuf_str(b, " ");
-	strbuf_add(b, rs->reason, rs->reason_len);
-	strbuf_str(b, "\r\n");
+	r->fe->status_line(b, rs->status, rs->reason, rs->reason_len);
 	for (i = 0; i < rs->nheaders; i++) {
 		h = &rs->headers[i];
 		if (h->name_len == 14 && http_name_eq(h, "content-length") &&
@@ -484,13 +480,13 @@ response_head_build(struct req *r, const struct http_response *rs, int final,
 		    strlen(r->hsts));
 	list_end(b, &via, rs->version == 10 ? "1.0 portico" : "1.1 portico");
 	if (!final)
-		strbuf_str(b, "\r\n");	/* a 1xx: no framing of its own */
+		r->fe->head_tail(b, r, HEAD_INTERIM);
 	else if (nobody)
-		head_tail(b, r, HEAD_NO_LENGTH);
+		r->fe->head_tail(b, r, HEAD_NO_LENGTH);
 	else if (r->resp_chunked && (!r->dechunk || r->c_chunk))
-		head_tail(b, r, HEAD_CHUNKED);
+		r->fe->head_tail(b, r, HEAD_CHUNKED);
 	else
-		head_tail(b, r, rs->content_length >= 0 ?
+		r->fe->head_tail(b, r, rs->content_length >= 0 ?
 		    rs->content_length : HEAD_NO_LENGTH);
 	return b->over ? -1 : 0;
 }
@@ -515,55 +511,16 @@ build_response_head(struct client *c, const struct http_response *rs, int final)
 
 /*
  * The start of a head portico writes itself (errors, redirects, status):
- * the status line, Server and Date.
+ * the status (in the front end's syntax), Server and Date.
  */
 void
-head_start_local(struct strbuf *b, int status)
+head_start_local(struct strbuf *b, const struct req *r, int status)
 {
-	strbuf_str(b, "HTTP/1.1 ");
-	strbuf_num(b, status);
-	strbuf_str(b, " ");
-	strbuf_str(b, http_status_reason(status));
-	strbuf_str(b, "\r\nServer: portico\r\nDate: ");
-	strbuf_str(b, http_date());
-	strbuf_str(b, "\r\n");
-}
+	const char	*reason = http_status_reason(status);
 
-/*
- * The tail of every final response head a client gets, forwarded, from
- * the cache or portico's own; the one place that writes it:
- *  - the framing: Content-Length when length >= 0, Transfer-Encoding:
- *    chunked for HEAD_CHUNKED, neither for HEAD_NO_LENGTH (no body, or
- *    one the close delimits);
- *  - Connection: close when the connection ends after this answer (the
- *    client's choice, a body left unread, or a worker that is quitting:
- *    r->keep_alive is cleared then), and Connection: keep-alive to an
- *    HTTP/1.0 client that keeps it open, since HTTP/1.0 closes by
- *    default;
- *  - Cache-Status when the request has one;
- *  - the empty line that ends the head.
- * The caller checks b->over.
- */
-void
-head_tail(struct strbuf *b, struct req *r, int64_t length)
-{
-	if (length >= 0) {
-		strbuf_str(b, "Content-Length: ");
-		strbuf_num(b, length);
-		strbuf_str(b, "\r\n");
-	} else if (length == HEAD_CHUNKED)
-		strbuf_str(b, "Transfer-Encoding: chunked\r\n");
-	if (worker.quitting)
-		r->keep_alive = 0;
-	if (!r->keep_alive)
-		strbuf_str(b, "Connection: close\r\n");
-	else if (r->version == 10)
-		strbuf_str(b, "Connection: keep-alive\r\n");
-	if (r->cstatus[0] != '\0') {
-		strbuf_str(b, "Cache-Status: ");
-		strbuf_str(b, r->cstatus);
-		strbuf_str(b, "\r\n");
-	}
+	r->fe->status_line(b, status, reason, strlen(reason));
+	strbuf_str(b, "Server: portico\r\nDate: ");
+	strbuf_str(b, http_date());
 	strbuf_str(b, "\r\n");
 }
 

@@ -401,7 +401,7 @@ cache_fetch_begin(struct client *c, const struct http_request *rq,
 	    cache_begin(worker.cache, r->ck, r->klen, worker.slot, ev_wall,
 	    (uint64_t)conf->cache.max_object_size, &r->cw) == 0)
 		return STEP_NEXT;
-	if (c->bg) {
+	if (!r->fe->reader) {
 		/* Someone else refreshes it already. */
 		client_close(c);
 		return STEP_CLOSED;
@@ -457,11 +457,11 @@ cache_request(struct client *c, const struct http_request *rq)
 		return STEP_NEXT;
 	}
 	lrc = cache_find(c, rq);
-	if (lrc == CACHE_BUSY && c->bg) {
+	if (lrc == CACHE_BUSY && !r->fe->reader) {
 		client_close(c);	/* someone refreshes it already */
 		return STEP_CLOSED;
 	}
-	if (lrc == CACHE_FOUND && c->bg) {
+	if (lrc == CACHE_FOUND && !r->fe->reader) {
 		/* A refresh behind a stale hit: ask the origin, store the answer. */
 		fwd = "stale";
 		if (r->cmeta.etag_len > 0 || r->cmeta.last_modified >= 0)

@@ -133,6 +133,8 @@ cache_hit_head(struct req *r, const struct hit_plan *hp)
 	char		*eol;
 	size_t		 oldsl, newsl;
 	char		 line[64];
+	struct strbuf	 sl;
+	const char	*reason;
 	int64_t		 len = HEAD_NO_LENGTH;	/* for head_tail() */
 
 	if (cache_copy(worker.cache, &r->cref, 0, r->hb, hl) == -1 ||
@@ -147,8 +149,12 @@ cache_hit_head(struct req *r, const struct hit_plan *hp)
 		if ((eol = memchr(r->hb, '\n', hl)) == NULL)
 			return -1;
 		oldsl = eol + 1 - r->hb;
-		newsl = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n",
-		    hp->status, http_status_reason(hp->status));
+		reason = http_status_reason(hp->status);
+		strbuf_init(&sl, line, sizeof(line));
+		r->fe->status_line(&sl, hp->status, reason, strlen(reason));
+		if (sl.over)
+			return -1;
+		newsl = sl.len;
 		memmove(r->hb + newsl, r->hb + oldsl, hl - oldsl);
 		memcpy(r->hb, line, newsl);
 		hl = hl - oldsl + newsl;
@@ -187,7 +193,7 @@ cache_hit_head(struct req *r, const struct hit_plan *hp)
 			len = HEAD_CHUNKED;
 	} else if (hp->status != 204 && (hp->status != 304 || hp->blen > 0))
 		len = (int64_t)hp->blen;
-	head_tail(&b, r, len);
+	r->fe->head_tail(&b, r, len);
 	return b.over ? -1 : (int)b.len;
 }
 
@@ -268,32 +274,6 @@ cache_hit(struct client *c, const struct http_request *rq)
 }
 
 /*
- * Chunked framing for a client sent body bytes of unknown length (an
- * object as it grows, or what streams through after it): the chunk
- * header (after the previous chunk's CRLF) for the next n body bytes,
- * or the last-chunk (n == 0), goes behind what is left of r->hb.
- * Returns -1 when hb has no room yet (it has once drained).
- */
-int
-chunk_frame(struct req *r, uint64_t n)
-{
-	int	 len;
-
-	if (r->hb_pos == r->hb_end)
-		r->hb_pos = r->hb_end = 0;
-	if (bufsize - r->hb_end < 32)
-		return -1;
-	len = snprintf(r->hb + r->hb_end, 32, "%s%llx\r\n%s",
-	    r->c_open ? "\r\n" : "", (unsigned long long)n, n == 0 ? "\r\n" : "");
-	r->hb_end += len;
-	r->c_open = 1;
-	r->ck_left = n;
-	if (n == 0)
-		r->c_last = 1;
-	return 0;
-}
-
-/*
  * The iovec of the next write of an object to the client: what is left of
  * r->hb, then the object's bytes from r->coff up to end, at most
  * CACHE_WRITE_MAX and, when c_chunk, within the current chunk.  Sets
@@ -356,7 +336,7 @@ step_cache(struct client *c)
 	size_t		 hl, total, want;
 	uint64_t	 avail;
 
-	if (c->bg)
+	if (!r->fe->reader)
 		return request_finish(c);	/* a refresh: it is stored */
 	while (r->hb_pos < r->hb_end || r->coff < r->cend ||
 	    (r->c_chunk && !r->c_last)) {
@@ -382,10 +362,10 @@ step_cache(struct client *c)
 		if (r->c_chunk && r->ck_left == 0 && !r->c_last) {
 			if (r->coff < r->cend && r->coff < avail) {
 				want = (r->cend < avail ? r->cend : avail) - r->coff;
-				(void)chunk_frame(r, want > CACHE_WRITE_MAX ?
+				(void)r->fe->chunk_frame(r, want > CACHE_WRITE_MAX ?
 				    CACHE_WRITE_MAX : want);
 			} else if (r->coff >= r->cend)
-				(void)chunk_frame(r, 0);
+				(void)r->fe->chunk_frame(r, 0);
 		}
 		if (obj_iov(r, r->cend < avail ? r->cend : avail, iov, &niov,
 		    &hl, &total) == -1) {
@@ -393,12 +373,10 @@ step_cache(struct client *c)
 				continue;	/* committed meanwhile */
 			goto changed;
 		}
-		n = cl_writev(c, iov, niov);
+		n = r->fe->send(c, iov, niov);
+		if (n == 0)
+			continue;	/* (wr_ready is 0) */
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				c->wr_ready = 0;
-				continue;
-			}
 			client_close(c);
 			return STEP_CLOSED;
 		}
@@ -406,8 +384,6 @@ step_cache(struct client *c)
 		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref) &&
 		    (!r->c_grow || cache_grow_check(r) == -1))
 			goto changed;
-		if ((size_t)n < total)
-			c->wr_ready = 0;
 		obj_sent(r, (size_t)n, hl);
 	}
 	return request_finish(c);

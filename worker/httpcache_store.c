@@ -1,7 +1,8 @@
 /*
  * httpcache_store.c: the response cache on the response side: storing
- * an answer as it streams (or ahead of a slow client), freshening on 304,
- * invalidation after unsafe methods, background refresh.
+ * an answer as it streams (or ahead of a slow client, going on with no
+ * client when it leaves: refresh_ops), freshening on 304, invalidation
+ * after unsafe methods.  The background refresh is refresh.c's.
  */
 #include "config.h"
 
@@ -330,15 +331,8 @@ cache_ahead_detach(struct client *c)
 {
 	log_info("client %s closed the connection; storing the answer goes on",
 	    c->ip);
-	if (c->tls != NULL) {
-		c->tls->failed = 1;
-		tls_conn_free(c->tls);
-		c->tls = NULL;
-	}
-	close(c->io.fd);
-	c->io.fd = -1;
-	c->bg = 1;
-	c->in_pos = c->in_end;
+	client_detach(c);
+	c->r->fe = &refresh_ops;	/* nobody reads the rest */
 	c->r->keep_alive = 0;
 }
 
@@ -358,19 +352,17 @@ cache_ahead_write(struct client *c)
 	ssize_t		 n;
 	int		 niov;
 
-	while (!c->bg && c->wr_ready &&
+	while (r->fe->reader && c->wr_ready &&
 	    (r->hb_pos < r->hb_end || r->coff < have)) {
 		if (r->c_chunk && r->ck_left == 0 && r->coff < have)
-			(void)chunk_frame(r, have - r->coff > CACHE_WRITE_MAX ?
+			(void)r->fe->chunk_frame(r, have - r->coff > CACHE_WRITE_MAX ?
 			    CACHE_WRITE_MAX : have - r->coff);
 		if (obj_iov(r, have, iov, &niov, &hl, &total) == -1)
 			goto lost;
-		n = cl_writev(c, iov, niov);
+		n = r->fe->send(c, iov, niov);
+		if (n == 0)
+			break;		/* (wr_ready is 0) */
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				c->wr_ready = 0;
-				break;
-			}
 			if (!r->c_store) {
 				client_close(c);	/* nothing is stored for it */
 				return STEP_CLOSED;
@@ -380,12 +372,11 @@ cache_ahead_write(struct client *c)
 		}
 		if ((size_t)n > hl && !cache_ref_valid(worker.cache, &r->cref))
 			goto lost;
-		if ((size_t)n < total)
-			c->wr_ready = 0;
 		obj_sent(r, (size_t)n, hl);
 	}
-	if (!r->c_store && (c->bg || (r->hb_pos == r->hb_end && r->coff >= have))) {
-		if (c->bg) {
+	if (!r->c_store && (!r->fe->reader ||
+	    (r->hb_pos == r->hb_end && r->coff >= have))) {
+		if (!r->fe->reader) {
 			client_close(c);	/* nobody left to send the rest to */
 			return STEP_CLOSED;
 		}
@@ -438,48 +429,4 @@ cache_done(struct req *r)
 	r->c_store = 0;
 	if (cache_commit(worker.cache, &r->cw) == 0)
 		shm_stat_inc(&worker.stats->cache_stored);
-}
-
-/*
- * stale-while-revalidate: the client got the stale object; a request
- * without a client socket now asks the origin and stores the answer.  It
- * starts on the next loop turn (this one is in the middle of parsing).
- */
-void
-cache_refresh_behind(struct client *c, const struct http_request *rq)
-{
-	struct req	*r = c->r;
-	struct client	*bg;
-
-	if (rq->method != HTTP_M_GET || c->bg ||
-	    nclients >= (size_t)conf->g.worker_connections ||
-	    worker.quitting || r->head_len > bufsize)
-		return;
-	if ((bg = free_clients) != NULL)
-		free_clients = bg->next;
-	else if ((bg = malloc(sizeof(*bg))) == NULL)
-		return;
-	memset(bg, 0, sizeof(*bg));
-	if ((bg->in = buf_get()) == NULL) {
-		bg->next = free_clients;
-		free_clients = bg;
-		return;
-	}
-	memcpy(bg->in, c->in + r->head_off, r->head_len);
-	bg->in_end = r->head_len;
-	bg->io.fd = -1;
-	bg->io.cb = client_cb;
-	bg->ls = c->ls;
-	bg->bg = 1;
-	bg->state = CS_HEAD;
-	bg->wr_ready = 1;
-	bg->wait = W_START;
-	memcpy(bg->ip, c->ip, sizeof(bg->ip));
-	ev_timer_init(&bg->timer, client_timer_cb);
-	bg->next = clients;
-	if (clients != NULL)
-		clients->prev = bg;
-	clients = bg;
-	nclients++;
-	ev_timer_set(&bg->timer, ev_now);
 }

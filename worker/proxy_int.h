@@ -2,13 +2,19 @@
  * proxy_int.h: what the files of the request path share, and nothing
  * else includes: the connection, request and upstream types, the
  * worker-wide state they use, and every function one of them calls in
- * another.
+ * another.  The seam between a front end (h1.c, refresh.c) and the
+ * exchange is in exchange.h: the exchange's files reach the client only
+ * through r->fe.
  */
 /*
  * The request path, file by file (a request walks them in this order):
  *
- *   client.c           accept, TLS handshake, client_run, timers, close
- *   request.c          read and check the head, normalize, route, ACL
+ *   client.c           accept, TLS handshake, client_run, timers, keep-alive,
+ *                      lingering close, close
+ *   h1.c               the HTTP/1 front end: heads parsed into the exchange,
+ *                      request bodies decoded, answers written, what
+ *                      follows an exchange (exchange.h: the seam)
+ *   request.c          exchange_begin: check the head, normalize, route, ACL
  *   httpcache.c        cache lookup, collapsed misses, PURGE/BAN
  *   httpcache_hit.c    answers from the cache (hits, stale answers)
  *   reply.c            portico's own answers, lingering close
@@ -16,8 +22,10 @@
  *   upstream.c         server pick, connection pool, queue, retries
  *   headers.c          the heads written both ways
  *   forward.c          request body up, response head and body down
- *   httpcache_store.c  storing answers, refresh, invalidation
- *   accesslog.c        the log line, keep-alive or close
+ *   httpcache_store.c  storing answers, invalidation
+ *   refresh.c          the front end of an exchange no client reads (a
+ *                      refresh behind a stale hit)
+ *   accesslog.c        the log line; the front end's finish
  *   proxy.c            the worker-wide state: proxy_init, proxy_fini
  *
  * A client connection is in one of three states:
@@ -35,6 +43,7 @@
  *             the same key, to be answered from what it stores
  *   CS_BODY   reading the whole request body (request_buffering) before
  *             an upstream server is picked
+ *   CS_REFRESH a refresh (no client, refresh.c) about to begin
  *
  * client_run() drives a connection as far as it can go with the readiness
  * it has, then sets the one timer the connection waits on.  Each state
@@ -69,6 +78,7 @@
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
 #include "worker/event.h"
+#include "worker/exchange.h"
 #include "worker/proxy.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
@@ -83,7 +93,8 @@
 #define CACHE_WRITE_MAX	(256 << 10)	/* bytes per writev of a hit */
 #define ACCEPT_PAUSE_MS	500	/* no accept this long when out of fds */
 
-enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT, CS_BODY };
+enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT, CS_BODY,
+    CS_REFRESH };
 
 /* Largest request trailer section kept (the parser refuses more). */
 #define REQ_TRAILER_MAX	16384
@@ -163,6 +174,7 @@ struct upstream_rt {
 
 /* What a request needs while it is under way; released when it ends. */
 struct req {
+	const struct front_ops	*fe;		/* the client side (exchange.h) */
 	struct upstream_rt	*upstream;
 	struct upconn		*up;
 	int			 server;	/* index in upstream, -1 none */
@@ -272,9 +284,10 @@ struct req {
 	char			 agent[200];
 	const char		*hsts;		/* Strict-Transport-Security to add */
 	/*
-	 * The parsed request head, kept for the whole exchange (set with
-	 * parsed, by step_head): rq.headers is fields, rq.path is np when
-	 * the path was normalized, and the other strings point into c->in,
+	 * The parsed request head, kept for the whole exchange (parsed
+	 * straight into rq and fields by the front end: h1.c's step_head,
+	 * refresh_start): rq.headers is fields, rq.path is np when the
+	 * path was normalized, and the other strings point into c->in,
 	 * where the head stays (head_off, head_len) until the exchange
 	 * ends.  Only a request body streamed upstream unbuffered may
 	 * overwrite it, once its bytes wrap to the start of c->in
@@ -297,7 +310,6 @@ struct client {
 	uint64_t		 fixed_deadline;
 	struct req		*r;
 	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
-	unsigned		 bg:1;		/* no socket: a cache refresh behind a hit */
 	char			 ip[46];
 	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
 };
@@ -317,6 +329,7 @@ struct fwd_peer {
 /* head_tail()'s length when there is no Content-Length to write. */
 #define HEAD_NO_LENGTH	(-1)	/* no framing field */
 #define HEAD_CHUNKED	(-2)	/* Transfer-Encoding: chunked */
+#define HEAD_INTERIM	(-3)	/* a 1xx: the end of the head alone */
 
 /*
  * What the vary callback of a lookup sees and keeps.  Vary is matched
@@ -363,7 +376,7 @@ extern struct upstream_rt	*upstreams;
 extern size_t			 nupstreams;
 extern size_t			 bufsize;
 extern struct http_limits	 req_limits, resp_limits;
-extern struct http_header	*hdrs;	/* a head being parsed (a request's go to r->fields) */
+extern struct http_header	*hdrs;	/* a response head being parsed (a request is parsed into r->fields) */
 extern char			*cscratch;	/* cache: two buffers for heads */
 /* cache: "ROUTE UPSTREAM", the scope of each route's keys (cache_keys) */
 extern struct cache_scope	*cache_scopes;
@@ -394,11 +407,11 @@ int	 request_head_build(struct req *r, const struct fwd_peer *peer, const struct
 int	 build_request_head(struct client *c, const struct http_request *rq);
 int	 response_head_build(struct req *r, const struct http_response *rs, int final, struct strbuf *b);
 int	 build_response_head(struct client *c, const struct http_response *rs, int final);
-void	 head_start_local(struct strbuf *b, int status);
+void	 head_start_local(struct strbuf *b, const struct req *r, int status);
 void	 head_tail(struct strbuf *b, struct req *r, int64_t length);
+void	 h1_status_line(struct strbuf *b, int status, const char *reason, size_t reason_len);
 const char *	http_date(void);
 enum step	 local_answer(struct client *c, int status, int close_after);
-ssize_t	 client_write2(struct client *c, const char *a, size_t al, const char *b, size_t bl);
 enum step	 step_local(struct client *c);
 enum step	 step_linger(struct client *c);
 void	 linger_start(struct client *c);
@@ -424,12 +437,14 @@ enum step	 cache_ahead_write(struct client *c);
 enum step	 cache_ahead_done(struct client *c);
 void	 cache_done(struct req *r);
 void	 cache_refresh_behind(struct client *c, const struct http_request *rq);
+enum step	 refresh_start(struct client *c);
 enum step	 cache_wait_again(struct client *c);
 uint64_t	 cache_wait_deadline(struct client *c);
 int	 cache_grow_park(struct client *c);
 enum step	 step_handshake(struct client *c);
 enum step	 redirect_answer(struct client *c, const struct http_request *rq);
 enum step	 step_head(struct client *c);
+enum step	 exchange_begin(struct client *c);
 enum step	 body_begin(struct client *c);
 enum step	 step_body(struct client *c);
 enum step	 request_start(struct client *c);
@@ -456,12 +471,14 @@ void	 log_request_line(char *line, size_t cap, const struct http_request *rq);
 size_t	 accesslog_format(char *buf, size_t cap, const struct accesslog_entry *e);
 void	 access_log(struct client *c);
 enum step	 request_finish(struct client *c);
+enum step	 exchange_end(struct client *c, int keep_alive, int body_unread);
 void	 client_run(struct client *c);
 void	 client_timer_cb(struct ev_timer *t);
 void	 client_cb(struct ev_io *io, uint32_t events);
 void	 client_close(struct client *c);
 void	 client_abort(struct client *c);
 void	 client_cut(struct client *c);
+void	 client_detach(struct client *c);
 const char *	up_strerror(struct upconn *u, int err);
 
 /*
@@ -500,6 +517,56 @@ cl_write(struct client *c, const void *buf, size_t len)
 	struct iovec	 iov = { (void *)buf, len };
 
 	return cl_writev(c, &iov, 1);
+}
+
+/* The client came in on a TLS listener (https). */
+static inline int
+client_https(const struct client *c)
+{
+	return c->tls != NULL;
+}
+
+/*
+ * Output the client was offered is held back below the socket (a TLS
+ * record OpenSSL could not write yet): whatever comes next must follow
+ * it, so another answer cannot replace it.
+ */
+static inline int
+client_out_pending(const struct client *c)
+{
+	return c->tls != NULL && tls_conn_want_write(c->tls);
+}
+
+/* Its verified certificate's subject, or NULL. */
+static inline const char *
+client_cert_subject(const struct client *c)
+{
+	return c->tls != NULL ? c->tls->subject : NULL;
+}
+
+/*
+ * Two pieces of the answer (either may be empty) to the exchange's front
+ * end (exchange.h).  Returns the bytes it took (fewer: wait), or -1 when
+ * the client is gone: the connection is closed then.
+ */
+static inline ssize_t
+fe_send2(struct client *c, const char *a, size_t al, const char *b, size_t bl)
+{
+	struct iovec	 iov[2];
+	int		 niov = 0;
+	ssize_t		 n;
+
+	if (al > 0) {
+		iov[niov].iov_base = (void *)a;
+		iov[niov++].iov_len = al;
+	}
+	if (bl > 0) {
+		iov[niov].iov_base = (void *)b;
+		iov[niov++].iov_len = bl;
+	}
+	if ((n = c->r->fe->send(c, iov, niov)) == -1)
+		client_close(c);
+	return n;
 }
 
 /* No more output: close_notify for TLS, then the TCP half-close. */

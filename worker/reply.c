@@ -1,6 +1,8 @@
 /*
  * reply.c: every answer portico makes itself (errors, redirects, the
- * status page's bytes) and the lingering close after one.
+ * status page's bytes), handed to the exchange's front end (r->fe); a
+ * local answer that must end the connection asks the front end for a
+ * lingering close (exchange_end).
  */
 #include "config.h"
 
@@ -84,7 +86,7 @@ local_answer(struct client *c, int status, int close_after)
 		client_close(c);
 		return STEP_CLOSED;
 	}
-	if (c->tls != NULL && tls_conn_want_write(c->tls)) {
+	if (client_out_pending(c)) {
 		/*
 		 * A record of what was being written (a 1xx) waits inside
 		 * OpenSSL and goes out first, whatever comes next: another
@@ -104,11 +106,11 @@ local_answer(struct client *c, int status, int close_after)
 	    "<body>\r\n<h1>%d %s</h1>\r\n<hr><p>portico</p>\r\n</body>\r\n</html>\r\n",
 	    status, reason, status, reason);
 	strbuf_init(&b, r->hb, bufsize);
-	head_start_local(&b, status);
+	head_start_local(&b, r, status);
 	strbuf_str(&b, "Content-Type: text/html\r\n");
 	if (status == 503)
 		strbuf_str(&b, "Retry-After: 5\r\n");
-	head_tail(&b, r, blen);
+	r->fe->head_tail(&b, r, blen);
 	r->local_close = !r->keep_alive;
 	if (r->method != HTTP_M_HEAD)
 		strbuf_str(&b, body);
@@ -126,42 +128,6 @@ local_answer(struct client *c, int status, int close_after)
 	return STEP_ANSWERED;
 }
 
-/*
- * Write two pieces (either may be empty) to the client in one writev.
- * Returns the bytes written (0 and wr_ready cleared when it would block),
- * or -1 when the client is gone (it is closed then).
- */
-ssize_t
-client_write2(struct client *c, const char *a, size_t al, const char *b, size_t bl)
-{
-	struct iovec	 iov[2];
-	int		 niov = 0;
-	ssize_t		 n;
-
-	if (c->bg)
-		return al + bl;		/* a refresh: nobody to tell */
-	if (al > 0) {
-		iov[niov].iov_base = (void *)a;
-		iov[niov++].iov_len = al;
-	}
-	if (bl > 0) {
-		iov[niov].iov_base = (void *)b;
-		iov[niov++].iov_len = bl;
-	}
-	n = cl_writev(c, iov, niov);
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR) {
-			c->wr_ready = 0;
-			return 0;
-		}
-		client_close(c);
-		return -1;
-	}
-	if ((size_t)n < al + bl)
-		c->wr_ready = 0;
-	return n;
-}
-
 /* Write the local answer; then keep-alive or close. */
 enum step
 step_local(struct client *c)
@@ -171,19 +137,13 @@ step_local(struct client *c)
 
 	size_t		 hl;
 
-	if (c->bg) {
-		/* A refresh that failed: nobody waits for the answer. */
-		r->resp_done = 1;
-		client_close(c);
-		return STEP_CLOSED;
-	}
 	while (r->hb_pos < r->hb_end || r->xbody_pos < r->xbody_len) {
 		if (!c->wr_ready) {
 			c->wait = W_CL_WRITE;
 			return STEP_WAIT;
 		}
 		hl = r->hb_end - r->hb_pos;
-		n = client_write2(c, r->hb + r->hb_pos, hl, r->xbody + r->xbody_pos,
+		n = fe_send2(c, r->hb + r->hb_pos, hl, r->xbody + r->xbody_pos,
 		    r->xbody_len - r->xbody_pos);
 		if (n == -1)
 			return STEP_CLOSED;
@@ -194,57 +154,10 @@ step_local(struct client *c)
 		r->hb_pos = r->hb_end;
 		r->xbody_pos += n - hl;
 	}
-	if (r->local_close) {
+	if (r->local_close)
 		/* Let the page reach the client before the close. */
-		access_log(c);
-		req_put(r);
-		c->r = NULL;
-		nbusy--;
-		linger_start(c);
-		return STEP_NEXT;
-	}
+		return exchange_end(c, 0, 1);
 	return request_finish(c);
-}
-
-/*
- * End the connection after an answer gently: close the write side and
- * drop input until the client closes or LINGER_MS pass (step_linger),
- * so that a client still sending is not reset before it reads the end
- * of the answer.
- */
-void
-linger_start(struct client *c)
-{
-	cl_shutdown_wr(c);
-	buf_put(c->in);
-	c->in = NULL;
-	c->in_pos = c->in_end = 0;
-	c->state = CS_LINGER;
-	c->fixed_deadline = ev_now + LINGER_MS;
-}
-
-/* Drop input until the client closes or the lingering time is over. */
-enum step
-step_linger(struct client *c)
-{
-	static char	 sink[16384];
-	ssize_t		 n;
-
-	for (;;) {
-		if (!c->rd_ready) {
-			c->wait = W_LINGER;
-			return STEP_WAIT;
-		}
-		n = read(c->io.fd, sink, sizeof(sink));
-		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			c->rd_ready = 0;
-			continue;
-		}
-		if (n <= 0) {
-			client_close(c);
-			return STEP_CLOSED;
-		}
-	}
 }
 
 /* redirect = https: send the client to the same host and target on https. */
@@ -288,11 +201,11 @@ redirect_answer(struct client *c, const struct http_request *rq)
 	if (BODY_UNREAD(r))
 		r->keep_alive = 0;	/* the body is not read */
 	strbuf_init(&b, r->hb, bufsize);
-	head_start_local(&b, 301);
+	head_start_local(&b, r, 301);
 	strbuf_fmt(&b, "Location: https://%s%s%.*s%s%.*s\r\n", host, port,
 	    (int)tl, t, q != NULL ? "?" : "", (int)ql, q != NULL ? q : "");
 	strbuf_str(&b, "Content-Type: text/html\r\n");
-	head_tail(&b, r, sizeof(body) - 1);
+	r->fe->head_tail(&b, r, sizeof(body) - 1);
 	if (r->method != HTTP_M_HEAD)
 		strbuf_str(&b, body);
 	if (b.over) {

@@ -1,8 +1,8 @@
 /*
- * request.c: what a request is: its head read and checked (limits,
- * path normalization), its route found, its access checked, its balancing
- * key computed; then it is handed to the cache, a local answer or a
- * backend (step_head).
+ * request.c: the exchange begins (exchange_begin, once a front end has
+ * decoded a request head): the head checked (limits, path
+ * normalization), its route found, its access checked, its balancing key
+ * computed; then it is handed to the cache, a local answer or a backend.
  */
 #include "config.h"
 
@@ -307,141 +307,6 @@ request_key(struct client *c, const struct http_request *rq)
 }
 
 /*
- * Read until a whole request head is in c->in, and parse it into *rq
- * (its fields in the worker's scratch array hdrs).  STEP_NEXT when one
- * is in, STEP_WAIT for more bytes (an idle connection holds no buffer
- * then), else the answer to a bad head, or the close.
- */
-static enum step
-head_read(struct client *c, struct http_request *rq)
-{
-	ssize_t	 n;
-	int	 rc;
-
-	for (;;) {
-		if (c->in_pos < c->in_end) {
-			memset(rq, 0, sizeof(*rq));
-			rc = http_parse_request(c->in + c->in_pos,
-			    c->in_end - c->in_pos, &req_limits, rq, hdrs);
-			if (rc == HTTP_PARSE_OK)
-				return STEP_NEXT;
-			if (rc > 0) {
-				log_info("client %s: bad request: %s (%d)",
-				    c->ip, rq->error ? rq->error : "?", rc);
-				if (c->r == NULL && (c->r = req_get()) != NULL) {
-					c->r->t_start = ev_now;
-					c->r->wall_start = ev_wall;
-					c->r->method = HTTP_M_GET;
-					c->r->version = 11;
-					nbusy++;
-				}
-				return local_answer(c, rc, 1);
-			}
-			/* Not complete: make room at the front if needed. */
-			if (c->in_pos > 0) {
-				memmove(c->in, c->in + c->in_pos, c->in_end - c->in_pos);
-				c->in_end -= c->in_pos;
-				c->in_pos = 0;
-			}
-			if (c->in_end >= bufsize)
-				return local_answer(c, 431, 1);
-		}
-		if (!c->rd_ready) {
-			if (c->in_end == c->in_pos && c->in != NULL) {
-				/* Idle: hold no buffer. */
-				buf_put(c->in);
-				c->in = NULL;
-				c->in_pos = c->in_end = 0;
-			}
-			c->wait = c->in_end > 0 ? W_HEAD : (c->served ? W_IDLE : W_HEAD);
-			if (c->wait == W_HEAD && c->fixed_deadline == 0)
-				c->fixed_deadline = ev_now + conf->g.client_header_timeout_ms;
-			return STEP_WAIT;
-		}
-		if (c->in == NULL) {
-			if ((c->in = buf_get()) == NULL) {
-				client_close(c);
-				return STEP_CLOSED;
-			}
-			c->in_pos = c->in_end = 0;
-		}
-		n = cl_read(c, c->in + c->in_end, bufsize - c->in_end);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				c->rd_ready = 0;
-				continue;
-			}
-			client_close(c);
-			return STEP_CLOSED;
-		}
-		if (n == 0) {
-			/* Closed between requests, or in the middle of a head. */
-			client_close(c);
-			return STEP_CLOSED;
-		}
-		if ((size_t)n < bufsize - c->in_end && !c->rdhup)
-			c->rd_ready = 0;
-		if (c->in_end == 0 && c->fixed_deadline == 0)
-			c->fixed_deadline = ev_now + conf->g.client_header_timeout_ms;
-		c->in_end += n;
-	}
-}
-
-/*
- * A whole head is in: the exchange begins.  The parse goes into the
- * request's own block (r->rq, its fields copied into r->fields), where
- * it stays until the exchange ends; c->in_pos moves past the head.
- * STEP_NEXT, or STEP_CLOSED when out of memory.
- */
-static enum step
-req_begin(struct client *c, const struct http_request *rq)
-{
-	struct req	*r;
-
-	c->fixed_deadline = 0;
-	if (c->r == NULL) {
-		if ((c->r = req_get()) == NULL) {
-			client_close(c);
-			return STEP_CLOSED;
-		}
-		nbusy++;
-	}
-	r = c->r;
-	r->rq = *rq;
-	memcpy(r->fields, rq->headers, rq->nheaders * sizeof(*r->fields));
-	r->rq.headers = r->fields;
-	r->t_start = ev_now;
-	r->wall_start = ev_wall;
-	r->method = rq->method;
-	r->version = rq->version;
-	r->keep_alive = rq->keep_alive && !worker.quitting &&
-	    conf->g.keepalive_timeout_ms > 0;
-	r->client_ka = rq->keep_alive;
-	r->parsed = 1;
-	if (alog)
-		log_request_line(r->line, sizeof(r->line), rq);
-	shm_stat_inc(&worker.stats->requests);
-
-	r->chunked = rq->chunked;
-	r->out_chunked = rq->chunked;
-	r->cl = rq->content_length;
-	r->body_left = rq->chunked ? 0 :
-	    (rq->content_length > 0 ? rq->content_length : 0);
-	c->in_pos += rq->head_len;
-	r->body_start = c->in_pos;
-	r->head_off = r->body_start - rq->head_len;
-	r->head_len = rq->head_len;
-	r->body_t0 = ev_now;
-	r->body_rx = c->in_end - c->in_pos;
-	r->replayable = 1;
-	if (rq->chunked)
-		http_chunked_init(&r->req_ck);
-	else
-		r->req_done = r->body_left == 0;
-	return STEP_NEXT;
-}
-
-/*
  * The checks of a parsed request (r->rq), its route and its access:
  * answered here (an error, the https redirect, the status page), or
  * handed on to the body reader (request_buffering) or to request_start.
@@ -465,7 +330,7 @@ request_route(struct client *c)
 		}
 		return local_answer(c, rc, !r->req_done);
 	}
-	if (c->ls->conf->redirect_https && c->tls == NULL)
+	if (c->ls->conf->redirect_https && !client_https(c))
 		return redirect_answer(c, rq);
 	rt = route_find(conf, c->ls->conf, rq, &status);
 	if (rt == NULL)
@@ -491,20 +356,25 @@ request_route(struct client *c)
 }
 
 /*
- * CS_HEAD: read and parse a request head (after the TLS handshake of a
- * new connection), then begin the exchange and route it.
+ * A front end decoded a request head into the request's block (r->rq and
+ * r->fields, exchange.h): the exchange begins, and is routed.
  */
 enum step
-step_head(struct client *c)
+exchange_begin(struct client *c)
 {
-	struct http_request	 rq;
-	enum step		 st;
+	struct req			*r = c->r;
+	const struct http_request	*rq = &r->rq;
 
-	if (c->tls != NULL && !c->tls->done)
-		return step_handshake(c);
-	if ((st = head_read(c, &rq)) != STEP_NEXT)
-		return st;
-	if ((st = req_begin(c, &rq)) != STEP_NEXT)
-		return st;
+	r->t_start = ev_now;
+	r->wall_start = ev_wall;
+	r->method = rq->method;
+	r->version = rq->version;
+	r->keep_alive = rq->keep_alive && !worker.quitting &&
+	    conf->g.keepalive_timeout_ms > 0;
+	r->client_ka = rq->keep_alive;
+	r->parsed = 1;
+	if (alog)
+		log_request_line(r->line, sizeof(r->line), rq);
+	shm_stat_inc(&worker.stats->requests);
 	return request_route(c);
 }

@@ -337,11 +337,11 @@ status_reply(struct client *c, char *p, size_t len, const char *type)
 		return STEP_CLOSED;
 	}
 	strbuf_init(&h, r->hb, bufsize);
-	head_start_local(&h, 200);
+	head_start_local(&h, r, 200);
 	strbuf_str(&h, "Content-Type: ");
 	strbuf_str(&h, type);
 	strbuf_str(&h, "\r\nCache-Control: no-store\r\n");
-	head_tail(&h, r, (int64_t)len);
+	r->fe->head_tail(&h, r, (int64_t)len);
 	if (h.over) {
 		free(p);
 		return local_answer(c, 500, 1);

@@ -53,7 +53,7 @@ request_start(struct client *c)
 	struct req		*r = c->r;
 	const struct conf_route	*rt = r->route;
 
-	r->hsts = c->tls != NULL ? rt->hsts : NULL;
+	r->hsts = client_https(c) ? rt->hsts : NULL;
 	r->upstream = upstream_of(rt->upstream);
 	if ((r->hb = buf_get()) == NULL) {
 		client_close(c);
@@ -79,14 +79,8 @@ request_forward(struct client *c)
 	if (build_request_head(c, rq) == -1)
 		return local_answer(c, 431, 1);
 	if (rq->expect_continue && !r->req_done && !r->buffered &&
-	    c->in_pos == c->in_end) {
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		/* Nothing else is queued to this client now: it fits. */
-		if (cl_write(c, cont, sizeof(cont) - 1) != sizeof(cont) - 1) {
-			client_close(c);
-			return STEP_CLOSED;
-		}
-	}
+	    r->fe->want_body(c) == -1)
+		return STEP_CLOSED;
 	request_key(c, rq);
 	balance_tried_clear(&r->tried);
 	c->state = CS_PROXY;
@@ -485,15 +479,8 @@ request_retry(struct client *c, int same_server, int status)
 	if (r->buffered) {
 		r->body_off = 0;
 		r->req_done = 0;
-	} else {
-		c->in_pos = r->body_start;
-		r->body_left = r->chunked ? 0 : (r->cl > 0 ? r->cl : 0);
-		r->req_done = !r->chunked && r->body_left == 0;
-		r->body_seen = 0;
-		r->trb_len = 0;
-		if (r->chunked)
-			http_chunked_init(&r->req_ck);
-	}
+	} else
+		r->fe->body_rewind(c);
 	r->ub_pos = r->ub_end = 0;
 	r->need_more = 0;
 	r->resp_started = 0;
