@@ -1,7 +1,7 @@
 /*
  * exchange.h: the seam between a front end (the client side's codec:
  * HTTP/1 in worker/h1.c, a cache refresh with no client in
- * worker/httpcache_store.c; HTTP/2 next) and the exchange (route, ACL,
+ * worker/refresh.c; HTTP/2 next) and the exchange (route, ACL,
  * cache, upstream, deliver, log: request.c, httpcache*.c, upstream.c,
  * forward.c, reply.c, status.c, accesslog.c).  Included by proxy_int.h.
  *
@@ -145,6 +145,6 @@ struct front_ops {
 };
 
 extern const struct front_ops	 h1_ops;	/* worker/h1.c */
-extern const struct front_ops	 refresh_ops;	/* worker/httpcache_store.c */
+extern const struct front_ops	 refresh_ops;	/* worker/refresh.c */
 
 #endif /* PORTICO_EXCHANGE_H */
