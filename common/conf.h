@@ -228,6 +228,11 @@ struct conf_route {
 	int			 normalize_path;	/* forward the normalized path */
 	int			 pass_client_identity_headers;	/* keep Forwarded etc. */
 	int			 request_buffering; /* resolved: the global's when not set */
+	int			 websocket;	/* Upgrade: websocket passes; on */
+	char			*upgrade_allow;	/* other Upgrade tokens that pass:
+						   lowercase, one space between;
+						   NULL: none */
+	int64_t			 tunnel_idle_timeout_ms; /* resolved: the global's */
 	int			 metrics_idx;	/* runtime: its row in common/metrics.h, -1 none */
 };
 
@@ -290,6 +295,7 @@ struct conf_global {
 	int			 allow_dotdot_above_root; /* drop it; default off: 400 */
 	int			 normalize_path;	/* default for routes, on */
 	int			 pass_client_identity_headers;	/* default for routes, off */
+	int64_t			 tunnel_idle_timeout_ms;	/* default for routes, 10 min */
 	/* Lines of the keys that name users and files; 0: not set. */
 	int			 user_line;
 	int			 group_line;

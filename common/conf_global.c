@@ -84,6 +84,8 @@ static const struct key global_keys[] = {
 	{ "pass_client_identity_headers", K_ONOFF,
 	    G(pass_client_identity_headers), 0, 0, 0, NULL, NULL },
 	{ "request_buffering", K_FUNC, 0, 0, 0, 0, key_g_request_buffering, NULL },
+	{ "tunnel_idle_timeout", K_DURATION, G(tunnel_idle_timeout_ms), 1, 0, 0,
+	    NULL, NULL },
 	{ "client_body_buffer_size", K_SIZE, G(client_body_buffer_size), 1 << 10,
 	    1 << 30, 0, NULL, NULL },
 	{ "client_body_temp_path", K_STRING, G(client_body_temp_path), 0, 0, 0,
@@ -136,6 +138,7 @@ conf_global_defaults(struct conf_global *g)
 	g->max_body_size = 0;
 	g->buffer_size = 32 << 10;
 	g->request_buffering = 1;
+	g->tunnel_idle_timeout_ms = 600 * 1000;
 	g->client_body_buffer_size = 16 << 10;
 	g->client_body_min_rate = 1 << 10;
 	g->tls_ticket_rotation_ms = 60 * 60 * 1000;

@@ -37,6 +37,7 @@ static int	 route_taken(struct loader *, const char *, const char **);
 static int	 route_open(struct loader *, char *);
 static void	 route_discard(struct loader *);
 static void	 route_finish(struct loader *);
+static void	 key_upgrade_allow(struct loader *, void *, const char *);
 static void	 route_listener_finish(struct loader *, size_t);
 static void	 route_target_finish(struct loader *, size_t);
 static void	 route_unique(struct loader *, size_t);
@@ -68,6 +69,11 @@ static const struct key route_keys[] = {
 	/* TLS */
 	{ "hsts", K_FUNC, 0, 0, 0, 0, key_hsts, NULL },
 	{ "request_buffering", K_FUNC, 0, 0, 0, 0, key_request_buffering, NULL },
+	/* Upgrades (WebSocket): worker/tunnel.c */
+	{ "websocket", K_ONOFF, R(websocket), 0, 0, 0, NULL, NULL },
+	{ "upgrade_allow", K_FUNC, 0, 0, 0, 0, key_upgrade_allow, NULL },
+	{ "tunnel_idle_timeout", K_DURATION, R(tunnel_idle_timeout_ms), 1, 0, 0,
+	    NULL, NULL },
 };
 
 _Static_assert(NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -88,6 +94,8 @@ route_defaults(struct loader *ld, struct conf_route *r)
 	r->path_len = 1;
 	r->normalize_path = -1;			/* [global]'s */
 	r->pass_client_identity_headers = -1;
+	r->websocket = 1;
+	r->tunnel_idle_timeout_ms = -1;		/* [global]'s */
 	return r->host != NULL && r->path != NULL ? 0 : -1;
 }
 
@@ -101,6 +109,7 @@ conf_route_clear(struct conf_route *r)
 	free(r->upstream_name);
 	free(r->allow);
 	free(r->hsts);
+	free(r->upgrade_allow);
 	targeted_clear(r);
 	memset(r, 0, sizeof(*r));
 }
@@ -338,6 +347,59 @@ hsts_age(const char *s, int64_t *secs)
 	return *secs >= 1 && *secs <= 10LL * 366 * 86400 ? 0 : -1;
 }
 
+/*
+ * upgrade_allow = TOKEN... : Upgrade protocols other than websocket that
+ * pass through (tokens of RFC 9110 5.6.2; any case, kept lowercase).
+ * h2c never does: portico does not speak HTTP/2 to backends that way.
+ */
+static void
+key_upgrade_allow(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+	char			*copy, *tok, *save, *out, *p;
+	size_t			 o = 0;
+
+	free(r->upgrade_allow);
+	r->upgrade_allow = NULL;
+	if ((copy = conf_strdup(ld, v)) == NULL)
+		return;
+	if ((out = calloc(1, strlen(v) + 1)) == NULL) {
+		free(copy);
+		conf_err(ld, ld->lineno, "out of memory");
+		return;
+	}
+	for (tok = strtok_r(copy, " \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t", &save)) {
+		for (p = tok; *p != '\0'; p++) {
+			if (*p >= 'A' && *p <= 'Z')
+				*p += 'a' - 'A';
+			if (strchr("!#$%&'*+-.^_`|~/", *p) == NULL &&
+			    !(*p >= 'a' && *p <= 'z') && !(*p >= '0' && *p <= '9'))
+				break;
+		}
+		if (*p != '\0' || strcmp(tok, "h2c") == 0 ||
+		    strncmp(tok, "h2c/", 4) == 0) {
+			conf_err(ld, ld->lineno, "bad upgrade_allow token '%s' "
+			    "(protocol names such as 'foo' or 'foo/2'; h2c is "
+			    "never allowed)", tok);
+			free(copy);
+			free(out);
+			return;
+		}
+		if (o > 0)
+			out[o++] = ' ';
+		memcpy(out + o, tok, strlen(tok));
+		o += strlen(tok);
+	}
+	free(copy);
+	if (o == 0) {
+		conf_err(ld, ld->lineno, "upgrade_allow needs at least one token");
+		free(out);
+		return;
+	}
+	r->upgrade_allow = out;
+}
+
 /* hsts = off | MAX-AGE [includeSubDomains] [preload] */
 static void
 key_hsts(struct loader *ld, void *obj, const char *v)
@@ -440,6 +502,8 @@ route_finish(struct loader *ld)
 		if (r->pass_client_identity_headers == -1)
 			r->pass_client_identity_headers =
 			    g->pass_client_identity_headers;
+		if (r->tunnel_idle_timeout_ms == -1)
+			r->tunnel_idle_timeout_ms = g->tunnel_idle_timeout_ms;
 		/* RFC 9213: CDN-Cache-Control unless the route says. */
 		if (conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
 		    "cache_targeted_fields") == 0 && r->ncache_targeted == 0 &&

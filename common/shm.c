@@ -215,6 +215,10 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 	add64(&dst->cache_stale, shm_read64(&src->cache_stale));
 	add64(&dst->cache_stored, shm_read64(&src->cache_stored));
 	add64(&dst->connections_refused, shm_read64(&src->connections_refused));
+	add64(&dst->tunnels, shm_read64(&src->tunnels));
+	add64(&dst->tunnels_closed, shm_read64(&src->tunnels_closed));
+	add64(&dst->tunnel_bytes_in, shm_read64(&src->tunnel_bytes_in));
+	add64(&dst->tunnel_bytes_out, shm_read64(&src->tunnel_bytes_out));
 }
 
 void

@@ -37,8 +37,9 @@
 
 #define SHM_MAGIC	0x504f5254u	/* "PORT" */
 /* Bump on any change to the structures below: a new binary then starts empty. */
-#define SHM_VERSION	4	/* 2: reload counters, slot owners; 3: the metrics
-				   region; 4: DNS slots in struct shm_server */
+#define SHM_VERSION	5	/* 2: reload counters, slot owners; 3: the metrics
+				   region; 4: DNS slots in struct shm_server;
+				   5: tunnel counters in struct shm_stats */
 #define SHM_SLOTS	1024
 #define SHM_SERVERS	1024	/* distinct upstream servers over the daemon's life */
 #define SHM_KEY_LEN	128
@@ -53,7 +54,11 @@ struct shm_stats {
 	uint64_t	 cache_stale;	/* stale answers for a failed origin */
 	uint64_t	 cache_stored;	/* objects stored */
 	uint64_t	 connections_refused; /* over worker_connections */
-	uint64_t	 pad[2];
+	uint64_t	 tunnels;	/* upgraded connections (101) opened */
+	uint64_t	 tunnels_closed; /* ... and closed: open = the difference */
+	uint64_t	 tunnel_bytes_in;  /* tunnel bytes client to backend */
+	uint64_t	 tunnel_bytes_out; /* tunnel bytes backend to client */
+	uint64_t	 pad[6];
 } __attribute__((aligned(64)));
 
 /*

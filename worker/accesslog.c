@@ -72,7 +72,13 @@ accesslog_format(char *buf, size_t cap, const struct accesslog_entry *e)
 	static char	 tbuf[40];
 	static time_t	 tlast = -1;
 	struct tm	 tm;
+	char		 tin[40] = "";
 	int		 n;
+
+	/* A tunnel's bytes from the client, after the fields every line has. */
+	if (e->tunnel)
+		snprintf(tin, sizeof(tin), " tunnel_bytes_in=%llu",
+		    (unsigned long long)e->tunnel_in);
 
 	if (e->wall != tlast) {
 		tlast = e->wall;
@@ -81,12 +87,12 @@ accesslog_format(char *buf, size_t cap, const struct accesslog_entry *e)
 	}
 	n = snprintf(buf, cap,
 	    "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" upstream=%s "
-	    "upstream_time=%.3f request_time=%.3f\n",
+	    "upstream_time=%.3f request_time=%.3f%s\n",
 	    e->ip, tbuf, e->line[0] ? e->line : "-", e->status,
 	    (unsigned long long)e->bytes,
 	    e->referer[0] ? e->referer : "-", e->agent[0] ? e->agent : "-",
 	    e->upstream != NULL ? e->upstream : "-",
-	    (double)e->upstream_ms / 1000.0, (double)e->total_ms / 1000.0);
+	    (double)e->upstream_ms / 1000.0, (double)e->total_ms / 1000.0, tin);
 	if (n <= 0 || cap < 2)
 		return 0;
 	if ((size_t)n >= cap) {
@@ -129,6 +135,8 @@ access_log(struct client *c)
 		e.upstream_ms = (r->t_up_end ? r->t_up_end : ev_now) - r->t_up_start;
 	}
 	e.total_ms = ev_now - r->t_start;
+	e.tunnel = r->status == 101;
+	e.tunnel_in = r->t_in;
 	if ((n = accesslog_format(line, sizeof(line), &e)) > 0)
 		worker_access_log(line, n);
 }

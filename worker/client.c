@@ -185,6 +185,8 @@ client_step(struct client *c)
 		return step_body(c);
 	case CS_REFRESH:
 		return refresh_start(c);
+	case CS_TUNNEL:
+		return step_tunnel(c);
 	case CS_PROXY:
 	default:
 		return step_proxy(c);
@@ -245,6 +247,9 @@ client_arm_timer(struct client *c)
 	case W_CACHE:
 	case W_CGROW:
 		deadline = cache_wait_deadline(c);
+		break;
+	case W_TUNNEL:
+		deadline = tunnel_deadline(c);
 		break;
 	case W_CL_WRITE:
 	default:
@@ -326,6 +331,15 @@ client_timer_cb(struct ev_timer *t)
 		break;
 	case W_START:
 		st = STEP_NEXT;		/* a refresh begins */
+		break;
+	case W_TUNNEL:
+		if (ev_now >= tunnel_deadline(c)) {
+			log_info("client %s: tunnel idle for tunnel_idle_timeout: "
+			    "closed", c->ip);
+			client_close(c);
+			return;
+		}
+		st = STEP_NEXT;
 		break;
 	case W_UP_WRITE:
 	case W_UP_READ:
@@ -414,6 +428,7 @@ client_close(struct client *c)
 				r->status = r->resp_head ? r->status : 499;
 			access_log(c);
 		}
+		tunnel_closed(r);
 		req_drop_up(r);
 		req_put(r);
 		c->r = NULL;

@@ -596,12 +596,13 @@ resp_head_parse(struct client *c)
 		rc = 502;
 		rs.error = "head too large";
 	}
-	if (rc > 0 || rs.status == 101) {
+	if (rc == 0 && rs.status == 101)
+		return tunnel_begin(c, &rs);	/* WebSocket: tunnel.c */
+	if (rc > 0) {
 		log_errorx("upstream %s server %s: invalid response: %s",
 		    r->upstream->conf->name,
 		    r->upstream->servers[r->server].conf->addr.text,
-		    rc > 0 ? (rs.error ? rs.error : "malformed") :
-		    "101 to a request without Upgrade");
+		    rs.error ? rs.error : "malformed");
 		shm_stat_inc(&worker.stats->upstream_errors);
 		return local_answer(c, 502, 1);
 	}

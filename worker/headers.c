@@ -321,7 +321,9 @@ request_head_end(struct strbuf *b, const struct req *r,
 		strbuf_num(b, rq->content_length);
 		strbuf_str(b, "\r\n");
 	}
-	if (r->upstream->conf->keepalive == 0)
+	if (r->upg_len > 0)
+		tunnel_head_end(b, r);	/* an Upgrade that passes (tunnel.c) */
+	else if (r->upstream->conf->keepalive == 0)
 		strbuf_str(b, "Connection: close\r\n");
 	if (r->c_reval) {
 		/* Revalidate the stored response with its validators. */

@@ -25,6 +25,7 @@
  *   httpcache_store.c  storing answers, invalidation
  *   refresh.c          the front end of an exchange no client reads (a
  *                      refresh behind a stale hit)
+ *   tunnel.c           Upgrade requests, and the byte tunnel after a 101
  *   accesslog.c        the log line; the front end's finish
  *   proxy.c            the worker-wide state: proxy_init, proxy_fini
  *
@@ -44,6 +45,8 @@
  *   CS_BODY   reading the whole request body (request_buffering) before
  *             an upstream server is picked
  *   CS_REFRESH a refresh (no client, refresh.c) about to begin
+ *   CS_TUNNEL an upgraded connection (WebSocket, tunnel.c): bytes both
+ *             ways between client and backend until both sides close
  *
  * client_run() drives a connection as far as it can go with the readiness
  * it has, then sets the one timer the connection waits on.  Each state
@@ -94,7 +97,7 @@
 #define ACCEPT_PAUSE_MS	500	/* no accept this long when out of fds */
 
 enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT, CS_BODY,
-    CS_REFRESH };
+    CS_REFRESH, CS_TUNNEL };
 
 /* Largest request trailer section kept (the parser refuses more). */
 #define REQ_TRAILER_MAX	16384
@@ -115,7 +118,8 @@ enum wait_on {
 	W_CACHE,	/* a collapsed miss waits for another's fetch */
 	W_START,	/* a cache refresh starts on the next turn */
 	W_HANDSHAKE,	/* client TLS handshake (fixed deadline) */
-	W_CGROW		/* a hit on an object being stored waits for more of it */
+	W_CGROW,	/* a hit on an object being stored waits for more of it */
+	W_TUNNEL	/* an upgraded connection: idle until a byte moves */
 };
 
 /*
@@ -239,7 +243,16 @@ struct req {
 	int64_t			 resp_left;	/* CL response bytes left */
 	struct http_chunked	 resp_ck;
 	int			 status;
-	uint64_t		 body_bytes;	/* response body bytes to client */
+	uint64_t		 body_bytes;	/* response body bytes to client
+						   (a tunnel's: bytes to the client) */
+	/* An Upgrade (tunnel.c): the token forwarded, in rq's field. */
+	const char		*upg;
+	uint32_t		 upg_len;	/* 0: the request upgrades nothing */
+	unsigned		 tunnel:1;	/* CS_TUNNEL: bytes both ways */
+	unsigned		 t_up_eof:1, t_cl_eof:1;	/* FIN read from a side */
+	unsigned		 t_up_shut:1, t_cl_shut:1;	/* FIN passed on to it */
+	uint64_t		 t_last;	/* a byte last moved, ms */
+	uint64_t		 t_in;		/* tunnel bytes client to backend */
 	uint64_t		 t_start, t_up_start, t_up_end;
 	time_t			 wall_start;
 	/* Cache (routes with cache = on). */
@@ -368,6 +381,8 @@ struct accesslog_entry {
 	const char	*upstream;	/* the server's address; NULL: none */
 	uint64_t	 upstream_ms;	/* time with the server */
 	uint64_t	 total_ms;	/* time of the whole exchange */
+	int		 tunnel;	/* an upgraded connection (101): */
+	uint64_t	 tunnel_in;	/* ... its bytes from the client */
 };
 
 /* Worker-wide state of the request path (proxy.c owns it). */
@@ -472,6 +487,12 @@ size_t	 accesslog_format(char *buf, size_t cap, const struct accesslog_entry *e)
 void	 access_log(struct client *c);
 enum step	 request_finish(struct client *c);
 enum step	 exchange_end(struct client *c, int keep_alive, int body_unread);
+void	 tunnel_request(struct client *c);
+void	 tunnel_head_end(struct strbuf *b, const struct req *r);
+enum step	 tunnel_begin(struct client *c, const struct http_response *rs);
+enum step	 step_tunnel(struct client *c);
+uint64_t	 tunnel_deadline(const struct client *c);
+void	 tunnel_closed(struct req *r);
 void	 client_run(struct client *c);
 void	 client_timer_cb(struct ev_timer *t);
 void	 client_cb(struct ev_io *io, uint32_t events);

@@ -195,6 +195,17 @@ status_prom_totals(struct strbuf *b, const struct shm_stats *tot)
 	prom_one(b, "portico_upstream_errors_total", "counter",
 	    "Upstream connect failures, resets and invalid responses.",
 	    tot->upstream_errors);
+	prom_one(b, "portico_tunnels_open", "gauge",
+	    "Upgraded connections (WebSocket) open now.",
+	    tot->tunnels - tot->tunnels_closed);
+	prom_one(b, "portico_tunnels_total", "counter",
+	    "Upgraded connections (WebSocket) opened.", tot->tunnels);
+	metrics_prom_family(b, "portico_tunnel_bytes_total", "counter",
+	    "Bytes through upgraded connections, by direction.");
+	strbuf_fmt(b, "portico_tunnel_bytes_total{direction=\"to_backend\"} %llu\n"
+	    "portico_tunnel_bytes_total{direction=\"to_client\"} %llu\n",
+	    (unsigned long long)tot->tunnel_bytes_in,
+	    (unsigned long long)tot->tunnel_bytes_out);
 	if (worker.cache == NULL)
 		return;
 	cache_get_stats(worker.cache, &cs);
@@ -235,6 +246,12 @@ status_json_totals(struct strbuf *b, const struct shm_stats *tot)
 	    (unsigned long long)tot->status[3], (unsigned long long)tot->status[4],
 	    (unsigned long long)tot->status[5],
 	    (unsigned long long)tot->upstream_errors);
+	strbuf_fmt(b, "\"tunnels\":{\"open\":%llu,\"total\":%llu,"
+	    "\"bytes_to_backend\":%llu,\"bytes_to_client\":%llu},",
+	    (unsigned long long)(tot->tunnels - tot->tunnels_closed),
+	    (unsigned long long)tot->tunnels,
+	    (unsigned long long)tot->tunnel_bytes_in,
+	    (unsigned long long)tot->tunnel_bytes_out);
 	if (worker.cache == NULL)
 		return;
 	cache_get_stats(worker.cache, &cs);

@@ -55,6 +55,8 @@ request_start(struct client *c)
 
 	r->hsts = client_https(c) ? rt->hsts : NULL;
 	r->upstream = upstream_of(rt->upstream);
+	if (r->rq.upgrade)
+		tunnel_request(c);
 	if ((r->hb = buf_get()) == NULL) {
 		client_close(c);
 		return STEP_CLOSED;
