@@ -338,6 +338,9 @@ child_release(struct child *ch)
 {
 	shm_slot_release(master_shm, ch->slot);
 	cache_reaped(ch);
+	/* Its tunnels are closed now, whatever it had time to count. */
+	shm_write64(&master_shm->slot[ch->slot].tunnels_closed,
+	    shm_read64(&master_shm->slot[ch->slot].tunnels));
 	shm_stats_add(&master_shm->retired, &master_shm->slot[ch->slot]);
 	memset(&master_shm->slot[ch->slot], 0,
 	    sizeof(master_shm->slot[ch->slot]));

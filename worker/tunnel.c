@@ -88,7 +88,6 @@ tunnel_request(struct client *c)
 			    upgrade_listed(rt->upgrade_allow, t, n)) {
 				r->upg = t;
 				r->upg_len = (uint32_t)n;
-				r->up_reuse = 0;
 				return;
 			}
 		}

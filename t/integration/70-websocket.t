@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -31,6 +32,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Portico, subtest_guard, get, wait_until,
                           register)
+from portico_tls import Certs, TLSPortico, client_ctx, have_openssl
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -42,7 +44,8 @@ def accept_key(key):
 class WsBackend:
     """Answers an Upgrade with 101 and echoes bytes; others get 200."""
 
-    def __init__(self):
+    def __init__(self, sctx=None):
+        self.sctx = sctx
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -68,6 +71,9 @@ class WsBackend:
     def _serve(self, s):
         buf = b""
         try:
+            if self.sctx is not None:
+                s.settimeout(10)
+                s = self.sctx.wrap_socket(s, server_side=True)
             while b"\r\n\r\n" not in buf:
                 d = s.recv(65536)
                 if not d:
@@ -108,6 +114,8 @@ class WsBackend:
                         self.eofs += 1
                     return
                 if d.endswith(b"CLOSE-NOW"):
+                    if self.sctx is not None:
+                        s.unwrap()     # close_notify, then the close
                     return
                 s.sendall(d)
         except OSError:
@@ -136,9 +144,12 @@ class WsBackend:
 class Ws:
     """A client connection: the handshake, then raw bytes."""
 
-    def __init__(self, port, path, upgrade="websocket", conn="Upgrade", extra=b""):
+    def __init__(self, port, path, upgrade="websocket", conn="Upgrade", extra=b"",
+                 ctx=None):
         self.key = base64.b64encode(os.urandom(16))
         self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if ctx is not None:
+            self.s = ctx.wrap_socket(self.s)
         req = (b"GET " + path.encode() + b" HTTP/1.1\r\nHost: localhost\r\n")
         if upgrade:
             req += b"Upgrade: " + upgrade.encode() + b"\r\n"
@@ -322,6 +333,37 @@ def test():
 
     p.stop()
 
+    with subtest_guard("TLS listener and TLS upstream"):
+        if not have_openssl():
+            tap.skip("no openssl to make certificates", 5)
+            return
+        certs = Certs()
+        cert, key = certs.issue("backend", ip=["127.0.0.1"], dns=["backend.test"])
+        sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        sctx.load_cert_chain(cert, key)
+        tb = WsBackend(sctx)
+        lcert, lkey = certs.issue("front", dns=["localhost"])
+        tp = TLSPortico(upstreams={"app": {"servers": [tb.addr + " tls"], "tls_ca": certs.ca}},
+                        listener_opts={"web": [("tls_certificate", lcert), ("tls_key", lkey)]},
+                        workers=1)
+        tp.start()
+        w = Ws(tp.port, "/tls/x", ctx=client_ctx())
+        tap.is_(w.status, 101, "TLS both sides: 101")
+        tap.is_(w.field("Sec-WebSocket-Accept"), accept_key(w.key).decode(),
+                "... with the backend's Sec-WebSocket-Accept")
+        tap.ok(all(w.echo(b"tls message %d" % i) for i in range(5)),
+               "messages echo through both TLS connections")
+        big = os.urandom(1 << 20)
+        sender = threading.Thread(target=w.s.sendall, args=(big,), daemon=True)
+        sender.start()
+        got = w.read_exact(len(big))
+        sender.join(10)
+        tap.ok(got == big, "1 MiB echoes whole over TLS", "got %d" % len(got))
+        w.s.sendall(b"CLOSE-NOW")
+        tap.ok(w.read_eof(), "the backend's close ends the TLS client side")
+        w.close()
+        tp.stop()
+
 
 if __name__ == "__main__":
-    main(test, timeout=120, tests=39)
+    main(test, timeout=120, tests=45)
