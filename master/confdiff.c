@@ -423,7 +423,8 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 {
 	static const char	*names[] = { "listener", "host", "path",
 	    "upstream", "handler", "allow", "cache", "hsts", "normalize_path",
-	    "pass_client_identity_headers", "request_buffering" };
+	    "pass_client_identity_headers", "request_buffering", "websocket",
+	    "upgrade_allow", "tunnel_idle_timeout" };
 	int			 diff[sizeof(names) / sizeof(names[0])];
 	size_t			 i, off = 0;
 	int			 k;
@@ -446,6 +447,9 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	diff[8] = o->normalize_path != n->normalize_path;
 	diff[9] = o->pass_client_identity_headers != n->pass_client_identity_headers;
 	diff[10] = o->request_buffering != n->request_buffering;
+	diff[11] = o->websocket != n->websocket;
+	diff[12] = str_differ(o->upgrade_allow, n->upgrade_allow);
+	diff[13] = o->tunnel_idle_timeout_ms != n->tunnel_idle_timeout_ms;
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
 		if (!diff[i])
