@@ -177,7 +177,10 @@ tunnel_begin(struct client *c, const struct http_response *rs)
 	r->tunnel = 1;
 	r->t_last = ev_now;
 	r->t_up_end = 0;
-	active_add(r, NULL, -1);	/* a server's load is its requests */
+	/*
+	 * The tunnel stays counted on its server (least_conn, max_conns)
+	 * until it closes (req_put), as nginx counts it.
+	 */
 	shm_stat_inc(&worker.stats->tunnels);
 	c->state = CS_TUNNEL;
 	return STEP_ANSWERED;

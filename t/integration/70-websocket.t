@@ -246,6 +246,8 @@ def test():
                "got %d bytes" % len(got))
         js = status_json(p.port)
         tap.is_(js.get("tunnels", {}).get("open"), 1, "status JSON: one open tunnel")
+        srv = js["upstreams"][0]["servers"][0]
+        tap.is_(srv.get("active"), 1, "... which counts as its server's active connection")
         m = get(p.port, "/_portico/metrics").body.decode()
         tap.like(m, r"(?m)^portico_tunnels_open 1$", "/metrics: portico_tunnels_open 1")
         # The client's FIN ends the backend's side, and the tunnel.
@@ -366,4 +368,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=120, tests=45)
+    main(test, timeout=120, tests=46)
