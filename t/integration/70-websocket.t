@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import socket
+import subprocess
 import ssl
 import sys
 import threading
@@ -31,9 +32,10 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Portico, subtest_guard, get, wait_until,
-                          register)
+                          register, proc_rss_kb, require_binary)
 from portico_tls import Certs, TLSPortico, client_ctx, have_openssl
 
+FLOOD = 64 << 20        # bytes the /flood backend pushes after its 101
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -105,6 +107,10 @@ class WsBackend:
                       b"\r\nConnection: Upgrade\r\n" + extra + b"\r\n")
             if path.startswith("/hello"):
                 s.sendall(b"server-first")
+            if path.startswith("/flood"):
+                blk = bytes(range(256)) * 256
+                for _ in range(FLOOD // len(blk)):
+                    s.sendall(blk)
             if rest:
                 s.sendall(rest)
             while True:
@@ -269,6 +275,40 @@ def test():
                and js["tunnels"]["bytes_to_client"] >= sent,
                "status JSON counts the tunnel and its bytes both ways", repr(js["tunnels"]))
 
+    with subtest_guard("a client that does not read: bounded memory"):
+        pid = p.workers()[0]
+        rss0 = proc_rss_kb(pid)
+        w = Ws(p.port, "/flood/x")
+        tap.is_(w.status, 101, "101")
+        time.sleep(2.0)        # the backend pushes 64 MiB; nobody reads
+        rss1 = proc_rss_kb(pid)
+        tap.ok(rss0 and rss1 and rss1 - rss0 < 8 * 1024,
+               "the worker holds the backend back: its memory grew < 8 MiB",
+               "rss %s -> %s kB" % (rss0, rss1))
+        blk = bytes(range(256)) * 256
+        h = hashlib.sha256()
+        n = 0
+        while n < FLOOD:
+            d = w.read_exact(min(len(blk), FLOOD - n))
+            if not d:
+                break
+            h.update(d)
+            n += len(d)
+        want = hashlib.sha256(blk * (FLOOD // len(blk))).hexdigest()
+        tap.is_(h.hexdigest(), want, "then all 64 MiB arrive, in order")
+        w.close()
+
+    with subtest_guard("bad configuration"):
+        for val, why in (("h2c", "h2c is never allowed"), ("fo@o", "bad upgrade_allow")):
+            bad = Portico(upstreams={"app": [b.addr]}, routes=[
+                dict(name="r", path="/", upstream="app", upgrade_allow=val)], workers=1)
+            bad.write_config()
+            r = subprocess.run([require_binary(), "-t", "-c", bad.config_path],
+                               capture_output=True, text=True, timeout=20)
+            tap.ok(r.returncode != 0 and "portico.ini:" in r.stderr and why in r.stderr,
+                   "-t: upgrade_allow = %s refused with file:line" % val, r.stderr.strip())
+            bad.cleanup()
+
     with subtest_guard("backend close and early bytes"):
         w = Ws(p.port, "/hello/x", extra=b"early")
         tap.is_(w.status, 101, "101")
@@ -368,4 +408,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=120, tests=46)
+    main(test, timeout=120, tests=51)
