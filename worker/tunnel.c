@@ -276,8 +276,16 @@ tunnel_up(struct client *c)
 		iov.iov_len = c->in_end - c->in_pos;
 		n = up_writev(u, &iov, 1);
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			/*
+			 * The backend is gone (after its close, the client's
+			 * last words find no reader): the client has had, or
+			 * gets, the end of what the backend sent.
+			 */
 			log_info("client %s: tunnel: backend write failed", c->ip);
-			client_abort(c);
+			if (r->t_up_eof)
+				client_close(c);
+			else
+				client_abort(c);
 			return -1;
 		}
 		if (n < (ssize_t)iov.iov_len)
