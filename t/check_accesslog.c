@@ -76,6 +76,28 @@ END_TEST
  * +0000] "REQUEST LINE" STATUS BYTES "REFERER" "USER-AGENT"
  * upstream=SERVER upstream_time=SEC request_time=SEC.
  */
+/*
+ * A tunnel's line (status 101): the same fields, the bytes to the client
+ * where every line has its body bytes, then tunnel_bytes_in; no other
+ * line has it.
+ */
+START_TEST(tunnel_line)
+{
+	e.line = "GET /ws HTTP/1.1";
+	e.status = 101;
+	e.bytes = 1234;
+	e.tunnel = 1;
+	e.tunnel_in = 5678;
+	e.total_ms = 61500;
+	ck_assert_str_eq(fmt(), "127.0.0.1 - - [24/Nov/2026:19:03:41 +0000] "
+	    "\"GET /ws HTTP/1.1\" 101 1234 \"-\" \"curl/7.88.1\" "
+	    "upstream=127.0.0.1:8081 upstream_time=0.001 request_time=61.500 "
+	    "tunnel_bytes_in=5678\n");
+	e.tunnel = 0;
+	ck_assert_ptr_null(strstr(fmt(), "tunnel_bytes_in"));
+}
+END_TEST
+
 START_TEST(documented_order)
 {
 	regex_t		 re;
@@ -234,6 +256,7 @@ accesslog_suite(void)
 	tcase_add_test(tc, parsed_target);
 	tcase_add_test(tc, field_caps);
 	tcase_add_test(tc, cut_line);
+	tcase_add_test(tc, tunnel_line);
 	suite_add_tcase(s, tc);
 	return s;
 }
