@@ -218,8 +218,8 @@ tunnel_down(struct client *c)
 	int		 moved = 0;
 
 	if (hl + ul > 0 && c->wr_ready) {
-		if ((n = fe_send2(c, r->hb + r->hb_pos, hl, r->ub + r->ub_pos,
-		    ul)) == -1)
+		if ((n = fe_send2(c, hl > 0 ? r->hb + r->hb_pos : NULL, hl,
+		    r->ub + r->ub_pos, ul)) == -1)
 			return -1;
 		if ((size_t)n <= hl)
 			r->hb_pos += n;
@@ -230,6 +230,12 @@ tunnel_down(struct client *c)
 			shm_stat_add(&worker.stats->tunnel_bytes_out, n - hl);
 		}
 		moved = n > 0;
+	}
+	if (r->hb != NULL && r->hb_pos == r->hb_end) {
+		/* The 101 is out: an idle tunnel holds two buffers, not three. */
+		buf_put(r->hb);
+		r->hb = NULL;
+		r->hb_pos = r->hb_end = 0;
 	}
 	if (r->ub_pos == r->ub_end)
 		r->ub_pos = r->ub_end = 0;
