@@ -53,7 +53,8 @@ struct shm_stats {
 	uint64_t	 cache_stale;	/* stale answers for a failed origin */
 	uint64_t	 cache_stored;	/* objects stored */
 	uint64_t	 connections_refused; /* over worker_connections */
-	uint64_t	 pad[2];
+	uint64_t	 realip_malformed; /* trusted proxy's address field bad */
+	uint64_t	 pad[1];
 } __attribute__((aligned(64)));
 
 /*

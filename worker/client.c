@@ -666,6 +666,7 @@ proxy_accept(struct ev_io *io, uint32_t events)
 		c->state = CS_HEAD;
 		ev_timer_init(&c->timer, client_timer_cb);
 		net_ntop((struct sockaddr *)&ss, c->ip, sizeof(c->ip));
+		memcpy(c->peer, c->ip, sizeof(c->peer));
 		if (ev_add(&c->io) == -1) {
 			log_warn("epoll_ctl");
 			close(fd);

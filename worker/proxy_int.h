@@ -310,7 +310,8 @@ struct client {
 	uint64_t		 fixed_deadline;
 	struct req		*r;
 	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
-	char			 ip[46];
+	char			 ip[46];	/* the client: peer, or realip's */
+	char			 peer[46];	/* the connection's peer */
 	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
 };
 
@@ -324,6 +325,8 @@ struct fwd_peer {
 	const char	*ip;		/* its address, as text */
 	int		 https;		/* it came in on a TLS listener */
 	const char	*cert_subject;	/* its verified certificate's, or NULL */
+	const char	*hop;		/* the connection's peer; NULL: ip */
+	int		 real_ip;	/* write X-Real-IP (trusted_proxies set) */
 };
 
 /* head_tail()'s length when there is no Content-Length to write. */
