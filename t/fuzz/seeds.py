@@ -177,9 +177,24 @@ sfdicts = [b"max-age=60", b"max-age=60, no-store", b"s-maxage=600, must-revalida
            b"must-understand, no-store, max-age=60", b"a=tok/en:x*, b=*",
            b"a=\"x\nb\"", b"  max-age=60  ", b"max-age=60,,no-store"]
 
+# Client address fields from trusted proxies (worker/realip.c): the first
+# byte picks X-Forwarded-For (0), Forwarded (1) or X-Real-IP (2), and 10/8
+# trusted (+0), everything (+3) or nothing (+6).
+realips = [bytes([m]) + v for m in (0, 3, 6) for v in (
+    b"192.0.2.1", b"6.6.6.6, 192.0.2.1, 10.0.0.1", b"10.9.9.9, 10.0.0.1",
+    b"2001:db8::1, fd00::2", b" 192.0.2.1 ,, 10.0.0.1,", b"192.0.2.1:80",
+    b"6.6.6.6\n10.0.0.5", b"", b"unknown")] + \
+    [bytes([m]) + v for m in (1, 4, 7) for v in (
+        b"for=192.0.2.60;proto=http;by=203.0.113.43",
+        b"for=6.6.6.6, for=\"[2001:db8::7]:4711\", for=10.0.0.9",
+        b"for=unknown", b"for=_hidden, for=10.0.0.1", b"for=\"192.0.2.1",
+        b"for=10.0.0.2;host=\"a;b,c\", for=10.0.0.1", b"For=\"\\192.0.2.9\"")] + \
+    [bytes([m]) + v for m in (2, 5, 8) for v in (b"192.0.2.3", b"192.0.2.3, 10.0.0.1")]
+
 n1 = write("fuzz_http", requests + responses)
 n2 = write("fuzz_cachepol", pairs)
 n3 = write("fuzz_uri", uris)
 n4 = write("fuzz_sfdict", sfdicts)
+n5 = write("fuzz_realip", realips)
 print("fuzz_http: %d seeds, fuzz_cachepol: %d seeds, fuzz_uri: %d seeds, "
-      "fuzz_sfdict: %d seeds" % (n1, n2, n3, n4))
+      "fuzz_sfdict: %d seeds, fuzz_realip: %d seeds" % (n1, n2, n3, n4, n5))

@@ -12,8 +12,9 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import re
 from portico_test import (tap, main, Backend, Portico, subtest_guard, wait_until, hget,
-                          hall, free_port)
+                          hall, free_port, run_portico)
 
 
 def test():
@@ -66,6 +67,24 @@ def test():
         ("IPv6 address", ["2001:db8::1, 10.0.0.2"], "2001:db8::1"),
         ("empty elements skipped", ["198.51.100.10,, 10.0.0.3 ,"], "198.51.100.10"),
     ]
+    with subtest_guard("bad values refused by -t with file:line"):
+        for key, val, sect, msg in [
+                ("trusted_proxies", "10.0.0.0/33", "[global]\n", r"bad trusted_proxies address"),
+                ("trusted_proxies", "proxy.example", "[listener edge]\n",
+                 r"bad trusted_proxies address 'proxy\.example'"),
+                ("real_ip_header", "X-Client-IP", "[listener fwd]\n",
+                 r"bad real_ip_header 'X-Client-IP'"),
+                ("real_ip_header", "True-Client-IP", "[global]\n", r"bad real_ip_header")]:
+            bad = text.replace(sect, sect + "%s = %s\n" % (key, val), 1)
+            line = bad.split("\n").index("%s = %s" % (key, val)) + 1
+            path = os.path.join(p.tmp, "bad.ini")
+            with open(path, "w") as f:
+                f.write(bad)
+            rc, out, err = run_portico(["-t", "-c", path])
+            tap.is_(rc, 1, "-t, %s = %s: exits 1" % (key, val), err)
+            tap.like(err, r"(?m)^%s:%d: %s" % (re.escape(path), line, msg),
+                     "-t, %s = %s: file:line and what is wrong" % (key, val))
+
     with subtest_guard("X-Forwarded-For from a trusted peer"):
         for i, (name, fields, want) in enumerate(cases):
             path = "/x/%d" % i
@@ -143,4 +162,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=120, tests=62)
+    main(test, timeout=120, tests=70)
