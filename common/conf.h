@@ -186,6 +186,8 @@ struct conf_listener {
 	struct conf_cidr	*trusted;	/* trusted_proxies */
 	size_t			 ntrusted;
 	enum real_ip_header	 real_ip_header;	/* INHERIT: the [global] one */
+	int			 proxy_protocol;	/* a PROXY header first; default off */
+	int64_t			 proxy_protocol_timeout_ms; /* default 5s */
 	struct tls_server	*tls;		/* runtime: NULL for plain */
 };
 

@@ -59,6 +59,9 @@ static const struct key listener_keys[] = {
 	{ "redirect", K_FUNC, 0, 0, 0, 0, key_redirect, NULL },
 	{ "trusted_proxies", K_FUNC, 0, 0, 0, 1, key_l_trusted_proxies, NULL },
 	{ "real_ip_header", K_FUNC, 0, 0, 0, 0, key_l_real_ip_header, NULL },
+	{ "proxy_protocol", K_ONOFF, L(proxy_protocol), 0, 0, 0, NULL, NULL },
+	{ "proxy_protocol_timeout", K_DURATION, L(proxy_protocol_timeout_ms),
+	    1, 0, 0, NULL, NULL },
 };
 
 _Static_assert(NKEYS(listener_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -76,6 +79,7 @@ listener_defaults(struct conf_listener *l)
 	l->tls_protocols = CONF_TLS_V12 | CONF_TLS_V13;
 	l->tls_handshake_timeout_ms = 10 * 1000;
 	l->redirect_port = 443;
+	l->proxy_protocol_timeout_ms = 5 * 1000;
 }
 
 void

@@ -216,6 +216,7 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 	add64(&dst->cache_stored, shm_read64(&src->cache_stored));
 	add64(&dst->connections_refused, shm_read64(&src->connections_refused));
 	add64(&dst->realip_malformed, shm_read64(&src->realip_malformed));
+	add64(&dst->pp_refused, shm_read64(&src->pp_refused));
 }
 
 void

@@ -54,7 +54,7 @@ struct shm_stats {
 	uint64_t	 cache_stored;	/* objects stored */
 	uint64_t	 connections_refused; /* over worker_connections */
 	uint64_t	 realip_malformed; /* trusted proxy's address field bad */
-	uint64_t	 pad[1];
+	uint64_t	 pp_refused;	/* PROXY protocol headers refused */
 } __attribute__((aligned(64)));
 
 /*

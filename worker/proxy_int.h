@@ -476,6 +476,8 @@ void	 access_log(struct client *c);
 enum step	 request_finish(struct client *c);
 enum step	 exchange_end(struct client *c, int keep_alive, int body_unread);
 void	 client_run(struct client *c);
+void	 client_start(struct client *c);
+void	 ppconn_start(struct client *c);	/* ppconn.c */
 void	 client_timer_cb(struct ev_timer *t);
 void	 client_cb(struct ev_io *io, uint32_t events);
 void	 client_close(struct client *c);
