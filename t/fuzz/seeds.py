@@ -191,10 +191,31 @@ realips = [bytes([m]) + v for m in (0, 3, 6) for v in (
         b"for=10.0.0.2;host=\"a;b,c\", for=10.0.0.1", b"For=\"\\192.0.2.9\"")] + \
     [bytes([m]) + v for m in (2, 5, 8) for v in (b"192.0.2.3", b"192.0.2.3, 10.0.0.1")]
 
+# PROXY protocol headers, v1 and v2, valid and not, some with a request.
+import struct
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def v2hdr(cmd, fam, body):
+    return V2SIG + bytes([0x20 | cmd, fam]) + struct.pack("!H", len(body)) + body
+
+
+pps = [b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n",
+       b"PROXY TCP6 2001:db8::1 ::1 0 65535\r\nGET / HTTP/1.1\r\n\r\n",
+       b"PROXY UNKNOWN\r\n", b"PROXY UNKNOWN ::1 ::1 1 2\r\n",
+       b"PROXY TCP4 ::1 1.2.3.4 1 2\r\n", b"PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
+       b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n", b"GET / HTTP/1.1\r\n\r\n",
+       v2hdr(1, 0x11, bytes(range(12))), v2hdr(1, 0x11, bytes(12) + b"\x01\x00\x02h2"),
+       v2hdr(1, 0x21, bytes(range(36))), v2hdr(0, 0x00, b""), v2hdr(1, 0x00, b""),
+       v2hdr(0, 0x31, bytes(216)), v2hdr(1, 0x21, bytes(12)), v2hdr(1, 0x12, bytes(12)),
+       V2SIG + b"\x21\x11\x02\x00" + bytes(12)]
+
 n1 = write("fuzz_http", requests + responses)
 n2 = write("fuzz_cachepol", pairs)
 n3 = write("fuzz_uri", uris)
 n4 = write("fuzz_sfdict", sfdicts)
 n5 = write("fuzz_realip", realips)
+n6 = write("fuzz_proxyproto", pps)
 print("fuzz_http: %d seeds, fuzz_cachepol: %d seeds, fuzz_uri: %d seeds, "
-      "fuzz_sfdict: %d seeds, fuzz_realip: %d seeds" % (n1, n2, n3, n4, n5))
+      "fuzz_sfdict: %d seeds, fuzz_realip: %d seeds, fuzz_proxyproto: %d seeds"
+      % (n1, n2, n3, n4, n5, n6))
