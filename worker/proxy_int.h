@@ -11,10 +11,12 @@
  *
  *   client.c           accept, TLS handshake, client_run, timers, keep-alive,
  *                      lingering close, close
+ *   ppconn.c           a PROXY protocol header first (proxy_protocol = on)
  *   h1.c               the HTTP/1 front end: heads parsed into the exchange,
  *                      request bodies decoded, answers written, what
  *                      follows an exchange (exchange.h: the seam)
- *   request.c          exchange_begin: check the head, normalize, route, ACL
+ *   request.c          exchange_begin: the real client address (realip.c),
+ *                      check the head, normalize, route, ACL
  *   httpcache.c        cache lookup, collapsed misses, PURGE/BAN
  *   httpcache_hit.c    answers from the cache (hits, stale answers)
  *   reply.c            portico's own answers, lingering close
