@@ -158,8 +158,20 @@ def test():
                "ip_hash: each real address stays on one server", str(by))
         used = set().union(*by.values())
         tap.is_(sorted(used), ["ba", "bb"], "ip_hash: 20 real addresses use both servers")
+
+    with subtest_guard("reload: trusted_proxies changed"):
+        p.write_config(text.replace("trusted_proxies = 127.0.0.0/8 10.0.0.0/8",
+                                    "trusted_proxies = 10.0.0.0/8"))
+        p.signal("HUP")
+        tap.ok(p.wait_log(r"reload: .*global settings changed", 10),
+               "the reload summary names the change")
+
+        def peer_now():
+            ask("/rl", [("X-Forwarded-For", "198.51.100.77")])
+            return hget(seen("/rl"), "X-Real-IP") == "127.0.0.1"
+        tap.ok(wait_until(peer_now, 10), "after it, 127.0.0.1 is no longer trusted")
     p.stop()
 
 
 if __name__ == "__main__":
-    main(test, timeout=120, tests=70)
+    main(test, timeout=120, tests=72)
