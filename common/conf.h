@@ -153,6 +153,14 @@ enum tls_verify_client {
 	TLS_VERIFY_OPTIONAL		/* none is fine; one given must be valid */
 };
 
+/* Where the client address comes from behind a trusted proxy. */
+enum real_ip_header {
+	REAL_IP_INHERIT = 0,	/* a listener's: the [global] one */
+	REAL_IP_XFF,		/* X-Forwarded-For (the default) */
+	REAL_IP_FORWARDED,	/* Forwarded: for= */
+	REAL_IP_X_REAL_IP	/* X-Real-IP */
+};
+
 struct conf_listener {
 	char			*name;
 	const char		*file;
@@ -174,6 +182,12 @@ struct conf_listener {
 	int64_t			 tls_handshake_timeout_ms; /* default 10s */
 	int			 redirect_https;	/* redirect = https */
 	int			 redirect_port;		/* https port, default 443 */
+	/* The real client address (worker/realip.c); none: the [global] ones. */
+	struct conf_cidr	*trusted;	/* trusted_proxies */
+	size_t			 ntrusted;
+	enum real_ip_header	 real_ip_header;	/* INHERIT: the [global] one */
+	int			 proxy_protocol;	/* a PROXY header first; default off */
+	int64_t			 proxy_protocol_timeout_ms; /* default 5s */
 	struct tls_server	*tls;		/* runtime: NULL for plain */
 };
 
@@ -296,6 +310,10 @@ struct conf_global {
 	int			 normalize_path;	/* default for routes, on */
 	int			 pass_client_identity_headers;	/* default for routes, off */
 	int64_t			 tunnel_idle_timeout_ms;	/* default for routes, 10 min */
+	/* Peers whose word on the client address is taken (worker/realip.c). */
+	struct conf_cidr	*trusted;	/* trusted_proxies; none: no one */
+	size_t			 ntrusted;
+	enum real_ip_header	 real_ip_header;	/* default X-Forwarded-For */
 	/* Lines of the keys that name users and files; 0: not set. */
 	int			 user_line;
 	int			 group_line;

@@ -25,6 +25,8 @@
 
 static void	 key_workers(struct loader *, void *, const char *);
 static void	 key_log_level(struct loader *, void *, const char *);
+static void	 key_trusted_proxies(struct loader *, void *, const char *);
+static void	 key_real_ip_header(struct loader *, void *, const char *);
 static void	 key_access_log(struct loader *, void *, const char *);
 static void	 key_g_request_buffering(struct loader *, void *, const char *);
 static void	 key_pass_request_trailers(struct loader *, void *, const char *);
@@ -49,6 +51,8 @@ static const struct key global_keys[] = {
 	{ "pid_file", K_STRING, G(pid_file), 0, 0, 0, NULL, NULL },
 	{ "error_log", K_STRING, G(error_log), 0, 0, 0, NULL, NULL },
 	{ "log_level", K_FUNC, 0, 0, 0, 0, key_log_level, NULL },
+	{ "trusted_proxies", K_FUNC, 0, 0, 0, 1, key_trusted_proxies, NULL },
+	{ "real_ip_header", K_FUNC, 0, 0, 0, 0, key_real_ip_header, NULL },
 	{ "access_log", K_FUNC, 0, 0, 0, 0, key_access_log, NULL },
 	{ "worker_connections", K_INT, G(worker_connections), 1, 1000000, 0,
 	    NULL, NULL },
@@ -129,6 +133,7 @@ conf_global_defaults(struct conf_global *g)
 	g->worker_connections = 10000;
 	g->shutdown_timeout_ms = 30 * 1000;
 	g->client_header_timeout_ms = 30 * 1000;
+	g->real_ip_header = REAL_IP_XFF;
 	g->client_body_timeout_ms = 60 * 1000;
 	g->keepalive_timeout_ms = 75 * 1000;
 	g->send_timeout_ms = 60 * 1000;
@@ -159,6 +164,7 @@ conf_global_clear(struct conf_global *g)
 	free(g->access_log);
 	free(g->client_body_temp_path);
 	free(g->resolver);
+	free(g->trusted);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -178,6 +184,23 @@ key_workers(struct loader *ld, void *obj, const char *v)
 		return;
 	}
 	g->workers = (int)n;
+}
+
+/* trusted_proxies = CIDR [CIDR ...]; repeatable. */
+static void
+key_trusted_proxies(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_global	*g = obj;
+
+	conf_cidr_list_add(ld, "trusted_proxies", v, &g->trusted, &g->ntrusted);
+}
+
+static void
+key_real_ip_header(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_global	*g = obj;
+
+	conf_real_ip_header(ld, v, &g->real_ip_header);
 }
 
 static void

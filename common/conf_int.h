@@ -172,6 +172,8 @@ int	 conf_addr_parse(const char *, int, struct conf_addr *, char *,
 int	 conf_onoff(struct loader *, const char *, const char *, int *);
 void	 conf_cidr_list_add(struct loader *, const char *, const char *,
 	    struct conf_cidr **, size_t *);
+void	 conf_real_ip_header(struct loader *, const char *,
+	    enum real_ip_header *);
 
 /* The section files: defaults and freeing, for conf_load and conf_free. */
 void	 conf_global_defaults(struct conf_global *);

@@ -27,6 +27,8 @@ static void	 key_tls_protocols(struct loader *, void *, const char *);
 static void	 key_tls_client_ca(struct loader *, void *, const char *);
 static void	 key_tls_verify_client(struct loader *, void *, const char *);
 static void	 key_redirect(struct loader *, void *, const char *);
+static void	 key_l_trusted_proxies(struct loader *, void *, const char *);
+static void	 key_l_real_ip_header(struct loader *, void *, const char *);
 static void	 file_add(struct loader *, struct conf_file **, size_t *,
 		    const char *);
 static void	 listener_defaults(struct conf_listener *);
@@ -55,6 +57,11 @@ static const struct key listener_keys[] = {
 	{ "tls_handshake_timeout", K_DURATION, L(tls_handshake_timeout_ms),
 	    1, 0, 0, NULL, NULL },
 	{ "redirect", K_FUNC, 0, 0, 0, 0, key_redirect, NULL },
+	{ "trusted_proxies", K_FUNC, 0, 0, 0, 1, key_l_trusted_proxies, NULL },
+	{ "real_ip_header", K_FUNC, 0, 0, 0, 0, key_l_real_ip_header, NULL },
+	{ "proxy_protocol", K_ONOFF, L(proxy_protocol), 0, 0, 0, NULL, NULL },
+	{ "proxy_protocol_timeout", K_DURATION, L(proxy_protocol_timeout_ms),
+	    1, 0, 0, NULL, NULL },
 };
 
 _Static_assert(NKEYS(listener_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -72,6 +79,7 @@ listener_defaults(struct conf_listener *l)
 	l->tls_protocols = CONF_TLS_V12 | CONF_TLS_V13;
 	l->tls_handshake_timeout_ms = 10 * 1000;
 	l->redirect_port = 443;
+	l->proxy_protocol_timeout_ms = 5 * 1000;
 }
 
 void
@@ -91,7 +99,25 @@ conf_listener_clear(struct conf_listener *l)
 	free(l->name);
 	free(l->addrs);
 	free(l->fds);
+	free(l->trusted);
 	memset(l, 0, sizeof(*l));
+}
+
+/* trusted_proxies = CIDR [CIDR ...]; repeatable; replaces [global]'s. */
+static void
+key_l_trusted_proxies(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_listener	*l = obj;
+
+	conf_cidr_list_add(ld, "trusted_proxies", v, &l->trusted, &l->ntrusted);
+}
+
+static void
+key_l_real_ip_header(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_listener	*l = obj;
+
+	conf_real_ip_header(ld, v, &l->real_ip_header);
 }
 
 static void

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/conf.h"
 #include "common/conf_int.h"
@@ -434,6 +435,21 @@ conf_parse_cidr(const char *s, struct conf_cidr *c)
 		c->prefix = (int)n;
 	}
 	return 0;
+}
+
+/* real_ip_header = X-Forwarded-For | Forwarded | X-Real-IP (any case). */
+void
+conf_real_ip_header(struct loader *ld, const char *v, enum real_ip_header *h)
+{
+	if (strcasecmp(v, "X-Forwarded-For") == 0)
+		*h = REAL_IP_XFF;
+	else if (strcasecmp(v, "Forwarded") == 0)
+		*h = REAL_IP_FORWARDED;
+	else if (strcasecmp(v, "X-Real-IP") == 0)
+		*h = REAL_IP_X_REAL_IP;
+	else
+		conf_err(ld, ld->lineno, "bad real_ip_header '%s': expected "
+		    "X-Forwarded-For, Forwarded or X-Real-IP", v);
 }
 
 /*

@@ -219,6 +219,8 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 	add64(&dst->tunnels_closed, shm_read64(&src->tunnels_closed));
 	add64(&dst->tunnel_bytes_in, shm_read64(&src->tunnel_bytes_in));
 	add64(&dst->tunnel_bytes_out, shm_read64(&src->tunnel_bytes_out));
+	add64(&dst->realip_malformed, shm_read64(&src->realip_malformed));
+	add64(&dst->pp_refused, shm_read64(&src->pp_refused));
 }
 
 void

@@ -58,7 +58,9 @@ struct shm_stats {
 	uint64_t	 tunnels_closed; /* ... and closed: open = the difference */
 	uint64_t	 tunnel_bytes_in;  /* tunnel bytes client to backend */
 	uint64_t	 tunnel_bytes_out; /* tunnel bytes backend to client */
-	uint64_t	 pad[6];
+	uint64_t	 realip_malformed; /* trusted proxy's address field bad */
+	uint64_t	 pp_refused;	/* PROXY protocol headers refused */
+	uint64_t	 pad[4];
 } __attribute__((aligned(64)));
 
 /*

@@ -16,6 +16,8 @@
 #include "common/tls.h"
 #include "master/confdiff.h"
 
+static int	 cidrs_differ(const struct conf_cidr *, size_t,
+		    const struct conf_cidr *, size_t);
 
 static int
 vadd(struct confdiff *d, const char *fmt, va_list ap)
@@ -257,7 +259,11 @@ diff_listener(struct confdiff *d, const struct conf_listener *o,
 	    confdiff_add(d, "listener %s: TLS settings changed", n->name) == -1)
 		return -1;
 	if ((o->backlog != n->backlog || o->redirect_https != n->redirect_https ||
-	    o->redirect_port != n->redirect_port) &&
+	    o->redirect_port != n->redirect_port ||
+	    cidrs_differ(o->trusted, o->ntrusted, n->trusted, n->ntrusted) ||
+	    o->real_ip_header != n->real_ip_header ||
+	    o->proxy_protocol != n->proxy_protocol ||
+	    o->proxy_protocol_timeout_ms != n->proxy_protocol_timeout_ms) &&
 	    confdiff_add(d, "listener %s: settings changed", n->name) == -1)
 		return -1;
 	return 0;
@@ -584,7 +590,9 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 	    o->allow_backslash != n->allow_backslash ||
 	    o->allow_dotdot_above_root != n->allow_dotdot_above_root ||
 	    o->normalize_path != n->normalize_path ||
-	    o->pass_client_identity_headers != n->pass_client_identity_headers) &&
+	    o->pass_client_identity_headers != n->pass_client_identity_headers ||
+	    cidrs_differ(o->trusted, o->ntrusted, n->trusted, n->ntrusted) ||
+	    o->real_ip_header != n->real_ip_header) &&
 	    confdiff_add(d, "global settings changed") == -1)
 		return -1;
 	return 0;

@@ -31,7 +31,7 @@ static struct http_response	 rs;
 static struct http_limits	 lim = { 8192, 16384, 64 };
 static char			 out[8192];
 static size_t			 outlen;
-static const struct fwd_peer	 plain_peer = { "192.0.2.1", 0, NULL };
+static const struct fwd_peer	 plain_peer = { "192.0.2.1", 0, NULL, NULL, 0 };
 
 static void
 setup(void)
@@ -179,7 +179,7 @@ END_TEST
 
 START_TEST(req_ours_replaced)
 {
-	static const struct fwd_peer tls_peer = { "2001:db8::1", 1, "CN=alice" };
+	static const struct fwd_peer tls_peer = { "2001:db8::1", 1, "CN=alice", NULL, 0 };
 
 	/* The client's X-Forwarded-Proto/Host and certificate are not kept. */
 	ck_assert_int_eq(fwd("GET / HTTP/1.1\r\nHost: site\r\n"

@@ -681,6 +681,7 @@ proxy_accept(struct ev_io *io, uint32_t events)
 		c->state = CS_HEAD;
 		ev_timer_init(&c->timer, client_timer_cb);
 		net_ntop((struct sockaddr *)&ss, c->ip, sizeof(c->ip));
+		memcpy(c->peer, c->ip, sizeof(c->peer));
 		if (ev_add(&c->io) == -1) {
 			log_warn("epoll_ctl");
 			close(fd);
@@ -695,16 +696,32 @@ proxy_accept(struct ev_io *io, uint32_t events)
 		metrics_conn_opened();
 		nclients++;
 		shm_stat_inc(&worker.stats->connections);
-		if (ls->conf->tls != NULL &&
-		    (c->tls = tls_conn_accept(ls->conf->tls, fd)) == NULL) {
-			client_close(c);
-			continue;
-		}
-		/* The request usually arrives with the connection: try now. */
-		c->rd_ready = 1;
-		c->wr_ready = 1;
-		client_run(c);
+		if (ls->conf->proxy_protocol)
+			ppconn_start(c);	/* client_start() after it */
+		else
+			client_start(c);
 	}
+}
+
+/*
+ * A connection begins (after its PROXY protocol header, if any): its
+ * TLS, then its first request, which usually arrives with it.
+ */
+void
+client_start(struct client *c)
+{
+	const struct conf_listener	*ls = c->ls->conf;
+
+	c->io.cb = client_cb;
+	ev_timer_init(&c->timer, client_timer_cb);
+	if (ls->tls != NULL &&
+	    (c->tls = tls_conn_accept(ls->tls, c->io.fd)) == NULL) {
+		client_close(c);
+		return;
+	}
+	c->rd_ready = 1;
+	c->wr_ready = 1;
+	client_run(c);
 }
 
 /*

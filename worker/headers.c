@@ -100,7 +100,7 @@ static const struct {
 static const char *const fwd_own_fields[] = {
 	"host", "x-forwarded-for", "x-forwarded-proto", "x-client-cert-subject",
 	"x-forwarded-host", "via", "content-length", "transfer-encoding",
-	"connection", "if-none-match", "if-modified-since",
+	"connection", "if-none-match", "if-modified-since", "x-real-ip",
 };
 
 /*
@@ -389,7 +389,10 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
 		if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
 			list_hold(b, &xff, h);
 			continue;
-		} else if (h->name_len == 3 && http_name_eq(h, "via")) {
+		} else if (peer->real_ip && h->name_len == 9 &&
+		    http_name_eq(h, "x-real-ip"))
+			continue;	/* ours below */
+		else if (h->name_len == 3 && http_name_eq(h, "via")) {
 			list_hold(b, &via, h);
 			continue;
 		} else if (alog && h->name_len == 7 && http_name_eq(h, "referer"))
@@ -398,7 +401,9 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
 			copy_field(r->agent, sizeof(r->agent), h->value, h->value_len);
 		strbuf_field(b, h->name, h->name_len, h->value, h->value_len);
 	}
-	list_end(b, &xff, peer->ip);
+	list_end(b, &xff, peer->hop != NULL ? peer->hop : peer->ip);
+	if (peer->real_ip)
+		strbuf_field(b, "X-Real-IP", 9, peer->ip, strlen(peer->ip));
 	strbuf_str(b, peer->https ? "X-Forwarded-Proto: https\r\n" :
 	    "X-Forwarded-Proto: http\r\n");
 	if (peer->cert_subject != NULL)
@@ -421,7 +426,8 @@ build_request_head(struct client *c, const struct http_request *rq)
 	struct req		*r = c->r;
 	struct strbuf		 b;
 	struct fwd_peer		 peer = { c->ip, c->ls->conf->tls != NULL,
-	    client_cert_subject(c) };
+	    client_cert_subject(c), c->peer,
+	    c->ls->conf->ntrusted > 0 || conf->g.ntrusted > 0 };
 
 	strbuf_init(&b, r->hb, bufsize);
 	if (request_head_build(r, &peer, rq, &b) == -1)

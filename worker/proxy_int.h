@@ -11,10 +11,12 @@
  *
  *   client.c           accept, TLS handshake, client_run, timers, keep-alive,
  *                      lingering close, close
+ *   ppconn.c           a PROXY protocol header first (proxy_protocol = on)
  *   h1.c               the HTTP/1 front end: heads parsed into the exchange,
  *                      request bodies decoded, answers written, what
  *                      follows an exchange (exchange.h: the seam)
- *   request.c          exchange_begin: check the head, normalize, route, ACL
+ *   request.c          exchange_begin: the real client address (realip.c),
+ *                      check the head, normalize, route, ACL
  *   httpcache.c        cache lookup, collapsed misses, PURGE/BAN
  *   httpcache_hit.c    answers from the cache (hits, stale answers)
  *   reply.c            portico's own answers, lingering close
@@ -323,7 +325,8 @@ struct client {
 	uint64_t		 fixed_deadline;
 	struct req		*r;
 	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
-	char			 ip[46];
+	char			 ip[46];	/* the client: peer, or realip's */
+	char			 peer[46];	/* the connection's peer */
 	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
 };
 
@@ -337,6 +340,8 @@ struct fwd_peer {
 	const char	*ip;		/* its address, as text */
 	int		 https;		/* it came in on a TLS listener */
 	const char	*cert_subject;	/* its verified certificate's, or NULL */
+	const char	*hop;		/* the connection's peer; NULL: ip */
+	int		 real_ip;	/* write X-Real-IP (trusted_proxies set) */
 };
 
 /* head_tail()'s length when there is no Content-Length to write. */
@@ -494,6 +499,8 @@ enum step	 step_tunnel(struct client *c);
 uint64_t	 tunnel_deadline(const struct client *c);
 void	 tunnel_closed(struct req *r);
 void	 client_run(struct client *c);
+void	 client_start(struct client *c);
+void	 ppconn_start(struct client *c);	/* ppconn.c */
 void	 client_timer_cb(struct ev_timer *t);
 void	 client_cb(struct ev_io *io, uint32_t events);
 void	 client_close(struct client *c);

@@ -32,6 +32,7 @@
 #include "common/http.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
+#include "worker/realip.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
 #include "worker/worker.h"
@@ -229,6 +230,61 @@ ip_allowed(const char *ip, const struct conf_cidr *list, size_t n)
 	return 0;
 }
 
+/* realip_pick()'s test: whether an address is a trusted proxy. */
+static int
+realip_trusted(const struct sockaddr *sa, void *arg)
+{
+	const struct conf_listener	*ls = arg;
+
+	return ls->ntrusted > 0 ? conf_cidr_match(ls->trusted, ls->ntrusted, sa) :
+	    conf_cidr_match(conf->g.trusted, conf->g.ntrusted, sa);
+}
+
+/*
+ * Who the client of this request is: the peer, or when the peer is a
+ * trusted proxy (trusted_proxies of the listener, else of [global]) the
+ * address it vouches for in real_ip_header.  A malformed value keeps
+ * the peer's address; it is counted and logged (once a second at most).
+ */
+static void
+realip_apply(struct client *c, const struct http_request *rq)
+{
+	static struct ratelimit		 rl;
+	const struct conf_listener	*ls = c->ls->conf;
+	const struct conf_cidr		*t = ls->trusted;
+	size_t				 nt = ls->ntrusted;
+	enum real_ip_header		 kind = ls->real_ip_header;
+	char				 ip[sizeof(c->ip)];
+	int				 rc;
+
+	memcpy(c->ip, c->peer, sizeof(c->ip));
+	if (nt == 0) {
+		t = conf->g.trusted;
+		nt = conf->g.ntrusted;
+	}
+	if (kind == REAL_IP_INHERIT)
+		kind = conf->g.real_ip_header;
+	if (nt == 0 || !ip_allowed(c->peer, t, nt))
+		return;
+	rc = realip_pick(kind, rq->headers, rq->nheaders, realip_trusted,
+	    (void *)ls, ip, sizeof(ip));
+	if (rc == 1)
+		memcpy(c->ip, ip, sizeof(c->ip));
+	else if (rc == -1) {
+		shm_stat_inc(&worker.stats->realip_malformed);
+		if (rl.last != ev_wall) {
+			log_info("client %s: malformed %s from a trusted proxy: "
+			    "keeping its address; %lu more since the last "
+			    "message", c->peer, kind == REAL_IP_FORWARDED ?
+			    "Forwarded" : kind == REAL_IP_X_REAL_IP ?
+			    "X-Real-IP" : "X-Forwarded-For", rl.skipped);
+			rl.last = ev_wall;
+			rl.skipped = 0;
+		} else
+			rl.skipped++;
+	}
+}
+
 /* Whether the client's address is in the route's allow list. */
 static int
 client_allowed(const struct client *c, const struct conf_route *rt)
@@ -376,5 +432,6 @@ exchange_begin(struct client *c)
 	if (alog)
 		log_request_line(r->line, sizeof(r->line), rq);
 	shm_stat_inc(&worker.stats->requests);
+	realip_apply(c, rq);
 	return request_route(c);
 }

@@ -185,6 +185,12 @@ status_prom_totals(struct strbuf *b, const struct shm_stats *tot)
 	prom_one(b, "portico_connections_refused_total", "counter",
 	    "Client connections refused over worker_connections (503).",
 	    tot->connections_refused);
+	prom_one(b, "portico_realip_malformed_total", "counter",
+	    "Malformed client address fields from trusted proxies (peer kept).",
+	    tot->realip_malformed);
+	prom_one(b, "portico_proxy_protocol_refused_total", "counter",
+	    "Connections closed for a missing, malformed, late or untrusted "
+	    "PROXY protocol header.", tot->pp_refused);
 	prom_one(b, "portico_requests_total", "counter",
 	    "Request heads received.", tot->requests);
 	metrics_prom_family(b, "portico_responses_total", "counter",
@@ -236,11 +242,13 @@ status_json_totals(struct strbuf *b, const struct shm_stats *tot)
 	struct cache_stats	 cs;
 
 	strbuf_fmt(b, "\"connections\":%llu,"
-	    "\"connections_refused\":%llu,\"requests\":%llu,"
-	    "\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
+	    "\"connections_refused\":%llu,\"realip_malformed\":%llu,"
+	    "\"proxy_protocol_refused\":%llu,\"requests\":%llu,\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
 	    "\"4xx\":%llu,\"5xx\":%llu},\"upstream_errors\":%llu,",
 	    (unsigned long long)tot->connections,
 	    (unsigned long long)tot->connections_refused,
+	    (unsigned long long)tot->realip_malformed,
+	    (unsigned long long)tot->pp_refused,
 	    (unsigned long long)tot->requests,
 	    (unsigned long long)tot->status[1], (unsigned long long)tot->status[2],
 	    (unsigned long long)tot->status[3], (unsigned long long)tot->status[4],

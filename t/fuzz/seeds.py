@@ -177,9 +177,45 @@ sfdicts = [b"max-age=60", b"max-age=60, no-store", b"s-maxage=600, must-revalida
            b"must-understand, no-store, max-age=60", b"a=tok/en:x*, b=*",
            b"a=\"x\nb\"", b"  max-age=60  ", b"max-age=60,,no-store"]
 
+# Client address fields from trusted proxies (worker/realip.c): the first
+# byte picks X-Forwarded-For (0), Forwarded (1) or X-Real-IP (2), and 10/8
+# trusted (+0), everything (+3) or nothing (+6).
+realips = [bytes([m]) + v for m in (0, 3, 6) for v in (
+    b"192.0.2.1", b"6.6.6.6, 192.0.2.1, 10.0.0.1", b"10.9.9.9, 10.0.0.1",
+    b"2001:db8::1, fd00::2", b" 192.0.2.1 ,, 10.0.0.1,", b"192.0.2.1:80",
+    b"6.6.6.6\n10.0.0.5", b"", b"unknown")] + \
+    [bytes([m]) + v for m in (1, 4, 7) for v in (
+        b"for=192.0.2.60;proto=http;by=203.0.113.43",
+        b"for=6.6.6.6, for=\"[2001:db8::7]:4711\", for=10.0.0.9",
+        b"for=unknown", b"for=_hidden, for=10.0.0.1", b"for=\"192.0.2.1",
+        b"for=10.0.0.2;host=\"a;b,c\", for=10.0.0.1", b"For=\"\\192.0.2.9\"")] + \
+    [bytes([m]) + v for m in (2, 5, 8) for v in (b"192.0.2.3", b"192.0.2.3, 10.0.0.1")]
+
+# PROXY protocol headers, v1 and v2, valid and not, some with a request.
+import struct
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def v2hdr(cmd, fam, body):
+    return V2SIG + bytes([0x20 | cmd, fam]) + struct.pack("!H", len(body)) + body
+
+
+pps = [b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n",
+       b"PROXY TCP6 2001:db8::1 ::1 0 65535\r\nGET / HTTP/1.1\r\n\r\n",
+       b"PROXY UNKNOWN\r\n", b"PROXY UNKNOWN ::1 ::1 1 2\r\n",
+       b"PROXY TCP4 ::1 1.2.3.4 1 2\r\n", b"PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
+       b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n", b"GET / HTTP/1.1\r\n\r\n",
+       v2hdr(1, 0x11, bytes(range(12))), v2hdr(1, 0x11, bytes(12) + b"\x01\x00\x02h2"),
+       v2hdr(1, 0x21, bytes(range(36))), v2hdr(0, 0x00, b""), v2hdr(1, 0x00, b""),
+       v2hdr(0, 0x31, bytes(216)), v2hdr(1, 0x21, bytes(12)), v2hdr(1, 0x12, bytes(12)),
+       V2SIG + b"\x21\x11\x02\x00" + bytes(12)]
+
 n1 = write("fuzz_http", requests + responses)
 n2 = write("fuzz_cachepol", pairs)
 n3 = write("fuzz_uri", uris)
 n4 = write("fuzz_sfdict", sfdicts)
+n5 = write("fuzz_realip", realips)
+n6 = write("fuzz_proxyproto", pps)
 print("fuzz_http: %d seeds, fuzz_cachepol: %d seeds, fuzz_uri: %d seeds, "
-      "fuzz_sfdict: %d seeds" % (n1, n2, n3, n4))
+      "fuzz_sfdict: %d seeds, fuzz_realip: %d seeds, fuzz_proxyproto: %d seeds"
+      % (n1, n2, n3, n4, n5, n6))

@@ -1,0 +1,40 @@
+/*
+ * proxyproto.h: the PROXY protocol header (versions 1 and 2, HAProxy's
+ * proxy-protocol.txt) a load balancer sends before the connection's own
+ * bytes, parsed strictly (common/proxyproto.c).
+ */
+#ifndef PORTICO_PROXYPROTO_H
+#define PORTICO_PROXYPROTO_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+
+/* The longest version 1 header, CRLF included (the specification's). */
+#define PP_V1_MAX	107
+/* The fixed part of a version 2 header: signature, command, family, length. */
+#define PP_V2_HEAD	16
+/* The longest version 2 header taken: addresses and up to 512 bytes of TLVs. */
+#define PP_V2_MAX	(PP_V2_HEAD + 36 + 512)
+/* Bytes to look at to be sure of a whole header. */
+#define PP_MAX		PP_V2_MAX
+
+struct pp_header {
+	int			 version;	/* 1 or 2 */
+	int			 local;		/* LOCAL, UNKNOWN or UNSPEC: keep the peer */
+	struct sockaddr_storage	 src;		/* the client (when !local) */
+	struct sockaddr_storage	 dst;		/* the address it connected to */
+	size_t			 len;		/* bytes of the header */
+};
+
+/*
+ * Parse the header at the start of buf[0..n).  Returns the header's
+ * length (> 0) with *h filled, 0 when the bytes so far are the start of
+ * a valid header but not all of it, or -1 when they cannot be one, with
+ * *why saying why (a static string).
+ */
+ssize_t	 pp_parse(const unsigned char *buf, size_t n, struct pp_header *h,
+	    const char **why);
+
+#endif

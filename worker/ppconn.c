@@ -1,0 +1,135 @@
+/*
+ * ppconn.c: the PROXY protocol header on a listener with proxy_protocol
+ * = on.  Before anything else (before TLS on a TLS listener) the header
+ * is read within proxy_protocol_timeout, only from trusted_proxies when
+ * they are set; its source address becomes the client's (LOCAL and
+ * UNKNOWN keep the peer's).  The header is looked at with MSG_PEEK and
+ * then only its own bytes are taken, so what follows it (a TLS
+ * ClientHello, a request) stays in the socket for client_start().  A
+ * missing, malformed, late or untrusted header closes the connection:
+ * counted and logged at info, once a second at most.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/net.h"
+#include "common/proxyproto.h"
+#include "common/shm.h"
+#include "worker/event.h"
+#include "common/http.h"
+#include "worker/proxy.h"
+#include "worker/proxy_int.h"
+#include "worker/worker.h"
+
+/* Close a connection whose header is refused: counted, logged. */
+static void
+pp_refuse(struct client *c, const char *why)
+{
+	static struct ratelimit	 rl;
+
+	shm_stat_inc(&worker.stats->pp_refused);
+	if (rl.last != ev_wall) {
+		log_info("client %s: PROXY protocol header refused: %s; %lu "
+		    "more since the last message", c->peer, why, rl.skipped);
+		rl.last = ev_wall;
+		rl.skipped = 0;
+	} else
+		rl.skipped++;
+	client_close(c);
+}
+
+/* Look at what came in: a whole header, more to wait for, or a refusal. */
+static void
+pp_try(struct client *c, uint32_t events)
+{
+	unsigned char		 buf[PP_MAX];
+	struct pp_header	 h;
+	const char		*why;
+	ssize_t			 n, len;
+
+	n = recv(c->io.fd, buf, sizeof(buf), MSG_PEEK);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		pp_refuse(c, strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		pp_refuse(c, "closed before the header");
+		return;
+	}
+	len = pp_parse(buf, (size_t)n, &h, &why);
+	if (len == -1) {
+		pp_refuse(c, why);
+		return;
+	}
+	if (len == 0) {
+		/* Peeked bytes stay: only new ones or the FIN wake us. */
+		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			pp_refuse(c, "closed within the header");
+		return;
+	}
+	if (recv(c->io.fd, buf, (size_t)len, 0) != len) {
+		pp_refuse(c, "header could not be read");
+		return;
+	}
+	if (!h.local) {
+		net_ntop((struct sockaddr *)&h.src, c->ip, sizeof(c->ip));
+		memcpy(c->peer, c->ip, sizeof(c->peer));
+	}
+	ev_timer_cancel(&c->timer);
+	client_start(c);
+}
+
+static void
+pp_io_cb(struct ev_io *io, uint32_t events)
+{
+	pp_try((struct client *)io, events);
+}
+
+static void
+pp_timer_cb(struct ev_timer *t)
+{
+	struct client	*c = (struct client *)((char *)t -
+	    offsetof(struct client, timer));
+
+	pp_refuse(c, "none within proxy_protocol_timeout");
+}
+
+/*
+ * A connection accepted on a proxy_protocol listener: from a peer that
+ * trusted_proxies (the listener's, else [global]'s) leaves out it is
+ * closed at once; else its header is awaited.
+ */
+void
+ppconn_start(struct client *c)
+{
+	const struct conf_listener	*ls = c->ls->conf;
+	const struct conf_cidr		*t = ls->trusted;
+	size_t				 nt = ls->ntrusted;
+
+	if (nt == 0) {
+		t = conf->g.trusted;
+		nt = conf->g.ntrusted;
+	}
+	if (nt > 0 && !ip_allowed(c->peer, t, nt)) {
+		pp_refuse(c, "peer not in trusted_proxies");
+		return;
+	}
+	c->io.cb = pp_io_cb;
+	ev_timer_init(&c->timer, pp_timer_cb);
+	ev_timer_set(&c->timer, ev_now + ls->proxy_protocol_timeout_ms);
+	pp_try(c, 0);
+}
