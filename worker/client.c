@@ -460,6 +460,41 @@ client_close(struct client *c)
 }
 
 /*
+ * The connection's peer is sa: kept as bytes, and as text in c->ip (the
+ * client's address until realip_apply finds a real one).
+ */
+void
+client_peer_set(struct client *c, const struct sockaddr *sa)
+{
+	c->peer_af = 0;
+	if (sa->sa_family == AF_INET) {
+		c->peer_af = AF_INET;
+		memcpy(c->peer_addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		c->peer_af = AF_INET6;
+		memcpy(c->peer_addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+	c->ip_real = 0;
+	net_ntop(sa, c->ip, sizeof(c->ip));
+}
+
+/*
+ * The connection's peer as text: c->ip, unless a trusted proxy's field
+ * put the real client there; then written into buf (cap >= 46).
+ */
+const char *
+client_peer(const struct client *c, char *buf, size_t cap)
+{
+	if (!c->ip_real)
+		return c->ip;
+	if (c->peer_af == 0)
+		snprintf(buf, cap, "unix");
+	else if (inet_ntop(c->peer_af, c->peer_addr, buf, cap) == NULL)
+		snprintf(buf, cap, "?");
+	return buf;
+}
+
+/*
  * Close with a reset: the client must not take a cut-short body for a
  * whole one (a close-delimited body would otherwise look complete).
  */
@@ -680,8 +715,7 @@ proxy_accept(struct ev_io *io, uint32_t events)
 		c->ls = ls;
 		c->state = CS_HEAD;
 		ev_timer_init(&c->timer, client_timer_cb);
-		net_ntop((struct sockaddr *)&ss, c->ip, sizeof(c->ip));
-		memcpy(c->peer, c->ip, sizeof(c->peer));
+		client_peer_set(c, (struct sockaddr *)&ss);
 		if (ev_add(&c->io) == -1) {
 			log_warn("epoll_ctl");
 			close(fd);

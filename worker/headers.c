@@ -425,8 +425,9 @@ build_request_head(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
 	struct strbuf		 b;
+	char			 hop[sizeof(c->ip)];
 	struct fwd_peer		 peer = { c->ip, c->ls->conf->tls != NULL,
-	    client_cert_subject(c), c->peer,
+	    client_cert_subject(c), client_peer(c, hop, sizeof(hop)),
 	    c->ls->conf->ntrusted > 0 || conf->g.ntrusted > 0 };
 
 	strbuf_init(&b, r->hb, bufsize);

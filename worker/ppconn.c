@@ -42,7 +42,7 @@ pp_refuse(struct client *c, const char *why)
 	shm_stat_inc(&worker.stats->pp_refused);
 	if (rl.last != ev_wall) {
 		log_info("client %s: PROXY protocol header refused: %s; %lu "
-		    "more since the last message", c->peer, why, rl.skipped);
+		    "more since the last message", c->ip, why, rl.skipped);
 		rl.last = ev_wall;
 		rl.skipped = 0;
 	} else
@@ -86,8 +86,7 @@ pp_try(struct client *c, uint32_t events)
 		return;
 	}
 	if (!h.local) {
-		net_ntop((struct sockaddr *)&h.src, c->ip, sizeof(c->ip));
-		memcpy(c->peer, c->ip, sizeof(c->peer));
+		client_peer_set(c, (struct sockaddr *)&h.src);
 	}
 	ev_timer_cancel(&c->timer);
 	client_start(c);
@@ -124,7 +123,7 @@ ppconn_start(struct client *c)
 		t = conf->g.trusted;
 		nt = conf->g.ntrusted;
 	}
-	if (nt > 0 && !ip_allowed(c->peer, t, nt)) {
+	if (nt > 0 && !ip_allowed(c->ip, t, nt)) {
 		pp_refuse(c, "peer not in trusted_proxies");
 		return;
 	}

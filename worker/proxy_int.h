@@ -325,8 +325,16 @@ struct client {
 	uint64_t		 fixed_deadline;
 	struct req		*r;
 	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
+	unsigned		 ip_real:1;	/* ip is realip's, not the peer's */
+	/*
+	 * The connection's peer (the accepted socket's, or the PROXY
+	 * header's source), as bytes: its text is ip unless ip_real
+	 * (client_peer).  17 bytes, not 46: an idle connection is this
+	 * struct.
+	 */
+	uint8_t			 peer_af;	/* AF_INET, AF_INET6; 0: unix */
+	uint8_t			 peer_addr[16];
 	char			 ip[46];	/* the client: peer, or realip's */
-	char			 peer[46];	/* the connection's peer */
 	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
 };
 
@@ -504,6 +512,8 @@ void	 ppconn_start(struct client *c);	/* ppconn.c */
 void	 client_timer_cb(struct ev_timer *t);
 void	 client_cb(struct ev_io *io, uint32_t events);
 void	 client_close(struct client *c);
+void	 client_peer_set(struct client *c, const struct sockaddr *sa);
+const char *	client_peer(const struct client *c, char *buf, size_t cap);
 void	 client_abort(struct client *c);
 void	 client_cut(struct client *c);
 void	 client_detach(struct client *c);

@@ -257,25 +257,32 @@ realip_apply(struct client *c, const struct http_request *rq)
 	char				 ip[sizeof(c->ip)];
 	int				 rc;
 
-	memcpy(c->ip, c->peer, sizeof(c->ip));
+	if (c->ip_real) {
+		/* The last request's real client: back to the peer. */
+		c->ip_real = 0;
+		(void)client_peer(c, ip, sizeof(ip));
+		memcpy(c->ip, ip, sizeof(c->ip));
+	}
 	if (nt == 0) {
 		t = conf->g.trusted;
 		nt = conf->g.ntrusted;
 	}
 	if (kind == REAL_IP_INHERIT)
 		kind = conf->g.real_ip_header;
-	if (nt == 0 || !ip_allowed(c->peer, t, nt))
+	if (nt == 0 || !ip_allowed(c->ip, t, nt))
 		return;
 	rc = realip_pick(kind, rq->headers, rq->nheaders, realip_trusted,
 	    (void *)ls, ip, sizeof(ip));
-	if (rc == 1)
+	if (rc == 1) {
 		memcpy(c->ip, ip, sizeof(c->ip));
+		c->ip_real = 1;
+	}
 	else if (rc == -1) {
 		shm_stat_inc(&worker.stats->realip_malformed);
 		if (rl.last != ev_wall) {
 			log_info("client %s: malformed %s from a trusted proxy: "
 			    "keeping its address; %lu more since the last "
-			    "message", c->peer, kind == REAL_IP_FORWARDED ?
+			    "message", c->ip, kind == REAL_IP_FORWARDED ?
 			    "Forwarded" : kind == REAL_IP_X_REAL_IP ?
 			    "X-Real-IP" : "X-Forwarded-For", rl.skipped);
 			rl.last = ev_wall;
