@@ -67,6 +67,7 @@ struct conf_server {
 	int			 line;
 	/* TLS to this server (the "tls" option, or the upstream's tls = on). */
 	int			 tls;
+	int			 send_proxy;	/* 0, or PROXY protocol 1 or 2 first */
 	char			*host;		/* host name as written; NULL for an IP */
 	/*
 	 * A slot of a resolve or srv line: its address comes from DNS, in

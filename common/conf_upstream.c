@@ -250,6 +250,20 @@ server_option(struct loader *ld, const char *tok, struct conf_server *s,
 			bad = 1;
 		}
 		s->tls = 1;
+	} else if (strncmp(tok, "send_proxy=", 11) == 0) {
+		if (s->send_proxy) {
+			conf_err(ld, ld->lineno, "server option "
+			    "'send_proxy' given twice");
+			bad = 1;
+		} else if (strcmp(tok + 11, "v1") == 0)
+			s->send_proxy = 1;
+		else if (strcmp(tok + 11, "v2") == 0)
+			s->send_proxy = 2;
+		else {
+			conf_err(ld, ld->lineno, "bad server option "
+			    "'%s': send_proxy must be v1 or v2", tok);
+			bad = 1;
+		}
 	} else if (strcmp(tok, "resolve") == 0 || strcmp(tok, "srv") == 0) {
 		if (s->dns != CONF_DNS_NONE) {
 			conf_err(ld, ld->lineno, "server option '%s' after "
@@ -270,8 +284,8 @@ server_option(struct loader *ld, const char *tok, struct conf_server *s,
 			s->dns_slots = (int)n;
 	} else {
 		conf_err(ld, ld->lineno, "unknown server option '%s' "
-		    "(expected weight=N, backup, max_conns=N, tls, resolve, "
-		    "srv or max_addresses=N)", tok);
+		    "(expected weight=N, backup, max_conns=N, tls, "
+		    "send_proxy=v1|v2, resolve, srv or max_addresses=N)", tok);
 		bad = 1;
 	}
 	return bad ? -1 : 0;

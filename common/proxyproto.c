@@ -7,7 +7,8 @@
  * signature, version 2, the LOCAL or PROXY command, TCP over IPv4 or IPv6
  * (or UNSPEC, or any family with LOCAL), an address block at least as long
  * as the family needs and a total length of at most PP_V2_MAX.  TLVs are
- * skipped.  No state, no allocation: t/check_proxyproto.c and
+ * skipped.  pp_build_v1 and pp_build_v2 write the headers portico sends
+ * to a send_proxy server.  No state, no allocation: t/check_proxyproto.c and
  * t/fuzz/fuzz_proxyproto.c run it alone.
  */
 #ifdef HAVE_CONFIG_H
@@ -20,6 +21,7 @@
 #include <arpa/inet.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/proxyproto.h"
@@ -251,4 +253,92 @@ pp_parse(const unsigned char *buf, size_t n, struct pp_header *h,
 		return -1;
 	}
 	return v2_parse(buf, n, h, why);
+}
+
+/* The families of src and dst, when both are AF_INET or both AF_INET6. */
+static int
+build_family(const struct sockaddr *src, const struct sockaddr *dst)
+{
+	if (src->sa_family != dst->sa_family)
+		return -1;
+	if (src->sa_family != AF_INET && src->sa_family != AF_INET6)
+		return -1;
+	return src->sa_family;
+}
+
+ssize_t
+pp_build_v1(char *buf, size_t cap, const struct sockaddr *src,
+    const struct sockaddr *dst)
+{
+	char	 sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN];
+	int	 af, n;
+	unsigned sp, dp;
+
+	if (src == NULL)
+		n = snprintf(buf, cap, "PROXY UNKNOWN\r\n");
+	else {
+		if ((af = build_family(src, dst)) == -1)
+			return -1;
+		if (af == AF_INET) {
+			const struct sockaddr_in *s4 = (const void *)src;
+			const struct sockaddr_in *d4 = (const void *)dst;
+
+			inet_ntop(af, &s4->sin_addr, sa, sizeof(sa));
+			inet_ntop(af, &d4->sin_addr, da, sizeof(da));
+			sp = ntohs(s4->sin_port);
+			dp = ntohs(d4->sin_port);
+		} else {
+			const struct sockaddr_in6 *s6 = (const void *)src;
+			const struct sockaddr_in6 *d6 = (const void *)dst;
+
+			inet_ntop(af, &s6->sin6_addr, sa, sizeof(sa));
+			inet_ntop(af, &d6->sin6_addr, da, sizeof(da));
+			sp = ntohs(s6->sin6_port);
+			dp = ntohs(d6->sin6_port);
+		}
+		n = snprintf(buf, cap, "PROXY %s %s %s %u %u\r\n",
+		    af == AF_INET ? "TCP4" : "TCP6", sa, da, sp, dp);
+	}
+	if (n < 0 || (size_t)n >= cap)
+		return -1;
+	return n;
+}
+
+ssize_t
+pp_build_v2(unsigned char *buf, size_t cap, const struct sockaddr *src,
+    const struct sockaddr *dst)
+{
+	size_t	 alen = 0;
+	int	 af = 0;
+
+	if (src != NULL) {
+		if ((af = build_family(src, dst)) == -1)
+			return -1;
+		alen = af == AF_INET ? 12 : 36;
+	}
+	if (cap < PP_V2_HEAD + alen)
+		return -1;
+	memcpy(buf, v2sig, sizeof(v2sig));
+	buf[12] = src == NULL ? 0x20 : 0x21;	/* version 2, LOCAL or PROXY */
+	buf[13] = af == 0 ? 0x00 : af == AF_INET ? 0x11 : 0x21;	/* STREAM */
+	buf[14] = (unsigned char)(alen >> 8);
+	buf[15] = (unsigned char)alen;
+	if (af == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)src;
+		const struct sockaddr_in *d4 = (const void *)dst;
+
+		memcpy(buf + 16, &s4->sin_addr, 4);
+		memcpy(buf + 20, &d4->sin_addr, 4);
+		memcpy(buf + 24, &s4->sin_port, 2);
+		memcpy(buf + 26, &d4->sin_port, 2);
+	} else if (af == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)src;
+		const struct sockaddr_in6 *d6 = (const void *)dst;
+
+		memcpy(buf + 16, &s6->sin6_addr, 16);
+		memcpy(buf + 32, &d6->sin6_addr, 16);
+		memcpy(buf + 48, &s6->sin6_port, 2);
+		memcpy(buf + 50, &d6->sin6_port, 2);
+	}
+	return (ssize_t)(PP_V2_HEAD + alen);
 }

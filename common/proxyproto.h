@@ -37,4 +37,18 @@ struct pp_header {
 ssize_t	 pp_parse(const unsigned char *buf, size_t n, struct pp_header *h,
 	    const char **why);
 
+/*
+ * Write a header saying the connection comes from src and was made to
+ * dst (both AF_INET or both AF_INET6) into buf[0..cap): version 1 text or
+ * version 2 binary with the PROXY command.  With src NULL, the header
+ * carries no address: version 1 "PROXY UNKNOWN", version 2 LOCAL (a
+ * health check's).  Returns its length, or -1 when the families differ
+ * or are not IP, or cap is too small (PP_V1_MAX and PP_V2_HEAD + 36
+ * always do).
+ */
+ssize_t	 pp_build_v1(char *buf, size_t cap, const struct sockaddr *src,
+	    const struct sockaddr *dst);
+ssize_t	 pp_build_v2(unsigned char *buf, size_t cap,
+	    const struct sockaddr *src, const struct sockaddr *dst);
+
 #endif

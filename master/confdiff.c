@@ -336,7 +336,8 @@ diff_servers(struct confdiff *d, const struct conf_upstream *o,
 		    ns->weight) == -1)
 			return -1;
 		if ((os->backup != ns->backup || os->max_conns != ns->max_conns ||
-		    os->tls != ns->tls || str_differ(os->host, ns->host)) &&
+		    os->tls != ns->tls || os->send_proxy != ns->send_proxy ||
+		    str_differ(os->host, ns->host)) &&
 		    confdiff_add(d, "upstream %s: server %s options changed",
 		    n->name, ns->addr.text) == -1)
 			return -1;

@@ -45,6 +45,7 @@
 #include "common/net.h"
 #include "common/proc.h"
 #include "common/proctitle.h"
+#include "common/proxyproto.h"
 #include "master/health.h"
 #include "master/resolver.h"
 
@@ -464,6 +465,39 @@ probe_recv(struct hsrv *h, uint64_t now)
 	}
 }
 
+/*
+ * A send_proxy server expects a PROXY header on every connection: a
+ * probe's carries no address (version 2 LOCAL, version 1 UNKNOWN), so
+ * the server takes the probe's own.  Written into buf; its length.
+ */
+static size_t
+probe_pp(const struct conf_server *cs, char *buf, size_t cap)
+{
+	ssize_t	 n = 0;
+
+	if (cs->send_proxy == 1)
+		n = pp_build_v1(buf, cap, NULL, NULL);
+	else if (cs->send_proxy == 2)
+		n = pp_build_v2((unsigned char *)buf, cap, NULL, NULL);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* A tcp probe connected: send the PROXY header first if the server wants one. */
+static void
+probe_tcp_done(struct hsrv *h, uint64_t now)
+{
+	char	 pp[PP_V1_MAX];
+	size_t	 n;
+
+	n = probe_pp(h->cs, pp, sizeof(pp));
+	if (n > 0 && send(h->fd, pp, n, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+	    (ssize_t)n) {
+		probe_done(h, 0, now, "PROXY header not sent");
+		return;
+	}
+	probe_done(h, 1, now, "connected");
+}
+
 static void
 probe_event(struct hsrv *h, uint32_t events, uint64_t now)
 {
@@ -481,7 +515,7 @@ probe_event(struct hsrv *h, uint32_t events, uint64_t now)
 			return;
 		}
 		if (h->req == NULL) {
-			probe_done(h, 1, now, "connected");
+			probe_tcp_done(h, now);
 			return;
 		}
 		h->phase = PH_SEND;
@@ -633,10 +667,13 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 				    h->cs->dns != CONF_DNS_NONE)
 					host = h->cs->dns_name;
 				len = strlen(up->health_method) +
-				    strlen(up->health_path) + strlen(host) + 100;
+				    strlen(up->health_path) + strlen(host) + 100 +
+				    PP_V1_MAX;
 				if ((h->req = malloc(len)) == NULL)
 					return -1;
-				h->reqlen = (size_t)snprintf(h->req, len,
+				h->reqlen = probe_pp(h->cs, h->req, len);
+				h->reqlen += (size_t)snprintf(h->req + h->reqlen,
+				    len - h->reqlen,
 				    "%s %s HTTP/1.1\r\nHost: %s\r\n"
 				    "User-Agent: portico-health\r\n"
 				    "Connection: close\r\n\r\n",

@@ -1155,6 +1155,20 @@ START_TEST(test_balancing_keys)
 	expect_upstream_error("server = 10.0.0.2:80 max_conns=0", "max_conns");
 	expect_upstream_error("server = 10.0.0.2:80 backup backup", "twice");
 	expect_upstream_error("server = 10.0.0.2:80 slow", "unknown server option");
+	expect_upstream_error("server = 10.0.0.2:80 send_proxy=v3",
+	    "send_proxy must be v1 or v2");
+	expect_upstream_error("server = 10.0.0.2:80 send_proxy=",
+	    "send_proxy must be v1 or v2");
+	expect_upstream_error("server = 10.0.0.2:80 send_proxy=v1 send_proxy=v2",
+	    "'send_proxy' given twice");
+	c = load_ok(TAIL "[upstream s]\nserver = 10.0.0.1:80 send_proxy=v1\n"
+	    "server = 10.0.0.2:80 tls send_proxy=v2\nserver = 10.0.0.3:80\n");
+	ck_assert_int_eq(c->upstreams[0].servers[0].send_proxy, 0);
+	ck_assert_int_eq(c->upstreams[1].servers[0].send_proxy, 1);
+	ck_assert_int_eq(c->upstreams[1].servers[1].send_proxy, 2);
+	ck_assert_int_eq(c->upstreams[1].servers[1].tls, 1);
+	ck_assert_int_eq(c->upstreams[1].servers[2].send_proxy, 0);
+	conf_free(c);
 }
 END_TEST
 

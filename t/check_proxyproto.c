@@ -208,6 +208,88 @@ START_TEST(v2_refused)
 }
 END_TEST
 
+/* Fill an address of family af from text and port. */
+static void
+mkaddr(struct sockaddr_storage *ss, int af, const char *ip, int port)
+{
+	memset(ss, 0, sizeof(*ss));
+	ss->ss_family = af;
+	if (af == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		ck_assert_int_eq(inet_pton(af, ip, &s4->sin_addr), 1);
+		s4->sin_port = htons(port);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		ck_assert_int_eq(inet_pton(af, ip, &s6->sin6_addr), 1);
+		s6->sin6_port = htons(port);
+	}
+}
+
+/* Built headers parse back to the same addresses. */
+START_TEST(build_roundtrip)
+{
+	static const struct { int af; const char *s, *d; } cases[] = {
+		{ AF_INET, "192.0.2.7", "127.0.0.1" },
+		{ AF_INET6, "2001:db8::1", "::1" },
+	};
+	struct sockaddr_storage	 src, dst, other;
+	struct pp_header	 ph;
+	unsigned char		 b[PP_MAX];
+	const char		*w;
+	ssize_t			 n;
+	size_t			 i, sl;
+	int			 v;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		mkaddr(&src, cases[i].af, cases[i].s, 54321);
+		mkaddr(&dst, cases[i].af, cases[i].d, 0 + 8080);
+		sl = cases[i].af == AF_INET ? sizeof(struct sockaddr_in) :
+		    sizeof(struct sockaddr_in6);
+		for (v = 1; v <= 2; v++) {
+			n = v == 1 ? pp_build_v1((char *)b, sizeof(b),
+			    (struct sockaddr *)&src, (struct sockaddr *)&dst) :
+			    pp_build_v2(b, sizeof(b), (struct sockaddr *)&src,
+			    (struct sockaddr *)&dst);
+			ck_assert_int_gt(n, 0);
+			memset(&ph, 0, sizeof(h));
+			ck_assert_int_eq(pp_parse(b, n, &ph, &w), n);
+			ck_assert_int_eq(ph.version, v);
+			ck_assert_int_eq(ph.local, 0);
+			ck_assert_int_eq(memcmp(&ph.src, &src, sl), 0);
+			ck_assert_int_eq(memcmp(&ph.dst, &dst, sl), 0);
+			/* Short of room: refused, not cut. */
+			n = v == 1 ? pp_build_v1((char *)b, 20,
+			    (struct sockaddr *)&src, (struct sockaddr *)&dst) :
+			    pp_build_v2(b, 20, (struct sockaddr *)&src,
+			    (struct sockaddr *)&dst);
+			ck_assert_int_eq(n, -1);
+		}
+	}
+	/* Mixed families: no header. */
+	mkaddr(&other, AF_INET6, "::1", 1);
+	ck_assert_int_eq(pp_build_v1((char *)b, sizeof(b),
+	    (struct sockaddr *)&src, (struct sockaddr *)&dst) > 0, 1);
+	mkaddr(&src, AF_INET, "192.0.2.7", 1);
+	ck_assert_int_eq(pp_build_v1((char *)b, sizeof(b),
+	    (struct sockaddr *)&src, (struct sockaddr *)&other), -1);
+	ck_assert_int_eq(pp_build_v2(b, sizeof(b),
+	    (struct sockaddr *)&src, (struct sockaddr *)&other), -1);
+	/* No address: UNKNOWN and LOCAL, which keep the peer. */
+	n = pp_build_v1((char *)b, sizeof(b), NULL, NULL);
+	ck_assert_int_eq(n, 15);
+	ck_assert_int_eq(memcmp(b, "PROXY UNKNOWN\r\n", 15), 0);
+	ck_assert_int_eq(pp_parse(b, n, &ph, &w), n);
+	ck_assert_int_eq(ph.local, 1);
+	n = pp_build_v2(b, sizeof(b), NULL, NULL);
+	ck_assert_int_eq(n, PP_V2_HEAD);
+	ck_assert_int_eq(pp_parse(b, n, &ph, &w), n);
+	ck_assert_int_eq(ph.version, 2);
+	ck_assert_int_eq(ph.local, 1);
+}
+END_TEST
+
 static Suite *
 pp_suite(void)
 {
@@ -219,6 +301,9 @@ pp_suite(void)
 	tcase_add_test(tc, v1_refused);
 	tcase_add_test(tc, v2_valid);
 	tcase_add_test(tc, v2_refused);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("build");
+	tcase_add_test(tc, build_roundtrip);
 	suite_add_tcase(s, tc);
 	return s;
 }

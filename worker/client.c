@@ -470,9 +470,11 @@ client_peer_set(struct client *c, const struct sockaddr *sa)
 	if (sa->sa_family == AF_INET) {
 		c->peer_af = AF_INET;
 		memcpy(c->peer_addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		c->peer_port = ((const struct sockaddr_in *)sa)->sin_port;
 	} else if (sa->sa_family == AF_INET6) {
 		c->peer_af = AF_INET6;
 		memcpy(c->peer_addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		c->peer_port = ((const struct sockaddr_in6 *)sa)->sin6_port;
 	}
 	c->ip_real = 0;
 	net_ntop(sa, c->ip, sizeof(c->ip));

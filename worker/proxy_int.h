@@ -157,6 +157,9 @@ struct upconn {
 	unsigned		 rdhup:1;	/* the peer's FIN is in: read to the end */
 	struct tls_conn		*tls;		/* NULL: plain TCP */
 	uint32_t		 gen;		/* DNS slot: of the address */
+	/* send_proxy: the PROXY header still to go out before anything. */
+	unsigned char		*pp;
+	uint16_t		 pp_len;
 };
 
 struct server_rt {
@@ -333,6 +336,7 @@ struct client {
 	 * struct.
 	 */
 	uint8_t			 peer_af;	/* AF_INET, AF_INET6; 0: unix */
+	uint16_t		 peer_port;	/* network order (send_proxy) */
 	uint8_t			 peer_addr[16];
 	char			 ip[46];	/* the client: peer, or realip's */
 	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
@@ -478,6 +482,7 @@ enum step	 step_body(struct client *c);
 enum step	 request_start(struct client *c);
 enum step	 request_forward(struct client *c);
 void	 upconn_close(struct upconn *u);
+int	 upconn_send_pp(struct upconn *u);
 void	 req_drop_up(struct req *r);
 void	 upconn_release(struct client *c);
 void	 active_add(struct req *r, struct server_rt *s, int delta);
@@ -632,6 +637,8 @@ up_read(struct upconn *u, void *buf, size_t len)
 static inline ssize_t
 up_writev(struct upconn *u, const struct iovec *iov, int niov)
 {
+	if (u->pp != NULL && upconn_send_pp(u) == -1)
+		return -1;
 	if (u->tls == NULL)
 		return writev(u->io.fd, iov, niov);
 	return tls_conn_writev(u->tls, iov, niov);

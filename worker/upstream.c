@@ -23,6 +23,7 @@
 #include "common/cache.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/proxyproto.h"
 #include "common/shm.h"
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
@@ -89,9 +90,81 @@ request_forward(struct client *c)
 	return upstream_start(c);
 }
 
-/* Take a pooled connection to server s, or open a new one. */
+/*
+ * The PROXY header of a new connection to a send_proxy server, made for
+ * client c: its peer (the accepted socket's, or the PROXY header it came
+ * with) and the listener address it connected to.  When the two are not
+ * of one IP family (a unix listener, a v4 client on a v6 listener), the
+ * header carries no address (version 1 UNKNOWN, version 2 LOCAL).  Kept
+ * in u->pp until up_writev sends it ahead of everything, TLS included.
+ * 0, or -1 out of memory.
+ */
+static int
+upconn_pp(struct upconn *u, const struct client *c, int version)
+{
+	struct sockaddr_storage	 src, dst;
+	struct sockaddr		*sp = NULL, *dp = NULL;
+	socklen_t		 dl = sizeof(dst);
+	unsigned char		 b[PP_V1_MAX];
+	ssize_t			 n;
+
+	memset(&src, 0, sizeof(src));
+	if (c->peer_af != 0 &&
+	    getsockname(c->io.fd, (struct sockaddr *)&dst, &dl) == 0 &&
+	    dst.ss_family == c->peer_af) {
+		src.ss_family = c->peer_af;
+		if (c->peer_af == AF_INET) {
+			memcpy(&((struct sockaddr_in *)&src)->sin_addr,
+			    c->peer_addr, 4);
+			((struct sockaddr_in *)&src)->sin_port = c->peer_port;
+		} else {
+			memcpy(&((struct sockaddr_in6 *)&src)->sin6_addr,
+			    c->peer_addr, 16);
+			((struct sockaddr_in6 *)&src)->sin6_port = c->peer_port;
+		}
+		sp = (struct sockaddr *)&src;
+		dp = (struct sockaddr *)&dst;
+	}
+	n = version == 1 ? pp_build_v1((char *)b, sizeof(b), sp, dp) :
+	    pp_build_v2(b, sizeof(b), sp, dp);
+	if (n <= 0 && sp != NULL)	/* cannot be: say no address */
+		n = version == 1 ? pp_build_v1((char *)b, sizeof(b), NULL, NULL) :
+		    pp_build_v2(b, sizeof(b), NULL, NULL);
+	if (n <= 0 || (u->pp = malloc((size_t)n)) == NULL)
+		return -1;
+	memcpy(u->pp, b, (size_t)n);
+	u->pp_len = (uint16_t)n;
+	return 0;
+}
+
+/*
+ * Send what is left of the PROXY header (up_writev, before any byte of
+ * the connection's own).  0 when it is all out, -1 with errno (EAGAIN:
+ * the connect is not done or the socket is full; wait for writable).
+ */
+int
+upconn_send_pp(struct upconn *u)
+{
+	ssize_t	 n;
+
+	n = send(u->io.fd, u->pp, u->pp_len, MSG_NOSIGNAL);
+	if (n == -1)
+		return -1;
+	if ((size_t)n < u->pp_len) {
+		memmove(u->pp, u->pp + n, u->pp_len - (size_t)n);
+		u->pp_len -= (uint16_t)n;
+		errno = EAGAIN;
+		return -1;
+	}
+	free(u->pp);
+	u->pp = NULL;
+	u->pp_len = 0;
+	return 0;
+}
+
+/* Take a pooled connection to server s, or open a new one for client c. */
 static struct upconn *
-upconn_get(struct server_rt *s)
+upconn_get(struct server_rt *s, const struct client *c)
 {
 	struct upconn	*u;
 	int		 fd;
@@ -142,6 +215,12 @@ upconn_get(struct server_rt *s)
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (s->conf->send_proxy && upconn_pp(u, c, s->conf->send_proxy) == -1) {
+		u->srv = NULL;
+		upconn_close(u);
+		errno = ENOMEM;
+		return NULL;
+	}
 	return u;
 }
 
@@ -163,6 +242,9 @@ upconn_close(struct upconn *u)
 		tls_conn_free(u->tls);
 		u->tls = NULL;
 	}
+	free(u->pp);
+	u->pp = NULL;
+	u->pp_len = 0;
 	close(u->io.fd);
 	u->io.fd = -1;
 	u->owner = NULL;
@@ -208,6 +290,7 @@ upconn_release(struct client *c)
 		u->rdhup = 1;	/* TLS bytes left over: not clean to pool */
 	if (!r->up_reuse || !r->req_done || !r->resp_done || u->rdhup ||
 	    r->ub_pos < r->ub_end || s->nidle >= s->up->conf->keepalive ||
+	    s->conf->send_proxy ||	/* its header names this client */
 	    worker.quitting || upslot_stale(u)) {
 		upconn_close(u);
 		return;
@@ -385,7 +468,7 @@ upstream_start(struct client *c)
 		}
 		balance_tried_set(&r->tried, i);
 		r->server = i;
-		if ((u = upconn_get(&ups->servers[i])) != NULL)
+		if ((u = upconn_get(&ups->servers[i], c)) != NULL)
 			break;
 		if (ups->servers[i].conf->addr.len == 0)
 			continue;	/* a DNS slot emptied since the pick */
