@@ -2,7 +2,8 @@
 # send_proxy=v1|v2 on server lines: a test backend that parses the PROXY
 # header itself sees, on each new connection, the client's address and
 # port and the listener's address and port (v1 text, v2 binary) before
-# the request; a second client's request comes on a connection of its
+# the request (on a tls server the header goes before the handshake);
+# a second client's request comes on a connection of its
 # own with its own header (connections are not pooled across clients);
 # health probes send v1 UNKNOWN / v2 LOCAL first and keep the servers up;
 # portico as the receiver (proxy_protocol = on) takes the header of an
@@ -11,6 +12,7 @@
 import json
 import os
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -20,7 +22,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, subtest_guard, wait_until, hall,
                           free_port, ipv6_available, Portico, require_binary)
-from portico_tls import TLSPortico
+from portico_tls import TLSPortico, Certs, have_openssl
 
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -79,7 +81,8 @@ class PPBackend:
     JSON: the header and the connection's number.  Records every header
     (.headers) and every failure (.errors)."""
 
-    def __init__(self):
+    def __init__(self, tls_ctx=None):
+        self.tls_ctx = tls_ctx          # TLS after the header, as a server
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -102,6 +105,9 @@ class PPBackend:
         s.settimeout(10)
         try:
             h = read_pp(s)
+            if self.tls_ctx is not None:
+                s = self.tls_ctx.wrap_socket(s, server_side=True)
+                h["tls"] = True
             with self.lock:
                 n = len(self.headers)
                 self.headers.append(h)
@@ -156,6 +162,16 @@ def ask(port, path, host="127.0.0.1"):
 
 def test():
     pb = PPBackend()
+    tls_ok = have_openssl()
+    ups_tls = {}
+    if tls_ok:
+        certs = Certs()
+        pem, key = certs.issue("backend", dns=["backend.test"])
+        sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        sctx.load_cert_chain(pem, key)
+        pbt = PPBackend(sctx)
+        ups_tls = {"tls": {"servers": [pbt.addr + " tls send_proxy=v1"],
+                           "tls_ca": certs.ca, "tls_server_name": "backend.test"}}
     probe = {"health_check": "GET /healthz", "health_interval": "300ms",
              "health_timeout": "2s", "health_rise": "1", "health_fall": "2",
              "keepalive": "8"}
@@ -164,7 +180,9 @@ def test():
         "two": dict(probe, servers=[pb.addr + " send_proxy=v2"]),
         "tcp": {"servers": [pb.addr + " send_proxy=v2"], "health_check": "tcp",
                 "health_interval": "300ms", "health_fall": "1"},
+        **ups_tls,
     }, routes=[dict(name="v1", path="/v1/", upstream="one"),
+               dict(name="tls", path="/tls/", upstream="tls" if tls_ok else "one"),
                dict(name="tcp", path="/tcp/", upstream="tcp"),
                dict(name="v2", path="/", upstream="two")])
     p.start()
@@ -190,6 +208,20 @@ def test():
                 tap.ok(j2.get("conn") is not None and j2.get("conn") != j.get("conn"),
                        "v%d: on a connection of its own (not pooled)" % ver,
                        "%s %s" % (j.get("conn"), j2.get("conn")))
+        with subtest_guard("TLS upstream"):
+            if not tls_ok:
+                tap.skip("no openssl command", 3)
+            else:
+                st, j, cport = ask(p.port, "/tls/x")
+                j = j or {}
+                tap.ok("200" in st and j.get("tls") is True, "tls server: the "
+                       "answer came over TLS begun after the header", st)
+                tap.is_((j.get("v"), j.get("src"), j.get("sport")),
+                        (1, "127.0.0.1", cport), "tls server: the v1 header before "
+                        "the handshake names the client")
+                with pbt.lock:
+                    errs = list(pbt.errors)
+                tap.is_(errs, [], "tls server: no failed connection")
         with subtest_guard("health probes"):
             def locals_seen():
                 with pb.lock:
