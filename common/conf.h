@@ -188,6 +188,9 @@ struct conf_listener {
 	size_t			 ntrusted;
 	enum real_ip_header	 real_ip_header;	/* INHERIT: the [global] one */
 	int			 proxy_protocol;	/* a PROXY header first; default off */
+	struct conf_cidr	*access;	/* allow/deny rules in order; none:
+						   everyone */
+	size_t			 naccess;
 	int64_t			 proxy_protocol_timeout_ms; /* default 5s */
 	struct tls_server	*tls;		/* runtime: NULL for plain */
 };
@@ -203,11 +206,15 @@ enum route_handler {
 	HANDLER_STATUS		/* portico's status: JSON, or Prometheus at .../metrics */
 };
 
-/* An address block for allow lists: family, network bytes, prefix length. */
+/*
+ * An address block for address lists: family, network bytes, prefix
+ * length; in access rules (allow/deny) also whether it denies.
+ */
 struct conf_cidr {
 	int			 family;	/* AF_INET or AF_INET6 */
 	unsigned char		 addr[16];
 	int			 prefix;
+	int			 deny;		/* access rules: a deny rule */
 };
 
 /* The most field names in a route's cache_targeted_fields. */
@@ -226,8 +233,9 @@ struct conf_route {
 	char			*upstream_name;
 	struct conf_upstream	*upstream;	/* resolved; NULL for status */
 	enum route_handler	 handler;
-	struct conf_cidr	*allow;		/* clients allowed; none: everyone */
-	size_t			 nallow;	/* (status: loopback only by default) */
+	struct conf_cidr	*allow;		/* allow/deny rules in order; none:
+						   everyone (status: loopback) */
+	size_t			 nallow;
 	/* Response cache (needs the [cache] region; see struct conf_cache). */
 	int			 cache;			/* cache = on */
 	int			 cache_set_cookie;	/* store responses with Set-Cookie */
@@ -398,6 +406,9 @@ int	 conf_parse_cidr(const char *s, struct conf_cidr *c);	/* ADDR[/PREFIX] */
 const char	*conf_log_level_name(enum log_level level);
 /* Whether the address (AF_INET/AF_INET6 sockaddr) is in one of the blocks. */
 int		 conf_cidr_match(const struct conf_cidr *c, size_t n,
+		    const struct sockaddr *sa);
+/* Whether access rules (allow/deny, first match wins) let the address in. */
+int		 conf_access_check(const struct conf_cidr *c, size_t n,
 		    const struct sockaddr *sa);
 
 #endif /* PORTICO_CONF_H */

@@ -170,6 +170,8 @@ int	 conf_port(const char *, in_port_t *);
 int	 conf_addr_parse(const char *, int, struct conf_addr *, char *,
 	    size_t);
 int	 conf_onoff(struct loader *, const char *, const char *, int *);
+void	 conf_access_add(struct loader *, const char *, const char *, int,
+	    struct conf_cidr **, size_t *);
 void	 conf_cidr_list_add(struct loader *, const char *, const char *,
 	    struct conf_cidr **, size_t *);
 void	 conf_real_ip_header(struct loader *, const char *,

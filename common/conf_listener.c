@@ -28,6 +28,8 @@ static void	 key_tls_client_ca(struct loader *, void *, const char *);
 static void	 key_tls_verify_client(struct loader *, void *, const char *);
 static void	 key_redirect(struct loader *, void *, const char *);
 static void	 key_l_trusted_proxies(struct loader *, void *, const char *);
+static void	 key_l_allow(struct loader *, void *, const char *);
+static void	 key_l_deny(struct loader *, void *, const char *);
 static void	 key_l_real_ip_header(struct loader *, void *, const char *);
 static void	 file_add(struct loader *, struct conf_file **, size_t *,
 		    const char *);
@@ -58,6 +60,8 @@ static const struct key listener_keys[] = {
 	    1, 0, 0, NULL, NULL },
 	{ "redirect", K_FUNC, 0, 0, 0, 0, key_redirect, NULL },
 	{ "trusted_proxies", K_FUNC, 0, 0, 0, 1, key_l_trusted_proxies, NULL },
+	{ "allow", K_FUNC, 0, 0, 0, 1, key_l_allow, NULL },
+	{ "deny", K_FUNC, 0, 0, 0, 1, key_l_deny, NULL },
 	{ "real_ip_header", K_FUNC, 0, 0, 0, 0, key_l_real_ip_header, NULL },
 	{ "proxy_protocol", K_ONOFF, L(proxy_protocol), 0, 0, 0, NULL, NULL },
 	{ "proxy_protocol_timeout", K_DURATION, L(proxy_protocol_timeout_ms),
@@ -100,7 +104,26 @@ conf_listener_clear(struct conf_listener *l)
 	free(l->addrs);
 	free(l->fds);
 	free(l->trusted);
+	free(l->access);
 	memset(l, 0, sizeof(*l));
+}
+
+/* allow = CIDR|all [...]; repeatable; one ordered list with deny. */
+static void
+key_l_allow(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_listener	*l = obj;
+
+	conf_access_add(ld, "allow", v, 0, &l->access, &l->naccess);
+}
+
+/* deny = CIDR|all [...]; repeatable; one ordered list with allow. */
+static void
+key_l_deny(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_listener	*l = obj;
+
+	conf_access_add(ld, "deny", v, 1, &l->access, &l->naccess);
 }
 
 /* trusted_proxies = CIDR [CIDR ...]; repeatable; replaces [global]'s. */

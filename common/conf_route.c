@@ -25,6 +25,7 @@ static void	 key_path(struct loader *, void *, const char *);
 static void	 key_cache(struct loader *, void *, const char *);
 static void	 key_handler(struct loader *, void *, const char *);
 static void	 key_allow(struct loader *, void *, const char *);
+static void	 key_deny(struct loader *, void *, const char *);
 static void	 key_cache_set_cookie(struct loader *, void *, const char *);
 static void	 key_cache_request_no_cache(struct loader *, void *, const char *);
 static void	 key_cache_targeted_fields(struct loader *, void *, const char *);
@@ -52,6 +53,7 @@ static const struct key route_keys[] = {
 	{ "cache", K_FUNC, 0, 0, 0, 0, key_cache, NULL },
 	{ "handler", K_FUNC, 0, 0, 0, 0, key_handler, NULL },
 	{ "allow", K_FUNC, 0, 0, 0, 1, key_allow, NULL },
+	{ "deny", K_FUNC, 0, 0, 0, 1, key_deny, NULL },
 	{ "cache_set_cookie", K_FUNC, 0, 0, 0, 0, key_cache_set_cookie, NULL },
 	{ "cache_request_no_cache", K_FUNC, 0, 0, 0, 0,
 	    key_cache_request_no_cache, NULL },
@@ -229,13 +231,22 @@ key_handler(struct loader *ld, void *obj, const char *v)
 		conf_err(ld, ld->lineno, "bad handler '%s' (proxy or status)", v);
 }
 
-/* allow = CIDR [CIDR ...]; repeatable. */
+/* allow = CIDR|all [...]; repeatable; one ordered list with deny. */
 static void
 key_allow(struct loader *ld, void *obj, const char *v)
 {
 	struct conf_route	*r = obj;
 
-	conf_cidr_list_add(ld, "allow", v, &r->allow, &r->nallow);
+	conf_access_add(ld, "allow", v, 0, &r->allow, &r->nallow);
+}
+
+/* deny = CIDR|all [...]; repeatable; one ordered list with allow. */
+static void
+key_deny(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+
+	conf_access_add(ld, "deny", v, 1, &r->allow, &r->nallow);
 }
 
 static void
@@ -557,9 +568,12 @@ route_target_finish(struct loader *ld, size_t i)
 			conf_err(ld, conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
 			    "upstream"), "route '%s': a status route has "
 			    "no upstream", r->name);
-		if (r->nallow == 0 && conf_key_line(ld, SEC_ROUTE,
-		    &ld->rmeta[i], "allow") == 0) {
-			/* Status is for the operator: loopback only by default. */
+		if (conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
+		    "allow") == 0) {
+			/*
+			 * Status is for the operator: loopback only by
+			 * default, after any deny rules written.
+			 */
 			key_allow(ld, r, "127.0.0.0/8 ::1");
 		}
 	} else if (r->upstream_name == NULL) {

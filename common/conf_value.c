@@ -485,31 +485,109 @@ conf_cidr_list_add(struct loader *ld, const char *what, const char *v,
 		conf_err(ld, ld->lineno, "%s lists no address", what);
 }
 
+/*
+ * Add the access rules of v (blocks separated by blanks or commas, or
+ * "all": every IPv4 and IPv6 address) to an ordered list, each an allow
+ * or (deny) a deny rule, for the key what; each bad one is reported.
+ */
+void
+conf_access_add(struct loader *ld, const char *what, const char *v,
+    int deny, struct conf_cidr **list, size_t *n)
+{
+	struct conf_cidr	 c[2], *nc;
+	char			*copy, *tok, *save;
+	int			 added = 0, bad = 0, k, nb;
+
+	if ((copy = conf_strdup(ld, v)) == NULL)
+		return;
+	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,", &save)) {
+		nb = 1;
+		if (strcasecmp(tok, "all") == 0) {
+			(void)conf_parse_cidr("0.0.0.0/0", &c[0]);
+			(void)conf_parse_cidr("::/0", &c[1]);
+			nb = 2;
+		} else if (conf_parse_cidr(tok, &c[0]) == -1) {
+			conf_err(ld, ld->lineno, "bad %s address '%s' "
+			    "(expected an address, address/prefix or all)",
+			    what, tok);
+			bad = 1;
+			continue;
+		}
+		for (k = 0; k < nb; k++) {
+			if ((nc = conf_grow(ld, *list, *n, sizeof(*nc))) == NULL)
+				goto out;
+			*list = nc;
+			c[k].deny = deny;
+			(*list)[(*n)++] = c[k];
+			added++;
+		}
+	}
+out:
+	free(copy);
+	if (added == 0 && !bad)
+		conf_err(ld, ld->lineno, "%s lists no address", what);
+}
+
+/* Whether the address bytes a of family fam are in the block c. */
+static int
+cidr_has(const struct conf_cidr *c, int fam, const unsigned char *a)
+{
+	int	 full = c->prefix / 8, rest = c->prefix % 8;
+
+	if (c->family != fam || memcmp(a, c->addr, full) != 0)
+		return 0;
+	return rest == 0 || ((a[full] ^ c->addr[full]) &
+	    (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+/* The family and address bytes of an AF_INET/AF_INET6 sockaddr, or NULL. */
+static const unsigned char *
+sa_bytes(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (const unsigned char *)
+		    &((const struct sockaddr_in *)sa)->sin_addr;
+	if (sa->sa_family == AF_INET6)
+		return (const unsigned char *)
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	return NULL;
+}
+
 int
 conf_cidr_match(const struct conf_cidr *c, size_t n, const struct sockaddr *sa)
 {
 	const unsigned char	*a;
 	size_t			 i;
-	int			 fam = sa->sa_family, bits, full, rest;
 
-	if (fam == AF_INET)
-		a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
-	else if (fam == AF_INET6)
-		a = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-	else
+	if ((a = sa_bytes(sa)) == NULL)
 		return 0;
-	for (i = 0; i < n; i++) {
-		if (c[i].family != fam)
-			continue;
-		bits = c[i].prefix;
-		full = bits / 8;
-		rest = bits % 8;
-		if (memcmp(a, c[i].addr, full) != 0)
-			continue;
-		if (rest != 0 && ((a[full] ^ c[i].addr[full]) &
-		    (0xff << (8 - rest)) & 0xff) != 0)
-			continue;
-		return 1;
-	}
+	for (i = 0; i < n; i++)
+		if (cidr_has(&c[i], sa->sa_family, a))
+			return 1;
 	return 0;
+}
+
+/*
+ * Access rules, as nginx's allow/deny: the first rule whose block holds
+ * the address decides.  When none does, the address is refused if any
+ * rule is an allow (an allow list means "only these", as portico's allow
+ * lists always did) and let in otherwise (a deny-only list).  No rules:
+ * everyone.
+ */
+int
+conf_access_check(const struct conf_cidr *c, size_t n,
+    const struct sockaddr *sa)
+{
+	const unsigned char	*a = sa_bytes(sa);
+	size_t			 i;
+	int			 any_allow = 0;
+
+	for (i = 0; i < n; i++) {
+		if (a != NULL && cidr_has(&c[i], sa->sa_family, a))
+			return !c[i].deny;
+		if (!c[i].deny)
+			any_allow = 1;
+	}
+	return !any_allow;
 }

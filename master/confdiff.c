@@ -266,6 +266,9 @@ diff_listener(struct confdiff *d, const struct conf_listener *o,
 	    o->proxy_protocol_timeout_ms != n->proxy_protocol_timeout_ms) &&
 	    confdiff_add(d, "listener %s: settings changed", n->name) == -1)
 		return -1;
+	if (cidrs_differ(o->access, o->naccess, n->access, n->naccess) &&
+	    confdiff_add(d, "listener %s: allow/deny changed", n->name) == -1)
+		return -1;
 	return 0;
 }
 
@@ -429,7 +432,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
     char *buf, size_t len)
 {
 	static const char	*names[] = { "listener", "host", "path",
-	    "upstream", "handler", "allow", "cache", "hsts", "normalize_path",
+	    "upstream", "handler", "allow/deny", "cache", "hsts", "normalize_path",
 	    "pass_client_identity_headers", "request_buffering", "websocket",
 	    "upgrade_allow", "tunnel_idle_timeout" };
 	int			 diff[sizeof(names) / sizeof(names[0])];

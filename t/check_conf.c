@@ -1647,14 +1647,89 @@ START_TEST(test_cidr)
 
 	/* Through the loader: the exact message, each bad block named. */
 	expect_route_exact("allow = ::/129", "bad allow address '::/129' "
-	    "(expected an address or address/prefix)");
+	    "(expected an address, address/prefix or all)");
 	expect_route_exact("allow = 10.0.0.0/33", "bad allow address "
-	    "'10.0.0.0/33' (expected an address or address/prefix)");
+	    "'10.0.0.0/33' (expected an address, address/prefix or all)");
 	expect_route_exact("allow = 2001:db8::/64x", "bad allow address "
-	    "'2001:db8::/64x' (expected an address or address/prefix)");
+	    "'2001:db8::/64x' (expected an address, address/prefix or all)");
 	expect_route_exact("allow = , ,", "allow lists no address");
+	expect_route_exact("deny = 10.0.0.0/8 bogus", "bad deny address "
+	    "'bogus' (expected an address, address/prefix or all)");
 	expect_cache_exact("purge_allow = fe80::/10 10.0.0.0/", "bad purge_allow "
 	    "address '10.0.0.0/' (expected an address or address/prefix)");
+}
+END_TEST
+
+/* Access rules: written order, first match wins, the default after. */
+START_TEST(test_access_rules)
+{
+	struct conf		*c;
+	struct conf_route	*r;
+	struct conf_listener	*l;
+	struct conf_cidr	 list[3];
+	struct sockaddr_storage	 ss;
+
+	/* No rules: everyone. */
+	ck_assert(conf_access_check(NULL, 0, sa_of("192.0.2.1", &ss)));
+	/* allow only: these and no one else (as portico always did). */
+	ck_assert_int_eq(conf_parse_cidr("10.0.0.0/8", &list[0]), 0);
+	ck_assert(conf_access_check(list, 1, sa_of("10.1.2.3", &ss)));
+	ck_assert(!conf_access_check(list, 1, sa_of("11.1.2.3", &ss)));
+	ck_assert(!conf_access_check(list, 1, sa_of("::1", &ss)));
+	/* deny only: everyone else. */
+	list[0].deny = 1;
+	ck_assert(!conf_access_check(list, 1, sa_of("10.1.2.3", &ss)));
+	ck_assert(conf_access_check(list, 1, sa_of("11.1.2.3", &ss)));
+	ck_assert(conf_access_check(list, 1, sa_of("::1", &ss)));
+	/* deny one address inside an allowed range: the order decides. */
+	ck_assert_int_eq(conf_parse_cidr("10.0.0.5", &list[0]), 0);
+	list[0].deny = 1;
+	ck_assert_int_eq(conf_parse_cidr("10.0.0.0/8", &list[1]), 0);
+	ck_assert(!conf_access_check(list, 2, sa_of("10.0.0.5", &ss)));
+	ck_assert(conf_access_check(list, 2, sa_of("10.0.0.6", &ss)));
+	ck_assert(!conf_access_check(list, 2, sa_of("192.0.2.1", &ss)));
+	/* Written the other way round, the allow matches first. */
+	list[2] = list[0];
+	ck_assert(conf_access_check(&list[1], 2, sa_of("10.0.0.5", &ss)));
+
+	/* Through the loader: "all", both keys in one list, in order. */
+	c = load_ok(TAIL "allow = 127.0.0.1\ndeny = all\n"
+	    "[listener w2]\nlisten = 127.0.0.1:8081\n"
+	    "deny = ::1, 10.0.0.0/8\nallow = ALL\n");
+	r = &c->routes[0];
+	ck_assert_int_eq(r->nallow, 3);
+	ck_assert_int_eq(r->allow[0].deny, 0);
+	ck_assert_int_eq(r->allow[1].deny, 1);
+	ck_assert_int_eq(r->allow[1].family, AF_INET);
+	ck_assert_int_eq(r->allow[1].prefix, 0);
+	ck_assert_int_eq(r->allow[2].family, AF_INET6);
+	ck_assert_int_eq(r->allow[2].prefix, 0);
+	ck_assert(conf_access_check(r->allow, r->nallow,
+	    sa_of("127.0.0.1", &ss)));
+	ck_assert(!conf_access_check(r->allow, r->nallow,
+	    sa_of("127.0.0.2", &ss)));
+	ck_assert(!conf_access_check(r->allow, r->nallow, sa_of("::1", &ss)));
+	l = &c->listeners[1];
+	ck_assert_int_eq(l->naccess, 4);
+	ck_assert(!conf_access_check(l->access, l->naccess, sa_of("::1", &ss)));
+	ck_assert(conf_access_check(l->access, l->naccess, sa_of("::2", &ss)));
+	ck_assert(!conf_access_check(l->access, l->naccess,
+	    sa_of("10.9.9.9", &ss)));
+	ck_assert(conf_access_check(l->access, l->naccess,
+	    sa_of("127.0.0.1", &ss)));
+	conf_free(c);
+
+	/* A status route: deny rules first, then the loopback default. */
+	c = load_ok(TAIL "[route st]\nhandler = status\nlistener = web\n"
+	    "path = /st\ndeny = 127.0.0.2\n");
+	r = &c->routes[1];
+	ck_assert(!conf_access_check(r->allow, r->nallow,
+	    sa_of("127.0.0.2", &ss)));
+	ck_assert(conf_access_check(r->allow, r->nallow,
+	    sa_of("127.0.0.1", &ss)));
+	ck_assert(!conf_access_check(r->allow, r->nallow,
+	    sa_of("192.0.2.1", &ss)));
+	conf_free(c);
 }
 END_TEST
 
@@ -1750,6 +1825,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_many_errors);
 	tcase_add_test(tc, test_log_paths);
 	tcase_add_test(tc, test_cidr);
+	tcase_add_test(tc, test_access_rules);
 	tcase_add_test(tc, test_value_errors);
 	suite_add_tcase(s, tc);
 	return s;

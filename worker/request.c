@@ -210,24 +210,36 @@ raw_path(const struct http_request *rq, const char **pathp, size_t *lenp)
 	}
 }
 
-/* Whether an address (text, as in c->ip) is in a list of blocks. */
-int
-ip_allowed(const char *ip, const struct conf_cidr *list, size_t n)
+/*
+ * Whether an address (text, as in c->ip) is in a list of blocks, or with
+ * rules set, whether the list's access rules (allow/deny) let it in.
+ */
+static int
+ip_check(const char *ip, const struct conf_cidr *list, size_t n, int rules)
 {
 	struct sockaddr_in	 s4;
 	struct sockaddr_in6	 s6;
+	struct sockaddr		*sa;
 
 	memset(&s4, 0, sizeof(s4));
 	memset(&s6, 0, sizeof(s6));
 	if (inet_pton(AF_INET, ip, &s4.sin_addr) == 1) {
 		s4.sin_family = AF_INET;
-		return conf_cidr_match(list, n, (struct sockaddr *)&s4);
-	}
-	if (inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1) {
+		sa = (struct sockaddr *)&s4;
+	} else if (inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1) {
 		s6.sin6_family = AF_INET6;
-		return conf_cidr_match(list, n, (struct sockaddr *)&s6);
-	}
-	return 0;
+		sa = (struct sockaddr *)&s6;
+	} else
+		return rules ? n == 0 : 0;
+	return rules ? conf_access_check(list, n, sa) :
+	    conf_cidr_match(list, n, sa);
+}
+
+/* Whether an address (text, as in c->ip) is in a list of blocks. */
+int
+ip_allowed(const char *ip, const struct conf_cidr *list, size_t n)
+{
+	return ip_check(ip, list, n, 0);
 }
 
 /* realip_pick()'s test: whether an address is a trusted proxy. */
@@ -292,11 +304,19 @@ realip_apply(struct client *c, const struct http_request *rq)
 	}
 }
 
-/* Whether the client's address is in the route's allow list. */
+/*
+ * Whether the access rules (allow/deny) of the listener, then of the
+ * route when there is one, let the client's (real) address in.
+ */
 static int
 client_allowed(const struct client *c, const struct conf_route *rt)
 {
-	return rt->nallow == 0 || ip_allowed(c->ip, rt->allow, rt->nallow);
+	const struct conf_listener	*ls = c->ls->conf;
+
+	if (rt == NULL)
+		return ls->naccess == 0 ||
+		    ip_check(c->ip, ls->access, ls->naccess, 1);
+	return rt->nallow == 0 || ip_check(c->ip, rt->allow, rt->nallow, 1);
 }
 
 /* Find cookie name in the Cookie fields; *v, *vl its value. */
@@ -392,6 +412,11 @@ request_route(struct client *c)
 			return STEP_CLOSED;
 		}
 		return local_answer(c, rc, !r->req_done);
+	}
+	if (!client_allowed(c, NULL)) {
+		log_info("client %s: not allowed on listener %s", c->ip,
+		    c->ls->conf->name);
+		return local_answer(c, 403, BODY_UNREAD(r));
 	}
 	if (c->ls->conf->redirect_https && !client_https(c))
 		return redirect_answer(c, rq);
