@@ -61,6 +61,15 @@ def fetch_all(conns, target, out, done_at):
     return th
 
 
+def alive(pid):
+    """Whether pid runs (not gone, not a zombie); it may end as we look."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
 def upgrade(p):
     """USR2, WINCH, QUIT: the new master's workers serve.  Returns them."""
     old_workers = p.workers()
@@ -69,9 +78,7 @@ def upgrade(p):
                              p.error_log()),
            "after USR2 the new master kept the cache", p.error_log()[-3000:])
     p.signal("WINCH")
-    wait_until(lambda: not any(os.path.exists("/proc/%d" % w) and
-                               open("/proc/%d/stat" % w).read().split()[2] != "Z"
-                               for w in old_workers), 20)
+    wait_until(lambda: not any(alive(w) for w in old_workers), 20)
     p.signal("QUIT")
     tap.is_(p.follow(new), 0, "... and the old master quit")
     return p.workers()
