@@ -612,7 +612,7 @@ proxy_recycle(void)
 	}
 }
 
-static int
+int
 ratelimit_ok(struct ratelimit *rl, unsigned long *skipped)
 {
 	if (rl->last == ev_wall) {

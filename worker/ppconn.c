@@ -38,15 +38,12 @@ static void
 pp_refuse(struct client *c, const char *why)
 {
 	static struct ratelimit	 rl;
+	unsigned long		 skipped;
 
 	shm_stat_inc(&worker.stats->pp_refused);
-	if (rl.last != ev_wall) {
+	if (ratelimit_ok(&rl, &skipped))
 		log_info("client %s: PROXY protocol header refused: %s; %lu "
-		    "more since the last message", c->ip, why, rl.skipped);
-		rl.last = ev_wall;
-		rl.skipped = 0;
-	} else
-		rl.skipped++;
+		    "more since the last message", c->ip, why, skipped);
 	client_close(c);
 }
 

@@ -517,6 +517,7 @@ void	 ppconn_start(struct client *c);	/* ppconn.c */
 void	 client_timer_cb(struct ev_timer *t);
 void	 client_cb(struct ev_io *io, uint32_t events);
 void	 client_close(struct client *c);
+int	 ratelimit_ok(struct ratelimit *rl, unsigned long *skipped);
 void	 client_peer_set(struct client *c, const struct sockaddr *sa);
 const char *	client_peer(const struct client *c, char *buf, size_t cap);
 void	 client_abort(struct client *c);

@@ -267,6 +267,7 @@ realip_apply(struct client *c, const struct http_request *rq)
 	size_t				 nt = ls->ntrusted;
 	enum real_ip_header		 kind = ls->real_ip_header;
 	char				 ip[sizeof(c->ip)];
+	unsigned long			 skipped;
 	int				 rc;
 
 	if (c->ip_real) {
@@ -291,16 +292,12 @@ realip_apply(struct client *c, const struct http_request *rq)
 	}
 	else if (rc == -1) {
 		shm_stat_inc(&worker.stats->realip_malformed);
-		if (rl.last != ev_wall) {
+		if (ratelimit_ok(&rl, &skipped))
 			log_info("client %s: malformed %s from a trusted proxy: "
 			    "keeping its address; %lu more since the last "
 			    "message", c->ip, kind == REAL_IP_FORWARDED ?
 			    "Forwarded" : kind == REAL_IP_X_REAL_IP ?
-			    "X-Real-IP" : "X-Forwarded-For", rl.skipped);
-			rl.last = ev_wall;
-			rl.skipped = 0;
-		} else
-			rl.skipped++;
+			    "X-Real-IP" : "X-Forwarded-For", skipped);
 	}
 }
 
