@@ -17,7 +17,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, Load, subtest_guard, wait_until,
-                          become_subreaper, cache_section, cs, CS_HIT, CS_STORED)
+                          become_subreaper, cache_section, cs, CS_HIT, CS_STORED, pid_alive)
 
 
 def state_lines(p, upstream, addr, what):
@@ -77,9 +77,7 @@ def test():
 
     with subtest_guard("WINCH"):
         p.signal("WINCH")
-        gone = wait_until(lambda: not any(os.path.exists("/proc/%d" % w) and
-                                          open("/proc/%d/stat" % w).read().split()[2] != "Z"
-                                          for w in old_workers), 20)
+        gone = wait_until(lambda: not any(pid_alive(w) for w in old_workers), 20)
         tap.ok(gone, "WINCH: the old workers finish and exit", p.error_log()[-3000:])
         tap.ok(os.path.exists("/proc/%d" % old) and not p.workers(),
                "... no new worker replaces them; the old master stays",

@@ -69,6 +69,10 @@ def test():
                "the address with nothing listening is probed down", str(states()))
         st = [p.get("/hc/x").status for _ in range(10)]
         tap.is_(st, [200] * 10, "requests go to the one that is up")
+        # "up" is also a new slot's state before its first probe: wait
+        # for a probe to have reached the address
+        tap.ok(wait_until(lambda: hc3.requests_for("/health"), 8),
+               "the address that is up was probed")
         hosts = {v for r in hc3.requests_for("/health") for k, v in r["headers"]
                  if k.lower() == "host"}
         tap.is_(hosts, {"hc.test"}, "the probe's Host is the name")
