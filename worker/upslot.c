@@ -95,6 +95,13 @@ clean_text(const char *in, size_t inlen, char *out, size_t outlen)
 	out[i] = '\0';
 }
 
+/* Is cs the first slot of a resolve or srv line (the one reported)? */
+static int
+line_head(const struct conf_server *cs)
+{
+	return cs->dns != CONF_DNS_NONE && cs->dns_slot == 0 && cs->shm_idx >= 0;
+}
+
 /* How many slots of the line starting at cu->servers[first] have an address. */
 static int
 line_count(const struct conf_upstream *cu, size_t first,
@@ -127,8 +134,7 @@ upslot_json(struct strbuf *b, const struct conf_upstream *cu,
 
 	for (i = 0; i < cu->nservers; i++) {
 		cs = &cu->servers[i];
-		if (cs->dns == CONF_DNS_NONE || cs->dns_slot != 0 ||
-		    cs->shm_idx < 0)
+		if (!line_head(cs))
 			continue;
 		ss = &shm->srv[cs->shm_idx];
 		clean_text(ss->dns.result, sizeof(ss->dns.result), result,
@@ -179,8 +185,7 @@ upslot_prom(struct strbuf *b, const struct conf *cf,
 			cu = &cf->upstreams[u];
 			for (i = 0; i < cu->nservers; i++) {
 				cs = &cu->servers[i];
-				if (cs->dns == CONF_DNS_NONE || cs->dns_slot != 0 ||
-				    cs->shm_idx < 0)
+				if (!line_head(cs))
 					continue;
 				ss = &shm->srv[cs->shm_idx];
 				if (f == 0)
