@@ -38,8 +38,10 @@ def test():
     with subtest_guard("a reload keeps the counts"):
         tap.is_(ask("/keep/1", "ka"), 200, "ka: the first passes")
         tap.is_(ask("/keep/2", "ka"), 429, "ka: the second gets 429")
-        routes.append(dict(name="extra", path="/extra/", upstream="app"))
-        tap.ok(p.reload(routes=routes), "reloaded (a route added)")
+        routes.append(dict(name="extra", path="/extra/", upstream="app", limit="newer"))
+        tap.ok(p.reload(routes=routes, extra=LIMITS + "\n[limit newer]\nkey = route\n"
+                        "concurrency = 5\n"), "reloaded (a route and a limit added)")
+        tap.ok(p.wait_log(r"reload: .*limit newer added"), "the reload summary names the new limit")
         tap.is_(ask("/keep/3", "ka"), 429, "after the reload, ka is still over its rate")
         tap.is_(b.requests_for("/keep/3"), [], "... and not forwarded")
         js = status()
@@ -87,4 +89,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=120, tests=27)
+    main(test, timeout=120, tests=28)
