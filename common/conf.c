@@ -69,6 +69,7 @@ static const struct conf_section *const sections[] = {
 	&conf_sec_cache,
 	&conf_sec_listener,
 	&conf_sec_upstream,
+	&conf_sec_limit,
 	&conf_sec_route,
 };
 
@@ -706,6 +707,7 @@ conf_load(const char *path, char **errors)
 	free(ld->lmeta);
 	free(ld->umeta);
 	free(ld->rmeta);
+	free(ld->limmeta);
 	free(ld);
 	if (failed) {
 		conf_free(conf);
@@ -740,6 +742,9 @@ conf_free(struct conf *conf)
 	for (i = 0; i < conf->nroutes; i++)
 		conf_route_clear(&conf->routes[i]);
 	free(conf->routes);
+	for (i = 0; i < conf->nlimits; i++)
+		conf_limit_clear(&conf->limits[i]);
+	free(conf->limits);
 	conf_global_clear(&conf->g);
 	conf_cache_clear(&conf->cache);
 	for (i = 0; i < conf->nfiles; i++)

@@ -192,6 +192,8 @@ struct conf_listener {
 						   everyone */
 	size_t			 naccess;
 	int64_t			 proxy_protocol_timeout_ms; /* default 5s */
+	int			 max_conns_per_ip;	/* all workers; 0: no limit */
+	int			 limit_stat_idx;	/* runtime: its counters, -1 none */
 	struct tls_server	*tls;		/* runtime: NULL for plain */
 };
 
@@ -219,6 +221,40 @@ struct conf_cidr {
 
 /* The most field names in a route's cache_targeted_fields. */
 #define CONF_TARGETED_MAX	8
+
+/* The key a [limit NAME] counts by (worker/limits.c). */
+enum limit_key_kind {
+	LIMIT_KEY_ADDR = 0,		/* the client address (the real one) */
+	LIMIT_KEY_HEADER,		/* header:NAME */
+	LIMIT_KEY_COOKIE,		/* cookie:NAME */
+	LIMIT_KEY_ROUTE			/* the route: all its clients share one */
+};
+
+/* The most limits one route applies (limit = NAME...). */
+#define CONF_ROUTE_LIMITS	8
+
+/*
+ * A [limit NAME] section: a request rate (a GCRA token bucket, as nginx
+ * limit_req) or, with concurrency set, requests under way at once (as
+ * nginx limit_conn), per key, counted across the workers in shared
+ * memory (common/limit.h).
+ */
+struct conf_limit {
+	char			*name;
+	const char		*file;
+	int			 line;
+	enum limit_key_kind	 key;
+	char			*key_name;	/* header or cookie name */
+	int64_t			 rate;		/* requests per rate_per_s; 0: none */
+	int			 rate_per_s;	/* 1 (N/s) or 60 (N/m) */
+	uint64_t		 interval_us;	/* one request's share: rate_per_s / rate */
+	int			 burst;		/* requests beyond the rate, default 0 */
+	int			 nodelay;	/* burst passes at once; default off */
+	int			 dry_run;	/* only log and count; default off */
+	int			 concurrency;	/* requests at once; 0: a rate limit */
+	int			 status;	/* answer over it: 429 (rate), 503 */
+	int			 stat_idx;	/* runtime: its counters in shm, -1 none */
+};
 
 struct conf_route {
 	char			*name;
@@ -257,6 +293,9 @@ struct conf_route {
 						   NULL: none */
 	int64_t			 tunnel_idle_timeout_ms; /* resolved: the global's */
 	int			 metrics_idx;	/* runtime: its row in common/metrics.h, -1 none */
+	char			*limit_names[CONF_ROUTE_LIMITS]; /* limit = NAME... */
+	struct conf_limit	*limits[CONF_ROUTE_LIMITS];	/* resolved */
+	size_t			 nlimits;
 };
 
 /* [cache] invalidate_unsafe: which unsafe requests invalidate (RFC 9111 4.4). */
@@ -288,6 +327,7 @@ struct conf_global {
 	enum log_level		 log_level;
 	char			*access_log;		/* path, or NULL for off */
 	int			 worker_connections;	/* default 10000 */
+	int			 limit_table_size;	/* limit entries in shm, default 16384 */
 	int64_t			 shutdown_timeout_ms;	/* default 30s */
 	int64_t			 client_header_timeout_ms; /* default 30s */
 	int64_t			 client_body_timeout_ms;   /* default 60s */
@@ -347,6 +387,8 @@ struct conf {
 	size_t			 nupstreams;
 	struct conf_route	*routes;
 	size_t			 nroutes;
+	struct conf_limit	*limits;	/* [limit NAME] sections */
+	size_t			 nlimits;
 	char			**files;	/* file names that file fields point to */
 	size_t			 nfiles;
 };

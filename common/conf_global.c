@@ -56,6 +56,8 @@ static const struct key global_keys[] = {
 	{ "access_log", K_FUNC, 0, 0, 0, 0, key_access_log, NULL },
 	{ "worker_connections", K_INT, G(worker_connections), 1, 1000000, 0,
 	    NULL, NULL },
+	{ "limit_table_size", K_INT, G(limit_table_size), 8, 16384, 0,
+	    NULL, NULL },
 	{ "shutdown_timeout", K_DURATION, G(shutdown_timeout_ms), 1, 0, 0,
 	    NULL, NULL },
 	{ "client_header_timeout", K_DURATION, G(client_header_timeout_ms),
@@ -131,6 +133,7 @@ conf_global_defaults(struct conf_global *g)
 	g->workers = 0;			/* auto, resolved at the end */
 	g->log_level = LOG_LVL_INFO;
 	g->worker_connections = 10000;
+	g->limit_table_size = 16384;
 	g->shutdown_timeout_ms = 30 * 1000;
 	g->client_header_timeout_ms = 30 * 1000;
 	g->real_ip_header = REAL_IP_XFF;

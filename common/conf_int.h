@@ -10,6 +10,7 @@
  *	conf_listener.c	[listener NAME], its TLS keys
  *	conf_upstream.c	[upstream NAME], its servers, checks, retries, TLS
  *	conf_route.c	[route NAME], references to listeners and upstreams
+ *	conf_limit.c	[limit NAME], and the routes' limit = NAME...
  *	conf_check.c	conf_check(): users, directories, log files
  *
  * Each section kind is one struct conf_section: its keys and the steps
@@ -42,7 +43,8 @@ enum sec_kind {
 	SEC_LISTENER,
 	SEC_UPSTREAM,
 	SEC_ROUTE,
-	SEC_CACHE
+	SEC_CACHE,
+	SEC_LIMIT
 };
 
 /* For each key of a section, the line it was first set on (0: unset). */
@@ -89,11 +91,13 @@ struct loader {
 	struct meta		*lmeta;
 	struct meta		*umeta;
 	struct meta		*rmeta;
+	struct meta		*limmeta;
 
 	struct conf_global	 sg;
 	struct conf_listener	 sl;
 	struct conf_upstream	 su;
 	struct conf_route	 sr;
+	struct conf_limit	 slim;
 	struct meta		 smeta;
 
 	struct taken_addr	*taken;
@@ -150,6 +154,7 @@ extern const struct conf_section conf_sec_global;
 extern const struct conf_section conf_sec_cache;
 extern const struct conf_section conf_sec_listener;
 extern const struct conf_section conf_sec_upstream;
+extern const struct conf_section conf_sec_limit;
 extern const struct conf_section conf_sec_route;
 
 /* conf.c: the engine's services to the section files. */
@@ -185,5 +190,10 @@ void	 conf_cache_clear(struct conf_cache *);
 void	 conf_listener_clear(struct conf_listener *);
 void	 conf_upstream_clear(struct conf_upstream *);
 void	 conf_route_clear(struct conf_route *);
+void	 conf_limit_clear(struct conf_limit *);
+/* conf_limit.c: a route's limit = NAME..., and its check once all is read. */
+void	 conf_route_limit_key(struct loader *, void *, const char *);
+void	 conf_route_limit_finish(struct loader *, struct conf_route *,
+	    const struct meta *);
 
 #endif /* PORTICO_CONF_INT_H */

@@ -66,6 +66,8 @@ static const struct key listener_keys[] = {
 	{ "proxy_protocol", K_ONOFF, L(proxy_protocol), 0, 0, 0, NULL, NULL },
 	{ "proxy_protocol_timeout", K_DURATION, L(proxy_protocol_timeout_ms),
 	    1, 0, 0, NULL, NULL },
+	{ "max_conns_per_ip", K_INT, L(max_conns_per_ip), 0, 1000000, 0, NULL,
+	    NULL },
 };
 
 _Static_assert(NKEYS(listener_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -84,6 +86,7 @@ listener_defaults(struct conf_listener *l)
 	l->tls_handshake_timeout_ms = 10 * 1000;
 	l->redirect_port = 443;
 	l->proxy_protocol_timeout_ms = 5 * 1000;
+	l->limit_stat_idx = -1;
 }
 
 void

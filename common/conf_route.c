@@ -76,6 +76,8 @@ static const struct key route_keys[] = {
 	{ "upgrade_allow", K_FUNC, 0, 0, 0, 0, key_upgrade_allow, NULL },
 	{ "tunnel_idle_timeout", K_DURATION, R(tunnel_idle_timeout_ms), 1, 0, 0,
 	    NULL, NULL },
+	/* Limits (conf_limit.c) */
+	{ "limit", K_FUNC, 0, 0, 0, 0, conf_route_limit_key, NULL },
 };
 
 _Static_assert(NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -104,6 +106,8 @@ route_defaults(struct loader *ld, struct conf_route *r)
 void
 conf_route_clear(struct conf_route *r)
 {
+	size_t	 i;
+
 	free(r->name);
 	free(r->listener_name);
 	free(r->host);
@@ -112,6 +116,8 @@ conf_route_clear(struct conf_route *r)
 	free(r->allow);
 	free(r->hsts);
 	free(r->upgrade_allow);
+	for (i = 0; i < r->nlimits; i++)
+		free(r->limit_names[i]);
 	targeted_clear(r);
 	memset(r, 0, sizeof(*r));
 }
@@ -524,6 +530,7 @@ route_finish(struct loader *ld)
 		route_listener_finish(ld, i);
 		route_target_finish(ld, i);
 		route_unique(ld, i);
+		conf_route_limit_finish(ld, r, &ld->rmeta[i]);
 	}
 }
 

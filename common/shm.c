@@ -83,6 +83,12 @@ shm_create(void)
 	shm->magic = SHM_MAGIC;
 	shm->version = SHM_VERSION;
 	shm->size = SHM_MAP_SIZE;
+	if (limit_table_init(&shm->limits) == -1) {
+		munmap(shm, SHM_MAP_SIZE);
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
 	if (shm_fd != -1)
 		close(shm_fd);
 	shm_fd = fd;
@@ -302,7 +308,8 @@ shm_servers_assign(struct shm_header *shm, struct conf *conf, char *errbuf,
 		}
 	/* The routes and upstreams get their metrics rows by name too. */
 	metrics_assign(shm_metrics(shm), conf);
-	return 0;
+	/* And the limits their counters, the table its size. */
+	return limit_assign(&shm->limits, conf, errbuf, errlen);
 }
 
 void
@@ -325,4 +332,6 @@ shm_slot_release(struct shm_header *shm, int slot)
 	}
 	/* Its per-route counters go to retired, its connections to 0. */
 	metrics_slot_release(shm_metrics(shm), slot);
+	/* And what it held of the limits (requests, connections) too. */
+	limit_slot_release(&shm->limits, slot);
 }

@@ -14,6 +14,8 @@
  *   +---------------------------+  kept across reloads
  *   | uint16_t held[N][M]       |  connections each worker holds per server
  *   +---------------------------+
+ *   | struct limit_table limits |  [limit] and max_conns_per_ip counts,
+ *   +---------------------------+  kept across reloads (common/limit.h)
  *
  * Each worker writes only its own slot (relaxed atomic stores), so there
  * is no contention on the request path; the master sums the slots.  When a
@@ -34,12 +36,14 @@
 #include <string.h>
 
 #include "common/conf.h"
+#include "common/limit.h"
 
 #define SHM_MAGIC	0x504f5254u	/* "PORT" */
 /* Bump on any change to the structures below: a new binary then starts empty. */
-#define SHM_VERSION	5	/* 2: reload counters, slot owners; 3: the metrics
+#define SHM_VERSION	6	/* 2: reload counters, slot owners; 3: the metrics
 				   region; 4: DNS slots in struct shm_server;
-				   5: tunnel counters in struct shm_stats */
+				   5: tunnel counters in struct shm_stats;
+				   6: the limits table (common/limit.h) */
 #define SHM_SLOTS	1024
 #define SHM_SERVERS	1024	/* distinct upstream servers over the daemon's life */
 #define SHM_KEY_LEN	128
@@ -127,7 +131,10 @@ struct shm_header {
 	struct shm_stats slot[SHM_SLOTS];
 	struct shm_server srv[SHM_SERVERS];
 	uint16_t	 held[SHM_SLOTS][SHM_SERVERS];
+	struct limit_table limits;
 };
+
+_Static_assert(LIMIT_SLOTS == SHM_SLOTS, "a limits row per worker slot");
 
 /* A new zeroed shared mapping backed by a memfd (fd to *fdp); NULL, errno. */
 void			*shm_map_new(const char *name, size_t size, int *fdp);

@@ -263,7 +263,8 @@ diff_listener(struct confdiff *d, const struct conf_listener *o,
 	    cidrs_differ(o->trusted, o->ntrusted, n->trusted, n->ntrusted) ||
 	    o->real_ip_header != n->real_ip_header ||
 	    o->proxy_protocol != n->proxy_protocol ||
-	    o->proxy_protocol_timeout_ms != n->proxy_protocol_timeout_ms) &&
+	    o->proxy_protocol_timeout_ms != n->proxy_protocol_timeout_ms ||
+	    o->max_conns_per_ip != n->max_conns_per_ip) &&
 	    confdiff_add(d, "listener %s: settings changed", n->name) == -1)
 		return -1;
 	if (cidrs_differ(o->access, o->naccess, n->access, n->naccess) &&
@@ -434,7 +435,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	static const char	*names[] = { "listener", "host", "path",
 	    "upstream", "handler", "allow/deny", "cache", "hsts", "normalize_path",
 	    "pass_client_identity_headers", "request_buffering", "websocket",
-	    "upgrade_allow", "tunnel_idle_timeout" };
+	    "upgrade_allow", "tunnel_idle_timeout", "limit" };
 	int			 diff[sizeof(names) / sizeof(names[0])];
 	size_t			 i, off = 0;
 	int			 k;
@@ -460,6 +461,9 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	diff[11] = o->websocket != n->websocket;
 	diff[12] = str_differ(o->upgrade_allow, n->upgrade_allow);
 	diff[13] = o->tunnel_idle_timeout_ms != n->tunnel_idle_timeout_ms;
+	diff[14] = o->nlimits != n->nlimits;
+	for (i = 0; !diff[14] && i < n->nlimits; i++)
+		diff[14] = strcmp(o->limit_names[i], n->limit_names[i]) != 0;
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
 		if (!diff[i])
@@ -497,6 +501,38 @@ diff_routes(struct confdiff *d, const struct conf *o, const struct conf *n)
 		if (what[0] != '\0' &&
 		    confdiff_add(d, "route %s: %s changed", nr->name,
 		    what) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* [limit NAME] sections added, removed, or with other settings. */
+static int
+diff_limits(struct confdiff *d, const struct conf *o, const struct conf *n)
+{
+	struct sections		 os = { (const char *)o->limits, o->nlimits,
+				    sizeof(*o->limits) };
+	struct sections		 ns = { (const char *)n->limits, n->nlimits,
+				    sizeof(*n->limits) };
+	const struct conf_limit	*ol, *nl;
+	size_t			 i;
+
+	if (sections_removed(d, "limit", &os, &ns) == -1)
+		return -1;
+	for (i = 0; i < n->nlimits; i++) {
+		nl = &n->limits[i];
+		if ((ol = section_find(&os, nl->name)) == NULL) {
+			if (confdiff_add(d, "limit %s added", nl->name) == -1)
+				return -1;
+			continue;
+		}
+		if ((ol->key != nl->key || str_differ(ol->key_name,
+		    nl->key_name) || ol->interval_us != nl->interval_us ||
+		    ol->burst != nl->burst || ol->nodelay != nl->nodelay ||
+		    ol->dry_run != nl->dry_run || ol->status != nl->status ||
+		    ol->concurrency != nl->concurrency) &&
+		    confdiff_add(d, "limit %s changed (counts kept)",
+		    nl->name) == -1)
 			return -1;
 	}
 	return 0;
@@ -572,6 +608,7 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 	    "(applies at the next start)", o->pid_file, n->pid_file) == -1)
 		return -1;
 	if ((o->worker_connections != n->worker_connections ||
+	    o->limit_table_size != n->limit_table_size ||
 	    o->shutdown_timeout_ms != n->shutdown_timeout_ms ||
 	    o->client_header_timeout_ms != n->client_header_timeout_ms ||
 	    o->client_body_timeout_ms != n->client_body_timeout_ms ||
@@ -612,6 +649,7 @@ confdiff_run(const struct conf *old, const struct conf *new, int flags,
 	    diff_listeners(d, old, new, flags) == -1 ||
 	    diff_routes(d, old, new) == -1 ||
 	    diff_upstreams(d, old, new) == -1 ||
+	    diff_limits(d, old, new) == -1 ||
 	    diff_cache(d, old, new) == -1) {
 		confdiff_free(d);
 		return -1;

@@ -33,6 +33,7 @@
 #include "common/http.h"
 #include "worker/metrics.h"
 #include "worker/proxy.h"
+#include "worker/limits.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
@@ -65,6 +66,7 @@ req_put(struct req *r)
 {
 	active_add(r, NULL, -1);
 	queue_leave(r);
+	limits_release(r);
 	free(r->xbody);
 	r->xbody = NULL;
 	if (cache_writing(&r->cw))
@@ -187,6 +189,8 @@ client_step(struct client *c)
 		return refresh_start(c);
 	case CS_TUNNEL:
 		return step_tunnel(c);
+	case CS_DELAY:
+		return limits_step_delay(c);
 	case CS_PROXY:
 	default:
 		return step_proxy(c);
@@ -250,6 +254,9 @@ client_arm_timer(struct client *c)
 		break;
 	case W_TUNNEL:
 		deadline = tunnel_deadline(c);
+		break;
+	case W_DELAY:
+		deadline = c->r->delay_until;
 		break;
 	case W_CL_WRITE:
 	default:
@@ -331,6 +338,9 @@ client_timer_cb(struct ev_timer *t)
 		break;
 	case W_START:
 		st = STEP_NEXT;		/* a refresh begins */
+		break;
+	case W_DELAY:
+		st = STEP_NEXT;		/* limits_step_delay looks at the time */
 		break;
 	case W_TUNNEL:
 		if (ev_now >= tunnel_deadline(c)) {
@@ -434,6 +444,7 @@ client_close(struct client *c)
 		c->r = NULL;
 		nbusy--;
 	}
+	limits_conn_close(c);
 	buf_put(c->in);
 	c->in = NULL;
 	ev_timer_cancel(&c->timer);
@@ -750,6 +761,10 @@ client_start(struct client *c)
 
 	c->io.cb = client_cb;
 	ev_timer_init(&c->timer, client_timer_cb);
+	if (limits_conn_open(c) == -1) {	/* max_conns_per_ip */
+		client_close(c);
+		return;
+	}
 	if (ls->tls != NULL &&
 	    (c->tls = tls_conn_accept(ls->tls, c->io.fd)) == NULL) {
 		client_close(c);

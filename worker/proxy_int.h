@@ -99,7 +99,7 @@
 #define ACCEPT_PAUSE_MS	500	/* no accept this long when out of fds */
 
 enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT, CS_BODY,
-    CS_REFRESH, CS_TUNNEL };
+    CS_REFRESH, CS_TUNNEL, CS_DELAY };
 
 /* Largest request trailer section kept (the parser refuses more). */
 #define REQ_TRAILER_MAX	16384
@@ -121,7 +121,8 @@ enum wait_on {
 	W_START,	/* a cache refresh starts on the next turn */
 	W_HANDSHAKE,	/* client TLS handshake (fixed deadline) */
 	W_CGROW,	/* a hit on an object being stored waits for more of it */
-	W_TUNNEL	/* an upgraded connection: idle until a byte moves */
+	W_TUNNEL,	/* an upgraded connection: idle until a byte moves */
+	W_DELAY		/* a rate limit delays the request (worker/limits.c) */
 };
 
 /*
@@ -260,6 +261,10 @@ struct req {
 	uint64_t		 t_in;		/* tunnel bytes client to backend */
 	uint64_t		 t_start, t_up_start, t_up_end;
 	time_t			 wall_start;
+	/* Limits (worker/limits.c): entries held + 1, 0 none. */
+	int32_t			 lim_held[CONF_ROUTE_LIMITS];
+	uint64_t		 delay_until;	/* CS_DELAY: goes on then (ms) */
+	uint32_t		 retry_after;	/* a local answer's Retry-After; 0 */
 	/* Cache (routes with cache = on). */
 	const struct conf_route	*route;
 	uint32_t		 head_off, head_len; /* request head in c->in */
@@ -338,6 +343,7 @@ struct client {
 	uint8_t			 peer_af;	/* AF_INET, AF_INET6; 0: unix */
 	uint16_t		 peer_port;	/* network order (send_proxy) */
 	uint8_t			 peer_addr[16];
+	int32_t			 conn_lim;	/* max_conns_per_ip entry + 1; 0 */
 	char			 ip[46];	/* the client: peer, or realip's */
 	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
 };
@@ -450,6 +456,8 @@ void	 linger_start(struct client *c);
 enum step	 status_answer(struct client *c, const struct http_request *rq);
 int	 ip_allowed(const char *ip, const struct conf_cidr *list, size_t n);
 void	 request_key(struct client *c, const struct http_request *rq);
+int	 find_cookie(const struct http_request *rq, const char *name, const char **v, size_t *vl);
+enum step	 request_routed(struct client *c);
 struct conf_route *	route_find(const struct conf *cf, const struct conf_listener *ls, const struct http_request *rq, int *status);
 void	 cache_opts(const struct conf_route *rt, struct cachepol_opts *o);
 int	 fwd_view(struct client *c, const struct http_request *rq, struct http_request *frq);

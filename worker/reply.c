@@ -108,7 +108,9 @@ local_answer(struct client *c, int status, int close_after)
 	strbuf_init(&b, r->hb, bufsize);
 	head_start_local(&b, r, status);
 	strbuf_str(&b, "Content-Type: text/html\r\n");
-	if (status == 503)
+	if (r->retry_after > 0)		/* a rate limit's (worker/limits.c) */
+		strbuf_fmt(&b, "Retry-After: %u\r\n", r->retry_after);
+	else if (status == 503)
 		strbuf_str(&b, "Retry-After: 5\r\n");
 	r->fe->head_tail(&b, r, blen);
 	r->local_close = !r->keep_alive;

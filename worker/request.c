@@ -31,6 +31,7 @@
 #include "worker/event.h"
 #include "common/http.h"
 #include "worker/proxy.h"
+#include "worker/limits.h"
 #include "worker/proxy_int.h"
 #include "worker/realip.h"
 #include "worker/tls.h"
@@ -317,7 +318,7 @@ client_allowed(const struct client *c, const struct conf_route *rt)
 }
 
 /* Find cookie name in the Cookie fields; *v, *vl its value. */
-static int
+int
 find_cookie(const struct http_request *rq, const char *name, const char **v,
     size_t *vl)
 {
@@ -425,6 +426,22 @@ request_route(struct client *c)
 		log_info("client %s: not allowed on route %s", c->ip, rt->name);
 		return local_answer(c, 403, BODY_UNREAD(r));
 	}
+	if (rt->nlimits > 0)
+		return limits_apply(c);		/* then request_routed */
+	return request_routed(c);
+}
+
+/*
+ * A request routed, allowed and within its limits: the status page, or
+ * on to the body reader (request_buffering) or to request_start.
+ */
+enum step
+request_routed(struct client *c)
+{
+	struct req		*r = c->r;
+	struct http_request	*rq = &r->rq;
+	const struct conf_route	*rt = r->route;
+
 	if (rt->handler == HANDLER_STATUS) {
 		if (rq->method != HTTP_M_GET && rq->method != HTTP_M_HEAD)
 			return local_answer(c, 405, BODY_UNREAD(r));
@@ -434,7 +451,6 @@ request_route(struct client *c)
 	}
 	if (conf->g.max_body_size > 0 && rq->content_length > conf->g.max_body_size)
 		return local_answer(c, 413, 1);
-	r->route = rt;
 	if (!r->req_done && rt->request_buffering)
 		return body_begin(c);
 	return request_start(c);

@@ -30,6 +30,7 @@
 #include "common/http.h"
 #include "worker/metrics.h"
 #include "worker/proxy.h"
+#include "worker/limits.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
 #include "worker/upslot.h"
@@ -439,12 +440,14 @@ status_page(struct strbuf *b, int prom, const struct shm_stats *tot)
 		status_metrics(b, worker.shm);
 		status_tls(b, 1);
 		status_reloads(b, worker.shm, 1);
+		limits_status(b, 1);
 		metrics_prom(b, worker.shm);
 		return;
 	}
 	strbuf_str(b, "{");
 	status_reloads(b, worker.shm, 0);
 	status_json_totals(b, tot);
+	limits_status(b, 0);
 	status_json_upstreams(b, worker.shm);
 	status_tls(b, 0);
 	metrics_json(b, worker.shm);
