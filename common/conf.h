@@ -220,6 +220,8 @@ struct conf_cidr {
 /* The most field names in a route's cache_targeted_fields. */
 #define CONF_TARGETED_MAX	8
 
+struct htpasswd;
+
 struct conf_route {
 	char			*name;
 	const char		*file;
@@ -256,6 +258,11 @@ struct conf_route {
 						   lowercase, one space between;
 						   NULL: none */
 	int64_t			 tunnel_idle_timeout_ms; /* resolved: the global's */
+	/* Basic authentication (worker/auth.c, common/htpasswd.h). */
+	char			*auth_realm;	/* auth_basic; NULL: off */
+	char			*auth_file;	/* auth_basic_file */
+	struct htpasswd		*auth_users;	/* its users, read at load */
+	int			 auth_forward;	/* Authorization goes upstream; off */
 	int			 metrics_idx;	/* runtime: its row in common/metrics.h, -1 none */
 };
 

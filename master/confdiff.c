@@ -434,7 +434,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	static const char	*names[] = { "listener", "host", "path",
 	    "upstream", "handler", "allow/deny", "cache", "hsts", "normalize_path",
 	    "pass_client_identity_headers", "request_buffering", "websocket",
-	    "upgrade_allow", "tunnel_idle_timeout" };
+	    "upgrade_allow", "tunnel_idle_timeout", "auth_basic" };
 	int			 diff[sizeof(names) / sizeof(names[0])];
 	size_t			 i, off = 0;
 	int			 k;
@@ -460,6 +460,9 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	diff[11] = o->websocket != n->websocket;
 	diff[12] = str_differ(o->upgrade_allow, n->upgrade_allow);
 	diff[13] = o->tunnel_idle_timeout_ms != n->tunnel_idle_timeout_ms;
+	diff[14] = str_differ(o->auth_realm, n->auth_realm) ||
+	    str_differ(o->auth_file, n->auth_file) ||
+	    o->auth_forward != n->auth_forward;
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
 		if (!diff[i])
