@@ -637,32 +637,40 @@ route_unique(struct loader *ld, size_t i)
 
 /*
  * auth_basic = REALM | off: the realm of the WWW-Authenticate challenge,
- * printable ASCII without '"' or '\\' (it goes into a quoted string).
+ * printable ASCII without '"' or '\\' (it goes into a quoted string);
+ * double quotes around it are taken off.
  */
 static void
 key_auth_basic(struct loader *ld, void *obj, const char *v)
 {
 	struct conf_route	*r = obj;
-	const unsigned char	*p;
+	const char		*p = v;
+	size_t			 n = strlen(v), i;
 
 	free(r->auth_realm);
 	r->auth_realm = NULL;
 	if (strcmp(v, "off") == 0)
 		return;
-	if (*v == '\0' || strlen(v) > 200) {
+	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+		p++;		/* nginx users quote it: "Staff only" */
+		n -= 2;
+	}
+	if (n == 0 || n > 200) {
 		conf_err(ld, ld->lineno, "bad auth_basic: a realm of 1 to "
 		    "200 characters, or off");
 		return;
 	}
-	for (p = (const unsigned char *)v; *p != '\0'; p++) {
-		if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\') {
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e ||
+		    p[i] == '"' || p[i] == '\\') {
 			conf_err(ld, ld->lineno, "bad auth_basic '%s': the "
 			    "realm is printable ASCII without '\"' or '\\'",
 			    v);
 			return;
 		}
 	}
-	r->auth_realm = conf_strdup(ld, v);
+	if ((r->auth_realm = conf_strdup(ld, p)) != NULL)
+		r->auth_realm[n] = '\0';
 }
 
 /*

@@ -16,10 +16,10 @@ enum auth_result {
 };
 
 /* Hashing time a worker spends on uncached checks, per second, at most. */
-#define AUTH_CPU_MS_PER_SEC	250
+#define AUTH_CPU_MS_PER_SEC	500
 /* Checks remembered per worker, and for how long. */
-#define AUTH_CACHE_SLOTS	1024
-#define AUTH_CACHE_MS		(60 * 1000)
+#define AUTH_CACHE_SLOTS	4096
+#define AUTH_CACHE_MS		(5 * 60 * 1000)
 
 /*
  * Check rq's Authorization against rt's users (rt->auth_users set).
