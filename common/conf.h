@@ -255,6 +255,7 @@ struct conf_limit {
 	int			 status;	/* answer over it: 429 (rate), 503 */
 	int			 stat_idx;	/* runtime: its counters in shm, -1 none */
 };
+struct htpasswd;
 
 struct conf_route {
 	char			*name;
@@ -292,6 +293,11 @@ struct conf_route {
 						   lowercase, one space between;
 						   NULL: none */
 	int64_t			 tunnel_idle_timeout_ms; /* resolved: the global's */
+	/* Basic authentication (worker/auth.c, common/htpasswd.h). */
+	char			*auth_realm;	/* auth_basic; NULL: off */
+	char			*auth_file;	/* auth_basic_file */
+	struct htpasswd		*auth_users;	/* its users, read at load */
+	int			 auth_forward;	/* Authorization goes upstream; off */
 	int			 metrics_idx;	/* runtime: its row in common/metrics.h, -1 none */
 	char			*limit_names[CONF_ROUTE_LIMITS]; /* limit = NAME... */
 	struct conf_limit	*limits[CONF_ROUTE_LIMITS];	/* resolved */

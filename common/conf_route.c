@@ -18,6 +18,7 @@
 
 #include "common/conf.h"
 #include "common/conf_int.h"
+#include "common/htpasswd.h"
 #include "common/http.h"
 
 static void	 key_host(struct loader *, void *, const char *);
@@ -42,6 +43,8 @@ static void	 key_upgrade_allow(struct loader *, void *, const char *);
 static void	 route_listener_finish(struct loader *, size_t);
 static void	 route_target_finish(struct loader *, size_t);
 static void	 route_unique(struct loader *, size_t);
+static void	 key_auth_basic(struct loader *, void *, const char *);
+static void	 route_auth_finish(struct loader *, size_t);
 
 #define R(f)	offsetof(struct conf_route, f)
 
@@ -78,6 +81,10 @@ static const struct key route_keys[] = {
 	    NULL, NULL },
 	/* Limits (conf_limit.c) */
 	{ "limit", K_FUNC, 0, 0, 0, 0, conf_route_limit_key, NULL },
+	/* Basic authentication: worker/auth.c */
+	{ "auth_basic", K_FUNC, 0, 0, 0, 0, key_auth_basic, NULL },
+	{ "auth_basic_file", K_STRING, R(auth_file), 0, 0, 0, NULL, NULL },
+	{ "auth_basic_forward", K_ONOFF, R(auth_forward), 0, 0, 0, NULL, NULL },
 };
 
 _Static_assert(NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -118,6 +125,9 @@ conf_route_clear(struct conf_route *r)
 	free(r->upgrade_allow);
 	for (i = 0; i < r->nlimits; i++)
 		free(r->limit_names[i]);
+	free(r->auth_realm);
+	free(r->auth_file);
+	htpasswd_free(r->auth_users);
 	targeted_clear(r);
 	memset(r, 0, sizeof(*r));
 }
@@ -531,6 +541,7 @@ route_finish(struct loader *ld)
 		route_target_finish(ld, i);
 		route_unique(ld, i);
 		conf_route_limit_finish(ld, r, &ld->rmeta[i]);
+		route_auth_finish(ld, i);
 	}
 }
 
@@ -629,4 +640,91 @@ route_unique(struct loader *ld, size_t i)
 		    r->name, r2->name, r2->file, r2->line);
 		break;
 	}
+}
+
+/*
+ * auth_basic = REALM | off: the realm of the WWW-Authenticate challenge,
+ * printable ASCII without '"' or '\\' (it goes into a quoted string);
+ * double quotes around it are taken off.
+ */
+static void
+key_auth_basic(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+	const char		*p = v;
+	size_t			 n = strlen(v), i;
+
+	free(r->auth_realm);
+	r->auth_realm = NULL;
+	if (strcmp(v, "off") == 0)
+		return;
+	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+		p++;		/* nginx users quote it: "Staff only" */
+		n -= 2;
+	}
+	if (n == 0 || n > 200) {
+		conf_err(ld, ld->lineno, "bad auth_basic: a realm of 1 to "
+		    "200 characters, or off");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e ||
+		    p[i] == '"' || p[i] == '\\') {
+			conf_err(ld, ld->lineno, "bad auth_basic '%s': the "
+			    "realm is printable ASCII without '\"' or '\\'",
+			    v);
+			return;
+		}
+	}
+	if ((r->auth_realm = conf_strdup(ld, p)) != NULL)
+		r->auth_realm[n] = '\0';
+}
+
+/*
+ * auth_basic and auth_basic_file go together; the file is read now (at
+ * every load and reload), its faults reported at its own file:line.
+ */
+static void
+route_auth_finish(struct loader *ld, size_t i)
+{
+	struct conf_route	*r = &ld->conf->routes[i];
+	int			 kline, fline;
+	char			 why[WHY_MAX];
+
+	kline = conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i], "auth_basic");
+	if (r->auth_realm != NULL && r->auth_file == NULL) {
+		conf_err(ld, kline, "route '%s': auth_basic needs "
+		    "auth_basic_file", r->name);
+		return;
+	}
+	if (r->auth_file == NULL || r->auth_realm == NULL) {
+		if (r->auth_file != NULL && kline == 0)
+			conf_err(ld, conf_key_line(ld, SEC_ROUTE,
+			    &ld->rmeta[i], "auth_basic_file"), "route '%s': "
+			    "auth_basic_file needs auth_basic = REALM",
+			    r->name);
+		return;
+	}
+	if (r->auth_file[0] != '/') {
+		conf_err(ld, conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
+		    "auth_basic_file"), "route '%s': auth_basic_file must be "
+		    "an absolute path (the daemon runs from /)", r->name);
+		return;
+	}
+	if ((r->auth_users = htpasswd_load(r->auth_file, &fline, why,
+	    sizeof(why))) != NULL)
+		return;
+	if (fline > 0) {
+		ld->nerrors++;
+		if (conf_errtext_add(&ld->errors, &ld->errlen, &ld->errcap,
+		    r->auth_file, fline, why) == -1)
+			ld->oom = 1;
+		conf_err(ld, conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
+		    "auth_basic_file"), "route '%s': the auth_basic_file "
+		    "above is refused", r->name);
+		return;
+	}
+	conf_err(ld, conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
+	    "auth_basic_file"), "route '%s': auth_basic_file %s: %s", r->name,
+	    r->auth_file, why);
 }

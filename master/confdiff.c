@@ -435,7 +435,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	static const char	*names[] = { "listener", "host", "path",
 	    "upstream", "handler", "allow/deny", "cache", "hsts", "normalize_path",
 	    "pass_client_identity_headers", "request_buffering", "websocket",
-	    "upgrade_allow", "tunnel_idle_timeout", "limit" };
+	    "upgrade_allow", "tunnel_idle_timeout", "limit", "auth_basic" };
 	int			 diff[sizeof(names) / sizeof(names[0])];
 	size_t			 i, off = 0;
 	int			 k;
@@ -464,6 +464,9 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	diff[14] = o->nlimits != n->nlimits;
 	for (i = 0; !diff[14] && i < n->nlimits; i++)
 		diff[14] = strcmp(o->limit_names[i], n->limit_names[i]) != 0;
+	diff[15] = str_differ(o->auth_realm, n->auth_realm) ||
+	    str_differ(o->auth_file, n->auth_file) ||
+	    o->auth_forward != n->auth_forward;
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
 		if (!diff[i])

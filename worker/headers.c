@@ -243,6 +243,10 @@ fwd_client_field(const struct req *r, const struct http_request *rq,
 		return !rq->absolute_form;	/* the target's replaces it */
 	if (h->name_len == 6 && http_name_eq(h, "expect"))
 		return 0;
+	if (h->name_len == 13 && r->route != NULL &&
+	    r->route->auth_users != NULL && !r->route->auth_forward &&
+	    http_name_eq(h, "authorization"))
+		return 0;	/* basic authentication's: portico's own */
 	if (store && ((h->name_len == 5 && http_name_eq(h, "range")) ||
 	    (h->name_len == 8 && http_name_eq(h, "if-range"))))
 		return 0;	/* fetch the whole object to store it */

@@ -112,6 +112,9 @@ local_answer(struct client *c, int status, int close_after)
 		strbuf_fmt(&b, "Retry-After: %u\r\n", r->retry_after);
 	else if (status == 503)
 		strbuf_str(&b, "Retry-After: 5\r\n");
+	if (status == 401 && r->route != NULL && r->route->auth_realm != NULL)
+		strbuf_fmt(&b, "WWW-Authenticate: Basic realm=\"%s\"\r\n",
+		    r->route->auth_realm);
 	r->fe->head_tail(&b, r, blen);
 	r->local_close = !r->keep_alive;
 	if (r->method != HTTP_M_HEAD)

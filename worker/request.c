@@ -31,6 +31,7 @@
 #include "worker/event.h"
 #include "common/http.h"
 #include "worker/proxy.h"
+#include "worker/auth.h"
 #include "worker/limits.h"
 #include "worker/proxy_int.h"
 #include "worker/realip.h"
@@ -388,6 +389,31 @@ request_key(struct client *c, const struct http_request *rq)
 }
 
 /*
+ * Basic authentication (worker/auth.c) on a route that asks for it: 0
+ * when the credentials are good, else the status to answer (401, or 503
+ * when the worker's hashing budget is spent), logged at most once a
+ * second.
+ */
+static int
+route_auth(struct client *c, const struct conf_route *rt)
+{
+	static struct ratelimit	 rl;
+	enum auth_result	 res;
+	unsigned long		 skipped;
+	char			 user[64];
+
+	if ((res = auth_check(rt, &c->r->rq, user, sizeof(user))) == AUTH_OK)
+		return 0;
+	if (ratelimit_ok(&rl, &skipped))
+		log_info("client %s: %s on route %s%s%s%s; %lu more since "
+		    "the last message", c->ip, res == AUTH_BUSY ?
+		    "authentication busy" : "authentication failed", rt->name,
+		    user[0] != '\0' ? " (user '" : "", user,
+		    user[0] != '\0' ? "')" : "", skipped);
+	return res == AUTH_BUSY ? 503 : 401;
+}
+
+/*
  * The checks of a parsed request (r->rq), its route and its access:
  * answered here (an error, the https redirect, the status page), or
  * handed on to the body reader (request_buffering) or to request_start.
@@ -432,8 +458,10 @@ request_route(struct client *c)
 }
 
 /*
- * A request routed, allowed and within its limits: the status page, or
- * on to the body reader (request_buffering) or to request_start.
+ * A request routed, allowed and within its limits (which come first, as
+ * nginx's limit_req before auth_basic: a password guesser is limited
+ * before it costs a hash): basic authentication, then the status page,
+ * or on to the body reader (request_buffering) or to request_start.
  */
 enum step
 request_routed(struct client *c)
@@ -441,7 +469,10 @@ request_routed(struct client *c)
 	struct req		*r = c->r;
 	struct http_request	*rq = &r->rq;
 	const struct conf_route	*rt = r->route;
+	int			 rc;
 
+	if (rt->auth_users != NULL && (rc = route_auth(c, rt)) != 0)
+		return local_answer(c, rc, BODY_UNREAD(r));
 	if (rt->handler == HANDLER_STATUS) {
 		if (rq->method != HTTP_M_GET && rq->method != HTTP_M_HEAD)
 			return local_answer(c, 405, BODY_UNREAD(r));

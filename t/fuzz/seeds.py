@@ -210,12 +210,22 @@ pps = [b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n",
        v2hdr(0, 0x31, bytes(216)), v2hdr(1, 0x21, bytes(12)), v2hdr(1, 0x12, bytes(12)),
        V2SIG + b"\x21\x11\x02\x00" + bytes(12)]
 
+BC = b"$2y$05$abcdefghijklmnopqrstuuhBFXJDV6yx5nTCwFTS8uPt0axQ4dFla"
+YS = b"$y$j9T$3zPz7zEXGrlFIybYZ3Z8m1$874w/kdvbl4dIPUd2NPx.4P5qRkBrl.0B8DpFWi22aD"
+htpasswds = [b"alice:" + BC + b"\n", b"# users\r\n\r\nalice:" + BC + b"\r\nbob:" + YS,
+             b"bob:$5$saltsalt$7ZGWkmUoUVzqZ5kmo8BWDCBQyOt9XhvsyWd9nBiCp.B:comment\n",
+             b"c:$6$rounds=5000$saltsalt$" + b"a" * 86 + b"\n",
+             b"c:$7$CU..../....abcdefgh$874w/kdvbl4dIPUd2NPx.4P5qRkBrl.0B8DpFWi22aD\n",
+             b"bob:$apr1$abcdefgh$IQtUouv7y7Q9dRWkQEPCc.\n", b"bob:plain\n",
+             b"bob:" + BC + b"\nbob:" + YS + b"\n", b"\n#\n"]
+
 n1 = write("fuzz_http", requests + responses)
 n2 = write("fuzz_cachepol", pairs)
 n3 = write("fuzz_uri", uris)
 n4 = write("fuzz_sfdict", sfdicts)
 n5 = write("fuzz_realip", realips)
 n6 = write("fuzz_proxyproto", pps)
+n7 = write("fuzz_htpasswd", htpasswds)
 print("fuzz_http: %d seeds, fuzz_cachepol: %d seeds, fuzz_uri: %d seeds, "
-      "fuzz_sfdict: %d seeds, fuzz_realip: %d seeds, fuzz_proxyproto: %d seeds"
-      % (n1, n2, n3, n4, n5, n6))
+      "fuzz_sfdict: %d seeds, fuzz_realip: %d seeds, fuzz_proxyproto: %d seeds, "
+      "fuzz_htpasswd: %d seeds" % (n1, n2, n3, n4, n5, n6, n7))
