@@ -201,6 +201,19 @@ enum host_kind {
 	HOST_EXACT		/* "www.example.com" */
 };
 
+/* A route's web application firewall (worker/waf.c). */
+enum waf_mode {
+	WAF_OFF = 0,		/* no inspection (the default) */
+	WAF_ON,			/* inspect, and answer an intervention */
+	WAF_DETECT		/* inspect and log, never block */
+};
+
+/* A file a key names, with the line of the key. */
+struct conf_file_ref {
+	char			*path;
+	int			 line;
+};
+
 enum route_handler {
 	HANDLER_PROXY = 0,	/* forward to the upstream */
 	HANDLER_STATUS		/* portico's status: JSON, or Prometheus at .../metrics */
@@ -256,6 +269,7 @@ struct conf_route {
 						   lowercase, one space between;
 						   NULL: none */
 	int64_t			 tunnel_idle_timeout_ms; /* resolved: the global's */
+	enum waf_mode		 waf;		/* default off */
 	int			 metrics_idx;	/* runtime: its row in common/metrics.h, -1 none */
 };
 
@@ -323,6 +337,10 @@ struct conf_global {
 	struct conf_cidr	*trusted;	/* trusted_proxies; none: no one */
 	size_t			 ntrusted;
 	enum real_ip_header	 real_ip_header;	/* default X-Forwarded-For */
+	/* The web application firewall's rules (common/waf.c). */
+	struct conf_file_ref	*waf_rules;	/* ModSecurity rule files, in order */
+	size_t			 nwaf_rules;
+	int64_t			 waf_body_limit;	/* default 1m: bytes inspected */
 	/* Lines of the keys that name users and files; 0: not set. */
 	int			 user_line;
 	int			 group_line;
@@ -349,6 +367,8 @@ struct conf {
 	size_t			 nroutes;
 	char			**files;	/* file names that file fields point to */
 	size_t			 nfiles;
+	void			*waf;		/* the compiled waf_rules (common/waf.h);
+						   NULL: none */
 };
 
 /*

@@ -39,6 +39,7 @@ static int	 route_open(struct loader *, char *);
 static void	 route_discard(struct loader *);
 static void	 route_finish(struct loader *);
 static void	 key_upgrade_allow(struct loader *, void *, const char *);
+static void	 key_waf(struct loader *, void *, const char *);
 static void	 route_listener_finish(struct loader *, size_t);
 static void	 route_target_finish(struct loader *, size_t);
 static void	 route_unique(struct loader *, size_t);
@@ -76,6 +77,8 @@ static const struct key route_keys[] = {
 	{ "upgrade_allow", K_FUNC, 0, 0, 0, 0, key_upgrade_allow, NULL },
 	{ "tunnel_idle_timeout", K_DURATION, R(tunnel_idle_timeout_ms), 1, 0, 0,
 	    NULL, NULL },
+	/* The web application firewall: worker/waf.c */
+	{ "waf", K_FUNC, 0, 0, 0, 0, key_waf, NULL },
 };
 
 _Static_assert(NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -485,6 +488,23 @@ route_open(struct loader *ld, char *name)
 	return 0;
 }
 
+/* waf = on | detect | off */
+static void
+key_waf(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+
+	if (strcmp(v, "on") == 0)
+		r->waf = WAF_ON;
+	else if (strcmp(v, "detect") == 0)
+		r->waf = WAF_DETECT;
+	else if (strcmp(v, "off") == 0)
+		r->waf = WAF_OFF;
+	else
+		conf_err(ld, ld->lineno, "bad waf '%s': expected on, detect "
+		    "or off", v);
+}
+
 static void
 route_discard(struct loader *ld)
 {
@@ -521,6 +541,10 @@ route_finish(struct loader *ld)
 		    (r->cache_targeted[0] = conf_strdup(ld,
 		    "cdn-cache-control")) != NULL)
 			r->ncache_targeted = 1;
+		if (r->waf != WAF_OFF && g->nwaf_rules == 0)
+			conf_err(ld, conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
+			    "waf"), "route '%s': waf needs waf_rules in "
+			    "[global]", r->name);
 		route_listener_finish(ld, i);
 		route_target_finish(ld, i);
 		route_unique(ld, i);

@@ -36,6 +36,7 @@
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
+#include "worker/waf.h"
 #include "worker/worker.h"
 
 struct req *
@@ -79,6 +80,7 @@ req_put(struct req *r)
 	buf_put(r->bb);
 	free(r->trb);
 	bodybuf_free(&r->body);
+	waf_end(r);
 	if (nfree_reqs >= FREE_KEEP) {
 		free(r);
 		return;

@@ -35,6 +35,7 @@
 #include "worker/realip.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
+#include "worker/waf.h"
 #include "worker/worker.h"
 
 /*
@@ -397,6 +398,7 @@ request_route(struct client *c)
 	struct req		*r = c->r;
 	struct http_request	*rq = &r->rq;
 	struct conf_route	*rt;
+	enum step		 st;
 	int			 rc, status;
 
 	if (rq->host_len > 255) {
@@ -435,7 +437,10 @@ request_route(struct client *c)
 	if (conf->g.max_body_size > 0 && rq->content_length > conf->g.max_body_size)
 		return local_answer(c, 413, 1);
 	r->route = rt;
-	if (!r->req_done && rt->request_buffering)
+	/* The firewall sees the head before the body is read, then the body. */
+	if (rt->waf != WAF_OFF && (st = waf_request(c)) != STEP_NEXT)
+		return st;
+	if (!r->req_done && (rt->request_buffering || rt->waf != WAF_OFF))
 		return body_begin(c);
 	return request_start(c);
 }
