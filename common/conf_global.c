@@ -110,7 +110,7 @@ static const struct key global_keys[] = {
 	    60 * 1000, 0, 0, NULL, NULL },
 	/* The web application firewall (common/waf.c, worker/waf.c). */
 	{ "waf_rules", K_FUNC, 0, 0, 0, 1, key_waf_rules, NULL },
-	{ "waf_body_limit", K_SIZE64, G(waf_body_limit), 0, 1 << 30, 0,
+	{ "waf_body_limit", K_SIZE64, G(waf_body_limit), 1 << 10, 1 << 30, 0,
 	    NULL, NULL },
 };
 
