@@ -434,7 +434,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	static const char	*names[] = { "listener", "host", "path",
 	    "upstream", "handler", "allow/deny", "cache", "hsts", "normalize_path",
 	    "pass_client_identity_headers", "request_buffering", "websocket",
-	    "upgrade_allow", "tunnel_idle_timeout" };
+	    "upgrade_allow", "tunnel_idle_timeout", "waf" };
 	int			 diff[sizeof(names) / sizeof(names[0])];
 	size_t			 i, off = 0;
 	int			 k;
@@ -460,6 +460,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	diff[11] = o->websocket != n->websocket;
 	diff[12] = str_differ(o->upgrade_allow, n->upgrade_allow);
 	diff[13] = o->tunnel_idle_timeout_ms != n->tunnel_idle_timeout_ms;
+	diff[14] = o->waf != n->waf;
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
 		if (!diff[i])
@@ -536,6 +537,20 @@ diff_cache(struct confdiff *d, const struct conf *o, const struct conf *n)
 	return 0;
 }
 
+/* Whether the waf_rules file lists differ (their contents are not read). */
+static int
+waf_files_differ(const struct conf_global *o, const struct conf_global *n)
+{
+	size_t	 i;
+
+	if (o->nwaf_rules != n->nwaf_rules)
+		return 1;
+	for (i = 0; i < n->nwaf_rules; i++)
+		if (strcmp(o->waf_rules[i].path, n->waf_rules[i].path) != 0)
+			return 1;
+	return 0;
+}
+
 /* [global]: the settings an operator names, then the rest together. */
 static int
 diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
@@ -596,8 +611,12 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 	    o->normalize_path != n->normalize_path ||
 	    o->pass_client_identity_headers != n->pass_client_identity_headers ||
 	    cidrs_differ(o->trusted, o->ntrusted, n->trusted, n->ntrusted) ||
-	    o->real_ip_header != n->real_ip_header) &&
+	    o->real_ip_header != n->real_ip_header ||
+	    o->waf_body_limit != n->waf_body_limit) &&
 	    confdiff_add(d, "global settings changed") == -1)
+		return -1;
+	if (waf_files_differ(o, n) &&
+	    confdiff_add(d, "waf_rules changed") == -1)
 		return -1;
 	return 0;
 }

@@ -80,7 +80,8 @@ req_put(struct req *r)
 	buf_put(r->bb);
 	free(r->trb);
 	bodybuf_free(&r->body);
-	waf_end(r);
+	if (r->waf != NULL)
+		waf_end(r);
 	if (nfree_reqs >= FREE_KEEP) {
 		free(r);
 		return;

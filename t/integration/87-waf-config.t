@@ -110,6 +110,19 @@ def test():
             return get(p.port, "/g", headers=[("X-Legal", "yes")]).status == 200
         tap.ok(wait_until(new_rules, 10), "rule 1002 is gone")
         tap.is_(get(p.port, "/h?also=yes").status, 403, "rule 1003 (phase 2) blocks")
+
+    with subtest_guard("a reload from on to detect"):
+        p.write_config(text.replace("waf = on", "waf = detect"))
+        p.signal("HUP")
+        tap.ok(p.wait_log(r"reload: .*route main: waf changed", 10),
+               "the reload summary names the route's waf")
+
+        def detecting():
+            return get(p.port, "/i?block=yes").status == 200
+        tap.ok(wait_until(detecting, 10), "the rule's match is forwarded now")
+        tap.ok(p.wait_log(r"client 127\.0\.0\.1: waf \(detect\): route main: would "
+                          r"answer 403 \(rule 1001: block asked\); forwarded"),
+               "... and logged")
     p.stop()
 
 
