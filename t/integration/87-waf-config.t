@@ -3,7 +3,7 @@
 # refuses is a config error naming the portico.ini line and the rule
 # file's line (-t exits 1, and the daemon does not start); a missing
 # rule file, waf = on without waf_rules and a bad waf value too; a rule's
-# own status is answered; a relative waf_rules is taken from the config's
+# own status is answered, and its SecAuditLog written; a relative waf_rules is taken from the config's
 # directory; a reload with a broken rule file keeps the old rules
 # serving, and a reload with changed rules applies them.
 import os
@@ -16,6 +16,10 @@ from portico_test import (tap, main, Backend, Portico, subtest_guard, get, run_p
                           wait_until)
 
 GOOD = """# test rules
+SecAuditEngine RelevantOnly
+SecAuditLogParts ABHZ
+SecAuditLogType Serial
+SecAuditLog @TMP@/audit.log
 SecRule ARGS:block "@streq yes" "id:1001,phase:1,deny,status:403,log,msg:'block asked'"
 SecRule REQUEST_HEADERS:X-Legal "@streq yes" "id:1002,phase:1,deny,status:451,log,msg:'legal'"
 """
@@ -38,7 +42,7 @@ def test():
                 global_opts={"waf_rules": "rules.conf"})
     rules = os.path.join(p.tmp, "rules.conf")
     with open(rules, "w") as f:
-        f.write(GOOD)
+        f.write(GOOD.replace("@TMP@", p.tmp))
     text = p.config_text()
 
     def check(bad, what, regex, line_of):
@@ -86,6 +90,16 @@ def test():
         tap.ok(p.wait_log(r"client 127\.0\.0\.1: waf: route main: blocked with 451 "
                           r"\(rule 1002: legal\)"),
                "the block is logged with the rule's id and message")
+
+        def audited():
+            try:
+                with open(os.path.join(p.tmp, "audit.log")) as f:
+                    a = f.read()
+            except OSError:
+                return False
+            return 'GET /b HTTP/1.1' in a and '[id "1002"]' in a
+        tap.ok(wait_until(audited, 5), "the rules' audit log (SecAuditLog) has the "
+               "request and the rule, written by a worker")
 
     with subtest_guard("a reload with a broken rule file keeps the old rules"):
         with open(rules, "w") as f:
