@@ -34,8 +34,8 @@
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
 #include "worker/upslot.h"
-#include "worker/waf.h"
 #include "worker/uri.h"
+#include "worker/waf.h"
 #include "worker/worker.h"
 
 static void	 upconn_timer_cb(struct ev_timer *t);
