@@ -37,6 +37,7 @@
 
 #include "common/conf.h"
 #include "common/conf_int.h"
+#include "common/waf.h"
 #include "common/tls.h"
 
 #ifndef PORTICO_DEFAULT_PID_FILE
@@ -733,6 +734,7 @@ conf_free(struct conf *conf)
 	if (conf == NULL)
 		return;
 	tls_conf_free(conf);
+	waf_conf_free(conf);
 	for (i = 0; i < conf->nlisteners; i++)
 		conf_listener_clear(&conf->listeners[i]);
 	free(conf->listeners);

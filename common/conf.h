@@ -203,6 +203,19 @@ enum host_kind {
 	HOST_EXACT		/* "www.example.com" */
 };
 
+/* A route's web application firewall (worker/waf.c). */
+enum waf_mode {
+	WAF_OFF = 0,		/* no inspection (the default) */
+	WAF_ON,			/* inspect, and answer an intervention */
+	WAF_DETECT		/* inspect and log, never block */
+};
+
+/* A file a key names, with the line of the key. */
+struct conf_file_ref {
+	char			*path;
+	int			 line;
+};
+
 enum route_handler {
 	HANDLER_PROXY = 0,	/* forward to the upstream */
 	HANDLER_STATUS		/* portico's status: JSON, or Prometheus at .../metrics */
@@ -298,6 +311,7 @@ struct conf_route {
 	char			*auth_file;	/* auth_basic_file */
 	struct htpasswd		*auth_users;	/* its users, read at load */
 	int			 auth_forward;	/* Authorization goes upstream; off */
+	enum waf_mode		 waf;		/* default off */
 	int			 metrics_idx;	/* runtime: its row in common/metrics.h, -1 none */
 	char			*limit_names[CONF_ROUTE_LIMITS]; /* limit = NAME... */
 	struct conf_limit	*limits[CONF_ROUTE_LIMITS];	/* resolved */
@@ -369,6 +383,10 @@ struct conf_global {
 	struct conf_cidr	*trusted;	/* trusted_proxies; none: no one */
 	size_t			 ntrusted;
 	enum real_ip_header	 real_ip_header;	/* default X-Forwarded-For */
+	/* The web application firewall's rules (common/waf.c). */
+	struct conf_file_ref	*waf_rules;	/* ModSecurity rule files, in order */
+	size_t			 nwaf_rules;
+	int64_t			 waf_body_limit;	/* default 1m: bytes inspected */
 	/* Lines of the keys that name users and files; 0: not set. */
 	int			 user_line;
 	int			 group_line;
@@ -397,6 +415,8 @@ struct conf {
 	size_t			 nlimits;
 	char			**files;	/* file names that file fields point to */
 	size_t			 nfiles;
+	void			*waf;		/* the compiled waf_rules (common/waf.h);
+						   NULL: none */
 };
 
 /*

@@ -31,6 +31,7 @@ static void	 key_access_log(struct loader *, void *, const char *);
 static void	 key_g_request_buffering(struct loader *, void *, const char *);
 static void	 key_pass_request_trailers(struct loader *, void *, const char *);
 static void	 key_resolver(struct loader *, void *, const char *);
+static void	 key_waf_rules(struct loader *, void *, const char *);
 static int	 global_taken(struct loader *, const char *, const char **);
 static int	 global_open(struct loader *, char *);
 static void	 global_discard(struct loader *);
@@ -109,6 +110,10 @@ static const struct key global_keys[] = {
 	/* TLS */
 	{ "tls_ticket_rotation", K_DURATION, G(tls_ticket_rotation_ms),
 	    60 * 1000, 0, 0, NULL, NULL },
+	/* The web application firewall (common/waf.c, worker/waf.c). */
+	{ "waf_rules", K_FUNC, 0, 0, 0, 1, key_waf_rules, NULL },
+	{ "waf_body_limit", K_SIZE64, G(waf_body_limit), 1 << 10, 1 << 30, 0,
+	    NULL, NULL },
 };
 
 _Static_assert(NKEYS(global_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -153,6 +158,7 @@ conf_global_defaults(struct conf_global *g)
 	g->resolver_timeout_ms = 5 * 1000;
 	g->dns_min_ttl_ms = 1000;
 	g->dns_max_ttl_ms = 5 * 60 * 1000;
+	g->waf_body_limit = 1 << 20;
 	g->merge_slashes = 1;
 	g->normalize_path = 1;
 }
@@ -160,6 +166,8 @@ conf_global_defaults(struct conf_global *g)
 void
 conf_global_clear(struct conf_global *g)
 {
+	size_t	 i;
+
 	free(g->user);
 	free(g->group);
 	free(g->pid_file);
@@ -168,6 +176,9 @@ conf_global_clear(struct conf_global *g)
 	free(g->client_body_temp_path);
 	free(g->resolver);
 	free(g->trusted);
+	for (i = 0; i < g->nwaf_rules; i++)
+		free(g->waf_rules[i].path);
+	free(g->waf_rules);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -336,6 +347,46 @@ static void
 global_discard(struct loader *ld)
 {
 	conf_global_clear(&ld->sg);
+}
+
+/*
+ * waf_rules = FILE [FILE ...]; repeatable: ModSecurity rule files, loaded
+ * in order (common/waf.c).  A relative name is taken from the directory
+ * of the configuration file, so that a reload finds the same files.
+ */
+static void
+key_waf_rules(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_global	*g = obj;
+	struct conf_file_ref	*nr;
+	const char		*slash;
+	char			*copy, *tok, *save, *path;
+	size_t			 dl;
+
+	if ((copy = conf_strdup(ld, v)) == NULL)
+		return;
+	slash = strrchr(ld->file, '/');
+	dl = slash != NULL ? (size_t)(slash - ld->file) + 1 : 0;
+	for (tok = strtok_r(copy, " \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t", &save)) {
+		if (tok[0] == '/' || dl == 0)
+			path = strdup(tok);
+		else if ((path = malloc(dl + strlen(tok) + 1)) != NULL) {
+			memcpy(path, ld->file, dl);
+			strcpy(path + dl, tok);
+		}
+		nr = path != NULL ? reallocarray(g->waf_rules,
+		    g->nwaf_rules + 1, sizeof(*nr)) : NULL;
+		if (nr == NULL) {
+			free(path);
+			ld->oom = 1;
+			break;
+		}
+		g->waf_rules = nr;
+		nr[g->nwaf_rules].path = path;
+		nr[g->nwaf_rules++].line = ld->lineno;
+	}
+	free(copy);
 }
 
 /* Resolve workers = auto, then check what needs the whole section. */

@@ -40,6 +40,7 @@ static int	 route_open(struct loader *, char *);
 static void	 route_discard(struct loader *);
 static void	 route_finish(struct loader *);
 static void	 key_upgrade_allow(struct loader *, void *, const char *);
+static void	 key_waf(struct loader *, void *, const char *);
 static void	 route_listener_finish(struct loader *, size_t);
 static void	 route_target_finish(struct loader *, size_t);
 static void	 route_unique(struct loader *, size_t);
@@ -85,6 +86,8 @@ static const struct key route_keys[] = {
 	{ "auth_basic", K_FUNC, 0, 0, 0, 0, key_auth_basic, NULL },
 	{ "auth_basic_file", K_STRING, R(auth_file), 0, 0, 0, NULL, NULL },
 	{ "auth_basic_forward", K_ONOFF, R(auth_forward), 0, 0, 0, NULL, NULL },
+	/* The web application firewall: worker/waf.c */
+	{ "waf", K_FUNC, 0, 0, 0, 0, key_waf, NULL },
 };
 
 _Static_assert(NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -501,6 +504,23 @@ route_open(struct loader *ld, char *name)
 	return 0;
 }
 
+/* waf = on | detect | off */
+static void
+key_waf(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_route	*r = obj;
+
+	if (strcmp(v, "on") == 0)
+		r->waf = WAF_ON;
+	else if (strcmp(v, "detect") == 0)
+		r->waf = WAF_DETECT;
+	else if (strcmp(v, "off") == 0)
+		r->waf = WAF_OFF;
+	else
+		conf_err(ld, ld->lineno, "bad waf '%s': expected on, detect "
+		    "or off", v);
+}
+
 static void
 route_discard(struct loader *ld)
 {
@@ -537,6 +557,10 @@ route_finish(struct loader *ld)
 		    (r->cache_targeted[0] = conf_strdup(ld,
 		    "cdn-cache-control")) != NULL)
 			r->ncache_targeted = 1;
+		if (r->waf != WAF_OFF && g->nwaf_rules == 0)
+			conf_err(ld, conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
+			    "waf"), "route '%s': waf needs waf_rules in "
+			    "[global]", r->name);
 		route_listener_finish(ld, i);
 		route_target_finish(ld, i);
 		route_unique(ld, i);

@@ -227,6 +227,9 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 	add64(&dst->tunnel_bytes_out, shm_read64(&src->tunnel_bytes_out));
 	add64(&dst->realip_malformed, shm_read64(&src->realip_malformed));
 	add64(&dst->pp_refused, shm_read64(&src->pp_refused));
+	add64(&dst->waf_inspected, shm_read64(&src->waf_inspected));
+	add64(&dst->waf_blocked, shm_read64(&src->waf_blocked));
+	add64(&dst->waf_detected, shm_read64(&src->waf_detected));
 }
 
 void

@@ -40,10 +40,11 @@
 
 #define SHM_MAGIC	0x504f5254u	/* "PORT" */
 /* Bump on any change to the structures below: a new binary then starts empty. */
-#define SHM_VERSION	6	/* 2: reload counters, slot owners; 3: the metrics
+#define SHM_VERSION	7	/* 2: reload counters, slot owners; 3: the metrics
 				   region; 4: DNS slots in struct shm_server;
 				   5: tunnel counters in struct shm_stats;
-				   6: the limits table (common/limit.h) */
+				   6: the limits table (common/limit.h);
+				   7: firewall counters in struct shm_stats */
 #define SHM_SLOTS	1024
 #define SHM_SERVERS	1024	/* distinct upstream servers over the daemon's life */
 #define SHM_KEY_LEN	128
@@ -64,7 +65,10 @@ struct shm_stats {
 	uint64_t	 tunnel_bytes_out; /* tunnel bytes backend to client */
 	uint64_t	 realip_malformed; /* trusted proxy's address field bad */
 	uint64_t	 pp_refused;	/* PROXY protocol headers refused */
-	uint64_t	 pad[4];
+	uint64_t	 waf_inspected;	/* requests the firewall inspected */
+	uint64_t	 waf_blocked;	/* ... and answered with its status */
+	uint64_t	 waf_detected;	/* ... would have blocked (waf = detect) */
+	uint64_t	 pad[1];
 } __attribute__((aligned(64)));
 
 /*

@@ -435,7 +435,8 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	static const char	*names[] = { "listener", "host", "path",
 	    "upstream", "handler", "allow/deny", "cache", "hsts", "normalize_path",
 	    "pass_client_identity_headers", "request_buffering", "websocket",
-	    "upgrade_allow", "tunnel_idle_timeout", "limit", "auth_basic" };
+	    "upgrade_allow", "tunnel_idle_timeout", "limit", "auth_basic",
+	    "waf" };
 	int			 diff[sizeof(names) / sizeof(names[0])];
 	size_t			 i, off = 0;
 	int			 k;
@@ -467,6 +468,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	diff[15] = str_differ(o->auth_realm, n->auth_realm) ||
 	    str_differ(o->auth_file, n->auth_file) ||
 	    o->auth_forward != n->auth_forward;
+	diff[16] = o->waf != n->waf;
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
 		if (!diff[i])
@@ -575,6 +577,20 @@ diff_cache(struct confdiff *d, const struct conf *o, const struct conf *n)
 	return 0;
 }
 
+/* Whether the waf_rules file lists differ (their contents are not read). */
+static int
+waf_files_differ(const struct conf_global *o, const struct conf_global *n)
+{
+	size_t	 i;
+
+	if (o->nwaf_rules != n->nwaf_rules)
+		return 1;
+	for (i = 0; i < n->nwaf_rules; i++)
+		if (strcmp(o->waf_rules[i].path, n->waf_rules[i].path) != 0)
+			return 1;
+	return 0;
+}
+
 /* [global]: the settings an operator names, then the rest together. */
 static int
 diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
@@ -636,8 +652,12 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 	    o->normalize_path != n->normalize_path ||
 	    o->pass_client_identity_headers != n->pass_client_identity_headers ||
 	    cidrs_differ(o->trusted, o->ntrusted, n->trusted, n->ntrusted) ||
-	    o->real_ip_header != n->real_ip_header) &&
+	    o->real_ip_header != n->real_ip_header ||
+	    o->waf_body_limit != n->waf_body_limit) &&
 	    confdiff_add(d, "global settings changed") == -1)
+		return -1;
+	if (waf_files_differ(o, n) &&
+	    confdiff_add(d, "waf_rules changed") == -1)
 		return -1;
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "common/net.h"
 #include "common/proctitle.h"
 #include "common/tls.h"
+#include "common/waf.h"
 #include "master/ctl.h"
 #include "master/master.h"
 #include "master/resolver.h"
@@ -126,6 +127,9 @@ main(int argc, char *argv[])
 		goto fail;
 	/* Certificates and keys are checked (and loaded) here, -t included. */
 	if (signame == NULL && tls_conf_load(conf, &errors) == -1)
+		goto fail;
+	/* The firewall's rules too: compiled once, before the workers fork. */
+	if (signame == NULL && waf_conf_load(conf, &errors) == -1)
 		goto fail;
 	/*
 	 * Users, groups, log files and their directories: what can be seen

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/shm.h"
 #include "common/tls.h"
+#include "common/waf.h"
 #include "master/confdiff.h"
 #include "master/master.h"
 #include "master/master_int.h"
@@ -168,6 +169,7 @@ reload_run(char *why, size_t whylen)
 	log_notice("reloading configuration from %s", master_conf_path);
 	nc = conf_load(master_conf_path, &errors);
 	if (nc != NULL && (tls_conf_load(nc, &errors) == -1 ||
+	    waf_conf_load(nc, &errors) == -1 ||
 	    conf_check(nc, &errors) == -1)) {
 		/* A missing certificate, user or log: nothing changes. */
 		conf_free(nc);

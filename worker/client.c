@@ -37,6 +37,7 @@
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
+#include "worker/waf.h"
 #include "worker/worker.h"
 
 struct req *
@@ -81,6 +82,8 @@ req_put(struct req *r)
 	buf_put(r->bb);
 	free(r->trb);
 	bodybuf_free(&r->body);
+	if (r->waf != NULL)
+		waf_end(r);
 	if (nfree_reqs >= FREE_KEEP) {
 		free(r);
 		return;

@@ -302,6 +302,8 @@ struct req {
 	char			 cstatus[160];	/* Cache-Status value, "" none */
 	char			*np;		/* normalized path (a buffer) */
 	uint32_t		 np_len;	/* 0: the path as sent is normal */
+	void			*waf;		/* its firewall transaction (waf.c) */
+	unsigned		 waf_flagged:1;	/* ... intervened (waf = detect) */
 	char			 line[600];	/* request line, for the log */
 	char			 referer[160];
 	char			 agent[200];

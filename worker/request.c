@@ -37,6 +37,7 @@
 #include "worker/realip.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
+#include "worker/waf.h"
 #include "worker/worker.h"
 
 /*
@@ -469,6 +470,7 @@ request_routed(struct client *c)
 	struct req		*r = c->r;
 	struct http_request	*rq = &r->rq;
 	const struct conf_route	*rt = r->route;
+	enum step		 st;
 	int			 rc;
 
 	if (rt->auth_users != NULL && (rc = route_auth(c, rt)) != 0)
@@ -482,7 +484,10 @@ request_routed(struct client *c)
 	}
 	if (conf->g.max_body_size > 0 && rq->content_length > conf->g.max_body_size)
 		return local_answer(c, 413, 1);
-	if (!r->req_done && rt->request_buffering)
+	/* The firewall sees the head before the body is read, then the body. */
+	if (rt->waf != WAF_OFF && (st = waf_request(c)) != STEP_NEXT)
+		return st;
+	if (!r->req_done && (rt->request_buffering || rt->waf != WAF_OFF))
 		return body_begin(c);
 	return request_start(c);
 }

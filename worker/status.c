@@ -192,6 +192,15 @@ status_prom_totals(struct strbuf *b, const struct shm_stats *tot)
 	prom_one(b, "portico_proxy_protocol_refused_total", "counter",
 	    "Connections closed for a missing, malformed, late or untrusted "
 	    "PROXY protocol header.", tot->pp_refused);
+	prom_one(b, "portico_waf_inspected_total", "counter",
+	    "Requests the web application firewall inspected.",
+	    tot->waf_inspected);
+	prom_one(b, "portico_waf_blocked_total", "counter",
+	    "Requests the web application firewall blocked (waf = on).",
+	    tot->waf_blocked);
+	prom_one(b, "portico_waf_detected_total", "counter",
+	    "Requests the web application firewall would have blocked "
+	    "(waf = detect).", tot->waf_detected);
 	prom_one(b, "portico_requests_total", "counter",
 	    "Request heads received.", tot->requests);
 	metrics_prom_family(b, "portico_responses_total", "counter",
@@ -261,6 +270,11 @@ status_json_totals(struct strbuf *b, const struct shm_stats *tot)
 	    (unsigned long long)tot->tunnels,
 	    (unsigned long long)tot->tunnel_bytes_in,
 	    (unsigned long long)tot->tunnel_bytes_out);
+	strbuf_fmt(b, "\"waf\":{\"inspected\":%llu,\"blocked\":%llu,"
+	    "\"detected\":%llu},",
+	    (unsigned long long)tot->waf_inspected,
+	    (unsigned long long)tot->waf_blocked,
+	    (unsigned long long)tot->waf_detected);
 	if (worker.cache == NULL)
 		return;
 	cache_get_stats(worker.cache, &cs);

@@ -35,6 +35,7 @@
 #include "worker/tls.h"
 #include "worker/upslot.h"
 #include "worker/uri.h"
+#include "worker/waf.h"
 #include "worker/worker.h"
 
 static void	 upconn_timer_cb(struct ev_timer *t);
@@ -53,7 +54,11 @@ request_start(struct client *c)
 {
 	struct req		*r = c->r;
 	const struct conf_route	*rt = r->route;
+	enum step		 st;
 
+	/* The firewall's body phase comes before the cache, as in front of one. */
+	if (r->waf != NULL && (st = waf_body(c)) != STEP_NEXT)
+		return st;
 	r->hsts = client_https(c) ? rt->hsts : NULL;
 	r->upstream = upstream_of(rt->upstream);
 	if (r->rq.upgrade)
@@ -63,8 +68,6 @@ request_start(struct client *c)
 		return STEP_CLOSED;
 	}
 	if (rt->cache && worker.cache != NULL) {
-		enum step	 st;
-
 		r->cache_on = 1;
 		if ((st = cache_request(c, &r->rq)) != STEP_NEXT)
 			return st;	/* answered, waits, or closed */
