@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/vars.h"
+
 enum log_level {
 	LOG_LVL_DEBUG = 0,
 	LOG_LVL_INFO,
@@ -162,6 +164,31 @@ enum real_ip_header {
 	REAL_IP_X_REAL_IP	/* X-Real-IP */
 };
 
+/* A header rule (request_header_set ... response_header_remove). */
+enum hdr_op {
+	HDR_SET = 0,		/* replace every field of the name */
+	HDR_ADD,		/* add one more */
+	HDR_REMOVE		/* drop every field of the name */
+};
+
+struct conf_hdr_rule {
+	enum hdr_op		 op;
+	int			 always;	/* response: portico's own answers too */
+	char			*name;		/* as written */
+	size_t			 name_len;
+	struct vars_fmt		 value;		/* empty for HDR_REMOVE */
+	int			 line;
+};
+
+/* A listener's or a route's header rules, in file order. */
+struct conf_rules {
+	struct conf_hdr_rule	*req;
+	size_t			 nreq;
+	struct conf_hdr_rule	*resp;
+	size_t			 nresp;
+	int			 resp_always;	/* some response rule is always */
+};
+
 struct conf_listener {
 	char			*name;
 	const char		*file;
@@ -192,6 +219,7 @@ struct conf_listener {
 						   everyone */
 	size_t			 naccess;
 	int64_t			 proxy_protocol_timeout_ms; /* default 5s */
+	struct conf_rules	 rules;		/* header rules, before the route's */
 	struct tls_server	*tls;		/* runtime: NULL for plain */
 };
 
@@ -257,6 +285,10 @@ struct conf_route {
 						   NULL: none */
 	int64_t			 tunnel_idle_timeout_ms; /* resolved: the global's */
 	int			 metrics_idx;	/* runtime: its row in common/metrics.h, -1 none */
+	struct conf_rules	 rules;		/* header rules */
+	struct vars_fmt		 upstream_host;	/* n 0: the client's Host */
+	int			 ret_status;	/* return = STATUS ...; 0: none */
+	struct vars_fmt		 ret_text;	/* its text or URL */
 };
 
 /* [cache] invalidate_unsafe: which unsafe requests invalidate (RFC 9111 4.4). */
@@ -287,6 +319,15 @@ struct conf_global {
 	char			*error_log;		/* path, "stderr" or "syslog" */
 	enum log_level		 log_level;
 	char			*access_log;		/* path, or NULL for off */
+	/* access_log = syslog:server=...: the target (syslog_addr.len 0: a file) */
+	struct conf_addr	 syslog_addr;
+	int			 syslog_facility;	/* 0..23, default 23 (local7) */
+	char			 syslog_tag[33];	/* default "portico" */
+	int			 syslog_rfc5424;	/* format=rfc5424; default 3164 */
+	/* access_log_format: 0 portico (built in), else alog_fmt */
+	int			 alog_kind;		/* ALOG_PORTICO, ALOG_FMT */
+	int			 alog_json;		/* alog_fmt is escaped as JSON */
+	struct vars_fmt		 alog_fmt;
 	int			 worker_connections;	/* default 10000 */
 	int64_t			 shutdown_timeout_ms;	/* default 30s */
 	int64_t			 client_header_timeout_ms; /* default 30s */
@@ -335,6 +376,9 @@ struct conf_global {
 	uid_t			 uid;
 	gid_t			 gid;
 };
+
+#define ALOG_PORTICO	0	/* the built-in line (worker/accesslog.c) */
+#define ALOG_FMT	1	/* combined, common, json or a custom format */
 
 struct conf {
 	char			*path;

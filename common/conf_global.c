@@ -54,6 +54,8 @@ static const struct key global_keys[] = {
 	{ "trusted_proxies", K_FUNC, 0, 0, 0, 1, key_trusted_proxies, NULL },
 	{ "real_ip_header", K_FUNC, 0, 0, 0, 0, key_real_ip_header, NULL },
 	{ "access_log", K_FUNC, 0, 0, 0, 0, key_access_log, NULL },
+	{ "access_log_format", K_FUNC, 0, 0, 0, 0, conf_key_access_log_format,
+	    NULL },
 	{ "worker_connections", K_INT, G(worker_connections), 1, 1000000, 0,
 	    NULL, NULL },
 	{ "shutdown_timeout", K_DURATION, G(shutdown_timeout_ms), 1, 0, 0,
@@ -162,6 +164,7 @@ conf_global_clear(struct conf_global *g)
 	free(g->pid_file);
 	free(g->error_log);
 	free(g->access_log);
+	vars_free(&g->alog_fmt);
 	free(g->client_body_temp_path);
 	free(g->resolver);
 	free(g->trusted);

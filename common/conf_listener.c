@@ -66,6 +66,19 @@ static const struct key listener_keys[] = {
 	{ "proxy_protocol", K_ONOFF, L(proxy_protocol), 0, 0, 0, NULL, NULL },
 	{ "proxy_protocol_timeout", K_DURATION, L(proxy_protocol_timeout_ms),
 	    1, 0, 0, NULL, NULL },
+	/* Header rules, before each route's (common/conf_rules.c) */
+	{ "request_header_set", K_FUNC, 0, 0, 0, 1,
+	    conf_key_l_request_header_set, NULL },
+	{ "request_header_add", K_FUNC, 0, 0, 0, 1,
+	    conf_key_l_request_header_add, NULL },
+	{ "request_header_remove", K_FUNC, 0, 0, 0, 1,
+	    conf_key_l_request_header_remove, NULL },
+	{ "response_header_set", K_FUNC, 0, 0, 0, 1,
+	    conf_key_l_response_header_set, NULL },
+	{ "response_header_add", K_FUNC, 0, 0, 0, 1,
+	    conf_key_l_response_header_add, NULL },
+	{ "response_header_remove", K_FUNC, 0, 0, 0, 1,
+	    conf_key_l_response_header_remove, NULL },
 };
 
 _Static_assert(NKEYS(listener_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -100,6 +113,7 @@ conf_listener_clear(struct conf_listener *l)
 	free(l->tls_ciphers);
 	free(l->tls_ciphersuites);
 	free(l->tls_client_ca.path);
+	conf_rules_clear(&l->rules);
 	free(l->name);
 	free(l->addrs);
 	free(l->fds);

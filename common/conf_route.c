@@ -76,6 +76,21 @@ static const struct key route_keys[] = {
 	{ "upgrade_allow", K_FUNC, 0, 0, 0, 0, key_upgrade_allow, NULL },
 	{ "tunnel_idle_timeout", K_DURATION, R(tunnel_idle_timeout_ms), 1, 0, 0,
 	    NULL, NULL },
+	/* Rewriting (common/conf_rules.c) */
+	{ "request_header_set", K_FUNC, 0, 0, 0, 1,
+	    conf_key_request_header_set, NULL },
+	{ "request_header_add", K_FUNC, 0, 0, 0, 1,
+	    conf_key_request_header_add, NULL },
+	{ "request_header_remove", K_FUNC, 0, 0, 0, 1,
+	    conf_key_request_header_remove, NULL },
+	{ "response_header_set", K_FUNC, 0, 0, 0, 1,
+	    conf_key_response_header_set, NULL },
+	{ "response_header_add", K_FUNC, 0, 0, 0, 1,
+	    conf_key_response_header_add, NULL },
+	{ "response_header_remove", K_FUNC, 0, 0, 0, 1,
+	    conf_key_response_header_remove, NULL },
+	{ "upstream_host", K_FUNC, 0, 0, 0, 0, conf_key_upstream_host, NULL },
+	{ "return", K_FUNC, 0, 0, 0, 0, conf_key_return, NULL },
 };
 
 _Static_assert(NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -112,6 +127,7 @@ conf_route_clear(struct conf_route *r)
 	free(r->allow);
 	free(r->hsts);
 	free(r->upgrade_allow);
+	conf_route_rules_clear(r);
 	targeted_clear(r);
 	memset(r, 0, sizeof(*r));
 }
@@ -577,6 +593,8 @@ route_target_finish(struct loader *ld, size_t i)
 			key_allow(ld, r, "127.0.0.0/8 ::1");
 		}
 	} else if (r->upstream_name == NULL) {
+		if (r->ret_status != 0)
+			return;		/* return = ...: no backend */
 		if (conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
 		    "upstream") == 0)
 			conf_err(ld, r->line, "route '%s' has no "

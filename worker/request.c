@@ -35,6 +35,7 @@
 #include "worker/realip.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
+#include "worker/varsrc.h"
 #include "worker/worker.h"
 
 /*
@@ -425,6 +426,8 @@ request_route(struct client *c)
 		log_info("client %s: not allowed on route %s", c->ip, rt->name);
 		return local_answer(c, 403, BODY_UNREAD(r));
 	}
+	if (rt->ret_status != 0)
+		return return_answer(c, rq);	/* return = (varsrc.c) */
 	if (rt->handler == HANDLER_STATUS) {
 		if (rq->method != HTTP_M_GET && rq->method != HTTP_M_HEAD)
 			return local_answer(c, 405, BODY_UNREAD(r));
