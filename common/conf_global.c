@@ -229,6 +229,9 @@ key_access_log(struct loader *ld, void *obj, const char *v)
 
 	free(g->access_log);
 	g->access_log = NULL;
+	memset(&g->syslog_addr, 0, sizeof(g->syslog_addr));
+	if (strncmp(v, "syslog:", 7) == 0 && conf_syslog_parse(ld, g, v) == -1)
+		return;
 	if (strcmp(v, "off") != 0)
 		g->access_log = conf_strdup(ld, v);
 }
@@ -402,9 +405,10 @@ global_paths_finish(struct loader *ld)
 	    strcmp(g->error_log, "syslog") != 0)
 		conf_err(ld, g->error_log_line, "error_log '%s' must be an "
 		    "absolute path, stderr or syslog", g->error_log);
-	if (g->access_log != NULL && g->access_log[0] != '/')
+	if (g->access_log != NULL && g->access_log[0] != '/' &&
+	    g->syslog_addr.len == 0)
 		conf_err(ld, g->access_log_line, "access_log '%s' must be an "
-		    "absolute path or off", g->access_log);
+		    "absolute path, syslog:server=ADDR or off", g->access_log);
 }
 
 /* client_body_temp_path: /var/tmp, or an existing directory. */

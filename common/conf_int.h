@@ -188,6 +188,7 @@ void	 conf_key_return(struct loader *, void *, const char *);
 void	 conf_key_access_log_format(struct loader *, void *, const char *);
 void	 conf_rules_clear(struct conf_rules *);
 void	 conf_route_rules_clear(struct conf_route *);
+int	 conf_syslog_parse(struct loader *, struct conf_global *, const char *);
 void	 conf_access_add(struct loader *, const char *, const char *, int,
 	    struct conf_cidr **, size_t *);
 void	 conf_cidr_list_add(struct loader *, const char *, const char *,

@@ -172,7 +172,7 @@ varsrc_get(void *arg, enum var_id id, const char *name, size_t nlen,
 		*vl = rq->target_len;
 		return 0;
 	case VAR_REQUEST:
-		if (r != NULL && r->line[0] != '\0') {
+		if (rq == NULL && r != NULL && r->line[0] != '\0') {
 			*v = r->line;	/* kept for the log, escaped */
 			*vl = strlen(r->line);
 			return 0;
@@ -239,9 +239,9 @@ varsrc_get(void *arg, enum var_id id, const char *name, size_t nlen,
 		}
 		return -1;
 	case VAR_STATUS:
-		if (r == NULL || r->status <= 0)
-			return -1;
-		n = snprintf(scratch, scap, "%d", r->status);
+		/* 0 before any answer: a number still (JSON logs). */
+		n = snprintf(scratch, scap, "%d", r != NULL && r->status > 0 ?
+		    r->status : 0);
 		break;
 	case VAR_SENT_HTTP:
 		if (vs->head == NULL || (s = memchr(vs->head->p, '\n',
@@ -519,4 +519,25 @@ return_answer(struct client *c, const struct http_request *rq)
 	r->resp_head = 1;
 	c->state = CS_LOCAL;
 	return STEP_ANSWERED;
+}
+
+void
+accesslog_vars(struct client *c)
+{
+	struct req	*r = c->r;
+	struct varsrc	 vs;
+	struct strbuf	 b;
+	char		 line[8192];
+
+	memset(&vs, 0, sizeof(vs));
+	vs.c = c;
+	vs.r = r;
+	/* The head stays in c->in unless a streamed body wrapped over it. */
+	vs.rq = r->parsed && r->replayable ? &r->rq : NULL;
+	strbuf_init(&b, line, sizeof(line) - 1);
+	vars_expand(&conf->g.alog_fmt, varsrc_get, &vs, conf->g.alog_json ?
+	    VARS_ESC_JSON : VARS_ESC_LOG, &b);
+	/* A line too long is cut, still ending in a newline. */
+	line[b.len] = '\n';
+	worker_access_log(line, b.len + 1);
 }
