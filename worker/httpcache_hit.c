@@ -258,7 +258,7 @@ cache_hit(struct client *c, const struct http_request *rq)
 	cache_hit_plan(r, rq, &hp);
 	if ((len = cache_hit_head(r, &hp)) == -1)
 		return STEP_NEXT;
-	if (resp_rules_on(c)) {
+	if (resp_rules_any(c)) {
 		/* Response rules hold on delivery, not on what is stored. */
 		struct strbuf	 b;
 

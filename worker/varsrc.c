@@ -452,15 +452,6 @@ req_rules_name(const struct client *c, const char *n, size_t len)
 	return 0;
 }
 
-int
-resp_rules_on(const struct client *c)
-{
-	const struct conf_route	*rt = c->r != NULL ? c->r->route : NULL;
-
-	return c->ls->conf->rules.nresp > 0 || (rt != NULL &&
-	    rt->rules.nresp > 0);
-}
-
 enum step
 return_answer(struct client *c, const struct http_request *rq)
 {

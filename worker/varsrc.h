@@ -45,8 +45,6 @@ void	 hdr_rules_apply(struct strbuf *b, const struct conf_hdr_rule *rules,
  * backend's or the cache's.
  */
 void	 resp_rules_apply(struct client *c, struct strbuf *b, int local);
-/* Whether c's listener or route has response rules at all. */
-int	 resp_rules_on(const struct client *c);
 /*
  * The request rules of the listener and the route, and upstream_host,
  * applied to the request head for the backend in b (whole, with its
@@ -63,5 +61,27 @@ enum step	 return_answer(struct client *c, const struct http_request *rq);
 void	 accesslog_vars(struct client *c);
 /* Whether those may change the request field n (lowercase). */
 int	 req_rules_name(const struct client *c, const char *n, size_t len);
+
+/*
+ * Whether c's listener or route has request rules (or upstream_host),
+ * response rules: inline, so that the path without rules pays a test.
+ */
+static inline int
+req_rules_on(const struct client *c)
+{
+	const struct conf_route	*rt = c->r->route;
+
+	return c->ls->conf->rules.nreq > 0 || (rt != NULL &&
+	    (rt->rules.nreq > 0 || rt->upstream_host.n > 0));
+}
+
+static inline int
+resp_rules_any(const struct client *c)
+{
+	const struct conf_route	*rt = c->r->route;
+
+	return c->ls->conf->rules.nresp > 0 || (rt != NULL &&
+	    rt->rules.nresp > 0);
+}
 
 #endif /* PORTICO_VARSRC_H */
