@@ -247,6 +247,21 @@ vars_free(struct vars_fmt *f)
 }
 
 int
+vars_equal(const struct vars_fmt *a, const struct vars_fmt *b)
+{
+	size_t	 i, tl = 0;
+
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++) {
+		if (a->p[i].id != b->p[i].id || a->p[i].len != b->p[i].len)
+			return 0;
+		tl += a->p[i].len;
+	}
+	return tl == 0 || memcmp(a->text, b->text, tl) == 0;
+}
+
+int
 vars_constant(const struct vars_fmt *f)
 {
 	return f->uses == 0;

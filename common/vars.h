@@ -106,6 +106,8 @@ typedef int	(*vars_get_fn)(void *arg, enum var_id id, const char *name,
 int	 vars_compile(const char *s, unsigned ctx, struct vars_fmt *f,
 	    char *err, size_t errcap);
 void	 vars_free(struct vars_fmt *f);
+/* Whether a and b were compiled from the same string. */
+int	 vars_equal(const struct vars_fmt *a, const struct vars_fmt *b);
 /* Whether f is nothing but text (no variable). */
 int	 vars_constant(const struct vars_fmt *f);
 /* Append f's expansion to b, each value escaped as esc says. */

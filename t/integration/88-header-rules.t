@@ -15,7 +15,7 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, Client, subtest_guard, hall,
-                          hget, cache_section, run_portico)
+                          cache_section, run_portico, wait_until)
 
 
 def test():
@@ -144,6 +144,30 @@ def test():
             tap.is_(rc, 1, "-t, %s: exits 1" % line, err)
             tap.like(err, r"(?m)^%s:%d: .*%s" % (re.escape(path), ln, msg),
                      "-t, %s: file:line and what is wrong" % line)
+
+    with subtest_guard("reload: the summary names the rules, the new ones apply"):
+        new = text.replace("request_header_add = X-Add two\n",
+                           "request_header_add = X-Add three\n", 1)
+        new = new.replace("response_header_set = X-Frame-Options DENY always\n",
+                          "response_header_set = X-Frame-Options SAMEORIGIN always\n", 1)
+        new = new.replace("upstream_host = backend.internal\n",
+                          "upstream_host = other.internal\n", 1)
+        p.write_config(new)
+        p.signal("HUP")
+        tap.ok(p.wait_log(r"reload: .*route rules: header rules, upstream_host changed", 10),
+               "route rules: header rules, upstream_host changed")
+        tap.ok(p.wait_log(r"reload: .*listener web: header rules changed", 10),
+               "listener web: header rules changed")
+
+        def fresh():
+            with Client(p.port) as c:
+                r = c.request("GET", "/r/a")
+            return r if r.header("X-Frame-Options") == "SAMEORIGIN" else None
+        r = wait_until(fresh, 10)
+        tap.ok(r is not None, "the new listener rule applies after the reload")
+        h = b.last()["headers"]
+        tap.is_(hall(h, "X-Add"), ["one", "three"], "the new request rule")
+        tap.is_(hall(h, "Host"), ["other.internal"], "the new upstream_host")
 
 
 if __name__ == "__main__":
