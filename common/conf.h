@@ -180,6 +180,17 @@ struct conf_hdr_rule {
 	int			 line;
 };
 
+/*
+ * access_log_format of a listener or a route (set 0: the one above it);
+ * the global one is in struct conf_global.
+ */
+struct conf_alogfmt {
+	int			 set;
+	int			 kind;		/* ALOG_PORTICO, ALOG_FMT */
+	int			 json;
+	struct vars_fmt		 fmt;
+};
+
 /* A listener's or a route's header rules, in file order. */
 struct conf_rules {
 	struct conf_hdr_rule	*req;
@@ -220,6 +231,7 @@ struct conf_listener {
 	size_t			 naccess;
 	int64_t			 proxy_protocol_timeout_ms; /* default 5s */
 	struct conf_rules	 rules;		/* header rules, before the route's */
+	struct conf_alogfmt	 alog;		/* access_log_format */
 	struct tls_server	*tls;		/* runtime: NULL for plain */
 };
 
@@ -286,6 +298,7 @@ struct conf_route {
 	int64_t			 tunnel_idle_timeout_ms; /* resolved: the global's */
 	int			 metrics_idx;	/* runtime: its row in common/metrics.h, -1 none */
 	struct conf_rules	 rules;		/* header rules */
+	struct conf_alogfmt	 alog;		/* access_log_format */
 	struct vars_fmt		 upstream_host;	/* n 0: the client's Host */
 	int			 ret_status;	/* return = STATUS ...; 0: none */
 	struct vars_fmt		 ret_text;	/* its text or URL */

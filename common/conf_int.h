@@ -186,6 +186,8 @@ void	 conf_key_l_response_header_remove(struct loader *, void *, const char *);
 void	 conf_key_upstream_host(struct loader *, void *, const char *);
 void	 conf_key_return(struct loader *, void *, const char *);
 void	 conf_key_access_log_format(struct loader *, void *, const char *);
+void	 conf_key_l_access_log_format(struct loader *, void *, const char *);
+void	 conf_key_r_access_log_format(struct loader *, void *, const char *);
 void	 conf_rules_clear(struct conf_rules *);
 void	 conf_route_rules_clear(struct conf_route *);
 int	 conf_syslog_parse(struct loader *, struct conf_global *, const char *);

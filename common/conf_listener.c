@@ -79,6 +79,8 @@ static const struct key listener_keys[] = {
 	    conf_key_l_response_header_add, NULL },
 	{ "response_header_remove", K_FUNC, 0, 0, 0, 1,
 	    conf_key_l_response_header_remove, NULL },
+	{ "access_log_format", K_FUNC, 0, 0, 0, 0,
+	    conf_key_l_access_log_format, NULL },
 };
 
 _Static_assert(NKEYS(listener_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -114,6 +116,7 @@ conf_listener_clear(struct conf_listener *l)
 	free(l->tls_ciphersuites);
 	free(l->tls_client_ca.path);
 	conf_rules_clear(&l->rules);
+	vars_free(&l->alog.fmt);
 	free(l->name);
 	free(l->addrs);
 	free(l->fds);

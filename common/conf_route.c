@@ -91,6 +91,8 @@ static const struct key route_keys[] = {
 	    conf_key_response_header_remove, NULL },
 	{ "upstream_host", K_FUNC, 0, 0, 0, 0, conf_key_upstream_host, NULL },
 	{ "return", K_FUNC, 0, 0, 0, 0, conf_key_return, NULL },
+	{ "access_log_format", K_FUNC, 0, 0, 0, 0,
+	    conf_key_r_access_log_format, NULL },
 };
 
 _Static_assert(NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");

@@ -284,28 +284,30 @@ void
 conf_route_rules_clear(struct conf_route *r)
 {
 	conf_rules_clear(&r->rules);
+	vars_free(&r->alog.fmt);
 	vars_free(&r->upstream_host);
 	vars_free(&r->ret_text);
 }
 
 /*
  * access_log_format = portico | combined | common | json | FORMAT (a
- * string with variables, escaped as nginx's escape=default).
+ * string with variables, escaped as nginx's escape=default), into
+ * *kind, *json and *fmt (freed first).  Returns 0, or -1 after conf_err.
  */
-void
-conf_key_access_log_format(struct loader *ld, void *obj, const char *v)
+static int
+alog_format(struct loader *ld, const char *v, int *kind, int *json,
+    struct vars_fmt *fmt)
 {
-	struct conf_global	*g = obj;
-	struct vars_fmt		 f;
-	const char		*s = v;
-	char			 err[160];
-	int			 json = 0;
+	struct vars_fmt	 f;
+	const char	*s = v;
+	char		 err[160];
+	int		 js = 0;
 
 	if (strcmp(v, "portico") == 0) {
-		vars_free(&g->alog_fmt);
-		g->alog_kind = ALOG_PORTICO;
-		g->alog_json = 0;
-		return;
+		vars_free(fmt);
+		*kind = ALOG_PORTICO;
+		*json = 0;
+		return 0;
 	}
 	if (strcmp(v, "combined") == 0)
 		s = fmt_combined;
@@ -313,23 +315,51 @@ conf_key_access_log_format(struct loader *ld, void *obj, const char *v)
 		s = fmt_common;
 	else if (strcmp(v, "json") == 0) {
 		s = fmt_json;
-		json = 1;
+		js = 1;
 	}
 	if (vars_compile(s, VARS_REQUEST | VARS_LOG | VARS_RESPONSE, &f, err,
 	    sizeof(err)) == -1) {
 		conf_err(ld, ld->lineno, "access_log_format: %s", err);
-		return;
+		return -1;
 	}
 	if (f.uses & ((uint64_t)1 << VAR_SENT_HTTP)) {
 		vars_free(&f);
 		conf_err(ld, ld->lineno, "access_log_format: $sent_http_ "
 		    "fields are only known to response header rules");
-		return;
+		return -1;
 	}
-	vars_free(&g->alog_fmt);
-	g->alog_fmt = f;
-	g->alog_kind = ALOG_FMT;
-	g->alog_json = json;
+	vars_free(fmt);
+	*fmt = f;
+	*kind = ALOG_FMT;
+	*json = js;
+	return 0;
+}
+
+void
+conf_key_access_log_format(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_global	*g = obj;
+
+	(void)alog_format(ld, v, &g->alog_kind, &g->alog_json, &g->alog_fmt);
+}
+
+/* The same on a listener and on a route: for their requests only. */
+void
+conf_key_l_access_log_format(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_alogfmt	*a = &((struct conf_listener *)obj)->alog;
+
+	if (alog_format(ld, v, &a->kind, &a->json, &a->fmt) == 0)
+		a->set = 1;
+}
+
+void
+conf_key_r_access_log_format(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_alogfmt	*a = &((struct conf_route *)obj)->alog;
+
+	if (alog_format(ld, v, &a->kind, &a->json, &a->fmt) == 0)
+		a->set = 1;
 }
 
 static const char *const facilities[] = {

@@ -17,6 +17,7 @@
 #include "master/confdiff.h"
 
 static int	 rules_differ(const struct conf_rules *, const struct conf_rules *);
+static int	 alog_differ(const struct conf_alogfmt *, const struct conf_alogfmt *);
 static int	 cidrs_differ(const struct conf_cidr *, size_t,
 		    const struct conf_cidr *, size_t);
 
@@ -264,7 +265,8 @@ diff_listener(struct confdiff *d, const struct conf_listener *o,
 	    cidrs_differ(o->trusted, o->ntrusted, n->trusted, n->ntrusted) ||
 	    o->real_ip_header != n->real_ip_header ||
 	    o->proxy_protocol != n->proxy_protocol ||
-	    o->proxy_protocol_timeout_ms != n->proxy_protocol_timeout_ms) &&
+	    o->proxy_protocol_timeout_ms != n->proxy_protocol_timeout_ms ||
+	    alog_differ(&o->alog, &n->alog)) &&
 	    confdiff_add(d, "listener %s: settings changed", n->name) == -1)
 		return -1;
 	if (cidrs_differ(o->access, o->naccess, n->access, n->naccess) &&
@@ -450,6 +452,14 @@ rules_differ(const struct conf_rules *a, const struct conf_rules *b)
 	return 0;
 }
 
+/* Whether two access_log_format settings differ. */
+static int
+alog_differ(const struct conf_alogfmt *a, const struct conf_alogfmt *b)
+{
+	return a->set != b->set || a->kind != b->kind || a->json != b->json ||
+	    !vars_equal(&a->fmt, &b->fmt);
+}
+
 /* The names of what differs between two routes, into buf. */
 static void
 route_changes(const struct conf_route *o, const struct conf_route *n,
@@ -459,7 +469,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	    "upstream", "handler", "allow/deny", "cache", "hsts", "normalize_path",
 	    "pass_client_identity_headers", "request_buffering", "websocket",
 	    "upgrade_allow", "tunnel_idle_timeout", "header rules",
-	    "upstream_host", "return" };
+	    "upstream_host", "return", "access_log_format" };
 	int			 diff[sizeof(names) / sizeof(names[0])];
 	size_t			 i, off = 0;
 	int			 k;
@@ -489,6 +499,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	diff[15] = !vars_equal(&o->upstream_host, &n->upstream_host);
 	diff[16] = o->ret_status != n->ret_status ||
 	    !vars_equal(&o->ret_text, &n->ret_text);
+	diff[17] = alog_differ(&o->alog, &n->alog);
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
 		if (!diff[i])

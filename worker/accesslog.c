@@ -122,10 +122,8 @@ access_log(struct client *c)
 		shm_stat_inc(&worker.stats->status[r->status / 100]);
 	if (!worker_access_log_enabled())
 		return;
-	if (conf->g.alog_kind == ALOG_FMT) {
-		accesslog_vars(c);	/* access_log_format (varsrc.c) */
-		return;
-	}
+	if (accesslog_vars(c))
+		return;		/* access_log_format (varsrc.c) */
 	e.ip = c->ip;
 	e.wall = r->wall_start;
 	e.line = r->line;

@@ -512,13 +512,28 @@ return_answer(struct client *c, const struct http_request *rq)
 	return STEP_ANSWERED;
 }
 
-void
+int
 accesslog_vars(struct client *c)
 {
-	struct req	*r = c->r;
-	struct varsrc	 vs;
-	struct strbuf	 b;
-	char		 line[8192];
+	struct req		*r = c->r;
+	const struct conf_alogfmt *a = NULL;
+	const struct vars_fmt	*f = &conf->g.alog_fmt;
+	struct varsrc		 vs;
+	struct strbuf		 b;
+	char			 line[8192];
+	int			 json = conf->g.alog_json;
+
+	if (r->route != NULL && r->route->alog.set)
+		a = &r->route->alog;
+	else if (c->ls->conf->alog.set)
+		a = &c->ls->conf->alog;
+	if (a != NULL) {
+		if (a->kind != ALOG_FMT)
+			return 0;
+		f = &a->fmt;
+		json = a->json;
+	} else if (conf->g.alog_kind != ALOG_FMT)
+		return 0;
 
 	memset(&vs, 0, sizeof(vs));
 	vs.c = c;
@@ -526,9 +541,10 @@ accesslog_vars(struct client *c)
 	/* The head stays in c->in unless a streamed body wrapped over it. */
 	vs.rq = r->parsed && r->replayable ? &r->rq : NULL;
 	strbuf_init(&b, line, sizeof(line) - 1);
-	vars_expand(&conf->g.alog_fmt, varsrc_get, &vs, conf->g.alog_json ?
-	    VARS_ESC_JSON : VARS_ESC_LOG, &b);
+	vars_expand(f, varsrc_get, &vs, json ? VARS_ESC_JSON : VARS_ESC_LOG,
+	    &b);
 	/* A line too long is cut, still ending in a newline. */
 	line[b.len] = '\n';
 	worker_access_log(line, b.len + 1);
+	return 1;
 }

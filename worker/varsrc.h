@@ -57,8 +57,12 @@ void	 req_rules_apply(struct client *c, const struct http_request *rq,
  * the status with the text as a text/plain body; no backend.
  */
 enum step	 return_answer(struct client *c, const struct http_request *rq);
-/* The access log line of c's exchange in access_log_format's format. */
-void	 accesslog_vars(struct client *c);
+/*
+ * The access log line of c's exchange in the access_log_format of its
+ * route, else its listener's, else [global]'s.  Returns 1, or 0 when
+ * that is portico's own line (accesslog.c writes it).
+ */
+int	 accesslog_vars(struct client *c);
 /* Whether those may change the request field n (lowercase). */
 int	 req_rules_name(const struct client *c, const char *n, size_t len);
 

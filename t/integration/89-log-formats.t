@@ -116,6 +116,32 @@ def test():
                 "variables expanded, escaped as nginx does, '-' when empty")
         p.stop()
 
+    with subtest_guard("per route and per listener"):
+        p = Portico(upstreams={"app": [b.addr]}, workers=1, routes=[
+            dict(name="j", path="/j/", upstream="app", access_log_format="json"),
+            dict(name="p", path="/p/", upstream="app", access_log_format="portico"),
+            dict(name="main", path="/", upstream="app"),
+        ], global_opts={"access_log_format": "common"})
+        text = p.config_text().replace(
+            "[listener web]\n", "[listener web]\naccess_log_format = L $uri $status\n", 1)
+        p.write_config(text)
+        p.start()
+        with Client(p.port) as c:
+            for t in ("/j/1", "/p/2", "/x/3"):
+                c.request("GET", t)
+        got = lines(p, 3)
+        tap.is_(len(got), 3, "three lines", repr(got))
+        if len(got) == 3:
+            try:
+                tap.is_(json.loads(got[0]).get("request_uri"), "/j/1",
+                        "the route's json format")
+            except ValueError:
+                tap.ok(False, "the route's json format", got[0])
+            tap.like(got[1], r'"GET /p/2 HTTP/1\.1" 200 \d+ .* upstream=',
+                     "the route's portico format")
+            tap.is_(got[2], "L /x/3 200", "a route without one: the listener's")
+        p.stop()
+
     with subtest_guard("default: portico's line; bad formats refused"):
         p = Portico(upstreams={"app": [b.addr]}, workers=1)
         p.start()
