@@ -16,6 +16,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, Client, subtest_guard, hall,
                           cache_section, run_portico, wait_until)
+from portico_tls import Certs, TLSClient, TLSPortico, client_ctx, have_openssl
 
 
 def test():
@@ -168,6 +169,33 @@ def test():
         h = b.last()["headers"]
         tap.is_(hall(h, "X-Add"), ["one", "three"], "the new request rule")
         tap.is_(hall(h, "Host"), ["other.internal"], "the new upstream_host")
+
+    p.stop()
+    with subtest_guard("TLS variables"):
+        if not have_openssl():
+            tap.ok(False, "the openssl command is installed")
+            return
+        certs = Certs()
+        pem, key = certs.issue("a", dns=["a.test"])
+        alice = certs.issue("alice", client=True, cn="alice")
+        t = TLSPortico(upstreams={"app": [b.addr]}, workers=1,
+                       listener_opts={"web": [("tls_certificate", pem), ("tls_key", key),
+                                              ("tls_client_ca", certs.ca),
+                                              ("tls_verify_client", "optional")]},
+                       routes=[dict(name="main", path="/", upstream="app")])
+        text = t.config_text().replace("[route main]\n", "[route main]\n"
+                                       "request_header_set = X-TLS $scheme|$ssl_protocol|"
+                                       "$ssl_cipher|$ssl_server_name|$ssl_client_s_dn\n", 1)
+        t.write_config(text)
+        t.start()
+        with TLSClient(t.port, client_ctx(ca=certs.ca, cert=alice), sni="a.test") as c:
+            r = c.request("GET", "/tls")
+            cipher = c.sock.cipher()
+        tap.is_(r.status, 200, "proxied over TLS")
+        got = hall(b.last()["headers"], "X-TLS")
+        tap.is_(got, ["https|%s|%s|a.test|CN=alice,O=portico tests,C=XX"
+                      % (cipher[1], cipher[0])],
+                "$scheme, $ssl_protocol, $ssl_cipher, $ssl_server_name, $ssl_client_s_dn")
 
 
 if __name__ == "__main__":
