@@ -28,6 +28,8 @@ static int	 field_find(const char *p, size_t len, const char *name,
 		    size_t nlen, const char **v, size_t *vl);
 static int	 name_match(const char *a, size_t al, const char *b, size_t bl);
 static void	 host_only(const char *h, size_t hl, const char **v, size_t *vl);
+static int	 var_exchange(const struct varsrc *, enum var_id, const char *,
+		    size_t, const char **, size_t *, char *, size_t);
 static void	 fields_drop(struct strbuf *b, size_t start, size_t lim,
 		    const char *name, size_t nl);
 
@@ -101,6 +103,113 @@ field_find(const char *p, size_t len, const char *name, size_t nlen,
 	return -1;
 }
 
+/*
+ * varsrc_get's values that come from the exchange rather than the
+ * request: the server used, the route, the answer and the log's times.
+ */
+static int
+var_exchange(const struct varsrc *vs, enum var_id id, const char *name,
+    size_t nlen, const char **v, size_t *vl, char *scratch, size_t scap)
+{
+	const struct client	*c = vs->c;
+	const struct req	*r = vs->r;
+	const struct http_request *rq = vs->rq;
+	const struct http_header *h;
+	const char		*s;
+	struct tm		 tm;
+	size_t			 i;
+	int			 n = -1;
+	time_t			 t;
+
+	switch (id) {
+	case VAR_UPSTREAM_ADDR:
+		if (r == NULL || r->server < 0 || r->upstream == NULL)
+			return -1;
+		*v = r->upstream->servers[r->server].conf->addr.text;
+		*vl = strlen(*v);
+		return 0;
+	case VAR_ROUTE:
+		if (r == NULL || r->route == NULL)
+			return -1;
+		*v = r->route->name;
+		*vl = strlen(*v);
+		return 0;
+	case VAR_LISTENER:
+		if (c == NULL || c->ls == NULL)
+			return -1;
+		*v = c->ls->conf->name;
+		*vl = strlen(*v);
+		return 0;
+	case VAR_HTTP:
+		if (rq == NULL)
+			return -1;
+		for (i = 0; i < rq->nheaders; i++) {
+			h = &rq->headers[i];
+			if (name_match(h->name, h->name_len, name, nlen)) {
+				*v = h->value;
+				*vl = h->value_len;
+				return 0;
+			}
+		}
+		return -1;
+	case VAR_STATUS:
+		/* 0 before any answer: a number still (JSON logs). */
+		n = snprintf(scratch, scap, "%d", r != NULL && r->status > 0 ?
+		    r->status : 0);
+		break;
+	case VAR_SENT_HTTP:
+		if (vs->head == NULL || (s = memchr(vs->head->p, '\n',
+		    vs->head->len)) == NULL)
+			return -1;
+		s++;
+		return field_find(s, vs->head->len - (s - vs->head->p), name,
+		    nlen, v, vl);
+	case VAR_TIME_LOCAL:
+	case VAR_TIME_ISO8601:
+		t = r != NULL ? r->wall_start : ev_wall;
+		gmtime_r(&t, &tm);
+		n = (int)strftime(scratch, scap, id == VAR_TIME_LOCAL ?
+		    "%d/%b/%Y:%H:%M:%S +0000" : "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+		break;
+	case VAR_MSEC:
+		n = snprintf(scratch, scap, "%lld.%03d", (long long)ev_wall,
+		    (int)(ev_now % 1000));
+		break;
+	case VAR_BODY_BYTES_SENT:
+		n = snprintf(scratch, scap, "%llu", r != NULL ?
+		    (unsigned long long)r->body_bytes : 0ULL);
+		break;
+	case VAR_REQUEST_TIME:
+		n = snprintf(scratch, scap, "%.3f", r != NULL ?
+		    (double)(ev_now - r->t_start) / 1000.0 : 0.0);
+		break;
+	case VAR_UPSTREAM_RESPONSE_TIME:
+		if (r == NULL || r->server < 0 || r->upstream == NULL)
+			return -1;
+		n = snprintf(scratch, scap, "%.3f", (double)((r->t_up_end ?
+		    r->t_up_end : ev_now) - r->t_up_start) / 1000.0);
+		break;
+	case VAR_CACHE_STATUS:
+		if (r == NULL || r->cstatus[0] == '\0')
+			return -1;
+		*v = r->cstatus;
+		*vl = strlen(r->cstatus);
+		return 0;
+	case VAR_REMOTE_USER:
+	default:
+		/*
+		 * VAR_REQUEST_ID, VAR_PROXY_PROTOCOL_ADDR, _PORT: refused by
+		 * vars_compile until they are answered here.
+		 */
+		return -1;
+	}
+	if (n <= 0 || (size_t)n >= scap)
+		return -1;
+	*v = scratch;
+	*vl = (size_t)n;
+	return 0;
+}
+
 int
 varsrc_get(void *arg, enum var_id id, const char *name, size_t nlen,
     const char **v, size_t *vl, char *scratch, size_t scap)
@@ -109,12 +218,8 @@ varsrc_get(void *arg, enum var_id id, const char *name, size_t nlen,
 	const struct client		*c = vs->c;
 	const struct req		*r = vs->r;
 	const struct http_request	*rq = vs->rq;
-	const struct http_header	*h;
 	const char			*s;
-	struct tm			 tm;
-	size_t				 i;
 	int				 n = -1;
-	time_t				 t;
 
 	switch (id) {
 	case VAR_REMOTE_ADDR:
@@ -208,86 +313,8 @@ varsrc_get(void *arg, enum var_id id, const char *name, size_t nlen,
 		*v = s;
 		*vl = strlen(s);
 		return 0;
-	case VAR_UPSTREAM_ADDR:
-		if (r == NULL || r->server < 0 || r->upstream == NULL)
-			return -1;
-		*v = r->upstream->servers[r->server].conf->addr.text;
-		*vl = strlen(*v);
-		return 0;
-	case VAR_ROUTE:
-		if (r == NULL || r->route == NULL)
-			return -1;
-		*v = r->route->name;
-		*vl = strlen(*v);
-		return 0;
-	case VAR_LISTENER:
-		if (c == NULL || c->ls == NULL)
-			return -1;
-		*v = c->ls->conf->name;
-		*vl = strlen(*v);
-		return 0;
-	case VAR_HTTP:
-		if (rq == NULL)
-			return -1;
-		for (i = 0; i < rq->nheaders; i++) {
-			h = &rq->headers[i];
-			if (name_match(h->name, h->name_len, name, nlen)) {
-				*v = h->value;
-				*vl = h->value_len;
-				return 0;
-			}
-		}
-		return -1;
-	case VAR_STATUS:
-		/* 0 before any answer: a number still (JSON logs). */
-		n = snprintf(scratch, scap, "%d", r != NULL && r->status > 0 ?
-		    r->status : 0);
-		break;
-	case VAR_SENT_HTTP:
-		if (vs->head == NULL || (s = memchr(vs->head->p, '\n',
-		    vs->head->len)) == NULL)
-			return -1;
-		s++;
-		return field_find(s, vs->head->len - (s - vs->head->p), name,
-		    nlen, v, vl);
-	case VAR_TIME_LOCAL:
-	case VAR_TIME_ISO8601:
-		t = r != NULL ? r->wall_start : ev_wall;
-		gmtime_r(&t, &tm);
-		n = (int)strftime(scratch, scap, id == VAR_TIME_LOCAL ?
-		    "%d/%b/%Y:%H:%M:%S +0000" : "%Y-%m-%dT%H:%M:%S+00:00", &tm);
-		break;
-	case VAR_MSEC:
-		n = snprintf(scratch, scap, "%lld.%03d", (long long)ev_wall,
-		    (int)(ev_now % 1000));
-		break;
-	case VAR_BODY_BYTES_SENT:
-		n = snprintf(scratch, scap, "%llu", r != NULL ?
-		    (unsigned long long)r->body_bytes : 0ULL);
-		break;
-	case VAR_REQUEST_TIME:
-		n = snprintf(scratch, scap, "%.3f", r != NULL ?
-		    (double)(ev_now - r->t_start) / 1000.0 : 0.0);
-		break;
-	case VAR_UPSTREAM_RESPONSE_TIME:
-		if (r == NULL || r->server < 0 || r->upstream == NULL)
-			return -1;
-		n = snprintf(scratch, scap, "%.3f", (double)((r->t_up_end ?
-		    r->t_up_end : ev_now) - r->t_up_start) / 1000.0);
-		break;
-	case VAR_CACHE_STATUS:
-		if (r == NULL || r->cstatus[0] == '\0')
-			return -1;
-		*v = r->cstatus;
-		*vl = strlen(r->cstatus);
-		return 0;
-	case VAR_REMOTE_USER:
 	default:
-		/*
-		 * VAR_REQUEST_ID, VAR_PROXY_PROTOCOL_ADDR, _PORT: refused by
-		 * vars_compile until they are answered here.
-		 */
-		return -1;
+		return var_exchange(vs, id, name, nlen, v, vl, scratch, scap);
 	}
 	if (n <= 0 || (size_t)n >= scap)
 		return -1;
