@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/vars.h"
+
 enum log_level {
 	LOG_LVL_DEBUG = 0,
 	LOG_LVL_INFO,
@@ -162,6 +164,42 @@ enum real_ip_header {
 	REAL_IP_X_REAL_IP	/* X-Real-IP */
 };
 
+/* A header rule (request_header_set ... response_header_remove). */
+enum hdr_op {
+	HDR_SET = 0,		/* replace every field of the name */
+	HDR_ADD,		/* add one more */
+	HDR_REMOVE		/* drop every field of the name */
+};
+
+struct conf_hdr_rule {
+	enum hdr_op		 op;
+	int			 always;	/* response: portico's own answers too */
+	char			*name;		/* as written */
+	size_t			 name_len;
+	struct vars_fmt		 value;		/* empty for HDR_REMOVE */
+	int			 line;
+};
+
+/*
+ * access_log_format of a listener or a route (set 0: the one above it);
+ * the global one is in struct conf_global.
+ */
+struct conf_alogfmt {
+	int			 set;
+	int			 kind;		/* ALOG_PORTICO, ALOG_FMT */
+	int			 json;
+	struct vars_fmt		 fmt;
+};
+
+/* A listener's or a route's header rules, in file order. */
+struct conf_rules {
+	struct conf_hdr_rule	*req;
+	size_t			 nreq;
+	struct conf_hdr_rule	*resp;
+	size_t			 nresp;
+	int			 resp_always;	/* some response rule is always */
+};
+
 struct conf_listener {
 	char			*name;
 	const char		*file;
@@ -194,6 +232,8 @@ struct conf_listener {
 	int64_t			 proxy_protocol_timeout_ms; /* default 5s */
 	int			 max_conns_per_ip;	/* all workers; 0: no limit */
 	int			 limit_stat_idx;	/* runtime: its counters, -1 none */
+	struct conf_rules	 rules;		/* header rules, before the route's */
+	struct conf_alogfmt	 alog;		/* access_log_format */
 	struct tls_server	*tls;		/* runtime: NULL for plain */
 };
 
@@ -316,6 +356,11 @@ struct conf_route {
 	char			*limit_names[CONF_ROUTE_LIMITS]; /* limit = NAME... */
 	struct conf_limit	*limits[CONF_ROUTE_LIMITS];	/* resolved */
 	size_t			 nlimits;
+	struct conf_rules	 rules;		/* header rules */
+	struct conf_alogfmt	 alog;		/* access_log_format */
+	struct vars_fmt		 upstream_host;	/* n 0: the client's Host */
+	int			 ret_status;	/* return = STATUS ...; 0: none */
+	struct vars_fmt		 ret_text;	/* its text or URL */
 };
 
 /* [cache] invalidate_unsafe: which unsafe requests invalidate (RFC 9111 4.4). */
@@ -346,6 +391,15 @@ struct conf_global {
 	char			*error_log;		/* path, "stderr" or "syslog" */
 	enum log_level		 log_level;
 	char			*access_log;		/* path, or NULL for off */
+	/* access_log = syslog:server=...: the target (syslog_addr.len 0: a file) */
+	struct conf_addr	 syslog_addr;
+	int			 syslog_facility;	/* 0..23, default 23 (local7) */
+	char			 syslog_tag[33];	/* default "portico" */
+	int			 syslog_rfc5424;	/* format=rfc5424; default 3164 */
+	/* access_log_format: 0 portico (built in), else alog_fmt */
+	int			 alog_kind;		/* ALOG_PORTICO, ALOG_FMT */
+	int			 alog_json;		/* alog_fmt is escaped as JSON */
+	struct vars_fmt		 alog_fmt;
 	int			 worker_connections;	/* default 10000 */
 	int			 limit_table_size;	/* limit entries in shm, default 16384 */
 	int64_t			 shutdown_timeout_ms;	/* default 30s */
@@ -399,6 +453,9 @@ struct conf_global {
 	uid_t			 uid;
 	gid_t			 gid;
 };
+
+#define ALOG_PORTICO	0	/* the built-in line (worker/accesslog.c) */
+#define ALOG_FMT	1	/* combined, common, json or a custom format */
 
 struct conf {
 	char			*path;

@@ -223,7 +223,7 @@ conf_check(struct conf *conf, char **errors)
 	if (g->error_log != NULL && g->error_log[0] == '/')
 		check_log(&errs, file, g->error_log_line, "error_log",
 		    g->error_log);
-	if (g->access_log != NULL)
+	if (g->access_log != NULL && g->syslog_addr.len == 0)
 		check_log(&errs, file, g->access_log_line, "access_log",
 		    g->access_log);
 	if (g->drop && buffering_used(conf) &&

@@ -55,6 +55,8 @@ static const struct key global_keys[] = {
 	{ "trusted_proxies", K_FUNC, 0, 0, 0, 1, key_trusted_proxies, NULL },
 	{ "real_ip_header", K_FUNC, 0, 0, 0, 0, key_real_ip_header, NULL },
 	{ "access_log", K_FUNC, 0, 0, 0, 0, key_access_log, NULL },
+	{ "access_log_format", K_FUNC, 0, 0, 0, 0, conf_key_access_log_format,
+	    NULL },
 	{ "worker_connections", K_INT, G(worker_connections), 1, 1000000, 0,
 	    NULL, NULL },
 	{ "limit_table_size", K_INT, G(limit_table_size), 8, 16384, 0,
@@ -173,6 +175,7 @@ conf_global_clear(struct conf_global *g)
 	free(g->pid_file);
 	free(g->error_log);
 	free(g->access_log);
+	vars_free(&g->alog_fmt);
 	free(g->client_body_temp_path);
 	free(g->resolver);
 	free(g->trusted);
@@ -240,6 +243,9 @@ key_access_log(struct loader *ld, void *obj, const char *v)
 
 	free(g->access_log);
 	g->access_log = NULL;
+	memset(&g->syslog_addr, 0, sizeof(g->syslog_addr));
+	if (strncmp(v, "syslog:", 7) == 0 && conf_syslog_parse(ld, g, v) == -1)
+		return;
 	if (strcmp(v, "off") != 0)
 		g->access_log = conf_strdup(ld, v);
 }
@@ -453,9 +459,10 @@ global_paths_finish(struct loader *ld)
 	    strcmp(g->error_log, "syslog") != 0)
 		conf_err(ld, g->error_log_line, "error_log '%s' must be an "
 		    "absolute path, stderr or syslog", g->error_log);
-	if (g->access_log != NULL && g->access_log[0] != '/')
+	if (g->access_log != NULL && g->access_log[0] != '/' &&
+	    g->syslog_addr.len == 0)
 		conf_err(ld, g->access_log_line, "access_log '%s' must be an "
-		    "absolute path or off", g->access_log);
+		    "absolute path, syslog:server=ADDR or off", g->access_log);
 }
 
 /* client_body_temp_path: /var/tmp, or an existing directory. */

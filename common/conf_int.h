@@ -175,6 +175,27 @@ int	 conf_port(const char *, in_port_t *);
 int	 conf_addr_parse(const char *, int, struct conf_addr *, char *,
 	    size_t);
 int	 conf_onoff(struct loader *, const char *, const char *, int *);
+/* conf_rules.c: header rules, upstream_host, return, access_log_format. */
+void	 conf_key_request_header_set(struct loader *, void *, const char *);
+void	 conf_key_request_header_add(struct loader *, void *, const char *);
+void	 conf_key_request_header_remove(struct loader *, void *, const char *);
+void	 conf_key_response_header_set(struct loader *, void *, const char *);
+void	 conf_key_response_header_add(struct loader *, void *, const char *);
+void	 conf_key_response_header_remove(struct loader *, void *, const char *);
+void	 conf_key_l_request_header_set(struct loader *, void *, const char *);
+void	 conf_key_l_request_header_add(struct loader *, void *, const char *);
+void	 conf_key_l_request_header_remove(struct loader *, void *, const char *);
+void	 conf_key_l_response_header_set(struct loader *, void *, const char *);
+void	 conf_key_l_response_header_add(struct loader *, void *, const char *);
+void	 conf_key_l_response_header_remove(struct loader *, void *, const char *);
+void	 conf_key_upstream_host(struct loader *, void *, const char *);
+void	 conf_key_return(struct loader *, void *, const char *);
+void	 conf_key_access_log_format(struct loader *, void *, const char *);
+void	 conf_key_l_access_log_format(struct loader *, void *, const char *);
+void	 conf_key_r_access_log_format(struct loader *, void *, const char *);
+void	 conf_rules_clear(struct conf_rules *);
+void	 conf_route_rules_clear(struct conf_route *);
+int	 conf_syslog_parse(struct loader *, struct conf_global *, const char *);
 void	 conf_access_add(struct loader *, const char *, const char *, int,
 	    struct conf_cidr **, size_t *);
 void	 conf_cidr_list_add(struct loader *, const char *, const char *,

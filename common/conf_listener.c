@@ -68,6 +68,21 @@ static const struct key listener_keys[] = {
 	    1, 0, 0, NULL, NULL },
 	{ "max_conns_per_ip", K_INT, L(max_conns_per_ip), 0, 1000000, 0, NULL,
 	    NULL },
+	/* Header rules, before each route's (common/conf_rules.c) */
+	{ "request_header_set", K_FUNC, 0, 0, 0, 1,
+	    conf_key_l_request_header_set, NULL },
+	{ "request_header_add", K_FUNC, 0, 0, 0, 1,
+	    conf_key_l_request_header_add, NULL },
+	{ "request_header_remove", K_FUNC, 0, 0, 0, 1,
+	    conf_key_l_request_header_remove, NULL },
+	{ "response_header_set", K_FUNC, 0, 0, 0, 1,
+	    conf_key_l_response_header_set, NULL },
+	{ "response_header_add", K_FUNC, 0, 0, 0, 1,
+	    conf_key_l_response_header_add, NULL },
+	{ "response_header_remove", K_FUNC, 0, 0, 0, 1,
+	    conf_key_l_response_header_remove, NULL },
+	{ "access_log_format", K_FUNC, 0, 0, 0, 0,
+	    conf_key_l_access_log_format, NULL },
 };
 
 _Static_assert(NKEYS(listener_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -103,6 +118,8 @@ conf_listener_clear(struct conf_listener *l)
 	free(l->tls_ciphers);
 	free(l->tls_ciphersuites);
 	free(l->tls_client_ca.path);
+	conf_rules_clear(&l->rules);
+	vars_free(&l->alog.fmt);
 	free(l->name);
 	free(l->addrs);
 	free(l->fds);

@@ -88,6 +88,23 @@ static const struct key route_keys[] = {
 	{ "auth_basic_forward", K_ONOFF, R(auth_forward), 0, 0, 0, NULL, NULL },
 	/* The web application firewall: worker/waf.c */
 	{ "waf", K_FUNC, 0, 0, 0, 0, key_waf, NULL },
+	/* Rewriting (common/conf_rules.c) */
+	{ "request_header_set", K_FUNC, 0, 0, 0, 1,
+	    conf_key_request_header_set, NULL },
+	{ "request_header_add", K_FUNC, 0, 0, 0, 1,
+	    conf_key_request_header_add, NULL },
+	{ "request_header_remove", K_FUNC, 0, 0, 0, 1,
+	    conf_key_request_header_remove, NULL },
+	{ "response_header_set", K_FUNC, 0, 0, 0, 1,
+	    conf_key_response_header_set, NULL },
+	{ "response_header_add", K_FUNC, 0, 0, 0, 1,
+	    conf_key_response_header_add, NULL },
+	{ "response_header_remove", K_FUNC, 0, 0, 0, 1,
+	    conf_key_response_header_remove, NULL },
+	{ "upstream_host", K_FUNC, 0, 0, 0, 0, conf_key_upstream_host, NULL },
+	{ "return", K_FUNC, 0, 0, 0, 0, conf_key_return, NULL },
+	{ "access_log_format", K_FUNC, 0, 0, 0, 0,
+	    conf_key_r_access_log_format, NULL },
 };
 
 _Static_assert(NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -131,6 +148,7 @@ conf_route_clear(struct conf_route *r)
 	free(r->auth_realm);
 	free(r->auth_file);
 	htpasswd_free(r->auth_users);
+	conf_route_rules_clear(r);
 	targeted_clear(r);
 	memset(r, 0, sizeof(*r));
 }
@@ -619,6 +637,8 @@ route_target_finish(struct loader *ld, size_t i)
 			key_allow(ld, r, "127.0.0.0/8 ::1");
 		}
 	} else if (r->upstream_name == NULL) {
+		if (r->ret_status != 0)
+			return;		/* return = ...: no backend */
 		if (conf_key_line(ld, SEC_ROUTE, &ld->rmeta[i],
 		    "upstream") == 0)
 			conf_err(ld, r->line, "route '%s' has no "

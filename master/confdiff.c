@@ -16,6 +16,8 @@
 #include "common/tls.h"
 #include "master/confdiff.h"
 
+static int	 rules_differ(const struct conf_rules *, const struct conf_rules *);
+static int	 alog_differ(const struct conf_alogfmt *, const struct conf_alogfmt *);
 static int	 cidrs_differ(const struct conf_cidr *, size_t,
 		    const struct conf_cidr *, size_t);
 
@@ -264,11 +266,15 @@ diff_listener(struct confdiff *d, const struct conf_listener *o,
 	    o->real_ip_header != n->real_ip_header ||
 	    o->proxy_protocol != n->proxy_protocol ||
 	    o->proxy_protocol_timeout_ms != n->proxy_protocol_timeout_ms ||
-	    o->max_conns_per_ip != n->max_conns_per_ip) &&
+	    o->max_conns_per_ip != n->max_conns_per_ip||
+	    alog_differ(&o->alog, &n->alog)) &&
 	    confdiff_add(d, "listener %s: settings changed", n->name) == -1)
 		return -1;
 	if (cidrs_differ(o->access, o->naccess, n->access, n->naccess) &&
 	    confdiff_add(d, "listener %s: allow/deny changed", n->name) == -1)
+		return -1;
+	if (rules_differ(&o->rules, &n->rules) &&
+	    confdiff_add(d, "listener %s: header rules changed", n->name) == -1)
 		return -1;
 	return 0;
 }
@@ -427,6 +433,34 @@ cidrs_differ(const struct conf_cidr *a, size_t na, const struct conf_cidr *b,
 	return na != nb || (na > 0 && memcmp(a, b, na * sizeof(*a)) != 0);
 }
 
+/* Whether two lists of header rules differ (common/conf_rules.c). */
+static int
+rules_differ(const struct conf_rules *a, const struct conf_rules *b)
+{
+	const struct conf_hdr_rule	*x, *y;
+	size_t				 i;
+
+	if (a->nreq != b->nreq || a->nresp != b->nresp)
+		return 1;
+	for (i = 0; i < a->nreq + a->nresp; i++) {
+		x = i < a->nreq ? &a->req[i] : &a->resp[i - a->nreq];
+		y = i < b->nreq ? &b->req[i] : &b->resp[i - b->nreq];
+		if (x->op != y->op || x->always != y->always ||
+		    strcmp(x->name, y->name) != 0 ||
+		    !vars_equal(&x->value, &y->value))
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether two access_log_format settings differ. */
+static int
+alog_differ(const struct conf_alogfmt *a, const struct conf_alogfmt *b)
+{
+	return a->set != b->set || a->kind != b->kind || a->json != b->json ||
+	    !vars_equal(&a->fmt, &b->fmt);
+}
+
 /* The names of what differs between two routes, into buf. */
 static void
 route_changes(const struct conf_route *o, const struct conf_route *n,
@@ -436,7 +470,8 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	    "upstream", "handler", "allow/deny", "cache", "hsts", "normalize_path",
 	    "pass_client_identity_headers", "request_buffering", "websocket",
 	    "upgrade_allow", "tunnel_idle_timeout", "limit", "auth_basic",
-	    "waf" };
+	    "waf", "header rules", "upstream_host", "return",
+	    "access_log_format" };
 	int			 diff[sizeof(names) / sizeof(names[0])];
 	size_t			 i, off = 0;
 	int			 k;
@@ -469,6 +504,11 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	    str_differ(o->auth_file, n->auth_file) ||
 	    o->auth_forward != n->auth_forward;
 	diff[16] = o->waf != n->waf;
+	diff[17] = rules_differ(&o->rules, &n->rules);
+	diff[18] = !vars_equal(&o->upstream_host, &n->upstream_host);
+	diff[19] = o->ret_status != n->ret_status ||
+	    !vars_equal(&o->ret_text, &n->ret_text);
+	diff[20] = alog_differ(&o->alog, &n->alog);
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
 		if (!diff[i])
@@ -614,6 +654,10 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 	    confdiff_add(d, "access_log "
 	    "%s -> %s", o->access_log != NULL ? o->access_log : "off",
 	    n->access_log != NULL ? n->access_log : "off") == -1)
+		return -1;
+	if ((o->alog_kind != n->alog_kind || o->alog_json != n->alog_json ||
+	    !vars_equal(&o->alog_fmt, &n->alog_fmt)) &&
+	    confdiff_add(d, "access_log_format changed") == -1)
 		return -1;
 	/* The built-in default user (conf_check) counts as none written. */
 	if ((str_differ(o->user_default ? NULL : o->user,

@@ -57,7 +57,7 @@ master_chown_logs(struct conf *c)
 
 	if (!c->g.drop)
 		return;
-	if (c->g.access_log != NULL) {
+	if (c->g.access_log != NULL && c->g.syslog_addr.len == 0) {
 		if ((fd = conf_open_log(c->g.access_log)) == -1)
 			log_errorx("access log %s: %s: not handing it to %s",
 			    c->g.access_log, conf_log_strerror(errno),

@@ -797,7 +797,7 @@ START_TEST(test_log_paths)
 
 	/* Relative paths are refused where they are read. */
 	expect_only_error("[global]\naccess_log = syslog\n" TAIL, 2,
-	    "access_log 'syslog' must be an absolute path or off");
+	    "access_log 'syslog' must be an absolute path, syslog:server=ADDR or off");
 	expect_only_error("[global]\nerror_log = logs/error.log\n" TAIL, 2,
 	    "error_log 'logs/error.log' must be an absolute path");
 	expect_only_error("[global]\npid_file = portico.pid\n" TAIL, 2,

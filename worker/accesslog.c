@@ -34,6 +34,7 @@
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
+#include "worker/varsrc.h"
 #include "worker/worker.h"
 
 /*
@@ -121,6 +122,8 @@ access_log(struct client *c)
 		shm_stat_inc(&worker.stats->status[r->status / 100]);
 	if (!worker_access_log_enabled())
 		return;
+	if (accesslog_vars(c))
+		return;		/* access_log_format (varsrc.c) */
 	e.ip = c->ip;
 	e.wall = r->wall_start;
 	e.line = r->line;

@@ -38,6 +38,7 @@
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
+#include "worker/varsrc.h"
 #include "worker/worker.h"
 
 static int	 client_field_dropped(const struct http_header *h, const struct conf_route *rt);
@@ -437,6 +438,11 @@ build_request_head(struct client *c, const struct http_request *rq)
 	strbuf_init(&b, r->hb, bufsize);
 	if (request_head_build(r, &peer, rq, &b) == -1)
 		return -1;
+	if (req_rules_on(c)) {
+		req_rules_apply(c, rq, &b);	/* header rules, upstream_host */
+		if (b.over)
+			return -1;
+	}
 	r->hb_pos = 0;
 	r->hb_end = b.len;
 	return 0;
@@ -517,6 +523,11 @@ build_response_head(struct client *c, const struct http_response *rs, int final)
 	strbuf_init(&b, r->hb, bufsize);
 	if (response_head_build(r, rs, final, &b) == -1)
 		return -1;
+	if (final && resp_rules_any(c)) {
+		resp_rules_apply(c, &b, 0);	/* header rules */
+		if (b.over)
+			return -1;
+	}
 	r->hb_pos = 0;
 	r->hb_end = b.len;
 	return 0;

@@ -34,6 +34,7 @@
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
+#include "worker/varsrc.h"
 #include "worker/worker.h"
 
 static void	 fwd_url(const struct req *r, const struct http_request *rq, struct http_request *v);
@@ -136,7 +137,7 @@ vary_pick(const char *n, size_t len, void *arg)
 	struct vary_arg		*va = arg;
 	struct http_header	 h;
 
-	if (fwd_own_field(n, len)) {
+	if (fwd_own_field(n, len) || req_rules_name(va->c, n, len)) {
 		if (va->view == 0)
 			va->view = fwd_view(va->c, va->rq, &va->frq) == 0 ? 1 : -1;
 		return va->view == 1 ? &va->frq : NULL;

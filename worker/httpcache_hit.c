@@ -35,6 +35,7 @@
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
+#include "worker/varsrc.h"
 #include "worker/worker.h"
 
 static int64_t	 cache_grow_patience(const struct req *r);
@@ -257,6 +258,17 @@ cache_hit(struct client *c, const struct http_request *rq)
 	cache_hit_plan(r, rq, &hp);
 	if ((len = cache_hit_head(r, &hp)) == -1)
 		return STEP_NEXT;
+	if (resp_rules_any(c)) {
+		/* Response rules hold on delivery, not on what is stored. */
+		struct strbuf	 b;
+
+		r->status = hp.status;
+		strbuf_init_at(&b, r->hb, bufsize, (size_t)len);
+		resp_rules_apply(c, &b, 0);
+		if (b.over)
+			return STEP_NEXT;
+		len = (int)b.len;
+	}
 	r->hb_pos = 0;
 	r->hb_end = (uint32_t)len;
 	if (cache_hit_body(r, &hp) == -1)

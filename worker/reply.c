@@ -34,6 +34,7 @@
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
+#include "worker/varsrc.h"
 #include "worker/worker.h"
 
 /* Cached Date value, refreshed once a second. */
@@ -116,6 +117,7 @@ local_answer(struct client *c, int status, int close_after)
 		strbuf_fmt(&b, "WWW-Authenticate: Basic realm=\"%s\"\r\n",
 		    r->route->auth_realm);
 	r->fe->head_tail(&b, r, blen);
+	resp_rules_apply(c, &b, 1);	/* the "always" header rules */
 	r->local_close = !r->keep_alive;
 	if (r->method != HTTP_M_HEAD)
 		strbuf_str(&b, body);
@@ -211,6 +213,7 @@ redirect_answer(struct client *c, const struct http_request *rq)
 	    (int)tl, t, q != NULL ? "?" : "", (int)ql, q != NULL ? q : "");
 	strbuf_str(&b, "Content-Type: text/html\r\n");
 	r->fe->head_tail(&b, r, sizeof(body) - 1);
+	resp_rules_apply(c, &b, 1);	/* the "always" header rules */
 	if (r->method != HTTP_M_HEAD)
 		strbuf_str(&b, body);
 	if (b.over) {

@@ -37,6 +37,7 @@
 #include "worker/realip.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
+#include "worker/varsrc.h"
 #include "worker/waf.h"
 #include "worker/worker.h"
 
@@ -453,6 +454,8 @@ request_route(struct client *c)
 		log_info("client %s: not allowed on route %s", c->ip, rt->name);
 		return local_answer(c, 403, BODY_UNREAD(r));
 	}
+	if (rt->ret_status != 0)
+		return return_answer(c, rq);	/* return = (varsrc.c) */
 	if (rt->nlimits > 0)
 		return limits_apply(c);		/* then request_routed */
 	return request_routed(c);

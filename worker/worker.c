@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/proctitle.h"
+#include "worker/alogsys.h"
 #include "worker/event.h"
 #include "worker/metrics.h"
 #include "worker/proxy.h"
@@ -31,6 +32,7 @@ static struct proxy_listener	*listeners;
 static size_t			 nlisteners;
 static struct ev_io		 sig_io;
 static int			 alog_fd = -1;
+static int			 alog_sys;	/* alog_fd is a syslog socket */
 static char			 alog_buf[ALOG_BUF];
 static size_t			 alog_len;
 static int			 stop_now;
@@ -47,6 +49,15 @@ alog_open(void)
 
 	if (worker.conf->g.access_log == NULL)
 		return 0;
+	if (worker.conf->g.syslog_addr.len > 0) {
+		/* access_log = syslog:...: a UDP socket (alogsys.c). */
+		if (alog_fd != -1)
+			return 0;	/* no file to reopen */
+		if ((alog_fd = alogsys_open(&worker.conf->g)) == -1)
+			return -1;
+		alog_sys = 1;
+		return 0;
+	}
 	/* Never through a symbolic link: see conf_open_log(). */
 	if ((fd = conf_open_log(worker.conf->g.access_log)) == -1) {
 		log_error("cannot open access log %s", worker.conf->g.access_log);
@@ -89,6 +100,10 @@ worker_access_log(const char *line, size_t len)
 {
 	if (alog_fd == -1)
 		return;
+	if (alog_sys) {
+		alogsys_send(alog_fd, &worker.conf->g, line, len);
+		return;
+	}
 	if (alog_len + len > sizeof(alog_buf))
 		alog_flush();
 	if (len > sizeof(alog_buf))
