@@ -221,6 +221,7 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 	add64(&dst->tunnel_bytes_out, shm_read64(&src->tunnel_bytes_out));
 	add64(&dst->realip_malformed, shm_read64(&src->realip_malformed));
 	add64(&dst->pp_refused, shm_read64(&src->pp_refused));
+	add64(&dst->spliced_bytes, shm_read64(&src->spliced_bytes));
 }
 
 void

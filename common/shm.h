@@ -60,7 +60,8 @@ struct shm_stats {
 	uint64_t	 tunnel_bytes_out; /* tunnel bytes backend to client */
 	uint64_t	 realip_malformed; /* trusted proxy's address field bad */
 	uint64_t	 pp_refused;	/* PROXY protocol headers refused */
-	uint64_t	 pad[4];
+	uint64_t	 spliced_bytes;	/* response body bytes moved by splice() */
+	uint64_t	 pad[3];
 } __attribute__((aligned(64)));
 
 /*

@@ -34,6 +34,7 @@
 #include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
+#include "worker/splice.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
 #include "worker/worker.h"
@@ -79,6 +80,7 @@ req_put(struct req *r)
 	buf_put(r->bb);
 	free(r->trb);
 	bodybuf_free(&r->body);
+	splice_put(r);
 	if (nfree_reqs >= FREE_KEEP) {
 		free(r);
 		return;
