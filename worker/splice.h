@@ -18,8 +18,8 @@ enum step;
  * path: for them the pipe's two extra syscalls cost more than the copy.
  */
 #define SPLICE_MIN_LENGTH	(16 * 1024)
-/* The bytes a pipe holds at most (Linux's default pipe size). */
-#define SPLICE_PIPE_SIZE	(64 * 1024)
+/* The bytes a pipe holds at most (F_SETPIPE_SZ; Linux's default is 64 KiB). */
+#define SPLICE_PIPE_SIZE	(256 * 1024)
 /* Pipes one worker has at most (in use and idle together). */
 #define SPLICE_PIPES_MAX	64
 
