@@ -80,7 +80,8 @@ req_put(struct req *r)
 	buf_put(r->bb);
 	free(r->trb);
 	bodybuf_free(&r->body);
-	splice_put(r);
+	if (r->sp != NULL)
+		splice_put(r);
 	if (nfree_reqs >= FREE_KEEP) {
 		free(r);
 		return;

@@ -58,13 +58,14 @@ static int		 npipes;	/* open: in use and idle */
 int
 splice_wanted(const struct client *c, const struct req *r)
 {
+	/* The cheapest test first: most answers are small. */
+	if (r->resp_left < SPLICE_MIN_LENGTH || r->resp_chunked ||
+	    r->resp_eof || r->resp_done)
+		return 0;
 	if (r->fe != &h1_ops || client_https(c) || r->up == NULL ||
 	    r->up->tls != NULL)
 		return 0;
 	if (r->c_store || r->c_ahead || r->c_chunk || cache_writing(&r->cw))
-		return 0;
-	if (r->resp_chunked || r->resp_eof || r->resp_done ||
-	    r->resp_left < SPLICE_MIN_LENGTH)
 		return 0;
 	return 1;
 }
