@@ -230,6 +230,7 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 	add64(&dst->waf_inspected, shm_read64(&src->waf_inspected));
 	add64(&dst->waf_blocked, shm_read64(&src->waf_blocked));
 	add64(&dst->waf_detected, shm_read64(&src->waf_detected));
+	add64(&dst->spliced_bytes, shm_read64(&src->spliced_bytes));
 }
 
 void

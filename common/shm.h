@@ -68,7 +68,7 @@ struct shm_stats {
 	uint64_t	 waf_inspected;	/* requests the firewall inspected */
 	uint64_t	 waf_blocked;	/* ... and answered with its status */
 	uint64_t	 waf_detected;	/* ... would have blocked (waf = detect) */
-	uint64_t	 pad[1];
+	uint64_t	 spliced_bytes;	/* response body bytes moved by splice() */
 } __attribute__((aligned(64)));
 
 /*

@@ -35,6 +35,7 @@
 #include "worker/proxy.h"
 #include "worker/limits.h"
 #include "worker/proxy_int.h"
+#include "worker/splice.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
 #include "worker/waf.h"
@@ -84,6 +85,8 @@ req_put(struct req *r)
 	bodybuf_free(&r->body);
 	if (r->waf != NULL)
 		waf_end(r);
+	if (r->sp != NULL)
+		splice_put(r);
 	if (nfree_reqs >= FREE_KEEP) {
 		free(r);
 		return;

@@ -33,6 +33,7 @@
 #include "common/http.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
+#include "worker/splice.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
 #include "worker/worker.h"
@@ -405,6 +406,7 @@ response_head(struct client *c, const struct http_response *rs)
 	}
 	r->ub_pos += rs->head_len;
 	r->send_pos = r->send_end = r->ub_pos;
+	r->splice = splice_wanted(c, r);
 	return STEP_NEXT;
 }
 
@@ -688,6 +690,12 @@ step_response(struct client *c)
 		}
 		if (r->hb_pos < r->hb_end || r->send_pos < r->send_end) {
 			if ((st = resp_send(c)) != STEP_NEXT)
+				return st;
+			continue;
+		}
+		if (r->splice && !r->resp_done && r->ub_pos == r->ub_end) {
+			/* The rest of the body by splice (splice.c). */
+			if ((st = splice_body(c)) != STEP_NEXT)
 				return st;
 			continue;
 		}

@@ -247,6 +247,9 @@ struct req {
 	uint32_t		 ub_pos, ub_end;
 	uint32_t		 send_pos, send_end; /* body window in ub */
 	int64_t			 resp_left;	/* CL response bytes left */
+	unsigned		 splice:1;	/* the body goes by splice (splice.c) */
+	struct spipe		*sp;		/* ... through this pipe, */
+	uint32_t		 sp_len;	/* ... which holds this many bytes */
 	struct http_chunked	 resp_ck;
 	int			 status;
 	uint64_t		 body_bytes;	/* response body bytes to client

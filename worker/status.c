@@ -222,6 +222,9 @@ status_prom_totals(struct strbuf *b, const struct shm_stats *tot)
 	    "portico_tunnel_bytes_total{direction=\"to_client\"} %llu\n",
 	    (unsigned long long)tot->tunnel_bytes_in,
 	    (unsigned long long)tot->tunnel_bytes_out);
+	prom_one(b, "portico_spliced_bytes_total", "counter",
+	    "Response body bytes moved from backend to client by splice().",
+	    tot->spliced_bytes);
 	if (worker.cache == NULL)
 		return;
 	cache_get_stats(worker.cache, &cs);
@@ -275,6 +278,8 @@ status_json_totals(struct strbuf *b, const struct shm_stats *tot)
 	    (unsigned long long)tot->waf_inspected,
 	    (unsigned long long)tot->waf_blocked,
 	    (unsigned long long)tot->waf_detected);
+	strbuf_fmt(b, "\"spliced_bytes\":%llu,",
+	    (unsigned long long)tot->spliced_bytes);
 	if (worker.cache == NULL)
 		return;
 	cache_get_stats(worker.cache, &cs);
