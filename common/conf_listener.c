@@ -66,6 +66,7 @@ static const struct key listener_keys[] = {
 	{ "proxy_protocol", K_ONOFF, L(proxy_protocol), 0, 0, 0, NULL, NULL },
 	{ "proxy_protocol_timeout", K_DURATION, L(proxy_protocol_timeout_ms),
 	    1, 0, 0, NULL, NULL },
+	{ "http2", K_ONOFF, L(http2), 0, 0, 0, NULL, NULL },
 };
 
 _Static_assert(NKEYS(listener_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -84,6 +85,7 @@ listener_defaults(struct conf_listener *l)
 	l->tls_handshake_timeout_ms = 10 * 1000;
 	l->redirect_port = 443;
 	l->proxy_protocol_timeout_ms = 5 * 1000;
+	l->http2 = -1;		/* listener_finish: on with TLS */
 }
 
 void
@@ -363,6 +365,8 @@ listener_finish(struct loader *ld)
 				l->fds[j] = -1;
 		}
 		listener_tls_finish(ld, l, &ld->lmeta[i]);
+		if (l->http2 == -1)
+			l->http2 = l->ntls_cert > 0;
 	}
 }
 

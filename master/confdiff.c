@@ -263,7 +263,8 @@ diff_listener(struct confdiff *d, const struct conf_listener *o,
 	    cidrs_differ(o->trusted, o->ntrusted, n->trusted, n->ntrusted) ||
 	    o->real_ip_header != n->real_ip_header ||
 	    o->proxy_protocol != n->proxy_protocol ||
-	    o->proxy_protocol_timeout_ms != n->proxy_protocol_timeout_ms) &&
+	    o->proxy_protocol_timeout_ms != n->proxy_protocol_timeout_ms ||
+	    o->http2 != n->http2) &&
 	    confdiff_add(d, "listener %s: settings changed", n->name) == -1)
 		return -1;
 	if (cidrs_differ(o->access, o->naccess, n->access, n->naccess) &&

@@ -31,6 +31,7 @@
 #include "common/strbuf.h"
 #include "worker/event.h"
 #include "worker/exchange.h"
+#include "worker/h2.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
@@ -158,9 +159,13 @@ step_head(struct client *c)
 	struct req			*r;
 	const struct http_request	*rq;
 	enum step			 st;
+	int				 rc;
 
 	if (c->tls != NULL && !c->tls->done)
 		return step_handshake(c);
+	if (c->ls->conf->http2 > 0 && !c->served && c->r == NULL &&
+	    (rc = h2_detect(c)) != 0)	/* HTTP/2 (worker/h2.c) */
+		return rc == 1 ? STEP_NEXT : rc == 2 ? STEP_WAIT : STEP_CLOSED;
 	if ((st = head_read(c)) != STEP_NEXT)
 		return st;
 	r = c->r;

@@ -49,6 +49,8 @@
  *   CS_REFRESH a refresh (no client, refresh.c) about to begin
  *   CS_TUNNEL an upgraded connection (WebSocket, tunnel.c): bytes both
  *             ways between client and backend until both sides close
+ *   CS_H2     an HTTP/2 connection (h2.c: c->h2), or a stream's carrier
+ *             about to begin its exchange (h2_stream.c: c->h2s)
  *
  * client_run() drives a connection as far as it can go with the readiness
  * it has, then sets the one timer the connection waits on.  Each state
@@ -99,7 +101,7 @@
 #define ACCEPT_PAUSE_MS	500	/* no accept this long when out of fds */
 
 enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT, CS_BODY,
-    CS_REFRESH, CS_TUNNEL };
+    CS_REFRESH, CS_TUNNEL, CS_H2 };
 
 /* Largest request trailer section kept (the parser refuses more). */
 #define REQ_TRAILER_MAX	16384
@@ -121,7 +123,8 @@ enum wait_on {
 	W_START,	/* a cache refresh starts on the next turn */
 	W_HANDSHAKE,	/* client TLS handshake (fixed deadline) */
 	W_CGROW,	/* a hit on an object being stored waits for more of it */
-	W_TUNNEL	/* an upgraded connection: idle until a byte moves */
+	W_TUNNEL,	/* an upgraded connection: idle until a byte moves */
+	W_H2		/* an HTTP/2 connection (h2_deadline) */
 };
 
 /*
@@ -146,6 +149,9 @@ enum step {
 
 struct server_rt;
 struct client;
+struct h2_conn;
+struct h2_stream;
+const char	*h2_subject(const struct client *c);	/* h2_stream.c */
 
 struct upconn {
 	struct ev_io		 io;
@@ -329,6 +335,9 @@ struct client {
 	struct req		*r;
 	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
 	unsigned		 ip_real:1;	/* ip is realip's, not the peer's */
+	unsigned		 h2_https:1;	/* a stream of an HTTP/2 TLS connection */
+	struct h2_conn		*h2;		/* HTTP/2 connection (worker/h2.h) */
+	struct h2_stream	*h2s;		/* ... or a stream's carrier */
 	/*
 	 * The connection's peer (the accepted socket's, or the PROXY
 	 * header's source), as bytes: its text is ip unless ip_real
@@ -567,7 +576,7 @@ cl_write(struct client *c, const void *buf, size_t len)
 static inline int
 client_https(const struct client *c)
 {
-	return c->tls != NULL;
+	return c->tls != NULL || c->h2_https;
 }
 
 /*
@@ -585,6 +594,8 @@ client_out_pending(const struct client *c)
 static inline const char *
 client_cert_subject(const struct client *c)
 {
+	if (c->h2s != NULL)
+		return h2_subject(c);
 	return c->tls != NULL ? c->tls->subject : NULL;
 }
 
