@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <nghttp2/nghttp2.h>
 
@@ -313,6 +315,14 @@ h2_start(struct client *c)
 		nghttp2_session_del(h->s);
 		free(h);
 		return -1;
+	}
+	if (!c->nodelay) {
+		/* Frames are small and interleaved: Nagle would hold them. */
+		int on = 1;
+
+		(void)setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on));
+		c->nodelay = 1;
 	}
 	h->c = c;
 	h->idle_since = ev_now;
