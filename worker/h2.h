@@ -82,8 +82,6 @@ struct h2_conn {
 	uint64_t		 resets_t, ctl_t;
 };
 
-extern const struct front_ops	 h2_ops;	/* worker/h2_stream.c */
-
 /* h2.c */
 int		 h2_detect(struct client *c);
 enum step	 step_h2(struct client *c);

@@ -160,7 +160,10 @@ h2_stream_field(struct h2_stream *s, const uint8_t *name, size_t nlen,
 	return 0;
 }
 
-/* Assemble the HTTP/1.1 head into b (a buffer of bufsize).  Its length, 0: too long. */
+/*
+ * Assemble the HTTP/1.1 head into b (a buffer of bufsize).  Returns its
+ * length, 0 when it does not fit.
+ */
 static size_t
 head_assemble(struct h2_stream *s, char *b)
 {

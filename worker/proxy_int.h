@@ -15,6 +15,9 @@
  *   h1.c               the HTTP/1 front end: heads parsed into the exchange,
  *                      request bodies decoded, answers written, what
  *                      follows an exchange (exchange.h: the seam)
+ *   h2.c, h2_stream.c  the HTTP/2 front end: the connection's nghttp2
+ *                      session and limits; each stream an exchange on a
+ *                      carrier with no socket
  *   request.c          exchange_begin: the real client address (realip.c),
  *                      check the head, normalize, route, ACL
  *   httpcache.c        cache lookup, collapsed misses, PURGE/BAN
