@@ -131,17 +131,30 @@ h2_stream_field(struct h2_stream *s, const uint8_t *name, size_t nlen,
 		rc = hd_add(s, value, vlen, &s->h_off, &s->h_len);
 		s->has_host = 1;
 	} else if (is(name, nlen, "cookie")) {
-		/* Crumbs are joined with "; " (RFC 9113 8.2.3). */
-		if (s->has_cookie && s->k_off + s->k_len == s->hd_len) {
-			rc = hd_add(s, (const uint8_t *)"; ", 2, &off, &len);
+		/*
+		 * Crumbs are joined with "; " (RFC 9113 8.2.3): the value so
+		 * far moves to the end of hd first if a Host came after it.
+		 */
+		if (!s->has_cookie) {
+			rc = hd_add(s, value, vlen, &s->k_off, &s->k_len);
+			s->has_cookie = 1;
+		} else {
+			if (s->k_off + s->k_len != s->hd_len) {
+				if (s->k_len > bufsize - s->hd_len)
+					rc = -1;
+				else {
+					memmove(s->hd + s->hd_len, s->hd + s->k_off,
+					    s->k_len);
+					s->k_off = s->hd_len;
+					s->hd_len += s->k_len;
+				}
+			}
+			if (rc == 0)
+				rc = hd_add(s, (const uint8_t *)"; ", 2, &off, &len);
 			if (rc == 0)
 				rc = hd_add(s, value, vlen, &off, &len);
 			s->k_len += 2 + (uint32_t)vlen;
-		} else if (!s->has_cookie) {
-			rc = hd_add(s, value, vlen, &s->k_off, &s->k_len);
-			s->has_cookie = 1;
-		} else
-			rc = -1;
+		}
 	} else {
 		if (is(name, nlen, "content-length"))
 			s->has_cl = 1;

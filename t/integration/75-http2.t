@@ -109,6 +109,11 @@ def test():
         sid = c.request("/echo/ck", headers=[("cookie", "a=1"), ("cookie", "b=2")])
         c.pump(until=lambda: c.done(sid))
         tap.is_(hall(b.last()["headers"], "cookie"), ["a=1; b=2"], "cookie crumbs joined")
+        sid = c.request("/echo/ck2", headers=[("cookie", "a=1"), ("host", "a.test"),
+                                              ("cookie", "b=2"), ("x-y", "z"), ("cookie", "c=3")])
+        c.pump(until=lambda: c.done(sid))
+        tap.is_((c.status(sid), hall(b.last()["headers"], "cookie")), (200, ["a=1; b=2; c=3"]),
+                "cookie crumbs with a Host between them joined")
         before = b.count()
         c2 = H2(h2c, validate=False)
         sid = c2.request("/echo/conn", headers=[("connection", "keep-alive")])
