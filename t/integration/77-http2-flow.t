@@ -3,7 +3,7 @@
 # windows shut (zero-window slow read) has its stream reset after
 # send_timeout; a big download whose stream window the client does not open
 # does not hold back another stream on the same connection, and arrives
-# whole once it does; a graceful stop sends GOAWAY (NO_ERROR) and lets the
+# whole once it does; a reload and a graceful stop send GOAWAY (NO_ERROR) and let the
 # open stream finish before the connection closes; an idle connection ends
 # with GOAWAY at keepalive_timeout.
 import hashlib
@@ -84,23 +84,35 @@ def test():
                 "idle past keepalive_timeout: GOAWAY NO_ERROR (%.1fs)" % (time.time() - t0))
         c.close()
 
-    with subtest_guard("graceful stop"):
-        c = H2(port)
-        sid = c.request("/slow")
-        cu = subprocess.Popen(["curl", "-sS", "--max-time", "30", "--http2-prior-knowledge",
-                               "-w", " %{http_code} %{http_version}",
-                               "http://127.0.0.1:%d/slow" % port], stdout=subprocess.PIPE)
-        wait_until(lambda: b.hits_path("/slow") >= 2, timeout=10)
-        p.signal("QUIT")
-        c.pump(until=lambda: c.goaway is not None, timeout=10)
-        tap.ok(c.goaway is not None and c.goaway[0] == NO_ERROR and c.goaway[1] >= sid,
-               "graceful stop: GOAWAY NO_ERROR naming the open stream", c.goaway)
-        out = cu.communicate(timeout=40)[0]
-        tap.is_(out, b"slow 200 2", "an open stream finishes after the GOAWAY")
-        c.pump(until=lambda: c.closed, timeout=15)
-        tap.ok(c.closed, "then the connection closes")
-        c.close()
-        tap.ok(p.wait_exit(15), "portico exits")
+    for how in ("reload", "graceful stop"):
+        with subtest_guard(how):
+            c = H2(port)
+            sid = c.request("/slow")
+            cu = subprocess.Popen(["curl", "-sS", "--max-time", "30", "--http2-prior-knowledge",
+                                   "-w", " %{http_code} %{http_version}",
+                                   "http://127.0.0.1:%d/slow" % port], stdout=subprocess.PIPE)
+            n0 = 0 if how == "reload" else 2
+            wait_until(lambda: b.hits_path("/slow") >= n0 + 2, timeout=10)
+            if how == "reload":
+                p.reload(wait=False)
+            else:
+                p.signal("QUIT")
+            c.pump(until=lambda: c.goaway is not None, timeout=10)
+            tap.ok(c.goaway is not None and c.goaway[0] == NO_ERROR and c.goaway[1] >= sid,
+                   "%s: GOAWAY NO_ERROR naming the open stream" % how, c.goaway)
+            out = cu.communicate(timeout=40)[0]
+            tap.is_(out, b"slow 200 2", "%s: an open stream finishes after the GOAWAY" % how)
+            c.pump(until=lambda: c.closed, timeout=15)
+            tap.ok(c.closed, "%s: then the connection closes" % how)
+            c.close()
+            if how == "reload":
+                tap.is_(subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                                        "--http2-prior-knowledge", "--max-time", "10",
+                                        "http://127.0.0.1:%d/echo/after" % port],
+                                       capture_output=True).stdout, b"200",
+                        "reload: the new worker serves HTTP/2")
+            else:
+                tap.ok(p.wait_exit(15), "portico exits")
     p.stop()
 
 
