@@ -234,6 +234,9 @@ struct conf_listener {
 	int			 limit_stat_idx;	/* runtime: its counters, -1 none */
 	struct conf_rules	 rules;		/* header rules, before the route's */
 	struct conf_alogfmt	 alog;		/* access_log_format */
+	int			 http2;		/* h2 by ALPN (TLS) or prior
+						   knowledge (plain); default:
+						   on for TLS listeners */
 	struct tls_server	*tls;		/* runtime: NULL for plain */
 };
 
@@ -433,6 +436,11 @@ struct conf_global {
 	int			 normalize_path;	/* default for routes, on */
 	int			 pass_client_identity_headers;	/* default for routes, off */
 	int64_t			 tunnel_idle_timeout_ms;	/* default for routes, 10 min */
+	/* HTTP/2 to clients (worker/h2.c). */
+	int			 http2_max_concurrent_streams;	/* default 100 */
+	size_t			 http2_max_header_list_size;	/* default 32 KiB */
+	int			 http2_max_resets;		/* default 200 */
+	int			 http2_max_control_frames;	/* default 1000 */
 	/* Peers whose word on the client address is taken (worker/realip.c). */
 	struct conf_cidr	*trusted;	/* trusted_proxies; none: no one */
 	size_t			 ntrusted;

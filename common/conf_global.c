@@ -109,6 +109,15 @@ static const struct key global_keys[] = {
 	    NULL, NULL },
 	{ "dns_min_ttl", K_DURATION, G(dns_min_ttl_ms), 100, 0, 0, NULL, NULL },
 	{ "dns_max_ttl", K_DURATION, G(dns_max_ttl_ms), 100, 0, 0, NULL, NULL },
+	/* HTTP/2 to clients */
+	{ "http2_max_concurrent_streams", K_INT,
+	    G(http2_max_concurrent_streams), 1, 10000, 0, NULL, NULL },
+	{ "http2_max_header_list_size", K_SIZE, G(http2_max_header_list_size),
+	    1 << 10, 1 << 24, 0, NULL, NULL },
+	{ "http2_max_resets", K_INT, G(http2_max_resets), 1, 1000000, 0,
+	    NULL, NULL },
+	{ "http2_max_control_frames", K_INT, G(http2_max_control_frames), 1,
+	    1000000, 0, NULL, NULL },
 	/* TLS */
 	{ "tls_ticket_rotation", K_DURATION, G(tls_ticket_rotation_ms),
 	    60 * 1000, 0, 0, NULL, NULL },
@@ -156,6 +165,10 @@ conf_global_defaults(struct conf_global *g)
 	g->tunnel_idle_timeout_ms = 600 * 1000;
 	g->client_body_buffer_size = 16 << 10;
 	g->client_body_min_rate = 1 << 10;
+	g->http2_max_concurrent_streams = 100;
+	g->http2_max_header_list_size = 32 << 10;
+	g->http2_max_resets = 200;
+	g->http2_max_control_frames = 1000;
 	g->tls_ticket_rotation_ms = 60 * 60 * 1000;
 	g->resolver_timeout_ms = 5 * 1000;
 	g->dns_min_ttl_ms = 1000;

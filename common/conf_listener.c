@@ -83,6 +83,7 @@ static const struct key listener_keys[] = {
 	    conf_key_l_response_header_remove, NULL },
 	{ "access_log_format", K_FUNC, 0, 0, 0, 0,
 	    conf_key_l_access_log_format, NULL },
+	{ "http2", K_ONOFF, L(http2), 0, 0, 0, NULL, NULL },
 };
 
 _Static_assert(NKEYS(listener_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -102,6 +103,7 @@ listener_defaults(struct conf_listener *l)
 	l->redirect_port = 443;
 	l->proxy_protocol_timeout_ms = 5 * 1000;
 	l->limit_stat_idx = -1;
+	l->http2 = -1;		/* listener_finish: on with TLS */
 }
 
 void
@@ -383,6 +385,8 @@ listener_finish(struct loader *ld)
 				l->fds[j] = -1;
 		}
 		listener_tls_finish(ld, l, &ld->lmeta[i]);
+		if (l->http2 == -1)
+			l->http2 = l->ntls_cert > 0;
 	}
 }
 

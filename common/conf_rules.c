@@ -251,6 +251,11 @@ conf_key_return(struct loader *ld, void *obj, const char *v)
 		    "the client to", st);
 		return;
 	}
+	if ((st == 204 || st == 205) && *p != '\0') {
+		conf_err(ld, ld->lineno, "return %ld has no body: a text after "
+		    "it cannot be sent", st);
+		return;
+	}
 	if (vars_compile(p, VARS_REQUEST, &f, err, sizeof(err)) == -1) {
 		conf_err(ld, ld->lineno, "return: %s", err);
 		return;

@@ -158,17 +158,25 @@ ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 	return i == 0 ? 1 : 2;
 }
 
-/* ALPN: http/1.1 (h2 later).  A client that offers neither gets an alert. */
+/*
+ * ALPN: h2 (the listener's http2, arg non-NULL) and http/1.1, in the
+ * server's order.  A client that offers none of them gets an alert.
+ */
 static int
 alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned int inlen, void *arg)
 {
-	static const unsigned char	 protos[] = "\x08http/1.1";
+	static const unsigned char	 protos[] = "\x02h2\x08http/1.1";
+	const unsigned char		*p = protos;
+	unsigned int			 plen = sizeof(protos) - 1;
 	unsigned char			*sel;
 
 	(void)ssl;
-	(void)arg;
-	if (SSL_select_next_proto(&sel, outlen, protos, sizeof(protos) - 1,
+	if (arg == NULL) {
+		p += 3;		/* http/1.1 only */
+		plen -= 3;
+	}
+	if (SSL_select_next_proto(&sel, outlen, p, plen,
 	    in, inlen) != OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	*out = sel;
@@ -432,7 +440,7 @@ server_ctx_new(const struct conf *conf, const struct conf_listener *l,
 	SSL_CTX_set_timeout(ctx, (long)(conf->g.tls_ticket_rotation_ms / 1000));
 	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
-	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, l->http2 > 0 ? (void *)1 : NULL);
 	SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
 	SSL_CTX_set_tlsext_servername_arg(ctx, srv);
 	if (l->tls_verify_client != TLS_VERIFY_OFF) {

@@ -266,8 +266,9 @@ diff_listener(struct confdiff *d, const struct conf_listener *o,
 	    o->real_ip_header != n->real_ip_header ||
 	    o->proxy_protocol != n->proxy_protocol ||
 	    o->proxy_protocol_timeout_ms != n->proxy_protocol_timeout_ms ||
-	    o->max_conns_per_ip != n->max_conns_per_ip||
-	    alog_differ(&o->alog, &n->alog)) &&
+	    o->max_conns_per_ip != n->max_conns_per_ip ||
+	    alog_differ(&o->alog, &n->alog) ||
+	    o->http2 != n->http2) &&
 	    confdiff_add(d, "listener %s: settings changed", n->name) == -1)
 		return -1;
 	if (cidrs_differ(o->access, o->naccess, n->access, n->naccess) &&

@@ -55,7 +55,8 @@ log_request_line(char *line, size_t cap, const struct http_request *rq)
 	/* Leave room for " HTTP/1.x". */
 	copy_field(line + o, cap - o - 9, rq->target, rq->target_len);
 	o += strlen(line + o);
-	snprintf(line + o, cap - o, " HTTP/1.%d", rq->version == 10 ? 0 : 1);
+	snprintf(line + o, cap - o, " HTTP/%s", rq->version == 20 ? "2.0" :
+	    rq->version == 10 ? "1.0" : "1.1");
 }
 
 /*

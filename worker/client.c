@@ -31,6 +31,7 @@
 #include "worker/cachepol.h"
 #include "worker/event.h"
 #include "common/http.h"
+#include "worker/h2.h"
 #include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/limits.h"
@@ -197,6 +198,8 @@ client_step(struct client *c)
 		return step_tunnel(c);
 	case CS_DELAY:
 		return limits_step_delay(c);
+	case CS_H2:
+		return step_h2(c);
 	case CS_PROXY:
 	default:
 		return step_proxy(c);
@@ -263,6 +266,9 @@ client_arm_timer(struct client *c)
 		break;
 	case W_DELAY:
 		deadline = c->r->delay_until;
+		break;
+	case W_H2:
+		deadline = h2_deadline(c);
 		break;
 	case W_CL_WRITE:
 	default:
@@ -347,6 +353,9 @@ client_timer_cb(struct ev_timer *t)
 		break;
 	case W_DELAY:
 		st = STEP_NEXT;		/* limits_step_delay looks at the time */
+		break;
+	case W_H2:
+		st = h2_timeout(c);
 		break;
 	case W_TUNNEL:
 		if (ev_now >= tunnel_deadline(c)) {
@@ -437,6 +446,10 @@ client_close(struct client *c)
 {
 	struct req	*r = c->r;
 
+	if (c->h2s != NULL)
+		h2_carrier_closed(c);	/* (c->h2s is NULL after) */
+	if (c->h2 != NULL)
+		h2_conn_closed(c);
 	if (r != NULL) {
 		if (!r->logged && r->parsed) {
 			/* Gone before the answer was complete. */
@@ -803,7 +816,9 @@ proxy_quit(void)
 	worker.quitting = 1;
 	quit_grace = grace;
 	for (c = clients; c != NULL; c = c->next) {
-		if (c->r != NULL)
+		if (c->h2 != NULL)
+			h2_quit(c);
+		else if (c->r != NULL)
 			c->r->keep_alive = 0;
 		else if (c->state == CS_HEAD && c->served &&
 		    c->in_end == c->in_pos && c->timer.deadline > grace)

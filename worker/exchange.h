@@ -1,18 +1,19 @@
 /*
  * exchange.h: the seam between a front end (the client side's codec:
- * HTTP/1 in worker/h1.c, a cache refresh with no client in
- * worker/refresh.c; HTTP/2 next) and the exchange (route, ACL,
- * cache, upstream, deliver, log: request.c, httpcache*.c, upstream.c,
+ * HTTP/1 in worker/h1.c, HTTP/2 in worker/h2.c and h2_stream.c, a
+ * cache refresh with no client in worker/refresh.c) and the exchange
+ * (route, ACL, cache, upstream, deliver, log: request.c, httpcache*.c, upstream.c,
  * forward.c, reply.c, status.c, accesslog.c).  Included by proxy_int.h.
  *
  * One exchange is one request and its answer: a struct req (proxy_int.h).
  * A front end makes one per request it decodes (HTTP/1: one at a time per
  * connection; HTTP/2: one per stream, several at once), sets r->fe to its
  * table below, and the exchange reaches the client only through that
- * table.  The carrier of an exchange is still a struct client (its state,
- * the timer it waits on, c->ip, c->ls): an HTTP/2 front end gives each
- * stream's exchange such a carrier with no socket of its own, as the
- * refresh front end does.
+ * table.  The carrier of an exchange is a struct client (its state, the
+ * timer it waits on, c->ip, c->ls): the HTTP/2 front end gives each
+ * stream's exchange such a carrier with no socket of its own (c->h2s,
+ * io.fd -1), as the refresh front end does, and runs it from the
+ * connection's step when its stream has bytes or room for it.
  *
  * The internal message, and who owns what:
  *
@@ -22,8 +23,12 @@
  * and rq's strings point into memory the front end keeps unchanged for
  * the exchange's life (HTTP/1: the head stays in c->in at r->head_off,
  * r->head_len; only an unbuffered body streamed upstream may overwrite
- * it once r->replayable is 0).  The exchange reads them and never frees
+ * it once r->replayable is 0; HTTP/2: the stream's fields, checked by
+ * nghttp2, are written as an HTTP/1.1 head into the carrier's c->in and
+ * parsed there, rq.version 20).  The exchange reads them and never frees
  * them; rq.path may point to r->np, the normalized path, the exchange's.
+ * The field-line syntax is thus still the exchange's one request syntax
+ * (the cache keeps and re-parses request heads in it).
  *
  * Request body.  A stream of decoded data bytes (no transfer framing)
  * taken with fe->body_next(); fe->body_src_end() says the end is in;
@@ -38,22 +43,25 @@
  * already removed (headers.c's one list) and validated, as field lines
  * ("Name: value\r\n", the syntax the cache stores them in), and the
  * front end ends it (fe->head_tail: framing, the connection's fate, the
- * end of the head).  An HTTP/2 front end writes a status its send()
- * recognizes and reads the field lines back with common/http.c's field
- * parser when it encodes the head.  A stored head replayed from the
- * cache comes with the status line it was stored with; the exchange
- * puts another one in front (fe->status_line) when the status differs.  The body follows as
- * data bytes the exchange owns (its upstream buffer r->ub, or the shared
+ * end of the head).  The HTTP/2 front end writes an HTTP/1.1 status line
+ * too, and its send() parses the whole head back (common/http.c's
+ * response parser), drops the hop-by-hop fields and encodes the rest as
+ * HEADERS.  A stored head replayed from the cache comes with the status
+ * line it was stored with; the exchange puts another one in front
+ * (fe->status_line) when the status differs.  The body follows as data
+ * bytes the exchange owns (its upstream buffer r->ub, or the shared
  * cache object, pinned until req_put) and hands to fe->send() with the
  * head's unsent rest in front; what fe->send() took is the front end's
- * (copied to the kernel or TLS).  Two pieces of HTTP/1 framing still
- * come with the body, both for HTTP/1.1 clients only: a chunked backend
+ * (copied to the kernel or TLS, or to an HTTP/2 stream's buffer).  Two
+ * pieces of HTTP/1 framing still come with the body, both for HTTP/1.1
+ * clients only (r->version 11): a chunked backend
  * answer goes through as the backend framed it (r->resp_chunked without
  * r->dechunk: chunk lines, extensions and trailers pass unchanged, in
  * one copy-free window of r->ub), and an object of unknown length sent
  * from the cache as it grows is framed by chunk_frame() into r->hb
- * (r->c_chunk).  Otherwise (r->dechunk, an HTTP/1.0 client) the body is
- * plain data.  The end of the answer: fe->finish().
+ * (r->c_chunk; HTTP/2's chunk_frame writes nothing: DATA frames are the
+ * framing).  Otherwise (r->dechunk: an HTTP/1.0 or HTTP/2 client) the
+ * body is plain data.  The end of the answer: fe->finish().
  *
  * Backpressure.  fe->send() takes what it can now and says how much; a
  * short count means "wait": the front end has cleared c->wr_ready and
@@ -77,7 +85,7 @@ enum step;
 #define BODY_MORE_CLOSED (-1)	/* the client is gone (closed) */
 
 struct front_ops {
-	const char	*name;		/* "h1", "refresh" */
+	const char	*name;		/* "h1", "h2", "refresh" */
 	/*
 	 * Someone reads the answer.  0: the answer is for the cache alone
 	 * (send() takes and drops everything; a delivery with nothing left
@@ -146,5 +154,6 @@ struct front_ops {
 
 extern const struct front_ops	 h1_ops;	/* worker/h1.c */
 extern const struct front_ops	 refresh_ops;	/* worker/refresh.c */
+extern const struct front_ops	 h2_ops;	/* worker/h2_stream.c */
 
 #endif /* PORTICO_EXCHANGE_H */

@@ -381,7 +381,7 @@ response_head(struct client *c, const struct http_response *rs)
 	} else if (rs->chunked) {
 		r->resp_chunked = 1;
 		http_chunked_init(&r->resp_ck);
-		if (r->version == 10) {
+		if (r->version != 11) {		/* 1.0, or 2.0 (h2.c) */
 			r->dechunk = 1;
 			r->keep_alive = 0;
 		} else if (r->c_chunk)

@@ -31,6 +31,7 @@
 #include "common/strbuf.h"
 #include "worker/event.h"
 #include "worker/exchange.h"
+#include "worker/h2.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
@@ -158,9 +159,13 @@ step_head(struct client *c)
 	struct req			*r;
 	const struct http_request	*rq;
 	enum step			 st;
+	int				 rc;
 
 	if (c->tls != NULL && !c->tls->done)
 		return step_handshake(c);
+	if (c->ls->conf->http2 > 0 && !c->served && c->r == NULL &&
+	    (rc = h2_detect(c)) != 0)	/* HTTP/2 (worker/h2.c) */
+		return rc == 1 ? STEP_NEXT : rc == 2 ? STEP_WAIT : STEP_CLOSED;
 	if ((st = head_read(c)) != STEP_NEXT)
 		return st;
 	r = c->r;
@@ -365,9 +370,10 @@ h1_body_next(struct client *c, size_t max, const char **p, size_t *n)
 		 * Chunk extensions, blanks and padding zeros count toward
 		 * max_body_size: they are bytes the client makes portico read.
 		 */
-		if (conf->g.max_body_size > 0 && (uint64_t)r->body_seen + dlen +
-		    r->req_ck.padding > (uint64_t)conf->g.max_body_size) {
-			log_info("client %s: request body over max_body_size", c->ip);
+		if ((uint64_t)r->body_seen + dlen + r->req_ck.padding >
+		    req_body_cap(r)) {
+			log_info("client %s: request body over %s", c->ip,
+			    req_body_cap_name(r));
 			return 413;
 		}
 		if (dlen > 0) {

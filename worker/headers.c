@@ -416,7 +416,8 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
 		    strlen(peer->cert_subject));
 	if (rq->host != NULL)
 		strbuf_field(b, "X-Forwarded-Host", 16, rq->host, rq->host_len);
-	list_end(b, &via, rq->version == 10 ? "1.0 portico" : "1.1 portico");
+	list_end(b, &via, rq->version == 20 ? "2 portico" :
+	    rq->version == 10 ? "1.0 portico" : "1.1 portico");
 	request_head_end(b, r, rq);
 	return b->over ? -1 : 0;
 }

@@ -149,8 +149,11 @@ limits_apply(struct client *c)
 	enum limit_rc		 rc;
 	int			 idx, held;
 
-	/* portico's own requests (cache refreshes) are not limited. */
-	if (c->io.fd == -1 || worker.shm == NULL)
+	/*
+	 * portico's own requests (cache refreshes) are not limited; an
+	 * HTTP/2 stream (no socket of its own either) is.
+	 */
+	if (r->fe == &refresh_ops || worker.shm == NULL)
 		return request_routed(c);
 	for (i = 0; i < rt->nlimits; i++) {
 		l = rt->limits[i];

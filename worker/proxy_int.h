@@ -15,6 +15,9 @@
  *   h1.c               the HTTP/1 front end: heads parsed into the exchange,
  *                      request bodies decoded, answers written, what
  *                      follows an exchange (exchange.h: the seam)
+ *   h2.c, h2_stream.c  the HTTP/2 front end: the connection's nghttp2
+ *                      session and limits; each stream an exchange on a
+ *                      carrier with no socket
  *   request.c          exchange_begin: the real client address (realip.c),
  *                      check the head, normalize, route, ACL
  *   httpcache.c        cache lookup, collapsed misses, PURGE/BAN
@@ -49,6 +52,8 @@
  *   CS_REFRESH a refresh (no client, refresh.c) about to begin
  *   CS_TUNNEL an upgraded connection (WebSocket, tunnel.c): bytes both
  *             ways between client and backend until both sides close
+ *   CS_H2     an HTTP/2 connection (h2.c: c->h2), or a stream's carrier
+ *             about to begin its exchange (h2_stream.c: c->h2s)
  *
  * client_run() drives a connection as far as it can go with the readiness
  * it has, then sets the one timer the connection waits on.  Each state
@@ -99,7 +104,7 @@
 #define ACCEPT_PAUSE_MS	500	/* no accept this long when out of fds */
 
 enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT, CS_BODY,
-    CS_REFRESH, CS_TUNNEL, CS_DELAY };
+    CS_REFRESH, CS_TUNNEL, CS_DELAY, CS_H2 };
 
 /* Largest request trailer section kept (the parser refuses more). */
 #define REQ_TRAILER_MAX	16384
@@ -122,7 +127,8 @@ enum wait_on {
 	W_HANDSHAKE,	/* client TLS handshake (fixed deadline) */
 	W_CGROW,	/* a hit on an object being stored waits for more of it */
 	W_TUNNEL,	/* an upgraded connection: idle until a byte moves */
-	W_DELAY		/* a rate limit delays the request (worker/limits.c) */
+	W_DELAY,	/* a rate limit delays the request (worker/limits.c) */
+	W_H2		/* an HTTP/2 connection (h2_deadline) */
 };
 
 /*
@@ -147,6 +153,9 @@ enum step {
 
 struct server_rt;
 struct client;
+struct h2_conn;
+struct h2_stream;
+const char	*h2_subject(const struct client *c);	/* h2_stream.c */
 
 struct upconn {
 	struct ev_io		 io;
@@ -339,6 +348,9 @@ struct client {
 	struct req		*r;
 	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
 	unsigned		 ip_real:1;	/* ip is realip's, not the peer's */
+	unsigned		 h2_https:1;	/* a stream of an HTTP/2 TLS connection */
+	struct h2_conn		*h2;		/* HTTP/2 connection (worker/h2.h) */
+	struct h2_stream	*h2s;		/* ... or a stream's carrier */
 	/*
 	 * The connection's peer (the accepted socket's, or the PROXY
 	 * header's source), as bytes: its text is ip unless ip_real
@@ -580,7 +592,7 @@ cl_write(struct client *c, const void *buf, size_t len)
 static inline int
 client_https(const struct client *c)
 {
-	return c->tls != NULL;
+	return c->tls != NULL || c->h2_https;
 }
 
 /*
@@ -598,6 +610,8 @@ client_out_pending(const struct client *c)
 static inline const char *
 client_cert_subject(const struct client *c)
 {
+	if (c->h2s != NULL)
+		return h2_subject(c);
 	return c->tls != NULL ? c->tls->subject : NULL;
 }
 
@@ -700,6 +714,36 @@ buf_put(char *b)
 	*(void **)b = free_bufs;
 	free_bufs = b;
 	nfree_bufs++;
+}
+
+/*
+ * The most request body bytes a client may make portico read for r:
+ * max_body_size, and on a route with waf = on waf_body_limit too (a body
+ * the firewall cannot inspect whole is refused, so reading stops there:
+ * a chunked body is not spooled past it).
+ */
+static inline int
+req_body_waf_capped(const struct req *r)
+{
+	return r->route != NULL && r->route->waf == WAF_ON &&
+	    (conf->g.max_body_size <= 0 ||
+	    conf->g.waf_body_limit < conf->g.max_body_size);
+}
+
+static inline uint64_t
+req_body_cap(const struct req *r)
+{
+	if (req_body_waf_capped(r))
+		return (uint64_t)conf->g.waf_body_limit;
+	return conf->g.max_body_size > 0 ?
+	    (uint64_t)conf->g.max_body_size : UINT64_MAX;
+}
+
+/* The key that req_body_cap(r) comes from, for the log. */
+static inline const char *
+req_body_cap_name(const struct req *r)
+{
+	return req_body_waf_capped(r) ? "waf_body_limit" : "max_body_size";
 }
 
 #endif /* PORTICO_PROXY_INT_H */

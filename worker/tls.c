@@ -244,6 +244,17 @@ implicit_handshake(struct tls_conn *t)
 	return -1;
 }
 
+/* The handshake chose h2 by ALPN. */
+int
+tls_conn_alpn_h2(const struct tls_conn *t)
+{
+	const unsigned char	*p;
+	unsigned int		 n;
+
+	SSL_get0_alpn_selected(t->ssl, &p, &n);
+	return n == 2 && memcmp(p, "h2", 2) == 0;
+}
+
 ssize_t
 tls_conn_read(struct tls_conn *t, void *buf, size_t len)
 {

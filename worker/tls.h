@@ -42,6 +42,8 @@ struct tls_conn {
  */
 struct tls_session;
 
+/* The handshake of an accepted connection chose h2 by ALPN. */
+int		 tls_conn_alpn_h2(const struct tls_conn *t);
 /* Server side of an accepted connection on a TLS listener.  NULL: no memory. */
 struct tls_conn	*tls_conn_accept(struct tls_server *srv, int fd);
 /*

@@ -284,14 +284,16 @@ varsrc_get(void *arg, enum var_id id, const char *name, size_t nlen,
 		}
 		if (rq == NULL)
 			return -1;
-		n = snprintf(scratch, scap, "%.*s %.*s HTTP/1.%d",
+		n = snprintf(scratch, scap, "%.*s %.*s HTTP/%s",
 		    (int)rq->method_len, rq->method_str, (int)rq->target_len,
-		    rq->target, rq->version == 10 ? 0 : 1);
+		    rq->target, rq->version == 20 ? "2.0" :
+		    rq->version == 10 ? "1.0" : "1.1");
 		break;
 	case VAR_SERVER_PROTOCOL:
 		if (r == NULL || !r->parsed)
 			return -1;
-		*v = r->version == 10 ? "HTTP/1.0" : "HTTP/1.1";
+		*v = r->version == 20 ? "HTTP/2.0" :
+		    r->version == 10 ? "HTTP/1.0" : "HTTP/1.1";
 		*vl = 8;
 		return 0;
 	case VAR_SSL_PROTOCOL:
@@ -512,7 +514,7 @@ return_answer(struct client *c, const struct http_request *rq)
 		strbuf_fmt(&tb, "<html>\r\n<head><title>%d %s</title></head>"
 		    "\r\n<body>\r\n<h1>%d %s</h1>\r\n<hr><p>portico</p>\r\n"
 		    "</body>\r\n</html>\r\n", st, reason, st, reason);
-	} else {
+	} else if (st != 204 && st != 205) {
 		strbuf_str(&b, "Content-Type: text/plain\r\n");
 		vars_expand(&rt->ret_text, varsrc_get, &vs, VARS_ESC_HEADER, &tb);
 	}
@@ -521,7 +523,8 @@ return_answer(struct client *c, const struct http_request *rq)
 		r->hb = NULL;
 		return local_answer(c, 500, BODY_UNREAD(r));
 	}
-	r->fe->head_tail(&b, r, (int64_t)tb.len);
+	/* 204 has no body and no Content-Length (RFC 9110 8.6); 205 none. */
+	r->fe->head_tail(&b, r, st == 204 ? HEAD_NO_LENGTH : (int64_t)tb.len);
 	resp_rules_apply(c, &b, 0);	/* an answer of the route's own */
 	if (r->method != HTTP_M_HEAD)
 		strbuf_add(&b, text, tb.len);

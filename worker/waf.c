@@ -197,7 +197,7 @@ waf_request(struct client *c)
 	waf_cur = c;
 	(void)waf_connection(c, r->waf);
 	(void)msc_process_uri(r->waf, uri, method,
-	    rq->version == 10 ? "1.0" : "1.1");
+	    rq->version == 20 ? "2.0" : rq->version == 10 ? "1.0" : "1.1");
 	buf_put(uri);
 	for (i = 0; i < rq->nheaders; i++) {
 		h = &rq->headers[i];

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -133,6 +134,40 @@ def test():
                body="a=" + "x" * (60 << 10))
         passed("waf = detect, a body over waf_body_limit", "/detect/big", method="POST",
                headers=[("Content-Type", "application/x-www-form-urlencoded")], body=big)
+
+    with subtest_guard("waf_body_limit stops a chunked body as it is read"):
+        import select
+        import socket
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+        s.sendall(b"POST /on/stream HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Content-Type: application/x-www-form-urlencoded\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = b"2000\r\n" + b"x" * 0x2000 + b"\r\n"
+        sent, answer = 0, b""
+        deadline = time.time() + 30
+        while sent < (16 << 20) and time.time() < deadline:
+            if select.select([s], [], [], 0)[0]:
+                answer = s.recv(65536)
+                break
+            try:
+                s.sendall(chunk)
+            except OSError:
+                break
+            sent += len(chunk)
+        if not answer:
+            try:
+                s.settimeout(10)
+                answer = s.recv(65536)
+            except OSError:
+                pass
+        s.close()
+        tap.like(answer.decode("latin-1")[:40], r"^HTTP/1\.1 413 ",
+                 "a chunked body over waf_body_limit: 413")
+        tap.ok(sent < (4 << 20), "... before the client sent 4 MiB of its 16 (not spooled whole)",
+               "sent %d" % sent)
+        tap.ok(p.wait_log(r"client 127\.0\.0\.1: request body over waf_body_limit"),
+               "... logged with the key that stopped it")
+        tap.is_(b.hits("/on/stream"), 0, "... and the backend never sees it")
 
     with subtest_guard("waf = detect forwards and logs; off does not look"):
         r = get(p.port, "/detect/item?id=1'%20OR%20'1'='1", headers=BROWSER)

@@ -11,6 +11,7 @@
 import os
 import re
 import sys
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -26,6 +27,7 @@ def test():
         dict(name="cached", path="/c/", upstream="app", cache="on"),
         dict(name="ret", path="/ret/"),
         dict(name="redir", path="/old/"),
+        dict(name="nocontent", path="/beacon/"),
     ], workers=1, extra=cache_section(size="4m"))
     text = p.config_text()
     text = text.replace("[listener web]\n", "[listener web]\n"
@@ -47,6 +49,7 @@ def test():
                         "response_header_add = X-Rule yes\n", 1)
     text = text.replace("[route ret]\n", "[route ret]\n"
                         "return = 200 hello $remote_addr on $host\n", 1)
+    text = text.replace("[route nocontent]\n", "[route nocontent]\nreturn = 204\n", 1)
     text = text.replace("[route redir]\n", "[route redir]\n"
                         "return = 301 https://$host/new$uri$is_args$args\n", 1)
     p.write_config(text)
@@ -116,6 +119,32 @@ def test():
                 "no '?' without a query ($is_args)")
         tap.is_(b.count(), n, "no request reached the backend")
 
+    with subtest_guard("return = 204: no body, no Content-Length, keep-alive intact"):
+        import socket
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+        s.sendall(b"GET /beacon/a HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /beacon/b HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        deadline = time.time() + 10
+        while got.count(b"\r\n\r\n") < 2 and time.time() < deadline:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        time.sleep(0.2)
+        s.setblocking(False)
+        try:
+            got += s.recv(65536)
+        except OSError:
+            pass
+        s.close()
+        heads = got.split(b"\r\n\r\n")
+        tap.is_(got.count(b"HTTP/1.1 204 No Content\r\n"), 2,
+                "two pipelined requests: two 204 answers", repr(got[:300]))
+        tap.ok(got.endswith(b"\r\n\r\n") and len(heads) == 3 and heads[2] == b"",
+               "... each a head with nothing after it", repr(got[-200:]))
+        tap.ok(b"content-length" not in got.lower(), "... and no Content-Length (RFC 9110 8.6)")
+
     with subtest_guard("refused at load with file:line"):
         for sect, line, msg in [
                 ("[route rules]\n", "request_header_set = Content-Length 5",
@@ -135,7 +164,8 @@ def test():
                 ("[route rules]\n", "upstream_host = ${host",
                  r"upstream_host: '\$\{' without a name"),
                 ("[route ret]\n", "return = 302", r"return 302 needs the URL"),
-                ("[route ret]\n", "return = 304 x", r"bad return '304 x'")]:
+                ("[route ret]\n", "return = 304 x", r"bad return '304 x'"),
+                ("[route ret]\n", "return = 204 gone", r"return 204 has no body")]:
             bad = text.replace(sect, sect + line + "\n", 1)
             ln = bad.split("\n").index(line) + 1
             path = os.path.join(p.tmp, "bad.ini")
