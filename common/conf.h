@@ -323,6 +323,10 @@ struct conf_global {
 	struct conf_cidr	*trusted;	/* trusted_proxies; none: no one */
 	size_t			 ntrusted;
 	enum real_ip_header	 real_ip_header;	/* default X-Forwarded-For */
+	/* Following a request (worker/reqid.c). */
+	int			 request_id;		/* default off */
+	char			*request_id_header;	/* NULL: X-Request-ID */
+	int			 trace;			/* start/continue W3C traces; off */
 	/* Lines of the keys that name users and files; 0: not set. */
 	int			 user_line;
 	int			 group_line;

@@ -22,11 +22,13 @@
 
 #include "common/conf.h"
 #include "common/conf_int.h"
+#include "common/http.h"
 
 static void	 key_workers(struct loader *, void *, const char *);
 static void	 key_log_level(struct loader *, void *, const char *);
 static void	 key_trusted_proxies(struct loader *, void *, const char *);
 static void	 key_real_ip_header(struct loader *, void *, const char *);
+static void	 key_request_id_header(struct loader *, void *, const char *);
 static void	 key_access_log(struct loader *, void *, const char *);
 static void	 key_g_request_buffering(struct loader *, void *, const char *);
 static void	 key_pass_request_trailers(struct loader *, void *, const char *);
@@ -54,6 +56,9 @@ static const struct key global_keys[] = {
 	{ "trusted_proxies", K_FUNC, 0, 0, 0, 1, key_trusted_proxies, NULL },
 	{ "real_ip_header", K_FUNC, 0, 0, 0, 0, key_real_ip_header, NULL },
 	{ "access_log", K_FUNC, 0, 0, 0, 0, key_access_log, NULL },
+	{ "request_id", K_ONOFF, G(request_id), 0, 0, 0, NULL, NULL },
+	{ "request_id_header", K_FUNC, 0, 0, 0, 0, key_request_id_header, NULL },
+	{ "trace", K_ONOFF, G(trace), 0, 0, 0, NULL, NULL },
 	{ "worker_connections", K_INT, G(worker_connections), 1, 1000000, 0,
 	    NULL, NULL },
 	{ "shutdown_timeout", K_DURATION, G(shutdown_timeout_ms), 1, 0, 0,
@@ -165,6 +170,7 @@ conf_global_clear(struct conf_global *g)
 	free(g->client_body_temp_path);
 	free(g->resolver);
 	free(g->trusted);
+	free(g->request_id_header);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -184,6 +190,26 @@ key_workers(struct loader *ld, void *obj, const char *v)
 		return;
 	}
 	g->workers = (int)n;
+}
+
+/* request_id_header = NAME: a field name (RFC 9110 token), 64 bytes at most. */
+static void
+key_request_id_header(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_global	*g = obj;
+	size_t			 i, n = strlen(v);
+
+	for (i = 0; i < n; i++)
+		if (!http_tchar[(unsigned char)v[i]])
+			break;
+	if (n == 0 || n > 64 || i < n) {
+		conf_err(ld, ld->lineno, "bad request_id_header '%s': expected "
+		    "a field name of 1 to 64 token characters", v);
+		return;
+	}
+	free(g->request_id_header);
+	if ((g->request_id_header = strdup(v)) == NULL)
+		conf_err(ld, ld->lineno, "out of memory");
 }
 
 /* trusted_proxies = CIDR [CIDR ...]; repeatable. */

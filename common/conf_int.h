@@ -28,7 +28,7 @@
 #include "common/conf.h"
 
 #define RAW_LINE_MAX	4096		/* longest line read, comments included */
-#define MAX_KEYS	40		/* keys per section kind, at most */
+#define MAX_KEYS	48		/* keys per section kind, at most */
 #define DURATION_MAX_MS	INT32_MAX	/* about 24.8 days; fits an int */
 #define WORKERS_MAX	512
 #define WHY_MAX		512		/* room for a reason, host name included */

@@ -596,7 +596,9 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 	    o->normalize_path != n->normalize_path ||
 	    o->pass_client_identity_headers != n->pass_client_identity_headers ||
 	    cidrs_differ(o->trusted, o->ntrusted, n->trusted, n->ntrusted) ||
-	    o->real_ip_header != n->real_ip_header) &&
+	    o->real_ip_header != n->real_ip_header ||
+	    o->request_id != n->request_id || o->trace != n->trace ||
+	    str_differ(o->request_id_header, n->request_id_header)) &&
 	    confdiff_add(d, "global settings changed") == -1)
 		return -1;
 	return 0;

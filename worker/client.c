@@ -34,9 +34,12 @@
 #include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
+#include "worker/reqid.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
 #include "worker/worker.h"
+
+static void	 client_timer(struct client *);
 
 struct req *
 req_get(void)
@@ -52,6 +55,7 @@ req_get(void)
 		return NULL;
 	memset(r, 0, offsetof(struct req, line));
 	r->line[0] = r->referer[0] = r->agent[0] = '\0';
+	r->reqid[0] = r->tp[0] = '\0';
 	cache_writer_init(&r->cw);
 	bodybuf_init(&r->body);
 	r->fe = &h1_ops;	/* a refresh sets its own */
@@ -268,13 +272,16 @@ client_arm_timer(struct client *c)
 void
 client_run(struct client *c)
 {
+	log_set_context(reqid_log_context, c);
 	for (;;) {
 		c->wait = W_NONE;
 		switch (client_step(c)) {
 		case STEP_CLOSED:
+			log_set_context(NULL, NULL);
 			return;
 		case STEP_WAIT:
 			client_arm_timer(c);
+			log_set_context(NULL, NULL);
 			return;
 		case STEP_NEXT:
 		case STEP_ANSWERED:
@@ -285,10 +292,20 @@ client_run(struct client *c)
 	}
 }
 
+/* A client's timer: its lines name its request (log_set_context). */
 void
 client_timer_cb(struct ev_timer *t)
 {
 	struct client	*c = (struct client *)((char *)t - offsetof(struct client, timer));
+
+	log_set_context(reqid_log_context, c);
+	client_timer(c);
+	log_set_context(NULL, NULL);
+}
+
+static void
+client_timer(struct client *c)
+{
 	struct req	*r = c->r;
 	enum step	 st = STEP_NEXT;
 

@@ -216,6 +216,9 @@ struct req {
 	unsigned		 client_ka:1;	/* the client asked for keep-alive */
 	unsigned		 body_unread:1;	/* part of the request body was not read */
 	unsigned		 interim:1;	/* a 1xx went to the client */
+	unsigned		 tp_drop:1;	/* the client's traceparent and
+						   tracestate are not forwarded */
+	unsigned		 tp_ours:1;	/* tp is portico's (trace = on) */
 	char			*xbody;		/* a local answer's body (status page) */
 	size_t			 xbody_len, xbody_pos;
 	int64_t			 cl;		/* request Content-Length, -1 */
@@ -298,6 +301,9 @@ struct req {
 	char			*np;		/* normalized path (a buffer) */
 	uint32_t		 np_len;	/* 0: the path as sent is normal */
 	char			 line[600];	/* request line, for the log */
+	/* Following a request (reqid.c): "" none.  Not zeroed by req_get. */
+	char			 reqid[65];	/* the request id */
+	char			 tp[56];	/* traceparent sent upstream */
 	char			 referer[160];
 	char			 agent[200];
 	const char		*hsts;		/* Strict-Transport-Security to add */
@@ -400,6 +406,9 @@ struct accesslog_entry {
 	uint64_t	 total_ms;	/* time of the whole exchange */
 	int		 tunnel;	/* an upgraded connection (101): */
 	uint64_t	 tunnel_in;	/* ... its bytes from the client */
+	const char	*request_id;	/* NULL or "": none */
+	const char	*traceparent;	/* sent upstream; NULL or "": none */
+	const char	*pp_tlvs;	/* PROXY v2 TLV fields; NULL: none */
 };
 
 /* Worker-wide state of the request path (proxy.c owns it). */

@@ -33,6 +33,7 @@
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/realip.h"
+#include "worker/reqid.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
 #include "worker/worker.h"
@@ -462,5 +463,6 @@ exchange_begin(struct client *c)
 		log_request_line(r->line, sizeof(r->line), rq);
 	shm_stat_inc(&worker.stats->requests);
 	realip_apply(c, rq);
+	reqid_begin(c, rq);
 	return request_route(c);
 }
