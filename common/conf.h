@@ -257,6 +257,12 @@ struct conf_route {
 						   NULL: none */
 	int64_t			 tunnel_idle_timeout_ms; /* resolved: the global's */
 	int			 metrics_idx;	/* runtime: its row in common/metrics.h, -1 none */
+	/* The path forwarded (common/conf_rewrite.c, worker/rewrite.c). */
+	char			*strip_prefix;	/* path_strip_prefix; NULL: none */
+	size_t			 strip_len;
+	char			*rw_src;	/* path_rewrite's regex; NULL: none */
+	void			*rw_re;		/* ... compiled (pcre2_code) */
+	char			*rw_repl;	/* ... and its replacement */
 };
 
 /* [cache] invalidate_unsafe: which unsafe requests invalidate (RFC 9111 4.4). */

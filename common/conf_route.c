@@ -76,6 +76,9 @@ static const struct key route_keys[] = {
 	{ "upgrade_allow", K_FUNC, 0, 0, 0, 0, key_upgrade_allow, NULL },
 	{ "tunnel_idle_timeout", K_DURATION, R(tunnel_idle_timeout_ms), 1, 0, 0,
 	    NULL, NULL },
+	/* The path forwarded: common/conf_rewrite.c */
+	{ "path_strip_prefix", K_FUNC, 0, 0, 0, 0, conf_rewrite_strip, NULL },
+	{ "path_rewrite", K_FUNC, 0, 0, 0, 0, conf_rewrite_regex, NULL },
 };
 
 _Static_assert(NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -112,6 +115,8 @@ conf_route_clear(struct conf_route *r)
 	free(r->allow);
 	free(r->hsts);
 	free(r->upgrade_allow);
+	free(r->strip_prefix);
+	conf_rewrite_clear(r);
 	targeted_clear(r);
 	memset(r, 0, sizeof(*r));
 }

@@ -434,7 +434,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	static const char	*names[] = { "listener", "host", "path",
 	    "upstream", "handler", "allow/deny", "cache", "hsts", "normalize_path",
 	    "pass_client_identity_headers", "request_buffering", "websocket",
-	    "upgrade_allow", "tunnel_idle_timeout" };
+	    "upgrade_allow", "tunnel_idle_timeout", "path_strip_prefix/path_rewrite" };
 	int			 diff[sizeof(names) / sizeof(names[0])];
 	size_t			 i, off = 0;
 	int			 k;
@@ -460,6 +460,8 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	diff[11] = o->websocket != n->websocket;
 	diff[12] = str_differ(o->upgrade_allow, n->upgrade_allow);
 	diff[13] = o->tunnel_idle_timeout_ms != n->tunnel_idle_timeout_ms;
+	diff[14] = str_differ(o->strip_prefix, n->strip_prefix) ||
+	    str_differ(o->rw_src, n->rw_src) || str_differ(o->rw_repl, n->rw_repl);
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
 		if (!diff[i])

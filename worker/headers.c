@@ -365,7 +365,8 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
 	strbuf_add(b, rq->method_str, rq->method_len);
 	strbuf_add(b, " ", 1);
 	if (rq->absolute_form || r->np_len > 0) {
-		if (r->np_len > 0 && !r->route->normalize_path) {
+		if (r->np_len > 0 && !r->route->normalize_path &&
+		    !r->rewritten) {
 			raw_path(rq, &p, &n);
 			strbuf_add(b, p, n);
 		} else

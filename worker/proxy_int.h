@@ -219,6 +219,7 @@ struct req {
 	unsigned		 tp_drop:1;	/* the client's traceparent and
 						   tracestate are not forwarded */
 	unsigned		 tp_ours:1;	/* tp is portico's (trace = on) */
+	unsigned		 rewritten:1;	/* np is rewrite.c's: forwarded */
 	char			*xbody;		/* a local answer's body (status page) */
 	size_t			 xbody_len, xbody_pos;
 	int64_t			 cl;		/* request Content-Length, -1 */

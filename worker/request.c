@@ -34,6 +34,7 @@
 #include "worker/proxy_int.h"
 #include "worker/realip.h"
 #include "worker/reqid.h"
+#include "worker/rewrite.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
 #include "worker/worker.h"
@@ -436,6 +437,13 @@ request_route(struct client *c)
 	if (conf->g.max_body_size > 0 && rq->content_length > conf->g.max_body_size)
 		return local_answer(c, 413, 1);
 	r->route = rt;
+	if ((rc = rewrite_apply(c, rq)) != 0) {
+		if (rc == -1) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		return local_answer(c, rc, BODY_UNREAD(r));
+	}
 	if (!r->req_done && rt->request_buffering)
 		return body_begin(c);
 	return request_start(c);
