@@ -220,6 +220,15 @@ struct conf_cidr {
 /* The most field names in a route's cache_targeted_fields. */
 #define CONF_TARGETED_MAX	8
 
+/* error_page = STATUS... FILE: one per status (common/conf_errpage.c). */
+struct conf_errpage {
+	int			 status;	/* 0: replaced by a later line */
+	const char		*type;		/* Content-Type, from the extension */
+	char			*body;		/* the file, read at load */
+	size_t			 len;
+	int			 owner;		/* this entry frees body */
+};
+
 struct conf_route {
 	char			*name;
 	const char		*file;
@@ -263,6 +272,9 @@ struct conf_route {
 	char			*rw_src;	/* path_rewrite's regex; NULL: none */
 	void			*rw_re;		/* ... compiled (pcre2_code) */
 	char			*rw_repl;	/* ... and its replacement */
+	struct conf_errpage	*error_pages;	/* error_page; before [global]'s */
+	size_t			 nerror_pages;
+	int			 intercept_errors; /* a backend's error body too; off */
 };
 
 /* [cache] invalidate_unsafe: which unsafe requests invalidate (RFC 9111 4.4). */
@@ -333,6 +345,8 @@ struct conf_global {
 	int			 request_id;		/* default off */
 	char			*request_id_header;	/* NULL: X-Request-ID */
 	int			 trace;			/* start/continue W3C traces; off */
+	struct conf_errpage	*error_pages;		/* error_page */
+	size_t			 nerror_pages;
 	/* Lines of the keys that name users and files; 0: not set. */
 	int			 user_line;
 	int			 group_line;
@@ -384,6 +398,14 @@ int		 conf_check(struct conf *conf, char **errors);
  * size bytes at base called name, or NULL; a struct conf_listener *, an
  * upstream or a route as base is.
  */
+/*
+ * The error_page of route rt (NULL: none) for status, else [global]'s;
+ * NULL when neither has one.
+ */
+const struct conf_errpage *conf_errpage_find(const struct conf *cf,
+		    const struct conf_route *rt, int status);
+int		 conf_errpage_differ(const struct conf_errpage *a, size_t na,
+		    const struct conf_errpage *b, size_t nb);
 const void	*conf_named_find(const void *base, size_t n, size_t size,
 		    const char *name);
 /*

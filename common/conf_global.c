@@ -59,6 +59,7 @@ static const struct key global_keys[] = {
 	{ "request_id", K_ONOFF, G(request_id), 0, 0, 0, NULL, NULL },
 	{ "request_id_header", K_FUNC, 0, 0, 0, 0, key_request_id_header, NULL },
 	{ "trace", K_ONOFF, G(trace), 0, 0, 0, NULL, NULL },
+	{ "error_page", K_FUNC, 0, 0, 0, 1, conf_errpage_global, NULL },
 	{ "worker_connections", K_INT, G(worker_connections), 1, 1000000, 0,
 	    NULL, NULL },
 	{ "shutdown_timeout", K_DURATION, G(shutdown_timeout_ms), 1, 0, 0,
@@ -171,6 +172,7 @@ conf_global_clear(struct conf_global *g)
 	free(g->resolver);
 	free(g->trusted);
 	free(g->request_id_header);
+	conf_errpage_free(g->error_pages, g->nerror_pages);
 	memset(g, 0, sizeof(*g));
 }
 

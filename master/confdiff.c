@@ -434,7 +434,8 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	static const char	*names[] = { "listener", "host", "path",
 	    "upstream", "handler", "allow/deny", "cache", "hsts", "normalize_path",
 	    "pass_client_identity_headers", "request_buffering", "websocket",
-	    "upgrade_allow", "tunnel_idle_timeout", "path_strip_prefix/path_rewrite" };
+	    "upgrade_allow", "tunnel_idle_timeout", "path_strip_prefix/path_rewrite",
+	    "error_page/intercept_errors" };
 	int			 diff[sizeof(names) / sizeof(names[0])];
 	size_t			 i, off = 0;
 	int			 k;
@@ -462,6 +463,9 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	diff[13] = o->tunnel_idle_timeout_ms != n->tunnel_idle_timeout_ms;
 	diff[14] = str_differ(o->strip_prefix, n->strip_prefix) ||
 	    str_differ(o->rw_src, n->rw_src) || str_differ(o->rw_repl, n->rw_repl);
+	diff[15] = o->intercept_errors != n->intercept_errors ||
+	    conf_errpage_differ(o->error_pages, o->nerror_pages,
+	    n->error_pages, n->nerror_pages);
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
 		if (!diff[i])
@@ -600,7 +604,9 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 	    cidrs_differ(o->trusted, o->ntrusted, n->trusted, n->ntrusted) ||
 	    o->real_ip_header != n->real_ip_header ||
 	    o->request_id != n->request_id || o->trace != n->trace ||
-	    str_differ(o->request_id_header, n->request_id_header)) &&
+	    str_differ(o->request_id_header, n->request_id_header) ||
+	    conf_errpage_differ(o->error_pages, o->nerror_pages,
+	    n->error_pages, n->nerror_pages)) &&
 	    confdiff_add(d, "global settings changed") == -1)
 		return -1;
 	return 0;

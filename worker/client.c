@@ -69,8 +69,10 @@ req_put(struct req *r)
 {
 	active_add(r, NULL, -1);
 	queue_leave(r);
-	free(r->xbody);
+	if (!r->xbody_ref)
+		free(r->xbody);
 	r->xbody = NULL;
+	r->xbody_ref = 0;
 	if (cache_writing(&r->cw))
 		cache_abort(worker.cache, &r->cw);
 	if (r->cref.pin != 0)

@@ -220,6 +220,7 @@ struct req {
 						   tracestate are not forwarded */
 	unsigned		 tp_ours:1;	/* tp is portico's (trace = on) */
 	unsigned		 rewritten:1;	/* np is rewrite.c's: forwarded */
+	unsigned		 xbody_ref:1;	/* xbody is an error_page's: not freed */
 	char			*xbody;		/* a local answer's body (status page) */
 	size_t			 xbody_len, xbody_pos;
 	int64_t			 cl;		/* request Content-Length, -1 */
