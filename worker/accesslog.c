@@ -153,7 +153,7 @@ access_log(struct client *c)
 	e.tunnel_in = r->t_in;
 	e.request_id = r->reqid;
 	e.traceparent = r->tp;
-	e.pp_tlvs = NULL;
+	e.pp_tlvs = c->pp != NULL ? c->pp->log : NULL;
 	if ((n = accesslog_format(line, sizeof(line), &e)) > 0)
 		worker_access_log(line, n);
 }

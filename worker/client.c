@@ -456,6 +456,8 @@ client_close(struct client *c)
 	buf_put(c->in);
 	c->in = NULL;
 	ev_timer_cancel(&c->timer);
+	free(c->pp);
+	c->pp = NULL;
 	if (c->tls != NULL) {
 		tls_conn_free(c->tls);
 		c->tls = NULL;
@@ -540,6 +542,8 @@ client_abort(struct client *c)
 void
 client_detach(struct client *c)
 {
+	free(c->pp);
+	c->pp = NULL;
 	if (c->tls != NULL) {
 		c->tls->failed = 1;
 		tls_conn_free(c->tls);

@@ -77,6 +77,7 @@
 #include "common/cache.h"
 #include "common/conf.h"
 #include "common/http.h"
+#include "common/proxyproto.h"
 #include "common/shm.h"
 #include "common/strbuf.h"
 #include "worker/balance.h"
@@ -324,6 +325,16 @@ struct req {
 	struct http_header	 fields[];	/* req_limits.max_headers */
 };
 
+/*
+ * A connection's PROXY version 2 TLVs (ppconn.c), in one allocation made
+ * only when its header had some of the kept ones (pp_tlvs).
+ */
+struct pp_info {
+	char			*v[PP_TLV_N];	/* escaped values; NULL: absent */
+	char			*log;		/* "pp_alpn=h2 ...", the access log's */
+	char			 data[];
+};
+
 struct client {
 	struct ev_io		 io;
 	struct ev_timer		 timer;
@@ -346,6 +357,7 @@ struct client {
 	uint8_t			 peer_af;	/* AF_INET, AF_INET6; 0: unix */
 	uint16_t		 peer_port;	/* network order (send_proxy) */
 	uint8_t			 peer_addr[16];
+	struct pp_info		*pp;		/* PROXY v2 TLVs; NULL: none */
 	char			 ip[46];	/* the client: peer, or realip's */
 	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
 };

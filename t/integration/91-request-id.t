@@ -6,9 +6,13 @@
 # log lines about the request.  W3C trace context: a valid traceparent
 # passes (with tracestate), an invalid one is dropped with its
 # tracestate; with trace = on portico starts a trace or sends a child
-# span, and logs trace_id and span_id.
+# span, and logs trace_id and span_id.  PROXY v2 TLVs (ALPN, AUTHORITY,
+# UNIQUE_ID, SSL version and cipher) are written in the access log line;
+# a TLV longer than its header is refused.
 import os
 import re
+import socket
+import struct
 import sys
 
 sys.dont_write_bytecode = True
@@ -169,6 +173,60 @@ def test():
                "an invalid one: a new trace, its tracestate dropped", str(h))
         q.stop()
 
+    with subtest_guard("PROXY v2 TLVs in the access log"):
+        pp_port = free_port()
+        w = Portico(listeners={"pp": ["127.0.0.1:%d" % pp_port]},
+                    upstreams={"app": [b.addr]})
+        w.write_config(w.config_text().replace("[listener pp]\n",
+                                               "[listener pp]\nproxy_protocol = on\n"))
+        w.start()
+        sig = b"\r\n\r\n\x00\r\nQUIT\n"
+
+        def tlv(t, v):
+            return bytes([t]) + struct.pack("!H", len(v)) + v
+
+        def send(tlvs, path):
+            body = (socket.inet_aton("198.51.100.9") + socket.inet_aton("127.0.0.1") +
+                    struct.pack("!HH", 40000, 443) + tlvs)
+            hdr = sig + bytes([0x21, 0x11]) + struct.pack("!H", len(body)) + body
+            s = socket.create_connection(("127.0.0.1", pp_port), timeout=5)
+            s.sendall(hdr + ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                             % path).encode())
+            data = b""
+            while True:
+                try:
+                    d = s.recv(65536)
+                except OSError:
+                    break
+                if not d:
+                    break
+                data += d
+            s.close()
+            return data
+
+        ssl = tlv(0x20, b"\x01\x00\x00\x00\x00" + tlv(0x21, b"TLSv1.3") +
+                  tlv(0x22, b"client") + tlv(0x23, b"TLS_AES_128_GCM_SHA256"))
+        tl = (tlv(0x01, b"h2") + tlv(0x02, b"shop.example") + tlv(0x04, b"\x00\x00") + ssl +
+              tlv(0x05, b"lb-id 1"))
+        out = send(tl, "/pp/tlv")
+        tap.like(out.decode("latin-1"), r"^HTTP/1\.1 200", "a header with TLVs: answered")
+        line = wait_until(lambda: [l for l in w.access_lines() if "/pp/tlv" in l], 5)
+        tap.like(line[0] if line else "", r"^198\.51\.100\.9 .* pp_alpn=h2 "
+                 r"pp_authority=shop\.example pp_unique_id=lb-id\\x201 pp_ssl_version=TLSv1\.3 "
+                 r"pp_ssl_cipher=TLS_AES_128_GCM_SHA256$",
+                 "the access log has the TLVs, escaped", line)
+        send(b"", "/pp/none")
+        line = wait_until(lambda: [l for l in w.access_lines() if "/pp/none" in l], 5)
+        tap.ok(line and "pp_" not in line[0], "without TLVs: no pp_ field", line)
+        out = send(b"\x01\x00\x09h2", "/pp/bad")
+        tap.ok(not out.startswith(b"HTTP/1.1 200"), "a TLV longer than its header: refused")
+        bad_ssl = tlv(0x20, b"\x01\x00\x00\x00\x00" + b"\x21\x00\x40TLS")
+        out = send(bad_ssl, "/pp/bad2")
+        tap.ok(not out.startswith(b"HTTP/1.1 200"), "an SSL sub-TLV past its TLV: refused")
+        tap.ok(w.wait_log(r"PROXY protocol header refused: version 2 TLV longer than the header"),
+               "the refusal is logged with the reason")
+        w.stop()
+
 
 if __name__ == "__main__":
-    main(test, timeout=120, tests=54)
+    main(test, timeout=120, tests=61)
