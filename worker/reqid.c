@@ -162,6 +162,22 @@ reqid_header(size_t *len)
 	return h;
 }
 
+const char *
+reqid_header_lc(void)
+{
+	static char	 lc[65];
+	const char	*h;
+	size_t		 n, i;
+
+	if (lc[0] == '\0') {
+		h = reqid_header(&n);
+		for (i = 0; i < n && i < sizeof(lc) - 1; i++)
+			lc[i] = (char)http_lower((unsigned char)h[i]);
+		lc[i] = '\0';
+	}
+	return lc;
+}
+
 /* Whether the connection's peer is a trusted proxy (trusted_proxies). */
 static int
 peer_trusted(const struct client *c)

@@ -42,6 +42,8 @@ int	 reqid_id_field(const struct http_header *h);
 void	 reqid_fields(const struct req *r, struct strbuf *b);
 /* The request id header's name, and its length. */
 const char	*reqid_header(size_t *len);
+/* The same, lowercase (the worker's configuration does not change). */
+const char	*reqid_header_lc(void);
 /* The error log's context (log.h): the id of c's exchange, or NULL. */
 const char	*reqid_log_context(void *c);
 

@@ -18,7 +18,8 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, subtest_guard, wait_until, hget,
-                          hall, free_port, get, refused_port, run_portico)
+                          hall, free_port, get, refused_port, run_portico, cache_section, cs,
+                          CS_HIT)
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 TP = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
@@ -31,8 +32,9 @@ def test():
     p = Portico(listeners={"web": ["127.0.0.1:%d" % p1], "edge": ["127.0.0.1:%d" % p2]},
                 upstreams={"app": [b.addr], "down": ["127.0.0.1:%d" % down]},
                 routes=[dict(name="down", path="/down/", upstream="down"),
+                        dict(name="c", path="/c/", upstream="app", cache="on"),
                         dict(name="main", path="/", upstream="app")],
-                workers=4,
+                workers=4, extra=cache_section(size="8m"),
                 global_opts={"trusted_proxies": "127.0.0.0/8", "request_id": "on"})
     text = p.config_text()
     text = text.replace("[listener edge]\n", "[listener edge]\ntrusted_proxies = 10.0.0.0/8\n")
@@ -105,6 +107,17 @@ def test():
         r = get(p1, "/echo", headers=[("X-Request-ID", "cli-1")])
         tap.is_(r.header_all("X-Request-ID"), ["cli-1"],
                 "a backend's own X-Request-ID is replaced, not doubled")
+
+    with subtest_guard("a cache hit has its own id"):
+        b.script("/c/obj", headers=[("Cache-Control", "max-age=60"),
+                                    ("X-Request-ID", "backend-id")], body=b"o")
+        r1 = get(p1, "/c/obj")
+        r2 = get(p1, "/c/obj")
+        tap.like(cs(r2), CS_HIT, "the second is a hit")
+        ids2 = r2.header_all("X-Request-ID")
+        tap.ok(len(ids2) == 1 and HEX32.match(ids2[0]) and
+               ids2[0] != r1.header("X-Request-ID"),
+               "one id, the hit's own (not the stored backend's nor the first's)", str(ids2))
 
     with subtest_guard("traceparent passed through and validated (trace off)"):
         good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -234,4 +247,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=120, tests=61)
+    main(test, timeout=120, tests=63)
