@@ -313,6 +313,15 @@ struct conf_limit {
 };
 struct htpasswd;
 
+/* error_page = STATUS... FILE: one per status (common/conf_errpage.c). */
+struct conf_errpage {
+	int			 status;	/* 0: replaced by a later line */
+	const char		*type;		/* Content-Type, from the extension */
+	char			*body;		/* the file, read at load */
+	size_t			 len;
+	int			 owner;		/* this entry frees body */
+};
+
 struct conf_route {
 	char			*name;
 	const char		*file;
@@ -364,6 +373,15 @@ struct conf_route {
 	struct vars_fmt		 upstream_host;	/* n 0: the client's Host */
 	int			 ret_status;	/* return = STATUS ...; 0: none */
 	struct vars_fmt		 ret_text;	/* its text or URL */
+	/* The path forwarded (common/conf_rewrite.c, worker/rewrite.c). */
+	char			*strip_prefix;	/* path_strip_prefix; NULL: none */
+	size_t			 strip_len;
+	char			*rw_src;	/* path_rewrite's regex; NULL: none */
+	void			*rw_re;		/* ... compiled (pcre2_code) */
+	char			*rw_repl;	/* ... and its replacement */
+	struct conf_errpage	*error_pages;	/* error_page; before [global]'s */
+	size_t			 nerror_pages;
+	int			 intercept_errors; /* a backend's error body too; off */
 };
 
 /* [cache] invalidate_unsafe: which unsafe requests invalidate (RFC 9111 4.4). */
@@ -449,6 +467,12 @@ struct conf_global {
 	struct conf_file_ref	*waf_rules;	/* ModSecurity rule files, in order */
 	size_t			 nwaf_rules;
 	int64_t			 waf_body_limit;	/* default 1m: bytes inspected */
+	/* Following a request (worker/reqid.c). */
+	int			 request_id;		/* default off */
+	char			*request_id_header;	/* NULL: X-Request-ID */
+	int			 trace;			/* start/continue W3C traces; off */
+	struct conf_errpage	*error_pages;		/* error_page */
+	size_t			 nerror_pages;
 	/* Lines of the keys that name users and files; 0: not set. */
 	int			 user_line;
 	int			 group_line;
@@ -507,6 +531,14 @@ int		 conf_check(struct conf *conf, char **errors);
  * size bytes at base called name, or NULL; a struct conf_listener *, an
  * upstream or a route as base is.
  */
+/*
+ * The error_page of route rt (NULL: none) for status, else [global]'s;
+ * NULL when neither has one.
+ */
+const struct conf_errpage *conf_errpage_find(const struct conf *cf,
+		    const struct conf_route *rt, int status);
+int		 conf_errpage_differ(const struct conf_errpage *a, size_t na,
+		    const struct conf_errpage *b, size_t nb);
 const void	*conf_named_find(const void *base, size_t n, size_t size,
 		    const char *name);
 /*

@@ -22,11 +22,13 @@
 
 #include "common/conf.h"
 #include "common/conf_int.h"
+#include "common/http.h"
 
 static void	 key_workers(struct loader *, void *, const char *);
 static void	 key_log_level(struct loader *, void *, const char *);
 static void	 key_trusted_proxies(struct loader *, void *, const char *);
 static void	 key_real_ip_header(struct loader *, void *, const char *);
+static void	 key_request_id_header(struct loader *, void *, const char *);
 static void	 key_access_log(struct loader *, void *, const char *);
 static void	 key_g_request_buffering(struct loader *, void *, const char *);
 static void	 key_pass_request_trailers(struct loader *, void *, const char *);
@@ -57,6 +59,10 @@ static const struct key global_keys[] = {
 	{ "access_log", K_FUNC, 0, 0, 0, 0, key_access_log, NULL },
 	{ "access_log_format", K_FUNC, 0, 0, 0, 0, conf_key_access_log_format,
 	    NULL },
+	{ "request_id", K_ONOFF, G(request_id), 0, 0, 0, NULL, NULL },
+	{ "request_id_header", K_FUNC, 0, 0, 0, 0, key_request_id_header, NULL },
+	{ "trace", K_ONOFF, G(trace), 0, 0, 0, NULL, NULL },
+	{ "error_page", K_FUNC, 0, 0, 0, 1, conf_errpage_global, NULL },
 	{ "worker_connections", K_INT, G(worker_connections), 1, 1000000, 0,
 	    NULL, NULL },
 	{ "limit_table_size", K_INT, G(limit_table_size), 8, 16384, 0,
@@ -195,6 +201,8 @@ conf_global_clear(struct conf_global *g)
 	for (i = 0; i < g->nwaf_rules; i++)
 		free(g->waf_rules[i].path);
 	free(g->waf_rules);
+	free(g->request_id_header);
+	conf_errpage_free(g->error_pages, g->nerror_pages);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -214,6 +222,26 @@ key_workers(struct loader *ld, void *obj, const char *v)
 		return;
 	}
 	g->workers = (int)n;
+}
+
+/* request_id_header = NAME: a field name (RFC 9110 token), 64 bytes at most. */
+static void
+key_request_id_header(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_global	*g = obj;
+	size_t			 i, n = strlen(v);
+
+	for (i = 0; i < n; i++)
+		if (!http_tchar[(unsigned char)v[i]])
+			break;
+	if (n == 0 || n > 64 || i < n) {
+		conf_err(ld, ld->lineno, "bad request_id_header '%s': expected "
+		    "a field name of 1 to 64 token characters", v);
+		return;
+	}
+	free(g->request_id_header);
+	if ((g->request_id_header = strdup(v)) == NULL)
+		conf_err(ld, ld->lineno, "out of memory");
 }
 
 /* trusted_proxies = CIDR [CIDR ...]; repeatable. */

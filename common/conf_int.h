@@ -161,6 +161,14 @@ extern const struct conf_section conf_sec_route;
 void	 conf_err(struct loader *, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 char	*conf_strdup(struct loader *, const char *);
+/* conf_rewrite.c: a route's path_strip_prefix and path_rewrite. */
+void	 conf_rewrite_strip(struct loader *, void *, const char *);
+void	 conf_rewrite_regex(struct loader *, void *, const char *);
+void	 conf_rewrite_clear(struct conf_route *);
+/* conf_errpage.c: error_page in [global] and [route]. */
+void	 conf_errpage_global(struct loader *, void *, const char *);
+void	 conf_errpage_route(struct loader *, void *, const char *);
+void	 conf_errpage_free(struct conf_errpage *, size_t);
 void	*conf_grow(struct loader *, void *, size_t, size_t);
 void	*conf_append(struct loader *, void *, size_t *, size_t,
 	    struct meta **);

@@ -105,6 +105,11 @@ static const struct key route_keys[] = {
 	{ "return", K_FUNC, 0, 0, 0, 0, conf_key_return, NULL },
 	{ "access_log_format", K_FUNC, 0, 0, 0, 0,
 	    conf_key_r_access_log_format, NULL },
+	/* The path forwarded: common/conf_rewrite.c */
+	{ "path_strip_prefix", K_FUNC, 0, 0, 0, 0, conf_rewrite_strip, NULL },
+	{ "path_rewrite", K_FUNC, 0, 0, 0, 0, conf_rewrite_regex, NULL },
+	{ "error_page", K_FUNC, 0, 0, 0, 1, conf_errpage_route, NULL },
+	{ "intercept_errors", K_ONOFF, R(intercept_errors), 0, 0, 0, NULL, NULL },
 };
 
 _Static_assert(NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -149,6 +154,9 @@ conf_route_clear(struct conf_route *r)
 	free(r->auth_file);
 	htpasswd_free(r->auth_users);
 	conf_route_rules_clear(r);
+	free(r->strip_prefix);
+	conf_rewrite_clear(r);
+	conf_errpage_free(r->error_pages, r->nerror_pages);
 	targeted_clear(r);
 	memset(r, 0, sizeof(*r));
 }

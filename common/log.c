@@ -22,6 +22,8 @@ static int		 fd = -1;
 static char		*path;
 static char		 role[32] = "portico";
 static int		 report_fd = -1;
+static const char	*(*ctx_fn)(void *);	/* log_set_context */
+static void		*ctx_arg;
 static const char	*report_prefix = "";
 
 static const char *const level_names[] = {
@@ -139,6 +141,13 @@ log_set_report(int rfd, const char *prefix)
 	report_prefix = prefix != NULL ? prefix : "";
 }
 
+void
+log_set_context(const char *(*fn)(void *), void *arg)
+{
+	ctx_fn = fn;
+	ctx_arg = arg;
+}
+
 /* An error line goes to the report descriptor too, without the stamp. */
 static void
 log_report(const char *msg, size_t len)
@@ -166,6 +175,7 @@ log_vwrite(enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
 	char		 line[2048];
 	int		 saved = errno, n, m, start;
+	const char	*ctx;
 	struct tm	 tm;
 	time_t		 now;
 
@@ -174,8 +184,12 @@ log_vwrite(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	if (target == TARGET_SYSLOG) {
 		n = vsnprintf(line, sizeof(line), fmt, ap);
 		if (with_errno && n >= 0 && (size_t)n < sizeof(line))
-			snprintf(line + n, sizeof(line) - n, ": %s",
+			n += snprintf(line + n, sizeof(line) - n, ": %s",
 			    strerror(saved));
+		if (ctx_fn != NULL && (ctx = ctx_fn(ctx_arg)) != NULL &&
+		    n >= 0 && (size_t)n < sizeof(line))
+			snprintf(line + n, sizeof(line) - n, " request_id=%s",
+			    ctx);
 		syslog(syslog_prio[level], "%s: %s", role, line);
 		if (report_fd != -1 && level >= LOG_LVL_ERROR)
 			log_report(line, strlen(line));
@@ -198,6 +212,11 @@ log_vwrite(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	if (with_errno)
 		n += snprintf(line + n, sizeof(line) - n - 1, ": %s",
 		    strerror(saved));
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	if (ctx_fn != NULL && (ctx = ctx_fn(ctx_arg)) != NULL)
+		n += snprintf(line + n, sizeof(line) - n - 1, " request_id=%s",
+		    ctx);
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	if (report_fd != -1 && level >= LOG_LVL_ERROR)

@@ -32,6 +32,12 @@ void	log_set_role(const char *role);
  * failed.  The caller owns fd.
  */
 void	log_set_report(int fd, const char *prefix);
+/*
+ * While fn is set, every line ends in " request_id=ID" when fn(arg)
+ * returns an ID (a worker sets it around the steps of one client: the
+ * lines about its request name the request).  NULL: none.
+ */
+void	log_set_context(const char *(*fn)(void *), void *arg);
 
 void	log_debug(const char *fmt, ...) PRINTF(1, 2);
 void	log_info(const char *fmt, ...) PRINTF(1, 2);

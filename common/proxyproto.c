@@ -6,8 +6,9 @@
  * zeros, or "PROXY UNKNOWN...\r\n"; a version 2 header with its 12-byte
  * signature, version 2, the LOCAL or PROXY command, TCP over IPv4 or IPv6
  * (or UNSPEC, or any family with LOCAL), an address block at least as long
- * as the family needs and a total length of at most PP_V2_MAX.  TLVs are
- * skipped.  pp_build_v1 and pp_build_v2 write the headers portico sends
+ * as the family needs and a total length of at most PP_V2_MAX.  The TLVs
+ * of a PROXY header are checked (pp_tlvs_parse: lengths within their
+ * container) and those portico logs kept; others are skipped.  pp_build_v1 and pp_build_v2 write the headers portico sends
  * to a send_proxy server.  No state, no allocation: t/check_proxyproto.c and
  * t/fuzz/fuzz_proxyproto.c run it alone.
  */
@@ -159,6 +160,89 @@ v1_parse(const unsigned char *buf, size_t n, struct pp_header *h,
 	return (ssize_t)len;
 }
 
+/* Keep TLV value v[0..len) as kind k: -1 (with *why) when seen already. */
+static int
+tlv_keep(struct pp_tlvs *t, int k, const unsigned char *v, size_t len,
+    const char **why)
+{
+	if (t->v[k] != NULL) {
+		*why = "version 2 TLV repeated";
+		return -1;
+	}
+	t->v[k] = v;
+	t->len[k] = len;
+	return 0;
+}
+
+/* One level of TLVs (ssl: the sub-TLVs of an SSL TLV). */
+static int
+tlvs_level(const unsigned char *p, size_t n, struct pp_tlvs *t, int ssl,
+    const char **why)
+{
+	size_t			 len;
+	const unsigned char	*v;
+	unsigned		 type;
+
+	while (n > 0) {
+		if (n < 3) {
+			*why = "version 2 TLV truncated";
+			return -1;
+		}
+		type = p[0];
+		len = (size_t)p[1] << 8 | p[2];
+		if (len > n - 3) {
+			*why = "version 2 TLV longer than the header";
+			return -1;
+		}
+		v = p + 3;
+		if (ssl && (type == 0x21 || type == 0x23)) {
+			if (len == 0 || len > 255) {
+				*why = "version 2 SSL sub-TLV of a bad length";
+				return -1;
+			}
+			if (tlv_keep(t, type == 0x21 ? PP_TLV_SSL_VERSION :
+			    PP_TLV_SSL_CIPHER, v, len, why) == -1)
+				return -1;
+		} else if (!ssl && (type == 0x01 || type == 0x02)) {
+			if (len == 0 || len > 255) {
+				*why = "version 2 ALPN or AUTHORITY of a bad length";
+				return -1;
+			}
+			if (tlv_keep(t, type == 0x01 ? PP_TLV_ALPN :
+			    PP_TLV_AUTHORITY, v, len, why) == -1)
+				return -1;
+		} else if (!ssl && type == 0x05) {
+			if (len == 0 || len > 128) {
+				*why = "version 2 UNIQUE_ID of a bad length";
+				return -1;
+			}
+			if (tlv_keep(t, PP_TLV_UNIQUE_ID, v, len, why) == -1)
+				return -1;
+		} else if (!ssl && type == 0x20) {
+			if (len < 5 || t->ssl) {
+				*why = "version 2 SSL TLV too short or repeated";
+				return -1;
+			}
+			t->ssl = 1;
+			t->ssl_client = v[0];
+			if (tlvs_level(v + 5, len - 5, t, 1, why) == -1)
+				return -1;
+		}
+		/* Other types (CRC32C, NOOP, NETNS, vendors'): skipped. */
+		p += 3 + len;
+		n -= 3 + len;
+	}
+	return 0;
+}
+
+int
+pp_tlvs_parse(const unsigned char *p, size_t n, struct pp_tlvs *t,
+    const char **why)
+{
+	memset(t, 0, sizeof(*t));
+	return tlvs_level(p, n, t, 0, why);
+}
+
 static ssize_t
 v2_parse(const unsigned char *buf, size_t n, struct pp_header *h,
     const char **why)
@@ -214,6 +298,8 @@ v2_parse(const unsigned char *buf, size_t n, struct pp_header *h,
 		memcpy(&d4->sin_addr, buf + 20, 4);
 		memcpy(&s4->sin_port, buf + 24, 2);
 		memcpy(&d4->sin_port, buf + 26, 2);
+		if (pp_tlvs_parse(buf + 28, len - 28, &h->tlvs, why) == -1)
+			return -1;
 		return (ssize_t)len;
 	case 0x21:		/* TCP over IPv6 */
 		if (alen < 36) {
@@ -231,6 +317,8 @@ v2_parse(const unsigned char *buf, size_t n, struct pp_header *h,
 		memcpy(&d6->sin6_addr, buf + 32, 16);
 		memcpy(&s6->sin6_port, buf + 48, 2);
 		memcpy(&d6->sin6_port, buf + 50, 2);
+		if (pp_tlvs_parse(buf + 52, len - 52, &h->tlvs, why) == -1)
+			return -1;
 		return (ssize_t)len;
 	default:
 		*why = "version 2 family not TCP over IPv4 or IPv6";

@@ -20,13 +20,41 @@
 /* Bytes to look at to be sure of a whole header. */
 #define PP_MAX		PP_V2_MAX
 
+/*
+ * The version 2 TLVs portico keeps (for the access log): ALPN (0x01),
+ * AUTHORITY (0x02), UNIQUE_ID (0x05), and of SSL (0x20) its VERSION
+ * (0x21) and CIPHER (0x23) sub-TLVs.  Each points into the header's
+ * bytes; NULL when absent.
+ */
+enum pp_tlv_kind {
+	PP_TLV_ALPN, PP_TLV_AUTHORITY, PP_TLV_UNIQUE_ID, PP_TLV_SSL_VERSION,
+	PP_TLV_SSL_CIPHER, PP_TLV_N
+};
+
+struct pp_tlvs {
+	const unsigned char	*v[PP_TLV_N];
+	size_t			 len[PP_TLV_N];
+	int			 ssl;		/* an SSL TLV came */
+	unsigned		 ssl_client;	/* ... its client bits */
+};
+
 struct pp_header {
 	int			 version;	/* 1 or 2 */
 	int			 local;		/* LOCAL, UNKNOWN or UNSPEC: keep the peer */
 	struct sockaddr_storage	 src;		/* the client (when !local) */
 	struct sockaddr_storage	 dst;		/* the address it connected to */
 	size_t			 len;		/* bytes of the header */
+	struct pp_tlvs		 tlvs;		/* version 2 PROXY: its TLVs */
 };
+
+/*
+ * Parse the TLVs p[0..n) of a version 2 header into *t, strictly: every
+ * length within its container, the SSL TLV's sub-TLVs within it, ALPN
+ * and AUTHORITY 1..255 bytes, UNIQUE_ID 128 at most, none of the kept
+ * ones twice.  Returns 0, or -1 with *why set.
+ */
+int	 pp_tlvs_parse(const unsigned char *p, size_t n, struct pp_tlvs *t,
+	    const char **why);
 
 /*
  * Parse the header at the start of buf[0..n).  Returns the header's

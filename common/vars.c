@@ -48,10 +48,10 @@ static const struct {
 	{ "body_bytes_sent", VAR_BODY_BYTES_SENT, VARS_LOG, 1 },
 	{ "request_time", VAR_REQUEST_TIME, VARS_LOG, 1 },
 	{ "upstream_response_time", VAR_UPSTREAM_RESPONSE_TIME, VARS_LOG, 1 },
-	{ "remote_user", VAR_REMOTE_USER, VARS_LOG, 1 },
+	{ "remote_user", VAR_REMOTE_USER, ANY, 1 },
 	{ "cache_status", VAR_CACHE_STATUS, VARS_LOG, 1 },
-	/* Reserved (vars.h): the lead wires these after the request ids. */
-	{ "request_id", VAR_REQUEST_ID, ANY, 0 },
+	/* Reserved (vars.h): refused until answered in worker/varsrc.c. */
+	{ "request_id", VAR_REQUEST_ID, ANY, 1 },
 	{ "proxy_protocol_addr", VAR_PROXY_PROTOCOL_ADDR, ANY, 0 },
 	{ "proxy_protocol_port", VAR_PROXY_PROTOCOL_PORT, ANY, 0 },
 #undef ANY

@@ -472,7 +472,8 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	    "pass_client_identity_headers", "request_buffering", "websocket",
 	    "upgrade_allow", "tunnel_idle_timeout", "limit", "auth_basic",
 	    "waf", "header rules", "upstream_host", "return",
-	    "access_log_format" };
+	    "access_log_format", "path_strip_prefix/path_rewrite",
+	    "error_page/intercept_errors" };
 	int			 diff[sizeof(names) / sizeof(names[0])];
 	size_t			 i, off = 0;
 	int			 k;
@@ -510,6 +511,11 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	diff[19] = o->ret_status != n->ret_status ||
 	    !vars_equal(&o->ret_text, &n->ret_text);
 	diff[20] = alog_differ(&o->alog, &n->alog);
+	diff[21] = str_differ(o->strip_prefix, n->strip_prefix) ||
+	    str_differ(o->rw_src, n->rw_src) || str_differ(o->rw_repl, n->rw_repl);
+	diff[22] = o->intercept_errors != n->intercept_errors ||
+	    conf_errpage_differ(o->error_pages, o->nerror_pages,
+	    n->error_pages, n->nerror_pages);
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
 		if (!diff[i])
@@ -698,7 +704,11 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 	    o->pass_client_identity_headers != n->pass_client_identity_headers ||
 	    cidrs_differ(o->trusted, o->ntrusted, n->trusted, n->ntrusted) ||
 	    o->real_ip_header != n->real_ip_header ||
-	    o->waf_body_limit != n->waf_body_limit) &&
+	    o->waf_body_limit != n->waf_body_limit ||
+	    o->request_id != n->request_id || o->trace != n->trace ||
+	    str_differ(o->request_id_header, n->request_id_header) ||
+	    conf_errpage_differ(o->error_pages, o->nerror_pages,
+	    n->error_pages, n->nerror_pages)) &&
 	    confdiff_add(d, "global settings changed") == -1)
 		return -1;
 	if (waf_files_differ(o, n) &&

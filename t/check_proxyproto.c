@@ -154,8 +154,9 @@ START_TEST(v2_valid)
 	ck_assert_int_eq(h.version, 2);
 	ck_assert_str_eq(src_text(), "192.0.2.1");
 	ck_assert_uint_eq(src_port(), 40000);
-	/* TLVs after the addresses are skipped. */
+	/* TLVs portico does not keep are skipped (NOOP here). */
 	n = v2(b, 1, 0x11, 12 + 7, 1);
+	memcpy(b + 28, "\x04\x00\x04", 3);
 	ck_assert_int_eq(parse(b, n), (ssize_t)n);
 	ck_assert_str_eq(src_text(), "1.1.1.1");
 	n = v2(b, 1, 0x21, 36, 0x20);
@@ -171,7 +172,59 @@ START_TEST(v2_valid)
 	ck_assert_int_eq(parse(b, n), 16);
 	ck_assert_int_eq(h.local, 1);
 	n = v2(b, 1, 0x11, PP_V2_MAX - 16, 0);
+	b[28] = 0x04;			/* one NOOP TLV fills the rest */
+	b[29] = (PP_V2_MAX - 28 - 3) >> 8;
+	b[30] = (PP_V2_MAX - 28 - 3) & 0xff;
 	ck_assert_int_eq(parse(b, n), PP_V2_MAX);
+}
+END_TEST
+
+/* A v2 TCP4 header with tlv[0..tl) after its addresses. */
+static size_t
+v2_tlv(unsigned char *b, const char *tlv, size_t tl)
+{
+	size_t	 n = v2(b, 1, 0x11, 12 + tl, 0);
+
+	memcpy(b + 28, tlv, tl);
+	return n;
+}
+
+#define TLV(s)	s, sizeof(s) - 1
+
+START_TEST(v2_tlvs)
+{
+	unsigned char	 b[PP_V2_MAX + 16];
+	size_t		 n;
+
+	n = v2_tlv(b, TLV("\x01\x00\x02h2" "\x02\x00\x03" "a.b"
+	    "\x20\x00\x17\x01\x00\x00\x00\x00" "\x21\x00\x07TLSv1.3"
+	    "\x23\x00\x05" "C-AES" "\x05\x00\x01Z"));
+	ck_assert_int_eq(parse(b, n), (ssize_t)n);
+	ck_assert_uint_eq(h.tlvs.len[PP_TLV_ALPN], 2);
+	ck_assert(memcmp(h.tlvs.v[PP_TLV_ALPN], "h2", 2) == 0);
+	ck_assert(memcmp(h.tlvs.v[PP_TLV_AUTHORITY], "a.b", 3) == 0);
+	ck_assert(memcmp(h.tlvs.v[PP_TLV_SSL_VERSION], "TLSv1.3", 7) == 0);
+	ck_assert(memcmp(h.tlvs.v[PP_TLV_SSL_CIPHER], "C-AES", 5) == 0);
+	ck_assert(memcmp(h.tlvs.v[PP_TLV_UNIQUE_ID], "Z", 1) == 0);
+	ck_assert_int_eq(h.tlvs.ssl, 1);
+	ck_assert_uint_eq(h.tlvs.ssl_client, 1);
+	/* Refused: past the header, truncated, repeated, bad lengths. */
+	n = v2_tlv(b, TLV("\x01\x00\x09h2"));
+	ck_assert_int_eq(parse(b, n), -1);
+	n = v2_tlv(b, TLV("\x01\x00"));
+	ck_assert_int_eq(parse(b, n), -1);
+	n = v2_tlv(b, TLV("\x01\x00\x02h2" "\x01\x00\x02h3"));
+	ck_assert_int_eq(parse(b, n), -1);
+	n = v2_tlv(b, TLV("\x02\x00\x00"));
+	ck_assert_int_eq(parse(b, n), -1);
+	n = v2_tlv(b, TLV("\x20\x00\x04\x01\x00\x00\x00"));
+	ck_assert_int_eq(parse(b, n), -1);
+	/* A sub-TLV past its SSL TLV, though within the header. */
+	n = v2_tlv(b, TLV("\x20\x00\x08\x01\x00\x00\x00\x00\x21\x00\x05" "ABCDE"));
+	ck_assert_int_eq(parse(b, n), -1);
+	/* LOCAL: the block is not looked at. */
+	n = v2(b, 0, 0x11, 12 + 2, 0xff);
+	ck_assert_int_eq(parse(b, n), (ssize_t)n);
 }
 END_TEST
 
@@ -301,6 +354,7 @@ pp_suite(void)
 	tcase_add_test(tc, v1_refused);
 	tcase_add_test(tc, v2_valid);
 	tcase_add_test(tc, v2_refused);
+	tcase_add_test(tc, v2_tlvs);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("build");
 	tcase_add_test(tc, build_roundtrip);

@@ -164,8 +164,8 @@ START_TEST(errors)
 	    "$sent_http_server: response fields are only known to response "
 	    "header rules");
 	/* Reserved until the request id and PROXY fields are wired in. */
-	ck_assert_str_eq(refused("$request_id", VARS_LOG),
-	    "$request_id is not available yet");
+	ck_assert_str_eq(refused("$proxy_protocol_addr", VARS_LOG),
+	    "$proxy_protocol_addr is not available yet");
 	ck_assert_str_eq(refused("$http_", VARS_REQUEST),
 	    "unknown variable $http_");
 }

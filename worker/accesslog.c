@@ -74,13 +74,27 @@ accesslog_format(char *buf, size_t cap, const struct accesslog_entry *e)
 	static char	 tbuf[40];
 	static time_t	 tlast = -1;
 	struct tm	 tm;
-	char		 tin[40] = "";
-	int		 n;
+	char		 tin[768] = "";
+	int		 n, o = 0;
 
-	/* A tunnel's bytes from the client, after the fields every line has. */
+	/*
+	 * After the fields every line has, those a line may have: a tunnel's
+	 * bytes from the client, the request id, the trace context (its
+	 * trace-id and portico's span, or the client's parent-id), the
+	 * PROXY v2 TLVs.
+	 */
 	if (e->tunnel)
-		snprintf(tin, sizeof(tin), " tunnel_bytes_in=%llu",
+		o += snprintf(tin + o, sizeof(tin) - o, " tunnel_bytes_in=%llu",
 		    (unsigned long long)e->tunnel_in);
+	if (e->request_id != NULL && e->request_id[0] != '\0')
+		o += snprintf(tin + o, sizeof(tin) - o, " request_id=%s",
+		    e->request_id);
+	if (e->traceparent != NULL && e->traceparent[0] != '\0')
+		o += snprintf(tin + o, sizeof(tin) - o,
+		    " trace_id=%.32s span_id=%.16s", e->traceparent + 3,
+		    e->traceparent + 36);
+	if (e->pp_tlvs != NULL && e->pp_tlvs[0] != '\0')
+		snprintf(tin + o, sizeof(tin) - o, " %s", e->pp_tlvs);
 
 	if (e->wall != tlast) {
 		tlast = e->wall;
@@ -110,7 +124,7 @@ access_log(struct client *c)
 {
 	struct req		*r = c->r;
 	struct accesslog_entry	 e;
-	char			 line[1400];
+	char			 line[2048];
 	size_t			 n;
 
 	if (r == NULL || r->logged)
@@ -141,6 +155,9 @@ access_log(struct client *c)
 	e.total_ms = ev_now - r->t_start;
 	e.tunnel = r->status == 101;
 	e.tunnel_in = r->t_in;
+	e.request_id = r->reqid;
+	e.traceparent = r->tp;
+	e.pp_tlvs = c->pp != NULL ? c->pp->log : NULL;
 	if ((n = accesslog_format(line, sizeof(line), &e)) > 0)
 		worker_access_log(line, n);
 }

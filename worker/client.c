@@ -37,10 +37,13 @@
 #include "worker/limits.h"
 #include "worker/proxy_int.h"
 #include "worker/splice.h"
+#include "worker/reqid.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
 #include "worker/waf.h"
 #include "worker/worker.h"
+
+static void	 client_timer(struct client *);
 
 struct req *
 req_get(void)
@@ -56,6 +59,7 @@ req_get(void)
 		return NULL;
 	memset(r, 0, offsetof(struct req, line));
 	r->line[0] = r->referer[0] = r->agent[0] = '\0';
+	r->reqid[0] = r->tp[0] = '\0';
 	cache_writer_init(&r->cw);
 	bodybuf_init(&r->body);
 	r->fe = &h1_ops;	/* a refresh sets its own */
@@ -70,8 +74,10 @@ req_put(struct req *r)
 	active_add(r, NULL, -1);
 	queue_leave(r);
 	limits_release(r);
-	free(r->xbody);
+	if (!r->xbody_ref)
+		free(r->xbody);
 	r->xbody = NULL;
+	r->xbody_ref = 0;
 	if (cache_writing(&r->cw))
 		cache_abort(worker.cache, &r->cw);
 	if (r->cref.pin != 0)
@@ -287,13 +293,16 @@ client_arm_timer(struct client *c)
 void
 client_run(struct client *c)
 {
+	log_set_context(reqid_log_context, c);
 	for (;;) {
 		c->wait = W_NONE;
 		switch (client_step(c)) {
 		case STEP_CLOSED:
+			log_set_context(NULL, NULL);
 			return;
 		case STEP_WAIT:
 			client_arm_timer(c);
+			log_set_context(NULL, NULL);
 			return;
 		case STEP_NEXT:
 		case STEP_ANSWERED:
@@ -304,10 +313,20 @@ client_run(struct client *c)
 	}
 }
 
+/* A client's timer: its lines name its request (log_set_context). */
 void
 client_timer_cb(struct ev_timer *t)
 {
 	struct client	*c = (struct client *)((char *)t - offsetof(struct client, timer));
+
+	log_set_context(reqid_log_context, c);
+	client_timer(c);
+	log_set_context(NULL, NULL);
+}
+
+static void
+client_timer(struct client *c)
+{
 	struct req	*r = c->r;
 	enum step	 st = STEP_NEXT;
 
@@ -467,6 +486,8 @@ client_close(struct client *c)
 	buf_put(c->in);
 	c->in = NULL;
 	ev_timer_cancel(&c->timer);
+	free(c->pp);
+	c->pp = NULL;
 	if (c->tls != NULL) {
 		tls_conn_free(c->tls);
 		c->tls = NULL;
@@ -551,6 +572,8 @@ client_abort(struct client *c)
 void
 client_detach(struct client *c)
 {
+	free(c->pp);
+	c->pp = NULL;
 	if (c->tls != NULL) {
 		c->tls->failed = 1;
 		tls_conn_free(c->tls);

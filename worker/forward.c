@@ -369,6 +369,16 @@ response_head(struct client *c, const struct http_response *rs)
 	struct req	*r = c->r;
 	enum step	 st;
 
+	if (r->route != NULL && r->route->intercept_errors && rs->status >= 300 &&
+	    conf_errpage_find(conf, r->route, rs->status) != NULL) {
+		/*
+		 * intercept_errors: the operator's page replaces the body,
+		 * the status stays; the backend's body is not read, and
+		 * local_answer closes its connection (never pooled with it).
+		 */
+		r->up_reuse = 0;
+		return local_answer(c, rs->status, BODY_UNREAD(r));
+	}
 	if (r->cache_on && (st = cache_response(c, rs)) != STEP_NEXT)
 		return st;
 	r->resp_head = 1;

@@ -33,6 +33,7 @@
 #include "worker/exchange.h"
 #include "worker/h2.h"
 #include "worker/proxy_int.h"
+#include "worker/reqid.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
 
@@ -483,6 +484,8 @@ h1_status_line(struct strbuf *b, int status, const char *reason,
 void
 head_tail(struct strbuf *b, struct req *r, int64_t length)
 {
+	size_t	 len;
+
 	if (length == HEAD_INTERIM) {
 		strbuf_str(b, "\r\n");
 		return;
@@ -499,6 +502,11 @@ head_tail(struct strbuf *b, struct req *r, int64_t length)
 		strbuf_str(b, "Connection: close\r\n");
 	else if (r->version == 10)
 		strbuf_str(b, "Connection: keep-alive\r\n");
+	if (r->reqid[0] != '\0') {
+		const char *n = reqid_header(&len);
+
+		strbuf_field(b, n, len, r->reqid, strlen(r->reqid));
+	}
 	if (r->cstatus[0] != '\0') {
 		strbuf_str(b, "Cache-Status: ");
 		strbuf_str(b, r->cstatus);

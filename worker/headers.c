@@ -36,6 +36,7 @@
 #include "common/http.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
+#include "worker/reqid.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
 #include "worker/varsrc.h"
@@ -369,7 +370,8 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
 	strbuf_add(b, rq->method_str, rq->method_len);
 	strbuf_add(b, " ", 1);
 	if (rq->absolute_form || r->np_len > 0) {
-		if (r->np_len > 0 && !r->route->normalize_path) {
+		if (r->np_len > 0 && !r->route->normalize_path &&
+		    !r->rewritten) {
 			raw_path(rq, &p, &n);
 			strbuf_add(b, p, n);
 		} else
@@ -389,7 +391,8 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
 		    strlen(r->upstream->conf->name));
 	for (i = 0; i < rq->nheaders; i++) {
 		h = &rq->headers[i];
-		if (!fwd_client_field(r, rq, conn, h, store, r->c_reval))
+		if (!fwd_client_field(r, rq, conn, h, store, r->c_reval) ||
+		    reqid_field_ours(r, h))
 			continue;
 		if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
 			list_hold(b, &xff, h);
@@ -418,6 +421,7 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
 		strbuf_field(b, "X-Forwarded-Host", 16, rq->host, rq->host_len);
 	list_end(b, &via, rq->version == 20 ? "2 portico" :
 	    rq->version == 10 ? "1.0 portico" : "1.1 portico");
+	reqid_fields(r, b);
 	request_head_end(b, r, rq);
 	return b->over ? -1 : 0;
 }
@@ -485,6 +489,8 @@ response_head_build(struct req *r, const struct http_response *rs, int final,
 			list_hold(b, &via, h);
 			continue;
 		}
+		if (r->reqid[0] != '\0' && reqid_id_field(h))
+			continue;	/* head_tail() writes ours */
 		if (r->hsts != NULL && h->name_len == 25 &&
 		    http_name_eq(h, "strict-transport-security"))
 			continue;	/* the route's own replaces it */

@@ -240,7 +240,7 @@ fwd_url(const struct req *r, const struct http_request *rq,
 	    .host_len = rq->host_len, .path = rq->path,
 	    .path_len = rq->path_len, .query = rq->query,
 	    .query_len = rq->query_len };
-	if (r->np_len > 0 && !r->route->normalize_path)
+	if (r->np_len > 0 && !r->route->normalize_path && !r->rewritten)
 		raw_path(rq, &v->path, &v->path_len);
 }
 

@@ -33,6 +33,7 @@
 #include "worker/event.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
+#include "worker/reqid.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
 #include "worker/varsrc.h"
@@ -145,6 +146,12 @@ cache_hit_head(struct req *r, const struct hit_plan *hp)
 		hl = (uint32_t)cachepol_head_drop(r->hb, hl,
 		    (const char *const *)r->route->cache_targeted,
 		    r->route->ncache_targeted);
+	if (r->reqid[0] != '\0') {
+		/* A stored id field of the backend's: head_tail() writes ours. */
+		const char *idn = reqid_header_lc();
+
+		hl = (uint32_t)cachepol_head_drop(r->hb, hl, &idn, 1);
+	}
 	if (hp->status != r->cmeta.status) {
 		/* A different status line in front of the stored fields. */
 		if ((eol = memchr(r->hb, '\n', hl)) == NULL)

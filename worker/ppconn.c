@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,6 +47,49 @@ pp_refuse(struct client *c, const char *why)
 		log_info("client %s: PROXY protocol header refused: %s; %lu "
 		    "more since the last message", c->ip, why, skipped);
 	client_close(c);
+}
+
+/*
+ * The kept TLVs of a header, escaped for a log line (bytes outside '!'
+ * to '~', '"' and '\\' as \xHH), in one allocation; NULL when there are
+ * none (or no memory: the connection goes on without them).
+ */
+static struct pp_info *
+pp_info_make(const struct pp_tlvs *t)
+{
+	static const char *const names[PP_TLV_N] = { "pp_alpn", "pp_authority",
+	    "pp_unique_id", "pp_ssl_version", "pp_ssl_cipher" };
+	struct pp_info	*pi;
+	size_t		 k, i, need = 0, o = 0, lo;
+	char		*d;
+	unsigned char	 ch;
+
+	for (k = 0; k < PP_TLV_N; k++)
+		if (t->v[k] != NULL)
+			need += 2 * (4 * t->len[k] + 1) + strlen(names[k]) + 2;
+	if (need == 0 || (pi = calloc(1, sizeof(*pi) + need)) == NULL)
+		return NULL;
+	d = pi->data;
+	for (k = 0; k < PP_TLV_N; k++) {
+		if (t->v[k] == NULL)
+			continue;
+		pi->v[k] = d + o;
+		for (i = 0; i < t->len[k]; i++) {
+			ch = t->v[k][i];
+			if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+				o += (size_t)snprintf(d + o, 5, "\\x%02X", ch);
+			else
+				d[o++] = (char)ch;
+		}
+		d[o++] = '\0';
+	}
+	pi->log = d + o;
+	lo = o;
+	for (k = 0; k < PP_TLV_N; k++)
+		if (pi->v[k] != NULL)
+			o += (size_t)snprintf(d + o, need - o, "%s%s=%s",
+			    o > lo ? " " : "", names[k], pi->v[k]);
+	return pi;
 }
 
 /* Look at what came in: a whole header, more to wait for, or a refusal. */
@@ -84,6 +129,8 @@ pp_try(struct client *c, uint32_t events)
 	}
 	if (!h.local) {
 		client_peer_set(c, (struct sockaddr *)&h.src);
+		/* The TLVs point into buf: the bytes read are the peeked. */
+		c->pp = pp_info_make(&h.tlvs);
 	}
 	ev_timer_cancel(&c->timer);
 	client_start(c);

@@ -82,6 +82,7 @@
 #include "common/cache.h"
 #include "common/conf.h"
 #include "common/http.h"
+#include "common/proxyproto.h"
 #include "common/shm.h"
 #include "common/strbuf.h"
 #include "worker/balance.h"
@@ -226,6 +227,11 @@ struct req {
 	unsigned		 client_ka:1;	/* the client asked for keep-alive */
 	unsigned		 body_unread:1;	/* part of the request body was not read */
 	unsigned		 interim:1;	/* a 1xx went to the client */
+	unsigned		 tp_drop:1;	/* the client's traceparent and
+						   tracestate are not forwarded */
+	unsigned		 tp_ours:1;	/* tp is portico's (trace = on) */
+	unsigned		 rewritten:1;	/* np is rewrite.c's: forwarded */
+	unsigned		 xbody_ref:1;	/* xbody is an error_page's: not freed */
 	char			*xbody;		/* a local answer's body (status page) */
 	size_t			 xbody_len, xbody_pos;
 	int64_t			 cl;		/* request Content-Length, -1 */
@@ -317,6 +323,10 @@ struct req {
 	void			*waf;		/* its firewall transaction (waf.c) */
 	unsigned		 waf_flagged:1;	/* ... intervened (waf = detect) */
 	char			 line[600];	/* request line, for the log */
+	/* Following a request (reqid.c): "" none.  Not zeroed by req_get. */
+	char			 reqid[65];	/* the request id */
+	char			 tp[56];	/* traceparent sent upstream */
+	char			 auth_user[64];	/* basic auth's user ($remote_user) */
 	char			 referer[160];
 	char			 agent[200];
 	const char		*hsts;		/* Strict-Transport-Security to add */
@@ -333,6 +343,16 @@ struct req {
 	 */
 	struct http_request	 rq;
 	struct http_header	 fields[];	/* req_limits.max_headers */
+};
+
+/*
+ * A connection's PROXY version 2 TLVs (ppconn.c), in one allocation made
+ * only when its header had some of the kept ones (pp_tlvs).
+ */
+struct pp_info {
+	char			*v[PP_TLV_N];	/* escaped values; NULL: absent */
+	char			*log;		/* "pp_alpn=h2 ...", the access log's */
+	char			 data[];
 };
 
 struct client {
@@ -361,6 +381,7 @@ struct client {
 	uint16_t		 peer_port;	/* network order (send_proxy) */
 	uint8_t			 peer_addr[16];
 	int32_t			 conn_lim;	/* max_conns_per_ip entry + 1; 0 */
+	struct pp_info		*pp;		/* PROXY v2 TLVs; NULL: none */
 	char			 ip[46];	/* the client: peer, or realip's */
 	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
 };
@@ -423,6 +444,9 @@ struct accesslog_entry {
 	uint64_t	 total_ms;	/* time of the whole exchange */
 	int		 tunnel;	/* an upgraded connection (101): */
 	uint64_t	 tunnel_in;	/* ... its bytes from the client */
+	const char	*request_id;	/* NULL or "": none */
+	const char	*traceparent;	/* sent upstream; NULL or "": none */
+	const char	*pp_tlvs;	/* PROXY v2 TLV fields; NULL: none */
 };
 
 /* Worker-wide state of the request path (proxy.c owns it). */

@@ -66,6 +66,7 @@ local_answer(struct client *c, int status, int close_after)
 	char		 body[256];
 	int		 blen;
 	const char	*reason = http_status_reason(status);
+	const struct conf_errpage *pg;
 
 	if (r == NULL) {
 		if ((r = c->r = req_get()) == NULL) {
@@ -108,7 +109,20 @@ local_answer(struct client *c, int status, int close_after)
 	    status, reason, status, reason);
 	strbuf_init(&b, r->hb, bufsize);
 	head_start_local(&b, r, status);
-	strbuf_str(&b, "Content-Type: text/html\r\n");
+	/* The operator's page (error_page), sent from where it is kept. */
+	if ((pg = conf_errpage_find(conf, r->route, status)) != NULL) {
+		if (!r->xbody_ref)
+			free(r->xbody);
+		r->xbody = pg->body;
+		r->xbody_ref = 1;
+		r->xbody_len = r->method == HTTP_M_HEAD ? 0 : pg->len;
+		r->xbody_pos = 0;
+		blen = (int)pg->len;
+		body[0] = '\0';
+	}
+	strbuf_str(&b, "Content-Type: ");
+	strbuf_str(&b, pg != NULL ? pg->type : "text/html");
+	strbuf_str(&b, "\r\n");
 	if (r->retry_after > 0)		/* a rate limit's (worker/limits.c) */
 		strbuf_fmt(&b, "Retry-After: %u\r\n", r->retry_after);
 	else if (status == 503)

@@ -35,6 +35,8 @@
 #include "worker/limits.h"
 #include "worker/proxy_int.h"
 #include "worker/realip.h"
+#include "worker/reqid.h"
+#include "worker/rewrite.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
 #include "worker/varsrc.h"
@@ -402,9 +404,10 @@ route_auth(struct client *c, const struct conf_route *rt)
 	static struct ratelimit	 rl;
 	enum auth_result	 res;
 	unsigned long		 skipped;
-	char			 user[64];
+	char			*user = c->r->auth_user;	/* $remote_user */
 
-	if ((res = auth_check(rt, &c->r->rq, user, sizeof(user))) == AUTH_OK)
+	if ((res = auth_check(rt, &c->r->rq, user, sizeof(c->r->auth_user))) ==
+	    AUTH_OK)
 		return 0;
 	if (ratelimit_ok(&rl, &skipped))
 		log_info("client %s: %s on route %s%s%s%s; %lu more since "
@@ -487,6 +490,13 @@ request_routed(struct client *c)
 	}
 	if (conf->g.max_body_size > 0 && rq->content_length > conf->g.max_body_size)
 		return local_answer(c, 413, 1);
+	if ((rc = rewrite_apply(c, rq)) != 0) {
+		if (rc == -1) {
+			client_close(c);
+			return STEP_CLOSED;
+		}
+		return local_answer(c, rc, BODY_UNREAD(r));
+	}
 	/* The firewall sees the head before the body is read, then the body. */
 	if (rt->waf != WAF_OFF && (st = waf_request(c)) != STEP_NEXT)
 		return st;
@@ -513,9 +523,11 @@ exchange_begin(struct client *c)
 	    conf->g.keepalive_timeout_ms > 0;
 	r->client_ka = rq->keep_alive;
 	r->parsed = 1;
+	r->auth_user[0] = '\0';
 	if (alog)
 		log_request_line(r->line, sizeof(r->line), rq);
 	shm_stat_inc(&worker.stats->requests);
 	realip_apply(c, rq);
+	reqid_begin(c, rq);
 	return request_route(c);
 }

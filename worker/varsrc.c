@@ -196,10 +196,22 @@ var_exchange(const struct varsrc *vs, enum var_id id, const char *name,
 		*vl = strlen(r->cstatus);
 		return 0;
 	case VAR_REMOTE_USER:
+		/* The user an Authorization: Basic named (auth_basic routes). */
+		if (r == NULL || r->auth_user[0] == '\0')
+			return -1;
+		*v = r->auth_user;
+		*vl = strlen(r->auth_user);
+		return 0;
+	case VAR_REQUEST_ID:
+		if (r == NULL || r->reqid[0] == '\0')
+			return -1;
+		*v = r->reqid;
+		*vl = strlen(r->reqid);
+		return 0;
 	default:
 		/*
-		 * VAR_REQUEST_ID, VAR_PROXY_PROTOCOL_ADDR, _PORT: refused by
-		 * vars_compile until they are answered here.
+		 * VAR_PROXY_PROTOCOL_ADDR, _PORT: refused by vars_compile
+		 * until they are answered here.
 		 */
 		return -1;
 	}

@@ -208,7 +208,12 @@ pps = [b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n",
        v2hdr(1, 0x11, bytes(range(12))), v2hdr(1, 0x11, bytes(12) + b"\x01\x00\x02h2"),
        v2hdr(1, 0x21, bytes(range(36))), v2hdr(0, 0x00, b""), v2hdr(1, 0x00, b""),
        v2hdr(0, 0x31, bytes(216)), v2hdr(1, 0x21, bytes(12)), v2hdr(1, 0x12, bytes(12)),
-       V2SIG + b"\x21\x11\x02\x00" + bytes(12)]
+       V2SIG + b"\x21\x11\x02\x00" + bytes(12),
+       v2hdr(1, 0x11, bytes(12) + b"\x01\x00\x02h2\x02\x00\x03a.b\x05\x00\x01Z"
+             b"\x20\x00\x17\x01\x00\x00\x00\x00\x21\x00\x07TLSv1.3\x23\x00\x05C-AES"),
+       v2hdr(1, 0x21, bytes(36) + b"\x20\x00\x08\x01\x00\x00\x00\x00\x21\x00\x05ABCDE"),
+       v2hdr(1, 0x11, bytes(12) + b"\x01\x00\x02h2\x01\x00\x02h3"),
+       v2hdr(1, 0x11, bytes(12) + b"\x05\x00\x09Z")]
 
 BC = b"$2y$05$abcdefghijklmnopqrstuuhBFXJDV6yx5nTCwFTS8uPt0axQ4dFla"
 YS = b"$y$j9T$3zPz7zEXGrlFIybYZ3Z8m1$874w/kdvbl4dIPUd2NPx.4P5qRkBrl.0B8DpFWi22aD"

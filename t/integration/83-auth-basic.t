@@ -67,7 +67,8 @@ def test():
         f.write("\r\n".join(lines) + "\r\n")
     p.routes = [
         dict(name="private", path="/private/", upstream="app",
-             auth_basic="Staff only", auth_basic_file=htfile),
+             auth_basic="Staff only", auth_basic_file=htfile,
+             request_header_set="X-Remote-User $remote_user"),
         dict(name="fwd", path="/fwd/", upstream="app", auth_basic='"Fwd"',
              auth_basic_file=htfile, auth_basic_forward="on"),
         dict(name="main", path="/", upstream="app"),
@@ -108,6 +109,8 @@ def test():
             tap.is_(len(seen), 1, "%s: the backend answers" % user)
             tap.is_(hget(seen[0]["headers"], "authorization") if seen else "x", None,
                     "%s: Authorization is not forwarded" % user)
+            tap.is_(hget(seen[0]["headers"], "x-remote-user") if seen else None, user,
+                    "%s: $remote_user names the user (a request rule)" % user)
         # The second time comes from the worker's table of checks: same answer.
         r = ask(p.port, "/private/again", headers=basic("bcrypt2y", "pw-bcrypt2y"))
         tap.is_(r.status, 200, "the same good credentials again: 200")
@@ -115,6 +118,8 @@ def test():
         tap.is_(r.status, 401, "then a wrong password for that user: 401")
         r = ask(p.port, "/other", headers=None)
         tap.is_(r.status, 200, "a route without auth_basic needs nothing")
+        r = ask(p.port, "/private/x", headers=None)
+        tap.is_(r.status, 401, "no credentials: 401")
 
     with subtest_guard("auth_basic_forward = on"):
         cred = basic("sha256", "pw-sha256")
@@ -187,4 +192,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=120, tests=65)
+    main(test, timeout=120, tests=71)
