@@ -17,6 +17,7 @@ SCEN_LABEL = {
     "tls-full-rsa": "TLS full handshake RSA 2048 (1k, conn/request)",
     "tls-resume": "TLS resumed handshake (ticket, 1k, conn/request)",
     "tls-64k-keepalive": "TLS 64k keep-alive",
+    "waf-1k-keepalive": "WAF (CRS PL1) 1k keep-alive, browser head",
 }
 
 

@@ -364,6 +364,7 @@ struct conf_route {
 	struct htpasswd		*auth_users;	/* its users, read at load */
 	int			 auth_forward;	/* Authorization goes upstream; off */
 	enum waf_mode		 waf;		/* default off */
+	int			 waf_resp;	/* waf_response_headers; off */
 	int			 metrics_idx;	/* runtime: its row in common/metrics.h, -1 none */
 	char			*limit_names[CONF_ROUTE_LIMITS]; /* limit = NAME... */
 	struct conf_limit	*limits[CONF_ROUTE_LIMITS];	/* resolved */

@@ -88,6 +88,7 @@ static const struct key route_keys[] = {
 	{ "auth_basic_forward", K_ONOFF, R(auth_forward), 0, 0, 0, NULL, NULL },
 	/* The web application firewall: worker/waf.c */
 	{ "waf", K_FUNC, 0, 0, 0, 0, key_waf, NULL },
+	{ "waf_response_headers", K_ONOFF, R(waf_resp), 0, 0, 0, NULL, NULL },
 	/* Rewriting (common/conf_rules.c) */
 	{ "request_header_set", K_FUNC, 0, 0, 0, 1,
 	    conf_key_request_header_set, NULL },

@@ -505,7 +505,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	diff[15] = str_differ(o->auth_realm, n->auth_realm) ||
 	    str_differ(o->auth_file, n->auth_file) ||
 	    o->auth_forward != n->auth_forward;
-	diff[16] = o->waf != n->waf;
+	diff[16] = o->waf != n->waf || o->waf_resp != n->waf_resp;
 	diff[17] = rules_differ(&o->rules, &n->rules);
 	diff[18] = !vars_equal(&o->upstream_host, &n->upstream_host);
 	diff[19] = o->ret_status != n->ret_status ||

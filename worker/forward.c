@@ -36,6 +36,7 @@
 #include "worker/splice.h"
 #include "worker/tls.h"
 #include "worker/uri.h"
+#include "worker/waf.h"
 #include "worker/worker.h"
 
 /*
@@ -369,6 +370,8 @@ response_head(struct client *c, const struct http_response *rs)
 	struct req	*r = c->r;
 	enum step	 st;
 
+	if (r->waf != NULL && (st = waf_response(c, rs)) != STEP_NEXT)
+		return st;	/* the firewall's answer; the backend's is dropped */
 	if (r->route != NULL && r->route->intercept_errors && rs->status >= 300 &&
 	    conf_errpage_find(conf, r->route, rs->status) != NULL) {
 		/*

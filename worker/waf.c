@@ -247,6 +247,29 @@ waf_body(struct client *c)
 	return waf_verdict(c, 0);
 }
 
+enum step
+waf_response(struct client *c, const struct http_response *rs)
+{
+	struct req			*r = c->r;
+	const struct http_header	*h;
+	size_t				 i;
+
+	if (r->waf == NULL || !r->route->waf_resp)
+		return STEP_NEXT;
+	waf_cur = c;
+	for (i = 0; i < rs->nheaders; i++) {
+		h = &rs->headers[i];
+		(void)msc_add_n_response_header(r->waf,
+		    (const unsigned char *)h->name, h->name_len,
+		    (const unsigned char *)h->value, h->value_len);
+	}
+	(void)msc_process_response_headers(r->waf, rs->status,
+	    rs->version == 10 ? "HTTP 1.0" : "HTTP 1.1");
+	waf_cur = NULL;
+	r->up_reuse = 0;	/* set again by response_head() if it goes on */
+	return waf_verdict(c, 0);
+}
+
 void
 waf_end(struct req *r)
 {

@@ -10,6 +10,7 @@
 #define PORTICO_WORKER_WAF_H
 
 struct client;
+struct http_response;
 struct req;
 
 /*
@@ -20,6 +21,13 @@ struct req;
 enum step	 waf_request(struct client *c);
 /* Phase 2: the request body, when waf_request() began a transaction. */
 enum step	 waf_body(struct client *c);
+/*
+ * Phase 3, with waf_response_headers = on: the backend's response head,
+ * before anything of it reaches the client.  STEP_NEXT, or the firewall's
+ * answer (the upstream connection is then not reused: its body is
+ * dropped with it).
+ */
+enum step	 waf_response(struct client *c, const struct http_response *rs);
 /* The end of the exchange: the transaction's logging phase, then freed. */
 void		 waf_end(struct req *r);
 

@@ -5,7 +5,10 @@
 # rule file, waf = on without waf_rules and a bad waf value too; a rule's
 # own status is answered, and its SecAuditLog written; a relative waf_rules is taken from the config's
 # directory; a reload with a broken rule file keeps the old rules
-# serving, and a reload with changed rules applies them.
+# serving, and a reload with changed rules applies them.  With
+# waf_response_headers = on a rule on the backend's response head answers
+# the client instead (its status, none of the backend's body, the
+# connection usable for the next request); without it the rule is not run.
 import os
 import re
 import sys
@@ -13,7 +16,7 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, subtest_guard, get, run_portico,
-                          wait_until)
+                          wait_until, Client)
 
 GOOD = """# test rules
 SecAuditEngine RelevantOnly
@@ -22,6 +25,7 @@ SecAuditLogType Serial
 SecAuditLog @TMP@/audit.log
 SecRule ARGS:block "@streq yes" "id:1001,phase:1,deny,status:403,log,msg:'block asked'"
 SecRule REQUEST_HEADERS:X-Legal "@streq yes" "id:1002,phase:1,deny,status:451,log,msg:'legal'"
+SecRule RESPONSE_HEADERS:X-Leak "@streq secret" "id:1004,phase:3,deny,status:403,log,msg:'leak'"
 """
 NEWER = """# test rules, second generation
 SecRule ARGS:block "@streq yes" "id:1001,phase:1,deny,status:403,log,msg:'block asked'"
@@ -38,7 +42,9 @@ SecRule ARGS:x "@streq y" "phase:1,deny,log"
 def test():
     b = Backend("b1")
     p = Portico(upstreams={"app": [b.addr]},
-                routes=[dict(name="main", path="/", upstream="app", waf="on")],
+                routes=[dict(name="resp", path="/resp/", upstream="app", waf="on",
+                             waf_response_headers="on"),
+                        dict(name="main", path="/", upstream="app", waf="on")],
                 global_opts={"waf_rules": "rules.conf"})
     rules = os.path.join(p.tmp, "rules.conf")
     with open(rules, "w") as f:
@@ -72,7 +78,7 @@ def test():
               r"waf_rules /nonexistent/x\.conf: Failed to open the file",
               "waf_rules = /nonexistent/x.conf")
         check(text.replace("waf_rules = rules.conf\n", ""), "waf = on without waf_rules",
-              r"route 'main': waf needs waf_rules in \[global\]", "waf = on")
+              r"route 'resp': waf needs waf_rules in \[global\]", "waf = on")
         check(text.replace("waf = on", "waf = block"), "a bad waf value",
               r"bad waf 'block': expected on, detect or off", "waf = block")
         bad = text.replace("waf_rules = rules.conf\n", "waf_rules = rules.conf\n"
@@ -100,6 +106,27 @@ def test():
             return 'GET /b HTTP/1.1' in a and '[id "1002"]' in a
         tap.ok(wait_until(audited, 5), "the rules' audit log (SecAuditLog) has the "
                "request and the rule, written by a worker")
+
+    with subtest_guard("waf_response_headers: a rule on the backend's head"):
+        secret = b"BACKEND-BODY-" * 4000
+        for path in ("/resp/leak", "/leak"):
+            b.script(path, headers=[("X-Leak", "secret")], body=secret)
+        with Client(p.port, "127.0.0.1", 10) as c:
+            r = c.request("GET", "/resp/leak")
+            tap.is_(r.status, 403, "rule 1004 on the response head: the client gets 403")
+            tap.ok(b"BACKEND-BODY" not in r.body and r.header("X-Leak") is None,
+                   "... and nothing of the backend's answer")
+            tap.is_(b.hits("/resp/leak"), 1, "the backend was asked (phase 3)")
+            r2 = c.request("GET", "/resp/ok")
+            tap.ok(r2.status == 200 and b"BACKEND-BODY" not in r2.body,
+                   "the next request on the connection gets its own answer",
+                   (r2.status, r2.body[:40]))
+        tap.ok(p.wait_log(r"client 127\.0\.0\.1: waf: route resp: blocked with 403 "
+                          r"\(rule 1004: leak\)"), "the block is logged with the rule")
+        r = get(p.port, "/leak")
+        tap.ok(r.status == 200 and r.body == secret,
+               "a route without waf_response_headers: the backend's answer, whole")
+        tap.is_(get(p.port, "/resp/fine").status, 200, "a response no rule matches: 200")
 
     with subtest_guard("a reload with a broken rule file keeps the old rules"):
         with open(rules, "w") as f:
