@@ -23,9 +23,12 @@ import hpack
 
 def still_serves(port):
     r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{http_version}",
-                        "--max-time", "10", "--http2-prior-knowledge",
+                        "--max-time", "30", "--http2-prior-knowledge",
                         "http://127.0.0.1:%d/echo/ok" % port], capture_output=True)
-    return r.stdout.decode()
+    out = r.stdout.decode()
+    if out != "200 2":
+        sys.stderr.write("# still_serves: curl: %s\n" % r.stderr.decode().strip())
+    return out
 
 
 def raw_conn(port):
