@@ -73,7 +73,8 @@ req_put(struct req *r)
 {
 	active_add(r, NULL, -1);
 	queue_leave(r);
-	limits_release(r);
+	if (r->route != NULL && r->route->nlimits > 0)
+		limits_release(r);
 	if (!r->xbody_ref)
 		free(r->xbody);
 	r->xbody = NULL;

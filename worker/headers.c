@@ -365,6 +365,9 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
 	const char		*p;
 	size_t			 i, n;
 	int			 store = cache_writing(&r->cw);
+	/* A request id or trace context of portico's (worker/reqid.c). */
+	int			 ids = r->reqid[0] != '\0' || r->tp_drop ||
+				    r->tp_ours;
 	uint64_t		 conn = conn_sketch(rq->headers, rq->nheaders);
 
 	strbuf_add(b, rq->method_str, rq->method_len);
@@ -392,7 +395,7 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
 	for (i = 0; i < rq->nheaders; i++) {
 		h = &rq->headers[i];
 		if (!fwd_client_field(r, rq, conn, h, store, r->c_reval) ||
-		    reqid_field_ours(r, h))
+		    (ids && reqid_field_ours(r, h)))
 			continue;
 		if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
 			list_hold(b, &xff, h);
@@ -421,7 +424,8 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
 		strbuf_field(b, "X-Forwarded-Host", 16, rq->host, rq->host_len);
 	list_end(b, &via, rq->version == 20 ? "2 portico" :
 	    rq->version == 10 ? "1.0 portico" : "1.1 portico");
-	reqid_fields(r, b);
+	if (ids)
+		reqid_fields(r, b);
 	request_head_end(b, r, rq);
 	return b->over ? -1 : 0;
 }

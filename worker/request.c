@@ -490,7 +490,8 @@ request_routed(struct client *c)
 	}
 	if (conf->g.max_body_size > 0 && rq->content_length > conf->g.max_body_size)
 		return local_answer(c, 413, 1);
-	if ((rc = rewrite_apply(c, rq)) != 0) {
+	if ((rt->strip_prefix != NULL || rt->rw_re != NULL) &&
+	    (rc = rewrite_apply(c, rq)) != 0) {
 		if (rc == -1) {
 			client_close(c);
 			return STEP_CLOSED;
