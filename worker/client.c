@@ -59,7 +59,7 @@ req_get(void)
 		return NULL;
 	memset(r, 0, offsetof(struct req, line));
 	r->line[0] = r->referer[0] = r->agent[0] = '\0';
-	r->reqid[0] = r->tp[0] = '\0';
+	r->reqid[0] = r->tp[0] = r->auth_user[0] = '\0';
 	cache_writer_init(&r->cw);
 	bodybuf_init(&r->body);
 	r->fe = &h1_ops;	/* a refresh sets its own */

@@ -524,7 +524,6 @@ exchange_begin(struct client *c)
 	    conf->g.keepalive_timeout_ms > 0;
 	r->client_ka = rq->keep_alive;
 	r->parsed = 1;
-	r->auth_user[0] = '\0';
 	if (alog)
 		log_request_line(r->line, sizeof(r->line), rq);
 	shm_stat_inc(&worker.stats->requests);
