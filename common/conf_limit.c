@@ -208,12 +208,15 @@ limit_finish(struct loader *ld)
 			    "concurrency, not both", l->name);
 		if (l->concurrency > 0 && (conf_key_line(ld, SEC_LIMIT, m,
 		    "burst") != 0 || conf_key_line(ld, SEC_LIMIT, m,
-		    "nodelay") != 0 || conf_key_line(ld, SEC_LIMIT, m,
-		    "max_delay") != 0))
+		    "nodelay") != 0))
 			conf_err(ld, conf_key_line(ld, SEC_LIMIT, m,
-			    "concurrency"), "limit '%s': burst, nodelay and "
-			    "max_delay go with a rate, not a concurrency",
-			    l->name);
+			    "concurrency"), "limit '%s': burst and nodelay "
+			    "go with a rate, not a concurrency", l->name);
+		if (l->concurrency > 0 && conf_key_line(ld, SEC_LIMIT, m,
+		    "max_delay") != 0)
+			conf_err(ld, conf_key_line(ld, SEC_LIMIT, m,
+			    "max_delay"), "limit '%s': max_delay goes with a "
+			    "rate, not a concurrency", l->name);
 		if (l->status == 0)
 			l->status = l->concurrency > 0 ? 503 : 429;
 	}

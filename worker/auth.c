@@ -249,12 +249,12 @@ done:
 static enum step
 auth_refuse(struct client *c, enum auth_result res)
 {
-	static struct ratelimit	 rl;
+	static struct ratelimit	 rl, rl_busy;	/* the busy ones apart */
 	struct req		*r = c->r;
 	const char		*user = r->auth_user;
 	unsigned long		 skipped;
 
-	if (ratelimit_ok(&rl, &skipped))
+	if (ratelimit_ok(res == AUTH_BUSY ? &rl_busy : &rl, &skipped))
 		log_info("client %s: %s on route %s%s%s%s; %lu more since "
 		    "the last message", c->ip, res == AUTH_BUSY ?
 		    "authentication busy (hashing queue full or timed out)" :
