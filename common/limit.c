@@ -50,7 +50,11 @@ limit_table_init(struct limit_table *t)
 	return 0;
 }
 
-/* The row named name, or a free one (emptied); -1: none left. */
+/*
+ * The row named name, or a free one (emptied); -1: none left.  A row
+ * never named is taken before one a reload let go: the workers of the
+ * configuration before, retiring, may still count into that one.
+ */
 static int
 stat_row(struct limit_table *t, const char *name)
 {
@@ -61,7 +65,9 @@ stat_row(struct limit_table *t, const char *name)
 			t->stat[i].used = 1;
 			return i;
 		}
-		if (free_row == -1 && !t->stat[i].used)
+		if (!t->stat[i].used && (free_row == -1 ||
+		    (t->stat[i].name[0] == '\0' &&
+		    t->stat[free_row].name[0] != '\0')))
 			free_row = i;
 	}
 	if (free_row == -1)

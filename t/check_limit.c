@@ -122,6 +122,34 @@ START_TEST(test_size_kept)
 }
 END_TEST
 
+START_TEST(test_stat_rows)
+{
+	struct limit_table	*t = table_new(64);
+	struct conf		 conf;
+	struct conf_limit	 a, b;
+	char			 err[128];
+	int			 row_a;
+
+	/* A row a reload lets go is not the next new name's. */
+	memset(&conf, 0, sizeof(conf));
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.name = "a";
+	b.name = "b";
+	conf.g.limit_table_size = 64;
+	conf.limits = &a;
+	conf.nlimits = 1;
+	ck_assert_int_eq(limit_assign(t, &conf, err, sizeof(err)), 0);
+	row_a = a.stat_idx;
+	ck_assert_int_ge(row_a, 0);
+	conf.limits = &b;
+	ck_assert_int_eq(limit_assign(t, &conf, err, sizeof(err)), 0);
+	ck_assert_int_ge(b.stat_idx, 0);
+	ck_assert_int_ne(b.stat_idx, row_a);
+	munmap(t, sizeof(*t));
+}
+END_TEST
+
 START_TEST(test_evict)
 {
 	struct limit_table	*t = table_new(8);	/* one set */
@@ -215,6 +243,7 @@ limit_suite(void)
 	tcase_add_test(tc, test_rate);
 	tcase_add_test(tc, test_max_delay);
 	tcase_add_test(tc, test_size_kept);
+	tcase_add_test(tc, test_stat_rows);
 	tcase_add_test(tc, test_evict);
 	tcase_add_test(tc, test_concurrency);
 	tcase_add_test(tc, test_dead_holder);
