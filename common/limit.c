@@ -86,8 +86,10 @@ limit_assign(struct limit_table *t, struct conf *conf, char *errbuf,
 	char		 name[CONF_MAX_NAME + 2];
 	size_t		 i;
 	int		 j;
-	uint32_t	 want = (uint32_t)(conf->g.limit_table_size / LIMIT_WAYS);
-	uint32_t	 cur = __atomic_load_n(&t->nsets, __ATOMIC_RELAXED);
+	uint32_t	 want, cur;
+
+	want = (uint32_t)(conf->g.limit_table_size / LIMIT_WAYS);
+	cur = __atomic_load_n(&t->nsets, __ATOMIC_RELAXED);
 
 	/*
 	 * The size is set once, at the first start: a key's set is its

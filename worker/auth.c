@@ -233,7 +233,8 @@ auth_check(struct client *c, const struct conf_route *rt,
 		res = s->ok ? AUTH_OK : AUTH_DENIED;
 		goto done;
 	}
-	if ((*job = authq_submit(c, key, colon + 1, len - ul - 1, hash)) == -1) {
+	*job = authq_submit(c, key, colon + 1, len - ul - 1, hash);
+	if (*job == -1) {
 		counts.busy++;
 		res = AUTH_BUSY;
 		goto done;

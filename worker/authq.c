@@ -101,7 +101,7 @@ authq_thread(void *arg)
 			j->state = JOB_FREE;	/* cancelled meanwhile */
 		else {
 			j->state = JOB_DONE;
-			/* A full counter (never here) only delays the wake-up. */
+			/* A full counter (never) only delays a wake-up. */
 			(void)write(done_io.fd, &one, sizeof(one));
 		}
 	}
