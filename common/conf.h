@@ -295,6 +295,8 @@ enum limit_key_kind {
  * nginx limit_conn), per key, counted across the workers in shared
  * memory (common/limit.h).
  */
+#define LIMIT_MAX_DELAY_MS	30000	/* max_delay's default */
+
 struct conf_limit {
 	char			*name;
 	const char		*file;
@@ -306,6 +308,7 @@ struct conf_limit {
 	uint64_t		 interval_us;	/* one request's share: rate_per_s / rate */
 	int			 burst;		/* requests beyond the rate, default 0 */
 	int			 nodelay;	/* burst passes at once; default off */
+	int64_t			 max_delay_ms;	/* longest wait in the burst; 30 s */
 	int			 dry_run;	/* only log and count; default off */
 	int			 concurrency;	/* requests at once; 0: a rate limit */
 	int			 status;	/* answer over it: 429 (rate), 503 */

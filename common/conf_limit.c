@@ -8,6 +8,7 @@
  *	rate = 10/s | 600/m		(or concurrency = N, not both)
  *	burst = 20
  *	nodelay = on
+ *	max_delay = 30s
  *	dry_run = on
  *	status = 429
  */
@@ -39,6 +40,7 @@ static const struct key limit_keys[] = {
 	{ "rate", K_FUNC, 0, 0, 0, 0, key_rate, NULL },
 	{ "burst", K_INT, LM(burst), 0, 1000000, 0, NULL, NULL },
 	{ "nodelay", K_ONOFF, LM(nodelay), 0, 0, 0, NULL, NULL },
+	{ "max_delay", K_DURATION, LM(max_delay_ms), 1, 0, 0, NULL, NULL },
 	{ "dry_run", K_ONOFF, LM(dry_run), 0, 0, 0, NULL, NULL },
 	{ "concurrency", K_INT, LM(concurrency), 1, 1000000, 0, NULL, NULL },
 	{ "status", K_FUNC, 0, 0, 0, 0, key_status, NULL },
@@ -170,6 +172,7 @@ limit_open(struct loader *ld, char *name)
 	nl->file = ld->file;
 	nl->line = ld->lineno;
 	nl->stat_idx = -1;
+	nl->max_delay_ms = LIMIT_MAX_DELAY_MS;
 	return 0;
 }
 
@@ -209,6 +212,11 @@ limit_finish(struct loader *ld)
 			conf_err(ld, conf_key_line(ld, SEC_LIMIT, m,
 			    "concurrency"), "limit '%s': burst and nodelay "
 			    "go with a rate, not a concurrency", l->name);
+		if (l->concurrency > 0 && conf_key_line(ld, SEC_LIMIT, m,
+		    "max_delay") != 0)
+			conf_err(ld, conf_key_line(ld, SEC_LIMIT, m,
+			    "max_delay"), "limit '%s': max_delay goes with a "
+			    "rate, not a concurrency", l->name);
 		if (l->status == 0)
 			l->status = l->concurrency > 0 ? 503 : 429;
 	}

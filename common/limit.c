@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/limit.h"
+#include "common/log.h"
 
 static struct limit_set	*set_lock(struct limit_table *, uint64_t);
 static void		 set_unlock(struct limit_set *);
@@ -44,12 +45,16 @@ limit_table_init(struct limit_table *t)
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
 		seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	t->seed = seed | 1;
-	t->nsets = LIMIT_SETS;
+	t->nsets = 0;		/* sized by the first limit_assign */
 	t->init = 1;
 	return 0;
 }
 
-/* The row named name, or a free one (emptied); -1: none left. */
+/*
+ * The row named name, or a free one (emptied); -1: none left.  A row
+ * never named is taken before one a reload let go: the workers of the
+ * configuration before, retiring, may still count into that one.
+ */
 static int
 stat_row(struct limit_table *t, const char *name)
 {
@@ -60,7 +65,9 @@ stat_row(struct limit_table *t, const char *name)
 			t->stat[i].used = 1;
 			return i;
 		}
-		if (free_row == -1 && !t->stat[i].used)
+		if (!t->stat[i].used && (free_row == -1 ||
+		    (t->stat[i].name[0] == '\0' &&
+		    t->stat[free_row].name[0] != '\0')))
 			free_row = i;
 	}
 	if (free_row == -1)
@@ -76,12 +83,29 @@ int
 limit_assign(struct limit_table *t, struct conf *conf, char *errbuf,
     size_t errlen)
 {
-	char	 name[CONF_MAX_NAME + 2];
-	size_t	 i;
-	int	 j;
+	char		 name[CONF_MAX_NAME + 2];
+	size_t		 i;
+	int		 j;
+	uint32_t	 want, cur;
 
-	__atomic_store_n(&t->nsets, (uint32_t)(conf->g.limit_table_size /
-	    LIMIT_WAYS), __ATOMIC_RELAXED);
+	want = (uint32_t)(conf->g.limit_table_size / LIMIT_WAYS);
+	cur = __atomic_load_n(&t->nsets, __ATOMIC_RELAXED);
+
+	/*
+	 * The size is set once, at the first start: a key's set is its
+	 * hash % nsets, so another size would move every key to another
+	 * entry while workers (retiring ones too) hold counts in the old
+	 * ones, splitting its rate and concurrency in two.  As nginx does
+	 * with a zone's size, a reload (or an upgrade, which keeps the
+	 * region) keeps the size, and says so.
+	 */
+	if (cur == 0)
+		__atomic_store_n(&t->nsets, want, __ATOMIC_RELAXED);
+	else if (cur != want)
+		log_warnx("limit_table_size %u kept: the new size %d takes "
+		    "effect at the next start (stop and start, not a reload "
+		    "or an upgrade)", cur * LIMIT_WAYS,
+		    conf->g.limit_table_size);
 	for (j = 0; j < LIMIT_STATS; j++)
 		t->stat[j].used = 0;
 	/* Pass 1: the names that have a row keep it (and their counts). */
@@ -225,12 +249,13 @@ set_find(struct limit_table *t, struct limit_set *s, uint64_t hash,
 
 enum limit_rc
 limit_rate(struct limit_table *t, uint64_t hash, uint64_t now_us,
-    uint64_t interval_us, uint64_t burst, int commit, uint64_t *wait_us)
+    uint64_t interval_us, uint64_t burst, uint64_t max_wait_us, int commit,
+    uint64_t *wait_us)
 {
 	struct limit_set	*s;
 	struct limit_entry	*e;
 	enum limit_rc		 rc;
-	uint64_t		 tat;
+	uint64_t		 tat, bound;
 
 	*wait_us = 0;
 	s = set_lock(t, hash);
@@ -240,9 +265,12 @@ limit_rate(struct limit_table *t, uint64_t hash, uint64_t now_us,
 		return LIMIT_FULL;
 	}
 	tat = e->tat_us > now_us ? e->tat_us : now_us;
-	if (tat - now_us > burst * interval_us) {
-		/* Passes once tat - burst * interval is reached. */
-		*wait_us = tat - now_us - burst * interval_us;
+	bound = burst * interval_us;
+	if (bound > max_wait_us)
+		bound = max_wait_us;
+	if (tat - now_us > bound) {
+		/* Passes once tat - bound is reached. */
+		*wait_us = tat - now_us - bound;
 		set_unlock(s);
 		return LIMIT_REJECT;
 	}

@@ -28,7 +28,9 @@
  * monotonic clock (system-wide, so shared by the processes).  A request
  * at now is within the burst when tat - now <= burst * interval; it
  * moves tat to max(tat, now) + interval, and may be delayed by
- * max(tat, now) - now.  This is what nginx's limit_req computes.
+ * max(tat, now) - now.  This is what nginx's limit_req computes; a
+ * delay is also capped (max_delay): a request that would wait longer is
+ * rejected, as if the burst ended there.
  *
  * A concurrency (and a connection count) is conc, with the worker's own
  * share in held[slot][entry]: the worker's row goes up first and down
@@ -75,7 +77,7 @@ struct limit_stat {
 
 struct limit_table {
 	uint64_t		 seed;		/* of the hash, set at creation */
-	uint32_t		 nsets;		/* in use: limit_table_size / 8 */
+	uint32_t		 nsets;		/* limit_table_size / 8 at the first start */
 	uint32_t		 init;		/* the mutexes are set up */
 	uint64_t		 evictions;	/* entries taken from another key */
 	uint64_t		 full;		/* keys let through: set all held */
@@ -95,8 +97,9 @@ enum limit_rc {
 /* Set up a new zeroed table (master, at creation).  -1 on error. */
 int		 limit_table_init(struct limit_table *t);
 /*
- * Size the table and give each limit and listener with max_conns_per_ip
- * of conf its counters row (the one it had under the same name if any).
+ * Size the table (the first time only: a later other size is logged and
+ * not taken) and give each limit and listener with max_conns_per_ip of
+ * conf its counters row (the one it had under the same name if any).
  * -1 with errbuf filled when there are too many.  (Master.)
  */
 int		 limit_assign(struct limit_table *t, struct conf *conf,
@@ -107,12 +110,13 @@ uint64_t	 limit_hash(const struct limit_table *t, int kind, const char *name,
 /*
  * A request of the rate limit at now_us (monotonic, µs) with interval
  * and burst: when commit (not a dry run that would not pass), the entry
- * moves on for PASS and DELAY.  *wait_us: the delay, or for REJECT the
- * time until a request would pass.
+ * moves on for PASS and DELAY.  A delay over max_wait_us (the limit's
+ * max_delay; UINT64_MAX: none) is a REJECT, and the entry stays.
+ * *wait_us: the delay, or for REJECT the time until a request would pass.
  */
 enum limit_rc	 limit_rate(struct limit_table *t, uint64_t hash, uint64_t now_us,
-		    uint64_t interval_us, uint64_t burst, int commit,
-		    uint64_t *wait_us);
+		    uint64_t interval_us, uint64_t burst, uint64_t max_wait_us,
+		    int commit, uint64_t *wait_us);
 /*
  * One more held on the key (for worker slot) when fewer than max are:
  * 1 with *idx the entry (for limit_release), 0 over the limit, -1 when

@@ -581,6 +581,7 @@ diff_limits(struct confdiff *d, const struct conf *o, const struct conf *n)
 		if ((ol->key != nl->key || str_differ(ol->key_name,
 		    nl->key_name) || ol->interval_us != nl->interval_us ||
 		    ol->burst != nl->burst || ol->nodelay != nl->nodelay ||
+		    ol->max_delay_ms != nl->max_delay_ms ||
 		    ol->dry_run != nl->dry_run || ol->status != nl->status ||
 		    ol->concurrency != nl->concurrency) &&
 		    confdiff_add(d, "limit %s changed (counts kept)",
@@ -677,8 +678,11 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 	    confdiff_add(d, "pid_file %s -> %s "
 	    "(applies at the next start)", o->pid_file, n->pid_file) == -1)
 		return -1;
+	if (o->limit_table_size != n->limit_table_size &&
+	    confdiff_add(d, "limit_table_size %d -> %d (applies at the next "
+	    "start)", o->limit_table_size, n->limit_table_size) == -1)
+		return -1;
 	if ((o->worker_connections != n->worker_connections ||
-	    o->limit_table_size != n->limit_table_size ||
 	    o->shutdown_timeout_ms != n->shutdown_timeout_ms ||
 	    o->client_header_timeout_ms != n->client_header_timeout_ms ||
 	    o->client_body_timeout_ms != n->client_body_timeout_ms ||

@@ -2,20 +2,24 @@
  * auth.c: basic authentication on routes (RFC 7617).  The route's users
  * were read from its htpasswd file at load (common/htpasswd.c); here the
  * request's one Authorization field is decoded and its password checked
- * with libcrypt's crypt_rn against the stored hash.
+ * with libcrypt's crypt_rn against the stored hash, off the event loop.
  *
- * Hashes like bcrypt are slow on purpose, and the worker's event loop
- * waits while one is checked.  So that a client cannot make a worker
- * spend unbounded time hashing:
+ * Hashes like bcrypt are slow on purpose (bcrypt at cost 10 takes some
+ * 50 ms), so they are not computed on the event loop: the check goes to
+ * the worker's hashing thread (worker/authq.c) and the request waits in
+ * CS_AUTH, the worker serving the others, until the thread is done
+ * (AUTH_WAIT_MS at most, then 503).  So that a client cannot make a
+ * worker spend unbounded time hashing:
  *   - every check's outcome, good or bad, is remembered for
  *     AUTH_CACHE_MS in a small per-worker table keyed by a SHA-256 of a
  *     per-worker secret, the stored hash and "user:password" (no
- *     password is kept); a browser sending the same credentials on every
- *     request costs one hash in five minutes;
+ *     password is kept), as Apache's authn_socache does; a browser
+ *     sending the same credentials on every request costs one hash a
+ *     minute; a reload starts new workers, with empty tables, and a
+ *     changed hash is another key anyway;
  *   - an unknown user costs no hash at all;
- *   - the time spent hashing is counted, and past AUTH_CPU_MS_PER_SEC in
- *     a second further uncached checks get 503 until the next second
- *     (remembered credentials still pass).
+ *   - at most AUTHQ_JOBS checks wait for the thread; beyond them a
+ *     request gets 503 with Retry-After (logged).
  * Rate limits per client address ([limit] sections on the route) combine
  * with this: they bound what one client can try.
  */
@@ -23,19 +27,20 @@
 
 #include <sys/random.h>
 
-#include <crypt.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
-#include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 #include "common/conf.h"
 #include "common/htpasswd.h"
 #include "common/http.h"
+#include "common/log.h"
 #include "worker/auth.h"
+#include "worker/authq.h"
 #include "worker/event.h"
+#include "worker/proxy_int.h"
 
 #define CRED_MAX	1024		/* longest decoded user:password */
 
@@ -48,16 +53,18 @@ struct auth_slot {
 static struct auth_slot		 slots[AUTH_CACHE_SLOTS];
 static unsigned char		 secret[32];
 static int			 have_secret;
-static struct crypt_data	 cdata;
-static time_t			 budget_sec;	/* the second being counted */
-static uint64_t			 budget_us;	/* hashing time in it */
+static struct {
+	uint64_t	 hashed;	/* checks given to the thread */
+	uint64_t	 cached;	/* answered from the table */
+	uint64_t	 busy;		/* 503: queue full or too slow */
+}				 counts;
 
 static int	 b64_value(unsigned char);
 static ssize_t	 b64_decode(const char *, size_t, char *, size_t);
 static int	 cred_parse(const struct http_request *, char *, size_t *);
 static struct auth_slot *slot_find(const char *, const char *, size_t,
 		    unsigned char *);
-static int	 hash_verify(const char *, const char *);
+static void	 slot_store(const unsigned char *, int);
 
 static int
 b64_value(unsigned char ch)
@@ -173,31 +180,28 @@ slot_find(const char *hash, const char *cred, size_t len, unsigned char *key)
 	return &slots[ix % AUTH_CACHE_SLOTS];
 }
 
-/* 1 when password matches hash, 0 when not; timed into the budget. */
-static int
-hash_verify(const char *password, const char *hash)
+/* A check's outcome (1 good, 0 not) remembered for AUTH_CACHE_MS. */
+static void
+slot_store(const unsigned char *key, int ok)
 {
-	struct timespec	 t0, t1;
-	const char	*out;
-	size_t		 hl = strlen(hash);
-	int64_t		 us;
-	int		 ok;
+	struct auth_slot	*s;
+	uint32_t		 ix;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	out = crypt_rn(password, hash, &cdata, sizeof(cdata));
-	ok = out != NULL && out[0] != '*' && strlen(out) == hl &&
-	    CRYPTO_memcmp(out, hash, hl) == 0;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
-	    (t1.tv_nsec - t0.tv_nsec) / 1000;
-	budget_us += us > 0 ? (uint64_t)us : 0;
-	explicit_bzero(cdata.input, sizeof(cdata.input));
-	return ok;
+	memcpy(&ix, key, sizeof(ix));
+	s = &slots[ix % AUTH_CACHE_SLOTS];
+	memcpy(s->key, key, SHA256_DIGEST_LENGTH);
+	s->until = ev_now + AUTH_CACHE_MS;
+	s->ok = ok;
 }
 
-enum auth_result
-auth_check(const struct conf_route *rt, const struct http_request *rq,
-    char *user, size_t cap)
+/*
+ * Check rq's Authorization against rt's users: OK or DENIED from the
+ * table, BUSY when the queue is full, or PENDING with the check queued
+ * for c (*job).  user (cap bytes) gets the user name tried ("" none).
+ */
+static enum auth_result
+auth_check(struct client *c, const struct conf_route *rt,
+    const struct http_request *rq, char *user, size_t cap, int *job)
 {
 	static char		 cred[CRED_MAX];
 	unsigned char		 key[SHA256_DIGEST_LENGTH];
@@ -205,7 +209,6 @@ auth_check(const struct conf_route *rt, const struct http_request *rq,
 	const char		*hash, *colon;
 	size_t			 len, ul;
 	enum auth_result	 res;
-	int			 ok;
 
 	user[0] = '\0';
 	if (cred_parse(rq, cred, &len) == -1)
@@ -226,23 +229,118 @@ auth_check(const struct conf_route *rt, const struct http_request *rq,
 	}
 	s = slot_find(hash, cred, len, key);
 	if (s->until > ev_now && memcmp(s->key, key, sizeof(key)) == 0) {
+		counts.cached++;
 		res = s->ok ? AUTH_OK : AUTH_DENIED;
 		goto done;
 	}
-	if (budget_sec != ev_wall) {
-		budget_sec = ev_wall;
-		budget_us = 0;
-	}
-	if (budget_us >= (uint64_t)AUTH_CPU_MS_PER_SEC * 1000) {
+	*job = authq_submit(c, key, colon + 1, len - ul - 1, hash);
+	if (*job == -1) {
+		counts.busy++;
 		res = AUTH_BUSY;
 		goto done;
 	}
-	ok = hash_verify(colon + 1, hash);
-	memcpy(s->key, key, sizeof(key));
-	s->until = ev_now + AUTH_CACHE_MS;
-	s->ok = ok;
-	res = ok ? AUTH_OK : AUTH_DENIED;
+	counts.hashed++;
+	res = AUTH_PENDING;
 done:
 	explicit_bzero(cred, len);
 	return res;
+}
+
+/* Refused (401, or 503 busy), logged at most once a second. */
+static enum step
+auth_refuse(struct client *c, enum auth_result res)
+{
+	static struct ratelimit	 rl, rl_busy;	/* the busy ones apart */
+	struct req		*r = c->r;
+	const char		*user = r->auth_user;
+	unsigned long		 skipped;
+
+	if (ratelimit_ok(res == AUTH_BUSY ? &rl_busy : &rl, &skipped))
+		log_info("client %s: %s on route %s%s%s%s; %lu more since "
+		    "the last message", c->ip, res == AUTH_BUSY ?
+		    "authentication busy (hashing queue full or timed out)" :
+		    "authentication failed", r->route->name,
+		    user[0] != '\0' ? " (user '" : "", user,
+		    user[0] != '\0' ? "')" : "", skipped);
+	if (res == AUTH_BUSY) {
+		r->retry_after = 1;
+		return local_answer(c, 503, BODY_UNREAD(r));
+	}
+	return local_answer(c, 401, BODY_UNREAD(r));
+}
+
+enum step
+auth_begin(struct client *c)
+{
+	struct req	*r = c->r;
+	enum auth_result res;
+	int		 job = -1;
+
+	res = auth_check(c, r->route, &r->rq, r->auth_user,
+	    sizeof(r->auth_user), &job);
+	if (res == AUTH_OK) {
+		r->auth_done = 1;
+		return request_routed(c);
+	}
+	if (res != AUTH_PENDING)
+		return auth_refuse(c, res);
+	r->auth_job = job + 1;
+	r->auth_until = ev_now + AUTH_WAIT_MS;
+	c->state = CS_AUTH;
+	c->wait = W_AUTH;
+	return STEP_WAIT;
+}
+
+enum step
+auth_step(struct client *c)
+{
+	struct req	*r = c->r;
+	unsigned char	 key[AUTHQ_KEY_LEN];
+	int		 ok;
+
+	/* Gone while it waited (a FIN from a keep-alive client, a reset). */
+	if (c->rdhup && r->client_ka) {
+		log_info("client %s closed the connection while its password "
+		    "was checked", c->ip);
+		r->status = 499;
+		client_close(c);
+		return STEP_CLOSED;
+	}
+	if ((ok = authq_result(r->auth_job - 1, key)) == -1) {
+		if (ev_now < r->auth_until) {
+			c->wait = W_AUTH;
+			return STEP_WAIT;
+		}
+		authq_cancel(r->auth_job - 1);
+		r->auth_job = 0;
+		counts.busy++;
+		c->state = CS_HEAD;
+		return auth_refuse(c, AUTH_BUSY);
+	}
+	r->auth_job = 0;
+	slot_store(key, ok);
+	c->state = CS_HEAD;
+	if (!ok)
+		return auth_refuse(c, AUTH_DENIED);
+	r->auth_done = 1;
+	return request_routed(c);
+}
+
+void
+auth_release(struct req *r)
+{
+	if (r->auth_job != 0) {
+		authq_cancel(r->auth_job - 1);
+		r->auth_job = 0;
+	}
+}
+
+void
+auth_status(struct strbuf *b)
+{
+	strbuf_fmt(b, "\"auth\":{\"worker\":%d,\"hashed\":%llu,"
+	    "\"cache_hits\":%llu,\"busy\":%llu},", (int)getpid(),
+	    (unsigned long long)counts.hashed,
+	    (unsigned long long)counts.cached,
+	    (unsigned long long)counts.busy);
 }

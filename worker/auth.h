@@ -6,26 +6,36 @@
 #ifndef PORTICO_AUTH_H
 #define PORTICO_AUTH_H
 
-struct conf_route;
-struct http_request;
+#include "common/strbuf.h"
+
+struct client;
+struct req;
 
 enum auth_result {
 	AUTH_OK,	/* good credentials: the request goes on */
 	AUTH_DENIED,	/* none, malformed or wrong: 401 */
-	AUTH_BUSY	/* the worker's hashing budget is spent: 503 */
+	AUTH_BUSY,	/* the hashing queue is full: 503 */
+	AUTH_PENDING	/* the hashing thread checks it: CS_AUTH */
 };
 
-/* Hashing time a worker spends on uncached checks, per second, at most. */
-#define AUTH_CPU_MS_PER_SEC	500
 /* Checks remembered per worker, and for how long. */
 #define AUTH_CACHE_SLOTS	4096
-#define AUTH_CACHE_MS		(5 * 60 * 1000)
+#define AUTH_CACHE_MS		(60 * 1000)
+/* Longest wait for the hashing thread before a 503. */
+#define AUTH_WAIT_MS		(10 * 1000)
 
 /*
- * Check rq's Authorization against rt's users (rt->auth_users set).
- * user (cap bytes) gets the user name tried, for the log ("" none).
+ * Basic authentication on the route of c's request (auth_users set):
+ * good credentials go on (request_routed, r->auth_done set), others get
+ * 401 (503 when the hashing queue is full); an uncached check waits in
+ * CS_AUTH for the hashing thread.
  */
-enum auth_result auth_check(const struct conf_route *rt,
-		    const struct http_request *rq, char *user, size_t cap);
+enum step	 auth_begin(struct client *c);
+/* CS_AUTH: the request waits for its check, then goes on or gets 401. */
+enum step	 auth_step(struct client *c);
+/* The exchange ends: a check still queued for it is dropped. */
+void		 auth_release(struct req *r);
+/* This worker's counters, into the status JSON. */
+void		 auth_status(struct strbuf *b);
 
 #endif /* PORTICO_AUTH_H */

@@ -34,6 +34,7 @@
 #include "worker/h2.h"
 #include "worker/metrics.h"
 #include "worker/proxy.h"
+#include "worker/auth.h"
 #include "worker/limits.h"
 #include "worker/proxy_int.h"
 #include "worker/splice.h"
@@ -75,6 +76,8 @@ req_put(struct req *r)
 	queue_leave(r);
 	if (r->route != NULL && r->route->nlimits > 0)
 		limits_release(r);
+	if (r->auth_job != 0)
+		auth_release(r);
 	if (!r->xbody_ref)
 		free(r->xbody);
 	r->xbody = NULL;
@@ -205,6 +208,8 @@ client_step(struct client *c)
 		return step_tunnel(c);
 	case CS_DELAY:
 		return limits_step_delay(c);
+	case CS_AUTH:
+		return auth_step(c);
 	case CS_H2:
 		return step_h2(c);
 	case CS_PROXY:
@@ -273,6 +278,9 @@ client_arm_timer(struct client *c)
 		break;
 	case W_DELAY:
 		deadline = c->r->delay_until;
+		break;
+	case W_AUTH:
+		deadline = c->r->auth_until;
 		break;
 	case W_H2:
 		deadline = h2_deadline(c);
@@ -373,6 +381,9 @@ client_timer(struct client *c)
 		break;
 	case W_DELAY:
 		st = STEP_NEXT;		/* limits_step_delay looks at the time */
+		break;
+	case W_AUTH:
+		st = STEP_NEXT;		/* auth_step looks for its outcome */
 		break;
 	case W_H2:
 		st = h2_timeout(c);

@@ -9,7 +9,8 @@
  *		the rate the request goes on; within the burst it waits
  *		(parked on its timer in CS_DELAY, the worker serving the
  *		others) until it conforms to the rate, or goes on at once
- *		with nodelay; beyond the burst it is answered with the
+ *		with nodelay; a wait would be longer than max_delay (30 s)
+ *		counts as beyond the burst; beyond the burst it is answered with the
  *		limit's status (429) and a Retry-After of the seconds until
  *		a request would pass.  It never reaches the backend.
  *	concurrency
@@ -183,7 +184,8 @@ limits_apply(struct client *c)
 			return limits_reject(c, l, 0);
 		}
 		rc = limit_rate(table(), h, now, l->interval_us,
-		    (uint64_t)l->burst, 1, &wait);
+		    (uint64_t)l->burst, l->nodelay ? UINT64_MAX :
+		    (uint64_t)l->max_delay_ms * 1000, 1, &wait);
 		if (rc == LIMIT_REJECT && l->dry_run) {
 			stat_count(l->stat_idx, offsetof(struct limit_stat,
 			    dry_run));

@@ -105,7 +105,7 @@
 #define ACCEPT_PAUSE_MS	500	/* no accept this long when out of fds */
 
 enum cstate { CS_HEAD, CS_PROXY, CS_LOCAL, CS_LINGER, CS_CACHE, CS_CWAIT, CS_BODY,
-    CS_REFRESH, CS_TUNNEL, CS_DELAY, CS_H2 };
+    CS_REFRESH, CS_TUNNEL, CS_DELAY, CS_H2, CS_AUTH };
 
 /* Largest request trailer section kept (the parser refuses more). */
 #define REQ_TRAILER_MAX	16384
@@ -129,7 +129,8 @@ enum wait_on {
 	W_CGROW,	/* a hit on an object being stored waits for more of it */
 	W_TUNNEL,	/* an upgraded connection: idle until a byte moves */
 	W_DELAY,	/* a rate limit delays the request (worker/limits.c) */
-	W_H2		/* an HTTP/2 connection (h2_deadline) */
+	W_H2,		/* an HTTP/2 connection (h2_deadline) */
+	W_AUTH		/* a password is hashed off the loop (worker/auth.c) */
 };
 
 /*
@@ -282,6 +283,10 @@ struct req {
 	/* Limits (worker/limits.c): entries held + 1, 0 none. */
 	int32_t			 lim_held[CONF_ROUTE_LIMITS];
 	uint64_t		 delay_until;	/* CS_DELAY: goes on then (ms) */
+	/* Basic authentication (worker/auth.c). */
+	int32_t			 auth_job;	/* CS_AUTH: its check + 1, 0 none */
+	uint64_t		 auth_until;	/* CS_AUTH: 503 then (ms) */
+	unsigned		 auth_done:1;	/* the credentials were good */
 	uint32_t		 retry_after;	/* a local answer's Retry-After; 0 */
 	/* Cache (routes with cache = on). */
 	const struct conf_route	*route;

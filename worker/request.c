@@ -393,32 +393,6 @@ request_key(struct client *c, const struct http_request *rq)
 }
 
 /*
- * Basic authentication (worker/auth.c) on a route that asks for it: 0
- * when the credentials are good, else the status to answer (401, or 503
- * when the worker's hashing budget is spent), logged at most once a
- * second.
- */
-static int
-route_auth(struct client *c, const struct conf_route *rt)
-{
-	static struct ratelimit	 rl;
-	enum auth_result	 res;
-	unsigned long		 skipped;
-	char			*user = c->r->auth_user;	/* $remote_user */
-
-	if ((res = auth_check(rt, &c->r->rq, user, sizeof(c->r->auth_user))) ==
-	    AUTH_OK)
-		return 0;
-	if (ratelimit_ok(&rl, &skipped))
-		log_info("client %s: %s on route %s%s%s%s; %lu more since "
-		    "the last message", c->ip, res == AUTH_BUSY ?
-		    "authentication busy" : "authentication failed", rt->name,
-		    user[0] != '\0' ? " (user '" : "", user,
-		    user[0] != '\0' ? "')" : "", skipped);
-	return res == AUTH_BUSY ? 503 : 401;
-}
-
-/*
  * The checks of a parsed request (r->rq), its route and its access:
  * answered here (an error, the https redirect, the status page), or
  * handed on to the body reader (request_buffering) or to request_start.
@@ -479,8 +453,8 @@ request_routed(struct client *c)
 	enum step		 st;
 	int			 rc;
 
-	if (rt->auth_users != NULL && (rc = route_auth(c, rt)) != 0)
-		return local_answer(c, rc, BODY_UNREAD(r));
+	if (rt->auth_users != NULL && !r->auth_done)
+		return auth_begin(c);	/* then here again */
 	if (rt->handler == HANDLER_STATUS) {
 		if (rq->method != HTTP_M_GET && rq->method != HTTP_M_HEAD)
 			return local_answer(c, 405, BODY_UNREAD(r));

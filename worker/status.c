@@ -30,6 +30,7 @@
 #include "common/http.h"
 #include "worker/metrics.h"
 #include "worker/proxy.h"
+#include "worker/auth.h"
 #include "worker/limits.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -467,6 +468,7 @@ status_page(struct strbuf *b, int prom, const struct shm_stats *tot)
 	status_reloads(b, worker.shm, 0);
 	status_json_totals(b, tot);
 	limits_status(b, 0);
+	auth_status(b);
 	status_json_upstreams(b, worker.shm);
 	status_tls(b, 0);
 	metrics_json(b, worker.shm);

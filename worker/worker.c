@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/proctitle.h"
 #include "worker/alogsys.h"
+#include "worker/authq.h"
 #include "worker/event.h"
 #include "worker/metrics.h"
 #include "worker/proxy.h"
@@ -304,6 +305,7 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 	alog_flush();
 	close_listeners();
 	proxy_fini();
+	authq_fini();
 	ev_fini();
 	close(sig_io.fd);
 	free(listeners);

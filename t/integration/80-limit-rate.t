@@ -32,6 +32,7 @@ nodelay = on
 key = header:X-Key
 rate = 1/m
 burst = 5
+max_delay = 2m
 
 [limit pace]
 key = header:X-Key

@@ -46,8 +46,8 @@ def basic(user, password):
 
 
 def ask(port, path, headers=None):
-    """get(), asked again while the worker's hashing budget is spent (503
-    with Retry-After: slow hashes under the sanitizers reach it)."""
+    """get(), asked again while the worker's hashing queue is full (503
+    with Retry-After)."""
     for _ in range(30):
         r = get(port, path, headers=headers)
         if r.status != 503 or r.header("Retry-After") is None:
