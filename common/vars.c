@@ -52,8 +52,8 @@ static const struct {
 	{ "cache_status", VAR_CACHE_STATUS, VARS_LOG, 1 },
 	/* Reserved (vars.h): refused until answered in worker/varsrc.c. */
 	{ "request_id", VAR_REQUEST_ID, ANY, 1 },
-	{ "proxy_protocol_addr", VAR_PROXY_PROTOCOL_ADDR, ANY, 0 },
-	{ "proxy_protocol_port", VAR_PROXY_PROTOCOL_PORT, ANY, 0 },
+	{ "proxy_protocol_addr", VAR_PROXY_PROTOCOL_ADDR, ANY, 1 },
+	{ "proxy_protocol_port", VAR_PROXY_PROTOCOL_PORT, ANY, 1 },
 #undef ANY
 #undef ANS
 };

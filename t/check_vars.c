@@ -163,9 +163,6 @@ START_TEST(errors)
 	ck_assert_str_eq(refused("$sent_http_server", VARS_REQUEST),
 	    "$sent_http_server: response fields are only known to response "
 	    "header rules");
-	/* Reserved until the request id and PROXY fields are wired in. */
-	ck_assert_str_eq(refused("$proxy_protocol_addr", VARS_LOG),
-	    "$proxy_protocol_addr is not available yet");
 	ck_assert_str_eq(refused("$http_", VARS_REQUEST),
 	    "unknown variable $http_");
 }

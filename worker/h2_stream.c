@@ -253,6 +253,7 @@ h2_stream_ready(struct h2_stream *s)
 	c->h2s = s;
 	c->h2_https = pc->tls != NULL;
 	c->ip_real = pc->ip_real;
+	c->pp_src = pc->pp_src;
 	c->peer_af = pc->peer_af;
 	c->peer_port = pc->peer_port;
 	memcpy(c->peer_addr, pc->peer_addr, sizeof(c->peer_addr));

@@ -129,6 +129,7 @@ pp_try(struct client *c, uint32_t events)
 	}
 	if (!h.local) {
 		client_peer_set(c, (struct sockaddr *)&h.src);
+		c->pp_src = 1;
 		/* The TLVs point into buf: the bytes read are the peeked. */
 		c->pp = pp_info_make(&h.tlvs);
 	}

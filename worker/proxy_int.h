@@ -373,6 +373,7 @@ struct client {
 	struct req		*r;
 	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
 	unsigned		 ip_real:1;	/* ip is realip's, not the peer's */
+	unsigned		 pp_src:1;	/* peer_* came from a PROXY header */
 	unsigned		 h2_https:1;	/* a stream of an HTTP/2 TLS connection */
 	struct h2_conn		*h2;		/* HTTP/2 connection (worker/h2.h) */
 	struct h2_stream	*h2s;		/* ... or a stream's carrier */

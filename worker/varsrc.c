@@ -208,11 +208,20 @@ var_exchange(const struct varsrc *vs, enum var_id id, const char *name,
 		*v = r->reqid;
 		*vl = strlen(r->reqid);
 		return 0;
+	case VAR_PROXY_PROTOCOL_ADDR:
+		/* The source a PROXY header announced; empty without one. */
+		if (c == NULL || !c->pp_src || c->peer_af == 0 ||
+		    inet_ntop(c->peer_af, c->peer_addr, scratch,
+		    (socklen_t)scap) == NULL)
+			return -1;
+		n = (int)strlen(scratch);
+		break;
+	case VAR_PROXY_PROTOCOL_PORT:
+		if (c == NULL || !c->pp_src || c->peer_af == 0)
+			return -1;
+		n = snprintf(scratch, scap, "%u", ntohs(c->peer_port));
+		break;
 	default:
-		/*
-		 * VAR_PROXY_PROTOCOL_ADDR, _PORT: refused by vars_compile
-		 * until they are answered here.
-		 */
 		return -1;
 	}
 	if (n <= 0 || (size_t)n >= scap)
