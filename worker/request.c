@@ -28,6 +28,7 @@
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
+#include "worker/compress.h"
 #include "worker/event.h"
 #include "common/http.h"
 #include "worker/proxy.h"
@@ -481,6 +482,8 @@ request_routed(struct client *c)
 
 	if (rt->auth_users != NULL && (rc = route_auth(c, rt)) != 0)
 		return local_answer(c, rc, BODY_UNREAD(r));
+	if (rt->compress.on)
+		compress_request(r);	/* Accept-Encoding, read while rq is whole */
 	if (rt->handler == HANDLER_STATUS) {
 		if (rq->method != HTTP_M_GET && rq->method != HTTP_M_HEAD)
 			return local_answer(c, 405, BODY_UNREAD(r));
