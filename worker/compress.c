@@ -56,6 +56,7 @@ struct compress {
 	unsigned		 chunked:1;	/* HTTP/1.1: framed in chunks */
 	unsigned		 zinit:1;
 	unsigned		 done:1;	/* the encoder's end is in ob */
+	uint64_t		 in, out;	/* bytes into and out of the encoder */
 };
 
 static ssize_t	 cz_send(struct client *, const struct iovec *, int);
@@ -220,6 +221,7 @@ compress_answer(struct client *c, const struct http_header *h, size_t nh,
 	}
 	r->cz = cz;
 	r->fe = cz->chunked ? &cz_h1_ops : &cz_h2_ops;
+	shm_stat_inc(&worker.stats->compressed);
 	return 1;
 }
 
@@ -343,6 +345,8 @@ cz_fill(struct compress *cz, const char *in, size_t len, int finish,
 		out = avail - ao;
 	}
 	*used = len - left;
+	cz->in += *used;
+	cz->out += out;
 	cz->ob_pos = cz->ob_end = CZ_HDR;
 	if (out > 0) {
 		cz->ob_end += out;
@@ -495,6 +499,10 @@ compress_free(struct req *r)
 		return;
 	if (r->fe->send == cz_send)
 		r->fe = cz->fe;
+	if (cz->in > 0) {
+		shm_stat_add(&worker.stats->compress_in, cz->in);
+		shm_stat_add(&worker.stats->compress_out, cz->out);
+	}
 	if (cz->zinit)
 		deflateEnd(&cz->z);
 	if (cz->br != NULL)

@@ -11,6 +11,7 @@
 # --compressed) gets the right body; bad keys are refused with file:line.
 # Needs python3-brotli (Debian), hence /usr/bin/python3.
 import gzip
+import json
 import os
 import re
 import subprocess
@@ -72,6 +73,7 @@ def test():
                 routes=[dict(name="t", path="/t/", upstream="app", compress="on",
                              compress_min_length="100"),
                         dict(name="c", path="/c/", upstream="app", compress="on", cache="on"),
+                        dict(name="status", path="/_portico/", handler="status"),
                         dict(name="off", path="/", upstream="app")],
                 workers=1, extra=cache_section(size="16m"))
     text = p.config_text()
@@ -211,6 +213,14 @@ def test():
         tap.ok(re.search(r"(?im)^content-encoding: gzip", head) is not None and
                gunzip(body) == TEXT, "HTTP/2 cache hit, gzip", head)
 
+    with subtest_guard("counters"):
+        j = json.loads(p.get("/_portico/status").body)["compress"]
+        tap.ok(j["answers"] >= 15 and 0 < j["bytes_out"] < j["bytes_in"] // 5,
+               "status JSON: compressed answers, bytes in and out", repr(j))
+        m = p.get("/_portico/metrics").body.decode()
+        tap.like(m, r'(?m)^portico_compress_bytes_total\{direction="out"\} [1-9]',
+                 "/metrics: portico_compress_bytes_total")
+
     with subtest_guard("config errors"):
         for key, bad in (("compress_level", "10"), ("compress_brotli_level", "12"),
                          ("compress_types", "text"), ("compress_types", "text/html/x"),
@@ -225,4 +235,4 @@ def test():
                    "%s = %s refused with file:line" % (key, bad), err.strip())
 
 
-main(test, tests=52)
+main(test, tests=54)

@@ -95,6 +95,7 @@ def test():
     b.script("/z/big", headers=ct, body=big)
     b.script("/z/chunked", headers=ct, body=big, chunked=True)
     b.script("/c/mid", headers=ct + [("Cache-Control", "max-age=60")], body=mid)
+    b.script("/c/first", headers=ct + [("Cache-Control", "max-age=60")], body=mid)
     b.script("/c/grow", headers=ct + [("Cache-Control", "max-age=60")], body=grow,
              pace=(65536, 0.05))
     h2c = free_port()
@@ -142,6 +143,13 @@ def test():
         r, d = fetch(p, "/c/mid", "br", slow=True)
         tap.ok(d.end() == wm, "a pinned hit, br, slow reader")
         tap.is_(b.hits("/c/mid"), 1, "one fetch for all three")
+        r, d = fetch(p, "/c/first", "gzip", slow=True)
+        tap.ok(d.end() == wm and r.header("Content-Encoding") == "gzip",
+               "a gzip client first: compressed while stored", r.header("Cache-Status"))
+        r = p.get("/c/first")
+        tap.ok(r.body == mid and "hit" in (r.header("Cache-Status") or "") and
+               b.hits("/c/first") == 1, "then identity: the stored original, a hit",
+               r.header("Cache-Status"))
         first = {}
         t = threading.Thread(target=lambda: first.update(r=p.get("/c/grow", timeout=30)))
         t.start()
@@ -162,4 +170,4 @@ def test():
                "curl --http2-prior-knowledge --compressed: the 20 MB body", out.stderr[-300:])
 
 
-main(test, timeout=150, tests=14)
+main(test, timeout=150, tests=16)
