@@ -62,6 +62,8 @@ def test():
     b.script("/t/err", status=404, headers=html, body=TEXT)
     b.script("/t/svc", status=503, headers=html, body=TEXT)
     b.script("/c/obj", headers=html + [("Cache-Control", "max-age=60")], body=TEXT)
+    b.script("/c/small", headers=html + [("Cache-Control", "max-age=60"), ("ETag", '"s1"')],
+             body=TEXT[:3000])
     b.script("/c/pre", headers=lambda n, rec: html + [
         ("Cache-Control", "max-age=60"), ("Vary", "Accept-Encoding")] +
         ([("Content-Encoding", "gzip")] if "gzip" in dict(
@@ -189,6 +191,12 @@ def test():
         tap.ok(r.header("Content-Encoding") is None and r.body == TEXT and
                r.header("Content-Length") == str(len(TEXT)), "identity: the original again")
         tap.is_(b.hits("/c/obj"), seen, "no other fetch from the backend")
+        ae(p, "/c/small", None)
+        r = ae(p, "/c/small", "gzip")
+        r2 = ae(p, "/c/small", "br")
+        tap.ok(gunzip(r.body) == TEXT[:3000] and r.header("ETag") == 'W/"s1"' and
+               brotli.decompress(r2.body) == TEXT[:3000] and b.hits("/c/small") == 1,
+               "a small stored object (sent from behind the head): gzip and br hits")
         r = ae(p, "/c/obj", "gzip", extra=[("Range", "bytes=10-19")])
         tap.ok(r.status == 206 and r.body == TEXT[10:20], "a range of the stored object")
         r1 = ae(p, "/c/pre", "gzip")
@@ -235,4 +243,4 @@ def test():
                    "%s = %s refused with file:line" % (key, bad), err.strip())
 
 
-main(test, tests=54)
+main(test, tests=55)
