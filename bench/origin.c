@@ -12,6 +12,9 @@
  *   GET /1k   -> 200, 1024 byte body
  *   GET /64k  -> 200, 65536 byte body
  *   GET /1m   -> 200, 1048576 byte body
+ *   GET /text64k -> 200, 65536 bytes of text/html: words of a 1,000-word
+ *                 vocabulary in a fixed pseudo-random order, which gzip -6
+ *                 shrinks about 4.7 times (the compression scenario)
  *   GET /count -> 200, body = how many /1k, /64k and /1m requests were answered
  *                 so far (decimal; bench/run uses it to check cache hits)
  *   anything else -> 404
@@ -49,7 +52,7 @@ struct resp {
     size_t len;
 };
 
-enum { R1K, R64K, R1M, R404, NRESP, RCOUNT = NRESP };
+enum { R1K, R64K, R1M, RTEXT, R404, NRESP, RCOUNT = NRESP };
 
 static struct resp responses[NRESP][NVARIANT]; /* [which][variant] */
 static const char *cache_control;          /* NULL: no Cache-Control field */
@@ -70,7 +73,34 @@ static struct conn **conns;
 static int maxfd = 1 << 16;
 static int ep;
 
-static void build(struct resp *r, int status, size_t bodylen, int variant)
+/* A text body that compresses as prose does (not a repeated pattern). */
+static void text_fill(char *p, size_t n)
+{
+    static const char *syl[] = { "an", "ber", "co", "de", "el", "fra", "gi", "ho",
+        "in", "ju", "ka", "lo", "mi", "no", "or", "pe", "qua", "ri", "st", "tu",
+        "un", "ve", "wa", "xe", "yo", "ze", "th", "ch", "sh", "pl", "gr", "ous" };
+    unsigned x = 12345, w;
+    size_t i = 0, col = 0;
+
+    while (i < n) {
+        x = x * 1103515245u + 12345u;
+        w = (x >> 8) % 1000;        /* a word of the vocabulary: its syllables */
+        for (unsigned k = 0; k <= w % 3 + 1 && i < n; k++) {
+            const char *s = syl[(w * 7 + k * 13) % 32];
+            while (*s != '\0' && i < n) {
+                p[i++] = *s++;
+                col++;
+            }
+        }
+        if (i < n) {
+            p[i++] = col > 70 ? '\n' : ' ';
+            if (col > 70)
+                col = 0;
+        }
+    }
+}
+
+static void build(struct resp *r, int status, size_t bodylen, int variant, int text)
 {
     char hdr[512];
     const char *conn = variant == KA11  ? ""
@@ -79,8 +109,9 @@ static void build(struct resp *r, int status, size_t bodylen, int variant)
     int cc = status == 200 && cache_control;
     int h = snprintf(hdr, sizeof hdr,
                      "HTTP/1.1 %s\r\nServer: bench-origin\r\n"
-                     "Content-Type: text/plain\r\nContent-Length: %zu\r\n%s%s%s%s\r\n",
-                     status == 200 ? "200 OK" : "404 Not Found", bodylen,
+                     "Content-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s\r\n",
+                     status == 200 ? "200 OK" : "404 Not Found",
+                     text ? "text/html; charset=utf-8" : "text/plain", bodylen,
                      cc ? "Cache-Control: " : "", cc ? cache_control : "", cc ? "\r\n" : "", conn);
     if (h < 0 || (size_t)h >= sizeof hdr) {
         fprintf(stderr, "response head too long\n");
@@ -93,6 +124,10 @@ static void build(struct resp *r, int status, size_t bodylen, int variant)
         exit(1);
     }
     memcpy(r->buf, hdr, (size_t)h);
+    if (text) {
+        text_fill(r->buf + h, bodylen);
+        return;
+    }
     for (size_t i = 0; i < bodylen; i++)
         r->buf[h + i] = (i % 64 == 63) ? '\n' : (char)('a' + i % 26);
 }
@@ -145,6 +180,8 @@ static long parse(struct conn *c)
         which = R64K;
     else if (plen == 3 && memcmp(path, "/1m", 3) == 0)
         which = R1M;
+    else if (plen == 8 && memcmp(path, "/text64k", 8) == 0)
+        which = RTEXT;
     else if (plen == 6 && memcmp(path, "/count", 6) == 0)
         which = RCOUNT;
     int http10 = (sp2 + 9 <= end && memcmp(sp2 + 1, "HTTP/1.0", 8) == 0);
@@ -251,10 +288,10 @@ int main(int argc, char **argv)
     if (argc == 3)
         cache_control = argv[2];
     signal(SIGPIPE, SIG_IGN);
-    size_t sizes[NRESP] = {1024, 65536, 1048576, 10};
+    size_t sizes[NRESP] = {1024, 65536, 1048576, 65536, 10};
     for (int w = 0; w < NRESP; w++)
         for (int v = 0; v < NVARIANT; v++)
-            build(&responses[w][v], w == R404 ? 404 : 200, sizes[w], v);
+            build(&responses[w][v], w == R404 ? 404 : 200, sizes[w], v, w == RTEXT);
     conns = calloc((size_t)maxfd, sizeof *conns);
 
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);

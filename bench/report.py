@@ -18,7 +18,12 @@ SCEN_LABEL = {
     "tls-resume": "TLS resumed handshake (ticket, 1k, conn/request)",
     "tls-64k-keepalive": "TLS 64k keep-alive",
     "waf-1k-keepalive": "WAF (CRS PL1) 1k keep-alive, browser head",
+    "gzip-64k": "gzip 64k text keep-alive (compress / gzip on)",
 }
+# Scenarios whose proxies are compared with another nginx instance.
+SCEN_BASE = {"gzip-64k": "nginx-gz"}
+# Input bytes per request of the compression scenarios (MB per CPU-second).
+SCEN_INPUT = {"gzip-64k": 65536}
 
 
 def num(v):
@@ -120,7 +125,7 @@ def throughput(rows):
             m["note"] = "; ".join(notes)
             m["by_round"] = {r["round"]: r for r in ok}
             med[p] = m
-        base = med.get("nginx", {})
+        base = med.get(SCEN_BASE.get(s, "nginx"), {})
 
         def rratio(m, key):
             """median over rounds of (this proxy / nginx in the same round)"""
@@ -153,6 +158,25 @@ def throughput(rows):
     print("Throughput: medians over rounds; spread% = (max-min)/median of req/s; errors = non-2xx + socket\n"
           "errors summed over all rounds; ratios = median over rounds of (proxy / nginx in the same round)")
     print(table(headers, out, right))
+    compression(rows)
+
+
+def compression(rows):
+    """The compression scenarios: MB of input compressed per proxy CPU-second."""
+    out = []
+    for s, size in SCEN_INPUT.items():
+        for p in sorted({r["proxy"] for r in rows if r["scenario"] == s}):
+            vals = [num(r["req_per_cpu_s"]) for r in rows if r["scenario"] == s and
+                    r["proxy"] == p and r["round"] != "warmup" and r["status"] == "ok" and
+                    num(r["req_per_cpu_s"]) is not None]
+            if vals:
+                mb = statistics.median(vals) * size / 1e6
+                out.append([SCEN_LABEL.get(s, s), p, "%.1f" % mb, "%.2f" % (1e3 / mb)])
+    if out:
+        print()
+        print("Compression: MB of input compressed per proxy CPU-second (median over rounds), "
+              "and CPU-ms per MB")
+        print(table(["scenario", "proxy", "MB/CPU-s", "CPU-ms/MB"], out, {2, 3}))
 
 
 def memory(rows):

@@ -325,6 +325,27 @@ struct conf_errpage {
 	int			 owner;		/* this entry frees body */
 };
 
+/*
+ * A route's response compression (common/conf_compress.c, worker/compress.c).
+ * types: media types, lowercase, one space between (a type with the
+ * subtype "*", and "*" alone, allowed); NULL: the default list.
+ */
+struct conf_compress {
+	int			 on;		/* compress = on; off */
+	int			 level;		/* gzip 1..9; 6 */
+	int			 br_level;	/* brotli 0..11; 4 */
+	int64_t			 min_length;	/* smaller known bodies stay; 256 */
+	char			*types;		/* compress_types */
+	unsigned		 algos;		/* 1 << CODING_GZIP | 1 << CODING_BR */
+};
+
+/*
+ * Whether a Content-Type value (its media type; parameters ignored) is
+ * one of cc's types.
+ */
+int	 conf_compress_type_ok(const struct conf_compress *cc, const char *ct,
+	    size_t len);
+
 struct conf_route {
 	char			*name;
 	const char		*file;
@@ -386,6 +407,7 @@ struct conf_route {
 	struct conf_errpage	*error_pages;	/* error_page; before [global]'s */
 	size_t			 nerror_pages;
 	int			 intercept_errors; /* a backend's error body too; off */
+	struct conf_compress	 compress;	/* response compression (worker/compress.c) */
 };
 
 /* [cache] invalidate_unsafe: which unsafe requests invalidate (RFC 9111 4.4). */

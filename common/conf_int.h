@@ -165,6 +165,10 @@ char	*conf_strdup(struct loader *, const char *);
 void	 conf_rewrite_strip(struct loader *, void *, const char *);
 void	 conf_rewrite_regex(struct loader *, void *, const char *);
 void	 conf_rewrite_clear(struct conf_route *);
+void	 conf_compress_defaults(struct conf_compress *);
+void	 conf_compress_clear(struct conf_compress *);
+void	 conf_compress_types(struct loader *, void *, const char *);
+void	 conf_compress_algos(struct loader *, void *, const char *);
 /* conf_errpage.c: error_page in [global] and [route]. */
 void	 conf_errpage_global(struct loader *, void *, const char *);
 void	 conf_errpage_route(struct loader *, void *, const char *);

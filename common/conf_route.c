@@ -111,6 +111,15 @@ static const struct key route_keys[] = {
 	{ "path_rewrite", K_FUNC, 0, 0, 0, 0, conf_rewrite_regex, NULL },
 	{ "error_page", K_FUNC, 0, 0, 0, 1, conf_errpage_route, NULL },
 	{ "intercept_errors", K_ONOFF, R(intercept_errors), 0, 0, 0, NULL, NULL },
+	/* Response compression: common/conf_compress.c, worker/compress.c */
+	{ "compress", K_ONOFF, R(compress.on), 0, 0, 0, NULL, NULL },
+	{ "compress_level", K_INT, R(compress.level), 1, 9, 0, NULL, NULL },
+	{ "compress_brotli_level", K_INT, R(compress.br_level), 0, 11, 0,
+	    NULL, NULL },
+	{ "compress_min_length", K_SIZE64, R(compress.min_length), 0, INT64_MAX,
+	    0, NULL, NULL },
+	{ "compress_types", K_FUNC, 0, 0, 0, 0, conf_compress_types, NULL },
+	{ "compress_algorithms", K_FUNC, 0, 0, 0, 0, conf_compress_algos, NULL },
 };
 
 _Static_assert(NKEYS(route_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -133,6 +142,7 @@ route_defaults(struct loader *ld, struct conf_route *r)
 	r->pass_client_identity_headers = -1;
 	r->websocket = 1;
 	r->tunnel_idle_timeout_ms = -1;		/* [global]'s */
+	conf_compress_defaults(&r->compress);
 	return r->host != NULL && r->path != NULL ? 0 : -1;
 }
 
@@ -159,6 +169,7 @@ conf_route_clear(struct conf_route *r)
 	conf_rewrite_clear(r);
 	conf_errpage_free(r->error_pages, r->nerror_pages);
 	targeted_clear(r);
+	conf_compress_clear(&r->compress);
 	memset(r, 0, sizeof(*r));
 }
 

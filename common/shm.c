@@ -231,6 +231,9 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 	add64(&dst->waf_blocked, shm_read64(&src->waf_blocked));
 	add64(&dst->waf_detected, shm_read64(&src->waf_detected));
 	add64(&dst->spliced_bytes, shm_read64(&src->spliced_bytes));
+	add64(&dst->compressed, shm_read64(&src->compressed));
+	add64(&dst->compress_in, shm_read64(&src->compress_in));
+	add64(&dst->compress_out, shm_read64(&src->compress_out));
 }
 
 void

@@ -473,7 +473,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	    "upgrade_allow", "tunnel_idle_timeout", "limit", "auth_basic",
 	    "waf", "header rules", "upstream_host", "return",
 	    "access_log_format", "path_strip_prefix/path_rewrite",
-	    "error_page/intercept_errors" };
+	    "error_page/intercept_errors", "compress" };
 	int			 diff[sizeof(names) / sizeof(names[0])];
 	size_t			 i, off = 0;
 	int			 k;
@@ -516,6 +516,12 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	diff[22] = o->intercept_errors != n->intercept_errors ||
 	    conf_errpage_differ(o->error_pages, o->nerror_pages,
 	    n->error_pages, n->nerror_pages);
+	diff[23] = o->compress.on != n->compress.on ||
+	    o->compress.level != n->compress.level ||
+	    o->compress.br_level != n->compress.br_level ||
+	    o->compress.min_length != n->compress.min_length ||
+	    o->compress.algos != n->compress.algos ||
+	    str_differ(o->compress.types, n->compress.types);
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
 		if (!diff[i])

@@ -27,6 +27,7 @@
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
+#include "worker/compress.h"
 #include "worker/event.h"
 #include "common/http.h"
 #include "worker/metrics.h"
@@ -170,6 +171,10 @@ access_log(struct client *c)
 enum step
 request_finish(struct client *c)
 {
+	enum step	 st;
+
+	if (c->r->cz != NULL && (st = compress_end(c)) != STEP_NEXT)
+		return st;	/* the encoder's end is not out yet */
 	return exchange_end(c, c->r->keep_alive, c->r->body_unread);
 }
 

@@ -29,6 +29,7 @@
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
+#include "worker/compress.h"
 #include "worker/event.h"
 #include "common/http.h"
 #include "worker/h2.h"
@@ -98,6 +99,8 @@ req_put(struct req *r)
 		waf_end(r);
 	if (r->sp != NULL)
 		splice_put(r);
+	if (r->cz != NULL)
+		compress_free(r);
 	if (nfree_reqs >= FREE_KEEP) {
 		free(r);
 		return;

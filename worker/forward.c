@@ -29,6 +29,7 @@
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
+#include "worker/compress.h"
 #include "worker/event.h"
 #include "common/http.h"
 #include "worker/proxy.h"
@@ -389,6 +390,9 @@ response_head(struct client *c, const struct http_response *rs)
 	r->up_reuse = rs->keep_alive;
 	if (rs->status >= 500 && r->upstream->conf->fail_on_5xx)
 		server_failed(&r->upstream->servers[r->server], r->server);
+	if (r->cz_ok && http_response_has_body(r->method, rs->status))
+		(void)compress_answer(c, rs->headers, rs->nheaders, rs->status,
+		    rs->chunked ? -1 : rs->content_length);
 	if (!http_response_has_body(r->method, rs->status)) {
 		r->resp_done = 1;
 	} else if (rs->chunked) {
@@ -397,7 +401,7 @@ response_head(struct client *c, const struct http_response *rs)
 		if (r->version != 11) {		/* 1.0, or 2.0 (h2.c) */
 			r->dechunk = 1;
 			r->keep_alive = 0;
-		} else if (r->c_chunk)
+		} else if (r->c_chunk || r->cz != NULL)
 			r->dechunk = 1;	/* the client's chunks are made here */
 	} else if (rs->content_length >= 0) {
 		r->resp_left = rs->content_length;
@@ -415,8 +419,10 @@ response_head(struct client *c, const struct http_response *rs)
 		    r->upstream->conf->name,
 		    r->upstream->servers[r->server].conf->addr.text);
 		r->resp_head = 0;
+		compress_free(r);
 		return local_answer(c, 502, 1);
 	}
+	compress_head_len(r, r->hb_end - r->hb_pos);
 	r->ub_pos += rs->head_len;
 	r->send_pos = r->send_end = r->ub_pos;
 	r->splice = splice_wanted(c, r);

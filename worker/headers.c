@@ -32,6 +32,7 @@
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
+#include "worker/compress.h"
 #include "worker/event.h"
 #include "common/http.h"
 #include "worker/proxy.h"
@@ -503,16 +504,22 @@ response_head_build(struct req *r, const struct http_response *rs, int final,
 		    (const char *const *)r->route->cache_targeted,
 		    r->route->ncache_targeted, h->name, h->name_len))
 			continue;	/* RFC 9213 fields: not for clients */
+		if (final && r->cz != NULL && compress_field(r, b, h))
+			continue;	/* a compressed answer's (compress.c) */
 		strbuf_field(b, h->name, h->name_len, h->value, h->value_len);
 	}
 	if (final && r->hsts != NULL)
 		strbuf_field(b, "Strict-Transport-Security", 25, r->hsts,
 		    strlen(r->hsts));
 	list_end(b, &via, rs->version == 10 ? "1.0 portico" : "1.1 portico");
+	if (final && !nobody && (r->cz != NULL || r->cz_vary))
+		compress_fields(r, b);
 	if (!final)
 		r->fe->head_tail(b, r, HEAD_INTERIM);
 	else if (nobody)
 		r->fe->head_tail(b, r, HEAD_NO_LENGTH);
+	else if (r->cz != NULL)
+		r->fe->head_tail(b, r, HEAD_CHUNKED);	/* framed by compress.c */
 	else if (r->resp_chunked && (!r->dechunk || r->c_chunk))
 		r->fe->head_tail(b, r, HEAD_CHUNKED);
 	else

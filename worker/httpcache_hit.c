@@ -30,6 +30,7 @@
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
+#include "worker/compress.h"
 #include "worker/event.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
@@ -128,8 +129,9 @@ cache_hit_plan(struct req *r, const struct http_request *rq,
  * length, or -1.
  */
 static int
-cache_hit_head(struct req *r, const struct hit_plan *hp)
+cache_hit_head(struct client *c, const struct hit_plan *hp)
 {
+	struct req	*r = c->r;
 	struct strbuf	 b;
 	uint32_t	 hl = r->cref.head_len;
 	char		*eol;
@@ -152,6 +154,9 @@ cache_hit_head(struct req *r, const struct hit_plan *hp)
 
 		hl = (uint32_t)cachepol_head_drop(r->hb, hl, &idn, 1);
 	}
+	if (r->cz_ok && hp->status == 200 && !hp->nobody && hp->range == 0)
+		hl = (uint32_t)compress_hit(c, r->hb, hl, bufsize - 512,
+		    hp->unknown ? -1 : (int64_t)hp->blen);
 	if (hp->status != r->cmeta.status) {
 		/* A different status line in front of the stored fields. */
 		if ((eol = memchr(r->hb, '\n', hl)) == NULL)
@@ -201,6 +206,11 @@ cache_hit_head(struct req *r, const struct hit_plan *hp)
 			len = HEAD_CHUNKED;
 	} else if (hp->status != 204 && (hp->status != 304 || hp->blen > 0))
 		len = (int64_t)hp->blen;
+	if (r->cz != NULL || r->cz_vary) {
+		compress_fields(r, &b);
+		if (r->cz != NULL)
+			len = HEAD_CHUNKED;	/* framed by compress.c */
+	}
 	r->fe->head_tail(&b, r, len);
 	return b.over ? -1 : (int)b.len;
 }
@@ -263,8 +273,8 @@ cache_hit(struct client *c, const struct http_request *rq)
 	if (r->hb == NULL && (r->hb = buf_get()) == NULL)
 		return STEP_NEXT;
 	cache_hit_plan(r, rq, &hp);
-	if ((len = cache_hit_head(r, &hp)) == -1)
-		return STEP_NEXT;
+	if ((len = cache_hit_head(c, &hp)) == -1)
+		goto fail;
 	if (resp_rules_any(c)) {
 		/* Response rules hold on delivery, not on what is stored. */
 		struct strbuf	 b;
@@ -273,13 +283,14 @@ cache_hit(struct client *c, const struct http_request *rq)
 		strbuf_init_at(&b, r->hb, bufsize, (size_t)len);
 		resp_rules_apply(c, &b, 0);
 		if (b.over)
-			return STEP_NEXT;
+			goto fail;
 		len = (int)b.len;
 	}
 	r->hb_pos = 0;
 	r->hb_end = (uint32_t)len;
+	compress_head_len(r, (size_t)len);
 	if (cache_hit_body(r, &hp) == -1)
-		return STEP_NEXT;
+		goto fail;
 	r->status = hp.status;
 	r->resp_head = 1;
 	r->c_hit = 1;
@@ -290,6 +301,10 @@ cache_hit(struct client *c, const struct http_request *rq)
 	r->c_store = 0;
 	c->state = CS_CACHE;
 	return STEP_ANSWERED;
+fail:
+	compress_free(r);	/* the upstream's answer decides again */
+	r->cz_vary = 0;
+	return STEP_NEXT;
 }
 
 /*

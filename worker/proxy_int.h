@@ -327,6 +327,11 @@ struct req {
 	uint32_t		 np_len;	/* 0: the path as sent is normal */
 	void			*waf;		/* its firewall transaction (waf.c) */
 	unsigned		 waf_flagged:1;	/* ... intervened (waf = detect) */
+	/* Response compression (worker/compress.c), on routes with compress = on. */
+	unsigned		 cz_ok:1;	/* the request may get a compressed answer */
+	unsigned		 cz_want:2;	/* ... in this coding (CODING_*) */
+	unsigned		 cz_vary:1;	/* the answer gets Vary: Accept-Encoding */
+	struct compress		*cz;		/* its encoder; NULL: none */
 	char			 line[600];	/* request line, for the log */
 	/* Following a request (reqid.c): "" none.  Not zeroed by req_get. */
 	char			 reqid[65];	/* the request id */

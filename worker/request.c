@@ -28,6 +28,7 @@
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
+#include "worker/compress.h"
 #include "worker/event.h"
 #include "common/http.h"
 #include "worker/proxy.h"
@@ -455,6 +456,8 @@ request_routed(struct client *c)
 
 	if (rt->auth_users != NULL && !r->auth_done)
 		return auth_begin(c);	/* then here again */
+	if (rt->compress.on)
+		compress_request(r);	/* Accept-Encoding, read while rq is whole */
 	if (rt->handler == HANDLER_STATUS) {
 		if (rq->method != HTTP_M_GET && rq->method != HTTP_M_HEAD)
 			return local_answer(c, 405, BODY_UNREAD(r));

@@ -67,6 +67,8 @@ splice_wanted(const struct client *c, const struct req *r)
 		return 0;
 	if (r->c_store || r->c_ahead || r->c_chunk || cache_writing(&r->cw))
 		return 0;
+	if (r->cz != NULL)
+		return 0;	/* compressed: the body goes through compress.c */
 	return 1;
 }
 

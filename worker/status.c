@@ -226,6 +226,14 @@ status_prom_totals(struct strbuf *b, const struct shm_stats *tot)
 	prom_one(b, "portico_spliced_bytes_total", "counter",
 	    "Response body bytes moved from backend to client by splice().",
 	    tot->spliced_bytes);
+	prom_one(b, "portico_compressed_total", "counter",
+	    "Answers compressed (gzip or brotli).", tot->compressed);
+	metrics_prom_family(b, "portico_compress_bytes_total", "counter",
+	    "Body bytes of compressed answers, into and out of the encoders.");
+	strbuf_fmt(b, "portico_compress_bytes_total{direction=\"in\"} %llu\n"
+	    "portico_compress_bytes_total{direction=\"out\"} %llu\n",
+	    (unsigned long long)tot->compress_in,
+	    (unsigned long long)tot->compress_out);
 	if (worker.cache == NULL)
 		return;
 	cache_get_stats(worker.cache, &cs);
@@ -281,6 +289,11 @@ status_json_totals(struct strbuf *b, const struct shm_stats *tot)
 	    (unsigned long long)tot->waf_detected);
 	strbuf_fmt(b, "\"spliced_bytes\":%llu,",
 	    (unsigned long long)tot->spliced_bytes);
+	strbuf_fmt(b, "\"compress\":{\"answers\":%llu,\"bytes_in\":%llu,"
+	    "\"bytes_out\":%llu},",
+	    (unsigned long long)tot->compressed,
+	    (unsigned long long)tot->compress_in,
+	    (unsigned long long)tot->compress_out);
 	if (worker.cache == NULL)
 		return;
 	cache_get_stats(worker.cache, &cs);

@@ -224,6 +224,12 @@ htpasswds = [b"alice:" + BC + b"\n", b"# users\r\n\r\nalice:" + BC + b"\r\nbob:"
              b"bob:$apr1$abcdefgh$IQtUouv7y7Q9dRWkQEPCc.\n", b"bob:plain\n",
              b"bob:" + BC + b"\nbob:" + YS + b"\n", b"\n#\n"]
 
+# Accept-Encoding fields (common/acceptenc.c), lines split at LF.
+acceptencs = [b"gzip", b"gzip, deflate, br", b"br;q=0.5, gzip;q=1", b"gzip;q=0, br;q=0",
+              b"*", b"*;q=0.1, gzip;q=0.2", b"identity", b"x-gzip", b"GZIP ; Q=0.9",
+              b"gzip;q=2", b"gzip;q=0.1234", b"gzip;level=1;q=0.2", b"gzip;q=0.5\nbr;q=0.8",
+              b",,, br ,", b"br;q=", b"gzip;=1", b"deflate, compress;q=0.5"]
+
 n1 = write("fuzz_http", requests + responses)
 n2 = write("fuzz_cachepol", pairs)
 n3 = write("fuzz_uri", uris)
@@ -231,6 +237,7 @@ n4 = write("fuzz_sfdict", sfdicts)
 n5 = write("fuzz_realip", realips)
 n6 = write("fuzz_proxyproto", pps)
 n7 = write("fuzz_htpasswd", htpasswds)
+n8 = write("fuzz_acceptenc", acceptencs)
 print("fuzz_http: %d seeds, fuzz_cachepol: %d seeds, fuzz_uri: %d seeds, "
       "fuzz_sfdict: %d seeds, fuzz_realip: %d seeds, fuzz_proxyproto: %d seeds, "
-      "fuzz_htpasswd: %d seeds" % (n1, n2, n3, n4, n5, n6, n7))
+      "fuzz_htpasswd: %d seeds, fuzz_acceptenc: %d seeds" % (n1, n2, n3, n4, n5, n6, n7, n8))
