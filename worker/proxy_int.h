@@ -166,6 +166,8 @@ ssize_t	 up_h2_writev(struct upconn *u, const struct iovec *iov, int niov);
 void	 up_h2_close(struct upconn *u);
 int	 up_h2_unsent(const struct upconn *u);
 const char	*up_h2_trailers(const struct upconn *u, size_t *len);
+void	 up_h2_server_fini(struct server_rt *s);
+void	 up_h2_fini(void);
 /* gRPC (grpc.c): portico's own answer to a gRPC request, or -1. */
 int	 grpc_request(const struct req *r);
 
