@@ -21,7 +21,13 @@ from portico_test import (tap, main, free_port, register, run_portico, subtest_g
 from portico_tls import Certs, TLSPortico, have_openssl
 from h2raw import H2
 
+import threading
+
+import h2.config
+import h2.connection
+import h2.errors
 import h2.events
+import h2.settings
 
 
 class Nghttpd:
@@ -44,6 +50,91 @@ class Nghttpd:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
+
+
+class RawH2Server:
+    """A python3-h2 server: SETTINGS_MAX_CONCURRENT_STREAMS max_streams, one
+    thread per connection answering the requests of what it read, each
+    after delay s, with
+    "conn=N len=BODY" and a trailer x-done: 1; refuse_first: the next
+    request gets RST_STREAM REFUSED_STREAM instead.  Counts connections,
+    requests, and the most streams a connection had open at once."""
+
+    def __init__(self, max_streams=2, delay=0.5):
+        self.max_streams, self.delay = max_streams, delay
+        self.lock = threading.Lock()
+        self.conns = 0
+        self.requests = []
+        self.most_open = 0
+        self.refuse_first = False
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(64)
+        self.addr = "127.0.0.1:%d" % self.ls.getsockname()[1]
+        self.stop = False
+        threading.Thread(target=self.accept, daemon=True).start()
+        register(self)
+
+    def accept(self):
+        while not self.stop:
+            try:
+                s, _ = self.ls.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.conns += 1
+                n = self.conns
+            threading.Thread(target=self.serve, args=(s, n), daemon=True).start()
+
+    def serve(self, s, n):
+        cfg = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+        c = h2.connection.H2Connection(config=cfg)
+        c.local_settings = h2.settings.Settings(client=False, initial_values={
+            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.max_streams})
+        c.initiate_connection()
+        s.sendall(c.data_to_send())
+        bodies, paths, open_ = {}, {}, set()
+        try:
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    return
+                ended = []
+                for ev in c.receive_data(data):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        paths[ev.stream_id] = dict(ev.headers).get(":path")
+                        bodies[ev.stream_id] = b""
+                        open_.add(ev.stream_id)
+                        with self.lock:
+                            self.most_open = max(self.most_open, len(open_))
+                    elif isinstance(ev, h2.events.DataReceived):
+                        bodies[ev.stream_id] += ev.data
+                        c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamEnded):
+                        ended.append(ev.stream_id)
+                s.sendall(c.data_to_send())
+                for sid in ended:
+                    with self.lock:
+                        self.requests.append(paths[sid])
+                        refuse, self.refuse_first = self.refuse_first, False
+                    open_.discard(sid)
+                    if refuse:
+                        c.reset_stream(sid, h2.errors.ErrorCodes.REFUSED_STREAM)
+                        continue
+                    time.sleep(self.delay)
+                    c.send_headers(sid, [(":status", "200"), ("content-type", "text/plain")])
+                    c.send_data(sid, b"conn=%d len=%d" % (n, len(bodies[sid])))
+                    c.send_headers(sid, [("x-done", "1")], end_stream=True)
+                    s.sendall(c.data_to_send())
+                s.sendall(c.data_to_send())
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+    def cleanup(self):
+        self.stop = True
+        self.ls.close()
 
 
 class Tmp:
@@ -91,8 +182,11 @@ def test():
         f.write(os.urandom(1 << 20))
     ng = Nghttpd(doc, trailer="x-trailer: yes")
     have_tls = have_openssl()
-    ups = {"n": {"servers": [ng.addr], "protocol": "h2"}}
-    routes = [dict(name="c", path="/c/", upstream="n", path_strip_prefix="/c", cache="on"),
+    raw = RawH2Server()
+    ups = {"n": {"servers": [ng.addr], "protocol": "h2"},
+           "r": {"servers": [raw.addr], "protocol": "h2"}}
+    routes = [dict(name="r", path="/r/", upstream="r"),
+              dict(name="c", path="/c/", upstream="n", path_strip_prefix="/c", cache="on"),
               dict(name="n", path="/", upstream="n")]
     if have_tls:
         certs = Certs()
@@ -163,6 +257,37 @@ def test():
         else:
             tap.skip("no openssl command", 2)
 
+    with subtest_guard("a refused stream, max concurrent streams, trailers to HTTP/1.1"):
+        raw.refuse_first = True
+        rc, head, body = curl("--http1.1", "--data-binary", "abc", url + "/r/post")
+        tap.like(head, r"^HTTP/1.1 200", "a POST whose stream the server refused is "
+                 "sent again and answered", head + body.decode("latin-1"))
+        tap.is_(raw.requests.count("/r/post"), 2, "... the server saw it twice")
+        procs = [subprocess.Popen(["curl", "-sS", "--max-time", "20", "--http1.1",
+                                   url + "/r/slow%d" % i], stdout=subprocess.PIPE)
+                 for i in range(6)]
+        outs = [pr.communicate()[0] for pr in procs]
+        tap.ok(all(o.startswith(b"conn=") for o in outs), "6 concurrent requests answered",
+               outs)
+        tap.ok(1 <= raw.most_open <= 2 and raw.conns >= 2,
+               "the server's limit of 2 streams is kept: more connections opened "
+               "(%d connections, at most %d streams open on one)" % (raw.conns,
+                                                                     raw.most_open))
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET /r/t HTTP/1.1\r\nHost: a\r\nTE: trailers\r\n"
+                  b"Connection: close\r\n\r\n")
+        data = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+        s.close()
+        tap.ok(b"transfer-encoding: chunked" in data.lower() and
+               data.endswith(b"0\r\nx-done: 1\r\n\r\n"),
+               "an HTTP/1.1 client gets the server's trailer in the chunked trailer section",
+               data[-300:])
+
     with subtest_guard("access log"):
         tap.ok(wait_until(lambda: any('"GET /big.bin HTTP/1.1" 200 %d' % len(big) in l and
                                       ng.addr in l for l in p.access_lines()), 5),
@@ -187,4 +312,4 @@ def test():
                                    for l in (out + err).splitlines()), desc, out + err)
 
 
-main(test, timeout=90, tests=18)
+main(test, timeout=90, tests=23)
