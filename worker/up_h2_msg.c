@@ -402,20 +402,46 @@ body_take(struct up_h2s *s, const char *p, size_t n)
 	return used;
 }
 
+/* Take what fits of the exchange's bytes.  0, or -1 (a bad head). */
+static int
+take(struct up_h2s *s, const struct iovec *iov, int niov, size_t *total)
+{
+	const char	*p;
+	size_t		 n;
+	ssize_t		 k;
+	int		 i;
+
+	for (i = 0; i < niov; i++) {
+		p = iov[i].iov_base;
+		n = iov[i].iov_len;
+		while (n > 0) {
+			k = s->head_done ? body_take(s, p, n) : head_take(s, p, n);
+			if (k == -1)
+				return -1;
+			if (k == 0)
+				return 0;	/* full */
+			p += k;
+			n -= (size_t)k;
+			*total += (size_t)k;
+		}
+	}
+	return 0;
+}
+
 /*
  * up_writev() of a stream: the exchange's HTTP/1.1 request, as HEADERS
  * and DATA.  Bytes taken, or -1 with errno (EAGAIN: no room, or the
- * connection is not up yet).
+ * connection is not up yet).  A flush may drain tx while the exchange
+ * still counts as writable (no wake-up comes then): when nothing was
+ * taken and the flush made room, take again before saying EAGAIN.
  */
 ssize_t
 up_h2_writev(struct upconn *u, const struct iovec *iov, int niov)
 {
 	struct up_h2s	*s = u->h2s;
 	struct up_h2	*h = s->h;
-	size_t		 total = 0, n;
-	ssize_t		 k;
-	const char	*p;
-	int		 i;
+	size_t		 total = 0;
+	int		 pass;
 
 	if (h->dead || s->failed || s->closed) {
 		errno = h->dead && !h->ready && h->err != 0 ? h->err :
@@ -428,32 +454,24 @@ up_h2_writev(struct upconn *u, const struct iovec *iov, int niov)
 		errno = EAGAIN;
 		return -1;
 	}
-	for (i = 0; i < niov; i++) {
-		p = iov[i].iov_base;
-		n = iov[i].iov_len;
-		while (n > 0) {
-			k = s->head_done ? body_take(s, p, n) : head_take(s, p, n);
-			if (k == -1) {
+	for (pass = 0; pass < 2 && total == 0 && !h->dead; pass++) {
+		if (take(s, iov, niov, &total) == -1) {
+			if (s->id > 0)
 				nghttp2_submit_rst_stream(h->ss, NGHTTP2_FLAG_NONE,
 				    s->id, NGHTTP2_INTERNAL_ERROR);
-				errno = EPROTO;
-				return -1;
-			}
-			if (k == 0)
-				goto full;
-			p += k;
-			n -= (size_t)k;
-			total += (size_t)k;
+			errno = EPROTO;
+			return -1;
 		}
+		if (s->deferred && (s->tx_end > s->tx_pos || s->body_eof)) {
+			s->deferred = 0;
+			nghttp2_session_resume_data(h->ss, s->id);
+		}
+		h->in_cb++;
+		(void)uh2_flush(h);
+		h->in_cb--;
+		if (s->tx_end - s->tx_pos == bufsize)
+			break;		/* still full: a drain wakes it */
 	}
-full:
-	if (s->deferred && (s->tx_end > s->tx_pos || s->body_eof)) {
-		s->deferred = 0;
-		nghttp2_session_resume_data(h->ss, s->id);
-	}
-	h->in_cb++;
-	(void)uh2_flush(h);
-	h->in_cb--;
 	if (total == 0) {
 		errno = EAGAIN;
 		return -1;

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # gRPC through portico: an HTTP/2 (prior knowledge) listener in front of an
 # upstream with protocol = h2 to a grpcio server.  Unary and bidirectional
-# streaming calls, a status the server ends a call with (trailers kept), a
+# streaming calls (20 MB each way), a status the server ends a call with (trailers kept), a
 # 20 MB server stream to a slow client in bounded worker memory, concurrent
 # calls multiplexed on one upstream connection, and portico's own errors as
 # gRPC statuses: UNAVAILABLE with no server, DEADLINE_EXCEEDED when the
@@ -67,6 +67,10 @@ def test():
         msgs = [b"m%03d" % i for i in range(100)]
         out = list(ch.stream_stream("/t.Echo/Bidi")(iter(msgs), timeout=20))
         tap.is_(out, msgs, "a bidirectional stream echoes 100 messages in order")
+        big = [bytes([i % 256]) * 65536 for i in range(320)]
+        out = list(ch.stream_stream("/t.Echo/Bidi")(iter(big), timeout=60))
+        tap.ok(out == big, "a bidirectional stream of 20 MB each way (320 x 64 KiB) echoes "
+               "whole", "%d messages back" % len(out))
 
     with subtest_guard("the server's status"):
         code, details = code_of(lambda: ch.unary_unary("/t.Echo/Abort")(b"x", timeout=10))
@@ -122,4 +126,4 @@ def test():
     p.stop()
 
 
-main(test, timeout=90, tests=16)
+main(test, timeout=90, tests=17)
