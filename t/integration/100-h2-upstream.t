@@ -126,6 +126,9 @@ class RawH2Server:
                     c.send_data(sid, b"conn=%d len=%d" % (n, len(bodies[sid])))
                     c.send_headers(sid, [("x-done", "1")], end_stream=True)
                     s.sendall(c.data_to_send())
+                    if paths[sid].endswith("/goaway"):
+                        c.close_connection(last_stream_id=sid)
+                        s.sendall(c.data_to_send())
                 s.sendall(c.data_to_send())
         except OSError:
             pass
@@ -273,6 +276,14 @@ def test():
                "the server's limit of 2 streams is kept: more connections opened "
                "(%d connections, at most %d streams open on one)" % (raw.conns,
                                                                      raw.most_open))
+        rc, head, body = curl("--http1.1", url + "/r/goaway")
+        gone = body.split(b" ")[0]
+        after = [curl("--http1.1", url + "/r/after%d" % i) for i in range(4)]
+        tap.ok(head.startswith("HTTP/1.1 200") and gone.startswith(b"conn=") and
+               all(a[1].startswith("HTTP/1.1 200") and a[2].startswith(b"conn=") and
+                   a[2].split(b" ")[0] != gone for a in after),
+               "after the server's GOAWAY the answer is whole and the connection is not "
+               "used again", (head, body, after))
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         s.sendall(b"GET /r/t HTTP/1.1\r\nHost: a\r\nTE: trailers\r\n"
                   b"Connection: close\r\n\r\n")
@@ -312,4 +323,4 @@ def test():
                                    for l in (out + err).splitlines()), desc, out + err)
 
 
-main(test, timeout=90, tests=23)
+main(test, timeout=90, tests=24)
