@@ -168,7 +168,7 @@ int	 up_h2_unsent(const struct upconn *u);
 const char	*up_h2_trailers(const struct upconn *u, size_t *len);
 void	 up_h2_server_fini(struct server_rt *s);
 void	 up_h2_fini(void);
-/* gRPC (grpc.c): portico's own answer to a gRPC request, or -1. */
+/* gRPC (grpc.c): whether the request is a gRPC call (application/grpc). */
 int	 grpc_request(const struct req *r);
 
 struct upconn {

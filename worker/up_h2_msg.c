@@ -300,7 +300,9 @@ head_submit(struct up_h2s *s)
 	scheme = s->h->tls != NULL ? "https" : "http";
 	if (nv_add(&k, ":method", 7, rq.method_str, rq.method_len) == -1 ||
 	    nv_add(&k, ":scheme", 7, scheme, strlen(scheme)) == -1 ||
-	    nv_add(&k, ":authority", 10, rq.host, rq.host_len) == -1 ||
+	    nv_add(&k, ":authority", 10, rq.host_len > 0 ? rq.host :
+	    s->h->srv->conf->addr.text, rq.host_len > 0 ? rq.host_len :
+	    strlen(s->h->srv->conf->addr.text)) == -1 ||
 	    nv_add(&k, ":path", 5, rq.target, rq.target_len) == -1)
 		return -1;
 	for (i = 0; i < rq.nheaders; i++) {
