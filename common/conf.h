@@ -139,7 +139,12 @@ struct conf_upstream {
 	int			 tls_verify;		/* default on */
 	struct tls_client	*tls_ctx;		/* runtime: NULL without TLS */
 	int			 metrics_idx;		/* runtime: its row in common/metrics.h, -1 none */
+	int			 protocol;		/* UP_PROTO_HTTP1 (default) or UP_PROTO_H2 */
 };
+
+/* [upstream] protocol: what portico speaks to the servers. */
+#define UP_PROTO_HTTP1	0
+#define UP_PROTO_H2	1	/* HTTP/2: ALPN h2 with tls, else prior knowledge */
 
 /* A file named by a key, with the line that named it. */
 struct conf_file {

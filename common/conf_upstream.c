@@ -40,12 +40,15 @@ static void	 key_retry_on(struct loader *, void *, const char *);
 static void	 key_fail_on_5xx(struct loader *, void *, const char *);
 static void	 key_upstream_tls(struct loader *, void *, const char *);
 static void	 key_tls_verify(struct loader *, void *, const char *);
+static void	 key_protocol(struct loader *, void *, const char *);
 static void	 upstream_defaults(struct conf_upstream *);
 static int	 upstream_taken(struct loader *, const char *, const char **);
 static int	 upstream_open(struct loader *, char *);
 static void	 upstream_discard(struct loader *);
 static void	 upstream_finish(struct loader *);
 static void	 upstream_tls_finish(struct loader *, struct conf_upstream *,
+		    const struct meta *);
+static void	 upstream_h2_finish(struct loader *, struct conf_upstream *,
 		    const struct meta *);
 
 #define U(f)	offsetof(struct conf_upstream, f)
@@ -87,6 +90,7 @@ static const struct key upstream_keys[] = {
 	{ "tls_ca", K_STRING, U(tls_ca), 0, 0, 0, NULL, NULL },
 	{ "tls_server_name", K_STRING, U(tls_server_name), 0, 0, 0, NULL, NULL },
 	{ "tls_verify", K_FUNC, 0, 0, 0, 0, key_tls_verify, NULL },
+	{ "protocol", K_FUNC, 0, 0, 0, 0, key_protocol, NULL },
 };
 
 _Static_assert(NKEYS(upstream_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -496,6 +500,20 @@ key_balance(struct loader *ld, void *obj, const char *v)
 	    "least_conn, ip_hash, hash or random)", v);
 }
 
+/* protocol = http1 | h2 */
+static void
+key_protocol(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_upstream	*u = obj;
+
+	if (strcmp(v, "http1") == 0)
+		u->protocol = UP_PROTO_HTTP1;
+	else if (strcmp(v, "h2") == 0)
+		u->protocol = UP_PROTO_H2;
+	else
+		conf_err(ld, ld->lineno, "unknown protocol '%s' (http1 or h2)", v);
+}
+
 /* hash_key = uri | header:NAME | cookie:NAME */
 static void
 key_hash_key(struct loader *ld, void *obj, const char *v)
@@ -733,7 +751,32 @@ upstream_finish(struct loader *ld)
 			    &ld->umeta[i], "hash_key"), "upstream '%s': "
 			    "hash_key needs balance = hash", u->name);
 		upstream_tls_finish(ld, u, &ld->umeta[i]);
+		upstream_h2_finish(ld, u, &ld->umeta[i]);
 	}
+}
+
+/*
+ * protocol = h2: the health checker speaks HTTP/1.1 only, and a pooled
+ * HTTP/2 connection carries many clients' requests, so a PROXY header
+ * (naming one client) cannot go in front of it.
+ */
+static void
+upstream_h2_finish(struct loader *ld, struct conf_upstream *u,
+    const struct meta *m)
+{
+	size_t	 k;
+
+	if (u->protocol != UP_PROTO_H2)
+		return;
+	if (u->health == HEALTH_HTTP)
+		conf_err(ld, conf_key_line(ld, SEC_UPSTREAM, m, "health_check"),
+		    "upstream '%s': HTTP health checks do not speak HTTP/2; "
+		    "use health_check = tcp with protocol = h2", u->name);
+	for (k = 0; k < u->nservers; k++)
+		if (u->servers[k].send_proxy)
+			conf_err(ld, conf_key_line(ld, SEC_UPSTREAM, m, "protocol"),
+			    "upstream '%s': protocol = h2 cannot send_proxy "
+			    "(one connection carries many clients)", u->name);
 }
 
 /* The TLS keys of an upstream: tls = on makes every server speak TLS. */

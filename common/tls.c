@@ -621,6 +621,7 @@ client_load(const struct conf_upstream *u, struct errs *e)
 	struct tls_client	*cl;
 	char			 why[256];
 	static const unsigned char alpn[] = "\x08http/1.1";
+	static const unsigned char alpn_h2[] = "\x02h2";
 
 	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
 		e->oom = 1;
@@ -639,7 +640,10 @@ client_load(const struct conf_upstream *u, struct errs *e)
 	SSL_CTX_set_mode(cl->ctx, SSL_MODE_RELEASE_BUFFERS |
 	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_read_ahead(cl->ctx, 1);
-	SSL_CTX_set_alpn_protos(cl->ctx, alpn, sizeof(alpn) - 1);
+	if (u->protocol == UP_PROTO_H2)
+		SSL_CTX_set_alpn_protos(cl->ctx, alpn_h2, sizeof(alpn_h2) - 1);
+	else
+		SSL_CTX_set_alpn_protos(cl->ctx, alpn, sizeof(alpn) - 1);
 	SSL_CTX_set_session_cache_mode(cl->ctx, SSL_SESS_CACHE_CLIENT |
 	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(cl->ctx, new_session_cb);

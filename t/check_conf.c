@@ -1142,6 +1142,18 @@ START_TEST(test_balancing_keys)
 	ck_assert_int_eq(c->upstreams[0].fail_on_5xx, 0);
 	ck_assert_int_eq(c->upstreams[1].fail_on_5xx, 1);
 	conf_free(c);
+	/* protocol = http1 | h2 (up_h2.c) */
+	c = load_ok(TAIL "[upstream g]\nserver = 10.0.0.1:80\nprotocol = h2\n"
+	    "[upstream h]\nserver = 10.0.0.1:80\nprotocol = http1\n");
+	ck_assert_int_eq(c->upstreams[0].protocol, UP_PROTO_HTTP1);
+	ck_assert_int_eq(c->upstreams[1].protocol, UP_PROTO_H2);
+	ck_assert_int_eq(c->upstreams[2].protocol, UP_PROTO_HTTP1);
+	conf_free(c);
+	expect_upstream_error("protocol = h3", "unknown protocol");
+	expect_upstream_error("health_check = GET /h\nprotocol = h2",
+	    "do not speak HTTP/2");
+	expect_upstream_error("protocol = h2\nserver = 10.0.0.2:80 send_proxy=v1",
+	    "cannot send_proxy");
 	expect_upstream_error("retries = 101", "retries");
 	expect_upstream_error("queue = -1", "queue");
 	expect_upstream_error("queue_timeout = 0", "queue_timeout");

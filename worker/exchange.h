@@ -61,7 +61,11 @@
  * from the cache as it grows is framed by chunk_frame() into r->hb
  * (r->c_chunk; HTTP/2's chunk_frame writes nothing: DATA frames are the
  * framing).  Otherwise (r->dechunk: an HTTP/1.0 or HTTP/2 client) the
- * body is plain data.  The end of the answer: fe->finish().
+ * body is plain data.  The end of the answer: fe->finish().  Trailer
+ * fields of an answer from an HTTP/2 server (protocol = h2, up_h2*.c)
+ * reach an HTTP/2 client through h2_stream_trailers(), called as the
+ * exchange gives its upstream stream back (upconn_release), before
+ * fe->finish(); an HTTP/1.1 client gets them in the chunked body.
  *
  * Backpressure.  fe->send() takes what it can now and says how much; a
  * short count means "wait": the front end has cleared c->wr_ready and

@@ -512,7 +512,9 @@ resp_read(struct client *c)
 			return STEP_NEXT;
 		}
 		if (!r->resp_started)
-			return upstream_failed(c, "connection reset", RETRY_ERROR, 0, 502);
+			return upstream_failed(c, up_h2_unsent(u) ?
+			    "HTTP/2 stream refused" : "connection reset",
+			    RETRY_ERROR, up_h2_unsent(u), 502);
 		return upstream_broke(c, "connection reset in the middle of "
 		    "the response");
 	}

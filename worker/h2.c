@@ -355,11 +355,15 @@ h2_detect(struct client *c)
 		yes = tls_conn_alpn_h2(c->tls);
 	else {
 		n = recv(c->io.fd, buf, sizeof(buf), MSG_PEEK);
-		if (n <= 0)
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
 			return 0;	/* h1's read sees what it is */
-		if (memcmp(buf, preface, n) != 0)
+		/*
+		 * Nothing yet: wait here, not in h1's read, which would take
+		 * a preface arriving just after this look as HTTP/1 (505).
+		 */
+		if (n > 0 && memcmp(buf, preface, n) != 0)
 			return 0;
-		if ((size_t)n < sizeof(buf)) {
+		if (n == -1 || (size_t)n < sizeof(buf)) {
 			c->rd_ready = 0;
 			c->wait = W_HEAD;
 			if (c->fixed_deadline == 0)

@@ -58,6 +58,9 @@ struct h2_stream {
 	uint32_t		 rh_len;
 	char			*ob;
 	uint32_t		 ob_pos, ob_end;
+	/* Trailer fields to end the answer with (h2_stream_trailers). */
+	char			*tr;
+	size_t			 tr_len;
 };
 
 struct h2_conn {

@@ -81,6 +81,7 @@ h2_stream_free(struct h2_stream *s)
 	buf_put(s->rb);
 	buf_put(s->rh);
 	buf_put(s->ob);
+	free(s->tr);
 	free(s);
 }
 
@@ -490,6 +491,57 @@ hop_field(const char *n, size_t len)
 	return 0;
 }
 
+/*
+ * The answer's trailer fields, from an HTTP/2 server (up_h2.c): kept
+ * until the last DATA, then sent as a trailing HEADERS frame
+ * (grpc-status, grpc-message).  Field lines "name: value\r\n".
+ */
+void
+h2_stream_trailers(struct client *c, const char *p, size_t n)
+{
+	struct h2_stream	*s = c->h2s;
+
+	if (s == NULL || s->nobody || n == 0 || s->tr != NULL ||
+	    (s->tr = malloc(n)) == NULL)
+		return;
+	memcpy(s->tr, p, n);
+	s->tr_len = n;
+}
+
+/* Submit the kept trailers.  0, or -1 (the stream then just ends). */
+static int
+trailers_submit(struct h2_stream *s)
+{
+	nghttp2_nv	 tnv[64];
+	size_t		 k = 0, nl, j;
+	char		*p = s->tr, *e = s->tr + s->tr_len, *colon, *eol;
+	int		 rc;
+
+	while (p < e && k < sizeof(tnv) / sizeof(tnv[0])) {
+		if ((eol = memmem(p, (size_t)(e - p), "\r\n", 2)) == NULL ||
+		    (colon = memchr(p, ':', (size_t)(eol - p))) == NULL)
+			break;
+		nl = (size_t)(colon - p);
+		for (j = 0; j < nl; j++)
+			p[j] = (char)tolower((unsigned char)p[j]);
+		colon++;
+		while (colon < eol && (*colon == ' ' || *colon == '\t'))
+			colon++;
+		if (!hop_field(p, nl)) {
+			tnv[k].name = (uint8_t *)p;
+			tnv[k].namelen = nl;
+			tnv[k].value = (uint8_t *)colon;
+			tnv[k].valuelen = (size_t)(eol - colon);
+			tnv[k++].flags = NGHTTP2_NV_FLAG_NONE;
+		}
+		p = eol + 2;
+	}
+	rc = k > 0 ? nghttp2_submit_trailer(s->conn->s, s->id, tnv, k) : -1;
+	free(s->tr);
+	s->tr = NULL;
+	return rc == 0 ? 0 : -1;
+}
+
 /* The session asks for the answer's next DATA bytes. */
 static ssize_t
 h2_source(nghttp2_session *ss, int32_t id, uint8_t *buf, size_t len,
@@ -511,8 +563,11 @@ h2_source(nghttp2_session *ss, int32_t id, uint8_t *buf, size_t len,
 	}
 	if (s->ob_pos == s->ob_end) {
 		s->ob_pos = s->ob_end = 0;
-		if (s->out_eof)
+		if (s->out_eof) {
 			*flags |= NGHTTP2_DATA_FLAG_EOF;
+			if (s->tr != NULL && trailers_submit(s) == 0)
+				*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		}
 		else if (n == 0) {
 			s->deferred = 1;
 			return NGHTTP2_ERR_DEFERRED;

@@ -176,6 +176,7 @@ proxy_fini(void)
 		for (s = upstreams[i].servers; s < upstreams[i].servers + upstreams[i].n; s++) {
 			while (s->idle != NULL)
 				upconn_close(s->idle);
+			up_h2_server_fini(s);
 			tls_session_free(&s->tls_session);
 		}
 		free(upstreams[i].servers);
@@ -194,6 +195,7 @@ proxy_fini(void)
 	free(fwdbuf);
 	fwdbuf = NULL;
 	free(hdrs3);
+	up_h2_fini();
 	hdrs3 = NULL;
 	proxy_recycle();
 	while ((u = free_upconns) != NULL) {

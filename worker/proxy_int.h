@@ -158,6 +158,19 @@ struct client;
 struct h2_conn;
 struct h2_stream;
 const char	*h2_subject(const struct client *c);	/* h2_stream.c */
+void	 h2_stream_trailers(struct client *c, const char *p, size_t n);
+struct upconn;
+/* HTTP/2 to the servers (up_h2.c): an upconn with h2s is a stream. */
+struct upconn	*up_h2_get(struct server_rt *s, const struct client *c);
+ssize_t	 up_h2_read(struct upconn *u, void *buf, size_t len);
+ssize_t	 up_h2_writev(struct upconn *u, const struct iovec *iov, int niov);
+void	 up_h2_close(struct upconn *u);
+int	 up_h2_unsent(const struct upconn *u);
+const char	*up_h2_trailers(const struct upconn *u, size_t *len);
+void	 up_h2_server_fini(struct server_rt *s);
+void	 up_h2_fini(void);
+/* gRPC (grpc.c): whether the request is a gRPC call (application/grpc). */
+int	 grpc_request(const struct req *r);
 
 struct upconn {
 	struct ev_io		 io;
@@ -172,6 +185,7 @@ struct upconn {
 	/* send_proxy: the PROXY header still to go out before anything. */
 	unsigned char		*pp;
 	uint16_t		 pp_len;
+	struct up_h2s		*h2s;		/* protocol = h2: a stream, no socket */
 };
 
 struct server_rt {
@@ -182,6 +196,7 @@ struct server_rt {
 	struct tls_session	*tls_session;	/* opaque (worker/tls.h): the last
 						   TLS session, for resumption */
 	uint32_t		 gen;		/* DNS slot: of conf->addr */
+	struct up_h2		*h2;		/* protocol = h2: its connections */
 };
 
 struct upstream_rt {
@@ -502,6 +517,7 @@ void	 head_tail(struct strbuf *b, struct req *r, int64_t length);
 void	 h1_status_line(struct strbuf *b, int status, const char *reason, size_t reason_len);
 const char *	http_date(void);
 enum step	 local_answer(struct client *c, int status, int close_after);
+enum step	 grpc_answer(struct client *c, int status, int close_after);
 enum step	 step_local(struct client *c);
 enum step	 step_linger(struct client *c);
 void	 linger_start(struct client *c);
@@ -689,6 +705,8 @@ up_read(struct upconn *u, void *buf, size_t len)
 {
 	ssize_t	 n;
 
+	if (u->h2s != NULL)
+		return up_h2_read(u, buf, len);
 	if (u->tls == NULL)
 		return read(u->io.fd, buf, len);
 	n = tls_conn_read(u->tls, buf, len);
@@ -700,6 +718,8 @@ up_read(struct upconn *u, void *buf, size_t len)
 static inline ssize_t
 up_writev(struct upconn *u, const struct iovec *iov, int niov)
 {
+	if (u->h2s != NULL)
+		return up_h2_writev(u, iov, niov);
 	if (u->pp != NULL && upconn_send_pp(u) == -1)
 		return -1;
 	if (u->tls == NULL)

@@ -100,6 +100,12 @@ local_answer(struct client *c, int status, int close_after)
 	if (r->c_stale && (status == 500 || (status >= 502 && status <= 504)) &&
 	    cache_stale_ok(c) && cache_serve_stale(c, status) == STEP_ANSWERED)
 		return STEP_ANSWERED;	/* stale-if-error */
+	if (r->parsed && grpc_request(r)) {
+		enum step	 st = grpc_answer(c, status, close_after);
+
+		if (st != STEP_NEXT)
+			return st;	/* gRPC's status fields (grpc.c) */
+	}
 	if (close_after)
 		r->keep_alive = 0;
 	r->status = status;

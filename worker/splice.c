@@ -63,7 +63,7 @@ splice_wanted(const struct client *c, const struct req *r)
 	    r->resp_eof || r->resp_done)
 		return 0;
 	if (r->fe != &h1_ops || client_https(c) || r->up == NULL ||
-	    r->up->tls != NULL)
+	    r->up->tls != NULL || r->up->h2s != NULL)
 		return 0;
 	if (r->c_store || r->c_ahead || r->c_chunk || cache_writing(&r->cw))
 		return 0;

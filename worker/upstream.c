@@ -172,6 +172,8 @@ upconn_get(struct server_rt *s, const struct client *c)
 	struct upconn	*u;
 	int		 fd;
 
+	if (s->up->conf->protocol == UP_PROTO_H2)
+		return up_h2_get(s, c);		/* a stream (up_h2.c) */
 	if (upslot_sync(s) == -1)	/* a DNS slot: its address now */
 		return NULL;
 	if ((u = s->idle) != NULL) {
@@ -230,6 +232,10 @@ upconn_get(struct server_rt *s, const struct client *c)
 void
 upconn_close(struct upconn *u)
 {
+	if (u->h2s != NULL) {
+		up_h2_close(u);
+		return;
+	}
 	if (u->owner == NULL && u->srv != NULL) {
 		/* In the pool: unlink. */
 		if (u->prev != NULL)
@@ -279,6 +285,17 @@ upconn_release(struct client *c)
 		return;
 	r->up = NULL;
 	s = u->srv;
+	if (u->h2s != NULL) {
+		const char	*tr;
+		size_t		 tl;
+
+		/* An HTTP/2 client gets the server's trailers (grpc-status). */
+		if (r->resp_done && c->h2s != NULL &&
+		    (tr = up_h2_trailers(u, &tl)) != NULL)
+			h2_stream_trailers(c, tr, tl);
+		up_h2_close(u);
+		return;
+	}
 	if (u->rd_ready && !u->rdhup) {
 		/* Bytes or a FIN may be waiting: a pooled one must hold neither. */
 		char	 b;
@@ -608,7 +625,8 @@ upstream_failed(struct client *c, const char *why, unsigned kind, int nothing_se
 	 * server's failure: an idempotent request goes again on a fresh
 	 * connection to the same server, whatever retry_on says.
 	 */
-	if (reused && kind == RETRY_ERROR && r->replayable && retry_idempotent(r->method))
+	if (reused && kind == RETRY_ERROR && r->replayable &&
+	    (retry_idempotent(r->method) || nothing_sent))
 		return request_retry(c, 1, status);
 	if (retry_allowed(r, kind, nothing_sent)) {
 		r->retried++;
