@@ -278,7 +278,7 @@ h2_start(struct client *c)
 {
 	struct h2_conn	*h;
 	nghttp2_option	*opt;
-	nghttp2_settings_entry	 set[3];
+	nghttp2_settings_entry	 set[4];
 	int		 rc;
 	int64_t		 win;
 
@@ -306,10 +306,13 @@ h2_start(struct client *c)
 	set[1].value = (uint32_t)bufsize;
 	set[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
 	set[2].value = (uint32_t)conf->g.http2_max_header_list_size;
+	/* Extended CONNECT, for WebSocket (RFC 8441, h2_tunnel.c). */
+	set[3].settings_id = NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL;
+	set[3].value = 1;
 	win = (int64_t)bufsize * conf->g.http2_max_concurrent_streams;
 	if (win > NGHTTP2_MAX_WINDOW_SIZE)
 		win = NGHTTP2_MAX_WINDOW_SIZE;
-	if (nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, set, 3) != 0 ||
+	if (nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, set, 4) != 0 ||
 	    nghttp2_session_set_local_window_size(h->s, NGHTTP2_FLAG_NONE, 0,
 	    (int32_t)win) != 0) {
 		nghttp2_session_del(h->s);

@@ -22,6 +22,8 @@
 
 struct client;
 struct h2_conn;
+struct http_response;
+struct strbuf;
 
 /* CONTINUATION frames after one HEADERS frame before it is a flood. */
 #define H2_MAX_CONTINUATIONS	8
@@ -37,9 +39,13 @@ struct h2_stream {
 	uint32_t		 hd_len, fb_len;
 	uint32_t		 m_off, m_len, p_off, p_len, a_off, a_len;
 	uint32_t		 h_off, h_len, k_off, k_len;
+	uint32_t		 x_off, x_len;	/* :protocol (RFC 8441) */
+	char			 wskey[25];	/* Sec-WebSocket-Key sent upstream */
 	uint32_t		 list;		/* header list size (RFC 9113 6.5.2) */
 	int			 bad;		/* answer with this status instead */
 	unsigned		 has_cl:1, has_host:1, has_auth:1, has_cookie:1;
+	unsigned		 has_proto:1;	/* extended CONNECT (RFC 8441) */
+	unsigned		 tunnel:1;	/* ... answered: a byte tunnel now */
 	unsigned		 in_eof:1;	/* END_STREAM came */
 	unsigned		 run:1;		/* the carrier has something to do */
 	unsigned		 done:1;	/* the exchange finished its answer */
@@ -102,5 +108,13 @@ void		 h2_stream_wake(struct h2_stream *s, int rd, int wr);
 enum step	 h2_stream_start(struct client *c);
 void		 h2_carrier_closed(struct client *c);
 const char	*h2_subject(const struct client *c);
+
+/* h2_tunnel.c: extended CONNECT (RFC 8441) */
+int		 h2_tunnel_head(struct h2_stream *s, struct strbuf *sb);
+int		 h2_tunnel_accept_ok(const struct h2_stream *s,
+		    const struct http_response *rs);
+void		 h2_tunnel_begin(struct client *c);
+ssize_t		 h2_tunnel_read(struct client *c, void *buf, size_t len);
+void		 h2_tunnel_shut(struct client *c);
 
 #endif /* PORTICO_H2_H */

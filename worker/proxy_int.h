@@ -554,7 +554,7 @@ size_t	 accesslog_format(char *buf, size_t cap, const struct accesslog_entry *e)
 void	 access_log(struct client *c);
 enum step	 request_finish(struct client *c);
 enum step	 exchange_end(struct client *c, int keep_alive, int body_unread);
-void	 tunnel_request(struct client *c);
+int	 tunnel_request(struct client *c);
 void	 tunnel_head_end(struct strbuf *b, const struct req *r);
 enum step	 tunnel_begin(struct client *c, const struct http_response *rs);
 enum step	 step_tunnel(struct client *c);
