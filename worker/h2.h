@@ -66,8 +66,19 @@ struct h2_stream {
 	uint32_t		 ob_pos, ob_end;
 };
 
+/* The limits of a connection (conf's http2_*, worker/h2_frames.c). */
+struct h2_limits {
+	int			 max_resets;
+	int			 max_control_frames;
+	size_t			 max_header_list_size;
+	int			 max_concurrent_streams;
+	uint32_t		 window;	/* a stream's (buffer_size) */
+};
+
 struct h2_conn {
 	nghttp2_session		*s;
+	struct h2_limits	 lim;
+	const char		*ip;		/* the client's, for the log */
 	struct client		*c;		/* the connection's socket */
 	struct h2_stream	*streams;
 	int			 nstreams;
@@ -97,7 +108,11 @@ void		 h2_quit(struct client *c);
 void		 h2_conn_closed(struct client *c);
 void		 h2_kick(struct h2_conn *h);
 
-/* h2_stream.c */
+/* h2_frames.c */
+int		 h2_session_new(struct h2_conn *h);
+void		 h2_frames_recv(struct h2_conn *h, const uint8_t *p, size_t n);
+
+/* h2_stream.c (the events of h2_frames.c, with h2_stream_gone) */
 struct h2_stream *h2_stream_new(struct h2_conn *h, int32_t id);
 void		 h2_stream_free(struct h2_stream *s);
 int		 h2_stream_field(struct h2_stream *s, const uint8_t *name,
@@ -105,6 +120,7 @@ int		 h2_stream_field(struct h2_stream *s, const uint8_t *name,
 int		 h2_stream_ready(struct h2_stream *s);
 int		 h2_stream_data(struct h2_stream *s, const uint8_t *p, size_t n);
 void		 h2_stream_wake(struct h2_stream *s, int rd, int wr);
+void		 h2_stream_gone(struct h2_stream *s);
 enum step	 h2_stream_start(struct client *c);
 void		 h2_carrier_closed(struct client *c);
 const char	*h2_subject(const struct client *c);

@@ -302,6 +302,16 @@ h2_stream_wake(struct h2_stream *s, int rd, int wr)
 	h2_kick(s->conn);
 }
 
+/* nghttp2 closed the stream: its exchange ends, then the stream goes. */
+void
+h2_stream_gone(struct h2_stream *s)
+{
+	if (s->carrier != NULL)
+		client_close(s->carrier);	/* frees s (h2_carrier_closed) */
+	else
+		h2_stream_free(s);
+}
+
 /*
  * Request body bytes came.  Returns 0, or -1 when nobody takes them (the
  * caller gives their window back).
