@@ -16,8 +16,9 @@
  *                      request bodies decoded, answers written, what
  *                      follows an exchange (exchange.h: the seam)
  *   h2.c, h2_stream.c  the HTTP/2 front end: the connection's nghttp2
- *                      session and limits; each stream an exchange on a
- *                      carrier with no socket
+ *                      session (h2_frames.c: frames to stream events,
+ *                      limits); each stream an exchange on a carrier with
+ *                      no socket; h2_tunnel.c: WebSocket streams (RFC 8441)
  *   request.c          exchange_begin: the real client address (realip.c),
  *                      check the head, normalize, route, ACL
  *   httpcache.c        cache lookup, collapsed misses, PURGE/BAN
