@@ -154,7 +154,7 @@ access_log(struct client *c)
 		e.upstream_ms = (r->t_up_end ? r->t_up_end : ev_now) - r->t_up_start;
 	}
 	e.total_ms = ev_now - r->t_start;
-	e.tunnel = r->status == 101;
+	e.tunnel = r->status == 101 || r->tunnel;	/* (HTTP/2: 200) */
 	e.tunnel_in = r->t_in;
 	e.request_id = r->reqid;
 	e.traceparent = r->tp;

@@ -22,6 +22,8 @@
 
 struct client;
 struct h2_conn;
+struct http_response;
+struct strbuf;
 
 /* CONTINUATION frames after one HEADERS frame before it is a flood. */
 #define H2_MAX_CONTINUATIONS	8
@@ -37,9 +39,13 @@ struct h2_stream {
 	uint32_t		 hd_len, fb_len;
 	uint32_t		 m_off, m_len, p_off, p_len, a_off, a_len;
 	uint32_t		 h_off, h_len, k_off, k_len;
+	uint32_t		 x_off, x_len;	/* :protocol (RFC 8441) */
+	char			 wskey[25];	/* Sec-WebSocket-Key sent upstream */
 	uint32_t		 list;		/* header list size (RFC 9113 6.5.2) */
 	int			 bad;		/* answer with this status instead */
 	unsigned		 has_cl:1, has_host:1, has_auth:1, has_cookie:1;
+	unsigned		 has_proto:1;	/* extended CONNECT (RFC 8441) */
+	unsigned		 tunnel:1;	/* ... answered: a byte tunnel now */
 	unsigned		 in_eof:1;	/* END_STREAM came */
 	unsigned		 run:1;		/* the carrier has something to do */
 	unsigned		 done:1;	/* the exchange finished its answer */
@@ -63,8 +69,19 @@ struct h2_stream {
 	size_t			 tr_len;
 };
 
+/* The limits of a connection (conf's http2_*, worker/h2_frames.c). */
+struct h2_limits {
+	int			 max_resets;
+	int			 max_control_frames;
+	size_t			 max_header_list_size;
+	int			 max_concurrent_streams;
+	uint32_t		 window;	/* a stream's (buffer_size) */
+};
+
 struct h2_conn {
 	nghttp2_session		*s;
+	struct h2_limits	 lim;
+	const char		*ip;		/* the client's, for the log */
 	struct client		*c;		/* the connection's socket */
 	struct h2_stream	*streams;
 	int			 nstreams;
@@ -94,7 +111,11 @@ void		 h2_quit(struct client *c);
 void		 h2_conn_closed(struct client *c);
 void		 h2_kick(struct h2_conn *h);
 
-/* h2_stream.c */
+/* h2_frames.c */
+int		 h2_session_new(struct h2_conn *h);
+void		 h2_frames_recv(struct h2_conn *h, const uint8_t *p, size_t n);
+
+/* h2_stream.c (the events of h2_frames.c, with h2_stream_gone) */
 struct h2_stream *h2_stream_new(struct h2_conn *h, int32_t id);
 void		 h2_stream_free(struct h2_stream *s);
 int		 h2_stream_field(struct h2_stream *s, const uint8_t *name,
@@ -102,8 +123,17 @@ int		 h2_stream_field(struct h2_stream *s, const uint8_t *name,
 int		 h2_stream_ready(struct h2_stream *s);
 int		 h2_stream_data(struct h2_stream *s, const uint8_t *p, size_t n);
 void		 h2_stream_wake(struct h2_stream *s, int rd, int wr);
+void		 h2_stream_gone(struct h2_stream *s);
 enum step	 h2_stream_start(struct client *c);
 void		 h2_carrier_closed(struct client *c);
 const char	*h2_subject(const struct client *c);
+
+/* h2_tunnel.c: extended CONNECT (RFC 8441) */
+int		 h2_tunnel_head(struct h2_stream *s, struct strbuf *sb);
+int		 h2_tunnel_accept_ok(const struct h2_stream *s,
+		    const struct http_response *rs);
+void		 h2_tunnel_begin(struct client *c);
+ssize_t		 h2_tunnel_read(struct client *c, void *buf, size_t len);
+void		 h2_tunnel_shut(struct client *c);
 
 #endif /* PORTICO_H2_H */

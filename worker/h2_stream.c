@@ -127,7 +127,12 @@ h2_stream_field(struct h2_stream *s, const uint8_t *name, size_t nlen,
 		else if (is(name, nlen, ":authority")) {
 			rc = hd_add(s, value, vlen, &s->a_off, &s->a_len);
 			s->has_auth = 1;
+		} else if (is(name, nlen, ":protocol")) {
+			rc = hd_add(s, value, vlen, &s->x_off, &s->x_len);
+			s->has_proto = 1;	/* (nghttp2: on CONNECT only) */
 		}
+	} else if (s->has_proto && is(name, nlen, "sec-websocket-key")) {
+		/* Not an HTTP/2 field (RFC 8441 5): portico makes its own. */
 	} else if (is(name, nlen, "host")) {
 		rc = hd_add(s, value, vlen, &s->h_off, &s->h_len);
 		s->has_host = 1;
@@ -182,14 +187,25 @@ static size_t
 head_assemble(struct h2_stream *s, char *b)
 {
 	struct strbuf	 sb;
+	int		 connect;
 
 	strbuf_init(&sb, b, bufsize);
-	strbuf_add(&sb, s->hd + s->m_off, s->m_len);
-	strbuf_str(&sb, " ");
-	if (s->m_len == 7 && memcmp(s->hd + s->m_off, "CONNECT", 7) == 0)
-		strbuf_add(&sb, s->hd + s->a_off, s->a_len);
-	else
+	connect = s->m_len == 7 && memcmp(s->hd + s->m_off, "CONNECT", 7) == 0;
+	if (!connect)
+		s->has_proto = 0;
+	if (s->has_proto) {
+		/* Extended CONNECT: an HTTP/1.1 upgrade upstream (h2_tunnel.c). */
+		strbuf_str(&sb, "GET ");
 		strbuf_add(&sb, s->hd + s->p_off, s->p_len);
+	} else if (connect) {
+		strbuf_add(&sb, s->hd + s->m_off, s->m_len);
+		strbuf_str(&sb, " ");
+		strbuf_add(&sb, s->hd + s->a_off, s->a_len);
+	} else {
+		strbuf_add(&sb, s->hd + s->m_off, s->m_len);
+		strbuf_str(&sb, " ");
+		strbuf_add(&sb, s->hd + s->p_off, s->p_len);
+	}
 	strbuf_str(&sb, " HTTP/1.1\r\n");
 	if (s->has_auth || s->has_host) {
 		strbuf_str(&sb, "Host: ");
@@ -205,7 +221,10 @@ head_assemble(struct h2_stream *s, char *b)
 		strbuf_add(&sb, s->hd + s->k_off, s->k_len);
 		strbuf_str(&sb, "\r\n");
 	}
-	if (!s->in_eof && !s->has_cl)
+	if (s->has_proto) {
+		if (h2_tunnel_head(s, &sb) == -1)
+			return 0;
+	} else if (!s->in_eof && !s->has_cl)
 		strbuf_str(&sb, "Transfer-Encoding: chunked\r\n");
 	strbuf_str(&sb, "\r\n");
 	return sb.over ? 0 : sb.len;
@@ -285,6 +304,16 @@ h2_stream_wake(struct h2_stream *s, int rd, int wr)
 	h2_kick(s->conn);
 }
 
+/* nghttp2 closed the stream: its exchange ends, then the stream goes. */
+void
+h2_stream_gone(struct h2_stream *s)
+{
+	if (s->carrier != NULL)
+		client_close(s->carrier);	/* frees s (h2_carrier_closed) */
+	else
+		h2_stream_free(s);
+}
+
 /*
  * Request body bytes came.  Returns 0, or -1 when nobody takes them (the
  * caller gives their window back).
@@ -292,7 +321,8 @@ h2_stream_wake(struct h2_stream *s, int rd, int wr)
 int
 h2_stream_data(struct h2_stream *s, const uint8_t *p, size_t n)
 {
-	if (s->carrier == NULL || s->done || s->carrier->r == NULL)
+	if (s->carrier == NULL || (s->done && !s->tunnel) ||
+	    s->carrier->r == NULL)
 		return -1;
 	if (s->rb == NULL && (s->rb = buf_get()) == NULL)
 		return -1;

@@ -16,8 +16,9 @@
  *                      request bodies decoded, answers written, what
  *                      follows an exchange (exchange.h: the seam)
  *   h2.c, h2_stream.c  the HTTP/2 front end: the connection's nghttp2
- *                      session and limits; each stream an exchange on a
- *                      carrier with no socket
+ *                      session (h2_frames.c: frames to stream events,
+ *                      limits); each stream an exchange on a carrier with
+ *                      no socket; h2_tunnel.c: WebSocket streams (RFC 8441)
  *   request.c          exchange_begin: the real client address (realip.c),
  *                      check the head, normalize, route, ACL
  *   httpcache.c        cache lookup, collapsed misses, PURGE/BAN
@@ -581,7 +582,7 @@ size_t	 accesslog_format(char *buf, size_t cap, const struct accesslog_entry *e)
 void	 access_log(struct client *c);
 enum step	 request_finish(struct client *c);
 enum step	 exchange_end(struct client *c, int keep_alive, int body_unread);
-void	 tunnel_request(struct client *c);
+int	 tunnel_request(struct client *c);
 void	 tunnel_head_end(struct strbuf *b, const struct req *r);
 enum step	 tunnel_begin(struct client *c, const struct http_response *rs);
 enum step	 step_tunnel(struct client *c);

@@ -22,6 +22,7 @@
 #include "common/shm.h"
 #include "common/strbuf.h"
 #include "worker/event.h"
+#include "worker/h2.h"
 #include "worker/proxy_int.h"
 #include "worker/worker.h"
 
@@ -49,9 +50,10 @@ upgrade_listed(const char *list, const char *t, size_t n)
  * token of the Upgrade list that may pass is forwarded (r->upg); with
  * none the request goes on as an ordinary one without Upgrade, as a
  * server may ignore it (RFC 9110 7.8) and nginx does unless told to
- * pass it.
+ * pass it.  An HTTP/2 extended CONNECT (RFC 8441, h2_tunnel.c) is such
+ * an upgrade too, but one that cannot go on without it: -1, refused.
  */
-void
+int
 tunnel_request(struct client *c)
 {
 	struct req			*r = c->r;
@@ -60,12 +62,13 @@ tunnel_request(struct client *c)
 	const struct http_header	*h;
 	const char			*p, *e, *t;
 	size_t				 i, n;
+	int				 xc = c->h2s != NULL && c->h2s->has_proto;
 
 	r->upg = NULL;
 	r->upg_len = 0;
-	if (!rq->upgrade || rq->version != 11 || !r->req_done ||
+	if (!rq->upgrade || (rq->version != 11 && !xc) || !r->req_done ||
 	    !http_conn_lists(rq->headers, rq->nheaders, "upgrade", 7))
-		return;
+		return xc ? -1 : 0;
 	for (i = 0; i < rq->nheaders; i++) {
 		h = &rq->headers[i];
 		if (h->name_len != 7 || !http_name_eq(h, "upgrade"))
@@ -88,12 +91,18 @@ tunnel_request(struct client *c)
 			    upgrade_listed(rt->upgrade_allow, t, n)) {
 				r->upg = t;
 				r->upg_len = (uint32_t)n;
-				return;
+				return 0;
 			}
 		}
 	}
+	if (xc) {
+		log_info("client %s: HTTP/2 CONNECT :protocol not allowed on "
+		    "route %s: refused", c->ip, rt->name);
+		return -1;
+	}
 	log_info("client %s: Upgrade not allowed on route %s: forwarded "
 	    "without it", c->ip, rt->name);
+	return 0;
 }
 
 /*
@@ -137,22 +146,37 @@ tunnel_answer_ok(const struct req *r, const struct http_response *rs)
  * The backend answered 101 Switching Protocols (its head is at ub_pos):
  * pass it on with Upgrade and Connection: upgrade, and make the
  * connection a tunnel.  A 101 that was not asked for, or that names
- * another protocol, is a bad answer (502).
+ * another protocol, is a bad answer (502).  An HTTP/2 stream's
+ * extended CONNECT is answered 200 instead (RFC 8441 5), once the
+ * backend's Sec-WebSocket-Accept matches the key portico sent.
  */
 enum step
 tunnel_begin(struct client *c, const struct http_response *rs)
 {
-	struct req	*r = c->r;
-	struct strbuf	 b;
+	struct req		*r = c->r;
+	struct strbuf		 b;
+	struct http_response	 h2rs;
+	const char		*bad = NULL;
 
-	if (r->upg_len == 0 || !tunnel_answer_ok(r, rs)) {
+	if (r->upg_len == 0)
+		bad = "101 to a request without Upgrade";
+	else if (!tunnel_answer_ok(r, rs))
+		bad = "101 with another Upgrade than asked for";
+	else if (c->h2s != NULL && !h2_tunnel_accept_ok(c->h2s, rs))
+		bad = "101 with a wrong Sec-WebSocket-Accept";
+	if (bad != NULL) {
 		log_errorx("upstream %s server %s: invalid response: %s",
 		    r->upstream->conf->name,
-		    r->upstream->servers[r->server].conf->addr.text,
-		    r->upg_len == 0 ? "101 to a request without Upgrade" :
-		    "101 with another Upgrade than asked for");
+		    r->upstream->servers[r->server].conf->addr.text, bad);
 		shm_stat_inc(&worker.stats->upstream_errors);
 		return local_answer(c, 502, 1);
+	}
+	if (c->h2s != NULL) {
+		h2rs = *rs;
+		h2rs.status = 200;
+		h2rs.reason = "OK";
+		h2rs.reason_len = 2;
+		rs = &h2rs;
 	}
 	strbuf_init(&b, r->hb, bufsize);
 	/* The fields, the empty line (an interim head's end) replaced. */
@@ -163,14 +187,15 @@ tunnel_begin(struct client *c, const struct http_response *rs)
 		return local_answer(c, 502, 1);
 	}
 	b.len -= 2;
-	tunnel_head_end(&b, r);
+	if (c->h2s == NULL)
+		tunnel_head_end(&b, r);
 	strbuf_str(&b, "\r\n");
 	if (b.over)
 		return local_answer(c, 502, 1);
 	r->hb_pos = 0;
 	r->hb_end = b.len;
 	r->ub_pos += rs->head_len;
-	r->status = 101;
+	r->status = c->h2s != NULL ? 200 : 101;
 	r->resp_head = r->resp_started = r->resp_done = 1;
 	r->up_reuse = 0;
 	r->keep_alive = 0;
@@ -182,6 +207,8 @@ tunnel_begin(struct client *c, const struct http_response *rs)
 	 * until it closes (req_put), as nginx counts it.
 	 */
 	shm_stat_inc(&worker.stats->tunnels);
+	if (c->h2s != NULL)
+		h2_tunnel_begin(c);
 	c->state = CS_TUNNEL;
 	return STEP_ANSWERED;
 }
@@ -260,7 +287,10 @@ tunnel_down(struct client *c)
 	}
 	if (r->t_up_eof && !r->t_cl_shut && r->hb_pos == r->hb_end &&
 	    r->ub_pos == r->ub_end) {
-		cl_shutdown_wr(c);	/* the backend's FIN, passed on */
+		if (c->h2s != NULL)
+			h2_tunnel_shut(c);	/* END_STREAM */
+		else
+			cl_shutdown_wr(c);	/* the backend's FIN, passed on */
 		r->t_cl_shut = 1;
 		moved = 1;
 	}
@@ -306,7 +336,9 @@ tunnel_up(struct client *c)
 	if (c->in_pos == c->in_end)
 		c->in_pos = c->in_end = 0;
 	if (!r->t_cl_eof && c->rd_ready && c->in_end < bufsize) {
-		n = cl_read(c, c->in + c->in_end, bufsize - c->in_end);
+		n = c->h2s != NULL ?
+		    h2_tunnel_read(c, c->in + c->in_end, bufsize - c->in_end) :
+		    cl_read(c, c->in + c->in_end, bufsize - c->in_end);
 		if (n > 0) {
 			if ((size_t)n < bufsize - c->in_end && !c->rdhup)
 				c->rd_ready = 0;

@@ -61,8 +61,8 @@ request_start(struct client *c)
 		return st;
 	r->hsts = client_https(c) ? rt->hsts : NULL;
 	r->upstream = upstream_of(rt->upstream);
-	if (r->rq.upgrade)
-		tunnel_request(c);
+	if (r->rq.upgrade && tunnel_request(c) == -1)
+		return local_answer(c, 501, 1);	/* an HTTP/2 CONNECT */
 	if ((r->hb = buf_get()) == NULL) {
 		client_close(c);
 		return STEP_CLOSED;

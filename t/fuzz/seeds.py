@@ -7,7 +7,8 @@ rewrites t/fuzz/corpus/fuzz_http/ (requests and responses, heads and
 bodies: every shape the integration tests send or answer) and
 t/fuzz/corpus/fuzz_cachepol/ (a request head, a NUL byte, a response head)
 and t/fuzz/corpus/fuzz_uri/ (a flags byte, then a path) and
-t/fuzz/corpus/fuzz_sfdict/ (targeted cache fields, lines split at LF).
+t/fuzz/corpus/fuzz_sfdict/ (targeted cache fields, lines split at LF)
+and t/fuzz/corpus/fuzz_h2/ (a flags byte, then HTTP/2 frames).
 The files are committed; rerun this after changing the lists below.
 """
 import hashlib
@@ -229,6 +230,51 @@ acceptencs = [b"gzip", b"gzip, deflate, br", b"br;q=0.5, gzip;q=1", b"gzip;q=0, 
               b"*", b"*;q=0.1, gzip;q=0.2", b"identity", b"x-gzip", b"GZIP ; Q=0.9",
               b"gzip;q=2", b"gzip;q=0.1234", b"gzip;level=1;q=0.2", b"gzip;q=0.5\nbr;q=0.8",
               b",,, br ,", b"br;q=", b"gzip;=1", b"deflate, compress;q=0.5"]
+# fuzz_h2: a flags byte (fuzz_h2.c), then frames as h2raw.py builds
+# them after the preface, their header blocks in HPACK by hand (indexed
+# static fields and literals without indexing).
+def h2f(ftype, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", stream) + payload
+
+
+def hpack(fields):
+    out = b""
+    for n, v in fields:
+        n, v = n.encode(), v.encode()
+        out += b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
+    return out
+
+
+H2GET = [(":method", "GET"), (":scheme", "http"), (":path", "/"), (":authority", "a.test")]
+H2WS = [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
+        (":path", "/ws"), (":authority", "a.test"), ("sec-websocket-version", "13"),
+        ("sec-websocket-protocol", "chat")]
+SET = h2f(4, 0, 0, struct.pack(">HI", 3, 100) + struct.pack(">HI", 4, 65535) +
+          struct.pack(">HI", 8, 1))
+ACK = h2f(4, 1, 0)
+h2s = []
+for flags in (0, 1, 2, 4, 0x14, 0x2c):
+    h2s += [
+        bytes([flags]) + SET + ACK + h2f(1, 5, 1, b"\x82\x86\x84\x41\x06a.test"),
+        bytes([flags]) + SET + h2f(1, 5, 1, hpack(H2GET + [("cookie", "a=1"), ("cookie", "b=2")])),
+        bytes([flags]) + SET + h2f(1, 4, 1, hpack([(":method", "POST")] + H2GET[1:]))
+        + h2f(0, 0, 1, b"hello") + h2f(0, 1, 1, b"world"),
+        bytes([flags]) + SET + h2f(1, 4, 1, hpack(H2WS)) + h2f(0, 0, 1, b"\x81\x85abcd" + b"x" * 5)
+        + h2f(3, 0, 1, struct.pack(">I", 8)),
+        bytes([flags]) + SET + h2f(1, 4, 1, hpack(H2WS)) + h2f(0, 1, 1, b"bye"),
+        bytes([flags]) + SET + h2f(1, 4, 1, hpack([(":method", "CONNECT"), (":authority", "a:443")])),
+        bytes([flags]) + SET + h2f(1, 0, 1, hpack(H2GET)[:10]) + h2f(9, 0, 1, hpack(H2GET)[10:20])
+        + h2f(9, 4, 1, hpack(H2GET)[20:]),
+        bytes([flags]) + SET + h2f(1, 4, 1, hpack(H2GET)) + h2f(0, 0, 1, b"body")
+        + h2f(1, 5, 1, hpack([("x-trailer", "1")])),
+        bytes([flags]) + SET + b"".join(h2f(1, 5, i, hpack(H2GET)) + h2f(3, 0, i, struct.pack(">I", 8))
+                                        for i in range(1, 40, 2)),
+        bytes([flags]) + SET + b"".join(h2f(6, 0, 0, b"12345678") for _ in range(20)),
+        bytes([flags]) + SET + h2f(2, 0, 1, struct.pack(">IB", 0, 16)) + h2f(8, 0, 0, struct.pack(">I", 1000))
+        + h2f(7, 0, 0, struct.pack(">II", 0, 0)),
+        bytes([flags]) + SET + h2f(1, 5, 1, hpack(H2GET + [("x-big", "v" * 120)] * 40)),
+    ]
 
 n1 = write("fuzz_http", requests + responses)
 n2 = write("fuzz_cachepol", pairs)
@@ -238,6 +284,8 @@ n5 = write("fuzz_realip", realips)
 n6 = write("fuzz_proxyproto", pps)
 n7 = write("fuzz_htpasswd", htpasswds)
 n8 = write("fuzz_acceptenc", acceptencs)
+n9 = write("fuzz_h2", h2s)
 print("fuzz_http: %d seeds, fuzz_cachepol: %d seeds, fuzz_uri: %d seeds, "
       "fuzz_sfdict: %d seeds, fuzz_realip: %d seeds, fuzz_proxyproto: %d seeds, "
-      "fuzz_htpasswd: %d seeds, fuzz_acceptenc: %d seeds" % (n1, n2, n3, n4, n5, n6, n7, n8))
+      "fuzz_htpasswd: %d seeds, fuzz_acceptenc: %d seeds, fuzz_h2: %d seeds"
+      % (n1, n2, n3, n4, n5, n6, n7, n8, n9))
