@@ -231,6 +231,7 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 	add64(&dst->waf_blocked, shm_read64(&src->waf_blocked));
 	add64(&dst->waf_detected, shm_read64(&src->waf_detected));
 	add64(&dst->spliced_bytes, shm_read64(&src->spliced_bytes));
+	add64(&dst->sendfile_bytes, shm_read64(&src->sendfile_bytes));
 }
 
 void

@@ -40,11 +40,12 @@
 
 #define SHM_MAGIC	0x504f5254u	/* "PORT" */
 /* Bump on any change to the structures below: a new binary then starts empty. */
-#define SHM_VERSION	7	/* 2: reload counters, slot owners; 3: the metrics
+#define SHM_VERSION	8	/* 2: reload counters, slot owners; 3: the metrics
 				   region; 4: DNS slots in struct shm_server;
 				   5: tunnel counters in struct shm_stats;
 				   6: the limits table (common/limit.h);
-				   7: firewall counters in struct shm_stats */
+				   7: firewall counters in struct shm_stats;
+				   8: sendfile_bytes in struct shm_stats */
 #define SHM_SLOTS	1024
 #define SHM_SERVERS	1024	/* distinct upstream servers over the daemon's life */
 #define SHM_KEY_LEN	128
@@ -69,6 +70,7 @@ struct shm_stats {
 	uint64_t	 waf_blocked;	/* ... and answered with its status */
 	uint64_t	 waf_detected;	/* ... would have blocked (waf = detect) */
 	uint64_t	 spliced_bytes;	/* response body bytes moved by splice() */
+	uint64_t	 sendfile_bytes; /* cache hit body bytes sent by sendfile() */
 } __attribute__((aligned(64)));
 
 /*

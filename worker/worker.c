@@ -19,6 +19,7 @@
 #include "common/proctitle.h"
 #include "worker/alogsys.h"
 #include "worker/event.h"
+#include "worker/hitfile.h"
 #include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/worker.h"
@@ -231,6 +232,7 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 	worker.cache = cache;
 	worker.stats = &shm->slot[slot];
 	metrics_worker_start(shm, slot);
+	hitfile_init();
 	snprintf(role, sizeof(role), "worker %d", slot);
 	log_set_role(role);
 	proctitle_set("portico: worker %d", slot);
