@@ -37,7 +37,8 @@ static int	 hitfile_fd = -1;	/* the cache's memfd; -1: copies only */
 void
 hitfile_init(void)
 {
-	hitfile_fd = cache_sendfile_fd(worker.cache);
+	hitfile_fd = worker.conf->cache.sendfile ?
+	    cache_sendfile_fd(worker.cache) : -1;
 }
 
 /*

@@ -9,7 +9,7 @@
 # (sendfile_bytes unchanged) and are correct, a large range is correct;
 # a worker SIGKILLed in the middle of a sendfile hit leaves the cache
 # whole (the object is still a hit, byte-exact, and can be purged and
-# refilled).
+# refilled); with [cache] sendfile = off hits are copied.
 import hashlib
 import json
 import os
@@ -242,6 +242,16 @@ def test():
         tap.ok(all(fetch("/f/%d" % i).body == bodies["/f/%d" % i] for i in range(12)),
                "objects refilling the cache after the kill: byte-exact")
     p.stop()
+
+    with subtest_guard("sendfile = off"):
+        p = TLSPortico(upstreams={"app": [b.addr]}, routes=routes, workers=1,
+                       extra=cache_section(size="8m", max_object_size="2m", sendfile="off"),
+                       name="portico-off")
+        p.start()
+        fetch("/m1")
+        hit_ok("/m1", "sendfile = off: 1 MiB")
+        tap.is_(sent(), 0, "... nothing by sendfile")
+        p.stop()
     b.stop()
 
 
