@@ -18,6 +18,7 @@ from report import fmt, num, read_tsv  # noqa: E402
 SCEN_LABEL = {
     "1k-cache": "1k hit, keep-alive",
     "64k-cache": "64k hit, keep-alive",
+    "1m-cache": "1m hit, keep-alive",
 }
 
 

@@ -388,11 +388,16 @@ cache_wipe(struct cache *c)
 	struct cache_entry	*e;
 	uint32_t		*bk, *nx, *ow, i, st, o;
 	uint64_t		 s;
+	int			 punch = 0;
 
 	for (i = 0; i < c->nblocks; i++) {
 		e = ent(c, i);
 		s = e->seq;
 		st = e->state;
+		if (LOAD(&e->refsent)) {
+			punch = 1;
+			STORE(&e->refsent, 0);
+		}
 		STORE(&e->seq, s | 1);
 		FENCE_REL();
 		STORE(&e->next, NIL);
@@ -424,6 +429,9 @@ cache_wipe(struct cache *c)
 		c->free_block = i;
 		c->nfree++;
 	}
+	/* Some object was sent by reference: no freed page may be reused. */
+	if (punch)
+		cache_punch_free(c);
 	STORE(&c->objects, 0);
 	STORE(&c->writing, 0);
 	c->hand = 0;
@@ -502,6 +510,11 @@ cache_entry_free(struct cache *c, uint32_t i)
 	seq_begin(e);
 	if (st == E_WRITING || st == E_COMPLETE)
 		cache_unlink(c, i);
+	if (__atomic_load_n(&e->refsent, __ATOMIC_SEQ_CST)) {
+		/* Socket buffers may hold its pages: new ones for the next. */
+		cache_punch_chain(c, i, e->first, e->nblocks);
+		STORE(&e->refsent, 0);
+	}
 	cache_blocks_free(c, i, e->first, e->nblocks);
 	e->nblocks = 0;
 	if (st == E_COMPLETE)

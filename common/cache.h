@@ -191,6 +191,19 @@ int		 cache_ref_valid(struct cache *c, const struct cache_ref *ref);
  */
 int		 cache_iov(struct cache *c, struct cache_ref *ref,
 		    uint64_t off, size_t max, struct iovec *iov, int niov);
+/*
+ * Sending by reference (cache_punch.c).  cache_sendfile_fd: the memfd
+ * to sendfile(2) the region's bytes from, or -1 where that is not safe
+ * (no memfd, or shmem on huge pages); the region is mapped from its
+ * offset 0, so a byte at p in it is at file offset p - (char *)c.
+ * cache_ref_sendable: the object behind ref, which the caller has pinned
+ * and keeps pinned until the send is done, is about to be sent by
+ * reference; its blocks will be punched out of the memfd before they are
+ * reused, so that the pages the socket holds keep its bytes.  -1 when
+ * not pinned or no longer valid (copy instead).
+ */
+int		 cache_sendfile_fd(struct cache *c);
+int		 cache_ref_sendable(struct cache *c, const struct cache_ref *ref);
 /* Copy len bytes from offset off into dst; -1 if the object changed. */
 int		 cache_copy(struct cache *c, struct cache_ref *ref,
 		    uint64_t off, void *dst, size_t len);

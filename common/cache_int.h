@@ -13,6 +13,8 @@
  *   cache_read.c   the readers: pins, streaming bytes out, followers of
  *                  an object that grows
  *   cache_wake.c   waking the workers whose requests wait for an object
+ *   cache_punch.c  objects sent by reference (sendfile from the memfd):
+ *                  their blocks punched out of the memfd before reuse
  *
  * Layout of the region; every process maps it at the same address, and
  * everything inside refers to everything else by index, never pointer:
@@ -87,7 +89,7 @@
 
 #define CACHE_MAGIC	0x43414348u	/* "CACH" */
 /* Bump on any change to the layout: a new binary then starts empty. */
-#define CACHE_VERSION	4
+#define CACHE_VERSION	5	/* 5: refsent in struct cache_entry */
 #define CACHE_MIN_SIZE	((size_t)1 << 20)
 #define CACHE_PAGE	4096
 #define CACHE_BLOCK	4096		/* bytes per data block */
@@ -137,6 +139,8 @@ struct cache_entry {
 	uint64_t	 wseq;		/* seq at begin: the writer's claim */
 	uint32_t	 mseq;		/* seqlock of meta alone */
 	uint32_t	 pins;		/* readers streaming it (atomic) */
+	uint32_t	 refsent;	/* sent by reference (sendfile): punch its
+					   blocks before they are freed (atomic) */
 	uint64_t	 waiters;	/* slots (bit slot % CACHE_WAKE_FDS) with a
 					   request waiting for it whole (atomic) */
 	uint64_t	 gwaiters;	/* ... with a follower waiting for more */
@@ -327,6 +331,9 @@ int		 cache_wake_attach(struct cache *, char *, size_t);
 void		 cache_wake_take(struct cache *, struct cache_entry *);
 void		 cache_wake_now(struct cache *, struct cache_entry *, int);
 void		 cache_wake_groups(struct cache *, uint64_t);
+/* cache_punch.c */
+void		 cache_punch_chain(struct cache *, uint32_t, uint32_t, uint32_t);
+void		 cache_punch_free(struct cache *);
 /* cache_read.c */
 void		 cache_unpin_entry(struct cache *, uint32_t, int);
 void		 cache_pinned_sub(struct cache *, uint64_t);

@@ -433,6 +433,7 @@ struct conf_cache {
 	struct conf_cidr	*purge_allow;		/* who may PURGE/BAN; loopback */
 	size_t			 npurge_allow;
 	enum cache_unsafe	 invalidate_unsafe;	/* who invalidates by an unsafe method */
+	int			 sendfile;		/* large hits by sendfile(), on */
 };
 
 struct conf_global {

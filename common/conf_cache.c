@@ -1,7 +1,8 @@
 /*
  * conf_cache.c: the [cache] section: the shared-memory region every
  * caching route stores into (size, object limits, heuristics) and who may
- * remove objects from it (purge_allow, invalidate_unsafe).
+ * remove objects from it (purge_allow, invalidate_unsafe), and whether
+ * large hits go by sendfile.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -33,6 +34,7 @@ static const struct key cache_keys[] = {
 	{ "heuristic_percent", K_INT, C(heuristic_percent), 0, 100, 0, NULL, NULL },
 	{ "purge_allow", K_FUNC, 0, 0, 0, 1, key_purge_allow, NULL },
 	{ "invalidate_unsafe", K_FUNC, 0, 0, 0, 0, key_invalidate_unsafe, NULL },
+	{ "sendfile", K_ONOFF, C(sendfile), 0, 0, 0, NULL, NULL },
 };
 
 _Static_assert(NKEYS(cache_keys) <= MAX_KEYS, "raise MAX_KEYS");
@@ -51,6 +53,7 @@ conf_cache_defaults(struct conf_cache *c)
 	c->lock_timeout_ms = 5 * 1000;
 	c->heuristic_max_ms = 24 * 3600 * 1000;
 	c->heuristic_percent = 10;
+	c->sendfile = 1;
 }
 
 void

@@ -234,6 +234,7 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 	add64(&dst->compressed, shm_read64(&src->compressed));
 	add64(&dst->compress_in, shm_read64(&src->compress_in));
 	add64(&dst->compress_out, shm_read64(&src->compress_out));
+	add64(&dst->sendfile_bytes, shm_read64(&src->sendfile_bytes));
 }
 
 void

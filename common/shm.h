@@ -45,7 +45,8 @@
 				   5: tunnel counters in struct shm_stats;
 				   6: the limits table (common/limit.h);
 				   7: firewall counters in struct shm_stats;
-				   8: compression counters in struct shm_stats */
+				   8: compression counters and sendfile_bytes in
+				      struct shm_stats */
 #define SHM_SLOTS	1024
 #define SHM_SERVERS	1024	/* distinct upstream servers over the daemon's life */
 #define SHM_KEY_LEN	128
@@ -73,6 +74,7 @@ struct shm_stats {
 	uint64_t	 compressed;	/* answers compressed (worker/compress.c) */
 	uint64_t	 compress_in;	/* ... body bytes into the encoders */
 	uint64_t	 compress_out;	/* ... and out of them */
+	uint64_t	 sendfile_bytes; /* cache hit body bytes sent by sendfile() */
 } __attribute__((aligned(64)));
 
 /*

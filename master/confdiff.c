@@ -624,6 +624,7 @@ diff_cache(struct confdiff *d, const struct conf *o, const struct conf *n)
 	    o->cache.heuristic_max_ms != n->cache.heuristic_max_ms ||
 	    o->cache.heuristic_percent != n->cache.heuristic_percent ||
 	    o->cache.invalidate_unsafe != n->cache.invalidate_unsafe ||
+	    o->cache.sendfile != n->cache.sendfile ||
 	    cidrs_differ(o->cache.purge_allow, o->cache.npurge_allow,
 	    n->cache.purge_allow, n->cache.npurge_allow)) &&
 	    confdiff_add(d, "cache settings changed") == -1)

@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -739,6 +741,55 @@ START_TEST(test_pins)
 	ck_assert_uint_eq(st.objects, cache_purge_prefix(c, "", 0));
 	cache_get_stats(c, &st);
 	ck_assert_uint_eq(st.used, 0);
+	cache_destroy(c);
+}
+END_TEST
+
+/*
+ * An object sent by reference keeps its bytes in the pipe (or socket)
+ * that holds its pages, after it was purged and every block refilled:
+ * its blocks were punched out of the memfd before reuse.
+ */
+START_TEST(test_sendfile_punch)
+{
+	struct cache		*c = cache_create(2 * MiB);
+	struct cache_ref	 r;
+	struct cache_meta	 m;
+	struct iovec		 iov[4];
+	unsigned char		 want[16384], got[16384];
+	char			 key[32];
+	loff_t			 off;
+	ssize_t			 n;
+	int			 pp[2], fd, i;
+
+	ck_assert_ptr_nonnull(c);
+	fd = cache_memfd(c);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pipe(pp), 0);
+	ck_assert_int_eq(store(c, "/sf", "", 40000, 7, 4096, 1), 0);
+	ck_assert_int_eq(find(c, "/sf", "", &r, &m), CACHE_FOUND);
+	/* Only a pinned reference may be sent so. */
+	ck_assert_int_eq(cache_ref_sendable(c, &r), -1);
+	ck_assert_int_eq(cache_pin(c, &r, 2), 0);
+	ck_assert_int_eq(cache_ref_sendable(c, &r), 0);
+	ck_assert_int_ge(cache_iov(c, &r, r.head_len, sizeof(want), iov, 4), 1);
+	off = (loff_t)((char *)iov[0].iov_base - (char *)c);
+	n = splice(fd, &off, pp[1], NULL, iov[0].iov_len, 0);
+	ck_assert_int_gt(n, 0);
+	memcpy(want, iov[0].iov_base, (size_t)n);
+	/* Purged, freed at the unpin, every block refilled. */
+	ck_assert_int_eq(cache_purge(c, "/sf", 3), 1);
+	cache_unpin(c, &r, 2);
+	ck_assert(!cache_ref_valid(c, &r));
+	for (i = 0; i < 300; i++) {
+		snprintf(key, sizeof(key), "/fill/%d", i);
+		ck_assert_int_eq(store(c, key, "", 8000, 1000 + i, 8192, 1), 0);
+	}
+	ck_assert_int_ne(memcmp(iov[0].iov_base, want, (size_t)n), 0);
+	ck_assert_int_eq(read(pp[0], got, (size_t)n), n);
+	ck_assert_int_eq(memcmp(got, want, (size_t)n), 0);
+	close(pp[0]);
+	close(pp[1]);
 	cache_destroy(c);
 }
 END_TEST
@@ -1744,6 +1795,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_vary);
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_pins);
+	tcase_add_test(tc, test_sendfile_punch);
 	tcase_add_test(tc, test_variant_cap);
 	tcase_add_test(tc, test_update_meta);
 	tcase_add_test(tc, test_max_body);

@@ -32,6 +32,7 @@
 #include "worker/cachepol.h"
 #include "worker/compress.h"
 #include "worker/event.h"
+#include "worker/hitfile.h"
 #include "worker/proxy.h"
 #include "worker/proxy_int.h"
 #include "worker/reqid.h"
@@ -291,6 +292,7 @@ cache_hit(struct client *c, const struct http_request *rq)
 	compress_head_len(r, (size_t)len);
 	if (cache_hit_body(r, &hp) == -1)
 		goto fail;
+	r->c_sf = hitfile_wanted(c, r);
 	r->status = hp.status;
 	r->resp_head = 1;
 	r->c_hit = 1;
@@ -392,6 +394,18 @@ step_cache(struct client *c)
 		if (!c->wr_ready) {
 			c->wait = W_CL_WRITE;
 			return STEP_WAIT;
+		}
+		if (r->c_sf) {
+			/* By reference, from the cache's memfd (hitfile.c). */
+			switch (hitfile_send(c)) {
+			case -1:
+				client_close(c);
+				return STEP_CLOSED;
+			case -2:
+				goto changed;
+			default:
+				continue;
+			}
 		}
 		if (r->c_chunk && r->ck_left == 0 && !r->c_last) {
 			if (r->coff < r->cend && r->coff < avail) {

@@ -313,6 +313,7 @@ struct req {
 	unsigned		 c_store:1;	/* the response body goes into cw */
 	unsigned		 c_invalidate:1; /* unsafe method: purge on success */
 	unsigned		 c_hit:1;	/* answered from the cache */
+	unsigned		 c_sf:1;	/* ... its body by sendfile (hitfile.c) */
 	unsigned		 c_nobody:1;	/* hit without a body (HEAD, 304) */
 	unsigned		 c_ahead:1;	/* storing at the backend's pace: the
 						   client is sent the object (cref) */

@@ -234,6 +234,9 @@ status_prom_totals(struct strbuf *b, const struct shm_stats *tot)
 	    "portico_compress_bytes_total{direction=\"out\"} %llu\n",
 	    (unsigned long long)tot->compress_in,
 	    (unsigned long long)tot->compress_out);
+	prom_one(b, "portico_sendfile_bytes_total", "counter",
+	    "Cache hit body bytes sent by sendfile() from the cache's memfd.",
+	    tot->sendfile_bytes);
 	if (worker.cache == NULL)
 		return;
 	cache_get_stats(worker.cache, &cs);
@@ -287,8 +290,9 @@ status_json_totals(struct strbuf *b, const struct shm_stats *tot)
 	    (unsigned long long)tot->waf_inspected,
 	    (unsigned long long)tot->waf_blocked,
 	    (unsigned long long)tot->waf_detected);
-	strbuf_fmt(b, "\"spliced_bytes\":%llu,",
-	    (unsigned long long)tot->spliced_bytes);
+	strbuf_fmt(b, "\"spliced_bytes\":%llu,\"sendfile_bytes\":%llu,",
+	    (unsigned long long)tot->spliced_bytes,
+	    (unsigned long long)tot->sendfile_bytes);
 	strbuf_fmt(b, "\"compress\":{\"answers\":%llu,\"bytes_in\":%llu,"
 	    "\"bytes_out\":%llu},",
 	    (unsigned long long)tot->compressed,

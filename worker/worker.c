@@ -20,6 +20,7 @@
 #include "worker/alogsys.h"
 #include "worker/authq.h"
 #include "worker/event.h"
+#include "worker/hitfile.h"
 #include "worker/metrics.h"
 #include "worker/proxy.h"
 #include "worker/worker.h"
@@ -232,6 +233,7 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 	worker.cache = cache;
 	worker.stats = &shm->slot[slot];
 	metrics_worker_start(shm, slot);
+	hitfile_init();
 	snprintf(role, sizeof(role), "worker %d", slot);
 	log_set_role(role);
 	proctitle_set("portico: worker %d", slot);
