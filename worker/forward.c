@@ -80,7 +80,8 @@ step_body(struct client *c)
 			if (bodybuf_append(&r->body, conf->g.client_body_temp_path,
 			    conf->g.client_body_buffer_size, p, n) == -1) {
 				log_warn("client %s: request body to a temporary file in %s",
-				    c->ip, conf->g.client_body_temp_path);
+				    client_ip(c),
+				        conf->g.client_body_temp_path);
 				return local_answer(c, 500, 1);
 			}
 		}
@@ -169,7 +170,7 @@ body_fill(struct client *c)
 			got = bodybuf_read(&r->body, r->body_off,
 			    r->bb + r->bb_end + hl, n);
 			if (got != (ssize_t)n) {
-				log_warn("client %s: reading the request body back", c->ip);
+				log_warn("client %s: reading the request body back", client_ip(c));
 				return 500;
 			}
 			r->body_off += n;

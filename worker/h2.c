@@ -241,7 +241,7 @@ on_frame_send(nghttp2_session *ss, const nghttp2_frame *f, void *arg)
 	(void)ss;
 	if (f->hd.type == NGHTTP2_GOAWAY &&
 	    f->goaway.error_code != NGHTTP2_NO_ERROR)
-		log_info("client %s: HTTP/2: %s: GOAWAY %s", h->c->ip,
+		log_info("client %s: HTTP/2: %s: GOAWAY %s", client_ip(h->c),
 		    h->why != NULL ? h->why : "protocol error",
 		    nghttp2_http2_strerror(f->goaway.error_code));
 	return 0;
@@ -463,7 +463,8 @@ h2_write(struct h2_conn *h)
 			if (h->pend_n == 0) {
 				n = nghttp2_session_mem_send(h->s, &h->pend);
 				if (n < 0) {
-					log_info("client %s: HTTP/2: %s", c->ip,
+					log_info("client %s: HTTP/2: %s",
+					    client_ip(c),
 					    nghttp2_strerror((int)n));
 					client_close(c);
 					return -1;
@@ -573,7 +574,7 @@ h2_timeout(struct client *c)
 	if (h->kick)
 		return STEP_NEXT;
 	if (h->wb != NULL && h->wdl != 0 && ev_now >= h->wdl) {
-		log_info("client %s: send timed out", c->ip);
+		log_info("client %s: send timed out", client_ip(c));
 		client_close(c);
 		return STEP_CLOSED;
 	}

@@ -439,9 +439,10 @@ build_request_head(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
 	struct strbuf		 b;
-	char			 hop[sizeof(c->ip)];
-	struct fwd_peer		 peer = { c->ip, c->ls->conf->tls != NULL,
-	    client_cert_subject(c), client_peer(c, hop, sizeof(hop)),
+	char			 hop[CLIENT_IP_MAX];
+	struct fwd_peer		 peer = { client_ip(c),
+	    c->ls->conf->tls != NULL, client_cert_subject(c),
+	    r->ip_real ? client_peer(c, hop, sizeof(hop)) : NULL,
 	    c->ls->conf->ntrusted > 0 || conf->g.ntrusted > 0 };
 
 	strbuf_init(&b, r->hb, bufsize);
