@@ -347,8 +347,7 @@ parse_fields(struct head *h, size_t p)
 			return herr(h, h->big, "too many header fields");
 
 		ns = p;
-		while (p < end && http_tchar[b[p]])
-			p++;
+		p = scan_class(http_tchar, b, p, end);
 		if (p == end)
 			return head_stop(h, p);
 		if (b[p] != ':') {
