@@ -264,8 +264,8 @@ note_te(struct head *h, const char *v, size_t n)
 static void
 note_field(struct head *h, const struct http_header *f)
 {
-	const char	*n = f->name, *v = f->value;
-	size_t		 vl = f->value_len;
+	const char	*n = f->name, *v = f->value, *t;
+	size_t		 vl = f->value_len, pos, tl;
 	int64_t		 cl;
 
 	switch (f->name_len) {
@@ -294,10 +294,13 @@ note_field(struct head *h, const struct http_header *f)
 	case 10:
 		if (!http_lc_eq(n, "connection", 10))
 			break;
-		if (http_token_has(v, vl, "close"))
-			h->conn_close = 1;
-		if (http_token_has(v, vl, "keep-alive"))
-			h->conn_keep_alive = 1;
+		/* One walk for both options. */
+		pos = 0;
+		while (http_token_next(v, vl, &pos, &t, &tl))
+			if (tl == 5 && http_lc_eq(t, "close", 5))
+				h->conn_close = 1;
+			else if (tl == 10 && http_lc_eq(t, "keep-alive", 10))
+				h->conn_keep_alive = 1;
 		break;
 	case 14:
 		if (!http_lc_eq(n, "content-length", 14))
@@ -347,8 +350,7 @@ parse_fields(struct head *h, size_t p)
 			return herr(h, h->big, "too many header fields");
 
 		ns = p;
-		while (p < end && http_tchar[b[p]])
-			p++;
+		p = scan_class(http_tchar, b, p, end);
 		if (p == end)
 			return head_stop(h, p);
 		if (b[p] != ':') {

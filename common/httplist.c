@@ -228,7 +228,7 @@ http_conn_next(const struct http_header *h, size_t n,
 {
 	for (; it->field < n; it->field++, it->pos = 0) {
 		if (h[it->field].name_len != 10 ||
-		    !http_name_eq(&h[it->field], "connection"))
+		    !http_lc_eq(h[it->field].name, "connection", 10))
 			continue;
 		if (http_token_next(h[it->field].value, h[it->field].value_len,
 		    &it->pos, tp, tl))

@@ -57,14 +57,28 @@ strbuf_lower(struct strbuf *b, const char *s, size_t n)
 void
 strbuf_num(struct strbuf *b, int64_t v)
 {
+	/* Two digits a division: every head has a status and a length. */
+	static const char digits2[] =
+	    "00010203040506070809101112131415161718192021222324252627282930"
+	    "31323334353637383940414243444546474849505152535455565758596061"
+	    "62636465666768697071727374757677787980818283848586878889909192"
+	    "93949596979899";
 	char		 d[24];
 	size_t		 n = sizeof(d);
 	uint64_t	 u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	unsigned	 k;
 
-	do {
-		d[--n] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u > 0);
+	while (u >= 100) {
+		k = (unsigned)(u % 100) * 2;
+		u /= 100;
+		n -= 2;
+		memcpy(d + n, digits2 + k, 2);
+	}
+	if (u >= 10) {
+		n -= 2;
+		memcpy(d + n, digits2 + u * 2, 2);
+	} else
+		d[--n] = (char)('0' + u);
 	if (v < 0)
 		d[--n] = '-';
 	strbuf_add(b, d + n, sizeof(d) - n);

@@ -13,6 +13,7 @@
 #include "config.h"
 #endif
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,7 +216,8 @@ run(struct proxy_listener *ls, const char *head)
 	c->ls = ls;
 	c->wr_ready = c->rd_ready = 1;
 	c->timer.idx = -1;
-	snprintf(c->ip, sizeof(c->ip), "192.0.2.7");
+	c->peer_af = AF_INET;
+	ck_assert_int_eq(inet_pton(AF_INET, "192.0.2.7", c->peer_addr), 1);
 	ck_assert_ptr_nonnull(c->in = buf_get());
 	memcpy(c->in, head, n);
 	c->in_end = n;

@@ -281,7 +281,7 @@ key_of(const char *keys, const char *ip, const char *head, uint32_t *h)
 	r->upstream = &ups;
 	r->keyed = 1;
 	c->r = r;
-	snprintf(c->ip, sizeof(c->ip), "%s", ip);
+	snprintf(r->ip, sizeof(r->ip), "%s", ip);
 	memset(&rq, 0, sizeof(rq));
 	ck_assert_int_eq(http_parse_request(head, strlen(head), &lim, &rq,
 	    fields), HTTP_PARSE_OK);

@@ -140,7 +140,7 @@ access_log(struct client *c)
 		return;
 	if (accesslog_vars(c))
 		return;		/* access_log_format (varsrc.c) */
-	e.ip = c->ip;
+	e.ip = client_ip(c);
 	e.wall = r->wall_start;
 	e.line = r->line;
 	e.status = r->status;

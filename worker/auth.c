@@ -257,7 +257,7 @@ auth_refuse(struct client *c, enum auth_result res)
 
 	if (ratelimit_ok(res == AUTH_BUSY ? &rl_busy : &rl, &skipped))
 		log_info("client %s: %s on route %s%s%s%s; %lu more since "
-		    "the last message", c->ip, res == AUTH_BUSY ?
+		    "the last message", client_ip(c), res == AUTH_BUSY ?
 		    "authentication busy (hashing queue full or timed out)" :
 		    "authentication failed", r->route->name,
 		    user[0] != '\0' ? " (user '" : "", user,
@@ -301,7 +301,7 @@ auth_step(struct client *c)
 	/* Gone while it waited (a FIN from a keep-alive client, a reset). */
 	if (c->rdhup && r->client_ka) {
 		log_info("client %s closed the connection while its password "
-		    "was checked", c->ip);
+		    "was checked", client_ip(c));
 		r->status = 499;
 		client_close(c);
 		return STEP_CLOSED;

@@ -61,7 +61,7 @@ req_get(void)
 		return NULL;
 	memset(r, 0, offsetof(struct req, line));
 	r->line[0] = r->referer[0] = r->agent[0] = '\0';
-	r->reqid[0] = r->tp[0] = r->auth_user[0] = '\0';
+	r->reqid[0] = r->tp[0] = r->auth_user[0] = r->ip[0] = '\0';
 	cache_writer_init(&r->cw);
 	bodybuf_init(&r->body);
 	r->fe = &h1_ops;	/* a refresh sets its own */
@@ -131,7 +131,7 @@ step_handshake(struct client *c)
 		return STEP_NEXT;
 	}
 	if (rc == -1) {
-		log_info("client %s: TLS handshake failed: %s", c->ip, c->tls->why);
+		log_info("client %s: TLS handshake failed: %s", client_ip(c), c->tls->why);
 		client_close(c);
 		return STEP_CLOSED;
 	}
@@ -349,12 +349,13 @@ client_timer(struct client *c)
 		return;
 	case W_HANDSHAKE:
 		tls_conn_timed_out(c->tls);
-		log_info("client %s: TLS handshake timed out", c->ip);
+		log_info("client %s: TLS handshake timed out", client_ip(c));
 		client_close(c);
 		return;
 	case W_HEAD:
 		if (c->in_end > c->in_pos) {
-			log_info("client %s: request head timed out", c->ip);
+			log_info("client %s: request head timed out",
+			    client_ip(c));
 			st = local_answer(c, 408, 1);
 		} else {
 			client_close(c);
@@ -373,7 +374,7 @@ client_timer(struct client *c)
 	case W_CGROW:
 		if (ev_now >= r->cwait_until) {
 			log_warnx("client %s: the object being stored stopped "
-			    "growing: connection cut", c->ip);
+			    "growing: connection cut", client_ip(c));
 			client_abort(c);
 			return;
 		}
@@ -394,7 +395,7 @@ client_timer(struct client *c)
 	case W_TUNNEL:
 		if (ev_now >= tunnel_deadline(c)) {
 			log_info("client %s: tunnel idle for tunnel_idle_timeout: "
-			    "closed", c->ip);
+			    "closed", client_ip(c));
 			client_close(c);
 			return;
 		}
@@ -424,12 +425,12 @@ client_timer(struct client *c)
 		st = local_answer(c, 504, 1);
 		break;
 	case W_CL_READ:
-		log_info("client %s: request body timed out", c->ip);
+		log_info("client %s: request body timed out", client_ip(c));
 		st = local_answer(c, 408, 1);
 		break;
 	case W_CL_WRITE:
 	default:
-		log_info("client %s: send timed out", c->ip);
+		log_info("client %s: send timed out", client_ip(c));
 		client_close(c);
 		return;
 	}
@@ -453,7 +454,7 @@ client_cb(struct ev_io *io, uint32_t events)
 	    !r->resp_head) ||
 	    c->state == CS_CWAIT) && ((events & (EPOLLERR | EPOLLHUP)) ||
 	    ((events & EPOLLRDHUP) && r->client_ka))) {
-		log_info("client %s closed the connection before the answer", c->ip);
+		log_info("client %s closed the connection before the answer", client_ip(c));
 		r->status = 499;
 		client_close(c);
 		return;
@@ -526,8 +527,9 @@ client_close(struct client *c)
 }
 
 /*
- * The connection's peer is sa: kept as bytes, and as text in c->ip (the
- * client's address until realip_apply finds a real one).
+ * The connection's peer is sa: kept as bytes; client_ip() writes it as
+ * text when something asks (the client's address until realip_apply
+ * finds a real one).
  */
 void
 client_peer_set(struct client *c, const struct sockaddr *sa)
@@ -542,24 +544,83 @@ client_peer_set(struct client *c, const struct sockaddr *sa)
 		memcpy(c->peer_addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 		c->peer_port = ((const struct sockaddr_in6 *)sa)->sin6_port;
 	}
-	c->ip_real = 0;
-	net_ntop(sa, c->ip, sizeof(c->ip));
+	if (c->r != NULL) {
+		c->r->ip[0] = '\0';
+		c->r->ip_real = 0;
+	}
 }
 
-/*
- * The connection's peer as text: c->ip, unless a trusted proxy's field
- * put the real client there; then written into buf (cap >= 46).
- */
-const char *
-client_peer(const struct client *c, char *buf, size_t cap)
+/* The peer's address as text into buf (cap >= CLIENT_IP_MAX). */
+static const char *
+peer_text(const struct client *c, char *buf, size_t cap)
 {
-	if (!c->ip_real)
-		return c->ip;
-	if (c->peer_af == 0)
+	static char	 dec[256][4];	/* "0." to "255.", once */
+	static uint8_t	 declen[256];
+	static uint32_t	 last;		/* the last address written, */
+	static char	 last_txt[16];	/* ... as text ("" none) */
+	const uint8_t	*a = c->peer_addr;
+	char		*p = buf, t[8];
+	uint32_t	 a4;
+	int		 i;
+
+	if (c->peer_af == AF_INET) {
+		/*
+		 * Per request: inet_ntop goes through sprintf, and most
+		 * requests come from the address before (keep-alive, a
+		 * load balancer in front).
+		 */
+		memcpy(&a4, a, 4);
+		if (a4 == last && last_txt[0] != '\0') {
+			memcpy(buf, last_txt, sizeof(last_txt));
+			return buf;
+		}
+		if (declen[0] == 0)
+			for (i = 0; i < 256; i++) {
+				declen[i] = (uint8_t)snprintf(t, sizeof(t),
+				    "%d.", i);
+				memcpy(dec[i], t, sizeof(dec[i]));
+			}
+		for (i = 0; i < 4; i++) {
+			memcpy(p, dec[a[i]], 4);
+			p += declen[a[i]];
+		}
+		p[-1] = '\0';
+		last = a4;
+		memcpy(last_txt, buf, sizeof(last_txt));
+	} else if (c->peer_af == 0)
 		snprintf(buf, cap, "unix");
 	else if (inet_ntop(c->peer_af, c->peer_addr, buf, cap) == NULL)
 		snprintf(buf, cap, "?");
 	return buf;
+}
+
+/*
+ * The client as text: realip's address for this exchange, or the
+ * connection's peer.  Kept in the exchange (r->ip) once written; without
+ * one (a log line between requests), in one of a few static buffers,
+ * good until a few more calls.
+ */
+const char *
+client_ip_text(const struct client *c)
+{
+	static char	 tmp[4][CLIENT_IP_MAX];
+	static unsigned	 next;
+
+	if (c->r != NULL)
+		return peer_text(c, c->r->ip, sizeof(c->r->ip));
+	return peer_text(c, tmp[next++ % 4], CLIENT_IP_MAX);
+}
+
+/*
+ * The connection's peer as text: client_ip(c), unless a trusted proxy's
+ * field put the real client there; then written into buf (cap >= 46).
+ */
+const char *
+client_peer(const struct client *c, char *buf, size_t cap)
+{
+	if (c->r == NULL || !c->r->ip_real)
+		return client_ip(c);
+	return peer_text(c, buf, cap);
 }
 
 /*
@@ -778,8 +839,7 @@ proxy_accept(struct ev_io *io, uint32_t events)
 			close(fd);
 			continue;
 		}
-		memset(c, 0, offsetof(struct client, ip));
-		c->tls = NULL;
+		memset(c, 0, offsetof(struct client, peer_addr));
 		c->io.fd = fd;
 		c->io.cb = client_cb;
 		c->ls = ls;

@@ -206,7 +206,7 @@ compress_answer(struct client *c, const struct http_header *h, size_t nh,
 	cz->chunked = c->h2s == NULL;
 	if (cz_begin(cz, cc, r->cz_want, length) == -1) {
 		log_warnx("client %s: no %s encoder: answered uncompressed",
-		    c->ip, r->cz_want == CODING_GZIP ? "gzip" : "brotli");
+		    client_ip(c), r->cz_want == CODING_GZIP ? "gzip" : "brotli");
 		r->cz = cz;
 		compress_free(r);
 		return 0;
@@ -427,7 +427,7 @@ cz_send(struct client *c, const struct iovec *iov, int niov)
 				break;
 			if (cz_fill(cz, p + off, iov[i].iov_len - off, 0, &used) == -1) {
 				log_warnx("client %s: compressing the answer failed",
-				    c->ip);
+				    client_ip(c));
 				return -1;
 			}
 			if (used == 0 && cz->ob_pos == cz->ob_end)
@@ -481,7 +481,7 @@ compress_end(struct client *c)
 		if (cz->done)
 			break;
 		if (cz_fill(cz, NULL, 0, 1, &used) == -1) {
-			log_warnx("client %s: compressing the answer failed", c->ip);
+			log_warnx("client %s: compressing the answer failed", client_ip(c));
 			client_close(c);
 			return STEP_CLOSED;
 		}

@@ -10,7 +10,7 @@
  * connection; HTTP/2: one per stream, several at once), sets r->fe to its
  * table below, and the exchange reaches the client only through that
  * table.  The carrier of an exchange is a struct client (its state, the
- * timer it waits on, c->ip, c->ls): the HTTP/2 front end gives each
+ * timer it waits on, client_ip(c), c->ls): the HTTP/2 front end gives each
  * stream's exchange such a carrier with no socket of its own (c->h2s,
  * io.fd -1), as the refresh front end does, and runs it from the
  * connection's step when its stream has bytes or room for it.

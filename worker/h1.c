@@ -94,7 +94,8 @@ head_read(struct client *c)
 				return STEP_NEXT;
 			if (rc > 0) {
 				log_info("client %s: bad request: %s (%d)",
-				    c->ip, r->rq.error ? r->rq.error : "?", rc);
+				    client_ip(c),
+				        r->rq.error ? r->rq.error : "?", rc);
 				memset(&r->rq, 0, sizeof(r->rq));
 				return local_answer(c, rc, 1);
 			}
@@ -211,7 +212,8 @@ h1_read(struct client *c)
 		return -1;
 	}
 	if (n == 0) {
-		log_info("client %s: closed during the request body", c->ip);
+		log_info("client %s: closed during the request body",
+		    client_ip(c));
 		client_close(c);
 		return -1;
 	}
@@ -354,7 +356,7 @@ h1_body_next(struct client *c, size_t max, const char **p, size_t *n)
 		used = http_chunked_parse(&r->req_ck, c->in + c->in_pos, avail,
 		    &off, &dlen);
 		if (used < 0) {
-			log_info("client %s: bad chunked body", c->ip);
+			log_info("client %s: bad chunked body", client_ip(c));
 			return 400;
 		}
 		tr = r->req_ck.trailer_len - before;
@@ -373,7 +375,8 @@ h1_body_next(struct client *c, size_t max, const char **p, size_t *n)
 		 */
 		if ((uint64_t)r->body_seen + dlen + r->req_ck.padding >
 		    req_body_cap(r)) {
-			log_info("client %s: request body over %s", c->ip,
+			log_info("client %s: request body over %s",
+			    client_ip(c),
 			    req_body_cap_name(r));
 			return 413;
 		}

@@ -75,7 +75,7 @@ h2_start(struct client *c)
 	h->lim.max_header_list_size = conf->g.http2_max_header_list_size;
 	h->lim.max_concurrent_streams = conf->g.http2_max_concurrent_streams;
 	h->lim.window = (uint32_t)bufsize;
-	h->ip = c->ip;
+	(void)snprintf(h->ip, sizeof(h->ip), "%s", client_ip(c));
 	if (h2_session_new(h) == -1) {
 		free(h);
 		return -1;
@@ -222,7 +222,8 @@ h2_write(struct h2_conn *h)
 			if (h->pend_n == 0) {
 				n = nghttp2_session_mem_send(h->s, &h->pend);
 				if (n < 0) {
-					log_info("client %s: HTTP/2: %s", c->ip,
+					log_info("client %s: HTTP/2: %s",
+					    client_ip(c),
 					    nghttp2_strerror((int)n));
 					client_close(c);
 					return -1;
@@ -332,7 +333,7 @@ h2_timeout(struct client *c)
 	if (h->kick)
 		return STEP_NEXT;
 	if (h->wb != NULL && h->wdl != 0 && ev_now >= h->wdl) {
-		log_info("client %s: send timed out", c->ip);
+		log_info("client %s: send timed out", client_ip(c));
 		client_close(c);
 		return STEP_CLOSED;
 	}

@@ -81,7 +81,7 @@ struct h2_limits {
 struct h2_conn {
 	nghttp2_session		*s;
 	struct h2_limits	 lim;
-	const char		*ip;		/* the client's, for the log */
+	char			 ip[46];	/* the client's, for the log */
 	struct client		*c;		/* the connection's socket */
 	struct h2_stream	*streams;
 	int			 nstreams;

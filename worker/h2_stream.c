@@ -272,12 +272,10 @@ h2_stream_ready(struct h2_stream *s)
 	c->rd_ready = c->wr_ready = 1;
 	c->h2s = s;
 	c->h2_https = pc->tls != NULL;
-	c->ip_real = pc->ip_real;
 	c->pp_src = pc->pp_src;
 	c->peer_af = pc->peer_af;
 	c->peer_port = pc->peer_port;
 	memcpy(c->peer_addr, pc->peer_addr, sizeof(c->peer_addr));
-	memcpy(c->ip, pc->ip, sizeof(c->ip));
 	ev_timer_init(&c->timer, client_timer_cb);
 	c->next = clients;
 	if (clients != NULL)
@@ -363,7 +361,7 @@ h2_stream_start(struct client *c)
 	if (rc != HTTP_PARSE_OK) {
 		if (rc <= 0)
 			rc = 400;
-		log_info("client %s: bad HTTP/2 request: %s (%d)", c->ip,
+		log_info("client %s: bad HTTP/2 request: %s (%d)", client_ip(c),
 		    r->rq.error ? r->rq.error : "?", rc);
 		memset(&r->rq, 0, sizeof(r->rq));
 		return local_answer(c, rc, 1);
@@ -407,7 +405,7 @@ h2_body_next(struct client *c, size_t max, const char **p, size_t *n)
 	if (k == 0)
 		return 0;
 	if ((uint64_t)r->body_seen + k > req_body_cap(r)) {
-		log_info("client %s: request body over %s", c->ip,
+		log_info("client %s: request body over %s", client_ip(c),
 		    req_body_cap_name(r));
 		return 413;
 	}
@@ -712,7 +710,7 @@ h2_send(struct client *c, const struct iovec *iov, int niov)
 		while (n > 0 && !s->head_out) {
 			if ((k = head_take(s, p, n)) == -1) {
 				log_errorx("client %s: HTTP/2: an answer's head "
-				    "could not be encoded", c->ip);
+				    "could not be encoded", client_ip(c));
 				return -1;
 			}
 			p += k;

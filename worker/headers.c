@@ -47,6 +47,13 @@ static int	 client_field_dropped(const struct http_header *h, const struct conf_
 static void	 request_head_end(struct strbuf *b, const struct req *r, const struct http_request *rq);
 
 /*
+ * Whether field h is named lit (lower case): the length first, then an
+ * inline compare that folds h's name only (these run on every field).
+ */
+#define NAME_IS(h, lit)	((h)->name_len == sizeof(lit) - 1 && \
+	    http_lc_eq((h)->name, lit, sizeof(lit) - 1))
+
+/*
  * Client fields that say who the client is or what it asked for before a
  * proxy rewrote it: backends trust them, so a client must not set them.
  * Names are lowercase with '-' and match in any case, with '-' or '_'
@@ -235,27 +242,24 @@ int
 fwd_client_field(const struct req *r, const struct http_request *rq,
     uint64_t conn, const struct http_header *h, int store, int reval)
 {
-	int	 host = h->name_len == 4 && http_name_eq(h, "host");
+	int	 host = NAME_IS(h, "host");
 
 	if (http_is_hop_by_hop(h->name, h->name_len) ||
-	    (h->name_len == 14 && http_name_eq(h, "content-length")) ||
+	    NAME_IS(h, "content-length") ||
 	    client_field_dropped(h, r->route) ||
 	    (!host && conn_listed(conn, rq->headers, rq->nheaders, h)))
 		return 0;
 	if (host)
 		return !rq->absolute_form;	/* the target's replaces it */
-	if (h->name_len == 6 && http_name_eq(h, "expect"))
+	if (NAME_IS(h, "expect"))
 		return 0;
-	if (h->name_len == 13 && r->route != NULL &&
-	    r->route->auth_users != NULL && !r->route->auth_forward &&
-	    http_name_eq(h, "authorization"))
+	if (r->route != NULL && r->route->auth_users != NULL &&
+	    !r->route->auth_forward && NAME_IS(h, "authorization"))
 		return 0;	/* basic authentication's: portico's own */
-	if (store && ((h->name_len == 5 && http_name_eq(h, "range")) ||
-	    (h->name_len == 8 && http_name_eq(h, "if-range"))))
+	if (store && (NAME_IS(h, "range") || NAME_IS(h, "if-range")))
 		return 0;	/* fetch the whole object to store it */
-	if ((reval || store) && ((h->name_len == 13 &&
-	    http_name_eq(h, "if-none-match")) || (h->name_len == 17 &&
-	    http_name_eq(h, "if-modified-since"))))
+	if ((reval || store) && (NAME_IS(h, "if-none-match") ||
+	    NAME_IS(h, "if-modified-since")))
 		return 0;	/* ours, or none: a whole answer to store */
 	return 1;
 }
@@ -398,18 +402,17 @@ request_head_build(struct req *r, const struct fwd_peer *peer,
 		if (!fwd_client_field(r, rq, conn, h, store, r->c_reval) ||
 		    (ids && reqid_field_ours(r, h)))
 			continue;
-		if (h->name_len == 15 && http_name_eq(h, "x-forwarded-for")) {
+		if (NAME_IS(h, "x-forwarded-for")) {
 			list_hold(b, &xff, h);
 			continue;
-		} else if (peer->real_ip && h->name_len == 9 &&
-		    http_name_eq(h, "x-real-ip"))
+		} else if (peer->real_ip && NAME_IS(h, "x-real-ip"))
 			continue;	/* ours below */
-		else if (h->name_len == 3 && http_name_eq(h, "via")) {
+		else if (NAME_IS(h, "via")) {
 			list_hold(b, &via, h);
 			continue;
-		} else if (alog && h->name_len == 7 && http_name_eq(h, "referer"))
+		} else if (alog && NAME_IS(h, "referer"))
 			copy_field(r->referer, sizeof(r->referer), h->value, h->value_len);
-		else if (alog && h->name_len == 10 && http_name_eq(h, "user-agent"))
+		else if (alog && NAME_IS(h, "user-agent"))
 			copy_field(r->agent, sizeof(r->agent), h->value, h->value_len);
 		strbuf_field(b, h->name, h->name_len, h->value, h->value_len);
 	}
@@ -440,9 +443,10 @@ build_request_head(struct client *c, const struct http_request *rq)
 {
 	struct req		*r = c->r;
 	struct strbuf		 b;
-	char			 hop[sizeof(c->ip)];
-	struct fwd_peer		 peer = { c->ip, c->ls->conf->tls != NULL,
-	    client_cert_subject(c), client_peer(c, hop, sizeof(hop)),
+	char			 hop[CLIENT_IP_MAX];
+	struct fwd_peer		 peer = { client_ip(c),
+	    c->ls->conf->tls != NULL, client_cert_subject(c),
+	    r->ip_real ? client_peer(c, hop, sizeof(hop)) : NULL,
 	    c->ls->conf->ntrusted > 0 || conf->g.ntrusted > 0 };
 
 	strbuf_init(&b, r->hb, bufsize);
@@ -471,33 +475,31 @@ response_head_build(struct req *r, const struct http_response *rs, int final,
 	const struct http_header *h;
 	struct list_field	 via = { "Via", 3, NULL, 0 };
 	size_t			 i;
-	int			 nobody;
+	int			 nobody, cl;
 	uint64_t		 conn = conn_sketch(rs->headers, rs->nheaders);
 
 	nobody = !http_response_has_body(r->method, rs->status);
 	r->fe->status_line(b, rs->status, rs->reason, rs->reason_len);
 	for (i = 0; i < rs->nheaders; i++) {
 		h = &rs->headers[i];
-		if (h->name_len == 14 && http_name_eq(h, "content-length") &&
-		    nobody && rs->status != 204 && final) {
+		cl = NAME_IS(h, "content-length");
+		if (cl && nobody && rs->status != 204 && final) {
 			/* HEAD and 304 keep the length of what GET would send. */
 			strbuf_field(b, h->name, h->name_len, h->value,
 			    h->value_len);
 			continue;
 		}
 		/* Content-Length: head_tail() writes the framing. */
-		if (http_is_hop_by_hop(h->name, h->name_len) ||
-		    (h->name_len == 14 && http_name_eq(h, "content-length")) ||
+		if (cl || http_is_hop_by_hop(h->name, h->name_len) ||
 		    conn_listed(conn, rs->headers, rs->nheaders, h))
 			continue;
-		if (h->name_len == 3 && http_name_eq(h, "via")) {
+		if (NAME_IS(h, "via")) {
 			list_hold(b, &via, h);
 			continue;
 		}
 		if (r->reqid[0] != '\0' && reqid_id_field(h))
 			continue;	/* head_tail() writes ours */
-		if (r->hsts != NULL && h->name_len == 25 &&
-		    http_name_eq(h, "strict-transport-security"))
+		if (r->hsts != NULL && NAME_IS(h, "strict-transport-security"))
 			continue;	/* the route's own replaces it */
 		if (r->route != NULL && r->route->cache &&
 		    r->route->cache_targeted_strip && cachepol_targeted_name(

@@ -292,8 +292,8 @@ cache_purge_request(struct client *c, int ban)
 	struct req		*r = c->r;
 	int			 n;
 
-	if (!ip_allowed(c->ip, conf->cache.purge_allow, conf->cache.npurge_allow)) {
-		log_info("client %s: %s not allowed", c->ip, ban ? "BAN" : "PURGE");
+	if (!ip_allowed(client_ip(c), conf->cache.purge_allow, conf->cache.npurge_allow)) {
+		log_info("client %s: %s not allowed", client_ip(c), ban ? "BAN" : "PURGE");
 		return local_answer(c, 403, BODY_UNREAD(r));
 	}
 	/* Both schemes: the resource changed, whoever asks for it. */
@@ -304,7 +304,7 @@ cache_purge_request(struct client *c, int ban)
 		n = cache_purge(worker.cache, r->ck, r->klen) +
 		    cache_purge(worker.cache, r->ck + r->k2off, r->k2len);
 	log_notice("cache: %s %.*s by %s: %d object%s removed", ban ? "BAN" : "PURGE",
-	    (int)r->klen, r->ck, c->ip, n, n == 1 ? "" : "s");
+	    (int)r->klen, r->ck, client_ip(c), n, n == 1 ? "" : "s");
 	return local_answer(c, n > 0 || ban ? 200 : 404, BODY_UNREAD(r));
 }
 
@@ -329,7 +329,7 @@ cache_uncacheable(struct client *c, const struct http_request *rq)
 	r->c_invalidate = cachepol_invalidates(rq->method, 200) &&
 	    (conf->cache.invalidate_unsafe == CACHE_UNSAFE_ON ||
 	    (conf->cache.invalidate_unsafe == CACHE_UNSAFE_PURGE_ALLOW &&
-	    ip_allowed(c->ip, conf->cache.purge_allow,
+	    ip_allowed(client_ip(c), conf->cache.purge_allow,
 	    conf->cache.npurge_allow)));
 	snprintf(r->cstatus, sizeof(r->cstatus), "portico; fwd=method");
 }

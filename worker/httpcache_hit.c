@@ -438,7 +438,7 @@ step_cache(struct client *c)
 changed:
 	/* Evicted or replaced while being sent: never finish it wrongly. */
 	log_warnx("client %s: cached object changed while being sent: "
-	    "connection cut", c->ip);
+	    "connection cut", client_ip(c));
 	client_abort(c);
 	return STEP_CLOSED;
 }

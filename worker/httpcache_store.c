@@ -330,7 +330,7 @@ static void
 cache_ahead_detach(struct client *c)
 {
 	log_info("client %s closed the connection; storing the answer goes on",
-	    c->ip);
+	    client_ip(c));
 	client_detach(c);
 	c->r->fe = &refresh_ops;	/* nobody reads the rest */
 	c->r->keep_alive = 0;
@@ -387,7 +387,7 @@ cache_ahead_write(struct client *c)
 	return STEP_NEXT;
 lost:
 	log_warnx("client %s: object being stored was removed while being "
-	    "sent: connection cut", c->ip);
+	    "sent: connection cut", client_ip(c));
 	client_abort(c);
 	return STEP_CLOSED;
 }
@@ -407,7 +407,7 @@ cache_ahead_done(struct client *c)
 	    (cache_pin(worker.cache, &r->cref, worker.slot) == -1 &&
 	    !cache_ref_valid(worker.cache, &r->cref))) {
 		log_warnx("client %s: object being stored was removed before "
-		    "it was sent: connection cut", c->ip);
+		    "it was sent: connection cut", client_ip(c));
 		client_abort(c);
 		return STEP_CLOSED;
 	}

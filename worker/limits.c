@@ -103,8 +103,8 @@ limit_key(struct client *c, const struct conf_limit *l, const char **v,
 		return 1;
 	case LIMIT_KEY_ADDR:
 	default:
-		*v = c->ip;
-		*vl = strlen(c->ip);
+		*v = client_ip(c);
+		*vl = strlen(*v);
 		return 1;
 	}
 }
@@ -120,7 +120,7 @@ hit_log(struct client *c, const struct conf_limit *l, const char *what,
 	if (!ratelimit_ok(&rl, &skipped))
 		return;
 	log_info("client %s: limit %s: %s%s (%llu ms); %lu more limit hits "
-	    "since the last message", c->ip, l->name, what,
+	    "since the last message", client_ip(c), l->name, what,
 	    l->dry_run ? " (dry run: let through)" : "",
 	    (unsigned long long)ms, skipped);
 }
@@ -231,7 +231,7 @@ limits_step_delay(struct client *c)
 	/* Gone while it waited (a FIN from a keep-alive client, a reset). */
 	if (c->rdhup && r->client_ka) {
 		log_info("client %s closed the connection while its request "
-		    "was delayed by a limit", c->ip);
+		    "was delayed by a limit", client_ip(c));
 		r->status = 499;
 		client_close(c);
 		return STEP_CLOSED;
@@ -261,6 +261,7 @@ limits_conn_open(struct client *c)
 {
 	static struct ratelimit		 rl;
 	const struct conf_listener	*ls = c->ls->conf;
+	const char			*ip;
 	unsigned long			 skipped;
 	uint64_t			 h;
 	int				 idx, rc;
@@ -268,7 +269,8 @@ limits_conn_open(struct client *c)
 	c->conn_lim = 0;
 	if (ls->max_conns_per_ip == 0 || worker.shm == NULL)
 		return 0;
-	h = limit_hash(table(), 'C', ls->name, c->ip, strlen(c->ip));
+	ip = client_ip(c);
+	h = limit_hash(table(), 'C', ls->name, ip, strlen(ip));
 	rc = limit_acquire(table(), worker.slot, h,
 	    (uint32_t)ls->max_conns_per_ip, &idx);
 	if (rc == 1)
@@ -279,7 +281,7 @@ limits_conn_open(struct client *c)
 	if (ratelimit_ok(&rl, &skipped))
 		log_info("client %s: connection closed: max_conns_per_ip (%d) "
 		    "of listener %s reached; %lu more since the last message",
-		    c->ip, ls->max_conns_per_ip, ls->name, skipped);
+		    ip, ls->max_conns_per_ip, ls->name, skipped);
 	return -1;
 }
 

@@ -45,7 +45,7 @@ pp_refuse(struct client *c, const char *why)
 	shm_stat_inc(&worker.stats->pp_refused);
 	if (ratelimit_ok(&rl, &skipped))
 		log_info("client %s: PROXY protocol header refused: %s; %lu "
-		    "more since the last message", c->ip, why, skipped);
+		    "more since the last message", client_ip(c), why, skipped);
 	client_close(c);
 }
 
@@ -168,7 +168,7 @@ ppconn_start(struct client *c)
 		t = conf->g.trusted;
 		nt = conf->g.ntrusted;
 	}
-	if (nt > 0 && !ip_allowed(c->ip, t, nt)) {
+	if (nt > 0 && !ip_allowed(client_ip(c), t, nt)) {
 		pp_refuse(c, "peer not in trusted_proxies");
 		return;
 	}

@@ -209,6 +209,9 @@ struct upstream_rt {
 	size_t			 n;
 };
 
+/* Longest client address as text, with its NUL (INET6_ADDRSTRLEN). */
+#define CLIENT_IP_MAX	46
+
 /* What a request needs while it is under way; released when it ends. */
 struct req {
 	const struct front_ops	*fe;		/* the client side (exchange.h) */
@@ -249,6 +252,7 @@ struct req {
 	unsigned		 tp_ours:1;	/* tp is portico's (trace = on) */
 	unsigned		 rewritten:1;	/* np is rewrite.c's: forwarded */
 	unsigned		 xbody_ref:1;	/* xbody is an error_page's: not freed */
+	unsigned		 ip_real:1;	/* ip is realip's, not the peer's */
 	char			*xbody;		/* a local answer's body (status page) */
 	size_t			 xbody_len, xbody_pos;
 	int64_t			 cl;		/* request Content-Length, -1 */
@@ -356,6 +360,8 @@ struct req {
 	char			 auth_user[64];	/* basic auth's user ($remote_user) */
 	char			 referer[160];
 	char			 agent[200];
+	/* The client as text (client_ip): "" not written yet.  Not zeroed. */
+	char			 ip[CLIENT_IP_MAX];
 	const char		*hsts;		/* Strict-Transport-Security to add */
 	/*
 	 * The parsed request head, kept for the whole exchange (parsed
@@ -389,29 +395,27 @@ struct client {
 	struct client		*next, *prev;
 	char			*in;
 	uint32_t		 in_pos, in_end;
-	enum cstate		 state;
-	enum wait_on		 wait;
 	uint64_t		 fixed_deadline;
 	struct req		*r;
-	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
-	unsigned		 ip_real:1;	/* ip is realip's, not the peer's */
-	unsigned		 pp_src:1;	/* peer_* came from a PROXY header */
-	unsigned		 h2_https:1;	/* a stream of an HTTP/2 TLS connection */
 	struct h2_conn		*h2;		/* HTTP/2 connection (worker/h2.h) */
 	struct h2_stream	*h2s;		/* ... or a stream's carrier */
+	struct pp_info		*pp;		/* PROXY v2 TLVs; NULL: none */
+	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
+	int32_t			 conn_lim;	/* max_conns_per_ip entry + 1; 0 */
 	/*
 	 * The connection's peer (the accepted socket's, or the PROXY
-	 * header's source), as bytes: its text is ip unless ip_real
-	 * (client_peer).  17 bytes, not 46: an idle connection is this
-	 * struct.
+	 * header's source), as bytes; client_ip() gives it as text (or
+	 * realip's address, r->ip).  No text here: an idle connection is
+	 * this struct, 168 bytes (176 with malloc's header).
 	 */
-	uint8_t			 peer_af;	/* AF_INET, AF_INET6; 0: unix */
 	uint16_t		 peer_port;	/* network order (send_proxy) */
+	uint8_t			 peer_af;	/* AF_INET, AF_INET6; 0: unix */
+	uint8_t			 state;		/* enum cstate */
+	uint8_t			 wait;		/* enum wait_on */
+	unsigned		 rd_ready:1, wr_ready:1, served:1, rdhup:1, nodelay:1;
+	unsigned		 pp_src:1;	/* peer_* came from a PROXY header */
+	unsigned		 h2_https:1;	/* a stream of an HTTP/2 TLS connection */
 	uint8_t			 peer_addr[16];
-	int32_t			 conn_lim;	/* max_conns_per_ip entry + 1; 0 */
-	struct pp_info		*pp;		/* PROXY v2 TLVs; NULL: none */
-	char			 ip[46];	/* the client: peer, or realip's */
-	struct tls_conn		*tls;		/* NULL: plain TCP (set at accept) */
 };
 
 struct cache_scope {
@@ -598,6 +602,15 @@ void	 client_close(struct client *c);
 int	 ratelimit_ok(struct ratelimit *rl, unsigned long *skipped);
 void	 client_peer_set(struct client *c, const struct sockaddr *sa);
 const char *	client_peer(const struct client *c, char *buf, size_t cap);
+const char *	client_ip_text(const struct client *c);
+/* The client as text (client.c: client_ip_text). */
+static inline const char *
+client_ip(const struct client *c)
+{
+	if (c->r != NULL && c->r->ip[0] != '\0')
+		return c->r->ip;
+	return client_ip_text(c);
+}
 void	 client_abort(struct client *c);
 void	 client_cut(struct client *c);
 void	 client_detach(struct client *c);

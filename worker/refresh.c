@@ -174,7 +174,13 @@ cache_refresh_behind(struct client *c, const struct http_request *rq)
 	bg->state = CS_REFRESH;
 	bg->wr_ready = 1;
 	bg->wait = W_START;
-	memcpy(bg->ip, c->ip, sizeof(bg->ip));
+	bg->peer_af = c->peer_af;
+	bg->peer_port = c->peer_port;
+	memcpy(bg->peer_addr, c->peer_addr, sizeof(bg->peer_addr));
+	if (r->ip_real) {
+		memcpy(bg->r->ip, r->ip, sizeof(bg->r->ip));
+		bg->r->ip_real = 1;
+	}
 	ev_timer_init(&bg->timer, client_timer_cb);
 	bg->next = clients;
 	if (clients != NULL)

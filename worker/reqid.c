@@ -183,9 +183,9 @@ static int
 peer_trusted(const struct client *c)
 {
 	const struct conf_listener	*ls = c->ls->conf;
-	char				 ip[sizeof(c->ip)];
+	char				 ip[CLIENT_IP_MAX];
 
-	if (c->ip_real)
+	if (c->r != NULL && c->r->ip_real)
 		return 1;	/* realip took its word: it is trusted */
 	if (ls->ntrusted > 0)
 		return ip_allowed(client_peer(c, ip, sizeof(ip)), ls->trusted,

@@ -85,7 +85,7 @@ path_normalize(struct client *c, struct http_request *rq)
 	if (rq->path_len > bufsize ||
 	    uri_normalize_path(rq->path, rq->path_len, uri_flags, r->np, &n,
 	    &why) == -1) {
-		log_info("client %s: bad request: %s (400)", c->ip,
+		log_info("client %s: bad request: %s (400)", client_ip(c),
 		    why != NULL ? why : "path too long");
 		buf_put(r->np);
 		r->np = NULL;
@@ -218,7 +218,7 @@ raw_path(const struct http_request *rq, const char **pathp, size_t *lenp)
 }
 
 /*
- * Whether an address (text, as in c->ip) is in a list of blocks, or with
+ * Whether an address (text, as in client_ip(c)) is in a list of blocks, or with
  * rules set, whether the list's access rules (allow/deny) let it in.
  */
 static int
@@ -242,7 +242,7 @@ ip_check(const char *ip, const struct conf_cidr *list, size_t n, int rules)
 	    conf_cidr_match(list, n, sa);
 }
 
-/* Whether an address (text, as in c->ip) is in a list of blocks. */
+/* Whether an address (text, as in client_ip(c)) is in a list of blocks. */
 int
 ip_allowed(const char *ip, const struct conf_cidr *list, size_t n)
 {
@@ -273,15 +273,14 @@ realip_apply(struct client *c, const struct http_request *rq)
 	const struct conf_cidr		*t = ls->trusted;
 	size_t				 nt = ls->ntrusted;
 	enum real_ip_header		 kind = ls->real_ip_header;
-	char				 ip[sizeof(c->ip)];
+	char				 ip[CLIENT_IP_MAX];
 	unsigned long			 skipped;
 	int				 rc;
 
-	if (c->ip_real) {
-		/* The last request's real client: back to the peer. */
-		c->ip_real = 0;
-		(void)client_peer(c, ip, sizeof(ip));
-		memcpy(c->ip, ip, sizeof(c->ip));
+	if (c->r->ip_real) {
+		/* Already a real client (a retry): back to the peer. */
+		c->r->ip_real = 0;
+		c->r->ip[0] = '\0';
 	}
 	if (nt == 0) {
 		t = conf->g.trusted;
@@ -289,20 +288,20 @@ realip_apply(struct client *c, const struct http_request *rq)
 	}
 	if (kind == REAL_IP_INHERIT)
 		kind = conf->g.real_ip_header;
-	if (nt == 0 || !ip_allowed(c->ip, t, nt))
+	if (nt == 0 || !ip_allowed(client_ip(c), t, nt))
 		return;
 	rc = realip_pick(kind, rq->headers, rq->nheaders, realip_trusted,
 	    (void *)ls, ip, sizeof(ip));
 	if (rc == 1) {
-		memcpy(c->ip, ip, sizeof(c->ip));
-		c->ip_real = 1;
+		memcpy(c->r->ip, ip, sizeof(c->r->ip));
+		c->r->ip_real = 1;
 	}
 	else if (rc == -1) {
 		shm_stat_inc(&worker.stats->realip_malformed);
 		if (ratelimit_ok(&rl, &skipped))
 			log_info("client %s: malformed %s from a trusted proxy: "
 			    "keeping its address; %lu more since the last "
-			    "message", c->ip, kind == REAL_IP_FORWARDED ?
+			    "message", client_ip(c), kind == REAL_IP_FORWARDED ?
 			    "Forwarded" : kind == REAL_IP_X_REAL_IP ?
 			    "X-Real-IP" : "X-Forwarded-For", skipped);
 	}
@@ -319,8 +318,9 @@ client_allowed(const struct client *c, const struct conf_route *rt)
 
 	if (rt == NULL)
 		return ls->naccess == 0 ||
-		    ip_check(c->ip, ls->access, ls->naccess, 1);
-	return rt->nallow == 0 || ip_check(c->ip, rt->allow, rt->nallow, 1);
+		    ip_check(client_ip(c), ls->access, ls->naccess, 1);
+	return rt->nallow == 0 || ip_check(client_ip(c), rt->allow, rt->nallow,
+	    1);
 }
 
 /* Find cookie name in the Cookie fields; *v, *vl its value. */
@@ -365,8 +365,8 @@ request_key(struct client *c, const struct http_request *rq)
 
 	r->keyed = 0;
 	if (cu->balance == BALANCE_IP_HASH) {
-		v = c->ip;
-		vl = strlen(c->ip);
+		v = client_ip(c);
+		vl = strlen(client_ip(c));
 	} else if (cu->balance == BALANCE_HASH) {
 		switch (cu->hash_key) {
 		case HASH_KEY_HEADER:
@@ -407,7 +407,7 @@ request_route(struct client *c)
 	int			 rc, status;
 
 	if (rq->host_len > 255) {
-		log_info("client %s: bad request: Host longer than 255 bytes", c->ip);
+		log_info("client %s: bad request: Host longer than 255 bytes", client_ip(c));
 		return local_answer(c, 400, 1);
 	}
 	if ((rc = path_normalize(c, rq)) != 0) {
@@ -418,7 +418,7 @@ request_route(struct client *c)
 		return local_answer(c, rc, !r->req_done);
 	}
 	if (!client_allowed(c, NULL)) {
-		log_info("client %s: not allowed on listener %s", c->ip,
+		log_info("client %s: not allowed on listener %s", client_ip(c),
 		    c->ls->conf->name);
 		return local_answer(c, 403, BODY_UNREAD(r));
 	}
@@ -429,7 +429,8 @@ request_route(struct client *c)
 		return local_answer(c, status, BODY_UNREAD(r));
 	r->route = rt;		/* (the metrics count refusals on it too) */
 	if (!client_allowed(c, rt)) {
-		log_info("client %s: not allowed on route %s", c->ip, rt->name);
+		log_info("client %s: not allowed on route %s", client_ip(c),
+		    rt->name);
 		return local_answer(c, 403, BODY_UNREAD(r));
 	}
 	if (rt->ret_status != 0)

@@ -130,7 +130,8 @@ rewrite_apply(struct client *c, struct http_request *rq)
 		if (m == -1) {
 			buf_put(a);
 			log_warnx("client %s: route %s: path_rewrite failed (too "
-			    "long, or the match failed): 500", c->ip, rt->name);
+			    "long, or the match failed): 500", client_ip(c),
+			        rt->name);
 			return 500;
 		}
 	}
@@ -152,7 +153,7 @@ rewrite_apply(struct client *c, struct http_request *rq)
 	}
 	if (!rewrite_path_valid(a, n)) {
 		log_warnx("client %s: route %s: the rewritten path is not a "
-		    "valid path: 500", c->ip, rt->name);
+		    "valid path: 500", client_ip(c), rt->name);
 		buf_put(a);
 		return 500;
 	}

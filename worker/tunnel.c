@@ -97,11 +97,11 @@ tunnel_request(struct client *c)
 	}
 	if (xc) {
 		log_info("client %s: HTTP/2 CONNECT :protocol not allowed on "
-		    "route %s: refused", c->ip, rt->name);
+		    "route %s: refused", client_ip(c), rt->name);
 		return -1;
 	}
 	log_info("client %s: Upgrade not allowed on route %s: forwarded "
-	    "without it", c->ip, rt->name);
+	    "without it", client_ip(c), rt->name);
 	return 0;
 }
 
@@ -280,7 +280,7 @@ tunnel_down(struct client *c)
 			u->rd_ready = 0;
 		else {
 			log_info("client %s: tunnel: backend connection reset",
-			    c->ip);
+			    client_ip(c));
 			client_abort(c);
 			return -1;
 		}
@@ -317,7 +317,7 @@ tunnel_up(struct client *c)
 			 * last words find no reader): the client has had, or
 			 * gets, the end of what the backend sent.
 			 */
-			log_info("client %s: tunnel: backend write failed", c->ip);
+			log_info("client %s: tunnel: backend write failed", client_ip(c));
 			if (r->t_up_eof)
 				client_close(c);
 			else
@@ -351,7 +351,7 @@ tunnel_up(struct client *c)
 			c->rd_ready = 0;
 		else {
 			log_info("client %s: tunnel: client connection reset",
-			    c->ip);
+			    client_ip(c));
 			client_close(c);
 			return -1;
 		}

@@ -244,12 +244,12 @@ varsrc_get(void *arg, enum var_id id, const char *name, size_t nlen,
 
 	switch (id) {
 	case VAR_REMOTE_ADDR:
-		*v = vs->ip != NULL ? vs->ip : c != NULL ? c->ip : NULL;
+		*v = vs->ip != NULL ? vs->ip : c != NULL ? client_ip(c) : NULL;
 		*vl = *v != NULL ? strlen(*v) : 0;
 		return 0;
 	case VAR_REMOTE_PORT:
 		/* The realip address comes without a port. */
-		if (c == NULL || c->ip_real || c->peer_af == 0)
+		if (c == NULL || (c->r != NULL && c->r->ip_real) || c->peer_af == 0)
 			return -1;
 		n = snprintf(scratch, scap, "%u", ntohs(c->peer_port));
 		break;

@@ -87,7 +87,7 @@ waf_log_cb(void *data, const void *msg)
 		snprintf(id, sizeof(id), "-");
 	if (!waf_field(msg, "msg", text, sizeof(text)))
 		snprintf(text, sizeof(text), "(no message)");
-	log_warnx("client %s: waf%s: route %s: rule %s: %s", c->ip,
+	log_warnx("client %s: waf%s: route %s: rule %s: %s", client_ip(c),
 	    c->r->route != NULL && c->r->route->waf == WAF_DETECT ?
 	    " (detect)" : "", c->r->route != NULL ? c->r->route->name : "-",
 	    id, text);
@@ -130,11 +130,13 @@ waf_verdict(struct client *c, int over)
 			shm_stat_inc(&worker.stats->waf_detected);
 		r->waf_flagged = 1;
 		log_warnx("client %s: waf (detect): route %s: would answer %d "
-		    "(%s); forwarded", c->ip, r->route->name, status, why);
+		    "(%s); forwarded", client_ip(c), r->route->name, status,
+		        why);
 		return STEP_NEXT;
 	}
 	shm_stat_inc(&worker.stats->waf_blocked);
-	log_warnx("client %s: waf: route %s: blocked with %d (%s)", c->ip,
+	log_warnx("client %s: waf: route %s: blocked with %d (%s)",
+	    client_ip(c),
 	    r->route->name, status, why);
 	return local_answer(c, status, BODY_UNREAD(r));
 }
@@ -160,9 +162,9 @@ waf_connection(struct client *c, Transaction *tx)
 			lport = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 		}
 	}
-	if (!c->ip_real)
+	if (c->r == NULL || !c->r->ip_real)
 		cport = ntohs(c->peer_port);
-	return msc_process_connection(tx, c->ip, cport, local, lport);
+	return msc_process_connection(tx, client_ip(c), cport, local, lport);
 }
 
 enum step
@@ -183,7 +185,7 @@ waf_request(struct client *c)
 	}
 	if ((r->waf = msc_new_transaction(waf_engine(), conf->waf, NULL)) == NULL ||
 	    (uri = buf_get()) == NULL) {
-		log_warnx("client %s: waf: out of memory", c->ip);
+		log_warnx("client %s: waf: out of memory", client_ip(c));
 		return local_answer(c, 500, 1);
 	}
 	shm_stat_inc(&worker.stats->waf_inspected);
