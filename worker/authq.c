@@ -102,7 +102,9 @@ authq_thread(void *arg)
 		else {
 			j->state = JOB_DONE;
 			/* A full counter (never) only delays a wake-up. */
-			(void)write(done_io.fd, &one, sizeof(one));
+			ssize_t	 wn = write(done_io.fd, &one, sizeof(one));
+
+			(void)wn;
 		}
 	}
 	pthread_mutex_unlock(&mu);
