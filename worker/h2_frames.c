@@ -120,7 +120,7 @@ on_header(nghttp2_session *ss, const nghttp2_frame *f, const uint8_t *name,
 		return h2_abuse(h, NGHTTP2_ENHANCE_YOUR_CALM,
 		    "header list over http2_max_header_list_size");
 	if (f->headers.cat != NGHTTP2_HCAT_REQUEST)
-		return 0;	/* trailers: dropped */
+		return h2_stream_trailer(s, name, nlen, value, vlen);
 	return h2_stream_field(s, name, nlen, value, vlen);
 }
 

@@ -33,6 +33,7 @@
 #include "common/strbuf.h"
 #include "worker/event.h"
 #include "worker/h2.h"
+#include "worker/h2_data.h"
 #include "worker/proxy_int.h"
 #include "worker/worker.h"
 
@@ -103,6 +104,36 @@ static int
 is(const uint8_t *name, size_t n, const char *lit)
 {
 	return n == strlen(lit) && memcmp(name, lit, n) == 0;
+}
+
+/*
+ * One field of the request's trailers (a HEADERS frame after its DATA):
+ * with pass_request_trailers, kept in the exchange's r->trb as h1.c keeps
+ * an HTTP/1.1 client's (the exchange filters and forwards them).  Only a
+ * body without a content-length goes out chunked and so can carry them
+ * to an HTTP/1.1 server: with one, they are dropped.  Returns 0.
+ */
+int
+h2_stream_trailer(struct h2_stream *s, const uint8_t *name, size_t nlen,
+    const uint8_t *value, size_t vlen)
+{
+	struct req	*r;
+	size_t		 need = nlen + vlen + 4;
+
+	if (!conf->g.pass_request_trailers || s->carrier == NULL ||
+	    (r = s->carrier->r) == NULL || !r->chunked ||
+	    (nlen > 0 && name[0] == ':'))
+		return 0;
+	if (r->trb == NULL && (r->trb = malloc(REQ_TRAILER_MAX + 2)) == NULL)
+		return 0;
+	if (r->trb_len + need > REQ_TRAILER_MAX)
+		return 0;	/* over the size an HTTP/1.1 client may send */
+	memcpy(r->trb + r->trb_len, name, nlen);
+	memcpy(r->trb + r->trb_len + nlen, ": ", 2);
+	memcpy(r->trb + r->trb_len + nlen + 2, value, vlen);
+	memcpy(r->trb + r->trb_len + nlen + 2 + vlen, "\r\n", 2);
+	r->trb_len += (uint32_t)need;
+	return 0;
 }
 
 /*
@@ -504,21 +535,6 @@ h2_chunk_frame(struct req *r, uint64_t n)
 	return 0;
 }
 
-/* Fields of HTTP/1 connection management that HTTP/2 must not carry. */
-static int
-hop_field(const char *n, size_t len)
-{
-	static const char *const hop[] = { "connection", "keep-alive",
-	    "proxy-connection", "transfer-encoding", "upgrade", "te",
-	    "http2-settings" };
-	size_t	 i;
-
-	for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (strlen(hop[i]) == len && strncasecmp(hop[i], n, len) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * The answer's trailer fields, from an HTTP/2 server (up_h2.c): kept
  * until the last DATA, then sent as a trailing HEADERS frame
@@ -536,72 +552,31 @@ h2_stream_trailers(struct client *c, const char *p, size_t n)
 	s->tr_len = n;
 }
 
-/* Submit the kept trailers.  0, or -1 (the stream then just ends). */
-static int
-trailers_submit(struct h2_stream *s)
-{
-	nghttp2_nv	 tnv[64];
-	size_t		 k = 0, nl, j;
-	char		*p = s->tr, *e = s->tr + s->tr_len, *colon, *eol;
-	int		 rc;
-
-	while (p < e && k < sizeof(tnv) / sizeof(tnv[0])) {
-		if ((eol = memmem(p, (size_t)(e - p), "\r\n", 2)) == NULL ||
-		    (colon = memchr(p, ':', (size_t)(eol - p))) == NULL)
-			break;
-		nl = (size_t)(colon - p);
-		for (j = 0; j < nl; j++)
-			p[j] = (char)tolower((unsigned char)p[j]);
-		colon++;
-		while (colon < eol && (*colon == ' ' || *colon == '\t'))
-			colon++;
-		if (!hop_field(p, nl)) {
-			tnv[k].name = (uint8_t *)p;
-			tnv[k].namelen = nl;
-			tnv[k].value = (uint8_t *)colon;
-			tnv[k].valuelen = (size_t)(eol - colon);
-			tnv[k++].flags = NGHTTP2_NV_FLAG_NONE;
-		}
-		p = eol + 2;
-	}
-	rc = k > 0 ? nghttp2_submit_trailer(s->conn->s, s->id, tnv, k) : -1;
-	free(s->tr);
-	s->tr = NULL;
-	return rc == 0 ? 0 : -1;
-}
-
-/* The session asks for the answer's next DATA bytes. */
+/* The session asks for the answer's next DATA bytes (then its trailers). */
 static ssize_t
 h2_source(nghttp2_session *ss, int32_t id, uint8_t *buf, size_t len,
     uint32_t *flags, nghttp2_data_source *src, void *arg)
 {
 	struct h2_stream	*s = src->ptr;
-	size_t			 n = s->ob_end - s->ob_pos;
+	ssize_t			 n;
+	int			 rc;
 
-	(void)ss;
 	(void)id;
 	(void)arg;
-	if (n > len)
-		n = len;
-	if (n > 0) {
-		memcpy(buf, s->ob + s->ob_pos, n);
-		s->ob_pos += n;
-		if (s->carrier != NULL && !s->carrier->wr_ready)
-			h2_stream_wake(s, 0, 1);
+	n = h2_data_drain(buf, len, s->ob, &s->ob_pos, &s->ob_end, s->out_eof,
+	    flags);
+	if (n > 0 && s->carrier != NULL && !s->carrier->wr_ready)
+		h2_stream_wake(s, 0, 1);
+	if (n == NGHTTP2_ERR_DEFERRED)
+		s->deferred = 1;
+	else if ((*flags & NGHTTP2_DATA_FLAG_EOF) && s->tr != NULL) {
+		rc = h2_trailers_submit(ss, s->id, s->tr, s->tr_len);
+		free(s->tr);
+		s->tr = NULL;
+		if (rc == 0)
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
 	}
-	if (s->ob_pos == s->ob_end) {
-		s->ob_pos = s->ob_end = 0;
-		if (s->out_eof) {
-			*flags |= NGHTTP2_DATA_FLAG_EOF;
-			if (s->tr != NULL && trailers_submit(s) == 0)
-				*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-		}
-		else if (n == 0) {
-			s->deferred = 1;
-			return NGHTTP2_ERR_DEFERRED;
-		}
-	}
-	return (ssize_t)n;
+	return n;
 }
 
 /* The answer's head is whole in s->rh: send it as HEADERS.  -1: bad. */
@@ -639,7 +614,7 @@ head_submit(struct h2_stream *s)
 	rnv[0].valuelen = 3;
 	rnv[0].flags = NGHTTP2_NV_FLAG_NONE;
 	for (i = 0, k = 1; i < rs.nheaders; i++) {
-		if (hop_field(rhdrs[i].name, rhdrs[i].name_len))
+		if (h2_hop_field(rhdrs[i].name, rhdrs[i].name_len))
 			continue;
 		for (j = 0; j < rhdrs[i].name_len; j++)
 			((char *)rhdrs[i].name)[j] =

@@ -593,6 +593,7 @@ up_h2_close(struct upconn *u)
 	free(s->rf);
 	free(s->rx);
 	free(s->tr);
+	free(s->qt);
 	free(s);
 	u->h2s = NULL;
 	u->owner = NULL;

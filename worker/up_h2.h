@@ -76,6 +76,8 @@ struct up_h2s {
 	size_t			 unconsumed;	/* DATA bytes not yet read */
 	char			*tr;		/* trailer field lines, for h2 */
 	size_t			 tr_len;
+	char			*qt;		/* the request's trailer section */
+	uint32_t		 qt_len;
 };
 
 /* up_h2.c */

@@ -2,7 +2,9 @@
  * up_h2_msg.c: one stream of HTTP/2 to a server (up_h2.c has the
  * connection), as the exchange sees it: what it writes to its upstream
  * (an HTTP/1.1 head, then the body, plain or chunked) becomes HEADERS
- * and DATA; the server's HEADERS, DATA and trailers become an HTTP/1.1
+ * and DATA, and the trailer section of a chunked body (what the exchange
+ * kept of the client's, pass_request_trailers) a trailing HEADERS frame
+ * after the last DATA; the server's HEADERS, DATA and trailers become an HTTP/1.1
  * answer for it to read (chunked when the server gave no
  * content-length, the trailer fields then in the last chunk).  Request
  * bytes are taken only while the stream's buffer has room; the
@@ -18,6 +20,7 @@
 #include <sys/uio.h>
 
 #include "common/http.h"
+#include "worker/h2_data.h"
 #include "worker/proxy_int.h"
 #include "worker/up_h2.h"
 
@@ -240,34 +243,26 @@ h2_drop(const struct http_header *f)
 	return 0;
 }
 
+/* The session asks for the request's next DATA bytes (then its trailers). */
 static ssize_t
 up_source(nghttp2_session *ss, int32_t id, uint8_t *buf, size_t len,
     uint32_t *flags, nghttp2_data_source *src, void *arg)
 {
 	struct up_h2s	*s = src->ptr;
-	size_t		 n = s->tx_end - s->tx_pos;
+	ssize_t		 n;
 
-	(void)ss;
 	(void)id;
 	(void)arg;
-	if (n > len)
-		n = len;
-	if (n > 0) {
-		memcpy(buf, s->tx + s->tx_pos, n);
-		s->tx_pos += n;
-		if (s->u != NULL && !s->u->wr_ready)
-			uh2_wake(s, 0, 1);
-	}
-	if (s->tx_pos == s->tx_end) {
-		s->tx_pos = s->tx_end = 0;
-		if (s->body_eof)
-			*flags |= NGHTTP2_DATA_FLAG_EOF;
-		else if (n == 0) {
-			s->deferred = 1;
-			return NGHTTP2_ERR_DEFERRED;
-		}
-	}
-	return (ssize_t)n;
+	n = h2_data_drain(buf, len, s->tx, &s->tx_pos, &s->tx_end, s->body_eof,
+	    flags);
+	if (n > 0 && s->u != NULL && !s->u->wr_ready)
+		uh2_wake(s, 0, 1);
+	if (n == NGHTTP2_ERR_DEFERRED)
+		s->deferred = 1;
+	else if ((*flags & NGHTTP2_DATA_FLAG_EOF) && s->qt_len > 2 &&
+	    h2_trailers_submit(ss, s->id, s->qt, s->qt_len) == 0)
+		*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+	return n;
 }
 
 /* The request head is whole in s->hd: submit it as HEADERS.  -1: bad. */
@@ -363,11 +358,28 @@ head_take(struct up_h2s *s, const char *p, size_t n)
 	return (ssize_t)k;
 }
 
+/*
+ * Keep the request's trailer section (what the exchange kept of the
+ * client's, pass_request_trailers: field lines, then CRLF) as the chunk
+ * parser consumes it: up_source sends it after the last DATA.
+ */
+static int
+qt_keep(struct up_h2s *s, const char *p, size_t n)
+{
+	if (s->qt == NULL && (s->qt = malloc(REQ_TRAILER_MAX + 2)) == NULL)
+		return -1;
+	if (s->qt_len + n > REQ_TRAILER_MAX + 2)
+		return -1;	/* the chunk parser allows no more */
+	memcpy(s->qt + s->qt_len, p, n);
+	s->qt_len += (uint32_t)n;
+	return 0;
+}
+
 /* Take body bytes (decoding chunks) into tx, as far as it has room. */
 static ssize_t
 body_take(struct up_h2s *s, const char *p, size_t n)
 {
-	size_t	 room, off, dlen;
+	size_t	 room, off, dlen, tl;
 	ssize_t	 used;
 
 	if (s->body_eof)
@@ -394,8 +406,12 @@ body_take(struct up_h2s *s, const char *p, size_t n)
 			s->body_eof = 1;
 		return (ssize_t)n;
 	}
+	tl = s->ck.trailer_len;
 	used = http_chunked_parse(&s->ck, p, n, &off, &dlen);
 	if (used < 0)
+		return -1;
+	if (s->ck.trailer_len > tl && qt_keep(s, p + used -
+	    (s->ck.trailer_len - tl), s->ck.trailer_len - tl) == -1)
 		return -1;
 	memcpy(s->tx + s->tx_end, p + off, dlen);
 	s->tx_end += (uint32_t)dlen;
