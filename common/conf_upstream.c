@@ -756,9 +756,9 @@ upstream_finish(struct loader *ld)
 }
 
 /*
- * protocol = h2: the health checker speaks HTTP/1.1 only, and a pooled
- * HTTP/2 connection carries many clients' requests, so a PROXY header
- * (naming one client) cannot go in front of it.
+ * protocol = h2: a pooled HTTP/2 connection carries many clients'
+ * requests, so a PROXY header (naming one client) cannot go in front of
+ * it.  (HTTP health checks speak HTTP/2 to it: master/health_h2.c.)
  */
 static void
 upstream_h2_finish(struct loader *ld, struct conf_upstream *u,
@@ -768,10 +768,6 @@ upstream_h2_finish(struct loader *ld, struct conf_upstream *u,
 
 	if (u->protocol != UP_PROTO_H2)
 		return;
-	if (u->health == HEALTH_HTTP)
-		conf_err(ld, conf_key_line(ld, SEC_UPSTREAM, m, "health_check"),
-		    "upstream '%s': HTTP health checks do not speak HTTP/2; "
-		    "use health_check = tcp with protocol = h2", u->name);
 	for (k = 0; k < u->nservers; k++)
 		if (u->servers[k].send_proxy)
 			conf_err(ld, conf_key_line(ld, SEC_UPSTREAM, m, "protocol"),

@@ -394,6 +394,13 @@ health_differ(const struct conf_upstream *o, const struct conf_upstream *n)
 	    o->health_rise != n->health_rise || o->health_fall != n->health_fall;
 }
 
+/* An upstream's protocol as the configuration names it. */
+static const char *
+proto_name(int protocol)
+{
+	return protocol == UP_PROTO_H2 ? "h2" : "http1";
+}
+
 static int
 diff_upstreams(struct confdiff *d, const struct conf *o, const struct conf *n)
 {
@@ -418,6 +425,10 @@ diff_upstreams(struct confdiff *d, const struct conf *o, const struct conf *n)
 		if (upstream_settings_differ(ou, nu) &&
 		    confdiff_add(d, "upstream %s: "
 		    "settings changed", nu->name) == -1)
+			return -1;
+		if (ou->protocol != nu->protocol &&
+		    confdiff_add(d, "upstream %s: protocol %s -> %s", nu->name,
+		    proto_name(ou->protocol), proto_name(nu->protocol)) == -1)
 			return -1;
 		if (health_differ(ou, nu) &&
 		    confdiff_add(d, "upstream %s: health check "

@@ -47,6 +47,7 @@
 #include "common/proctitle.h"
 #include "common/proxyproto.h"
 #include "master/health.h"
+#include "master/health_h2.h"
 #include "master/resolver.h"
 
 #define PROBE_BUF	16384	/* bytes of a probe's answer read at most */
@@ -72,6 +73,10 @@ struct hsrv {
 	uint64_t		 deadline_ms;	/* when the one in flight times out */
 	char			*req;		/* the HTTP request, NULL for tcp */
 	size_t			 reqlen;
+	const char		*host;		/* ... its Host (h2: :authority) */
+	struct hh2		*h2;		/* protocol = h2: the probe's session */
+	const char		*h2out;		/* ... the bytes it sends first */
+	size_t			 h2outlen;
 	size_t			 sent;
 	char			*buf;		/* the answer so far */
 	size_t			 len;
@@ -176,6 +181,8 @@ probe_close(struct hsrv *h)
 		h->fd = -1;
 	}
 	free(h->buf);
+	hh2_free(h->h2);
+	h->h2 = NULL;
 	h->buf = NULL;
 	h->len = 0;
 	h->head_len = 0;
@@ -413,9 +420,11 @@ probe_send(struct hsrv *h, uint64_t now)
 	struct epoll_event	 ev;
 	ssize_t			 n;
 
-	while (h->sent < h->reqlen) {
-		n = send(h->fd, h->req + h->sent, h->reqlen - h->sent,
-		    MSG_NOSIGNAL);
+	const char		*q = h->h2 != NULL ? h->h2out : h->req;
+	size_t			 ql = h->h2 != NULL ? h->h2outlen : h->reqlen;
+
+	while (h->sent < ql) {
+		n = send(h->fd, q + h->sent, ql - h->sent, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
@@ -438,11 +447,62 @@ probe_send(struct hsrv *h, uint64_t now)
 	h->phase = PH_RECV;
 }
 
+/*
+ * protocol = h2: the server's frames go through the probe's session
+ * (health_h2.c), which writes the whole answer as HTTP/1.1 into h->buf
+ * for probe_judge.
+ */
+static void
+probe_recv_h2(struct hsrv *h, uint64_t now)
+{
+	char		 in[4096];
+	const char	*out, *why;
+	size_t		 outlen;
+	ssize_t		 n;
+	int		 rc;
+
+	for (;;) {
+		n = read(h->fd, in, sizeof(in));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				probe_done(h, 0, now, "%s", connect_error(errno));
+			return;
+		}
+		if (n == 0) {
+			probe_done(h, 0, now, "closed before the answer ended");
+			return;
+		}
+		rc = hh2_recv(h->h2, in, (size_t)n, h->buf, PROBE_BUF, &h->len,
+		    &out, &outlen, &why);
+		if (rc == -1) {
+			probe_done(h, 0, now, "invalid answer: %s", why);
+			return;
+		}
+		/* SETTINGS ACK and the like: best effort, the probe ends soon. */
+		if (outlen > 0 && send(h->fd, out, outlen,
+		    MSG_NOSIGNAL | MSG_DONTWAIT) == -1 && errno != EAGAIN &&
+		    errno != EWOULDBLOCK) {
+			probe_done(h, 0, now, "%s", connect_error(errno));
+			return;
+		}
+		if (rc == 1) {
+			(void)probe_judge(h, 1, now);
+			return;
+		}
+	}
+}
+
 static void
 probe_recv(struct hsrv *h, uint64_t now)
 {
 	ssize_t	 n;
 
+	if (h->h2 != NULL) {
+		probe_recv_h2(h, now);
+		return;
+	}
 	for (;;) {
 		n = read(h->fd, h->buf + h->len, PROBE_BUF - h->len);
 		if (n == -1) {
@@ -516,6 +576,14 @@ probe_event(struct hsrv *h, uint32_t events, uint64_t now)
 		}
 		if (h->req == NULL) {
 			probe_tcp_done(h, now);
+			return;
+		}
+		if (h->up->protocol == UP_PROTO_H2 && (h->h2 = hh2_new(
+		    h->up->health_method, h->up->health_path, h->host,
+		    &h->h2out, &h->h2outlen)) == NULL) {
+			log_warnx("upstream %s server %s: cannot probe: out of "
+			    "memory", h->up->name, h->cs->addr.text);
+			probe_close(h);
 			return;
 		}
 		h->phase = PH_SEND;
@@ -666,6 +734,7 @@ servers_init(struct conf *conf, struct shm_header *shm, uint64_t now)
 				if (up->health_host == NULL &&
 				    h->cs->dns != CONF_DNS_NONE)
 					host = h->cs->dns_name;
+				h->host = host;
 				len = strlen(up->health_method) +
 				    strlen(up->health_path) + strlen(host) + 100 +
 				    PP_V1_MAX;

@@ -316,9 +316,9 @@ def test():
         for bad, want, desc in (
                 ("protocol = h3", r"portico\.ini:\d+: unknown protocol 'h3'",
                  "protocol = h3 is refused with file:line"),
-                ("protocol = h2\nhealth_check = GET /healthz",
-                 r"portico\.ini:\d+: .*do not speak HTTP/2",
-                 "protocol = h2 with an HTTP health check is refused with file:line")):
+                ("protocol = h2\nserver = 127.0.0.1:2 send_proxy=v1",
+                 r"portico\.ini:\d+: .*cannot send_proxy",
+                 "protocol = h2 with send_proxy is refused with file:line")):
             text = base.replace("[upstream n]\n", "[upstream x]\nserver = 127.0.0.1:1\n%s\n\n"
                                 "[upstream n]\n" % bad)
             path = os.path.join(t.dir, "portico.ini")
