@@ -59,6 +59,8 @@ rx_room(struct up_h2s *s, size_t need)
 int
 uh2_rx_put(struct up_h2s *s, const void *p, size_t n)
 {
+	if (n == 0)
+		return 0;	/* p may be NULL: no fields came */
 	if (rx_room(s, n) == -1)
 		return -1;
 	memcpy(s->rx + s->rx_end, p, n);
@@ -164,7 +166,8 @@ uh2_trailers_done(struct up_h2s *s)
 	free(s->tr);
 	if ((s->tr = malloc(s->rf_len + 1)) == NULL)
 		return -1;
-	memcpy(s->tr, s->rf, s->rf_len);
+	if (s->rf_len > 0)
+		memcpy(s->tr, s->rf, s->rf_len);
 	s->tr_len = s->rf_len;
 	s->rf_len = 0;
 	return 0;
