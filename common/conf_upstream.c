@@ -791,10 +791,6 @@ upstream_tls_finish(struct loader *ld, struct conf_upstream *u,
 			u->servers[k].tls = 1;
 		any |= u->servers[k].tls;
 	}
-	if (any && u->health == HEALTH_HTTP)
-		conf_err(ld, conf_key_line(ld, SEC_UPSTREAM, m, "health_check"),
-		    "upstream '%s': HTTP health checks do not speak TLS yet; "
-		    "use health_check = tcp for TLS servers", u->name);
 	if (any)
 		return;
 	for (k = 0; k < NKEYS(needs_tls); k++)

@@ -48,6 +48,7 @@
 #include "common/proxyproto.h"
 #include "master/health.h"
 #include "master/health_h2.h"
+#include "master/health_tls.h"
 #include "master/resolver.h"
 
 #define PROBE_BUF	16384	/* bytes of a probe's answer read at most */
@@ -58,6 +59,7 @@
 enum phase {
 	PH_IDLE = 0,		/* no probe in flight */
 	PH_CONNECT,		/* connect in progress */
+	PH_TLS,			/* TLS handshake (a server with tls) */
 	PH_SEND,		/* sending the request */
 	PH_RECV			/* reading the answer */
 };
@@ -74,6 +76,7 @@ struct hsrv {
 	char			*req;		/* the HTTP request, NULL for tcp */
 	size_t			 reqlen;
 	const char		*host;		/* ... its Host (h2: :authority) */
+	SSL			*ssl;		/* a TLS server's connection */
 	struct hh2		*h2;		/* protocol = h2: the probe's session */
 	const char		*h2out;		/* ... the bytes it sends first */
 	size_t			 h2outlen;
@@ -181,6 +184,8 @@ probe_close(struct hsrv *h)
 		h->fd = -1;
 	}
 	free(h->buf);
+	SSL_free(h->ssl);
+	h->ssl = NULL;
 	hh2_free(h->h2);
 	h->h2 = NULL;
 	h->buf = NULL;
@@ -424,7 +429,8 @@ probe_send(struct hsrv *h, uint64_t now)
 	size_t			 ql = h->h2 != NULL ? h->h2outlen : h->reqlen;
 
 	while (h->sent < ql) {
-		n = send(h->fd, q + h->sent, ql - h->sent, MSG_NOSIGNAL);
+		n = hio_send(h->ssl, h->fd, q + h->sent, ql - h->sent,
+		    MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
@@ -462,7 +468,7 @@ probe_recv_h2(struct hsrv *h, uint64_t now)
 	int		 rc;
 
 	for (;;) {
-		n = read(h->fd, in, sizeof(in));
+		n = hio_read(h->ssl, h->fd, in, sizeof(in));
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -481,7 +487,7 @@ probe_recv_h2(struct hsrv *h, uint64_t now)
 			return;
 		}
 		/* SETTINGS ACK and the like: best effort, the probe ends soon. */
-		if (outlen > 0 && send(h->fd, out, outlen,
+		if (outlen > 0 && hio_send(h->ssl, h->fd, out, outlen,
 		    MSG_NOSIGNAL | MSG_DONTWAIT) == -1 && errno != EAGAIN &&
 		    errno != EWOULDBLOCK) {
 			probe_done(h, 0, now, "%s", connect_error(errno));
@@ -504,7 +510,7 @@ probe_recv(struct hsrv *h, uint64_t now)
 		return;
 	}
 	for (;;) {
-		n = read(h->fd, h->buf + h->len, PROBE_BUF - h->len);
+		n = hio_read(h->ssl, h->fd, h->buf + h->len, PROBE_BUF - h->len);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -558,6 +564,62 @@ probe_tcp_done(struct hsrv *h, uint64_t now)
 	probe_done(h, 1, now, "connected");
 }
 
+/* Connected (TLS: handshaken): send the request. */
+static void
+probe_request(struct hsrv *h, uint64_t now)
+{
+	if (h->up->protocol == UP_PROTO_H2 && (h->h2 = hh2_new(
+	    h->up->health_method, h->up->health_path, h->host,
+	    &h->h2out, &h->h2outlen)) == NULL) {
+		log_warnx("upstream %s server %s: cannot probe: out of "
+		    "memory", h->up->name, h->cs->addr.text);
+		probe_close(h);
+		return;
+	}
+	h->phase = PH_SEND;
+	probe_send(h, now);
+}
+
+/* The TLS handshake of a probe: on, done, or failed. */
+static void
+probe_tls(struct hsrv *h, uint64_t now)
+{
+	struct epoll_event	 ev;
+	const char		*why;
+	uint32_t		 events;
+
+	switch (htls_handshake(h->ssl, &events, &why)) {
+	case -1:
+		probe_done(h, 0, now, "TLS handshake: %s", why);
+		return;
+	case 0:
+		memset(&ev, 0, sizeof(ev));
+		ev.events = events;
+		ev.data.u64 = (uint64_t)(h - hs) + 1;
+		if (epoll_ctl(epfd, EPOLL_CTL_MOD, h->fd, &ev) == -1) {
+			log_warn("upstream %s server %s: epoll_ctl",
+			    h->up->name, h->cs->addr.text);
+			probe_close(h);
+		}
+		return;
+	}
+	if (h->up->protocol == UP_PROTO_H2 && !htls_alpn_h2(h->ssl)) {
+		probe_done(h, 0, now, "the server did not choose h2 (ALPN)");
+		return;
+	}
+	/* The request goes out next: wait for room, not for bytes. */
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLOUT;
+	ev.data.u64 = (uint64_t)(h - hs) + 1;
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, h->fd, &ev) == -1) {
+		log_warn("upstream %s server %s: epoll_ctl", h->up->name,
+		    h->cs->addr.text);
+		probe_close(h);
+		return;
+	}
+	probe_request(h, now);
+}
+
 static void
 probe_event(struct hsrv *h, uint32_t events, uint64_t now)
 {
@@ -578,16 +640,19 @@ probe_event(struct hsrv *h, uint32_t events, uint64_t now)
 			probe_tcp_done(h, now);
 			return;
 		}
-		if (h->up->protocol == UP_PROTO_H2 && (h->h2 = hh2_new(
-		    h->up->health_method, h->up->health_path, h->host,
-		    &h->h2out, &h->h2outlen)) == NULL) {
-			log_warnx("upstream %s server %s: cannot probe: out of "
-			    "memory", h->up->name, h->cs->addr.text);
-			probe_close(h);
+		if (h->cs->tls) {
+			if ((h->ssl = htls_new(h->up, h->cs, h->fd)) == NULL) {
+				probe_done(h, 0, now, "cannot start TLS");
+				return;
+			}
+			h->phase = PH_TLS;
+			probe_tls(h, now);
 			return;
 		}
-		h->phase = PH_SEND;
-		probe_send(h, now);
+		probe_request(h, now);
+		break;
+	case PH_TLS:
+		probe_tls(h, now);
 		break;
 	case PH_SEND:
 		probe_send(h, now);

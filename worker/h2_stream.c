@@ -120,8 +120,9 @@ h2_stream_trailer(struct h2_stream *s, const uint8_t *name, size_t nlen,
 	struct req	*r;
 	size_t		 need = nlen + vlen + 4;
 
+	/* s->has_cl, not r->chunked: h2_stream_start may not have run yet. */
 	if (!conf->g.pass_request_trailers || s->carrier == NULL ||
-	    (r = s->carrier->r) == NULL || !r->chunked ||
+	    (r = s->carrier->r) == NULL || s->has_cl || s->has_proto ||
 	    (nlen > 0 && name[0] == ':'))
 		return 0;
 	if (r->trb == NULL && (r->trb = malloc(REQ_TRAILER_MAX + 2)) == NULL)

@@ -3,13 +3,14 @@
 # from an HTTP/2 client and from an HTTP/1.1 chunked client reach the h2
 # server as a trailing HEADERS frame (a denied field filtered out);
 # health_check = GET /path probes an h2 server over HTTP/2 (prior
-# knowledge): a wrong status takes it down, the right one brings it
-# back; a reload that changes an upstream's protocol names it in the
+# knowledge, and TLS with ALPN h2): a wrong status takes it down, the
+# right one brings it back; an HTTP/1.1 TLS server's probes pass; a reload that changes an upstream's protocol names it in the
 # summary and the next requests use it.  The server is python3-h2 and
 # also answers HTTP/1.1, saying which protocol it was asked in.
 import os
 import re
 import socket
+import ssl
 import sys
 import threading
 
@@ -18,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, register, subtest_guard, wait_until,
                           Portico)
 from h2raw import H2
+from portico_tls import Certs, have_openssl
 
 import h2.config
 import h2.connection
@@ -33,7 +35,12 @@ class Server:
     under /health get self.health_status, others 200 "h2 len=N"
     (HTTP/1.1: "http1")."""
 
-    def __init__(self):
+    def __init__(self, tls=None, alpn=("h2",)):
+        self.ctx = None
+        if tls is not None:
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.load_cert_chain(tls[0], tls[1])
+            self.ctx.set_alpn_protocols(list(alpn))
         self.lock = threading.Lock()
         self.trailers = {}
         self.bodies = {}
@@ -58,6 +65,8 @@ class Server:
     def serve(self, s):
         try:
             s.settimeout(30)
+            if self.ctx is not None:
+                s = self.ctx.wrap_socket(s, server_side=True)
             data = b""
             while len(data) < len(PREFACE) and PREFACE.startswith(data):
                 d = s.recv(65536)
@@ -68,7 +77,7 @@ class Server:
                 self.serve_h2(s, data)
             else:
                 self.serve_h1(s, data)
-        except (OSError, h2.exceptions.ProtocolError):
+        except (OSError, ssl.SSLError, h2.exceptions.ProtocolError):
             pass
         finally:
             s.close()
@@ -79,6 +88,9 @@ class Server:
             if not d:
                 return
             data += d
+        if data.startswith(b"GET /health"):
+            with self.lock:
+                self.probes += 1
         s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhttp1")
 
     def serve_h2(self, s, data):
@@ -150,6 +162,16 @@ def test():
                  "health_interval": "100ms", "health_timeout": "2s",
                  "health_rise": "1", "health_fall": "1", "health_body": "health"},
            "p": {"servers": [psrv.addr], "protocol": "http1"}}
+    have_tls = have_openssl()
+    if have_tls:
+        certs = Certs()
+        pem, key = certs.issue("a", dns=["a.test"])
+        tsrv, t1srv = Server(tls=(pem, key)), Server(tls=(pem, key), alpn=("http/1.1",))
+        for name, srvx, proto in (("hs", tsrv, "h2"), ("hs1", t1srv, "http1")):
+            ups[name] = {"servers": [srvx.addr + " tls"], "protocol": proto,
+                         "tls_ca": certs.ca, "tls_server_name": "a.test",
+                         "health_check": "GET /health", "health_interval": "100ms",
+                         "health_timeout": "2s", "health_rise": "1", "health_fall": "1"}
     routes = [dict(name="h", path="/hc/", upstream="h"),
               dict(name="p", path="/p/", upstream="p"),
               dict(name="t", path="/", upstream="t")]
@@ -204,6 +226,24 @@ def test():
         tap.ok(wait_until(lambda: p.get("/hc/y").status == 200, 5),
                "... and serves again")
 
+    with subtest_guard("HTTP health checks over TLS"):
+        if have_tls:
+            tap.ok(wait_until(lambda: tsrv.probes >= 2, 10),
+                   "TLS with ALPN h2: probes reach the server over HTTP/2 (%d)" % tsrv.probes,
+                   p.error_log()[-1500:])
+            tsrv.health_status = 503
+            tap.ok(state_seen(p, "hs", tsrv.addr, "down", 1),
+                   "... a 503 takes it down", p.error_log()[-1500:])
+            tsrv.health_status = 200
+            tap.ok(state_seen(p, "hs", tsrv.addr, "up", 1),
+                   "... a 200 brings it back up", p.error_log()[-1500:])
+            tap.ok(wait_until(lambda: t1srv.probes >= 2, 10) and
+                   "server %s: down" % t1srv.addr not in p.error_log(),
+                   "TLS with HTTP/1.1 (protocol = http1): the probes pass (%d)" % t1srv.probes,
+                   p.error_log()[-1500:])
+        else:
+            tap.skip("no openssl command", 4)
+
     with subtest_guard("reload: protocol changed"):
         r = p.get("/p/x")
         tap.is_(r.body, b"http1", "protocol = http1: the server is asked in HTTP/1.1")
@@ -221,4 +261,4 @@ def test():
     p.stop()
 
 
-main(test, timeout=90, tests=16)
+main(test, timeout=90, tests=20)
