@@ -1049,9 +1049,9 @@ START_TEST(test_tls_keys)
 	    "bad tls_verify");
 	expect_only_error("[listener x]\nlisten = 81\n[upstream u]\n"
 	    "server = 10.0.0.1:80 tls tls\n" TAIL, 4, "'tls' given twice");
-	expect_only_error("[listener x]\nlisten = 81\n[upstream u]\n"
-	    "server = 10.0.0.1:80 tls\nhealth_check = GET /\n" TAIL, 5,
-	    "use health_check = tcp");
+	/* HTTP probes speak TLS (master/health_tls.c). */
+	conf_free(load_ok("[listener x]\nlisten = 81\n[upstream u]\n"
+	    "server = 10.0.0.1:80 tls\nhealth_check = GET /\n" TAIL));
 	conf_free(load_ok("[listener x]\nlisten = 81\n[upstream u]\n"
 	    "server = 10.0.0.1:80 tls\nhealth_check = tcp\n" TAIL));
 	expect_route_error("hsts = 1x", "bad hsts");
@@ -1150,8 +1150,11 @@ START_TEST(test_balancing_keys)
 	ck_assert_int_eq(c->upstreams[2].protocol, UP_PROTO_HTTP1);
 	conf_free(c);
 	expect_upstream_error("protocol = h3", "unknown protocol");
-	expect_upstream_error("health_check = GET /h\nprotocol = h2",
-	    "do not speak HTTP/2");
+	/* HTTP probes speak HTTP/2 (master/health_h2.c). */
+	c = load_ok(TAIL "[upstream g]\nserver = 10.0.0.1:80\nprotocol = h2\n"
+	    "health_check = GET /h\n");
+	ck_assert_int_eq(c->upstreams[1].health, HEALTH_HTTP);
+	conf_free(c);
 	expect_upstream_error("protocol = h2\nserver = 10.0.0.2:80 send_proxy=v1",
 	    "cannot send_proxy");
 	expect_upstream_error("retries = 101", "retries");

@@ -140,6 +140,11 @@ START_TEST(test_upstreams)
 	s = diff(BASE "[upstream old]\nserver = 127.0.0.1:9100\n", BASE, &n);
 	ck_assert_str_eq(s, "upstream old removed");
 	free(s);
+	s = diff(BASE "[upstream g]\nserver = 127.0.0.1:9100\n",
+	    BASE "[upstream g]\nserver = 127.0.0.1:9100\nprotocol = h2\n", &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(s, "upstream g: protocol http1 -> h2");
+	free(s);
 }
 END_TEST
 
