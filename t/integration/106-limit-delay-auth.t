@@ -10,13 +10,15 @@
 # wrong passwords, a plain proxied request on the same (only) worker is
 # answered well within one hash time; the right password gets 200, a
 # wrong one 401, the right one again comes from the cache (the status
-# JSON's auth counters); more checks at once than the queue holds get
+# JSON's auth counters, summed over the workers, and /metrics'
+# portico_auth_checks_total); more checks at once than the queue holds get
 # 503 with Retry-After, logged; a fast stop with checks under way is
 # clean (no crash, no sanitizer report).
 import base64
 import ctypes
 import ctypes.util
 import os
+import re
 import sys
 import threading
 import time
@@ -192,6 +194,15 @@ def test_auth(p, b, good_hash_s):
            "the others 401 (%r)" % got)
     tap.ok(p.wait_log(r"authentication busy \(hashing queue full"), "the 503 is logged")
     tap.ok(auth_js()["busy"] >= got.get(503, 0), "counted as auth.busy")
+    js = auth_js()
+    text = get(p.port, "/status/metrics").body.decode()
+    prom = {k: re.search(r'(?m)^portico_auth_checks_total\{result="%s"\} (\d+)$' % k, text)
+            for k in ("hashed", "cache_hit", "busy")}
+    tap.ok(all(prom.values()) and
+           [int(prom[k].group(1)) for k in ("hashed", "cache_hit", "busy")] ==
+           [js["hashed"], js["cache_hits"], js["busy"]],
+           "/metrics: portico_auth_checks_total{result} are the JSON's auth counters",
+           ({k: m and m.group(0) for k, m in prom.items()}, js))
 
 
 def test():
@@ -232,4 +243,4 @@ def test():
 
 
 if __name__ == "__main__":
-    main(test, timeout=120, tests=26)
+    main(test, timeout=120, tests=27)
