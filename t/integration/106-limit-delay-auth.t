@@ -18,7 +18,6 @@ import base64
 import ctypes
 import ctypes.util
 import os
-import re
 import sys
 import threading
 import time
@@ -26,7 +25,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, subtest_guard, get,
-                          run_portico, wait_until)
+                          run_portico, wait_until, metric)
 
 _crypt = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
 _crypt.crypt.restype = ctypes.c_char_p
@@ -196,13 +195,10 @@ def test_auth(p, b, good_hash_s):
     tap.ok(auth_js()["busy"] >= got.get(503, 0), "counted as auth.busy")
     js = auth_js()
     text = get(p.port, "/status/metrics").body.decode()
-    prom = {k: re.search(r'(?m)^portico_auth_checks_total\{result="%s"\} (\d+)$' % k, text)
-            for k in ("hashed", "cache_hit", "busy")}
-    tap.ok(all(prom.values()) and
-           [int(prom[k].group(1)) for k in ("hashed", "cache_hit", "busy")] ==
-           [js["hashed"], js["cache_hits"], js["busy"]],
-           "/metrics: portico_auth_checks_total{result} are the JSON's auth counters",
-           ({k: m and m.group(0) for k, m in prom.items()}, js))
+    prom = [metric(text, 'portico_auth_checks_total{result="%s"}' % k)
+            for k in ("hashed", "cache_hit", "busy")]
+    tap.is_(prom, [js["hashed"], js["cache_hits"], js["busy"]],
+            "/metrics: portico_auth_checks_total{result} are the JSON's auth counters")
 
 
 def test():
