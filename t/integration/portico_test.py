@@ -32,6 +32,13 @@ Main pieces:
              with expect_worker_death(pid, sig)), no master that exited
              before it was told to, no sanitizer report in its stderr or
              error log
+  UpgradeBackend  the plumbing of a backend for upgraded connections
+             (WebSocket tests): accept, read and record the request
+             head, then the subclass's serve(); ws_accept() the
+             Sec-WebSocket-Accept of a key
+  status_json(), metric(), hold(), passes()
+             the status JSON, one /metrics sample's value, a request
+             held at the backend (a limit's place), a GET that passes
 
 Crash checks apply to every build: a sanitizer report fails the test whether
 or not PORTICO_SANITIZED is set, and so does one printed by a `portico -t`
