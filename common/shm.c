@@ -235,6 +235,9 @@ shm_stats_add(struct shm_stats *dst, const struct shm_stats *src)
 	add64(&dst->compress_in, shm_read64(&src->compress_in));
 	add64(&dst->compress_out, shm_read64(&src->compress_out));
 	add64(&dst->sendfile_bytes, shm_read64(&src->sendfile_bytes));
+	add64(&dst->auth_hashed, shm_read64(&src->auth_hashed));
+	add64(&dst->auth_cached, shm_read64(&src->auth_cached));
+	add64(&dst->auth_busy, shm_read64(&src->auth_busy));
 }
 
 void

@@ -40,12 +40,14 @@
 
 #define SHM_MAGIC	0x504f5254u	/* "PORT" */
 /* Bump on any change to the structures below: a new binary then starts empty. */
-#define SHM_VERSION	8	/* 2: reload counters, slot owners; 3: the metrics
+#define SHM_VERSION	9	/* 2: reload counters, slot owners; 3: the metrics
 				   region; 4: DNS slots in struct shm_server;
 				   5: tunnel counters in struct shm_stats;
 				   6: the limits table (common/limit.h);
 				   7: firewall counters in struct shm_stats;
 				   8: compression counters and sendfile_bytes in
+				      struct shm_stats;
+				   9: basic authentication counters in
 				      struct shm_stats */
 #define SHM_SLOTS	1024
 #define SHM_SERVERS	1024	/* distinct upstream servers over the daemon's life */
@@ -75,6 +77,9 @@ struct shm_stats {
 	uint64_t	 compress_in;	/* ... body bytes into the encoders */
 	uint64_t	 compress_out;	/* ... and out of them */
 	uint64_t	 sendfile_bytes; /* cache hit body bytes sent by sendfile() */
+	uint64_t	 auth_hashed;	/* checks given to the hashing thread */
+	uint64_t	 auth_cached;	/* ... answered from the worker's table */
+	uint64_t	 auth_busy;	/* ... refused 503: queue full or too slow */
 } __attribute__((aligned(64)));
 
 /*

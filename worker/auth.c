@@ -37,10 +37,12 @@
 #include "common/htpasswd.h"
 #include "common/http.h"
 #include "common/log.h"
+#include "common/shm.h"
 #include "worker/auth.h"
 #include "worker/authq.h"
 #include "worker/event.h"
 #include "worker/proxy_int.h"
+#include "worker/worker.h"
 
 #define CRED_MAX	1024		/* longest decoded user:password */
 
@@ -53,11 +55,6 @@ struct auth_slot {
 static struct auth_slot		 slots[AUTH_CACHE_SLOTS];
 static unsigned char		 secret[32];
 static int			 have_secret;
-static struct {
-	uint64_t	 hashed;	/* checks given to the thread */
-	uint64_t	 cached;	/* answered from the table */
-	uint64_t	 busy;		/* 503: queue full or too slow */
-}				 counts;
 
 static int	 b64_value(unsigned char);
 static ssize_t	 b64_decode(const char *, size_t, char *, size_t);
@@ -229,17 +226,17 @@ auth_check(struct client *c, const struct conf_route *rt,
 	}
 	s = slot_find(hash, cred, len, key);
 	if (s->until > ev_now && memcmp(s->key, key, sizeof(key)) == 0) {
-		counts.cached++;
+		shm_stat_inc(&worker.stats->auth_cached);
 		res = s->ok ? AUTH_OK : AUTH_DENIED;
 		goto done;
 	}
 	*job = authq_submit(c, key, colon + 1, len - ul - 1, hash);
 	if (*job == -1) {
-		counts.busy++;
+		shm_stat_inc(&worker.stats->auth_busy);
 		res = AUTH_BUSY;
 		goto done;
 	}
-	counts.hashed++;
+	shm_stat_inc(&worker.stats->auth_hashed);
 	res = AUTH_PENDING;
 done:
 	explicit_bzero(cred, len);
@@ -313,7 +310,7 @@ auth_step(struct client *c)
 		}
 		authq_cancel(r->auth_job - 1);
 		r->auth_job = 0;
-		counts.busy++;
+		shm_stat_inc(&worker.stats->auth_busy);
 		c->state = CS_HEAD;
 		return auth_refuse(c, AUTH_BUSY);
 	}
@@ -335,12 +332,3 @@ auth_release(struct req *r)
 	}
 }
 
-void
-auth_status(struct strbuf *b)
-{
-	strbuf_fmt(b, "\"auth\":{\"worker\":%d,\"hashed\":%llu,"
-	    "\"cache_hits\":%llu,\"busy\":%llu},", (int)getpid(),
-	    (unsigned long long)counts.hashed,
-	    (unsigned long long)counts.cached,
-	    (unsigned long long)counts.busy);
-}

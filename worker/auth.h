@@ -6,8 +6,6 @@
 #ifndef PORTICO_AUTH_H
 #define PORTICO_AUTH_H
 
-#include "common/strbuf.h"
-
 struct client;
 struct req;
 
@@ -35,7 +33,5 @@ enum step	 auth_begin(struct client *c);
 enum step	 auth_step(struct client *c);
 /* The exchange ends: a check still queued for it is dropped. */
 void		 auth_release(struct req *r);
-/* This worker's counters, into the status JSON. */
-void		 auth_status(struct strbuf *b);
 
 #endif /* PORTICO_AUTH_H */

@@ -119,7 +119,7 @@ void		 h2_frames_recv(struct h2_conn *h, const uint8_t *p, size_t n);
 struct h2_stream *h2_stream_new(struct h2_conn *h, int32_t id);
 void		 h2_stream_free(struct h2_stream *s);
 int		 h2_stream_field(struct h2_stream *s, const uint8_t *name,
-		    size_t nlen, const uint8_t *value, size_t vlen);
+		    size_t nlen, const uint8_t *value, size_t vlen); /* h2_field.c */
 int		 h2_stream_trailer(struct h2_stream *s, const uint8_t *name,
 		    size_t nlen, const uint8_t *value, size_t vlen);
 int		 h2_stream_ready(struct h2_stream *s);

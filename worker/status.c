@@ -30,7 +30,6 @@
 #include "common/http.h"
 #include "worker/metrics.h"
 #include "worker/proxy.h"
-#include "worker/auth.h"
 #include "worker/limits.h"
 #include "worker/proxy_int.h"
 #include "worker/tls.h"
@@ -237,6 +236,15 @@ status_prom_totals(struct strbuf *b, const struct shm_stats *tot)
 	prom_one(b, "portico_sendfile_bytes_total", "counter",
 	    "Cache hit body bytes sent by sendfile() from the cache's memfd.",
 	    tot->sendfile_bytes);
+	metrics_prom_family(b, "portico_auth_checks_total", "counter",
+	    "Basic authentication checks: given to the hashing threads, "
+	    "answered from the workers' tables, refused 503 (busy).");
+	strbuf_fmt(b, "portico_auth_checks_total{result=\"hashed\"} %llu\n"
+	    "portico_auth_checks_total{result=\"cache_hit\"} %llu\n"
+	    "portico_auth_checks_total{result=\"busy\"} %llu\n",
+	    (unsigned long long)tot->auth_hashed,
+	    (unsigned long long)tot->auth_cached,
+	    (unsigned long long)tot->auth_busy);
 	if (worker.cache == NULL)
 		return;
 	cache_get_stats(worker.cache, &cs);
@@ -293,6 +301,11 @@ status_json_totals(struct strbuf *b, const struct shm_stats *tot)
 	strbuf_fmt(b, "\"spliced_bytes\":%llu,\"sendfile_bytes\":%llu,",
 	    (unsigned long long)tot->spliced_bytes,
 	    (unsigned long long)tot->sendfile_bytes);
+	strbuf_fmt(b, "\"auth\":{\"hashed\":%llu,\"cache_hits\":%llu,"
+	    "\"busy\":%llu},",
+	    (unsigned long long)tot->auth_hashed,
+	    (unsigned long long)tot->auth_cached,
+	    (unsigned long long)tot->auth_busy);
 	strbuf_fmt(b, "\"compress\":{\"answers\":%llu,\"bytes_in\":%llu,"
 	    "\"bytes_out\":%llu},",
 	    (unsigned long long)tot->compressed,
@@ -485,7 +498,6 @@ status_page(struct strbuf *b, int prom, const struct shm_stats *tot)
 	status_reloads(b, worker.shm, 0);
 	status_json_totals(b, tot);
 	limits_status(b, 0);
-	auth_status(b);
 	status_json_upstreams(b, worker.shm);
 	status_tls(b, 0);
 	metrics_json(b, worker.shm);

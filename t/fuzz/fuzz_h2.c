@@ -6,21 +6,32 @@
  * frame floods, the header list size), fed arbitrary bytes after the
  * client preface.
  *
- * The stream side (worker/h2_stream.c and the exchange behind it) is a
- * small fake here that records the events and checks their order: a
- * stream's fields come between its h2_stream_new and h2_stream_ready
- * and stay within the header list limit, lowercase, nothing comes after
- * h2_stream_gone (ASan sees a use after the free), a violation always
- * ends the reading with a reason, the stream count matches the list.  Like the
- * exchange, it takes DATA bytes (the window opens again) or refuses them.
+ * Each field goes to the daemon's own h2_stream_field
+ * (worker/h2_field.c), which keeps it in its stream's buffers; the
+ * link wraps it (-Wl,--wrap=h2_stream_field) to check around each call
+ * that the fields come between the stream's h2_stream_new and
+ * h2_stream_ready, lowercase (nghttp2's check) and within the header
+ * list limit, and that the function kept what it was given: a value
+ * of :method, :path, :authority, :protocol, Host or Cookie at its
+ * place in s->hd, another field as "name: value" at the end of s->fb,
+ * all within buffer_size, or else the stream marked 431.
+ *
+ * The rest of the stream side (worker/h2_stream.c and the exchange
+ * behind it) is a small fake here that records the events and checks
+ * their order: nothing comes after h2_stream_gone (ASan sees a use
+ * after the free), a violation always ends the reading with a reason,
+ * the stream count matches the list.  Like the exchange, it takes DATA
+ * bytes (the window opens again) or refuses them.
  *
  * The first input byte picks the fake's answers (refuse a stream's
  * head, refuse its DATA), the limits (the daemon's defaults, or small
- * ones that a short input can exceed) and how the rest is cut into
- * reads (the clock advances 7 ms a read, refilling the buckets).
+ * ones that a short input can exceed, with a buffer_size smaller than
+ * the header list limit) and how the rest is cut into reads (the clock
+ * advances 7 ms a read, refilling the buckets).
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Ibuild/check \
- *	    -o fuzz_h2 t/fuzz/fuzz_h2.c worker/h2_frames.c -lnghttp2
+ *	    -o fuzz_h2 t/fuzz/fuzz_h2.c worker/h2_frames.c worker/h2_field.c \
+ *	    -Wl,--wrap=h2_stream_field -lnghttp2
  */
 #include "config.h"
 
@@ -35,10 +46,15 @@
 #include "worker/h2.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int	__real_h2_stream_field(struct h2_stream *, const uint8_t *, size_t,
+	    const uint8_t *, size_t);
+int	__wrap_h2_stream_field(struct h2_stream *, const uint8_t *, size_t,
+	    const uint8_t *, size_t);
 
 #define CHECK(e)	do { if (!(e)) abort(); } while (0)
 
 uint64_t	 ev_now;
+size_t		 bufsize;	/* buffer_size: s->hd and s->fb are this long */
 
 static int	 refuse_head, refuse_data;
 static char	 carrier;	/* a stream with an exchange: s->carrier set */
@@ -58,6 +74,12 @@ h2_stream_new(struct h2_conn *h, int32_t id)
 	CHECK(id > 0 && (id & 1) == 1);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
+	if ((s->hd = malloc(bufsize)) == NULL ||
+	    (s->fb = malloc(bufsize)) == NULL) {
+		free(s->hd);
+		free(s);
+		return NULL;
+	}
 	s->id = id;
 	s->conn = h;
 	s->next = h->streams;
@@ -82,24 +104,93 @@ h2_stream_free(struct h2_stream *s)
 	h->nstreams--;
 	if (!h->closing && !s->closed)
 		nghttp2_session_set_stream_user_data(h->s, s->id, NULL);
+	free(s->hd);
+	free(s->fb);
 	free(s);
 }
 
-int
-h2_stream_field(struct h2_stream *s, const uint8_t *name, size_t nlen,
-    const uint8_t *value, size_t vlen)
+static int
+is(const uint8_t *name, size_t n, const char *lit)
 {
-	size_t	 i;
+	return n == strlen(lit) && memcmp(name, lit, n) == 0;
+}
+
+/* Where the daemon keeps a field's value in s->hd; 0: in s->fb. */
+static int
+hd_place(const struct h2_stream *s, const uint8_t *name, size_t nlen,
+    uint32_t *off, uint32_t *len)
+{
+	if (is(name, nlen, ":method"))
+		*off = s->m_off, *len = s->m_len;
+	else if (is(name, nlen, ":path"))
+		*off = s->p_off, *len = s->p_len;
+	else if (is(name, nlen, ":authority"))
+		*off = s->a_off, *len = s->a_len;
+	else if (is(name, nlen, ":protocol"))
+		*off = s->x_off, *len = s->x_len;
+	else if (is(name, nlen, "host"))
+		*off = s->h_off, *len = s->h_len;
+	else if (is(name, nlen, "cookie"))
+		*off = s->k_off, *len = s->k_len;
+	else
+		return 0;
+	return 1;
+}
+
+/*
+ * Around the daemon's h2_stream_field (worker/h2_field.c): the order and
+ * nghttp2's checks before, what it kept after.
+ */
+int
+__wrap_h2_stream_field(struct h2_stream *s, const uint8_t *name,
+    size_t nlen, const uint8_t *value, size_t vlen)
+{
+	uint32_t	 off, len, fb0 = s->fb_len;
+	int		 bad0 = s->bad;
+	size_t		 i;
 
 	CHECK(s->carrier == NULL && !s->done);	/* before the head's end */
 	CHECK(nlen > 0);
-	(void)value;
 	for (i = 0; i < nlen; i++)
 		CHECK(!(name[i] >= 'A' && name[i] <= 'Z'));	/* nghttp2's check */
-	if (name[0] == ':' && nlen == 9 && memcmp(name, ":protocol", 9) == 0)
-		s->has_proto = 1;
-	s->fb_len += (uint32_t)(nlen + vlen);
-	CHECK(s->fb_len <= s->conn->lim.max_header_list_size);
+	CHECK(s->list <= s->conn->lim.max_header_list_size);
+	CHECK(__real_h2_stream_field(s, name, nlen, value, vlen) == 0);
+	CHECK(s->hd_len <= bufsize && s->fb_len <= bufsize);
+	CHECK(s->bad == bad0 || (bad0 == 0 && s->bad == 431));
+	if (s->bad != 0)
+		return 0;
+	if (name[0] != ':' && s->has_proto && is(name, nlen, "sec-websocket-key"))
+		CHECK(s->fb_len == fb0);	/* dropped (RFC 8441 5) */
+	else if (hd_place(s, name, nlen, &off, &len)) {
+		/* The value ends its place (a Cookie: the crumbs so far). */
+		CHECK(len >= vlen && off + len <= s->hd_len);
+		CHECK(memcmp(s->hd + off + len - vlen, value, vlen) == 0);
+		CHECK(s->fb_len == fb0);
+	} else if (name[0] == ':')
+		CHECK(s->fb_len == fb0);	/* another pseudo-header: dropped */
+	else {
+		CHECK(s->fb_len == fb0 + nlen + vlen + 4);
+		CHECK(memcmp(s->fb + fb0, name, nlen) == 0 &&
+		    memcmp(s->fb + fb0 + nlen, ": ", 2) == 0 &&
+		    memcmp(s->fb + fb0 + nlen + 2, value, vlen) == 0 &&
+		    memcmp(s->fb + s->fb_len - 2, "\r\n", 2) == 0);
+	}
+	return 0;
+}
+
+/*
+ * A trailer field (a HEADERS frame after the request's DATA): nghttp2
+ * hands it over only once the head was ready, under the same limits.
+ */
+int
+h2_stream_trailer(struct h2_stream *s, const uint8_t *name, size_t nlen,
+    const uint8_t *value, size_t vlen)
+{
+	(void)value;
+	(void)vlen;
+	CHECK(s->carrier != NULL || s->done);	/* after the head's end */
+	CHECK(nlen > 0);
+	CHECK(s->list <= s->conn->lim.max_header_list_size);
 	return 0;
 }
 
@@ -183,12 +274,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ev_now = 1000000;
 	if (data[0] & 4) {
 		/* Small limits: short inputs reach them. */
+		bufsize = 128;
 		h.lim.max_resets = 4;
 		h.lim.max_control_frames = 8;
 		h.lim.max_header_list_size = 256;
 		h.lim.max_concurrent_streams = 3;
 	} else {
 		/* The daemon's defaults (common/conf.c). */
+		bufsize = 32 << 10;
 		h.lim.max_resets = 200;
 		h.lim.max_control_frames = 1000;
 		h.lim.max_header_list_size = 32768;

@@ -274,6 +274,15 @@ for flags in (0, 1, 2, 4, 0x14, 0x2c):
         bytes([flags]) + SET + h2f(2, 0, 1, struct.pack(">IB", 0, 16)) + h2f(8, 0, 0, struct.pack(">I", 1000))
         + h2f(7, 0, 0, struct.pack(">II", 0, 0)),
         bytes([flags]) + SET + h2f(1, 5, 1, hpack(H2GET + [("x-big", "v" * 120)] * 40)),
+        # The fields worker/h2_field.c keeps apart: Cookie crumbs with a
+        # Host between them (the crumbs move), Sec-WebSocket-Key dropped
+        # on an extended CONNECT, pseudo-headers longer than the small buffer.
+        bytes([flags]) + SET + h2f(1, 5, 1, hpack(H2GET[:3] + [("cookie", "a=1"), ("host", "a.test"),
+                                                 ("cookie", "b=2"), ("cookie", "c=3")])),
+        bytes([flags]) + SET + h2f(1, 4, 1, hpack(H2WS + [("sec-websocket-key", "x" * 24)])),
+        bytes([flags]) + SET + h2f(1, 5, 1, hpack([(":method", "GET"), (":scheme", "http"),
+                                                  (":path", "/" + "p" * 120),
+                                                  (":authority", "a.test")])),
     ]
 
 n1 = write("fuzz_http", requests + responses)

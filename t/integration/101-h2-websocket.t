@@ -22,26 +22,19 @@
 #   - a graceful stop (HUP) keeps an HTTP/2 tunnel working until
 #     shutdown_timeout, then the connection is closed.
 import base64
-import hashlib
 import os
 import socket
 import struct
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Portico, subtest_guard, get, wait_until,
-                          register, proc_rss_kb)
+                          proc_rss_kb, status_json, ws_accept, UpgradeBackend)
 from h2raw import H2, frame, DATA
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 BIG = 10 << 20
-
-
-def accept_key(key):
-    return base64.b64encode(hashlib.sha1(key + GUID).digest())
 
 
 def ws_frame(opcode, payload, mask=True):
@@ -85,75 +78,38 @@ def ws_parse(buf):
     return op, p, buf[off + n:]
 
 
-class WsBackend:
+class WsBackend(UpgradeBackend):
     """HTTP/1.1 upgrades: 101, then a WebSocket or byte echo."""
 
     def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.heads = []
         self.eofs = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._loop, daemon=True).start()
-        register(self)
+        UpgradeBackend.__init__(self)
 
-    def _loop(self):
-        while True:
-            try:
-                s, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(s,), daemon=True).start()
-
-    def _serve(self, s):
-        buf = b""
-        path = "?"
-        try:
-            while b"\r\n\r\n" not in buf:
-                d = s.recv(65536)
-                if not d:
-                    return
-                buf += d
-            head, rest = buf.split(b"\r\n\r\n", 1)
-            lines = head.decode("latin-1").split("\r\n")
-            method, path = lines[0].split(" ")[:2]
-            fields = {}
-            for ln in lines[1:]:
-                k, v = ln.split(":", 1)
-                fields[k.strip().lower()] = v.strip()
-            with self.lock:
-                self.heads.append((method, path, fields))
-            if fields.get("upgrade") is None or path.startswith("/plain"):
-                body = ("plain %s" % path).encode()
-                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
-                          % (len(body), body))
-                return
-            acc = accept_key(fields.get("sec-websocket-key", "").encode())
-            if path.startswith("/badaccept"):
-                acc = accept_key(b"something else")
-            extra = b""
-            if "sec-websocket-protocol" in fields:
-                extra = b"Sec-WebSocket-Protocol: chat\r\n"
-            s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: " +
-                      fields["upgrade"].encode() + b"\r\nConnection: Upgrade\r\n"
-                      b"Sec-WebSocket-Accept: " + acc + b"\r\n" + extra + b"\r\n")
-            if path.startswith("/big"):
-                blk = bytes(range(256)) * 256
-                for _ in range(BIG // len(blk)):
-                    s.sendall(blk)
-            if path.startswith("/ws"):
-                self._ws_echo(s, rest)
-            else:
-                self._raw_echo(s, rest)
-            with self.lock:
-                self.eofs.append(path)
-        except OSError:
-            pass
-        finally:
-            s.close()
+    def serve(self, s, method, path, fields, rest):
+        if fields.get("upgrade") is None or path.startswith("/plain"):
+            body = ("plain %s" % path).encode()
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                      % (len(body), body))
+            return
+        acc = ws_accept(fields.get("sec-websocket-key", "").encode())
+        if path.startswith("/badaccept"):
+            acc = ws_accept(b"something else")
+        extra = b""
+        if "sec-websocket-protocol" in fields:
+            extra = b"Sec-WebSocket-Protocol: chat\r\n"
+        s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: " +
+                  fields["upgrade"].encode() + b"\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Accept: " + acc + b"\r\n" + extra + b"\r\n")
+        if path.startswith("/big"):
+            blk = bytes(range(256)) * 256
+            for _ in range(BIG // len(blk)):
+                s.sendall(blk)
+        if path.startswith("/ws"):
+            self._ws_echo(s, rest)
+        else:
+            self._raw_echo(s, rest)
+        with self.lock:
+            self.eofs.append(path)
 
     def _raw_echo(self, s, d):
         while True:
@@ -177,25 +133,12 @@ class WsBackend:
                 return
             buf += d
 
-    def head(self, path):
-        with self.lock:
-            for m, p, f in reversed(self.heads):
-                if p == path:
-                    return m, f
-        return None, {}
-
     def saw(self, path):
         return self.head(path)[0] is not None
 
     def eof(self, path):
         with self.lock:
             return path in self.eofs
-
-    def cleanup(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
 
 class H2Portico(Portico):
@@ -279,10 +222,6 @@ def raw_data(sock, sid, want, timeout):
             return got, True
         buf += d
     return got, False
-
-
-def status_json(port):
-    return get(port, "/_portico/status").json()
 
 
 def test():

@@ -11,7 +11,6 @@
 # whole (the object is still a hit, byte-exact, and can be purged and
 # refilled); with [cache] sendfile = off hits are copied.
 import hashlib
-import json
 import os
 import re
 import signal
@@ -21,9 +20,9 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (tap, main, Backend, subtest_guard, free_port, wait_until,
-                          cache_section, cs)
-from portico_tls import Certs, TLSPortico, TLSClient, client_ctx, have_openssl
+from portico_test import (tap, main, Backend, subtest_guard, wait_until, cache_section, cs,
+                          status_json, metric)
+from portico_tls import Certs, TLSPortico, TLSClient, client_ctx, have_openssl, plain_and_tls
 
 KB = 1 << 10
 MB = 1 << 20
@@ -78,10 +77,7 @@ def test():
     if not have_openssl():
         tap.ok(False, "the openssl command is installed (apt-get install openssl)")
         return
-    certs = Certs()
-    pem, key = certs.issue("a", dns=["a.test"])
     b = Backend("b1")
-    port, tport = free_port(), free_port()
     routes = [
         dict(name="status", host="localhost", path="/_portico/", handler="status"),
         dict(name="cached", host="*", path="/", upstream="app", cache="on"),
@@ -100,17 +96,13 @@ def test():
         script("/f/%d" % i, 256 * KB)
     # 8 MiB: 2 MiB may be pinned, so a 1 MiB object is pinned (and sent
     # by reference) while being sent.
-    p = TLSPortico(upstreams={"app": [b.addr]}, routes=routes, workers=1,
-                   listeners={"web": ["127.0.0.1:%d" % port],
-                              "secure": ["127.0.0.1:%d" % tport]},
-                   listener_opts={"secure": [("tls_certificate", pem), ("tls_key", key)]},
-                   extra=cache_section(size="8m", max_object_size="2m",
-                                       purge_allow="127.0.0.1/32"))
-    p.listen_addr = lambda: ("127.0.0.1", port)
+    p, port, tport = plain_and_tls(Certs(), {"app": [b.addr]}, routes,
+                                   extra=cache_section(size="8m", max_object_size="2m",
+                                                       purge_allow="127.0.0.1/32"))
     p.start()
 
     def status():
-        return json.loads(p.get("/_portico/status").body)
+        return status_json(p.listen_addr()[1])
 
     def sent():
         return status()["sendfile_bytes"]
@@ -141,11 +133,9 @@ def test():
             s0 = sent()
             hit_ok(t, what)
             tap.is_(sent() - s0, len(bodies[t]), "... its body went by sendfile")
-        m = re.search(r"^portico_sendfile_bytes_total (\d+)$",
-                      p.get("/_portico/metrics").body.decode(), re.M)
-        tap.ok(m is not None and int(m.group(1)) == sent(),
-               "/metrics: portico_sendfile_bytes_total is the JSON's sendfile_bytes",
-               m and m.group(0))
+        m = metric(p.get("/_portico/metrics").body.decode(), "portico_sendfile_bytes_total")
+        tap.ok(m is not None and m == sent(),
+               "/metrics: portico_sendfile_bytes_total is the JSON's sendfile_bytes", m)
 
     with subtest_guard("copy path"):
         s0 = sent()

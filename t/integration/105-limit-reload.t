@@ -14,7 +14,8 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import tap, main, Backend, Portico, subtest_guard, get, wait_until
+from portico_test import (tap, main, Backend, Portico, subtest_guard, get, wait_until,
+                          status_json, hold, passes)
 
 LIMITS = """
 [limit one]
@@ -43,7 +44,7 @@ def test():
     p.start()
 
     def js():
-        return get(p.port, "/status").json()
+        return status_json(p.port, "/status")
 
     k = [("X-Key", "k1")]
     with subtest_guard("reload with another limit_table_size"):
@@ -52,9 +53,7 @@ def test():
         tap.is_(get(p.port, "/rate/2", headers=k).status, 429, "its second: 429 (1/m)")
         old = p.workers()
         held = p.client()
-        held.send(b"GET /conc/slow HTTP/1.1\r\nHost: x\r\n\r\n")
-        tap.ok(wait_until(lambda: len(b.requests_for("/conc/slow")) == 1, 10),
-               "a request holds the one place (at the backend)")
+        tap.ok(hold(held, b, "/conc/slow"), "a request holds the one place (at the backend)")
         tap.ok(p.reload(global_opts={"limit_table_size": 128}), "reload to 128: new workers")
         tap.ok(p.wait_log(r"limit_table_size 64 kept: the new size 128 takes effect at "
                           r"the next start"), "the kept size is logged at warn")
@@ -73,8 +72,7 @@ def test():
         tap.is_(rr.status, 200, "the held request ends with 200 on the retiring worker")
         tap.ok(wait_until(lambda: not [w for w in old if w in p.workers()], 15),
                "the retiring workers are gone")
-        tap.ok(wait_until(lambda: get(p.port, "/conc/y").status == 200, 10),
-               "the place is free again (count back to 0)")
+        tap.ok(passes(p.port, "/conc/y"), "the place is free again (count back to 0)")
 
     with subtest_guard("the count after the reload: not negative, not leaked"):
         # The place of the last /conc/y comes back when its exchange ends,
@@ -84,8 +82,7 @@ def test():
         held2 = False
         for _ in range(10):
             a = p.client()
-            a.send(b"GET /conc/slow2 HTTP/1.1\r\nHost: x\r\n\r\n")
-            if wait_until(lambda: len(b.requests_for("/conc/slow2")) == 1, 5):
+            if hold(a, b, "/conc/slow2", 5):
                 held2 = True
                 break
             a.close()
@@ -93,8 +90,7 @@ def test():
         tap.is_(get(p.port, "/conc/z").status, 503, "a second at once: 503 (not below 0)")
         tap.is_(a.read_response().status, 200, "the first ends")
         a.close()
-        tap.ok(wait_until(lambda: get(p.port, "/conc/w").status == 200, 10),
-               "then one passes (nothing leaked)")
+        tap.ok(passes(p.port, "/conc/w"), "then one passes (nothing leaked)")
     time.sleep(0.2)
     p.stop()
 

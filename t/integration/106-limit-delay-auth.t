@@ -10,9 +10,11 @@
 # wrong passwords, a plain proxied request on the same (only) worker is
 # answered well within one hash time; the right password gets 200, a
 # wrong one 401, the right one again comes from the cache (the status
-# JSON's auth counters); more checks at once than the queue holds get
-# 503 with Retry-After, logged; a fast stop with checks under way is
-# clean (no crash, no sanitizer report).
+# JSON's auth counters and /metrics' portico_auth_checks_total); more
+# checks at once than the queue holds get 503 with Retry-After, logged;
+# a fast stop with checks under way is clean (no crash, no sanitizer
+# report); with two workers, the status page of either counts the checks
+# of both.
 import base64
 import ctypes
 import ctypes.util
@@ -24,7 +26,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, subtest_guard, get,
-                          run_portico, wait_until)
+                          run_portico, wait_until, metric)
 
 _crypt = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
 _crypt.crypt.restype = ctypes.c_char_p
@@ -192,6 +194,12 @@ def test_auth(p, b, good_hash_s):
            "the others 401 (%r)" % got)
     tap.ok(p.wait_log(r"authentication busy \(hashing queue full"), "the 503 is logged")
     tap.ok(auth_js()["busy"] >= got.get(503, 0), "counted as auth.busy")
+    js = auth_js()
+    text = get(p.port, "/status/metrics").body.decode()
+    prom = [metric(text, 'portico_auth_checks_total{result="%s"}' % k)
+            for k in ("hashed", "cache_hit", "busy")]
+    tap.is_(prom, [js["hashed"], js["cache_hits"], js["busy"]],
+            "/metrics: portico_auth_checks_total{result} are the JSON's auth counters")
 
 
 def test():
@@ -229,7 +237,30 @@ def test():
         tap.ok(wait_until(lambda: get(p.port, "/status").json()["auth"]["hashed"] >= n0 + 4, 10),
                "four checks given to the thread, then TERM")
     p.stop()
+    with subtest_guard("auth counters summed over the workers"):
+        # Each worker's counts are in its own slot of shared memory: the
+        # status page of either worker shows both workers' checks.
+        p2 = Portico(upstreams={"app": [b.addr]}, workers=2, name="portico-2", routes=[
+            dict(name="status", path="/status", handler="status"),
+            dict(name="private", path="/private/", upstream="app",
+                 auth_basic="Staff", auth_basic_file=htfile)])
+        p2.start()
+        st = []
+        for i, w in enumerate(p2.workers()):
+            with p2.client_on(w) as c:
+                st.append(c.request("GET", "/private/w%d" % i,
+                                    headers=basic("u", "right")).status)
+        tap.is_(st, [200, 200], "the right password on each of the two workers: 200")
+        seen = []
+        for w in p2.workers():
+            with p2.client_on(w) as c:
+                seen.append(c.request("GET", "/status").json()["auth"]["hashed"])
+            with p2.client_on(w) as c:
+                seen.append(metric(c.request("GET", "/status/metrics").body.decode(),
+                                   'portico_auth_checks_total{result="hashed"}'))
+        tap.is_(seen, [2, 2, 2, 2], "the status JSON and /metrics of either worker: auth.hashed 2")
+        p2.stop()
 
 
 if __name__ == "__main__":
-    main(test, timeout=120, tests=26)
+    main(test, timeout=120, tests=30)

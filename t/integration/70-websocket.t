@@ -32,119 +32,55 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Portico, subtest_guard, get, wait_until,
-                          register, proc_rss_kb, require_binary)
+                          proc_rss_kb, require_binary, status_json, ws_accept,
+                          UpgradeBackend)
 from portico_tls import Certs, TLSPortico, client_ctx, have_openssl
 
 FLOOD = 64 << 20        # bytes the /flood backend pushes after its 101
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-def accept_key(key):
-    return base64.b64encode(hashlib.sha1(key + GUID).digest())
-
-
-class WsBackend:
+class WsBackend(UpgradeBackend):
     """Answers an Upgrade with 101 and echoes bytes; others get 200."""
 
     def __init__(self, sctx=None):
-        self.sctx = sctx
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.heads = []
         self.eofs = 0          # tunnels whose client side ended (EOF read)
-        self.lock = threading.Lock()
-        self.stopped = False
-        self.conns = []
-        threading.Thread(target=self._loop, daemon=True).start()
-        register(self)
+        UpgradeBackend.__init__(self, sctx)
 
-    def _loop(self):
-        while not self.stopped:
-            try:
-                s, _ = self.sock.accept()
-            except OSError:
+    def serve(self, s, method, path, fields, rest):
+        upg = fields.get("upgrade")
+        if upg is None or path.startswith("/plain"):
+            body = ("plain %s" % path).encode()
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+                      b"Connection: close\r\n\r\n%s" % (len(body), body))
+            return
+        proto = upg.encode()
+        if path.startswith("/wrong"):
+            proto = b"other"
+        extra = b""
+        if upg.lower() == "websocket":
+            extra = b"Sec-WebSocket-Accept: " + ws_accept(
+                fields.get("sec-websocket-key", "").encode()) + b"\r\n"
+        s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: " + proto +
+                  b"\r\nConnection: Upgrade\r\n" + extra + b"\r\n")
+        if path.startswith("/hello"):
+            s.sendall(b"server-first")
+        if path.startswith("/flood"):
+            blk = bytes(range(256)) * 256
+            for _ in range(FLOOD // len(blk)):
+                s.sendall(blk)
+        if rest:
+            s.sendall(rest)
+        while True:
+            d = s.recv(65536)
+            if not d:
+                with self.lock:
+                    self.eofs += 1
                 return
-            self.conns.append(s)
-            threading.Thread(target=self._serve, args=(s,), daemon=True).start()
-
-    def _serve(self, s):
-        buf = b""
-        try:
-            if self.sctx is not None:
-                s.settimeout(10)
-                s = self.sctx.wrap_socket(s, server_side=True)
-            while b"\r\n\r\n" not in buf:
-                d = s.recv(65536)
-                if not d:
-                    return
-                buf += d
-            head, rest = buf.split(b"\r\n\r\n", 1)
-            lines = head.decode("latin-1").split("\r\n")
-            path = lines[0].split(" ")[1]
-            fields = {}
-            for ln in lines[1:]:
-                k, v = ln.split(":", 1)
-                fields[k.strip().lower()] = v.strip()
-            with self.lock:
-                self.heads.append((path, fields))
-            upg = fields.get("upgrade")
-            if upg is None or path.startswith("/plain"):
-                body = ("plain %s" % path).encode()
-                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
-                          b"Connection: close\r\n\r\n%s" % (len(body), body))
+            if d.endswith(b"CLOSE-NOW"):
+                if self.sctx is not None:
+                    s.unwrap()     # close_notify, then the close
                 return
-            proto = upg.encode()
-            if path.startswith("/wrong"):
-                proto = b"other"
-            extra = b""
-            if upg.lower() == "websocket":
-                extra = b"Sec-WebSocket-Accept: " + accept_key(
-                    fields.get("sec-websocket-key", "").encode()) + b"\r\n"
-            s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: " + proto +
-                      b"\r\nConnection: Upgrade\r\n" + extra + b"\r\n")
-            if path.startswith("/hello"):
-                s.sendall(b"server-first")
-            if path.startswith("/flood"):
-                blk = bytes(range(256)) * 256
-                for _ in range(FLOOD // len(blk)):
-                    s.sendall(blk)
-            if rest:
-                s.sendall(rest)
-            while True:
-                d = s.recv(65536)
-                if not d:
-                    with self.lock:
-                        self.eofs += 1
-                    return
-                if d.endswith(b"CLOSE-NOW"):
-                    if self.sctx is not None:
-                        s.unwrap()     # close_notify, then the close
-                    return
-                s.sendall(d)
-        except OSError:
-            pass
-        finally:
-            s.close()
-
-    def last_head(self, path):
-        with self.lock:
-            for p, f in reversed(self.heads):
-                if p == path:
-                    return f
-        return None
-
-    def stop(self):
-        self.stopped = True
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def cleanup(self):
-        self.stop()
+            s.sendall(d)
 
 
 class Ws:
@@ -211,10 +147,6 @@ class Ws:
         self.s.close()
 
 
-def status_json(port):
-    return get(port, "/_portico/status").json()
-
-
 def test():
     b = WsBackend()
     p = Portico(upstreams={"app": [b.addr]}, workers=1,
@@ -235,9 +167,9 @@ def test():
         tap.is_(w.status, 101, "the client gets 101 Switching Protocols")
         tap.is_((w.field("Upgrade") or "").lower(), "websocket", "... with Upgrade: websocket")
         tap.is_((w.field("Connection") or "").lower(), "upgrade", "... and Connection: upgrade")
-        tap.is_(w.field("Sec-WebSocket-Accept"), accept_key(w.key).decode(),
+        tap.is_(w.field("Sec-WebSocket-Accept"), ws_accept(w.key).decode(),
                 "... and the backend's Sec-WebSocket-Accept")
-        h = b.last_head("/ws/a") or {}
+        h = b.head("/ws/a")[1]
         tap.is_(h.get("upgrade"), "websocket", "the backend saw Upgrade: websocket")
         tap.like(h.get("connection", ""), r"(?i)\bupgrade\b", "the backend saw Connection: upgrade")
         tap.ok(all(w.echo(("message %d" % i).encode() * (i + 1)) for i in range(5)),
@@ -333,13 +265,13 @@ def test():
     with subtest_guard("refused upgrades"):
         w = Ws(p.port, "/nows/x")
         tap.is_(w.status, 200, "websocket = off: an ordinary answer")
-        h = b.last_head("/nows/x") or {}
+        h = b.head("/nows/x")[1]
         tap.ok("upgrade" not in h and "upgrade" not in h.get("connection", "").lower(),
                "... the backend saw no Upgrade", repr(h))
         w.close()
         w = Ws(p.port, "/ws/foo", upgrade="foo")
         tap.is_(w.status, 200, "an unknown token: an ordinary answer")
-        tap.ok("upgrade" not in (b.last_head("/ws/foo") or {}),
+        tap.ok("upgrade" not in b.head("/ws/foo")[1],
                "... forwarded without Upgrade")
         w.close()
         w = Ws(p.port, "/other/foo", upgrade="foo")
@@ -348,7 +280,7 @@ def test():
         w.close()
         w = Ws(p.port, "/other/h2c", upgrade="h2c", conn="Upgrade, HTTP2-Settings")
         tap.is_(w.status, 200, "h2c: an ordinary answer")
-        tap.ok("upgrade" not in (b.last_head("/other/h2c") or {}), "... no Upgrade forwarded")
+        tap.ok("upgrade" not in b.head("/other/h2c")[1], "... no Upgrade forwarded")
         w.close()
         w = Ws(p.port, "/ws/noconn", conn=None)
         tap.is_(w.status, 200, "Upgrade without Connection: upgrade: ordinary")
@@ -391,7 +323,7 @@ def test():
         tp.start()
         w = Ws(tp.port, "/tls/x", ctx=client_ctx())
         tap.is_(w.status, 101, "TLS both sides: 101")
-        tap.is_(w.field("Sec-WebSocket-Accept"), accept_key(w.key).decode(),
+        tap.is_(w.field("Sec-WebSocket-Accept"), ws_accept(w.key).decode(),
                 "... with the backend's Sec-WebSocket-Accept")
         tap.ok(all(w.echo(b"tls message %d" % i) for i in range(5)),
                "messages echo through both TLS connections")

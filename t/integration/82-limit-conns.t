@@ -11,7 +11,8 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import tap, main, Backend, Portico, subtest_guard, get, wait_until, free_port
+from portico_test import (tap, main, Backend, Portico, subtest_guard, get, wait_until, free_port,
+                          status_json, metric, hold, passes)
 
 LIMITS = """
 [limit one]
@@ -39,7 +40,7 @@ def test():
 
     # The status page on another listener: web's connections are limited.
     def status():
-        return get(adm, "/status").json()
+        return status_json(adm, "/status")
 
     with subtest_guard("max_conns_per_ip across workers"):
         held = [p.client_on(w[0]), p.client_on(w[1])]
@@ -56,10 +57,9 @@ def test():
                 "status JSON: max_conns_per_ip refused 1")
         tap.ok(p.wait_log(r"client 127\.0\.0\.1: connection closed: max_conns_per_ip \(3\) "
                           r"of listener web reached"), "the refusal is logged")
-        m = get(adm, "/status/metrics")
-        tap.like(m.body.decode(),
-                 r'(?m)^portico_max_conns_per_ip_refused_total\{listener="web"\} 1$',
-                 "/metrics: portico_max_conns_per_ip_refused_total")
+        m = get(adm, "/status/metrics").body.decode()
+        tap.is_(metric(m, 'portico_max_conns_per_ip_refused_total{listener="web"}'), 1,
+                "/metrics: portico_max_conns_per_ip_refused_total")
         held[0].close()
         fourth.close()
 
@@ -90,32 +90,27 @@ def test():
 
     with subtest_guard("concurrency: 503, released after a client abort"):
         a = p.client_on(w[0])
-        a.send(b"GET /conc/slow HTTP/1.1\r\nHost: x\r\n\r\n")
-        tap.ok(wait_until(lambda: len(b.requests_for("/conc/slow")) == 1, 10),
-               "a request holds the key's one place (at the backend)")
+        tap.ok(hold(a, b, "/conc/slow"), "a request holds the key's one place (at the backend)")
         c = p.client_on(w[1])
         r = c.request("GET", "/conc/x")
         c.close()
         tap.is_(r.status, 503, "a second at once, on the other worker: 503")
         tap.is_(b.requests_for("/conc/x"), [], "the backend never sees it")
         a.close()       # the client gives up: its exchange ends, 499
-        tap.ok(wait_until(lambda: get(p.port, "/conc/y").status == 200, 10),
-               "after the client's abort the place is free again")
+        tap.ok(passes(p.port, "/conc/y"), "after the client's abort the place is free again")
         js = status()
         tap.ok(js["limits"]["one"]["rejected"] >= 1, "status JSON: one rejected counted")
 
     with subtest_guard("concurrency: a killed worker's share is taken back"):
         a = p.client_on(w[0])
-        a.send(b"GET /conc/slow2 HTTP/1.1\r\nHost: x\r\n\r\n")
-        tap.ok(wait_until(lambda: len(b.requests_for("/conc/slow2")) == 1, 10),
-               "a request on worker 1 holds the place")
+        tap.ok(hold(a, b, "/conc/slow2"), "a request on worker 1 holds the place")
         c = p.client_on(w[1])
         tap.is_(c.request("GET", "/conc/z").status, 503, "held: 503 on worker 2")
         c.close()
         p.expect_worker_death(w[0], 9)
         os.kill(w[0], 9)
         a.close()
-        tap.ok(wait_until(lambda: get(p.port, "/conc/after").status == 200, 15),
+        tap.ok(passes(p.port, "/conc/after", 15),
                "after the worker holding it was killed, the place is free")
     time.sleep(0.2)
     p.stop()

@@ -6,15 +6,14 @@
 # listener is spliced to; /metrics has portico_spliced_bytes_total with
 # the JSON's value.
 import hashlib
-import json
 import os
-import re
 import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (tap, main, Backend, subtest_guard, free_port, pattern_sha256)
-from portico_tls import Certs, TLSPortico, TLSClient, client_ctx, have_openssl
+from portico_test import (tap, main, Backend, subtest_guard, pattern_sha256, status_json,
+                          metric)
+from portico_tls import Certs, TLSClient, client_ctx, have_openssl, plain_and_tls
 
 MB = 1 << 20
 
@@ -23,10 +22,7 @@ def test():
     if not have_openssl():
         tap.ok(False, "the openssl command is installed (apt-get install openssl)")
         return
-    certs = Certs()
-    pem, key = certs.issue("a", dns=["a.test"])
     b = Backend("b1")
-    port, tport = free_port(), free_port()
     routes = [
         dict(name="status", host="localhost", path="/_portico/", handler="status"),
         dict(name="cached", host="*", path="/cached/", upstream="app", cache="on"),
@@ -35,16 +31,12 @@ def test():
     b.script("/cached/big", headers=[("Cache-Control", "max-age=300"),
                                      ("Content-Type", "application/octet-stream")],
              body=b"c" * (2 * MB))
-    p = TLSPortico(upstreams={"app": [b.addr]}, routes=routes, workers=1,
-                   listeners={"web": ["127.0.0.1:%d" % port],
-                              "secure": ["127.0.0.1:%d" % tport]},
-                   listener_opts={"secure": [("tls_certificate", pem), ("tls_key", key)]},
-                   extra="[cache]\nsize = 64m\n")
-    p.listen_addr = lambda: ("127.0.0.1", port)
+    p, port, tport = plain_and_tls(Certs(), {"app": [b.addr]}, routes,
+                                   extra="[cache]\nsize = 64m\n")
     p.start()
 
     def spliced():
-        return json.loads(p.get("/_portico/status").body)["spliced_bytes"]
+        return status_json(port)["spliced_bytes"]
 
     def fetch(c, target, version="HTTP/1.1"):
         h = hashlib.sha256()
@@ -81,10 +73,9 @@ def test():
     with subtest_guard("metrics"):
         js = spliced()
         text = p.get("/_portico/metrics").body.decode()
-        m = re.search(r"^portico_spliced_bytes_total (\d+)$", text, re.M)
-        tap.ok(m is not None and int(m.group(1)) == js and js > 0,
-               "/metrics: portico_spliced_bytes_total is the JSON's spliced_bytes",
-               (m and m.group(0), js))
+        m = metric(text, "portico_spliced_bytes_total")
+        tap.ok(m == js and js > 0,
+               "/metrics: portico_spliced_bytes_total is the JSON's spliced_bytes", (m, js))
         tap.like(text, r"# TYPE portico_spliced_bytes_total counter", "... a counter")
     p.stop()
     b.stop()

@@ -32,6 +32,13 @@ Main pieces:
              with expect_worker_death(pid, sig)), no master that exited
              before it was told to, no sanitizer report in its stderr or
              error log
+  UpgradeBackend  the plumbing of a backend for upgraded connections
+             (WebSocket tests): accept, read and record the request
+             head, then the subclass's serve(); ws_accept() the
+             Sec-WebSocket-Accept of a key
+  status_json(), metric(), hold(), passes()
+             the status JSON, one /metrics sample's value, a request
+             held at the backend (a limit's place), a GET that passes
 
 Crash checks apply to every build: a sanitizer report fails the test whether
 or not PORTICO_SANITIZED is set, and so does one printed by a `portico -t`
@@ -39,6 +46,7 @@ run (run_portico), whose exit status 1 alone would look like a bad config.
 """
 
 import atexit
+import base64
 import errno
 import hashlib
 import json
@@ -1418,6 +1426,122 @@ def raw_exchange(port, data, timeout=5.0, addr="127.0.0.1"):
             return None, bytes(c.r.buf), "%s: %s" % (type(e).__name__, e)
     finally:
         c.close()
+
+
+def status_json(port, target="/_portico/status"):
+    """The status page's JSON, from the status route at target."""
+    return get(port, target).json()
+
+
+def metric(text, sample):
+    """The value (int) of one sample line of /metrics text: its name and
+    labels as written, e.g. 'portico_tunnels_total' or
+    'portico_responses_total{class="2xx"}'; None when it is not there."""
+    m = re.search(r"(?m)^%s (\d+)$" % re.escape(sample), text)
+    return int(m.group(1)) if m else None
+
+
+def hold(c, backend, target, timeout=10):
+    """Send a GET for target (one the backend answers late) on client c
+    and wait until the backend has it: the request then holds whatever
+    portico counts for it (a limit's place).  True if it arrived."""
+    c.send(b"GET " + target.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    return wait_until(lambda: len(backend.requests_for(target)) == 1, timeout)
+
+
+def passes(port, target, timeout=10):
+    """Wait until a GET for target on a new connection gets 200."""
+    return wait_until(lambda: get(port, target).status == 200, timeout)
+
+
+# --------------------------------------------------------------------------
+# Upgraded connections (WebSocket)
+# --------------------------------------------------------------------------
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def ws_accept(key):
+    """The Sec-WebSocket-Accept (bytes) for a Sec-WebSocket-Key (bytes),
+    RFC 6455 4.2.2."""
+    return base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
+
+
+class UpgradeBackend:
+    """A backend for upgraded connections, on 127.0.0.1: each connection
+    (TLS with sctx) has its request head read and recorded, then goes to
+    serve(sock, method, path, fields, rest), which a test's subclass
+    writes (fields: lowercase names, last one wins; rest: bytes after the
+    head).  The connection is closed when serve returns or raises
+    OSError."""
+
+    def __init__(self, sctx=None):
+        self.sctx = sctx
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.heads = []         # (method, path, fields), as they came
+        self.lock = threading.Lock()
+        self.stopped = False
+        threading.Thread(target=self._loop, daemon=True).start()
+        register(self)
+
+    def _loop(self):
+        while not self.stopped:
+            try:
+                s, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(s,), daemon=True).start()
+
+    def _conn(self, s):
+        buf = b""
+        try:
+            if self.sctx is not None:
+                s.settimeout(10)
+                s = self.sctx.wrap_socket(s, server_side=True)
+            while b"\r\n\r\n" not in buf:
+                d = s.recv(65536)
+                if not d:
+                    return
+                buf += d
+            head, rest = buf.split(b"\r\n\r\n", 1)
+            lines = head.decode("latin-1").split("\r\n")
+            method, path = lines[0].split(" ")[:2]
+            fields = {}
+            for ln in lines[1:]:
+                k, v = ln.split(":", 1)
+                fields[k.strip().lower()] = v.strip()
+            with self.lock:
+                self.heads.append((method, path, fields))
+            self.serve(s, method, path, fields, rest)
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+    def serve(self, s, method, path, fields, rest):
+        raise NotImplementedError
+
+    def head(self, path):
+        """(method, fields) of the last request for path; (None, {})."""
+        with self.lock:
+            for m, p, f in reversed(self.heads):
+                if p == path:
+                    return m, f
+        return None, {}
+
+    def stop(self):
+        self.stopped = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def cleanup(self):
+        self.stop()
 
 
 # --------------------------------------------------------------------------

@@ -9,6 +9,8 @@ the openssl command line tool).
   TLSClient   the harness's Client over TLS: SNI, ALPN, session reuse,
               protocol versions, client certificates
   client_ctx  an ssl.SSLContext for TLSClient
+  TLSPortico  the harness's Portico with keys in its listener sections;
+              plain_and_tls() makes one with a plain and a TLS listener
 """
 
 import os
@@ -183,7 +185,7 @@ class TLSBackend(Backend):
         Backend._serve(self, ts, cid)
 
 
-from portico_test import Portico  # noqa: E402
+from portico_test import Portico, free_port  # noqa: E402
 
 
 class TLSPortico(Portico):
@@ -213,3 +215,19 @@ class TLSPortico(Portico):
                     i += 1
                 out += ["%s = %s" % kv for kv in self.listener_opts.get(name, [])]
         return "\n".join(out)
+
+
+def plain_and_tls(certs, upstreams, routes, extra="", name="a", dns=("a.test",)):
+    """A TLSPortico (one worker) with two listeners: web, plain, and
+    secure, TLS with a certificate from certs for the names dns; p.get and
+    p.client use web.  Returns (p, web's port, secure's port); p is not
+    started."""
+    pem, key = certs.issue(name, dns=list(dns))
+    port, tport = free_port(), free_port()
+    p = TLSPortico(upstreams=upstreams, routes=routes, workers=1,
+                   listeners={"web": ["127.0.0.1:%d" % port],
+                              "secure": ["127.0.0.1:%d" % tport]},
+                   listener_opts={"secure": [("tls_certificate", pem), ("tls_key", key)]},
+                   extra=extra)
+    p.listen_addr = lambda: ("127.0.0.1", port)
+    return p, port, tport
