@@ -18,14 +18,15 @@
 /*
  * Bind every address of conf.  An address that old already has open is
  * taken over (so a reload never closes a listening socket that stays in
- * the config); the rest are bound fresh.  On error the fresh ones are
+ * the config); the rest are bound fresh.  defer_accept is set on both, so
+ * a reload changes it on the sockets it keeps.  On error the fresh ones are
  * closed and old keeps all of its own.
  */
 int
 master_bind(struct conf *c, struct conf *old, char *errbuf, size_t errlen)
 {
 	size_t	 i, j, oi, oj;
-	int	 fd;
+	int	 fd, fresh;
 
 	for (i = 0; i < c->nlisteners; i++) {
 		for (j = 0; j < c->listeners[i].naddrs; j++) {
@@ -40,13 +41,19 @@ master_bind(struct conf *c, struct conf *old, char *errbuf, size_t errlen)
 					}
 			if (fd == -1)
 				fd = upgrade_listener(&c->listeners[i].addrs[j]);
-			if (fd == -1) {
+			fresh = fd == -1;
+			if (fresh) {
 				fd = net_listen(&c->listeners[i].addrs[j],
 				    c->listeners[i].backlog, errbuf, errlen);
 				if (fd == -1)
 					goto fail;
 			}
 			c->listeners[i].fds[j] = fd;
+			/* A socket taken over may carry another value. */
+			if ((!fresh || c->listeners[i].defer_accept > 0) &&
+			    net_defer_accept(fd, &c->listeners[i].addrs[j],
+			    c->listeners[i].defer_accept, errbuf, errlen) == -1)
+				goto fail;
 		}
 	}
 	return 0;
