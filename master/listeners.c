@@ -11,6 +11,7 @@
 
 #include "common/conf.h"
 #include "common/net.h"
+#include "common/log.h"
 #include "master/master.h"
 #include "master/master_int.h"
 #include "master/upgrade.h"
@@ -96,4 +97,23 @@ listeners_close_unused(struct conf *old, struct conf *new)
 				close(old->listeners[i].fds[j]);
 			old->listeners[i].fds[j] = -1;
 		}
+}
+
+/*
+ * A reload failed after master_bind set the new defer_accept on the
+ * sockets it took over: give c's sockets c's value back.
+ */
+void
+listeners_defer_restore(struct conf *c)
+{
+	char	 errbuf[256];
+	size_t	 i, j;
+
+	for (i = 0; i < c->nlisteners; i++)
+		for (j = 0; j < c->listeners[i].naddrs; j++)
+			if (c->listeners[i].fds[j] != -1 &&
+			    net_defer_accept(c->listeners[i].fds[j],
+			    &c->listeners[i].addrs[j], c->listeners[i].defer_accept,
+			    errbuf, sizeof(errbuf)) == -1)
+				log_warnx("%s", errbuf);
 }

@@ -2,10 +2,12 @@
 # defer_accept (issue 16): TCP_DEFER_ACCEPT on a listener.  A connection
 # that sends its request at once is served; one that sends nothing is not
 # handed to the worker (the status JSON's "connections" stays put) until its
-# request comes, and is then served; a reload to "off" hands silent
+# request comes, and is then served; a reload that fails (a port taken)
+# keeps the running value; a reload to "off" hands silent
 # connections over at once again; bad values are refused with file:line.
 import json
 import os
+import socket
 import sys
 import time
 
@@ -74,6 +76,29 @@ def test():
         silent.close()
         admin.close()
 
+    with subtest_guard("a failed reload keeps the running value"):
+        # The new config turns it off, then fails to bind its extra
+        # listener (the port is taken): web must keep defer_accept = 10.
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        bad = conf("off") + "\n[listener extra]\nlisten = 127.0.0.1:%d\n" % taken.getsockname()[1]
+        p.reload(wait=False, raw_config=bad)
+        tap.ok(wait_until(lambda: "reload failed" in p.error_log(), 10),
+               "reload with a taken port fails", p.error_log()[-600:])
+        p.raw_config = conf("10")
+        p.write_config()
+        admin = Client(p.port)
+        c0 = status(admin)
+        silent = Client(dport)
+        time.sleep(1.5)
+        tap.is_(status(admin), c0, "after the failed reload a silent connection is still held back")
+        r = silent.request("GET", "/echo/late2")
+        tap.is_(r.status, 200, "... and served once its request comes")
+        silent.close()
+        admin.close()
+        taken.close()
+
     with subtest_guard("reload to off"):
         tap.ok(p.reload(raw_config=conf("off")), "reload with defer_accept = off")
         admin = Client(p.port)
@@ -109,4 +134,4 @@ def test():
     p.stop()
 
 
-main(test, tests=15)
+main(test, tests=18)
