@@ -90,7 +90,8 @@
 
 #define CACHE_MAGIC	0x43414348u	/* "CACH" */
 /* Bump on any change to the layout: a new binary then starts empty. */
-#define CACHE_VERSION	5	/* 5: refsent in struct cache_entry */
+#define CACHE_VERSION	6	/* 5: refsent in struct cache_entry; 6: DIRTY
+				   free blocks in owner[] */
 #define CACHE_MIN_SIZE	((size_t)1 << 20)
 #define CACHE_PAGE	4096
 #define CACHE_BLOCK	4096		/* bytes per data block */
