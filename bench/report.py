@@ -22,6 +22,9 @@ SCEN_LABEL = {
 }
 # Scenarios whose proxies are compared with another nginx instance.
 SCEN_BASE = {"gzip-64k": "nginx-gz"}
+# Proxies compared with another nginx instance in every scenario: the
+# deferred-accept instances of bench/run --defer-accept.
+PROXY_BASE = {"portico-da": "nginx-da"}
 # Input bytes per request of the compression scenarios (MB per CPU-second).
 SCEN_INPUT = {"gzip-64k": 65536}
 
@@ -125,10 +128,9 @@ def throughput(rows):
             m["note"] = "; ".join(notes)
             m["by_round"] = {r["round"]: r for r in ok}
             med[p] = m
-        base = med.get(SCEN_BASE.get(s, "nginx"), {})
-
-        def rratio(m, key):
+        def rratio(m, key, p):
             """median over rounds of (this proxy / nginx in the same round)"""
+            base = med.get(PROXY_BASE.get(p) or SCEN_BASE.get(s, "nginx"), {})
             if base.get("status") != "ok":
                 return "-"
             rs = []
@@ -150,13 +152,14 @@ def throughput(rows):
             out.append([
                 label, p, fmt(m["req_s"], ".0f"), fmt(m["spread"], ".0f"), str(m["errors"]), fmt(m["proxy_cpu_s"], ".2f"),
                 fmt(m["req_per_cpu_s"], ".0f"), fmt(m["lat_p99_ms"], ".2f"), fmt(m["loadcpu_busy_pct"], ".0f"),
-                rratio(m, "req_s"),
-                rratio(m, "req_per_cpu_s"),
+                rratio(m, "req_s", p),
+                rratio(m, "req_per_cpu_s", p),
                 m["note"],
             ])
     # a failed row carries its status in the req/s column; let it overflow
     print("Throughput: medians over rounds; spread% = (max-min)/median of req/s; errors = non-2xx + socket\n"
-          "errors summed over all rounds; ratios = median over rounds of (proxy / nginx in the same round)")
+          "errors summed over all rounds; ratios = median over rounds of (proxy / nginx in the same round;\n"
+          "portico-da / nginx-da, both with deferred accept)")
     print(table(headers, out, right))
     compression(rows)
 

@@ -424,6 +424,8 @@ cache_wipe(struct cache *c)
 		o = ow[i];
 		if (o < c->nblocks && ent(c, o)->state == E_ABANDONED)
 			continue;
+		if (o == DIRTY)
+			punch = 1;
 		ow[i] = NIL;
 		STORE(&nx[i], c->free_block);
 		c->free_block = i;
@@ -510,12 +512,13 @@ cache_entry_free(struct cache *c, uint32_t i)
 	seq_begin(e);
 	if (st == E_WRITING || st == E_COMPLETE)
 		cache_unlink(c, i);
-	if (__atomic_load_n(&e->refsent, __ATOMIC_SEQ_CST)) {
-		/* Socket buffers may hold its pages: new ones for the next. */
-		cache_punch_chain(c, i, e->first, e->nblocks);
-		STORE(&e->refsent, 0);
-	}
-	cache_blocks_free(c, i, e->first, e->nblocks);
+	/*
+	 * Socket buffers may hold its pages: the blocks go back DIRTY, and
+	 * the next owner punches them (outside the mutex) before writing.
+	 */
+	cache_blocks_free(c, i, e->first, e->nblocks,
+	    __atomic_load_n(&e->refsent, __ATOMIC_SEQ_CST) ? DIRTY : NIL);
+	STORE(&e->refsent, 0);
 	e->nblocks = 0;
 	if (st == E_COMPLETE)
 		STORE(&c->objects, c->objects - 1);
@@ -599,17 +602,25 @@ cache_doomed_free(struct cache *c, uint32_t i)
  * set before the list moves: a wipe trusts owner[], not the list.
  */
 int
-cache_blocks_alloc(struct cache *c, uint32_t o, uint32_t k, uint32_t *first)
+cache_blocks_alloc(struct cache *c, uint32_t o, uint32_t k, uint32_t *first,
+    struct punch_runs *pr)
 {
-	uint32_t	*nx = nextv(c), *ow = ownerv(c), b, n;
+	struct punch_runs	 local;
+	uint32_t		*nx = nextv(c), *ow = ownerv(c), b, n;
 
+	if (pr == NULL) {
+		local.n = 0;
+		pr = &local;
+	}
 	if (c->nfree < k)
 		cache_evict(c, k);
 	if (c->nfree < k || k == 0)
 		return -1;
 	*first = b = c->free_block;
 	for (n = 1;; n++) {
-		CACHE_ASSERT(b < c->nblocks && ow[b] == NIL);
+		CACHE_ASSERT(b < c->nblocks && (ow[b] == NIL || ow[b] == DIRTY));
+		if (ow[b] == DIRTY)
+			cache_punch_add(c, pr, b);
 		ow[b] = o;
 		if (n == k)
 			break;
@@ -618,18 +629,24 @@ cache_blocks_alloc(struct cache *c, uint32_t o, uint32_t k, uint32_t *first)
 	c->free_block = nx[b];
 	STORE(&nx[b], NIL);
 	c->nfree -= k;
+	if (pr == &local)
+		cache_punch_runs(c, &local);	/* the caller writes at once */
 	return 0;
 }
 
-/* Return up to count blocks of entry o's chain from first (locked). */
+/*
+ * Return up to count blocks of entry o's chain from first (locked), as
+ * mark: NIL, or DIRTY when socket buffers may still hold their pages.
+ */
 void
-cache_blocks_free(struct cache *c, uint32_t o, uint32_t first, uint32_t count)
+cache_blocks_free(struct cache *c, uint32_t o, uint32_t first, uint32_t count,
+    uint32_t mark)
 {
 	uint32_t	*nx = nextv(c), *ow = ownerv(c), b, last = NIL, n;
 
 	for (b = first, n = 0; n < count && b < c->nblocks && ow[b] == o;
 	    n++, b = nx[b]) {
-		ow[b] = NIL;
+		ow[b] = mark;
 		last = b;
 	}
 	if (n == 0)
@@ -713,7 +730,8 @@ cache_slot_release(struct cache *c, int slot)
 			o = ow[i];
 			if (o >= c->nblocks || ent(c, o)->state != E_RELEASING)
 				continue;
-			ow[i] = NIL;
+			/* It may have died before punching what it took. */
+			ow[i] = cache_memfd(c) != -1 ? DIRTY : NIL;
 			STORE(&nx[i], c->free_block);
 			c->free_block = i;
 			c->nfree++;

@@ -32,6 +32,7 @@
  *   |                                |  object or in the free list
  *   +--------------------------------+ off_owner
  *   | uint32_t owner[nblocks]        |  entry owning the block, or NIL
+ *   |                                |  (DIRTY: free, punch before use)
  *   +--------------------------------+ off_pins
  *   | pins[SLOTS][PIN_MAX][3]        |  entry + 1, count, blocks: what each
  *   |                                |  worker slot has pinned
@@ -89,7 +90,8 @@
 
 #define CACHE_MAGIC	0x43414348u	/* "CACH" */
 /* Bump on any change to the layout: a new binary then starts empty. */
-#define CACHE_VERSION	5	/* 5: refsent in struct cache_entry */
+#define CACHE_VERSION	6	/* 5: refsent in struct cache_entry; 6: DIRTY
+				   free blocks in owner[] */
 #define CACHE_MIN_SIZE	((size_t)1 << 20)
 #define CACHE_PAGE	4096
 #define CACHE_BLOCK	4096		/* bytes per data block */
@@ -99,6 +101,12 @@
 #define CACHE_TRIES	4		/* lookups retried when the object moves */
 #define CACHE_VARIANTS	32		/* stored variants of one key, at most */
 #define NIL		UINT32_MAX
+/*
+ * owner[] of a free block whose pages may still be referenced by socket
+ * buffers (its last object was sent by reference): whoever takes it
+ * punches it out of the memfd before writing into it (cache_punch.c).
+ */
+#define DIRTY		(UINT32_MAX - 1)
 
 /* CLOCK weights: a new object survives one turn of the hand, a hit two. */
 #define CLOCK_NEW	1
@@ -320,10 +328,20 @@ void		 cache_entry_free(struct cache *, uint32_t);
 void		 cache_entry_abandon(struct cache *, uint32_t);
 int		 cache_entry_retire(struct cache *, uint32_t, int);
 void		 cache_doomed_free(struct cache *, uint32_t);
+/*
+ * Runs of DIRTY blocks a cache_blocks_alloc handed out, to punch once the
+ * mutex is let go and before the first write into them.
+ */
+#define PUNCH_RUNS	8
+struct punch_runs {
+	uint32_t	 start[PUNCH_RUNS];
+	uint32_t	 len[PUNCH_RUNS];
+	int		 n;
+};
 int		 cache_blocks_alloc(struct cache *, uint32_t, uint32_t,
-		    uint32_t *);
+		    uint32_t *, struct punch_runs *);
 void		 cache_blocks_free(struct cache *, uint32_t, uint32_t,
-		    uint32_t);
+		    uint32_t, uint32_t);
 /* cache_wake.c */
 int		 cache_wake_create(struct cache *);
 void		 cache_wake_destroy(struct cache *);
@@ -332,7 +350,8 @@ void		 cache_wake_take(struct cache *, struct cache_entry *);
 void		 cache_wake_now(struct cache *, struct cache_entry *, int);
 void		 cache_wake_groups(struct cache *, uint64_t);
 /* cache_punch.c */
-void		 cache_punch_chain(struct cache *, uint32_t, uint32_t, uint32_t);
+void		 cache_punch_add(struct cache *, struct punch_runs *, uint32_t);
+void		 cache_punch_runs(struct cache *, struct punch_runs *);
 void		 cache_punch_free(struct cache *);
 /* cache_read.c */
 void		 cache_unpin_entry(struct cache *, uint32_t, int);

@@ -8,14 +8,20 @@
  * receiver's queue until the client reads them.  If the object is then
  * evicted and its blocks refilled through the mapping, those pages would
  * change under the socket and a slow client would read the new object.
- * So an entry that was ever sent by reference is marked (refsent), and
- * before its blocks go back to the free list they are punched out of the
- * memfd (fallocate PUNCH_HOLE): shmem drops the pages from the file (and
- * from every process's mapping), the pages still referenced by socket
- * buffers live on, alone, with the old bytes, and the next write into
- * the range faults in a fresh zeroed page.  Only marked entries pay the
+ * So an entry that was ever sent by reference is marked (refsent), its
+ * blocks go back to the free list marked DIRTY (owner[]), and whoever
+ * takes a DIRTY block punches it out of the memfd (fallocate PUNCH_HOLE)
+ * before writing into it: shmem drops the pages from the file (and from
+ * every process's mapping), the pages still referenced by socket buffers
+ * live on, alone, with the old bytes, and the next write into the range
+ * faults in a fresh zeroed page.  Only blocks of marked entries pay the
  * syscall (one per contiguous run of blocks) and the page faults when
- * their blocks are filled again.
+ * they are filled again.  A writer growing its object punches after it
+ * let the mutex go (the blocks are its own by then: nobody else writes
+ * or frees them); only an object's first block, which takes the key
+ * under the mutex, is punched there.  A worker that dies before punching
+ * what it took: the master frees those blocks DIRTY again, and a wipe
+ * punches every free block.
  *
  * A huge page cannot be punched in part (the kernel zeroes the range in
  * place instead, in the very page the socket holds), so sending by
@@ -87,7 +93,7 @@ cache_sendfile_fd(struct cache *c)
 	return fd;
 }
 
-/* Punch blocks [b, b + n) out of the memfd (locked). */
+/* Punch blocks [b, b + n) out of the memfd. */
 static void
 punch_run(struct cache *c, int fd, uint32_t b, uint32_t n)
 {
@@ -97,30 +103,42 @@ punch_run(struct cache *c, int fd, uint32_t b, uint32_t n)
 }
 
 /*
- * Entry o's chain, up to count blocks from first, is about to be freed
- * (locked): punch it, one fallocate per run of adjacent blocks.
+ * DIRTY block b was just taken (locked): note it in pr, extending the
+ * last run when b follows it.  With pr full, what it holds is punched
+ * now, under the mutex (a chain of more than PUNCH_RUNS runs is rare:
+ * freed chains go back whole, in order).
  */
 void
-cache_punch_chain(struct cache *c, uint32_t o, uint32_t first, uint32_t count)
+cache_punch_add(struct cache *c, struct punch_runs *pr, uint32_t b)
 {
-	uint32_t	*nx = nextv(c), *ow = ownerv(c), b, start = NIL, run = 0, n;
-	int		 fd = cache_memfd(c);
-
-	if (fd == -1)
+	if (pr->n > 0 && pr->start[pr->n - 1] + pr->len[pr->n - 1] == b) {
+		pr->len[pr->n - 1]++;
 		return;
-	for (b = first, n = 0; n < count && b < c->nblocks && ow[b] == o;
-	    n++, b = nx[b]) {
-		if (run > 0 && b == start + run) {
-			run++;
-			continue;
-		}
-		if (run > 0)
-			punch_run(c, fd, start, run);
-		start = b;
-		run = 1;
 	}
-	if (run > 0)
-		punch_run(c, fd, start, run);
+	if (pr->n == PUNCH_RUNS)
+		cache_punch_runs(c, pr);
+	pr->start[pr->n] = b;
+	pr->len[pr->n] = 1;
+	pr->n++;
+}
+
+/*
+ * Punch the runs of pr, one fallocate each, and empty it.  The caller
+ * owns those blocks and has not written into them yet: nobody else
+ * writes or frees them meanwhile (a wipe leaves a writer's blocks to it),
+ * so this needs no lock, and the mutex is not held for the syscalls.
+ */
+void
+cache_punch_runs(struct cache *c, struct punch_runs *pr)
+{
+	int	 fd, i;
+
+	if (pr->n == 0)
+		return;
+	if ((fd = cache_memfd(c)) != -1)
+		for (i = 0; i < pr->n; i++)
+			punch_run(c, fd, pr->start[i], pr->len[i]);
+	pr->n = 0;
 }
 
 /* After a wipe: punch every free block, run by run (locked; rare). */

@@ -65,7 +65,8 @@ cache_begin(struct cache *c, const char *key, size_t klen, int slot,
 	}
 	if ((i = cache_entry_get(c)) == NIL)
 		goto full;
-	if (cache_blocks_alloc(c, i, 1, &b) == -1) {
+	/* NULL: a DIRTY block is punched here, the key goes in now. */
+	if (cache_blocks_alloc(c, i, 1, &b, NULL) == -1) {
 		cache_entry_put(c, i);
 		goto full;
 	}
@@ -125,6 +126,7 @@ static int
 writer_grow(struct cache *c, struct cache_writer *w, size_t len, uint64_t cap)
 {
 	struct cache_entry	*e;
+	struct punch_runs	 pr;
 	uint64_t		 need, k, most;
 	uint32_t		 first;
 
@@ -147,11 +149,14 @@ writer_grow(struct cache *c, struct cache_writer *w, size_t len, uint64_t cap)
 	/* Evict for what is needed, never for blocks taken ahead. */
 	if (k > need && k > c->nfree)
 		k = c->nfree > need ? c->nfree : need;
-	if (cache_blocks_alloc(c, w->idx, (uint32_t)k, &first) == -1)
+	pr.n = 0;
+	if (cache_blocks_alloc(c, w->idx, (uint32_t)k, &first, &pr) == -1)
 		goto fail;
 	STORE(&nextv(c)[w->block], first);
 	e->nblocks += (uint32_t)k;
 	cache_unlock(c);
+	/* Before the first write into them, and outside the mutex. */
+	cache_punch_runs(c, &pr);
 	return 0;
 
 fail:
@@ -354,7 +359,7 @@ cache_commit_ref(struct cache *c, struct cache_writer *w, struct cache_ref *ref)
 		n++;
 	}
 	if (n > 0) {
-		cache_blocks_free(c, i, nx[w->block], n);
+		cache_blocks_free(c, i, nx[w->block], n, NIL);	/* punched */
 		STORE(&nx[w->block], NIL);
 		e->nblocks -= n;
 	}

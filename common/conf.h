@@ -212,6 +212,8 @@ struct conf_listener {
 	struct conf_addr	*addrs;
 	size_t			 naddrs;
 	int			 backlog;	/* default 511 */
+	int			 defer_accept;	/* TCP_DEFER_ACCEPT seconds; 0 off
+						   (default), on: 1 */
 	int			*fds;		/* runtime: one per addr, -1 until bound */
 	/* TLS (common/tls.c loads the files and builds the contexts). */
 	struct conf_file	*tls_cert;	/* tls_certificate, in file order */

@@ -1,6 +1,7 @@
 /*
  * conf_listener.c: the [listener NAME] sections: the addresses to listen
- * on (each at most once in the whole file), the backlog, the redirect to
+ * on (each at most once in the whole file), the backlog, defer_accept,
+ * the redirect to
  * HTTPS, and the TLS keys (certificates and keys, protocols, ciphers,
  * client certificates), checked together once the section is read.
  */
@@ -27,6 +28,7 @@ static void	 key_tls_protocols(struct loader *, void *, const char *);
 static void	 key_tls_client_ca(struct loader *, void *, const char *);
 static void	 key_tls_verify_client(struct loader *, void *, const char *);
 static void	 key_redirect(struct loader *, void *, const char *);
+static void	 key_defer_accept(struct loader *, void *, const char *);
 static void	 key_l_trusted_proxies(struct loader *, void *, const char *);
 static void	 key_l_allow(struct loader *, void *, const char *);
 static void	 key_l_deny(struct loader *, void *, const char *);
@@ -46,6 +48,7 @@ static void	 listener_tls_finish(struct loader *, struct conf_listener *,
 static const struct key listener_keys[] = {
 	{ "listen", K_FUNC, 0, 0, 0, 1, key_listen, NULL },
 	{ "backlog", K_INT, L(backlog), 1, 65535, 0, NULL, NULL },
+	{ "defer_accept", K_FUNC, 0, 0, 0, 0, key_defer_accept, NULL },
 	/* TLS */
 	{ "tls_certificate", K_FUNC, 0, 0, 0, 1, key_tls_certificate, NULL },
 	{ "tls_key", K_FUNC, 0, 0, 0, 1, key_tls_key, NULL },
@@ -146,6 +149,28 @@ key_l_deny(struct loader *ld, void *obj, const char *v)
 	struct conf_listener	*l = obj;
 
 	conf_access_add(ld, "deny", v, 1, &l->access, &l->naccess);
+}
+
+/*
+ * defer_accept = on | off | SECONDS (1..3600).  on is 1 second, as nginx's
+ * "listen ... deferred": the kernel then waits for the first bytes through
+ * its SYN-ACK retransmissions, so the wait is longer than the value.
+ */
+static void
+key_defer_accept(struct loader *ld, void *obj, const char *v)
+{
+	struct conf_listener	*l = obj;
+	int64_t			 secs;
+
+	if (strcmp(v, "on") == 0)
+		l->defer_accept = 1;
+	else if (strcmp(v, "off") == 0)
+		l->defer_accept = 0;
+	else if (conf_number(v, 1, 3600, &secs) == 0)
+		l->defer_accept = (int)secs;
+	else
+		conf_err(ld, ld->lineno, "bad defer_accept '%s' (on, off or "
+		    "seconds from 1 to 3600)", v);
 }
 
 /* trusted_proxies = CIDR [CIDR ...]; repeatable; replaces [global]'s. */

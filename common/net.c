@@ -47,6 +47,23 @@ fail:
 }
 
 /*
+ * Set before the first accept or at any time after: the kernel applies it
+ * to the connections that complete their handshake from then on.
+ */
+int
+net_defer_accept(int fd, const struct conf_addr *a, int secs, char *errbuf,
+    size_t errlen)
+{
+	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+	    sizeof(secs)) == -1) {
+		snprintf(errbuf, errlen, "defer_accept on %s: %s", a->text,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Start a non-blocking connect.  TCP_NODELAY: heads and bodies are
  * written whole, so Nagle only adds latency.
  */

@@ -260,7 +260,8 @@ diff_listener(struct confdiff *d, const struct conf_listener *o,
 	    o->tls_handshake_timeout_ms != n->tls_handshake_timeout_ms) &&
 	    confdiff_add(d, "listener %s: TLS settings changed", n->name) == -1)
 		return -1;
-	if ((o->backlog != n->backlog || o->redirect_https != n->redirect_https ||
+	if ((o->backlog != n->backlog || o->defer_accept != n->defer_accept ||
+	    o->redirect_https != n->redirect_https ||
 	    o->redirect_port != n->redirect_port ||
 	    cidrs_differ(o->trusted, o->ntrusted, n->trusted, n->ntrusted) ||
 	    o->real_ip_header != n->real_ip_header ||

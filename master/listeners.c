@@ -11,6 +11,7 @@
 
 #include "common/conf.h"
 #include "common/net.h"
+#include "common/log.h"
 #include "master/master.h"
 #include "master/master_int.h"
 #include "master/upgrade.h"
@@ -18,14 +19,15 @@
 /*
  * Bind every address of conf.  An address that old already has open is
  * taken over (so a reload never closes a listening socket that stays in
- * the config); the rest are bound fresh.  On error the fresh ones are
+ * the config); the rest are bound fresh.  defer_accept is set on both, so
+ * a reload changes it on the sockets it keeps.  On error the fresh ones are
  * closed and old keeps all of its own.
  */
 int
 master_bind(struct conf *c, struct conf *old, char *errbuf, size_t errlen)
 {
 	size_t	 i, j, oi, oj;
-	int	 fd;
+	int	 fd, fresh;
 
 	for (i = 0; i < c->nlisteners; i++) {
 		for (j = 0; j < c->listeners[i].naddrs; j++) {
@@ -40,13 +42,19 @@ master_bind(struct conf *c, struct conf *old, char *errbuf, size_t errlen)
 					}
 			if (fd == -1)
 				fd = upgrade_listener(&c->listeners[i].addrs[j]);
-			if (fd == -1) {
+			fresh = fd == -1;
+			if (fresh) {
 				fd = net_listen(&c->listeners[i].addrs[j],
 				    c->listeners[i].backlog, errbuf, errlen);
 				if (fd == -1)
 					goto fail;
 			}
 			c->listeners[i].fds[j] = fd;
+			/* A socket taken over may carry another value. */
+			if ((!fresh || c->listeners[i].defer_accept > 0) &&
+			    net_defer_accept(fd, &c->listeners[i].addrs[j],
+			    c->listeners[i].defer_accept, errbuf, errlen) == -1)
+				goto fail;
 		}
 	}
 	return 0;
@@ -89,4 +97,23 @@ listeners_close_unused(struct conf *old, struct conf *new)
 				close(old->listeners[i].fds[j]);
 			old->listeners[i].fds[j] = -1;
 		}
+}
+
+/*
+ * A reload failed after master_bind set the new defer_accept on the
+ * sockets it took over: give c's sockets c's value back.
+ */
+void
+listeners_defer_restore(struct conf *c)
+{
+	char	 errbuf[256];
+	size_t	 i, j;
+
+	for (i = 0; i < c->nlisteners; i++)
+		for (j = 0; j < c->listeners[i].naddrs; j++)
+			if (c->listeners[i].fds[j] != -1 &&
+			    net_defer_accept(c->listeners[i].fds[j],
+			    &c->listeners[i].addrs[j], c->listeners[i].defer_accept,
+			    errbuf, sizeof(errbuf)) == -1)
+				log_warnx("%s", errbuf);
 }

@@ -45,6 +45,7 @@ void	 master_log_user(const struct conf *c);
 /* listeners.c (master_bind() is in master.h) */
 /* Close the listening sockets of old that new (NULL: none) does not use. */
 void	 listeners_close_unused(struct conf *old, struct conf *new);
+void	 listeners_defer_restore(struct conf *c);
 
 /* workers.c */
 /* A reload keeps these to go back to them when its workers fail. */

@@ -91,6 +91,7 @@ reload_prepare(struct conf *nc, struct conf *old, char *why, size_t whylen)
 	if (master_bind(nc, old, errbuf, sizeof(errbuf)) == -1) {
 		shm_servers_assign(master_shm, old, errbuf, sizeof(errbuf));
 		log_errorx("%s", errbuf);
+		listeners_defer_restore(old);
 		log_errorx("reload failed: keeping the running configuration");
 		snprintf(why, whylen, "%s", errbuf);
 		return -1;
@@ -98,6 +99,7 @@ reload_prepare(struct conf *nc, struct conf *old, char *why, size_t whylen)
 	if (workers_cache_setup(nc) == -1) {
 		shm_servers_assign(master_shm, old, errbuf, sizeof(errbuf));
 		listeners_close_unused(nc, old);
+		listeners_defer_restore(old);
 		log_errorx("reload failed: keeping the running configuration");
 		snprintf(why, whylen, "cannot create the cache region of %zu "
 		    "bytes", nc->cache.size);
@@ -147,6 +149,7 @@ reload_rollback(struct conf *nc, const struct reload_saved *saved)
 	 * close only what the old config does not use.
 	 */
 	listeners_close_unused(nc, old);
+	listeners_defer_restore(old);
 	conf_free(nc);
 }
 

@@ -863,16 +863,31 @@ proxy_accept(struct ev_io *io, uint32_t events)
 		if (ls->conf->proxy_protocol)
 			ppconn_start(c);	/* client_start() after it */
 		else
-			client_start(c);
+			client_begin(c, ls->conf->defer_accept > 0);
 	}
 }
 
 /*
  * A connection begins (after its PROXY protocol header, if any): its
- * TLS, then its first request, which usually arrives with it.
+ * TLS, then its first request.
  */
 void
 client_start(struct client *c)
+{
+	client_begin(c, 1);
+}
+
+/*
+ * readable: whether to read at once.  A connection just accepted
+ * usually has not sent its request yet (the handshake completes before
+ * the client's first write): reading would only return EAGAIN, so it
+ * waits for epoll, as nginx does.  The edge-triggered registration
+ * reports data that came before it.  With defer_accept the kernel hands
+ * it over once its first bytes are there; after a PROXY header the rest
+ * usually came with it.
+ */
+void
+client_begin(struct client *c, int readable)
 {
 	const struct conf_listener	*ls = c->ls->conf;
 
@@ -887,7 +902,7 @@ client_start(struct client *c)
 		client_close(c);
 		return;
 	}
-	c->rd_ready = 1;
+	c->rd_ready = readable;
 	c->wr_ready = 1;
 	client_run(c);
 }

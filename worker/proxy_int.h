@@ -595,6 +595,7 @@ uint64_t	 tunnel_deadline(const struct client *c);
 void	 tunnel_closed(struct req *r);
 void	 client_run(struct client *c);
 void	 client_start(struct client *c);
+void	 client_begin(struct client *c, int readable);
 void	 ppconn_start(struct client *c);	/* ppconn.c */
 void	 client_timer_cb(struct ev_timer *t);
 void	 client_cb(struct ev_io *io, uint32_t events);
