@@ -206,6 +206,8 @@ void	 conf_key_access_log_format(struct loader *, void *, const char *);
 void	 conf_key_l_access_log_format(struct loader *, void *, const char *);
 void	 conf_key_r_access_log_format(struct loader *, void *, const char *);
 void	 conf_rules_clear(struct conf_rules *);
+/* A cached route whose request rules send a $http_ field: a warning. */
+void	 conf_rules_cache_warn(struct loader *, const struct conf_route *, int);
 void	 conf_route_rules_clear(struct conf_route *);
 int	 conf_syslog_parse(struct loader *, struct conf_global *, const char *);
 void	 conf_access_add(struct loader *, const char *, const char *, int,

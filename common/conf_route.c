@@ -600,6 +600,8 @@ route_finish(struct loader *ld)
 			    "waf"), "route '%s': waf needs waf_rules in "
 			    "[global]", r->name);
 		route_listener_finish(ld, i);
+		conf_rules_cache_warn(ld, r, conf_key_line(ld, SEC_ROUTE,
+		    &ld->rmeta[i], "upstream_host"));
 		route_target_finish(ld, i);
 		route_unique(ld, i);
 		conf_route_limit_finish(ld, r, &ld->rmeta[i]);
