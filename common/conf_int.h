@@ -187,6 +187,16 @@ int	 conf_port(const char *, in_port_t *);
 int	 conf_addr_parse(const char *, int, struct conf_addr *, char *,
 	    size_t);
 int	 conf_onoff(struct loader *, const char *, const char *, int *);
+/* A blank-separated token list key (conf_token_list). */
+struct conf_tokens {
+	const char	*key;		/* "compress_types" */
+	const char	*word;		/* a bad one: "bad KEY WORD 'x' (HINT)" */
+	const char	*hint;
+	const char	*noun;		/* none: "KEY needs at least one NOUN" */
+	int		(*ok)(const char *);	/* the lowercased token */
+};
+char	*conf_token_list(struct loader *, const struct conf_tokens *,
+	    const char *);
 /* conf_rules.c: header rules, upstream_host, return, access_log_format. */
 void	 conf_key_request_header_set(struct loader *, void *, const char *);
 void	 conf_key_request_header_add(struct loader *, void *, const char *);
