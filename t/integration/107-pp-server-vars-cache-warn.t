@@ -1,8 +1,8 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # $proxy_protocol_server_addr and $proxy_protocol_server_port: the
 # destination a PROXY header (v1, v2; IPv4, IPv6) announced, in a request
 # header rule and an access_log_format line; empty ("-" in the log) when the
-# header carried no address.  And the load-time warning for a cached route
+# header carried no address; an HTTP/2 stream reads its connection's.  And the load-time warning for a cached route
 # whose request rules send a $http_ field the cache key leaves out
 # (portico -t: stderr, exit 0; none without the cache).
 import os
@@ -15,6 +15,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (tap, main, Backend, Portico, wait_until, hall, free_port,
                           run_portico)
+from h2raw import H2
 
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -52,7 +53,7 @@ def test_vars():
                              "PPS $proxy_protocol_server_addr $proxy_protocol_server_port "
                              "$proxy_protocol_addr $uri"})
     p.write_config(p.config_text().replace(
-        "[listener web]\n", "[listener web]\nproxy_protocol = on\n", 1))
+        "[listener web]\n", "[listener web]\nproxy_protocol = on\nhttp2 = on\n", 1))
     p.start()
     pp = p.port
 
@@ -85,6 +86,26 @@ def test_vars():
                 "%s: request rule sees the PROXY destination" % path)
         tap.is_(logged(path), "PPS %s %s %s" % (dst, src, path),
                 "%s: access log has the destination" % path)
+    # HTTP/2 (prior knowledge) after the PROXY header: the stream's exchange
+    # reads the connection's destination.
+    real = socket.create_connection
+
+    def with_pp(*a, **k):
+        s = real(*a, **k)
+        s.sendall(b"PROXY TCP4 198.51.100.8 203.0.113.10 50000 8444\r\n")
+        return s
+    socket.create_connection = with_pp
+    try:
+        c = H2(pp)
+    finally:
+        socket.create_connection = real
+    sid = c.request("/h2")
+    c.pump(10, until=lambda: c.done(sid))
+    tap.is_(c.status(sid), 200, "HTTP/2 stream after a PROXY header: answered")
+    reqs = b.requests_for("/h2")
+    tap.is_(hall(reqs[-1]["headers"], "X-PPS") if reqs else None, ["203.0.113.10 8444"],
+            "HTTP/2 stream: request rule sees the connection's PROXY destination")
+    c.close()
     out = exchange(pp, b"PROXY UNKNOWN\r\n" + request("/u"))
     tap.like(out.decode("latin-1"), r"^HTTP/1\.1 200 ", "v1 UNKNOWN: answered")
     tap.is_(logged("/u"), "PPS - - - /u", "no address announced: empty (logged as -)")
@@ -134,4 +155,4 @@ def test():
     test_warn()
 
 
-main(test, tests=4 * 3 + 2 + 1 + 2 + 3 + 1)
+main(test, tests=4 * 3 + 2 + 2 + 1 + 2 + 3 + 1)
