@@ -73,40 +73,13 @@ type_ok(const char *t)
 void
 conf_compress_types(struct loader *ld, void *obj, const char *v)
 {
+	static const struct conf_tokens tk = { "compress_types", "entry",
+	    "media types such as text/html, text/* or *", "type", type_ok };
 	struct conf_route	*r = obj;
-	char			*copy, *tok, *save, *p, *out;
-	size_t			 o = 0;
+	char			*out;
 
-	if ((copy = conf_strdup(ld, v)) == NULL)
+	if ((out = conf_token_list(ld, &tk, v)) == NULL)
 		return;
-	if ((out = calloc(1, strlen(v) + 1)) == NULL) {
-		free(copy);
-		conf_err(ld, ld->lineno, "out of memory");
-		return;
-	}
-	for (tok = strtok_r(copy, " \t", &save); tok != NULL;
-	    tok = strtok_r(NULL, " \t", &save)) {
-		for (p = tok; *p != '\0'; p++)
-			if (*p >= 'A' && *p <= 'Z')
-				*p += 'a' - 'A';
-		if (!type_ok(tok)) {
-			conf_err(ld, ld->lineno, "bad compress_types entry '%s' "
-			    "(media types such as text/html, text/* or *)", tok);
-			free(copy);
-			free(out);
-			return;
-		}
-		if (o > 0)
-			out[o++] = ' ';
-		memcpy(out + o, tok, strlen(tok));
-		o += strlen(tok);
-	}
-	free(copy);
-	if (o == 0) {
-		conf_err(ld, ld->lineno, "compress_types needs at least one type");
-		free(out);
-		return;
-	}
 	free(r->compress.types);
 	r->compress.types = out;
 }

@@ -187,6 +187,16 @@ int	 conf_port(const char *, in_port_t *);
 int	 conf_addr_parse(const char *, int, struct conf_addr *, char *,
 	    size_t);
 int	 conf_onoff(struct loader *, const char *, const char *, int *);
+/* A blank-separated token list key (conf_token_list). */
+struct conf_tokens {
+	const char	*key;		/* "compress_types" */
+	const char	*word;		/* a bad one: "bad KEY WORD 'x' (HINT)" */
+	const char	*hint;
+	const char	*noun;		/* none: "KEY needs at least one NOUN" */
+	int		(*ok)(const char *);	/* the lowercased token */
+};
+char	*conf_token_list(struct loader *, const struct conf_tokens *,
+	    const char *);
 /* conf_rules.c: header rules, upstream_host, return, access_log_format. */
 void	 conf_key_request_header_set(struct loader *, void *, const char *);
 void	 conf_key_request_header_add(struct loader *, void *, const char *);
@@ -206,6 +216,8 @@ void	 conf_key_access_log_format(struct loader *, void *, const char *);
 void	 conf_key_l_access_log_format(struct loader *, void *, const char *);
 void	 conf_key_r_access_log_format(struct loader *, void *, const char *);
 void	 conf_rules_clear(struct conf_rules *);
+/* A cached route whose request rules send a $http_ field: a warning. */
+void	 conf_rules_cache_warn(struct loader *, const struct conf_route *, int);
 void	 conf_route_rules_clear(struct conf_route *);
 int	 conf_syslog_parse(struct loader *, struct conf_global *, const char *);
 void	 conf_access_add(struct loader *, const char *, const char *, int,

@@ -420,52 +420,28 @@ hsts_age(const char *s, int64_t *secs)
  * pass through (tokens of RFC 9110 5.6.2; any case, kept lowercase).
  * h2c never does: portico does not speak HTTP/2 to backends that way.
  */
+static int
+upgrade_token_ok(const char *tok)
+{
+	const char	*p;
+
+	for (p = tok; *p != '\0'; p++)
+		if (strchr("!#$%&'*+-.^_`|~/", *p) == NULL &&
+		    !(*p >= 'a' && *p <= 'z') && !(*p >= '0' && *p <= '9'))
+			return 0;
+	return strcmp(tok, "h2c") != 0 && strncmp(tok, "h2c/", 4) != 0;
+}
+
 static void
 key_upgrade_allow(struct loader *ld, void *obj, const char *v)
 {
+	static const struct conf_tokens tk = { "upgrade_allow", "token",
+	    "protocol names such as 'foo' or 'foo/2'; h2c is never allowed",
+	    "token", upgrade_token_ok };
 	struct conf_route	*r = obj;
-	char			*copy, *tok, *save, *out, *p;
-	size_t			 o = 0;
 
 	free(r->upgrade_allow);
-	r->upgrade_allow = NULL;
-	if ((copy = conf_strdup(ld, v)) == NULL)
-		return;
-	if ((out = calloc(1, strlen(v) + 1)) == NULL) {
-		free(copy);
-		conf_err(ld, ld->lineno, "out of memory");
-		return;
-	}
-	for (tok = strtok_r(copy, " \t", &save); tok != NULL;
-	    tok = strtok_r(NULL, " \t", &save)) {
-		for (p = tok; *p != '\0'; p++) {
-			if (*p >= 'A' && *p <= 'Z')
-				*p += 'a' - 'A';
-			if (strchr("!#$%&'*+-.^_`|~/", *p) == NULL &&
-			    !(*p >= 'a' && *p <= 'z') && !(*p >= '0' && *p <= '9'))
-				break;
-		}
-		if (*p != '\0' || strcmp(tok, "h2c") == 0 ||
-		    strncmp(tok, "h2c/", 4) == 0) {
-			conf_err(ld, ld->lineno, "bad upgrade_allow token '%s' "
-			    "(protocol names such as 'foo' or 'foo/2'; h2c is "
-			    "never allowed)", tok);
-			free(copy);
-			free(out);
-			return;
-		}
-		if (o > 0)
-			out[o++] = ' ';
-		memcpy(out + o, tok, strlen(tok));
-		o += strlen(tok);
-	}
-	free(copy);
-	if (o == 0) {
-		conf_err(ld, ld->lineno, "upgrade_allow needs at least one token");
-		free(out);
-		return;
-	}
-	r->upgrade_allow = out;
+	r->upgrade_allow = conf_token_list(ld, &tk, v);
 }
 
 /* hsts = off | MAX-AGE [includeSubDomains] [preload] */
@@ -600,6 +576,8 @@ route_finish(struct loader *ld)
 			    "waf"), "route '%s': waf needs waf_rules in "
 			    "[global]", r->name);
 		route_listener_finish(ld, i);
+		conf_rules_cache_warn(ld, r, conf_key_line(ld, SEC_ROUTE,
+		    &ld->rmeta[i], "upstream_host"));
 		route_target_finish(ld, i);
 		route_unique(ld, i);
 		conf_route_limit_finish(ld, r, &ld->rmeta[i]);

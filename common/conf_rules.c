@@ -19,11 +19,14 @@
 #include "common/conf.h"
 #include "common/conf_int.h"
 #include "common/http.h"
+#include "common/log.h"
 #include "common/vars.h"
 
 static void	 rule_add(struct loader *, struct conf_rules *, int, enum hdr_op,
 		    const char *, const char *);
 static const char *	rule_refused(const char *, size_t, int);
+static void	 cache_warn_fmt(struct loader *, const struct conf_route *,
+		    int, const char *, const struct vars_fmt *);
 
 /* The built-in formats of access_log_format (nginx's, and JSON). */
 static const char fmt_combined[] = "$remote_addr - $remote_user [$time_local] "
@@ -449,4 +452,60 @@ bad:
 	conf_err(ld, ld->lineno, "bad access_log '%s': expected syslog:server="
 	    "ADDR[:PORT][,facility=F][,tag=T][,format=rfc3164|rfc5424]", v);
 	return -1;
+}
+
+/*
+ * A request field ($http_NAME) put by a cached route into what its backend
+ * sees: the cache key leaves that field out, so the variant made for one
+ * client would be served to others.  A warning, not an error (the backend
+ * may send Vary): on stderr for portico -t, in the error log on a reload.
+ */
+static void
+cache_warn_fmt(struct loader *ld, const struct conf_route *r, int line,
+    const char *key, const struct vars_fmt *f)
+{
+	char		 vn[128];
+	const char	*n;
+	size_t		 i, k, len;
+
+	for (i = 0; i < f->n; i++) {
+		if (f->p[i].id != VAR_HTTP)
+			continue;
+		n = f->text + f->p[i].off;
+		len = f->p[i].len;
+		for (k = 0; k < len && k < sizeof(vn) - 1; k++)
+			vn[k] = n[k] == '-' ? '_' : n[k];
+		vn[k] = '\0';
+		log_warnx("%s:%d: warning: route '%s': %s uses $http_%s but "
+		    "the cache key leaves the request's %.*s field out, so one "
+		    "client's variant would be served to others: have the "
+		    "backend send Vary: %.*s, or set cache = off", ld->file,
+		    line, r->name, key, vn, (int)len, n, (int)len, n);
+	}
+}
+
+/*
+ * Warn about a route with cache = on whose request rules (its listener's
+ * too) or upstream_host change what its backend sees by a request field.
+ * upstream_line: the line of upstream_host (0: none).
+ */
+void
+conf_rules_cache_warn(struct loader *ld, const struct conf_route *r,
+    int upstream_line)
+{
+	const struct conf_rules	*rs[2];
+	size_t			 j, k;
+
+	if (!r->cache)
+		return;
+	rs[0] = r->listener != NULL ? &r->listener->rules : NULL;
+	rs[1] = &r->rules;
+	for (k = 0; k < 2; k++)
+		for (j = 0; rs[k] != NULL && j < rs[k]->nreq; j++)
+			cache_warn_fmt(ld, r, rs[k]->req[j].line,
+			    rs[k]->req[j].op == HDR_ADD ? "request_header_add" :
+			    "request_header_set", &rs[k]->req[j].value);
+	if (upstream_line > 0)
+		cache_warn_fmt(ld, r, upstream_line, "upstream_host",
+		    &r->upstream_host);
 }

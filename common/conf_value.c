@@ -591,3 +591,50 @@ conf_access_check(const struct conf_cidr *c, size_t n,
 	}
 	return !any_allow;
 }
+
+/*
+ * The blank-separated tokens of v, lowercased, each one tk->ok accepts,
+ * joined by single spaces in a new string.  NULL after an error at the
+ * current line: a token refused, none at all, or no memory.
+ */
+char *
+conf_token_list(struct loader *ld, const struct conf_tokens *tk,
+    const char *v)
+{
+	char		*copy, *tok, *save, *p, *out;
+	size_t		 o = 0, n;
+
+	if ((copy = conf_strdup(ld, v)) == NULL)
+		return NULL;
+	if ((out = calloc(1, strlen(v) + 1)) == NULL) {
+		free(copy);
+		conf_err(ld, ld->lineno, "out of memory");
+		return NULL;
+	}
+	for (tok = strtok_r(copy, " \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t", &save)) {
+		for (p = tok; *p != '\0'; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p += 'a' - 'A';
+		if (!tk->ok(tok)) {
+			conf_err(ld, ld->lineno, "bad %s %s '%s' (%s)", tk->key,
+			    tk->word, tok, tk->hint);
+			free(copy);
+			free(out);
+			return NULL;
+		}
+		if (o > 0)
+			out[o++] = ' ';
+		n = strlen(tok);
+		memcpy(out + o, tok, n);
+		o += n;
+	}
+	free(copy);
+	if (o == 0) {
+		conf_err(ld, ld->lineno, "%s needs at least one %s", tk->key,
+		    tk->noun);
+		free(out);
+		return NULL;
+	}
+	return out;
+}

@@ -54,6 +54,8 @@ static const struct {
 	{ "request_id", VAR_REQUEST_ID, ANY, 1 },
 	{ "proxy_protocol_addr", VAR_PROXY_PROTOCOL_ADDR, ANY, 1 },
 	{ "proxy_protocol_port", VAR_PROXY_PROTOCOL_PORT, ANY, 1 },
+	{ "proxy_protocol_server_addr", VAR_PROXY_PROTOCOL_SERVER_ADDR, ANY, 1 },
+	{ "proxy_protocol_server_port", VAR_PROXY_PROTOCOL_SERVER_PORT, ANY, 1 },
 #undef ANY
 #undef ANS
 };

@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <sys/epoll.h>
 
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,13 +52,15 @@ pp_refuse(struct client *c, const char *why)
 }
 
 /*
- * The kept TLVs of a header, escaped for a log line (bytes outside '!'
- * to '~', '"' and '\\' as \xHH), in one allocation; NULL when there are
- * none (or no memory: the connection goes on without them).
+ * A header's destination and its kept TLVs, escaped for a log line (bytes
+ * outside '!' to '~', '"' and '\\' as \xHH), in one allocation; NULL when
+ * out of memory (the connection goes on without them).
  */
 static struct pp_info *
-pp_info_make(const struct pp_tlvs *t)
+pp_info_make(const struct pp_header *h)
 {
+	const struct pp_tlvs	*t = &h->tlvs;
+	const struct sockaddr	*sa = (const struct sockaddr *)&h->dst;
 	static const char *const names[PP_TLV_N] = { "pp_alpn", "pp_authority",
 	    "pp_unique_id", "pp_ssl_version", "pp_ssl_cipher" };
 	struct pp_info	*pi;
@@ -67,8 +71,19 @@ pp_info_make(const struct pp_tlvs *t)
 	for (k = 0; k < PP_TLV_N; k++)
 		if (t->v[k] != NULL)
 			need += 2 * (4 * t->len[k] + 1) + strlen(names[k]) + 2;
-	if (need == 0 || (pi = calloc(1, sizeof(*pi) + need)) == NULL)
+	if ((pi = calloc(1, sizeof(*pi) + need + 1)) == NULL)
 		return NULL;
+	if (sa->sa_family == AF_INET) {
+		pi->dst_af = AF_INET;
+		memcpy(pi->dst_addr,
+		    &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		pi->dst_port = ((const struct sockaddr_in *)sa)->sin_port;
+	} else if (sa->sa_family == AF_INET6) {
+		pi->dst_af = AF_INET6;
+		memcpy(pi->dst_addr,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		pi->dst_port = ((const struct sockaddr_in6 *)sa)->sin6_port;
+	}
 	d = pi->data;
 	for (k = 0; k < PP_TLV_N; k++) {
 		if (t->v[k] == NULL)
@@ -131,7 +146,7 @@ pp_try(struct client *c, uint32_t events)
 		client_peer_set(c, (struct sockaddr *)&h.src);
 		c->pp_src = 1;
 		/* The TLVs point into buf: the bytes read are the peeked. */
-		c->pp = pp_info_make(&h.tlvs);
+		c->pp = pp_info_make(&h);
 	}
 	ev_timer_cancel(&c->timer);
 	client_start(c);

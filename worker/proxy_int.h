@@ -379,12 +379,16 @@ struct req {
 };
 
 /*
- * A connection's PROXY version 2 TLVs (ppconn.c), in one allocation made
- * only when its header had some of the kept ones (pp_tlvs).
+ * What a connection's PROXY header carried besides its source (ppconn.c):
+ * the destination and the version 2 TLVs, in one allocation made when the
+ * header had an address (not LOCAL nor UNKNOWN).
  */
 struct pp_info {
 	char			*v[PP_TLV_N];	/* escaped values; NULL: absent */
 	char			*log;		/* "pp_alpn=h2 ...", the access log's */
+	uint16_t		 dst_port;	/* network order */
+	uint8_t			 dst_af;	/* AF_INET, AF_INET6; 0: none */
+	uint8_t			 dst_addr[16];
 	char			 data[];
 };
 

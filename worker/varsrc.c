@@ -21,12 +21,14 @@
 #include "common/http.h"
 #include "common/strbuf.h"
 #include "common/vars.h"
+#include "worker/h2.h"
 #include "worker/proxy_int.h"
 #include "worker/varsrc.h"
 
 static int	 field_find(const char *p, size_t len, const char *name,
 		    size_t nlen, const char **v, size_t *vl);
 static int	 name_match(const char *a, size_t al, const char *b, size_t bl);
+static const struct pp_info *conn_pp(const struct client *);
 static void	 host_only(const char *h, size_t hl, const char **v, size_t *vl);
 static int	 var_exchange(const struct varsrc *, enum var_id, const char *,
 		    size_t, const char **, size_t *, char *, size_t);
@@ -34,6 +36,17 @@ static void	 fields_drop(struct strbuf *b, size_t start, size_t lim,
 		    const char *name, size_t nl);
 
 /* Whether a field name a[0..al) is the rule's or variable's b[0..bl). */
+/* The PROXY header's extras of c's connection (an HTTP/2 stream's: its). */
+static const struct pp_info *
+conn_pp(const struct client *c)
+{
+	if (c == NULL || !c->pp_src)
+		return NULL;
+	if (c->h2s != NULL && c->h2s->conn != NULL && c->h2s->conn->c != NULL)
+		return c->h2s->conn->c->pp;
+	return c->pp;
+}
+
 static int
 name_match(const char *a, size_t al, const char *b, size_t bl)
 {
@@ -115,6 +128,7 @@ var_exchange(const struct varsrc *vs, enum var_id id, const char *name,
 	const struct req	*r = vs->r;
 	const struct http_request *rq = vs->rq;
 	const struct http_header *h;
+	const struct pp_info	*pp;
 	const char		*s;
 	struct tm		 tm;
 	size_t			 i;
@@ -220,6 +234,19 @@ var_exchange(const struct varsrc *vs, enum var_id id, const char *name,
 		if (c == NULL || !c->pp_src || c->peer_af == 0)
 			return -1;
 		n = snprintf(scratch, scap, "%u", ntohs(c->peer_port));
+		break;
+	case VAR_PROXY_PROTOCOL_SERVER_ADDR:
+		/* The destination a PROXY header announced. */
+		if ((pp = conn_pp(c)) == NULL || pp->dst_af == 0 ||
+		    inet_ntop(pp->dst_af, pp->dst_addr, scratch,
+		    (socklen_t)scap) == NULL)
+			return -1;
+		n = (int)strlen(scratch);
+		break;
+	case VAR_PROXY_PROTOCOL_SERVER_PORT:
+		if ((pp = conn_pp(c)) == NULL || pp->dst_af == 0)
+			return -1;
+		n = snprintf(scratch, scap, "%u", ntohs(pp->dst_port));
 		break;
 	default:
 		return -1;
