@@ -618,6 +618,7 @@ conf_finish(struct loader *ld)
 	section_end(ld);
 	for (i = 0; i < NKEYS(sections); i++)
 		sections[i]->finish(ld);
+	conf_alog_finish(ld);
 	if (ld->conf->nlisteners == 0)
 		conf_err(ld, 0, "no [listener] section");
 	if (ld->conf->nroutes == 0)

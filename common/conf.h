@@ -196,6 +196,49 @@ struct conf_alogfmt {
 	struct vars_fmt		 fmt;
 };
 
+#define CONF_ALOG_MAX		8	/* access_log lines per section, at most */
+#define CONF_ALOG_TARGETS	64	/* distinct access log targets, at most */
+
+/*
+ * An access log target (common/conf_alog.c): a file or a syslog server,
+ * opened once per process however many sections name it.
+ */
+struct conf_alogtarget {
+	char			*path;		/* the absolute path or syslog:... */
+	struct conf_addr	 syslog_addr;	/* len 0: a file */
+	int			 syslog_facility; /* 0..23, default 23 (local7) */
+	char			 syslog_tag[33];  /* default "portico" */
+	int			 syslog_rfc5424;  /* format=rfc5424; default 3164 */
+	int			 line;		/* where first named */
+};
+
+/* One access_log line: a target and a format. */
+struct conf_alogdst {
+	char			*text;		/* the value as written */
+	char			*fmt_name;	/* NULL: the access_log_format in effect */
+	int			 fmt;		/* resolved in g.logfmts; -1: ditto */
+	int			 target;	/* in g.alog_targets */
+	int			 line;
+};
+
+/*
+ * The access_log lines of a section (set 0: those above it; off: none),
+ * each line one more destination.
+ */
+struct conf_alogset {
+	int			 set;
+	int			 off;
+	size_t			 n;
+	struct conf_alogdst	 dst[CONF_ALOG_MAX];
+};
+
+/* log_format = NAME [escape=json] FORMAT, or a built-in one named. */
+struct conf_logfmt {
+	char			*name;
+	struct conf_alogfmt	 f;
+	int			 line;
+};
+
 /* A listener's or a route's header rules, in file order. */
 struct conf_rules {
 	struct conf_hdr_rule	*req;
@@ -241,6 +284,7 @@ struct conf_listener {
 	int			 limit_stat_idx;	/* runtime: its counters, -1 none */
 	struct conf_rules	 rules;		/* header rules, before the route's */
 	struct conf_alogfmt	 alog;		/* access_log_format */
+	struct conf_alogset	 alogs;		/* access_log lines */
 	int			 http2;		/* h2 by ALPN (TLS) or prior
 						   knowledge (plain); default:
 						   on for TLS listeners */
@@ -402,6 +446,7 @@ struct conf_route {
 	size_t			 nlimits;
 	struct conf_rules	 rules;		/* header rules */
 	struct conf_alogfmt	 alog;		/* access_log_format */
+	struct conf_alogset	 alogs;		/* access_log lines */
 	struct vars_fmt		 upstream_host;	/* n 0: the client's Host */
 	int			 ret_status;	/* return = STATUS ...; 0: none */
 	struct vars_fmt		 ret_text;	/* its text or URL */
@@ -445,12 +490,12 @@ struct conf_global {
 	char			*pid_file;
 	char			*error_log;		/* path, "stderr" or "syslog" */
 	enum log_level		 log_level;
-	char			*access_log;		/* path, or NULL for off */
-	/* access_log = syslog:server=...: the target (syslog_addr.len 0: a file) */
-	struct conf_addr	 syslog_addr;
-	int			 syslog_facility;	/* 0..23, default 23 (local7) */
-	char			 syslog_tag[33];	/* default "portico" */
-	int			 syslog_rfc5424;	/* format=rfc5424; default 3164 */
+	struct conf_alogset	 alogs;			/* access_log lines */
+	/* Every access log target of the file, each once (common/conf_alog.c). */
+	struct conf_alogtarget	*alog_targets;
+	size_t			 nalog_targets;
+	struct conf_logfmt	*logfmts;		/* log_format, and built-ins used */
+	size_t			 nlogfmts;
 	/* access_log_format: 0 portico (built in), else alog_fmt */
 	int			 alog_kind;		/* ALOG_PORTICO, ALOG_FMT */
 	int			 alog_json;		/* alog_fmt is escaped as JSON */
@@ -512,7 +557,6 @@ struct conf_global {
 	int			 group_line;
 	int			 pid_file_line;
 	int			 error_log_line;
-	int			 access_log_line;
 	/* Resolved by conf_check(): whom the workers run as. */
 	int			 user_default;		/* user was not set */
 	int			 drop;			/* change to uid/gid */
@@ -590,6 +634,17 @@ int		 conf_errtext_add(char **text, size_t *len, size_t *cap,
  * or -1 with errno set (ELOOP for a link, EINVAL for anything else).
  */
 int		 conf_open_log(const char *path);
+/*
+ * Whether two sections' access_log lines differ, as written; whether
+ * [global]'s log_format sets do; the lines as text ("off": none) for
+ * the reload summary (common/conf_alog.c).
+ */
+int		 conf_alogset_differ(const struct conf_alogset *a,
+		    const struct conf_alogset *b);
+int		 conf_logfmts_differ(const struct conf_global *a,
+		    const struct conf_global *b);
+void		 conf_alogset_text(const struct conf_alogset *set, char *buf,
+		    size_t len);
 /* Why conf_open_log() failed, from its errno. */
 const char	*conf_log_strerror(int err);
 

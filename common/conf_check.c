@@ -182,6 +182,7 @@ conf_check(struct conf *conf, char **errors)
 	struct group		*gr;
 	char			*errs = NULL;
 	const char		*file = conf->path;
+	size_t			 i;
 
 	*errors = NULL;
 	g->drop = 0;
@@ -223,9 +224,10 @@ conf_check(struct conf *conf, char **errors)
 	if (g->error_log != NULL && g->error_log[0] == '/')
 		check_log(&errs, file, g->error_log_line, "error_log",
 		    g->error_log);
-	if (g->access_log != NULL && g->syslog_addr.len == 0)
-		check_log(&errs, file, g->access_log_line, "access_log",
-		    g->access_log);
+	for (i = 0; i < g->nalog_targets; i++)
+		if (g->alog_targets[i].syslog_addr.len == 0)
+			check_log(&errs, file, g->alog_targets[i].line,
+			    "access_log", g->alog_targets[i].path);
 	if (g->drop && buffering_used(conf) &&
 	    !dir_writable_by(g->client_body_temp_path, g->uid, g->gid))
 		check_err(&errs, file, g->client_body_temp_path_line,

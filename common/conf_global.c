@@ -29,7 +29,6 @@ static void	 key_log_level(struct loader *, void *, const char *);
 static void	 key_trusted_proxies(struct loader *, void *, const char *);
 static void	 key_real_ip_header(struct loader *, void *, const char *);
 static void	 key_request_id_header(struct loader *, void *, const char *);
-static void	 key_access_log(struct loader *, void *, const char *);
 static void	 key_g_request_buffering(struct loader *, void *, const char *);
 static void	 key_pass_request_trailers(struct loader *, void *, const char *);
 static void	 key_resolver(struct loader *, void *, const char *);
@@ -56,7 +55,8 @@ static const struct key global_keys[] = {
 	{ "log_level", K_FUNC, 0, 0, 0, 0, key_log_level, NULL },
 	{ "trusted_proxies", K_FUNC, 0, 0, 0, 1, key_trusted_proxies, NULL },
 	{ "real_ip_header", K_FUNC, 0, 0, 0, 0, key_real_ip_header, NULL },
-	{ "access_log", K_FUNC, 0, 0, 0, 0, key_access_log, NULL },
+	{ "access_log", K_FUNC, 0, 0, 0, 1, conf_key_access_log, NULL },
+	{ "log_format", K_FUNC, 0, 0, 0, 1, conf_key_log_format, NULL },
 	{ "access_log_format", K_FUNC, 0, 0, 0, 0, conf_key_access_log_format,
 	    NULL },
 	{ "request_id", K_ONOFF, G(request_id), 0, 0, 0, NULL, NULL },
@@ -193,7 +193,7 @@ conf_global_clear(struct conf_global *g)
 	free(g->group);
 	free(g->pid_file);
 	free(g->error_log);
-	free(g->access_log);
+	conf_alog_global_clear(g);
 	vars_free(&g->alog_fmt);
 	free(g->client_body_temp_path);
 	free(g->resolver);
@@ -275,20 +275,6 @@ key_log_level(struct loader *ld, void *obj, const char *v)
 	}
 	conf_err(ld, ld->lineno, "bad log_level '%s': expected debug, info, "
 	    "notice, warn or error", v);
-}
-
-static void
-key_access_log(struct loader *ld, void *obj, const char *v)
-{
-	struct conf_global	*g = obj;
-
-	free(g->access_log);
-	g->access_log = NULL;
-	memset(&g->syslog_addr, 0, sizeof(g->syslog_addr));
-	if (strncmp(v, "syslog:", 7) == 0 && conf_syslog_parse(ld, g, v) == -1)
-		return;
-	if (strcmp(v, "off") != 0)
-		g->access_log = conf_strdup(ld, v);
 }
 
 static void
@@ -483,8 +469,6 @@ global_paths_finish(struct loader *ld)
 	    "pid_file");
 	g->error_log_line = conf_key_line(ld, SEC_GLOBAL, &ld->gmeta,
 	    "error_log");
-	g->access_log_line = conf_key_line(ld, SEC_GLOBAL, &ld->gmeta,
-	    "access_log");
 	if (g->group != NULL && g->user == NULL)
 		conf_err(ld, g->group_line, "group needs user to be set too");
 	/*
@@ -500,10 +484,6 @@ global_paths_finish(struct loader *ld)
 	    strcmp(g->error_log, "syslog") != 0)
 		conf_err(ld, g->error_log_line, "error_log '%s' must be an "
 		    "absolute path, stderr or syslog", g->error_log);
-	if (g->access_log != NULL && g->access_log[0] != '/' &&
-	    g->syslog_addr.len == 0)
-		conf_err(ld, g->access_log_line, "access_log '%s' must be an "
-		    "absolute path, syslog:server=ADDR or off", g->access_log);
 }
 
 /* client_body_temp_path: /var/tmp, or an existing directory. */

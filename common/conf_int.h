@@ -219,7 +219,18 @@ void	 conf_rules_clear(struct conf_rules *);
 /* A cached route whose request rules send a $http_ field: a warning. */
 void	 conf_rules_cache_warn(struct loader *, const struct conf_route *, int);
 void	 conf_route_rules_clear(struct conf_route *);
-int	 conf_syslog_parse(struct loader *, struct conf_global *, const char *);
+int	 conf_alog_format(struct loader *, const char *, int *, int *,
+	    struct vars_fmt *);
+/* conf_alog.c: access_log lines, their targets and log_format. */
+int	 conf_syslog_parse(struct loader *, struct conf_alogtarget *,
+	    const char *);
+void	 conf_key_access_log(struct loader *, void *, const char *);
+void	 conf_key_l_access_log(struct loader *, void *, const char *);
+void	 conf_key_r_access_log(struct loader *, void *, const char *);
+void	 conf_key_log_format(struct loader *, void *, const char *);
+void	 conf_alog_finish(struct loader *);
+void	 conf_alogset_clear(struct conf_alogset *);
+void	 conf_alog_global_clear(struct conf_global *);
 void	 conf_access_add(struct loader *, const char *, const char *, int,
 	    struct conf_cidr **, size_t *);
 void	 conf_cidr_list_add(struct loader *, const char *, const char *,

@@ -86,6 +86,7 @@ static const struct key listener_keys[] = {
 	    conf_key_l_response_header_remove, NULL },
 	{ "access_log_format", K_FUNC, 0, 0, 0, 0,
 	    conf_key_l_access_log_format, NULL },
+	{ "access_log", K_FUNC, 0, 0, 0, 1, conf_key_l_access_log, NULL },
 	{ "http2", K_ONOFF, L(http2), 0, 0, 0, NULL, NULL },
 };
 
@@ -125,6 +126,7 @@ conf_listener_clear(struct conf_listener *l)
 	free(l->tls_client_ca.path);
 	conf_rules_clear(&l->rules);
 	vars_free(&l->alog.fmt);
+	conf_alogset_clear(&l->alogs);
 	free(l->name);
 	free(l->addrs);
 	free(l->fds);

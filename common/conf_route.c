@@ -106,6 +106,7 @@ static const struct key route_keys[] = {
 	{ "return", K_FUNC, 0, 0, 0, 0, conf_key_return, NULL },
 	{ "access_log_format", K_FUNC, 0, 0, 0, 0,
 	    conf_key_r_access_log_format, NULL },
+	{ "access_log", K_FUNC, 0, 0, 0, 1, conf_key_r_access_log, NULL },
 	/* The path forwarded: common/conf_rewrite.c */
 	{ "path_strip_prefix", K_FUNC, 0, 0, 0, 0, conf_rewrite_strip, NULL },
 	{ "path_rewrite", K_FUNC, 0, 0, 0, 0, conf_rewrite_regex, NULL },

@@ -293,6 +293,7 @@ conf_route_rules_clear(struct conf_route *r)
 {
 	conf_rules_clear(&r->rules);
 	vars_free(&r->alog.fmt);
+	conf_alogset_clear(&r->alogs);
 	vars_free(&r->upstream_host);
 	vars_free(&r->ret_text);
 }
@@ -302,8 +303,8 @@ conf_route_rules_clear(struct conf_route *r)
  * string with variables, escaped as nginx's escape=default), into
  * *kind, *json and *fmt (freed first).  Returns 0, or -1 after conf_err.
  */
-static int
-alog_format(struct loader *ld, const char *v, int *kind, int *json,
+int
+conf_alog_format(struct loader *ld, const char *v, int *kind, int *json,
     struct vars_fmt *fmt)
 {
 	struct vars_fmt	 f;
@@ -348,7 +349,7 @@ conf_key_access_log_format(struct loader *ld, void *obj, const char *v)
 {
 	struct conf_global	*g = obj;
 
-	(void)alog_format(ld, v, &g->alog_kind, &g->alog_json, &g->alog_fmt);
+	(void)conf_alog_format(ld, v, &g->alog_kind, &g->alog_json, &g->alog_fmt);
 }
 
 /* The same on a listener and on a route: for their requests only. */
@@ -357,7 +358,7 @@ conf_key_l_access_log_format(struct loader *ld, void *obj, const char *v)
 {
 	struct conf_alogfmt	*a = &((struct conf_listener *)obj)->alog;
 
-	if (alog_format(ld, v, &a->kind, &a->json, &a->fmt) == 0)
+	if (conf_alog_format(ld, v, &a->kind, &a->json, &a->fmt) == 0)
 		a->set = 1;
 }
 
@@ -366,92 +367,8 @@ conf_key_r_access_log_format(struct loader *ld, void *obj, const char *v)
 {
 	struct conf_alogfmt	*a = &((struct conf_route *)obj)->alog;
 
-	if (alog_format(ld, v, &a->kind, &a->json, &a->fmt) == 0)
+	if (conf_alog_format(ld, v, &a->kind, &a->json, &a->fmt) == 0)
 		a->set = 1;
-}
-
-static const char *const facilities[] = {
-	"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
-	"uucp", "cron", "authpriv", "ftp", "ntp", "audit", "alert", "clock",
-	"local0", "local1", "local2", "local3", "local4", "local5", "local6",
-	"local7", NULL
-};
-
-/*
- * access_log = syslog:server=ADDR[:PORT][,facility=F][,tag=T]
- * [,format=rfc3164|rfc5424], as nginx writes it: the access log goes
- * to a syslog server over UDP (port 514 by default; facility local7,
- * tag portico, RFC 3164 as nginx sends).  Returns 0, or -1 after
- * conf_err.
- */
-int
-conf_syslog_parse(struct loader *ld, struct conf_global *g, const char *v)
-{
-	char		 copy[512], addr[300], why[160];
-	char		*tok, *save, *eq;
-	size_t		 i;
-	int		 have_server = 0;
-
-	g->syslog_facility = 23;
-	snprintf(g->syslog_tag, sizeof(g->syslog_tag), "portico");
-	g->syslog_rfc5424 = 0;
-	if (strlen(v + 7) >= sizeof(copy)) {
-		conf_err(ld, ld->lineno, "access_log: syslog target too long");
-		return -1;
-	}
-	snprintf(copy, sizeof(copy), "%s", v + 7);
-	for (tok = strtok_r(copy, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save)) {
-		if ((eq = strchr(tok, '=')) == NULL)
-			goto bad;
-		*eq++ = '\0';
-		if (strcmp(tok, "server") == 0) {
-			/* No port: 514 ("[::1]" or "host" alone). */
-			if ((eq[0] == '[' ? strstr(eq, "]:") == NULL :
-			    strchr(eq, ':') == NULL))
-				snprintf(addr, sizeof(addr), "%s:514", eq);
-			else
-				snprintf(addr, sizeof(addr), "%s", eq);
-			if (conf_addr_parse(addr, 0, &g->syslog_addr, why,
-			    sizeof(why)) == -1) {
-				conf_err(ld, ld->lineno, "access_log: bad syslog "
-				    "server '%s': %s", eq, why);
-				return -1;
-			}
-			have_server = 1;
-		} else if (strcmp(tok, "facility") == 0) {
-			for (i = 0; facilities[i] != NULL; i++)
-				if (strcmp(facilities[i], eq) == 0)
-					break;
-			if (facilities[i] == NULL) {
-				conf_err(ld, ld->lineno, "access_log: unknown "
-				    "syslog facility '%s'", eq);
-				return -1;
-			}
-			g->syslog_facility = (int)i;
-		} else if (strcmp(tok, "tag") == 0) {
-			for (i = 0; eq[i] != '\0'; i++)
-				if (!isalnum((unsigned char)eq[i]) && eq[i] != '_')
-					break;
-			if (eq[i] != '\0' || i == 0 || i > 32) {
-				conf_err(ld, ld->lineno, "access_log: bad syslog "
-				    "tag '%s' (1 to 32 letters, digits or '_')", eq);
-				return -1;
-			}
-			snprintf(g->syslog_tag, sizeof(g->syslog_tag), "%s", eq);
-		} else if (strcmp(tok, "format") == 0 &&
-		    (strcmp(eq, "rfc3164") == 0 || strcmp(eq, "rfc5424") == 0))
-			g->syslog_rfc5424 = eq[3] == '5';
-		else
-			goto bad;
-	}
-	if (!have_server)
-		goto bad;
-	return 0;
-bad:
-	conf_err(ld, ld->lineno, "bad access_log '%s': expected syslog:server="
-	    "ADDR[:PORT][,facility=F][,tag=T][,format=rfc3164|rfc5424]", v);
-	return -1;
 }
 
 /*

@@ -269,6 +269,7 @@ diff_listener(struct confdiff *d, const struct conf_listener *o,
 	    o->proxy_protocol_timeout_ms != n->proxy_protocol_timeout_ms ||
 	    o->max_conns_per_ip != n->max_conns_per_ip ||
 	    alog_differ(&o->alog, &n->alog) ||
+	    conf_alogset_differ(&o->alogs, &n->alogs) ||
 	    o->http2 != n->http2) &&
 	    confdiff_add(d, "listener %s: settings changed", n->name) == -1)
 		return -1;
@@ -485,7 +486,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	    "upgrade_allow", "tunnel_idle_timeout", "limit", "auth_basic",
 	    "waf", "header rules", "upstream_host", "return",
 	    "access_log_format", "path_strip_prefix/path_rewrite",
-	    "error_page/intercept_errors", "compress" };
+	    "error_page/intercept_errors", "compress", "access_log" };
 	int			 diff[sizeof(names) / sizeof(names[0])];
 	size_t			 i, off = 0;
 	int			 k;
@@ -534,6 +535,7 @@ route_changes(const struct conf_route *o, const struct conf_route *n,
 	    o->compress.min_length != n->compress.min_length ||
 	    o->compress.algos != n->compress.algos ||
 	    str_differ(o->compress.types, n->compress.types);
+	diff[24] = conf_alogset_differ(&o->alogs, &n->alogs);
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]) && off < len; i++) {
 		if (!diff[i])
@@ -663,6 +665,7 @@ static int
 diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 {
 	const struct conf_global	*o = &oc->g, *n = &nc->g;
+	char				 ot[512], nt[512];
 
 	if (o->workers != n->workers &&
 	    confdiff_add(d, "workers %d -> %d", o->workers,
@@ -677,10 +680,14 @@ diff_global(struct confdiff *d, const struct conf *oc, const struct conf *nc)
 	    confdiff_add(d, "error_log %s -> %s",
 	    o->error_log, n->error_log) == -1)
 		return -1;
-	if (str_differ(o->access_log, n->access_log) &&
-	    confdiff_add(d, "access_log "
-	    "%s -> %s", o->access_log != NULL ? o->access_log : "off",
-	    n->access_log != NULL ? n->access_log : "off") == -1)
+	if (conf_alogset_differ(&o->alogs, &n->alogs)) {
+		conf_alogset_text(&o->alogs, ot, sizeof(ot));
+		conf_alogset_text(&n->alogs, nt, sizeof(nt));
+		if (confdiff_add(d, "access_log %s -> %s", ot, nt) == -1)
+			return -1;
+	}
+	if (conf_logfmts_differ(o, n) &&
+	    confdiff_add(d, "log_format changed") == -1)
 		return -1;
 	if ((o->alog_kind != n->alog_kind || o->alog_json != n->alog_json ||
 	    !vars_equal(&o->alog_fmt, &n->alog_fmt)) &&

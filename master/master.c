@@ -53,28 +53,31 @@ void
 master_chown_logs(struct conf *c)
 {
 	struct stat	 st;
+	const char	*path;
+	size_t		 i;
 	int		 fd;
 
 	if (!c->g.drop)
 		return;
-	if (c->g.access_log != NULL && c->g.syslog_addr.len == 0) {
-		if ((fd = conf_open_log(c->g.access_log)) == -1)
+	for (i = 0; i < c->g.nalog_targets; i++) {
+		if (c->g.alog_targets[i].syslog_addr.len != 0)
+			continue;
+		path = c->g.alog_targets[i].path;
+		if ((fd = conf_open_log(path)) == -1) {
 			log_errorx("access log %s: %s: not handing it to %s",
-			    c->g.access_log, conf_log_strerror(errno),
-			    c->g.user);
-		else {
-			if (fstat(fd, &st) == -1)
-				log_warn("fstat %s", c->g.access_log);
-			else if (!S_ISREG(st.st_mode))
-				;	/* a device or a pipe: not ours to give */
-			else if (st.st_nlink != 1)
-				log_errorx("access log %s has more than one name: "
-				    "not handing it to %s", c->g.access_log,
-				    c->g.user);
-			else if (fchown(fd, c->g.uid, c->g.gid) == -1)
-				log_warn("chown %s", c->g.access_log);
-			close(fd);
+			    path, conf_log_strerror(errno), c->g.user);
+			continue;
 		}
+		if (fstat(fd, &st) == -1)
+			log_warn("fstat %s", path);
+		else if (!S_ISREG(st.st_mode))
+			;	/* a device or a pipe: not ours to give */
+		else if (st.st_nlink != 1)
+			log_errorx("access log %s has more than one name: "
+			    "not handing it to %s", path, c->g.user);
+		else if (fchown(fd, c->g.uid, c->g.gid) == -1)
+			log_warn("chown %s", path);
+		close(fd);
 	}
 	if ((fd = log_fd()) != -1) {
 		if (fstat(fd, &st) == -1)

@@ -252,7 +252,8 @@ START_TEST(test_full)
 	ck_assert_str_eq(c->g.pid_file, "/tmp/p.pid");
 	ck_assert_str_eq(c->g.error_log, "syslog");
 	ck_assert_int_eq(c->g.log_level, LOG_LVL_WARN);
-	ck_assert_str_eq(c->g.access_log, "/var/log/portico/access.log");
+	ck_assert_uint_eq(c->g.alogs.n, 1);
+	ck_assert_str_eq(c->g.alog_targets[0].path, "/var/log/portico/access.log");
 	ck_assert_int_eq(c->g.worker_connections, 2048);
 	ck_assert_int_eq(c->g.shutdown_timeout_ms, 10000);
 	ck_assert_int_eq(c->g.client_header_timeout_ms, 1500);
@@ -350,7 +351,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c->g.pid_file, "/run/portico.pid");
 	ck_assert_str_eq(c->g.error_log, "stderr");
 	ck_assert_int_eq(c->g.log_level, LOG_LVL_INFO);
-	ck_assert_ptr_null(c->g.access_log);
+	ck_assert_uint_eq(c->g.alogs.n, 0);
 	ck_assert_int_eq(c->g.worker_connections, 10000);
 	ck_assert_int_eq(c->g.shutdown_timeout_ms, 30000);
 	ck_assert_int_eq(c->g.client_header_timeout_ms, 30000);
@@ -381,7 +382,7 @@ START_TEST(test_defaults)
 	/* An empty [global] changes nothing; workers = auto neither. */
 	c = load_ok("[global]\nworkers = auto\naccess_log = off\n" TAIL);
 	ck_assert_int_eq(c->g.workers, ncpu);
-	ck_assert_ptr_null(c->g.access_log);
+	ck_assert_uint_eq(c->g.alogs.n, 0);
 	conf_free(c);
 }
 END_TEST

@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/shm.h"
+#include "worker/alogsink.h"
 #include "worker/balance.h"
 #include "worker/bodybuf.h"
 #include "worker/cachepol.h"
@@ -119,27 +120,13 @@ accesslog_format(char *buf, size_t cap, const struct accesslog_entry *e)
 	return (size_t)n;
 }
 
-/* Write one access log line for the request that just ended. */
-void
-access_log(struct client *c)
+/* portico's own line for c's exchange into line[0..cap): its length. */
+static size_t
+accesslog_portico(struct client *c, char *line, size_t cap)
 {
 	struct req		*r = c->r;
 	struct accesslog_entry	 e;
-	char			 line[2048];
-	size_t			 n;
 
-	if (r == NULL || r->logged)
-		return;
-	r->logged = 1;
-	if (!r->fe->reader)
-		return;		/* a cache refresh: no client asked */
-	metrics_request_done(r);
-	if (r->status > 0 && r->status < 600)
-		shm_stat_inc(&worker.stats->status[r->status / 100]);
-	if (!worker_access_log_enabled())
-		return;
-	if (accesslog_vars(c))
-		return;		/* access_log_format (varsrc.c) */
 	e.ip = client_ip(c);
 	e.wall = r->wall_start;
 	e.line = r->line;
@@ -159,8 +146,79 @@ access_log(struct client *c)
 	e.request_id = r->reqid;
 	e.traceparent = r->tp;
 	e.pp_tlvs = c->pp != NULL ? c->pp->log : NULL;
-	if ((n = accesslog_format(line, sizeof(line), &e)) > 0)
-		worker_access_log(line, n);
+	return accesslog_format(line, cap, &e);
+}
+
+/*
+ * The access_log lines in effect for c's exchange: its route's, else its
+ * listener's, else [global]'s; and the access_log_format in effect for
+ * the lines that name no format, into *dflt.
+ */
+static const struct conf_alogset *
+accesslog_set(const struct client *c, struct conf_alogfmt *dflt)
+{
+	const struct req		*r = c->r;
+	const struct conf_listener	*l = c->ls->conf;
+
+	if (r->route != NULL && r->route->alog.set)
+		*dflt = r->route->alog;
+	else if (l->alog.set)
+		*dflt = l->alog;
+	else {
+		dflt->kind = conf->g.alog_kind;
+		dflt->json = conf->g.alog_json;
+		dflt->fmt = conf->g.alog_fmt;
+	}
+	if (r->route != NULL && r->route->alogs.set)
+		return &r->route->alogs;
+	if (l->alogs.set)
+		return &l->alogs;
+	return &conf->g.alogs;
+}
+
+/*
+ * Write the access log lines of the request that just ended, one to each
+ * of its destinations; a line is made once for all that share a format.
+ */
+void
+access_log(struct client *c)
+{
+	struct req			*r = c->r;
+	const struct conf_alogset	*set;
+	const struct conf_alogfmt	*a, *last = NULL;
+	struct conf_alogfmt		 dflt;
+	char				 pline[2048], vline[8192];
+	size_t				 i, plen = 0, vlen = 0;
+
+	if (r == NULL || r->logged)
+		return;
+	r->logged = 1;
+	if (!r->fe->reader)
+		return;		/* a cache refresh: no client asked */
+	metrics_request_done(r);
+	if (r->status > 0 && r->status < 600)
+		shm_stat_inc(&worker.stats->status[r->status / 100]);
+	if (!worker_access_log_enabled())
+		return;
+	set = accesslog_set(c, &dflt);
+	for (i = 0; i < set->n; i++) {
+		a = set->dst[i].fmt >= 0 ? &conf->g.logfmts[set->dst[i].fmt].f :
+		    &dflt;
+		if (a->kind != ALOG_FMT) {
+			if (plen == 0 && (plen = accesslog_portico(c, pline,
+			    sizeof(pline))) == 0)
+				continue;
+			alogsink_write(set->dst[i].target, pline, plen);
+			continue;
+		}
+		/* access_log_format or log_format (varsrc.c) */
+		if (a != last) {
+			vlen = accesslog_vars(c, &a->fmt, a->json, vline,
+			    sizeof(vline));
+			last = a;
+		}
+		alogsink_write(set->dst[i].target, vline, vlen);
+	}
 }
 
 /*

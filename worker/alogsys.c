@@ -21,7 +21,7 @@
 #define SYSLOG_MAX	8192	/* bytes of a datagram, at most */
 
 int
-alogsys_open(const struct conf_global *g)
+alogsys_open(const struct conf_alogtarget *g)
 {
 	int	 fd;
 
@@ -40,7 +40,8 @@ alogsys_open(const struct conf_global *g)
 }
 
 void
-alogsys_send(int fd, const struct conf_global *g, const char *line, size_t len)
+alogsys_send(int fd, const struct conf_alogtarget *g, const char *line,
+    size_t len)
 {
 	static char	 host[256];
 	static char	 tbuf[40];

@@ -590,39 +590,25 @@ return_answer(struct client *c, const struct http_request *rq)
 	return STEP_ANSWERED;
 }
 
-int
-accesslog_vars(struct client *c)
+size_t
+accesslog_vars(struct client *c, const struct vars_fmt *f, int json,
+    char *line, size_t cap)
 {
 	struct req		*r = c->r;
-	const struct conf_alogfmt *a = NULL;
-	const struct vars_fmt	*f = &conf->g.alog_fmt;
 	struct varsrc		 vs;
 	struct strbuf		 b;
-	char			 line[8192];
-	int			 json = conf->g.alog_json;
 
-	if (r->route != NULL && r->route->alog.set)
-		a = &r->route->alog;
-	else if (c->ls->conf->alog.set)
-		a = &c->ls->conf->alog;
-	if (a != NULL) {
-		if (a->kind != ALOG_FMT)
-			return 0;
-		f = &a->fmt;
-		json = a->json;
-	} else if (conf->g.alog_kind != ALOG_FMT)
+	if (cap < 2)
 		return 0;
-
 	memset(&vs, 0, sizeof(vs));
 	vs.c = c;
 	vs.r = r;
 	/* The head stays in c->in unless a streamed body wrapped over it. */
 	vs.rq = r->parsed && r->replayable ? &r->rq : NULL;
-	strbuf_init(&b, line, sizeof(line) - 1);
+	strbuf_init(&b, line, cap - 1);
 	vars_expand(f, varsrc_get, &vs, json ? VARS_ESC_JSON : VARS_ESC_LOG,
 	    &b);
 	/* A line too long is cut, still ending in a newline. */
 	line[b.len] = '\n';
-	worker_access_log(line, b.len + 1);
-	return 1;
+	return b.len + 1;
 }

@@ -58,11 +58,12 @@ void	 req_rules_apply(struct client *c, const struct http_request *rq,
  */
 enum step	 return_answer(struct client *c, const struct http_request *rq);
 /*
- * The access log line of c's exchange in the access_log_format of its
- * route, else its listener's, else [global]'s.  Returns 1, or 0 when
- * that is portico's own line (accesslog.c writes it).
+ * The access log line of c's exchange in the format f (escaped as JSON
+ * when json is set) into line[0..cap), cut to fit and ending in a
+ * newline.  Returns its length, newline included.
  */
-int	 accesslog_vars(struct client *c);
+size_t	 accesslog_vars(struct client *c, const struct vars_fmt *f, int json,
+	    char *line, size_t cap);
 /* Whether those may change the request field n (lowercase). */
 int	 req_rules_name(const struct client *c, const char *n, size_t len);
 

@@ -17,7 +17,7 @@
 
 #include "common/log.h"
 #include "common/proctitle.h"
-#include "worker/alogsys.h"
+#include "worker/alogsink.h"
 #include "worker/authq.h"
 #include "worker/event.h"
 #include "worker/hitfile.h"
@@ -25,95 +25,20 @@
 #include "worker/proxy.h"
 #include "worker/worker.h"
 
-#define ALOG_BUF	65536
-#define ALOG_FLUSH	49152
-
 struct worker_ctx	 worker;
 
 static struct proxy_listener	*listeners;
 static size_t			 nlisteners;
 static struct ev_io		 sig_io;
-static int			 alog_fd = -1;
-static int			 alog_sys;	/* alog_fd is a syslog socket */
-static char			 alog_buf[ALOG_BUF];
-static size_t			 alog_len;
 static int			 stop_now;
 static uint64_t			 quit_deadline;
 static struct ev_timer		 accept_timer;	/* ends an accept pause */
 static int			 accept_paused;
 
-static void	 alog_flush(void);
-
-static int
-alog_open(void)
-{
-	int	 fd;
-
-	if (worker.conf->g.access_log == NULL)
-		return 0;
-	if (worker.conf->g.syslog_addr.len > 0) {
-		/* access_log = syslog:...: a UDP socket (alogsys.c). */
-		if (alog_fd != -1)
-			return 0;	/* no file to reopen */
-		if ((alog_fd = alogsys_open(&worker.conf->g)) == -1)
-			return -1;
-		alog_sys = 1;
-		return 0;
-	}
-	/* Never through a symbolic link: see conf_open_log(). */
-	if ((fd = conf_open_log(worker.conf->g.access_log)) == -1) {
-		log_error("cannot open access log %s", worker.conf->g.access_log);
-		return -1;
-	}
-	if (alog_fd != -1)
-		close(alog_fd);
-	alog_fd = fd;
-	return 0;
-}
-
-static void
-alog_flush(void)
-{
-	size_t	 off = 0;
-	ssize_t	 n;
-
-	while (off < alog_len && alog_fd != -1) {
-		n = write(alog_fd, alog_buf + off, alog_len - off);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			log_warn("access log write");
-			break;
-		}
-		off += n;
-	}
-	alog_len = 0;
-}
-
 int
 worker_access_log_enabled(void)
 {
-	return alog_fd != -1;
-}
-
-/* Buffered; flushed at the end of every loop turn and when nearly full. */
-void
-worker_access_log(const char *line, size_t len)
-{
-	if (alog_fd == -1)
-		return;
-	if (alog_sys) {
-		alogsys_send(alog_fd, &worker.conf->g, line, len);
-		return;
-	}
-	if (alog_len + len > sizeof(alog_buf))
-		alog_flush();
-	if (len > sizeof(alog_buf))
-		len = sizeof(alog_buf);
-	memcpy(alog_buf + alog_len, line, len);
-	alog_len += len;
-	if (alog_len >= ALOG_FLUSH)
-		alog_flush();
+	return alogsink_any();
 }
 
 /*
@@ -208,9 +133,9 @@ signal_cb(struct ev_io *io, uint32_t events)
 			begin_quit();
 			break;
 		case SIGUSR1:
-			alog_flush();
+			alogsink_flush();
 			log_reopen();
-			alog_open();
+			alogsink_reopen();
 			break;
 		default:
 			break;
@@ -243,7 +168,7 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 	signal(SIGPIPE, SIG_IGN);
 	proc_block_signals(&set);
 
-	if (alog_open() == -1 && worker.conf->g.access_log != NULL)
+	if (alogsink_open(worker.conf) == -1)
 		exit(WORKER_EXIT_FATAL);
 	/*
 	 * Give up root: the listeners are bound already.  A failure here is
@@ -301,18 +226,16 @@ worker_main(struct conf *conf, struct shm_header *shm, struct cache *cache,
 		}
 		ev_run_once(wait);
 		proxy_recycle();
-		if (alog_len > 0)
-			alog_flush();
+		alogsink_flush();
 	}
-	alog_flush();
+	alogsink_flush();
 	close_listeners();
 	proxy_fini();
 	authq_fini();
 	ev_fini();
 	close(sig_io.fd);
 	free(listeners);
-	if (alog_fd != -1)
-		close(alog_fd);
+	alogsink_close();
 	log_debug("exiting");
 	conf_free(conf);
 	exit(0);

@@ -31,7 +31,6 @@ void	worker_accept_pause(uint64_t ms);
 void	worker_accept_resume(void);
 
 /* Append one line (with its newline) to the access log buffer. */
-void	worker_access_log(const char *line, size_t len);
 int	worker_access_log_enabled(void);
 
 #endif /* PORTICO_WORKER_H */
