@@ -570,9 +570,10 @@ probe_request(struct hsrv *h, uint64_t now)
 {
 	if (h->up->protocol == UP_PROTO_H2 && (h->h2 = hh2_new(
 	    h->up->health_method, h->up->health_path, h->host,
-	    &h->h2out, &h->h2outlen)) == NULL) {
+	    h->ssl != NULL, &h->h2out, &h->h2outlen)) == NULL) {
 		log_warnx("upstream %s server %s: cannot probe: out of "
-		    "memory", h->up->name, h->cs->addr.text);
+		    "memory, or health_path too long", h->up->name,
+		    h->cs->addr.text);
 		probe_close(h);
 		return;
 	}

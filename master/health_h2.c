@@ -21,12 +21,13 @@
 #include "master/health_h2.h"
 
 #define HH2_BODY	8192	/* answer body bytes kept at most */
-#define HH2_OUT		2048	/* bytes the probe sends at once at most */
+#define HH2_OUT		16384	/* bytes the probe sends at once at most */
 
 struct hh2 {
 	nghttp2_session	*ss;
 	int		 status;
 	int		 ended;		/* END_STREAM on stream 1 */
+	int		 full;		/* HH2_BODY bytes kept: judge on them */
 	const char	*err;		/* why the probe failed, or NULL */
 	char		 body[HH2_BODY];
 	size_t		 blen;
@@ -88,6 +89,12 @@ on_data(nghttp2_session *ss, uint8_t flags, int32_t id, const uint8_t *p,
 		n = HH2_BODY - x->blen;
 	memcpy(x->body + x->blen, p, n);
 	x->blen += n;
+	/*
+	 * The session sends no window updates: a body past the first
+	 * window would stall, so the probe is judged on what was kept.
+	 */
+	if (x->blen == HH2_BODY)
+		x->full = 1;
 	return 0;
 }
 
@@ -117,7 +124,7 @@ on_close(nghttp2_session *ss, int32_t id, uint32_t code, void *arg)
 
 struct hh2 *
 hh2_new(const char *method, const char *path, const char *authority,
-    const char **out, size_t *outlen)
+    int tls, const char **out, size_t *outlen)
 {
 	nghttp2_session_callbacks	*cb;
 	nghttp2_option			*opt;
@@ -127,7 +134,7 @@ hh2_new(const char *method, const char *path, const char *authority,
 	int				 rc;
 	size_t				 i;
 	const char			*kv[] = { ":method", method, ":scheme",
-	    "http", ":authority", authority, ":path", path, "user-agent",
+	    tls ? "https" : "http", ":authority", authority, ":path", path, "user-agent",
 	    "portico-health" };
 
 	if ((x = calloc(1, sizeof(*x))) == NULL)
@@ -191,11 +198,15 @@ hh2_recv(struct hh2 *x, const char *p, size_t n, char *buf, size_t cap,
 		*why = x->err;
 		return -1;
 	}
-	if ((k = drain(x)) > 0) {
+	if ((k = drain(x)) < 0) {
+		*why = "more to send than the probe holds";
+		return -1;
+	}
+	if (k > 0) {
 		*out = x->out;
 		*outlen = (size_t)k;
 	}
-	if (!x->ended)
+	if (!x->ended && !x->full)
 		return 0;
 	if (x->status < 200) {
 		*why = "no final status";

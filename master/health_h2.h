@@ -16,7 +16,8 @@ struct hh2;
  * call on it.  NULL: no memory.
  */
 struct hh2	*hh2_new(const char *method, const char *path,
-		    const char *authority, const char **out, size_t *outlen);
+		    const char *authority, int tls, const char **out,
+		    size_t *outlen);
 /*
  * Take n bytes the server sent.  Returns 1 when the answer is whole (an
  * HTTP/1.1 rendering of it, status line, Content-Length and body, is

@@ -69,7 +69,7 @@ h2_trailers_submit(nghttp2_session *ss, int32_t id, char *p, size_t n)
 {
 	nghttp2_nv	 tnv[64];
 	size_t		 k = 0, nl, j;
-	char		*e = p + n, *colon, *eol;
+	char		*e = p + n, *colon, *eol, *ve;
 
 	while (p < e && k < sizeof(tnv) / sizeof(tnv[0])) {
 		if ((eol = memmem(p, (size_t)(e - p), "\r\n", 2)) == NULL ||
@@ -81,11 +81,20 @@ h2_trailers_submit(nghttp2_session *ss, int32_t id, char *p, size_t n)
 		colon++;
 		while (colon < eol && (*colon == ' ' || *colon == '\t'))
 			colon++;
-		if (!h2_hop_field(p, nl)) {
+		ve = eol;	/* no trailing white space (RFC 9110 5.5) */
+		while (ve > colon && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		/*
+		 * Not in trailers: an empty or pseudo name, and what frames
+		 * or routes the message (RFC 9110 6.5.1).
+		 */
+		if (nl > 0 && p[0] != ':' && !h2_hop_field(p, nl) &&
+		    !(nl == 14 && memcmp(p, "content-length", 14) == 0) &&
+		    !(nl == 4 && memcmp(p, "host", 4) == 0)) {
 			tnv[k].name = (uint8_t *)p;
 			tnv[k].namelen = nl;
 			tnv[k].value = (uint8_t *)colon;
-			tnv[k].valuelen = (size_t)(eol - colon);
+			tnv[k].valuelen = (size_t)(ve - colon);
 			tnv[k++].flags = NGHTTP2_NV_FLAG_NONE;
 		}
 		p = eol + 2;
