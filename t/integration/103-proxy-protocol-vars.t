@@ -4,27 +4,11 @@
 # and in a request header rule; empty (nginx's "-" in the log) on a
 # connection whose header carried no address (v1 UNKNOWN).
 import os
-import socket
 import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (tap, main, Backend, Portico, wait_until, hall, free_port)
-
-
-def exchange(port, data, timeout=10):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        s.sendall(data)
-        out = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            out += d
-        return out
-    finally:
-        s.close()
+from portico_test import (exchange_to_eof as exchange, tap, main, Backend, Portico, wait_until, hall, free_port)
 
 
 def request(path):

@@ -13,7 +13,7 @@ import tempfile
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (tap, main, Backend, Portico, wait_until, hall, free_port,
+from portico_test import (exchange_to_eof as exchange, tap, main, Backend, Portico, wait_until, hall, free_port,
                           run_portico)
 from h2raw import H2
 
@@ -22,21 +22,6 @@ SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
 def v2(fam, addrs):
     return SIG + bytes([0x21, fam]) + struct.pack("!H", len(addrs)) + addrs
-
-
-def exchange(port, data, timeout=10):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        s.sendall(data)
-        out = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            out += d
-        return out
-    finally:
-        s.close()
 
 
 def request(path):

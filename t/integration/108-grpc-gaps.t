@@ -16,7 +16,7 @@ import threading
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (tap, main, register, subtest_guard, wait_until,
+from portico_test import (exchange_to_eof as exchange, tap, main, register, subtest_guard, wait_until,
                           Portico)
 from h2raw import H2
 from portico_tls import Certs, have_openssl
@@ -134,19 +134,6 @@ class Server:
     def cleanup(self):
         self.stop = True
         self.ls.close()
-
-
-def exchange(port, raw):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(raw)
-    data = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
-    s.close()
-    return data
 
 
 def state_seen(p, ups, addr, what, n):

@@ -19,7 +19,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (tap, main, Backend, subtest_guard, wait_until, hall, free_port, get)
+from portico_test import (exchange_to_eof as exchange, tap, main, Backend, subtest_guard, wait_until, hall, free_port, get)
 from portico_tls import Certs, TLSPortico, client_ctx, have_openssl
 
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -43,25 +43,6 @@ def v2_6(src, dst="::1", sp=40000, dp=80):
 
 def request(path):
     return ("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % path).encode()
-
-
-def exchange(port, data, timeout=10):
-    """Send data, read to EOF: the bytes answered ('' when closed unanswered)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        s.sendall(data)
-        out = b""
-        while True:
-            try:
-                d = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not d:
-                break
-            out += d
-        return out
-    finally:
-        s.close()
 
 
 def test():

@@ -39,6 +39,8 @@ Main pieces:
   status_json(), metric(), hold(), passes()
              the status JSON, one /metrics sample's value, a request
              held at the backend (a limit's place), a GET that passes
+  exchange_to_eof()  raw bytes out on a new connection, all bytes answered
+             until the peer closes
 
 Crash checks apply to every build: a sanitizer report fails the test whether
 or not PORTICO_SANITIZED is set, and so does one printed by a `portico -t`
@@ -1426,6 +1428,26 @@ def raw_exchange(port, data, timeout=5.0, addr="127.0.0.1"):
             return None, bytes(c.r.buf), "%s: %s" % (type(e).__name__, e)
     finally:
         c.close()
+
+
+def exchange_to_eof(port, data, timeout=10):
+    """Send data on a new connection and read to EOF: the bytes answered
+    (b'' when the connection closed, or was reset, unanswered)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                d = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not d:
+                break
+            out += d
+        return out
+    finally:
+        s.close()
 
 
 def status_json(port, target="/_portico/status"):
