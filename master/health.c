@@ -195,6 +195,27 @@ probe_close(struct hsrv *h)
 	h->phase = PH_IDLE;
 }
 
+/*
+ * Watch a probe's socket for events (op: EPOLL_CTL_ADD or _MOD).  0, or
+ * -1 after closing the probe (logged: the checker's own failure).
+ */
+static int
+probe_watch(struct hsrv *h, int op, uint32_t events)
+{
+	struct epoll_event	 ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.u64 = (uint64_t)(h - hs) + 1;
+	if (epoll_ctl(epfd, op, h->fd, &ev) == -1) {
+		log_warn("upstream %s server %s: epoll_ctl", h->up->name,
+		    h->cs->addr.text);
+		probe_close(h);
+		return -1;
+	}
+	return 0;
+}
+
 /* A probe is over: count it, publish it and change state if it is time. */
 static void
 probe_done(struct hsrv *h, int ok, uint64_t now, const char *fmt, ...)
@@ -253,7 +274,6 @@ connect_error(int err)
 static void
 probe_start(struct hsrv *h, uint64_t now)
 {
-	struct epoll_event	 ev;
 
 	h->next_ms = now + jittered(h->up->health_interval_ms);
 	if (shm_read32(&h->sh->state) == SHM_EMPTY)
@@ -276,15 +296,8 @@ probe_start(struct hsrv *h, uint64_t now)
 		probe_close(h);
 		return;
 	}
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLOUT;
-	ev.data.u64 = (uint64_t)(h - hs) + 1;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, h->fd, &ev) == -1) {
-		log_warn("upstream %s server %s: epoll_ctl", h->up->name,
-		    h->cs->addr.text);
-		probe_close(h);
+	if (probe_watch(h, EPOLL_CTL_ADD, EPOLLOUT) == -1)
 		return;
-	}
 	h->phase = PH_CONNECT;
 	h->deadline_ms = now + (uint64_t)h->up->health_timeout_ms;
 }
@@ -422,7 +435,6 @@ probe_judge(struct hsrv *h, int eof, uint64_t now)
 static void
 probe_send(struct hsrv *h, uint64_t now)
 {
-	struct epoll_event	 ev;
 	ssize_t			 n;
 
 	const char		*q = h->h2 != NULL ? h->h2out : h->req;
@@ -432,6 +444,10 @@ probe_send(struct hsrv *h, uint64_t now)
 		n = hio_send(h->ssl, h->fd, q + h->sent, ql - h->sent,
 		    MSG_NOSIGNAL);
 		if (n == -1) {
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			    h->ssl != NULL)	/* TLS may want to read first */
+				(void)probe_watch(h, EPOLL_CTL_MOD,
+				    hio_events(h->ssl, EPOLLOUT));
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
 			if (errno == EINTR)
@@ -441,15 +457,8 @@ probe_send(struct hsrv *h, uint64_t now)
 		}
 		h->sent += (size_t)n;
 	}
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.u64 = (uint64_t)(h - hs) + 1;
-	if (epoll_ctl(epfd, EPOLL_CTL_MOD, h->fd, &ev) == -1) {
-		log_warn("upstream %s server %s: epoll_ctl", h->up->name,
-		    h->cs->addr.text);
-		probe_close(h);
+	if (probe_watch(h, EPOLL_CTL_MOD, EPOLLIN) == -1)
 		return;
-	}
 	h->phase = PH_RECV;
 }
 
@@ -474,6 +483,9 @@ probe_recv_h2(struct hsrv *h, uint64_t now)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				probe_done(h, 0, now, "%s", connect_error(errno));
+			else if (h->ssl != NULL)
+				(void)probe_watch(h, EPOLL_CTL_MOD,
+				    hio_events(h->ssl, EPOLLIN));
 			return;
 		}
 		if (n == 0) {
@@ -515,7 +527,9 @@ probe_recv(struct hsrv *h, uint64_t now)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				(void)probe_judge(h, 0, now);
+				if (!probe_judge(h, 0, now) && h->ssl != NULL)
+					(void)probe_watch(h, EPOLL_CTL_MOD,
+					    hio_events(h->ssl, EPOLLIN));
 				return;
 			}
 			if (h->len > 0 && probe_judge(h, 1, now))
@@ -585,7 +599,6 @@ probe_request(struct hsrv *h, uint64_t now)
 static void
 probe_tls(struct hsrv *h, uint64_t now)
 {
-	struct epoll_event	 ev;
 	const char		*why;
 	uint32_t		 events;
 
@@ -594,14 +607,7 @@ probe_tls(struct hsrv *h, uint64_t now)
 		probe_done(h, 0, now, "TLS handshake: %s", why);
 		return;
 	case 0:
-		memset(&ev, 0, sizeof(ev));
-		ev.events = events;
-		ev.data.u64 = (uint64_t)(h - hs) + 1;
-		if (epoll_ctl(epfd, EPOLL_CTL_MOD, h->fd, &ev) == -1) {
-			log_warn("upstream %s server %s: epoll_ctl",
-			    h->up->name, h->cs->addr.text);
-			probe_close(h);
-		}
+		(void)probe_watch(h, EPOLL_CTL_MOD, events);
 		return;
 	}
 	if (h->up->protocol == UP_PROTO_H2 && !htls_alpn_h2(h->ssl)) {
@@ -609,15 +615,8 @@ probe_tls(struct hsrv *h, uint64_t now)
 		return;
 	}
 	/* The request goes out next: wait for room, not for bytes. */
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLOUT;
-	ev.data.u64 = (uint64_t)(h - hs) + 1;
-	if (epoll_ctl(epfd, EPOLL_CTL_MOD, h->fd, &ev) == -1) {
-		log_warn("upstream %s server %s: epoll_ctl", h->up->name,
-		    h->cs->addr.text);
-		probe_close(h);
+	if (probe_watch(h, EPOLL_CTL_MOD, EPOLLOUT) == -1)
 		return;
-	}
 	probe_request(h, now);
 }
 

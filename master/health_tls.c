@@ -153,3 +153,15 @@ hio_send(SSL *ssl, int fd, const void *buf, size_t n, int flags)
 	ERR_clear_error();
 	return io_result(ssl, SSL_write(ssl, buf, (int)n));
 }
+
+uint32_t
+hio_events(SSL *ssl, uint32_t dflt)
+{
+	if (ssl == NULL)
+		return dflt;
+	if (SSL_want_read(ssl))
+		return EPOLLIN;
+	if (SSL_want_write(ssl))
+		return EPOLLOUT;
+	return dflt;
+}

@@ -29,5 +29,11 @@ int	 htls_alpn_h2(SSL *ssl);
  */
 ssize_t	 hio_read(SSL *ssl, int fd, void *buf, size_t n);
 ssize_t	 hio_send(SSL *ssl, int fd, const void *buf, size_t n, int flags);
+/*
+ * After hio_read or hio_send failed with EAGAIN: the epoll events to wait
+ * for (TLS may need to read while sending, or the reverse); dflt for a
+ * plain socket.
+ */
+uint32_t hio_events(SSL *ssl, uint32_t dflt);
 
 #endif /* PORTICO_HEALTH_TLS_H */
